@@ -1,0 +1,3 @@
+from icemonitor.cli import app
+
+app(prog_name="icemonitor")
