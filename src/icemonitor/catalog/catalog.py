@@ -247,6 +247,26 @@ def load_catalog(path: Path | str | None = None, *, url_rewrite: UrlRewrite = No
     prefixes: it exists for tests and for private HTTP mirrors of the upstream repositories.
     """
     path = Path(path) if path else DEFAULT_PATH
+    spec = url_rewrite if url_rewrite is not None else os.environ.get(URL_REWRITE_ENV)
+    key = None
+    if spec is None or isinstance(spec, str):
+        try:
+            key = (str(path.resolve()), path.stat().st_mtime_ns, spec)
+        except OSError:
+            key = None
+        if key is not None and key in _CACHE:
+            return _CACHE[key]
+    catalog = _load(path, spec)
+    if key is not None:
+        _CACHE.clear()
+        _CACHE[key] = catalog
+    return catalog
+
+
+_CACHE: dict[tuple, Catalog] = {}
+
+
+def _load(path: Path, spec: UrlRewrite) -> Catalog:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
@@ -255,7 +275,7 @@ def load_catalog(path: Path | str | None = None, *, url_rewrite: UrlRewrite = No
         raise InputError(f"the catalog is not valid YAML: {err}", file=str(path)) from None
     if not isinstance(data, dict):
         raise InputError("the catalog must be a mapping with a 'releases' list", file=str(path))
-    rewrite = _rewriter(url_rewrite if url_rewrite is not None else os.environ.get(URL_REWRITE_ENV))
+    rewrite = _rewriter(spec)
     if rewrite:
         for rel in data.get("releases") or []:
             for f in rel.get("files") or []:
