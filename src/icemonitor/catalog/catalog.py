@@ -232,8 +232,10 @@ def _rewriter(rewrite: UrlRewrite) -> Callable[[str], str] | None:
 
 def _known_readers() -> set[str] | None:
     """Reader names from icemonitor.readers.READERS, or None when that registry is not available."""
+    import importlib
+
     try:
-        from icemonitor import readers
+        readers = importlib.import_module("icemonitor.readers")
     except ImportError:
         return None
     known = getattr(readers, "READERS", None)

@@ -72,8 +72,9 @@ def _from_mirror(src: Path, release: Release, f: ReleaseFile, home: Path | None,
 def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile, progress: Progress,
                       retries: int, backoff: float) -> None:
     """Stream ``url`` into ``part`` until it holds f.bytes bytes, resuming with Range after interruptions."""
-    failures = 0
+    failures = attempts = 0
     while True:
+        attempts += 1
         have = part.stat().st_size if part.exists() else 0
         if have > f.bytes:  # longer than the catalog says: cannot be a prefix of the right file
             progress("advance", f.name, -have)
@@ -113,8 +114,8 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
                 return
             raise httpx.RemoteProtocolError(f"connection ended after {size} of {f.bytes} bytes")
         except httpx.HTTPError as err:
-            failures = 0 if received else failures + 1
-            if failures > retries:
+            failures = 0 if received else failures + 1  # progress resets the retry budget ...
+            if failures > retries or attempts > 20 * (retries + 1):  # ... within a hard cap on requests
                 raise FetchError(
                     f"download of {f.name} failed after {retries} retries: {err} ({url}); "
                     f"the partial file is kept and the next fetch resumes it"
