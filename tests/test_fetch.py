@@ -124,7 +124,7 @@ def test_mirror_with_altered_bytes_is_refused(tmp_path):
     assert "st_cloud_denied.csv" in msg and sha256(src) in msg and sha256(dst) in msg
     assert not (home / "raw" / "mn-ddp-st-cloud-detainers").exists()
     assert manifest(home) == []
-    assert not [p for p in (home / "raw").rglob("*") if p.is_file()]
+    assert [p.name for p in (home / "raw").rglob("*") if p.is_file()] == [".fetch.lock"]
 
 
 def test_file_without_url_needs_a_mirror(tmp_path):
@@ -195,7 +195,7 @@ def server():
             if f.url:
                 files["/" + unquote(f.url[len(UPSTREAM):])] = SHARED_DATA / f.mirror_path
     srv = MirrorServer(files)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     srv.base = f"http://127.0.0.1:{srv.server_address[1]}/"
     srv.catalog = load_catalog(url_rewrite=f"{UPSTREAM}={srv.base}")
@@ -314,3 +314,30 @@ def test_cli_fetch_and_releases(tmp_path, monkeypatch):
     assert rows["uwchr-ice-enforce-fy16-19"]["files"][0]["archived"] is None
     res = runner.invoke(app, ["fetch", "no-such-release"])
     assert res.exit_code == 2 and "unknown release" in res.output
+
+
+def test_one_failure_does_not_stop_the_others(tmp_path):
+    """Without a mirror, files with no upstream URL are reported together; the rest are still archived."""
+    mirror = tmp_path / "mirror"
+    for rel in ("ice/mn-ddp-extracts/st_cloud_denied.csv",):
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED_DATA / rel, mirror / rel)
+    home = tmp_path / "home"
+    with pytest.raises(FetchError, match="6 files could not be archived") as err:
+        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary"], home=home, mirror=mirror,
+              client=_no_network(), retries=0, backoff=0.0)
+    msg = str(err.value)
+    assert "la_arrests_2025-06-01_10_transcribed.csv has no upstream URL" in msg  # 1 transcribed file
+    assert msg.count("has no upstream URL") == 5  # + 4 curator-derived sanctuary files
+    assert "secondary_kevinnbass_state_classifications_2026-01.csv failed" in msg  # has a URL; network refused
+    assert sha256(archived_path("mn-ddp-st-cloud-detainers", "st_cloud_denied.csv", home=home)) == sha256(
+        SHARED_DATA / "ice/mn-ddp-extracts/st_cloud_denied.csv")
+
+
+def _no_network():
+    import httpx
+
+    def refuse(request):
+        raise httpx.ConnectError("network disabled in tests", request=request)
+
+    return httpx.Client(transport=httpx.MockTransport(refuse))

@@ -7,6 +7,7 @@ HTTP Range request after an interruption.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -116,9 +117,12 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
         except httpx.HTTPError as err:
             failures = 0 if received else failures + 1  # progress resets the retry budget ...
             if failures > retries or attempts > 20 * (retries + 1):  # ... within a hard cap on requests
+                kept = part.exists() and part.stat().st_size > 0
+                if part.exists() and not kept:
+                    part.unlink()
                 raise FetchError(
-                    f"download of {f.name} failed after {retries} retries: {err} ({url}); "
-                    f"the partial file is kept and the next fetch resumes it"
+                    f"download of {f.name} failed after {retries} retries: {err} ({url})"
+                    + ("; the partial file is kept and the next fetch resumes it" if kept else "")
                 ) from None
             time.sleep(min(backoff * (2 ** max(failures - 1, 0)), 30.0))
 
@@ -198,26 +202,59 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)), follow_redirects=True,
             headers={"User-Agent": f"icemonitor/{__version__}", "Accept-Encoding": "identity"},
         )
+    errors: list[IcemonitorError] = []
     try:
-        for r, f in todo:
-            src = _mirror_file(mirror_dir, f)
-            if src is not None:
-                entry = _from_mirror(src, r, f, home, report)
-            elif f.url:
-                entry = _from_url(client, r, f, home, report, retries, backoff)
-            else:
-                where = f" (looked in {mirror_dir})" if mirror_dir else ""
-                raise FetchError(
-                    f"{r.id}/{f.name} has no upstream URL and no mirror provides it{where}: "
-                    f"pass --mirror DIR (a folder laid out like shared/data with {f.mirror_path})"
-                )
-            results[(r.id, f.name)] = entry
-            report("done", f.name, f.bytes)
+        with _lock(home):
+            for r, f in todo:
+                try:
+                    results[(r.id, f.name)] = _fetch_one(r, f, mirror_dir, client, home, report, retries, backoff)
+                except IcemonitorError as err:  # keep going: archive whatever can be archived
+                    errors.append(err)
+                    continue
+                report("done", f.name, f.bytes)
     finally:
         if own_client:
             client.close()
         _tidy_partials(home)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        err = FetchError(f"{len(errors)} files could not be archived:\n" + "\n".join(f"- {e}" for e in errors))
+        err.errors = errors
+        raise err
     return [results[(r.id, f.name)] for r in releases for f in r.files]
+
+
+def _fetch_one(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: httpx.Client | None, home: Path,
+               report: Progress, retries: int, backoff: float) -> ArchivedFile:
+    src = _mirror_file(mirror_dir, f)
+    if src is not None:
+        return _from_mirror(src, r, f, home, report)
+    if f.url:
+        return _from_url(client, r, f, home, report, retries, backoff)
+    where = f" (looked in {mirror_dir})" if mirror_dir else ""
+    raise FetchError(
+        f"{r.id}/{f.name} has no upstream URL and no mirror provides it{where}: pass --mirror DIR or set "
+        f"ICEMONITOR_MIRROR (a folder laid out like shared/data holding {f.mirror_path})"
+    )
+
+
+@contextlib.contextmanager
+def _lock(home: Path):
+    """One fetch at a time per home (two would write the same .part file)."""
+    root = archive.raw_root(home)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".fetch.lock", "a+") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _mirror_file(mirror_dir: Path | None, f: ReleaseFile) -> Path | None:
