@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from icemonitor.catalog import archive
 from icemonitor.catalog.catalog import load_catalog
@@ -186,8 +189,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture()
-def server():
+@contextlib.contextmanager
+def serving():
+    """A MirrorServer on 127.0.0.1 serving ../shared/data at the catalog's upstream paths."""
     catalog = load_catalog()
     files = {}
     for r in catalog.releases:
@@ -199,9 +203,17 @@ def server():
     thread.start()
     srv.base = f"http://127.0.0.1:{srv.server_address[1]}/"
     srv.catalog = load_catalog(url_rewrite=f"{UPSTREAM}={srv.base}")
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture()
+def server():
+    with serving() as srv:
+        yield srv
 
 
 I213 = ("uwchr-i213-sea-22-25", "sea-i213s-2026-02-13.csv.gz")
@@ -341,3 +353,18 @@ def _no_network():
         raise httpx.ConnectError("network disabled in tests", request=request)
 
     return httpx.Client(transport=httpx.MockTransport(refuse))
+
+
+ST_CLOUD = SHARED_DATA / "ice/mn-ddp-extracts/st_cloud_denied.csv"
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(min_value=1, max_value=ST_CLOUD.stat().st_size - 1), drops=st.integers(1, 4))
+def test_resume_from_any_cut(tmp_path_factory, cut, drops):
+    """Wherever the connection dies, and however often it then fails, the archived bytes are the file's."""
+    home = tmp_path_factory.mktemp("cut")
+    with serving() as srv:
+        srv.mode, srv.drops, srv.drop_after = "drop", drops, cut
+        [a] = fetch("mn-ddp-st-cloud-detainers", home=home, catalog=srv.catalog, retries=3, backoff=0.0, timeout=10.0)
+        assert a.path.read_bytes() == ST_CLOUD.read_bytes()
+        assert [r for _, r in srv.requests] == [None] + [f"bytes={cut}-"] * drops
