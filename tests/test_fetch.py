@@ -335,21 +335,25 @@ def test_one_failure_does_not_stop_the_others(tmp_path):
         (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SHARED_DATA / rel, mirror / rel)
     home = tmp_path / "home"
-    with pytest.raises(FetchError, match="6 files could not be archived") as err:
-        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary"], home=home, mirror=mirror,
-              client=_no_network(), retries=0, backoff=0.0)
+    with pytest.raises(FetchError, match="11 files could not be archived") as err:
+        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary", "ref-population"],
+              home=home, mirror=mirror,
+              client=_no_network(calls := []), retries=0, backoff=0.0)
     msg = str(err.value)
+    assert calls == [1]  # one refused connection: the host is not tried again in this run
     assert "la_arrests_2025-06-01_10_transcribed.csv has no upstream URL" in msg  # 1 transcribed file
-    assert msg.count("has no upstream URL") == 5  # + 4 curator-derived sanctuary files
+    assert msg.count("has no upstream URL") == 7  # + 4 curator-derived sanctuary files + 2 population files
+    assert msg.count("could not be reached earlier in this run") == 3  # population files with a URL
     assert "secondary_kevinnbass_state_classifications_2026-01.csv failed" in msg  # has a URL; network refused
     assert sha256(archived_path("mn-ddp-st-cloud-detainers", "st_cloud_denied.csv", home=home)) == sha256(
         SHARED_DATA / "ice/mn-ddp-extracts/st_cloud_denied.csv")
 
 
-def _no_network():
+def _no_network(calls: list):
     import httpx
 
     def refuse(request):
+        calls.append(1)
         raise httpx.ConnectError("network disabled in tests", request=request)
 
     return httpx.Client(transport=httpx.MockTransport(refuse))

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -120,10 +121,12 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
                 kept = part.exists() and part.stat().st_size > 0
                 if part.exists() and not kept:
                     part.unlink()
-                raise FetchError(
+                failure = FetchError(
                     f"download of {f.name} failed after {retries} retries: {err} ({url})"
                     + ("; the partial file is kept and the next fetch resumes it" if kept else "")
-                ) from None
+                )
+                failure.unreachable = isinstance(err, httpx.ConnectError)
+                raise failure from None
             time.sleep(min(backoff * (2 ** max(failures - 1, 0)), 30.0))
 
 
@@ -203,12 +206,18 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
             headers={"User-Agent": f"icemonitor/{__version__}", "Accept-Encoding": "identity"},
         )
     errors: list[IcemonitorError] = []
+    unreachable: set[str] = set()  # hosts that refused connections: later files from them fail at once
     try:
         with _lock(home):
             for r, f in todo:
+                host = urlsplit(f.url).netloc if f.url else ""
                 try:
+                    if host in unreachable and _mirror_file(mirror_dir, f) is None:
+                        raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
                     results[(r.id, f.name)] = _fetch_one(r, f, mirror_dir, client, home, report, retries, backoff)
                 except IcemonitorError as err:  # keep going: archive whatever can be archived
+                    if getattr(err, "unreachable", False):
+                        unreachable.add(host)
                     errors.append(err)
                     continue
                 report("done", f.name, f.bytes)
