@@ -169,7 +169,10 @@ class Handler(BaseHTTPRequestHandler):
         if srv.mode == "corrupt":
             data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
         start = 0
-        if rng and srv.mode != "ignore_range":
+        if rng and srv.mode == "range_from_zero":  # a 206 that starts at 0 whatever was asked
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}")
+        elif rng and srv.mode != "ignore_range":
             start = int(rng.split("=", 1)[1].split("-", 1)[0])
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -372,3 +375,12 @@ def test_resume_from_any_cut(tmp_path_factory, cut, drops):
         [a] = fetch("mn-ddp-st-cloud-detainers", home=home, catalog=srv.catalog, retries=3, backoff=0.0, timeout=10.0)
         assert a.path.read_bytes() == ST_CLOUD.read_bytes()
         assert [r for _, r in srv.requests] == [None] + [f"bytes={cut}-"] * drops
+
+
+def test_partial_response_from_zero_restarts(server, tmp_path):
+    server.mode, server.drops, server.drop_after = "drop", 2, 50_000
+    with pytest.raises(FetchError):
+        _get(server, tmp_path, retries=0)
+    server.mode = "range_from_zero"
+    [a] = _get(server, tmp_path)
+    assert a.path.read_bytes() == (SHARED_DATA / "ice/uwchr-i213-sea-22-25" / I213[1]).read_bytes()

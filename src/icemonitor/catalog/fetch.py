@@ -77,12 +77,14 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
     failures = attempts = 0
     while True:
         attempts += 1
+        if attempts > 20 * (retries + 1):
+            raise FetchError(f"download of {f.name} gave up after {attempts - 1} requests ({url})")
         have = part.stat().st_size if part.exists() else 0
         if have > f.bytes:  # longer than the catalog says: cannot be a prefix of the right file
             progress("advance", f.name, -have)
             part.unlink()
             have = 0
-        if have == f.bytes and have > 0:
+        if have == f.bytes and part.exists():
             return
         headers = {"Range": f"bytes={have}-"} if have else {}
         received = 0
@@ -96,11 +98,14 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
                     raise httpx.TransportError(f"HTTP {resp.status_code}")
                 if resp.status_code not in (200, 206):
                     raise FetchError(f"download of {f.name} failed: HTTP {resp.status_code} from {url}")
-                mode = "ab"
-                if resp.status_code == 200 or not _range_starts_at(resp, have):
-                    if have:  # the server ignored the Range request: restart from zero
-                        progress("advance", f.name, -have)
-                    mode = "wb"
+                start = _range_start(resp) if resp.status_code == 206 else 0
+                if start not in (0, have):  # a range we did not ask for: drop it and ask for the whole file
+                    progress("advance", f.name, -have)
+                    part.unlink(missing_ok=True)
+                    continue
+                mode = "ab" if start == have else "wb"
+                if mode == "wb" and have:  # the server ignored the Range request: restart from zero
+                    progress("advance", f.name, -have)
                 part.parent.mkdir(parents=True, exist_ok=True)
                 with part.open(mode) as out:
                     try:
@@ -117,7 +122,7 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
             raise httpx.RemoteProtocolError(f"connection ended after {size} of {f.bytes} bytes")
         except httpx.HTTPError as err:
             failures = 0 if received else failures + 1  # progress resets the retry budget ...
-            if failures > retries or attempts > 20 * (retries + 1):  # ... within a hard cap on requests
+            if failures > retries:  # (the loop also stops after a fixed number of requests)
                 kept = part.exists() and part.stat().st_size > 0
                 if part.exists() and not kept:
                     part.unlink()
@@ -130,15 +135,13 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
             time.sleep(min(backoff * (2 ** max(failures - 1, 0)), 30.0))
 
 
-def _range_starts_at(resp: httpx.Response, offset: int) -> bool:
-    """True when a 206 response's Content-Range begins at ``offset``."""
-    cr = resp.headers.get("content-range", "")
+def _range_start(resp: httpx.Response) -> int | None:
+    """Where a 206 response's Content-Range begins (None when it cannot be read)."""
+    unit, _, rest = resp.headers.get("content-range", "").partition(" ")
     try:
-        unit, _, rest = cr.partition(" ")
-        start = int(rest.split("-", 1)[0])
+        return int(rest.split("-", 1)[0]) if unit == "bytes" else None
     except ValueError:
-        return False
-    return unit == "bytes" and start == offset
+        return None
 
 
 def _from_url(client: httpx.Client, release: Release, f: ReleaseFile, home: Path | None, progress: Progress,
