@@ -7,13 +7,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from analysis_scratch import build
+from analysis_scratch import analysis_warehouse
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory, monkeypatch_module=None):
+def home(request, tmp_path_factory):
     base = tmp_path_factory.mktemp("home")
-    build(base / "warehouse.duckdb")
+    (base / "warehouse.duckdb").symlink_to(analysis_warehouse(request, tmp_path_factory))
     return base
 
 
@@ -22,7 +22,7 @@ def test_summary_and_sweeps_json(home, monkeypatch):
     from icemonitor.cli import app
 
     runner = CliRunner()
-    r = runner.invoke(app, ["summary", "--by", "fy", "--aor", "SEA", "--json"])
+    r = runner.invoke(app, ["summary", "--by", "fy", "--aor", "SEA", "--from", "2015-10-01", "--to", "2019-09-30", "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert [f["events"] for f in data["figures"]][:3] == [2698, 3376, 3067]

@@ -9,12 +9,12 @@ from statsmodels.stats.proportion import proportion_confint
 
 from icemonitor.analysis.priorities import priorities
 
-from analysis_scratch import NATIONAL, build
+from analysis_scratch import NATIONAL, analysis_warehouse
 
 
-@pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    c = duckdb.connect(str(build(tmp_path_factory.getbasetemp() / "analysis_scratch.duckdb")), read_only=True)
+@pytest.fixture(scope="session")
+def con(request, tmp_path_factory):
+    c = duckdb.connect(str(analysis_warehouse(request, tmp_path_factory)), read_only=True)
     yield c
     c.close()
 

@@ -13,13 +13,12 @@ import pytest
 from icemonitor.analysis.sweeps import DailyCounts, expected_counts, find_sweeps, sweeps
 from icemonitor.analysis.validation import explain, overlaps, recall_set
 
-from analysis_scratch import build
+from analysis_scratch import analysis_warehouse
 
 
 @pytest.fixture(scope="session")
-def con(tmp_path_factory):
-    path = build(tmp_path_factory.getbasetemp() / "analysis_scratch.duckdb")
-    c = duckdb.connect(str(path), read_only=True)
+def con(request, tmp_path_factory):
+    c = duckdb.connect(str(analysis_warehouse(request, tmp_path_factory)), read_only=True)
     yield c
     c.close()
 

@@ -20,17 +20,21 @@ PRIORITY_TABLES = ("arrests", "bookins", "removals", "i213")
 
 
 def criminality_definitions() -> dict[str, dict[str, str]]:
-    """criminality_field -> {proxy, definition, source}: the integrator's codes file if present, else ours."""
-    try:
-        text = resources.files("icemonitor.codes").joinpath("criminality_fields.csv").read_text()
-    except (FileNotFoundError, ModuleNotFoundError, OSError):
-        text = resources.files("icemonitor.analysis.data").joinpath("criminality_definitions.csv").read_text()
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    out = {}
-    for r in rows:
-        key = r.get("criminality_field") or r.get("field") or ""
-        out[key] = {"proxy": (r.get("proxy") or "no").strip().lower(), "definition": r.get("definition") or r.get("description") or "",
-                    "source": r.get("source") or ""}
+    """criminality_field -> {proxy, definition, source}: the codes stage's criminality_fields.csv, plus ours for
+    fields it does not list (analysis/data/criminality_definitions.csv)."""
+    out: dict[str, dict[str, str]] = {}
+    texts = []
+    for pkg, name in (("icemonitor.analysis.data", "criminality_definitions.csv"), ("icemonitor.codes", "data/criminality_fields.csv")):
+        try:
+            texts.append(resources.files(pkg).joinpath(name).read_text())
+        except (FileNotFoundError, ModuleNotFoundError, OSError):
+            continue
+    for text in texts:  # the codes file is read last and wins
+        for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#")):
+            key = r.get("criminality_field") or r.get("field") or ""
+            proxy = (r.get("proxy") or r.get("is_proxy") or "no").strip().lower()
+            out[key] = {"proxy": "yes" if proxy in ("yes", "true", "1") else "no",
+                        "definition": r.get("definition") or r.get("description") or "", "source": r.get("source") or ""}
     return out
 
 
@@ -82,7 +86,7 @@ def priorities(
             for c, k in zip(CLASSES[:3], (conv, pend, none)):
                 lo, hi = wilson_interval(k, n)
                 fig[f"{c}_share"], fig[f"{c}_low"], fig[f"{c}_high"] = (k / n if n else None), lo, hi
-            fig["note"] = "PROXY: " + info["definition"] if info["proxy"] in ("yes", "true", "1") else ""
+            fig["note"] = "PROXY: " + info["definition"] if info["proxy"] == "yes" else ""
         fig["releases"] = list(rels)
         figures.append(fig)
     fields = sorted({f["criminality_field"] for f in figures})
@@ -90,7 +94,7 @@ def priorities(
         caveats.append("Some rows come from releases without any criminal-history field; no share is given for them, "
                        "and no proxy is substituted.")
     for f in fields:
-        if defs.get(f, {}).get("proxy") in ("yes", "true", "1"):
+        if defs.get(f, {}).get("proxy") == "yes":
             caveats.append(f"'{f}' is a proxy, not a recorded criminal history: {defs[f]['definition']}")
     definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", "(no definition on file)") for f in fields}
     definitions.update({
