@@ -31,6 +31,8 @@ def naive(grid, window=56, max_days=10, min_excess=20.0):
     found = 0
     for p in range(len(grid.places)):
         y = pd.Series(grid.counts[p], index=idx)
+        if y.rolling(max_days).sum().max() < min_excess:  # same exact pruning as the vectorised code
+            continue
         ok = ~is_hol
         dow_mean = y[ok].groupby(idx[ok].day_of_week).mean()
         f = (dow_mean / dow_mean.mean()).reindex(range(7)).fillna(1.0).clip(lower=0.05)

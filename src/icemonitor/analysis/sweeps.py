@@ -87,6 +87,7 @@ def _rolling(mat: np.ndarray, window: int, how: str, min_periods: int) -> np.nda
 def expected_counts(
     counts: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None = None, window: int = 56,
     shrink: float = 200.0, min_history: int = 21, covered: np.ndarray | None = None,
+    national_share: np.ndarray | None = None,
 ) -> Baseline:
     """Expected daily counts for each place from its own preceding weeks (see module docstring).
 
@@ -107,6 +108,8 @@ def expected_counts(
     rate = by_dow / np.maximum(ndays, 1)
     nat = rate.sum(axis=0)
     nat_share = nat / nat.sum() if nat.sum() > 0 else np.full(7, 1 / 7)
+    if national_share is not None:
+        nat_share = national_share
     tot = rate.sum(axis=1, keepdims=True)
     share = (rate + shrink / max(ndays.mean(), 1) * nat_share) / (tot + shrink / max(ndays.mean(), 1))
     factor = 7.0 * share  # (P, 7), mean 1 per place
@@ -239,12 +242,34 @@ def select(cands: Candidates, counts: np.ndarray, base: Baseline, max_days: int 
     return keep
 
 
+def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None,
+                            covered: np.ndarray | None) -> np.ndarray:
+    """Share of events per weekday over all places (holidays and uncovered days left out)."""
+    holidays = federal_holidays() if holidays is None else holidays
+    dow = _dow(days)
+    hol = np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+    use = ~hol if covered is None else (~hol & np.asarray(covered, dtype=bool))
+    tot = y.sum(axis=0)
+    rate = np.array([tot[use & (dow == d)].mean() if (use & (dow == d)).any() else 0.0 for d in range(7)])
+    return rate / rate.sum() if rate.sum() > 0 else np.full(7, 1 / 7)
+
+
 def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None, window: int = 56,
                 **scan_args: Any) -> list[dict[str, Any]]:
     """Detect sweeps on a DailyCounts grid; one dict per sweep, best score first."""
-    base = expected_counts(counts.counts, counts.days, holidays, window=window, covered=counts.covered)
+    # places whose busiest max_days-day run cannot reach min_excess cannot hold a sweep: skip them (exact)
+    max_days, min_excess = scan_args.get("max_days", 10), scan_args.get("min_excess", 20.0)
+    y_all = counts.counts
+    cs = np.concatenate([np.zeros((y_all.shape[0], 1)), np.cumsum(y_all, axis=1)], axis=1)
+    L = min(max_days, y_all.shape[1])
+    busiest = (cs[:, L:] - cs[:, :-L]).max(axis=1) if y_all.shape[1] else np.zeros(y_all.shape[0])
+    kept = np.nonzero(busiest >= min_excess)[0]
+    national_share = _national_weekday_share(y_all, counts.days, holidays, counts.covered)
+    counts = DailyCounts([counts.places[i] for i in kept], counts.days, y_all[kept], counts.covered)
+    base = expected_counts(counts.counts, counts.days, holidays, window=window, covered=counts.covered,
+                           national_share=national_share)
     cands = scan(counts.counts, base, **scan_args)
-    keep = select(cands, counts.counts, base, scan_args.get("max_days", 10))
+    keep = select(cands, counts.counts, base, max_days)
     var_day = day_variance(base)
     rows = []
     for p, s, L in keep:
