@@ -88,8 +88,11 @@ def build(path: Path) -> Path:
 
 def analysis_warehouse(request, tmp_path_factory) -> Path:
     """The real warehouse (conftest's warehouse_path) or, while its build fails, the scratch one."""
+    import os
     import warnings
 
+    if os.environ.get("ICEMONITOR_TEST_WAREHOUSE"):  # a warehouse built elsewhere (manual runs)
+        return Path(os.environ["ICEMONITOR_TEST_WAREHOUSE"])
     try:
         return request.getfixturevalue("warehouse_path")
     except Exception as exc:  # noqa: BLE001 - the integrator's build is still settling

@@ -90,6 +90,8 @@ def priorities(
         fig["releases"] = list(rels)
         figures.append(fig)
     fields = sorted({f["criminality_field"] for f in figures})
+    if not figures:
+        caveats.append("No counted rows match these filters (no release with precedence covers them).")
     if "not_recorded" in fields:
         caveats.append("Some rows come from releases without any criminal-history field; no share is given for them, "
                        "and no proxy is substituted.")

@@ -103,6 +103,8 @@ def summary(
         "share_low/high": "Wilson score 95% interval of the share",
     })
     caveats = []
+    if not figures:
+        caveats.append("No counted rows match these filters (no release with precedence covers them).")
     if "state" in groups and not resolution_available(con):
         caveats.append("States come only from releases that record one; landmarks are not yet resolved to places.")
     if resolution_available(con) and {"state", "county"} & set(groups):
