@@ -44,6 +44,24 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
         out.print(f"[yellow]caveat[/]: {c}", highlight=False)
 
 
+def _sweep_row(f: dict) -> dict:
+    """A compact display row for one sweep."""
+    row = dict(f)
+    row["excess [95%]"] = f"{f['excess']:,.0f} [{f['excess_low']:,.0f}, {f['excess_high']:,.0f}]"
+    row["where"] = "; ".join(f"{c['part'][:28]} +{c['excess']:,.0f}" for c in (f.get("concentration") or [])[:2])
+    row["methods"] = ", ".join(f"{k} {v}" for k, v in (f.get("method_mix") or {}).items())
+    return row
+
+
+def _working(message: str):
+    """A transient spinner on stderr while a query runs."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True))
+    progress.add_task(message, total=None)
+    return progress
+
+
 def _connect():
     from icemonitor.analysis.common import open_warehouse
 
@@ -71,9 +89,10 @@ def register(app: typer.Typer) -> None:
         """Counted events per group, with shares, Wilson intervals and releases."""
         from icemonitor.analysis.summary import summary
 
-        res = summary(_connect(), table=table, by=by, date_from=date_from, date_to=date_to, place=place,
-                      filters={"aor": aor, "method_class": method_class, "criminality": criminality,
-                               "citizenship": citizenship, "gender": gender, "release": release})
+        with _working("counting"):
+            res = summary(_connect(), table=table, by=by, date_from=date_from, date_to=date_to, place=place,
+                          filters={"aor": aor, "method_class": method_class, "criminality": criminality,
+                                   "citizenship": citizenship, "gender": gender, "release": release})
         show(res, as_json)
 
     @app.command("sweeps")
@@ -87,20 +106,22 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Multi-day surges of arrests above the expected daily count, ranked."""
-        from rich.progress import Progress, SpinnerColumn, TextColumn
-
         from icemonitor.analysis.sweeps import sweeps
         from icemonitor.analysis.validation import explain
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True)) as p:
-            p.add_task("scanning places and days", total=None)
+        with _working("scanning places and days"):
             res = sweeps(_connect(), place=place, date_from=date_from, date_to=date_to, measure=measure,
                          levels=tuple(level) if level else None, limit=limit)
         for f in res.figures:
             f["known_as"] = explain(f)
         res.columns = res.columns + ["known_as"]
-        show(res, as_json, None if as_json else ["level", "place", "start", "end", "observed", "expected", "excess",
-                                                  "excess_low", "excess_high", "score", "concentration", "method_mix", "known_as"])
+        if as_json:
+            show(res, True)
+            return
+        view = res.model_copy(deep=True)
+        view.figures = [_sweep_row(f) for f in res.figures]
+        show(view, False, ["level", "place", "start", "end", "observed", "expected", "excess [95%]", "score",
+                           "where", "methods", "known_as"])
 
     @app.command("priorities")
     def priorities_cmd(
@@ -114,7 +135,8 @@ def register(app: typer.Typer) -> None:
         """Shares convicted / pending charges only / no record, per the release's own field."""
         from icemonitor.analysis.priorities import priorities
 
-        res = priorities(_connect(), table=table, place=place, date_from=date_from, date_to=date_to, period=by)
+        with _working("counting"):
+            res = priorities(_connect(), table=table, place=place, date_from=date_from, date_to=date_to, period=by)
         show(res, as_json, None if as_json else ["period", "criminality_field", "method_class", "events",
                                                   "convicted_share", "pending_charges_share", "no_record_share",
                                                   "no_record_low", "no_record_high", "note"])

@@ -397,7 +397,11 @@ def sweeps(
     label = place_where(con, place, where, ref)
     resolved = resolution_available(con)
     if levels is None:
-        levels = ("national", "aor") + (("state", "county") if resolved else ())
+        national = label is None or label.startswith("United States")
+        if national:
+            levels = ("national", "aor") + (("state", "county") if resolved else ())
+        else:  # a place was chosen: the place's own AOR(s) and, once landmarks resolve, its counties
+            levels = ("aor",) + (("county",) if resolved else ())
     bad = [lv for lv in levels if lv not in LEVELS]
     if bad:
         raise InputError(f"Unknown level; choose from {', '.join(LEVELS)}", field="level", value=bad[0])
