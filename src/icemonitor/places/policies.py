@@ -124,7 +124,7 @@ def state_law_events(ref: Ref) -> list[dict]:
                                              field="effective_date")
         check = next((c for (st, key), c in checks.items() if st == state and key in r["citation"]), None)
         verified = r["verification"] == "verified_against_source"
-        evidence, citation, scope = r["evidence_url"], r["citation"], "general"
+        evidence, citation, scope = r["evidence_url"], r["citation"], "unclassified"
         note = "; ".join(x for x in (r["detainer_rule_summary"], r["notes"]) if x)
         if check is not None:
             scope = check["scope"] or scope
@@ -134,6 +134,8 @@ def state_law_events(ref: Ref) -> list[dict]:
                                                      row=i, field="start_used")
                 evidence = check["evidence_url"]
                 note = f"{note}; project check: {check['evidence_note']}"
+            elif check["verified"] == "as_source":
+                note = f"{note}; {check['evidence_note']}"
             citation = check["citation_corrected"] or citation
         out.append(_event(
             jurisdiction=state, jurisdiction_level="state", state=state, kind=kind, start=start, end=None,
