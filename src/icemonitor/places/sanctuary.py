@@ -26,7 +26,7 @@ class Definition(BaseModel):
     description: str
     test: Literal["presence", "absence"]
     kinds: list[str]
-    match: list[Literal["self", "parent", "children", "cities"]]
+    match: list[Literal["self", "parent", "children", "cities", "local"]]
     exclude_scopes: list[str] = []
     include_scopes: list[str] = []
     unknown_kinds: list[str] = []
@@ -111,7 +111,7 @@ def _relevant(policies: pl.DataFrame, place: Place, d: Definition) -> pl.DataFra
     cond = pl.lit(False)
     if place.level == "county":
         fips, state = place.code, place.states[0]
-        if "self" in d.match:
+        if "self" in d.match or "local" in d.match:
             cond = cond | ((pl.col("jurisdiction_level") == "county") & (pl.col("jurisdiction") == fips))
         if "parent" in d.match:
             cond = cond | ((pl.col("jurisdiction_level") == "state") & (pl.col("jurisdiction") == state))
@@ -121,7 +121,7 @@ def _relevant(policies: pl.DataFrame, place: Place, d: Definition) -> pl.DataFra
         state = place.code
         if "self" in d.match:
             cond = cond | ((pl.col("jurisdiction_level") == "state") & (pl.col("jurisdiction") == state))
-        if "children" in d.match:
+        if "children" in d.match or "local" in d.match:
             cond = cond | ((pl.col("jurisdiction_level") != "state") & (pl.col("state") == state))
     else:
         raise InputError("sanctuary status is answered for a county or a state", field="place", value=place.code)
