@@ -156,7 +156,8 @@ def federal_list_events(ref: Ref) -> list[dict]:
             if state is None:
                 raise InputError("unknown state name", file=file, row=i, field="state", value=r["state"])
             start, _ = parse_policy_date(r["list_date"], file=file, row=i, field="list_date")
-            level = r["listed_level"]
+            # DHS put Lawrence (a city) under County and Douglas County under Cities: the source codes the swap
+            level = {"dhs_level_swap_city": "city", "dhs_level_swap_county": "county"}.get(r["match_method"], r["listed_level"])
             common = dict(kind=kind, start=start, end=None, end_known=True, date_precision="day", scope="designation",
                           citation=r["jurisdiction_as_listed"], source=file, source_row=i, confidence="high",
                           verified=True, state=state, note=f"match_method={r['match_method']}",
