@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import re
 from functools import lru_cache
 from importlib import resources
@@ -228,10 +229,14 @@ def g287_events(ref: Ref) -> tuple[list[dict], dict[str, int]]:
     counties = load_counties(ref)
     by_name = {(s.lower(), n.lower()): f for f, s, n in counties.select("county_fips", "state_name", "county_name").iter_rows()
                if s and n}
+    typos = {t["raw"].lower(): t["state_name"].lower() for t in _read_rows(_data_path("state_name_typos.csv"))}
+    names_by_state: dict[str, list[str]] = {}
+    for s_name, c_name in by_name:
+        names_by_state.setdefault(s_name, []).append(c_name)
     for i, r in enumerate(_read_rows(ref(G287_MONITOR_FILE)), start=2):
         if r["Status"] != "Absent":
             continue
-        state_name = r["STATE"].lower()
+        state_name = typos.get(r["STATE"].lower(), r["STATE"].lower())
         state = name_to_code.get(state_name)
         if not r["SIGNED"]:
             skipped["absent_no_date"] += 1
@@ -244,11 +249,17 @@ def g287_events(ref: Ref) -> tuple[list[dict], dict[str, int]]:
         county = r["COUNTY"].lower()
         fips_text = county_by_name.get((state_name, county)) or by_name.get((state_name, county)) \
             or by_name.get((state_name, f"{county} county"))
+        fuzzy = ""
+        if not fips_text and county:
+            close = difflib.get_close_matches(county, names_by_state.get(state_name, []), n=1, cutoff=0.9)
+            if close:
+                fips_text, fuzzy = by_name[(state_name, close[0])], f"; county name matched fuzzily ({r['COUNTY']!r} -> {close[0]!r})"
         common = dict(kind=kind, start=start, end=None, end_known=False, end_by=G287_SNAPSHOT, date_precision="day",
                       scope=r["TYPE"], citation=r["LAW ENFORCEMENT AGENCY"], source=G287_MONITOR_FILE, source_row=i,
                       evidence="scraper roster: agreement seen on ICE's sheet, absent from it on 2026-05-18",
                       confidence="medium", verified=True, state=state, place_name=r["LAW ENFORCEMENT AGENCY"],
-                      note="dropped from ICE's sheet at an unknown date before 2026-05-18 ('Last Seen' is not a removal date)")
+                      note="dropped from ICE's sheet at an unknown date before 2026-05-18 ('Last Seen' is not a removal date)"
+                      + fuzzy)
         if fips_text:
             for f in fips_text.split(";"):
                 out.append(_event(jurisdiction=f, jurisdiction_level="county", county_fips=f, **common))
