@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from icemonitor.places.cli import register
 from icemonitor.places.tables import place_tables
 
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data"
+from conftest import SHARED_DATA  # ../shared/data beside the repo
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
 
 

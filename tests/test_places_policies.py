@@ -11,7 +11,7 @@ import pytest
 from icemonitor.errors import InputError
 from icemonitor.places.policies import KINDS, g287_events, load_policies, read_policy_csv
 
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data"
+from conftest import SHARED_DATA  # ../shared/data beside the repo
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
 
 
@@ -109,3 +109,14 @@ def test_unknown_kind_is_named(tmp_path):
     f.write_text("jurisdiction,kind,start,end,source\n06037,sanctuary_vibes,2015-01-01,,x\n")
     with pytest.raises(InputError, match="kind"):
         read_policy_csv(f)
+
+
+def test_partial_dates_are_conservative():
+    from icemonitor.places.policies import parse_policy_date
+
+    assert parse_policy_date("2018-05", file="f", row=2, field="start") == (dt.date(2018, 5, 31), "month")
+    assert parse_policy_date("1987", file="f", row=2, field="start") == (dt.date(1987, 12, 31), "year")
+    assert parse_policy_date("3/10/25", file="f", row=2, field="start") == (dt.date(2025, 3, 10), "day")
+    with pytest.raises(InputError) as exc:
+        parse_policy_date("May 2018", file="f.csv", row=7, field="start")
+    assert exc.value.row == 7 and exc.value.file == "f.csv"

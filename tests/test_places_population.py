@@ -10,7 +10,7 @@ import pytest
 from icemonitor.errors import InputError
 from icemonitor.places.population import county_estimates, population
 
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data"
+from conftest import SHARED_DATA  # ../shared/data beside the repo
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
 
 

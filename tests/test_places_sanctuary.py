@@ -9,7 +9,7 @@ import pytest
 from icemonitor.errors import InputError
 from icemonitor.places.sanctuary import default_definition, definitions, definitions_table, status
 
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data"
+from conftest import SHARED_DATA  # ../shared/data beside the repo
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
 
 
