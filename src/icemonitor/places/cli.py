@@ -101,11 +101,11 @@ def counties_cmd(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
 ) -> None:
     """Counties with their state and AOR (on --date)."""
-    from icemonitor.places.counties import _as_date, county_aor_periods, load_counties
+    from icemonitor.places.counties import as_date, county_aor_periods, load_counties
 
     try:
         ref = resolve_ref(data_root)
-        day = _as_date(date) if date else dt.date.today()
+        day = as_date(date) if date else dt.date.today()
         periods = county_aor_periods(ref).filter(
             (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
             & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= day)))

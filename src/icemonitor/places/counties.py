@@ -145,7 +145,8 @@ def county_aor_periods(ref: Ref) -> pl.DataFrame:
     return pl.concat([stable.select(changed.columns), changed]).sort("county_fips", "valid_from", nulls_last=False)
 
 
-def _as_date(value: dt.date | str, field: str = "date") -> dt.date:
+def as_date(value: dt.date | str, field: str = "date") -> dt.date:
+    """A date from a date or an ISO string; InputError otherwise."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -170,7 +171,7 @@ def check_fips(county_fips: str, ref: Ref) -> str:
 def aor_of(county_fips: str, date: dt.date | str, ref: Ref) -> str | None:
     """The AOR code of a county on a date (None if the county has no AOR, e.g. American Samoa)."""
     code = check_fips(county_fips, ref)
-    day = _as_date(date)
+    day = as_date(date)
     periods = county_aor_periods(ref).filter(pl.col("county_fips") == code)
     for p in periods.iter_rows(named=True):
         if (p["valid_from"] is None or p["valid_from"] <= day) and (p["valid_to"] is None or day <= p["valid_to"]):

@@ -199,7 +199,3 @@ def parse_place(text: str, ref: Ref) -> Place:
     raise InputError(f"unknown place {raw!r} (give an AOR code, a state, a county FIPS or 'Name County, ST', or a group){hint}",
                      field="place", value=raw)
 
-
-def counties_in(place: Place, ref: Ref) -> pl.DataFrame:
-    """The county rows of a place."""
-    return load_counties(ref).filter(pl.col("county_fips").is_in(list(place.county_fips)))

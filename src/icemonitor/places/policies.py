@@ -277,10 +277,8 @@ def g287_events(ref: Ref) -> tuple[list[dict], dict[str, int]]:
             fips = str(int(float(r["FIPS"]))).zfill(5)
         except ValueError as exc:
             raise InputError("FIPS is not a number", file=G287_WAPO_FILE, row=i, field="FIPS", value=r["FIPS"]) from exc
-        state = fips_state = None
         match = counties.filter(pl.col("county_fips") == fips)
-        if match.height:
-            state = fips_state = match["state"][0]
+        state = match["state"][0] if match.height else None
         flags = [r.get(f"y{y}", "").upper() == "X" for y in years]
         run_start = None
         for idx, (y, on) in enumerate(zip(years, flags)):
@@ -291,7 +289,7 @@ def g287_events(ref: Ref) -> tuple[list[dict], dict[str, int]]:
                 end_year = y if on else y - 1
                 open_end = on and last
                 out.append(_event(
-                    jurisdiction=fips, jurisdiction_level="county", county_fips=fips, state=fips_state or state,
+                    jurisdiction=fips, jurisdiction_level="county", county_fips=fips, state=state,
                     kind="287g_unknown_model", start=dt.date(run_start, 1, 1), end=dt.date(end_year, 12, 31),
                     end_known=not open_end, end_by=None, date_precision="year", scope="County", citation=r["County"],
                     source=G287_WAPO_FILE, source_row=i, place_name=r["County"],
@@ -334,11 +332,11 @@ def read_policy_csv(path: Path | str) -> list[dict]:
 
 def load_policies(ref: Ref, extra_files: tuple[str, ...] = ()) -> pl.DataFrame:
     """The full `policies` table (see module doc); `extra_files` are hand-kept policy CSVs (read_policy_csv)."""
-    return _load_cached(ref(STATE_LAWS_FILE), ref(DHS_FILE), ref, tuple(extra_files)).clone()
+    return _load_cached(ref, tuple(extra_files)).clone()
 
 
 @lru_cache(maxsize=4)
-def _load_cached(_k1: Path, _k2: Path, ref: Ref, extra_files: tuple[str, ...]) -> pl.DataFrame:
+def _load_cached(ref: Ref, extra_files: tuple[str, ...]) -> pl.DataFrame:
     events = state_law_events(ref) + federal_list_events(ref)
     g, _ = g287_events(ref)
     events += g
@@ -349,9 +347,7 @@ def _load_cached(_k1: Path, _k2: Path, ref: Ref, extra_files: tuple[str, ...]) -
             raise InputError("policy ends before it starts", file=e["source"], row=e["source_row"], field="end",
                              value=str(e["end"]))
     df = pl.DataFrame(events, schema=SCHEMA)
-    df = df.with_columns(state=pl.when(pl.col("state").is_null() & pl.col("county_fips").is_not_null())
-                         .then(pl.col("county_fips")).otherwise(pl.col("state")))
-    # fill state of county rows from the county list
+    # the state of county and city rows comes from the county list
     counties = load_counties(ref).select("county_fips", pl.col("state").alias("_st"))
     df = df.join(counties, on="county_fips", how="left").with_columns(
         state=pl.when(pl.col("jurisdiction_level") != "state").then(pl.coalesce("_st", "state")).otherwise("state")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -129,7 +128,3 @@ def population(level: Level, year: int, ref: Ref) -> pl.DataFrame:
     return out.select(key, "year", "years_used", "imputed", "n_imputed", "n_clipped", "n_counties", "total_pop",
                       "noncitizen_pop", "vintage", *(["aor_map"] if level == "aor" else []), "definition")
 
-
-def population_path_list(ref: Ref) -> list[Path]:
-    """The reference files population figures come from."""
-    return [ref(MAIN_FILE), ref(MEDSL_FILE), ref(CVAP_FILE)]

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel
 
 from icemonitor.errors import InputError
-from icemonitor.places.counties import _as_date
+from icemonitor.places.counties import as_date
 from icemonitor.places.place_filter import Place, parse_place
 from icemonitor.places.policies import KINDS, load_policies
 from icemonitor.places.ref import Ref
@@ -147,8 +147,8 @@ def _role(e: dict, day: dt.date, d: Definition) -> str | None:
 
 def _covered(d: Definition, day: dt.date) -> str | None:
     for c in d.coverage:
-        start = _as_date(c["from"])
-        end = _as_date(c["to"]) if c.get("to") else None
+        start = as_date(c["from"])
+        end = as_date(c["to"]) if c.get("to") else None
         if start <= day and (end is None or day <= end):
             return c.get("note", "")
     return None
@@ -163,7 +163,7 @@ def status(place: str | Place, date: dt.date | str, definition: str | None, ref:
                          field="definition", value=name)
     d = defs[name]
     pl_place = place if isinstance(place, Place) else parse_place(place, ref)
-    day = _as_date(date)
+    day = as_date(date)
     rel = _relevant(load_policies(ref), pl_place, d)
     events = []
     for e in rel.iter_rows(named=True):
@@ -183,7 +183,8 @@ def status(place: str | Place, date: dt.date | str, definition: str | None, ref:
         if "in_force" in roles:
             answer, reason = "no", f"{sum(e.role == 'in_force' for e in events)} agreement(s) active on {day}"
         elif (note := _covered(d, day)) is None:
-            answer, reason = "unknown", f"{day} lies outside the sources' coverage ({'; '.join(c['from'].isoformat() if isinstance(c['from'], dt.date) else str(c['from']) for c in d.coverage)} ...)"
+            windows = "; ".join(f"{c['from']}..{c.get('to') or 'open'}" for c in d.coverage)
+            answer, reason = "unknown", f"{day} lies outside the sources' coverage ({windows})"
         elif roles:
             answer, reason = "unknown", f"agreement(s) that may still have been active on {day} (end unknown or model not recorded)"
         else:
