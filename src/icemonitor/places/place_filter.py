@@ -9,7 +9,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict
 
