@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 from typing import Optional
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -47,7 +46,7 @@ def _fail(e: IcemonitorError) -> None:
     raise typer.Exit(code=2)
 
 
-def _print_df(df: pl.DataFrame, title: str, caption: str = "") -> None:
+def _print_df(df, title: str, caption: str = "") -> None:
     table = Table(title=title, caption=caption)
     for c in df.columns:
         table.add_column(c)
@@ -101,6 +100,8 @@ def counties_cmd(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
 ) -> None:
     """Counties with their state and AOR (on --date)."""
+    import polars as pl
+
     from icemonitor.places.counties import as_date, county_aor_periods, load_counties
 
     try:
