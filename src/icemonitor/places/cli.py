@@ -102,16 +102,14 @@ def counties_cmd(
     """Counties with their state and AOR (on --date)."""
     import polars as pl
 
-    from icemonitor.places.counties import as_date, county_aor_periods, load_counties
+    from icemonitor.places.counties import as_date, county_aors_on, load_counties
 
     try:
         ref = resolve_ref(data_root)
         day = as_date(date) if date else dt.date.today()
-        periods = county_aor_periods(ref).filter(
-            (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
-            & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= day)))
+        periods = county_aors_on(day, ref)
         df = load_counties(ref).select("county_fips", "county_name", "state").join(
-            periods.select("county_fips", "aor", pl.col("vintage").alias("aor_map")), on="county_fips", how="left")
+            periods.rename({"vintage": "aor_map"}), on="county_fips", how="left")
         if aor:
             code = aor.strip().upper()
             if code not in set(periods["aor"].drop_nulls().to_list()):

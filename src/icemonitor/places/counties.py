@@ -168,15 +168,20 @@ def check_fips(county_fips: str, ref: Ref) -> str:
     return code
 
 
+def county_aors_on(date: dt.date | str, ref: Ref) -> pl.DataFrame:
+    """The AOR map in force on a date: county_fips, aor, vintage (one row per county that has an AOR)."""
+    day = as_date(date)
+    return county_aor_periods(ref).filter(
+        (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
+        & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= day))
+    ).select("county_fips", "aor", "vintage")
+
+
 def aor_of(county_fips: str, date: dt.date | str, ref: Ref) -> str | None:
     """The AOR code of a county on a date (None if the county has no AOR, e.g. American Samoa)."""
     code = check_fips(county_fips, ref)
-    day = as_date(date)
-    periods = county_aor_periods(ref).filter(pl.col("county_fips") == code)
-    for p in periods.iter_rows(named=True):
-        if (p["valid_from"] is None or p["valid_from"] <= day) and (p["valid_to"] is None or day <= p["valid_to"]):
-            return p["aor"]
-    return None
+    hit = county_aors_on(date, ref).filter(pl.col("county_fips") == code)
+    return hit["aor"][0] if hit.height else None
 
 
 def aor_codes(ref: Ref) -> pl.DataFrame:

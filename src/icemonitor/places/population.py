@@ -20,7 +20,7 @@ from typing import Literal
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.places.counties import county_aor_periods, load_counties
+from icemonitor.places.counties import county_aors_on, load_counties
 from icemonitor.places.ref import Ref
 
 MAIN_FILE = "population/county_noncitizen_acs5_2013_2017.csv"
@@ -97,10 +97,7 @@ def population(level: Level, year: int, ref: Ref) -> pl.DataFrame:
     cy = _county_year(ref, year)
     counties = load_counties(ref).select("county_fips", "state", "county_name")
     day = dt.date(year, 7, 1)
-    periods = county_aor_periods(ref).filter(
-        (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
-        & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= day))
-    ).select("county_fips", "aor", pl.col("vintage").alias("aor_map"))
+    periods = county_aors_on(day, ref).rename({"vintage": "aor_map"})
     cy = cy.join(counties, on="county_fips", how="left").join(periods, on="county_fips", how="left")
     if level == "county":
         return cy.select("county_fips", "county_name", "state", "aor", "year", "year_used", "imputed", "total_pop",
