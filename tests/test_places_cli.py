@@ -66,3 +66,11 @@ def test_place_tables():
     pop = t["population"]
     assert sorted(pop["year"].unique().to_list()) == list(range(2012, 2021))
     assert pop.filter(pop["year"] == 2017)["imputed"].sum() < pop.filter(pop["year"] == 2012)["imputed"].sum()
+
+
+def test_mirror_env_is_honoured(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path))  # nothing fetched: files come from the mirror
+    monkeypatch.setenv("ICEMONITOR_MIRROR", str(SHARED_DATA))
+    r = CliRunner().invoke(app, ["places", "status", "06037", "--date", "2018-01-02", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["answer"] == "yes"

@@ -24,21 +24,38 @@ err = Console(stderr=True)
 DATA_ROOT_HELP = "Folder laid out like shared/data holding the reference files (default: the catalog, else ICEMONITOR_MIRROR)."
 
 
-def resolve_ref(data_root: Optional[Path]) -> Ref:
-    """--data-root, else the catalog's reference resolver, else the ICEMONITOR_MIRROR folder."""
-    if data_root is not None:
-        return dir_ref(data_root)
-    try:
-        catalog = importlib.import_module("icemonitor.catalog")
-        resolver = getattr(catalog, "reference_resolver", None)
+def _catalog_resolver() -> Ref | None:
+    for module in ("icemonitor.catalog", "icemonitor.catalog.fetch"):
+        try:
+            resolver = getattr(importlib.import_module(module), "reference_resolver", None)
+        except ModuleNotFoundError:
+            continue
         if resolver is not None:
             return resolver()
-    except ModuleNotFoundError:
-        pass
+    return None
+
+
+def resolve_ref(data_root: Optional[Path]) -> Ref:
+    """--data-root, else the catalog's archived copies (falling back to ICEMONITOR_MIRROR for files not fetched)."""
+    if data_root is not None:
+        return dir_ref(data_root)
     mirror = os.environ.get("ICEMONITOR_MIRROR")
-    if mirror:
-        return dir_ref(Path(mirror).expanduser())
-    raise InputError("no reference data: pass --data-root DIR or set ICEMONITOR_MIRROR", field="data_root")
+    mirror_ref = dir_ref(Path(mirror).expanduser()) if mirror else None
+    catalog_ref = _catalog_resolver()
+    if catalog_ref is None:
+        if mirror_ref is None:
+            raise InputError("no reference data: pass --data-root DIR or set ICEMONITOR_MIRROR", field="data_root")
+        return mirror_ref
+    if mirror_ref is None:
+        return catalog_ref
+
+    def resolve(path: str) -> Path:
+        try:
+            return catalog_ref(path)
+        except InputError:
+            return mirror_ref(path)
+
+    return resolve
 
 
 def _fail(e: IcemonitorError) -> None:
