@@ -1,0 +1,178 @@
+"""`icemonitor places ...`: sanctuary status on a date, counties and their AOR, population denominators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from icemonitor.errors import IcemonitorError, InputError
+from icemonitor.places.ref import Ref, dir_ref
+
+places_app = typer.Typer(help="Places: counties, AORs by date, population, policies and sanctuary status.",
+                         no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+DATA_ROOT_HELP = "Folder laid out like shared/data holding the reference files (default: the catalog, else ICEMONITOR_MIRROR)."
+
+
+def _catalog_resolver() -> Ref | None:
+    for module in ("icemonitor.catalog", "icemonitor.catalog.fetch"):
+        try:
+            resolver = getattr(importlib.import_module(module), "reference_resolver", None)
+        except ModuleNotFoundError:
+            continue
+        if resolver is not None:
+            return resolver()
+    return None
+
+
+def resolve_ref(data_root: Optional[Path]) -> Ref:
+    """--data-root, else the catalog's archived copies (falling back to ICEMONITOR_MIRROR for files not fetched)."""
+    if data_root is not None:
+        return dir_ref(data_root)
+    mirror = os.environ.get("ICEMONITOR_MIRROR")
+    mirror_ref = dir_ref(Path(mirror).expanduser()) if mirror else None
+    catalog_ref = _catalog_resolver()
+    if catalog_ref is None:
+        if mirror_ref is None:
+            raise InputError("no reference data: pass --data-root DIR or set ICEMONITOR_MIRROR", field="data_root")
+        return mirror_ref
+    if mirror_ref is None:
+        return catalog_ref
+
+    def resolve(path: str) -> Path:
+        try:
+            return catalog_ref(path)
+        except InputError:
+            return mirror_ref(path)
+
+    return resolve
+
+
+def _fail(e: IcemonitorError) -> None:
+    err.print(f"[bold red]error:[/] {e}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _print_df(df, title: str, caption: str = "") -> None:
+    table = Table(title=title, caption=caption)
+    for c in df.columns:
+        table.add_column(c)
+    for row in df.iter_rows():
+        table.add_row(*("" if v is None else f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row))
+    out.print(table)
+
+
+@places_app.command("status")
+def status_cmd(
+    place: str = typer.Argument(..., help="County FIPS, 'Name County, ST', or a state code"),
+    date: str = typer.Option(..., "--date", help="YYYY-MM-DD"),
+    definition: Optional[str] = typer.Option(None, "--definition", help="Definition short name (default: state-law)"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+) -> None:
+    """Was this place a sanctuary jurisdiction on that date under that definition? With the events behind the answer."""
+    from icemonitor.places.sanctuary import status
+
+    try:
+        result = status(place, date, definition, resolve_ref(data_root))
+    except IcemonitorError as e:
+        _fail(e)
+        return
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    out.print(f"[bold]{result.place_label}[/] on {result.date} under [bold]{result.definition}[/]: "
+              f"[bold]{result.answer.upper()}[/]", highlight=False)
+    out.print(f"Definition: {result.definition_text}", highlight=False)
+    out.print(f"Reason: {result.reason}", highlight=False)
+    if result.events:
+        t = Table(title="Policy events behind the answer")
+        for c in ("role", "kind", "jurisdiction", "start", "end", "citation", "source", "row"):
+            t.add_column(c)
+        for e in result.events[:50]:
+            t.add_row(e.role, e.kind, e.jurisdiction, str(e.start or ""), str(e.end or ""), e.citation or "", e.source,
+                      str(e.source_row or ""))
+        out.print(t)
+        if len(result.events) > 50:
+            out.print(f"... {len(result.events) - 50} more (use --json)")
+    for c in result.caveats:
+        out.print(f"Caveat: {c}", highlight=False)
+
+
+@places_app.command("counties")
+def counties_cmd(
+    aor: Optional[str] = typer.Option(None, "--aor", help="Only counties of this AOR code"),
+    date: Optional[str] = typer.Option(None, "--date", help="AOR map as of this date (default: today)"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+) -> None:
+    """Counties with their state and AOR (on --date)."""
+    import polars as pl
+
+    from icemonitor.places.counties import as_date, county_aors_on, load_counties
+
+    try:
+        ref = resolve_ref(data_root)
+        day = as_date(date) if date else dt.date.today()
+        periods = county_aors_on(day, ref)
+        df = load_counties(ref).select("county_fips", "county_name", "state").join(
+            periods.rename({"vintage": "aor_map"}), on="county_fips", how="left")
+        if aor:
+            code = aor.strip().upper()
+            if code not in set(periods["aor"].drop_nulls().to_list()):
+                raise InputError(f"unknown AOR code {aor!r} on {day}", field="aor", value=aor)
+            df = df.filter(pl.col("aor") == code)
+    except IcemonitorError as e:
+        _fail(e)
+        return
+    if as_json:
+        print(json.dumps({"date": day.isoformat(), "source": "geo/counties_fips.csv + aor/county_aor_crosswalk.csv",
+                          "counties": df.to_dicts()}, indent=2, default=str))
+        return
+    _print_df(df, f"Counties{' in ' + aor.upper() if aor else ''} (AOR map on {day})", f"{df.height} counties")
+
+
+@places_app.command("population")
+def population_cmd(
+    level: str = typer.Option("aor", "--level", help="county, aor or state"),
+    year: int = typer.Option(..., "--year", help="Year (nearest ACS 5-year vintage used; flagged)"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+) -> None:
+    """Total and non-citizen population by county, AOR or state, with vintage, imputation and clipping flags."""
+    from icemonitor.places.population import DEFINITION, population
+
+    try:
+        df = population(level, year, resolve_ref(data_root))  # type: ignore[arg-type]
+    except IcemonitorError as e:
+        _fail(e)
+        return
+    if as_json:
+        print(json.dumps({"level": level, "year": year, "definition": DEFINITION, "rows": df.to_dicts()}, indent=2,
+                         default=str))
+        return
+    show = [c for c in df.columns if c not in ("definition", "vintage", "source_file", "aor_map")]
+    vint = "; ".join(sorted(set(df["vintage"].to_list())))
+    _print_df(df.select(show), f"Population by {level}, {year}", f"{DEFINITION}. Vintage: {vint}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `places` group (and landmark commands if that module exists)."""
+    try:
+        landmarks = importlib.import_module("icemonitor.places.cli_landmarks")
+    except ModuleNotFoundError as exc:
+        if exc.name != "icemonitor.places.cli_landmarks":
+            raise
+    else:
+        landmarks.add_commands(places_app)
+    app.add_typer(places_app, name="places")

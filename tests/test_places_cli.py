@@ -1,0 +1,76 @@
+"""The `places` CLI group and the warehouse tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from icemonitor.places.cli import register
+from icemonitor.places.tables import place_tables
+
+from conftest import SHARED_DATA  # ../shared/data beside the repo
+pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    a = typer.Typer()
+
+    @a.callback()
+    def _root() -> None:
+        """test root"""
+
+    register(a)
+    return a
+
+
+def run(app, *args):
+    return CliRunner().invoke(app, ["places", *args, "--data-root", str(SHARED_DATA)])
+
+
+def test_status_json(app):
+    r = run(app, "status", "CA", "--date", "2018-01-02", "--definition", "state-law", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["answer"] == "yes" and data["definition"] == "state-law"
+    assert any("SB 54" in e["citation"] for e in data["events"])
+    r2 = run(app, "status", "CA", "--date", "2017-12-31", "--definition", "state-law", "--json")
+    assert json.loads(r2.output)["answer"] == "no"
+
+
+def test_status_bad_place(app):
+    r = run(app, "status", "Atlantis", "--date", "2018-01-02")
+    assert r.exit_code == 2 and "unknown place" in r.output
+
+
+def test_counties_by_aor_and_date(app):
+    before = json.loads(run(app, "counties", "--aor", "SNA", "--date", "2019-01-01", "--json").output)["counties"]
+    after = json.loads(run(app, "counties", "--aor", "SNA", "--date", "2024-01-01", "--json").output)["counties"]
+    assert "48061" in {c["county_fips"] for c in before} and "48061" not in {c["county_fips"] for c in after}
+
+
+def test_population_cli(app):
+    r = run(app, "population", "--level", "aor", "--year", "2017", "--json")
+    data = json.loads(r.output)
+    los = next(x for x in data["rows"] if x["aor"] == "LOS")
+    assert los["year"] == 2017 and "2013-2017" in los["vintage"]
+
+
+def test_place_tables():
+    t = place_tables(lambda p: SHARED_DATA / p, last_year=2020)
+    assert set(t) == {"counties", "county_aor_periods", "population", "policies", "sanctuary_definitions"}
+    pop = t["population"]
+    assert sorted(pop["year"].unique().to_list()) == list(range(2012, 2021))
+    assert pop.filter(pop["year"] == 2017)["imputed"].sum() < pop.filter(pop["year"] == 2012)["imputed"].sum()
+
+
+def test_mirror_env_is_honoured(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path))  # nothing fetched: files come from the mirror
+    monkeypatch.setenv("ICEMONITOR_MIRROR", str(SHARED_DATA))
+    r = CliRunner().invoke(app, ["places", "status", "06037", "--date", "2018-01-02", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["answer"] == "yes"
