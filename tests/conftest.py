@@ -20,13 +20,18 @@ def shared_ref(path: str) -> Path:
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An ICEMONITOR_HOME with every release fetched from ../shared/data and the warehouse built."""
     from icemonitor import config
-    from icemonitor.catalog.fetch import fetch
+    from icemonitor.catalog.fetch import fetch, reference_resolver
     from icemonitor.warehouse.build import build
+    from icemonitor.warehouse.places_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
 
     home = tmp_path_factory.mktemp("icemonitor-home")
     fetch(None, home=home, mirror=SHARED_DATA)
-    build(catalog_sources(home=home), config.warehouse_path(home))
+    build(
+        catalog_sources(home=home),
+        config.warehouse_path(home),
+        extra_tables=place_stage(reference_resolver(home)),
+    )
     return home
 
 

@@ -220,3 +220,18 @@ def test_cli_build_fails_cleanly_and_keeps_old_warehouse(tmp_path, built_home):
     assert proc.returncode != 0
     assert "EROArrests_FY2017.csv.gz" in proc.stderr
     assert _digest(config.warehouse_path(home)) == before
+
+
+def test_place_tables_are_in_the_warehouse(warehouse_path):
+    counties = pd.read_csv(SHARED_DATA / "geo" / "counties_fips.csv", dtype=str)
+    with connect(warehouse_path) as con:
+        n_counties = con.execute("SELECT count(*) FROM counties").fetchone()[0]
+        la = con.execute(
+            "SELECT noncitizen_pop FROM population WHERE county_fips = '06037' AND year = 2017"
+        ).fetchone()
+        ca = con.execute(
+            "SELECT count(*) FROM policies WHERE jurisdiction = 'CA' AND kind = 'state_law_restricts'"
+        ).fetchone()[0]
+    assert n_counties >= len(counties) - 5
+    assert la is not None and la[0] > 1_000_000
+    assert ca >= 1

@@ -251,11 +251,11 @@ def _write_releases(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]])
     con.execute(RELEASES_DDL)
     for f in files:
         t = f["table_name"]
-        counted, dups, dmin, dmax = con.execute(
+        ((counted, dups, dmin, dmax),) = con.execute(
             f'SELECT count(*) FILTER (WHERE counted), count(*) FILTER (WHERE duplicate_count > 1), '
             f'min(event_date), max(event_date) FROM "{t}" WHERE release_id = ? AND source_file = ?',
             [f["release_id"], f["file_name"]],
-        ).fetchone()
+        ).fetchall()
         con.execute(
             "INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [

@@ -27,6 +27,8 @@ def build_command(
     """Build the DuckDB warehouse from the raw archive (fetching missing files first)."""
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
+    from icemonitor.catalog.fetch import reference_resolver
+    from icemonitor.warehouse.places_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
 
     start = time.perf_counter()
@@ -45,6 +47,7 @@ def build_command(
 
             report = build(
                 sources, config.warehouse_path(), progress=progress,
+                extra_tables=place_stage(reference_resolver()),
                 cache_dir=None if no_cache else config.cache_dir(),
             )
     except IcemonitorError as err:

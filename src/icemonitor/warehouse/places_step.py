@@ -1,0 +1,41 @@
+"""The place stage of a build: reference tables (counties, AORs by date, population, policies, sanctuary
+definitions) and the landmark resolution, written into the warehouse after the event tables."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import duckdb
+import polars as pl
+
+from icemonitor.places.ref import Ref
+
+log = logging.getLogger(__name__)
+
+
+def _write(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
+    con.register("_place_frame", df.to_arrow())
+    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _place_frame')
+    con.unregister("_place_frame")
+    log.info("%s: %d rows written", name, df.height)
+
+
+def place_stage(ref: Ref) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """The build hook that writes the places tables, from reference files resolved by `ref`."""
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        from icemonitor.places.tables import place_tables
+
+        ((last,),) = con.execute(
+            "SELECT max(year(event_date)) FROM arrests WHERE event_date <= current_date"
+        ).fetchall()
+        for name, df in place_tables(ref, last_year=last).items():
+            _write(con, name, df)
+        try:
+            from icemonitor.places.landmarks import landmark_table
+        except ImportError:
+            return
+        _write(con, "landmark_resolution", landmark_table(con, ref))
+
+    return write
