@@ -25,6 +25,7 @@ def build_command(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse every file again instead of using the parse cache")] = False,
 ) -> None:
     """Build the DuckDB warehouse from the raw archive (fetching missing files first)."""
+    from icemonitor.catalog.catalog import load_catalog
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
     from icemonitor.catalog.fetch import reference_resolver
@@ -34,7 +35,10 @@ def build_command(
     start = time.perf_counter()
     try:
         if not no_fetch:
-            fetch(release or None, mirror=mirror or config.mirror())
+            wanted = None
+            if release:  # the chosen releases, and the reference data the places stage needs
+                wanted = list(release) + [r.id for r in load_catalog().reference_releases()]
+            fetch(wanted, mirror=mirror or config.mirror())
         sources = catalog_sources(release or None)
         with Progress(
             TextColumn("[bold]build[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
