@@ -89,6 +89,7 @@ class Reference:
     state_names: dict[str, str]  # normalised state name -> abbr
     county_names: dict[str, list[CountyName]]  # normalised name variant -> counties
     county_words: frozenset[str]
+    county_list: frozenset[str]  # FIPS of geo/counties_fips.csv (legacy CT counties, no planning regions)
     counties_by_state_name: dict[tuple[str, str], set[str]]  # (state, normalised base name) -> fips
     cities: dict[tuple[str, str], list[tuple[str, int]]]  # (normalised city, state) -> [(fips, pop)]
     facilities: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # name -> [(fips, aor, detloc)]
@@ -145,8 +146,9 @@ def _build(ref: Ref, vintage: str) -> Reference:
         if fips and name:
             facilities.setdefault(normalize(name), []).append((fips.zfill(5), aor, detloc))
     words = frozenset(w for ws in _SUFFIX_WORDS.values() for w in ws)
-    return Reference(counties, county_state, county_aor, aor_states, state_names, names, words, by_name, cities,
-                     facilities)
+    county_list = frozenset(_read_csv(ref, COUNTIES, ["fips5"])["fips5"])
+    return Reference(counties, county_state, county_aor, aor_states, state_names, names, words, county_list, by_name,
+                     cities, facilities)
 
 
 def load_reference(ref: Ref, vintage: str = "uwchr") -> Reference:

@@ -81,18 +81,23 @@ class Resolver:
 
     def _city_counties(self, city: str, states: set[str], aor: str) -> tuple[set[str], bool]:
         """County FIPS (within the AOR) of cities so named in these states; flag = a same-named county clashes."""
-        fips: set[str] = set()
+        pops: dict[str, int] = {}
         clash = False
         limit = self.rules.settings.get("city_county_clash_max_population", 50000)
         for st in states:
             for f, pop in self.ref.cities.get((city, st), []):
-                if not self._in_aor(f, aor):
-                    continue
-                fips.add(f)
+                if not self._in_aor(f, aor) or f not in self.ref.county_list:
+                    continue  # outside the AOR, or a unit not in the county list (CT planning regions)
+                pops[f] = max(pops.get(f, 0), pop)
                 same_named = self.ref.counties_by_state_name.get((st, city), set())
                 if same_named and f not in same_named and pop < limit:
                     clash = True
-        return fips, clash
+        if len(pops) > 1:
+            ranked = sorted(pops.items(), key=lambda kv: -kv[1])
+            ratio = self.rules.settings.get("city_dominance_ratio", 0)
+            if ratio and ranked[0][1] >= ratio * max(ranked[1][1], 1):
+                return {ranked[0][0]}, clash
+        return set(pops), clash
 
     # -- steps ---------------------------------------------------------------
     def _county_named(self, text: str, aor: str, hints: set[str]) -> Resolution | None:
@@ -178,6 +183,9 @@ class Resolver:
                 continue
             city = m.group("city").strip()
             fips, clash = self._city_counties(city, use_states, aor)
+            if not fips and m.group(0).startswith(city + " CITY"):
+                city = city + " CITY"  # JERSEY CITY PD, KANSAS CITY ...
+                fips, clash = self._city_counties(city, use_states, aor)
             if not fips:
                 continue
             big = any(pop >= self.rules.settings.get("bare_city_min_population", 0)
