@@ -1,1 +1,74 @@
-"""readers stage."""
+"""Readers: one module per release format, each turning one raw file into canonical rows.
+
+A reader takes a :class:`SourceFile` and returns ``{table name: polars.DataFrame}``. Each frame holds only
+columns of that canonical table (``warehouse/schema.yaml``) marked ``from: reader``, plus ``source_file``,
+``source_sheet`` and ``source_row``. Strings are kept exactly as written; empty fields are NULL (never "").
+See docs/readers.md for every format, its quirks and where each canonical column comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from icemonitor.errors import InputError
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One raw file to read, as the catalog describes it."""
+
+    path: Path  # local file (raw archive or mirror)
+    name: str  # original file name -> goes into source_file
+    release_id: str
+    reader: str  # reader name (key of READERS)
+    options: Mapping[str, Any] = field(default_factory=dict)  # reader options from the catalog
+
+
+Reader = Callable[[SourceFile], dict[str, pl.DataFrame]]
+
+
+def _readers() -> dict[str, Reader]:
+    from icemonitor.readers import (
+        ddp_bln_arrests,
+        ddp_detainers,
+        ddp_joined,
+        i213,
+        lesa_nationwide,
+        seattle_aor,
+        seattle_cap,
+    )
+
+    return {
+        "lesa_nationwide": lesa_nationwide.read,
+        "seattle_aor_csv": seattle_aor.read_csv,
+        "seattle_aor_xlsx": seattle_aor.read_xlsx,
+        "seattle_cap_csv": seattle_cap.read_csv,
+        "seattle_cap_xlsx": seattle_cap.read_xlsx,
+        "i213_csv": i213.read_csv,
+        "i213_xlsx": i213.read_xlsx,
+        "ddp_bln_arrests": ddp_bln_arrests.read,
+        "ddp_joined": ddp_joined.read,
+        "ddp_detainers": ddp_detainers.read,
+    }
+
+
+READERS: dict[str, Reader] = _readers()
+
+
+def read(source: SourceFile) -> dict[str, pl.DataFrame]:
+    """Read one raw file with the reader the catalog names; returns table name -> frame."""
+    try:
+        reader = READERS[source.reader]
+    except KeyError:
+        raise InputError(
+            f"unknown reader {source.reader!r} (known: {', '.join(sorted(READERS))})", file=source.name
+        ) from None
+    return reader(source)
+
+
+__all__ = ["READERS", "Reader", "SourceFile", "read"]

@@ -1,0 +1,83 @@
+"""Benchmark: a full warehouse build of everything under ../shared/data/ice against a plain pandas baseline.
+
+Baseline: pandas.read_csv per delimited file (and read_excel-free: workbooks are skipped by the baseline,
+which makes it do less work than the build), concatenate per kind, write Parquet. Each side runs in its own
+process, timed wall-clock with its peak RSS. Targets (issue: warehouse): build <= 10 s, >= 2x faster than the
+baseline, peak memory < 2 GiB.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+BUILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from icemonitor import config
+from icemonitor.catalog.fetch import fetch
+from icemonitor.warehouse.build import build
+from icemonitor.warehouse.sources import catalog_sources
+home = Path(sys.argv[1]); shared = Path(sys.argv[2])
+fetch(None, home=home, mirror=shared)          # copying from the mirror is not timed
+sources = catalog_sources(home=home)
+t = time.perf_counter()
+report = build(sources, config.warehouse_path(home))
+wall = time.perf_counter() - t
+print(json.dumps({"wall": wall, "rows": sum(report.rows.values()), "files": len(sources),
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+BASELINE = r"""
+import json, resource, sys, time, csv, io, gzip
+from pathlib import Path
+import pandas as pd
+shared = Path(sys.argv[2]) / "ice"; out = Path(sys.argv[1])
+t = time.perf_counter()
+frames, rows = {}, 0
+for f in sorted(shared.rglob("*.csv*")):
+    opener = gzip.open if f.suffix == ".gz" else open
+    with opener(f, "rt", encoding="utf-8", errors="replace") as fh:
+        head = [next(fh, "") for _ in range(12)]
+    skip = next((i for i, line in enumerate(head) if line.count("|") + line.count(",") >= 3
+                 and not line.startswith('"ERO') and not line.startswith('"For Official')
+                 and line.strip("|,\n") != ""), 0)
+    sep = "|" if head[skip].count("|") > head[skip].count(",") else ","
+    df = pd.read_csv(f, sep=sep, skiprows=skip, dtype=str, keep_default_na=False)
+    rows += len(df)
+    frames.setdefault(tuple(df.columns), []).append(df)
+for i, (cols, dfs) in enumerate(frames.items()):
+    pd.concat(dfs).to_parquet(out / f"part{i}.parquet")
+wall = time.perf_counter() - t
+print(json.dumps({"wall": wall, "rows": rows,
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(code: str, workdir: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(workdir), str(SHARED)],
+        capture_output=True, text=True, check=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        ours = run(BUILD, Path(a))
+        base = run(BASELINE, Path(b))
+    ratio = base["wall"] / ours["wall"]
+    print(f"icemonitor build: {ours['wall']:.2f} s wall, {ours['rows']:,} rows from {ours['files']} files, "
+          f"peak RSS {ours['rss_mib']:.0f} MiB")
+    print(f"pandas baseline : {base['wall']:.2f} s wall, {base['rows']:,} rows, peak RSS {base['rss_mib']:.0f} MiB")
+    print(f"ratio (baseline / build): {ratio:.2f}x   targets: build <= 10 s, ratio >= 2, RSS < 2048 MiB")
+
+
+if __name__ == "__main__":
+    main()

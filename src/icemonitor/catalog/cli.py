@@ -1,0 +1,95 @@
+"""`icemonitor fetch` and `icemonitor releases`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from icemonitor import config
+from icemonitor.errors import IcemonitorError
+
+console = Console(stderr=True)
+
+
+def fetch_command(
+    release: Annotated[Optional[list[str]], typer.Argument(help="Release ids (default: every release in the catalog)")] = None,
+    mirror: Annotated[Optional[Path], typer.Option(help="Folder laid out like shared/data (or shared/data/ice) to copy files from; default ICEMONITOR_MIRROR")] = None,
+) -> None:
+    """Archive the releases' raw files (checksum-verified) under ICEMONITOR_HOME/raw."""
+    from icemonitor.catalog.fetch import fetch
+
+    try:
+        with Progress(
+            TextColumn("[bold]fetch[/]"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), TextColumn("{task.description}"), console=console,
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(event: str, name: str, n: int) -> None:
+                if event == "total":
+                    bar.update(task, total=n)
+                elif event == "advance":
+                    bar.update(task, advance=n, description=name)
+
+            done = fetch(release or None, mirror=mirror or config.mirror(), progress=progress)
+    except IcemonitorError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        raise typer.Exit(2) from None
+    new = [a for a in done if a.new]
+    console.print(
+        f"{len(new)} file(s) archived, {len(done) - len(new)} already present; raw archive: {config.raw_dir()}",
+        highlight=False,
+    )
+
+
+def releases_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List the catalog's releases and which of their files are archived."""
+    from icemonitor.catalog.catalog import load_catalog
+    from icemonitor.catalog.fetch import archived_files
+
+    try:
+        catalog = load_catalog()
+        rows: dict[str, dict] = {}
+        for r, f, a in archived_files(catalog=catalog):
+            row = rows.setdefault(r.id, {
+                "id": r.id, "kind": r.kind, "title": r.title, "foia_request": r.foia_request,
+                "record_kinds": r.record_kinds,
+                "coverage": {"from": str(r.coverage.from_), "to": str(r.coverage.to)} if r.coverage else None,
+                "files": [],
+            })
+            row["files"].append({
+                "name": f.name, "bytes": f.bytes, "sha256": f.sha256, "reader": f.reader, "url": f.url,
+                "archived": str(a.path) if a else None, "fetched_at": a.fetched_at if a else None,
+            })
+    except IcemonitorError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps({"catalog": catalog.path, "raw": str(config.raw_dir()), "releases": list(rows.values())}, indent=2))
+        return
+    table = Table(title=f"releases (raw archive: {config.raw_dir()})")
+    for col, kw in (("release", {}), ("kind", {}), ("FOIA", {}), ("records", {}), ("coverage", {}),
+                    ("files", {"justify": "right"}), ("MB", {"justify": "right"}), ("archived", {"justify": "right"})):
+        table.add_column(col, **kw)
+    for row in rows.values():
+        files = row["files"]
+        cov = f"{row['coverage']['from']}..{row['coverage']['to']}" if row["coverage"] else ""
+        n_arch = sum(1 for f in files if f["archived"])
+        table.add_row(
+            row["id"], row["kind"], row["foia_request"] or "", ", ".join(row["record_kinds"]), cov,
+            str(len(files)), f"{sum(f['bytes'] for f in files) / 1e6:.1f}", f"{n_arch}/{len(files)}",
+        )
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fetch")(fetch_command)
+    app.command("releases")(releases_command)

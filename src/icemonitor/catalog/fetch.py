@@ -1,0 +1,277 @@
+"""Fetch release files into the raw archive, from a local mirror or from their upstream URL.
+
+Every file is checked against the catalog's SHA-256 before it enters the archive; a mismatch raises
+ChecksumError and the bad bytes are discarded. Downloads stream to a ``.part`` file and resume with an
+HTTP Range request after an interruption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import httpx
+
+from icemonitor import __version__, config
+from icemonitor.catalog import archive
+from icemonitor.catalog.archive import ArchivedFile
+from icemonitor.catalog.catalog import Catalog, Release, ReleaseFile, load_catalog
+from icemonitor.errors import ChecksumError, IcemonitorError, InputError
+
+# progress(event, name, n): "total" (n = bytes this run will transfer), "advance" (n bytes, may be
+# negative when a download restarts from zero), "done" (n = file size).
+Progress = Callable[[str, str, int], None]
+
+RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class FetchError(IcemonitorError):
+    """A file could not be obtained (network failure after retries, HTTP error, no source)."""
+
+
+def _checksum_error(name: str, expected: str, actual: str, origin: str) -> ChecksumError:
+    err = ChecksumError(
+        f"checksum mismatch for {name} from {origin}: expected sha256 {expected}, got {actual}; not archived",
+        file=name,
+    )
+    err.expected, err.actual = expected, actual
+    return err
+
+
+def mirror_candidates(mirror: Path, f: ReleaseFile) -> list[Path]:
+    """Where a file may sit in a mirror: laid out like shared/data, or like shared/data/ice."""
+    out = [mirror / f.mirror_path]
+    if f.mirror_path.startswith("ice/"):
+        out.append(mirror / f.mirror_path[len("ice/"):])
+    return out
+
+
+def _from_mirror(src: Path, release: Release, f: ReleaseFile, home: Path | None, progress: Progress) -> ArchivedFile:
+    staged = archive.staging_file(release.id, f.name, home)
+    h = hashlib.sha256()
+    try:
+        with src.open("rb") as fin, staged.open("wb") as fout:
+            for chunk in iter(lambda: fin.read(archive.CHUNK), b""):
+                h.update(chunk)
+                fout.write(chunk)
+                progress("advance", f.name, len(chunk))
+            fout.flush()
+            os.fsync(fout.fileno())
+        actual = h.hexdigest()
+        if actual != f.sha256:
+            raise _checksum_error(f.name, f.sha256, actual, str(src))
+        return archive.store(staged, release_id=release.id, name=f.name, sha256=f.sha256, origin=str(src), home=home)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile, progress: Progress,
+                      retries: int, backoff: float) -> None:
+    """Stream ``url`` into ``part`` until it holds f.bytes bytes, resuming with Range after interruptions."""
+    failures = attempts = 0
+    while True:
+        attempts += 1
+        have = part.stat().st_size if part.exists() else 0
+        if have > f.bytes:  # longer than the catalog says: cannot be a prefix of the right file
+            progress("advance", f.name, -have)
+            part.unlink()
+            have = 0
+        if have == f.bytes and have > 0:
+            return
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        received = 0
+        try:
+            with client.stream("GET", url, headers=headers) as resp:
+                if resp.status_code == 416 and have:  # the server has nothing past what we hold: start over
+                    progress("advance", f.name, -have)
+                    part.unlink()
+                    continue
+                if resp.status_code in RETRY_STATUS:
+                    raise httpx.TransportError(f"HTTP {resp.status_code}")
+                if resp.status_code not in (200, 206):
+                    raise FetchError(f"download of {f.name} failed: HTTP {resp.status_code} from {url}")
+                mode = "ab"
+                if resp.status_code == 200 or not _range_starts_at(resp, have):
+                    if have:  # the server ignored the Range request: restart from zero
+                        progress("advance", f.name, -have)
+                    mode = "wb"
+                part.parent.mkdir(parents=True, exist_ok=True)
+                with part.open(mode) as out:
+                    try:
+                        for chunk in resp.iter_raw():
+                            out.write(chunk)
+                            received += len(chunk)
+                            progress("advance", f.name, len(chunk))
+                    finally:
+                        out.flush()
+                        os.fsync(out.fileno())
+            size = part.stat().st_size
+            if size >= f.bytes:
+                return
+            raise httpx.RemoteProtocolError(f"connection ended after {size} of {f.bytes} bytes")
+        except httpx.HTTPError as err:
+            failures = 0 if received else failures + 1  # progress resets the retry budget ...
+            if failures > retries or attempts > 20 * (retries + 1):  # ... within a hard cap on requests
+                raise FetchError(
+                    f"download of {f.name} failed after {retries} retries: {err} ({url}); "
+                    f"the partial file is kept and the next fetch resumes it"
+                ) from None
+            time.sleep(min(backoff * (2 ** max(failures - 1, 0)), 30.0))
+
+
+def _range_starts_at(resp: httpx.Response, offset: int) -> bool:
+    """True when a 206 response's Content-Range begins at ``offset``."""
+    cr = resp.headers.get("content-range", "")
+    try:
+        unit, _, rest = cr.partition(" ")
+        start = int(rest.split("-", 1)[0])
+    except ValueError:
+        return False
+    return unit == "bytes" and start == offset
+
+
+def _from_url(client: httpx.Client, release: Release, f: ReleaseFile, home: Path | None, progress: Progress,
+              retries: int, backoff: float) -> ArchivedFile:
+    assert f.url
+    part = archive.partial_path(release.id, f.name, f.sha256, home)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    if part.exists():
+        progress("advance", f.name, part.stat().st_size)
+    _download_to_part(client, f.url, part, f, progress, retries, backoff)
+    actual = archive.sha256_file(part)
+    if actual != f.sha256:
+        part.unlink(missing_ok=True)
+        raise _checksum_error(f.name, f.sha256, actual, f.url)
+    with part.open("rb") as fh:
+        os.fsync(fh.fileno())
+    return archive.store(part, release_id=release.id, name=f.name, sha256=f.sha256, origin=f.url, home=home)
+
+
+def _select(catalog: Catalog, release_ids: str | Sequence[str] | None) -> list[Release]:
+    if release_ids is None or (not isinstance(release_ids, str) and not release_ids):
+        return list(catalog.releases)
+    if isinstance(release_ids, str):
+        release_ids = [release_ids]
+    return [catalog.release(r) for r in release_ids]
+
+
+def missing(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None,
+            catalog: Catalog | None = None) -> list[tuple[Release, ReleaseFile]]:
+    """Files of the given releases (all by default) not yet archived with the catalog's checksum."""
+    catalog = catalog or load_catalog()
+    return [
+        (r, f) for r in _select(catalog, release_ids) for f in r.files
+        if archive.find(r.id, f.name, f.sha256, f.bytes, home=home) is None
+    ]
+
+
+def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None, mirror: Path | str | None = None,
+          progress: Progress | None = None, catalog: Catalog | None = None, client: httpx.Client | None = None,
+          retries: int = 5, backoff: float = 0.5, timeout: float = 60.0) -> list[ArchivedFile]:
+    """Archive every file of the given releases (all by default) that is not archived yet with the right
+    checksum, taking it from ``mirror`` (or ICEMONITOR_MIRROR) when present there, else downloading it.
+    Returns one ArchivedFile per catalog file (``new`` tells which were stored by this call)."""
+    catalog = catalog or load_catalog()
+    home = Path(home) if home else config.home()
+    mirror_dir = Path(mirror).expanduser() if mirror else config.mirror()
+    if mirror_dir is not None and not mirror_dir.is_dir():
+        raise InputError("mirror folder does not exist", file=str(mirror_dir))
+    report = progress or (lambda event, name, n: None)
+    releases = _select(catalog, release_ids)
+    results: dict[tuple[str, str], ArchivedFile] = {}
+    todo = []
+    for r in releases:
+        for f in r.files:
+            found = archive.find(r.id, f.name, f.sha256, f.bytes, home=home)
+            if found:
+                results[(r.id, f.name)] = found
+            else:
+                todo.append((r, f))
+    report("total", "", sum(f.bytes for _, f in todo))
+    own_client = client is None and any(f.url for _, f in todo)
+    if own_client:
+        client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)), follow_redirects=True,
+            headers={"User-Agent": f"icemonitor/{__version__}", "Accept-Encoding": "identity"},
+        )
+    try:
+        for r, f in todo:
+            src = _mirror_file(mirror_dir, f)
+            if src is not None:
+                entry = _from_mirror(src, r, f, home, report)
+            elif f.url:
+                entry = _from_url(client, r, f, home, report, retries, backoff)
+            else:
+                where = f" (looked in {mirror_dir})" if mirror_dir else ""
+                raise FetchError(
+                    f"{r.id}/{f.name} has no upstream URL and no mirror provides it{where}: "
+                    f"pass --mirror DIR (a folder laid out like shared/data with {f.mirror_path})"
+                )
+            results[(r.id, f.name)] = entry
+            report("done", f.name, f.bytes)
+    finally:
+        if own_client:
+            client.close()
+        _tidy_partials(home)
+    return [results[(r.id, f.name)] for r in releases for f in r.files]
+
+
+def _mirror_file(mirror_dir: Path | None, f: ReleaseFile) -> Path | None:
+    if mirror_dir is None:
+        return None
+    for cand in mirror_candidates(mirror_dir, f):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _tidy_partials(home: Path) -> None:
+    """Remove empty partial folders (kept .part files stay for the next resume)."""
+    root = archive.raw_root(home) / archive.PARTIAL
+    if not root.exists():
+        return
+    for d in sorted(root.glob("*"), reverse=True):
+        if d.is_dir() and not any(d.iterdir()):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def archived_path(release_id: str, file_name: str, *, home: Path | None = None, full_check: bool = False,
+                  catalog: Catalog | None = None) -> Path:
+    """The newest archived copy of a catalog file. Checked cheaply (manifest checksum equals the catalog's,
+    size matches); ``full_check`` re-hashes the bytes. InputError when it has not been fetched."""
+    catalog = catalog or load_catalog()
+    f = catalog.release(release_id).file(file_name)
+    entry = archive.find(release_id, file_name, f.sha256, f.bytes, home=home, full=full_check)
+    if entry is None:
+        older = next(archive.entries(release_id, file_name, home), None)
+        why = " (the archive holds a copy with a different checksum)" if older else ""
+        raise InputError(f"not fetched{why}: run `icemonitor fetch {release_id}`", file=file_name)
+    return entry.path
+
+
+def reference_resolver(home: Path | None = None, *, catalog: Catalog | None = None) -> Callable[[str], Path]:
+    """A function mapping a shared/data-layout path (e.g. "geo/counties_fips.csv") to its archived copy."""
+    catalog = catalog or load_catalog()
+    index = catalog.by_mirror_path()
+
+    def resolve(path: str) -> Path:
+        key = Path(path).as_posix().lstrip("/")
+        try:
+            release, f = index[key]
+        except KeyError:
+            raise InputError("no catalog file has this mirror path", file=path) from None
+        return archived_path(release.id, f.name, home=home, catalog=catalog)
+
+    return resolve
+
+
+def archived_files(home: Path | None = None, *, catalog: Catalog | None = None) -> Iterable[tuple[Release, ReleaseFile, ArchivedFile | None]]:
+    """Every catalog file with its archived copy (None when not fetched)."""
+    catalog = catalog or load_catalog()
+    for r in catalog.releases:
+        for f in r.files:
+            yield r, f, archive.find(r.id, f.name, f.sha256, f.bytes, home=home)

@@ -1,0 +1,175 @@
+"""Turn raw source columns into a canonical frame: pick, rename, parse dates, add provenance.
+
+Generic helpers only; each format module says which source column feeds which canonical column.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import yaml
+
+from icemonitor.errors import InputError
+from icemonitor.readers._text import SOURCE_ROW
+
+if TYPE_CHECKING:
+    from icemonitor.readers import SourceFile
+
+log = logging.getLogger(__name__)
+
+US_DATE = "%m/%d/%Y"  # M/D/YYYY, padding optional (LESA exports)
+ISO_DATE = "%Y-%m-%d"
+# A parseable date outside this range is a placeholder (0001-01-01, 0999-07-02), not a real date.
+PLAUSIBLE_FROM = date(1900, 1, 1)
+PLAUSIBLE_TO = date(2100, 1, 1)
+
+
+@cache
+def reader_columns() -> dict[str, dict[str, str]]:
+    """table -> {column: DuckDB type} for columns a reader supplies (schema.yaml ``from: reader``)."""
+    text = resources.files("icemonitor.warehouse").joinpath("schema.yaml").read_text(encoding="utf-8")
+    schema = yaml.safe_load(text)
+    common = [c for c in schema["common_columns"] if c["from"] == "reader"]
+    out: dict[str, dict[str, str]] = {}
+    for table, spec in schema["tables"].items():
+        cols = common + [c for c in spec.get("columns", []) if c["from"] == "reader"]
+        out[table] = {c["name"]: c["type"] for c in cols}
+    return out
+
+
+def _polars_type(duck: str) -> pl.DataType:
+    return {"DATE": pl.Date(), "INTEGER": pl.Int32()}.get(duck, pl.String())
+
+
+@dataclass(frozen=True)
+class Mapping_:
+    """How one format fills one canonical table."""
+
+    table: str
+    text: Mapping[str, str | pl.Expr] = field(default_factory=dict)  # canonical -> source column or expression
+    dates: Mapping[str, str] = field(default_factory=dict)  # canonical date column -> source column
+    constants: Mapping[str, Any] = field(default_factory=dict)  # canonical -> constant value
+    date_formats: Sequence[str] = (US_DATE,)
+
+
+def parse_date_column(
+    frame: pl.DataFrame, source_col: str, formats: Sequence[str], file: str, *, strict_range: bool
+) -> pl.Series:
+    """Parse one raw date column to pl.Date.
+
+    A non-empty value no format parses raises InputError (file, physical row, field, value). A parsed date
+    outside 1900-2100 raises too when ``strict_range`` (the event date); otherwise it becomes NULL and is
+    logged (placeholders such as 0001-01-01 in secondary dates).
+    """
+    raw = frame.get_column(source_col)
+    cleaned = raw.str.strip_chars().str.replace(r"T\d{2}:\d{2}:\d{2}(\.\d+)?Z?$", "")
+    parsed = pl.select(
+        pl.coalesce([cleaned.str.strptime(pl.Date, fmt, strict=False) for fmt in formats])
+    ).to_series()
+    bad = raw.is_not_null() & parsed.is_null()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise InputError(
+            "unparseable date",
+            file=file,
+            row=int(frame.get_column(SOURCE_ROW)[i]),
+            field=source_col,
+            value=raw[i],
+        )
+    out_of_range = parsed.is_not_null() & ((parsed < PLAUSIBLE_FROM) | (parsed >= PLAUSIBLE_TO))
+    if out_of_range.any():
+        i = int(out_of_range.arg_true()[0])
+        if strict_range:
+            raise InputError(
+                "implausible event date (outside 1900-2099)",
+                file=file,
+                row=int(frame.get_column(SOURCE_ROW)[i]),
+                field=source_col,
+                value=raw[i],
+            )
+        log.warning(
+            "%s: %d placeholder date(s) in %r set to NULL (first: line %s, %r)",
+            file,
+            int(out_of_range.sum()),
+            source_col,
+            frame.get_column(SOURCE_ROW)[i],
+            raw[i],
+        )
+        parsed = pl.select(pl.when(out_of_range).then(None).otherwise(parsed)).to_series()
+    return parsed
+
+
+def canonical(
+    frame: pl.DataFrame, source: SourceFile, mapping: Mapping_, *, sheet: str | None = None
+) -> pl.DataFrame:
+    """Build the canonical frame for ``mapping.table`` from raw source columns (see Mapping_)."""
+    allowed = reader_columns()[mapping.table]
+    exprs: list[pl.Expr] = [
+        pl.lit(source.name, dtype=pl.String).alias("source_file"),
+        pl.lit(sheet, dtype=pl.String).alias("source_sheet"),
+        pl.col(SOURCE_ROW).cast(pl.Int32).alias("source_row"),
+    ]
+    for col, src in mapping.text.items():
+        expr = pl.col(src) if isinstance(src, str) else src
+        exprs.append(expr.cast(pl.String).alias(col))
+    for col, value in mapping.constants.items():
+        exprs.append(pl.lit(value, dtype=_polars_type(allowed[col])).alias(col))
+    dates = {
+        col: parse_date_column(frame, src, mapping.date_formats, source.name, strict_range=(col == "event_date"))
+        for col, src in mapping.dates.items()
+    }
+    frame = frame.with_columns(series.alias(f"__date_{col}") for col, series in dates.items())
+    exprs.extend(pl.col(f"__date_{col}").alias(col) for col in dates)
+    out = frame.select(exprs)
+    unknown = [c for c in out.columns if c not in allowed]
+    if unknown:  # a programming error in a format module, not bad input
+        raise ValueError(f"columns not in schema table {mapping.table}: {unknown}")
+    order = [c for c in allowed if c in out.columns]
+    return out.select(order)
+
+
+def concat_tables(parts: Sequence[tuple[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """Group (table, frame) pairs into table -> one frame (diagonal concat, same schema order)."""
+    grouped: dict[str, list[pl.DataFrame]] = {}
+    for table, frame in parts:
+        grouped.setdefault(table, []).append(frame)
+    return {t: pl.concat(fs, how="diagonal") if len(fs) > 1 else fs[0] for t, fs in grouped.items()}
+
+
+@cache
+def _states() -> dict[str, str]:
+    path = resources.files("icemonitor.readers").joinpath("data/us_states.csv")
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    out: dict[str, str] = {}
+    for r in rows:
+        out[r["name"].upper()] = r["usps"]
+        out[r["usps"].upper()] = r["usps"]
+    return out
+
+
+def state_codes(frame: pl.DataFrame, source_col: str, file: str) -> pl.Series:
+    """Map a state name as written ("WASHINGTON") to its 2-letter code (data/us_states.csv); unknown raises."""
+    states = _states()
+    raw = frame.get_column(source_col)
+    key = raw.str.strip_chars().str.to_uppercase()
+    mapped = key.replace_strict(states, default=None, return_dtype=pl.String)
+    bad = raw.is_not_null() & mapped.is_null()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise InputError(
+            "unknown state name (readers/data/us_states.csv)",
+            file=file,
+            row=int(frame.get_column(SOURCE_ROW)[i]),
+            field=source_col,
+            value=raw[i],
+        )
+    return mapped

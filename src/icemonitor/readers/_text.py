@@ -1,0 +1,247 @@
+"""Delimited text files: decompress, check, find the header, read every field as a raw string.
+
+Generic helpers only (no format knowledge). Every failure raises InputError naming the file and, where
+known, the physical line and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from icemonitor.errors import InputError
+
+HEADER_SEARCH_LINES = 20
+SOURCE_ROW = "source_row"
+
+
+@dataclass(frozen=True)
+class HeaderSpec:
+    """A header a format accepts: a name (e.g. the table) and the columns it must contain."""
+
+    name: str
+    required: tuple[str, ...]
+
+
+@dataclass
+class TextTable:
+    """The raw fields of a delimited file, all strings ("" -> NULL), with the physical line of each row."""
+
+    frame: pl.DataFrame  # source columns as written + source_row (Int32)
+    spec: HeaderSpec  # the header that matched
+    header_line: int  # 1-based physical line of the header
+
+
+def load_bytes(path: Path, name: str) -> bytes:
+    """The file's bytes, gunzipped when it is gzip; a damaged gzip raises InputError."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot open file: {exc.strerror}", file=name) from exc
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise InputError(f"damaged or truncated gzip file: {exc}", file=name) from exc
+    if not data or data.isspace():
+        raise InputError("empty file", file=name)
+    return data
+
+
+def check_utf8(data: bytes, name: str) -> None:
+    """Raise InputError naming the physical line of the first byte that is not UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at line {line}",
+            file=name,
+            row=line,
+            value=data[max(0, exc.start - 20) : exc.start + 20].decode("utf-8", "replace"),
+        ) from exc
+
+
+def _split_fields(line: str, separator: str) -> list[str]:
+    return next(csv.reader([line], delimiter=separator, quotechar='"'), [])
+
+
+def find_header(
+    data: bytes, name: str, separator: str, specs: Sequence[HeaderSpec]
+) -> tuple[HeaderSpec, int, int]:
+    """Find the header among the first lines: returns (matching spec, 1-based line, byte offset of the line).
+
+    The header is the first line holding every required column of one spec. If none does, the error names
+    the line that came closest and the columns it lacks.
+    """
+    best: tuple[int, int, HeaderSpec] | None = None  # (matched count, line, spec)
+    offset = 0
+    for line_no in range(1, HEADER_SEARCH_LINES + 1):
+        end = data.find(b"\n", offset)
+        raw = data[offset:] if end < 0 else data[offset:end]
+        fields = {f.strip() for f in _split_fields(raw.decode("utf-8", "replace").rstrip("\r"), separator)}
+        for spec in specs:
+            hits = sum(col in fields for col in spec.required)
+            if hits == len(spec.required):
+                return spec, line_no, offset
+            if hits and (best is None or hits > best[0]):
+                best = (hits, line_no, spec)
+        if end < 0:
+            break
+        offset = end + 1
+    if best is None:
+        wanted = " / ".join(", ".join(s.required) for s in specs)
+        raise InputError(
+            f"no header found in the first {HEADER_SEARCH_LINES} lines (expected columns: {wanted})",
+            file=name,
+        )
+    _, line_no, spec = best
+    end = data.find(b"\n", _line_offset(data, line_no))
+    header_text = data[_line_offset(data, line_no) : end if end >= 0 else None].decode("utf-8", "replace")
+    present = {f.strip() for f in _split_fields(header_text.rstrip("\r"), separator)}
+    missing = [c for c in spec.required if c not in present]
+    raise InputError(
+        f"required column(s) missing or renamed in the header ({spec.name} format): {', '.join(missing)}",
+        file=name,
+        row=line_no,
+        field=missing[0],
+    )
+
+
+def _line_offset(data: bytes, line_no: int) -> int:
+    offset = 0
+    for _ in range(line_no - 1):
+        offset = data.find(b"\n", offset) + 1
+    return offset
+
+
+def _record_ends(body: memoryview, parity_aware: bool) -> np.ndarray:
+    """Byte offsets of the newlines that end records (a newline inside double quotes does not)."""
+    arr = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    if not parity_aware:
+        return newlines
+    quotes = np.flatnonzero(arr == 34)
+    inside = np.searchsorted(quotes, newlines) % 2 == 1  # odd number of quotes before: inside a field
+    return newlines[~inside]
+
+
+def read_text_table(
+    path: Path,
+    name: str,
+    *,
+    separator: str,
+    specs: Sequence[HeaderSpec],
+    null_values: Sequence[str] = (),
+) -> TextTable:
+    """Read a delimited file whose header may follow title lines; every field stays a raw string.
+
+    Empty fields become NULL (quoted "" too); values in ``null_values`` (e.g. R's ``NA``) also become NULL.
+    ``source_row`` is the 1-based physical line where each record starts.
+    """
+    data = load_bytes(path, name)
+    check_utf8(data, name)
+    spec, header_line, header_offset = find_header(data, name, separator, specs)
+    body = memoryview(data)[header_offset:]
+    sep_byte = separator.encode()
+    ends_with_newline = data.endswith(b"\n")
+
+    if not ends_with_newline:
+        last = data[data.rfind(b"\n") + 1 :]
+        if last.count(b'"') % 2 == 1:
+            line = data.count(b"\n") + 1
+            raise InputError("file ends inside a quoted field (truncated?)", file=name, row=line)
+
+    try:
+        frame = pl.read_csv(
+            data,
+            skip_lines=header_line - 1,
+            separator=separator,
+            has_header=True,
+            infer_schema=False,
+            quote_char='"',
+            empty_string_is_null=False,
+            null_values=list(null_values) or None,
+            truncate_ragged_lines=False,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot parse delimited text: {first}", file=name) from exc
+    if frame.height == 0:
+        raise InputError("no data rows after the header", file=name, row=header_line)
+    frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+    frame = frame.with_columns(
+        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c) for c in frame.columns
+    )
+
+    n_lines = data.count(b"\n", header_offset) + (0 if ends_with_newline else 1)
+    simple = frame.height == n_lines - 1  # no newline inside any field
+    ends: np.ndarray | None = None
+    if simple:
+        rows = np.arange(header_line + 1, header_line + 1 + frame.height, dtype=np.int32)
+    else:
+        ends = _record_ends(body, parity_aware=True)
+        if not ends_with_newline:
+            ends = np.append(ends, len(body))
+        if len(ends) - 1 != frame.height:
+            raise InputError(
+                f"cannot align records with lines ({frame.height} records, {len(ends) - 1} line ends)", file=name
+            )
+        all_nl = _record_ends(body, parity_aware=False)
+        # physical line of each record start = newlines before its start + 1, offset by the header line
+        rows = (np.searchsorted(all_nl, ends[:-1], side="right") + header_line).astype(np.int32)
+
+    _check_short_rows(frame, body, name, separator, sep_byte, rows, ends, ends_with_newline)
+    frame = frame.with_columns(pl.Series(SOURCE_ROW, rows, dtype=pl.Int32))
+    # a blank physical line is not a record
+    frame = frame.filter(~pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))
+    return TextTable(frame=frame, spec=spec, header_line=header_line)
+
+
+def _check_short_rows(
+    frame: pl.DataFrame,
+    body: memoryview,
+    name: str,
+    separator: str,
+    sep_byte: bytes,
+    rows: np.ndarray,
+    ends: np.ndarray | None,
+    ends_with_newline: bool,
+) -> None:
+    """Raise InputError for a record with fewer fields than the header (polars fills those with NULL).
+
+    A short record has NULL in its last column, so only such records are checked against the raw text.
+    """
+    width = frame.width
+    candidates = np.flatnonzero(frame.get_column(frame.columns[-1]).is_null().to_numpy())
+    if len(candidates) == 0:
+        return
+    if ends is None:
+        ends = _record_ends(body, parity_aware=False)
+        if not ends_with_newline:
+            ends = np.append(ends, len(body))
+    for i in candidates.tolist():
+        start, stop = int(ends[i]) + 1, int(ends[i + 1])
+        record = bytes(body[start:stop])
+        if not record.strip(b"\r\n"):
+            continue  # blank line, dropped later
+        if record.count(sep_byte) >= width - 1 and b'"' not in record:
+            continue
+        n_fields = len(_split_fields(record.decode("utf-8").rstrip("\r\n"), separator)) if b'"' in record else (
+            record.count(sep_byte) + 1
+        )
+        if n_fields < width:
+            raise InputError(
+                f"row has {n_fields} fields, the header has {width} (file cut mid-row?)",
+                file=name,
+                row=int(rows[i]),
+                field=frame.columns[n_fields] if n_fields < width else None,
+            )

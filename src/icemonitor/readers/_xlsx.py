@@ -1,0 +1,116 @@
+"""Workbooks (xlsx) through python-calamine: each sheet's cells as raw strings, with spreadsheet row numbers.
+
+Generic helpers only. Cells become strings the way the delimited exports write them: text as is, whole
+numbers without ".0", dates as ISO ``YYYY-MM-DD`` (so readers parse them with the ISO format), empty -> NULL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+from python_calamine import CalamineError, CalamineWorkbook
+
+from icemonitor.errors import InputError
+from icemonitor.readers._text import HEADER_SEARCH_LINES, SOURCE_ROW, HeaderSpec
+
+_ROW_ONLY_DIMENSION = re.compile(rb'<dimension ref="\d+:\d+"\s*/>')
+
+
+def open_workbook(path: Path, name: str) -> CalamineWorkbook:
+    """Open a workbook; a ``<dimension ref="1:1416"/>`` (rows only, which calamine rejects) is dropped first."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot open file: {exc.strerror}", file=name) from exc
+    if not raw:
+        raise InputError("empty file", file=name)
+    try:
+        zin = zipfile.ZipFile(io.BytesIO(raw))
+        patched = io.BytesIO()
+        changed = False
+        with zipfile.ZipFile(patched, "w", zipfile.ZIP_STORED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename.startswith("xl/worksheets/") and _ROW_ONLY_DIMENSION.search(data[:4096]):
+                    data = _ROW_ONLY_DIMENSION.sub(b"", data[:4096], count=1) + data[4096:]
+                    changed = True
+                zout.writestr(info.filename, data)
+        return CalamineWorkbook.from_filelike(io.BytesIO(patched.getvalue() if changed else raw))
+    except (zipfile.BadZipFile, CalamineError, OSError, EOFError) as exc:
+        raise InputError(f"not a readable xlsx workbook: {exc}", file=name) from exc
+
+
+def sheet_rows(wb: CalamineWorkbook, sheet: str, name: str) -> list[list[object]]:
+    try:
+        return wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except CalamineError as exc:
+        raise InputError(f"cannot read sheet {sheet!r}: {exc}", file=name, field=sheet) from exc
+
+
+def _cell(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_sheet(wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[HeaderSpec]) -> tuple[pl.DataFrame, HeaderSpec]:
+    """One sheet as raw strings + source_row (spreadsheet row); the header is found like in text files."""
+    rows = sheet_rows(wb, sheet, name)
+    if not rows:
+        raise InputError("empty sheet", file=name, field=sheet)
+    best: tuple[int, int, HeaderSpec] | None = None
+    for i, row in enumerate(rows[:HEADER_SEARCH_LINES]):
+        cells = {str(c).strip() for c in row if isinstance(c, str)}
+        for spec in specs:
+            hits = sum(col in cells for col in spec.required)
+            if hits == len(spec.required):
+                return _frame(rows, i, name, sheet), spec
+            if hits and (best is None or hits > best[0]):
+                best = (hits, i, spec)
+    if best is None:
+        raise InputError(
+            f"no header found in the first {HEADER_SEARCH_LINES} rows of sheet {sheet!r}", file=name, field=sheet
+        )
+    _, i, spec = best
+    present = {str(c).strip() for c in rows[i]}
+    missing = [c for c in spec.required if c not in present]
+    raise InputError(
+        f"required column(s) missing or renamed in sheet {sheet!r} ({spec.name} format): {', '.join(missing)}",
+        file=name,
+        row=i + 1,
+        field=missing[0],
+    )
+
+
+def _frame(rows: list[list[object]], header_idx: int, name: str, sheet: str) -> pl.DataFrame:
+    header = [str(c).strip() for c in rows[header_idx]]
+    data = rows[header_idx + 1 :]
+    while data and all(c is None or c == "" for c in data[-1]):
+        data.pop()  # trailing empty rows of the used range
+    columns: dict[str, pl.Series] = {}
+    for j, col in enumerate(header):
+        if not col or col in columns:
+            continue
+        values = [_cell(r[j]) if j < len(r) else None for r in data]
+        columns[col] = pl.Series(col, values, dtype=pl.String)
+    first = header_idx + 2  # spreadsheet row of the first data row (1-based)
+    frame = pl.DataFrame(columns).with_columns(
+        pl.int_range(first, first + len(data), dtype=pl.Int32).alias(SOURCE_ROW)
+    )
+    return frame.filter(~pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))

@@ -1,0 +1,88 @@
+"""ERO-LESA nationwide arrests / encounters / removals, FY2016-FY2019 (FOIA 2019-ICFO-53623; UWCHR CSV exports).
+
+Format: gzip, pipe-delimited, double-quoted strings, 5 title lines, header on line 6 (found by its column
+names within the first 20 lines), dates ``M/D/YYYY``. One file is one table; the table comes from
+``options["table"]`` or is inferred from the header. Empty fields -> NULL; everything else raw, including
+redaction markers with their trailing space (``"(B)(7)(E) "``) and the literal ``NA`` of ``RC Threat Level``.
+
+- arrests: event_date = Apprehension Date; method_raw = Apprehension Method; landmark = Apprehension Landmark.
+- encounters: event_date = Event Date; aor_raw = Event Area of Responsibility; landmark = Landmark.
+- removals: event_date = removal_date = Removal Date; departed_date; apprehension_date (an older arrest date;
+  placeholders before 1900 such as 0999-07-02 become NULL and are logged, the row is kept);
+  final_charge = Final Charge Section; criminality_raw = RC Threat Level; disposition = Processing Disposition Code.
+- criminality_field: ``removals_threat_level`` for removals, ``not_recorded`` (criminality_raw NULL) otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from icemonitor.errors import InputError
+from icemonitor.readers._canon import Mapping_, canonical
+from icemonitor.readers._text import HeaderSpec, read_text_table
+
+if TYPE_CHECKING:
+    from icemonitor.readers import SourceFile
+
+HEADERS = {
+    "arrests": HeaderSpec("arrests", (
+        "Area of Responsibility", "Apprehension Date", "Apprehension Method", "Apprehension Landmark",
+        "Operation", "Processing Disposition", "Citizenship", "Gender",
+    )),
+    "encounters": HeaderSpec("encounters", (
+        "Event Area of Responsibility", "Event Date", "Landmark", "Operation", "Processing Disposition",
+        "Citizenship", "Gender",
+    )),
+    "removals": HeaderSpec("removals", (
+        "Area of Responsibility", "Apprehension Date", "Processing Disposition Code", "Citizenship", "Gender",
+        "RC Threat Level", "Final Charge Section", "Departed Date", "Removal Date",
+    )),
+}
+
+MAPPINGS = {
+    "arrests": Mapping_(
+        table="arrests",
+        text={
+            "aor_raw": "Area of Responsibility", "method_raw": "Apprehension Method",
+            "landmark": "Apprehension Landmark", "operation_raw": "Operation",
+            "disposition": "Processing Disposition", "citizenship": "Citizenship", "gender": "Gender",
+        },
+        dates={"event_date": "Apprehension Date"},
+        constants={"criminality_field": "not_recorded", "criminality_raw": None},
+    ),
+    "encounters": Mapping_(
+        table="encounters",
+        text={
+            "aor_raw": "Event Area of Responsibility", "landmark": "Landmark", "operation_raw": "Operation",
+            "disposition": "Processing Disposition", "citizenship": "Citizenship", "gender": "Gender",
+        },
+        dates={"event_date": "Event Date"},
+        constants={"criminality_field": "not_recorded", "criminality_raw": None},
+    ),
+    "removals": Mapping_(
+        table="removals",
+        text={
+            "aor_raw": "Area of Responsibility", "disposition": "Processing Disposition Code",
+            "citizenship": "Citizenship", "gender": "Gender", "criminality_raw": "RC Threat Level",
+            "final_charge": "Final Charge Section",
+        },
+        dates={
+            "event_date": "Removal Date", "removal_date": "Removal Date",
+            "departed_date": "Departed Date", "apprehension_date": "Apprehension Date",
+        },
+        constants={"criminality_field": "removals_threat_level"},
+    ),
+}
+
+
+def read(source: SourceFile) -> dict[str, pl.DataFrame]:
+    """Read one nationwide LESA file -> {table: frame}."""
+    table = source.options.get("table")
+    if table is not None and table not in HEADERS:
+        raise InputError(f"lesa_nationwide: unknown table option {table!r}", file=source.name)
+    specs = [HEADERS[table]] if table else list(HEADERS.values())
+    raw = read_text_table(source.path, source.name, separator="|", specs=specs)
+    table = raw.spec.name
+    return {table: canonical(raw.frame, source, MAPPINGS[table])}

@@ -1,0 +1,60 @@
+"""`icemonitor build`: fetch what is missing, then build the warehouse atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from icemonitor import config
+from icemonitor.errors import IcemonitorError
+
+console = Console(stderr=True)
+
+
+def build_command(
+    release: Annotated[Optional[list[str]], typer.Argument(help="Release ids (default: every event release in the catalog)")] = None,
+    mirror: Annotated[Optional[Path], typer.Option(help="Local folder laid out like shared/data to take missing files from (or ICEMONITOR_MIRROR)")] = None,
+    no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Only use files already in the raw archive")] = False,
+) -> None:
+    """Build the DuckDB warehouse from the raw archive (fetching missing files first)."""
+    from icemonitor.catalog.fetch import fetch
+    from icemonitor.warehouse.build import build
+    from icemonitor.warehouse.sources import catalog_sources
+
+    start = time.perf_counter()
+    try:
+        if not no_fetch:
+            fetch(release or None, mirror=mirror or config.mirror())
+        sources = catalog_sources(release or None)
+        with Progress(
+            TextColumn("[bold]build[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+            TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False,
+        ) as bar:
+            task = bar.add_task("", total=len(sources))
+
+            def progress(name: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, description=name)
+
+            report = build(sources, config.warehouse_path(), progress=progress)
+    except IcemonitorError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        raise typer.Exit(2) from None
+    table = RichTable(title=f"warehouse {report.path}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in report.rows.items():
+        table.add_row(name, f"{n:,}")
+    Console().print(table)
+    console.print(f"built in {time.perf_counter() - start:.1f} s")
+
+
+def register(app: typer.Typer) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    app.command("build")(build_command)

@@ -1,0 +1,37 @@
+"""Shared fixtures: the real data in ../shared/data, and a warehouse built from it once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+ICE_DATA = SHARED_DATA / "ice"
+
+
+def shared_ref(path: str) -> Path:
+    """Reference files in the shared/data layout (what the catalog's resolver gives the product)."""
+    return SHARED_DATA / path
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ICEMONITOR_HOME with every release fetched from ../shared/data and the warehouse built."""
+    from icemonitor import config
+    from icemonitor.catalog.fetch import fetch
+    from icemonitor.warehouse.build import build
+    from icemonitor.warehouse.sources import catalog_sources
+
+    home = tmp_path_factory.mktemp("icemonitor-home")
+    fetch(None, home=home, mirror=SHARED_DATA)
+    build(catalog_sources(home=home), config.warehouse_path(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def warehouse_path(built_home: Path) -> Path:
+    from icemonitor import config
+
+    return config.warehouse_path(built_home)
