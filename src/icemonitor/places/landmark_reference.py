@@ -22,7 +22,7 @@ FACILITIES = "aor/uwchr_detention_facilities_geocoded.csv"
 
 # County-type words that may follow a county name in landmark text, by the suffix of the official name.
 _SUFFIX_WORDS = {
-    "COUNTY": ("COUNTY", "CNTY", "CTY", "CO", "COUNTIES"),
+    "COUNTY": ("COUNTY", "CNTY", "CTY", "CO", "COUNTIES", "COUTY", "COUNY", "CONTY", "COUNTRY"),
     "PARISH": ("PARISH", "PARRISH", "PAR", "COUNTY", "CO"),
     "CITY": ("CITY",),
     "BOROUGH": ("BOROUGH", "BORO"),
