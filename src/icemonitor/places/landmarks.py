@@ -76,7 +76,8 @@ def landmark_table(con, ref: Ref, vintage: str = "uwchr") -> pl.DataFrame:
             sql = f"SELECT aor, landmark, count(*) AS n FROM arrests {where} GROUP BY ALL"  # noqa: S608 (fixed names)
         else:
             sql = f"SELECT DISTINCT aor, landmark, 0 AS n FROM {table}"  # noqa: S608 (table from EVENT_TABLES)
-        parts.append(pl.from_arrow(con.execute(sql).arrow()))
+        rows = con.execute(sql).fetchall()
+        parts.append(pl.DataFrame(rows, schema={"aor": pl.String, "landmark": pl.String, "n": pl.Int64}, orient="row"))
     if not parts:
         raise InputError("warehouse has none of the tables arrests, encounters, i213", field="table")
     counts = (
