@@ -7,6 +7,8 @@ privately until `icemonitor.places.counties.load_counties` exists on main.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import csv
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -136,6 +138,13 @@ def _build(ref: Ref, vintage: str) -> Reference:
         fips = (fips or "").zfill(5)
         for v in name_variants(city):
             cities.setdefault((v, st), []).append((fips, int(float(pop or 0))))
+    # Connecticut: the cities file gives 2022 planning regions; use the legacy county of each listed town.
+    ct_path = resources.files("icemonitor.places") / "data" / "ct_towns_legacy_county.csv"
+    with ct_path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            key = (normalize(row["town"]), "CT")
+            pop = max((p for _, p in cities.get(key, [])), default=0)
+            cities[key] = [(row["county_fips"], pop)]
     fac = _read_csv(ref, FACILITIES, ["detloc", "name", "aor", "county_fips5_derived", "county_fips5_from_latlong",
                                       "geometry.location_type"])
     facilities: dict[str, list[tuple[str, str, str]]] = {}
