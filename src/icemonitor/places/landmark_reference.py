@@ -58,9 +58,14 @@ def load_county_aor(ref: Ref, vintage: str = "uwchr") -> pl.DataFrame:
         from icemonitor.places.counties import load_counties  # type: ignore[attr-defined]
     except ImportError:
         load_counties = None
-    xw = _read_csv(ref, CROSSWALK, ["fips5", "state_abbr", "state_name", "county_name", col])
-    out = xw.select("fips5", "state_abbr", "state_name", "county_name", pl.col(col).alias("aor"))
-    if load_counties is None:
+    if load_counties is not None:
+        c = load_counties(ref)
+        aor_col = "aor_2020" if vintage == "uwchr" else "aor"
+        out = c.select(pl.col("county_fips").alias("fips5"), pl.col("state").alias("state_abbr"), "state_name",
+                       "county_name", pl.col(aor_col).replace("", None).alias("aor"))
+    else:
+        xw = _read_csv(ref, CROSSWALK, ["fips5", "state_abbr", "state_name", "county_name", col])
+        out = xw.select("fips5", "state_abbr", "state_name", "county_name", pl.col(col).alias("aor"))
         base = _read_csv(ref, COUNTIES, ["fips5", "state_abbr", "county_name"])
         extra = base.join(out, on="fips5", how="anti").select(
             "fips5", "state_abbr", "state_name", "county_name", pl.lit(None, pl.String).alias("aor")
