@@ -211,3 +211,18 @@ def test_coverage_brief_targets_fy2016_2019(raw_pairs):
     res = resolve_landmarks(raw_pairs.select("aor", "landmark"), ref)
     cov = coverage_of(res.join(raw_pairs, on=["aor", "landmark"], how="left", nulls_equal=True))["overall"]
     assert cov["county_event"] >= 0.65 and cov["county_event"] + cov["county_office_proxy"] >= 0.85, cov
+
+
+def test_state_named_outside_the_aor_blocks_a_county():
+    # Chesterfield County exists in SC (Atlanta AOR) but the text says Virginia
+    r = one("ATL", "CHESTERFIELD COUNTY JAIL-VA")
+    assert (r["level"], r["county_fips"]) == ("aor", None)
+    # 'CO' after a county name is the county word, not Colorado
+    assert one("SNA", "TRAVIS CO")["county_fips"] == "48453"
+    # a facility word is never read as a one-word city (Center, ND)
+    assert one("SPM", "DAKOTA WOMENS CORRECTIONN AND REHAB CENTER,ND")["level"] != "county"
+
+
+def test_connecticut_towns_use_legacy_counties():
+    assert one("BOS", "HARTFORD, CT")["county_fips"] == "09003"
+    assert one("BOS", "WILLIMANTIC, CT")["county_fips"] == "09015"

@@ -42,6 +42,7 @@ class Resolver:
         self.multiword_states = {n: a for n, a in ref.state_names.items()}
         self.proxy = [p.regex for p in rules.by_action("proxy_marker") if p.regex]
         self.strip = [p.regex for p in rules.by_action("strip") if p.regex]
+        self.not_city = [p.regex for p in rules.by_action("not_city") if p.regex]
 
     # -- helpers -------------------------------------------------------------
     def _in_aor(self, fips: str, aor: str) -> bool:
@@ -74,6 +75,10 @@ class Resolver:
                 end = i + n - 1
                 after_comma = i > 0 and toks[i - 1] == ","
                 followed_state = end + 1 < len(toks) and toks[end + 1] == "STATE"
+                if name == "MT" and end + 1 < len(toks) and toks[end + 1] not in (",", "STATE"):
+                    continue  # 'MT. CLEMENS' is Mount Clemens, not Montana
+                if name in self.ref.county_words and not after_comma:
+                    continue  # 'WALKER CO' is Walker County, not Colorado; only ', CO' names the state
                 if end == last or after_comma or followed_state:
                     out.append((i, end, abbr))
                     break
@@ -81,6 +86,8 @@ class Resolver:
 
     def _city_counties(self, city: str, states: set[str], aor: str) -> tuple[set[str], bool]:
         """County FIPS (within the AOR) of cities so named in these states; flag = a same-named county clashes."""
+        if any(rx.match(city) for rx in self.not_city):
+            return set(), False
         pops: dict[str, int] = {}
         clash = False
         limit = self.rules.settings.get("city_county_clash_max_population", 50000)
@@ -232,7 +239,11 @@ class Resolver:
                     return self._county(oc.county_fips, "office_proxy", rule, oc.confidence)
                 return _aor_only(rule, oc.confidence, oc.state)
         toks = _tokens(raw)
-        hints = {st for _, _, st in self._state_positions(toks, states)}
+        all_hints = {st for _, _, st in self._state_positions(toks, self.state_abbrs)}
+        hints = all_hints & states
+        if all_hints and not hints:
+            # the text names only states outside the AOR ('CHESTERFIELD COUNTY JAIL-VA' in the Atlanta AOR)
+            return _aor_only("state_outside_aor", 0.5)
         for step in (
             lambda: self._county_named(text, aor, hints),
             lambda: self._facility(text, aor),
