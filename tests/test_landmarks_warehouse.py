@@ -107,3 +107,17 @@ def test_cli_commands(warehouse, tmp_path):
     res = runner.invoke(app, ["places", "coverage", "--warehouse", str(tmp_path / "missing.duckdb"),
                               "--reference", str(SHARED_DATA)])
     assert res.exit_code == 2
+
+
+def test_on_the_built_warehouse(warehouse_path):
+    """The session warehouse built from ../shared/data by the warehouse stage."""
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        counted = con.execute("SELECT count(*) FROM arrests WHERE counted").fetchone()[0]
+        t = landmark_table(con, ref)
+        cov = coverage(con, ref)
+    finally:
+        con.close()
+    assert t["n_arrests"].sum() == counted == cov["overall"]["arrests"]
+    la = t.filter((pl.col("aor") == "LOS") & (pl.col("landmark") == "LOS ANGELES COUNTY GENERAL AREA, NON-SPECIFIC"))
+    assert la["county_fips"].to_list() == ["06037"]
