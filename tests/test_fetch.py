@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -12,9 +13,11 @@ import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from icemonitor.catalog import archive
 from icemonitor.catalog.catalog import load_catalog
@@ -124,7 +127,7 @@ def test_mirror_with_altered_bytes_is_refused(tmp_path):
     assert "st_cloud_denied.csv" in msg and sha256(src) in msg and sha256(dst) in msg
     assert not (home / "raw" / "mn-ddp-st-cloud-detainers").exists()
     assert manifest(home) == []
-    assert not [p for p in (home / "raw").rglob("*") if p.is_file()]
+    assert [p.name for p in (home / "raw").rglob("*") if p.is_file()] == [".fetch.lock"]
 
 
 def test_file_without_url_needs_a_mirror(tmp_path):
@@ -166,7 +169,10 @@ class Handler(BaseHTTPRequestHandler):
         if srv.mode == "corrupt":
             data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
         start = 0
-        if rng and srv.mode != "ignore_range":
+        if rng and srv.mode == "range_from_zero":  # a 206 that starts at 0 whatever was asked
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}")
+        elif rng and srv.mode != "ignore_range":
             start = int(rng.split("=", 1)[1].split("-", 1)[0])
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -186,8 +192,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture()
-def server():
+@contextlib.contextmanager
+def serving():
+    """A MirrorServer on 127.0.0.1 serving ../shared/data at the catalog's upstream paths."""
     catalog = load_catalog()
     files = {}
     for r in catalog.releases:
@@ -195,13 +202,21 @@ def server():
             if f.url:
                 files["/" + unquote(f.url[len(UPSTREAM):])] = SHARED_DATA / f.mirror_path
     srv = MirrorServer(files)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     srv.base = f"http://127.0.0.1:{srv.server_address[1]}/"
     srv.catalog = load_catalog(url_rewrite=f"{UPSTREAM}={srv.base}")
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture()
+def server():
+    with serving() as srv:
+        yield srv
 
 
 I213 = ("uwchr-i213-sea-22-25", "sea-i213s-2026-02-13.csv.gz")
@@ -314,3 +329,58 @@ def test_cli_fetch_and_releases(tmp_path, monkeypatch):
     assert rows["uwchr-ice-enforce-fy16-19"]["files"][0]["archived"] is None
     res = runner.invoke(app, ["fetch", "no-such-release"])
     assert res.exit_code == 2 and "unknown release" in res.output
+
+
+def test_one_failure_does_not_stop_the_others(tmp_path):
+    """Without a mirror, files with no upstream URL are reported together; the rest are still archived."""
+    mirror = tmp_path / "mirror"
+    for rel in ("ice/mn-ddp-extracts/st_cloud_denied.csv",):
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED_DATA / rel, mirror / rel)
+    home = tmp_path / "home"
+    with pytest.raises(FetchError, match="11 files could not be archived") as err:
+        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary", "ref-population"],
+              home=home, mirror=mirror,
+              client=_no_network(calls := []), retries=0, backoff=0.0)
+    msg = str(err.value)
+    assert calls == [1]  # one refused connection: the host is not tried again in this run
+    assert "la_arrests_2025-06-01_10_transcribed.csv has no upstream URL" in msg  # 1 transcribed file
+    assert msg.count("has no upstream URL") == 7  # + 4 curator-derived sanctuary files + 2 population files
+    assert msg.count("could not be reached earlier in this run") == 3  # population files with a URL
+    assert "secondary_kevinnbass_state_classifications_2026-01.csv failed" in msg  # has a URL; network refused
+    assert sha256(archived_path("mn-ddp-st-cloud-detainers", "st_cloud_denied.csv", home=home)) == sha256(
+        SHARED_DATA / "ice/mn-ddp-extracts/st_cloud_denied.csv")
+
+
+def _no_network(calls: list):
+    import httpx
+
+    def refuse(request):
+        calls.append(1)
+        raise httpx.ConnectError("network disabled in tests", request=request)
+
+    return httpx.Client(transport=httpx.MockTransport(refuse))
+
+
+ST_CLOUD = SHARED_DATA / "ice/mn-ddp-extracts/st_cloud_denied.csv"
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(min_value=1, max_value=ST_CLOUD.stat().st_size - 1), drops=st.integers(1, 4))
+def test_resume_from_any_cut(tmp_path_factory, cut, drops):
+    """Wherever the connection dies, and however often it then fails, the archived bytes are the file's."""
+    home = tmp_path_factory.mktemp("cut")
+    with serving() as srv:
+        srv.mode, srv.drops, srv.drop_after = "drop", drops, cut
+        [a] = fetch("mn-ddp-st-cloud-detainers", home=home, catalog=srv.catalog, retries=3, backoff=0.0, timeout=10.0)
+        assert a.path.read_bytes() == ST_CLOUD.read_bytes()
+        assert [r for _, r in srv.requests] == [None] + [f"bytes={cut}-"] * drops
+
+
+def test_partial_response_from_zero_restarts(server, tmp_path):
+    server.mode, server.drops, server.drop_after = "drop", 2, 50_000
+    with pytest.raises(FetchError):
+        _get(server, tmp_path, retries=0)
+    server.mode = "range_from_zero"
+    [a] = _get(server, tmp_path)
+    assert a.path.read_bytes() == (SHARED_DATA / "ice/uwchr-i213-sea-22-25" / I213[1]).read_bytes()

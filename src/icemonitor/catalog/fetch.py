@@ -7,12 +7,14 @@ HTTP Range request after an interruption.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -75,12 +77,14 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
     failures = attempts = 0
     while True:
         attempts += 1
+        if attempts > 20 * (retries + 1):
+            raise FetchError(f"download of {f.name} gave up after {attempts - 1} requests ({url})")
         have = part.stat().st_size if part.exists() else 0
         if have > f.bytes:  # longer than the catalog says: cannot be a prefix of the right file
             progress("advance", f.name, -have)
             part.unlink()
             have = 0
-        if have == f.bytes and have > 0:
+        if have == f.bytes and part.exists():
             return
         headers = {"Range": f"bytes={have}-"} if have else {}
         received = 0
@@ -94,11 +98,14 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
                     raise httpx.TransportError(f"HTTP {resp.status_code}")
                 if resp.status_code not in (200, 206):
                     raise FetchError(f"download of {f.name} failed: HTTP {resp.status_code} from {url}")
-                mode = "ab"
-                if resp.status_code == 200 or not _range_starts_at(resp, have):
-                    if have:  # the server ignored the Range request: restart from zero
-                        progress("advance", f.name, -have)
-                    mode = "wb"
+                start = _range_start(resp) if resp.status_code == 206 else 0
+                if start not in (0, have):  # a range we did not ask for: drop it and ask for the whole file
+                    progress("advance", f.name, -have)
+                    part.unlink(missing_ok=True)
+                    continue
+                mode = "ab" if start == have else "wb"
+                if mode == "wb" and have:  # the server ignored the Range request: restart from zero
+                    progress("advance", f.name, -have)
                 part.parent.mkdir(parents=True, exist_ok=True)
                 with part.open(mode) as out:
                     try:
@@ -115,23 +122,26 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
             raise httpx.RemoteProtocolError(f"connection ended after {size} of {f.bytes} bytes")
         except httpx.HTTPError as err:
             failures = 0 if received else failures + 1  # progress resets the retry budget ...
-            if failures > retries or attempts > 20 * (retries + 1):  # ... within a hard cap on requests
-                raise FetchError(
-                    f"download of {f.name} failed after {retries} retries: {err} ({url}); "
-                    f"the partial file is kept and the next fetch resumes it"
-                ) from None
+            if failures > retries:  # (the loop also stops after a fixed number of requests)
+                kept = part.exists() and part.stat().st_size > 0
+                if part.exists() and not kept:
+                    part.unlink()
+                failure = FetchError(
+                    f"download of {f.name} failed after {retries} retries: {err} ({url})"
+                    + ("; the partial file is kept and the next fetch resumes it" if kept else "")
+                )
+                failure.unreachable = isinstance(err, httpx.ConnectError)
+                raise failure from None
             time.sleep(min(backoff * (2 ** max(failures - 1, 0)), 30.0))
 
 
-def _range_starts_at(resp: httpx.Response, offset: int) -> bool:
-    """True when a 206 response's Content-Range begins at ``offset``."""
-    cr = resp.headers.get("content-range", "")
+def _range_start(resp: httpx.Response) -> int | None:
+    """Where a 206 response's Content-Range begins (None when it cannot be read)."""
+    unit, _, rest = resp.headers.get("content-range", "").partition(" ")
     try:
-        unit, _, rest = cr.partition(" ")
-        start = int(rest.split("-", 1)[0])
+        return int(rest.split("-", 1)[0]) if unit == "bytes" else None
     except ValueError:
-        return False
-    return unit == "bytes" and start == offset
+        return None
 
 
 def _from_url(client: httpx.Client, release: Release, f: ReleaseFile, home: Path | None, progress: Progress,
@@ -198,26 +208,65 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)), follow_redirects=True,
             headers={"User-Agent": f"icemonitor/{__version__}", "Accept-Encoding": "identity"},
         )
+    errors: list[IcemonitorError] = []
+    unreachable: set[str] = set()  # hosts that refused connections: later files from them fail at once
     try:
-        for r, f in todo:
-            src = _mirror_file(mirror_dir, f)
-            if src is not None:
-                entry = _from_mirror(src, r, f, home, report)
-            elif f.url:
-                entry = _from_url(client, r, f, home, report, retries, backoff)
-            else:
-                where = f" (looked in {mirror_dir})" if mirror_dir else ""
-                raise FetchError(
-                    f"{r.id}/{f.name} has no upstream URL and no mirror provides it{where}: "
-                    f"pass --mirror DIR (a folder laid out like shared/data with {f.mirror_path})"
-                )
-            results[(r.id, f.name)] = entry
-            report("done", f.name, f.bytes)
+        with _lock(home):
+            for r, f in todo:
+                host = urlsplit(f.url).netloc if f.url else ""
+                try:
+                    if host in unreachable and _mirror_file(mirror_dir, f) is None:
+                        raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
+                    results[(r.id, f.name)] = _fetch_one(r, f, mirror_dir, client, home, report, retries, backoff)
+                except IcemonitorError as err:  # keep going: archive whatever can be archived
+                    if getattr(err, "unreachable", False):
+                        unreachable.add(host)
+                    errors.append(err)
+                    continue
+                report("done", f.name, f.bytes)
     finally:
         if own_client:
             client.close()
         _tidy_partials(home)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        err = FetchError(f"{len(errors)} files could not be archived:\n" + "\n".join(f"- {e}" for e in errors))
+        err.errors = errors
+        raise err
     return [results[(r.id, f.name)] for r in releases for f in r.files]
+
+
+def _fetch_one(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: httpx.Client | None, home: Path,
+               report: Progress, retries: int, backoff: float) -> ArchivedFile:
+    src = _mirror_file(mirror_dir, f)
+    if src is not None:
+        return _from_mirror(src, r, f, home, report)
+    if f.url:
+        return _from_url(client, r, f, home, report, retries, backoff)
+    where = f" (looked in {mirror_dir})" if mirror_dir else ""
+    raise FetchError(
+        f"{r.id}/{f.name} has no upstream URL and no mirror provides it{where}: pass --mirror DIR or set "
+        f"ICEMONITOR_MIRROR (a folder laid out like shared/data holding {f.mirror_path})"
+    )
+
+
+@contextlib.contextmanager
+def _lock(home: Path):
+    """One fetch at a time per home (two would write the same .part file)."""
+    root = archive.raw_root(home)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".fetch.lock", "a+") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _mirror_file(mirror_dir: Path | None, f: ReleaseFile) -> Path | None:
