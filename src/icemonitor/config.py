@@ -32,6 +32,11 @@ def state_db_path(base: Path | None = None) -> Path:
     return (base or home()) / "state.sqlite"
 
 
+def cache_dir(base: Path | None = None) -> Path:
+    """Derived data that can be deleted at any time (parsed files keyed by checksum and code version)."""
+    return (base or home()) / "cache" / "parsed"
+
+
 def mirror() -> Path | None:
     """A local mirror folder laid out like shared/data (ICEMONITOR_MIRROR), if set."""
     env = os.environ.get("ICEMONITOR_MIRROR")

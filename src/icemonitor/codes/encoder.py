@@ -2,7 +2,7 @@
 
 Known values map to their code (the raw value stays beside it); FOIA redaction markers become NULL and the
 column's name is added to `redacted`; a value no map knows raises UnknownCodeError naming file, row,
-column and value.
+column and value. Lookups run on each column's distinct values, then map the column in one pass.
 """
 
 from __future__ import annotations
@@ -16,76 +16,98 @@ from icemonitor.warehouse.schema import Table
 # Reader columns that hold raw codes mapped by the encoder (kept as they are).
 CODED_RAW = {"aor_raw", "method_raw", "criminality_raw", "criminality_field", "operation_raw"}
 PROVENANCE = {"source_file", "source_sheet"}
+SEP = "\x1f"
 
 
-def _unknown(
-    df: pl.DataFrame, column: str, keys: pl.Expr, key: str, what: str, shown: str | None = None
-) -> UnknownCodeError:
+def _distinct(df: pl.DataFrame, column: str) -> list[str | None]:
+    return df.get_column(column).unique().to_list()
+
+
+def _unknown(df: pl.DataFrame, where: pl.Expr, column: str, value: str | None, what: str) -> UnknownCodeError:
     """The error for an unknown value, located at the first row that carries it."""
-    file, row = df.filter(keys == key).select("source_file", "source_row").row(0)
+    file, row = df.filter(where).select("source_file", "source_row").row(0)
     return UnknownCodeError(
         f"unknown {what}: add it to src/icemonitor/codes/data with its meaning",
-        file=file,
-        row=row,
-        field=column,
-        value=key if shown is None else shown,
+        file=file, row=row, field=column, value=value,
     )
 
 
-def _key(column: str) -> pl.Expr:
-    return pl.col(column).fill_null("").str.strip_chars()
+def _equals(column: str, value: str | None) -> pl.Expr:
+    return pl.col(column).is_null() if value is None else (pl.col(column) == value).fill_null(False)
 
 
 def _map_column(df: pl.DataFrame, column: str, mapping: dict[str, str | None], what: str) -> pl.Expr:
-    keys = _key(column)
-    seen = df.select(keys.unique()).to_series().to_list()
-    for value in seen:
-        if value not in mapping:
-            raise _unknown(df, column, keys, value, what)
-    return keys.replace_strict(mapping, default=None, return_dtype=pl.String)
+    """Map a raw column through `mapping` (keyed by normalised value); unknown values stop."""
+    lookup: dict[str, str | None] = {}
+    for raw in _distinct(df, column):
+        key = normalise(raw)
+        if key not in mapping:
+            raise _unknown(df, _equals(column, raw), column, raw, what)
+        if raw is not None:
+            lookup[raw] = mapping[key]
+    null_code = mapping.get("")
+    return (
+        pl.col(column)
+        .replace_strict(lookup, default=None, return_dtype=pl.String)
+        .fill_null(pl.when(pl.col(column).is_null()).then(pl.lit(null_code, dtype=pl.String)))
+    )
 
 
-def _redactions(df: pl.DataFrame, table: Table, maps: CodeMaps) -> tuple[list[pl.Expr], pl.Expr]:
-    """Null the redaction markers of plain text columns; return the new columns and the `redacted` list."""
+def _redactions(df: pl.DataFrame, table: Table, maps: CodeMaps) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """Null the redaction markers of plain text columns; return new columns and per-column flags."""
     exprs, flags = [], []
     for col in table.columns:
         if col.source != "reader" or col.type != "VARCHAR" or col.name in CODED_RAW | PROVENANCE:
             continue
-        if col.name not in df.columns:
+        markers = []
+        for raw in _distinct(df, col.name):
+            key = normalise(raw)
+            if key in maps.redaction_markers:
+                markers.append(raw)
+            elif REDACTION_LIKE.match(key):
+                raise _unknown(df, _equals(col.name, raw), col.name, raw, "redaction marker")
+        if markers:
+            hit = pl.col(col.name).is_in(markers).fill_null(False)
+            exprs.append(pl.when(hit).then(None).otherwise(pl.col(col.name)).alias(col.name))
+            flags.append(pl.when(hit).then(pl.lit(col.name)))
+    return exprs, flags
+
+
+def _operation(df: pl.DataFrame, maps: CodeMaps) -> tuple[pl.Expr, pl.Expr | None]:
+    """Operation name (NULL when blank, a placeholder or redacted) and the redaction flag."""
+    blanks = maps.blank_values.get("operation", frozenset())
+    nulls, redacted = [], []
+    for raw in _distinct(df, "operation_raw"):
+        key = normalise(raw)
+        if raw is None:
             continue
-        stripped = pl.col(col.name).str.strip_chars()
-        values = df.select(stripped.filter(stripped.str.contains(r"^\(\s*[bB]\s*\)")).unique()).to_series()
-        for value in values.to_list():
-            if value not in maps.redaction_markers and REDACTION_LIKE.match(value):
-                raise _unknown(df, col.name, stripped, value, "redaction marker")
-        is_marker = stripped.is_in(list(maps.redaction_markers)).fill_null(False)
-        if not values.is_empty():
-            exprs.append(pl.when(is_marker).then(None).otherwise(pl.col(col.name)).alias(col.name))
-            flags.append(pl.when(is_marker).then(pl.lit(col.name)))
-    operation = _key("operation_raw")
-    flags.append(pl.when(operation.is_in(list(maps.redaction_markers))).then(pl.lit("operation")))
-    redacted = pl.concat_list(flags).list.drop_nulls().alias("redacted")
-    return exprs, redacted
-
-
-def _criminality_key() -> pl.Expr:
-    return pl.col("criminality_field") + pl.lit("\x1f") + _key("criminality_raw")
+        if key in maps.redaction_markers:
+            redacted.append(raw)
+            nulls.append(raw)
+        elif key == "" or key in blanks:
+            nulls.append(raw)
+    name = pl.col("operation_raw")
+    operation = pl.when(name.is_in(nulls).fill_null(True)).then(None).otherwise(name.str.strip_chars())
+    flag = pl.when(name.is_in(redacted).fill_null(False)).then(pl.lit("operation")) if redacted else None
+    return operation.alias("operation"), flag
 
 
 def _criminality(df: pl.DataFrame, table: Table, maps: CodeMaps) -> pl.Expr:
-    pairs = df.select(pl.col("criminality_field"), _key("criminality_raw").alias("k")).unique()
+    pairs = df.select("criminality_field", "criminality_raw").unique()
     lookup: dict[str, str] = {}
     for field, raw in pairs.iter_rows():
         if field not in maps.criminality_fields:
-            raise _unknown(df, "criminality_field", pl.col("criminality_field"), field, "criminality field")
-        code = maps.criminality.get((field, raw))
-        if code is None and raw:
+            raise _unknown(df, _equals("criminality_field", field), "criminality_field", field, "criminality field")
+        key = normalise(raw)
+        code = maps.criminality.get((field, key))
+        if code is None and key:
             code = maps.criminality.get((field, "*"))
         if code is None:
-            key = f"{field}\x1f{raw}"
-            raise _unknown(df, "criminality_raw", _criminality_key(), key, f"{field} value", raw)
-        lookup[f"{field}\x1f{raw}"] = code
-    expr = _criminality_key().replace_strict(lookup, default=None, return_dtype=pl.String)
+            where = _equals("criminality_field", field) & _equals("criminality_raw", raw)
+            raise _unknown(df, where, "criminality_raw", raw, f"{field} value")
+        lookup[f"{field}{SEP}{'' if raw is None else raw}"] = code
+    key = pl.col("criminality_field") + pl.lit(SEP) + pl.col("criminality_raw").fill_null("")
+    expr = key.replace_strict(lookup, default=None, return_dtype=pl.String)
     for (field, tname), start in maps.criminality_recorded_from.items():
         if tname != table.name:
             continue
@@ -97,18 +119,21 @@ def _criminality(df: pl.DataFrame, table: Table, maps: CodeMaps) -> pl.Expr:
 def encode(df: pl.DataFrame, table: Table, maps: CodeMaps | None = None) -> pl.DataFrame:
     """Add the encoder's columns (aor, method_class, criminality, operation, redacted) to a reader's frame."""
     maps = maps or load_maps()
+    schema = table.polars_schema()
     missing = [c for c in table.names("reader") if c not in df.columns]
-    df = df.with_columns(
-        [pl.lit(None, dtype=table.polars_schema()[c]).alias(c) for c in missing]
-    )
+    df = df.with_columns([pl.lit(None, dtype=schema[c]).alias(c) for c in missing])
     df = df.with_columns(pl.col("criminality_field").fill_null("not_recorded"))
-    nulled, redacted = _redactions(df, table, maps)
-    operation = _key("operation_raw")
-    blanks = list(maps.blank_values.get("operation", ())) + list(maps.redaction_markers)
+    nulled, flags = _redactions(df, table, maps)
+    operation, op_flag = _operation(df, maps)
+    if op_flag is not None:
+        flags.append(op_flag)
+    redacted = (
+        pl.concat_list(flags).list.drop_nulls() if flags else pl.lit([], dtype=pl.List(pl.String))
+    ).alias("redacted")
     return df.with_columns(
         _map_column(df, "aor_raw", maps.aor, "AOR name").alias("aor"),
         _map_column(df, "method_raw", maps.method, "apprehension method").alias("method_class"),
         _criminality(df, table, maps),
-        pl.when((operation == "") | operation.is_in(blanks)).then(None).otherwise(operation).alias("operation"),
+        operation,
         redacted,
     ).with_columns(nulled)

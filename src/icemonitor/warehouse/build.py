@@ -7,8 +7,13 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,7 @@ import duckdb
 import polars as pl
 
 from icemonitor.codes.encoder import encode
-from icemonitor.errors import InputError
+from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read
 from icemonitor.warehouse import precedence
 from icemonitor.warehouse.schema import Table, tables
@@ -64,68 +69,123 @@ def _sha256(path: Path) -> str:
 
 def _finish(frames: list[pl.DataFrame], table: Table, loaded: set[str], rules) -> pl.DataFrame:
     """Concatenate one table's frames, add fy, duplicate groups and the counted flag, in schema order."""
-    df = pl.concat(frames, how="vertical_relaxed")
+    df = pl.concat(frames, how="diagonal_relaxed")
     content = [c for c in table.names("reader") if c not in NOT_CONTENT] + ["release_id"]
     order = pl.int_range(pl.len(), dtype=pl.Int64)
     df = df.with_columns(fiscal_year(), order.alias("_order")).with_columns(
         pl.col("_order").min().over(content).alias("duplicate_group"),
         pl.len().over(content).cast(pl.Int32).alias("duplicate_count"),
     )
-    flags = [
-        precedence.counted(table.name, rid, loaded, rules)
-        for rid in df.select(pl.col("release_id").unique()).to_series().to_list()
-    ]
     counted = pl.lit(None, dtype=pl.Boolean)
-    for rid, flag in zip(df.select(pl.col("release_id").unique()).to_series().to_list(), flags):
+    for rid in df.select(pl.col("release_id").unique(maintain_order=True)).to_series().to_list():
+        flag = precedence.counted(table.name, rid, loaded, rules)
         counted = pl.when(pl.col("release_id") == rid).then(flag).otherwise(counted)
     df = df.with_columns(counted.alias("counted"))
     return df.select([pl.col(c.name).cast(c.polars_type) for c in table.columns])
 
 
+@cache
+def code_version() -> str:
+    """A digest of everything that shapes a parsed file: readers, code maps and the schema."""
+    root = resources.files("icemonitor")
+    h = hashlib.sha256()
+    for sub in ("readers", "codes", "warehouse/schema.yaml", "warehouse/build.py"):
+        base = Path(str(root / sub))
+        paths = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix != ".pyc") if base.is_dir() else [base]
+        for p in paths:
+            h.update(p.relative_to(Path(str(root))).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_key(src: BuildSource, digest: str) -> str:
+    options = json.dumps(dict(src.options), sort_keys=True)
+    raw = f"{digest}|{src.reader}|{options}|{src.release_id}|{src.name}|{code_version()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _cached(folder: Path | None) -> tuple[dict[str, pl.DataFrame], list[dict[str, Any]]] | None:
+    if folder is None or not (folder / "files.json").exists():
+        return None
+    files = json.loads((folder / "files.json").read_text())
+    frames = {f["table_name"]: pl.read_ipc(folder / f"{f['table_name']}.arrow") for f in files}
+    return frames, files
+
+
+def _store(folder: Path, frames: dict[str, pl.DataFrame], files: list[dict[str, Any]]) -> None:
+    tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for tname, frame in frames.items():
+        frame.write_ipc(tmp / f"{tname}.arrow", compression="uncompressed")
+    (tmp / "files.json").write_text(json.dumps(files))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another build stored it first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_one(
+    src: BuildSource, cache_dir: Path | None = None
+) -> tuple[dict[str, pl.DataFrame], list[dict[str, Any]]]:
+    """Check, read and encode one source file (or take the parse cached for its checksum and code version)."""
+    schema = tables()
+    digest = _sha256(src.path)
+    if src.sha256 and digest != src.sha256:
+        raise ChecksumError(f"checksum mismatch: expected {src.sha256}, got {digest}", file=src.name)
+    folder = cache_dir / _cache_key(src, digest) if cache_dir else None
+    hit = _cached(folder)
+    if hit is not None:
+        log.info("%s: parse taken from the cache", src.name)
+        return hit
+    out = read(SourceFile(src.path, src.name, src.release_id, src.reader, src.options))
+    if not out:
+        raise InputError("the reader found no records", file=src.name)
+    frames, files = {}, []
+    for tname, frame in out.items():
+        if tname not in schema:
+            raise InputError(f"reader {src.reader!r} produced unknown table {tname!r}", file=src.name)
+        encoded = encode(frame, schema[tname]).with_columns(pl.lit(src.release_id).alias("release_id"))
+        frames[tname] = encoded
+        files.append(
+            {
+                "release_id": src.release_id, "file_name": src.name, "sha256": digest,
+                "bytes": src.path.stat().st_size, "reader": src.reader, "table_name": tname,
+                "rows_read": frame.height, "rows_loaded": encoded.height,
+                "rows_rejected": frame.height - encoded.height, "rejected_by_reason": json.dumps({}),
+            }
+        )
+        log.info("%s: %d rows read, %d encoded into %s", src.name, frame.height, encoded.height, tname)
+    if folder is not None:
+        _store(folder, frames, files)
+    return frames, files
+
+
 def read_sources(
-    sources: Sequence[BuildSource], progress: Progress | None = None
+    sources: Sequence[BuildSource],
+    progress: Progress | None = None,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[dict[str, list[pl.DataFrame]], list[dict[str, Any]]]:
-    """Read and encode every source; return frames per table and one provenance record per file and table."""
+    """Read and encode every source (in parallel threads; results kept in source order)."""
+    workers = workers or min(4, os.cpu_count() or 1)
+    results: list[tuple[dict[str, pl.DataFrame], list[dict[str, Any]]] | None] = [None] * len(sources)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_read_one, src, cache_dir): i for i, src in enumerate(sources)}
+        try:
+            for done, fut in enumerate(as_completed(futures), start=1):
+                results[futures[fut]] = fut.result()
+                if progress:
+                    progress(sources[futures[fut]].name, done, len(sources))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
     per_table: dict[str, list[pl.DataFrame]] = {}
     files: list[dict[str, Any]] = []
-    schema = tables()
-    for i, src in enumerate(sources):
-        if progress:
-            progress(src.name, i, len(sources))
-        digest = _sha256(src.path)
-        if src.sha256 and digest != src.sha256:
-            from icemonitor.errors import ChecksumError
-
-            raise ChecksumError(
-                f"checksum mismatch: expected {src.sha256}, got {digest}", file=src.name
-            )
-        out = read(SourceFile(src.path, src.name, src.release_id, src.reader, src.options))
-        if not out:
-            raise InputError("the reader found no records", file=src.name)
-        for tname, frame in out.items():
-            if tname not in schema:
-                raise InputError(f"reader {src.reader!r} produced unknown table {tname!r}", file=src.name)
-            encoded = encode(frame, schema[tname]).with_columns(
-                pl.lit(src.release_id).alias("release_id")
-            )
-            per_table.setdefault(tname, []).append(encoded)
-            files.append(
-                {
-                    "release_id": src.release_id,
-                    "file_name": src.name,
-                    "sha256": digest,
-                    "bytes": src.path.stat().st_size,
-                    "reader": src.reader,
-                    "table_name": tname,
-                    "rows_read": frame.height,
-                    "rows_loaded": encoded.height,
-                    "rows_rejected": frame.height - encoded.height,
-                    "rejected_by_reason": json.dumps({}),
-                }
-            )
-            log.info("%s: %d rows read into %s", src.name, frame.height, tname)
-    if progress:
-        progress("", len(sources), len(sources))
+    for frames, recs in results:  # type: ignore[misc]
+        for tname, frame in frames.items():
+            per_table.setdefault(tname, []).append(frame)
+        files.extend(recs)
     return per_table, files
 
 
@@ -143,15 +203,20 @@ def build(
     *,
     extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     progress: Progress | None = None,
+    cache_dir: Path | None = None,
 ) -> BuildReport:
-    """Build the warehouse at `target` atomically: a temporary file beside it is swapped in when complete."""
+    """Build the warehouse at `target` atomically: a temporary file beside it is swapped in when complete.
+
+    With `cache_dir`, each file's parsed and encoded rows are kept there under a key made of the file's
+    SHA-256 and a digest of the readers, code maps and schema, so an unchanged file is not parsed again.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
     for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
         stale.unlink(missing_ok=True)
     try:
-        per_table, files = read_sources(sources, progress)
+        per_table, files = read_sources(sources, progress, cache_dir=cache_dir)
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
         con = duckdb.connect(str(tmp))

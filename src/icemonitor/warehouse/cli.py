@@ -22,6 +22,7 @@ def build_command(
     release: Annotated[Optional[list[str]], typer.Argument(help="Release ids (default: every event release in the catalog)")] = None,
     mirror: Annotated[Optional[Path], typer.Option(help="Local folder laid out like shared/data to take missing files from (or ICEMONITOR_MIRROR)")] = None,
     no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Only use files already in the raw archive")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse every file again instead of using the parse cache")] = False,
 ) -> None:
     """Build the DuckDB warehouse from the raw archive (fetching missing files first)."""
     from icemonitor.catalog.fetch import fetch
@@ -42,7 +43,10 @@ def build_command(
             def progress(name: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, description=name)
 
-            report = build(sources, config.warehouse_path(), progress=progress)
+            report = build(
+                sources, config.warehouse_path(), progress=progress,
+                cache_dir=None if no_cache else config.cache_dir(),
+            )
     except IcemonitorError as err:
         console.print(f"[bold red]error:[/] {err}", highlight=False)
         raise typer.Exit(2) from None

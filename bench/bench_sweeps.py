@@ -1,0 +1,82 @@
+"""Bench: sweeps over every AOR-day and every place-day of FY2016-2019, vectorised vs a naive per-place pandas loop.
+
+County-day needs the places stage's landmark_resolution table; without it the bench uses landmark-day
+(about 7,000 raw landmark places per AOR, more places than there are counties) as the stand-in.
+Run: PYTHONPATH=src:tests python bench/bench_sweeps.py [warehouse.duckdb]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import warnings
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from icemonitor.analysis.common import Where, event_source, resolution_available  # noqa: E402
+from icemonitor.analysis.sweeps import daily_counts, federal_holidays, find_sweeps  # noqa: E402
+
+
+def naive(grid, window=56, max_days=10, min_excess=20.0):
+    """The same model, one place at a time with pandas (the baseline we compare against)."""
+    hol = pd.DatetimeIndex(sorted(federal_holidays()))
+    idx = pd.DatetimeIndex(grid.days.astype("datetime64[ns]"))
+    is_hol = idx.isin(hol)
+    found = 0
+    for p in range(len(grid.places)):
+        y = pd.Series(grid.counts[p], index=idx)
+        if y.rolling(max_days).sum().max() < min_excess:  # same exact pruning as the vectorised code
+            continue
+        ok = ~is_hol
+        dow_mean = y[ok].groupby(idx[ok].day_of_week).mean()
+        f = (dow_mean / dow_mean.mean()).reindex(range(7)).fillna(1.0).clip(lower=0.05)
+        fac = pd.Series(f.values[idx.day_of_week], index=idx)
+        adj = y / fac
+        med = adj.rolling(window, min_periods=21).median().shift(1)
+        capped = np.minimum(adj, med + 3 * np.sqrt(med.clip(lower=1))).where(med.notna(), adj)
+        level = capped.where(~is_hol).rolling(window, min_periods=21).mean().shift(1).bfill()
+        mu = (level * fac).fillna(0)
+        var = np.maximum(mu + 0.05 * mu**2, 1.0)
+        for L in range(2, max_days + 1):
+            O, E, V = y.rolling(L).sum(), mu.rolling(L).sum(), var.rolling(L).sum()
+            z = (O - E) / np.sqrt(V)
+            found += int(((z >= 5) & (O - E >= min_excess) & (O >= 1.5 * E)).sum())
+    return found
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    if path is None:
+        from analysis_scratch import build
+
+        path = build(Path("/tmp/analysis_bench.duckdb"))
+    con = duckdb.connect(str(path), read_only=True)
+    source = event_source(con, "arrests")
+    where = Where().add("counted")
+    import datetime as dt
+
+    d0, d1 = dt.date(2015, 10, 1), dt.date(2019, 9, 30)
+    small_level = "county" if resolution_available(con) else "landmark"
+    for level in ("aor", small_level):
+        t0 = time.perf_counter()
+        grid = daily_counts(con, source, where, level, d0, d1)
+        t1 = time.perf_counter()
+        rows = find_sweeps(grid, min_excess=20 if level == "aor" else 10)
+        t2 = time.perf_counter()
+        naive_n = naive(grid, min_excess=20 if level == "aor" else 10)
+        t3 = time.perf_counter()
+        cells = grid.counts.size
+        print(f"{level:9s} places={len(grid.places):5d} place-days={cells:,}  query {t1 - t0:.2f}s  "
+              f"vectorised detect {t2 - t1:.2f}s ({len(rows)} sweeps)  naive pandas loop {t3 - t2:.2f}s  "
+              f"ratio naive/vectorised {(t3 - t2) / (t2 - t1):.1f}x  total ours {t2 - t0:.2f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""CLI commands of the analysis stage: summary, sweeps, priorities."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from icemonitor.analysis.result import AnalysisResult
+
+out = Console()
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 1 else f"{v:,.1f}"
+    if isinstance(v, list):
+        return ", ".join(_fmt(x) for x in v[:3])
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:3])
+    return str(v)
+
+
+def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None) -> None:
+    """Print a result as JSON or as a Rich table followed by its definitions, releases and caveats."""
+    if as_json:
+        print(result.to_json())
+        return
+    cols = columns or result.columns
+    table = Table(title=f"{result.name}  {', '.join(f'{k}={_fmt(v)}' for k, v in result.parameters.items() if v)}")
+    for c in cols:
+        table.add_column(c, overflow="fold")
+    for row in result.figures:
+        table.add_row(*(_fmt(row.get(c)) for c in cols))
+    out.print(table)
+    for term, text in result.definitions.items():
+        out.print(f"[bold]{term}[/]: {text}", highlight=False)
+    out.print(f"[bold]releases[/]: {', '.join(result.releases) or '–'}", highlight=False)
+    for c in result.caveats:
+        out.print(f"[yellow]caveat[/]: {c}", highlight=False)
+
+
+def _sweep_row(f: dict) -> dict:
+    """A compact display row for one sweep."""
+    row = dict(f)
+    row["excess [95%]"] = f"{f['excess']:,.0f} [{f['excess_low']:,.0f}, {f['excess_high']:,.0f}]"
+    row["where"] = "; ".join(f"{c['part'][:28]} +{c['excess']:,.0f}" for c in (f.get("concentration") or [])[:2])
+    row["methods"] = ", ".join(f"{k} {v}" for k, v in (f.get("method_mix") or {}).items())
+    return row
+
+
+def _working(message: str):
+    """A transient spinner on stderr while a query runs."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True))
+    progress.add_task(message, total=None)
+    return progress
+
+
+def _connect():
+    from icemonitor.analysis.common import open_warehouse
+
+    return open_warehouse()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the analysis commands to the main app."""
+
+    @app.command("summary")
+    def summary_cmd(
+        table: str = typer.Option("arrests", "--table", help="arrests|encounters|removals|bookins|detainers|i213"),
+        by: list[str] = typer.Option(["fy"], "--by", help="fy|month|week|day|aor|state|county|method_class|criminality|citizenship|gender|release (repeat or comma list)"),
+        date_from: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD"),
+        date_to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM-DD"),
+        place: Optional[str] = typer.Option(None, "--place", help="US, an AOR code, a state or a county FIPS"),
+        aor: list[str] = typer.Option([], "--aor"),
+        method_class: list[str] = typer.Option([], "--method-class"),
+        criminality: list[str] = typer.Option([], "--criminality"),
+        citizenship: list[str] = typer.Option([], "--citizenship"),
+        gender: list[str] = typer.Option([], "--gender"),
+        release: list[str] = typer.Option([], "--release"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Counted events per group, with shares, Wilson intervals and releases."""
+        from icemonitor.analysis.summary import summary
+
+        with _working("counting"):
+            res = summary(_connect(), table=table, by=by, date_from=date_from, date_to=date_to, place=place,
+                          filters={"aor": aor, "method_class": method_class, "criminality": criminality,
+                                   "citizenship": citizenship, "gender": gender, "release": release})
+        show(res, as_json)
+
+    @app.command("sweeps")
+    def sweeps_cmd(
+        place: Optional[str] = typer.Option(None, "--place", help="US (default), an AOR code, a state or a county FIPS"),
+        date_from: str = typer.Option("2015-10-01", "--from"),
+        date_to: str = typer.Option("2019-09-30", "--to"),
+        measure: str = typer.Option("at_large", "--measure", help="all|at_large|custodial"),
+        level: list[str] = typer.Option([], "--level", help="national|aor|state|county|landmark (default: all available)"),
+        limit: int = typer.Option(20, "--limit"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Multi-day surges of arrests above the expected daily count, ranked."""
+        from icemonitor.analysis.sweeps import sweeps
+        from icemonitor.analysis.validation import explain
+
+        with _working("scanning places and days"):
+            res = sweeps(_connect(), place=place, date_from=date_from, date_to=date_to, measure=measure,
+                         levels=tuple(level) if level else None, limit=limit)
+        for f in res.figures:
+            f["known_as"] = explain(f)
+        res.columns = res.columns + ["known_as"]
+        if as_json:
+            show(res, True)
+            return
+        view = res.model_copy(deep=True)
+        view.figures = [_sweep_row(f) for f in res.figures]
+        show(view, False, ["level", "place", "start", "end", "observed", "expected", "excess [95%]", "score",
+                           "where", "methods", "known_as"])
+
+    @app.command("priorities")
+    def priorities_cmd(
+        place: Optional[str] = typer.Option(None, "--place"),
+        date_from: Optional[str] = typer.Option(None, "--from"),
+        date_to: Optional[str] = typer.Option(None, "--to"),
+        table: str = typer.Option("arrests", "--table", help="arrests|bookins|removals|i213"),
+        by: str = typer.Option("fy", "--by", help="fy|month|all"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Shares convicted / pending charges only / no record, per the release's own field."""
+        from icemonitor.analysis.priorities import priorities
+
+        with _working("counting"):
+            res = priorities(_connect(), table=table, place=place, date_from=date_from, date_to=date_to, period=by)
+        show(res, as_json, None if as_json else ["period", "criminality_field", "method_class", "events",
+                                                  "convicted_share", "pending_charges_share", "no_record_share",
+                                                  "no_record_low", "no_record_high", "note"])

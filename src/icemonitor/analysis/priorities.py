@@ -1,0 +1,117 @@
+"""Priorities: who is arrested (booked in, removed) by criminal history, per the release's own definition."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+from icemonitor.analysis.common import Where, check_table, event_source, parse_date, place_where
+from icemonitor.analysis.result import AnalysisResult
+from icemonitor.analysis.stats import wilson_interval
+from icemonitor.errors import InputError
+
+CLASSES = ("convicted", "pending_charges", "no_record", "unknown")
+PERIODS = {"fy": "CAST(fy AS VARCHAR)", "month": "strftime(event_date, '%Y-%m')", "all": "'all'"}
+PRIORITY_TABLES = ("arrests", "bookins", "removals", "i213")
+
+
+def criminality_definitions() -> dict[str, dict[str, str]]:
+    """criminality_field -> {proxy, definition, source}: the codes stage's criminality_fields.csv, plus ours for
+    fields it does not list (analysis/data/criminality_definitions.csv)."""
+    out: dict[str, dict[str, str]] = {}
+    texts = []
+    for pkg, name in (("icemonitor.analysis.data", "criminality_definitions.csv"), ("icemonitor.codes", "data/criminality_fields.csv")):
+        try:
+            texts.append(resources.files(pkg).joinpath(name).read_text())
+        except (FileNotFoundError, ModuleNotFoundError, OSError):
+            continue
+    for text in texts:  # the codes file is read last and wins
+        for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#")):
+            key = r.get("criminality_field") or r.get("field") or ""
+            proxy = (r.get("proxy") or r.get("is_proxy") or "no").strip().lower()
+            out[key] = {"proxy": "yes" if proxy in ("yes", "true", "1") else "no",
+                        "definition": r.get("definition") or r.get("description") or "", "source": r.get("source") or ""}
+    return out
+
+
+def priorities(
+    con: duckdb.DuckDBPyConnection, table: str = "arrests", place: str | None = None,
+    date_from: str | dt.date | None = None, date_to: str | dt.date | None = None, period: str = "fy",
+    by_method: bool = True, ref: Any = None,
+) -> AnalysisResult:
+    """Shares convicted / pending charges only / no record, per criminality field, period and method class."""
+    if table not in PRIORITY_TABLES:
+        raise InputError(f"Priorities cover {', '.join(PRIORITY_TABLES)}", field="table", value=table)
+    if period not in PERIODS:
+        raise InputError(f"Unknown period; choose from {', '.join(PERIODS)}", field="by", value=period)
+    check_table(con, table)
+    source = event_source(con, table)
+    where = Where().add("counted")
+    d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
+    if d0:
+        where.add("event_date >= ?", d0)
+    if d1:
+        where.add("event_date <= ?", d1)
+    label = place_where(con, place, where, ref)
+    method = "coalesce(method_class, '(not recorded)')" if by_method else "'all'"
+    counts = ", ".join(f"count(*) FILTER (criminality = '{c}') AS {c}" for c in CLASSES[:3])
+    sql = (f"SELECT {PERIODS[period]} AS period, coalesce(criminality_field, 'not_recorded') AS field, {method} AS method, "
+           f"count(*) AS events, {counts}, list_sort(list_distinct(list(release_id))) AS releases "
+           f"FROM {source} WHERE {where.sql()} GROUP BY ALL ORDER BY 1, 2, 3")
+    rows = con.execute(sql, where.params).fetchall()
+    # add an all-methods total per period and field
+    if by_method:
+        tot: dict[tuple, list] = {}
+        for r in rows:
+            t = tot.setdefault((r[0], r[1]), [r[0], r[1], "all", 0, 0, 0, 0, set()])
+            for i in range(3, 7):
+                t[i] += r[i]
+            t[7] |= set(r[7])
+        rows = sorted(list(rows) + [tuple(t[:7]) + (sorted(t[7]),) for t in tot.values()], key=lambda r: (r[0], r[1], r[2] != "all", r[2]))
+    defs = criminality_definitions()
+    figures = []
+    caveats: list[str] = []
+    for period_v, field, meth, n, conv, pend, none, rels in rows:
+        info = defs.get(field, {"proxy": "no", "definition": "", "source": ""})
+        fig: dict[str, Any] = {"period": period_v, "criminality_field": field, "method_class": meth, "events": n}
+        if field == "not_recorded":
+            for c in CLASSES[:3]:
+                fig[f"{c}_share"] = fig[f"{c}_low"] = fig[f"{c}_high"] = None
+            fig["note"] = "criminal history not recorded in this release"
+        else:
+            for c, k in zip(CLASSES[:3], (conv, pend, none)):
+                lo, hi = wilson_interval(k, n)
+                fig[f"{c}_share"], fig[f"{c}_low"], fig[f"{c}_high"] = (k / n if n else None), lo, hi
+            fig["note"] = "PROXY: " + info["definition"] if info["proxy"] == "yes" else ""
+        fig["releases"] = list(rels)
+        figures.append(fig)
+    fields = sorted({f["criminality_field"] for f in figures})
+    if not figures:
+        caveats.append("No counted rows match these filters (no release with precedence covers them).")
+    if "not_recorded" in fields:
+        caveats.append("Some rows come from releases without any criminal-history field; no share is given for them, "
+                       "and no proxy is substituted.")
+    for f in fields:
+        if defs.get(f, {}).get("proxy") == "yes":
+            caveats.append(f"'{f}' is a proxy, not a recorded criminal history: {defs[f]['definition']}")
+    definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", "(no definition on file)") for f in fields}
+    definitions.update({
+        "convicted_share": "events with criminality = convicted / events, within the period, field and method class",
+        "pending_charges_share": "events with only pending criminal charges / events",
+        "no_record_share": "events with neither conviction nor pending charge recorded / events",
+        "intervals": "Wilson score 95% intervals",
+        "events": f"rows of {table} with counted = true",
+    })
+    return AnalysisResult(
+        name="priorities",
+        parameters={"table": table, "place": label, "from": d0, "to": d1, "by": period, "by_method": by_method},
+        columns=["period", "criminality_field", "method_class", "events", "convicted_share", "convicted_low",
+                 "convicted_high", "pending_charges_share", "pending_charges_low", "pending_charges_high",
+                 "no_record_share", "no_record_low", "no_record_high", "note", "releases"],
+        figures=figures, definitions=definitions,
+        releases=sorted({r for f in figures for r in f["releases"]}), caveats=caveats,
+    )

@@ -1,0 +1,56 @@
+"""The result object every analysis returns: figures plus the definitions, releases and caveats behind them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy/pandas/date scalars into JSON-ready Python values."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalar
+        return _plain(value.item())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class AnalysisResult(BaseModel):
+    """One analysis run: what was asked, the figures, and what they mean and rest on."""
+
+    name: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    columns: list[str] = Field(default_factory=list, description="Order of the keys in each figure row")
+    figures: list[dict[str, Any]] = Field(default_factory=list)
+    definitions: dict[str, str] = Field(default_factory=dict, description="term -> plain-language definition")
+    releases: list[str] = Field(default_factory=list, description="Catalog ids of the releases the figures use")
+    caveats: list[str] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict, description="Analysis-specific secondary tables")
+
+    def model_post_init(self, __context: Any) -> None:
+        self.parameters = _plain(self.parameters)
+        self.figures = [_plain(row) for row in self.figures]
+        self.extra = _plain(self.extra)
+        self.releases = sorted(set(self.releases))
+        if not self.columns and self.figures:
+            self.columns = list(self.figures[0].keys())
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)

@@ -1,0 +1,443 @@
+"""Sweeps: multi-day surges of arrests above an expected daily count, per place, ranked.
+
+Expected count (per place and day) = level x day-of-week factor x holiday factor, where
+- the day-of-week factor is the place's share of events on that weekday (holidays left out), shrunk toward
+  the national weekday pattern for sparse places;
+- the holiday factor is the national ratio of observed to expected counts on federal holidays (data/federal_holidays.csv);
+- the level is a robust trailing mean of the weekday-adjusted counts over the preceding `window` days (default 56):
+  each day is first capped at the trailing median + 3 sqrt(median), so an earlier surge barely moves the baseline.
+  The trailing level follows trends and seasonality without a parametric trend term.
+Overdispersion: a negative-binomial variance mu + alpha mu^2 per place, alpha by the method of moments on the
+days outside the place's top 1% of Pearson residuals; the level's own estimation error is added for each window.
+Detection: every run of `min_days`..`max_days` consecutive days is scored by z = (O - E) / sqrt(Var) (a scan
+statistic over window lengths); runs must start and end on days above expectation, include >= 2 days with a daily
+z >= 2, an excess of at least `min_excess` events and O/E >= `min_ratio`. Overlapping runs in one place are
+resolved greedily by score. Everything is computed on a places x days matrix at once (numpy), no per-place loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from icemonitor.analysis.common import (
+    MEASURES,
+    Where,
+    check_table,
+    event_source,
+    parse_date,
+    place_where,
+    releases_of,
+    resolution_available,
+)
+from icemonitor.analysis.result import AnalysisResult
+from icemonitor.errors import InputError
+
+LEVELS = ("national", "aor", "state", "county", "landmark")
+
+
+@lru_cache(maxsize=1)
+def federal_holidays() -> frozenset[dt.date]:
+    """Observed U.S. federal holidays (data/federal_holidays.csv)."""
+    text = resources.files("icemonitor.analysis.data").joinpath("federal_holidays.csv").read_text()
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return frozenset(dt.date.fromisoformat(r["observed"]) for r in rows)
+
+
+@dataclass
+class DailyCounts:
+    """Event counts on a places x days grid (every calendar day in [days[0], days[-1]])."""
+
+    places: list[str]
+    days: np.ndarray  # datetime64[D]
+    counts: np.ndarray  # float64, shape (P, D)
+    covered: np.ndarray | None = None  # (D,) bool: the table has data that day (None = every day)
+
+
+@dataclass
+class Baseline:
+    expected: np.ndarray  # (P, D)
+    alpha: np.ndarray  # (P,)
+    level_rel_var: np.ndarray  # (P, D): relative variance of the level estimate
+    valid: np.ndarray  # (P, D) bool: enough history for a baseline
+
+
+def _dow(days: np.ndarray) -> np.ndarray:
+    return ((days.astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.int64)  # Monday = 0
+
+
+def _rolling(mat: np.ndarray, window: int, how: str, min_periods: int) -> np.ndarray:
+    """Trailing rolling statistic along days (ending on the day itself), for all places at once."""
+    df = pl.DataFrame(mat.T, schema=[f"c{i}" for i in range(mat.shape[0])], orient="row").fill_nan(None)
+    if how == "median":
+        out = df.select(pl.all().rolling_median(window, min_samples=min_periods))
+    else:
+        out = df.select(pl.all().rolling_mean(window, min_samples=min_periods))
+    return out.to_numpy().T
+
+
+def expected_counts(
+    counts: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None = None, window: int = 56,
+    shrink: float = 200.0, min_history: int = 21, covered: np.ndarray | None = None,
+    national_share: np.ndarray | None = None,
+) -> Baseline:
+    """Expected daily counts for each place from its own preceding weeks (see module docstring).
+
+    Days not `covered` by the data are ignored. The first weeks of a series, which have no preceding weeks,
+    borrow the level of the first `min_history` days (backward fill).
+    """
+    holidays = federal_holidays() if holidays is None else holidays
+    y = np.asarray(counts, dtype=np.float64)
+    P, D = y.shape
+    covered = np.ones(D, dtype=bool) if covered is None else np.asarray(covered, dtype=bool)
+    dow = _dow(days)
+    hol = np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+    onehot = np.zeros((D, 7))
+    onehot[np.arange(D), dow] = 1.0
+    onehot[hol | ~covered] = 0.0
+    by_dow = y @ onehot  # (P, 7) totals per weekday, holidays excluded
+    ndays = onehot.sum(axis=0)  # days per weekday
+    rate = by_dow / np.maximum(ndays, 1)
+    nat = rate.sum(axis=0)
+    nat_share = nat / nat.sum() if nat.sum() > 0 else np.full(7, 1 / 7)
+    if national_share is not None:
+        nat_share = national_share
+    tot = rate.sum(axis=1, keepdims=True)
+    share = (rate + shrink / max(ndays.mean(), 1) * nat_share) / (tot + shrink / max(ndays.mean(), 1))
+    factor = 7.0 * share  # (P, 7), mean 1 per place
+    f = factor[:, dow]  # (P, D)
+    adj = y / np.maximum(f, 1e-9)
+    adj[:, ~covered] = np.nan
+
+    med = _rolling(adj, window, "median", min_history)
+    med = np.concatenate([np.full((P, 1), np.nan), med[:, :-1]], axis=1)  # strictly preceding days
+    cap = med + 3.0 * np.sqrt(np.maximum(med, 1.0))
+    capped = np.where(np.isnan(cap), adj, np.minimum(adj, cap))
+    capped[:, hol] = np.nan  # holidays do not inform the level
+    lvl_df = pl.DataFrame(capped.T, schema=[f"c{i}" for i in range(P)], orient="row").fill_nan(None)
+    lvl_df = lvl_df.select(pl.all().rolling_mean(window, min_samples=min_history))
+    lvl_df = lvl_df.select(pl.all().shift(1).fill_null(strategy="backward"))
+    level = lvl_df.to_numpy().T.astype(np.float64)
+    valid = ~np.isnan(level) & covered[None, :]
+    level = np.where(valid, level, 0.0)
+
+    mu0 = level * f
+    # national holiday factor: observed / expected on holidays with a valid baseline
+    hmask = valid & hol[None, :]
+    h = float(y[hmask].sum() / mu0[hmask].sum()) if mu0[hmask].sum() > 0 else 1.0
+    mu = mu0 * np.where(hol, h, 1.0)[None, :]
+
+    # negative-binomial overdispersion per place, method of moments, surge days trimmed
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pearson = np.where(valid & (mu > 0), (y - mu) / np.sqrt(mu), np.nan)
+    cut = np.nanquantile(np.where(np.isnan(pearson), -np.inf, pearson), 0.99, axis=1, keepdims=True)
+    use = valid & (mu > 0) & (pearson <= cut)
+    # per-place calibration: the capped trailing level runs slightly low (skew, trend lag); rescale so that
+    # expected and observed agree over the place's ordinary days
+    ysum, msum = np.where(use, y, 0.0).sum(axis=1), np.where(use, mu, 0.0).sum(axis=1)
+    calib = np.clip(np.divide(ysum, msum, out=np.ones(P), where=msum > 0), 0.5, 2.0)
+    mu = mu * calib[:, None]
+    num = np.where(use, (y - mu) ** 2 - y, 0.0).sum(axis=1)
+    den = np.where(use, mu**2, 0.0).sum(axis=1)
+    alpha = np.clip(np.divide(num, den, out=np.zeros(P), where=den > 0), 0.0, 5.0)
+    level_rel_var = (1.0 / np.maximum(level, 0.05) + alpha[:, None]) / window
+    return Baseline(expected=mu, alpha=alpha, level_rel_var=level_rel_var, valid=valid)
+
+
+def day_variance(base: Baseline) -> np.ndarray:
+    """Negative-binomial variance per place-day, floored at 1 so near-empty days cannot dominate a score."""
+    mu = base.expected
+    return np.maximum(mu + base.alpha[:, None] * mu**2, 1.0)
+
+
+@dataclass
+class Candidates:
+    place: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    observed: np.ndarray
+    expected: np.ndarray
+    variance: np.ndarray
+    score: np.ndarray
+
+
+def scan(
+    counts: np.ndarray, base: Baseline, min_days: int = 2, max_days: int = 10, min_excess: float = 20.0,
+    min_ratio: float = 1.5, min_score: float = 5.0,
+) -> Candidates:
+    """Score every run of min_days..max_days days in every place; keep those passing the thresholds."""
+    y = np.asarray(counts, dtype=np.float64)
+    mu, valid = base.expected, base.valid
+    y = np.where(valid, y, 0.0)
+    var_day = day_variance(base)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zday = np.where(valid & (var_day > 0), (y - mu) / np.sqrt(var_day), 0.0)
+    above = (y > mu) & valid
+    strong = (zday >= 2.0).astype(np.float64)
+    zero = np.zeros((y.shape[0], 1))
+    cs = {k: np.concatenate([zero, np.cumsum(v, axis=1)], axis=1)
+          for k, v in {"y": y, "mu": mu, "var": var_day, "strong": strong, "valid": valid.astype(float)}.items()}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("place", "start", "length", "O", "E", "V", "z")}
+    D = y.shape[1]
+    for L in range(min_days, min(max_days, D) + 1):
+        O = cs["y"][:, L:] - cs["y"][:, :-L]
+        E = cs["mu"][:, L:] - cs["mu"][:, :-L]
+        nvalid = cs["valid"][:, L:] - cs["valid"][:, :-L]
+        V = cs["var"][:, L:] - cs["var"][:, :-L] + E**2 * base.level_rel_var[:, : D - L + 1]
+        nstrong = cs["strong"][:, L:] - cs["strong"][:, :-L]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(V > 0, (O - E) / np.sqrt(V), 0.0)
+        ok = (
+            (nvalid == L) & (z >= min_score) & (O - E >= min_excess) & (O >= min_ratio * E)
+            & above[:, : D - L + 1] & above[:, L - 1:] & (nstrong >= 2)
+        )
+        p, s = np.nonzero(ok)
+        out["place"].append(p)
+        out["start"].append(s)
+        out["length"].append(np.full(len(p), L))
+        out["O"].append(O[p, s])
+        out["E"].append(E[p, s])
+        out["V"].append(V[p, s])
+        out["z"].append(z[p, s])
+    cat = {k: np.concatenate(v) if v else np.array([]) for k, v in out.items()}
+    return Candidates(cat["place"].astype(int), cat["start"].astype(int), cat["length"].astype(int),
+                      cat["O"], cat["E"], cat["V"], cat["z"])
+
+
+def select(cands: Candidates, counts: np.ndarray, base: Baseline, max_days: int = 10) -> list[tuple[int, int, int]]:
+    """Greedy non-overlapping selection by score within each place, best first.
+
+    Each chosen core run is then extended over adjacent days that are themselves elevated (daily z >= 2),
+    up to `max_days`, so a sweep's start and end follow the surge rather than its most extreme days.
+    Returns (place, start, length) triples.
+    """
+    y = np.asarray(counts, dtype=np.float64)
+    mu, valid = base.expected, base.valid
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zday = np.where(valid, (y - mu) / np.sqrt(day_variance(base)), 0.0)
+    elevated = zday >= 2.0
+    P, D = y.shape
+    order = np.argsort(-cands.score, kind="stable")
+    taken = np.zeros((P, D), dtype=bool)
+    keep = []
+    for i in order:
+        p, s, L = int(cands.place[i]), int(cands.start[i]), int(cands.length[i])
+        if taken[p, s : s + L].any():
+            continue
+        e = s + L - 1
+        while e - s + 1 < max_days and s > 0 and elevated[p, s - 1] and not taken[p, s - 1]:
+            s -= 1
+        while e - s + 1 < max_days and e < D - 1 and elevated[p, e + 1] and not taken[p, e + 1]:
+            e += 1
+        taken[p, s : e + 1] = True
+        keep.append((p, s, e - s + 1))
+    return keep
+
+
+def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None,
+                            covered: np.ndarray | None) -> np.ndarray:
+    """Share of events per weekday over all places (holidays and uncovered days left out)."""
+    holidays = federal_holidays() if holidays is None else holidays
+    dow = _dow(days)
+    hol = np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+    use = ~hol if covered is None else (~hol & np.asarray(covered, dtype=bool))
+    tot = y.sum(axis=0)
+    rate = np.array([tot[use & (dow == d)].mean() if (use & (dow == d)).any() else 0.0 for d in range(7)])
+    return rate / rate.sum() if rate.sum() > 0 else np.full(7, 1 / 7)
+
+
+def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None, window: int = 56,
+                **scan_args: Any) -> list[dict[str, Any]]:
+    """Detect sweeps on a DailyCounts grid; one dict per sweep, best score first."""
+    # places whose busiest max_days-day run cannot reach min_excess cannot hold a sweep: skip them (exact)
+    max_days, min_excess = scan_args.get("max_days", 10), scan_args.get("min_excess", 20.0)
+    y_all = counts.counts
+    cs = np.concatenate([np.zeros((y_all.shape[0], 1)), np.cumsum(y_all, axis=1)], axis=1)
+    L = min(max_days, y_all.shape[1])
+    busiest = (cs[:, L:] - cs[:, :-L]).max(axis=1) if y_all.shape[1] else np.zeros(y_all.shape[0])
+    kept = np.nonzero(busiest >= min_excess)[0]
+    national_share = _national_weekday_share(y_all, counts.days, holidays, counts.covered)
+    counts = DailyCounts([counts.places[i] for i in kept], counts.days, y_all[kept], counts.covered)
+    base = expected_counts(counts.counts, counts.days, holidays, window=window, covered=counts.covered,
+                           national_share=national_share)
+    cands = scan(counts.counts, base, **scan_args)
+    keep = select(cands, counts.counts, base, max_days)
+    var_day = day_variance(base)
+    rows = []
+    for p, s, L in keep:
+        sl = slice(s, s + L)
+        O = float(counts.counts[p, sl].sum())
+        E = float(base.expected[p, sl].sum())
+        V = float(var_day[p, sl].sum() + E**2 * base.level_rel_var[p, s])
+        # the interval for the excess uses the variance at the observed counts (the surge's own noise)
+        yo = counts.counts[p, sl]
+        V_obs = float(np.maximum(yo + base.alpha[p] * yo**2, 1.0).sum() + E**2 * base.level_rel_var[p, s])
+        half = 1.959964 * np.sqrt(V_obs)
+        rows.append({
+            "place": counts.places[p], "start": counts.days[s].astype(dt.date),
+            "end": counts.days[s + L - 1].astype(dt.date), "days": int(L),
+            "observed": int(round(O)), "expected": round(E, 1), "excess": round(O - E, 1),
+            "excess_low": round(max(O - E - half, 0.0), 1), "excess_high": round(O - E + half, 1),
+            "ratio": round(O / E, 2) if E > 0 else None, "score": round((O - E) / np.sqrt(V), 2),
+        })
+    rows.sort(key=lambda r: -r["score"])
+    return rows
+
+
+# ---------------------------------------------------------------- warehouse side
+
+def _place_expr(level: str) -> str:
+    return {
+        "national": "'US'",
+        "aor": "coalesce(aor, 'unknown')",
+        "state": "coalesce(res_state, 'unresolved:' || coalesce(aor, 'unknown'))",
+        "county": "coalesce(res_county_fips, 'unresolved:' || coalesce(aor, 'unknown'))",
+        "landmark": "coalesce(aor, 'unknown') || ' | ' || coalesce(landmark, '(blank)')",
+    }[level]
+
+
+def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, level: str,
+                 date_from: dt.date, date_to: dt.date) -> DailyCounts:
+    """Counted events per place and day, as a dense grid."""
+    rows = con.execute(
+        f"SELECT {_place_expr(level)} AS place, event_date AS day, count(*)::DOUBLE AS n FROM {source} "
+        f"WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL",
+        [*where.params, date_from, date_to],
+    ).fetchnumpy()
+    rows = pl.DataFrame({"place": rows["place"], "day": rows["day"], "n": rows["n"]})
+    cov = con.execute(
+        f"SELECT DISTINCT event_date FROM {source} WHERE counted AND event_date BETWEEN ? AND ?", [date_from, date_to]
+    ).fetchnumpy()["event_date"].astype("datetime64[D]")
+    if len(cov):
+        date_from, date_to = max(date_from, cov.min().astype(dt.date)), min(date_to, cov.max().astype(dt.date))
+    days = np.arange(np.datetime64(date_from, "D"), np.datetime64(date_to, "D") + 1)
+    covered = np.isin(days, cov)
+    rows = rows.filter((pl.col("day") >= date_from) & (pl.col("day") <= date_to))
+    if rows.height == 0:
+        return DailyCounts([], days, np.zeros((0, len(days))), covered)
+    places = sorted(rows["place"].unique().to_list())
+    pidx = {p: i for i, p in enumerate(places)}
+    mat = np.zeros((len(places), len(days)))
+    pi = np.array([pidx[p] for p in rows["place"].to_list()])
+    di = (rows["day"].to_numpy().astype("datetime64[D]") - days[0]).astype(int)
+    np.add.at(mat, (pi, di), rows["n"].to_numpy())
+    return DailyCounts(places, days, mat, covered)
+
+
+SWEEP_DEFINITIONS = {
+    "sweep": "A run of 2-10 consecutive days on which a place's counted events exceed the expected count "
+             "(z >= 5, excess >= min_excess, observed/expected >= 1.5, >= 2 days with daily z >= 2).",
+    "expected": "Trailing robust level of the preceding 8 weeks x the place's day-of-week factor x a national "
+                "federal-holiday factor (analysis/data/federal_holidays.csv).",
+    "excess": "observed - expected; 95% interval = +/- 1.96 sqrt(negative-binomial variance at the observed counts "
+              "+ the baseline's estimation error).",
+    "score": "z = (observed - expected) / sqrt(variance): how many standard deviations above expectation.",
+    "counted": "Only rows with counted = true (the release with precedence for the table, AOR and date).",
+}
+
+
+def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], window: int) -> dict[str, Any]:
+    """Where a sweep concentrated, its method mix and criminal history (where recorded)."""
+    w = Where(list(where.parts), list(where.params))
+    if level != "national":
+        w.add(f"{_place_expr(level)} = ?", sweep["place"])
+    sub = {"national": "coalesce(aor, 'unknown')", "aor": "coalesce(landmark, '(blank)')",
+           "state": "coalesce(aor, 'unknown')", "county": "coalesce(landmark, '(blank)')",
+           "landmark": "coalesce(method_raw, '(blank)')"}[level]
+    s, e = sweep["start"], sweep["end"]
+    b0 = s - dt.timedelta(days=window)
+    rows = con.execute(
+        f"""SELECT {sub} AS part,
+                   count(*) FILTER (event_date BETWEEN ? AND ?) AS observed,
+                   count(*) FILTER (event_date BETWEEN ? AND ?) AS before
+            FROM {source} WHERE {w.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL""",
+        [s, e, b0, s - dt.timedelta(days=1), *w.params, b0, e],
+    ).fetchall()
+    tot_before = sum(r[2] for r in rows) or 1
+    parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * sweep["expected"], 1),
+              "excess": round(r[1] - r[2] / tot_before * sweep["expected"], 1)} for r in rows]
+    parts.sort(key=lambda x: -x["excess"])
+    mix = con.execute(
+        f"SELECT coalesce(method_class, 'not recorded'), count(*) FROM {source} WHERE {w.sql()} "
+        f"AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC", [*w.params, s, e]).fetchall()
+    crim = con.execute(
+        f"SELECT criminality_field, coalesce(criminality, 'unknown'), count(*) FROM {source} WHERE {w.sql()} "
+        f"AND event_date BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 3 DESC", [*w.params, s, e]).fetchall()
+    recorded = [r for r in crim if r[0] != "not_recorded"]
+    return {
+        "concentration": parts[:5],
+        "method_mix": {r[0]: r[1] for r in mix},
+        "criminality": ({f"{r[1]} ({r[0]})": r[2] for r in recorded} if recorded else "not recorded in this release"),
+    }
+
+
+def sweeps(
+    con: duckdb.DuckDBPyConnection, place: str | None = None, date_from: str | dt.date | None = "2015-10-01",
+    date_to: str | dt.date | None = "2019-09-30", measure: str = "all", levels: tuple[str, ...] | None = None,
+    table: str = "arrests", limit: int = 20, min_excess: float | None = None, window: int = 56, ref: Any = None,
+) -> AnalysisResult:
+    """Find and rank sweeps for a place (default: the nation and every AOR)."""
+    if measure not in MEASURES:
+        raise InputError(f"Unknown measure; choose one of {', '.join(MEASURES)}", field="measure", value=measure)
+    check_table(con, table)
+    d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
+    if d0 is None or d1 is None or d1 < d0:
+        raise InputError("Give --from and --to with from <= to", field="from", value=f"{d0}..{d1}")
+    source = event_source(con, table)
+    where = Where().add("counted")
+    where.add(MEASURES[measure][0])
+    label = place_where(con, place, where, ref)
+    resolved = resolution_available(con)
+    if levels is None:
+        national = label is None or label.startswith("United States")
+        if national:
+            levels = ("national", "aor") + (("state", "county") if resolved else ())
+        else:  # a place was chosen: the place's own AOR(s) and, once landmarks resolve, its counties
+            levels = ("aor",) + (("county",) if resolved else ())
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad:
+        raise InputError(f"Unknown level; choose from {', '.join(LEVELS)}", field="level", value=bad[0])
+    # history before `from` feeds the baseline, so the first weeks can be scanned too
+    hist0 = d0 - dt.timedelta(days=window)
+    all_rows: list[dict[str, Any]] = []
+    for level in levels:
+        grid = daily_counts(con, source, where, level, hist0, d1)
+        floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
+        found = find_sweeps(grid, window=window, min_excess=floor)
+        for r in found:
+            if r["end"] >= d0:
+                r["level"] = level
+                all_rows.append(r)
+    all_rows.sort(key=lambda r: -r["score"])
+    top = all_rows[:limit] if limit else all_rows
+    for r in top:
+        r.update(_detail(con, source, where, r["level"], r, window))
+    cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
+            "excess_high", "ratio", "score", "concentration", "method_mix", "criminality"]
+    figures = [{c: r.get(c) for c in cols} for r in top]
+    caveats = [
+        "A sweep is a statistical surge against the place's own recent weeks; it does not say why arrests rose.",
+        "Data-entry batches (many records keyed on one day) and holidays can look like surges; check the method mix.",
+    ]
+    if not resolved:
+        caveats.append("State and county levels need the places stage's landmark resolution, which this warehouse lacks.")
+    else:
+        caveats.append("Events whose landmark was not resolved are grouped per AOR as 'unresolved:<AOR>', never dropped.")
+    return AnalysisResult(
+        name="sweeps",
+        parameters={"place": label or "United States", "from": d0, "to": d1, "measure": measure, "table": table,
+                    "levels": list(levels), "limit": limit, "window_days": window},
+        columns=cols, figures=figures,
+        definitions={**SWEEP_DEFINITIONS, "measure": MEASURES[measure][1]},
+        releases=releases_of(con, source, Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
+        caveats=caveats,
+        extra={"n_sweeps_found": len(all_rows)},
+    )

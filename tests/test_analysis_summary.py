@@ -1,0 +1,64 @@
+"""Summary against counts taken straight from the raw FY2016-19 files with pandas."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from icemonitor.analysis.summary import summary
+from icemonitor.errors import InputError
+
+from analysis_scratch import NATIONAL, analysis_warehouse
+
+
+@pytest.fixture(scope="session")
+def con(request, tmp_path_factory):
+    c = duckdb.connect(str(analysis_warehouse(request, tmp_path_factory)), read_only=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def raw17():
+    df = pd.read_csv(NATIONAL / "EROArrests_FY2017.csv.gz", sep="|", skiprows=5, dtype=str, keep_default_na=False)
+    df["d"] = pd.to_datetime(df["Apprehension Date"], format="%m/%d/%Y")
+    return df
+
+
+def test_by_fy_matches_source_md(con):
+    r = summary(con, by="fy", date_from="2015-10-01", date_to="2019-09-30")
+    got = {f["fy"]: f["events"] for f in r.figures}
+    assert got == {2016: 110104, 2017: 143470, 2018: 158581, 2019: 131904}
+    assert r.releases == ["uwchr-ice-enforce-fy16-19"]
+
+
+def test_aor_method_shares_with_wilson(con, raw17):
+    r = summary(con, by=["aor", "method_class"], date_from="2016-10-01", date_to="2017-09-30", filters={"aor": "LOS"})
+    la = raw17[raw17["Area of Responsibility"] == "Los Angeles Area of Responsibility"]
+    at_large = la["Apprehension Method"].isin(["Located", "Non-Custodial Arrest"]).sum()
+    row = next(f for f in r.figures if f["method_class"] == "at_large")
+    assert row["events"] == at_large and row["aor"] == "LOS"
+    lo, hi = proportion_confint(at_large, len(la), method="wilson")
+    assert row["share"] == pytest.approx(at_large / len(la)) and row["share_low"] == pytest.approx(lo)
+    assert row["share_high"] == pytest.approx(hi)
+
+
+def test_safe_city_days(con, raw17):
+    r = summary(con, by="day", date_from="2017-09-24", date_to="2017-09-27")
+    assert [f["events"] for f in r.figures] == [265, 658, 720, 661]
+    mask = (raw17["d"] >= "2017-09-24") & (raw17["d"] <= "2017-09-27")
+    assert sum(f["events"] for f in r.figures) == mask.sum()
+
+
+def test_place_filter_aor(con):
+    r = summary(con, by="fy", place="SEA", date_from="2015-10-01", date_to="2019-09-30")
+    assert [f["events"] for f in r.figures][:3] == [2698, 3376, 3067]
+
+
+def test_bad_inputs_named(con):
+    with pytest.raises(InputError, match="by"):
+        summary(con, by="colour")
+    with pytest.raises(InputError, match="from"):
+        summary(con, date_from="24/9/2017")
