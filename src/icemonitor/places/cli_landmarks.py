@@ -1,0 +1,93 @@
+"""`places coverage` and `places landmarks`: the landmark resolver on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from icemonitor.errors import IcemonitorError, InputError
+from icemonitor.places.landmarks import CATEGORIES, coverage_of, landmark_table
+from icemonitor.places.ref import Ref
+
+TABLE_COLUMNS = ["aor", "landmark", "county_fips", "state", "level", "kind", "rule", "confidence", "n_arrests"]
+
+
+def _ref(reference: Path | None) -> Ref:
+    if reference is not None:
+        if not reference.is_dir():
+            raise InputError("reference directory does not exist", file=str(reference))
+        return lambda p: reference / p
+    from icemonitor.catalog.fetch import reference_resolver
+
+    return reference_resolver()
+
+
+def _table(warehouse: Path | None, reference: Path | None):
+    from icemonitor.warehouse import connect
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True)) as p:
+        p.add_task("resolving landmarks of arrests, encounters and I-213s", total=None)
+        con = connect(warehouse)
+        try:
+            return landmark_table(con, _ref(reference))
+        finally:
+            con.close()
+
+
+def add_commands(places_app: typer.Typer) -> None:
+    """Add `coverage` and `landmarks` to the `places` command group."""
+
+    @places_app.command("coverage")
+    def coverage_cmd(
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+        warehouse: Path | None = typer.Option(None, help="Warehouse file (default: the configured one)."),
+        reference: Path | None = typer.Option(
+            None, help="Directory in the shared/data layout (default: the catalog's archived reference files)."
+        ),
+    ) -> None:
+        """Share of counted arrests placed at county (event / office proxy), state, AOR or nowhere, per AOR."""
+        try:
+            cov = coverage_of(_table(warehouse, reference))
+        except IcemonitorError as err:
+            Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
+            raise typer.Exit(code=2) from None
+        if as_json:
+            typer.echo(json.dumps(cov, indent=2))
+            return
+        t = Table(title="Landmark resolution coverage (share of counted arrests)", caption=cov["definition"])
+        t.add_column("AOR")
+        t.add_column("arrests", justify="right")
+        for c in CATEGORIES:
+            t.add_column(c, justify="right")
+        for name, row in [*cov["per_aor"].items(), ("ALL", cov["overall"])]:
+            t.add_row(name, f"{row['arrests']:,}", *(f"{row[c]:.1%}" for c in CATEGORIES))
+        Console().print(t)
+
+    @places_app.command("landmarks")
+    def landmarks_cmd(
+        fmt: str = typer.Option("csv", "--format", help="csv or json"),
+        output: Path | None = typer.Option(None, "--output", help="File to write (default: standard output)."),
+        warehouse: Path | None = typer.Option(None, help="Warehouse file (default: the configured one)."),
+        reference: Path | None = typer.Option(
+            None, help="Directory in the shared/data layout (default: the catalog's archived reference files)."
+        ),
+    ) -> None:
+        """Every distinct (AOR, landmark) with its county, state, level, kind, rule, confidence and arrest count."""
+        if fmt not in ("csv", "json"):
+            raise typer.BadParameter("use csv or json", param_hint="--format")
+        try:
+            table = _table(warehouse, reference).select(TABLE_COLUMNS)
+        except IcemonitorError as err:
+            Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
+            raise typer.Exit(code=2) from None
+        text = table.write_csv() if fmt == "csv" else json.dumps(table.to_dicts(), indent=1, ensure_ascii=False)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
