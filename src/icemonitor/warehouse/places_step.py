@@ -25,6 +25,7 @@ def place_stage(ref: Ref) -> Callable[[duckdb.DuckDBPyConnection], None]:
     """The build hook that writes the places tables, from reference files resolved by `ref`."""
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
+        from icemonitor.places.landmarks import landmark_table
         from icemonitor.places.tables import place_tables
 
         ((last,),) = con.execute(
@@ -32,10 +33,6 @@ def place_stage(ref: Ref) -> Callable[[duckdb.DuckDBPyConnection], None]:
         ).fetchall()
         for name, df in place_tables(ref, last_year=last).items():
             _write(con, name, df)
-        try:
-            from icemonitor.places.landmarks import landmark_table
-        except ImportError:
-            return
         _write(con, "landmark_resolution", landmark_table(con, ref))
 
     return write
