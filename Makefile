@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # A local copy of the releases laid out like shared/data: used when present, so files without an upstream
 # address (see docs/catalog.md) are found; set ICEMONITOR_MIRROR= (empty) to download everything instead.
-export ICEMONITOR_MIRROR ?= $(abspath $(wildcard ../shared/data))
+ICEMONITOR_MIRROR ?= $(abspath $(wildcard ../shared/data))
 
 .PHONY: setup run build test bench clean
 
@@ -19,7 +19,7 @@ $(BIN)/icemonitor: pyproject.toml
 setup: $(BIN)/icemonitor
 
 build: setup   ## fetch the public releases (or ICEMONITOR_MIRROR) and build the warehouse
-	$(BIN)/icemonitor build
+	ICEMONITOR_MIRROR="$(ICEMONITOR_MIRROR)" $(BIN)/icemonitor build
 
 run: build     ## build, then serve the dashboard on http://$(HOST):$(PORT)
 	$(BIN)/icemonitor serve --host $(HOST) --port $(PORT)

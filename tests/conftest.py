@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 ICE_DATA = SHARED_DATA / "ice"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_user_state():
+    """Tests never read the user's data folder or mirror: each test names its own."""
+    saved = {k: os.environ.pop(k) for k in ("ICEMONITOR_HOME", "ICEMONITOR_MIRROR") if k in os.environ}
+    yield
+    os.environ.update(saved)
 
 
 def shared_ref(path: str) -> Path:
