@@ -136,6 +136,7 @@ class IntakeApp:
         self.settings = settings
         self.vault = Vault(Database(settings.db_url), check_key_file(Path(settings.key_file))).open()
         self.detained = load_detained_text(settings.detained_now_file)
+        strings()  # a broken wording file stops the start, not a person's submission
         self.public_limiter = RateLimiter(settings.public_per_client_per_minute, settings.public_global_per_minute)
         self.login_limiter = RateLimiter(settings.login_attempts_per_minute, settings.login_attempts_per_minute * 20)
         self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
