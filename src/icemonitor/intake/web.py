@@ -38,7 +38,7 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "icemonitor_staff"
 LOGIN_CSRF_COOKIE = "icemonitor_login_csrf"
 MAX_BODY = 64 * 1024
-LIMITS = {"name": 200, "phone": 50, "email": 200, "trusted_contact": 300, "place": 200, "message": 5000}
+LIMITS = {"name": 200, "phone": 100, "email": 200, "trusted_contact": 300, "place": 200, "message": 5000}
 CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'; img-src 'self'; style-src 'self'")
 SITUATION_LABELS = {
