@@ -106,10 +106,12 @@ class Staff:
         self.username, self.password, self.secret = username, password, secret
         self._last_step = 0
 
+    def next_step(self) -> int:
+        return max(int(time.time() // 30), self._last_step + 1)
+
     def code(self) -> str:
-        step = max(int(time.time() // 30), self._last_step + 1)
-        self._last_step = step
-        return pyotp.TOTP(self.secret).at(step * 30)
+        """A valid code the server has not seen accepted yet (current step, or the next one)."""
+        return pyotp.TOTP(self.secret).at(self.next_step() * 30)
 
 
 def add_staff(ia, username: str, roles: list[str]) -> Staff:
@@ -127,11 +129,15 @@ def csrf_of(html: str) -> str:
 
 def login(client, staff: Staff, *, password: str | None = None, code: str | None = None):
     page = client.get("/staff/login")
-    return client.post("/staff/login", data={
+    step = staff.next_step()
+    r = client.post("/staff/login", data={
         "csrf": csrf_of(page.text), "username": staff.username,
         "password": staff.password if password is None else password,
-        "code": staff.code() if code is None else code,
+        "code": pyotp.TOTP(staff.secret).at(step * 30) if code is None else code,
     })
+    if r.status_code == 303 and code is None:
+        staff._last_step = step
+    return r
 
 
 def logged_in(client, staff: Staff) -> str:

@@ -134,6 +134,7 @@ class IntakeApp:
 
     def __init__(self, settings: IntakeSettings) -> None:
         self.settings = settings
+        self.routers: list[APIRouter] = []
         self.vault = Vault(Database(settings.db_url), check_key_file(Path(settings.key_file))).open()
         self.detained = load_detained_text(settings.detained_now_file)
         strings()  # a broken wording file stops the start, not a person's submission
@@ -470,6 +471,7 @@ def staff_router(ia: IntakeApp) -> APIRouter:
 def mount(app: FastAPI, settings: IntakeSettings) -> IntakeApp:
     """Open the intake (raising IntakeKeyError on a missing or wrong key) and include its routers in app."""
     ia = IntakeApp(settings)
-    app.include_router(public_router(ia))
-    app.include_router(staff_router(ia))
+    ia.routers = [public_router(ia), staff_router(ia)]
+    for router in ia.routers:
+        app.include_router(router)
     return ia
