@@ -24,6 +24,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from jinja2 import Environment, FileSystemLoader
 
 from icemonitor.intake import audit, auth
@@ -209,7 +210,7 @@ def public_router(ia: IntakeApp) -> APIRouter:
         if errors:
             return page(lang, values, errors, 400)
         urgency = "urgent" if values["situation"] == "detained_now" else values["urgency"]
-        reference = ia.vault.create_request(values, urgency)
+        reference = await run_in_threadpool(ia.vault.create_request, values, urgency)
         log.info("intake: request stored (urgency %s)", urgency)
         if urgency == "urgent" and ia.settings.notify is not None:
             try:
@@ -280,9 +281,9 @@ def staff_router(ia: IntakeApp) -> APIRouter:
             raise HTTPException(403)
         if not ia.login_limiter.allow(_client(request)):
             return login_page("Too many login attempts. Wait a minute.", 429)
-        result = auth.login(ia.vault, str(form.get("username") or "")[:64], str(form.get("password") or "")[:1024],
-                            str(form.get("code") or "")[:16], max_failures=s.login_max_failures,
-                            lockout_seconds=s.lockout_seconds)
+        result = await run_in_threadpool(  # argon2 takes a while: not on the event loop
+            auth.login, ia.vault, str(form.get("username") or "")[:64], str(form.get("password") or "")[:1024],
+            str(form.get("code") or "")[:16], max_failures=s.login_max_failures, lockout_seconds=s.lockout_seconds)
         if not result.ok:
             msg = ("Too many failed attempts: this account is locked for a while. Ask an admin to unlock it."
                    if result.locked else "Wrong username, password or code.")
