@@ -114,7 +114,6 @@ def test_nothing_typed_reaches_logs_or_stderr(tmp_path, caplog, capfd):
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'i.sqlite'}", notify=lambda msg: None)
     client, ia = make_client(settings)
     caplog.set_level(logging.DEBUG)
-    logging.getLogger().setLevel(logging.DEBUG)
     submit(client, **TYPED, situation="detained_now")
     submit(client, **TYPED, consent="")  # validation failure
     submit(client, **{**TYPED, "message": "y" * 6000})  # too long
@@ -200,3 +199,14 @@ def test_sql_injection_in_every_form_field_is_stored_as_data(client_ia):
     got = ia.vault.get_request(Viewer("t", frozenset({"attorney"})), ref)
     assert {k: got[k] for k in fields} == fields
     assert stored_count(ia) == 1
+
+
+def test_body_without_length_or_too_large_is_refused(client_ia):
+    client, ia = client_ia
+    big = client.post("/intake", content=b"phone=1&" + b"x" * 70000,
+                      headers={"content-type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 413
+    chunked = client.post("/intake", content=iter([b"phone=1&consent=yes"]),
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert chunked.status_code == 411
+    assert stored_count(ia) == 0

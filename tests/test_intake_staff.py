@@ -320,3 +320,31 @@ def test_admin_creates_accounts_with_totp(env):
 
     client.cookies.clear()
     assert login(client, Staff("nueva", "a long enough password", secret)).status_code == 303
+
+
+def test_login_attempts_are_throttled_in_memory(tmp_path):
+    client, ia = make_client(make_settings(tmp_path, f"sqlite:///{tmp_path / 'a.sqlite'}", login_attempts_per_minute=3))
+    rev = add_staff(ia, "rev", ["reviewer"])
+    codes = [login(client, rev, password=f"wrong-{i}").status_code for i in range(3)]
+    assert codes == [401, 401, 401]
+    r = login(client, rev)
+    assert r.status_code == 429 and SESSION_COOKIE not in r.headers.get("set-cookie", "")
+
+
+def test_mount_from_env_is_off_without_a_key_and_stops_on_a_wrong_one(tmp_path, monkeypatch):
+    from fastapi import FastAPI
+
+    from icemonitor.intake import mount_intake_from_env
+    from icemonitor.intake.keys import IntakeKeyError
+
+    monkeypatch.delenv("ICEMONITOR_INTAKE_KEY_FILE", raising=False)
+    app = FastAPI()
+    assert mount_intake_from_env(app) is False
+    monkeypatch.setenv("ICEMONITOR_INTAKE_KEY_FILE", str(tmp_path / "nowhere.key"))
+    monkeypatch.setenv("ICEMONITOR_INTAKE_DB", f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with pytest.raises(IntakeKeyError, match="does not exist"):
+        mount_intake_from_env(app)
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'x.sqlite'}")
+    monkeypatch.setenv("ICEMONITOR_INTAKE_KEY_FILE", str(settings.key_file))
+    seen = []
+    assert mount_intake_from_env(app, context_provider=lambda place: seen.append(place) or {}) is True

@@ -107,6 +107,8 @@ def login(vault: Vault, username: str, password: str, code: str, *, max_failures
             return LoginResult(False, locked=bool(locked_until))
         conn.execute("UPDATE intake_users SET failed_logins = 0, locked_until = 0, last_totp_step = ? WHERE username = ?",
                      (step, username))
+        conn.execute("DELETE FROM intake_sessions WHERE username = ? AND created_at < ?",
+                     (username, int(now - 7 * 86400)))  # forget long-dead sessions of this account
         token = secrets.token_urlsafe(32)
         conn.execute("INSERT INTO intake_sessions (token_hash, username, created_at, last_seen, csrf) VALUES (?,?,?,?,?)",
                      (_token_hash(token), username, int(now), int(now), secrets.token_urlsafe(32)))

@@ -84,7 +84,11 @@ def add_commands(app: typer.Typer) -> None:
         pending = key_path.with_name(key_path.name + ".new")
         fresh = new_key()
         write_key_file(pending, fresh, overwrite=True)  # on disk before the database changes
-        count = vault.rotate(fresh, actor="cli")
+        try:
+            count = vault.rotate(fresh, actor="cli")
+        except BaseException:
+            pending.unlink(missing_ok=True)  # the database still uses the old key
+            raise
         os.replace(pending, key_path)
         console.print(f"{count} data keys re-wrapped; {key_path} now holds the new master key. "
                       "Destroy old copies of the previous key (and backups made with it) to extend shredding to them.")

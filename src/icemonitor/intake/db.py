@@ -6,6 +6,7 @@ parameter, never formatted into the SQL text. Rows come back as dicts.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -150,6 +151,8 @@ class Database:
         if self.kind == "sqlite":
             assert self.path is not None
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # only its owner may read the file (ciphertext, but still)
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             raw = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
             raw.execute("PRAGMA secure_delete = ON")
             raw.execute("PRAGMA foreign_keys = ON")

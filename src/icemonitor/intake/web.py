@@ -98,7 +98,7 @@ def _error_response(request: Request, status: int, headers: dict | None) -> Resp
                         status_code=status)
 
 
-_STATUS_TEXT = {400: "Bad request", 401: "Login required", 403: "Forbidden", 404: "Not found",
+_STATUS_TEXT = {400: "Bad request", 401: "Login required", 403: "Forbidden", 404: "Not found", 411: "Length required",
                 413: "Too large", 429: "Too many requests", 500: "Something went wrong; nothing was saved"}
 
 
@@ -159,7 +159,9 @@ def _client(request: Request) -> str:
 
 async def _form(request: Request) -> Any:
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+    if length is None:
+        raise HTTPException(411)  # browsers always send it for forms; a body of unknown size is refused
+    if not length.isdigit() or int(length) > MAX_BODY:
         raise HTTPException(413)
     return await request.form(max_files=0, max_fields=60)
 
