@@ -8,6 +8,7 @@ from markupsafe import escape
 
 import pytest
 from intake_support import add_staff, csrf_of, logged_in, login, make_client, make_settings, submit
+from intake_support import db_url, pg_server  # noqa: F401 - fixtures: each env test runs on SQLite and PostgreSQL
 
 from icemonitor.intake import audit
 from icemonitor.intake.web import SESSION_COOKIE
@@ -17,8 +18,8 @@ FREE_TEXT = ("name", "phone", "email", "trusted_contact", "place", "message")
 
 
 @pytest.fixture
-def env(tmp_path):
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'intake.sqlite'}")
+def env(tmp_path, db_url):
+    settings = make_settings(tmp_path, db_url)
     client, ia = make_client(settings)
     _, ref = submit(client, name="Amparo Ruiz", phone="555-0100", place="Harris County", situation="detained_now")
     return client, ia, ref
