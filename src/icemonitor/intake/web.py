@@ -477,4 +477,5 @@ def mount(app: FastAPI, settings: IntakeSettings) -> IntakeApp:
     ia.routers = [public_router(ia), staff_router(ia)]
     for router in ia.routers:
         app.include_router(router)
+    app.state.intake = ia
     return ia
