@@ -66,7 +66,7 @@ def test_burst_of_submissions_loses_none(live_server):
     with ia.vault.db.transaction() as conn:
         stored = {r["reference"] for r in conn.execute("SELECT reference FROM intake_requests")}
     assert stored == refs
-    check = audit.verify(ia.vault.db)
+    check = audit.verify(ia.vault.db, ia.vault.audit_key)
     assert check.ok and check.rows == TOTAL
     # still answering after the burst
     assert httpx.get(f"{base}/intake", timeout=30).status_code == 200

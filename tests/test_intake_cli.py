@@ -84,10 +84,8 @@ def test_add_user_rotate_verify_purge(env):
 
 def test_missing_key_is_a_clear_cli_error(env, monkeypatch):
     tmp, _ = env
-    proc = subprocess.run([sys.executable, "-m", "icemonitor", "intake", "verify-audit"], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
-    assert proc.returncode == 0  # verify-audit needs no key: it reads only the chain
-    proc = subprocess.run([sys.executable, "-m", "icemonitor", "intake", "purge"], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
-    assert proc.returncode != 0
-    assert "does not exist" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+    for command in ("verify-audit", "purge", "rotate-key"):
+        proc = subprocess.run([sys.executable, "-m", "icemonitor", "intake", command], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
+        assert proc.returncode == 2, command
+        assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr, command

@@ -268,7 +268,7 @@ def test_workflow_notes_assignment_export_are_audited(env):
     acts = [(a, r) for actor, a, r in audit_actions(ia) if actor == "atty"]
     for expected in [("status", ref), ("note", ref), ("assign", ref), ("view", ref), ("export", ref), ("list", "")]:
         assert expected in acts, expected
-    assert audit.verify(ia.vault.db).ok
+    assert audit.verify(ia.vault.db, ia.vault.audit_key).ok
     boss = add_staff(ia, "boss", ["admin"])
     client.cookies.clear()
     token = logged_in(client, boss)

@@ -147,7 +147,7 @@ def test_rotation_keeps_every_record_readable(db_url):
                       max_failures=5, lockout_seconds=60).ok
     with pytest.raises(IntakeKeyError):
         open_vault(db_url, old)
-    assert audit.verify(reopened.db).ok
+    assert audit.verify(reopened.db, reopened.audit_key).ok
 
 
 def test_audit_chain_detects_a_tampered_row(db_url):
@@ -156,13 +156,13 @@ def test_audit_chain_detects_a_tampered_row(db_url):
     vault.get_request(REVIEWER, ref)
     vault.set_status(REVIEWER, ref, "contacted")
     vault.get_request(REVIEWER, ref)
-    check = audit.verify(vault.db)
+    check = audit.verify(vault.db, vault.audit_key)
     assert check.ok and check.rows == 4
     # the log refuses ordinary updates ...
     with pytest.raises(Exception, match="append-only"):
         with vault.db.transaction() as conn:
             conn.execute("UPDATE intake_audit SET actor = ? WHERE seq = 2", ("someone-else",))
-    assert audit.verify(vault.db).ok
+    assert audit.verify(vault.db, vault.audit_key).ok
     # ... and an attacker who removes the guard and edits a row is detected
     with vault.db.transaction() as conn:
         if vault.db.kind == "sqlite":
@@ -170,8 +170,34 @@ def test_audit_chain_detects_a_tampered_row(db_url):
         else:
             conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
         conn.execute("UPDATE intake_audit SET actor = ? WHERE seq = 2", ("someone-else",))
-    check = audit.verify(vault.db)
+    check = audit.verify(vault.db, vault.audit_key)
     assert not check.ok and check.bad_seq == 2
+
+
+def test_audit_chain_cannot_be_rebuilt_without_the_key(db_url):
+    """An attacker with write access to the database but not the key file edits a row and recomputes every hash."""
+    import hashlib
+    import json
+
+    vault = open_vault(db_url)
+    ref = vault.create_request(PERSON, "urgent")
+    for _ in range(3):
+        vault.get_request(REVIEWER, ref)
+    with vault.db.transaction() as conn:
+        if vault.db.kind == "sqlite":
+            conn.execute("DROP TRIGGER intake_audit_no_update")
+        else:
+            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        conn.execute("UPDATE intake_audit SET actor = 'nobody' WHERE seq = 2")
+        prev = "0" * 64
+        for row in conn.execute("SELECT * FROM intake_audit ORDER BY seq"):
+            body = json.dumps([prev, int(row["seq"]), row["at"], row["actor"], row["action"], row["reference"],
+                               row["detail"]], ensure_ascii=True, separators=(",", ":"))
+            digest = hashlib.sha256(body.encode()).hexdigest()
+            conn.execute("UPDATE intake_audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, row["seq"]))
+            prev = digest
+    check = audit.verify(vault.db, vault.audit_key)
+    assert not check.ok and check.bad_seq == 1  # the very first rebuilt row no longer matches its keyed hash
 
 
 def test_audit_chain_detects_a_deleted_row(db_url):
@@ -185,7 +211,7 @@ def test_audit_chain_detects_a_deleted_row(db_url):
         else:
             conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
         conn.execute("DELETE FROM intake_audit WHERE seq = 3")
-    check = audit.verify(vault.db)
+    check = audit.verify(vault.db, vault.audit_key)
     assert not check.ok and check.bad_seq == 4
 
 
@@ -214,7 +240,7 @@ def test_retention_shreds_closed_requests_after_n_days(db_url):
     assert vault.get_request(REVIEWER, recent_closed)["name"] == PERSON["name"]
     assert vault.get_request(REVIEWER, still_open)["name"] == PERSON["name"]
     assert old_closed not in [r["reference"] for r in vault.list_requests(REVIEWER)]
-    assert audit.verify(vault.db).ok
+    assert audit.verify(vault.db, vault.audit_key).ok
 
 
 def test_sql_injection_strings_are_stored_as_data(db_url):

@@ -1,7 +1,9 @@
 """The append-only, hash-chained audit log: who viewed, edited, exported or deleted which request, when.
 
-Each row's hash is SHA-256 over the previous row's hash and the row's own fields, so changing,
-removing or reordering any row breaks the chain from that row on. Rows never hold personal data:
+Each row's hash is HMAC-SHA-256 over the previous row's hash and the row's own fields, so changing,
+removing or reordering any row breaks the chain from that row on. The HMAC key is random, stored in the
+database only wrapped by the master key: someone who can write to the database but has no key file cannot
+recompute a consistent chain after an edit. Rows never hold personal data:
 only the actor (a staff username, `public` or `retention`), the action, the reference code and a
 short detail such as `status new -> contacted`.
 """
@@ -9,6 +11,7 @@ short detail such as `status new -> contacted`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,20 +21,23 @@ from icemonitor.intake.db import Conn, Database
 GENESIS = "0" * 64
 
 
-def row_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, reference: str, detail: str) -> str:
-    """The chained hash of one audit row."""
+def row_hash(key: bytes, prev_hash: str, seq: int, at: str, actor: str, action: str, reference: str,
+             detail: str) -> str:
+    """The chained, keyed hash of one audit row."""
     body = json.dumps([prev_hash, seq, at, actor, action, reference, detail], ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
-def append(conn: Conn, actor: str, action: str, reference: str = "", detail: str = "") -> int:
+def append(conn: Conn, key: bytes, actor: str, action: str, reference: str = "", detail: str = "") -> int:
     """Append one row inside the caller's transaction; returns its sequence number."""
     conn.lock("intake_audit")
     last = conn.one("SELECT seq, hash FROM intake_audit ORDER BY seq DESC LIMIT 1")
     seq = (int(last["seq"]) + 1) if last else 1
     prev = last["hash"] if last else GENESIS
     at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    digest = row_hash(prev, seq, at, actor, action, reference, detail)
+    if len(key) != 32:
+        raise ValueError("audit key missing: open the Vault first")
+    digest = row_hash(key, prev, seq, at, actor, action, reference, detail)
     conn.execute(
         "INSERT INTO intake_audit (seq, at, actor, action, reference, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
         (seq, at, actor, action, reference, detail, prev, digest),
@@ -50,7 +56,7 @@ class AuditCheck:
     reason: str = ""
 
 
-def verify(db: Database) -> AuditCheck:
+def verify(db: Database, key: bytes) -> AuditCheck:
     """Recompute the chain from the first row; report the first row that does not fit."""
     with db.transaction() as conn:
         rows = conn.execute("SELECT * FROM intake_audit ORDER BY seq")
@@ -61,7 +67,7 @@ def verify(db: Database) -> AuditCheck:
             return AuditCheck(False, len(rows), prev, seq, f"sequence gap: expected {expected_seq}, found {seq}")
         if row["prev_hash"] != prev:
             return AuditCheck(False, len(rows), prev, seq, "prev_hash does not match the previous row's hash")
-        digest = row_hash(prev, seq, row["at"], row["actor"], row["action"], row["reference"], row["detail"])
+        digest = row_hash(key, prev, seq, row["at"], row["actor"], row["action"], row["reference"], row["detail"])
         if digest != row["hash"]:
             return AuditCheck(False, len(rows), prev, seq, "row content does not match its hash")
         prev = digest

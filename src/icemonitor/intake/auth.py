@@ -52,14 +52,14 @@ def add_user(vault: Vault, username: str, password: str, roles: list[str], *, ac
             (username, HASHER.hash(password), seal(vault.master_key, secret.encode(), totp_aad(username)),
              ",".join(sorted(set(roles))), int(time.time())),
         )
-        audit.append(conn, actor, "add-user", "", f"{username} roles {','.join(sorted(set(roles)))}")
+        audit.append(conn, vault.audit_key, actor, "add-user", "", f"{username} roles {','.join(sorted(set(roles)))}")
     return secret
 
 
 def unlock_user(vault: Vault, username: str, *, actor: str) -> None:
     with vault.db.transaction() as conn:
         conn.execute("UPDATE intake_users SET failed_logins = 0, locked_until = 0 WHERE username = ?", (username,))
-        audit.append(conn, actor, "unlock-user", "", username)
+        audit.append(conn, vault.audit_key, actor, "unlock-user", "", username)
 
 
 def list_users(vault: Vault) -> list[dict]:
@@ -86,10 +86,10 @@ def login(vault: Vault, username: str, password: str, code: str, *, max_failures
                 HASHER.verify(_DUMMY_HASH, password or "x")  # same cost whether or not the account exists
             except (VerificationError, InvalidHashError):
                 pass
-            audit.append(conn, "anonymous", "login-failed", "", "unknown account")
+            audit.append(conn, vault.audit_key, "anonymous", "login-failed", "", "unknown account")
             return LoginResult(False)
         if user["disabled"] or int(user["locked_until"]) > now:
-            audit.append(conn, username, "login-refused", "", "account locked")
+            audit.append(conn, vault.audit_key, username, "login-refused", "", "account locked")
             return LoginResult(False, locked=True)
         try:
             password_ok = HASHER.verify(user["password_hash"], password)
@@ -103,7 +103,7 @@ def login(vault: Vault, username: str, password: str, code: str, *, max_failures
             locked_until = int(now + lockout_seconds) if failures >= max_failures else 0
             conn.execute("UPDATE intake_users SET failed_logins = ?, locked_until = ? WHERE username = ?",
                          (0 if locked_until else failures, locked_until, username))
-            audit.append(conn, username, "login-failed", "", "locked" if locked_until else f"failure {failures}")
+            audit.append(conn, vault.audit_key, username, "login-failed", "", "locked" if locked_until else f"failure {failures}")
             return LoginResult(False, locked=bool(locked_until))
         conn.execute("UPDATE intake_users SET failed_logins = 0, locked_until = 0, last_totp_step = ? WHERE username = ?",
                      (step, username))
@@ -112,7 +112,7 @@ def login(vault: Vault, username: str, password: str, code: str, *, max_failures
         token = secrets.token_urlsafe(32)
         conn.execute("INSERT INTO intake_sessions (token_hash, username, created_at, last_seen, csrf) VALUES (?,?,?,?,?)",
                      (_token_hash(token), username, int(now), int(now), secrets.token_urlsafe(32)))
-        audit.append(conn, username, "login", "")
+        audit.append(conn, vault.audit_key, username, "login", "")
     return LoginResult(True, token=token)
 
 
@@ -160,4 +160,4 @@ def session_for(vault: Vault, token: str | None, *, idle_seconds: int, absolute_
 def logout(vault: Vault, session: Session) -> None:
     with vault.db.transaction() as conn:
         conn.execute("DELETE FROM intake_sessions WHERE token_hash = ?", (session.token_hash,))
-        audit.append(conn, session.viewer.username, "logout", "")
+        audit.append(conn, vault.audit_key, session.viewer.username, "logout", "")

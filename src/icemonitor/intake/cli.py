@@ -96,11 +96,10 @@ def add_commands(app: typer.Typer) -> None:
     @group.command("verify-audit")
     @_clear_errors
     def verify_audit(as_json: bool = typer.Option(False, "--json")) -> None:
-        """Recompute the audit log's hash chain; exit 1 if any row was changed, removed or reordered."""
+        """Recompute the audit log's keyed hash chain; exit 1 if any row was changed, removed or reordered."""
         settings = IntakeSettings.from_env()
-        db = Database(settings.db_url)
-        db.create_schema()
-        check = audit.verify(db)
+        vault = _vault(settings)  # the chain is keyed: verifying needs the master key
+        check = audit.verify(vault.db, vault.audit_key)
         if as_json:
             console.print_json(json.dumps(check.__dict__))
         elif check.ok:

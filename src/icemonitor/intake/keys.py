@@ -106,3 +106,4 @@ def wrap_aad(record_id: str) -> bytes:
 
 KEY_CHECK_PLAINTEXT = b"icemonitor intake key check"
 KEY_CHECK_AAD = b"icemonitor-intake|key-check"
+AUDIT_KEY_AAD = b"icemonitor-intake|audit-key"

@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidTag
 from icemonitor.intake import audit
 from icemonitor.intake.db import Conn, Database
 from icemonitor.intake.keys import (
+    AUDIT_KEY_AAD,
     KEY_CHECK_AAD,
     KEY_CHECK_PLAINTEXT,
     IntakeKeyError,
@@ -68,23 +69,33 @@ class Vault:
 
     def __init__(self, db: Database, master_key: bytes) -> None:
         self.db, self.master_key = db, master_key
+        self.audit_key = b""
 
     # -- key check ---------------------------------------------------------------------------
     def open(self) -> "Vault":
         """Create the schema and check the master key opens this database (first use: record a check value)."""
         self.db.create_schema()
         with self.db.transaction() as conn:
+            conn.lock("intake_meta")
             row = conn.one("SELECT value FROM intake_meta WHERE name = ?", ("key_check",))
             if row is None:
                 conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
                              ("key_check", seal(self.master_key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)))
-                return self
-        try:
-            open_sealed(self.master_key, row["value"], KEY_CHECK_AAD)
-        except InvalidTag:
-            raise IntakeKeyError(
-                "the intake master key does not open this database (wrong ICEMONITOR_INTAKE_KEY_FILE?): refusing to start"
-            ) from None
+            else:
+                try:
+                    open_sealed(self.master_key, row["value"], KEY_CHECK_AAD)
+                except InvalidTag:
+                    raise IntakeKeyError(
+                        "the intake master key does not open this database (wrong ICEMONITOR_INTAKE_KEY_FILE?): "
+                        "refusing to start"
+                    ) from None
+            wrapped = conn.one("SELECT value FROM intake_meta WHERE name = ?", ("audit_key",))
+            if wrapped is None:
+                self.audit_key = new_key()
+                conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
+                             ("audit_key", seal(self.master_key, self.audit_key, AUDIT_KEY_AAD)))
+            else:
+                self.audit_key = open_sealed(self.master_key, wrapped["value"], AUDIT_KEY_AAD)
         return self
 
     # -- data keys ---------------------------------------------------------------------------
@@ -124,7 +135,7 @@ class Vault:
                 )
                 conn.execute("INSERT INTO intake_request_keys (request_id, wrapped_key) VALUES (?, ?)",
                              (record_id, seal(self.master_key, data_key, wrap_aad(record_id))))
-                audit.append(conn, "public", "submit", reference, f"urgency {urgency}")
+                audit.append(conn, self.audit_key, "public", "submit", reference, f"urgency {urgency}")
                 return reference
         raise RuntimeError("could not allocate a unique reference code")
 
@@ -155,7 +166,7 @@ class Vault:
             for row in rows:
                 if viewer.may_see(row["assigned_to"]):
                     out.append(self._decrypt_row(self._data_key(conn, row["id"]), row))
-            audit.append(conn, viewer.username, "list", "", f"{len(out)} shown")
+            audit.append(conn, self.audit_key, viewer.username, "list", "", f"{len(out)} shown")
         return out
 
     def _visible(self, conn: Conn, viewer: Viewer, reference: str) -> dict[str, Any]:
@@ -176,7 +187,7 @@ class Vault:
                  "text": open_sealed(key, n["enc_text"], field_aad(row["id"], f"note:{n['id']}")).decode()}
                 for n in notes
             ] if key else []
-            audit.append(conn, viewer.username, action, reference)
+            audit.append(conn, self.audit_key, viewer.username, action, reference)
         return out
 
     def set_status(self, viewer: Viewer, reference: str, status: str) -> None:
@@ -186,7 +197,7 @@ class Vault:
             row = self._visible(conn, viewer, reference)
             closed_at = int(time.time()) if status == "closed" else None
             conn.execute("UPDATE intake_requests SET status = ?, closed_at = ? WHERE id = ?", (status, closed_at, row["id"]))
-            audit.append(conn, viewer.username, "status", reference, f"{row['status']} -> {status}")
+            audit.append(conn, self.audit_key, viewer.username, "status", reference, f"{row['status']} -> {status}")
 
     def assign(self, viewer: Viewer, reference: str, assignee: str) -> None:
         with self.db.transaction() as conn:
@@ -194,7 +205,7 @@ class Vault:
             if assignee and conn.one("SELECT 1 AS x FROM intake_users WHERE username = ?", (assignee,)) is None:
                 raise ValueError("no such staff account")
             conn.execute("UPDATE intake_requests SET assigned_to = ? WHERE id = ?", (assignee or None, row["id"]))
-            audit.append(conn, viewer.username, "assign", reference, f"to {assignee or '(nobody)'}")
+            audit.append(conn, self.audit_key, viewer.username, "assign", reference, f"to {assignee or '(nobody)'}")
 
     def add_note(self, viewer: Viewer, reference: str, text: str) -> None:
         with self.db.transaction() as conn:
@@ -206,17 +217,16 @@ class Vault:
                 (note_id, row["id"], int(time.time()), viewer.username,
                  seal(key, text.encode(), field_aad(row["id"], f"note:{note_id}"))),
             )
-            audit.append(conn, viewer.username, "note", reference)
+            audit.append(conn, self.audit_key, viewer.username, "note", reference)
 
     # -- deletion ----------------------------------------------------------------------------
-    @staticmethod
-    def _shred(conn: Conn, row: dict[str, Any], actor: str, detail: str) -> None:
+    def _shred(self, conn: Conn, row: dict[str, Any], actor: str, detail: str) -> None:
         """Crypto-shred: destroy the data key, then drop the ciphertexts and notes too."""
         conn.execute("DELETE FROM intake_request_keys WHERE request_id = ?", (row["id"],))
         conn.execute("DELETE FROM intake_notes WHERE request_id = ?", (row["id"],))
         nulls = ", ".join(f"enc_{n} = NULL" for n in PERSONAL_FIELDS)
         conn.execute(f"UPDATE intake_requests SET {nulls}, shredded_at = ? WHERE id = ?", (int(time.time()), row["id"]))
-        audit.append(conn, actor, "shred", row["reference"], detail)
+        audit.append(conn, self.audit_key, actor, "shred", row["reference"], detail)
 
     def delete_request(self, actor: str, reference: str) -> None:
         """Shred one request now (an admin acting on a person's request to be forgotten)."""
@@ -256,9 +266,11 @@ class Vault:
                 secret = open_sealed(self.master_key, u["enc_totp"], totp_aad(u["username"]))
                 conn.execute("UPDATE intake_users SET enc_totp = ? WHERE username = ?",
                              (seal(new_master, secret, totp_aad(u["username"])), u["username"]))
-            conn.execute("DELETE FROM intake_meta WHERE name = ?", ("key_check",))
+            conn.execute("DELETE FROM intake_meta WHERE name IN (?, ?)", ("key_check", "audit_key"))
             conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
                          ("key_check", seal(new_master, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)))
-            audit.append(conn, actor, "rotate-key", "", f"{len(keys)} data keys re-wrapped")
+            conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
+                         ("audit_key", seal(new_master, self.audit_key, AUDIT_KEY_AAD)))
+            audit.append(conn, self.audit_key, actor, "rotate-key", "", f"{len(keys)} data keys re-wrapped")
         self.master_key = new_master
         return len(keys)

@@ -466,7 +466,7 @@ def staff_router(ia: IntakeApp) -> APIRouter:
         session = require(request)
         admin_only(session)
         return ia.render("audit.html", lang="en", page_title="Audit log", session=session,
-                         check=audit.verify(ia.vault.db), rows=audit.recent(ia.vault.db), body_class="staff")
+                         check=audit.verify(ia.vault.db, ia.vault.audit_key), rows=audit.recent(ia.vault.db), body_class="staff")
 
     return router
 
