@@ -101,6 +101,10 @@ def test_reviewer_does_not_see_another_reviewers_request(env):
     assert client.post(f"/staff/requests/{ref}/assign", data={"csrf": token, "assignee": "beto"}).status_code == 303
     assert client.get(f"/staff/requests/{ref}").status_code == 404
     assert ref not in client.get("/staff").text
+    add_staff(ia, "boss", ["admin"])
+    _, other = submit(client, phone="2")
+    assert client.post(f"/staff/requests/{other}/assign", data={"csrf": token, "assignee": "boss"}).status_code == 400
+    assert client.post(f"/staff/requests/{other}/assign", data={"csrf": token, "assignee": "nobody-here"}).status_code == 400
     client.cookies.clear()
     logged_in(client, b)
     assert client.get(f"/staff/requests/{ref}").status_code == 200

@@ -202,8 +202,10 @@ class Vault:
     def assign(self, viewer: Viewer, reference: str, assignee: str) -> None:
         with self.db.transaction() as conn:
             row = self._visible(conn, viewer, reference)
-            if assignee and conn.one("SELECT 1 AS x FROM intake_users WHERE username = ?", (assignee,)) is None:
-                raise ValueError("no such staff account")
+            if assignee:
+                user = conn.one("SELECT roles FROM intake_users WHERE username = ?", (assignee,))
+                if user is None or not {"reviewer", "attorney"} & set(user["roles"].split(",")):
+                    raise ValueError("no staff account that handles requests has that name")
             conn.execute("UPDATE intake_requests SET assigned_to = ? WHERE id = ?", (assignee or None, row["id"]))
             audit.append(conn, self.audit_key, viewer.username, "assign", reference, f"to {assignee or '(nobody)'}")
 
@@ -240,6 +242,7 @@ class Vault:
         """Shred every request closed more than retention_days ago; returns their references."""
         cutoff = int((now if now is not None else time.time()) - retention_days * 86400)
         with self.db.transaction() as conn:
+            conn.lock("intake_audit")  # before any row lock, as every other writer takes them in that order
             rows = conn.execute(
                 "SELECT * FROM intake_requests WHERE status = 'closed' AND shredded_at IS NULL AND closed_at <= ?",
                 (cutoff,),
