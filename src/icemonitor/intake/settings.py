@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from icemonitor import config
@@ -47,7 +47,6 @@ class IntakeSettings:
     office_phone: str = ""
     context_provider: ContextProvider | None = None
     notify: Notifier | None = None
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> "IntakeSettings":
