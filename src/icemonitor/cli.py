@@ -35,6 +35,7 @@ def _register() -> None:
         "icemonitor.analysis.cli",
         "icemonitor.web.cli",
         "icemonitor.watch.cli",
+        "icemonitor.intake.cli",
     ):
         try:
             mod = importlib.import_module(module)
