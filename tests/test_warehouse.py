@@ -235,3 +235,18 @@ def test_place_tables_are_in_the_warehouse(warehouse_path):
     assert n_counties >= len(counties) - 5
     assert la is not None and la[0] > 1_000_000
     assert ca >= 1
+
+
+def test_parse_cache_gives_the_same_warehouse(tmp_path):
+    srcs = _sources("EROArrests_FY2019.csv.gz", "EROEncounters_FY2019.csv.gz")
+    cache = tmp_path / "cache"
+    build(srcs, tmp_path / "plain.duckdb")
+    build(srcs, tmp_path / "cold.duckdb", cache_dir=cache)
+    assert len(list(cache.iterdir())) == 2  # one entry per file, keyed by checksum and code version
+    build(srcs, tmp_path / "warm.duckdb", cache_dir=cache)
+    query = "SELECT * FROM {} ORDER BY source_file, source_row"
+    results = []
+    for name in ("plain", "cold", "warm"):
+        with connect(tmp_path / f"{name}.duckdb") as con:
+            results.append([con.execute(query.format(t)).fetchall() for t in ("arrests", "encounters")])
+    assert results[0] == results[1] == results[2]

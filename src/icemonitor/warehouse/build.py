@@ -67,21 +67,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _finish(frames: list[pl.DataFrame], table: Table, loaded: set[str], rules) -> pl.DataFrame:
-    """Concatenate one table's frames, add fy, duplicate groups and the counted flag, in schema order."""
-    df = pl.concat(frames, how="diagonal_relaxed")
-    content = [c for c in table.names("reader") if c not in NOT_CONTENT] + ["release_id"]
-    order = pl.int_range(pl.len(), dtype=pl.Int64)
-    df = df.with_columns(fiscal_year(), order.alias("_order")).with_columns(
-        pl.col("_order").min().over(content).alias("duplicate_group"),
+def flag_duplicates(df: pl.DataFrame, table: Table) -> pl.DataFrame:
+    """duplicate_group = source_row of the first row of the file identical in every source field;
+    duplicate_count = how many rows of the file share it."""
+    content = [c for c in table.names("reader") if c not in NOT_CONTENT and c in df.columns]
+    return df.with_columns(
+        pl.col("source_row").min().over(content).cast(pl.Int64).alias("duplicate_group"),
         pl.len().over(content).cast(pl.Int32).alias("duplicate_count"),
     )
+
+
+def _finish(frames: list[pl.DataFrame], table: Table, loaded: set[str], rules) -> pl.DataFrame:
+    """Concatenate one table's frames, add fy and the counted flag, in schema order."""
+    df = pl.concat(frames, how="diagonal_relaxed")
     counted = pl.lit(None, dtype=pl.Boolean)
     for rid in df.select(pl.col("release_id").unique(maintain_order=True)).to_series().to_list():
         flag = precedence.counted(table.name, rid, loaded, rules)
         counted = pl.when(pl.col("release_id") == rid).then(flag).otherwise(counted)
-    df = df.with_columns(counted.alias("counted"))
-    return df.select([pl.col(c.name).cast(c.polars_type) for c in table.columns])
+    return df.select(
+        [
+            (fiscal_year() if c.name == "fy" else counted if c.name == "counted" else pl.col(c.name)).cast(c.polars_type)
+            for c in table.columns
+        ]
+    )
 
 
 @cache
@@ -144,7 +152,10 @@ def _read_one(
     for tname, frame in out.items():
         if tname not in schema:
             raise InputError(f"reader {src.reader!r} produced unknown table {tname!r}", file=src.name)
-        encoded = encode(frame, schema[tname]).with_columns(pl.lit(src.release_id).alias("release_id"))
+        encoded = flag_duplicates(
+            encode(frame, schema[tname]).with_columns(pl.lit(src.release_id).alias("release_id")),
+            schema[tname],
+        )
         frames[tname] = encoded
         files.append(
             {
@@ -152,6 +163,7 @@ def _read_one(
                 "bytes": src.path.stat().st_size, "reader": src.reader, "table_name": tname,
                 "rows_read": frame.height, "rows_loaded": encoded.height,
                 "rows_rejected": frame.height - encoded.height, "rejected_by_reason": json.dumps({}),
+                "duplicate_rows": encoded.filter(pl.col("duplicate_count") > 1).height,
             }
         )
         log.info("%s: %d rows read, %d encoded into %s", src.name, frame.height, encoded.height, tname)
@@ -248,19 +260,23 @@ def build(
 
 
 def _write_releases(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]]) -> None:
+    """One row per file and table, with what was counted and the date range (one query per table)."""
     con.execute(RELEASES_DDL)
+    stats: dict[tuple[str, str, str], tuple] = {}
+    for t in sorted({f["table_name"] for f in files}):
+        for rid, name, counted, dmin, dmax in con.execute(
+            f'SELECT release_id, source_file, count(*) FILTER (WHERE counted), min(event_date), '
+            f'max(event_date) FROM "{t}" GROUP BY ALL'
+        ).fetchall():
+            stats[(t, rid, name)] = (counted, dmin, dmax)
+    rows = []
     for f in files:
-        t = f["table_name"]
-        ((counted, dups, dmin, dmax),) = con.execute(
-            f'SELECT count(*) FILTER (WHERE counted), count(*) FILTER (WHERE duplicate_count > 1), '
-            f'min(event_date), max(event_date) FROM "{t}" WHERE release_id = ? AND source_file = ?',
-            [f["release_id"], f["file_name"]],
-        ).fetchall()
-        con.execute(
-            "INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        counted, dmin, dmax = stats.get((f["table_name"], f["release_id"], f["file_name"]), (0, None, None))
+        rows.append(
             [
-                f["release_id"], f["file_name"], f["sha256"], f["bytes"], f["reader"], t,
+                f["release_id"], f["file_name"], f["sha256"], f["bytes"], f["reader"], f["table_name"],
                 f["rows_read"], f["rows_loaded"], f["rows_rejected"], f["rejected_by_reason"],
-                counted, dups, dmin, dmax,
-            ],
+                counted, f["duplicate_rows"], dmin, dmax,
+            ]
         )
+    con.executemany("INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
