@@ -7,13 +7,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from analysis_scratch import analysis_warehouse
 
 
 @pytest.fixture(scope="module")
 def home(request, tmp_path_factory):
     base = tmp_path_factory.mktemp("home")
-    (base / "warehouse.duckdb").symlink_to(analysis_warehouse(request, tmp_path_factory))
+    (base / "warehouse.duckdb").symlink_to(request.getfixturevalue("warehouse_path"))
     return base
 
 

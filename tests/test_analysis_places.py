@@ -9,14 +9,13 @@ import pytest
 from icemonitor.analysis.summary import summary
 from icemonitor.analysis.sweeps import sweeps
 
-from analysis_scratch import analysis_warehouse
 
 LA_GENERAL = "LOS ANGELES COUNTY GENERAL AREA, NON-SPECIFIC"
 
 
 @pytest.fixture(scope="module")
 def con(request, tmp_path_factory):
-    src = analysis_warehouse(request, tmp_path_factory)
+    src = request.getfixturevalue("warehouse_path")
     path = tmp_path_factory.mktemp("places") / "w.duckdb"
     c = duckdb.connect(str(path))
     c.execute("ATTACH ? AS src (READ_ONLY)", [str(src)])

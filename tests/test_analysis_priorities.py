@@ -9,12 +9,14 @@ from statsmodels.stats.proportion import proportion_confint
 
 from icemonitor.analysis.priorities import priorities
 
-from analysis_scratch import NATIONAL, analysis_warehouse
+from conftest import ICE_DATA
+
+NATIONAL = ICE_DATA / "uwchr-ice-enforce-fy16-19"
 
 
 @pytest.fixture(scope="session")
 def con(request, tmp_path_factory):
-    c = duckdb.connect(str(analysis_warehouse(request, tmp_path_factory)), read_only=True)
+    c = duckdb.connect(str(request.getfixturevalue("warehouse_path")), read_only=True)
     yield c
     c.close()
 

@@ -13,12 +13,11 @@ import pytest
 from icemonitor.analysis.sweeps import DailyCounts, expected_counts, find_sweeps, sweeps
 from icemonitor.analysis.validation import explain, overlaps, recall_set
 
-from analysis_scratch import analysis_warehouse
 
 
 @pytest.fixture(scope="session")
 def con(request, tmp_path_factory):
-    c = duckdb.connect(str(analysis_warehouse(request, tmp_path_factory)), read_only=True)
+    c = duckdb.connect(str(request.getfixturevalue("warehouse_path")), read_only=True)
     yield c
     c.close()
 
@@ -105,7 +104,9 @@ def test_top_sweeps_mostly_explained(con):
 def test_safe_city_la_counts_match_raw_file(con, national_sweeps):
     """The LA sweep of 24-27 Sept 2017 reports the at-large arrests counted straight from the raw file."""
     import pandas as pd
-    from analysis_scratch import NATIONAL
+    from conftest import ICE_DATA
+
+    NATIONAL = ICE_DATA / "uwchr-ice-enforce-fy16-19"
 
     raw = pd.read_csv(NATIONAL / "EROArrests_FY2017.csv.gz", sep="|", skiprows=5, dtype=str, keep_default_na=False)
     raw["d"] = pd.to_datetime(raw["Apprehension Date"], format="%m/%d/%Y")

@@ -105,6 +105,16 @@ def event_source(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return f"(SELECT e.*, e.state AS res_state, NULL::VARCHAR AS res_county_fips FROM {table} e)"
 
 
+def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
+    """The reference files of the data folder this warehouse was built in (its raw archive)."""
+    from icemonitor.catalog.fetch import reference_resolver
+
+    files = [r[2] for r in con.execute("PRAGMA database_list").fetchall() if r[2]]
+    if not files:
+        raise InputError("place filters need a warehouse file inside its data folder", field="place")
+    return reference_resolver(home=Path(files[0]).parent)
+
+
 def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where, ref: Any = None) -> str | None:
     """Add a place filter; returns a plain description of it.
 
@@ -118,8 +128,8 @@ def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where,
     except ImportError:
         parse_place = None
     if parse_place is not None:
-        parsed = parse_place(place, ref)
-        clause = parsed.sql_filter()
+        parsed = parse_place(place, ref or reference_for(con))
+        clause = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
         sql, params = clause if isinstance(clause, tuple) else (clause, [])
         where.add(sql, *params)
         return str(getattr(parsed, "label", place))
