@@ -96,7 +96,7 @@ def parse_date_column(
                 value=raw[i],
             )
         log.warning(
-            "%s: %d placeholder date(s) in %r set to NULL (first: line %s, %r)",
+            "%s: %d placeholder date(s) in %r set to NULL (first at source_row %s: %r)",
             file,
             int(out_of_range.sum()),
             source_col,
