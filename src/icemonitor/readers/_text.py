@@ -7,7 +7,6 @@ known, the physical line and field.
 from __future__ import annotations
 
 import csv
-import gzip
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,13 +45,25 @@ def load_bytes(path: Path, name: str) -> bytes:
     except OSError as exc:
         raise InputError(f"cannot open file: {exc.strerror}", file=name) from exc
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise InputError(f"damaged or truncated gzip file: {exc}", file=name) from exc
+        data = _gunzip(data, name)
     if not data or data.isspace():
         raise InputError("empty file", file=name)
     return data
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    """Decompress every gzip member (zlib checks each member's CRC while inflating)."""
+    parts = []
+    try:
+        while data:
+            d = zlib.decompressobj(wbits=31)
+            parts.append(d.decompress(data))
+            if not d.eof:
+                raise InputError("damaged or truncated gzip file: stream ends before its end marker", file=name)
+            data = d.unused_data.lstrip(b"\x00")
+    except zlib.error as exc:
+        raise InputError(f"damaged or truncated gzip file: {exc}", file=name) from exc
+    return b"".join(parts) if len(parts) > 1 else parts[0]
 
 
 def check_utf8(data: bytes, name: str) -> None:
@@ -75,8 +86,8 @@ def _split_fields(line: str, separator: str) -> list[str]:
 
 def find_header(
     data: bytes, name: str, separator: str, specs: Sequence[HeaderSpec]
-) -> tuple[HeaderSpec, int, int]:
-    """Find the header among the first lines: returns (matching spec, 1-based line, byte offset of the line).
+) -> tuple[HeaderSpec, int, int, list[str]]:
+    """Find the header among the first lines: returns (matching spec, 1-based line, byte offset, header fields).
 
     The header is the first line holding every required column of one spec. If none does, the error names
     the line that came closest and the columns it lacks.
@@ -90,7 +101,7 @@ def find_header(
         for spec in specs:
             hits = sum(col in fields for col in spec.required)
             if hits == len(spec.required):
-                return spec, line_no, offset
+                return spec, line_no, offset, _split_fields(raw.decode("utf-8", "replace").rstrip("\r"), separator)
             if hits and (best is None or hits > best[0]):
                 best = (hits, line_no, spec)
         if end < 0:
@@ -140,15 +151,21 @@ def read_text_table(
     separator: str,
     specs: Sequence[HeaderSpec],
     null_values: Sequence[str] = (),
+    all_columns: bool = False,
 ) -> TextTable:
     """Read a delimited file whose header may follow title lines; every field stays a raw string.
 
     Empty fields become NULL (quoted "" too); values in ``null_values`` (e.g. R's ``NA``) also become NULL.
-    ``source_row`` is the 1-based physical line where each record starts.
+    ``source_row`` is the 1-based physical line where each record starts. Only the spec's required columns
+    (and the last one) are read unless ``all_columns``.
     """
     data = load_bytes(path, name)
     check_utf8(data, name)
-    spec, header_line, header_offset = find_header(data, name, separator, specs)
+    spec, header_line, header_offset, header = find_header(data, name, separator, specs)
+    # read only the columns the format uses, plus the last one (a short row leaves it NULL: see below)
+    wanted = {c.strip() for c in spec.required} | {header[-1].strip()}
+    columns = [c for c in header if c.strip() in wanted]
+    width = len(header)
     body = memoryview(data)[header_offset:]
     sep_byte = separator.encode()
     ends_with_newline = data.endswith(b"\n")
@@ -169,6 +186,7 @@ def read_text_table(
             quote_char='"',
             empty_string_is_null=False,
             null_values=list(null_values) or None,
+            columns=columns if len(set(header)) == len(header) and not all_columns else None,
             truncate_ragged_lines=False,
             raise_if_empty=False,
         )
@@ -199,15 +217,19 @@ def read_text_table(
         # physical line of each record start = newlines before its start + 1, offset by the header line
         rows = (np.searchsorted(all_nl, ends[:-1], side="right") + header_line).astype(np.int32)
 
-    _check_short_rows(frame, body, name, separator, sep_byte, rows, ends, ends_with_newline)
+    blank = _check_short_rows(frame, width, header, body, name, separator, sep_byte, rows, ends, ends_with_newline)
     frame = frame.with_columns(pl.Series(SOURCE_ROW, rows, dtype=pl.Int32))
-    # a blank physical line is not a record
-    frame = frame.filter(~pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))
+    if blank:  # a blank physical line is not a record
+        keep = np.ones(frame.height, dtype=bool)
+        keep[blank] = False
+        frame = frame.filter(pl.Series(keep))
     return TextTable(frame=frame, spec=spec, header_line=header_line)
 
 
 def _check_short_rows(
     frame: pl.DataFrame,
+    width: int,
+    header: list[str],
     body: memoryview,
     name: str,
     separator: str,
@@ -215,15 +237,16 @@ def _check_short_rows(
     rows: np.ndarray,
     ends: np.ndarray | None,
     ends_with_newline: bool,
-) -> None:
+) -> list[int]:
     """Raise InputError for a record with fewer fields than the header (polars fills those with NULL).
 
     A short record has NULL in its last column, so only such records are checked against the raw text.
+    Returns the indexes of blank records (empty lines, or only separators) to drop.
     """
-    width = frame.width
     candidates = np.flatnonzero(frame.get_column(frame.columns[-1]).is_null().to_numpy())
+    blank: list[int] = []
     if len(candidates) == 0:
-        return
+        return blank
     if ends is None:
         ends = _record_ends(body, parity_aware=False)
         if not ends_with_newline:
@@ -231,17 +254,19 @@ def _check_short_rows(
     for i in candidates.tolist():
         start, stop = int(ends[i]) + 1, int(ends[i + 1])
         record = bytes(body[start:stop])
-        if not record.strip(b"\r\n"):
-            continue  # blank line, dropped later
-        if record.count(sep_byte) >= width - 1 and b'"' not in record:
+        if not record.strip(b"\r\n" + sep_byte):
+            blank.append(i)
             continue
-        n_fields = len(_split_fields(record.decode("utf-8").rstrip("\r\n"), separator)) if b'"' in record else (
-            record.count(sep_byte) + 1
-        )
+        quoted = b"".join(record.split(b'"')[1::2])  # text inside double quotes
+        if sep_byte in quoted or b"\n" in quoted:
+            n_fields = len(_split_fields(record.decode("utf-8").rstrip("\r\n"), separator))
+        else:
+            n_fields = record.count(sep_byte) + 1
         if n_fields < width:
             raise InputError(
                 f"row has {n_fields} fields, the header has {width} (file cut mid-row?)",
                 file=name,
                 row=int(rows[i]),
-                field=frame.columns[n_fields] if n_fields < width else None,
+                field=header[n_fields].strip(),
             )
+    return blank

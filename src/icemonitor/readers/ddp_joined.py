@@ -82,7 +82,7 @@ def distinct_records(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
 
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read the joined WA file -> {"arrests", "encounters", "detainers"} (distinct records each)."""
-    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER], null_values=("NA",))
+    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER], null_values=("NA",), all_columns=True)
     parts = []
     for table, mapping in MAPPINGS.items():
         records = distinct_records(raw.frame, SUFFIX[table]).sort(SOURCE_ROW)
