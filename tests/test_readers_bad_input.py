@@ -205,3 +205,50 @@ def test_unknown_reader_and_table_option(tmp_path: Path) -> None:
     assert "unknown reader" in str(err)
     err = _error(SEA_ARRESTS, "seattle_aor_csv", table="detainers")
     assert "unknown table" in str(err)
+
+
+def test_row_with_too_many_fields(tmp_path: Path) -> None:
+    lines = _lines(SEA_ARRESTS)
+    lines[79] = lines[79] + b'|"extra"'
+    path = _write(tmp_path, "arrests.csv.gz", b"\n".join(lines))
+    err = _error(path)
+    assert err.row == 80 and "9 fields" in str(err)
+
+
+def test_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = _write(tmp_path, "arrests.csv.gz", b"\xef\xbb\xbf" + gzip.decompress(SEA_ARRESTS.read_bytes()))
+    assert _read(path)["arrests"].equals(_read(SEA_ARRESTS)["arrests"])
+
+
+def test_xlsx_missing_a_data_sheet(tmp_path: Path) -> None:
+    path = tmp_path / SEA_XLSX.name
+    _rename_sheet(SEA_XLSX, path, "Book Ins", "Footnotes 2")
+    err = _error(path, "seattle_aor_xlsx")
+    assert err.field == "Footnotes 2"  # an unexpected sheet is reported first
+
+
+def test_line_lookup_matches_a_plain_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The short-row check locates lines by per-chunk newline counts; check it against bytes.split."""
+    import random
+
+    from icemonitor.readers import _text
+
+    data = gzip.decompress(SEA_ARRESTS.read_bytes())
+    body = memoryview(data)[500:]
+    lines = bytes(body).split(b"\n")
+    rng = random.Random(3)
+    for chunk in (64, 1000, 1 << 20):
+        monkeypatch.setattr(_text, "CHUNK", chunk)
+        counts = _text._chunk_newlines(data, 500)
+        for line in [1, 2, len(lines) - 2, *rng.sample(range(1, len(lines) - 1), 100)]:
+            start, end = _text._line_bounds(body, counts, line)
+            assert bytes(body[start:end]) == lines[line]
+
+
+def test_short_row_near_the_end_of_a_large_file(tmp_path: Path) -> None:
+    lines = _lines(NATION_ARRESTS)
+    n = len(lines) - 50
+    lines[n] = b"|".join(lines[n].split(b"|")[:7])
+    path = _write(tmp_path, "EROArrests_FY2016.csv.gz", b"\n".join(lines))
+    err = _error(path, "lesa_nationwide")
+    assert err.row == n + 1 and err.field == "Citizenship"

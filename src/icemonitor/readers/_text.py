@@ -7,6 +7,7 @@ known, the physical line and field.
 from __future__ import annotations
 
 import csv
+import io
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ def load_bytes(path: Path, name: str) -> bytes:
         raise InputError(f"cannot open file: {exc.strerror}", file=name) from exc
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(data, name)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # UTF-8 byte-order mark
     if not data or data.isspace():
         raise InputError("empty file", file=name)
     return data
@@ -133,6 +136,28 @@ def _line_offset(data: bytes, line_no: int) -> int:
     return offset
 
 
+CHUNK = 1 << 20
+
+
+def _chunk_newlines(data: bytes, start: int) -> np.ndarray:
+    """Newlines in each CHUNK-byte block of data[start:] (lets a few lines be located without a full scan)."""
+    bounds = range(start, len(data), CHUNK)
+    return np.array([data.count(b"\n", b, min(b + CHUNK, len(data))) for b in bounds], dtype=np.int64)
+
+
+def _line_bounds(body: memoryview, chunk_lines: np.ndarray, line: int) -> tuple[int, int]:
+    """(start, end) byte offsets in body of 0-based line ``line`` >= 1 (end excludes its newline)."""
+    before = np.concatenate([[0], np.cumsum(chunk_lines)])  # newlines before each chunk
+    k = int(np.searchsorted(before, line - 1, side="right")) - 1  # chunk holding newline number line-1
+    k = max(0, min(k, len(chunk_lines) - 1))
+    base = k * CHUNK
+    nl = np.flatnonzero(np.frombuffer(body[base : base + CHUNK], dtype=np.uint8) == 10) + base
+    start = int(nl[line - 1 - int(before[k])]) + 1
+    data = body.obj  # the bytes body is a view of
+    end = data.find(b"\n", start + (len(data) - len(body)))
+    return start, (end - (len(data) - len(body))) if end >= 0 else len(body)
+
+
 def _record_ends(body: memoryview, parity_aware: bool) -> np.ndarray:
     """Byte offsets of the newlines that end records (a newline inside double quotes does not)."""
     arr = np.frombuffer(body, dtype=np.uint8)
@@ -142,6 +167,32 @@ def _record_ends(body: memoryview, parity_aware: bool) -> np.ndarray:
     quotes = np.flatnonzero(arr == 34)
     inside = np.searchsorted(quotes, newlines) % 2 == 1  # odd number of quotes before: inside a field
     return newlines[~inside]
+
+
+def _polars_read(
+    data: bytes, header_line: int, separator: str, null_values: Sequence[str], columns: list[str] | None
+) -> pl.DataFrame:
+    return pl.read_csv(
+        data,
+        skip_lines=header_line - 1,
+        separator=separator,
+        has_header=True,
+        infer_schema=False,
+        quote_char='"',
+        empty_string_is_null=False,
+        null_values=list(null_values) or None,
+        columns=columns,
+        truncate_ragged_lines=False,
+        raise_if_empty=False,
+    )
+
+
+def _tidy(frame: pl.DataFrame) -> pl.DataFrame:
+    """Strip column names; empty strings (quoted "" too) -> NULL."""
+    frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+    return frame.with_columns(
+        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c) for c in frame.columns
+    )
 
 
 def read_text_table(
@@ -176,31 +227,27 @@ def read_text_table(
             line = data.count(b"\n") + 1
             raise InputError("file ends inside a quoted field (truncated?)", file=name, row=line)
 
+    subset = len(set(header)) == len(header) and not all_columns
     try:
-        frame = pl.read_csv(
-            data,
-            skip_lines=header_line - 1,
-            separator=separator,
-            has_header=True,
-            infer_schema=False,
-            quote_char='"',
-            empty_string_is_null=False,
-            null_values=list(null_values) or None,
-            columns=columns if len(set(header)) == len(header) and not all_columns else None,
-            truncate_ragged_lines=False,
-            raise_if_empty=False,
-        )
+        frame = _polars_read(data, header_line, separator, null_values, columns if subset else None)
     except pl.exceptions.PolarsError as exc:
+        _raise_first_bad_record(data, header_offset, header_line, width, name, separator)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot parse delimited text: {first}", file=name) from exc
     if frame.height == 0:
         raise InputError("no data rows after the header", file=name, row=header_line)
-    frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
-    frame = frame.with_columns(
-        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c) for c in frame.columns
-    )
+    if subset and data.count(sep_byte, header_offset) != (width - 1) * (frame.height + 1):
+        # Separators do not add up (quoted separators, blank lines or a row with extra fields): polars ignores
+        # extra fields of rows when it reads a subset of columns, so validate with a full read.
+        try:
+            _polars_read(data, header_line, separator, null_values, None)
+        except pl.exceptions.PolarsError as exc:
+            _raise_first_bad_record(data, header_offset, header_line, width, name, separator)
+            raise InputError(f"cannot parse delimited text: {str(exc).splitlines()[0]}", file=name) from exc
+    frame = _tidy(frame)
 
-    n_lines = data.count(b"\n", header_offset) + (0 if ends_with_newline else 1)
+    chunk_lines = _chunk_newlines(data, header_offset)
+    n_lines = int(chunk_lines.sum()) + (0 if ends_with_newline else 1)
     simple = frame.height == n_lines - 1  # no newline inside any field
     ends: np.ndarray | None = None
     if simple:
@@ -217,7 +264,9 @@ def read_text_table(
         # physical line of each record start = newlines before its start + 1, offset by the header line
         rows = (np.searchsorted(all_nl, ends[:-1], side="right") + header_line).astype(np.int32)
 
-    blank = _check_short_rows(frame, width, header, body, name, separator, sep_byte, rows, ends, ends_with_newline)
+    blank = _check_short_rows(
+        frame, width, header, body, name, separator, sep_byte, rows, ends, ends_with_newline, chunk_lines
+    )
     frame = frame.with_columns(pl.Series(SOURCE_ROW, rows, dtype=pl.Int32))
     if blank:  # a blank physical line is not a record
         keep = np.ones(frame.height, dtype=bool)
@@ -237,6 +286,7 @@ def _check_short_rows(
     rows: np.ndarray,
     ends: np.ndarray | None,
     ends_with_newline: bool,
+    chunk_lines: np.ndarray,
 ) -> list[int]:
     """Raise InputError for a record with fewer fields than the header (polars fills those with NULL).
 
@@ -247,12 +297,15 @@ def _check_short_rows(
     blank: list[int] = []
     if len(candidates) == 0:
         return blank
-    if ends is None:
+    if ends is None and len(candidates) * CHUNK * 4 >= len(body):
         ends = _record_ends(body, parity_aware=False)
         if not ends_with_newline:
             ends = np.append(ends, len(body))
     for i in candidates.tolist():
-        start, stop = int(ends[i]) + 1, int(ends[i + 1])
+        if ends is not None:
+            start, stop = int(ends[i]) + 1, int(ends[i + 1])
+        else:  # simple layout: record i is body line i + 1 (line 0 is the header)
+            start, stop = _line_bounds(body, chunk_lines, i + 1)
         record = bytes(body[start:stop])
         if not record.strip(b"\r\n" + sep_byte):
             blank.append(i)
@@ -270,3 +323,18 @@ def _check_short_rows(
                 field=header[n_fields].strip(),
             )
     return blank
+
+
+def _raise_first_bad_record(
+    data: bytes, header_offset: int, header_line: int, width: int, name: str, separator: str
+) -> None:
+    """On a parse failure, find the first record whose field count differs from the header's (slow path)."""
+    text = io.StringIO(data[header_offset:].decode("utf-8"), newline="")
+    reader = csv.reader(text, delimiter=separator, quotechar='"')
+    line = header_line
+    for record in reader:
+        if line > header_line and record and len(record) != width:
+            raise InputError(
+                f"row has {len(record)} fields, the header has {width}", file=name, row=line
+            )
+        line = header_line + reader.line_num

@@ -103,6 +103,7 @@ def read_xlsx(source: SourceFile) -> dict[str, pl.DataFrame]:
             )
         frame, _ = read_sheet(wb, sheet, source.name, [HEADERS[table]])
         parts.append((table, canonical(frame, source, MAPPINGS[table], sheet=sheet)))
-    if not parts:
-        raise InputError("workbook has no data sheet", file=source.name)
+    missing = [s for s in DATA_SHEETS if s not in wb.sheet_names]
+    if missing:
+        raise InputError(f"data sheet {missing[0]!r} missing from the workbook", file=source.name, field=missing[0])
     return concat_tables(parts)
