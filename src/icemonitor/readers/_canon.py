@@ -132,8 +132,11 @@ def canonical(
     unknown = [c for c in out.columns if c not in allowed]
     if unknown:  # a programming error in a format module, not bad input
         raise ValueError(f"columns not in schema table {mapping.table}: {unknown}")
-    order = [c for c in allowed if c in out.columns]
-    return out.select(order)
+    # every reader column of the table, in schema order (NULL where this format has none), so frames of
+    # different formats concatenate directly
+    return out.select(
+        pl.col(c) if c in out.columns else pl.lit(None, dtype=_polars_type(t)).alias(c) for c, t in allowed.items()
+    )
 
 
 def concat_tables(parts: Sequence[tuple[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
