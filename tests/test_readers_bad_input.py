@@ -252,3 +252,18 @@ def test_short_row_near_the_end_of_a_large_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "EROArrests_FY2016.csv.gz", b"\n".join(lines))
     err = _error(path, "lesa_nationwide")
     assert err.row == n + 1 and err.field == "Citizenship"
+
+
+def test_corrupt_gzip_payload(tmp_path: Path) -> None:
+    raw = bytearray(NATION_ARRESTS.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)  # zeros in the middle of the deflate stream
+    path = _write(tmp_path, "EROArrests_FY2016.csv.gz", bytes(raw), gz=False)
+    err = _error(path, "lesa_nationwide")
+    assert "gzip" in str(err)
+
+
+def test_two_gzip_members_are_one_file(tmp_path: Path) -> None:
+    data = gzip.decompress(SEA_ARRESTS.read_bytes())
+    cut = data.index(b"\n", len(data) // 2) + 1
+    path = _write(tmp_path, "arrests.csv.gz", gzip.compress(data[:cut]) + gzip.compress(data[cut:]), gz=False)
+    assert _read(path)["arrests"].equals(_read(SEA_ARRESTS)["arrests"])

@@ -60,6 +60,15 @@ class Mapping_:
     date_formats: Sequence[str] = (US_DATE,)
 
 
+def _parse(values: pl.Series, formats: Sequence[str]) -> pl.Series:
+    parsed = values.str.strptime(pl.Date, formats[0], strict=False)
+    for fmt in formats[1:]:
+        if not (values.is_not_null() & parsed.is_null()).any():
+            break
+        parsed = pl.select(pl.coalesce(parsed, values.str.strptime(pl.Date, fmt, strict=False))).to_series()
+    return parsed
+
+
 def parse_date_column(
     frame: pl.DataFrame, source_col: str, formats: Sequence[str], file: str, *, strict_range: bool
 ) -> pl.Series:
@@ -70,11 +79,12 @@ def parse_date_column(
     logged (placeholders such as 0001-01-01 in secondary dates).
     """
     raw = frame.get_column(source_col)
-    cleaned = raw.str.strip_chars().str.replace(r"T\d{2}:\d{2}:\d{2}(\.\d+)?Z?$", "")
-    parsed = pl.select(
-        pl.coalesce([cleaned.str.strptime(pl.Date, fmt, strict=False) for fmt in formats])
-    ).to_series()
+    parsed = _parse(raw, formats)
     bad = raw.is_not_null() & parsed.is_null()
+    if bad.any():  # second chance: surrounding spaces, a time suffix (T00:00:00Z)
+        cleaned = raw.str.strip_chars().str.replace(r"T\d{2}:\d{2}:\d{2}(\.\d+)?Z?$", "")
+        parsed = pl.select(pl.coalesce(parsed, _parse(cleaned, formats))).to_series()
+        bad = raw.is_not_null() & parsed.is_null()
     if bad.any():
         i = int(bad.arg_true()[0])
         raise InputError(
@@ -122,10 +132,12 @@ def canonical(
         exprs.append(expr.cast(pl.String).alias(col))
     for col, value in mapping.constants.items():
         exprs.append(pl.lit(value, dtype=_polars_type(allowed[col])).alias(col))
-    dates = {
-        col: parse_date_column(frame, src, mapping.date_formats, source.name, strict_range=(col == "event_date"))
-        for col, src in mapping.dates.items()
-    }
+    dates: dict[str, pl.Series] = {}
+    for col, src in sorted(mapping.dates.items(), key=lambda kv: kv[0] != "event_date"):  # event date first
+        same = next((dates[c] for c, s in mapping.dates.items() if s == src and c in dates), None)
+        dates[col] = same if same is not None else parse_date_column(
+            frame, src, mapping.date_formats, source.name, strict_range=(col == "event_date")
+        )
     frame = frame.with_columns(series.alias(f"__date_{col}") for col, series in dates.items())
     exprs.extend(pl.col(f"__date_{col}").alias(col) for col in dates)
     out = frame.select(exprs)
