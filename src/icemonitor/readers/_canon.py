@@ -50,7 +50,7 @@ def _polars_type(duck: str) -> pl.DataType:
 
 
 @dataclass(frozen=True)
-class Mapping_:
+class TableMap:
     """How one format fills one canonical table."""
 
     table: str
@@ -118,9 +118,9 @@ def parse_date_column(
 
 
 def canonical(
-    frame: pl.DataFrame, source: SourceFile, mapping: Mapping_, *, sheet: str | None = None
+    frame: pl.DataFrame, source: SourceFile, mapping: TableMap, *, sheet: str | None = None
 ) -> pl.DataFrame:
-    """Build the canonical frame for ``mapping.table`` from raw source columns (see Mapping_)."""
+    """Build the canonical frame for ``mapping.table`` from raw source columns (see TableMap)."""
     allowed = reader_columns()[mapping.table]
     exprs: list[pl.Expr] = [
         pl.lit(source.name, dtype=pl.String).alias("source_file"),

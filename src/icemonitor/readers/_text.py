@@ -103,18 +103,19 @@ def find_header(
     The header is the first line holding every required column of one spec. If none does, the error names
     the line that came closest and the columns it lacks.
     """
-    best: tuple[int, int, HeaderSpec] | None = None  # (matched count, line, spec)
+    best: tuple[int, int, HeaderSpec, set[str]] | None = None  # (matched count, line, spec, fields)
     offset = 0
     for line_no in range(1, HEADER_SEARCH_LINES + 1):
         end = data.find(b"\n", offset)
         raw = data[offset:] if end < 0 else data[offset:end]
-        fields = {f.strip() for f in _split_fields(raw.decode("utf-8", "replace").rstrip("\r"), separator)}
+        header = _split_fields(raw.decode("utf-8", "replace").rstrip("\r"), separator)
+        fields = {f.strip() for f in header}
         for spec in specs:
             hits = sum(col in fields for col in spec.required)
             if hits == len(spec.required):
-                return spec, line_no, offset, _split_fields(raw.decode("utf-8", "replace").rstrip("\r"), separator)
+                return spec, line_no, offset, header
             if hits and (best is None or hits > best[0]):
-                best = (hits, line_no, spec)
+                best = (hits, line_no, spec, fields)
         if end < 0:
             break
         offset = end + 1
@@ -124,24 +125,14 @@ def find_header(
             f"no header found in the first {HEADER_SEARCH_LINES} lines (expected columns: {wanted})",
             file=name,
         )
-    _, line_no, spec = best
-    end = data.find(b"\n", _line_offset(data, line_no))
-    header_text = data[_line_offset(data, line_no) : end if end >= 0 else None].decode("utf-8", "replace")
-    present = {f.strip() for f in _split_fields(header_text.rstrip("\r"), separator)}
-    missing = [c for c in spec.required if c not in present]
+    _, line_no, spec, fields = best
+    missing = [c for c in spec.required if c not in fields]
     raise InputError(
         f"required column(s) missing or renamed in the header ({spec.name} format): {', '.join(missing)}",
         file=name,
         row=line_no,
         field=missing[0],
     )
-
-
-def _line_offset(data: bytes, line_no: int) -> int:
-    offset = 0
-    for _ in range(line_no - 1):
-        offset = data.find(b"\n", offset) + 1
-    return offset
 
 
 CHUNK = 1 << 20
