@@ -136,9 +136,11 @@ def test_redaction_markers_and_na_survive_raw() -> None:
     assert ops.get("--") == int((raw_ops["Operation"] == "--").sum())
 
 
-def test_bogus_historic_apprehension_date_keeps_the_row() -> None:
+def test_bogus_historic_apprehension_date_keeps_the_row(caplog: pytest.LogCaptureFixture) -> None:
     path = NATION / "ICERemovals_FY2019.csv.gz"
-    ours = _one(_read(path, "lesa_nationwide"))
+    with caplog.at_level("WARNING", logger="icemonitor.readers._canon"):
+        ours = _one(read(_source(path, "lesa_nationwide")))
+    assert "1 placeholder date(s) in 'Apprehension Date'" in caplog.text
     lines = _raw_text(path).split("\n")
     bogus = [i + 1 for i, line in enumerate(lines) if '"07/02/0999"' in line]
     assert len(bogus) == 1
@@ -203,6 +205,9 @@ def test_i213_csv_and_xlsx_agree_and_criminality_matches_uwchr_flag() -> None:
     geo = pd.read_excel(xlsx_path, engine="calamine", dtype=str, keep_default_na=False)["state"]
     assert xlsx_frame["state"].to_list() == [v or None for v in geo]
     assert csv_frame["state"].null_count() == csv_frame.height
+    # one record per spreadsheet row below the header (row 1)
+    assert xlsx_frame["source_row"].to_list() == list(range(2, len(uwchr) + 2))
+    assert xlsx_frame["source_sheet"].unique().to_list() == ["sea-i213s-2026-02-13-geocoded"]
 
 
 def test_i213_source_row_is_the_first_line_of_multiline_records() -> None:
