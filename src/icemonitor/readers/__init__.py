@@ -1,8 +1,8 @@
 """Readers: one module per release format, each turning one raw file into canonical rows.
 
-A reader takes a :class:`SourceFile` and returns ``{table name: polars.DataFrame}``. Each frame holds only
-columns of that canonical table (``warehouse/schema.yaml``) marked ``from: reader``, plus ``source_file``,
-``source_sheet`` and ``source_row``. Strings are kept exactly as written; empty fields are NULL (never "").
+A reader takes a :class:`SourceFile` and returns ``{table name: polars.DataFrame}``. Each frame holds exactly
+the columns of that canonical table (``warehouse/schema.yaml``) marked ``from: reader``, in schema order
+(``source_file``, ``source_sheet``, ``source_row`` ... ), typed, NULL where the format has no such field. Strings are kept exactly as written; empty fields are NULL (never "").
 See docs/readers.md for every format, its quirks and where each canonical column comes from.
 """
 

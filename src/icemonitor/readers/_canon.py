@@ -50,7 +50,7 @@ def _polars_type(duck: str) -> pl.DataType:
 
 
 @dataclass(frozen=True)
-class Mapping_:
+class TableMap:
     """How one format fills one canonical table."""
 
     table: str
@@ -58,6 +58,15 @@ class Mapping_:
     dates: Mapping[str, str] = field(default_factory=dict)  # canonical date column -> source column
     constants: Mapping[str, Any] = field(default_factory=dict)  # canonical -> constant value
     date_formats: Sequence[str] = (US_DATE,)
+
+
+def _parse(values: pl.Series, formats: Sequence[str]) -> pl.Series:
+    parsed = values.str.strptime(pl.Date, formats[0], strict=False)
+    for fmt in formats[1:]:
+        if not (values.is_not_null() & parsed.is_null()).any():
+            break
+        parsed = pl.select(pl.coalesce(parsed, values.str.strptime(pl.Date, fmt, strict=False))).to_series()
+    return parsed
 
 
 def parse_date_column(
@@ -70,11 +79,12 @@ def parse_date_column(
     logged (placeholders such as 0001-01-01 in secondary dates).
     """
     raw = frame.get_column(source_col)
-    cleaned = raw.str.strip_chars().str.replace(r"T\d{2}:\d{2}:\d{2}(\.\d+)?Z?$", "")
-    parsed = pl.select(
-        pl.coalesce([cleaned.str.strptime(pl.Date, fmt, strict=False) for fmt in formats])
-    ).to_series()
+    parsed = _parse(raw, formats)
     bad = raw.is_not_null() & parsed.is_null()
+    if bad.any():  # second chance: surrounding spaces, a time suffix (T00:00:00Z)
+        cleaned = raw.str.strip_chars().str.replace(r"T\d{2}:\d{2}:\d{2}(\.\d+)?Z?$", "")
+        parsed = pl.select(pl.coalesce(parsed, _parse(cleaned, formats))).to_series()
+        bad = raw.is_not_null() & parsed.is_null()
     if bad.any():
         i = int(bad.arg_true()[0])
         raise InputError(
@@ -96,7 +106,7 @@ def parse_date_column(
                 value=raw[i],
             )
         log.warning(
-            "%s: %d placeholder date(s) in %r set to NULL (first: line %s, %r)",
+            "%s: %d placeholder date(s) in %r set to NULL (first at source_row %s: %r)",
             file,
             int(out_of_range.sum()),
             source_col,
@@ -108,9 +118,9 @@ def parse_date_column(
 
 
 def canonical(
-    frame: pl.DataFrame, source: SourceFile, mapping: Mapping_, *, sheet: str | None = None
+    frame: pl.DataFrame, source: SourceFile, mapping: TableMap, *, sheet: str | None = None
 ) -> pl.DataFrame:
-    """Build the canonical frame for ``mapping.table`` from raw source columns (see Mapping_)."""
+    """Build the canonical frame for ``mapping.table`` from raw source columns (see TableMap)."""
     allowed = reader_columns()[mapping.table]
     exprs: list[pl.Expr] = [
         pl.lit(source.name, dtype=pl.String).alias("source_file"),
@@ -122,18 +132,23 @@ def canonical(
         exprs.append(expr.cast(pl.String).alias(col))
     for col, value in mapping.constants.items():
         exprs.append(pl.lit(value, dtype=_polars_type(allowed[col])).alias(col))
-    dates = {
-        col: parse_date_column(frame, src, mapping.date_formats, source.name, strict_range=(col == "event_date"))
-        for col, src in mapping.dates.items()
-    }
+    dates: dict[str, pl.Series] = {}
+    for col, src in sorted(mapping.dates.items(), key=lambda kv: kv[0] != "event_date"):  # event date first
+        same = next((dates[c] for c, s in mapping.dates.items() if s == src and c in dates), None)
+        dates[col] = same if same is not None else parse_date_column(
+            frame, src, mapping.date_formats, source.name, strict_range=(col == "event_date")
+        )
     frame = frame.with_columns(series.alias(f"__date_{col}") for col, series in dates.items())
     exprs.extend(pl.col(f"__date_{col}").alias(col) for col in dates)
     out = frame.select(exprs)
     unknown = [c for c in out.columns if c not in allowed]
     if unknown:  # a programming error in a format module, not bad input
         raise ValueError(f"columns not in schema table {mapping.table}: {unknown}")
-    order = [c for c in allowed if c in out.columns]
-    return out.select(order)
+    # every reader column of the table, in schema order (NULL where this format has none), so frames of
+    # different formats concatenate directly
+    return out.select(
+        pl.col(c) if c in out.columns else pl.lit(None, dtype=_polars_type(t)).alias(c) for c, t in allowed.items()
+    )
 
 
 def concat_tables(parts: Sequence[tuple[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:

@@ -7,7 +7,7 @@ known, the physical line and field.
 from __future__ import annotations
 
 import csv
-import gzip
+import io
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +17,12 @@ import numpy as np
 import polars as pl
 
 from icemonitor.errors import InputError
+
+try:  # ISA-L inflates gzip 3-5x faster than zlib; same format and checks
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover - optional speed-up
+    _inflate = zlib
+_INFLATE_ERRORS = (zlib.error, _inflate.error)
 
 HEADER_SEARCH_LINES = 20
 SOURCE_ROW = "source_row"
@@ -46,17 +52,33 @@ def load_bytes(path: Path, name: str) -> bytes:
     except OSError as exc:
         raise InputError(f"cannot open file: {exc.strerror}", file=name) from exc
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise InputError(f"damaged or truncated gzip file: {exc}", file=name) from exc
+        data = _gunzip(data, name)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # UTF-8 byte-order mark
     if not data or data.isspace():
         raise InputError("empty file", file=name)
     return data
 
 
+def _gunzip(data: bytes, name: str) -> bytes:
+    """Decompress every gzip member (the inflater checks each member's CRC and length)."""
+    parts = []
+    try:
+        while data:
+            d = _inflate.decompressobj(wbits=31)
+            parts.append(d.decompress(data))
+            if not d.eof:
+                raise InputError("damaged or truncated gzip file: stream ends before its end marker", file=name)
+            data = d.unused_data.lstrip(b"\x00")
+    except _INFLATE_ERRORS as exc:
+        raise InputError(f"damaged or truncated gzip file: {exc}", file=name) from exc
+    return b"".join(parts) if len(parts) > 1 else parts[0]
+
+
 def check_utf8(data: bytes, name: str) -> None:
     """Raise InputError naming the physical line of the first byte that is not UTF-8."""
+    if data.isascii():  # much faster than decoding, and ASCII is UTF-8
+        return
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -75,24 +97,25 @@ def _split_fields(line: str, separator: str) -> list[str]:
 
 def find_header(
     data: bytes, name: str, separator: str, specs: Sequence[HeaderSpec]
-) -> tuple[HeaderSpec, int, int]:
-    """Find the header among the first lines: returns (matching spec, 1-based line, byte offset of the line).
+) -> tuple[HeaderSpec, int, int, list[str]]:
+    """Find the header among the first lines: returns (matching spec, 1-based line, byte offset, header fields).
 
     The header is the first line holding every required column of one spec. If none does, the error names
     the line that came closest and the columns it lacks.
     """
-    best: tuple[int, int, HeaderSpec] | None = None  # (matched count, line, spec)
+    best: tuple[int, int, HeaderSpec, set[str]] | None = None  # (matched count, line, spec, fields)
     offset = 0
     for line_no in range(1, HEADER_SEARCH_LINES + 1):
         end = data.find(b"\n", offset)
         raw = data[offset:] if end < 0 else data[offset:end]
-        fields = {f.strip() for f in _split_fields(raw.decode("utf-8", "replace").rstrip("\r"), separator)}
+        header = _split_fields(raw.decode("utf-8", "replace").rstrip("\r"), separator)
+        fields = {f.strip() for f in header}
         for spec in specs:
             hits = sum(col in fields for col in spec.required)
             if hits == len(spec.required):
-                return spec, line_no, offset
+                return spec, line_no, offset, header
             if hits and (best is None or hits > best[0]):
-                best = (hits, line_no, spec)
+                best = (hits, line_no, spec, fields)
         if end < 0:
             break
         offset = end + 1
@@ -102,11 +125,8 @@ def find_header(
             f"no header found in the first {HEADER_SEARCH_LINES} lines (expected columns: {wanted})",
             file=name,
         )
-    _, line_no, spec = best
-    end = data.find(b"\n", _line_offset(data, line_no))
-    header_text = data[_line_offset(data, line_no) : end if end >= 0 else None].decode("utf-8", "replace")
-    present = {f.strip() for f in _split_fields(header_text.rstrip("\r"), separator)}
-    missing = [c for c in spec.required if c not in present]
+    _, line_no, spec, fields = best
+    missing = [c for c in spec.required if c not in fields]
     raise InputError(
         f"required column(s) missing or renamed in the header ({spec.name} format): {', '.join(missing)}",
         file=name,
@@ -115,11 +135,26 @@ def find_header(
     )
 
 
-def _line_offset(data: bytes, line_no: int) -> int:
-    offset = 0
-    for _ in range(line_no - 1):
-        offset = data.find(b"\n", offset) + 1
-    return offset
+CHUNK = 1 << 20
+
+
+def _chunk_newlines(data: bytes, start: int) -> np.ndarray:
+    """Newlines in each CHUNK-byte block of data[start:] (lets a few lines be located without a full scan)."""
+    bounds = range(start, len(data), CHUNK)
+    return np.array([data.count(b"\n", b, min(b + CHUNK, len(data))) for b in bounds], dtype=np.int64)
+
+
+def _line_bounds(body: memoryview, chunk_lines: np.ndarray, line: int) -> tuple[int, int]:
+    """(start, end) byte offsets in body of 0-based line ``line`` >= 1 (end excludes its newline)."""
+    before = np.concatenate([[0], np.cumsum(chunk_lines)])  # newlines before each chunk
+    k = int(np.searchsorted(before, line - 1, side="right")) - 1  # chunk holding newline number line-1
+    k = max(0, min(k, len(chunk_lines) - 1))
+    base = k * CHUNK
+    nl = np.flatnonzero(np.frombuffer(body[base : base + CHUNK], dtype=np.uint8) == 10) + base
+    start = int(nl[line - 1 - int(before[k])]) + 1
+    data = body.obj  # the bytes body is a view of
+    end = data.find(b"\n", start + (len(data) - len(body)))
+    return start, (end - (len(data) - len(body))) if end >= 0 else len(body)
 
 
 def _record_ends(body: memoryview, parity_aware: bool) -> np.ndarray:
@@ -133,6 +168,32 @@ def _record_ends(body: memoryview, parity_aware: bool) -> np.ndarray:
     return newlines[~inside]
 
 
+def _polars_read(
+    data: bytes, header_line: int, separator: str, null_values: Sequence[str], columns: list[str] | None
+) -> pl.DataFrame:
+    return pl.read_csv(
+        data,
+        skip_lines=header_line - 1,
+        separator=separator,
+        has_header=True,
+        infer_schema=False,
+        quote_char='"',
+        empty_string_is_null=False,
+        null_values=list(null_values) or None,
+        columns=columns,
+        truncate_ragged_lines=False,
+        raise_if_empty=False,
+    )
+
+
+def _tidy(frame: pl.DataFrame) -> pl.DataFrame:
+    """Strip column names; empty strings (quoted "" too) -> NULL."""
+    frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+    return frame.with_columns(
+        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c) for c in frame.columns
+    )
+
+
 def read_text_table(
     path: Path,
     name: str,
@@ -140,15 +201,21 @@ def read_text_table(
     separator: str,
     specs: Sequence[HeaderSpec],
     null_values: Sequence[str] = (),
+    all_columns: bool = False,
 ) -> TextTable:
     """Read a delimited file whose header may follow title lines; every field stays a raw string.
 
     Empty fields become NULL (quoted "" too); values in ``null_values`` (e.g. R's ``NA``) also become NULL.
-    ``source_row`` is the 1-based physical line where each record starts.
+    ``source_row`` is the 1-based physical line where each record starts. Only the spec's required columns
+    (and the last one) are read unless ``all_columns``.
     """
     data = load_bytes(path, name)
     check_utf8(data, name)
-    spec, header_line, header_offset = find_header(data, name, separator, specs)
+    spec, header_line, header_offset, header = find_header(data, name, separator, specs)
+    # read only the columns the format uses, plus the last one (a short row leaves it NULL: see below)
+    wanted = {c.strip() for c in spec.required} | {header[-1].strip()}
+    columns = [c for c in header if c.strip() in wanted]
+    width = len(header)
     body = memoryview(data)[header_offset:]
     sep_byte = separator.encode()
     ends_with_newline = data.endswith(b"\n")
@@ -159,30 +226,27 @@ def read_text_table(
             line = data.count(b"\n") + 1
             raise InputError("file ends inside a quoted field (truncated?)", file=name, row=line)
 
+    subset = len(set(header)) == len(header) and not all_columns
     try:
-        frame = pl.read_csv(
-            data,
-            skip_lines=header_line - 1,
-            separator=separator,
-            has_header=True,
-            infer_schema=False,
-            quote_char='"',
-            empty_string_is_null=False,
-            null_values=list(null_values) or None,
-            truncate_ragged_lines=False,
-            raise_if_empty=False,
-        )
+        frame = _polars_read(data, header_line, separator, null_values, columns if subset else None)
     except pl.exceptions.PolarsError as exc:
+        _raise_first_bad_record(data, header_offset, header_line, width, name, separator)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot parse delimited text: {first}", file=name) from exc
     if frame.height == 0:
         raise InputError("no data rows after the header", file=name, row=header_line)
-    frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
-    frame = frame.with_columns(
-        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c) for c in frame.columns
-    )
+    if subset and data.count(sep_byte, header_offset) != (width - 1) * (frame.height + 1):
+        # Separators do not add up (quoted separators, blank lines or a row with extra fields): polars ignores
+        # extra fields of rows when it reads a subset of columns, so validate with a full read.
+        try:
+            _polars_read(data, header_line, separator, null_values, None)
+        except pl.exceptions.PolarsError as exc:
+            _raise_first_bad_record(data, header_offset, header_line, width, name, separator)
+            raise InputError(f"cannot parse delimited text: {str(exc).splitlines()[0]}", file=name) from exc
+    frame = _tidy(frame)
 
-    n_lines = data.count(b"\n", header_offset) + (0 if ends_with_newline else 1)
+    chunk_lines = _chunk_newlines(data, header_offset)
+    n_lines = int(chunk_lines.sum()) + (0 if ends_with_newline else 1)
     simple = frame.height == n_lines - 1  # no newline inside any field
     ends: np.ndarray | None = None
     if simple:
@@ -199,15 +263,21 @@ def read_text_table(
         # physical line of each record start = newlines before its start + 1, offset by the header line
         rows = (np.searchsorted(all_nl, ends[:-1], side="right") + header_line).astype(np.int32)
 
-    _check_short_rows(frame, body, name, separator, sep_byte, rows, ends, ends_with_newline)
+    blank = _check_short_rows(
+        frame, width, header, body, name, separator, sep_byte, rows, ends, ends_with_newline, chunk_lines
+    )
     frame = frame.with_columns(pl.Series(SOURCE_ROW, rows, dtype=pl.Int32))
-    # a blank physical line is not a record
-    frame = frame.filter(~pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))
+    if blank:  # a blank physical line is not a record
+        keep = np.ones(frame.height, dtype=bool)
+        keep[blank] = False
+        frame = frame.filter(pl.Series(keep))
     return TextTable(frame=frame, spec=spec, header_line=header_line)
 
 
 def _check_short_rows(
     frame: pl.DataFrame,
+    width: int,
+    header: list[str],
     body: memoryview,
     name: str,
     separator: str,
@@ -215,33 +285,55 @@ def _check_short_rows(
     rows: np.ndarray,
     ends: np.ndarray | None,
     ends_with_newline: bool,
-) -> None:
+    chunk_lines: np.ndarray,
+) -> list[int]:
     """Raise InputError for a record with fewer fields than the header (polars fills those with NULL).
 
     A short record has NULL in its last column, so only such records are checked against the raw text.
+    Returns the indexes of blank records (empty lines, or only separators) to drop.
     """
-    width = frame.width
     candidates = np.flatnonzero(frame.get_column(frame.columns[-1]).is_null().to_numpy())
+    blank: list[int] = []
     if len(candidates) == 0:
-        return
-    if ends is None:
+        return blank
+    if ends is None and len(candidates) * CHUNK * 4 >= len(body):
         ends = _record_ends(body, parity_aware=False)
         if not ends_with_newline:
             ends = np.append(ends, len(body))
     for i in candidates.tolist():
-        start, stop = int(ends[i]) + 1, int(ends[i + 1])
+        if ends is not None:
+            start, stop = int(ends[i]) + 1, int(ends[i + 1])
+        else:  # simple layout: record i is body line i + 1 (line 0 is the header)
+            start, stop = _line_bounds(body, chunk_lines, i + 1)
         record = bytes(body[start:stop])
-        if not record.strip(b"\r\n"):
-            continue  # blank line, dropped later
-        if record.count(sep_byte) >= width - 1 and b'"' not in record:
+        if not record.strip(b"\r\n" + sep_byte):
+            blank.append(i)
             continue
-        n_fields = len(_split_fields(record.decode("utf-8").rstrip("\r\n"), separator)) if b'"' in record else (
-            record.count(sep_byte) + 1
-        )
+        quoted = b"".join(record.split(b'"')[1::2])  # text inside double quotes
+        if sep_byte in quoted or b"\n" in quoted:
+            n_fields = len(_split_fields(record.decode("utf-8").rstrip("\r\n"), separator))
+        else:
+            n_fields = record.count(sep_byte) + 1
         if n_fields < width:
             raise InputError(
                 f"row has {n_fields} fields, the header has {width} (file cut mid-row?)",
                 file=name,
                 row=int(rows[i]),
-                field=frame.columns[n_fields] if n_fields < width else None,
+                field=header[n_fields].strip(),
             )
+    return blank
+
+
+def _raise_first_bad_record(
+    data: bytes, header_offset: int, header_line: int, width: int, name: str, separator: str
+) -> None:
+    """On a parse failure, find the first record whose field count differs from the header's (slow path)."""
+    text = io.StringIO(data[header_offset:].decode("utf-8"), newline="")
+    reader = csv.reader(text, delimiter=separator, quotechar='"')
+    line = header_line
+    for record in reader:
+        if line > header_line and record and len(record) != width:
+            raise InputError(
+                f"row has {len(record)} fields, the header has {width}", file=name, row=line
+            )
+        line = header_line + reader.line_num

@@ -70,7 +70,8 @@ def _cell(value: object) -> str | None:
 
 
 def read_sheet(wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[HeaderSpec]) -> tuple[pl.DataFrame, HeaderSpec]:
-    """One sheet as raw strings + source_row (spreadsheet row); the header is found like in text files."""
+    """The columns a spec requires from one sheet, as raw strings + source_row (spreadsheet row); the header is
+    found like in text files."""
     rows = sheet_rows(wb, sheet, name)
     if not rows:
         raise InputError("empty sheet", file=name, field=sheet)
@@ -80,7 +81,7 @@ def read_sheet(wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[Head
         for spec in specs:
             hits = sum(col in cells for col in spec.required)
             if hits == len(spec.required):
-                return _frame(rows, i, name, sheet), spec
+                return _frame(rows, i, set(spec.required)), spec
             if hits and (best is None or hits > best[0]):
                 best = (hits, i, spec)
     if best is None:
@@ -98,19 +99,21 @@ def read_sheet(wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[Head
     )
 
 
-def _frame(rows: list[list[object]], header_idx: int, name: str, sheet: str) -> pl.DataFrame:
+def _frame(rows: list[list[object]], header_idx: int, wanted: set[str]) -> pl.DataFrame:
+    """The wanted columns of the rows below the header, as strings, with their spreadsheet row numbers."""
     header = [str(c).strip() for c in rows[header_idx]]
     data = rows[header_idx + 1 :]
     while data and all(c is None or c == "" for c in data[-1]):
         data.pop()  # trailing empty rows of the used range
     columns: dict[str, pl.Series] = {}
     for j, col in enumerate(header):
-        if not col or col in columns:
+        if col not in wanted or col in columns:
             continue
         values = [_cell(r[j]) if j < len(r) else None for r in data]
         columns[col] = pl.Series(col, values, dtype=pl.String)
     first = header_idx + 2  # spreadsheet row of the first data row (1-based)
+    blank = [all(c is None or c == "" for c in r) for r in data]
     frame = pl.DataFrame(columns).with_columns(
         pl.int_range(first, first + len(data), dtype=pl.Int32).alias(SOURCE_ROW)
     )
-    return frame.filter(~pl.all_horizontal(pl.exclude(SOURCE_ROW).is_null()))
+    return frame.filter(~pl.Series(blank)) if any(blank) else frame

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from icemonitor.readers._canon import ISO_DATE, Mapping_, canonical
+from icemonitor.readers._canon import ISO_DATE, TableMap, canonical
 from icemonitor.readers._text import HeaderSpec, read_text_table
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ TEXT = {
     "citizenship": "citizenship_country", "gender": "gender", "person_id": "bln_person_id",
 }
 HEADER = HeaderSpec("bln la arrests", (*TEXT.values(), "arrest_date"))
-MAPPING = Mapping_(
+MAPPING = TableMap(
     table="arrests",
     text=TEXT,
     dates={"event_date": "arrest_date"},

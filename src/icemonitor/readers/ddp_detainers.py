@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from icemonitor.readers._canon import ISO_DATE, Mapping_, canonical, state_codes
+from icemonitor.readers._canon import ISO_DATE, TableMap, canonical, state_codes
 from icemonitor.readers._text import HeaderSpec, read_text_table
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def detainer_columns(suffix: str = "", *, lift_reason: bool = True) -> tuple[dic
 
 _TEXT, _DATES = detainer_columns()
 HEADER = HeaderSpec("ddp detainers", (*_TEXT.values(), *_DATES.values(), "facility_state"))
-MAPPING = Mapping_(
+MAPPING = TableMap(
     table="detainers",
     text={**_TEXT, "state": STATE_COL},
     dates=_DATES,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from icemonitor.readers._canon import ISO_DATE, Mapping_, canonical, concat_tables, state_codes
+from icemonitor.readers._canon import ISO_DATE, TableMap, canonical, concat_tables, state_codes
 from icemonitor.readers._text import SOURCE_ROW, HeaderSpec, read_text_table
 from icemonitor.readers.ddp_detainers import detainer_columns
 
@@ -35,7 +35,7 @@ STATE_COL = "__state"
 _DET_TEXT, _DET_DATES = detainer_columns(".detainer", lift_reason=False)
 
 MAPPINGS = {
-    "arrests": Mapping_(
+    "arrests": TableMap(
         table="arrests",
         text={
             "aor_raw": "apprehension_aor.arrest", "state": STATE_COL, "method_raw": "apprehension_method.arrest",
@@ -46,7 +46,7 @@ MAPPINGS = {
         constants={"criminality_field": "ddp_apprehension_criminality"},
         date_formats=(ISO_DATE,),
     ),
-    "encounters": Mapping_(
+    "encounters": TableMap(
         table="encounters",
         text={
             "aor_raw": "responsible_aor.encounter", "disposition": "processing_disposition.encounter",
@@ -57,7 +57,7 @@ MAPPINGS = {
         constants={"criminality_field": "ddp_encounter_criminality"},
         date_formats=(ISO_DATE,),
     ),
-    "detainers": Mapping_(
+    "detainers": TableMap(
         table="detainers",
         text={**_DET_TEXT, "state": STATE_COL},
         dates=_DET_DATES,
@@ -82,7 +82,7 @@ def distinct_records(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
 
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read the joined WA file -> {"arrests", "encounters", "detainers"} (distinct records each)."""
-    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER], null_values=("NA",))
+    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER], null_values=("NA",), all_columns=True)
     parts = []
     for table, mapping in MAPPINGS.items():
         records = distinct_records(raw.frame, SUFFIX[table]).sort(SOURCE_ROW)

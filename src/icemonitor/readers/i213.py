@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import ISO_DATE, Mapping_, canonical
+from icemonitor.readers._canon import ISO_DATE, TableMap, canonical
 from icemonitor.readers._text import HeaderSpec, read_text_table
 from icemonitor.readers._xlsx import open_workbook, read_sheet
 
@@ -59,14 +59,14 @@ _TEXT = {
     "citizenship": "citizenship_country_descr", "gender": "gender_code",
     "criminal_charges": "criminal_charges", "criminality_raw": CRIMINALITY_RAW,
 }
-MAPPING_CSV = Mapping_(
+MAPPING_CSV = TableMap(
     table="i213",
     text=_TEXT,
     dates={"event_date": "apprehension_date"},
     constants={"criminality_field": "i213_criminal_charges", "state": None},
     date_formats=(ISO_DATE,),
 )
-MAPPING_XLSX = Mapping_(
+MAPPING_XLSX = TableMap(
     table="i213",
     text={**_TEXT, "county_name": "county", "state": "state"},
     dates={"event_date": "apprehension_date"},

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import Mapping_, canonical
+from icemonitor.readers._canon import TableMap, canonical
 from icemonitor.readers._text import HeaderSpec, read_text_table
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ HEADERS = {
 }
 
 MAPPINGS = {
-    "arrests": Mapping_(
+    "arrests": TableMap(
         table="arrests",
         text={
             "aor_raw": "Area of Responsibility", "method_raw": "Apprehension Method",
@@ -52,7 +52,7 @@ MAPPINGS = {
         dates={"event_date": "Apprehension Date"},
         constants={"criminality_field": "not_recorded", "criminality_raw": None},
     ),
-    "encounters": Mapping_(
+    "encounters": TableMap(
         table="encounters",
         text={
             "aor_raw": "Event Area of Responsibility", "landmark": "Landmark", "operation_raw": "Operation",
@@ -61,7 +61,7 @@ MAPPINGS = {
         dates={"event_date": "Event Date"},
         constants={"criminality_field": "not_recorded", "criminality_raw": None},
     ),
-    "removals": Mapping_(
+    "removals": TableMap(
         table="removals",
         text={
             "aor_raw": "Area of Responsibility", "disposition": "Processing Disposition Code",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import ISO_DATE, US_DATE, Mapping_, canonical, concat_tables
+from icemonitor.readers._canon import ISO_DATE, US_DATE, TableMap, canonical, concat_tables
 from icemonitor.readers._text import HeaderSpec, read_text_table
 from icemonitor.readers._xlsx import open_workbook, read_sheet
 
@@ -50,21 +50,21 @@ _COMMON = {
     "criminality_raw": "Most Serious Conviction", "most_serious_conviction": "Most Serious Conviction",
 }
 MAPPINGS = {
-    "arrests": Mapping_(
+    "arrests": TableMap(
         table="arrests",
         text={**_COMMON, "landmark": "Apprehension Landmark", "method_raw": "Arrest Method"},
         dates={"event_date": "Arrest Date"},
         constants=CRIMINALITY,
         date_formats=(US_DATE, ISO_DATE),
     ),
-    "bookins": Mapping_(
+    "bookins": TableMap(
         table="bookins",
         text={**_COMMON, "detention_facility": "Detention Facility", "method_raw": "Apprehension Method"},
         dates={"event_date": "Book In Date"},
         constants=CRIMINALITY,
         date_formats=(US_DATE, ISO_DATE),
     ),
-    "removals": Mapping_(
+    "removals": TableMap(
         table="removals",
         text={**_COMMON, "case_category": "Case Category"},
         dates={"event_date": "Departed Date", "departed_date": "Departed Date"},
@@ -103,6 +103,7 @@ def read_xlsx(source: SourceFile) -> dict[str, pl.DataFrame]:
             )
         frame, _ = read_sheet(wb, sheet, source.name, [HEADERS[table]])
         parts.append((table, canonical(frame, source, MAPPINGS[table], sheet=sheet)))
-    if not parts:
-        raise InputError("workbook has no data sheet", file=source.name)
+    missing = [s for s in DATA_SHEETS if s not in wb.sheet_names]
+    if missing:
+        raise InputError(f"data sheet {missing[0]!r} missing from the workbook", file=source.name, field=missing[0])
     return concat_tables(parts)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import ISO_DATE, US_DATE, Mapping_, canonical, concat_tables
+from icemonitor.readers._canon import ISO_DATE, US_DATE, TableMap, canonical, concat_tables
 from icemonitor.readers._text import HeaderSpec, read_text_table
 from icemonitor.readers._xlsx import open_workbook, read_sheet
 
@@ -47,7 +47,7 @@ HEADERS = {
 
 _NO_CRIM = {"criminality_field": "not_recorded", "criminality_raw": None}
 MAPPINGS = {
-    "arrests": Mapping_(
+    "arrests": TableMap(
         table="arrests",
         text={
             "aor_raw": "Area of Responsibility", "landmark": "Apprehension Landmark", "operation_raw": "Operation",
@@ -58,7 +58,7 @@ MAPPINGS = {
         constants=_NO_CRIM,
         date_formats=(US_DATE, ISO_DATE),
     ),
-    "encounters": Mapping_(
+    "encounters": TableMap(
         table="encounters",
         text={
             "aor_raw": "Event Area of Responsibility", "landmark": "Landmark", "operation_raw": "Operation",
@@ -66,7 +66,7 @@ MAPPINGS = {
         },
         constants={**_NO_CRIM, "event_date": None},
     ),
-    "removals": Mapping_(
+    "removals": TableMap(
         table="removals",
         text={
             "aor_raw": "Area of Responsibility", "citizenship": "Country of Citizenship", "gender": "Gender",
