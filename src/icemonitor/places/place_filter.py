@@ -115,7 +115,8 @@ class _Index:
         states = tuple(sorted({self.county_rows[f]["state"] for f in fips if self.county_rows[f]["state"]}))
         whole_states = {s for s in states if self.state_counties[s] <= fips}
         covered = set().union(*(self.state_counties[s] for s in whole_states)) if whole_states else set()
-        whole_aors = {a for m in self.aor_by_vintage for a, cs in m.items() if cs and cs <= fips and not cs <= covered}
+        # an AOR lying wholly inside the place matches by its code too, so its unplaced events count
+        whole_aors = {a for m in self.aor_by_vintage for a, cs in m.items() if cs and cs <= fips}
         rest = {f for f in fips if f not in covered and not any(f in self.aor_counties[a] for a in whole_aors)}
         return Place(level=level, code=code, label=label, county_fips=tuple(sorted(fips)), aors=self.aors_of(fips),
                      states=states, filter_aors=tuple(sorted(whole_aors)), filter_states=tuple(sorted(whole_states)),
