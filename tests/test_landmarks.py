@@ -128,7 +128,8 @@ def test_rules_have_evidence_and_counties_lie_in_their_aor(crosswalk):
         if m.level == "county" and aor_of.get(m.county_fips) != m.aor:
             assert m.cross_aor, m  # a county outside the AOR needs an explicit reason
     base = Path(__file__).resolve().parents[1] / "src/icemonitor/places/data"
-    for name in ("landmark_patterns.csv", "landmark_mappings.csv", "office_codes.csv", "landmark_settings.csv"):
+    for name in ("landmark_patterns.csv", "landmark_mappings.csv", "office_codes.csv", "landmark_settings.csv",
+                 "landmark_state_hints.csv"):
         with open(base / name, encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         assert rows and all(r["evidence"].strip() for r in rows), name

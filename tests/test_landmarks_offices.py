@@ -109,3 +109,30 @@ def test_new_mappings():
     assert (r["county_fips"], r["kind"]) == ("06073", "office_proxy")
     assert one("BOS", "NEW BRITIAN, CT")["county_fips"] == "09003"
     assert one("PHO", "LEAR - ARIZONA DEPARTMENT OF PUBLIC SAFETY")["level"] == "state"
+
+
+def test_wisconsin_team_prefix_hint_is_backed_by_the_data():
+    """Without the hint, every Chicago-AOR 'A -'..'D -' landmark placed at a county lies in Wisconsin; with it,
+    same-named counties are read as the Wisconsin one."""
+    import dataclasses
+
+    from icemonitor.places.landmark_reference import load_reference
+    from icemonitor.places.landmark_resolve import Resolver
+    from icemonitor.places.landmark_rules import load_rules
+
+    landmarks = set()
+    for path in ARRESTS:
+        df = pl.read_csv(path, separator="|", skip_rows=5, infer_schema=False)
+        sub = df.filter((pl.col("Area of Responsibility") == "Chicago Area of Responsibility")
+                        & pl.col("Apprehension Landmark").str.contains(r"^\s*[A-D] ?-"))
+        landmarks |= set(sub["Apprehension Landmark"].to_list())
+    rules = load_rules()
+    bare = Resolver(load_reference(ref, "uwchr"), dataclasses.replace(rules, state_hints=()))
+    placed = [bare.resolve("CHI", lm) for lm in landmarks]
+    states = {r.state for r in placed if r.level == "county"}
+    assert len([r for r in placed if r.level == "county"]) >= 70 and states == {"WI"}
+    r = one("CHI", "D - BROWN COUNTY JAIL")
+    assert (r["county_fips"], r["kind"]) == ("55009", "event")
+    assert bare.resolve("CHI", "D - BROWN COUNTY JAIL").rule == "county_name_ambiguous"
+    # the hint is scoped to its AOR
+    assert one("NOL", "D - BENTON COUNTY JAIL")["level"] != "county"

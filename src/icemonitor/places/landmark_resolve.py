@@ -244,6 +244,9 @@ class Resolver:
         if all_hints and not hints:
             # the text names only states outside the AOR ('CHESTERFIELD COUNTY JAIL-VA' in the Atlanta AOR)
             return _aor_only("state_outside_aor", 0.5)
+        if not hints:
+            # team prefixes that belong to one state of the AOR (landmark_state_hints.csv)
+            hints = {h.state for h in self.rules.state_hints if h.aor == aor and h.regex.search(text)} & states
         for step in (
             lambda: self._county_named(text, aor, hints),
             lambda: self._facility(text, aor),

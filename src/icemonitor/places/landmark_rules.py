@@ -48,11 +48,20 @@ class OfficeCode:
 
 
 @dataclass(frozen=True)
+class StateHint:
+    id: str
+    aor: str
+    regex: re.Pattern[str]
+    state: str
+
+
+@dataclass(frozen=True)
 class Rules:
     patterns: list[Pattern]
     mappings: dict[tuple[str, str], Mapping]
     offices: dict[tuple[str, str], OfficeCode]
     settings: dict[str, float]
+    state_hints: tuple[StateHint, ...] = ()
 
     def by_action(self, action: str) -> list[Pattern]:
         return [p for p in self.patterns if p.action == action]
@@ -99,7 +108,8 @@ def _check_place(path: str, line: int, level: str, fips: str | None, state: str 
 
 
 def load_rules() -> Rules:
-    """Read landmark_patterns.csv, landmark_mappings.csv, office_codes.csv and landmark_settings.csv."""
+    """Read landmark_patterns.csv, landmark_mappings.csv, office_codes.csv, landmark_settings.csv and
+    landmark_state_hints.csv."""
     patterns = []
     for line, r in _rows("landmark_patterns.csv", ["id", "action", "regex", "kind", "confidence", "evidence"]):
         try:
@@ -130,4 +140,15 @@ def load_rules() -> Rules:
                                                     _float("office_codes.csv", line, "confidence", r["confidence"]))
     settings = {r["name"]: _float("landmark_settings.csv", line, "value", r["value"])
                 for line, r in _rows("landmark_settings.csv", ["name", "value", "evidence"])}
-    return Rules(patterns, mappings, offices, settings)
+    hints = []
+    for line, r in _rows("landmark_state_hints.csv", ["id", "aor", "regex", "state", "evidence"]):
+        try:
+            rx = re.compile(r["regex"])
+        except re.error as exc:
+            raise InputError(f"bad regex: {exc}", file="landmark_state_hints.csv", row=line, field="regex",
+                             value=r["regex"]) from None
+        if not re.fullmatch(r"[A-Z]{2}", r["state"] or ""):
+            raise InputError("state must be a 2-letter code", file="landmark_state_hints.csv", row=line,
+                             field="state", value=r["state"])
+        hints.append(StateHint(r["id"], r["aor"], rx, r["state"]))
+    return Rules(patterns, mappings, offices, settings, tuple(hints))
