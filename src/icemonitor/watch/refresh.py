@@ -1,0 +1,268 @@
+"""`icemonitor refresh`: fetch what is new, rebuild, record what changed, hold back disagreeing versions, alert.
+
+The previous warehouse stays in use until the new one is complete; each release file version used is kept under
+<home>/versions/<release>/<sha256>/ so that, when a new version disagrees with it beyond the thresholds, the
+old version can be rebuilt and kept in use while the new one is written to exclusions.csv as suspect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from icemonitor import config
+from icemonitor.warehouse.build import BuildSource
+from icemonitor.watch import exclusions, snapshot, state
+from icemonitor.watch.lock import RefreshLock
+from icemonitor.watch.snapshot import CellChange, Thresholds
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[Path, Path | None], None]
+ListSources = Callable[[Path], list[BuildSource]]
+Build = Callable[..., object]
+
+
+@dataclass
+class RefreshResult:
+    refresh_id: int
+    status: str  # updated / unchanged / held_back
+    added: list[tuple[str, str]] = field(default_factory=list)  # (release_id, file_name) loaded for the first time
+    changed: list[tuple[str, str]] = field(default_factory=list)  # new versions taken into use
+    removed: list[tuple[str, str]] = field(default_factory=list)  # files no longer in the catalog
+    suspect: list[exclusions.Exclusion] = field(default_factory=list)
+    changes: list[CellChange] = field(default_factory=list)
+    findings: list[int] = field(default_factory=list)  # ids of new findings
+    messages: list[str] = field(default_factory=list)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def catalog_fetch(home: Path, mirror: Path | None) -> None:
+    """Fetch every catalog release not yet archived (or whose archived bytes differ from the catalog's)."""
+    from icemonitor.catalog.fetch import fetch
+
+    fetch(None, home=home, mirror=mirror)
+
+
+def catalog_list(home: Path) -> list[BuildSource]:
+    from icemonitor.warehouse.sources import catalog_sources
+
+    return catalog_sources(home=home)
+
+
+def default_build(sources: Sequence[BuildSource], target: Path) -> object:
+    from icemonitor.warehouse.build import build
+
+    return build(sources, target)
+
+
+def kept_path(home: Path, release_id: str, sha: str, name: str) -> Path:
+    return home / "versions" / release_id / sha / name
+
+
+def refresh(
+    home: Path | None = None,
+    *,
+    mirror: Path | None = None,
+    fetch: Fetch = catalog_fetch,
+    list_sources: ListSources = catalog_list,
+    build: Build = default_build,
+    thresholds: Thresholds = Thresholds(),
+    run_watches: bool = True,
+) -> RefreshResult:
+    """One refresh under the lock. Raises LockHeld when another refresh runs."""
+    home = Path(home or config.home())
+    with RefreshLock(home):
+        con = state.connect(home)
+        refresh_id = con.execute(
+            "INSERT INTO refreshes (started_at, status) VALUES (?, 'running')", [state.iso(state.now_utc())]
+        ).lastrowid
+        try:
+            result = _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds)
+            if run_watches and result.status == "updated":
+                from icemonitor.watch.alerts import evaluate_watches
+
+                result.findings = evaluate_watches(con, config.warehouse_path(home), result.changes, refresh_id)
+            con.execute(
+                "UPDATE refreshes SET finished_at = ?, status = ?, message = ? WHERE id = ?",
+                [state.iso(state.now_utc()), result.status, "\n".join(result.messages), refresh_id],
+            )
+            return result
+        except BaseException as err:
+            con.execute(
+                "UPDATE refreshes SET finished_at = ?, status = 'failed', message = ? WHERE id = ?",
+                [state.iso(state.now_utc()), f"{type(err).__name__}: {err}", refresh_id],
+            )
+            raise
+        finally:
+            con.close()
+
+
+def _in_use(con: sqlite3.Connection) -> dict[tuple[str, str], sqlite3.Row]:
+    return {(r["release_id"], r["file_name"]): r for r in con.execute("SELECT * FROM release_files WHERE status = 'in_use'")}
+
+
+def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds) -> RefreshResult:
+    result = RefreshResult(refresh_id, "unchanged")
+    fetch(home, mirror)
+    sources = list_sources(home)
+    in_use = _in_use(con)
+    excluded = exclusions.load(home)
+    target = config.warehouse_path(home)
+
+    chosen: list[BuildSource] = []
+    shas: dict[tuple[str, str], str] = {}
+    accepted_unchecked: set[str] = set()
+    for src in sources:
+        key = (src.release_id, src.name)
+        sha = sha256_of(src.path)
+        ex = excluded.get((src.release_id, src.name, sha))
+        if ex is not None and ex.decision == "suspect":
+            old = in_use.get(key)
+            if old is None:
+                result.messages.append(f"{src.release_id}/{src.name}: version {sha[:12]} is excluded as suspect; not loaded")
+                continue
+            chosen.append(replace(src, path=Path(old["kept_path"]), sha256=old["sha256"]))
+            shas[key] = old["sha256"]
+            result.messages.append(
+                f"{src.release_id}/{src.name}: version {sha[:12]} is excluded as suspect; keeping {old['sha256'][:12]}"
+            )
+            continue
+        if ex is not None and ex.decision == "accepted":
+            accepted_unchecked.add(src.release_id)
+        chosen.append(src)
+        shas[key] = sha
+        if key not in in_use:
+            result.added.append(key)
+        elif in_use[key]["sha256"] != sha:
+            result.changed.append(key)
+    result.removed = sorted(set(in_use) - set(shas))
+
+    if not (result.added or result.changed or result.removed) and target.exists():
+        result.messages.append("nothing new: the warehouse is up to date")
+        return result
+
+    before = snapshot.load(con)
+    if not before and target.exists():
+        before = snapshot.take(target)  # first refresh over a warehouse built by `icemonitor build`
+    candidate = target.with_name(f".{target.name}.candidate")
+    candidate.unlink(missing_ok=True)
+    try:
+        build(chosen, candidate)
+        after = snapshot.take(candidate)
+        changed_releases = sorted({rid for rid, _ in result.changed} - accepted_unchecked)
+        suspects = {
+            rid: bad for rid in changed_releases if (bad := snapshot.disagreements(rid, before, after, thresholds))
+        }
+        if suspects:
+            chosen = _hold_back(con, home, refresh_id, suspects, chosen, shas, in_use, result, thresholds)
+            candidate.unlink(missing_ok=True)
+            if not (result.added or result.changed or result.removed):
+                result.status = "held_back"
+                return result
+            build(chosen, candidate)
+            after = snapshot.take(candidate)
+        result.changes = snapshot.diff(before, after)
+        _keep_copies(home, chosen, shas)
+        os.replace(candidate, target)
+    finally:
+        candidate.unlink(missing_ok=True)
+    _record(con, refresh_id, result, after, chosen, shas, home)
+    result.status = "held_back" if result.suspect else "updated"
+    added = sum(c.added for c in result.changes)
+    removed = sum(c.removed for c in result.changes)
+    result.messages.append(
+        f"warehouse rebuilt: {len(result.added)} file(s) added, {len(result.changed)} new version(s), "
+        f"{len(result.removed)} removed; {added:,} rows added and {removed:,} removed across "
+        f"{len(result.changes)} table/release/month/AOR cells"
+    )
+    return result
+
+
+def _hold_back(con, home, refresh_id, suspects, chosen, shas, in_use, result, thresholds) -> list[BuildSource]:
+    """Swap each suspect release's new files for the kept old versions and write the exclusions."""
+    rows = []
+    out = []
+    for src in chosen:
+        key = (src.release_id, src.name)
+        if src.release_id in suspects and key in result.changed:
+            old = in_use[key]
+            bad = suspects[src.release_id]
+            worst = max(bad, key=lambda c: abs(c.rows_after - c.rows_before) / max(c.rows_before, 1))
+            reason = (
+                f"{len(bad)} month x AOR cell(s) with >= {thresholds.min_rows} rows changed by more than "
+                f"{thresholds.max_change:.0%}; largest: {worst.table} {worst.month} {worst.aor or '(no AOR)'} "
+                f"{worst.rows_before} -> {worst.rows_after} rows"
+            )
+            new_sha = shas[key]
+            rows.append(exclusions.Exclusion(src.release_id, src.name, new_sha, "suspect", reason,
+                                             exclusions.today(), str(refresh_id)))
+            con.execute(
+                "INSERT OR IGNORE INTO release_files (release_id, file_name, sha256, kept_path, status, first_refresh, "
+                "last_refresh) VALUES (?,?,?,NULL,'suspect',?,?)",
+                [src.release_id, src.name, new_sha, refresh_id, refresh_id],
+            )
+            out.append(replace(src, path=Path(old["kept_path"]), sha256=old["sha256"]))
+            shas[key] = old["sha256"]
+            result.changed.remove(key)
+            result.messages.append(
+                f"{src.release_id}/{src.name}: new version {new_sha[:12]} disagrees with the one in use "
+                f"({reason}); kept {old['sha256'][:12]} and recorded the new one as suspect"
+            )
+        else:
+            out.append(src)
+    exclusions.record(rows, home)
+    result.suspect.extend(rows)
+    return out
+
+
+def _keep_copies(home: Path, chosen: list[BuildSource], shas: dict[tuple[str, str], str]) -> None:
+    for src in chosen:
+        dest = kept_path(home, src.release_id, shas[(src.release_id, src.name)], src.name)
+        if dest.exists() or Path(src.path).resolve() == dest.resolve():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.copyfile(src.path, tmp)
+        os.replace(tmp, dest)
+
+
+def _record(con, refresh_id, result, after, chosen, shas, home) -> None:
+    """Store the diff, the new snapshot and the release history in one transaction."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.executemany(
+            "INSERT INTO release_diff VALUES (?,?,?,?,?,?,?,?,?)",
+            [(refresh_id, c.table, c.release_id, c.month, c.aor, c.rows_before, c.rows_after,
+              c.counted_before, c.counted_after) for c in result.changes],
+        )
+        snapshot.save(con, after)
+        used = {(s.release_id, s.name) for s in chosen}
+        con.execute(
+            "UPDATE release_files SET status = 'superseded' WHERE status = 'in_use'"
+        )
+        for rid, name in used:
+            sha = shas[(rid, name)]
+            con.execute(
+                "INSERT INTO release_files (release_id, file_name, sha256, kept_path, status, first_refresh, last_refresh) "
+                "VALUES (?,?,?,?,'in_use',?,?) ON CONFLICT (release_id, file_name, sha256) DO UPDATE SET "
+                "status = 'in_use', kept_path = excluded.kept_path, last_refresh = excluded.last_refresh",
+                [rid, name, sha, str(kept_path(home, rid, sha, name)), refresh_id, refresh_id],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
