@@ -194,7 +194,8 @@ class SmtpServer:
                 return AuthResult(success=False, handled=False)
             login, pw = auth_data.login.decode(), auth_data.password.decode()
             server.auth_attempts.append((login, pw))
-            return AuthResult(success=(login == server.user and pw == server.password))
+            ok = login == server.user and pw == server.password
+            return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 on failure
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
