@@ -20,6 +20,7 @@ out = Console()
 
 EXIT_OK = 0
 EXIT_ERROR = 2
+EXIT_FETCH_FAILED = 3  # the refresh worked with what could be fetched; some files could not be
 EXIT_HELD_BACK = 10  # the refresh worked but held back a suspect release version
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another refresh holds the lock; try again later
 
@@ -41,8 +42,8 @@ def refresh_command(
 ) -> None:
     """Fetch new releases, rebuild, record what changed, run the watches and send alerts (one shot, cron-friendly).
 
-    Exit codes: 0 done (updated or nothing new), 10 done but a new release version was held back as suspect,
-    75 another refresh is running, 2 error."""
+    Exit codes: 0 done (updated or nothing new), 3 done but some files could not be fetched, 10 done but a
+    new release version was held back as suspect, 75 another refresh is running, 2 error."""
     from icemonitor.watch import state
     from icemonitor.watch.delivery import deliver_due
     from icemonitor.watch.lock import LockHeld
@@ -66,7 +67,7 @@ def refresh_command(
     summary = {
         "refresh_id": result.refresh_id, "status": result.status,
         "added": [list(k) for k in result.added], "changed": [list(k) for k in result.changed],
-        "removed": [list(k) for k in result.removed],
+        "removed": [list(k) for k in result.removed], "fetch_errors": result.fetch_errors,
         "suspect": [e.__dict__ for e in result.suspect],
         "rows_added": sum(c.added for c in result.changes), "rows_removed": sum(c.removed for c in result.changes),
         "new_findings": len(result.findings),
@@ -80,7 +81,9 @@ def refresh_command(
             out.print(m, highlight=False)
         out.print(f"refresh {result.refresh_id}: {result.status}; {summary['new_findings']} new finding(s); "
                   f"{summary['sent']} alert(s) sent, {summary['failed']} failed (will retry)", highlight=False)
-    raise typer.Exit(EXIT_HELD_BACK if result.status == "held_back" else EXIT_OK)
+    if result.status == "held_back":
+        raise typer.Exit(EXIT_HELD_BACK)
+    raise typer.Exit(EXIT_FETCH_FAILED if result.fetch_errors else EXIT_OK)
 
 
 def history_command(

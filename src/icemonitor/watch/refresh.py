@@ -8,6 +8,7 @@ old version can be rebuilt and kept in use while the new one is written to exclu
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from icemonitor import config
+from icemonitor.errors import IcemonitorError
 from icemonitor.warehouse.build import BuildSource
 from icemonitor.watch import exclusions, snapshot, state
 from icemonitor.watch.lock import RefreshLock
@@ -24,7 +26,7 @@ from icemonitor.watch.snapshot import CellChange, Thresholds
 
 log = logging.getLogger(__name__)
 
-Fetch = Callable[[Path, Path | None], None]
+Fetch = Callable[[Path, Path | None], list[str] | None]
 ListSources = Callable[[Path], list[BuildSource]]
 Build = Callable[..., object]
 
@@ -36,6 +38,7 @@ class RefreshResult:
     added: list[tuple[str, str]] = field(default_factory=list)  # (release_id, file_name) loaded for the first time
     changed: list[tuple[str, str]] = field(default_factory=list)  # new versions taken into use
     removed: list[tuple[str, str]] = field(default_factory=list)  # files no longer in the catalog
+    fetch_errors: list[str] = field(default_factory=list)  # files that could not be fetched (left out)
     suspect: list[exclusions.Exclusion] = field(default_factory=list)
     changes: list[CellChange] = field(default_factory=list)
     findings: list[int] = field(default_factory=list)  # ids of new findings
@@ -50,17 +53,31 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def catalog_fetch(home: Path, mirror: Path | None) -> None:
-    """Fetch every catalog release not yet archived (or whose archived bytes differ from the catalog's)."""
+def catalog_fetch(home: Path, mirror: Path | None) -> list[str]:
+    """Fetch every catalog release not yet archived with the catalog's checksum (a changed checksum in the
+    catalog means a new version: it is archived beside the old copy). Returns the files that failed."""
     from icemonitor.catalog.fetch import fetch
 
-    fetch(None, home=home, mirror=mirror)
+    try:
+        fetch(None, home=home, mirror=mirror)
+    except IcemonitorError as err:
+        return [str(e) for e in getattr(err, "errors", [err])]
+    return []
 
 
 def catalog_list(home: Path) -> list[BuildSource]:
-    from icemonitor.warehouse.sources import catalog_sources
+    """Build sources for every event release file archived with the catalog's checksum (unfetched ones are
+    left out here; catalog_fetch has reported them)."""
+    from icemonitor.catalog import archive
+    from icemonitor.catalog.catalog import load_catalog
 
-    return catalog_sources(home=home)
+    out = []
+    for release in load_catalog().event_releases():
+        for f in release.files:
+            entry = archive.find(release.id, f.name, f.sha256, f.bytes, home=home)
+            if f.reader and entry is not None:
+                out.append(BuildSource(release.id, f.name, entry.path, f.reader, f.sha256, dict(f.options or {})))
+    return out
 
 
 def default_build(sources: Sequence[BuildSource], target: Path) -> object:
@@ -117,7 +134,9 @@ def _in_use(con: sqlite3.Connection) -> dict[tuple[str, str], sqlite3.Row]:
 
 def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds) -> RefreshResult:
     result = RefreshResult(refresh_id, "unchanged")
-    fetch(home, mirror)
+    result.fetch_errors = list(fetch(home, mirror) or [])
+    for err in result.fetch_errors:
+        result.messages.append(f"not fetched (the version in use, if any, stays): {err}")
     sources = list_sources(home)
     in_use = _in_use(con)
     excluded = exclusions.load(home)
@@ -149,7 +168,16 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
             result.added.append(key)
         elif in_use[key]["sha256"] != sha:
             result.changed.append(key)
-    result.removed = sorted(set(in_use) - set(shas))
+    for key in sorted(set(in_use) - set(shas)):
+        old = in_use[key]
+        if result.fetch_errors and old["kept_path"] and Path(old["kept_path"]).exists():
+            # not listed because its new version could not be fetched: keep the version in use
+            chosen.append(BuildSource(key[0], key[1], Path(old["kept_path"]), old["reader"], old["sha256"],
+                                      json.loads(old["options"] or "{}")))
+            shas[key] = old["sha256"]
+            result.messages.append(f"{key[0]}/{key[1]}: kept the version in use ({old['sha256'][:12]})")
+        else:
+            result.removed.append(key)
 
     if not (result.added or result.changed or result.removed) and target.exists():
         result.messages.append("nothing new: the warehouse is up to date")
@@ -176,11 +204,11 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
             build(chosen, candidate)
             after = snapshot.take(candidate)
         result.changes = snapshot.diff(before, after)
-        _keep_copies(home, chosen, shas)
+        kept = _keep_copies(home, chosen, shas)
         os.replace(candidate, target)
     finally:
         candidate.unlink(missing_ok=True)
-    _record(con, refresh_id, result, after, chosen, shas, home)
+    _record(con, refresh_id, result, after, chosen, shas, kept)
     result.status = "held_back" if result.suspect else "updated"
     added = sum(c.added for c in result.changes)
     removed = sum(c.removed for c in result.changes)
@@ -229,18 +257,28 @@ def _hold_back(con, home, refresh_id, suspects, chosen, shas, in_use, result, th
     return out
 
 
-def _keep_copies(home: Path, chosen: list[BuildSource], shas: dict[tuple[str, str], str]) -> None:
+def _keep_copies(home: Path, chosen: list[BuildSource], shas: dict[tuple[str, str], str]) -> dict[tuple[str, str], Path]:
+    """Where each file version in use is kept: its raw-archive copy (read-only, never overwritten) when it
+    comes from there, else a copy under <home>/versions/."""
+    raw = (home / "raw").resolve()
+    kept = {}
     for src in chosen:
-        dest = kept_path(home, src.release_id, shas[(src.release_id, src.name)], src.name)
-        if dest.exists() or Path(src.path).resolve() == dest.resolve():
+        key = (src.release_id, src.name)
+        path = Path(src.path).resolve()
+        if raw in path.parents or (home / "versions").resolve() in path.parents:
+            kept[key] = path
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".part")
-        shutil.copyfile(src.path, tmp)
-        os.replace(tmp, dest)
+        dest = kept_path(home, src.release_id, shas[key], src.name)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.copyfile(src.path, tmp)
+            os.replace(tmp, dest)
+        kept[key] = dest
+    return kept
 
 
-def _record(con, refresh_id, result, after, chosen, shas, home) -> None:
+def _record(con, refresh_id, result, after, chosen, shas, kept) -> None:
     """Store the diff, the new snapshot and the release history in one transaction."""
     con.execute("BEGIN IMMEDIATE")
     try:
@@ -250,17 +288,17 @@ def _record(con, refresh_id, result, after, chosen, shas, home) -> None:
               c.counted_before, c.counted_after) for c in result.changes],
         )
         snapshot.save(con, after)
-        used = {(s.release_id, s.name) for s in chosen}
-        con.execute(
-            "UPDATE release_files SET status = 'superseded' WHERE status = 'in_use'"
-        )
-        for rid, name in used:
-            sha = shas[(rid, name)]
+        con.execute("UPDATE release_files SET status = 'superseded' WHERE status = 'in_use'")
+        for src in chosen:
+            key = (src.release_id, src.name)
             con.execute(
-                "INSERT INTO release_files (release_id, file_name, sha256, kept_path, status, first_refresh, last_refresh) "
-                "VALUES (?,?,?,?,'in_use',?,?) ON CONFLICT (release_id, file_name, sha256) DO UPDATE SET "
-                "status = 'in_use', kept_path = excluded.kept_path, last_refresh = excluded.last_refresh",
-                [rid, name, sha, str(kept_path(home, rid, sha, name)), refresh_id, refresh_id],
+                "INSERT INTO release_files (release_id, file_name, sha256, kept_path, reader, options, status, "
+                "first_refresh, last_refresh) VALUES (?,?,?,?,?,?,'in_use',?,?) "
+                "ON CONFLICT (release_id, file_name, sha256) DO UPDATE SET status = 'in_use', "
+                "kept_path = excluded.kept_path, reader = excluded.reader, options = excluded.options, "
+                "last_refresh = excluded.last_refresh",
+                [src.release_id, src.name, shas[key], str(kept[key]), src.reader,
+                 json.dumps(dict(src.options or {}), sort_keys=True), refresh_id, refresh_id],
             )
         con.execute("COMMIT")
     except BaseException:

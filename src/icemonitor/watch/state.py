@@ -27,6 +27,8 @@ MIGRATIONS: list[str] = [
       file_name TEXT NOT NULL,
       sha256 TEXT NOT NULL,
       kept_path TEXT,                     -- a copy of these bytes kept under the data folder
+      reader TEXT,                        -- how to read it (so a kept version can be rebuilt alone)
+      options TEXT,                       -- reader options, JSON
       status TEXT NOT NULL,               -- in_use / superseded / suspect
       first_refresh INTEGER REFERENCES refreshes(id),
       last_refresh INTEGER REFERENCES refreshes(id),
