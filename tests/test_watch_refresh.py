@@ -193,3 +193,34 @@ def test_bad_exclusions_file_names_file_row_and_field(tmp_path):
     with pytest.raises(InputError) as err:
         exclusions.load(tmp_path)
     assert "row 2" in str(err.value) and "decision" in str(err.value) and str(path) in str(err.value)
+
+
+def test_file_whose_fetch_failed_stays_in_use(tmp_path):
+    home = tmp_path / "home"
+    archive = Archive()
+    archive.add_lesa(2016)
+    archive.add_lesa(2017)
+    run_refresh(home, archive)
+    archive.drop("EROArrests_FY2017.csv.gz")  # e.g. its new version could not be downloaded
+    res = run_refresh(home, archive, fetch=lambda h, m: ["EROArrests_FY2017.csv.gz: connection refused"])
+    assert res.fetch_errors and res.removed == [] and res.status == "unchanged"
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM arrests WHERE fy = 2017").fetchone()[0] == len(raw_lesa_arrests(lesa_file(2017)))
+    con.close()
+
+
+def test_catalog_sources_come_from_the_raw_archive(tmp_path):
+    from test_watch_support import SHARED_DATA
+
+    from icemonitor.catalog.fetch import fetch
+    from icemonitor.watch.refresh import catalog_list
+
+    home = tmp_path / "home"
+    fetch([LESA_ID], home=home, mirror=SHARED_DATA)
+    sources = catalog_list(home)
+    assert {s.release_id for s in sources} == {LESA_ID}
+    names = sorted(p.name for p in (SHARED_DATA / "ice" / LESA_ID).glob("*.csv.gz"))
+    assert sorted(s.name for s in sources) == names
+    for s in sources:
+        assert (home / "raw") in s.path.parents and s.reader == "lesa_nationwide"
+        assert s.path.read_bytes() == (SHARED_DATA / "ice" / LESA_ID / s.name).read_bytes()

@@ -58,7 +58,8 @@ class Archive:
 def run_refresh(home: Path, archive: Archive, **kw):
     from icemonitor.watch.refresh import refresh
 
-    return refresh(home, fetch=archive.fetch, list_sources=archive.list_sources, **kw)
+    kw.setdefault("fetch", archive.fetch)
+    return refresh(home, list_sources=archive.list_sources, **kw)
 
 
 def raw_lesa_arrests(path: Path) -> pd.DataFrame:
