@@ -131,3 +131,32 @@ def test_unknown_place_is_refused_with_the_known_aors(lesa_home):
         parse("Los Angeles!", con)
     assert parse("sfr, los", con).params == ("LOS", "SFR")
     con.close()
+
+
+def test_sweep_findings_cite_raw_counts(lesa_home):
+    pytest.importorskip("icemonitor.analysis.sweeps")
+    import duckdb
+
+    from icemonitor.watch.findings import sweep_findings
+    from icemonitor.watch.places import parse
+
+    raw = pd.concat([raw_lesa_arrests(lesa_file(y)) for y in (2016, 2017)])
+    path = lesa_file(2016).parent
+    dates = pd.concat([
+        pd.read_csv(path / f"EROArrests_FY{y}.csv.gz", sep="|", skiprows=5, dtype=str, keep_default_na=False)
+        for y in (2016, 2017)
+    ])
+    dates = dates[dates["Area of Responsibility"].str.strip() == "Los Angeles Area of Responsibility"]
+    los_days = pd.to_datetime(dates["Apprehension Date"], format="%m/%d/%Y")
+    months = months_between("2017-01", "2017-09")
+    con = duckdb.connect(str(lesa_home / "warehouse.duckdb"), read_only=True)
+    found = sweep_findings(con, 7, parse("LOS"), months)
+    con.close()
+    assert found and len(raw)
+    for f in found:
+        start, end = f.period.split("..")
+        assert end[:7] in months
+        observed = int(((los_days >= start) & (los_days <= end)).sum())
+        assert f.data["observed"] == observed
+        assert f"{observed:,} arrests" in f.title and f.data["releases"] == ["uwchr-ice-enforce-fy16-19"]
+    assert len({f.dedup_key for f in found}) == len(found)
