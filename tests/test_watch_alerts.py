@@ -284,3 +284,46 @@ def test_watch_cli_validates_and_lists(home):
     assert "removed" in cli("watch", "remove", str(listed[0]["id"]))
     assert json.loads(cli("watch", "list", "--json")) == []
     assert runner.invoke(app, ["watch", "remove", "99"]).exit_code == 2
+
+
+def test_watches_interrupted_by_an_error_run_at_the_next_refresh(home, monkeypatch):
+    from icemonitor.watch import findings
+
+    cli("watch", "add", "--place", "LOS", "--watch", "at-large-rise", "--email", "a@example.org")
+    real = findings.EVALUATORS["at-large-rise"]
+
+    def broken(*args):
+        raise RuntimeError("analysis failed")
+
+    monkeypatch.setitem(findings.EVALUATORS, "at-large-rise", broken)
+    result, archive = add_fy17(home)
+    assert result.status == "updated" and result.findings == []
+    assert any("will retry" in m and "analysis failed" in m for m in result.messages)
+    monkeypatch.setitem(findings.EVALUATORS, "at-large-rise", real)
+    later = run_refresh(home, archive)
+    assert later.status == "unchanged" and len(later.findings) == 8  # 2017-02 .. 2017-09, as in the first test
+    assert run_refresh(home, archive).findings == []
+
+
+def test_watch_check_backfills_and_remove_cancels_unsent(home):
+    receiver = WebhookReceiver()  # never started: alerts stay unsent
+    add_fy17(home)
+    cli("watch", "add", "--place", "SEA", "--watch", "at-large-rise", "--webhook", receiver.url,
+        "--secret-env", "HOOK_SECRET")
+    out = cli("watch", "check", "1", "--from", "2016-10", "--to", "2017-09")
+    assert "2 new finding(s)" in out and "0 sent, 2 failed" in out
+    assert "0 new finding(s)" in cli("watch", "check", "1", "--from", "2016-10", "--to", "2017-09")
+    assert "2 unsent alert(s) cancelled" in cli("watch", "remove", "1")
+    log = json.loads(cli("alerts", "log", "--json"))
+    assert [r["status"] for r in log] == ["cancelled", "cancelled"]
+    assert [a["outcome"] for a in log[0]["attempts_log"]] == ["failed", "cancelled"]
+
+
+def test_history_shows_the_release_diff(home):
+    result, _ = add_fy17(home)
+    rows = json.loads(cli("history", str(result.refresh_id), "--json"))
+    assert sum(r["added"] for r in rows) == sum(c.added for c in result.changes) > 100_000
+    listing = json.loads(cli("history", "--json"))
+    assert [r["status"] for r in listing["refreshes"]][:2] == ["updated", "updated"]
+    assert {f["file_name"] for f in listing["release_files"] if f["status"] == "in_use"} == {
+        "EROArrests_FY2016.csv.gz", "EROArrests_FY2017.csv.gz"}

@@ -17,6 +17,28 @@ from icemonitor.watch.snapshot import CellChange, months_changed
 log = logging.getLogger(__name__)
 
 
+def evaluate_pending(con: sqlite3.Connection, warehouse: Path) -> tuple[list[int], list[str]]:
+    """Run the watches over every refresh whose changes they have not been run over yet (this one, and any
+    earlier one interrupted before its watches ran). Returns new finding ids and problems met."""
+    new: list[int] = []
+    problems: list[str] = []
+    # callers hold the refresh lock, so no other refresh is writing: every row not done is pending
+    pending = [r["id"] for r in con.execute("SELECT id FROM refreshes WHERE watches_done = 0 ORDER BY id")]
+    for rid in pending:
+        changes = [
+            CellChange(r["table_name"], r["release_id"], r["month"], r["aor"], r["rows_before"], r["rows_after"],
+                       r["counted_before"], r["counted_after"])
+            for r in con.execute("SELECT * FROM release_diff WHERE refresh_id = ?", [rid])
+        ]
+        try:
+            new += evaluate_watches(con, warehouse, changes, rid)
+        except Exception as err:  # noqa: BLE001 - kept pending, retried at the next refresh
+            problems.append(f"watches not run over refresh {rid} (will retry): {type(err).__name__}: {err}")
+            continue
+        con.execute("UPDATE refreshes SET watches_done = 1 WHERE id = ?", [rid])
+    return new, problems
+
+
 def evaluate_watches(
     con: sqlite3.Connection, warehouse: Path, changes: list[CellChange], refresh_id: int | None
 ) -> list[int]:
@@ -65,3 +87,33 @@ def queue(con: sqlite3.Connection, watch: sqlite3.Row, finding: Finding, refresh
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def check_watch(con: sqlite3.Connection, warehouse: Path, watch_id: int, months: list[str]) -> list[int]:
+    """Run one watch over the given months of the warehouse in use and queue what it finds (deduplicated)."""
+    from icemonitor.errors import InputError
+
+    w = con.execute("SELECT * FROM watches WHERE id = ? AND active = 1", [watch_id]).fetchone()
+    if w is None:
+        raise InputError("no active watch with that id", field="watch_id", value=watch_id)
+    wh = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = EVALUATORS[w["kind"]](wh, w["id"], parse(w["place"]), months)
+    finally:
+        wh.close()
+    return [fid for f in found if (fid := queue(con, w, f, None)) is not None]
+
+
+def cancel_pending(con: sqlite3.Connection, watch_id: int) -> int:
+    """Cancel a removed watch's unsent alerts (they stay in the log as 'cancelled')."""
+    now = state.iso(state.now_utc())
+    rows = con.execute(
+        "SELECT id, attempts FROM deliveries WHERE watch_id = ? AND status IN ('pending', 'sending')", [watch_id]
+    ).fetchall()
+    for r in rows:
+        con.execute("UPDATE deliveries SET status = 'cancelled' WHERE id = ?", [r["id"]])
+        con.execute(
+            "INSERT INTO delivery_log (delivery_id, attempt, at, outcome, detail) VALUES (?,?,?,?,?)",
+            [r["id"], r["attempts"], now, "cancelled", "the watch was removed"],
+        )
+    return len(rows)

@@ -223,14 +223,54 @@ def watch_remove(watch_id: Annotated[int, typer.Argument(help="Watch id (see `wa
     """Stop a watch (its findings and the alert log are kept)."""
     from icemonitor.watch import state
 
+    from icemonitor.watch.alerts import cancel_pending
+
     con = state.connect()
     try:
         n = con.execute("UPDATE watches SET active = 0 WHERE id = ? AND active = 1", [watch_id]).rowcount
+        cancelled = cancel_pending(con, watch_id) if n else 0
     finally:
         con.close()
     if not n:
         _fail(InputError("no active watch with that id", field="watch_id", value=watch_id))
-    out.print(f"watch {watch_id} removed")
+    out.print(f"watch {watch_id} removed" + (f"; {cancelled} unsent alert(s) cancelled" if cancelled else ""))
+
+
+@watch_app.command("check")
+def watch_check(
+    watch_id: Annotated[int, typer.Argument(help="Watch id (see `watch list`)")],
+    date_from: Annotated[str, typer.Option("--from", help="First month, YYYY-MM")],
+    date_to: Annotated[str, typer.Option("--to", help="Last month, YYYY-MM")],
+    send: Annotated[bool, typer.Option(help="Send the new alerts now")] = True,
+) -> None:
+    """Run a watch over past months of the warehouse now (e.g. right after adding it); nothing is sent twice."""
+    from icemonitor.watch import state
+    from icemonitor.watch.alerts import check_watch
+    from icemonitor.watch.delivery import deliver_due
+    from icemonitor.watch.findings import month_add
+
+    try:
+        for name, value in (("from", date_from), ("to", date_to)):
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+                raise InputError("months look like YYYY-MM", field=name, value=value)
+        if date_to < date_from:
+            raise InputError("--to is before --from", field="to", value=date_to)
+        months, m = [], date_from
+        while m <= date_to:
+            months.append(m)
+            m = month_add(m, 1)
+        if not config.warehouse_path().exists():
+            raise IcemonitorError("no warehouse yet: run `icemonitor refresh` first")
+        con = state.connect()
+        try:
+            new = check_watch(con, config.warehouse_path(), watch_id, months)
+            run = deliver_due(con) if send and new else None
+        finally:
+            con.close()
+    except IcemonitorError as err:
+        _fail(err)
+    out.print(f"watch {watch_id}: {len(new)} new finding(s) over {date_from}..{date_to}"
+              + (f"; {len(run.sent)} sent, {len(run.failed)} failed (will retry)" if run else ""))
 
 
 @alerts_app.command("log")

@@ -109,10 +109,13 @@ def refresh(
         ).lastrowid
         try:
             result = _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds)
-            if run_watches and result.status == "updated":
-                from icemonitor.watch.alerts import evaluate_watches
+            if not result.changes:
+                con.execute("UPDATE refreshes SET watches_done = 1 WHERE id = ?", [refresh_id])
+            if run_watches:
+                from icemonitor.watch.alerts import evaluate_pending
 
-                result.findings = evaluate_watches(con, config.warehouse_path(home), result.changes, refresh_id)
+                result.findings, problems = evaluate_pending(con, config.warehouse_path(home))
+                result.messages.extend(problems)
             con.execute(
                 "UPDATE refreshes SET finished_at = ?, status = ?, message = ? WHERE id = ?",
                 [state.iso(state.now_utc()), result.status, "\n".join(result.messages), refresh_id],

@@ -20,7 +20,8 @@ MIGRATIONS: list[str] = [
       started_at TEXT NOT NULL,
       finished_at TEXT,
       status TEXT NOT NULL,              -- running / updated / unchanged / held_back / failed
-      message TEXT
+      message TEXT,
+      watches_done INTEGER NOT NULL DEFAULT 0  -- 1 once every watch was run over this refresh's changes
     );
     CREATE TABLE release_files (          -- every version of every release file ever seen
       release_id TEXT NOT NULL,
@@ -86,7 +87,7 @@ MIGRATIONS: list[str] = [
       channel TEXT NOT NULL,
       target TEXT NOT NULL,
       idempotency_key TEXT NOT NULL UNIQUE,
-      status TEXT NOT NULL,               -- pending / sending / sent
+      status TEXT NOT NULL,               -- pending / sending / sent / cancelled
       attempts INTEGER NOT NULL DEFAULT 0,
       next_attempt_at TEXT NOT NULL,
       last_error TEXT,
@@ -99,7 +100,7 @@ MIGRATIONS: list[str] = [
       delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
       attempt INTEGER NOT NULL,
       at TEXT NOT NULL,
-      outcome TEXT NOT NULL,              -- sent / failed / resumed
+      outcome TEXT NOT NULL,              -- sent / failed / resumed / cancelled
       detail TEXT
     );
     """,
