@@ -31,3 +31,19 @@ def test_refreshes_on_the_interval_and_delivers_in_between():
         sleep=sleep, clock=lambda: t["now"])
     assert [e for e in events if e[0] == "refresh"] == [("refresh", 0.0), ("refresh", 3600.0), ("refresh", 7200.0)]
     assert [e[1] for e in events if e[0] == "deliver"][:3] == [1000.0, 2000.0, 3000.0]
+
+
+def test_webhook_verify_helper_rejects_tampering_and_replays():
+    import hashlib
+    import hmac
+
+    from icemonitor.watch.delivery import sign, verify
+
+    body, ts = b'{"id":"x"}', "1700000000"
+    sig = sign(b"k", ts, body)
+    assert sig == "sha256=" + hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert verify(b"k", ts, body, sig, now=1700000100)
+    assert not verify(b"k", ts, body + b" ", sig, now=1700000100)
+    assert not verify(b"k", "1700000001", body, sig, now=1700000100)  # the timestamp is signed too
+    assert not verify(b"k", ts, body, sig, now=1700000000 + 301)  # too old: a replay
+    assert not verify(b"other", ts, body, sig, now=1700000100)

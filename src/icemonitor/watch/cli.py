@@ -51,8 +51,17 @@ def refresh_command(
     from icemonitor.watch.snapshot import Thresholds
 
     try:
-        with console.status("refreshing: fetch, rebuild, compare"):
-            result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows))
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]refresh[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("fetching", total=None)
+
+            def progress(name: str, done: int, total: int) -> None:
+                bar.update(task, total=total, completed=done, description=f"building: {name}")
+
+            result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
+                             progress=progress)
         run = None
         if deliver:
             con = state.connect()

@@ -92,6 +92,16 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def verify(secret: bytes, timestamp: str, body: bytes, signature: str, *, tolerance: float = 300.0,
+           now: float | None = None) -> bool:
+    """For receivers: the signature matches and the timestamp is within `tolerance` seconds (replay guard)."""
+    try:
+        age = abs((now if now is not None else time.time()) - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
 def send_webhook(out: Outgoing, *, timeout: float = 10.0) -> str:
     import os
 

@@ -80,10 +80,10 @@ def catalog_list(home: Path) -> list[BuildSource]:
     return out
 
 
-def default_build(sources: Sequence[BuildSource], target: Path) -> object:
+def default_build(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
     from icemonitor.warehouse.build import build
 
-    return build(sources, target)
+    return build(sources, target, progress=progress)
 
 
 def kept_path(home: Path, release_id: str, sha: str, name: str) -> Path:
@@ -99,6 +99,7 @@ def refresh(
     build: Build = default_build,
     thresholds: Thresholds = Thresholds(),
     run_watches: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> RefreshResult:
     """One refresh under the lock. Raises LockHeld when another refresh runs."""
     home = Path(home or config.home())
@@ -108,7 +109,8 @@ def refresh(
             "INSERT INTO refreshes (started_at, status) VALUES (?, 'running')", [state.iso(state.now_utc())]
         ).lastrowid
         try:
-            result = _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds)
+            build_fn = (lambda s, t: build(s, t, progress=progress)) if progress else build
+            result = _refresh(con, home, refresh_id, mirror, fetch, list_sources, build_fn, thresholds)
             if not result.changes:
                 con.execute("UPDATE refreshes SET watches_done = 1 WHERE id = ?", [refresh_id])
             if run_watches:
