@@ -8,8 +8,9 @@
   months before. A finding when the 95% Wilson interval of M's share lies wholly above the baseline share
   (and M has >= 20 arrests with known criminality). Which source field gives criminality is named per release.
 - sweeps: icemonitor.analysis.sweeps over the newly covered dates, when that analysis is installed.
-A month is covered when the arrests table has counted rows on >= 20 distinct days of it (nationally, and for
-no-record-rise with known criminality); months without coverage are neither tested nor used as baseline.
+A month is covered when the arrests table has counted rows on >= 20 distinct days of it, nationally, with the
+field the watch needs recorded (an apprehension method; a known criminality); months without coverage are neither
+tested nor used as baseline, so a release that lacks the field cannot fake a rise.
 """
 
 from __future__ import annotations
@@ -86,8 +87,12 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return centre - half, centre + half
 
 
-def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known_only: bool) -> set[str]:
-    extra = " AND criminality IS NOT NULL AND criminality <> 'unknown'" if known_only else ""
+def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known: str) -> set[str]:
+    """Months with counted arrests on >= MIN_COVERED_DAYS days whose `known` field is recorded."""
+    extra = {
+        "method": " AND method_class IS NOT NULL",
+        "criminality": " AND criminality IS NOT NULL AND criminality <> 'unknown'",
+    }[known]
     rows = con.execute(
         "SELECT strftime(event_date, '%Y-%m') AS m, count(DISTINCT event_date) FROM arrests "
         f"WHERE counted AND event_date IS NOT NULL{extra} AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
@@ -109,7 +114,7 @@ def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> l
     if not months:
         return []
     first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
-    covered = _covered_months(con, first, last, known_only=False)
+    covered = _covered_months(con, first, last, known="method")
     counts = dict(con.execute(
         f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FROM arrests WHERE counted AND method_class = 'at_large' "
         f"AND ({place.sql}) AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
@@ -147,7 +152,7 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
     if not months:
         return []
     first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
-    covered = _covered_months(con, first, last, known_only=True)
+    covered = _covered_months(con, first, last, known="criminality")
     rows = con.execute(
         f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FILTER (WHERE criminality = 'no_record'), count(*) "
         f"FROM arrests WHERE counted AND criminality IN ('convicted', 'pending_charges', 'no_record') "
