@@ -160,3 +160,21 @@ def test_sweep_findings_cite_raw_counts(lesa_home):
         assert f.data["observed"] == observed
         assert f"{observed:,} arrests" in f.title and f.data["releases"] == ["uwchr-ice-enforce-fy16-19"]
     assert len({f.dedup_key for f in found}) == len(found)
+
+
+def test_county_watch_needs_the_landmark_resolution(lesa_home):
+    pytest.importorskip("icemonitor.places.place_filter")
+    import duckdb
+
+    from icemonitor.errors import InputError
+    from icemonitor.watch.places import parse
+    from test_watch_support import SHARED_DATA
+
+    ref = lambda p: SHARED_DATA / p  # noqa: E731
+    con = duckdb.connect(str(lesa_home / "warehouse.duckdb"), read_only=True)
+    with pytest.raises(InputError, match="need the landmark resolution.*LOS"):
+        parse("06037", con, ref)
+    with pytest.raises(InputError, match="unknown place"):
+        parse("Atlantis County, ZZ", con, ref)
+    assert parse("Los Angeles AOR", con, ref).params == ("LOS",)  # an AOR by name is an AOR
+    con.close()

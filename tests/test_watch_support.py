@@ -58,7 +58,10 @@ class Archive:
 def run_refresh(home: Path, archive: Archive, **kw):
     from icemonitor.watch.refresh import refresh
 
+    from icemonitor.watch.refresh import plain_build
+
     kw.setdefault("fetch", archive.fetch)
+    kw.setdefault("build", plain_build)
     return refresh(home, list_sources=archive.list_sources, **kw)
 
 

@@ -11,7 +11,7 @@ import duckdb
 
 from icemonitor.watch import state
 from icemonitor.watch.findings import EVALUATORS, Finding
-from icemonitor.watch.places import parse
+from icemonitor.watch.places import parse, product_ref
 from icemonitor.watch.snapshot import CellChange, months_changed
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def evaluate_watches(
     new: list[int] = []
     try:
         for w in watches:
-            place = parse(w["place"])
+            place = parse(w["place"], wh, product_ref(warehouse.parent))
             found = EVALUATORS[w["kind"]](wh, w["id"], place, months)
             for f in found:
                 fid = queue(con, w, f, refresh_id)
@@ -98,7 +98,7 @@ def check_watch(con: sqlite3.Connection, warehouse: Path, watch_id: int, months:
         raise InputError("no active watch with that id", field="watch_id", value=watch_id)
     wh = duckdb.connect(str(warehouse), read_only=True)
     try:
-        found = EVALUATORS[w["kind"]](wh, w["id"], parse(w["place"]), months)
+        found = EVALUATORS[w["kind"]](wh, w["id"], parse(w["place"], wh, product_ref(warehouse.parent)), months)
     finally:
         wh.close()
     return [fid for f in found if (fid := queue(con, w, f, None)) is not None]

@@ -153,7 +153,7 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @watch_app.command("add")
 def watch_add(
-    place: Annotated[str, typer.Option(help="US, an AOR code (LOS) or a comma list of AOR codes")],
+    place: Annotated[str, typer.Option(help="US, an AOR code (LOS), a comma list of AOR codes, or (with the landmark resolution) a state, county FIPS, 'Name County, ST' or named group")],
     watch: Annotated[str, typer.Option(help="sweeps | at-large-rise | no-record-rise")],
     email: Annotated[Optional[str], typer.Option(help="Send alerts to this address")] = None,
     webhook: Annotated[Optional[str], typer.Option(help="POST alerts as signed JSON to this URL")] = None,
@@ -162,7 +162,7 @@ def watch_add(
     """Watch a place; alerts go to one e-mail address or one webhook."""
     from icemonitor.watch import state
     from icemonitor.watch.findings import KINDS
-    from icemonitor.watch.places import parse
+    from icemonitor.watch.places import parse, product_ref
 
     try:
         if watch not in KINDS:
@@ -185,12 +185,14 @@ def watch_add(
 
             dcon = duckdb.connect(str(wh), read_only=True)
             try:
-                parsed = parse(place, dcon)
+                parsed = parse(place, dcon, product_ref())
             finally:
                 dcon.close()
         else:
-            parsed = parse(place)
+            parsed = parse(place, None, product_ref())
             console.print("note: no warehouse yet; the place was not checked against the records")
+        if watch == "sweeps" and parsed.level not in ("national", "aor"):
+            raise InputError("sweeps watches take US or AOR codes", field="place", value=place)
         con = state.connect()
         try:
             wid = con.execute(

@@ -103,7 +103,7 @@ def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known
 
 def _releases(con, place: WatchPlace, first: str, last: str) -> list[str]:
     rows = con.execute(
-        f"SELECT DISTINCT release_id FROM arrests WHERE counted AND ({place.sql}) "
+        f"SELECT DISTINCT release_id FROM {place.source} WHERE counted AND ({place.sql}) "
         "AND strftime(event_date, '%Y-%m') BETWEEN ? AND ?",
         [*place.params, first, last],
     ).fetchall()
@@ -116,7 +116,7 @@ def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> l
     first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
     covered = _covered_months(con, first, last, known="method")
     counts = dict(con.execute(
-        f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FROM arrests WHERE counted AND method_class = 'at_large' "
+        f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FROM {place.source} WHERE counted AND method_class = 'at_large' "
         f"AND ({place.sql}) AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
         [*place.params, first, last],
     ).fetchall())
@@ -155,7 +155,7 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
     covered = _covered_months(con, first, last, known="criminality")
     rows = con.execute(
         f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FILTER (WHERE criminality = 'no_record'), count(*) "
-        f"FROM arrests WHERE counted AND criminality IN ('convicted', 'pending_charges', 'no_record') "
+        f"FROM {place.source} WHERE counted AND criminality IN ('convicted', 'pending_charges', 'no_record') "
         f"AND ({place.sql}) AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
         [*place.params, first, last],
     ).fetchall()
@@ -175,7 +175,7 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
         if low <= baseline:
             continue
         fields = [r[0] for r in con.execute(
-            f"SELECT DISTINCT criminality_field FROM arrests WHERE counted AND ({place.sql}) "
+            f"SELECT DISTINCT criminality_field FROM {place.source} WHERE counted AND ({place.sql}) "
             "AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? AND criminality <> 'unknown' ORDER BY 1",
             [*place.params, base[-1], m],
         ).fetchall()]
@@ -213,12 +213,18 @@ def sweep_findings(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
     d1 = dt.date(y, m, 1) - dt.timedelta(days=1)
     wanted = set(months)
     out = []
+    if place.level not in ("national", "aor"):
+        return []  # refused when the watch is added; sweeps for other places go through the analysis CLI
     codes = list(place.params) or [None]
     for code in codes:
         levels = ("national",) if code is None else ("aor",)
-        result = sweeps(con, place=code, date_from=d0, date_to=d1, levels=levels, limit=0)
+        if code is not None and place.ref is None:
+            # without the reference files: scan every AOR and keep this one's sweeps
+            result = sweeps(con, place=None, date_from=d0, date_to=d1, levels=levels, limit=0)
+        else:
+            result = sweeps(con, place=code, date_from=d0, date_to=d1, levels=levels, limit=0, ref=place.ref)
         for row in result.figures:
-            if str(row["end"])[:7] not in wanted:
+            if str(row["end"])[:7] not in wanted or (code is not None and row["place"] != code):
                 continue
             label = place.label if code is None else f"AOR {code}"
             title = (

@@ -1,9 +1,17 @@
-"""Which events a watch covers: its place as a parameterised SQL filter on an event table."""
+"""Which events a watch covers: its place as a parameterised SQL filter on the arrests table.
+
+US and AOR codes (one or a comma list) need nothing else. States, counties, county names and named groups are
+parsed by the places stage (icemonitor.places.place_filter.parse_place, given the reference files) and filter
+on the landmark resolution (res_state, res_county_fips via icemonitor.analysis.common.event_source), so they need
+that resolution in the warehouse; without it they are refused rather than silently matching nothing.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
@@ -18,24 +26,28 @@ class WatchPlace:
     label: str
     sql: str  # a WHERE fragment with ? parameters
     params: tuple[str, ...]
+    level: str = "aor"  # national / aor / state / county / group
+    source: str = "arrests"  # FROM clause the filter applies to
+    ref: Callable[[str], Path] | None = field(default=None, compare=False, repr=False)  # reference files
 
 
-def parse(place: str, con: duckdb.DuckDBPyConnection | None = None) -> WatchPlace:
-    """'US', an AOR code or a comma list of AOR codes (LOS or LOS,SFR), checked against the warehouse's AORs.
-
-    States, counties and sets of counties need the places stage (icemonitor.places.place_filter); until its
-    landmark resolution is in the warehouse, only AOR-level watches are evaluated."""
-    text = (place or "").strip().upper()
+def parse(
+    place: str, con: duckdb.DuckDBPyConnection | None = None, ref: Callable[[str], Path] | None = None
+) -> WatchPlace:
+    """Parse a watch's place; with `con`, AOR codes are checked against the warehouse's arrests."""
+    raw = (place or "").strip()
+    text = raw.upper()
     if not text:
         raise InputError("give a place: US or an AOR code such as LOS", field="place", value=place)
     if text in NATIONAL:
-        return WatchPlace("US", "United States (all AORs)", "TRUE", ())
+        return WatchPlace("US", "United States (all AORs)", "TRUE", (), level="national", ref=ref)
     codes = [c.strip() for c in text.split(",") if c.strip()]
-    if not all(re.fullmatch(r"[A-Z]{3}", c) for c in codes):
-        raise InputError(
-            "unknown place: watches take US or AOR codes (e.g. LOS or LOS,SFR); states and counties need the "
-            "places stage's landmark resolution", field="place", value=place,
-        )
+    if all(re.fullmatch(r"[A-Z]{3}", c) for c in codes):
+        return _aors(codes, con, place, ref)
+    return _resolved(raw, con, ref)
+
+
+def _aors(codes: list[str], con, place: str, ref=None) -> WatchPlace:
     if con is not None:
         known = {r[0] for r in con.execute("SELECT DISTINCT aor FROM arrests WHERE aor IS NOT NULL").fetchall()}
         unknown = [c for c in codes if c not in known]
@@ -47,4 +59,40 @@ def parse(place: str, con: duckdb.DuckDBPyConnection | None = None) -> WatchPlac
     codes = sorted(set(codes))
     marks = ", ".join("?" for _ in codes)
     label = ("AOR " if len(codes) == 1 else "AORs ") + ", ".join(codes)
-    return WatchPlace(",".join(codes), label, f"aor IN ({marks})", tuple(codes))
+    return WatchPlace(",".join(codes), label, f"aor IN ({marks})", tuple(codes), ref=ref)
+
+
+def _resolved(raw: str, con, ref) -> WatchPlace:
+    try:
+        from icemonitor.analysis.common import event_source, resolution_available
+        from icemonitor.places.place_filter import parse_place
+    except ImportError:
+        raise InputError(
+            "unknown place: watches take US or AOR codes (e.g. LOS or LOS,SFR) until the places stage is installed",
+            field="place", value=raw,
+        ) from None
+    if ref is None:
+        raise InputError("states and counties need the reference files: run `icemonitor refresh` first",
+                         field="place", value=raw)
+    parsed = parse_place(raw, ref)
+    if parsed.level == "aor":
+        return _aors([parsed.code], con, raw, ref)
+    if con is not None and not resolution_available(con):
+        raise InputError(
+            f"{parsed.label}: state, county and group watches need the landmark resolution (places stage) in the "
+            "warehouse, which this warehouse lacks; watch its AOR(s) instead: " + ", ".join(parsed.aors),
+            field="place", value=raw,
+        )
+    sql, params = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
+    source = event_source(con, "arrests") if con is not None else "arrests"
+    return WatchPlace(raw, parsed.label, sql, tuple(params), level=parsed.level, source=f"{source} AS events",
+                      ref=ref)
+
+
+def product_ref(home: Path | None = None) -> Callable[[str], Path] | None:
+    """The catalog's resolver of reference files (archived under the data folder), if the catalog is installed."""
+    try:
+        from icemonitor.catalog.fetch import reference_resolver
+    except ImportError:
+        return None
+    return reference_resolver(home)

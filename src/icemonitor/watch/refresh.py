@@ -80,10 +80,26 @@ def catalog_list(home: Path) -> list[BuildSource]:
     return out
 
 
-def default_build(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
+def plain_build(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
+    """The event tables only (no places tables)."""
     from icemonitor.warehouse.build import build
 
     return build(sources, target, progress=progress)
+
+
+def catalog_build(home: Path) -> Build:
+    """Build as `icemonitor build` does: event tables, the places tables from the archived reference files,
+    and the parse cache under the data folder."""
+
+    def run(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
+        from icemonitor.catalog.fetch import reference_resolver
+        from icemonitor.warehouse.build import build
+        from icemonitor.warehouse.places_step import place_stage
+
+        return build(sources, target, progress=progress, extra_tables=place_stage(reference_resolver(home)),
+                     cache_dir=config.cache_dir(home))
+
+    return run
 
 
 def kept_path(home: Path, release_id: str, sha: str, name: str) -> Path:
@@ -96,13 +112,14 @@ def refresh(
     mirror: Path | None = None,
     fetch: Fetch = catalog_fetch,
     list_sources: ListSources = catalog_list,
-    build: Build = default_build,
+    build: Build | None = None,
     thresholds: Thresholds = Thresholds(),
     run_watches: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> RefreshResult:
     """One refresh under the lock. Raises LockHeld when another refresh runs."""
     home = Path(home or config.home())
+    build = build or catalog_build(home)
     with RefreshLock(home):
         con = state.connect(home)
         refresh_id = con.execute(
