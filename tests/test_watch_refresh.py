@@ -224,3 +224,38 @@ def test_catalog_sources_come_from_the_raw_archive(tmp_path):
     for s in sources:
         assert (home / "raw") in s.path.parents and s.reader == "lesa_nationwide"
         assert s.path.read_bytes() == (SHARED_DATA / "ice" / LESA_ID / s.name).read_bytes()
+
+
+def test_crash_before_the_state_commit_leaves_old_warehouse_and_state(tmp_path, monkeypatch):
+    from icemonitor.watch import refresh as refresh_mod
+
+    home = tmp_path / "home"
+    archive = Archive()
+    archive.add_lesa(2016)
+    run_refresh(home, archive)
+    archive.add_lesa(2017)
+
+    class Crash(BaseException):
+        pass
+
+    real_replace = refresh_mod.os.replace
+    swaps = []
+
+    def crash(src, dst):
+        if Path(dst).name == "warehouse.duckdb":  # dies as the new warehouse is swapped in
+            swaps.append(dst)
+            raise Crash()
+        real_replace(src, dst)
+
+    monkeypatch.setattr(refresh_mod.os, "replace", crash)
+    with pytest.raises(Crash):
+        run_refresh(home, archive)
+    monkeypatch.setattr(refresh_mod.os, "replace", real_replace)
+    assert len(swaps) == 1
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM arrests WHERE fy = 2017").fetchone()[0] == 0
+    con.close()
+    assert [p.name for p in home.iterdir() if "candidate" in p.name] == []
+    again = run_refresh(home, archive)  # the same change is seen and done again, diff included
+    assert again.added == [(LESA_ID, "EROArrests_FY2017.csv.gz")]
+    assert sum(c.added for c in again.changes) == len(raw_lesa_arrests(lesa_file(2017)))

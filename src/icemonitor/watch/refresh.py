@@ -227,10 +227,11 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
             after = snapshot.take(candidate)
         result.changes = snapshot.diff(before, after)
         kept = _keep_copies(home, chosen, shas)
-        os.replace(candidate, target)
+        # the state is written in a transaction committed only once the new warehouse is in place: a crash in
+        # between leaves the old state, and the next refresh sees the same changes again and redoes them
+        _record(con, refresh_id, result, after, chosen, shas, kept, swap=lambda: os.replace(candidate, target))
     finally:
         candidate.unlink(missing_ok=True)
-    _record(con, refresh_id, result, after, chosen, shas, kept)
     result.status = "held_back" if result.suspect else "updated"
     added = sum(c.added for c in result.changes)
     removed = sum(c.removed for c in result.changes)
@@ -300,8 +301,9 @@ def _keep_copies(home: Path, chosen: list[BuildSource], shas: dict[tuple[str, st
     return kept
 
 
-def _record(con, refresh_id, result, after, chosen, shas, kept) -> None:
-    """Store the diff, the new snapshot and the release history in one transaction."""
+def _record(con, refresh_id, result, after, chosen, shas, kept, swap: Callable[[], None]) -> None:
+    """Store the diff, the new snapshot and the release history in one transaction; `swap` puts the new
+    warehouse in place just before the commit."""
     con.execute("BEGIN IMMEDIATE")
     try:
         con.executemany(
@@ -322,6 +324,7 @@ def _record(con, refresh_id, result, after, chosen, shas, kept) -> None:
                 [src.release_id, src.name, shas[key], str(kept[key]), src.reader,
                  json.dumps(dict(src.options or {}), sort_keys=True), refresh_id, refresh_id],
             )
+        swap()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
