@@ -6,7 +6,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from icemonitor.errors import InputError
 
