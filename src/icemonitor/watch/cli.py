@@ -62,15 +62,20 @@ def refresh_command(
 
             result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
                              progress=progress)
-        run = None
+    except LockHeld as err:
+        _fail(err, EXIT_LOCKED)
+    except IcemonitorError as err:
+        _fail(err)
+    run = None
+    try:
         if deliver:
             con = state.connect()
             try:
                 run = deliver_due(con)
             finally:
                 con.close()
-    except LockHeld as err:
-        _fail(err, EXIT_LOCKED)
+    except LockHeld as err:  # another process is sending: it will send these too
+        result.messages.append(f"alerts not sent now: {err}")
     except IcemonitorError as err:
         _fail(err)
     summary = {
