@@ -178,3 +178,41 @@ def test_county_watch_needs_the_landmark_resolution(lesa_home):
         parse("Atlantis County, ZZ", con, ref)
     assert parse("Los Angeles AOR", con, ref).params == ("LOS",)  # an AOR by name is an AOR
     con.close()
+
+
+def test_set_of_counties_filters_on_the_landmark_resolution(lesa_home, tmp_path):
+    pytest.importorskip("icemonitor.places.place_filter")
+    import shutil
+
+    import duckdb
+
+    from icemonitor.watch.findings import at_large_rise
+    from icemonitor.watch.places import parse
+    from test_watch_support import SHARED_DATA
+
+    landmarks = {"LOS ANGELES COUNTY GENERAL AREA, NON-SPECIFIC": "06037", "VENTURA COUNTY JAIL, VENTURA CA": "06111"}
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(lesa_home / "warehouse.duckdb", wh)
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE TABLE landmark_resolution (aor VARCHAR, landmark VARCHAR, state VARCHAR, county_fips VARCHAR)")
+    for landmark, fips in landmarks.items():  # a hand-made resolution standing in for the places stage's
+        con.execute("INSERT INTO landmark_resolution VALUES ('LOS', ?, 'CA', ?)", [landmark, fips])
+    place = parse("6111, 06037", con, lambda p: SHARED_DATA / p)
+    assert place.text == "06037,06111" and place.level == "counties"
+
+    raw = pd.concat([raw_lesa_arrests(lesa_file(y)) for y in (2016, 2017)])
+    sel = raw[(raw.aor_name == "Los Angeles Area of Responsibility") & raw.landmark.isin(landmarks)
+              & raw.method.isin(AT_LARGE_RAW)]
+    counts = sel.groupby("month").size()
+    months = months_between("2016-10", "2017-09")
+    expected = {}
+    for m in months:
+        base = months_between(str(pd.Period(m) - 12), str(pd.Period(m) - 1))
+        mean = sum(int(counts.get(b, 0)) for b in base) / 12
+        c = int(counts.get(m, 0))
+        if c >= 10 and poisson_lower(c) > mean:
+            expected[m] = (c, round(mean, 2))
+    found = at_large_rise(con, 3, place, months)
+    con.close()
+    assert expected and {f.period: (f.data["count"], f.data["baseline_mean"]) for f in found} == expected
+    assert "Los Angeles" in found[0].title and "Ventura" in found[0].title

@@ -71,7 +71,8 @@ def raw_lesa_arrests(path: Path) -> pd.DataFrame:
     df = df[df["Apprehension Date"].str.len() > 0]
     dates = pd.to_datetime(df["Apprehension Date"], format="%m/%d/%Y")
     return pd.DataFrame({"aor_name": df["Area of Responsibility"].str.strip(), "month": dates.dt.strftime("%Y-%m"),
-                         "method": df["Apprehension Method"].str.strip()})
+                         "method": df["Apprehension Method"].str.strip(),
+                         "landmark": df["Apprehension Landmark"].str.strip()})
 
 
 def rewrite_lesa(src: Path, dest: Path, drop) -> int:

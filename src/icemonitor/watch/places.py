@@ -26,7 +26,7 @@ class WatchPlace:
     label: str
     sql: str  # a WHERE fragment with ? parameters
     params: tuple[str, ...]
-    level: str = "aor"  # national / aor / state / county / group
+    level: str = "aor"  # national / aor / state / county / counties / group
     source: str = "arrests"  # FROM clause the filter applies to
     ref: Callable[[str], Path] | None = field(default=None, compare=False, repr=False)  # reference files
 
@@ -63,6 +63,19 @@ def _aors(codes: list[str], con, place: str, ref=None) -> WatchPlace:
 
 
 def _resolved(raw: str, con, ref) -> WatchPlace:
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(parts) > 1 and all(re.fullmatch(r"\d{4,5}", p) for p in parts):
+        # a set of counties by FIPS: the union of each county's filter
+        each = [_resolved(p, con, ref) for p in sorted(set(p.zfill(5) for p in parts))]
+        return WatchPlace(
+            ",".join(w.text for w in each), "counties " + "; ".join(w.label for w in each),
+            "(" + " OR ".join(w.sql for w in each) + ")", tuple(x for w in each for x in w.params),
+            level="counties", source=each[0].source, ref=ref,
+        )
+    return _one_place(raw, con, ref)
+
+
+def _one_place(raw: str, con, ref) -> WatchPlace:
     try:
         from icemonitor.analysis.common import event_source, resolution_available
         from icemonitor.places.place_filter import parse_place
@@ -85,7 +98,7 @@ def _resolved(raw: str, con, ref) -> WatchPlace:
         )
     sql, params = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
     source = event_source(con, "arrests") if con is not None else "arrests"
-    return WatchPlace(raw, parsed.label, sql, tuple(params), level=parsed.level, source=f"{source} AS events",
+    return WatchPlace(parsed.code if parsed.level == "county" else raw, parsed.label, sql, tuple(params), level=parsed.level, source=f"{source} AS events",
                       ref=ref)
 
 
