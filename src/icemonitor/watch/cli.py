@@ -351,8 +351,10 @@ def scheduler_command(
     from icemonitor.watch.lock import LockHeld
     from icemonitor.watch.refresh import refresh
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
     log = logging.getLogger("icemonitor.scheduler")
+    for name in ("icemonitor.scheduler", "icemonitor.watch"):
+        logging.getLogger(name).setLevel(logging.INFO)
     try:
         interval, poll_s = scheduler.parse_interval(every), scheduler.parse_interval(poll)
     except InputError as err:
