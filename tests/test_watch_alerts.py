@@ -327,3 +327,23 @@ def test_history_shows_the_release_diff(home):
     assert [r["status"] for r in listing["refreshes"]][:2] == ["updated", "updated"]
     assert {f["file_name"] for f in listing["release_files"] if f["status"] == "in_use"} == {
         "EROArrests_FY2016.csv.gz", "EROArrests_FY2017.csv.gz"}
+
+
+def test_a_sweep_found_again_with_shifted_days_is_not_queued_twice(tmp_path):
+    from icemonitor.watch.alerts import queue
+    from icemonitor.watch.findings import Finding
+
+    con = state(tmp_path)
+    con.execute("INSERT INTO watches (place, place_label, kind, channel, target, created_at) "
+                "VALUES ('LOS', 'AOR LOS', 'sweeps', 'email', 'a@example.org', '2026-01-01T00:00:00Z')")
+    w = con.execute("SELECT * FROM watches").fetchone()
+
+    def sweep(period):
+        return Finding(w["id"], "sweeps", "LOS", period, f"sweep {period}", "text", {})
+
+    assert queue(con, w, sweep("2017-05-20..2017-05-24"), None) is not None
+    assert queue(con, w, sweep("2017-05-21..2017-05-25"), None) is None  # the same sweep, revised
+    assert queue(con, w, sweep("2017-05-16..2017-05-20"), None) is None  # touches its first day
+    assert queue(con, w, sweep("2017-05-25..2017-05-27"), None) is not None  # a later one
+    assert con.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 2
+    con.close()

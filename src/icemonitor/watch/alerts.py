@@ -67,6 +67,9 @@ def queue(con: sqlite3.Connection, watch: sqlite3.Row, finding: Finding, refresh
     now = state.iso(state.now_utc())
     con.execute("BEGIN IMMEDIATE")
     try:
+        if finding.kind == "sweeps" and _overlapping_sweep(con, watch["id"], finding):
+            con.execute("COMMIT")
+            return None
         cur = con.execute(
             "INSERT OR IGNORE INTO findings (dedup_key, watch_id, refresh_id, kind, place, period, title, body, data, "
             "created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -117,3 +120,13 @@ def cancel_pending(con: sqlite3.Connection, watch_id: int) -> int:
             [r["id"], r["attempts"], now, "cancelled", "the watch was removed"],
         )
     return len(rows)
+
+
+def _overlapping_sweep(con: sqlite3.Connection, watch_id: int, finding: Finding) -> bool:
+    """A sweep already reported for this watch and place whose dates overlap (a revision can move its ends)."""
+    start, end = finding.period.split("..")
+    return con.execute(
+        "SELECT 1 FROM findings WHERE watch_id = ? AND kind = 'sweeps' AND place = ? "
+        "AND substr(period, 1, 10) <= ? AND substr(period, 13, 10) >= ?",
+        [watch_id, finding.place, end, start],
+    ).fetchone() is not None
