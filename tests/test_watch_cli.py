@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).absolute().parents[1]
@@ -57,3 +58,27 @@ def test_refresh_cli_through_the_catalog(built_home, tmp_path):
     assert add.returncode == 0, add.stderr
     check = icemonitor(home, "watch", "check", "1", "--from", "2017-01", "--to", "2017-09", "--no-send")
     assert check.returncode == 0 and "8 new finding(s)" in check.stdout, check.stdout + check.stderr
+
+    # a county watch over the places stage's landmark resolution, against a count written here in SQL
+    from test_watch_findings import months_between, poisson_lower
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    counts = dict(con.execute(
+        "SELECT strftime(a.event_date, '%Y-%m'), count(*) FROM arrests a WHERE a.counted AND a.method_class = 'at_large' "
+        "AND (a.aor, a.landmark) IN (SELECT aor, landmark FROM landmark_resolution WHERE county_fips = '06037') "
+        "GROUP BY 1").fetchall())
+    con.close()
+    expected = []
+    for m in months_between("2017-01", "2017-09"):
+        base = months_between(str(pd.Period(m) - 12), str(pd.Period(m) - 1))
+        mean = sum(counts.get(b, 0) for b in base) / 12
+        if counts.get(m, 0) >= 10 and poisson_lower(counts.get(m, 0)) > mean:
+            expected.append(m)
+    assert expected, "Los Angeles County had at-large rises in 2017"
+    add = icemonitor(home, "watch", "add", "--place", "Los Angeles County, CA", "--watch", "at-large-rise",
+                     "--email", "a@example.org")
+    assert add.returncode == 0, add.stderr
+    check = icemonitor(home, "watch", "check", "2", "--from", "2017-01", "--to", "2017-09", "--no-send")
+    assert check.returncode == 0 and f"{len(expected)} new finding(s)" in check.stdout, check.stdout + check.stderr
+    log = json.loads(icemonitor(home, "alerts", "log", "--json").stdout)
+    assert sorted(r["period"] for r in log if r["place"] == "06037") == expected

@@ -216,3 +216,4 @@ def test_set_of_counties_filters_on_the_landmark_resolution(lesa_home, tmp_path)
     con.close()
     assert expected and {f.period: (f.data["count"], f.data["baseline_mean"]) for f in found} == expected
     assert "Los Angeles" in found[0].title and "Ventura" in found[0].title
+    assert "unresolved landmarks are left out" in found[0].body

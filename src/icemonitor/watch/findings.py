@@ -101,6 +101,16 @@ def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known
     return {m for m, days in rows if days >= MIN_COVERED_DAYS}
 
 
+RESOLUTION_CAVEAT = (
+    "Below AOR level, counts include only arrests whose apprehension landmark the places stage resolved to the "
+    "place (and AORs wholly inside it); arrests with unresolved landmarks are left out, so levels are undercounts."
+)
+
+
+def _caveat(place: WatchPlace) -> str:
+    return "" if place.level in ("national", "aor") else "\n" + RESOLUTION_CAVEAT
+
+
 def _releases(con, place: WatchPlace, first: str, last: str) -> list[str]:
     rows = con.execute(
         f"SELECT DISTINCT release_id FROM {place.source} WHERE counted AND ({place.sql}) "
@@ -139,6 +149,7 @@ def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> l
             f"Definition: {DEFINITIONS['at-large-rise']}\n"
             f"Releases: {', '.join(releases)}.\n"
             "A rise says how many at-large arrests the records show, not why."
+            + _caveat(place)
         )
         out.append(Finding(watch_id, "at-large-rise", place.text, m, title, body, {
             "month": m, "count": c, "baseline_mean": round(mean, 2), "baseline_months": [base[-1], base[0]],
@@ -190,6 +201,7 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
             f"Baseline: {base[-1]} to {base[0]}, {bk:,} of {bn:,} arrests with known criminality.\n"
             f"Definition: {DEFINITIONS['no-record-rise']} Criminality source field(s): {', '.join(fields)}.\n"
             f"Releases: {', '.join(releases)}."
+            + _caveat(place)
         )
         out.append(Finding(watch_id, "no-record-rise", place.text, m, title, body, {
             "month": m, "no_record": k, "known": n, "share": round(share, 4), "baseline_share": round(baseline, 4),
