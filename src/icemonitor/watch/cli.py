@@ -342,6 +342,8 @@ def scheduler_command(
     every: Annotated[str, typer.Option(help="Refresh interval: 90s, 30m, 24h, 1d")] = "24h",
     mirror: Annotated[Optional[Path], typer.Option(help="Folder laid out like shared/data (or ICEMONITOR_MIRROR)")] = None,
     poll: Annotated[str, typer.Option(help="How often to send due alerts between refreshes")] = "5m",
+    max_change: Annotated[float, typer.Option(help="Suspect threshold, as for `refresh`")] = 0.05,
+    min_rows: Annotated[int, typer.Option(help="Minimum cell size for the suspect test, as for `refresh`")] = 50,
 ) -> None:
     """Run refreshes on an interval (for a service manager); retries due alerts in between."""
     import logging
@@ -350,6 +352,7 @@ def scheduler_command(
     from icemonitor.watch.delivery import deliver_due
     from icemonitor.watch.lock import LockHeld
     from icemonitor.watch.refresh import refresh
+    from icemonitor.watch.snapshot import Thresholds
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
     log = logging.getLogger("icemonitor.scheduler")
@@ -373,7 +376,7 @@ def scheduler_command(
 
     def refresh_once() -> None:
         try:
-            result = refresh(mirror=mirror or config.mirror())
+            result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows))
         except LockHeld as err:
             log.info("skipped: %s", err)
             return
