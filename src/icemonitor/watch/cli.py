@@ -1,0 +1,395 @@
+"""CLI: `refresh`, `history`, `watch add/list/remove`, `alerts log/deliver`, `scheduler`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from icemonitor import config
+from icemonitor.errors import IcemonitorError, InputError
+
+console = Console(stderr=True)
+out = Console()
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_FETCH_FAILED = 3  # the refresh worked with what could be fetched; some files could not be
+EXIT_HELD_BACK = 10  # the refresh worked but held back a suspect release version
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another refresh holds the lock; try again later
+
+watch_app = typer.Typer(help="Watched places and what to tell whom.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts: the log of what was sent, and sending what is due.", no_args_is_help=True)
+
+
+def _fail(err: Exception, code: int = EXIT_ERROR) -> None:
+    console.print(f"[bold red]error:[/] {err}", highlight=False)
+    raise typer.Exit(code)
+
+
+def refresh_command(
+    mirror: Annotated[Optional[Path], typer.Option(help="Folder laid out like shared/data to fetch from (or ICEMONITOR_MIRROR)")] = None,
+    max_change: Annotated[float, typer.Option(help="A new version is suspect when a month x AOR cell moves by more than this fraction")] = 0.05,
+    min_rows: Annotated[int, typer.Option(help="...for cells with at least this many rows in the version in use")] = 50,
+    deliver: Annotated[bool, typer.Option(help="Send due alerts after the refresh")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Fetch new releases, rebuild, record what changed, run the watches and send alerts (one shot, cron-friendly).
+
+    Exit codes: 0 done (updated or nothing new), 3 done but some files could not be fetched, 10 done but a
+    new release version was held back as suspect, 75 another refresh is running, 2 error."""
+    from icemonitor.watch import state
+    from icemonitor.watch.delivery import deliver_due
+    from icemonitor.watch.lock import LockHeld
+    from icemonitor.watch.refresh import refresh
+    from icemonitor.watch.snapshot import Thresholds
+
+    try:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]refresh[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("fetching", total=None)
+
+            def progress(name: str, done: int, total: int) -> None:
+                bar.update(task, total=total, completed=done, description=f"building: {name}")
+
+            result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
+                             progress=progress)
+    except LockHeld as err:
+        _fail(err, EXIT_LOCKED)
+    except IcemonitorError as err:
+        _fail(err)
+    run = None
+    try:
+        if deliver:
+            con = state.connect()
+            try:
+                run = deliver_due(con)
+            finally:
+                con.close()
+    except LockHeld as err:  # another process is sending: it will send these too
+        result.messages.append(f"alerts not sent now: {err}")
+    except IcemonitorError as err:
+        _fail(err)
+    summary = {
+        "refresh_id": result.refresh_id, "status": result.status,
+        "added": [list(k) for k in result.added], "changed": [list(k) for k in result.changed],
+        "removed": [list(k) for k in result.removed], "fetch_errors": result.fetch_errors,
+        "suspect": [e.__dict__ for e in result.suspect],
+        "rows_added": sum(c.added for c in result.changes), "rows_removed": sum(c.removed for c in result.changes),
+        "new_findings": len(result.findings),
+        "sent": len(run.sent) if run else 0, "failed": len(run.failed) if run else 0,
+        "messages": result.messages,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        for m in result.messages:
+            out.print(m, highlight=False)
+        out.print(f"refresh {result.refresh_id}: {result.status}; {summary['new_findings']} new finding(s); "
+                  f"{summary['sent']} alert(s) sent, {summary['failed']} failed (will retry)", highlight=False)
+    if result.status == "held_back":
+        raise typer.Exit(EXIT_HELD_BACK)
+    raise typer.Exit(EXIT_FETCH_FAILED if result.fetch_errors else EXIT_OK)
+
+
+def history_command(
+    refresh_id: Annotated[Optional[int], typer.Argument(help="Show what this refresh changed, by table, month and AOR")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The release history: past refreshes, or one refresh's diff (rows added and removed by month and AOR)."""
+    from icemonitor.watch import state
+
+    con = state.connect()
+    try:
+        if refresh_id is None:
+            rows = [dict(r) for r in con.execute("SELECT * FROM refreshes ORDER BY id DESC")]
+            files = [dict(r) for r in con.execute(
+                "SELECT release_id, file_name, sha256, status, first_refresh, last_refresh FROM release_files "
+                "ORDER BY release_id, file_name, first_refresh")]
+            if as_json:
+                out.print_json(json.dumps({"refreshes": rows, "release_files": files}))
+                return
+            t = Table(title="refreshes")
+            for c in ("id", "started_at", "finished_at", "status", "message"):
+                t.add_column(c)
+            for r in rows:
+                t.add_row(*(str(r[c] or "") for c in ("id", "started_at", "finished_at", "status", "message")))
+            out.print(t)
+            f = Table(title="release file versions")
+            for c in ("release_id", "file_name", "sha256", "status", "first_refresh"):
+                f.add_column(c)
+            for r in files:
+                f.add_row(r["release_id"], r["file_name"], r["sha256"][:12], r["status"], str(r["first_refresh"]))
+            out.print(f)
+            return
+        rows = [dict(r) for r in con.execute(
+            "SELECT table_name, month, aor, sum(rows_before) AS rows_before, sum(rows_after) AS rows_after, "
+            "sum(counted_before) AS counted_before, sum(counted_after) AS counted_after FROM release_diff "
+            "WHERE refresh_id = ? GROUP BY table_name, month, aor ORDER BY table_name, month, aor", [refresh_id])]
+    finally:
+        con.close()
+    for r in rows:
+        r["added"] = max(r["rows_after"] - r["rows_before"], 0)
+        r["removed"] = max(r["rows_before"] - r["rows_after"], 0)
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(title=f"refresh {refresh_id}: rows added and removed by table, month and AOR (all releases)")
+    for c in ("table", "month", "AOR", "before", "after", "added", "removed", "counted before", "counted after"):
+        t.add_column(c, justify="right" if c not in ("table", "month", "AOR") else "left")
+    for r in rows:
+        t.add_row(r["table_name"], r["month"] or "(no date)", r["aor"] or "(none)", f"{r['rows_before']:,}",
+                  f"{r['rows_after']:,}", f"{r['added']:,}", f"{r['removed']:,}", f"{r['counted_before']:,}",
+                  f"{r['counted_after']:,}")
+    out.print(t)
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@watch_app.command("add")
+def watch_add(
+    place: Annotated[str, typer.Option(help="US, an AOR code (LOS), a comma list of AOR codes, or (with the landmark resolution) a state, county FIPS, 'Name County, ST' or named group")],
+    watch: Annotated[str, typer.Option(help="sweeps | at-large-rise | no-record-rise")],
+    email: Annotated[Optional[str], typer.Option(help="Send alerts to this address")] = None,
+    webhook: Annotated[Optional[str], typer.Option(help="POST alerts as signed JSON to this URL")] = None,
+    secret_env: Annotated[Optional[str], typer.Option(help="Environment variable holding the webhook's HMAC secret")] = None,
+) -> None:
+    """Watch a place; alerts go to one e-mail address or one webhook."""
+    from icemonitor.watch import state
+    from icemonitor.watch.findings import KINDS
+    from icemonitor.watch.places import parse, product_ref
+
+    try:
+        if watch not in KINDS:
+            raise InputError(f"choose one of {', '.join(KINDS)}", field="watch", value=watch)
+        if bool(email) == bool(webhook):
+            raise InputError("give exactly one of --email or --webhook", field="email/webhook")
+        if email and not _EMAIL.match(email):
+            raise InputError("not an e-mail address", field="email", value=email)
+        if webhook:
+            if not re.match(r"^https?://[^\s]+$", webhook):
+                raise InputError("webhook URLs start with https:// (or http://)", field="webhook", value=webhook)
+            if not secret_env or not _ENV.match(secret_env):
+                raise InputError("webhooks need --secret-env NAME (the variable holding the HMAC secret)",
+                                 field="secret-env", value=secret_env)
+            if not os.environ.get(secret_env):
+                console.print(f"note: {secret_env} is not set now; it must be set wherever refresh runs")
+        wh = config.warehouse_path()
+        if wh.exists():
+            import duckdb
+
+            dcon = duckdb.connect(str(wh), read_only=True)
+            try:
+                parsed = parse(place, dcon, product_ref())
+            finally:
+                dcon.close()
+        else:
+            parsed = parse(place, None, product_ref())
+            console.print("note: no warehouse yet; the place was not checked against the records")
+        if watch == "sweeps" and parsed.level not in ("national", "aor"):
+            raise InputError("sweeps watches take US or AOR codes", field="place", value=place)
+        con = state.connect()
+        try:
+            wid = con.execute(
+                "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [parsed.text, parsed.label, watch, "email" if email else "webhook", email or webhook,
+                 secret_env if webhook else None, state.iso(state.now_utc())],
+            ).lastrowid
+        finally:
+            con.close()
+    except IcemonitorError as err:
+        _fail(err)
+    out.print(f"watch {wid}: {watch} in {parsed.label} -> {email or webhook}", highlight=False)
+
+
+@watch_app.command("list")
+def watch_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The active watches."""
+    from icemonitor.watch import state
+
+    con = state.connect()
+    try:
+        rows = [dict(r) for r in con.execute("SELECT * FROM watches WHERE active = 1 ORDER BY id")]
+    finally:
+        con.close()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(title="watches")
+    for c in ("id", "place", "watch", "channel", "target", "created"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(str(r["id"]), r["place_label"], r["kind"], r["channel"], r["target"], r["created_at"])
+    out.print(t)
+
+
+@watch_app.command("remove")
+def watch_remove(watch_id: Annotated[int, typer.Argument(help="Watch id (see `watch list`)")]) -> None:
+    """Stop a watch (its findings and the alert log are kept)."""
+    from icemonitor.watch import state
+
+    from icemonitor.watch.alerts import cancel_pending
+
+    con = state.connect()
+    try:
+        n = con.execute("UPDATE watches SET active = 0 WHERE id = ? AND active = 1", [watch_id]).rowcount
+        cancelled = cancel_pending(con, watch_id) if n else 0
+    finally:
+        con.close()
+    if not n:
+        _fail(InputError("no active watch with that id", field="watch_id", value=watch_id))
+    out.print(f"watch {watch_id} removed" + (f"; {cancelled} unsent alert(s) cancelled" if cancelled else ""))
+
+
+@watch_app.command("check")
+def watch_check(
+    watch_id: Annotated[int, typer.Argument(help="Watch id (see `watch list`)")],
+    date_from: Annotated[str, typer.Option("--from", help="First month, YYYY-MM")],
+    date_to: Annotated[str, typer.Option("--to", help="Last month, YYYY-MM")],
+    send: Annotated[bool, typer.Option(help="Send the new alerts now")] = True,
+) -> None:
+    """Run a watch over past months of the warehouse now (e.g. right after adding it); nothing is sent twice."""
+    from icemonitor.watch import state
+    from icemonitor.watch.alerts import check_watch
+    from icemonitor.watch.delivery import deliver_due
+    from icemonitor.watch.findings import month_add
+
+    try:
+        for name, value in (("from", date_from), ("to", date_to)):
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+                raise InputError("months look like YYYY-MM", field=name, value=value)
+        if date_to < date_from:
+            raise InputError("--to is before --from", field="to", value=date_to)
+        months, m = [], date_from
+        while m <= date_to:
+            months.append(m)
+            m = month_add(m, 1)
+        if not config.warehouse_path().exists():
+            raise IcemonitorError("no warehouse yet: run `icemonitor refresh` first")
+        con = state.connect()
+        try:
+            new = check_watch(con, config.warehouse_path(), watch_id, months)
+            run = deliver_due(con) if send and new else None
+        finally:
+            con.close()
+    except IcemonitorError as err:
+        _fail(err)
+    out.print(f"watch {watch_id}: {len(new)} new finding(s) over {date_from}..{date_to}"
+              + (f"; {len(run.sent)} sent, {len(run.failed)} failed (will retry)" if run else ""))
+
+
+@alerts_app.command("log")
+def alerts_log(
+    limit: Annotated[int, typer.Option(help="How many deliveries, newest first")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What was sent (or is waiting to be retried), to whom, and when."""
+    from icemonitor.watch import state
+
+    con = state.connect()
+    try:
+        rows = [dict(r) for r in con.execute(
+            "SELECT d.id, d.status, d.channel, d.target, d.attempts, d.next_attempt_at, d.sent_at, d.last_error, "
+            "d.idempotency_key, f.kind, f.place, f.period, f.title FROM deliveries d JOIN findings f "
+            "ON f.id = d.finding_id ORDER BY d.id DESC LIMIT ?", [limit])]
+        for r in rows:
+            r["attempts_log"] = [dict(x) for x in con.execute(
+                "SELECT attempt, at, outcome, detail FROM delivery_log WHERE delivery_id = ? ORDER BY id", [r["id"]])]
+    finally:
+        con.close()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(title="alerts")
+    for c in ("id", "status", "to", "attempts", "sent / next try", "finding", "last error"):
+        t.add_column(c)
+    for r in rows:
+        when = r["sent_at"] if r["status"] == "sent" else f"next {r['next_attempt_at']}"
+        t.add_row(str(r["id"]), r["status"], f"{r['channel']}:{r['target']}", str(r["attempts"]), when,
+                  r["title"], r["last_error"] or "")
+    out.print(t)
+
+
+@alerts_app.command("deliver")
+def alerts_deliver() -> None:
+    """Send the alerts that are due (retries included)."""
+    from icemonitor.watch import state
+    from icemonitor.watch.delivery import deliver_due
+    from icemonitor.watch.lock import LockHeld
+
+    con = state.connect()
+    try:
+        run = deliver_due(con)
+    except LockHeld as err:
+        _fail(err, EXIT_LOCKED)
+    finally:
+        con.close()
+    out.print(f"{len(run.sent)} sent, {len(run.failed)} failed (will retry), {len(run.resumed)} resumed after an interruption")
+
+
+def scheduler_command(
+    every: Annotated[str, typer.Option(help="Refresh interval: 90s, 30m, 24h, 1d")] = "24h",
+    mirror: Annotated[Optional[Path], typer.Option(help="Folder laid out like shared/data (or ICEMONITOR_MIRROR)")] = None,
+    poll: Annotated[str, typer.Option(help="How often to send due alerts between refreshes")] = "5m",
+    max_change: Annotated[float, typer.Option(help="Suspect threshold, as for `refresh`")] = 0.05,
+    min_rows: Annotated[int, typer.Option(help="Minimum cell size for the suspect test, as for `refresh`")] = 50,
+) -> None:
+    """Run refreshes on an interval (for a service manager); retries due alerts in between."""
+    import logging
+
+    from icemonitor.watch import scheduler, state
+    from icemonitor.watch.delivery import deliver_due
+    from icemonitor.watch.lock import LockHeld
+    from icemonitor.watch.refresh import refresh
+    from icemonitor.watch.snapshot import Thresholds
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")
+    log = logging.getLogger("icemonitor.scheduler")
+    for name in ("icemonitor.scheduler", "icemonitor.watch"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    try:
+        interval, poll_s = scheduler.parse_interval(every), scheduler.parse_interval(poll)
+    except InputError as err:
+        _fail(err)
+
+    def deliver_once() -> None:
+        con = state.connect()
+        try:
+            run = deliver_due(con)
+            if run.sent or run.failed:
+                log.info("alerts: %d sent, %d failed", len(run.sent), len(run.failed))
+        except LockHeld as err:
+            log.info("%s", err)
+        finally:
+            con.close()
+
+    def refresh_once() -> None:
+        try:
+            result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows))
+        except LockHeld as err:
+            log.info("skipped: %s", err)
+            return
+        for m in result.messages:
+            log.info("refresh %d: %s", result.refresh_id, m)
+        deliver_once()
+
+    scheduler.run(interval, refresh_once, deliver_once, poll=poll_s)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refresh")(refresh_command)
+    app.command("history")(history_command)
+    app.command("scheduler")(scheduler_command)
+    app.add_typer(watch_app, name="watch")
+    app.add_typer(alerts_app, name="alerts")

@@ -1,0 +1,257 @@
+"""What a watch looks for in the newly covered months, each finding with its definition and releases.
+
+- at-large-rise: counted arrests whose apprehension method is at-large (method_class = 'at_large',
+  codes/apprehension_methods.csv) in the place in month M, against the mean of the 12 months before M.
+  A finding when the exact 95% Poisson interval of M's count lies wholly above that mean (and M has >= 10).
+- no-record-rise: among counted arrests in the place with a known criminality (convicted, pending_charges or
+  no_record; 'unknown' left out), the share with no_record in month M against the pooled share of the 12
+  months before. A finding when the 95% Wilson interval of M's share lies wholly above the baseline share
+  (and M has >= 20 arrests with known criminality). Which source field gives criminality is named per release.
+- sweeps: icemonitor.analysis.sweeps over the newly covered dates, when that analysis is installed.
+A month is covered when the arrests table has counted rows on >= 20 distinct days of it, nationally, with the
+field the watch needs recorded (an apprehension method; a known criminality); months without coverage are neither
+tested nor used as baseline, so a release that lacks the field cannot fake a rise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from scipy import stats
+
+from icemonitor.watch.places import WatchPlace
+
+KINDS = ("sweeps", "at-large-rise", "no-record-rise")
+DEFINITION_VERSION = "1"
+BASELINE_MONTHS = 12
+MIN_COVERED_DAYS = 20
+MIN_AT_LARGE = 10
+MIN_KNOWN = 20
+
+DEFINITIONS = {
+    "at-large-rise": (
+        "At-large arrests: counted rows of the arrests table with method_class = 'at_large' (raw apprehension "
+        "methods mapped in codes/apprehension_methods.csv, e.g. 'Located', 'Non-Custodial Arrest'). A rise: the "
+        "month's count has an exact 95% Poisson interval wholly above the mean monthly count of the 12 covered "
+        "months before it."
+    ),
+    "no-record-rise": (
+        "Share with no criminal record: among counted arrests whose criminality is known (convicted, "
+        "pending_charges or no_record), the share coded no_record (codes/criminality.csv; the source field is "
+        "named per release). A rise: the month's 95% Wilson interval lies wholly above the pooled share of the "
+        "12 covered months before it."
+    ),
+    "sweeps": "A multi-day surge of counted arrests above the place's expected daily count (icemonitor.analysis.sweeps).",
+}
+
+
+@dataclass
+class Finding:
+    watch_id: int
+    kind: str
+    place: str
+    period: str
+    title: str
+    body: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        raw = f"{self.watch_id}|{self.kind}|{self.place}|{self.period}|v{DEFINITION_VERSION}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def month_add(month: str, k: int) -> str:
+    y, m = map(int, month.split("-"))
+    n = y * 12 + (m - 1) + k
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) interval for a Poisson mean given one count."""
+    a = 1 - confidence
+    low = 0.0 if count == 0 else stats.chi2.ppf(a / 2, 2 * count) / 2
+    high = stats.chi2.ppf(1 - a / 2, 2 * count + 2) / 2
+    return float(low), float(high)
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known: str) -> set[str]:
+    """Months with counted arrests on >= MIN_COVERED_DAYS days whose `known` field is recorded."""
+    extra = {
+        "method": " AND method_class IS NOT NULL",
+        "criminality": " AND criminality IS NOT NULL AND criminality <> 'unknown'",
+    }[known]
+    rows = con.execute(
+        "SELECT strftime(event_date, '%Y-%m') AS m, count(DISTINCT event_date) FROM arrests "
+        f"WHERE counted AND event_date IS NOT NULL{extra} AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
+        [first, last],
+    ).fetchall()
+    return {m for m, days in rows if days >= MIN_COVERED_DAYS}
+
+
+RESOLUTION_CAVEAT = (
+    "Below AOR level, counts include only arrests whose apprehension landmark the places stage resolved to the "
+    "place (and AORs wholly inside it); arrests with unresolved landmarks are left out, so levels are undercounts."
+)
+
+
+def _caveat(place: WatchPlace) -> str:
+    return "" if place.level in ("national", "aor") else "\n" + RESOLUTION_CAVEAT
+
+
+def _releases(con, place: WatchPlace, first: str, last: str) -> list[str]:
+    rows = con.execute(
+        f"SELECT DISTINCT release_id FROM {place.source} WHERE counted AND ({place.sql}) "
+        "AND strftime(event_date, '%Y-%m') BETWEEN ? AND ?",
+        [*place.params, first, last],
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> list[Finding]:
+    if not months:
+        return []
+    first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
+    covered = _covered_months(con, first, last, known="method")
+    counts = dict(con.execute(
+        f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FROM {place.source} WHERE counted AND method_class = 'at_large' "
+        f"AND ({place.sql}) AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
+        [*place.params, first, last],
+    ).fetchall())
+    out = []
+    for m in months:
+        base = [month_add(m, -k) for k in range(1, BASELINE_MONTHS + 1)]
+        if m not in covered or not all(b in covered for b in base):
+            continue
+        c = int(counts.get(m, 0))
+        mean = sum(int(counts.get(b, 0)) for b in base) / BASELINE_MONTHS
+        low, high = poisson_interval(c)
+        if c < MIN_AT_LARGE or low <= mean:
+            continue
+        releases = _releases(con, place, base[-1], m)
+        title = f"At-large arrests rose in {place.label} in {m}: {c:,} against a 12-month mean of {mean:,.1f}"
+        body = (
+            f"{title}.\n"
+            f"95% Poisson interval for {m}: {low:,.1f} to {high:,.1f} (wholly above the baseline mean).\n"
+            f"Baseline: {base[-1]} to {base[0]}.\n"
+            f"Definition: {DEFINITIONS['at-large-rise']}\n"
+            f"Releases: {', '.join(releases)}.\n"
+            "A rise says how many at-large arrests the records show, not why."
+            + _caveat(place)
+        )
+        out.append(Finding(watch_id, "at-large-rise", place.text, m, title, body, {
+            "month": m, "count": c, "baseline_mean": round(mean, 2), "baseline_months": [base[-1], base[0]],
+            "interval_95": [round(low, 2), round(high, 2)], "definition": DEFINITIONS["at-large-rise"],
+            "releases": releases, "table": "arrests",
+        }))
+    return out
+
+
+def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> list[Finding]:
+    if not months:
+        return []
+    first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
+    covered = _covered_months(con, first, last, known="criminality")
+    rows = con.execute(
+        f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FILTER (WHERE criminality = 'no_record'), count(*) "
+        f"FROM {place.source} WHERE counted AND criminality IN ('convicted', 'pending_charges', 'no_record') "
+        f"AND ({place.sql}) AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
+        [*place.params, first, last],
+    ).fetchall()
+    by_month = {m: (int(k), int(n)) for m, k, n in rows}
+    out = []
+    for m in months:
+        base = [month_add(m, -k) for k in range(1, BASELINE_MONTHS + 1)]
+        if m not in covered or not all(b in covered for b in base):
+            continue
+        k, n = by_month.get(m, (0, 0))
+        bk = sum(by_month.get(b, (0, 0))[0] for b in base)
+        bn = sum(by_month.get(b, (0, 0))[1] for b in base)
+        if n < MIN_KNOWN or bn == 0:
+            continue
+        share, baseline = k / n, bk / bn
+        low, high = wilson_interval(k, n)
+        if low <= baseline:
+            continue
+        fields = [r[0] for r in con.execute(
+            f"SELECT DISTINCT criminality_field FROM {place.source} WHERE counted AND ({place.sql}) "
+            "AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? AND criminality <> 'unknown' ORDER BY 1",
+            [*place.params, base[-1], m],
+        ).fetchall()]
+        releases = _releases(con, place, base[-1], m)
+        title = (
+            f"The share of arrests with no criminal record rose in {place.label} in {m}: "
+            f"{share:.1%} ({k:,} of {n:,}) against {baseline:.1%} in the 12 months before"
+        )
+        body = (
+            f"{title}.\n"
+            f"95% Wilson interval for {m}: {low:.1%} to {high:.1%} (wholly above the baseline share).\n"
+            f"Baseline: {base[-1]} to {base[0]}, {bk:,} of {bn:,} arrests with known criminality.\n"
+            f"Definition: {DEFINITIONS['no-record-rise']} Criminality source field(s): {', '.join(fields)}.\n"
+            f"Releases: {', '.join(releases)}."
+            + _caveat(place)
+        )
+        out.append(Finding(watch_id, "no-record-rise", place.text, m, title, body, {
+            "month": m, "no_record": k, "known": n, "share": round(share, 4), "baseline_share": round(baseline, 4),
+            "baseline_no_record": bk, "baseline_known": bn, "baseline_months": [base[-1], base[0]],
+            "interval_95": [round(low, 4), round(high, 4)], "criminality_fields": fields,
+            "definition": DEFINITIONS["no-record-rise"], "releases": releases, "table": "arrests",
+        }))
+    return out
+
+
+def sweep_findings(con, watch_id: int, place: WatchPlace, months: list[str]) -> list[Finding]:
+    """Sweeps that end in the newly covered months, from icemonitor.analysis.sweeps (if installed)."""
+    try:
+        from icemonitor.analysis.sweeps import sweeps
+    except ImportError:
+        return []
+    if not months:
+        return []
+    d0 = dt.date.fromisoformat(min(months) + "-01")
+    y, m = map(int, month_add(max(months), 1).split("-"))
+    d1 = dt.date(y, m, 1) - dt.timedelta(days=1)
+    wanted = set(months)
+    out = []
+    if place.level not in ("national", "aor"):
+        return []  # refused when the watch is added; sweeps for other places go through the analysis CLI
+    codes = list(place.params) or [None]
+    for code in codes:
+        levels = ("national",) if code is None else ("aor",)
+        if code is not None and place.ref is None:
+            # without the reference files: scan every AOR and keep this one's sweeps
+            result = sweeps(con, place=None, date_from=d0, date_to=d1, levels=levels, limit=0)
+        else:
+            result = sweeps(con, place=code, date_from=d0, date_to=d1, levels=levels, limit=0, ref=place.ref)
+        for row in result.figures:
+            if str(row["end"])[:7] not in wanted or (code is not None and row["place"] != code):
+                continue
+            label = place.label if code is None else f"AOR {code}"
+            title = (
+                f"Possible sweep in {label} from {row['start']} to {row['end']}: {row['observed']:,} arrests "
+                f"against {row['expected']:,} expected"
+            )
+            body = (
+                f"{title} (excess {row['excess']:,}, 95% interval {row['excess_low']:,} to {row['excess_high']:,}).\n"
+                + "".join(f"{k}: {v}\n" for k, v in result.definitions.items())
+                + f"Releases: {', '.join(result.releases)}.\n"
+                + "".join(f"{c}\n" for c in result.caveats)
+            )
+            out.append(Finding(watch_id, "sweeps", code or place.text, f"{row['start']}..{row['end']}", title,
+                               body.rstrip(), {**row, "definitions": result.definitions, "releases": result.releases}))
+    return out
+
+
+EVALUATORS = {"at-large-rise": at_large_rise, "no-record-rise": no_record_rise, "sweeps": sweep_findings}

@@ -1,0 +1,111 @@
+"""Which events a watch covers: its place as a parameterised SQL filter on the arrests table.
+
+US and AOR codes (one or a comma list) need nothing else. States, counties, county names and named groups are
+parsed by the places stage (icemonitor.places.place_filter.parse_place, given the reference files) and filter
+on the landmark resolution (res_state, res_county_fips via icemonitor.analysis.common.event_source), so they need
+that resolution in the warehouse; without it they are refused rather than silently matching nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from icemonitor.errors import InputError
+
+NATIONAL = ("US", "USA", "NATIONAL", "ALL")
+
+
+@dataclass(frozen=True)
+class WatchPlace:
+    text: str  # as stored with the watch (normalised)
+    label: str
+    sql: str  # a WHERE fragment with ? parameters
+    params: tuple[str, ...]
+    level: str = "aor"  # national / aor / state / county / counties / group
+    source: str = "arrests"  # FROM clause the filter applies to
+    ref: Callable[[str], Path] | None = field(default=None, compare=False, repr=False)  # reference files
+
+
+def parse(
+    place: str, con: duckdb.DuckDBPyConnection | None = None, ref: Callable[[str], Path] | None = None
+) -> WatchPlace:
+    """Parse a watch's place; with `con`, AOR codes are checked against the warehouse's arrests."""
+    raw = (place or "").strip()
+    text = raw.upper()
+    if not text:
+        raise InputError("give a place: US or an AOR code such as LOS", field="place", value=place)
+    if text in NATIONAL:
+        return WatchPlace("US", "United States (all AORs)", "TRUE", (), level="national", ref=ref)
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    if all(re.fullmatch(r"[A-Z]{3}", c) for c in codes):
+        return _aors(codes, con, place, ref)
+    return _resolved(raw, con, ref)
+
+
+def _aors(codes: list[str], con, place: str, ref=None) -> WatchPlace:
+    if con is not None:
+        known = {r[0] for r in con.execute("SELECT DISTINCT aor FROM arrests WHERE aor IS NOT NULL").fetchall()}
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise InputError(
+                f"no arrests in the warehouse for AOR {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                field="place", value=place,
+            )
+    codes = sorted(set(codes))
+    marks = ", ".join("?" for _ in codes)
+    label = ("AOR " if len(codes) == 1 else "AORs ") + ", ".join(codes)
+    return WatchPlace(",".join(codes), label, f"aor IN ({marks})", tuple(codes), ref=ref)
+
+
+def _resolved(raw: str, con, ref) -> WatchPlace:
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(parts) > 1 and all(re.fullmatch(r"\d{4,5}", p) for p in parts):
+        # a set of counties by FIPS: the union of each county's filter
+        each = [_resolved(p, con, ref) for p in sorted(set(p.zfill(5) for p in parts))]
+        return WatchPlace(
+            ",".join(w.text for w in each), "counties " + "; ".join(w.label for w in each),
+            "(" + " OR ".join(w.sql for w in each) + ")", tuple(x for w in each for x in w.params),
+            level="counties", source=each[0].source, ref=ref,
+        )
+    return _one_place(raw, con, ref)
+
+
+def _one_place(raw: str, con, ref) -> WatchPlace:
+    try:
+        from icemonitor.analysis.common import event_source, resolution_available
+        from icemonitor.places.place_filter import parse_place
+    except ImportError:
+        raise InputError(
+            "unknown place: watches take US or AOR codes (e.g. LOS or LOS,SFR) until the places stage is installed",
+            field="place", value=raw,
+        ) from None
+    if ref is None:
+        raise InputError("states and counties need the reference files: run `icemonitor refresh` first",
+                         field="place", value=raw)
+    parsed = parse_place(raw, ref)
+    if parsed.level == "aor":
+        return _aors([parsed.code], con, raw, ref)
+    if con is not None and not resolution_available(con):
+        raise InputError(
+            f"{parsed.label}: state, county and group watches need the landmark resolution (places stage) in the "
+            "warehouse, which this warehouse lacks; watch its AOR(s) instead: " + ", ".join(parsed.aors),
+            field="place", value=raw,
+        )
+    sql, params = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
+    source = event_source(con, "arrests") if con is not None else "arrests"
+    return WatchPlace(parsed.code if parsed.level == "county" else raw, parsed.label, sql, tuple(params), level=parsed.level, source=f"{source} AS events",
+                      ref=ref)
+
+
+def product_ref(home: Path | None = None) -> Callable[[str], Path] | None:
+    """The catalog's resolver of reference files (archived under the data folder), if the catalog is installed."""
+    try:
+        from icemonitor.catalog.fetch import reference_resolver
+    except ImportError:
+        return None
+    return reference_resolver(home)

@@ -1,0 +1,331 @@
+"""`icemonitor refresh`: fetch what is new, rebuild, record what changed, hold back disagreeing versions, alert.
+
+The previous warehouse stays in use until the new one is complete; each release file version used is kept under
+<home>/versions/<release>/<sha256>/ so that, when a new version disagrees with it beyond the thresholds, the
+old version can be rebuilt and kept in use while the new one is written to exclusions.csv as suspect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from icemonitor import config
+from icemonitor.errors import IcemonitorError
+from icemonitor.warehouse.build import BuildSource
+from icemonitor.watch import exclusions, snapshot, state
+from icemonitor.watch.lock import RefreshLock
+from icemonitor.watch.snapshot import CellChange, Thresholds
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[Path, Path | None], list[str] | None]
+ListSources = Callable[[Path], list[BuildSource]]
+Build = Callable[..., object]
+
+
+@dataclass
+class RefreshResult:
+    refresh_id: int
+    status: str  # updated / unchanged / held_back
+    added: list[tuple[str, str]] = field(default_factory=list)  # (release_id, file_name) loaded for the first time
+    changed: list[tuple[str, str]] = field(default_factory=list)  # new versions taken into use
+    removed: list[tuple[str, str]] = field(default_factory=list)  # files no longer in the catalog
+    fetch_errors: list[str] = field(default_factory=list)  # files that could not be fetched (left out)
+    suspect: list[exclusions.Exclusion] = field(default_factory=list)
+    changes: list[CellChange] = field(default_factory=list)
+    findings: list[int] = field(default_factory=list)  # ids of new findings
+    messages: list[str] = field(default_factory=list)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def catalog_fetch(home: Path, mirror: Path | None) -> list[str]:
+    """Fetch every catalog release not yet archived with the catalog's checksum (a changed checksum in the
+    catalog means a new version: it is archived beside the old copy). Returns the files that failed."""
+    from icemonitor.catalog.fetch import fetch
+
+    try:
+        fetch(None, home=home, mirror=mirror)
+    except IcemonitorError as err:
+        return [str(e) for e in getattr(err, "errors", [err])]
+    return []
+
+
+def catalog_list(home: Path) -> list[BuildSource]:
+    """Build sources for every event release file archived with the catalog's checksum (unfetched ones are
+    left out here; catalog_fetch has reported them)."""
+    from icemonitor.catalog import archive
+    from icemonitor.catalog.catalog import load_catalog
+
+    out = []
+    for release in load_catalog().event_releases():
+        for f in release.files:
+            entry = archive.find(release.id, f.name, f.sha256, f.bytes, home=home)
+            if f.reader and entry is not None:
+                out.append(BuildSource(release.id, f.name, entry.path, f.reader, f.sha256, dict(f.options or {})))
+    return out
+
+
+def plain_build(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
+    """The event tables only (no places tables)."""
+    from icemonitor.warehouse.build import build
+
+    return build(sources, target, progress=progress)
+
+
+def catalog_build(home: Path) -> Build:
+    """Build as `icemonitor build` does: event tables, the places tables from the archived reference files,
+    and the parse cache under the data folder."""
+
+    def run(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
+        from icemonitor.catalog.fetch import reference_resolver
+        from icemonitor.warehouse.build import build
+        from icemonitor.warehouse.places_step import place_stage
+
+        return build(sources, target, progress=progress, extra_tables=place_stage(reference_resolver(home)),
+                     cache_dir=config.cache_dir(home))
+
+    return run
+
+
+def kept_path(home: Path, release_id: str, sha: str, name: str) -> Path:
+    return home / "versions" / release_id / sha / name
+
+
+def refresh(
+    home: Path | None = None,
+    *,
+    mirror: Path | None = None,
+    fetch: Fetch = catalog_fetch,
+    list_sources: ListSources = catalog_list,
+    build: Build | None = None,
+    thresholds: Thresholds = Thresholds(),
+    run_watches: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> RefreshResult:
+    """One refresh under the lock. Raises LockHeld when another refresh runs."""
+    home = Path(home or config.home())
+    build = build or catalog_build(home)
+    with RefreshLock(home):
+        con = state.connect(home)
+        refresh_id = con.execute(
+            "INSERT INTO refreshes (started_at, status) VALUES (?, 'running')", [state.iso(state.now_utc())]
+        ).lastrowid
+        try:
+            build_fn = (lambda s, t: build(s, t, progress=progress)) if progress else build
+            result = _refresh(con, home, refresh_id, mirror, fetch, list_sources, build_fn, thresholds)
+            if not result.changes:
+                con.execute("UPDATE refreshes SET watches_done = 1 WHERE id = ?", [refresh_id])
+            if run_watches:
+                from icemonitor.watch.alerts import evaluate_pending
+
+                result.findings, problems = evaluate_pending(con, config.warehouse_path(home))
+                result.messages.extend(problems)
+            con.execute(
+                "UPDATE refreshes SET finished_at = ?, status = ?, message = ? WHERE id = ?",
+                [state.iso(state.now_utc()), result.status, "\n".join(result.messages), refresh_id],
+            )
+            return result
+        except BaseException as err:
+            con.execute(
+                "UPDATE refreshes SET finished_at = ?, status = 'failed', message = ? WHERE id = ?",
+                [state.iso(state.now_utc()), f"{type(err).__name__}: {err}", refresh_id],
+            )
+            raise
+        finally:
+            con.close()
+
+
+def _in_use(con: sqlite3.Connection) -> dict[tuple[str, str], sqlite3.Row]:
+    return {(r["release_id"], r["file_name"]): r for r in con.execute("SELECT * FROM release_files WHERE status = 'in_use'")}
+
+
+def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds) -> RefreshResult:
+    result = RefreshResult(refresh_id, "unchanged")
+    result.fetch_errors = list(fetch(home, mirror) or [])
+    for err in result.fetch_errors:
+        result.messages.append(f"not fetched (the version in use, if any, stays): {err}")
+    sources = list_sources(home)
+    in_use = _in_use(con)
+    excluded = exclusions.load(home)
+    target = config.warehouse_path(home)
+
+    chosen: list[BuildSource] = []
+    shas: dict[tuple[str, str], str] = {}
+    accepted_unchecked: set[str] = set()
+    for src in sources:
+        key = (src.release_id, src.name)
+        sha = sha256_of(src.path)
+        ex = excluded.get((src.release_id, src.name, sha))
+        if ex is not None and ex.decision == "suspect":
+            old = in_use.get(key)
+            if old is None:
+                result.messages.append(f"{src.release_id}/{src.name}: version {sha[:12]} is excluded as suspect; not loaded")
+                continue
+            chosen.append(replace(src, path=Path(old["kept_path"]), sha256=old["sha256"]))
+            shas[key] = old["sha256"]
+            result.messages.append(
+                f"{src.release_id}/{src.name}: version {sha[:12]} is excluded as suspect; keeping {old['sha256'][:12]}"
+            )
+            continue
+        if ex is not None and ex.decision == "accepted":
+            accepted_unchecked.add(src.release_id)
+        chosen.append(src)
+        shas[key] = sha
+        if key not in in_use:
+            result.added.append(key)
+        elif in_use[key]["sha256"] != sha:
+            result.changed.append(key)
+    for key in sorted(set(in_use) - set(shas)):
+        old = in_use[key]
+        if result.fetch_errors and old["kept_path"] and Path(old["kept_path"]).exists():
+            # not listed because its new version could not be fetched: keep the version in use
+            chosen.append(BuildSource(key[0], key[1], Path(old["kept_path"]), old["reader"], old["sha256"],
+                                      json.loads(old["options"] or "{}")))
+            shas[key] = old["sha256"]
+            result.messages.append(f"{key[0]}/{key[1]}: kept the version in use ({old['sha256'][:12]})")
+        else:
+            result.removed.append(key)
+
+    if not (result.added or result.changed or result.removed) and target.exists():
+        result.messages.append("nothing new: the warehouse is up to date")
+        return result
+
+    before = snapshot.load(con)
+    if not before and target.exists():
+        before = snapshot.take(target)  # first refresh over a warehouse built by `icemonitor build`
+    candidate = target.with_name(f".{target.name}.candidate")
+    candidate.unlink(missing_ok=True)
+    try:
+        build(chosen, candidate)
+        after = snapshot.take(candidate)
+        changed_releases = sorted({rid for rid, _ in result.changed} - accepted_unchecked)
+        suspects = {
+            rid: bad for rid in changed_releases if (bad := snapshot.disagreements(rid, before, after, thresholds))
+        }
+        if suspects:
+            chosen = _hold_back(con, home, refresh_id, suspects, chosen, shas, in_use, result, thresholds)
+            candidate.unlink(missing_ok=True)
+            if not (result.added or result.changed or result.removed):
+                result.status = "held_back"
+                return result
+            build(chosen, candidate)
+            after = snapshot.take(candidate)
+        result.changes = snapshot.diff(before, after)
+        kept = _keep_copies(home, chosen, shas)
+        # the state is written in a transaction committed only once the new warehouse is in place: a crash in
+        # between leaves the old state, and the next refresh sees the same changes again and redoes them
+        _record(con, refresh_id, result, after, chosen, shas, kept, swap=lambda: os.replace(candidate, target))
+    finally:
+        candidate.unlink(missing_ok=True)
+    result.status = "held_back" if result.suspect else "updated"
+    added = sum(c.added for c in result.changes)
+    removed = sum(c.removed for c in result.changes)
+    result.messages.append(
+        f"warehouse rebuilt: {len(result.added)} file(s) added, {len(result.changed)} new version(s), "
+        f"{len(result.removed)} removed; {added:,} rows added and {removed:,} removed across "
+        f"{len(result.changes)} table/release/month/AOR cells"
+    )
+    return result
+
+
+def _hold_back(con, home, refresh_id, suspects, chosen, shas, in_use, result, thresholds) -> list[BuildSource]:
+    """Swap each suspect release's new files for the kept old versions and write the exclusions."""
+    rows = []
+    out = []
+    for src in chosen:
+        key = (src.release_id, src.name)
+        if src.release_id in suspects and key in result.changed:
+            old = in_use[key]
+            bad = suspects[src.release_id]
+            worst = max(bad, key=lambda c: abs(c.rows_after - c.rows_before) / max(c.rows_before, 1))
+            reason = (
+                f"{len(bad)} month x AOR cell(s) with >= {thresholds.min_rows} rows changed by more than "
+                f"{thresholds.max_change:.0%}; largest: {worst.table} {worst.month} {worst.aor or '(no AOR)'} "
+                f"{worst.rows_before} -> {worst.rows_after} rows"
+            )
+            new_sha = shas[key]
+            rows.append(exclusions.Exclusion(src.release_id, src.name, new_sha, "suspect", reason,
+                                             exclusions.today(), str(refresh_id)))
+            con.execute(
+                "INSERT OR IGNORE INTO release_files (release_id, file_name, sha256, kept_path, status, first_refresh, "
+                "last_refresh) VALUES (?,?,?,NULL,'suspect',?,?)",
+                [src.release_id, src.name, new_sha, refresh_id, refresh_id],
+            )
+            out.append(replace(src, path=Path(old["kept_path"]), sha256=old["sha256"]))
+            shas[key] = old["sha256"]
+            result.changed.remove(key)
+            result.messages.append(
+                f"{src.release_id}/{src.name}: new version {new_sha[:12]} disagrees with the one in use "
+                f"({reason}); kept {old['sha256'][:12]} and recorded the new one as suspect"
+            )
+        else:
+            out.append(src)
+    exclusions.record(rows, home)
+    result.suspect.extend(rows)
+    return out
+
+
+def _keep_copies(home: Path, chosen: list[BuildSource], shas: dict[tuple[str, str], str]) -> dict[tuple[str, str], Path]:
+    """Where each file version in use is kept: its raw-archive copy (read-only, never overwritten) when it
+    comes from there, else a copy under <home>/versions/."""
+    raw = (home / "raw").resolve()
+    kept = {}
+    for src in chosen:
+        key = (src.release_id, src.name)
+        path = Path(src.path).resolve()
+        if raw in path.parents or (home / "versions").resolve() in path.parents:
+            kept[key] = path
+            continue
+        dest = kept_path(home, src.release_id, shas[key], src.name)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.copyfile(src.path, tmp)
+            os.replace(tmp, dest)
+        kept[key] = dest
+    return kept
+
+
+def _record(con, refresh_id, result, after, chosen, shas, kept, swap: Callable[[], None]) -> None:
+    """Store the diff, the new snapshot and the release history in one transaction; `swap` puts the new
+    warehouse in place just before the commit."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.executemany(
+            "INSERT INTO release_diff VALUES (?,?,?,?,?,?,?,?,?)",
+            [(refresh_id, c.table, c.release_id, c.month, c.aor, c.rows_before, c.rows_after,
+              c.counted_before, c.counted_after) for c in result.changes],
+        )
+        snapshot.save(con, after)
+        con.execute("UPDATE release_files SET status = 'superseded' WHERE status = 'in_use'")
+        for src in chosen:
+            key = (src.release_id, src.name)
+            con.execute(
+                "INSERT INTO release_files (release_id, file_name, sha256, kept_path, reader, options, status, "
+                "first_refresh, last_refresh) VALUES (?,?,?,?,?,?,'in_use',?,?) "
+                "ON CONFLICT (release_id, file_name, sha256) DO UPDATE SET status = 'in_use', "
+                "kept_path = excluded.kept_path, reader = excluded.reader, options = excluded.options, "
+                "last_refresh = excluded.last_refresh",
+                [src.release_id, src.name, shas[key], str(kept[key]), src.reader,
+                 json.dumps(dict(src.options or {}), sort_keys=True), refresh_id, refresh_id],
+            )
+        swap()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
