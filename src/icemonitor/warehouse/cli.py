@@ -31,6 +31,7 @@ def build_command(
     from icemonitor.catalog.fetch import reference_resolver
     from icemonitor.warehouse.places_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
+    from icemonitor.watch.lock import RefreshLock
 
     start = time.perf_counter()
     try:
@@ -40,7 +41,7 @@ def build_command(
                 wanted = list(release) + [r.id for r in load_catalog().reference_releases()]
             fetch(wanted, mirror=mirror or config.mirror())
         sources = catalog_sources(release or None)
-        with Progress(
+        with RefreshLock(config.home()), Progress(
             TextColumn("[bold]build[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
             TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False,
         ) as bar:
