@@ -103,15 +103,18 @@ def register(app: typer.Typer) -> None:
         measure: str = typer.Option("at_large", "--measure", help="all|at_large|custodial"),
         level: list[str] = typer.Option([], "--level", help="national|aor|state|county|landmark (default: all available)"),
         limit: int = typer.Option(20, "--limit"),
+        release: Optional[str] = typer.Option(None, "--release", help="count only this release's rows (its own series)"),
+        no_fold: bool = typer.Option(False, "--no-fold", help="rank national echoes of AOR sweeps separately"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Multi-day surges of arrests above the expected daily count, ranked."""
+        """Multi-day surges of arrests above the expected daily count, ranked (national echoes folded)."""
         from icemonitor.analysis.sweeps import sweeps
         from icemonitor.analysis.validation import explain
 
         with _working("scanning places and days"):
             res = sweeps(_connect(), place=place, date_from=date_from, date_to=date_to, measure=measure,
-                         levels=tuple(level) if level else None, limit=limit)
+                         levels=tuple(level) if level else None, limit=limit, release=release,
+                         fold_echoes=not no_fold)
         for f in res.figures:
             f["known_as"] = explain(f)
         res.columns = res.columns + ["known_as"]
@@ -121,7 +124,7 @@ def register(app: typer.Typer) -> None:
         view = res.model_copy(deep=True)
         view.figures = [_sweep_row(f) for f in res.figures]
         show(view, False, ["level", "place", "start", "end", "observed", "expected", "excess [95%]", "score",
-                           "where", "methods", "known_as"])
+                           "where", "methods", "national_echo", "known_as"])
 
     @app.command("priorities")
     def priorities_cmd(
