@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from icemonitor.analysis.sweeps import DailyCounts, expected_counts, find_sweeps, fold_national_echoes, sweeps
+from icemonitor.analysis.sweeps import DailyCounts, expected_counts, find_sweeps, fold_echoes_into_aor_sweeps, sweeps
 from icemonitor.analysis.validation import (
     KnownWindow,
     announced_operations,
@@ -125,13 +125,13 @@ def test_national_echo_folded_into_its_aor_sweep(national_sweeps):
     figs = national_sweeps.figures
     assert not any(f["level"] == "national" and f["start"] <= "2015-10-29" and f["end"] >= "2015-10-24" for f in figs)
     slc = [f for f in figs if f["place"] == "SLC" and f["start"] <= "2015-10-29" and f["end"] >= "2015-10-24"]
-    assert slc and slc[0]["national_echo"].startswith("US 2015-10-24")
-    echoes = national_sweeps.extra["national_echoes"]
+    assert slc and slc[0]["also_seen_as"][0].startswith("US 2015-10-24")
+    echoes = national_sweeps.extra["folded_echoes"]
     assert any(e["echo_of"][0].startswith("SLC 2015-10-24") and e["echo_share"] >= 0.5 for e in echoes)
     # a national run not held by AOR sweeps stays ranked: 10-11 June 2017 joins Atlanta's Saturday (43) and
     # Detroit's one-day Sunday operation (92), which is no multi-day sweep at AOR level
     nat = [f for f in figs if f["level"] == "national" and f["start"] == "2017-06-10"]
-    assert nat and nat[0]["national_echo"] is None and "Detroit" in explain(nat[0])
+    assert nat and nat[0]["also_seen_as"] is None and "Detroit" in explain(nat[0])
 
 
 def _row(level, place, start, days, obs, exp):
@@ -143,11 +143,20 @@ def _row(level, place, start, days, obs, exp):
 
 def test_fold_rule_on_constructed_rows():
     nat = _row("national", "US", "2018-01-01", 2, 100, 20)  # excess 160
+    nat["aors"] = None
     held = _row("aor", "AAA", "2018-01-02", 3, 90, 10)  # 80 on the shared day 2 Jan: exactly half
-    assert fold_national_echoes([nat, held]) == [nat] and held["national_echo"].startswith("US 2018-01-01")
+    assert fold_echoes_into_aor_sweeps([nat, held]) == [nat] and held["also_seen_as"][0].startswith("US 2018-01-01")
     nat2 = _row("national", "US", "2018-02-01", 2, 100, 20)
+    nat2["aors"] = None
     small = _row("aor", "BBB", "2018-02-01", 1, 60, 10)  # 50 of 160: below half, national stays
-    assert fold_national_echoes([nat2, small]) == [] and "national_echo" not in small
+    assert fold_echoes_into_aor_sweeps([nat2, small]) == [] and "also_seen_as" not in small
+    # a county sweep folds only into a sweep of its own AOR
+    county = _row("county", "12345", "2018-03-01", 2, 40, 5)
+    county["aors"] = ["CCC"]
+    other = _row("aor", "DDD", "2018-03-01", 2, 90, 10)
+    own = _row("aor", "CCC", "2018-03-01", 3, 50, 10)
+    assert fold_echoes_into_aor_sweeps([county, other]) == []
+    assert fold_echoes_into_aor_sweeps([county, other, own]) == [county] and "also_seen_as" not in other
 
 
 def test_regional_release_history_does_not_fake_early_surges():

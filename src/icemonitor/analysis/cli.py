@@ -104,10 +104,10 @@ def register(app: typer.Typer) -> None:
         level: list[str] = typer.Option([], "--level", help="national|aor|state|county|landmark (default: all available)"),
         limit: int = typer.Option(20, "--limit"),
         release: Optional[str] = typer.Option(None, "--release", help="count only this release's rows (its own series)"),
-        no_fold: bool = typer.Option(False, "--no-fold", help="rank national echoes of AOR sweeps separately"),
+        no_fold: bool = typer.Option(False, "--no-fold", help="rank echoes of AOR sweeps (national, state, county) separately"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Multi-day surges of arrests above the expected daily count, ranked (national echoes folded)."""
+        """Multi-day surges of arrests above the expected daily count, ranked (echoes folded into AOR sweeps)."""
         from icemonitor.analysis.sweeps import sweeps
         from icemonitor.analysis.validation import explain
 
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         view = res.model_copy(deep=True)
         view.figures = [_sweep_row(f) for f in res.figures]
         show(view, False, ["level", "place", "start", "end", "observed", "expected", "excess [95%]", "score",
-                           "where", "methods", "national_echo", "known_as"])
+                           "where", "methods", "also_seen_as", "known_as"])
 
     @app.command("priorities")
     def priorities_cmd(

@@ -60,6 +60,7 @@ class DailyCounts:
     days: np.ndarray  # datetime64[D]
     counts: np.ndarray  # float64, shape (P, D)
     covered: np.ndarray | None = None  # (D,) or (P, D) bool: the data cover that day (for that place); None = all
+    aors: dict[str, list[str]] | None = None  # place -> the AORs its events fall in (None: every AOR, the nation)
 
 
 @dataclass
@@ -398,16 +399,25 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
     pi = np.array([pidx[p] for p in rows["place"].to_list()])
     di = (rows["day"].to_numpy().astype("datetime64[D]") - days[0]).astype(int)
     np.add.at(mat, (pi, di), rows["n"].to_numpy())
-    pmap = {}
+    pmap: dict[str, str] = {}
+    aors: dict[str, list[str]] | None = None
     if level in ("aor", "landmark"):
         pmap = {p: p.split(" | ")[0] for p in places}
+        aors = {p: [a] for p, a in pmap.items()}
     elif level in ("state", "county"):
-        pmap = dict(con.execute(
-            f"SELECT {_place_expr(level)} AS place, mode(coalesce(aor, 'unknown')) FROM {source} "
-            f"WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY 1", [*where.params, date_from, date_to],
-        ).fetchall())
+        # every AOR holding >= 5% of the place's events (states such as TX span several AORs); modal AOR first
+        shares = con.execute(
+            f"""SELECT place, aor, n FROM (
+                  SELECT {_place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, count(*) AS n,
+                         sum(count(*)) OVER (PARTITION BY {_place_expr(level)}) AS tot
+                  FROM {source} WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY 1, 2)
+                WHERE n >= 0.05 * tot ORDER BY place, n DESC""", [*where.params, date_from, date_to]).fetchall()
+        aors = {}
+        for pl_, a, _ in shares:
+            aors.setdefault(pl_, []).append(a)
+        pmap = {p: v[0] for p, v in aors.items()}
     covered = _coverage(con, source, cover, level, places, pmap, days) & has_data[None, :]
-    return DailyCounts(places, days, mat, covered)
+    return DailyCounts(places, days, mat, covered, aors)
 
 
 SWEEP_DEFINITIONS = {
@@ -420,8 +430,11 @@ SWEEP_DEFINITIONS = {
     "score": "z = (observed - expected) / sqrt(variance): how many standard deviations above expectation.",
     "counted": "Only rows with counted = true (the release with precedence for the table, AOR and date), "
                "unless a release is chosen: then that release's own rows.",
-    "national_echo": "A national sweep on the same days whose excess lies mostly (>= 50%) in AOR sweeps: the same "
-                     "event seen at two levels, folded into the AOR sweep rather than ranked twice.",
+    "aors": "The AORs the sweep's events fall in (state/county: each AOR with >= 5% of the place's events; "
+            "national: null, every AOR).",
+    "also_seen_as": "Sweeps at other levels (nation, state, county, landmark) on the same days whose excess lies "
+                    "mostly (>= 50%) in this AOR sweep: the same event seen at two levels, folded into the AOR sweep "
+                    "rather than ranked twice.",
 }
 
 
@@ -460,24 +473,29 @@ def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], w
     }
 
 
-ECHO_SHARE = 0.5  # a national sweep is an echo when AOR sweeps on its days hold at least half its excess
+ECHO_SHARE = 0.5  # a sweep is an echo when AOR sweeps on its days hold at least half its excess
 
 
-def fold_national_echoes(rows: list[dict[str, Any]], share: float = ECHO_SHARE) -> list[dict[str, Any]]:
-    """Fold national sweeps that merely echo AOR sweeps into those AOR sweeps; return the folded national rows.
+def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_SHARE) -> list[dict[str, Any]]:
+    """Fold sweeps at other levels that merely echo AOR sweeps into those AOR sweeps; return the folded rows.
 
-    A national sweep is an echo when the excess of the AOR-level sweeps on its days (observed - expected summed
-    over the days both runs share) is at least `share` of the national sweep's own excess: it is then the same
-    event seen at two levels. It leaves the ranked list and is recorded on each AOR sweep it echoes
-    (`national_echo`). A national surge spread over many AORs, none of them a sweep of its own, stays ranked.
+    The AOR (field office) is the unit that runs operations, so the ranked list names each event once, at AOR
+    level. A national, state, county or landmark sweep is an echo when the AOR sweeps of its AORs (row key
+    "aors"; all AORs for the nation) on the days both runs share hold at least `share` of its excess
+    (observed - expected summed over those days): the same event seen at two levels. It then leaves the ranked
+    list and is named on each AOR sweep it echoes (`also_seen_as`). A surge that no AOR sweep holds (a national
+    run spread over many AORs, or a county surge too small to lift its AOR) stays ranked at its own level.
     """
     aor_rows = [r for r in rows if r["level"] == "aor"]
     folded = []
     for r in rows:
-        if r["level"] != "national" or r["excess"] <= 0:
+        if r["level"] == "aor" or r["excess"] <= 0:
             continue
+        mine = r.get("aors")
         held, parts = 0.0, []
         for a in aor_rows:
+            if mine is not None and a["place"] not in mine:
+                continue
             shared = [d for d in r["_daily"] if d in a["_daily"]]
             if shared:
                 held += sum(a["_daily"][d][0] - a["_daily"][d][1] for d in shared)
@@ -485,8 +503,9 @@ def fold_national_echoes(rows: list[dict[str, Any]], share: float = ECHO_SHARE) 
         if parts and held >= share * r["excess"]:
             r["echo_of"] = [f"{a['place']} {a['start']}..{a['end']}" for a in parts]
             r["echo_share"] = round(held / r["excess"], 2)
+            label = "US" if r["level"] == "national" else f"{r['level']} {r['place']}"
             for a in parts:
-                a.setdefault("national_echo", f"US {r['start']}..{r['end']} (score {r['score']})")
+                a.setdefault("also_seen_as", []).append(f"{label} {r['start']}..{r['end']} (score {r['score']})")
             folded.append(r)
     return folded
 
@@ -500,8 +519,8 @@ def sweeps(
     """Find and rank sweeps for a place (default: the nation and every AOR).
 
     With `release`, counts that release's own rows (whether or not another release has precedence for them), e.g.
-    to read a regional production as a series of its own. With `fold_echoes` (default), national sweeps that echo
-    AOR sweeps on the same days are folded into them (fold_national_echoes) instead of being ranked twice.
+    to read a regional production as a series of its own. With `fold_echoes` (default), sweeps at other levels that
+    echo AOR sweeps on the same days are folded into them (fold_echoes_into_aor_sweeps) instead of ranked twice.
     """
     if measure not in MEASURES:
         raise InputError(f"Unknown measure; choose one of {', '.join(MEASURES)}", field="measure", value=measure)
@@ -534,8 +553,9 @@ def sweeps(
         for r in found:
             if r["end"] >= d0:
                 r["level"] = level
+                r["aors"] = None if grid.aors is None else grid.aors.get(r["place"], [])
                 all_rows.append(r)
-    folded = fold_national_echoes(all_rows) if fold_echoes else []
+    folded = fold_echoes_into_aor_sweeps(all_rows) if fold_echoes and "aor" in levels else []
     folded_ids = {id(r) for r in folded}
     all_rows = [r for r in all_rows if id(r) not in folded_ids]
     all_rows.sort(key=lambda r: -r["score"])
@@ -543,7 +563,7 @@ def sweeps(
     for r in top:
         r.update(_detail(con, source, where, r["level"], r, window))
     cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
-            "excess_high", "ratio", "score", "national_echo", "concentration", "method_mix", "criminality"]
+            "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]
     caveats = [
         "A sweep is a statistical surge against the place's own recent weeks; it does not say why arrests rose.",
@@ -563,6 +583,6 @@ def sweeps(
         releases=releases_of(con, source, Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
         caveats=caveats,
         extra={"n_sweeps_found": len(all_rows),
-               "national_echoes": [{k: r[k] for k in ("start", "end", "observed", "expected", "excess", "score",
-                                                      "echo_of", "echo_share")} for r in folded]},
+               "folded_echoes": [{k: r[k] for k in ("level", "place", "start", "end", "observed", "expected", "excess",
+                                                    "score", "echo_of", "echo_share")} for r in folded]},
     )

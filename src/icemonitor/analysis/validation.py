@@ -76,9 +76,12 @@ def overlaps(start: dt.date, end: dt.date, w: KnownWindow, tol: int = TOLERANCE_
 
 
 def _places(sweep: dict[str, Any]) -> set[str]:
-    """The AORs a sweep concerns: its place, or for national sweeps the top two AORs by excess."""
+    """The AORs a sweep concerns: an AOR sweep's place; for national sweeps the top two AORs by excess; for state,
+    county and landmark sweeps the AORs their events fall in (row key "aors")."""
     if sweep.get("level") == "national":
         return {c["part"] for c in (sweep.get("concentration") or [])[:2]}
+    if sweep.get("level") in ("state", "county", "landmark") and sweep.get("aors"):
+        return set(sweep["aors"])
     return {sweep["place"]}
 
 
