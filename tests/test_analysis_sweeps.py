@@ -196,7 +196,7 @@ def test_seattle_production_against_recorded_operation_names(con):
     """The Seattle AOR production (2012-2019) read as its own series, against the CAP files' Operation names."""
     have = {r[0] for r in con.execute("SELECT DISTINCT release_id FROM arrests").fetchall()}
     if not {SEATTLE, SEATTLE_CAP} <= have:
-        pytest.skip("warehouse without the Seattle releases (scratch fallback)")
+        pytest.skip("warehouse built without the Seattle releases")
     import pandas as pd
     from conftest import SHARED_DATA
 
