@@ -50,6 +50,8 @@ def _sweep_row(f: dict) -> dict:
     row["excess [95%]"] = f"{f['excess']:,.0f} [{f['excess_low']:,.0f}, {f['excess_high']:,.0f}]"
     row["where"] = "; ".join(f"{c['part'][:28]} +{c['excess']:,.0f}" for c in (f.get("concentration") or [])[:2])
     row["methods"] = ", ".join(f"{k} {v}" for k, v in (f.get("method_mix") or {}).items())
+    seen = [e.rsplit(" ", 3)[0] for e in (f.get("also_seen_as") or [])]  # "state UT 2015-..(score x)" -> "state UT"
+    row["also_seen_as"] = ", ".join(seen[:3]) + (f" +{len(seen) - 3}" if len(seen) > 3 else "")
     return row
 
 
