@@ -10,9 +10,12 @@ import duckdb
 import numpy as np
 import pytest
 
+from icemonitor.errors import InputError
+
 from icemonitor.analysis.sweeps import DailyCounts, expected_counts, find_sweeps, fold_echoes_into_aor_sweeps, sweeps
 from icemonitor.analysis.validation import (
     KnownWindow,
+    _checked,
     announced_operations,
     check_recorded,
     explain,
@@ -95,7 +98,7 @@ def _missed(found, ops):
 
 def test_recall_of_announced_operations(national_sweeps):
     ops = recall_set()
-    assert len(ops) >= 17
+    assert len(ops) >= 18
     missed = _missed(national_sweeps.figures, ops)
     assert not missed, f"missed {missed} of {len(ops)}"
 
@@ -183,6 +186,11 @@ def test_operation_windows_data_file():
         assert (o.start is None) == (o.dating == "undated"), o
     undated = [o for o in ops if o.dating == "undated"]
     assert undated and not any(overlaps(dt.date(2015, 10, 24), dt.date(2015, 10, 29), o) for o in undated)
+    with pytest.raises(InputError) as err:  # a malformed row names file, row and field
+        _checked("announced_operations.csv", [{"name": "x", "start": "2018-02-30", "end": "", "dating": "stated"}], False)
+    assert err.value.row == 1 and err.value.field == "start"
+    with pytest.raises(InputError):
+        _checked("announced_operations.csv", [{"name": "x", "start": "", "end": "", "dating": "stated"}], False)
     week = KnownWindow("w", dt.date(2017, 7, 23), dt.date(2017, 7, 29), ("NOL",), 83, "aor", "http://x", "approximate")
     assert overlaps(dt.date(2017, 7, 23), dt.date(2017, 7, 24), week)
     assert not overlaps(dt.date(2017, 7, 28), dt.date(2017, 7, 30), week)  # approximate windows must contain the run

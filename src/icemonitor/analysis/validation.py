@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from icemonitor.analysis.sweeps import federal_holidays
+from icemonitor.errors import InputError
 
 TOLERANCE_DAYS = 1  # announced dates are often derived ("five-day operation that ended Wednesday")
 EXACT_DATING = ("stated", "derived")  # sources that give (or let us derive) the days; see announced_operations.csv
@@ -30,8 +31,31 @@ class KnownWindow:
         return None if self.start is None or self.end is None else (self.end - self.start).days + 1
 
 
+DATINGS = ("stated", "derived", "approximate", "undated")
+
+
 def _date(text: str) -> dt.date | None:
     return dt.date.fromisoformat(text) if text.strip() else None
+
+
+def _checked(name: str, rows: list[dict[str, str]], dates_required: bool) -> list[dict[str, str]]:
+    """Rows of a hand-kept window file, with a clear error for a malformed row (file, row, field)."""
+    path = f"analysis/data/{name}"
+    for i, r in enumerate(rows, start=1):
+        if None in r or any(v is None for v in r.values()):
+            raise InputError("wrong number of fields (quote text containing commas)", file=path, row=i,
+                             field=r.get("name"), value=r.get(None))
+        for f in ("start", "end"):
+            try:
+                d = _date(r[f])
+            except ValueError:
+                raise InputError("date must be YYYY-MM-DD", file=path, row=i, field=f, value=r[f]) from None
+            if d is None and (dates_required or r.get("dating") != "undated"):
+                raise InputError("date missing (only 'undated' rows may leave it blank)", file=path, row=i, field=f)
+        if "dating" in r and r["dating"] not in DATINGS:
+            raise InputError(f"dating must be one of {', '.join(DATINGS)}", file=path, row=i, field="dating",
+                             value=r["dating"])
+    return rows
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -45,7 +69,7 @@ def announced_operations() -> list[KnownWindow]:
         KnownWindow(r["name"], _date(r["start"]), _date(r["end"]), tuple(r["aors"].split(";")),
                     int(r["announced_arrests"]) if r["announced_arrests"].strip() else None, r["scope"],
                     r["source_url"], r.get("dating") or "stated")
-        for r in _read("announced_operations.csv")
+        for r in _checked("announced_operations.csv", _read("announced_operations.csv"), dates_required=False)
     ]
 
 
@@ -54,7 +78,7 @@ def known_events() -> list[KnownWindow]:
     return [
         KnownWindow(r["name"], dt.date.fromisoformat(r["start"]), dt.date.fromisoformat(r["end"]),
                     tuple(r["aors"].split(";")), None, r["kind"], r["source_url"])
-        for r in _read("known_events.csv")
+        for r in _checked("known_events.csv", _read("known_events.csv"), dates_required=True)
     ]
 
 
