@@ -111,16 +111,19 @@ def test_recall_all_arrests_measure(con):
 
 
 def test_top_sweeps_mostly_explained(con):
-    """Top 20 (national echoes folded into their AOR sweeps): measured 14 explained by a dated source, holiday,
-    known event or artefact; the 6 others are listed in docs/analyses.md (target was 16)."""
+    """Top 20 (echoes folded into their AOR sweeps): measured 15 explained by a dated source (13 with exact days,
+    2 with approximate windows), holiday, known event or artefact; the 5 others are in docs/analyses.md (target 16)."""
     res = sweeps(con, date_from="2015-10-01", date_to="2019-09-30", measure="at_large",
                  levels=("national", "aor"), limit=20)
     assert len(res.figures) == 20
     unexplained = [f for f in res.figures if explain(f) is None]
-    assert len(unexplained) <= 6, [(f["place"], f["start"], f["end"]) for f in unexplained]
+    assert len(unexplained) <= 5, [(f["place"], f["start"], f["end"]) for f in unexplained]
+    approximate = {o.name for o in announced_operations() if o.dating == "approximate"}
+    loose = [f for f in res.figures if (explain(f) or "").split(": ", 1)[-1] in approximate]
+    assert len(unexplained) + len(loose) <= 7  # counting only exactly dated sources
     # ranking within the AOR level alone gives the same count
     aor = sweeps(con, date_from="2015-10-01", date_to="2019-09-30", measure="at_large", levels=("aor",), limit=20)
-    assert sum(explain(f) is None for f in aor.figures) <= 6
+    assert sum(explain(f) is None for f in aor.figures) <= 5
 
 
 def test_national_echo_folded_into_its_aor_sweep(national_sweeps):
@@ -184,8 +187,8 @@ def test_operation_windows_data_file():
     for o in ops:
         assert o.source_url.startswith("http") and o.dating in ("stated", "derived", "approximate", "undated"), o
         assert (o.start is None) == (o.dating == "undated"), o
-    undated = [o for o in ops if o.dating == "undated"]
-    assert undated and not any(overlaps(dt.date(2015, 10, 24), dt.date(2015, 10, 29), o) for o in undated)
+    undated = KnownWindow("u", None, None, ("SLC",), 235, "aor", "http://x", "undated")
+    assert not overlaps(dt.date(2015, 10, 24), dt.date(2015, 10, 29), undated)
     with pytest.raises(InputError) as err:  # a malformed row names file, row and field
         _checked("announced_operations.csv", [{"name": "x", "start": "2018-02-30", "end": "", "dating": "stated"}], False)
     assert err.value.row == 1 and err.value.field == "start"
