@@ -146,6 +146,9 @@ def recorded_operations(con: Any, release: str, table: str = "arrests", min_even
     One window per operation name with >= min_events rows: first to last event date of those rows, the AORs they
     fall in, and the row count. Redacted names ('(B)(7)(E)...') are left out. Not announced: scope 'recorded'.
     """
+    from icemonitor.analysis.common import check_table
+
+    check_table(con, table)  # a known event table, so the name is safe to put in the SQL
     rows = con.execute(
         f"""SELECT operation_raw, min(event_date), max(event_date), string_agg(DISTINCT coalesce(aor, 'unknown'), ';'),
                    count(*) FROM {table}
