@@ -2,7 +2,7 @@
 
 County-day needs the places stage's landmark_resolution table; without it the bench uses landmark-day
 (about 7,000 raw landmark places per AOR, more places than there are counties) as the stand-in.
-Run: PYTHONPATH=src:tests python bench/bench_sweeps.py [warehouse.duckdb]
+Run: PYTHONPATH=src python bench/bench_sweeps.py [warehouse.duckdb]  (default: ICEMONITOR_HOME's warehouse)
 """
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ def naive(grid, window=56, max_days=10, min_excess=20.0):
 def main() -> None:
     warnings.simplefilter("ignore")
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    if path is None:
-        from analysis_scratch import build
+    if path is None:  # the built warehouse of ICEMONITOR_HOME (icemonitor build)
+        from icemonitor import config
 
-        path = build(Path("/tmp/analysis_bench.duckdb"))
+        path = config.warehouse_path()
     con = duckdb.connect(str(path), read_only=True)
     source = event_source(con, "arrests")
     where = Where().add("counted")

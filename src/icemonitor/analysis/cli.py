@@ -50,6 +50,8 @@ def _sweep_row(f: dict) -> dict:
     row["excess [95%]"] = f"{f['excess']:,.0f} [{f['excess_low']:,.0f}, {f['excess_high']:,.0f}]"
     row["where"] = "; ".join(f"{c['part'][:28]} +{c['excess']:,.0f}" for c in (f.get("concentration") or [])[:2])
     row["methods"] = ", ".join(f"{k} {v}" for k, v in (f.get("method_mix") or {}).items())
+    seen = [e.rsplit(" ", 3)[0] for e in (f.get("also_seen_as") or [])]  # "state UT 2015-..(score x)" -> "state UT"
+    row["also_seen_as"] = ", ".join(seen[:3]) + (f" +{len(seen) - 3}" if len(seen) > 3 else "")
     return row
 
 
@@ -103,15 +105,18 @@ def register(app: typer.Typer) -> None:
         measure: str = typer.Option("at_large", "--measure", help="all|at_large|custodial"),
         level: list[str] = typer.Option([], "--level", help="national|aor|state|county|landmark (default: all available)"),
         limit: int = typer.Option(20, "--limit"),
+        release: Optional[str] = typer.Option(None, "--release", help="count only this release's rows (its own series)"),
+        no_fold: bool = typer.Option(False, "--no-fold", help="rank echoes of AOR sweeps (national, state, county) separately"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Multi-day surges of arrests above the expected daily count, ranked."""
+        """Multi-day surges of arrests above the expected daily count, ranked (echoes folded into AOR sweeps)."""
         from icemonitor.analysis.sweeps import sweeps
         from icemonitor.analysis.validation import explain
 
         with _working("scanning places and days"):
             res = sweeps(_connect(), place=place, date_from=date_from, date_to=date_to, measure=measure,
-                         levels=tuple(level) if level else None, limit=limit)
+                         levels=tuple(level) if level else None, limit=limit, release=release,
+                         fold_echoes=not no_fold)
         for f in res.figures:
             f["known_as"] = explain(f)
         res.columns = res.columns + ["known_as"]
@@ -121,7 +126,7 @@ def register(app: typer.Typer) -> None:
         view = res.model_copy(deep=True)
         view.figures = [_sweep_row(f) for f in res.figures]
         show(view, False, ["level", "place", "start", "end", "observed", "expected", "excess [95%]", "score",
-                           "where", "methods", "known_as"])
+                           "where", "methods", "also_seen_as", "known_as"])
 
     @app.command("priorities")
     def priorities_cmd(

@@ -59,7 +59,8 @@ class DailyCounts:
     places: list[str]
     days: np.ndarray  # datetime64[D]
     counts: np.ndarray  # float64, shape (P, D)
-    covered: np.ndarray | None = None  # (D,) bool: the table has data that day (None = every day)
+    covered: np.ndarray | None = None  # (D,) or (P, D) bool: the data cover that day (for that place); None = all
+    aors: dict[str, list[str]] | None = None  # place -> the AORs its events fall in (None: every AOR, the nation)
 
 
 @dataclass
@@ -91,31 +92,33 @@ def expected_counts(
 ) -> Baseline:
     """Expected daily counts for each place from its own preceding weeks (see module docstring).
 
-    Days not `covered` by the data are ignored. The first weeks of a series, which have no preceding weeks,
-    borrow the level of the first `min_history` days (backward fill).
+    Days not `covered` by the data ((D,) for all places or (P, D) per place) are ignored. The first weeks of a
+    series, which have no preceding weeks, borrow the level of the first `min_history` days (backward fill).
     """
     holidays = federal_holidays() if holidays is None else holidays
     y = np.asarray(counts, dtype=np.float64)
     P, D = y.shape
     covered = np.ones(D, dtype=bool) if covered is None else np.asarray(covered, dtype=bool)
+    covered = np.broadcast_to(covered, (P, D)) if covered.ndim == 1 else covered
     dow = _dow(days)
     hol = np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
     onehot = np.zeros((D, 7))
     onehot[np.arange(D), dow] = 1.0
-    onehot[hol | ~covered] = 0.0
-    by_dow = y @ onehot  # (P, 7) totals per weekday, holidays excluded
-    ndays = onehot.sum(axis=0)  # days per weekday
+    onehot[hol] = 0.0
+    by_dow = np.where(covered, y, 0.0) @ onehot  # (P, 7) totals per weekday, holidays and uncovered days excluded
+    ndays = covered.astype(np.float64) @ onehot  # (P, 7) covered days per weekday
     rate = by_dow / np.maximum(ndays, 1)
     nat = rate.sum(axis=0)
     nat_share = nat / nat.sum() if nat.sum() > 0 else np.full(7, 1 / 7)
     if national_share is not None:
         nat_share = national_share
     tot = rate.sum(axis=1, keepdims=True)
-    share = (rate + shrink / max(ndays.mean(), 1) * nat_share) / (tot + shrink / max(ndays.mean(), 1))
+    k = shrink / np.maximum(ndays.mean(axis=1, keepdims=True), 1.0)  # pseudo-events per covered weekday
+    share = (rate + k * nat_share) / (tot + k)
     factor = 7.0 * share  # (P, 7), mean 1 per place
     f = factor[:, dow]  # (P, D)
     adj = y / np.maximum(f, 1e-9)
-    adj[:, ~covered] = np.nan
+    adj[~covered] = np.nan
 
     med = _rolling(adj, window, "median", min_history)
     med = np.concatenate([np.full((P, 1), np.nan), med[:, :-1]], axis=1)  # strictly preceding days
@@ -126,7 +129,7 @@ def expected_counts(
     lvl_df = lvl_df.select(pl.all().rolling_mean(window, min_samples=min_history))
     lvl_df = lvl_df.select(pl.all().shift(1).fill_null(strategy="backward"))
     level = lvl_df.to_numpy().T.astype(np.float64)
-    valid = ~np.isnan(level) & covered[None, :]
+    valid = ~np.isnan(level) & covered
     level = np.where(valid, level, 0.0)
 
     mu0 = level * f
@@ -248,6 +251,9 @@ def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset
     holidays = federal_holidays() if holidays is None else holidays
     dow = _dow(days)
     hol = np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+    if covered is not None and np.ndim(covered) == 2:
+        y = np.where(covered, y, 0.0)
+        covered = np.asarray(covered).any(axis=0)
     use = ~hol if covered is None else (~hol & np.asarray(covered, dtype=bool))
     tot = y.sum(axis=0)
     rate = np.array([tot[use & (dow == d)].mean() if (use & (dow == d)).any() else 0.0 for d in range(7)])
@@ -265,7 +271,9 @@ def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None,
     busiest = (cs[:, L:] - cs[:, :-L]).max(axis=1) if y_all.shape[1] else np.zeros(y_all.shape[0])
     kept = np.nonzero(busiest >= min_excess)[0]
     national_share = _national_weekday_share(y_all, counts.days, holidays, counts.covered)
-    counts = DailyCounts([counts.places[i] for i in kept], counts.days, y_all[kept], counts.covered)
+    cov = counts.covered
+    cov = cov[kept] if cov is not None and np.ndim(cov) == 2 else cov
+    counts = DailyCounts([counts.places[i] for i in kept], counts.days, y_all[kept], cov)
     base = expected_counts(counts.counts, counts.days, holidays, window=window, covered=counts.covered,
                            national_share=national_share)
     cands = scan(counts.counts, base, **scan_args)
@@ -287,9 +295,32 @@ def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None,
             "observed": int(round(O)), "expected": round(E, 1), "excess": round(O - E, 1),
             "excess_low": round(max(O - E - half, 0.0), 1), "excess_high": round(O - E + half, 1),
             "ratio": round(O / E, 2) if E > 0 else None, "score": round((O - E) / np.sqrt(V), 2),
+            "_daily": {counts.days[s + i].astype(dt.date): (float(yo[i]), float(base.expected[p, s + i]))
+                       for i in range(L)},
         })
     rows.sort(key=lambda r: -r["score"])
     return rows
+
+
+def window_score(counts: DailyCounts, place: str, start: dt.date, end: dt.date,
+                 holidays: frozenset[dt.date] | None = None, window: int = 56) -> dict[str, Any]:
+    """Observed, expected and score of one given run of days in one place, with the sweep baseline.
+
+    For checking a known operation's days whether or not the detector flagged them (e.g. one too small to
+    reach the thresholds). Same expected count and variance as find_sweeps.
+    """
+    i = counts.places.index(place)
+    cov = counts.covered
+    cov = cov[i : i + 1] if cov is not None and np.ndim(cov) == 2 else cov
+    base = expected_counts(counts.counts[i : i + 1], counts.days, holidays, window=window, covered=cov)
+    d = counts.days
+    sl = (d >= np.datetime64(start, "D")) & (d <= np.datetime64(end, "D"))
+    s0 = int(np.argmax(sl))
+    O = float(counts.counts[i, sl].sum())
+    E = float(base.expected[0, sl].sum())
+    V = float(day_variance(base)[0, sl].sum() + E**2 * base.level_rel_var[0, s0])
+    return {"place": place, "start": start, "end": end, "observed": int(round(O)), "expected": round(E, 1),
+            "excess": round(O - E, 1), "score": round(float((O - E) / np.sqrt(V)), 2) if V > 0 else None}
 
 
 # ---------------------------------------------------------------- warehouse side
@@ -304,9 +335,47 @@ def _place_expr(level: str) -> str:
     }[level]
 
 
+NATIONAL_COVERAGE = 0.75  # national days count only where releases cover >= 75% of the AORs seen
+
+
+def _coverage(con, source: str, cover: Where, level: str, places: list[str], pmap: dict[str, str],
+              days: np.ndarray) -> np.ndarray:
+    """(P, D) bool: the day lies within the span of a release that covers the place's AOR.
+
+    Spans are per (release, AOR): first to last event date of the rows counted for that AOR. A state, county or
+    landmark place takes the AOR holding most of its events; the nation is covered on days where the releases
+    cover at least NATIONAL_COVERAGE of the AORs seen. So a regional release reaching back before the nationwide
+    one (e.g. Seattle 2012-2015) does not make the other AORs look empty before the nationwide series starts.
+    """
+    spans = con.execute(
+        f"SELECT coalesce(aor, 'unknown') AS aor, min(event_date), max(event_date) FROM {source} "
+        f"WHERE {cover.sql()} AND event_date BETWEEN ? AND ? GROUP BY release_id, 1",
+        [*cover.params, days[0].astype(dt.date), days[-1].astype(dt.date)],
+    ).fetchall()
+    aors = sorted({a for a, _, _ in spans})
+    aidx = {a: i for i, a in enumerate(aors)}
+    by_aor = np.zeros((len(aors), len(days)), dtype=bool)
+    for a, d0, d1 in spans:
+        by_aor[aidx[a]] |= (days >= np.datetime64(d0, "D")) & (days <= np.datetime64(d1, "D"))
+    if level == "national":
+        n = by_aor.sum(axis=0)
+        return np.broadcast_to(n >= NATIONAL_COVERAGE * max(n.max(), 1), (len(places), len(days))).copy()
+    out = np.ones((len(places), len(days)), dtype=bool)
+    for i, pl_ in enumerate(places):
+        a = pmap.get(pl_)
+        if a in aidx:
+            out[i] = by_aor[aidx[a]]
+    return out
+
+
 def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, level: str,
-                 date_from: dt.date, date_to: dt.date) -> DailyCounts:
-    """Counted events per place and day, as a dense grid."""
+                 date_from: dt.date, date_to: dt.date, cover: Where | None = None) -> DailyCounts:
+    """Counted events per place and day, as a dense grid, with per-place coverage (see _coverage).
+
+    `cover` selects the rows that define coverage (default: counted rows); it should not carry the measure or
+    place filters, so coverage follows the releases rather than the events of interest.
+    """
+    cover = cover if cover is not None else Where().add("counted")
     rows = con.execute(
         f"SELECT {_place_expr(level)} AS place, event_date AS day, count(*)::DOUBLE AS n FROM {source} "
         f"WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL",
@@ -314,22 +383,41 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
     ).fetchnumpy()
     rows = pl.DataFrame({"place": rows["place"], "day": rows["day"], "n": rows["n"]})
     cov = con.execute(
-        f"SELECT DISTINCT event_date FROM {source} WHERE counted AND event_date BETWEEN ? AND ?", [date_from, date_to]
+        f"SELECT DISTINCT event_date FROM {source} WHERE {cover.sql()} AND event_date BETWEEN ? AND ?",
+        [*cover.params, date_from, date_to],
     ).fetchnumpy()["event_date"].astype("datetime64[D]")
     if len(cov):
         date_from, date_to = max(date_from, cov.min().astype(dt.date)), min(date_to, cov.max().astype(dt.date))
     days = np.arange(np.datetime64(date_from, "D"), np.datetime64(date_to, "D") + 1)
-    covered = np.isin(days, cov)
+    has_data = np.isin(days, cov)
     rows = rows.filter((pl.col("day") >= date_from) & (pl.col("day") <= date_to))
     if rows.height == 0:
-        return DailyCounts([], days, np.zeros((0, len(days))), covered)
+        return DailyCounts([], days, np.zeros((0, len(days))), has_data)
     places = sorted(rows["place"].unique().to_list())
     pidx = {p: i for i, p in enumerate(places)}
     mat = np.zeros((len(places), len(days)))
     pi = np.array([pidx[p] for p in rows["place"].to_list()])
     di = (rows["day"].to_numpy().astype("datetime64[D]") - days[0]).astype(int)
     np.add.at(mat, (pi, di), rows["n"].to_numpy())
-    return DailyCounts(places, days, mat, covered)
+    pmap: dict[str, str] = {}
+    aors: dict[str, list[str]] | None = None
+    if level in ("aor", "landmark"):
+        pmap = {p: p.split(" | ")[0] for p in places}
+        aors = {p: [a] for p, a in pmap.items()}
+    elif level in ("state", "county"):
+        # every AOR holding >= 5% of the place's events (states such as TX span several AORs); modal AOR first
+        shares = con.execute(
+            f"""SELECT place, aor, n FROM (
+                  SELECT {_place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, count(*) AS n,
+                         sum(count(*)) OVER (PARTITION BY {_place_expr(level)}) AS tot
+                  FROM {source} WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY 1, 2)
+                WHERE n >= 0.05 * tot ORDER BY place, n DESC""", [*where.params, date_from, date_to]).fetchall()
+        aors = {}
+        for pl_, a, _ in shares:
+            aors.setdefault(pl_, []).append(a)
+        pmap = {p: v[0] for p, v in aors.items()}
+    covered = _coverage(con, source, cover, level, places, pmap, days) & has_data[None, :]
+    return DailyCounts(places, days, mat, covered, aors)
 
 
 SWEEP_DEFINITIONS = {
@@ -340,7 +428,13 @@ SWEEP_DEFINITIONS = {
     "excess": "observed - expected; 95% interval = +/- 1.96 sqrt(negative-binomial variance at the observed counts "
               "+ the baseline's estimation error).",
     "score": "z = (observed - expected) / sqrt(variance): how many standard deviations above expectation.",
-    "counted": "Only rows with counted = true (the release with precedence for the table, AOR and date).",
+    "counted": "Only rows with counted = true (the release with precedence for the table, AOR and date), "
+               "unless a release is chosen: then that release's own rows.",
+    "aors": "The AORs the sweep's events fall in (state/county: each AOR with >= 5% of the place's events; "
+            "national: null, every AOR).",
+    "also_seen_as": "Sweeps at other levels (nation, state, county, landmark) on the same days whose excess lies "
+                    "mostly (>= 50%) in this AOR sweep: the same event seen at two levels, folded into the AOR sweep "
+                    "rather than ranked twice.",
 }
 
 
@@ -379,12 +473,55 @@ def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], w
     }
 
 
+ECHO_SHARE = 0.5  # a sweep is an echo when AOR sweeps on its days hold at least half its excess
+
+
+def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_SHARE) -> list[dict[str, Any]]:
+    """Fold sweeps at other levels that merely echo AOR sweeps into those AOR sweeps; return the folded rows.
+
+    The AOR (field office) is the unit that runs operations, so the ranked list names each event once, at AOR
+    level. A national, state, county or landmark sweep is an echo when the AOR sweeps of its AORs (row key
+    "aors"; all AORs for the nation) on the days both runs share hold at least `share` of its excess
+    (observed - expected summed over those days): the same event seen at two levels. It then leaves the ranked
+    list and is named on each AOR sweep it echoes (`also_seen_as`). A surge that no AOR sweep holds (a national
+    run spread over many AORs, or a county surge too small to lift its AOR) stays ranked at its own level.
+    """
+    aor_rows = [r for r in rows if r["level"] == "aor"]
+    folded = []
+    for r in rows:
+        if r["level"] == "aor" or r["excess"] <= 0:
+            continue
+        mine = r.get("aors")
+        held, parts = 0.0, []
+        for a in aor_rows:
+            if mine is not None and a["place"] not in mine:
+                continue
+            shared = [d for d in r["_daily"] if d in a["_daily"]]
+            if shared:
+                held += sum(a["_daily"][d][0] - a["_daily"][d][1] for d in shared)
+                parts.append(a)
+        if parts and held >= share * r["excess"]:
+            r["echo_of"] = [f"{a['place']} {a['start']}..{a['end']}" for a in parts]
+            r["echo_share"] = round(held / r["excess"], 2)
+            label = "US" if r["level"] == "national" else f"{r['level']} {r['place']}"
+            for a in parts:
+                a.setdefault("also_seen_as", []).append(f"{label} {r['start']}..{r['end']} (score {r['score']})")
+            folded.append(r)
+    return folded
+
+
 def sweeps(
     con: duckdb.DuckDBPyConnection, place: str | None = None, date_from: str | dt.date | None = "2015-10-01",
     date_to: str | dt.date | None = "2019-09-30", measure: str = "all", levels: tuple[str, ...] | None = None,
     table: str = "arrests", limit: int = 20, min_excess: float | None = None, window: int = 56, ref: Any = None,
+    release: str | None = None, fold_echoes: bool = True,
 ) -> AnalysisResult:
-    """Find and rank sweeps for a place (default: the nation and every AOR)."""
+    """Find and rank sweeps for a place (default: the nation and every AOR).
+
+    With `release`, counts that release's own rows (whether or not another release has precedence for them), e.g.
+    to read a regional production as a series of its own. With `fold_echoes` (default), sweeps at other levels that
+    echo AOR sweeps on the same days are folded into them (fold_echoes_into_aor_sweeps) instead of ranked twice.
+    """
     if measure not in MEASURES:
         raise InputError(f"Unknown measure; choose one of {', '.join(MEASURES)}", field="measure", value=measure)
     check_table(con, table)
@@ -392,7 +529,8 @@ def sweeps(
     if d0 is None or d1 is None or d1 < d0:
         raise InputError("Give --from and --to with from <= to", field="from", value=f"{d0}..{d1}")
     source = event_source(con, table)
-    where = Where().add("counted")
+    where = Where().add("counted") if release is None else Where().add("release_id = ?", release)
+    cover = Where(list(where.parts), list(where.params))
     where.add(MEASURES[measure][0])
     label = place_where(con, place, where, ref)
     resolved = resolution_available(con)
@@ -409,19 +547,23 @@ def sweeps(
     hist0 = d0 - dt.timedelta(days=window)
     all_rows: list[dict[str, Any]] = []
     for level in levels:
-        grid = daily_counts(con, source, where, level, hist0, d1)
+        grid = daily_counts(con, source, where, level, hist0, d1, cover)
         floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
         found = find_sweeps(grid, window=window, min_excess=floor)
         for r in found:
             if r["end"] >= d0:
                 r["level"] = level
+                r["aors"] = None if grid.aors is None else grid.aors.get(r["place"], [])
                 all_rows.append(r)
+    folded = fold_echoes_into_aor_sweeps(all_rows) if fold_echoes and "aor" in levels else []
+    folded_ids = {id(r) for r in folded}
+    all_rows = [r for r in all_rows if id(r) not in folded_ids]
     all_rows.sort(key=lambda r: -r["score"])
     top = all_rows[:limit] if limit else all_rows
     for r in top:
         r.update(_detail(con, source, where, r["level"], r, window))
     cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
-            "excess_high", "ratio", "score", "concentration", "method_mix", "criminality"]
+            "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]
     caveats = [
         "A sweep is a statistical surge against the place's own recent weeks; it does not say why arrests rose.",
@@ -434,10 +576,13 @@ def sweeps(
     return AnalysisResult(
         name="sweeps",
         parameters={"place": label or "United States", "from": d0, "to": d1, "measure": measure, "table": table,
-                    "levels": list(levels), "limit": limit, "window_days": window},
+                    "levels": list(levels), "limit": limit, "window_days": window, "release": release,
+                    "fold_echoes": fold_echoes},
         columns=cols, figures=figures,
         definitions={**SWEEP_DEFINITIONS, "measure": MEASURES[measure][1]},
         releases=releases_of(con, source, Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
         caveats=caveats,
-        extra={"n_sweeps_found": len(all_rows)},
+        extra={"n_sweeps_found": len(all_rows),
+               "folded_echoes": [{k: r[k] for k in ("level", "place", "start", "end", "observed", "expected", "excess",
+                                                    "score", "echo_of", "echo_share")} for r in folded]},
     )
