@@ -1,0 +1,116 @@
+"""Vega-Lite specifications for the dashboard (drawn in the browser by the vendored vega-embed)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+Spec = dict[str, Any]
+T = Callable[..., str]
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # identifier only; never fetched
+CLASS_ORDER = ["custodial", "at_large", "other", "unclassified"]
+
+
+def _base(title: str, desc: str) -> Spec:
+    return {"$schema": SCHEMA, "description": desc, "title": {"text": title, "anchor": "start", "fontSize": 13},
+            "width": "container", "config": {"font": "system-ui, sans-serif", "view": {"stroke": None}}}
+
+
+def _labelled(rows: list[dict], field: str, t: T, prefix: str) -> list[dict]:
+    return [{**r, "label": t(f"{prefix}.{r[field] or 'unclassified'}")} for r in rows]
+
+
+def trend(rows: list[dict], t: T, title: str) -> Spec:
+    """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape."""
+    data = _labelled(rows, "method_class", t, "class")
+    order = [t(f"class.{c}") for c in CLASS_ORDER]
+    enc_class = {"field": "label", "type": "nominal", "title": t("chart.method_class"), "sort": order,
+                 "scale": {"domain": order}}
+    spec = _base(title, t("chart.trend_desc"))
+    spec.update({
+        "height": 260,
+        "data": {"values": data},
+        "mark": {"type": "line", "point": True, "strokeWidth": 2},
+        "encoding": {
+            "x": {"field": "month", "type": "temporal", "timeUnit": "utcyearmonth", "title": t("chart.month")},
+            "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},
+            "color": enc_class,
+            "strokeDash": enc_class,
+            "shape": enc_class,
+            "tooltip": [{"field": "month", "type": "temporal", "timeUnit": "utcyearmonth", "title": t("chart.month")},
+                        {"field": "label", "title": t("chart.method_class")},
+                        {"field": "n", "type": "quantitative", "title": t("chart.events"), "format": ","}],
+        },
+    })
+    return spec
+
+
+def ranked_bars(rows: list[dict], t: T, title: str, field: str, field_title: str) -> Spec:
+    """Horizontal bars ranked by count, each labelled with its value (not colour-coded)."""
+    spec = _base(title, t("chart.bars_desc"))
+    enc_y = {"field": field, "type": "nominal", "sort": "-x", "title": field_title}
+    spec.update({
+        "height": {"step": 16},
+        "data": {"values": rows},
+        "layer": [
+            {"mark": {"type": "bar", "color": "#4c6a92"},
+             "encoding": {"y": enc_y, "x": {"field": "n", "type": "quantitative", "title": t("chart.events")},
+                          "tooltip": [{"field": field, "title": field_title},
+                                      {"field": "n", "type": "quantitative", "format": ",", "title": t("chart.events")}]}},
+            {"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 10},
+             "encoding": {"y": enc_y, "x": {"field": "n", "type": "quantitative"},
+                          "text": {"field": "n", "type": "quantitative", "format": ","}}},
+        ],
+    })
+    return spec
+
+
+def grouped_bars(rows: list[dict], t: T, title: str, x: str, x_title: str, group: str, prefix: str) -> Spec:
+    """Bars per `x`, one per `group` value side by side, labelled on hover and in the table below."""
+    data = _labelled(rows, group, t, prefix)
+    spec = _base(title, t("chart.bars_desc"))
+    spec.update({
+        "height": 220,
+        "data": {"values": data},
+        "mark": {"type": "bar", "stroke": "#222", "strokeWidth": 0.5},
+        "encoding": {
+            "x": {"field": x, "type": "ordinal", "title": x_title},
+            "xOffset": {"field": "label"},
+            "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},
+            "color": {"field": "label", "type": "nominal", "title": t(f"chart.{group}")},
+            "tooltip": [{"field": x, "title": x_title}, {"field": "label", "title": t(f"chart.{group}")},
+                        {"field": "n", "type": "quantitative", "format": ",", "title": t("chart.events")}],
+        },
+    })
+    return spec
+
+
+def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, value_title: str,
+               extra: list[tuple[str, str]]) -> Spec:
+    """Counties from the TopoJSON (pre-projected Albers, so an identity projection), shaded by `value`.
+
+    Counties without a value are drawn in light grey; the tooltip gives the number itself.
+    """
+    fields = [value] + [f for f, _ in extra]
+    spec = _base(title, t("chart.map_desc"))
+    spec.update({
+        "width": "container",
+        "height": 420,
+        "data": {"url": topo_url, "format": {"type": "topojson", "feature": "counties"}},
+        "projection": {"type": "identity", "reflectY": False},
+        "layer": [
+            {"mark": {"type": "geoshape", "fill": "#e8e8e8", "stroke": "#ffffff", "strokeWidth": 0.2}},
+            {"transform": [{"lookup": "id", "from": {"data": {"values": rows}, "key": "county_fips", "fields": fields}},
+                           {"filter": f"isValid(datum['{value}'])"}],
+             "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 0.2},
+             "encoding": {
+                 "color": {"field": value, "type": "quantitative", "title": value_title,
+                           "scale": {"scheme": "blues", "type": "quantize", "nice": True},
+                           "legend": {"format": ","}},
+                 "tooltip": [{"field": "properties.name", "title": t("chart.county")},
+                             {"field": "id", "title": "FIPS"},
+                             {"field": value, "type": "quantitative", "title": value_title, "format": ","}]
+                 + [{"field": f, "title": ft} for f, ft in extra],
+             }},
+        ],
+    })
+    return spec
