@@ -124,3 +124,27 @@ def add_place_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""CREATE TABLE population AS SELECT lpad(CAST("{fips}" AS VARCHAR), 5, '0') AS county_fips,
                     2017 AS year, CAST(CAST("{nonc}" AS DOUBLE) AS BIGINT) AS noncitizen_pop
                     FROM read_csv(?, header=true, all_varchar=true)""", [str(pop)])
+
+
+def cached_build(base: Path, name: str = "web_warehouse.duckdb", *, extra_tables: bool = True) -> Path:
+    """Build once per pytest session directory (several test modules share it)."""
+    path = Path(base) / name
+    if not path.exists():
+        tmp = path.with_suffix(".building")
+        build(tmp, extra_tables=extra_tables)
+        tmp.rename(path)
+    return path
+
+
+def tiny(path: Path, rows: list[dict]) -> Path:
+    """A small warehouse with the canonical arrests columns, from explicit rows (for escaping and edge cases)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE arrests ({COLUMNS})")
+    for r in rows:
+        keys = list(r)
+        con.execute(f"INSERT INTO arrests ({', '.join(keys)}) VALUES ({', '.join('?' for _ in keys)})",
+                    [r[k] for k in keys])
+    con.close()
+    return path

@@ -8,6 +8,16 @@ Spec = dict[str, Any]
 T = Callable[..., str]
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # identifier only; never fetched
 CLASS_ORDER = ["custodial", "at_large", "other", "unclassified"]
+# Fixed colours per category so a class keeps its colour across charts (shape/dash/labels carry it too).
+COLOURS = {
+    "class": {"custodial": "#2f5d8a", "at_large": "#e07b00", "other": "#b8415a", "unclassified": "#8c8c8c"},
+    "crim": {"convicted": "#2f5d8a", "pending_charges": "#7a5aa6", "no_record": "#e07b00", "unknown": "#8c8c8c"},
+}
+
+
+def _scale(t: T, prefix: str, present: list[str]) -> dict:
+    keys = [k for k in COLOURS[prefix] if k in present]
+    return {"domain": [t(f"{prefix}.{k}") for k in keys], "range": [COLOURS[prefix][k] for k in keys]}
 
 
 def _base(title: str, desc: str) -> Spec:
@@ -22,9 +32,11 @@ def _labelled(rows: list[dict], field: str, t: T, prefix: str) -> list[dict]:
 def trend(rows: list[dict], t: T, title: str) -> Spec:
     """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape."""
     data = _labelled(rows, "method_class", t, "class")
-    order = [t(f"class.{c}") for c in CLASS_ORDER]
-    enc_class = {"field": "label", "type": "nominal", "title": t("chart.method_class"), "sort": order,
-                 "scale": {"domain": order}}
+    present = [r["method_class"] or "unclassified" for r in rows]
+    enc_class = {"field": "label", "type": "nominal", "title": t("chart.method_class"),
+                 "scale": _scale(t, "class", present)}
+    dash = {"field": "label", "type": "nominal", "title": t("chart.method_class"),
+            "scale": {"domain": enc_class["scale"]["domain"]}}
     spec = _base(title, t("chart.trend_desc"))
     spec.update({
         "height": 260,
@@ -34,8 +46,8 @@ def trend(rows: list[dict], t: T, title: str) -> Spec:
             "x": {"field": "month", "type": "temporal", "timeUnit": "utcyearmonth", "title": t("chart.month")},
             "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},
             "color": enc_class,
-            "strokeDash": enc_class,
-            "shape": enc_class,
+            "strokeDash": dash,
+            "shape": dash,
             "tooltip": [{"field": "month", "type": "temporal", "timeUnit": "utcyearmonth", "title": t("chart.month")},
                         {"field": "label", "title": t("chart.method_class")},
                         {"field": "n", "type": "quantitative", "title": t("chart.events"), "format": ","}],
@@ -74,9 +86,11 @@ def grouped_bars(rows: list[dict], t: T, title: str, x: str, x_title: str, group
         "mark": {"type": "bar", "stroke": "#222", "strokeWidth": 0.5},
         "encoding": {
             "x": {"field": x, "type": "ordinal", "title": x_title},
-            "xOffset": {"field": "label"},
+            "xOffset": {"field": "label", "sort": _scale(t, prefix, [r[group] or ("unclassified" if prefix == "class" else "unknown") for r in rows])["domain"]},
             "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},
-            "color": {"field": "label", "type": "nominal", "title": t(f"chart.{group}")},
+            "color": {"field": "label", "type": "nominal", "title": t(f"chart.{group}"),
+                      "scale": _scale(t, prefix, [r[group] or ("unclassified" if prefix == "class" else "unknown")
+                                                  for r in rows])},
             "tooltip": [{"field": x, "title": x_title}, {"field": "label", "title": t(f"chart.{group}")},
                         {"field": "n", "type": "quantitative", "format": ",", "title": t("chart.events")}],
         },
@@ -85,7 +99,7 @@ def grouped_bars(rows: list[dict], t: T, title: str, x: str, x_title: str, group
 
 
 def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, value_title: str,
-               extra: list[tuple[str, str]]) -> Spec:
+               extra: list[tuple[str, str]], legend_format: str = ",.0f") -> Spec:
     """Counties from the TopoJSON (pre-projected Albers, so an identity projection), shaded by `value`.
 
     Counties without a value are drawn in light grey; the tooltip gives the number itself.
@@ -105,7 +119,7 @@ def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, va
              "encoding": {
                  "color": {"field": value, "type": "quantitative", "title": value_title,
                            "scale": {"scheme": "blues", "type": "quantize", "nice": True},
-                           "legend": {"format": ","}},
+                           "legend": {"format": legend_format}},
                  "tooltip": [{"field": "properties.name", "title": t("chart.county")},
                              {"field": "id", "title": "FIPS"},
                              {"field": value, "type": "quantitative", "title": value_title, "format": ","}]

@@ -14,6 +14,7 @@ from icemonitor.web.context import definitions, filters_from_query, provenance, 
 from icemonitor.web.queries import Filters, ParamError
 
 router = APIRouter(include_in_schema=False)
+PREVIEW_ROWS = 36
 
 
 class Page:
@@ -119,7 +120,8 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
         spec = None
         if topo and rates["rows"]:
             spec = charts.choropleth(rates["rows"], t, t("overview.rates_title", method=mc), topo, "rate",
-                                     t("chart.rate"), [("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens"))])
+                                     t("chart.rate"), [("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens"))],
+                                     legend_format=",.1f")
         out["figures"].append(_figure(
             "rates", spec, rates["rows"][:25],
             [("county_fips", "FIPS"), ("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens")),
@@ -193,7 +195,7 @@ def data_page(request: Request) -> HTMLResponse:
     result = queries.summary(page.wh, f, by)
     params = {**f.as_params(), "by": ",".join(by), "level": level}
     links = {fmt: f"/data/export.{fmt}?{urlencode(params)}" for fmt in ("csv", "parquet", "provenance.json")}
-    ctx = dict(filters=f, by=by, level=level, result=result, preview=result["rows"][:100], links=links,
+    ctx = dict(filters=f, by=by, level=level, result=result, preview=result["rows"][:PREVIEW_ROWS], links=links,
                tables=queries.event_tables(page.wh), aors=queries.aors(page.wh, f.table),
                group_keys=list(queries.GROUP_BY), defs=definitions(page.wh, f, page.lang),
                releases=release_details(page.wh, result["releases"]))
