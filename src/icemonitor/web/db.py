@@ -95,11 +95,9 @@ class Warehouse:
 
     def arrow(self, sql: str, params: list | tuple = ()):
         """Uncached Arrow table (for downloads)."""
-        return self._cursor().execute(sql, list(params)).fetch_arrow_table()
+        return self._cursor().execute(sql, list(params)).to_arrow_table()
 
     def tables(self) -> set[str]:
-        if not self.exists():
-            return set()
         rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
         return {r["table_name"] for r in rows}
 
