@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import json
 import re
 from pathlib import Path
@@ -191,3 +192,31 @@ def test_no_warehouse_is_a_clear_error(tmp_path):
     r = c.get("/")
     assert r.status_code == 503 and "No warehouse has been built yet" in r.text
     assert c.get("/api/v1/summary").status_code == 503
+
+
+def test_response_cache_follows_the_warehouse_mtime(tmp_path):
+    row = {"release_id": "r1", "event_date": "2017-01-05", "fy": 2017, "aor": "LOS", "counted": True}
+    path = ww.tiny(tmp_path / "w.duckdb", [row])
+    c = TestClient(create_app(path))
+    assert c.get("/api/v1/summary").json()["total"] == 1
+    st = path.stat()
+    new = ww.tiny(tmp_path / "w2.duckdb", [row] * 3)
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime: the cached answer stands
+    os.replace(new, path)
+    assert c.get("/api/v1/summary").json()["total"] == 1
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a rebuilt warehouse: new answers
+    assert c.get("/api/v1/summary").json()["total"] == 3
+    assert "Counted rows" in c.get("/data").text
+
+
+def test_serve_command_is_registered():
+    import typer
+    from typer.testing import CliRunner
+
+    from icemonitor.web import cli
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    cli.register(app)
+    out = CliRunner().invoke(app, ["serve", "--help"])
+    assert out.exit_code == 0 and "--port" in out.output and "--warehouse" in out.output

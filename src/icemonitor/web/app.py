@@ -13,12 +13,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from icemonitor.web import api, i18n, pages
 from icemonitor.web.db import Warehouse
+from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
 
 Ref = Callable[[str], Path]
-# Vega compiles its expressions with Function(), hence 'unsafe-eval'; no inline scripts, nothing off-site.
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 COUNTY_TOPOJSON = "geo/us_atlas_counties-albers-10m.topojson.json"
 
 
@@ -61,16 +59,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
 
-    @app.middleware("http")
-    async def language_cookie(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        lang = request.query_params.get("lang")
-        if lang in i18n.LANGUAGES and request.cookies.get("lang") != lang:
-            response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="lax")
-        return response
+    app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime)
 
     @app.exception_handler(ParamError)
     async def param_error(request: Request, exc: ParamError):
