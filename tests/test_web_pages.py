@@ -53,7 +53,7 @@ def test_overview_draws_trend_aor_map_and_rates(client):
     trend = {(v["month"], v["method_class"]): v["n"] for v in specs["chart-trend"]["data"]["values"]}
     assert trend == {(x["month"], x["method_class"]): x["n"] for x in api["rows"]}
     assert specs["chart-aor_map"]["data"]["url"] == "/geo/counties.topojson"
-    assert "ice-2019-ICFO-53623" in r.text and "counted = true" in r.text
+    assert "uwchr-ice-enforce-fy16-19" in r.text and "counted = true" in r.text
     assert "Data coverage" in r.text
 
 
@@ -121,7 +121,7 @@ def test_csv_download_matches_api_and_carries_provenance(client):
     api = client.get("/api/v1/summary", params=params).json()
     assert dict(zip(df["aor"].fillna("∅"), df["n"])) == {(x["aor"] or "∅"): x["n"] for x in api["rows"]}
     text = "\n".join(comments)
-    assert "release: ice-2019-ICFO-53623 (FOIA 2019-ICFO-53623)" in text
+    assert "release: uwchr-ice-enforce-fy16-19 (FOIA 2019-ICFO-53623)" in text
     assert "definition method_class:" in text and "filters: table=arrests; from=2017-01-01" in text
 
 
@@ -135,11 +135,11 @@ def test_event_level_csv_and_parquet(client):
     t = pq.read_table(io.BytesIO(r.content))
     assert t.num_rows == 260
     meta = t.schema.metadata
-    assert meta[b"icemonitor.releases"] == b"ice-2019-ICFO-53623"
+    assert meta[b"icemonitor.releases"] == b"uwchr-ice-enforce-fy16-19"
     prov = json.loads(meta[b"icemonitor.provenance"])
     assert prov["filters"]["aor"] == "LOS" and "counted" in prov["definitions"]
     sidecar = client.get("/data/export.provenance.json", params=params).json()
-    assert sidecar["releases"][0]["release_id"] == "ice-2019-ICFO-53623"
+    assert sidecar["releases"][0]["release_id"] == "uwchr-ice-enforce-fy16-19"
 
 
 @needs_data

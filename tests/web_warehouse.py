@@ -4,8 +4,8 @@ It uses the canonical column names of warehouse/schema.yaml so the web code runs
 real build produces. It is NOT the product build (icemonitor.warehouse); when the session fixture
 `warehouse_path` from tests/conftest.py is available the web tests use that instead of this helper.
 Loaded: the nationwide FY2016-19 arrests (FOIA 2019-ICFO-53623) and the Seattle AOR arrests (UW v. DHS), which
-record Most Serious Conviction. Precedence (the `counted` flag): the Seattle release for SEA rows inside its
-coverage (2012-01-01..2019-07-05), the nationwide release everywhere else.
+record Most Serious Conviction. Precedence (the `counted` flag) as in warehouse/precedence.csv: the nationwide
+release for all its rows, the Seattle release only before the nationwide coverage starts (2015-10-01).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import duckdb
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NATIONWIDE = SHARED_DATA / "ice" / "uwchr-ice-enforce-fy16-19"
 SEATTLE = SHARED_DATA / "ice" / "uwchr-seattle-aor-fy12-19"
-NATIONWIDE_RELEASE = "ice-2019-ICFO-53623"
-SEATTLE_RELEASE = "uwchr-seattle-2018-ICFO-36170"
-SEATTLE_END = "2019-07-05"
+NATIONWIDE_RELEASE = "uwchr-ice-enforce-fy16-19"  # catalog release ids
+SEATTLE_RELEASE = "uwchr-seattle-aor-fy12-19"
+NATIONWIDE_START = "2015-10-01"
 
 CUSTODIAL = ("CAP Local Incarceration", "CAP State Incarceration", "CAP Federal Incarceration",
              "287(g) Program", "Probation and Parole")
@@ -64,7 +64,7 @@ def build(path: Path, *, extra_tables: bool = True) -> Path:
                 NULLIF(trim(r."Apprehension Landmark"), ''), NULLIF(r."Apprehension Method", ''),
                 {_method_class_sql('r."Apprehension Method"')}, 'not_recorded', r."Operation", NULL,
                 r."Processing Disposition", r."Citizenship", r."Gender",
-                NOT coalesce(n.aor_code = 'SEA' AND d <= DATE '{SEATTLE_END}', false)
+                TRUE
             FROM (SELECT *, strptime("Apprehension Date", '%m/%d/%Y')::DATE AS d
                   FROM read_csv(?, delim='|', skip=5, header=true, all_varchar=true, quote='"')) r
             LEFT JOIN aor_names n ON r."Area of Responsibility" = n.name || ' Area of Responsibility'
@@ -83,18 +83,16 @@ def build(path: Path, *, extra_tables: bool = True) -> Path:
             {_method_class_sql('r."Arrest Method"')}, 'most_serious_conviction', r."Most Serious Conviction",
             CASE WHEN d < DATE '2014-10-01' THEN 'unknown'
                  WHEN coalesce(r."Most Serious Conviction", '') = '' THEN 'no_record' ELSE 'convicted' END,
-            r."Country of Citizenship", r."Gender", TRUE, NULLIF(r."Most Serious Conviction", '')
+            r."Country of Citizenship", r."Gender", d < DATE '{NATIONWIDE_START}', NULLIF(r."Most Serious Conviction", '')
         FROM (SELECT *, strptime("Arrest Date", '%m/%d/%Y')::DATE AS d
               FROM read_csv(?, delim='|', skip=6, header=true, all_varchar=true, quote='"')) r
         """,
         [SEATTLE_RELEASE, sea.name, str(sea)],
     )
-    con.execute("""CREATE TABLE releases (release_id VARCHAR, foia_number VARCHAR, file VARCHAR, sha256 VARCHAR,
-                   rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT)""")
-    con.execute("""INSERT INTO releases SELECT release_id,
-                   CASE WHEN release_id = ? THEN '2019-ICFO-53623' ELSE '2018-ICFO-36170' END,
-                   source_file, NULL, count(*), count(*), 0 FROM arrests GROUP BY release_id, source_file""",
-                [NATIONWIDE_RELEASE])
+    con.execute("""CREATE TABLE releases AS SELECT release_id, source_file AS file_name, NULL::VARCHAR AS sha256,
+                   'arrests' AS table_name, count(*) AS rows_read, count(*) AS rows_loaded, 0::BIGINT AS rows_rejected,
+                   count(*) FILTER (WHERE counted) AS rows_counted, min(event_date) AS date_min,
+                   max(event_date) AS date_max FROM arrests GROUP BY release_id, source_file""")
     if extra_tables:
         add_place_tables(con)
     con.close()

@@ -157,7 +157,7 @@ def test_download_csv_matches_api(page, server):
     text = Path(info.value.path()).read_text(encoding="utf-8")
     lines = text.splitlines()
     comments = [ln for ln in lines if ln.startswith("#")]
-    assert any(ln.startswith("# release: ice-2019-ICFO-53623") for ln in comments)
+    assert any(ln.startswith("# release: uwchr-ice-enforce-fy16-19") for ln in comments)
     df = pd.read_csv(io.StringIO(text), skiprows=len(comments))
     api = httpx.get(server + "/api/v1/summary", params={"aor": "NYC", "by": "fy"}).json()
     assert dict(zip(df["fy"], df["n"])) == {r["fy"]: r["n"] for r in api["rows"]}

@@ -26,7 +26,8 @@ class WarehouseInfo(BaseModel):
 
 class Release(BaseModel):
     release_id: str
-    foia_number: str | None = None
+    title: str | None = Field(None, description="Release title from the catalog")
+    foia_request: str | None = Field(None, description="FOIA request number, where the release came from one")
     files: list[str] = []
 
 

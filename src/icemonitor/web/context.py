@@ -58,14 +58,15 @@ def warehouse_info(wh: Warehouse) -> dict[str, str | None]:
 
 def release_details(wh: Warehouse, ids: list[str]) -> list[dict[str, Any]]:
     """Rows of the releases table for these release ids (one per id, files joined)."""
-    by_id: dict[str, dict[str, Any]] = {i: {"release_id": i, "files": []} for i in ids}
+    known = queries.catalog_releases()
+    by_id: dict[str, dict[str, Any]] = {
+        i: {"release_id": i, "title": known.get(i, {}).get("title"),
+            "foia_request": known.get(i, {}).get("foia_request"), "files": []} for i in ids}
     for r in queries.releases(wh):
         rid = r.get("release_id")
         if rid in by_id:
             entry = by_id[rid]
-            if r.get("foia_number"):
-                entry["foia_number"] = r["foia_number"]
-            name = r.get("file") or r.get("file_name") or r.get("source_file")
+            name = r.get("file_name")
             if name and name not in entry["files"]:
                 entry["files"].append(name)
     for entry in by_id.values():

@@ -48,7 +48,8 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
     lines.append("# filters: " + "; ".join(f"{k}={v}" for k, v in prov["filters"].items()))
     for r in prov["releases"]:
         files = ", ".join(r.get("files", []))
-        lines.append(f"# release: {r['release_id']}" + (f" (FOIA {r['foia_number']})" if r.get("foia_number") else "")
+        lines.append(f"# release: {r['release_id']}" + (f" (FOIA {r['foia_request']})" if r.get("foia_request") else "")
+                     + (f"; {r['title']}" if r.get("title") else "")
                      + (f"; files: {files}" if files else ""))
     for k, v in prov["definitions"].items():
         lines.append(f"# definition {k}: {v}")

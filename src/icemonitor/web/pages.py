@@ -171,14 +171,14 @@ def place(request: Request, aor: str) -> HTMLResponse:
         defs["counted"] + " " + defs.get("method_class", "") + " " + t("def.fy"), mix["releases"], t("figure.empty")))
     crim = queries.criminality_fields(wh, Filters("arrests", f.date_from, f.date_to, code, None))
     crim_figs = []
-    for field in sorted({r["criminality_field"] for r in crim}):
-        rows = [r for r in crim if r["criminality_field"] == field]
-        rel = sorted({x for r in rows for x in r["releases"]})
+    for release, field in sorted({(r["release_id"], r["criminality_field"]) for r in crim}):
+        rows = [r for r in crim if r["release_id"] == release and r["criminality_field"] == field]
         crim_figs.append(_figure(
-            f"criminality_{field}", charts.grouped_bars(rows, t, t("place.crim_title", aor=code, field=field), "fy",
-                                                        t("chart.fy"), "criminality", "crim"),
+            f"criminality_{field}", charts.grouped_bars(
+                rows, t, t("place.crim_title", aor=code, field=field, release=release), "fy", t("chart.fy"),
+                "criminality", "crim"),
             rows, [("fy", t("chart.fy")), ("criminality", t("chart.criminality")), ("n", t("chart.events"))],
-            defs["counted"] + " " + t("def.criminality", field=field) + " " + t("def.fy"), rel))
+            t("def.criminality", field=field, release=release) + " " + t("def.fy"), [release]))
     return page.render("place.html", code=code, name=queries.aor_names().get(code, code), figures=figures,
                        crim_figures=crim_figs, filters=f, aors=queries.aors(wh))
 

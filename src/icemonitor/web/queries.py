@@ -89,13 +89,16 @@ def check_table(wh: Warehouse, table: str) -> None:
         raise ParamError("table", "not available in this warehouse", table)
 
 
-def where(wh: Warehouse, f: Filters) -> Where:
-    """WHERE clause for the filters: counted rows only (overlapping releases are not added twice)."""
+def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
+    """WHERE clause for the filters: counted rows only (overlapping releases are not added twice).
+
+    counted_only=False is for figures that stay within one release (grouped by release_id).
+    """
     check_table(wh, f.table)
     cols = wh.columns(f.table)
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise ParamError("to", "must not be before 'from'", f.date_to.isoformat())
-    w = Where("counted" if "counted" in cols else "TRUE")
+    w = Where("counted" if counted_only and "counted" in cols else "TRUE")
     if f.date_from:
         w.sql += " AND event_date >= ?"
         w.params.append(f.date_from)
@@ -169,15 +172,18 @@ def method_codes(wh: Warehouse, f: Filters) -> dict[str, list[str]]:
 
 
 def criminality_fields(wh: Warehouse, f: Filters) -> list[dict[str, Any]]:
-    """Counted rows by criminality_field and criminality, only where the release records criminality."""
-    if not wh.has(f.table, "criminality_field", "criminality"):
+    """Rows by release, criminality_field, fiscal year and criminality, where the release records criminality.
+
+    Each group stays within one release, so all of that release's rows are used (not only `counted` ones): a
+    release that records criminality may overlap a fuller release that has precedence for counts but does not.
+    """
+    if not wh.has(f.table, "criminality_field", "criminality", "release_id"):
         return []
-    w = where(wh, f)
+    w = where(wh, f, counted_only=False)
     return wh.query(
-        f"SELECT criminality_field, CAST(fy AS INTEGER) AS fy, criminality, count(*) AS n, "
-        f"list(DISTINCT release_id ORDER BY release_id) AS releases FROM {f.table} "
-        f"WHERE {w.sql} AND criminality_field IS NOT NULL AND criminality_field <> 'not_recorded' "
-        "GROUP BY criminality_field, fy, criminality ORDER BY criminality_field, fy, criminality",
+        f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, count(*) AS n "
+        f"FROM {f.table} WHERE {w.sql} AND criminality_field IS NOT NULL AND criminality_field <> 'not_recorded' "
+        "GROUP BY ALL ORDER BY release_id, criminality_field, fy, criminality",
         w.params,
     )
 
@@ -196,8 +202,9 @@ def coverage(wh: Warehouse) -> list[dict[str, Any]]:
     return out
 
 
-RELEASE_COLUMNS = ("release_id", "foia_number", "file", "file_name", "source_file", "sha256", "fetched_at",
-                   "rows_read", "rows_loaded", "rows_rejected")
+# Columns of the warehouse's releases table shown by the API and the pages (whichever exist).
+RELEASE_COLUMNS = ("release_id", "file_name", "table_name", "sha256", "rows_read", "rows_loaded", "rows_rejected",
+                   "rows_counted", "duplicate_rows", "date_min", "date_max")
 
 
 def releases(wh: Warehouse) -> list[dict[str, Any]]:
@@ -207,8 +214,19 @@ def releases(wh: Warehouse) -> list[dict[str, Any]]:
     cols = [c for c in RELEASE_COLUMNS if c in wh.columns("releases")]
     if not cols:
         return []
-    order = "release_id" if "release_id" in cols else "1"
+    order = ", ".join(c for c in ("release_id", "table_name", "file_name") if c in cols) or "1"
     return wh.query(f"SELECT {', '.join(cols)} FROM releases ORDER BY {order}")
+
+
+@lru_cache(maxsize=1)
+def catalog_releases() -> dict[str, dict[str, str | None]]:
+    """Release id -> title and FOIA request number from the release catalog (empty if it cannot be read)."""
+    try:
+        from icemonitor.catalog.catalog import load_catalog
+
+        return {r.id: {"title": r.title, "foia_request": r.foia_request} for r in load_catalog().releases}
+    except Exception:  # the catalog is optional context for the web tier
+        return {}
 
 
 def aor_map(wh: Warehouse, f: Filters) -> list[dict[str, Any]] | None:
