@@ -85,7 +85,7 @@ def grouped_bars(rows: list[dict], t: T, title: str, x: str, x_title: str, group
         "data": {"values": data},
         "mark": {"type": "bar", "stroke": "#222", "strokeWidth": 0.5},
         "encoding": {
-            "x": {"field": x, "type": "ordinal", "title": x_title},
+            "x": {"field": x, "type": "ordinal", "title": x_title, "axis": {"labelAngle": 0}},
             "xOffset": {"field": "label", "sort": _scale(t, prefix, [r[group] or ("unclassified" if prefix == "class" else "unknown") for r in rows])["domain"]},
             "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},
             "color": {"field": "label", "type": "nominal", "title": t(f"chart.{group}"),
@@ -119,7 +119,7 @@ def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, va
              "encoding": {
                  "color": {"field": value, "type": "quantitative", "title": value_title,
                            "scale": {"scheme": "blues", "type": "quantize", "nice": True},
-                           "legend": {"format": legend_format}},
+                           "legend": {"format": legend_format, "titleLimit": 320}},
                  "tooltip": [{"field": "properties.name", "title": t("chart.county")},
                              {"field": "id", "title": "FIPS"},
                              {"field": value, "type": "quantitative", "title": value_title, "format": ","}]

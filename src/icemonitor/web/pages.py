@@ -63,9 +63,20 @@ def _topo_url(request: Request) -> str | None:
 
 
 def _figure(key: str, spec: dict | None, rows: list[dict], columns: list[tuple[str, str]], note: str,
-            releases: list[str], empty: str | None = None) -> dict[str, Any]:
+            releases: list[str], empty: str | None = None, spans: list[dict] | None = None) -> dict[str, Any]:
     return {"id": key, "spec": spec, "rows": rows, "columns": columns, "note": note, "releases": releases,
-            "empty": empty}
+            "empty": empty, "spans": spans or []}
+
+
+def spans_text(page: Page, f: Filters) -> list[str]:
+    """'release (first – last; AORs)' for each release behind a figure, so a one-AOR release is visible as such."""
+    out = []
+    for s in queries.release_spans(page.wh, f):
+        aors = s["aors"] or []
+        where = ", ".join(aors) if len(aors) <= 3 else page.t("figure.n_aors", n=len(aors))
+        out.append(page.t("figure.span", release=s["release_id"], first=s["first"], last=s["last"],
+                          n=i18n.number(page.lang, s["n"]), aors=where))
+    return out
 
 
 def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
@@ -84,7 +95,8 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     out["figures"].append(_figure(
         "trend", charts.trend(trend["rows"], t, title) if trend["rows"] else None, trend["rows"],
         [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty")))
+        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
+        spans_text(page, ft)))
     # 2. Arrests by AOR for the period (a map through `counties` when present, and a ranked chart).
     fa = Filters("arrests", f.date_from, f.date_to, None, f.method_class)
     by_aor = queries.summary(wh, fa, ["aor"])
@@ -106,7 +118,7 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     out["figures"].append(_figure(
         "aor_bars", charts.ranked_bars(ranked, t, t("overview.aor_title", method=mc), "aor", "AOR") if ranked else None,
         ranked, [("aor", "AOR"), ("name", t("chart.field_office")), ("n", t("chart.events"))], aor_note,
-        by_aor["releases"], t("figure.empty")))
+        by_aor["releases"], t("figure.empty"), spans_text(page, fa)))
     # 3. Arrests per 10,000 non-citizen residents by county (needs landmark_resolution + population).
     rates = queries.county_rates(wh, fa)
     if rates is None:
@@ -162,7 +174,8 @@ def place(request: Request, aor: str) -> HTMLResponse:
     figures.append(_figure(
         "trend", charts.trend(trend["rows"], t, t("place.trend_title", aor=code)) if trend["rows"] else None,
         trend["rows"], [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty")))
+        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
+        spans_text(page, Filters("arrests", f.date_from, f.date_to, code, None))))
     mix = queries.summary(wh, Filters("arrests", f.date_from, f.date_to, code, None), ["fy", "method_class"])
     figures.append(_figure(
         "method_mix", charts.grouped_bars(mix["rows"], t, t("place.method_title", aor=code), "fy", t("chart.fy"),

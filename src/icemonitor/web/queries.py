@@ -144,6 +144,15 @@ def releases_used(wh: Warehouse, f: Filters, w: Where | None = None) -> list[str
     return [r["release_id"] for r in rows if r["release_id"] is not None]
 
 
+def release_spans(wh: Warehouse, f: Filters) -> list[dict[str, Any]]:
+    """For the counted rows under the filters: each release's first and last date and the AORs it covers."""
+    w = where(wh, f)
+    aor = "list(DISTINCT aor ORDER BY aor) FILTER (WHERE aor IS NOT NULL)" if "aor" in wh.columns(f.table) else "[]"
+    return wh.query(
+        f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, count(*) AS n, {aor} AS aors "
+        f"FROM {f.table} WHERE {w.sql} GROUP BY release_id ORDER BY first, release_id", w.params)
+
+
 def aors(wh: Warehouse, table: str = "arrests") -> list[str]:
     """AOR codes present in a table."""
     if not wh.has(table, "aor"):
