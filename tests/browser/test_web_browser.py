@@ -105,16 +105,23 @@ def test_overview_filters_map_spanish(page, server):
     with page.expect_response(lambda r: "to=2017-06-30" in r.url):
         page.fill("#f-to", "2017-06-30")
         page.locator("#f-to").dispatch_event("change")
-    page.wait_for_function("document.querySelector('#chart-trend').dataset.state === 'drawn'")
+    # Wait for the swapped-in results of the last request (its spec ends in June 2017) to be drawn.
+    page.wait_for_function("""() => { const s = document.querySelector('script[data-chart-for=chart-trend]');
+        const c = document.querySelector('#chart-trend');
+        return s && !s.textContent.includes('"2017-07"') && !s.textContent.includes('"2016-12"')
+               && c.dataset.state === 'drawn'; }""")
     points_period = page.locator("#chart-trend svg path[aria-roledescription='point']").count()
-    assert 0 < points_period <= 6 * 4
+    assert 0 < points_period <= 6 * 4, page.evaluate(
+        "() => [document.querySelectorAll('#chart-trend').length, document.querySelector('#chart-trend').outerHTML.slice(0, 600),"
+        " document.querySelector('script[data-chart-for=chart-trend]').textContent.slice(0, 300)]")
     assert "from=2017-01-01" in page.url
 
     # Choose an AOR: the title names it and the place link appears.
     with page.expect_response(lambda r: "aor=LOS" in r.url):
         page.select_option("#f-aor", "LOS")
     page.wait_for_selector("#results a[href='/place/LOS']", timeout=20000)
-    page.wait_for_function("document.querySelector('#chart-trend').dataset.state === 'drawn'")
+    page.wait_for_function("""() => { const s = document.querySelector('script[data-chart-for=chart-trend]');
+        return s && s.textContent.includes('(LOS)') && document.querySelector('#chart-trend').dataset.state === 'drawn'; }""")
     assert "LOS" in page.locator("#chart-trend svg").text_content()
     page.screenshot(path=str(ARTIFACTS / "overview_filtered.png"), full_page=True)
 

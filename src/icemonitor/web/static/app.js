@@ -1,14 +1,15 @@
 // Draws every Vega-Lite chart whose spec sits in a <script type="application/json" data-chart-for="ID"> tag,
-// on first load and again after htmx swaps in new results.
+// on first load and again after htmx swaps in new results. Each spec tag is drawn once (marked data-drawn).
 (function () {
   "use strict";
-  function draw(root) {
+  function draw() {
     if (typeof vegaEmbed === "undefined") { return; }
-    root.querySelectorAll('script[type="application/json"][data-chart-for]').forEach(function (tag) {
+    document.querySelectorAll('script[type="application/json"][data-chart-for]:not([data-drawn])').forEach(function (tag) {
       var target = document.getElementById(tag.getAttribute("data-chart-for"));
+      tag.setAttribute("data-drawn", "1");
       if (!target) { return; }
       var spec;
-      try { spec = JSON.parse(tag.textContent); } catch (e) { return; }
+      try { spec = JSON.parse(tag.textContent); } catch (e) { target.setAttribute("data-state", "error"); return; }
       target.setAttribute("data-state", "drawing");
       vegaEmbed(target, spec, { actions: false, renderer: "svg", tooltip: true })
         .then(function () { target.setAttribute("data-state", "drawn"); })
@@ -18,6 +19,6 @@
         });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:afterSettle", function (evt) { draw(evt.detail.elt || document); });
+  document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("htmx:afterSettle", draw);
 })();
