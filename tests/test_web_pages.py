@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import json
@@ -220,3 +221,25 @@ def test_serve_command_is_registered():
     cli.register(app)
     out = CliRunner().invoke(app, ["serve", "--help"])
     assert out.exit_code == 0 and "--port" in out.output and "--warehouse" in out.output
+
+
+def test_aor_map_uses_the_county_map_valid_for_the_period(tmp_path):
+    import duckdb
+
+    from icemonitor.web import queries
+    from icemonitor.web.db import Warehouse
+
+    rows = [{"release_id": "r", "event_date": "2017-03-01", "aor": "LOS", "counted": True}] * 2 + [
+        {"release_id": "r", "event_date": "2017-03-01", "aor": "SND", "counted": True}]
+    path = ww.tiny(tmp_path / "m.duckdb", rows)
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE county_aor_periods (county_fips VARCHAR, aor VARCHAR, valid_from DATE, valid_to DATE, "
+                "vintage VARCHAR)")
+    con.execute("INSERT INTO county_aor_periods VALUES ('06065', 'LOS', '2000-01-01', '2021-12-31', 'old map'), "
+                "('06065', 'SND', '2022-01-01', NULL, 'new map')")
+    con.close()
+    wh = Warehouse(path)
+    old = queries.aor_map(wh, queries.Filters("arrests", None, dt.date.fromisoformat("2019-01-01")))
+    assert old["rows"] == [{"county_fips": "06065", "aor": "LOS", "n": 2}] and old["map"].startswith("old map")
+    new = queries.aor_map(wh, queries.Filters("arrests", None, dt.date.fromisoformat("2024-01-01")))
+    assert new["rows"] == [{"county_fips": "06065", "aor": "SND", "n": 1}] and new["map"].startswith("new map")

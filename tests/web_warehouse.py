@@ -115,7 +115,9 @@ def add_place_tables(con: duckdb.DuckDBPyConnection) -> None:
                    WHERE uwchr_aor_code IS NOT NULL AND uwchr_aor_code <> ''""",
                 [str(SHARED_DATA / "aor" / "county_aor_crosswalk.csv")])
     con.execute("CREATE TABLE landmark_resolution (aor VARCHAR, landmark VARCHAR, county_fips VARCHAR, level VARCHAR, kind VARCHAR)")
-    con.executemany("INSERT INTO landmark_resolution VALUES (?, ?, ?, 'county', 'test')", TEST_LANDMARKS)
+    con.executemany("INSERT INTO landmark_resolution VALUES (?, ?, ?, 'county', 'event')", TEST_LANDMARKS)
+    # An office-proxy placement: must not count towards county rates.
+    con.execute("INSERT INTO landmark_resolution VALUES ('LOS', 'FUGITIVE OPERATIONS CA STATE', '06037', 'county', 'office')")
     pop = SHARED_DATA / "population" / "county_noncitizen_acs5_2013_2017.csv"
     fips = "fips5"
     nonc = "noncitizens_acs5_2017_derived"

@@ -110,9 +110,9 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     county_aor = queries.aor_map(wh, fa)
     if county_aor is not None and topo:
         out["figures"].append(_figure(
-            "aor_map", charts.choropleth(county_aor, t, t("overview.aor_map_title", method=mc), topo, "n",
+            "aor_map", charts.choropleth(county_aor["rows"], t, t("overview.aor_map_title", method=mc), topo, "n",
                                          t("chart.events"), [("aor", "AOR")]),
-            [], [], aor_note + " " + t("overview.aor_map_note"), by_aor["releases"]))
+            [], [], aor_note + " " + t("overview.aor_map_note", map=county_aor["map"]), by_aor["releases"]))
     elif county_aor is None:
         out["notices"].append(t("overview.no_counties"))
     out["figures"].append(_figure(
@@ -127,7 +127,7 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
                                                                           tables=", ".join(missing) or "—")))
     else:
         share = (100.0 * rates["resolved"] / rates["total"]) if rates["total"] else 0.0
-        note = t("overview.rates_note", year=rates["year"], resolved=i18n.number(page.lang, rates["resolved"]),
+        note = (t("overview.rates_event_level") + " " if rates["event_level"] else "") + t("overview.rates_note", year=rates["year"], resolved=i18n.number(page.lang, rates["resolved"]),
                  total=i18n.number(page.lang, rates["total"]), share=f"{share:.1f}")
         spec = None
         if topo and rates["rows"]:

@@ -16,6 +16,8 @@ METHOD_CLASSES = ("custodial", "at_large", "other")
 
 # Allowed group-by keys: key -> (SQL expression, column it needs). Never interpolate anything else.
 GROUP_BY: dict[str, tuple[str, str]] = {
+    "day": ("strftime(event_date, '%Y-%m-%d')", "event_date"),
+    "week": ("strftime(date_trunc('week', event_date), '%Y-%m-%d')", "event_date"),
     "month": ("strftime(date_trunc('month', event_date), '%Y-%m')", "event_date"),
     "year": ("CAST(year(event_date) AS INTEGER)", "event_date"),
     "fy": ("CAST(fy AS INTEGER)", "fy"),
@@ -26,6 +28,7 @@ GROUP_BY: dict[str, tuple[str, str]] = {
     "criminality": ("criminality", "criminality"),
     "criminality_field": ("criminality_field", "criminality_field"),
     "release_id": ("release_id", "release_id"),
+    "release": ("release_id", "release_id"),  # the CLI summary's name for it
     "gender": ("gender", "gender"),
     "citizenship": ("citizenship", "citizenship"),
 }
@@ -238,17 +241,51 @@ def catalog_releases() -> dict[str, dict[str, str | None]]:
         return {}
 
 
-def aor_map(wh: Warehouse, f: Filters) -> list[dict[str, Any]] | None:
-    """Each county with its AOR's counted total for the filters; None without a `counties` table."""
-    if not wh.has("counties", "county_fips", "aor"):
+def county_aor_source(wh: Warehouse, f: Filters) -> tuple[str, list[Any], str] | None:
+    """SQL giving (county_fips, aor) for the period, its parameters, and which map it is.
+
+    Prefers county_aor_periods (AOR of each county by date: the map valid on the period's last day, or the
+    earliest map for periods before any); else the counties table's aor column; None without either.
+    """
+    if wh.has("county_aor_periods", "county_fips", "aor", "valid_from", "valid_to"):
+        day = f.date_to
+        if day is None:
+            w = where(wh, f)
+            day = wh.query(f"SELECT max(event_date) AS d FROM {f.table} WHERE {w.sql}", w.params)[0]["d"]
+        vintage = "vintage" if "vintage" in wh.columns("county_aor_periods") else "'county_aor_periods'"
+        rows = wh.query(
+            f"SELECT {vintage} AS vintage, min(valid_from) AS valid_from FROM county_aor_periods "
+            "WHERE valid_from <= ? AND coalesce(valid_to, DATE '9999-12-31') >= ? GROUP BY 1 ORDER BY 2 DESC",
+            [day, day]) if day else []
+        if rows:
+            sql = ("SELECT county_fips, aor FROM county_aor_periods WHERE valid_from <= ? "
+                   "AND coalesce(valid_to, DATE '9999-12-31') >= ?")
+            return sql, [day, day], f"{rows[0]['vintage']} (valid on {day})"
+        first = wh.query(f"SELECT {vintage} AS vintage, min(valid_from) AS v FROM county_aor_periods "
+                         "GROUP BY 1 ORDER BY 2 LIMIT 1")
+        if first:
+            return ("SELECT county_fips, aor FROM county_aor_periods WHERE valid_from = ?", [first[0]["v"]],
+                    f"{first[0]['vintage']} (earliest map)")
+    if wh.has("counties", "county_fips", "aor"):
+        return "SELECT county_fips, aor FROM counties", [], "counties.aor"
+    return None
+
+
+def aor_map(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
+    """Each county with its AOR's counted total for the filters; None without a county-to-AOR table."""
+    source = county_aor_source(wh, f)
+    if source is None:
         return None
+    sql, params, label = source
     w = where(wh, Filters(f.table, f.date_from, f.date_to, None, f.method_class))
-    return wh.query(
-        f"WITH t AS (SELECT aor, count(*) AS n FROM {f.table} WHERE {w.sql} AND aor IS NOT NULL GROUP BY aor) "
-        "SELECT c.county_fips, c.aor, coalesce(t.n, 0) AS n FROM counties c LEFT JOIN t USING (aor) "
+    rows = wh.query(
+        f"WITH t AS (SELECT aor, count(*) AS n FROM {f.table} WHERE {w.sql} AND aor IS NOT NULL GROUP BY aor), "
+        f"c AS ({sql}) "
+        "SELECT c.county_fips, c.aor, coalesce(t.n, 0) AS n FROM c LEFT JOIN t USING (aor) "
         "WHERE c.aor IS NOT NULL ORDER BY c.county_fips",
-        w.params,
+        [*w.params, *params],
     )
+    return {"rows": rows, "map": label}
 
 
 def county_rates(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
@@ -267,9 +304,14 @@ def county_rates(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
     if not years:
         return None
     end = (f.date_to or date.max).year
+    # Where the resolver says how a landmark was placed, keep only places of the arrest itself (level county,
+    # kind event), not the county of the arresting office.
+    event_level = (" AND level = 'county' AND kind = 'event'"
+                   if {"level", "kind"} <= wh.columns("landmark_resolution") else "")
     year = max([y for y in years if y <= end], default=years[0])
     rows = wh.query(
-        f"WITH lr AS (SELECT DISTINCT aor, landmark, county_fips FROM landmark_resolution WHERE county_fips IS NOT NULL), "
+        f"WITH lr AS (SELECT DISTINCT aor, landmark, county_fips FROM landmark_resolution WHERE county_fips IS NOT NULL"
+        f"{event_level}), "
         f"e AS (SELECT aor, landmark FROM {f.table} WHERE {w.sql}), "
         "a AS (SELECT lr.county_fips, count(*) AS n FROM e JOIN lr ON e.aor = lr.aor AND e.landmark = lr.landmark "
         "GROUP BY lr.county_fips) "
@@ -279,7 +321,8 @@ def county_rates(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
         [*w.params, year],
     )
     total = summary(wh, f, [])["total"]
-    return {"rows": rows, "year": year, "resolved": sum(r["n"] for r in rows), "total": total}
+    return {"rows": rows, "year": year, "resolved": sum(r["n"] for r in rows), "total": total,
+            "event_level": bool(event_level)}
 
 
 @lru_cache(maxsize=1)
