@@ -21,7 +21,10 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
-UNCACHED_PREFIXES = ("/static/", "/data/export", "/geo/", "/healthz")
+# Only the dashboard's own read-only views are cached; anything else mounted on the app (e.g. the intake's
+# /intake and /staff pages) passes through untouched.
+CACHED_PATHS = ("/", "/data")
+CACHED_PREFIXES = ("/place/", "/api/v1/")
 MAX_ENTRIES = 512
 MAX_BODY = 4 * 2**20
 
@@ -43,10 +46,12 @@ class WebMiddleware:
         headers = dict(scope["headers"])
         extra = list(SECURITY_HEADERS)
         lang = parse_qs(scope["query_string"].decode("latin-1")).get("lang", [None])[0]
-        if lang in LANGUAGES:
+        path = scope["path"]
+        dashboard = path in CACHED_PATHS or path.startswith(CACHED_PREFIXES + ("/data/",))
+        if lang in LANGUAGES and dashboard:  # the dashboard's own language cookie, not on other mounted apps
             extra.append((b"set-cookie", f"lang={lang}; Max-Age=31536000; Path=/; SameSite=Lax".encode()))
         key = None
-        if scope["method"] == "GET" and not scope["path"].startswith(UNCACHED_PREFIXES):
+        if scope["method"] == "GET" and dashboard and not path.startswith("/data/"):
             mtime = self.mtime()
             if mtime is not None:
                 key = (mtime, scope["path"], scope["query_string"], headers.get(b"cookie", b""),
