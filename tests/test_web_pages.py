@@ -243,3 +243,20 @@ def test_aor_map_uses_the_county_map_valid_for_the_period(tmp_path):
     assert old["rows"] == [{"county_fips": "06065", "aor": "LOS", "n": 2}] and old["map"].startswith("old map")
     new = queries.aor_map(wh, queries.Filters("arrests", None, dt.date.fromisoformat("2024-01-01")))
     assert new["rows"] == [{"county_fips": "06065", "aor": "SND", "n": 1}] and new["map"].startswith("new map")
+
+
+def test_routes_added_by_other_apps_are_not_cached(tmp_path):
+    path = ww.tiny(tmp_path / "w.duckdb", [{"release_id": "r", "event_date": "2017-01-05", "aor": "LOS",
+                                             "counted": True}])
+    app = create_app(path)
+    calls = []
+
+    @app.get("/other")
+    def other() -> dict:
+        calls.append(1)
+        return {"n": len(calls)}
+
+    c = TestClient(app)
+    assert [c.get("/other?lang=es").json()["n"] for _ in range(2)] == [1, 2]
+    assert "set-cookie" not in c.get("/other?lang=es").headers
+    assert c.get("/api/v1/summary").json() == c.get("/api/v1/summary").json()
