@@ -235,14 +235,18 @@ def test_aor_map_uses_the_county_map_valid_for_the_period(tmp_path):
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE county_aor_periods (county_fips VARCHAR, aor VARCHAR, valid_from DATE, valid_to DATE, "
                 "vintage VARCHAR)")
-    con.execute("INSERT INTO county_aor_periods VALUES ('06065', 'LOS', '2000-01-01', '2021-12-31', 'old map'), "
-                "('06065', 'SND', '2022-01-01', NULL, 'new map')")
+    con.execute("INSERT INTO county_aor_periods VALUES ('06065', 'LOS', NULL, '2021-12-31', 'old map'), "
+                "('06065', 'SND', '2022-01-01', NULL, 'new map'), ('06037', 'LOS', NULL, NULL, 'all')")
     con.close()
     wh = Warehouse(path)
     old = queries.aor_map(wh, queries.Filters("arrests", None, dt.date.fromisoformat("2019-01-01")))
-    assert old["rows"] == [{"county_fips": "06065", "aor": "LOS", "n": 2}] and old["map"].startswith("old map")
+    assert old["rows"] == [{"county_fips": "06037", "aor": "LOS", "n": 2}, {"county_fips": "06065", "aor": "LOS", "n": 2}]
+    assert "old map" in old["map"] and "2019-01-01" in old["map"]
     new = queries.aor_map(wh, queries.Filters("arrests", None, dt.date.fromisoformat("2024-01-01")))
-    assert new["rows"] == [{"county_fips": "06065", "aor": "SND", "n": 1}] and new["map"].startswith("new map")
+    assert new["rows"] == [{"county_fips": "06037", "aor": "LOS", "n": 2}, {"county_fips": "06065", "aor": "SND", "n": 1}]
+    assert "new map" in new["map"]
+    # No period end given: the map valid on the last event date (2017-03-01).
+    assert "old map" in queries.aor_map(wh, queries.Filters("arrests"))["map"]
 
 
 def test_routes_added_by_other_apps_are_not_cached(tmp_path):

@@ -248,27 +248,26 @@ def county_aor_source(wh: Warehouse, f: Filters) -> tuple[str, list[Any], str] |
     earliest map for periods before any); else the counties table's aor column; None without either.
     """
     if wh.has("county_aor_periods", "county_fips", "aor", "valid_from", "valid_to"):
-        day = f.date_to
-        if day is None:
-            w = where(wh, f)
-            day = wh.query(f"SELECT max(event_date) AS d FROM {f.table} WHERE {w.sql}", w.params)[0]["d"]
+        day = f.date_to or last_event_date(wh, f)
         vintage = "vintage" if "vintage" in wh.columns("county_aor_periods") else "'county_aor_periods'"
-        rows = wh.query(
-            f"SELECT {vintage} AS vintage, min(valid_from) AS valid_from FROM county_aor_periods "
-            "WHERE valid_from <= ? AND coalesce(valid_to, DATE '9999-12-31') >= ? GROUP BY 1 ORDER BY 2 DESC",
-            [day, day]) if day else []
-        if rows:
-            sql = ("SELECT county_fips, aor FROM county_aor_periods WHERE valid_from <= ? "
-                   "AND coalesce(valid_to, DATE '9999-12-31') >= ?")
-            return sql, [day, day], f"{rows[0]['vintage']} (valid on {day})"
-        first = wh.query(f"SELECT {vintage} AS vintage, min(valid_from) AS v FROM county_aor_periods "
-                         "GROUP BY 1 ORDER BY 2 LIMIT 1")
-        if first:
-            return ("SELECT county_fips, aor FROM county_aor_periods WHERE valid_from = ?", [first[0]["v"]],
-                    f"{first[0]['vintage']} (earliest map)")
+        valid = ("coalesce(valid_from, DATE '0001-01-01') <= ? AND coalesce(valid_to, DATE '9999-12-31') >= ?")
+        if day is not None:
+            names = wh.query(f"SELECT DISTINCT {vintage} AS v FROM county_aor_periods WHERE {valid} ORDER BY 1",
+                             [day, day])
+            if names:
+                label = ", ".join(str(r["v"]) for r in names)
+                return f"SELECT county_fips, aor FROM county_aor_periods WHERE {valid}", [day, day], \
+                    f"county_aor_periods {label}, valid on {day}"
     if wh.has("counties", "county_fips", "aor"):
         return "SELECT county_fips, aor FROM counties", [], "counties.aor"
     return None
+
+
+def last_event_date(wh: Warehouse, f: Filters) -> date | None:
+    """The last event date among the counted rows under the filters."""
+    w = where(wh, f)
+    d = wh.query(f"SELECT max(event_date) AS d FROM {f.table} WHERE {w.sql}", w.params)[0]["d"]
+    return date.fromisoformat(d) if isinstance(d, str) else d
 
 
 def aor_map(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
@@ -303,7 +302,8 @@ def county_rates(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
     years = [r["year"] for r in wh.query("SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1")]
     if not years:
         return None
-    end = (f.date_to or date.max).year
+    last = f.date_to or last_event_date(wh, f)
+    end = last.year if last else years[-1]
     # Where the resolver says how a landmark was placed, keep only places of the arrest itself (level county,
     # kind event), not the county of the arresting office.
     event_level = (" AND level = 'county' AND kind = 'event'"
