@@ -264,3 +264,13 @@ def test_routes_added_by_other_apps_are_not_cached(tmp_path):
     assert [c.get("/other?lang=es").json()["n"] for _ in range(2)] == [1, 2]
     assert "set-cookie" not in c.get("/other?lang=es").headers
     assert c.get("/api/v1/summary").json() == c.get("/api/v1/summary").json()
+
+
+def test_quantile_bands_split_counties_evenly():
+    from icemonitor.web.charts import quantile_bands
+
+    rows = [{"rate": float(v)} for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 1000)] + [{"rate": None}]
+    labels = quantile_bands(rows, "rate")
+    assert len(labels) == 5 and labels[0] == "1.0 – 3.0" and labels[-1] == "9.0 – 1,000.0"
+    counts = [sum(1 for r in rows if r.get("band") == lab) for lab in labels]
+    assert counts == [2, 2, 2, 2, 2] and "band" not in rows[-1]

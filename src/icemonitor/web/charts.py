@@ -99,12 +99,21 @@ def grouped_bars(rows: list[dict], t: T, title: str, x: str, x_title: str, group
 
 
 def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, value_title: str,
-               extra: list[tuple[str, str]], legend_format: str = ",.0f") -> Spec:
+               extra: list[tuple[str, str]], legend_format: str = ",.0f", bands: list[str] | None = None) -> Spec:
     """Counties from the TopoJSON (pre-projected Albers, so an identity projection), shaded by `value`.
 
-    Counties without a value are drawn in light grey; the tooltip gives the number itself.
+    Counties without a value are drawn in light grey; the tooltip gives the number itself. With `bands` (labels
+    of classes, in order, each row carrying its label in "band"), colour follows the class instead of the value.
     """
-    fields = [value] + [f for f, _ in extra]
+    fields = [value] + [f for f, _ in extra] + (["band"] if bands else [])
+    if bands:
+        color = {"field": "band", "type": "ordinal", "title": value_title,
+                 "scale": {"domain": bands, "scheme": {"name": "blues", "count": len(bands) + 1}},
+                 "legend": {"symbolType": "square", "titleLimit": 320}}
+    else:
+        color = {"field": value, "type": "quantitative", "title": value_title,
+                 "scale": {"scheme": "blues", "type": "quantize", "nice": True},
+                 "legend": {"format": legend_format, "titleLimit": 320}}
     spec = _base(title, t("chart.map_desc"))
     spec.update({
         "width": "container",
@@ -117,9 +126,7 @@ def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, va
                            {"filter": f"isValid(datum['{value}'])"}],
              "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 0.2},
              "encoding": {
-                 "color": {"field": value, "type": "quantitative", "title": value_title,
-                           "scale": {"scheme": "blues", "type": "quantize", "nice": True},
-                           "legend": {"format": legend_format, "titleLimit": 320}},
+                 "color": color,
                  "tooltip": [{"field": "properties.name", "title": t("chart.county")},
                              {"field": "id", "title": "FIPS"},
                              {"field": value, "type": "quantitative", "title": value_title, "format": ","}]
@@ -128,3 +135,23 @@ def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, va
         ],
     })
     return spec
+
+
+def quantile_bands(rows: list[dict], field: str, k: int = 5, fmt: str = "{:,.1f}") -> list[str]:
+    """Give each row a "band" label (k classes with about equal numbers of rows); returns the labels in order."""
+    values = sorted(r[field] for r in rows if r[field] is not None)
+    if not values:
+        return []
+    cuts = sorted({values[min(len(values) - 1, (i * len(values)) // k)] for i in range(1, k)})
+    edges = [values[0], *cuts, values[-1]]
+    labels = []
+    for i in range(len(edges) - 1):
+        label = f"{fmt.format(edges[i])} – {fmt.format(edges[i + 1])}"
+        labels.append(label)
+    for r in rows:
+        v = r[field]
+        if v is None:
+            continue
+        i = sum(1 for c in cuts if v >= c)
+        r["band"] = labels[min(i, len(labels) - 1)]
+    return labels

@@ -131,9 +131,11 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
                  total=i18n.number(page.lang, rates["total"]), share=f"{share:.1f}")
         spec = None
         if topo and rates["rows"]:
-            spec = charts.choropleth(rates["rows"], t, t("overview.rates_title", method=mc), topo, "rate",
+            map_rows = [dict(r) for r in rates["rows"]]
+            bands = charts.quantile_bands(map_rows, "rate")
+            spec = charts.choropleth(map_rows, t, t("overview.rates_title", method=mc), topo, "rate",
                                      t("chart.rate"), [("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens"))],
-                                     legend_format=",.1f")
+                                     legend_format=",.1f", bands=bands)
         out["figures"].append(_figure(
             "rates", spec, rates["rows"][:25],
             [("county_fips", "FIPS"), ("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens")),

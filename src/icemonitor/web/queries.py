@@ -244,8 +244,8 @@ def catalog_releases() -> dict[str, dict[str, str | None]]:
 def county_aor_source(wh: Warehouse, f: Filters) -> tuple[str, list[Any], str] | None:
     """SQL giving (county_fips, aor) for the period, its parameters, and which map it is.
 
-    Prefers county_aor_periods (AOR of each county by date: the map valid on the period's last day, or the
-    earliest map for periods before any); else the counties table's aor column; None without either.
+    Prefers county_aor_periods (AOR of each county by date; open ends are NULL): the rows valid on the period's
+    last day (or the view's last event date); else the counties table's aor column; None without either.
     """
     if wh.has("county_aor_periods", "county_fips", "aor", "valid_from", "valid_to"):
         day = f.date_to or last_event_date(wh, f)
