@@ -51,7 +51,7 @@ def test_overview_draws_trend_aor_map_and_rates(client):
     assert {"chart-trend", "chart-aor_map", "chart-aor_bars", "chart-rates"} <= set(specs)
     api = client.get("/api/v1/summary", params={"by": "month,method_class", "from": "2016-10-01",
                                                 "to": "2017-09-30"}).json()
-    trend = {(v["month"], v["method_class"]): v["n"] for v in specs["chart-trend"]["data"]["values"]}
+    trend = {(v["month"], v["method_class"]): v["n"] for v in specs["chart-trend"]["data"]["values"] if v["n"]}
     assert trend == {(x["month"], x["method_class"]): x["n"] for x in api["rows"]}
     assert specs["chart-aor_map"]["data"]["url"] == "/geo/counties.topojson"
     assert "uwchr-ice-enforce-fy16-19" in r.text and "counted = true" in r.text
@@ -274,3 +274,14 @@ def test_quantile_bands_split_counties_evenly():
     assert len(labels) == 5 and labels[0] == "1.0 – 3.0" and labels[-1] == "9.0 – 1,000.0"
     counts = [sum(1 for r in rows if r.get("band") == lab) for lab in labels]
     assert counts == [2, 2, 2, 2, 2] and "band" not in rows[-1]
+
+
+def test_trend_months_without_data_are_gaps_not_zeros():
+    from icemonitor.web.charts import fill_months
+
+    rows = [{"month": "2019-08", "method_class": "custodial", "n": 5}, {"month": "2019-08", "method_class": "other", "n": 1},
+            {"month": "2019-09", "method_class": "custodial", "n": 4}, {"month": "2019-11", "method_class": "other", "n": 2}]
+    got = {(r["month"], r["method_class"]): r["n"] for r in fill_months(rows, "method_class")}
+    assert got == {("2019-08", "custodial"): 5, ("2019-08", "other"): 1, ("2019-09", "custodial"): 4,
+                   ("2019-09", "other"): 0, ("2019-10", "custodial"): None, ("2019-10", "other"): None,
+                   ("2019-11", "custodial"): 0, ("2019-11", "other"): 2}

@@ -97,7 +97,7 @@ def summary(
     result = queries.summary(wh, f, keys)
     return SummaryResponse(
         table=table, by=keys, filters=f.as_params(), total=result["total"], rows=result["rows"],
-        releases=[Release(**r) for r in release_details(wh, result["releases"])],
+        releases=[Release(**r) for r in release_details(wh, result["releases"], table)],
         definitions=definitions(wh, f, lang), warehouse=WarehouseInfo(**warehouse_info(wh)),
     )
 

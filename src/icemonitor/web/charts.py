@@ -29,9 +29,36 @@ def _labelled(rows: list[dict], field: str, t: T, prefix: str) -> list[dict]:
     return [{**r, "label": t(f"{prefix}.{r[field] or 'unclassified'}")} for r in rows]
 
 
+def _month_range(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def fill_months(rows: list[dict], key: str) -> list[dict]:
+    """Complete a month x class series: 0 for a class absent in a month that has data, None (a gap that breaks
+    the line) for a month with no data at all, e.g. between two releases years apart."""
+    if not rows:
+        return []
+    covered = {r["month"] for r in rows}
+    classes = sorted({r[key] for r in rows}, key=lambda c: (c is None, c or ""))
+    have = {(r["month"], r[key]): r["n"] for r in rows}
+    out = []
+    for month in _month_range(min(covered), max(covered)):
+        for c in classes:
+            n = have.get((month, c), 0 if month in covered else None)
+            out.append({"month": month, key: c, "n": n})
+    return out
+
+
 def trend(rows: list[dict], t: T, title: str) -> Spec:
-    """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape."""
-    data = _labelled(rows, "method_class", t, "class")
+    """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape.
+
+    Months without any data are gaps in the lines, not zeros."""
+    data = _labelled(fill_months(rows, "method_class"), "method_class", t, "class")
     present = [r["method_class"] or "unclassified" for r in rows]
     enc_class = {"field": "label", "type": "nominal", "title": t("chart.method_class"),
                  "scale": _scale(t, "class", present)}
@@ -41,7 +68,7 @@ def trend(rows: list[dict], t: T, title: str) -> Spec:
     spec.update({
         "height": 260,
         "data": {"values": data},
-        "mark": {"type": "line", "point": True, "strokeWidth": 2},
+        "mark": {"type": "line", "point": True, "strokeWidth": 2, "invalid": "break-paths-filter-domains"},
         "encoding": {
             "x": {"field": "month", "type": "temporal", "timeUnit": "utcyearmonth", "title": t("chart.month")},
             "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},

@@ -56,15 +56,15 @@ def warehouse_info(wh: Warehouse) -> dict[str, str | None]:
     return {"file": wh.path.name, "modified": modified}
 
 
-def release_details(wh: Warehouse, ids: list[str]) -> list[dict[str, Any]]:
-    """Rows of the releases table for these release ids (one per id, files joined)."""
+def release_details(wh: Warehouse, ids: list[str], table: str | None = None) -> list[dict[str, Any]]:
+    """Rows of the releases table for these release ids (one per id, files joined; only `table`'s files)."""
     known = queries.catalog_releases()
     by_id: dict[str, dict[str, Any]] = {
         i: {"release_id": i, "title": known.get(i, {}).get("title"),
             "foia_request": known.get(i, {}).get("foia_request"), "files": []} for i in ids}
     for r in queries.releases(wh):
         rid = r.get("release_id")
-        if rid in by_id:
+        if rid in by_id and (table is None or r.get("table_name") in (None, table)):
             entry = by_id[rid]
             name = r.get("file_name")
             if name and name not in entry["files"]:
@@ -85,6 +85,6 @@ def provenance(wh: Warehouse, f: Filters, by: list[str], level: str, release_ids
         "level": level,
         "group_by": by,
         "filters": f.as_params(),
-        "releases": release_details(wh, release_ids),
+        "releases": release_details(wh, release_ids, f.table),
         "definitions": definitions(wh, f, lang),
     }

@@ -213,7 +213,7 @@ def data_page(request: Request) -> HTMLResponse:
     ctx = dict(filters=f, by=by, level=level, result=result, preview=result["rows"][:PREVIEW_ROWS], links=links,
                tables=queries.event_tables(page.wh), aors=queries.aors(page.wh, f.table),
                group_keys=list(queries.GROUP_BY), defs=definitions(page.wh, f, page.lang),
-               releases=release_details(page.wh, result["releases"]))
+               releases=release_details(page.wh, result["releases"], f.table))
     if page.partial:
         return page.render("_data_results.html", **ctx)
     return page.render("data.html", **ctx)
