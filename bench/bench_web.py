@@ -125,6 +125,9 @@ def main() -> int:
                 except httpx.TransportError:
                     time.sleep(0.02)
             start_s = time.perf_counter() - t0
+            while not c.get(base + "/healthz").json().get("warm"):  # catalog and coverage loaded in background
+                time.sleep(0.02)
+            warm_s = time.perf_counter() - t0
             # Cold: each URL once, nothing cached yet.
             cold: dict[str, list[float]] = {"api": [], "page": []}
             errors = 0
@@ -179,7 +182,7 @@ def main() -> int:
     base_s = direct_baseline(wh)
     ms = lambda v: f"{v * 1000:7.1f}"  # noqa: E731
     print(f"warehouse: {wh} ({wh.stat().st_size / 2**20:.0f} MiB)")
-    print(f"server start: {start_s:.2f} s   RSS after cold requests: {rss_after_cold:.0f} MiB   after load: {rss:.0f} MiB")
+    print(f"server start: {start_s:.2f} s (answering)   warm-up done: {warm_s:.2f} s   RSS after cold requests: {rss_after_cold:.0f} MiB   after load: {rss:.0f} MiB")
     print(f"load: {done}/{args.requests} requests, {args.clients} clients, {wall:.1f} s wall, {done / wall:.0f} req/s, "
           f"errors: {len(load_errors) + errors}")
     print(f"{'':22s}{'p50 ms':>8s}{'p95 ms':>8s}{'p99 ms':>8s}{'n':>7s}")

@@ -285,3 +285,16 @@ def test_trend_months_without_data_are_gaps_not_zeros():
     assert got == {("2019-08", "custodial"): 5, ("2019-08", "other"): 1, ("2019-09", "custodial"): 4,
                    ("2019-09", "other"): 0, ("2019-10", "custodial"): None, ("2019-10", "other"): None,
                    ("2019-11", "custodial"): 0, ("2019-11", "other"): 2}
+
+
+def test_warm_up_loads_coverage_in_the_background(wh_path):
+    import time
+
+    app = create_app(wh_path)
+    with TestClient(app) as c:  # runs the lifespan, which starts the warm-up
+        deadline = time.time() + 60
+        while not c.get("/healthz").json()["warm"]:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        wh = app.state.warehouse
+        assert any("information_schema.tables" in k[1] for k in wh._cache)

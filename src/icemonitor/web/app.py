@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -11,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from icemonitor.web import api, i18n, pages
+from icemonitor.web import api, i18n, pages, queries
 from icemonitor.web.db import Warehouse
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -41,6 +44,26 @@ def default_ref() -> Ref | None:
     return reference_resolver()
 
 
+def warm_up(app: FastAPI) -> threading.Thread:
+    """Load the release catalog and the warehouse's table list and coverage in the background, so the first
+    visitor does not wait for them (the server accepts requests meanwhile)."""
+
+    def run() -> None:
+        try:
+            queries.catalog_releases()
+            wh = app.state.warehouse
+            if wh.exists():
+                queries.coverage(wh)
+                queries.releases(wh)
+        except Exception:  # warming is an optimisation; the request path reports real errors
+            logging.getLogger(__name__).exception("warm-up failed")
+
+    thread = threading.Thread(target=run, name="icemonitor-web-warm-up", daemon=True)
+    app.state.warm_up = thread
+    thread.start()
+    return thread
+
+
 def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:
     """The web app over the warehouse at `warehouse_path` (default config.warehouse_path()).
 
@@ -51,7 +74,12 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
         from icemonitor import config
 
         warehouse_path = config.warehouse_path()
-    app = FastAPI(title="icemonitor API", version="1", description=(
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        warm_up(app)
+        yield
+
+    app = FastAPI(lifespan=lifespan, title="icemonitor API", version="1", description=(
         "ICE enforcement records from FOIA releases, counted with stated definitions. Every response names "
         "the releases and definitions behind its figures."), docs_url="/api/docs", redoc_url=None)
     app.state.warehouse = Warehouse(warehouse_path)
@@ -84,8 +112,9 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
                         headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz(request: Request) -> dict[str, object]:
+        thread = getattr(request.app.state, "warm_up", None)
+        return {"status": "ok", "warm": thread is not None and not thread.is_alive()}
 
     app.include_router(api.router)
     app.include_router(pages.router)
