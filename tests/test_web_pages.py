@@ -298,3 +298,19 @@ def test_warm_up_loads_coverage_in_the_background(wh_path):
             time.sleep(0.05)
         wh = app.state.warehouse
         assert any("information_schema.tables" in k[1] for k in wh._cache)
+
+
+def test_csv_stream_writes_one_header_over_many_batches():
+    import pyarrow as pa
+
+    from icemonitor.web.export import csv_chunks
+
+    table = pa.table({"aor": ["LOS", "NYC"] * 500, "n": list(range(1000))})
+    prov = {"generated_at": "t", "warehouse": {"file": "w", "modified": "m"}, "table": "arrests", "level": "events",
+            "group_by": [], "filters": {"table": "arrests"}, "releases": [{"release_id": "r", "files": []}],
+            "definitions": {"counted": "c"}}
+    text = b"".join(csv_chunks(table.to_batches(max_chunksize=100), table.schema, prov)).decode()
+    comments, df = csv_body(text)
+    assert len(df) == 1000 and df["n"].tolist() == list(range(1000)) and comments[0].startswith("# icemonitor")
+    empty = b"".join(csv_chunks([], table.schema, prov)).decode().splitlines()
+    assert empty[-1] == '"aor","n"'

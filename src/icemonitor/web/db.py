@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from datetime import date, datetime
@@ -13,13 +14,20 @@ import duckdb
 CACHE_SIZE = 1024
 
 
+# DuckDB's buffer pool defaults to 80 % of RAM; the web tier caps it (ICEMONITOR_WEB_MEMORY, e.g. "1GB").
+MEMORY_LIMIT = os.environ.get("ICEMONITOR_WEB_MEMORY", "512MB")
+
+
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-only, through icemonitor.warehouse.connect when that exists."""
     try:
         from icemonitor.warehouse import connect  # type: ignore[attr-defined]
     except ImportError:
-        return duckdb.connect(str(path), read_only=True)
-    return connect(path, read_only=True)
+        con = duckdb.connect(str(path), read_only=True)
+    else:
+        con = connect(path, read_only=True)
+    con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
+    return con
 
 
 def _plain(value: Any) -> Any:
@@ -94,8 +102,16 @@ class Warehouse:
         return rows
 
     def arrow(self, sql: str, params: list | tuple = ()):
-        """Uncached Arrow table (for downloads)."""
+        """Uncached Arrow table."""
         return self._cursor().execute(sql, list(params)).to_arrow_table()
+
+    def batches(self, sql: str, params: list | tuple = (), batch_size: int = 65536):
+        """Uncached Arrow record batches on a cursor of their own (safe to consume across requests)."""
+        self._cursor()  # (re)opens the connection if the file changed
+        with self._lock:
+            cur = self._con.cursor()
+        # A relation streams; execute() would materialise the whole result first.
+        return cur.sql(sql, params=list(params)).to_arrow_reader(batch_size)
 
     def tables(self) -> set[str]:
         rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -17,20 +19,24 @@ from icemonitor.web.queries import Filters
 LEVELS = ("summary", "events")
 
 
-def view_table(wh: Warehouse, f: Filters, by: list[str], level: str) -> tuple[pa.Table, list[str]]:
-    """The rows of the view and the release ids behind them."""
-    if level == "summary":
-        result = queries.summary(wh, f, by)
-        rows = result["rows"]
-        names = [*by, "n"]
-        table = pa.Table.from_pylist(rows) if rows else pa.table({n: pa.array([], pa.string()) for n in names})
-        return table.select(names), result["releases"]
+def summary_table(wh: Warehouse, f: Filters, by: list[str]) -> tuple[pa.Table, list[str]]:
+    """The grouped counts as an Arrow table, and the release ids behind them."""
+    result = queries.summary(wh, f, by)
+    rows = result["rows"]
+    names = [*by, "n"]
+    table = pa.Table.from_pylist(rows) if rows else pa.table({n: pa.array([], pa.string()) for n in names})
+    return table.select(names), result["releases"]
+
+
+def events_query(wh: Warehouse, f: Filters) -> tuple[str, list, list[str]]:
+    """SQL for the counted rows themselves (list columns joined with ';'), its parameters, the release ids."""
     w = queries.where(wh, f)
-    cols = [c for c in _ordered_columns(wh, f.table)]
+    cols = _ordered_columns(wh, f.table)
     select = ", ".join(f"array_to_string(\"{c}\", ';') AS \"{c}\"" if c == "redacted" else f'"{c}"' for c in cols)
-    order = "event_date, release_id, source_file, source_row" if {"source_file", "source_row"} <= set(cols) else "1"
-    table = wh.arrow(f"SELECT {select} FROM {f.table} WHERE {w.sql} ORDER BY {order}", w.params)
-    return table, queries.releases_used(wh, f, w)
+    # No ORDER BY: DuckDB keeps the table's insertion order (the build's release, file, row order) and can stream
+    # the result; sorting a whole table first would hold it in memory.
+    sql = f"SELECT {select} FROM {f.table} WHERE {w.sql}"
+    return sql, w.params, queries.releases_used(wh, f, w)
 
 
 def _ordered_columns(wh: Warehouse, table: str) -> list[str]:
@@ -56,21 +62,49 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
     return [line.replace("\n", " ").replace("\r", " ") for line in lines]
 
 
-def to_csv(table: pa.Table, prov: dict[str, Any]) -> bytes:
+def csv_chunks(batches: Iterable[pa.RecordBatch] | pa.Table, schema: pa.Schema, prov: dict[str, Any]) -> Iterator[bytes]:
+    """The CSV, provenance lines first, one chunk per record batch (downloads are streamed)."""
+    yield ("\n".join(provenance_lines(prov)) + "\n").encode("utf-8")
     buf = io.BytesIO()
-    buf.write(("\n".join(provenance_lines(prov)) + "\n").encode("utf-8"))
-    pacsv.write_csv(table, buf)
-    return buf.getvalue()
+    writer = pacsv.CSVWriter(buf, schema)
+    if isinstance(batches, pa.Table):
+        batches = batches.to_batches()
+    wrote = False
+    for batch in batches:
+        writer.write_batch(batch)
+        wrote = True
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    if not wrote:
+        writer.write_table(schema.empty_table())
+    writer.close()
+    if buf.getvalue():
+        yield buf.getvalue()
 
 
-def to_parquet(table: pa.Table, prov: dict[str, Any]) -> bytes:
-    meta = dict(table.schema.metadata or {})
-    meta.update({
+def to_csv(table: pa.Table, prov: dict[str, Any]) -> bytes:
+    return b"".join(csv_chunks(table, table.schema, prov))
+
+
+def parquet_metadata(prov: dict[str, Any]) -> dict[bytes, bytes]:
+    return {
         b"icemonitor.provenance": json.dumps(prov, ensure_ascii=False).encode("utf-8"),
         b"icemonitor.releases": ",".join(r["release_id"] for r in prov["releases"]).encode("utf-8"),
         b"icemonitor.definitions": json.dumps(prov["definitions"], ensure_ascii=False).encode("utf-8"),
         b"icemonitor.filters": json.dumps(prov["filters"]).encode("utf-8"),
-    })
-    buf = io.BytesIO()
-    pq.write_table(table.replace_schema_metadata(meta), buf)
-    return buf.getvalue()
+    }
+
+
+def parquet_file(batches: Iterable[pa.RecordBatch] | pa.Table, schema: pa.Schema, prov: dict[str, Any]):
+    """The Parquet file in a spooled temporary file (memory up to 32 MiB, then disk), positioned at 0."""
+    sink = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)
+    meta = {**(schema.metadata or {}), **parquet_metadata(prov)}
+    schema = schema.with_metadata(meta)
+    if isinstance(batches, pa.Table):
+        batches = batches.to_batches()
+    with pq.ParquetWriter(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    sink.seek(0)
+    return sink

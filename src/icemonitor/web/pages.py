@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from icemonitor.web import charts, export, i18n, queries
 from icemonitor.web.context import definitions, filters_from_query, provenance, release_details, warehouse_info
@@ -230,14 +230,29 @@ def download(request: Request, fmt: str) -> Response:
     level = q.get("level") or "summary"
     if level not in export.LEVELS:
         raise ParamError("level", f"allowed: {', '.join(export.LEVELS)}", level)
-    table, release_ids = export.view_table(page.wh, f, by, level)
+    if level == "summary":
+        table, release_ids = export.summary_table(page.wh, f, by)
+        schema, source = table.schema, table
+    else:
+        sql, params, release_ids = export.events_query(page.wh, f)
+        source = None
     prov = provenance(page.wh, f, by, level, release_ids, page.lang)
     stem = "_".join(["icemonitor", f.table, level] + by)
     if fmt == "provenance.json":
         return Response(json.dumps(prov, indent=2, ensure_ascii=False), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.provenance.json"'})
+    if source is None:
+        source = page.wh.batches(sql, params)
+        schema = source.schema
     if fmt == "csv":
-        return Response(export.to_csv(table, prov), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
-    return Response(export.to_parquet(table, prov), media_type="application/vnd.apache.parquet",
-                    headers={"Content-Disposition": f'attachment; filename="{stem}.parquet"'})
+        return StreamingResponse(export.csv_chunks(source, schema, prov), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
+    sink = export.parquet_file(source, schema, prov)
+    return StreamingResponse(_file_chunks(sink), media_type="application/vnd.apache.parquet",
+                             headers={"Content-Disposition": f'attachment; filename="{stem}.parquet"'})
+
+
+def _file_chunks(f, size: int = 2**20):
+    with f:
+        while chunk := f.read(size):
+            yield chunk
