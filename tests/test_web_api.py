@@ -86,6 +86,8 @@ def test_method_class_filter_and_safe_city_days(client, raw_arrests):
     ({"table": "users"}, "table"),
     ({"table": "removals"}, "table"),  # a known table this warehouse does not have
     ({"by": "criminality_field", "table": "arrests", "lang": "fr"}, "lang"),
+    ({"criminality": "felon"}, "criminality"),
+    ({"release": "x' OR '1'='1"}, "release"),
 ])
 def test_bad_parameters_are_422_naming_the_parameter(client, params, bad):
     r = client.get("/api/v1/summary", params=params)
@@ -135,3 +137,16 @@ def test_cache_is_dropped_when_the_warehouse_changes(tmp_path):
     os.utime(new, (st.st_atime, st.st_mtime + 5))
     os.replace(new, path)  # the warehouse build swaps a new file in whole
     assert wh.query(sql) == [{"n": 3}]
+
+
+def test_criminality_and_release_filters(client):
+    """SEA FY2015 arrests of the Seattle release with a recorded conviction: the non-blank Most Serious Conviction."""
+    raw = pd.read_csv(ww.SEATTLE / "arrests.csv.gz", sep="|", skiprows=6, dtype=str, keep_default_na=False)
+    d = pd.to_datetime(raw["Arrest Date"], format="%m/%d/%Y")
+    fy2015 = raw[(d >= "2014-10-01") & (d <= "2015-09-30")]
+    params = {"release": ww.SEATTLE_RELEASE, "criminality": "convicted", "from": "2014-10-01", "to": "2015-09-30"}
+    body = client.get("/api/v1/summary", params=params).json()
+    assert body["total"] == int((fy2015["Most Serious Conviction"] != "").sum())
+    assert body["filters"]["criminality"] == "convicted" and body["filters"]["release"] == ww.SEATTLE_RELEASE
+    none = client.get("/api/v1/summary", params={**params, "release": "no-such-release"}).json()
+    assert none["total"] == 0 and none["releases"] == []

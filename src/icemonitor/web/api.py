@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 
 TableName = Literal["arrests", "encounters", "removals", "bookins", "detainers", "i213"]
 MethodClass = Literal["custodial", "at_large", "other"]
+Criminality = Literal["convicted", "pending_charges", "no_record", "unknown"]
 AOR_PATTERN = r"^[A-Z]{2,3}$"
 
 
@@ -88,12 +89,14 @@ def summary(
     date_to: dt.date | None = Query(None, alias="to", description="Last event date (inclusive)"),
     aor: str | None = Query(None, pattern=AOR_PATTERN, description="3-letter AOR code, e.g. LOS"),
     method_class: MethodClass | None = Query(None, description="Apprehension method class"),
+    criminality: Criminality | None = Query(None, description="Criminality class (only rows whose release records it)"),
+    release: str | None = Query(None, pattern=r"^[A-Za-z0-9._-]{1,100}$", description="Only rows of this release id"),
     lang: Literal["en", "es"] = Query("en", description="Language of the definitions"),
 ) -> SummaryResponse:
     """Counted events (the `counted` flag: overlapping releases are not added twice), grouped as asked."""
     wh = request.app.state.warehouse
     keys = queries.parse_by(by)
-    f = Filters(table, date_from, date_to, aor, method_class)
+    f = Filters(table, date_from, date_to, aor, method_class, criminality, release)
     result = queries.summary(wh, f, keys)
     return SummaryResponse(
         table=table, by=keys, filters=f.as_params(), total=result["total"], rows=result["rows"],

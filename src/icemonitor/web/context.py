@@ -32,7 +32,13 @@ def filters_from_query(q: dict[str, str], default_table: str = "arrests") -> Fil
     if mc is not None and mc not in queries.METHOD_CLASSES:
         raise ParamError("method_class", f"allowed: {', '.join(queries.METHOD_CLASSES)}", mc)
     table = (q.get("table") or "").strip() or default_table
-    return Filters(table, parse_date("from", q.get("from")), parse_date("to", q.get("to")), aor, mc)
+    crim = (q.get("criminality") or "").strip() or None
+    if crim is not None and crim not in queries.CRIMINALITY:
+        raise ParamError("criminality", f"allowed: {', '.join(queries.CRIMINALITY)}", crim)
+    release = (q.get("release") or "").strip() or None
+    if release is not None and not all(c.isalnum() or c in "._-" for c in release):
+        raise ParamError("release", "expected a release id", release)
+    return Filters(table, parse_date("from", q.get("from")), parse_date("to", q.get("to")), aor, mc, crim, release)
 
 
 def definitions(wh: Warehouse, f: Filters, lang: str) -> dict[str, str]:

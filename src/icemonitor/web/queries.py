@@ -13,6 +13,7 @@ from icemonitor.web.db import Warehouse
 
 EVENT_TABLES = ("arrests", "encounters", "removals", "bookins", "detainers", "i213")
 METHOD_CLASSES = ("custodial", "at_large", "other")
+CRIMINALITY = ("convicted", "pending_charges", "no_record", "unknown")
 
 # Allowed group-by keys: key -> (SQL expression, column it needs). Never interpolate anything else.
 GROUP_BY: dict[str, tuple[str, str]] = {
@@ -52,6 +53,8 @@ class Filters:
     date_to: date | None = None
     aor: str | None = None
     method_class: str | None = None
+    criminality: str | None = None
+    release: str | None = None
 
     def as_params(self) -> dict[str, str]:
         out = {"table": self.table}
@@ -63,6 +66,10 @@ class Filters:
             out["aor"] = self.aor
         if self.method_class:
             out["method_class"] = self.method_class
+        if self.criminality:
+            out["criminality"] = self.criminality
+        if self.release:
+            out["release"] = self.release
         return out
 
 
@@ -120,6 +127,16 @@ def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
             raise ParamError("method_class", f"table {f.table} records no apprehension method", f.method_class)
         w.sql += " AND method_class = ?"
         w.params.append(f.method_class)
+    if f.criminality:
+        if f.criminality not in CRIMINALITY:
+            raise ParamError("criminality", f"allowed: {', '.join(CRIMINALITY)}", f.criminality)
+        if "criminality" not in cols:
+            raise ParamError("criminality", f"table {f.table} records no criminality", f.criminality)
+        w.sql += " AND criminality = ?"
+        w.params.append(f.criminality)
+    if f.release:
+        w.sql += " AND release_id = ?"
+        w.params.append(f.release)
     return w
 
 
