@@ -1,0 +1,123 @@
+"""JSON API under /api/v1: summary, releases, coverage. Every response names its definitions and releases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from icemonitor.web import queries
+from icemonitor.web.context import definitions, release_details, warehouse_info
+from icemonitor.web.queries import Filters
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+TableName = Literal["arrests", "encounters", "removals", "bookins", "detainers", "i213"]
+MethodClass = Literal["custodial", "at_large", "other"]
+Criminality = Literal["convicted", "pending_charges", "no_record", "unknown"]
+AOR_PATTERN = r"^[A-Z]{2,3}$"
+
+
+class WarehouseInfo(BaseModel):
+    file: str = Field(description="Warehouse file name")
+    modified: str | None = Field(description="When the warehouse file was last written (UTC)")
+
+
+class Release(BaseModel):
+    release_id: str
+    title: str | None = Field(None, description="Release title from the catalog")
+    foia_request: str | None = Field(None, description="FOIA request number, where the release came from one")
+    files: list[str] = []
+
+
+class SummaryResponse(BaseModel):
+    table: str
+    by: list[str]
+    filters: dict[str, str]
+    total: int = Field(description="Counted events matching the filters")
+    rows: list[dict[str, Any]] = Field(description="One row per group: the group keys and n (counted events)")
+    releases: list[Release] = Field(description="Releases the counted rows come from")
+    definitions: dict[str, str]
+    warehouse: WarehouseInfo
+
+
+class ReleasesResponse(BaseModel):
+    releases: list[dict[str, Any]]
+    warehouse: WarehouseInfo
+
+
+class TableCoverage(BaseModel):
+    table: str
+    rows: int
+    counted_rows: int
+    min_date: dt.date | None
+    max_date: dt.date | None
+    releases: list[str]
+
+
+class CoverageResponse(BaseModel):
+    tables: list[TableCoverage]
+    releases: list[dict[str, Any]]
+    definitions: dict[str, str]
+    warehouse: WarehouseInfo
+
+
+class ErrorItem(BaseModel):
+    loc: list[str]
+    msg: str
+    type: str
+    input: Any = None
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorItem] | str
+
+
+ERRORS = {422: {"model": ErrorResponse, "description": "A parameter is invalid or not answerable; `loc` names it"},
+          503: {"model": ErrorResponse, "description": "No warehouse has been built yet"}}
+
+
+@router.get("/summary", response_model=SummaryResponse, responses=ERRORS)
+def summary(
+    request: Request,
+    table: TableName = Query("arrests", description="Event table"),
+    by: str | None = Query(None, description=f"Comma-separated group keys, from: {', '.join(queries.GROUP_BY)}",
+                           max_length=200),
+    date_from: dt.date | None = Query(None, alias="from", description="First event date (inclusive)"),
+    date_to: dt.date | None = Query(None, alias="to", description="Last event date (inclusive)"),
+    aor: str | None = Query(None, pattern=AOR_PATTERN, description="3-letter AOR code, e.g. LOS"),
+    method_class: MethodClass | None = Query(None, description="Apprehension method class"),
+    criminality: Criminality | None = Query(None, description="Criminality class (only rows whose release records it)"),
+    release: str | None = Query(None, pattern=r"^[A-Za-z0-9._-]{1,100}$", description="Only rows of this release id"),
+    lang: Literal["en", "es"] = Query("en", description="Language of the definitions"),
+) -> SummaryResponse:
+    """Counted events (the `counted` flag: overlapping releases are not added twice), grouped as asked."""
+    wh = request.app.state.warehouse
+    keys = queries.parse_by(by)
+    f = Filters(table, date_from, date_to, aor, method_class, criminality, release)
+    result = queries.summary(wh, f, keys)
+    return SummaryResponse(
+        table=table, by=keys, filters=f.as_params(), total=result["total"], rows=result["rows"],
+        releases=[Release(**r) for r in release_details(wh, result["releases"], table)],
+        definitions=definitions(wh, f, lang), warehouse=WarehouseInfo(**warehouse_info(wh)),
+    )
+
+
+@router.get("/releases", response_model=ReleasesResponse, responses=ERRORS)
+def releases(request: Request) -> ReleasesResponse:
+    """The releases loaded into this warehouse (one row per raw file)."""
+    wh = request.app.state.warehouse
+    return ReleasesResponse(releases=queries.releases(wh), warehouse=WarehouseInfo(**warehouse_info(wh)))
+
+
+@router.get("/coverage", response_model=CoverageResponse, responses=ERRORS)
+def coverage(request: Request, lang: Literal["en", "es"] = Query("en")) -> CoverageResponse:
+    """Per event table: rows, counted rows, first and last event date, and the releases behind them."""
+    wh = request.app.state.warehouse
+    tables = [TableCoverage(**c) for c in queries.coverage(wh)]
+    f = Filters(tables[0].table) if tables else Filters()
+    defs = definitions(wh, f, lang) if tables else {}
+    return CoverageResponse(tables=tables, releases=queries.releases(wh), definitions=defs,
+                            warehouse=WarehouseInfo(**warehouse_info(wh)))

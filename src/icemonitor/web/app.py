@@ -1,0 +1,133 @@
+"""The FastAPI application: dashboard pages, JSON API, downloads, over a read-only warehouse."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from icemonitor.web import api, i18n, pages, queries
+from icemonitor.web.db import Warehouse
+from icemonitor.web.middleware import WebMiddleware
+from icemonitor.web.queries import ParamError
+
+Ref = Callable[[str], Path]
+COUNTY_TOPOJSON = "geo/us_atlas_counties-albers-10m.topojson.json"
+
+
+def _package_dir(name: str) -> Path:
+    return Path(str(resources.files("icemonitor.web").joinpath(name)))
+
+
+def templates() -> Environment:
+    """Jinja2 environment: autoescape on for every template."""
+    env = Environment(loader=FileSystemLoader(_package_dir("templates")), autoescape=select_autoescape(
+        enabled_extensions=("html", "htm", "xml", "j2"), default_for_string=True, default=True))
+    env.globals["number"] = i18n.number
+    return env
+
+
+def default_ref() -> Ref | None:
+    """The catalog's reference resolver, when the catalog stage provides one."""
+    try:
+        from icemonitor.catalog import reference_resolver  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return reference_resolver()
+
+
+def warm_up(app: FastAPI) -> threading.Thread:
+    """Load the release catalog and the warehouse's table list and coverage in the background, so the first
+    visitor does not wait for them (the server accepts requests meanwhile)."""
+
+    def run() -> None:
+        try:
+            queries.catalog_releases()
+            wh = app.state.warehouse
+            if wh.exists():
+                queries.coverage(wh)
+                queries.releases(wh)
+        except Exception:  # warming is an optimisation; the request path reports real errors
+            logging.getLogger(__name__).exception("warm-up failed")
+
+    thread = threading.Thread(target=run, name="icemonitor-web-warm-up", daemon=True)
+    app.state.warm_up = thread
+    thread.start()
+    return thread
+
+
+def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:
+    """The web app over the warehouse at `warehouse_path` (default config.warehouse_path()).
+
+    `ref` maps a shared/data-layout path to a local file (reference data such as the county TopoJSON);
+    without it the catalog's resolver is used if present, else maps are reported as unavailable.
+    """
+    if warehouse_path is None:
+        from icemonitor import config
+
+        warehouse_path = config.warehouse_path()
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        warm_up(app)
+        yield
+
+    app = FastAPI(lifespan=lifespan, title="icemonitor API", version="1", description=(
+        "ICE enforcement records from FOIA releases, counted with stated definitions. Every response names "
+        "the releases and definitions behind its figures."), docs_url="/api/docs", redoc_url=None)
+    app.state.warehouse = Warehouse(warehouse_path)
+    app.state.ref = ref if ref is not None else default_ref()
+    app.state.templates = templates()
+    app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
+
+    app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime)
+
+    @app.exception_handler(ParamError)
+    async def param_error(request: Request, exc: ParamError):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(status_code=422, content={"detail": [
+                {"loc": ["query", exc.param], "msg": exc.message, "type": "value_error",
+                 "input": None if exc.value is None else str(exc.value)}]})
+        return pages.error_page(request, 422, "error.param", param=exc.param, message=exc.message)
+
+    @app.exception_handler(FileNotFoundError)
+    async def no_warehouse(request: Request, exc: FileNotFoundError):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(status_code=503, content={"detail": f"no warehouse at {request.app.state.warehouse.path}"})
+        return pages.error_page(request, 503, "error.no_warehouse", path=str(request.app.state.warehouse.path))
+
+    @app.get("/geo/counties.topojson", include_in_schema=False)
+    def county_topojson(request: Request) -> Response:
+        path = topojson_path(request.app)
+        if path is None:
+            return JSONResponse(status_code=404, content={"detail": "county TopoJSON not available"})
+        return Response(path.read_bytes(), media_type="application/json",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz(request: Request) -> dict[str, object]:
+        thread = getattr(request.app.state, "warm_up", None)
+        return {"status": "ok", "warm": thread is not None and not thread.is_alive()}
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app
+
+
+def topojson_path(app: FastAPI) -> Path | None:
+    """The county TopoJSON from the reference resolver, if there is one and the file exists."""
+    ref = app.state.ref
+    if ref is None:
+        return None
+    try:
+        path = Path(ref(COUNTY_TOPOJSON))
+    except Exception:  # a resolver that cannot supply the file means: no map
+        return None
+    return path if path.is_file() else None

@@ -1,0 +1,184 @@
+"""Vega-Lite specifications for the dashboard (drawn in the browser by the vendored vega-embed)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+Spec = dict[str, Any]
+T = Callable[..., str]
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # identifier only; never fetched
+CLASS_ORDER = ["custodial", "at_large", "other", "unclassified"]
+# Fixed colours per category so a class keeps its colour across charts (shape/dash/labels carry it too).
+COLOURS = {
+    "class": {"custodial": "#2f5d8a", "at_large": "#e07b00", "other": "#b8415a", "unclassified": "#8c8c8c"},
+    "crim": {"convicted": "#2f5d8a", "pending_charges": "#7a5aa6", "no_record": "#e07b00", "unknown": "#8c8c8c"},
+}
+
+
+def _scale(t: T, prefix: str, present: list[str]) -> dict:
+    keys = [k for k in COLOURS[prefix] if k in present]
+    return {"domain": [t(f"{prefix}.{k}") for k in keys], "range": [COLOURS[prefix][k] for k in keys]}
+
+
+def _base(title: str, desc: str) -> Spec:
+    return {"$schema": SCHEMA, "description": desc, "title": {"text": title, "anchor": "start", "fontSize": 13},
+            "width": "container", "config": {"font": "system-ui, sans-serif", "view": {"stroke": None}}}
+
+
+def _labelled(rows: list[dict], field: str, t: T, prefix: str) -> list[dict]:
+    return [{**r, "label": t(f"{prefix}.{r[field] or 'unclassified'}")} for r in rows]
+
+
+def _month_range(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def fill_months(rows: list[dict], key: str) -> list[dict]:
+    """Complete a month x class series: 0 for a class absent in a month that has data, None (a gap that breaks
+    the line) for a month with no data at all, e.g. between two releases years apart."""
+    if not rows:
+        return []
+    covered = {r["month"] for r in rows}
+    classes = sorted({r[key] for r in rows}, key=lambda c: (c is None, c or ""))
+    have = {(r["month"], r[key]): r["n"] for r in rows}
+    out = []
+    for month in _month_range(min(covered), max(covered)):
+        for c in classes:
+            n = have.get((month, c), 0 if month in covered else None)
+            out.append({"month": month, key: c, "n": n})
+    return out
+
+
+def trend(rows: list[dict], t: T, title: str) -> Spec:
+    """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape.
+
+    Months without any data are gaps in the lines, not zeros."""
+    data = _labelled(fill_months(rows, "method_class"), "method_class", t, "class")
+    present = [r["method_class"] or "unclassified" for r in rows]
+    enc_class = {"field": "label", "type": "nominal", "title": t("chart.method_class"),
+                 "scale": _scale(t, "class", present)}
+    dash = {"field": "label", "type": "nominal", "title": t("chart.method_class"),
+            "scale": {"domain": enc_class["scale"]["domain"]}}
+    spec = _base(title, t("chart.trend_desc"))
+    spec.update({
+        "height": 260,
+        "data": {"values": data},
+        "mark": {"type": "line", "point": True, "strokeWidth": 2, "invalid": "break-paths-filter-domains"},
+        "encoding": {
+            "x": {"field": "month", "type": "temporal", "timeUnit": "utcyearmonth", "title": t("chart.month")},
+            "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},
+            "color": enc_class,
+            "strokeDash": dash,
+            "shape": dash,
+            "tooltip": [{"field": "month", "type": "temporal", "timeUnit": "utcyearmonth", "title": t("chart.month")},
+                        {"field": "label", "title": t("chart.method_class")},
+                        {"field": "n", "type": "quantitative", "title": t("chart.events"), "format": ","}],
+        },
+    })
+    return spec
+
+
+def ranked_bars(rows: list[dict], t: T, title: str, field: str, field_title: str) -> Spec:
+    """Horizontal bars ranked by count, each labelled with its value (not colour-coded)."""
+    spec = _base(title, t("chart.bars_desc"))
+    enc_y = {"field": field, "type": "nominal", "sort": "-x", "title": field_title}
+    spec.update({
+        "height": {"step": 16},
+        "data": {"values": rows},
+        "layer": [
+            {"mark": {"type": "bar", "color": "#4c6a92"},
+             "encoding": {"y": enc_y, "x": {"field": "n", "type": "quantitative", "title": t("chart.events")},
+                          "tooltip": [{"field": field, "title": field_title},
+                                      {"field": "n", "type": "quantitative", "format": ",", "title": t("chart.events")}]}},
+            {"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 10},
+             "encoding": {"y": enc_y, "x": {"field": "n", "type": "quantitative"},
+                          "text": {"field": "n", "type": "quantitative", "format": ","}}},
+        ],
+    })
+    return spec
+
+
+def grouped_bars(rows: list[dict], t: T, title: str, x: str, x_title: str, group: str, prefix: str) -> Spec:
+    """Bars per `x`, one per `group` value side by side, labelled on hover and in the table below."""
+    data = _labelled(rows, group, t, prefix)
+    spec = _base(title, t("chart.bars_desc"))
+    spec.update({
+        "height": 220,
+        "data": {"values": data},
+        "mark": {"type": "bar", "stroke": "#222", "strokeWidth": 0.5},
+        "encoding": {
+            "x": {"field": x, "type": "ordinal", "title": x_title, "axis": {"labelAngle": 0}},
+            "xOffset": {"field": "label", "sort": _scale(t, prefix, [r[group] or ("unclassified" if prefix == "class" else "unknown") for r in rows])["domain"]},
+            "y": {"field": "n", "type": "quantitative", "title": t("chart.events")},
+            "color": {"field": "label", "type": "nominal", "title": t(f"chart.{group}"),
+                      "scale": _scale(t, prefix, [r[group] or ("unclassified" if prefix == "class" else "unknown")
+                                                  for r in rows])},
+            "tooltip": [{"field": x, "title": x_title}, {"field": "label", "title": t(f"chart.{group}")},
+                        {"field": "n", "type": "quantitative", "format": ",", "title": t("chart.events")}],
+        },
+    })
+    return spec
+
+
+def choropleth(rows: list[dict], t: T, title: str, topo_url: str, value: str, value_title: str,
+               extra: list[tuple[str, str]], legend_format: str = ",.0f", bands: list[str] | None = None) -> Spec:
+    """Counties from the TopoJSON (pre-projected Albers, so an identity projection), shaded by `value`.
+
+    Counties without a value are drawn in light grey; the tooltip gives the number itself. With `bands` (labels
+    of classes, in order, each row carrying its label in "band"), colour follows the class instead of the value.
+    """
+    fields = [value] + [f for f, _ in extra] + (["band"] if bands else [])
+    if bands:
+        color = {"field": "band", "type": "ordinal", "title": value_title,
+                 "scale": {"domain": bands, "scheme": {"name": "blues", "count": len(bands) + 1}},
+                 "legend": {"symbolType": "square", "titleLimit": 320}}
+    else:
+        color = {"field": value, "type": "quantitative", "title": value_title,
+                 "scale": {"scheme": "blues", "type": "quantize", "nice": True},
+                 "legend": {"format": legend_format, "titleLimit": 320}}
+    spec = _base(title, t("chart.map_desc"))
+    spec.update({
+        "width": "container",
+        "height": 420,
+        "data": {"url": topo_url, "format": {"type": "topojson", "feature": "counties"}},
+        "projection": {"type": "identity", "reflectY": False},
+        "layer": [
+            {"mark": {"type": "geoshape", "fill": "#e8e8e8", "stroke": "#ffffff", "strokeWidth": 0.2}},
+            {"transform": [{"lookup": "id", "from": {"data": {"values": rows}, "key": "county_fips", "fields": fields}},
+                           {"filter": f"isValid(datum['{value}'])"}],
+             "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 0.2},
+             "encoding": {
+                 "color": color,
+                 "tooltip": [{"field": "properties.name", "title": t("chart.county")},
+                             {"field": "id", "title": "FIPS"},
+                             {"field": value, "type": "quantitative", "title": value_title, "format": ","}]
+                 + [{"field": f, "title": ft} for f, ft in extra],
+             }},
+        ],
+    })
+    return spec
+
+
+def quantile_bands(rows: list[dict], field: str, k: int = 5, fmt: str = "{:,.1f}") -> list[str]:
+    """Give each row a "band" label (k classes with about equal numbers of rows); returns the labels in order."""
+    values = sorted(r[field] for r in rows if r[field] is not None)
+    if not values:
+        return []
+    cuts = sorted({values[min(len(values) - 1, (i * len(values)) // k)] for i in range(1, k)})
+    edges = [values[0], *cuts, values[-1]]
+    labels = []
+    for i in range(len(edges) - 1):
+        label = f"{fmt.format(edges[i])} – {fmt.format(edges[i + 1])}"
+        labels.append(label)
+    for r in rows:
+        v = r[field]
+        if v is None:
+            continue
+        i = sum(1 for c in cuts if v >= c)
+        r["band"] = labels[min(i, len(labels) - 1)]
+    return labels

@@ -1,0 +1,129 @@
+"""Read-only access to the warehouse for the web tier, with a result cache keyed on the file's mtime."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+CACHE_SIZE = 1024
+
+
+# DuckDB's buffer pool defaults to 80 % of RAM; the web tier caps it (ICEMONITOR_WEB_MEMORY, e.g. "1GB").
+MEMORY_LIMIT = os.environ.get("ICEMONITOR_WEB_MEMORY", "512MB")
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only, through icemonitor.warehouse.connect when that exists."""
+    try:
+        from icemonitor.warehouse import connect  # type: ignore[attr-defined]
+    except ImportError:
+        con = duckdb.connect(str(path), read_only=True)
+    else:
+        con = connect(path, read_only=True)
+    con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
+    return con
+
+
+def _plain(value: Any) -> Any:
+    """Make a DuckDB value JSON-friendly (dates as ISO strings)."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+class Warehouse:
+    """The DuckDB warehouse file, opened read-only; query results cached until the file changes.
+
+    The warehouse is rebuilt beside the old one and swapped in whole, so a changed mtime means a new
+    warehouse: the connection is reopened and the cache cleared.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._mtime: float | None = None
+        self._cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
+        self._local = threading.local()
+
+    # -- connection --------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def mtime(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for this thread on a connection that matches the current file."""
+        mtime = self.mtime
+        if mtime is None:
+            raise FileNotFoundError(f"warehouse not found: {self.path}")
+        with self._lock:
+            if self._con is None or mtime != self._mtime:
+                if self._con is not None:
+                    self._con.close()
+                self._con = _open(self.path)
+                self._mtime = mtime
+                self._cache.clear()
+            con, generation = self._con, self._mtime
+        local = self._local
+        if getattr(local, "generation", None) != generation or getattr(local, "con", None) is None:
+            local.con = con.cursor()
+            local.generation = generation
+        return local.con
+
+    # -- queries -----------------------------------------------------------------------------------
+    def query(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        """Rows as dicts. Cached by (warehouse mtime, sql, params). SQL must use ? parameters."""
+        cur = self._cursor()
+        key = (self._mtime, sql, tuple(params))
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        result = cur.execute(sql, list(params))
+        names = [d[0] for d in result.description]
+        rows = [{n: _plain(v) for n, v in zip(names, row)} for row in result.fetchall()]
+        with self._lock:
+            self._cache[key] = rows
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return rows
+
+    def arrow(self, sql: str, params: list | tuple = ()):
+        """Uncached Arrow table."""
+        return self._cursor().execute(sql, list(params)).to_arrow_table()
+
+    def batches(self, sql: str, params: list | tuple = (), batch_size: int = 65536):
+        """Uncached Arrow record batches on a cursor of their own (safe to consume across requests)."""
+        self._cursor()  # (re)opens the connection if the file changed
+        with self._lock:
+            cur = self._con.cursor()
+        # A relation streams; execute() would materialise the whole result first.
+        return cur.sql(sql, params=list(params)).to_arrow_reader(batch_size)
+
+    def tables(self) -> set[str]:
+        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
+        return {r["table_name"] for r in rows}
+
+    def columns(self, table: str) -> set[str]:
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+            [table],
+        )
+        return {r["column_name"] for r in rows}
+
+    def has(self, table: str, *columns: str) -> bool:
+        """True when the table exists and has every named column."""
+        return table in self.tables() and set(columns) <= self.columns(table)

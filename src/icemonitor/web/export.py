@@ -1,0 +1,110 @@
+"""Downloads of a filtered view as CSV (provenance in '#' header lines) or Parquet (provenance in key-value metadata)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from icemonitor.web import queries
+from icemonitor.web.db import Warehouse
+from icemonitor.web.queries import Filters
+
+LEVELS = ("summary", "events")
+
+
+def summary_table(wh: Warehouse, f: Filters, by: list[str]) -> tuple[pa.Table, list[str]]:
+    """The grouped counts as an Arrow table, and the release ids behind them."""
+    result = queries.summary(wh, f, by)
+    rows = result["rows"]
+    names = [*by, "n"]
+    table = pa.Table.from_pylist(rows) if rows else pa.table({n: pa.array([], pa.string()) for n in names})
+    return table.select(names), result["releases"]
+
+
+def events_query(wh: Warehouse, f: Filters) -> tuple[str, list, list[str]]:
+    """SQL for the counted rows themselves (list columns joined with ';'), its parameters, the release ids."""
+    w = queries.where(wh, f)
+    cols = _ordered_columns(wh, f.table)
+    select = ", ".join(f"array_to_string(\"{c}\", ';') AS \"{c}\"" if c == "redacted" else f'"{c}"' for c in cols)
+    # No ORDER BY: DuckDB keeps the table's insertion order (the build's release, file, row order) and can stream
+    # the result; sorting a whole table first would hold it in memory.
+    sql = f"SELECT {select} FROM {f.table} WHERE {w.sql}"
+    return sql, w.params, queries.releases_used(wh, f, w)
+
+
+def _ordered_columns(wh: Warehouse, table: str) -> list[str]:
+    rows = wh.query("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+                    "AND table_name = ? ORDER BY ordinal_position", [table])
+    return [r["column_name"] for r in rows]
+
+
+def provenance_lines(prov: dict[str, Any]) -> list[str]:
+    """The provenance as '# key: value' lines for the top of a CSV."""
+    lines = ["# icemonitor download. Lines starting with '#' describe the data; the CSV header follows them."]
+    lines.append(f"# generated_at: {prov['generated_at']}")
+    lines.append(f"# warehouse: {prov['warehouse']['file']} (modified {prov['warehouse']['modified']})")
+    lines.append(f"# table: {prov['table']}; level: {prov['level']}; group_by: {','.join(prov['group_by']) or '-'}")
+    lines.append("# filters: " + "; ".join(f"{k}={v}" for k, v in prov["filters"].items()))
+    for r in prov["releases"]:
+        files = ", ".join(r.get("files", []))
+        lines.append(f"# release: {r['release_id']}" + (f" (FOIA {r['foia_request']})" if r.get("foia_request") else "")
+                     + (f"; {r['title']}" if r.get("title") else "")
+                     + (f"; files: {files}" if files else ""))
+    for k, v in prov["definitions"].items():
+        lines.append(f"# definition {k}: {v}")
+    return [line.replace("\n", " ").replace("\r", " ") for line in lines]
+
+
+def csv_chunks(batches: Iterable[pa.RecordBatch] | pa.Table, schema: pa.Schema, prov: dict[str, Any]) -> Iterator[bytes]:
+    """The CSV, provenance lines first, one chunk per record batch (downloads are streamed)."""
+    yield ("\n".join(provenance_lines(prov)) + "\n").encode("utf-8")
+    buf = io.BytesIO()
+    writer = pacsv.CSVWriter(buf, schema)
+    if isinstance(batches, pa.Table):
+        batches = batches.to_batches()
+    wrote = False
+    for batch in batches:
+        writer.write_batch(batch)
+        wrote = True
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    if not wrote:
+        writer.write_table(schema.empty_table())
+    writer.close()
+    if buf.getvalue():
+        yield buf.getvalue()
+
+
+def to_csv(table: pa.Table, prov: dict[str, Any]) -> bytes:
+    return b"".join(csv_chunks(table, table.schema, prov))
+
+
+def parquet_metadata(prov: dict[str, Any]) -> dict[bytes, bytes]:
+    return {
+        b"icemonitor.provenance": json.dumps(prov, ensure_ascii=False).encode("utf-8"),
+        b"icemonitor.releases": ",".join(r["release_id"] for r in prov["releases"]).encode("utf-8"),
+        b"icemonitor.definitions": json.dumps(prov["definitions"], ensure_ascii=False).encode("utf-8"),
+        b"icemonitor.filters": json.dumps(prov["filters"]).encode("utf-8"),
+    }
+
+
+def parquet_file(batches: Iterable[pa.RecordBatch] | pa.Table, schema: pa.Schema, prov: dict[str, Any]):
+    """The Parquet file in a spooled temporary file (memory up to 32 MiB, then disk), positioned at 0."""
+    sink = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)
+    meta = {**(schema.metadata or {}), **parquet_metadata(prov)}
+    schema = schema.with_metadata(meta)
+    if isinstance(batches, pa.Table):
+        batches = batches.to_batches()
+    with pq.ParquetWriter(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    sink.seek(0)
+    return sink

@@ -1,0 +1,258 @@
+"""Dashboard pages (server-rendered, EN/ES): overview, place, data, and the downloads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from icemonitor.web import charts, export, i18n, queries
+from icemonitor.web.context import definitions, filters_from_query, provenance, release_details, warehouse_info
+from icemonitor.web.queries import Filters, ParamError
+
+router = APIRouter(include_in_schema=False)
+PREVIEW_ROWS = 36
+
+
+class Page:
+    """What every template gets: language, translator, URLs with the current query."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.lang = i18n.pick_language(request.query_params.get("lang"), request.cookies.get("lang"),
+                                       request.headers.get("accept-language"))
+        self.wh = request.app.state.warehouse
+
+    def t(self, key: str, **values: Any) -> str:
+        return i18n.translate(self.lang, key, **values)
+
+    def url_with(self, **changes: str | None) -> str:
+        """The current URL with some query parameters changed (None removes one)."""
+        params = dict(self.request.query_params)
+        for k, v in changes.items():
+            if v is None:
+                params.pop(k, None)
+            else:
+                params[k] = v
+        query = urlencode(params)
+        return self.request.url.path + (f"?{query}" if query else "")
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        env = self.request.app.state.templates
+        html = env.get_template(template).render(
+            lang=self.lang, t=self.t, page=self, number=lambda v, d=0: i18n.number(self.lang, v, d), **context)
+        return HTMLResponse(html, status_code=status, headers={"Vary": "Cookie, Accept-Language, HX-Request"})
+
+    @property
+    def partial(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+
+def error_page(request: Request, status: int, key: str, **values: Any) -> HTMLResponse:
+    page = Page(request)
+    return page.render("error.html", status=status, message=page.t(key, **values))
+
+
+def _topo_url(request: Request) -> str | None:
+    from icemonitor.web.app import topojson_path
+
+    return "/geo/counties.topojson" if topojson_path(request.app) is not None else None
+
+
+def _figure(key: str, spec: dict | None, rows: list[dict], columns: list[tuple[str, str]], note: str,
+            releases: list[str], empty: str | None = None, spans: list[dict] | None = None) -> dict[str, Any]:
+    return {"id": key, "spec": spec, "rows": rows, "columns": columns, "note": note, "releases": releases,
+            "empty": empty, "spans": spans or []}
+
+
+def spans_text(page: Page, f: Filters) -> list[str]:
+    """'release (first – last; AORs)' for each release behind a figure, so a one-AOR release is visible as such."""
+    out = []
+    for s in queries.release_spans(page.wh, f):
+        aors = s["aors"] or []
+        where = ", ".join(aors) if len(aors) <= 3 else page.t("figure.n_aors", n=len(aors))
+        out.append(page.t("figure.span", release=s["release_id"], first=s["first"], last=s["last"],
+                          n=i18n.number(page.lang, s["n"]), aors=where))
+    return out
+
+
+def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
+    """Everything the overview shows for the filters."""
+    t, wh = page.t, page.wh
+    out: dict[str, Any] = {"figures": [], "notices": []}
+    if "arrests" not in wh.tables():
+        out["notices"].append(t("overview.no_arrests"))
+        return out
+    defs = definitions(wh, f, page.lang)
+    # 1. Monthly national (or one AOR) arrests by method class (the method_class filter does not apply here).
+    ft = Filters("arrests", f.date_from, f.date_to, f.aor, None)
+    trend = queries.summary(wh, ft, ["month", "method_class"])
+    scope = f.aor or t("overview.national")
+    title = t("overview.trend_title", scope=scope)
+    out["figures"].append(_figure(
+        "trend", charts.trend(trend["rows"], t, title) if trend["rows"] else None, trend["rows"],
+        [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
+        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
+        spans_text(page, ft)))
+    # 2. Arrests by AOR for the period (a map through `counties` when present, and a ranked chart).
+    fa = Filters("arrests", f.date_from, f.date_to, None, f.method_class)
+    by_aor = queries.summary(wh, fa, ["aor"])
+    ranked = [r for r in by_aor["rows"] if r["aor"] is not None]
+    names = queries.aor_names()
+    for r in ranked:
+        r["name"] = names.get(r["aor"], r["aor"])
+    mc = t(f"class.{f.method_class}") if f.method_class else t("overview.all_methods")
+    aor_note = defs["counted"] + " " + t("overview.aor_note", method=mc)
+    topo = _topo_url(page.request)
+    county_aor = queries.aor_map(wh, fa)
+    if county_aor is not None and topo:
+        out["figures"].append(_figure(
+            "aor_map", charts.choropleth(county_aor["rows"], t, t("overview.aor_map_title", method=mc), topo, "n",
+                                         t("chart.events"), [("aor", "AOR")]),
+            [], [], aor_note + " " + t("overview.aor_map_note", map=county_aor["map"]), by_aor["releases"]))
+    elif county_aor is None:
+        out["notices"].append(t("overview.no_counties"))
+    out["figures"].append(_figure(
+        "aor_bars", charts.ranked_bars(ranked, t, t("overview.aor_title", method=mc), "aor", "AOR") if ranked else None,
+        ranked, [("aor", "AOR"), ("name", t("chart.field_office")), ("n", t("chart.events"))], aor_note,
+        by_aor["releases"], t("figure.empty"), spans_text(page, fa)))
+    # 3. Arrests per 10,000 non-citizen residents by county (needs landmark_resolution + population).
+    rates = queries.county_rates(wh, fa)
+    if rates is None:
+        missing = [n for n in ("landmark_resolution", "population") if n not in wh.tables()]
+        out["figures"].append(_figure("rates", None, [], [], "", [], t("overview.rates_unavailable",
+                                                                          tables=", ".join(missing) or "—")))
+    else:
+        share = (100.0 * rates["resolved"] / rates["total"]) if rates["total"] else 0.0
+        note = (t("overview.rates_event_level") + " " if rates["event_level"] else "") + t("overview.rates_note", year=rates["year"], resolved=i18n.number(page.lang, rates["resolved"]),
+                 total=i18n.number(page.lang, rates["total"]), share=f"{share:.1f}")
+        spec = None
+        if topo and rates["rows"]:
+            map_rows = [dict(r) for r in rates["rows"]]
+            bands = charts.quantile_bands(map_rows, "rate")
+            spec = charts.choropleth(map_rows, t, t("overview.rates_title", method=mc), topo, "rate",
+                                     t("chart.rate"), [("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens"))],
+                                     legend_format=",.1f", bands=bands)
+        out["figures"].append(_figure(
+            "rates", spec, rates["rows"][:25],
+            [("county_fips", "FIPS"), ("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens")),
+             ("rate", t("chart.rate"))], defs["counted"] + " " + note, by_aor["releases"], t("figure.empty")))
+    return out
+
+
+def _filters_or_default(page: Page) -> Filters:
+    return filters_from_query(dict(page.request.query_params))
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request) -> HTMLResponse:
+    page = Page(request)
+    f = _filters_or_default(page)
+    ctx = overview_figures(page, f)
+    ctx.update(filters=f, aors=queries.aors(page.wh), names=queries.aor_names(),
+               coverage=queries.coverage(page.wh) if page.wh.exists() else [], releases=queries.releases(page.wh),
+               warehouse=warehouse_info(page.wh))
+    if page.partial:
+        return page.render("_overview_results.html", **ctx)
+    return page.render("overview.html", **ctx)
+
+
+@router.get("/place/{aor}", response_class=HTMLResponse)
+def place(request: Request, aor: str) -> HTMLResponse:
+    page = Page(request)
+    t, wh = page.t, page.wh
+    code = aor.upper()
+    if code not in queries.aors(wh):
+        return error_page(request, 404, "error.unknown_aor", aor=aor)
+    q = dict(request.query_params)
+    q["aor"] = code
+    f = filters_from_query(q)
+    defs = definitions(wh, f, page.lang)
+    figures = []
+    trend = queries.summary(wh, Filters("arrests", f.date_from, f.date_to, code, None), ["month", "method_class"])
+    figures.append(_figure(
+        "trend", charts.trend(trend["rows"], t, t("place.trend_title", aor=code)) if trend["rows"] else None,
+        trend["rows"], [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
+        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
+        spans_text(page, Filters("arrests", f.date_from, f.date_to, code, None))))
+    mix = queries.summary(wh, Filters("arrests", f.date_from, f.date_to, code, None), ["fy", "method_class"])
+    figures.append(_figure(
+        "method_mix", charts.grouped_bars(mix["rows"], t, t("place.method_title", aor=code), "fy", t("chart.fy"),
+                                          "method_class", "class") if mix["rows"] else None,
+        mix["rows"], [("fy", t("chart.fy")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
+        defs["counted"] + " " + defs.get("method_class", "") + " " + t("def.fy"), mix["releases"], t("figure.empty")))
+    crim = queries.criminality_fields(wh, Filters("arrests", f.date_from, f.date_to, code, None))
+    crim_figs = []
+    for release, field in sorted({(r["release_id"], r["criminality_field"]) for r in crim}):
+        rows = [r for r in crim if r["release_id"] == release and r["criminality_field"] == field]
+        crim_figs.append(_figure(
+            f"criminality_{field}", charts.grouped_bars(
+                rows, t, t("place.crim_title", aor=code, field=field, release=release), "fy", t("chart.fy"),
+                "criminality", "crim"),
+            rows, [("fy", t("chart.fy")), ("criminality", t("chart.criminality")), ("n", t("chart.events"))],
+            t("def.criminality", field=field, release=release) + " " + t("def.fy"), [release]))
+    return page.render("place.html", code=code, name=queries.aor_names().get(code, code), figures=figures,
+                       crim_figures=crim_figs, filters=f, aors=queries.aors(wh))
+
+
+@router.get("/data", response_class=HTMLResponse)
+def data_page(request: Request) -> HTMLResponse:
+    page = Page(request)
+    q = dict(request.query_params)
+    f = filters_from_query(q)
+    by = queries.parse_by(q.get("by", "month"))
+    level = q.get("level") or "summary"
+    if level not in export.LEVELS:
+        raise ParamError("level", f"allowed: {', '.join(export.LEVELS)}", level)
+    result = queries.summary(page.wh, f, by)
+    params = {**f.as_params(), "by": ",".join(by), "level": level}
+    links = {fmt: f"/data/export.{fmt}?{urlencode(params)}" for fmt in ("csv", "parquet", "provenance.json")}
+    ctx = dict(filters=f, by=by, level=level, result=result, preview=result["rows"][:PREVIEW_ROWS], links=links,
+               tables=queries.event_tables(page.wh), aors=queries.aors(page.wh, f.table),
+               group_keys=list(queries.GROUP_BY), defs=definitions(page.wh, f, page.lang),
+               releases=release_details(page.wh, result["releases"], f.table))
+    if page.partial:
+        return page.render("_data_results.html", **ctx)
+    return page.render("data.html", **ctx)
+
+
+@router.get("/data/export.{fmt}")
+def download(request: Request, fmt: str) -> Response:
+    page = Page(request)
+    if fmt not in ("csv", "parquet", "provenance.json"):
+        return error_page(request, 404, "error.not_found")
+    q = dict(request.query_params)
+    f = filters_from_query(q)
+    by = queries.parse_by(q.get("by", ""))
+    level = q.get("level") or "summary"
+    if level not in export.LEVELS:
+        raise ParamError("level", f"allowed: {', '.join(export.LEVELS)}", level)
+    if level == "summary":
+        table, release_ids = export.summary_table(page.wh, f, by)
+        schema, source = table.schema, table
+    else:
+        sql, params, release_ids = export.events_query(page.wh, f)
+        source = None
+    prov = provenance(page.wh, f, by, level, release_ids, page.lang)
+    stem = "_".join(["icemonitor", f.table, level] + by)
+    if fmt == "provenance.json":
+        return Response(json.dumps(prov, indent=2, ensure_ascii=False), media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}.provenance.json"'})
+    if source is None:
+        source = page.wh.batches(sql, params)
+        schema = source.schema
+    if fmt == "csv":
+        return StreamingResponse(export.csv_chunks(source, schema, prov), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
+    sink = export.parquet_file(source, schema, prov)
+    return StreamingResponse(_file_chunks(sink), media_type="application/vnd.apache.parquet",
+                             headers={"Content-Disposition": f'attachment; filename="{stem}.parquet"'})
+
+
+def _file_chunks(f, size: int = 2**20):
+    with f:
+        while chunk := f.read(size):
+            yield chunk

@@ -1,0 +1,171 @@
+"""The dashboard in a real browser (Debian's chromium driven by Playwright): charts, filters, map, Spanish, downloads.
+
+Needs `apt-get install -y chromium` (and the fonts it pulls in). Skips when /usr/bin/chromium is absent.
+Screenshots go to test-artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import web_warehouse as ww  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt-get install -y chromium)"),
+    pytest.mark.skipif(not ww.NATIONWIDE.is_dir(), reason="../shared/data not present"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from icemonitor.web.app import create_app
+
+    path = ww.cached_build(tmp_path_factory.getbasetemp())
+    port = _free_port()
+    config = uvicorn.Config(create_app(path, ref=lambda p: ww.SHARED_DATA / p), host="127.0.0.1", port=port,
+                            log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        if time.time() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+        pg.on("response", lambda r: errors.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
+        pg.errors = errors
+        yield pg
+        browser.close()
+
+
+def drawn(pg, chart_id: str):
+    pg.wait_for_selector(f"#{chart_id}[data-state=drawn] svg", timeout=20000)
+    return pg.locator(f"#{chart_id} svg")
+
+
+def test_overview_filters_map_spanish(page, server):
+    page.goto(server + "/")
+    drawn(page, "chart-trend")
+    points_all = page.locator("#chart-trend svg path[aria-roledescription='point']").count()
+    assert points_all > 100  # 2012-2019, several classes
+    # The AOR map: thousands of county shapes, shaded with several colours, and a legend.
+    drawn(page, "chart-aor_map")
+    n_shapes = page.locator("#chart-aor_map svg path[aria-roledescription='geoshape']").count()
+    assert n_shapes > 3000
+    fills = page.eval_on_selector_all(
+        "#chart-aor_map svg g.layer_1_marks path", "els => [...new Set(els.map(e => e.getAttribute('fill')))]")
+    assert len(fills) >= 3
+    assert page.locator("#chart-aor_map svg .role-legend").count() == 1
+    drawn(page, "chart-rates")
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+    # Change the period: the trend redraws with fewer months.
+    with page.expect_response(lambda r: "from=2017-01-01" in r.url):
+        page.fill("#f-from", "2017-01-01")
+        page.locator("#f-from").dispatch_event("change")
+    with page.expect_response(lambda r: "to=2017-06-30" in r.url):
+        page.fill("#f-to", "2017-06-30")
+        page.locator("#f-to").dispatch_event("change")
+    # Wait for the swapped-in results of the last request (its spec ends in June 2017) to be drawn.
+    page.wait_for_function("""() => { const s = document.querySelector('script[data-chart-for=chart-trend]');
+        const c = document.querySelector('#chart-trend');
+        return s && !s.textContent.includes('"2017-07"') && !s.textContent.includes('"2016-12"')
+               && c.dataset.state === 'drawn'; }""")
+    points_period = page.locator("#chart-trend svg path[aria-roledescription='point']").count()
+    assert 0 < points_period <= 6 * 4, page.evaluate(
+        "() => [document.querySelectorAll('#chart-trend').length, document.querySelector('#chart-trend').outerHTML.slice(0, 600),"
+        " document.querySelector('script[data-chart-for=chart-trend]').textContent.slice(0, 300)]")
+    assert "from=2017-01-01" in page.url
+
+    # Choose an AOR: the title names it and the place link appears.
+    with page.expect_response(lambda r: "aor=LOS" in r.url):
+        page.select_option("#f-aor", "LOS")
+    page.wait_for_selector("#results a[href='/place/LOS']", timeout=20000)
+    page.wait_for_function("""() => { const s = document.querySelector('script[data-chart-for=chart-trend]');
+        return s && s.textContent.includes('(LOS)') && document.querySelector('#chart-trend').dataset.state === 'drawn'; }""")
+    assert "LOS" in page.locator("#chart-trend svg").text_content()
+    page.screenshot(path=str(ARTIFACTS / "overview_filtered.png"), full_page=True)
+
+    # Spanish.
+    page.click("#lang-es")
+    page.wait_for_selector("html[lang=es]")
+    assert page.locator("h1").inner_text() == "Arrestos de ICE: panorama"
+    drawn(page, "chart-trend")
+    assert "Mes" in page.locator("#chart-trend svg").text_content()
+    page.screenshot(path=str(ARTIFACTS / "overview_es.png"), full_page=True)
+    page.goto(server + "/?lang=en")
+    assert not [e for e in page.errors if "favicon" not in e], page.errors
+
+
+def test_keyboard_skip_link(page, server):
+    page.goto(server + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_place_page(page, server):
+    page.goto(server + "/place/SEA")
+    for chart in ("chart-trend", "chart-method_mix", "chart-criminality_most_serious_conviction"):
+        drawn(page, chart)
+    assert page.locator("#chart-method_mix svg path[aria-roledescription='bar']").count() >= 8 * 3
+    page.screenshot(path=str(ARTIFACTS / "place_SEA.png"), full_page=True)
+
+
+def test_download_csv_matches_api(page, server):
+    page.goto(server + "/data")
+    page.select_option("#f-aor", "NYC")
+    page.wait_for_selector("#dl-csv[href*='aor=NYC']")
+    page.select_option("#f-by", "fy")
+    page.wait_for_selector("#dl-csv[href*='by=fy']")
+    page.screenshot(path=str(ARTIFACTS / "data.png"), full_page=True)
+    with page.expect_download() as info:
+        page.click("#dl-csv")
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    comments = [ln for ln in lines if ln.startswith("#")]
+    assert any(ln.startswith("# release: uwchr-ice-enforce-fy16-19") for ln in comments)
+    df = pd.read_csv(io.StringIO(text), skiprows=len(comments))
+    api = httpx.get(server + "/api/v1/summary", params={"aor": "NYC", "by": "fy"}).json()
+    assert dict(zip(df["fy"], df["n"])) == {r["fy"]: r["n"] for r in api["rows"]}
+    assert dict(zip(df["fy"], df["n"])) == {2016: 1847, 2017: 2576, 2018: 3476, 2019: 2281}  # SOURCE.md

@@ -1,0 +1,35 @@
+"""The web app over the warehouse the product builds (the session fixture `warehouse_path` from conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from icemonitor.web.app import create_app
+
+SHARED = __import__("conftest").SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def client(request):
+    try:
+        path = request.getfixturevalue("warehouse_path")
+    except Exception as exc:  # the build has its own tests (test_warehouse.py); here we only need its output
+        pytest.skip(f"the product warehouse could not be built here: {exc}")
+    return TestClient(create_app(path, ref=lambda p: SHARED / p))
+
+
+def test_la_arrests_by_fiscal_year(client):
+    body = client.get("/api/v1/summary", params={"aor": "LOS", "by": "fy", "from": "2015-10-01",
+                                                 "to": "2019-09-30"}).json()
+    assert {r["fy"]: r["n"] for r in body["rows"]} == {2016: 7651, 2017: 8419, 2018: 7854, 2019: 6144}  # SOURCE.md
+    assert "uwchr-ice-enforce-fy16-19" in [r["release_id"] for r in body["releases"]]
+
+
+def test_pages_and_endpoints_answer(client):
+    for url in ("/", "/?lang=es", "/place/SEA", "/place/LOS", "/data", "/data?table=removals&by=fy",
+                "/api/v1/releases", "/api/v1/coverage", "/data/export.csv?by=aor"):
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.text[:300])
+    tables = {t["table"] for t in client.get("/api/v1/coverage").json()["tables"]}
+    assert {"arrests", "removals"} <= tables
