@@ -33,3 +33,14 @@ def test_pages_and_endpoints_answer(client):
         assert r.status_code == 200, (url, r.text[:300])
     tables = {t["table"] for t in client.get("/api/v1/coverage").json()["tables"]}
     assert {"arrests", "removals"} <= tables
+
+
+def test_default_reference_resolver_finds_the_county_map(built_home, monkeypatch):
+    """`icemonitor serve` passes no ref: the app must find the TopoJSON in the data folder's raw archive."""
+    from icemonitor import config
+    from icemonitor.web.app import create_app, topojson_path
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(built_home))
+    app = create_app(config.warehouse_path(built_home))
+    path = topojson_path(app)
+    assert path is not None and path.name == "us_atlas_counties-albers-10m.topojson.json"

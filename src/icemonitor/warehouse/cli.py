@@ -58,13 +58,13 @@ def build_command(
     except IcemonitorError as err:
         console.print(f"[bold red]error:[/] {err}", highlight=False)
         raise typer.Exit(2) from None
-    table = RichTable(title=f"warehouse {report.path}")
+    table = RichTable(title="warehouse tables")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in report.rows.items():
         table.add_row(name, f"{n:,}")
     Console().print(table)
-    console.print(f"built in {time.perf_counter() - start:.1f} s")
+    console.print(f"built {report.path} in {time.perf_counter() - start:.1f} s")
 
 
 def register(app: typer.Typer) -> None:

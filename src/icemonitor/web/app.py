@@ -35,12 +35,10 @@ def templates() -> Environment:
     return env
 
 
-def default_ref() -> Ref | None:
-    """The catalog's reference resolver, when the catalog stage provides one."""
-    try:
-        from icemonitor.catalog import reference_resolver  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def default_ref() -> Ref:
+    """The catalog's reference resolver over the configured data folder's raw archive."""
+    from icemonitor.catalog.fetch import reference_resolver
+
     return reference_resolver()
 
 
