@@ -232,6 +232,9 @@ def build(
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
         con = duckdb.connect(str(tmp))
+        # Parallel inserts: a table's physical row order carries no meaning (order by release_id,
+        # source_file, source_row), and keeping it costs about half the write time.
+        con.execute("SET preserve_insertion_order = false")
         rows: dict[str, int] = {}
         try:
             for tname, table in tables().items():
