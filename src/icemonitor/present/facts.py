@@ -103,6 +103,7 @@ class ReportFacts(BaseModel):
     has_national: bool = False
     has_region: bool = False
     has_baseline: bool = False
+    sweeps_failed: bool = False
     chart_days: list[dict[str, Any]] = Field(default_factory=list, description="day, method_class, events (chart data)")
     releases: list[str] = Field(default_factory=list)
     caveats: list[str] = Field(default_factory=list, description="Message-catalog keys of what the records cannot say")
@@ -356,7 +357,11 @@ def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref
 
 
 def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
-    res = sweeps(con, place=place, date_from=d0, date_to=d1, measure="at_large", limit=TOP_SWEEPS, ref=ref)
+    try:
+        res = sweeps(con, place=place, date_from=d0, date_to=d1, measure="at_large", limit=TOP_SWEEPS, ref=ref)
+    except ValueError:  # analysis.sweeps fails when no place can reach the minimum excess (reported upstream)
+        rf.sweeps_failed = True
+        return
     q = _call("sweeps", place=place, date_from=d0.isoformat(), date_to=d1.isoformat(), measure="at_large",
               limit=TOP_SWEEPS)
     names = _county_names(ref) if any(f["level"] == "county" for f in res.figures) else {}
