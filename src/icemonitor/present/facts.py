@@ -83,6 +83,8 @@ class CriminalityRow(BaseModel):
     definition: str
     proxy: bool
     keys: dict[str, str]  # class -> fact key prefix
+    records_pending: bool = True  # the field can say "pending charges" (codes/data/criminality.csv)
+    has_unknown: bool = False  # some rows are 'unknown' (field not recorded that year)
 
 
 class ReportFacts(BaseModel):
@@ -326,6 +328,13 @@ def _counties(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: A
                "note_counties", rels, q)
 
 
+def field_classes(field: str) -> set[str]:
+    """The criminality classes a source field can take (codes/data/criminality.csv)."""
+    text = resources.files("icemonitor.codes").joinpath("data", "criminality.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {r["criminality"] for r in rows if r["field"] == field}
+
+
 def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
     res = priorities(con, TABLE, place=place, date_from=d0, date_to=d1, period="all", by_method=False, ref=ref)
     q = _call("priorities", table=TABLE, place=place, date_from=d0.isoformat(), date_to=d1.isoformat(),
@@ -352,8 +361,17 @@ def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref
             rf.add(f"{prefix}_{cls}_share", "percent", f[f"{cls}_share"],
                    f"{res.definitions.get(cls + '_share', cls)}; field {field}: {info['definition']}", "note_crim",
                    rels, q, decimals=1, note_args=na)
+        unknown = f["events"] - sum(round(f[f"{c}_share"] * f["events"]) for c in ("convicted", "pending_charges",
+                                                                                   "no_record"))
+        if unknown:
+            rf.add(f"{prefix}_unknown", "count", unknown, f"arrests with criminality = unknown for field {field} "
+                   "(the field was not recorded that year; codes/data/criminality_coverage.csv)", "note_crim", rels, q,
+                   note_args=na)
+        classes = field_classes(field)
         rf.criminality.append(CriminalityRow(field=field, definition=info["definition"], proxy=info["proxy"] == "yes",
-                                             keys={c: prefix for c in ("convicted", "pending_charges", "no_record")}))
+                                             keys={c: prefix for c in ("convicted", "pending_charges", "no_record")},
+                                             records_pending=not classes or "pending_charges" in classes,
+                                             has_unknown=bool(unknown)))
 
 
 def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
