@@ -8,6 +8,7 @@ from typing import Any
 from icemonitor.present.facts import ReportFacts
 
 LOCALES = {"en": "en-US", "es": "es-ES"}
+GROUP_COLORS = {"event": "#4c78a8", "office_proxy": "#9ecae9", "state": "#bab0ac", "unresolved": "#e4e4e4"}
 COLORS = {"at_large": "#b2182b", "custodial": "#2166ac", "other": "#999999", "(not recorded)": "#dddddd"}
 
 
@@ -59,7 +60,9 @@ def county_spec(rf: ReportFacts, labels: dict[str, str]) -> dict[str, Any] | Non
         "encoding": {
             "y": {"field": "name", "type": "nominal", "sort": None, "title": None},
             "x": {"field": "events", "type": "quantitative", "title": labels["chart_arrests"]},
-            "color": {"field": "group", "type": "nominal", "title": None, "legend": {"orient": "bottom"}},
+            "color": {"field": "group", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
+                      "scale": {"domain": [labels[f"chart_group_{g}"] for g in GROUP_COLORS],
+                                "range": list(GROUP_COLORS.values())}},
         },
         "config": {"font": "DejaVu Sans"},
     }
