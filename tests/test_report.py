@@ -24,7 +24,8 @@ AT_LARGE = {"Located", "Non-Custodial Arrest"}  # the at-large methods, as the r
 LA = ("LOS", "2017-09-24", "2017-09-27")
 SOCAL = ("Southern California", "2017-09-24", "2017-09-27")
 SEA = ("SEA", "2015-03-02", "2015-03-08")  # Seattle production: Most Serious Conviction recorded from FY2015
-CASES = {"la": LA, "socal": SOCAL, "sea": SEA}
+LA_COUNTY = ("Los Angeles County, CA", "2017-09-24", "2017-09-27")
+CASES = {"la": LA, "socal": SOCAL, "sea": SEA, "lac": LA_COUNTY}
 
 
 # ------------------------------------------------------------------ independent counts from the raw files
@@ -110,6 +111,16 @@ def test_socal_and_county_breakdown(facts, raw_arrests, con):
     # the LA Safe City operation (24-26 Sept 2017) is detected
     sweeps = facts["socal"].sweeps
     assert any(s.level == "aor" and s.place == "LOS" for s in sweeps)
+
+
+def test_county_report_shares_and_sweeps(facts):
+    rf = facts["lac"]
+    la = facts["la"].facts
+    # the county's share of its AOR, and no AOR-level sweep (it would only be the county's rows under the AOR's name)
+    assert rf.has_region and rf.facts["region_total"].value == la["total"].value
+    assert rf.facts["region_share"].value == pytest.approx(rf.facts["total"].value / la["total"].value)
+    assert rf.sweeps and all(s.level == "county" for s in rf.sweeps)
+    assert [p.jurisdiction for p in rf.policies][:1] == ["Los Angeles County, CA"]
 
 
 def test_seattle_criminal_history_equals_raw(facts, raw_seattle):
@@ -212,7 +223,7 @@ class _Html(HTMLParser):
             self.rest.append(data)
 
 
-@pytest.mark.parametrize("case", ["la", "socal", "sea"])
+@pytest.mark.parametrize("case", ["la", "socal", "sea", "lac"])
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_number_in_html_is_its_fact(facts, case, lang):
     rf = facts[case]
@@ -228,7 +239,7 @@ def test_every_number_in_html_is_its_fact(facts, case, lang):
     assert {int(n) for n in re.findall(r'href="#fn(\d+)"', out.text)} == {n.number for n in out.footnotes}
 
 
-@pytest.mark.parametrize("case", ["la", "socal", "sea"])
+@pytest.mark.parametrize("case", ["la", "socal", "sea", "lac"])
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_number_in_markdown_is_its_fact(facts, case, lang):
     rf = facts[case]

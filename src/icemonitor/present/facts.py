@@ -162,7 +162,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.
     _shares(con, rf, parsed, d0, d1, ref)
     _counties(con, rf, place, d0, d1, ref)
     _criminality(con, rf, place, d0, d1, ref)
-    _sweeps(con, rf, place, d0, d1, ref)
+    _sweeps(con, rf, place, d0, d1, ref, whole_aors=set(parsed.filter_aors) if parsed.level != "aor" else None)
     _policies(rf, parsed, d0, ref)
     rf.releases = sorted({r for f in rf.facts.values() for r in f.releases})
     rf.caveats += ["cav_why", "cav_people", "cav_status", "cav_landmark", "cav_sweep"]
@@ -374,7 +374,10 @@ def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref
                                              has_unknown=bool(unknown)))
 
 
-def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
+def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any,
+            whole_aors: set[str] | None = None) -> None:
+    """Sweeps of at-large arrests overlapping the period. For a place smaller than an AOR, an AOR-level run would
+    only be the place's own rows under the AOR's name, so AOR-level sweeps are kept only for AORs wholly inside."""
     try:
         res = sweeps(con, place=place, date_from=d0, date_to=d1, measure="at_large", limit=TOP_SWEEPS, ref=ref)
     except ValueError:  # analysis.sweeps fails when no place can reach the minimum excess (reported upstream)
@@ -382,9 +385,10 @@ def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
         return
     q = _call("sweeps", place=place, date_from=d0.isoformat(), date_to=d1.isoformat(), measure="at_large",
               limit=TOP_SWEEPS)
-    names = _county_names(ref) if any(f["level"] == "county" for f in res.figures) else {}
+    names = _county_names(ref)
     defin = f"{res.definitions['sweep']} Expected: {res.definitions['expected']} Measure: {res.definitions['measure']}"
-    for i, f in enumerate(res.figures):
+    figures = [f for f in res.figures if f["level"] != "aor" or whole_aors is None or f["place"] in whole_aors]
+    for i, f in enumerate(figures):
         key = f"sweep{i}"
         start, end = dt.date.fromisoformat(str(f["start"])), dt.date.fromisoformat(str(f["end"]))
         rf.add(f"{key}_start", "date", start, defin, "note_sweeps", res.releases, q)
