@@ -407,6 +407,14 @@ def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
                                   unresolved=unresolved))
 
 
+def _reference_releases(sources: set[str]) -> list[str]:
+    """Catalog ids of the reference releases holding these shared/data-layout files (the path itself if none)."""
+    from icemonitor.catalog.catalog import load_catalog
+
+    index = load_catalog().by_mirror_path()
+    return sorted({index[s][0].id if s in index else s for s in sources if s})
+
+
 def _policies(rf: ReportFacts, parsed, day: dt.date, ref: Any) -> None:
     from icemonitor.places.sanctuary import default_definition, status
 
@@ -419,8 +427,9 @@ def _policies(rf: ReportFacts, parsed, day: dt.date, ref: Any) -> None:
             key = f"policy:{st.place_code}:{name}"
             q = _call("sanctuary.status", place=target, date=day.isoformat(), definition=name)
             na = {"definition": name, "text": st.definition_text}
+            rels = _reference_releases({e.source for e in st.events})
             rf.add(f"{key}:n", "count", len(st.events), f"policy events that apply on {day} under '{name}': "
-                   f"{st.definition_text}", "note_policy", [], q, note_args=na)
+                   f"{st.definition_text}", "note_policy", rels, q, note_args=na)
             row = PolicyRow(jurisdiction=st.place_label, definition=name, definition_text=st.definition_text,
                             answer=st.answer, reason=st.reason, n_events_key=f"{key}:n", is_default=name == default)
             for k, e in enumerate(st.events[:MAX_POLICY_EVENTS]):
@@ -428,7 +437,7 @@ def _policies(rf: ReportFacts, parsed, day: dt.date, ref: Any) -> None:
                 if e.start:
                     start_key = f"{key}:{k}:start"
                     rf.add(start_key, "date", e.start, f"start of {e.kind} ({e.jurisdiction}); {e.source}",
-                           "note_policy", [], q, note_args=na)
+                           "note_policy", rels, q, note_args=na)
                 row.events.append(PolicyEventRow(jurisdiction=e.jurisdiction, kind=e.kind, role=e.role,
                                                  citation=e.citation, start_key=start_key))
             rf.policies.append(row)

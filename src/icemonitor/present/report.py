@@ -121,6 +121,8 @@ class Renderer:
 
     def note_text(self, note: Footnote) -> Any:
         body = self.msgs[note.note].format(**note.args)
+        if note.note == "note_period":  # the user's request, not a figure from a release
+            return escape(body) if self.fmt == "html" else md_escape(body)
         rels = ", ".join(note.releases) or self.msgs["label_no_release"]
         if self.fmt == "html":
             queries = Markup("; ").join(Markup("<code>{}</code>").format(q) for q in note.queries if q)
