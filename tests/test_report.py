@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA, shared_ref
+from icemonitor.places.place_filter import parse_place
 from icemonitor.present.facts import ReportFacts, build_facts
 from icemonitor.present.report import render, write_report
 
@@ -135,8 +136,14 @@ def test_seattle_criminal_history_equals_raw(facts, raw_seattle):
     assert rf.facts["crim0_no_record_share"].value == pytest.approx(1 - convicted / len(rows))
     # no release covers every AOR in 2015: no national share, and the report says why
     assert not rf.has_national and "national_total" not in rf.facts and "cav_no_national" in rf.caveats
-    # the Seattle AOR covers whole states; its policy context is given per state
-    assert {p.jurisdiction for p in rf.policies} == {"Alaska", "Oregon", "Washington"}
+    # state laws per state of the AOR; local 287(g) agreements county by county over the AOR's counties
+    laws = [p for p in rf.policies if p.definition.startswith("state-law")]
+    assert {p.jurisdiction for p in laws} == {"Alaska", "Oregon", "Washington"}
+    local = [p for p in rf.policies if p.definition == "no-287g"]
+    assert len(local) == 1 and local[0].by_county
+    key = local[0].n_events_key[:-2]
+    assert sum(rf.facts[f"{key}:{a}"].value for a in ("yes", "no", "unknown")) == len(
+        parse_place("SEA", shared_ref).county_fips)
 
 
 def test_policy_context_under_several_definitions(facts):

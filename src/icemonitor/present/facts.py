@@ -76,6 +76,7 @@ class PolicyRow(BaseModel):
     n_events_key: str
     events: list[PolicyEventRow] = Field(default_factory=list)
     is_default: bool = False
+    by_county: bool = False  # answered county by county over the place (fact keys <n_events_key prefix>:yes/no/unknown)
 
 
 class CriminalityRow(BaseModel):
@@ -415,29 +416,72 @@ def _reference_releases(sources: set[str]) -> list[str]:
     return sorted({index[s][0].id if s in index else s for s in sources if s})
 
 
+COUNTY_DEFINITIONS = ("no-287g",)  # about local agreements: a state-wide answer would mix in counties outside
+
+
 def _policies(rf: ReportFacts, parsed, day: dt.date, ref: Any) -> None:
-    from icemonitor.places.sanctuary import default_definition, status
+    """Status under the default and two other definitions: state laws per state of the place; local agreements
+    (no-287g) county by county when the place is an AOR or a group of counties."""
+    from icemonitor.places.sanctuary import default_definition
 
     default = default_definition()[0]
     names = [default] + [d for d in POLICY_DEFINITIONS if d != default]
     targets = [parsed.code] if parsed.level in ("county", "state") else list(parsed.states)
-    for target in targets:
-        for j, name in enumerate(names):
-            st = status(target, day, name, ref)
-            key = f"policy:{st.place_code}:{name}"
-            q = _call("sanctuary.status", place=target, date=day.isoformat(), definition=name)
-            na = {"definition": name, "text": st.definition_text}
-            rels = _reference_releases({e.source for e in st.events})
-            rf.add(f"{key}:n", "count", len(st.events), f"policy events that apply on {day} under '{name}': "
-                   f"{st.definition_text}", "note_policy", rels, q, note_args=na)
-            row = PolicyRow(jurisdiction=st.place_label, definition=name, definition_text=st.definition_text,
-                            answer=st.answer, reason=st.reason, n_events_key=f"{key}:n", is_default=name == default)
-            for k, e in enumerate(st.events[:MAX_POLICY_EVENTS]):
-                start_key = None
-                if e.start:
-                    start_key = f"{key}:{k}:start"
-                    rf.add(start_key, "date", e.start, f"start of {e.kind} ({e.jurisdiction}); {e.source}",
-                           "note_policy", rels, q, note_args=na)
-                row.events.append(PolicyEventRow(jurisdiction=e.jurisdiction, kind=e.kind, role=e.role,
-                                                 citation=e.citation, start_key=start_key))
-            rf.policies.append(row)
+    for name in names:
+        if name in COUNTY_DEFINITIONS and parsed.level in ("aor", "group"):
+            _policy_by_county(rf, parsed, day, name, name == default, ref)
+            continue
+        for target in targets:
+            _policy_row(rf, target, day, name, name == default, ref)
+
+
+def _policy_row(rf: ReportFacts, target: str, day: dt.date, name: str, is_default: bool, ref: Any) -> None:
+    from icemonitor.places.sanctuary import status
+
+    st = status(target, day, name, ref)
+    key = f"policy:{st.place_code}:{name}"
+    q = _call("sanctuary.status", place=target, date=day.isoformat(), definition=name)
+    na = {"definition": name, "text": st.definition_text}
+    rels = _reference_releases({e.source for e in st.events})
+    rf.add(f"{key}:n", "count", len(st.events), f"policy events that apply on {day} under '{name}': "
+           f"{st.definition_text}", "note_policy", rels, q, note_args=na)
+    row = PolicyRow(jurisdiction=st.place_label, definition=name, definition_text=st.definition_text,
+                    answer=st.answer, reason=st.reason, n_events_key=f"{key}:n", is_default=is_default)
+    _policy_events(rf, row, st.events, key, rels, q, na)
+    rf.policies.append(row)
+
+
+def _policy_events(rf: ReportFacts, row: PolicyRow, events: list, key: str, rels: list[str], q: str,
+                   na: dict[str, str]) -> None:
+    for k, e in enumerate(events[:MAX_POLICY_EVENTS]):
+        start_key = None
+        if e.start:
+            start_key = f"{key}:{k}:start"
+            rf.add(start_key, "date", e.start, f"start of {e.kind} ({e.jurisdiction}); {e.source}", "note_policy",
+                   rels, q, note_args=na)
+        row.events.append(PolicyEventRow(jurisdiction=e.jurisdiction, kind=e.kind, role=e.role, citation=e.citation,
+                                         start_key=start_key))
+
+
+def _policy_by_county(rf: ReportFacts, parsed, day: dt.date, name: str, is_default: bool, ref: Any) -> None:
+    from icemonitor.places.sanctuary import status
+
+    results = [status(f, day, name, ref) for f in parsed.county_fips]
+    key = f"policy:{parsed.code}:{name}"
+    q = _call("sanctuary.status", place="<each county of the place>", date=day.isoformat(), definition=name)
+    text = results[0].definition_text if results else ""
+    na = {"definition": name, "text": text}
+    events = [e for r in results for e in r.events]
+    rels = _reference_releases({e.source for e in events})
+    for answer in ("yes", "no", "unknown"):
+        rf.add(f"{key}:{answer}", "count", sum(r.answer == answer for r in results),
+               f"counties of {parsed.label} answering '{answer}' on {day} under '{name}': {text}", "note_policy",
+               rels, q, note_args=na)
+    rf.add(f"{key}:n", "count", len(events), f"policy events that apply on {day} under '{name}' in the place's "
+           "counties", "note_policy", rels, q, note_args=na)
+    answers = {r.answer for r in results}
+    row = PolicyRow(jurisdiction=parsed.label, definition=name, definition_text=text,
+                    answer=answers.pop() if len(answers) == 1 else "unknown", reason="county by county",
+                    n_events_key=f"{key}:n", is_default=is_default, by_county=True)
+    _policy_events(rf, row, sorted(events, key=lambda e: (e.role, e.start or dt.date.min)), key, rels, q, na)
+    rf.policies.append(row)
