@@ -88,6 +88,13 @@ class Renderer:
             args["text"] = self.definition_text(args.get("definition", ""), args.get("text", ""))
         return args
 
+    def place(self) -> Any:
+        """The place's name in the report's language ("Los Angeles AOR (LOS)" / "AOR de Los Angeles (LOS)")."""
+        m = re.fullmatch(r"(.+) AOR \((\w+)\)", self.rf.place_label)
+        if self.rf.place_level == "aor" and m:
+            return self.txt(self.msgs["place_aor"].format(name=m.group(1), code=m.group(2)))
+        return self.txt(self.rf.place_label)
+
     def definition_text(self, name: str, english: str) -> str:
         return self.msgs.get(f"def_{name}", english)
 
