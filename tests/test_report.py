@@ -117,10 +117,12 @@ def test_socal_and_county_breakdown(facts, raw_arrests, con):
 def test_county_report_shares_and_sweeps(facts):
     rf = facts["lac"]
     la = facts["la"].facts
-    # the county's share of its AOR, and no AOR-level sweep (it would only be the county's rows under the AOR's name)
+    # the county's share of its AOR; sweeps on the county's rows are the county's (never labelled as the AOR's)
     assert rf.has_region and rf.facts["region_total"].value == la["total"].value
     assert rf.facts["region_share"].value == pytest.approx(rf.facts["total"].value / la["total"].value)
-    assert rf.sweeps and all(s.level == "county" for s in rf.sweeps)
+    assert rf.sweeps and all(s.level in ("county", "place") for s in rf.sweeps)
+    assert rf.sweeps[0].place == "Los Angeles County, CA"
+    assert rf.facts["sweep0_start"].value == dt.date(2017, 9, 24)
     assert [p.jurisdiction for p in rf.policies][:1] == ["Los Angeles County, CA"]
 
 

@@ -163,7 +163,8 @@ def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.
     _shares(con, rf, parsed, d0, d1, ref)
     _counties(con, rf, place, d0, d1, ref)
     _criminality(con, rf, place, d0, d1, ref)
-    _sweeps(con, rf, place, d0, d1, ref, whole_aors=set(parsed.filter_aors) if parsed.level != "aor" else None)
+    _sweeps(con, rf, place, d0, d1, ref, whole_aors=set(parsed.filter_aors) if parsed.level != "aor" else None,
+            place_label=parsed.label)
     _policies(rf, parsed, d0, ref)
     rf.releases = sorted({r for f in rf.facts.values() for r in f.releases})
     rf.caveats += ["cav_why", "cav_people", "cav_status", "cav_landmark", "cav_sweep"]
@@ -376,9 +377,9 @@ def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref
 
 
 def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any,
-            whole_aors: set[str] | None = None) -> None:
-    """Sweeps of at-large arrests overlapping the period. For a place smaller than an AOR, an AOR-level run would
-    only be the place's own rows under the AOR's name, so AOR-level sweeps are kept only for AORs wholly inside."""
+            whole_aors: set[str] | None = None, place_label: str = "") -> None:
+    """Sweeps of at-large arrests overlapping the period. For a place smaller than an AOR, an AOR-level run holds
+    only the place's own rows, so it is reported as the place's sweep (level 'place'), once."""
     try:
         res = sweeps(con, place=place, date_from=d0, date_to=d1, measure="at_large", limit=TOP_SWEEPS, ref=ref)
     except ValueError:  # analysis.sweeps fails when no place can reach the minimum excess (reported upstream)
@@ -388,7 +389,16 @@ def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
               limit=TOP_SWEEPS)
     names = _county_names(ref)
     defin = f"{res.definitions['sweep']} Expected: {res.definitions['expected']} Measure: {res.definitions['measure']}"
-    figures = [f for f in res.figures if f["level"] != "aor" or whole_aors is None or f["place"] in whole_aors]
+    figures, seen = [], set()
+    for f in res.figures:
+        f = dict(f)
+        if f["level"] == "aor" and whole_aors is not None and f["place"] not in whole_aors:
+            f["level"], f["place"] = "place", place_label
+        ident = (str(f["start"]), str(f["end"]), f["observed"])
+        if f["level"] in ("place", "county") and ident in seen:
+            continue
+        seen.add(ident)
+        figures.append(f)
     for i, f in enumerate(figures):
         key = f"sweep{i}"
         start, end = dt.date.fromisoformat(str(f["start"])), dt.date.fromisoformat(str(f["end"]))
@@ -404,7 +414,7 @@ def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
             label = label.split(":", 1)[1]
         top = (f.get("concentration") or [None])[0]
         rf.sweeps.append(SweepRow(level=f["level"], place=label, key=key,
-                                  top_part=str(top["part"]) if top and f["level"] != "county" else None,
+                                  top_part=str(top["part"]) if top and f["level"] not in ("county", "place") else None,
                                   unresolved=unresolved))
 
 
