@@ -36,6 +36,7 @@ def _register() -> None:
         "icemonitor.web.cli",
         "icemonitor.watch.cli",
         "icemonitor.intake.cli",
+        "icemonitor.present.cli",
     ):
         try:
             mod = importlib.import_module(module)

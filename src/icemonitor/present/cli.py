@@ -1,0 +1,59 @@
+"""The `icemonitor report` command: an article on a place and period, every figure footnoted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from icemonitor.errors import IcemonitorError
+
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `report` to the main app."""
+
+    @app.command("report")
+    def report_cmd(
+        place: str = typer.Option(..., "--place", help="AOR code, state, county (FIPS or 'Name County, ST') or a named group"),
+        date_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
+        date_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
+        lang: str = typer.Option("en", "--lang", help="en|es"),
+        fmt: str = typer.Option("html", "--format", help="html|pdf|md"),
+        output: Path = typer.Option(..., "--output", help="File to write (md also writes one SVG per chart beside it)"),
+        facts_json: Optional[Path] = typer.Option(None, "--facts", help="Also write the report facts (every figure "
+                                                  "with its definition, releases and query) as JSON"),
+        warehouse: Optional[Path] = typer.Option(None, "--warehouse", help="Warehouse file (default: the configured one)"),
+        data_root: Optional[Path] = typer.Option(None, "--data-root", help="Reference files in the shared/data layout"),
+    ) -> None:
+        """Write a report on PLACE for --from..--to in English or Spanish (html, pdf or md)."""
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        from icemonitor.analysis.common import open_warehouse
+        from icemonitor.places.cli import resolve_ref
+        from icemonitor.present.facts import build_facts
+        from icemonitor.present.i18n import LANGS
+        from icemonitor.present.report import FORMATS, write_report
+
+        try:
+            if lang not in LANGS:
+                raise typer.BadParameter(f"choose one of {', '.join(LANGS)}", param_hint="--lang")
+            if fmt not in FORMATS:
+                raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=err) as progress:
+                task = progress.add_task("Computing the figures", total=None)
+                con = open_warehouse(warehouse)
+                facts = build_facts(con, place, date_from, date_to, resolve_ref(data_root))
+                progress.update(task, description=f"Writing the {fmt} report")
+                written = write_report(facts, lang, fmt, output)
+            if facts_json:
+                facts_json.write_text(facts.model_dump_json(indent=2), encoding="utf-8")
+                written.append(facts_json)
+        except IcemonitorError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(code=2) from None
+        for path in written:
+            print(path)

@@ -1,0 +1,497 @@
+"""Report facts: every figure a report prints, with its definition, releases and the query behind it.
+
+`build_facts(con, place, date_from, date_to, ref)` runs the analyses (icemonitor.analysis) and a few parameterised
+queries on the warehouse and returns a `ReportFacts`. Renderers (report.py) only format these values, so a test
+can check every number in a rendered report against the fact it cites.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from importlib import resources
+from typing import Any, Literal
+
+import duckdb
+from pydantic import BaseModel, Field
+
+from icemonitor.analysis.common import Where, event_source, parse_date, place_where, resolution_available
+from icemonitor.analysis.priorities import priorities
+from icemonitor.analysis.stats import wilson_interval
+from icemonitor.analysis.summary import summary
+from icemonitor.analysis.sweeps import sweeps
+from icemonitor.errors import InputError
+
+TABLE = "arrests"
+BASELINE_WEEKS = (-4, -3, -2, -1, 1, 2, 3, 4)
+POLICY_DEFINITIONS = ("state-law", "state-law-any", "no-287g")
+TOP_COUNTIES = 8
+TOP_SWEEPS = 5
+MAX_POLICY_EVENTS = 4
+NATIONAL_FILE = "national_releases.csv"
+
+
+class Fact(BaseModel):
+    """One printed figure."""
+
+    key: str
+    kind: Literal["count", "percent", "number", "date"]
+    value: Any
+    decimals: int = 0
+    definition: str = Field(description="What the figure counts (English; localized footnotes come from the catalogs)")
+    note: str = Field(description="Message-catalog key of the footnote text")
+    releases: list[str] = Field(default_factory=list)
+    query: str = Field(description="The analysis call or SQL that produced the figure, with its parameters")
+    note_args: dict[str, str] = Field(default_factory=dict, description="Values for the footnote's placeholders")
+
+
+class CountyRow(BaseModel):
+    fips: str
+    name: str
+    key: str  # fact key of its arrest count
+
+
+class SweepRow(BaseModel):
+    level: str
+    place: str  # display name (AOR code or county name)
+    key: str  # fact key prefix: <key>_start, _end, _observed, _expected
+    top_part: str | None = None  # where it concentrated (landmark or AOR), source text
+    unresolved: bool = False  # county level: landmarks of this AOR not placed in a county
+
+
+class PolicyEventRow(BaseModel):
+    jurisdiction: str
+    kind: str
+    role: str
+    citation: str | None
+    start_key: str | None
+
+
+class PolicyRow(BaseModel):
+    jurisdiction: str  # label of the state or county asked about
+    definition: str
+    definition_text: str
+    answer: Literal["yes", "no", "unknown"]
+    reason: str
+    n_events_key: str
+    events: list[PolicyEventRow] = Field(default_factory=list)
+    is_default: bool = False
+    by_county: bool = False  # answered county by county over the place (fact keys <n_events_key prefix>:yes/no/unknown)
+
+
+class CriminalityRow(BaseModel):
+    field: str
+    definition: str
+    proxy: bool
+    keys: dict[str, str]  # class -> fact key prefix
+    records_pending: bool = True  # the field can say "pending charges" (codes/data/criminality.csv)
+    has_unknown: bool = False  # some rows are 'unknown' (field not recorded that year)
+
+
+class ReportFacts(BaseModel):
+    """Everything a report says, as figures with provenance plus the few texts (names, citations) around them."""
+
+    place_code: str
+    place_label: str
+    place_level: str
+    date_from: dt.date
+    date_to: dt.date
+    table: str = TABLE
+    facts: dict[str, Fact] = Field(default_factory=dict)
+    counties: list[CountyRow] = Field(default_factory=list)
+    sweeps: list[SweepRow] = Field(default_factory=list)
+    policies: list[PolicyRow] = Field(default_factory=list)
+    criminality: list[CriminalityRow] = Field(default_factory=list)
+    criminality_recorded: Literal["all", "some", "none"] = "none"
+    has_national: bool = False
+    has_region: bool = False
+    has_baseline: bool = False
+    sweeps_failed: bool = False
+    chart_days: list[dict[str, Any]] = Field(default_factory=list, description="day, method_class, events (chart data)")
+    releases: list[str] = Field(default_factory=list)
+    caveats: list[str] = Field(default_factory=list, description="Message-catalog keys of what the records cannot say")
+
+    def add(self, key: str, kind: str, value: Any, definition: str, note: str, releases: list[str], query: str,
+            decimals: int = 0, note_args: dict[str, str] | None = None) -> Fact:
+        fact = Fact(key=key, kind=kind, value=value, decimals=decimals, definition=definition, note=note,
+                    releases=sorted(set(releases)), query=query, note_args=note_args or {})
+        self.facts[key] = fact
+        return fact
+
+
+def national_releases() -> list[dict[str, str]]:
+    """Releases that are a national census of a table for a date range (present/data/national_releases.csv)."""
+    text = resources.files("icemonitor.present").joinpath("data", NATIONAL_FILE).read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+def national_coverage(table: str, d0: dt.date, d1: dt.date) -> dict[str, str] | None:
+    for row in national_releases():
+        if row["table"] == table and dt.date.fromisoformat(row["date_from"]) <= d0 and \
+                d1 <= dt.date.fromisoformat(row["date_to"]):
+            return row
+    return None
+
+
+def _call(name: str, **kw: Any) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in kw.items() if v is not None)
+    return f"{name}({args})"
+
+
+def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.date, date_to: str | dt.date,
+                ref: Any) -> ReportFacts:
+    """Compute every figure of a report on `place` for [date_from, date_to] (arrests, counted rows only)."""
+    from icemonitor.places.place_filter import parse_place
+
+    d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
+    if d0 is None or d1 is None or d1 < d0:
+        raise InputError("give --from and --to with from <= to", field="from", value=f"{d0}..{d1}")
+    if (d1 - d0).days > 92:
+        raise InputError("a report covers at most 93 days (the baseline compares the same weekdays)", field="to",
+                         value=str(d1))
+    parsed = parse_place(place, ref)
+    rf = ReportFacts(place_code=parsed.code, place_label=parsed.label, place_level=parsed.level, date_from=d0,
+                     date_to=d1)
+    rf.add("period_from", "date", d0, "First day of the period asked for (event_date, inclusive)", "note_period", [],
+           f"--from {d0.isoformat()}")
+    rf.add("period_to", "date", d1, "Last day of the period asked for (event_date, inclusive)", "note_period", [],
+           f"--to {d1.isoformat()}")
+    _totals(con, rf, place, d0, d1, ref)
+    if rf.facts["total"].value == 0:
+        rf.caveats.append("cav_no_rows")
+    _baseline(con, rf, place, d0, d1, ref)
+    _shares(con, rf, parsed, d0, d1, ref)
+    _counties(con, rf, place, d0, d1, ref)
+    _criminality(con, rf, place, d0, d1, ref)
+    _sweeps(con, rf, place, d0, d1, ref, whole_aors=set(parsed.filter_aors) if parsed.level != "aor" else None,
+            place_label=parsed.label)
+    _policies(rf, parsed, d0, ref)
+    rf.releases = sorted({r for f in rf.facts.values() for r in f.releases})
+    rf.caveats += ["cav_why", "cav_people", "cav_status", "cav_landmark", "cav_sweep"]
+    return rf
+
+
+def _totals(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
+    res = summary(con, TABLE, by=["method_class"], date_from=d0, date_to=d1, place=place, ref=ref)
+    q = _call("summary", table=TABLE, by=["method_class"], date_from=d0.isoformat(), date_to=d1.isoformat(),
+              place=place)
+    total = res.extra["total_events"]
+    rels = res.releases
+    rf.add("total", "count", total, res.definitions["events"], "note_total", rels, q)
+    by = {f["method_class"]: f for f in res.figures}
+    for cls in ("at_large", "custodial", "other", "(not recorded)"):
+        key = "not_recorded" if cls == "(not recorded)" else cls
+        n = by[cls]["events"] if cls in by else 0
+        rf.add(key, "count", n, f"counted arrests with method_class = {cls}", "note_method", rels, q)
+        if total:
+            rf.add(f"{key}_share", "percent", n / total, f"{key} / total", "note_method", rels, q, decimals=1)
+
+
+def _place_span(con, place: str, ref: Any) -> tuple[dt.date | None, dt.date | None]:
+    """First and last day with counted arrests in the place (any release)."""
+    src = event_source(con, TABLE)
+    where = Where().add("counted")
+    place_where(con, place, where, ref)
+    return con.execute(f"SELECT min(event_date), max(event_date) FROM {src} WHERE {where.sql()}", where.params).fetchone()
+
+
+def _baseline(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
+    """Same weekdays 1-4 weeks before and after: mean of the shifted windows the place's data fully cover."""
+    lo, hi = d0 - dt.timedelta(weeks=4), d1 + dt.timedelta(weeks=4)
+    res = summary(con, TABLE, by=["day", "method_class"], date_from=lo, date_to=hi, place=place, ref=ref)
+    q = _call("summary", table=TABLE, by=["day", "method_class"], date_from=lo.isoformat(), date_to=hi.isoformat(),
+              place=place)
+    rf.chart_days = [{"day": f["day"], "method_class": f["method_class"], "events": f["events"]} for f in res.figures]
+    first, last = _place_span(con, place, ref)
+    windows = []
+    for w in BASELINE_WEEKS:
+        a, b = d0 + dt.timedelta(weeks=w), d1 + dt.timedelta(weeks=w)
+        if first is None or a < first or b > last:
+            continue
+        if w < 0 and b >= d0 or w > 0 and a <= d1:  # long periods: shifted windows must not overlap the period
+            continue
+        windows.append((a, b))
+    if not windows:
+        rf.caveats.append("cav_no_baseline")
+        return
+    rf.has_baseline = True
+    rels = res.releases
+    totals, at_large = [], []
+    for a, b in windows:
+        rows = [f for f in res.figures if a.isoformat() <= f["day"] <= b.isoformat()]
+        totals.append(sum(f["events"] for f in rows))
+        at_large.append(sum(f["events"] for f in rows if f["method_class"] == "at_large"))
+    defin = (f"Mean of counted arrests over {len(windows)} windows of the same weekdays shifted by whole weeks "
+             f"(1-4 weeks before and after, only where the place's releases cover the window): "
+             + ", ".join(f"{a}..{b}" for a, b in windows))
+    na = {"windows": ", ".join(f"{a}..{b}" for a, b in windows)}
+    rf.add("baseline_windows", "count", len(windows), "Number of shifted windows in the baseline", "note_baseline",
+           rels, q, note_args=na)
+    rf.add("baseline_mean", "number", sum(totals) / len(totals), defin, "note_baseline", rels, q, decimals=1,
+           note_args=na)
+    rf.add("baseline_at_large_mean", "number", sum(at_large) / len(at_large), defin + " (at_large only)",
+           "note_baseline", rels, q, decimals=1, note_args=na)
+    mean = sum(totals) / len(totals)
+    if mean > 0:
+        rf.add("baseline_ratio", "number", rf.facts["total"].value / mean, "total / baseline_mean", "note_baseline",
+               rels, q, decimals=1, note_args=na)
+    mean_al = sum(at_large) / len(at_large)
+    if mean_al > 0:
+        rf.add("baseline_at_large_ratio", "number", rf.facts["at_large"].value / mean_al,
+               "at_large / baseline_at_large_mean", "note_baseline", rels, q, decimals=1, note_args=na)
+
+
+def _shares(con, rf: ReportFacts, parsed, d0: dt.date, d1: dt.date, ref: Any) -> None:
+    total = rf.facts["total"].value
+    cover = national_coverage(TABLE, d0, d1)
+    if cover is None:
+        rf.caveats.append("cav_no_national")
+    else:
+        res = summary(con, TABLE, by=[], date_from=d0, date_to=d1, ref=ref)
+        q = _call("summary", table=TABLE, by=[], date_from=d0.isoformat(), date_to=d1.isoformat())
+        nat = res.extra["total_events"]
+        if nat:
+            rf.has_national = True
+            rels = res.releases
+            rf.add("national_total", "count", nat, "Counted arrests in every AOR in the period; national coverage: "
+                   f"{cover['release_id']} ({cover['evidence']})", "note_national", rels, q,
+                   note_args={"release": cover["release_id"]})
+            rf.add("national_share", "percent", total / nat, "total / national_total", "note_national", rels, q,
+                   decimals=1, note_args={"release": cover["release_id"]})
+    # the place's own AORs, when the place is smaller than them
+    if parsed.level in ("county", "group", "state") and set(parsed.aors) - set(parsed.filter_aors):
+        aors = list(parsed.aors)
+        src = event_source(con, TABLE)
+        where = Where().add("counted").add("event_date BETWEEN ? AND ?", d0, d1)
+        where.add(f"aor IN ({', '.join('?' * len(aors))})", *aors)
+        sql = f"SELECT count(*), list_sort(list_distinct(list(release_id))) FROM {src} WHERE {where.sql()}"
+        n, rels = con.execute(sql, where.params).fetchone()
+        if n:
+            rf.has_region = True
+            q = f"{sql} -- params {where.params}"
+            na = {"aors": ", ".join(aors)}
+            rf.add("region_total", "count", n, f"Counted arrests in AOR(s) {', '.join(aors)} in the period",
+                   "note_region", list(rels or []), q, note_args=na)
+            rf.add("region_share", "percent", total / n, "total / region_total", "note_region", list(rels or []), q,
+                   decimals=1, note_args=na)
+
+
+def _county_names(ref: Any) -> dict[str, str]:
+    from icemonitor.places.counties import load_counties
+
+    return {r[0]: f"{r[1]}, {r[2]}" for r in load_counties(ref).select("county_fips", "county_name", "state").iter_rows()}
+
+
+def _counties(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
+    """Arrests by county of the landmark: event counties, office proxies, and what stays unresolved."""
+    if not resolution_available(con):
+        rf.caveats.append("cav_no_resolution")
+        return
+    src = (f"(SELECT e.*, r.state AS res_state, r.county_fips AS res_county_fips, r.level AS res_level, "
+           f"r.kind AS res_kind FROM {TABLE} e LEFT JOIN (SELECT aor, landmark, any_value(state) AS state, "
+           f"any_value(county_fips) AS county_fips, any_value(level) AS level, any_value(kind) AS kind "
+           f"FROM landmark_resolution GROUP BY aor, landmark) r ON e.aor = r.aor AND e.landmark = r.landmark)")
+    where = Where().add("counted").add("event_date BETWEEN ? AND ?", d0, d1)
+    place_where(con, place, where, ref)
+    sql = (f"SELECT CASE WHEN res_level = 'county' THEN coalesce(res_kind, 'event') ELSE coalesce(res_level, "
+           f"'unmatched') END AS what, res_county_fips, count(*) AS n, list_sort(list_distinct(list(release_id))) "
+           f"FROM {src} WHERE {where.sql()} GROUP BY 1, 2 ORDER BY 3 DESC, 2")
+    rows = con.execute(sql, where.params).fetchall()
+    q = f"{sql} -- params {[str(p) for p in where.params]}"
+    rels = sorted({r for row in rows for r in row[3]})
+    groups = {"event": 0, "office_proxy": 0, "state": 0, "unresolved": 0}
+    for what, _fips, n, _r in rows:
+        groups[what if what in ("event", "office_proxy", "state") else "unresolved"] += n
+    defs = {
+        "event": "arrests whose landmark names where the arrest happened (a jail, court, city or county); "
+                 "landmark_resolution.level = 'county' and kind = 'event'",
+        "office_proxy": "arrests whose landmark only names the arresting office or team; the county is the office's, "
+                        "not necessarily the place of arrest (kind = 'office_proxy')",
+        "state": "landmark resolved to a state only (level = 'state')",
+        "unresolved": "landmark resolved to the AOR only, blank, or not in landmark_resolution "
+                      "(level in ('aor', 'none') or no match)",
+    }
+    for g, n in groups.items():
+        rf.add(f"county_{g}", "count", n, defs[g], "note_counties", rels, q)
+        if rf.facts["total"].value:
+            rf.add(f"county_{g}_share", "percent", n / rf.facts["total"].value, f"county_{g} / total",
+                   "note_counties", rels, q, decimals=1)
+    names = _county_names(ref)
+    events = [r for r in rows if r[0] == "event" and r[1]]
+    for fips, n in [(r[1], r[2]) for r in events[:TOP_COUNTIES]]:
+        key = f"county:{fips}"
+        rf.add(key, "count", n, f"{defs['event']}; county_fips = {fips}", "note_counties", rels, q)
+        rf.counties.append(CountyRow(fips=fips, name=names.get(fips, fips), key=key))
+    rest = sum(r[2] for r in events[TOP_COUNTIES:])
+    if len(events) > TOP_COUNTIES:
+        rf.add("county_other_events", "count", rest, "event-county arrests in counties beyond the ones listed",
+               "note_counties", rels, q)
+        rf.add("county_other_n", "count", len(events) - TOP_COUNTIES, "number of further event counties",
+               "note_counties", rels, q)
+
+
+def field_classes(field: str) -> set[str]:
+    """The criminality classes a source field can take (codes/data/criminality.csv)."""
+    text = resources.files("icemonitor.codes").joinpath("data", "criminality.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {r["criminality"] for r in rows if r["field"] == field}
+
+
+def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
+    res = priorities(con, TABLE, place=place, date_from=d0, date_to=d1, period="all", by_method=False, ref=ref)
+    q = _call("priorities", table=TABLE, place=place, date_from=d0.isoformat(), date_to=d1.isoformat(),
+              period="all", by_method=False)
+    rows = [f for f in res.figures if f["method_class"] == "all"]
+    recorded = [f for f in rows if f["criminality_field"] != "not_recorded"]
+    unrec = sum(f["events"] for f in rows if f["criminality_field"] == "not_recorded")
+    rf.criminality_recorded = "none" if not recorded else ("all" if not unrec else "some")
+    if unrec:
+        rf.add("crim_not_recorded", "count", unrec, "counted arrests from releases without a criminal-history field "
+               "(criminality_field = 'not_recorded')", "note_crim_none", res.releases, q)
+    from icemonitor.analysis.priorities import criminality_definitions
+
+    defs = criminality_definitions()
+    for i, f in enumerate(recorded):
+        prefix = f"crim{i}"
+        field = f["criminality_field"]
+        info = defs.get(field, {"proxy": "no", "definition": ""})
+        rels = f["releases"]
+        na = {"field": field, "definition": info["definition"]}
+        rf.add(f"{prefix}_events", "count", f["events"], f"counted arrests with criminality_field = {field}",
+               "note_crim", rels, q, note_args=na)
+        for cls in ("convicted", "pending_charges", "no_record"):
+            rf.add(f"{prefix}_{cls}_share", "percent", f[f"{cls}_share"],
+                   f"{res.definitions.get(cls + '_share', cls)}; field {field}: {info['definition']}", "note_crim",
+                   rels, q, decimals=1, note_args=na)
+        unknown = f["events"] - sum(round(f[f"{c}_share"] * f["events"]) for c in ("convicted", "pending_charges",
+                                                                                   "no_record"))
+        if unknown:
+            rf.add(f"{prefix}_unknown", "count", unknown, f"arrests with criminality = unknown for field {field} "
+                   "(the field was not recorded that year; codes/data/criminality_coverage.csv)", "note_crim", rels, q,
+                   note_args=na)
+        classes = field_classes(field)
+        rf.criminality.append(CriminalityRow(field=field, definition=info["definition"], proxy=info["proxy"] == "yes",
+                                             keys={c: prefix for c in ("convicted", "pending_charges", "no_record")},
+                                             records_pending=not classes or "pending_charges" in classes,
+                                             has_unknown=bool(unknown)))
+
+
+def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any,
+            whole_aors: set[str] | None = None, place_label: str = "") -> None:
+    """Sweeps of at-large arrests overlapping the period. For a place smaller than an AOR, an AOR-level run holds
+    only the place's own rows, so it is reported as the place's sweep (level 'place'), once."""
+    try:
+        res = sweeps(con, place=place, date_from=d0, date_to=d1, measure="at_large", limit=TOP_SWEEPS, ref=ref)
+    except ValueError:  # analysis.sweeps fails when no place can reach the minimum excess (reported upstream)
+        rf.sweeps_failed = True
+        return
+    q = _call("sweeps", place=place, date_from=d0.isoformat(), date_to=d1.isoformat(), measure="at_large",
+              limit=TOP_SWEEPS)
+    names = _county_names(ref)
+    defin = f"{res.definitions['sweep']} Expected: {res.definitions['expected']} Measure: {res.definitions['measure']}"
+    figures, seen = [], set()
+    for f in res.figures:
+        f = dict(f)
+        if f["level"] == "aor" and whole_aors is not None and f["place"] not in whole_aors:
+            f["level"], f["place"] = "place", place_label
+        ident = (str(f["start"]), str(f["end"]), f["observed"])
+        if f["level"] in ("place", "county") and ident in seen:
+            continue
+        seen.add(ident)
+        figures.append(f)
+    for i, f in enumerate(figures):
+        key = f"sweep{i}"
+        start, end = dt.date.fromisoformat(str(f["start"])), dt.date.fromisoformat(str(f["end"]))
+        rf.add(f"{key}_start", "date", start, defin, "note_sweeps", res.releases, q)
+        rf.add(f"{key}_end", "date", end, defin, "note_sweeps", res.releases, q)
+        rf.add(f"{key}_observed", "count", int(f["observed"]), defin, "note_sweeps", res.releases, q)
+        rf.add(f"{key}_expected", "number", float(f["expected"]), defin, "note_sweeps", res.releases, q)
+        label = str(f["place"])
+        if f["level"] == "county":
+            label = names.get(label, label)
+        unresolved = label.startswith("unresolved:")
+        if unresolved:
+            label = label.split(":", 1)[1]
+        top = (f.get("concentration") or [None])[0]
+        rf.sweeps.append(SweepRow(level=f["level"], place=label, key=key,
+                                  top_part=str(top["part"]) if top and f["level"] not in ("county", "place") else None,
+                                  unresolved=unresolved))
+
+
+def _reference_releases(sources: set[str]) -> list[str]:
+    """Catalog ids of the reference releases holding these shared/data-layout files (the path itself if none)."""
+    from icemonitor.catalog.catalog import load_catalog
+
+    index = load_catalog().by_mirror_path()
+    return sorted({index[s][0].id if s in index else s for s in sources if s})
+
+
+COUNTY_DEFINITIONS = ("no-287g",)  # about local agreements: a state-wide answer would mix in counties outside
+
+
+def _policies(rf: ReportFacts, parsed, day: dt.date, ref: Any) -> None:
+    """Status under the default and two other definitions: state laws per state of the place; local agreements
+    (no-287g) county by county when the place is an AOR or a group of counties."""
+    from icemonitor.places.sanctuary import default_definition
+
+    default = default_definition()[0]
+    names = [default] + [d for d in POLICY_DEFINITIONS if d != default]
+    targets = [parsed.code] if parsed.level in ("county", "state") else list(parsed.states)
+    for name in names:
+        if name in COUNTY_DEFINITIONS and parsed.level in ("aor", "group"):
+            _policy_by_county(rf, parsed, day, name, name == default, ref)
+            continue
+        for target in targets:
+            _policy_row(rf, target, day, name, name == default, ref)
+
+
+def _policy_row(rf: ReportFacts, target: str, day: dt.date, name: str, is_default: bool, ref: Any) -> None:
+    from icemonitor.places.sanctuary import status
+
+    st = status(target, day, name, ref)
+    key = f"policy:{st.place_code}:{name}"
+    q = _call("sanctuary.status", place=target, date=day.isoformat(), definition=name)
+    na = {"definition": name, "text": st.definition_text}
+    rels = _reference_releases({e.source for e in st.events})
+    rf.add(f"{key}:n", "count", len(st.events), f"policy events that apply on {day} under '{name}': "
+           f"{st.definition_text}", "note_policy", rels, q, note_args=na)
+    row = PolicyRow(jurisdiction=st.place_label, definition=name, definition_text=st.definition_text,
+                    answer=st.answer, reason=st.reason, n_events_key=f"{key}:n", is_default=is_default)
+    _policy_events(rf, row, st.events, key, rels, q, na)
+    rf.policies.append(row)
+
+
+def _policy_events(rf: ReportFacts, row: PolicyRow, events: list, key: str, rels: list[str], q: str,
+                   na: dict[str, str]) -> None:
+    for k, e in enumerate(events[:MAX_POLICY_EVENTS]):
+        start_key = None
+        if e.start:
+            start_key = f"{key}:{k}:start"
+            rf.add(start_key, "date", e.start, f"start of {e.kind} ({e.jurisdiction}); {e.source}", "note_policy",
+                   rels, q, note_args=na)
+        row.events.append(PolicyEventRow(jurisdiction=e.jurisdiction, kind=e.kind, role=e.role, citation=e.citation,
+                                         start_key=start_key))
+
+
+def _policy_by_county(rf: ReportFacts, parsed, day: dt.date, name: str, is_default: bool, ref: Any) -> None:
+    from icemonitor.places.sanctuary import status
+
+    results = [status(f, day, name, ref) for f in parsed.county_fips]
+    key = f"policy:{parsed.code}:{name}"
+    q = _call("sanctuary.status", place="<each county of the place>", date=day.isoformat(), definition=name)
+    text = results[0].definition_text if results else ""
+    na = {"definition": name, "text": text}
+    events = [e for r in results for e in r.events]
+    rels = _reference_releases({e.source for e in events})
+    for answer in ("yes", "no", "unknown"):
+        rf.add(f"{key}:{answer}", "count", sum(r.answer == answer for r in results),
+               f"counties of {parsed.label} answering '{answer}' on {day} under '{name}': {text}", "note_policy",
+               rels, q, note_args=na)
+    rf.add(f"{key}:n", "count", len(events), f"policy events that apply on {day} under '{name}' in the place's "
+           "counties", "note_policy", rels, q, note_args=na)
+    answers = {r.answer for r in results}
+    row = PolicyRow(jurisdiction=parsed.label, definition=name, definition_text=text,
+                    answer=answers.pop() if len(answers) == 1 else "unknown", reason="county by county",
+                    n_events_key=f"{key}:n", is_default=is_default, by_county=True)
+    _policy_events(rf, row, sorted(events, key=lambda e: (e.role, e.start or dt.date.min)), key, rels, q, na)
+    rf.policies.append(row)

@@ -1,0 +1,86 @@
+"""Numbers, percentages and dates in each language's conventions.
+
+en: 1,234 / 33.5% / September 24, 2017.  es: 1.234 / 33,5 % / 24 de septiembre de 2017.
+(Spanish groups thousands from four digits here, as in most Spanish-language news writing; CLDR's
+`es` locale would leave four-digit numbers ungrouped.) The percent sign is separated by a no-break space in es.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from icemonitor.errors import InputError
+
+NBSP = "\u00a0"
+SEPARATORS = {"en": (",", "."), "es": (".", ",")}  # (group, decimal)
+MONTHS = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+           "noviembre", "diciembre"],
+}
+
+
+def _seps(lang: str) -> tuple[str, str]:
+    if lang not in SEPARATORS:
+        raise InputError("unknown report language; choose en or es", field="lang", value=lang)
+    return SEPARATORS[lang]
+
+
+def format_number(value: float | int, lang: str, decimals: int = 0) -> str:
+    """A number with the language's grouping and decimal separators, rounded half away from zero."""
+    group, decimal = _seps(lang)
+    neg = value < 0
+    scaled = round(abs(value) * 10**decimals + 1e-9)
+    whole, frac = divmod(int(scaled), 10**decimals)
+    digits = f"{whole:,}".replace(",", group)
+    text = digits + (decimal + str(frac).zfill(decimals) if decimals else "")
+    return ("-" if neg else "") + text
+
+
+def format_count(value: int, lang: str) -> str:
+    return format_number(int(value), lang, 0)
+
+
+def format_percent(share: float, lang: str, decimals: int = 1) -> str:
+    """A share (0..1) as a percentage: 33.5% (en), 33,5 % (es)."""
+    text = format_number(share * 100, lang, decimals)
+    return text + ("%" if lang == "en" else NBSP + "%")
+
+
+def format_date(day: dt.date, lang: str) -> str:
+    _seps(lang)
+    month = MONTHS[lang][day.month - 1]
+    if lang == "en":
+        return f"{month} {day.day}, {day.year}"
+    return f"{day.day} de {month} de {day.year}"
+
+
+_DATE_RE = {
+    "en": re.compile(r"(January|February|March|April|May|June|July|August|September|October|November|December) "
+                     r"(\d{1,2}), (\d{4})"),
+    "es": re.compile(r"(\d{1,2}) de (enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
+                     r"diciembre) de (\d{4})"),
+}
+
+
+def parse_date(text: str, lang: str) -> dt.date:
+    """Inverse of format_date (used by tests and to read dates back out of rendered text)."""
+    m = _DATE_RE[lang].fullmatch(text.strip())
+    if not m:
+        raise InputError("not a formatted date", field="date", value=text)
+    if lang == "en":
+        month, day, year = m.group(1), m.group(2), m.group(3)
+    else:
+        day, month, year = m.group(1), m.group(2), m.group(3)
+    return dt.date(int(year), MONTHS[lang].index(month) + 1, int(day))
+
+
+def parse_number(text: str, lang: str) -> float:
+    """Inverse of format_number / format_percent (the percent sign is dropped: '33,5 %' -> 33.5)."""
+    group, decimal = _seps(lang)
+    t = text.strip().rstrip("%").strip(NBSP + " ")
+    if not re.fullmatch(r"-?\d{1,3}(" + re.escape(group) + r"\d{3})*(" + re.escape(decimal) + r"\d+)?", t):
+        raise InputError("not a formatted number", field="number", value=text)
+    return float(t.replace(group, "").replace(decimal, "."))
