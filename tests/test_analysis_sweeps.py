@@ -249,3 +249,13 @@ def test_safe_city_la_counts_match_raw_file(con, national_sweeps):
     expected = ((la["d"] >= f["start"]) & (la["d"] <= f["end"])).sum()
     assert f["observed"] == expected
     assert national_sweeps.releases == ["uwchr-ice-enforce-fy16-19"]
+
+
+def test_a_place_with_too_few_arrests_has_no_sweep(warehouse_path):
+    """No place can reach the minimum excess (Buffalo in one quiet week; an AOR with no rows): no sweep, no error."""
+    from icemonitor.analysis.sweeps import sweeps
+    from icemonitor.warehouse import connect
+
+    with connect(warehouse_path) as con:
+        assert sweeps(con, "HAL", "2017-01-01", "2017-03-31").figures == []
+        assert sweeps(con, "BUF", "2017-01-02", "2017-01-08").figures == []

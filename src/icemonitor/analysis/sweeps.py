@@ -270,6 +270,8 @@ def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None,
     L = min(max_days, y_all.shape[1])
     busiest = (cs[:, L:] - cs[:, :-L]).max(axis=1) if y_all.shape[1] else np.zeros(y_all.shape[0])
     kept = np.nonzero(busiest >= min_excess)[0]
+    if kept.size == 0:  # no place can reach the minimum excess: no sweep, nothing to model
+        return []
     national_share = _national_weekday_share(y_all, counts.days, holidays, counts.covered)
     cov = counts.covered
     cov = cov[kept] if cov is not None and np.ndim(cov) == 2 else cov
