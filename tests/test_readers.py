@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import polars as pl
+
+from icemonitor.readers._canon import RECORD_HASH
 import pytest
 
 from icemonitor.readers import READERS, SourceFile, read
@@ -164,10 +166,11 @@ def test_cap_files() -> None:
 
 
 def _strip_provenance(frame: pl.DataFrame) -> pl.DataFrame:
-    """Drop file/sheet names; trim whitespace at the ends of strings: the workbook stores a few shared strings
-    with leading tabs but without xml:space="preserve" (e.g. "\t\tCOOK INLET PRETRIAL FACILITY"), which calamine
-    trims while UWCHR's CSV export kept them."""
-    return frame.drop("source_file", "source_sheet").with_columns(pl.col(pl.String).str.strip_chars())
+    """Drop file/sheet names and the whole-record hash (workbook cells are typed, CSV fields are text); trim
+    whitespace at the ends of strings: the workbook stores a few shared strings with leading tabs but without
+    xml:space="preserve" (e.g. "\t\tCOOK INLET PRETRIAL FACILITY"), which calamine trims while UWCHR's CSV export
+    kept them."""
+    return frame.drop("source_file", "source_sheet", RECORD_HASH).with_columns(pl.col(pl.String).str.strip_chars())
 
 
 def test_seattle_xlsx_gives_the_same_rows_as_the_csv_exports() -> None:
@@ -196,7 +199,7 @@ def test_i213_csv_and_xlsx_agree_and_criminality_matches_uwchr_flag() -> None:
     csv_frame = _one(_read(I213 / "sea-i213s-2026-02-13.csv.gz", "i213_csv"))
     xlsx_path = I213 / "sea-i213s-2026-02-13-geocoded.xlsx"
     xlsx_frame = _one(read(_source(xlsx_path, "i213_xlsx")))
-    shared = [c for c in csv_frame.columns if c not in {"source_file", "source_sheet", "source_row", "state", "county_name"}]
+    shared = [c for c in csv_frame.columns if c not in {"source_file", "source_sheet", "source_row", "state", "county_name", RECORD_HASH}]
     assert xlsx_frame.select(shared).equals(csv_frame.select(shared))
     # independent: UWCHR's own criminal_charge_status column in the workbook (Conviction / Pending / None)
     uwchr = pd.read_excel(xlsx_path, engine="calamine", dtype=str, keep_default_na=False)["criminal_charge_status"]
@@ -267,14 +270,15 @@ def test_state_list_matches_census_codes() -> None:
 
 
 def test_frames_follow_the_schema() -> None:
-    """Only reader columns of the table, right dtypes, never an empty string (empty -> NULL)."""
+    """Only reader columns of the table (and the whole-record hash), right dtypes, never an empty string."""
     allowed = reader_columns()
     frames = [(t, f) for (p, r, _) in TEXT_FILES for t, f in _read(p, r).items()]
     frames += list(read(_source(JOINED, "ddp_joined")).items())
     for table, frame in frames:
         cols = allowed[table]
-        assert frame.columns == list(cols), table  # all reader columns, schema order
-        for name, dtype in frame.schema.items():
+        assert frame.columns == [*cols, RECORD_HASH], table  # all reader columns, schema order, then the hash
+        assert frame[RECORD_HASH].dtype == pl.UInt64 and frame[RECORD_HASH].null_count() == 0
+        for name, dtype in frame.drop(RECORD_HASH).schema.items():
             expected = {"DATE": pl.Date, "INTEGER": pl.Int32}.get(cols[name], pl.String)
             assert dtype == expected, (table, name)
             if dtype == pl.String:

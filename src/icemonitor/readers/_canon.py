@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 US_DATE = "%m/%d/%Y"  # M/D/YYYY, padding optional (LESA exports)
 ISO_DATE = "%Y-%m-%d"
+# Hidden column: a 64-bit hash of the whole source record as read (not stored in the warehouse).
+RECORD_HASH = "_record_hash"
 # A parseable date outside this range is a placeholder (0001-01-01, 0999-07-02), not a real date.
 PLAUSIBLE_FROM = date(1900, 1, 1)
 PLAUSIBLE_TO = date(2100, 1, 1)
@@ -122,6 +124,7 @@ def canonical(
 ) -> pl.DataFrame:
     """Build the canonical frame for ``mapping.table`` from raw source columns (see TableMap)."""
     allowed = reader_columns()[mapping.table]
+    record = [c for c in frame.columns if c != SOURCE_ROW and not c.startswith("__")]
     exprs: list[pl.Expr] = [
         pl.lit(source.name, dtype=pl.String).alias("source_file"),
         pl.lit(sheet, dtype=pl.String).alias("source_sheet"),
@@ -140,14 +143,17 @@ def canonical(
         )
     frame = frame.with_columns(series.alias(f"__date_{col}") for col, series in dates.items())
     exprs.extend(pl.col(f"__date_{col}").alias(col) for col in dates)
+    # a hash of every source field read (all but always-redacted ones), for the build's duplicate flags
+    exprs.append(pl.struct(record).hash(seed=0).alias(RECORD_HASH))
     out = frame.select(exprs)
-    unknown = [c for c in out.columns if c not in allowed]
+    unknown = [c for c in out.columns if c not in allowed and c != RECORD_HASH]
     if unknown:  # a programming error in a format module, not bad input
         raise ValueError(f"columns not in schema table {mapping.table}: {unknown}")
     # every reader column of the table, in schema order (NULL where this format has none), so frames of
     # different formats concatenate directly
     return out.select(
-        pl.col(c) if c in out.columns else pl.lit(None, dtype=_polars_type(t)).alias(c) for c, t in allowed.items()
+        *(pl.col(c) if c in out.columns else pl.lit(None, dtype=_polars_type(t)).alias(c) for c, t in allowed.items()),
+        pl.col(RECORD_HASH),
     )
 
 

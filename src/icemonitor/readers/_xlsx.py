@@ -69,9 +69,11 @@ def _cell(value: object) -> str | None:
     return str(value)
 
 
-def read_sheet(wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[HeaderSpec]) -> tuple[pl.DataFrame, HeaderSpec]:
-    """The columns a spec requires from one sheet, as raw strings + source_row (spreadsheet row); the header is
-    found like in text files."""
+def read_sheet(
+    wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[HeaderSpec], *, all_columns: bool = False
+) -> tuple[pl.DataFrame, HeaderSpec]:
+    """The columns a spec requires from one sheet (every column with ``all_columns``), as raw strings +
+    source_row (spreadsheet row); the header is found like in text files."""
     rows = sheet_rows(wb, sheet, name)
     if not rows:
         raise InputError("empty sheet", file=name, field=sheet)
@@ -81,7 +83,7 @@ def read_sheet(wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[Head
         for spec in specs:
             hits = sum(col in cells for col in spec.required)
             if hits == len(spec.required):
-                return _frame(rows, i, set(spec.required)), spec
+                return _frame(rows, i, None if all_columns else set(spec.required)), spec
             if hits and (best is None or hits > best[0]):
                 best = (hits, i, spec)
     if best is None:
@@ -99,15 +101,16 @@ def read_sheet(wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[Head
     )
 
 
-def _frame(rows: list[list[object]], header_idx: int, wanted: set[str]) -> pl.DataFrame:
-    """The wanted columns of the rows below the header, as strings, with their spreadsheet row numbers."""
+def _frame(rows: list[list[object]], header_idx: int, wanted: set[str] | None) -> pl.DataFrame:
+    """The wanted columns (None: all named ones) of the rows below the header, as strings, with their
+    spreadsheet row numbers."""
     header = [str(c).strip() for c in rows[header_idx]]
     data = rows[header_idx + 1 :]
     while data and all(c is None or c == "" for c in data[-1]):
         data.pop()  # trailing empty rows of the used range
     columns: dict[str, pl.Series] = {}
     for j, col in enumerate(header):
-        if col not in wanted or col in columns:
+        if not col or (wanted is not None and col not in wanted) or col in columns:
             continue
         values = [_cell(r[j]) if j < len(r) else None for r in data]
         columns[col] = pl.Series(col, values, dtype=pl.String)

@@ -44,5 +44,5 @@ MAPPING = TableMap(
 
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read the BLN LA arrests extract -> {"arrests": frame}."""
-    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER])
+    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER], all_columns=True)
     return {"arrests": canonical(raw.frame, source, MAPPING)}

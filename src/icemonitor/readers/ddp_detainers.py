@@ -54,6 +54,6 @@ MAPPING = TableMap(
 
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read a DDP detainer extract -> {"detainers": frame}."""
-    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER], null_values=NA)
+    raw = read_text_table(source.path, source.name, separator=",", specs=[HEADER], null_values=NA, all_columns=True)
     frame = raw.frame.with_columns(state_codes(raw.frame, "facility_state", source.name).alias(STATE_COL))
     return {"detainers": canonical(frame, source, MAPPING)}

@@ -77,7 +77,7 @@ MAPPING_XLSX = TableMap(
 
 def read_csv(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read the I-213 CSV -> {"i213": frame}."""
-    raw = read_text_table(source.path, source.name, separator="|", specs=[HEADER])
+    raw = read_text_table(source.path, source.name, separator="|", specs=[HEADER], all_columns=True)
     return {"i213": canonical(raw.frame, source, MAPPING_CSV)}
 
 
@@ -89,5 +89,5 @@ def read_xlsx(source: SourceFile) -> dict[str, pl.DataFrame]:
         raise InputError(f"unexpected sheet {extra!r} (the geocoded I-213 workbook has one sheet)",
                          file=source.name, field=extra)
     sheet = wb.sheet_names[0]
-    frame, _ = read_sheet(wb, sheet, source.name, [HEADER_XLSX])
+    frame, _ = read_sheet(wb, sheet, source.name, [HEADER_XLSX], all_columns=True)
     return {"i213": canonical(frame, source, MAPPING_XLSX, sheet=sheet)}

@@ -23,6 +23,7 @@ import polars as pl
 from icemonitor.codes.encoder import encode
 from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read
+from icemonitor.readers._canon import RECORD_HASH
 from icemonitor.warehouse import precedence
 from icemonitor.warehouse.schema import Table, tables
 
@@ -69,8 +70,14 @@ def _sha256(path: Path) -> str:
 
 def flag_duplicates(df: pl.DataFrame, table: Table) -> pl.DataFrame:
     """duplicate_group = source_row of the first row of the file identical in every source field;
-    duplicate_count = how many rows of the file share it."""
-    content = [c for c in table.names("reader") if c not in NOT_CONTENT and c in df.columns]
+    duplicate_count = how many rows of the file share it.
+
+    Readers give a hash of each whole source record (RECORD_HASH): fields the warehouse does not keep count
+    too. Without it, the canonical columns are compared."""
+    if RECORD_HASH in df.columns:
+        content = [RECORD_HASH]
+    else:
+        content = [c for c in table.names("reader") if c not in NOT_CONTENT and c in df.columns]
     return df.with_columns(
         pl.col("source_row").min().over(content).cast(pl.Int64).alias("duplicate_group"),
         pl.len().over(content).cast(pl.Int32).alias("duplicate_count"),
