@@ -136,11 +136,19 @@ def resolve(text: str, ref: Ref) -> Resolved:
         except IcemonitorError:
             return None
 
+    nm = names(ref)
     direct = parsed(raw) or parsed(_plain(raw))
+    if direct is not None and direct.level == "county" and not re.fullmatch(r"\s*\d{4,5}\s*", raw):
+        # 'Houston, TX' names Houston County and the city of Houston (Harris County): say so, never pick one
+        name, st = _split_state(_plain(raw), nm)
+        cities = nm.cities.get((name, st), frozenset()) if st and _bare(name) == name else frozenset()
+        if cities - {direct.code}:
+            options = sorted({f"{nm.labels.get(direct.code, direct.code)} (the county of that name)",
+                              *(f"{nm.labels.get(f, f)} (the city's primary county)" for f in cities)})
+            return Resolved(None, "matches several counties (" + "; ".join(options) + "); staff should ask which one")
     if direct is not None:
         return Resolved(direct, f"read as the {LEVEL_NAMES.get(direct.level, direct.level)} {direct.code} "
                                 "(icemonitor.places.place_filter.parse_place)")
-    nm = names(ref)
     plain = _plain(raw)
     spanish = _SPANISH_PREFIX.match(plain)
     if spanish:
