@@ -15,7 +15,7 @@ from rich.table import Table
 from icemonitor import config
 from icemonitor.errors import IcemonitorError, InputError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error lines unbroken (paths, field names)
 out = Console()
 
 EXIT_OK = 0
