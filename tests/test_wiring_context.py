@@ -80,3 +80,29 @@ def test_unrecognised_and_ambiguous_places_are_never_guessed(context):
     assert both.place is None and "Houston County, TX" in both.how and "Harris County, TX" in both.how
     assert resolve("Houston County, TX", shared_ref).place.code == "48225"
     assert resolve("Pasadena, CA", shared_ref).place.code == "06037"  # a city with no county of its name
+
+
+def test_staff_request_page_shows_the_context(warehouse_path, tmp_path, monkeypatch):
+    """The dashboard as `serve` builds it over the real warehouse: a reviewer sees the panel, escaped."""
+    from fastapi.testclient import TestClient
+    from intake_support import add_staff, logged_in, make_settings, submit
+
+    from icemonitor.intake.keys import KEY_ENV
+    from icemonitor.web.app import create_app
+    from icemonitor.web.cli import mount_intake_with_monitor
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'intake.sqlite'}")
+    monkeypatch.setenv(KEY_ENV, str(settings.key_file))
+    monkeypatch.setenv("ICEMONITOR_INTAKE_DB", settings.db_url)
+    app = create_app(warehouse_path=warehouse_path, ref=shared_ref)
+    assert mount_intake_with_monitor(app, tmp_path / "home") is True
+    client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    _, la = submit(client, place="Santa Monica, CA", phone="555-0100", situation="other")
+    _, odd = submit(client, place="<script>alert(1)</script> County", phone="555-0101", situation="other")
+    token = logged_in(client, add_staff(app.state.intake, "rev", ["reviewer"]))
+    assert token
+    page = client.get(f"/staff/requests/{la}").text
+    assert "Local enforcement context" in page and "Los Angeles County, CA (county 06037)" in page
+    assert f"Sanctuary status today ({dt.date.today()})" in page and "state-law" in page
+    page = client.get(f"/staff/requests/{odd}").text
+    assert "Not matched to a place" in page and "<script>alert(1)</script>" not in page

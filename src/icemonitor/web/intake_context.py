@@ -278,7 +278,11 @@ class IntakeContext:
         if self.ref is None:
             return {"Place": "the reference files are not available (run `icemonitor refresh`), so the place "
                              "cannot be matched"}
-        found = resolve(text, self.ref)
+        try:
+            found = resolve(text, self.ref)
+        except (OSError, IcemonitorError) as err:  # reference files not fetched yet
+            return {"Place": f"the reference files could not be read ({type(err).__name__}; run `icemonitor "
+                             "refresh`), so the place cannot be matched"}
         if found.place is None:
             return {"Place": f"Not matched to a place: {found.how}. No enforcement context is shown."}
         if not self.warehouse.is_file():
