@@ -187,12 +187,20 @@ def test_notifier_forwards_only_a_reference(home, caplog):
 
     assert reference_of("icemonitor intake: a new urgent request is waiting (reference K7PQ-4XMT).") == "K7PQ-4XMT"
     assert reference_of(f"{NAME} {PHONE}") is None
+    assert cli("watch", "add", "--watch", "intake-urgent", "--email", "staff@example.org").exit_code == 0
     caplog.set_level("DEBUG")
-    notifier = IntakeNotifier(home)
+    sent = []
+    notifier = IntakeNotifier(home, senders={"email": lambda out: sent.append(out) or "ok"})
     notifier(f"{NAME} {PHONE} {MESSAGE}")  # not a reference: nothing is queued, nothing typed is logged
     notifier.join(10)
-    assert not (home / "state.sqlite").exists() or "intake" not in state_bytes(home).decode("utf-8", "replace")
+    con = sqlite3.connect(str(home / "state.sqlite"))
+    assert con.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
+    con.close()
+    assert_nothing_typed(state_bytes(home))
     assert_nothing_typed(caplog.text)
+    notifier("icemonitor intake: a new urgent request is waiting (reference K7PQ-4XMT).")
+    notifier.join(10)
+    assert [o.finding["title"] for o in sent] == ["Urgent intake request waiting: reference K7PQ-4XMT"]
 
 
 def test_serve_stops_on_a_missing_or_wrong_intake_key(tmp_path, monkeypatch, home):
