@@ -44,7 +44,8 @@ def evaluate_watches(
 ) -> list[int]:
     """Evaluate every active watch over the months whose counted arrests changed; returns new finding ids."""
     months = months_changed(changes, "arrests")
-    watches = con.execute("SELECT * FROM watches WHERE active = 1 ORDER BY id").fetchall()
+    # only the analysis watches are evaluated here; intake-urgent watches are fed by the intake (intake_alerts)
+    watches = [w for w in con.execute("SELECT * FROM watches WHERE active = 1 ORDER BY id") if w["kind"] in EVALUATORS]
     if not months or not watches:
         return []
     wh = duckdb.connect(str(warehouse), read_only=True)
@@ -99,6 +100,9 @@ def check_watch(con: sqlite3.Connection, warehouse: Path, watch_id: int, months:
     w = con.execute("SELECT * FROM watches WHERE id = ? AND active = 1", [watch_id]).fetchone()
     if w is None:
         raise InputError("no active watch with that id", field="watch_id", value=watch_id)
+    if w["kind"] not in EVALUATORS:
+        raise InputError(f"{w['kind']} watches are not run over the records (they alert on new intake requests)",
+                         field="watch_id", value=watch_id)
     wh = duckdb.connect(str(warehouse), read_only=True)
     try:
         found = EVALUATORS[w["kind"]](wh, w["id"], parse(w["place"], wh, product_ref(warehouse.parent)), months)

@@ -15,7 +15,7 @@ from rich.table import Table
 from icemonitor import config
 from icemonitor.errors import IcemonitorError, InputError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # error lines unbroken (paths, field names)
 out = Console()
 
 EXIT_OK = 0
@@ -158,20 +158,26 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @watch_app.command("add")
 def watch_add(
-    place: Annotated[str, typer.Option(help="US, an AOR code (LOS), a comma list of AOR codes, or (with the landmark resolution) a state, county FIPS, 'Name County, ST' or named group")],
-    watch: Annotated[str, typer.Option(help="sweeps | at-large-rise | no-record-rise")],
+    watch: Annotated[str, typer.Option(help="sweeps | at-large-rise | no-record-rise | intake-urgent (new urgent intake requests; no place)")],
+    place: Annotated[Optional[str], typer.Option(help="US, an AOR code (LOS), a comma list of AOR codes, or (with the landmark resolution) a state, county FIPS, 'Name County, ST' or named group")] = None,
     email: Annotated[Optional[str], typer.Option(help="Send alerts to this address")] = None,
     webhook: Annotated[Optional[str], typer.Option(help="POST alerts as signed JSON to this URL")] = None,
     secret_env: Annotated[Optional[str], typer.Option(help="Environment variable holding the webhook's HMAC secret")] = None,
 ) -> None:
-    """Watch a place; alerts go to one e-mail address or one webhook."""
+    """Watch a place (or, with intake-urgent, the intake inbox); alerts go to one e-mail address or one webhook."""
     from icemonitor.watch import state
     from icemonitor.watch.findings import KINDS
-    from icemonitor.watch.places import parse, product_ref
+    from icemonitor.watch.intake_alerts import INTAKE_KIND, INTAKE_PLACE, INTAKE_PLACE_LABEL
+    from icemonitor.watch.places import WatchPlace, parse, product_ref
 
     try:
-        if watch not in KINDS:
-            raise InputError(f"choose one of {', '.join(KINDS)}", field="watch", value=watch)
+        if watch not in (*KINDS, INTAKE_KIND):
+            raise InputError(f"choose one of {', '.join((*KINDS, INTAKE_KIND))}", field="watch", value=watch)
+        if watch == INTAKE_KIND and place:
+            raise InputError("intake-urgent watches take no place (they alert on every urgent intake request)",
+                             field="place", value=place)
+        if watch != INTAKE_KIND and not place:
+            raise InputError(f"{watch} watches need --place (US, an AOR code, a state or a county)", field="place")
         if bool(email) == bool(webhook):
             raise InputError("give exactly one of --email or --webhook", field="email/webhook")
         if email and not _EMAIL.match(email):
@@ -183,9 +189,11 @@ def watch_add(
                 raise InputError("webhooks need --secret-env NAME (the variable holding the HMAC secret)",
                                  field="secret-env", value=secret_env)
             if not os.environ.get(secret_env):
-                console.print(f"note: {secret_env} is not set now; it must be set wherever refresh runs")
+                console.print(f"note: {secret_env} is not set now; it must be set wherever refresh, alerts deliver or serve runs")
         wh = config.warehouse_path()
-        if wh.exists():
+        if watch == INTAKE_KIND:
+            parsed = WatchPlace(INTAKE_PLACE, INTAKE_PLACE_LABEL, "FALSE", (), level="intake")
+        elif wh.exists():
             import duckdb
 
             dcon = duckdb.connect(str(wh), read_only=True)
@@ -210,7 +218,8 @@ def watch_add(
             con.close()
     except IcemonitorError as err:
         _fail(err)
-    out.print(f"watch {wid}: {watch} in {parsed.label} -> {email or webhook}", highlight=False)
+    where = "" if watch == INTAKE_KIND else f" in {parsed.label}"
+    out.print(f"watch {wid}: {watch}{where} -> {email or webhook}", highlight=False)
 
 
 @watch_app.command("list")

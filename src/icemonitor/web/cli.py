@@ -1,4 +1,4 @@
-"""`icemonitor serve`: the dashboard and JSON API over the read-only warehouse."""
+"""`icemonitor serve`: the dashboard and JSON API over the read-only warehouse (and the intake, when enabled)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,42 @@ from typing import Optional
 import typer
 
 
+def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: ANN001 - fastapi.FastAPI
+    """Mount the confidential intake (/intake, /staff) when ICEMONITOR_INTAKE_KEY_FILE is set, with the monitor's
+    local enforcement context and staff alerts (intake-urgent watches). Returns False when the intake is off;
+    a set but missing or wrong key raises IntakeKeyError."""
+    from icemonitor.intake import mount_intake_from_env
+    from icemonitor.intake.keys import KEY_ENV
+
+    import os
+
+    if not os.environ.get(KEY_ENV):
+        return False
+    from icemonitor.watch.intake_alerts import IntakeNotifier
+    from icemonitor.watch.places import product_ref
+    from icemonitor.web.intake_context import IntakeContext
+
+    ref = app.state.ref
+    if ref is None:
+        try:
+            ref = product_ref(home)
+        except Exception:  # noqa: BLE001 - without a catalog the context panel says the references are missing
+            ref = None
+    notifier = IntakeNotifier(home)
+    app.state.intake_notifier = notifier
+    return mount_intake_from_env(app, context_provider=IntakeContext(app.state.warehouse.path, ref), notify=notifier)
+
+
 def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None) -> None:
-    """Start uvicorn with the app over `warehouse` (default: config.warehouse_path())."""
+    """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
+    ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening."""
     import uvicorn
 
     from icemonitor.web.app import create_app
 
-    uvicorn.run(create_app(warehouse), host=host, port=port, log_level="info")
+    app = create_app(warehouse)
+    mount_intake_with_monitor(app)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def register(app: typer.Typer) -> None:
@@ -26,5 +55,14 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
         warehouse: Optional[Path] = typer.Option(None, help="Warehouse file (default: the configured one)"),
     ) -> None:
-        """Serve the dashboard (EN/ES) and the JSON API (/api/v1, OpenAPI at /openapi.json)."""
-        run(host, port, warehouse)
+        """Serve the dashboard (EN/ES) and the JSON API (/api/v1, OpenAPI at /openapi.json); with
+        ICEMONITOR_INTAKE_KEY_FILE set, also the confidential intake (/intake) and staff inbox (/staff)."""
+        from rich.console import Console
+
+        from icemonitor.intake.keys import IntakeKeyError
+
+        try:
+            run(host, port, warehouse)
+        except IntakeKeyError as err:
+            Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {err}", highlight=False)
+            raise typer.Exit(2) from None

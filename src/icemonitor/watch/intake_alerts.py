@@ -1,0 +1,172 @@
+"""Staff alerts for new urgent intake requests, sent through the watch outbox with no personal data.
+
+A watch of kind `intake-urgent` (`icemonitor watch add --watch intake-urgent --email ...|--webhook ...`) names
+where staff want to hear about urgent requests. For each new urgent request the intake calls the notifier with
+its reference code; the notifier queues one finding per active intake-urgent watch (title, body and data hold
+the reference and nothing else) in the state database's outbox, then sends what is due in a background
+thread. A failed delivery stays in the outbox and is retried by `icemonitor alerts deliver`, the scheduler or
+the next urgent request, like every watch alert. The analysis evaluation skips these watches.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from icemonitor import config
+from icemonitor.watch import state
+from icemonitor.watch.alerts import queue
+from icemonitor.watch.findings import Finding
+
+log = logging.getLogger(__name__)
+
+INTAKE_KIND = "intake-urgent"
+INTAKE_PLACE = "intake"
+INTAKE_PLACE_LABEL = "intake inbox (urgent requests)"
+# the intake's reference codes: 4 + 4 characters of its unambiguous alphabet (icemonitor.intake.store)
+_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+REFERENCE = re.compile(rf"(?<![A-Z0-9])([{_ALPHABET}]{{4}}-[{_ALPHABET}]{{4}})(?![A-Z0-9])")
+FAST_QUEUE_TIMEOUT = 0.5  # seconds the caller may wait on a busy state database before the thread takes over
+QUEUE_ATTEMPTS = 6
+LOCK_ATTEMPTS = 5
+
+
+def reference_of(message: str) -> str | None:
+    """The reference code in the intake's notification (or the bare code); None when there is none."""
+    found = REFERENCE.findall(message or "")
+    return found[0] if len(set(found)) == 1 else None
+
+
+@dataclass
+class IntakeFinding(Finding):
+    """A finding that says only: an urgent request with this reference is waiting."""
+
+    reference: str = ""
+
+    @property
+    def dedup_key(self) -> str:
+        import hashlib
+
+        raw = f"{self.watch_id}|{self.kind}|{self.reference}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def intake_finding(watch_id: int, reference: str, day: str) -> IntakeFinding:
+    title = f"Urgent intake request waiting: reference {reference}"
+    body = (f"A new urgent case-evaluation request is waiting in the intake inbox (reference {reference}). "
+            "Log in to the staff inbox (/staff) to read it. This alert carries no personal data.")
+    return IntakeFinding(watch_id, INTAKE_KIND, INTAKE_PLACE, day, title, body,
+                         {"reference": reference, "kind": INTAKE_KIND}, reference=reference)
+
+
+def queue_intake_alert(con: sqlite3.Connection, reference: str) -> list[int]:
+    """Queue one finding (and its outbox row) per active intake-urgent watch; returns the new finding ids."""
+    if not REFERENCE.fullmatch(reference):
+        raise ValueError("not an intake reference code")
+    day = state.iso(state.now_utc())[:10]
+    watches = con.execute("SELECT * FROM watches WHERE active = 1 AND kind = ? ORDER BY id", [INTAKE_KIND]).fetchall()
+    return [fid for w in watches if (fid := queue(con, w, intake_finding(w["id"], reference, day), None)) is not None]
+
+
+class IntakeNotifier:
+    """The intake's `notify` hook: queue the alert at once (or in the background when the state database is
+    busy), then deliver in a background thread. Never raises into the person's submission."""
+
+    def __init__(self, home: Path | None = None, *, senders: dict[str, Callable] | None = None,
+                 retry_wait: float = 2.0) -> None:
+        self.home = home
+        self.senders = senders
+        self.retry_wait = retry_wait
+        self.threads: list[threading.Thread] = []
+
+    @property
+    def db_path(self) -> Path:
+        return config.state_db_path(self.home)
+
+    def __call__(self, message: str) -> None:
+        reference = reference_of(message)
+        if reference is None:  # never forward the message itself: only a reference code may leave
+            log.error("intake alert: the notification holds no reference code; nothing queued")
+            return
+        queued = self._queue_fast(reference)
+        thread = threading.Thread(target=self._background, args=(reference, queued), daemon=False,
+                                  name="icemonitor-intake-alert")
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the background deliveries (tests, shutdown)."""
+        for t in list(self.threads):
+            t.join(timeout)
+
+    def _queue_fast(self, reference: str) -> bool:
+        """Queue in the caller's thread when the state database answers at once; False leaves it to the thread."""
+        path = self.db_path
+        if not path.is_file():
+            return False
+        try:
+            con = sqlite3.connect(str(path), isolation_level=None, timeout=FAST_QUEUE_TIMEOUT)
+            try:
+                con.row_factory = sqlite3.Row
+                con.execute("PRAGMA foreign_keys = ON")
+                if state.schema_version(con) != len(state.MIGRATIONS):
+                    return False
+                self._note(queue_intake_alert(con, reference), reference)
+                return True
+            finally:
+                con.close()
+        except sqlite3.Error as err:
+            log.warning("intake alert %s: state database busy (%s); queueing in the background", reference,
+                        type(err).__name__)
+            return False
+
+    def _note(self, new: list[int], reference: str) -> None:
+        if not new:
+            log.warning("intake alert %s: no active intake-urgent watch, nobody is alerted "
+                        "(add one: icemonitor watch add --watch intake-urgent --email ...)", reference)
+
+    def _background(self, reference: str, queued: bool) -> None:
+        from icemonitor.watch.delivery import deliver_due
+        from icemonitor.watch.lock import LockHeld
+
+        try:
+            for attempt in range(1, QUEUE_ATTEMPTS + 1):
+                if queued:
+                    break
+                try:
+                    con = state.connect(self.home)
+                    try:
+                        self._note(queue_intake_alert(con, reference), reference)
+                    finally:
+                        con.close()
+                    queued = True
+                except sqlite3.Error as err:
+                    log.warning("intake alert %s: queueing failed (%s), attempt %d", reference, type(err).__name__, attempt)
+                    time.sleep(self.retry_wait * attempt)
+            if not queued:
+                log.error("intake alert %s: could not be queued; staff are not alerted", reference)
+                return
+            con = state.connect(self.home)
+            try:
+                for attempt in range(1, LOCK_ATTEMPTS + 1):
+                    try:
+                        run = deliver_due(con, home=self.home or config.home(), senders=self.senders)
+                    except LockHeld:  # another sender is at work; try again shortly
+                        time.sleep(self.retry_wait)
+                        continue
+                    if run.failed:
+                        log.warning("intake alert %s: %d delivery(ies) failed, kept in the outbox for retry",
+                                    reference, len(run.failed))
+                    return
+                log.info("intake alert %s: queued; another sender holds the outbox, it is sent at the next "
+                         "`icemonitor alerts deliver` or scheduler poll", reference)
+            finally:
+                con.close()
+        except Exception as err:  # noqa: BLE001 - an alert failure never reaches the person's submission
+            log.error("intake alert %s: %s", reference, type(err).__name__)
