@@ -250,3 +250,16 @@ def test_parse_cache_gives_the_same_warehouse(tmp_path):
         with connect(tmp_path / f"{name}.duckdb") as con:
             results.append([con.execute(query.format(t)).fetchall() for t in ("arrests", "encounters")])
     assert results[0] == results[1] == results[2]
+
+
+def test_duplicates_compare_every_source_field(warehouse_path):
+    """The I-213 extract has 39 columns, of which the warehouse keeps a few: rows are duplicates only when every
+    field is identical (SOURCE.md: 27 exact duplicate rows), not when the kept columns happen to agree."""
+    path = ICE_DATA / "uwchr-i213-sea-22-25" / "sea-i213s-2026-02-13.csv.gz"
+    raw = pd.read_csv(path, sep="|", dtype=str, keep_default_na=False)
+    with connect(warehouse_path) as con:
+        rows, groups = con.execute(
+            "SELECT count(*), count(DISTINCT duplicate_group) FROM i213 WHERE source_file = ?", [path.name]
+        ).fetchone()
+    assert rows == len(raw)
+    assert rows - groups == int(raw.duplicated().sum())
