@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from icemonitor.analysis.common import Where, event_source, parse_date, place_where, resolution_available
 from icemonitor.analysis.priorities import priorities
-from icemonitor.analysis.stats import wilson_interval
 from icemonitor.analysis.summary import summary
 from icemonitor.analysis.sweeps import sweeps
 from icemonitor.errors import InputError

@@ -157,6 +157,21 @@ def canonical(
     )
 
 
+def read_pipe_export(
+    source: SourceFile, headers: Mapping[str, Any], mappings: Mapping[str, TableMap], reader: str
+) -> dict[str, pl.DataFrame]:
+    """A pipe-delimited LESA export holding one table: the table from the catalog option ``table`` or, without
+    it, from whichever header matches -> {table: frame}."""
+    from icemonitor.readers._text import read_text_table
+
+    table = source.options.get("table")
+    if table is not None and table not in headers:
+        raise InputError(f"{reader}: unknown table option {table!r}", file=source.name)
+    specs = [headers[table]] if table else list(headers.values())
+    raw = read_text_table(source.path, source.name, separator="|", specs=specs)
+    return {raw.spec.name: canonical(raw.frame, source, mappings[raw.spec.name])}
+
+
 def concat_tables(parts: Sequence[tuple[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
     """Group (table, frame) pairs into table -> one frame (diagonal concat, same schema order)."""
     grouped: dict[str, list[pl.DataFrame]] = {}

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from icemonitor.errors import InputError
-from icemonitor.readers._canon import TableMap, canonical
-from icemonitor.readers._text import HeaderSpec, read_text_table
+from icemonitor.readers._canon import TableMap, read_pipe_export
+from icemonitor.readers._text import HeaderSpec
 
 if TYPE_CHECKING:
     from icemonitor.readers import SourceFile
@@ -79,10 +78,4 @@ MAPPINGS = {
 
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read one nationwide LESA file -> {table: frame}."""
-    table = source.options.get("table")
-    if table is not None and table not in HEADERS:
-        raise InputError(f"lesa_nationwide: unknown table option {table!r}", file=source.name)
-    specs = [HEADERS[table]] if table else list(HEADERS.values())
-    raw = read_text_table(source.path, source.name, separator="|", specs=specs)
-    table = raw.spec.name
-    return {table: canonical(raw.frame, source, MAPPINGS[table])}
+    return read_pipe_export(source, HEADERS, MAPPINGS, "lesa_nationwide")

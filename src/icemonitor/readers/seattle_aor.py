@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import ISO_DATE, US_DATE, TableMap, canonical, concat_tables
-from icemonitor.readers._text import HeaderSpec, read_text_table
+from icemonitor.readers._canon import ISO_DATE, US_DATE, TableMap, canonical, concat_tables, read_pipe_export
+from icemonitor.readers._text import HeaderSpec
 from icemonitor.readers._xlsx import open_workbook, read_sheet
 
 if TYPE_CHECKING:
@@ -79,12 +79,7 @@ NOT_DATA_SHEETS = {"Summary", "Footnotes"}
 
 def read_csv(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read one Seattle AOR csv.gz export -> {table: frame}."""
-    table = source.options.get("table")
-    if table is not None and table not in HEADERS:
-        raise InputError(f"seattle_aor_csv: unknown table option {table!r}", file=source.name)
-    specs = [HEADERS[table]] if table else list(HEADERS.values())
-    raw = read_text_table(source.path, source.name, separator="|", specs=specs)
-    return {raw.spec.name: canonical(raw.frame, source, MAPPINGS[raw.spec.name])}
+    return read_pipe_export(source, HEADERS, MAPPINGS, "seattle_aor_csv")
 
 
 def read_xlsx(source: SourceFile) -> dict[str, pl.DataFrame]:
