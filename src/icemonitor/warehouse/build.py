@@ -9,7 +9,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,6 +28,9 @@ from icemonitor.warehouse import precedence
 from icemonitor.warehouse.schema import Table, tables
 
 log = logging.getLogger(__name__)
+
+# Rows of one table gathered before they are written: large inserts are cheaper, and memory stays bounded.
+FLUSH_ROWS = 700_000
 
 # Columns that are not part of a record's content when looking for identical rows.
 NOT_CONTENT = {"source_file", "source_sheet", "source_row"}
@@ -179,33 +182,27 @@ def _read_one(
     return frames, files
 
 
-def read_sources(
+def iter_sources(
     sources: Sequence[BuildSource],
     progress: Progress | None = None,
     workers: int | None = None,
     cache_dir: Path | None = None,
-) -> tuple[dict[str, list[pl.DataFrame]], list[dict[str, Any]]]:
-    """Read and encode every source (in parallel threads; results kept in source order)."""
+) -> Iterator[tuple[int, dict[str, pl.DataFrame], list[dict[str, Any]]]]:
+    """Read and encode every source in parallel threads; yield (source index, frames, provenance records) as
+    each one is done, so the caller can write and drop it (memory holds only the files in flight)."""
     workers = workers or min(4, os.cpu_count() or 1)
-    results: list[tuple[dict[str, pl.DataFrame], list[dict[str, Any]]] | None] = [None] * len(sources)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(_read_one, src, cache_dir): i for i, src in enumerate(sources)}
         try:
             for done, fut in enumerate(as_completed(futures), start=1):
-                results[futures[fut]] = fut.result()
+                i = futures.pop(fut)
+                frames, files = fut.result()
                 if progress:
-                    progress(sources[futures[fut]].name, done, len(sources))
-        except BaseException:
+                    progress(sources[i].name, done, len(sources))
+                yield i, frames, files
+        finally:
             for f in futures:
                 f.cancel()
-            raise
-    per_table: dict[str, list[pl.DataFrame]] = {}
-    files: list[dict[str, Any]] = []
-    for frames, recs in results:  # type: ignore[misc]
-        for tname, frame in frames.items():
-            per_table.setdefault(tname, []).append(frame)
-        files.extend(recs)
-    return per_table, files
 
 
 RELEASES_DDL = """CREATE TABLE releases (
@@ -235,26 +232,41 @@ def build(
     for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
         stale.unlink(missing_ok=True)
     try:
-        per_table, files = read_sources(sources, progress, cache_dir=cache_dir)
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
+        schema = tables()
         con = duckdb.connect(str(tmp))
         # Parallel inserts: a table's physical row order carries no meaning (order by release_id,
         # source_file, source_row), and keeping it costs about half the write time.
         con.execute("SET preserve_insertion_order = false")
-        rows: dict[str, int] = {}
+        rows = dict.fromkeys(schema, 0)
+        records: dict[int, list[dict[str, Any]]] = {}
         try:
-            for tname, table in tables().items():
+            for table in schema.values():
                 con.execute(table.ddl())
-                if tname not in per_table:
-                    rows[tname] = 0
-                    continue
-                df = _finish(per_table.pop(tname), table, loaded, rules)
-                con.register("_frame", df.to_arrow())
-                con.execute(f'INSERT INTO "{tname}" SELECT * FROM _frame')
-                con.unregister("_frame")
-                rows[tname] = df.height
-                log.info("%s: %d rows written", tname, df.height)
+            pending: dict[str, list[pl.DataFrame]] = {t: [] for t in schema}
+
+            def flush(tname: str) -> None:
+                if pending[tname]:
+                    df = _finish(pending[tname], schema[tname], loaded, rules)
+                    pending[tname] = []
+                    con.register("_frame", df.to_arrow())
+                    con.execute(f'INSERT INTO "{tname}" SELECT * FROM _frame')
+                    con.unregister("_frame")
+                    rows[tname] += df.height
+
+            for i, frames, recs in iter_sources(sources, progress, cache_dir=cache_dir):
+                records[i] = recs
+                for tname, frame in frames.items():
+                    pending[tname].append(frame)
+                    if sum(f.height for f in pending[tname]) >= FLUSH_ROWS:
+                        flush(tname)
+                del frames
+            for tname in schema:
+                flush(tname)
+            for tname, n in rows.items():
+                log.info("%s: %d rows written", tname, n)
+            files = [rec for i in sorted(records) for rec in records[i]]
             _write_releases(con, files)
             if extra_tables:
                 extra_tables(con)
