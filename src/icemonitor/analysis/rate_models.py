@@ -1,0 +1,157 @@
+"""Count models for the targeting analysis: rate ratios (negative binomial GLM with an exposure offset, period
+fixed effects, cluster-robust standard errors) and difference-in-differences / event-study estimates."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy.stats import norm
+from threadpoolctl import threadpool_limits
+
+Z95 = float(norm.ppf(0.975))
+
+
+@dataclass
+class Estimate:
+    """One exponentiated coefficient: a rate ratio with its 95% interval."""
+
+    term: str
+    ratio: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None
+    coef: float | None
+    se: float | None
+    n_obs: int
+    n_clusters: int
+    alpha: float | None
+    method: str
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _empty(term: str, n: int, k: int, method: str, note: str) -> Estimate:
+    return Estimate(term, None, None, None, None, None, None, n, k, None, method, note)
+
+
+def _dummies(df: pd.DataFrame, col: str) -> pd.DataFrame:
+    return pd.get_dummies(df[col].astype(str), prefix=col, drop_first=True, dtype=float)
+
+
+def nb_alpha(y: np.ndarray, mu: np.ndarray, dof: int) -> float:
+    """NB2 overdispersion by the method of moments on Poisson fitted means: sum(((y-mu)^2 - y) / mu^2) / dof."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = ((y - mu) ** 2 - y) / mu**2
+    terms = terms[np.isfinite(terms)]
+    return max(float(terms.sum() / max(dof, 1)), 1e-8)
+
+
+def fit_rate_ratios(
+    df: pd.DataFrame, count: str, exposure: str, terms: list[str], period: str | None, cluster: str,
+    place_effects: bool = False, offset: str | None = None,
+) -> list[Estimate]:
+    """Negative binomial GLM of `count` on `terms` with log(`exposure`) as offset (or a ready `offset` column),
+    period (and optionally place) fixed effects and standard errors clustered by `cluster`.
+
+    Alpha (NB2) comes from the method of moments on a Poisson fit with the same terms; the cluster-robust
+    sandwich keeps the intervals valid if alpha is off. Returns one Estimate per term (ratio = exp(coef))."""
+    method = "NB2 GLM, log link, offset log(exposure), " + ("place + " if place_effects else "") + \
+        ("period fixed effects" if period else "no period effects") + f", cluster-robust SE by {cluster}"
+    d = df[(df[exposure] > 0)].copy() if offset is None else df.copy()
+    n, k = len(d), d[cluster].nunique() if len(d) else 0
+    if n == 0 or k < 2:
+        return [_empty(t, n, k, method, "too few places to estimate") for t in terms]
+    const_terms = [t for t in terms if d[t].nunique() < 2]
+    X = d[terms].astype(float)
+    parts = [X]
+    if period:
+        parts.append(_dummies(d, period))
+    if place_effects:
+        parts.append(_dummies(d, cluster))
+    X = sm.add_constant(pd.concat(parts, axis=1), has_constant="add")
+    X = X.loc[:, X.std(ddof=0).gt(0) | (X.columns == "const")]
+    y = d[count].astype(float).to_numpy()
+    off = d[offset].to_numpy(dtype=float) if offset else np.log(d[exposure].to_numpy(dtype=float))
+    groups = pd.factorize(d[cluster])[0]
+    usable = [t for t in terms if t in X.columns and t not in const_terms]
+    if not usable:
+        return [_empty(t, n, k, method, "no variation in this term over the places and periods") for t in terms]
+    with warnings.catch_warnings(), threadpool_limits(1):  # BLAS threads on a shared machine only slow these small fits
+        warnings.simplefilter("ignore")
+        pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=off).fit()
+        alpha = nb_alpha(y, pois.fittedvalues.to_numpy() if hasattr(pois.fittedvalues, "to_numpy") else pois.fittedvalues,
+                         n - X.shape[1])
+        res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=off).fit(
+            cov_type="cluster", cov_kwds={"groups": groups})
+    out = []
+    for t in terms:
+        if t not in usable:
+            out.append(_empty(t, n, k, method, "no variation in this term over the places and periods"))
+            continue
+        b, se = float(res.params[t]), float(res.bse[t])
+        if not (math.isfinite(b) and math.isfinite(se)):
+            out.append(_empty(t, n, k, method, "the model did not converge"))
+            continue
+        out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se), float(res.pvalues[t]),
+                            b, se, n, k, alpha, method))
+    return out
+
+
+def event_time_bins(rel: pd.Series, lo: int = -6, hi: int = 6) -> pd.Series:
+    """Clip relative periods (e.g. quarters since the change) into [lo, hi]; the end bins pool the tails."""
+    return rel.clip(lower=lo, upper=hi)
+
+
+def fit_event_study(
+    df: pd.DataFrame, count: str, exposure: str, rel: str, treated: str, period: str, cluster: str,
+    reference: int = -1,
+) -> list[Estimate]:
+    """Event study: count on treated x relative-period dummies (reference period left out), place and period
+    fixed effects, NB2 GLM with offset, cluster-robust SE. `rel` holds the binned relative period of each row
+    (ignored for control rows, where `treated` is 0)."""
+    d = df.copy()
+    levels = sorted(int(v) for v in d.loc[d[treated] > 0, rel].dropna().unique() if int(v) != reference)
+    names = []
+    for v in levels:
+        name = f"rel_{v:+d}"
+        d[name] = ((d[treated] > 0) & (d[rel] == v)).astype(float)
+        names.append(name)
+    return fit_rate_ratios(d, count, exposure, names, period, cluster, place_effects=True)
+
+
+def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str], period: str, cluster: str) -> list[Estimate]:
+    """Poisson pseudo-likelihood with place and period fixed effects absorbed (pyfixest fepois), offset
+    log(exposure), cluster-robust SE by place: the DiD estimator for many places (counties), where place dummies
+    in a GLM would be too large. Consistent under overdispersion; the sandwich gives the intervals."""
+    import pyfixest as pf
+
+    method = f"Poisson PML (pyfixest fepois), offset log(exposure), place + period fixed effects absorbed, CRV1 by {cluster}"
+    d = df[df[exposure] > 0].copy()
+    n, k = len(d), d[cluster].nunique() if len(d) else 0
+    usable = [t for t in terms if d[t].nunique() > 1] if n else []
+    if k < 2 or not usable:
+        return [_empty(t, n, k, method, "no variation in this term over the places and periods") for t in terms]
+    d["_log_exposure"] = np.log(d[exposure].astype(float))
+    d["_place"] = d[cluster].astype(str)
+    d["_period"] = d[period].astype(str)
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        fit = pf.fepois(f"{count} ~ {' + '.join(usable)} | _place + _period", data=d, offset="_log_exposure",
+                        vcov={"CRV1": "_place"})
+    coefs, ses, pvals = fit.coef(), fit.se(), fit.pvalue()
+    out = []
+    for t in terms:
+        if t not in usable or t not in coefs.index:
+            out.append(_empty(t, n, k, method, "no variation in this term over the places and periods"))
+            continue
+        b, se = float(coefs[t]), float(ses[t])
+        out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se), float(pvals[t]), b, se,
+                            int(fit._N), k, None, method))
+    return out
