@@ -14,6 +14,8 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 Z95 = float(norm.ppf(0.975))
+MAX_SE = 10.0  # a log-scale SE or coefficient beyond this means the term is not identified by the data
+NOT_IDENTIFIED = "not identified: the data cannot separate this term from the fixed effects (e.g. a single period)"
 
 
 @dataclass
@@ -96,8 +98,8 @@ def fit_rate_ratios(
             out.append(_empty(t, n, k, method, "no variation in this term over the places and periods"))
             continue
         b, se = float(res.params[t]), float(res.bse[t])
-        if not (math.isfinite(b) and math.isfinite(se)):
-            out.append(_empty(t, n, k, method, "the model did not converge"))
+        if not (math.isfinite(b) and math.isfinite(se)) or se > MAX_SE or abs(b) > MAX_SE:
+            out.append(_empty(t, n, k, method, NOT_IDENTIFIED))
             continue
         out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se), float(res.pvalues[t]),
                             b, se, n, k, alpha, method))
@@ -152,6 +154,9 @@ def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str]
             out.append(_empty(t, n, k, method, "no variation in this term over the places and periods"))
             continue
         b, se = float(coefs[t]), float(ses[t])
+        if not (math.isfinite(b) and math.isfinite(se)) or se > MAX_SE or abs(b) > MAX_SE:
+            out.append(_empty(t, n, k, method, NOT_IDENTIFIED))
+            continue
         out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se), float(pvals[t]), b, se,
                             int(fit._N), k, None, method))
     return out
