@@ -168,6 +168,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
     where.add("event_date BETWEEN ? AND ?", claim.period.from_, claim.period.to)
     try:
         row["place"] = _place_clause(con, claim, where, ref)
+        scope = Where(list(where.parts), list(where.params))
         _filters(claim.filters, where, cols)
         if claim.metric == "share":
             missing = _releases_where(con, source, where, "criminality_field = 'not_recorded'") \
@@ -182,8 +183,8 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
                 row["note"] = (row["note"] + " " if row["note"] else "") + \
                     f"Rows of release(s) {', '.join(missing)} (criminal history not recorded) are left out of the share."
         if "operation" in claim.filters or "operation" in claim.share_of:
-            base = Where(list(where.parts), list(where.params))
-            base.parts = [p for p in base.parts if "operation ILIKE" not in p]
+            base = Where(list(scope.parts), list(scope.params))
+            _filters({k: v for k, v in claim.filters.items() if k != "operation"}, base, cols)
             names = _releases_where(con, source, base, "operation IS NOT NULL")
             redacted = _releases_where(con, source, base, "list_contains(redacted, 'operation')")
             if redacted and not names:
