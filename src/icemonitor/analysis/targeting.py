@@ -27,6 +27,7 @@ from icemonitor.errors import InputError
 LEVELS = ("aor", "county")
 PERIODS = ("month", "fy")
 MIN_DAYS_COVERED = 20  # a month counts as covered by the data when counted arrests fall on >= 20 of its days
+MIN_SPREAD = 0.2  # below this spread of the exposure, a 0-to-1 ratio is flagged as an extrapolation
 SANCTUARY_CUT = 0.5  # descriptive groups: a place-period is "sanctuary" when >= half its non-citizens live under yes
 NO_RESOLUTION = "county resolution not available in this warehouse"
 
@@ -214,6 +215,18 @@ def _first_changes(seg: pl.DataFrame, start: dt.date, place_of: dict[str, str]) 
     return out
 
 
+def _share_change(panel: pd.DataFrame, places: list[str], first: dict) -> float:
+    """Mean absolute change of sanctuary_share in the treated places: after their change minus before."""
+    out = []
+    for p in places:
+        rows = panel[panel["place"] == p]
+        pre = rows.loc[rows["month"] < first[p][0], "sanctuary_share"]
+        post = rows.loc[rows["month"] > first[p][0], "sanctuary_share"]
+        if len(pre) and len(post):
+            out.append(abs(post.mean() - pre.mean()))
+    return float(np.mean(out)) if out else 0.0
+
+
 def _did(panel: pd.DataFrame, level: str, first: dict[str, tuple[pd.Timestamp, set[str]]]) -> tuple[list[dict], list[dict]]:
     """DiD per policy event (places with a county whose status changed in that month vs places where no county
     changed in the window), and pooled over events; event studies per event at AOR level."""
@@ -239,7 +252,11 @@ def _did(panel: pd.DataFrame, level: str, first: dict[str, tuple[pd.Timestamp, s
             else:
                 est = fit_rate_ratios(sub, outcome, "person_years", ["sanctuary_share"], "period", "place",
                                       place_effects=True)[0]
-            row = {"event": label, "states": states, "treated": sorted(places) if len(places) <= 12 else f"{len(places)} places",
+            moved = _share_change(sub, places, first)
+            if est.ratio is not None and moved < MIN_SPREAD:
+                est.note = (f"the treated places' sanctuary_share changed by only {moved:.2f} on average: the ratio "
+                            "(a full 0-to-1 change) extrapolates far beyond the data")
+            row = {"event": label, "states": states, "share_change": moved, "treated": sorted(places) if len(places) <= 12 else f"{len(places)} places",
                    "controls": len(never), "outcome": outcome}
             row.update({k: v for k, v in est.to_dict().items() if k != "term"})
             did_rows.append(row)
@@ -297,6 +314,7 @@ def targeting(
     left["outside_places"] = int(counts.filter(~pl.col("place").is_in(list(in_panel)))["arrests"].sum())
     panel = _aggregate(panel, period)
     models = []
+    lo_s, hi_s = float(panel["sanctuary_share"].min()), float(panel["sanctuary_share"].max())
     for outcome in ("arrests", "at_large"):
         est = fit_rate_ratios(panel, outcome, "person_years", ["sanctuary_share"], "period", "place")[0]
         models.append({"outcome": outcome, "comparison": "sanctuary_share 1 vs 0", **est.to_dict()})
@@ -304,6 +322,11 @@ def targeting(
     est = fit_rate_ratios(share_panel, "at_large", "arrests", ["sanctuary_share"], "period", "place",
                           offset="log_arrests")[0]
     models.append({"outcome": "at_large_share", "comparison": "sanctuary_share 1 vs 0", **est.to_dict()})
+    for m in models:
+        m["share_range"] = [lo_s, hi_s]
+        if m["ratio"] is not None and hi_s - lo_s < MIN_SPREAD:
+            m["note"] = (f"sanctuary_share ranges only from {lo_s:.2f} to {hi_s:.2f}: the 1-vs-0 ratio extrapolates "
+                         "far beyond the data")
     changes = status_changes(seg, d0)
     if level == "aor":
         place_of = dict(con.execute("SELECT county_fips, any_value(aor) FROM population WHERE aor IS NOT NULL "
