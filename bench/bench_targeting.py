@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from icemonitor.analysis.common import event_source, has_table
@@ -44,9 +43,8 @@ def naive(con: duckdb.DuckDBPyConnection, level: str, ref) -> pd.DataFrame:
 
     def yes_frac(state: str, month: pd.Timestamp) -> float:
         if (state, month) not in status_cache:
-            days = pd.date_range(month, month + pd.offsets.MonthEnd(0))
-            status_cache[(state, month)] = float(np.mean([status(state, d.date(), "state-law", ref).answer == "yes"
-                                                          for d in days[::7]]))
+            # one status call per state and month (on the 1st; ours weighs the days exactly)
+            status_cache[(state, month)] = float(status(state, month.date(), "state-law", ref).answer == "yes")
         return status_cache[(state, month)]
 
     places = sorted(p for p in ev["place"].dropna().unique() if (pop["aor" if level == "aor" else "county_fips"] == p).any())
@@ -97,7 +95,7 @@ def main() -> None:
     if not has_table(con, "landmark_resolution"):
         county_con = duckdb.connect(str(synthetic_resolution(path)), read_only=True)
         note = " (SYNTHETIC landmark resolution: timing only)"
-    print("level   | ours (full run: rates, models, DiD, event studies) | naive (panel + one model) | ratio")
+    print("level   | ours (full run: rates, models, DiD, event studies) | naive (panel + one model) | ratio", flush=True)
     for level, c in (("aor", con), ("county", county_con)):
         t0 = time.perf_counter()
         res = targeting(c, definition="state-law", date_from=START, date_to=END, level=level)
@@ -108,7 +106,7 @@ def main() -> None:
         n_ours = sum(f["arrests"] for f in res.figures)
         assert n_ours == int(panel["arrests"].sum()), (level, n_ours, int(panel["arrests"].sum()))
         print(f"{level:7} | {ours:6.2f} s ({len(res.extra['places'])} places){note if level == 'county' else ''} | "
-              f"{base:6.2f} s | {base / ours:5.1f}x")
+              f"{base:6.2f} s | {base / ours:5.1f}x", flush=True)
 
 
 if __name__ == "__main__":

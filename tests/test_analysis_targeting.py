@@ -88,6 +88,24 @@ def test_event_study_flat_before_and_at_effect_after():
     assert np.mean([e.ratio for e in post]) == pytest.approx(1.5, rel=0.15)
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.2])
+def test_glm_matches_statsmodels(alpha):
+    import statsmodels.api as sm
+
+    from icemonitor.analysis.rate_models import glm_nb
+
+    df = _simulate(3)
+    X = pd.get_dummies(df["period"], drop_first=True, dtype=float)
+    X.insert(0, "share", df["share"])
+    X.insert(0, "const", 1.0)
+    y, off, g = df["y_rr"].to_numpy(float), np.log(df["person_years"].to_numpy()), pd.factorize(df["place"])[0]
+    fam = sm.families.Poisson() if alpha == 0 else sm.families.NegativeBinomial(alpha=alpha)
+    ref = sm.GLM(y, X, family=fam, offset=off).fit(cov_type="cluster", cov_kwds={"groups": g})
+    beta, cov, _ = glm_nb(y, X.to_numpy(), off, alpha, g)
+    assert beta == pytest.approx(ref.params.to_numpy(), rel=1e-4, abs=1e-6)
+    assert np.sqrt(np.diag(cov)) == pytest.approx(ref.bse.to_numpy(), rel=1e-4)
+
+
 def test_no_variation_gives_a_note_not_a_number():
     df = _simulate(1)
     df["share"] = 0.0

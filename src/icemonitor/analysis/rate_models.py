@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
@@ -55,6 +54,45 @@ def nb_alpha(y: np.ndarray, mu: np.ndarray, dof: int) -> float:
     return max(float(terms.sum() / max(dof, 1)), 1e-8)
 
 
+def glm_nb(y: np.ndarray, X: np.ndarray, offset: np.ndarray, alpha: float, groups: np.ndarray,
+           max_iter: int = 100, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NB2 (alpha > 0) or Poisson (alpha = 0) GLM with log link by Fisher scoring on the normal equations, and
+    the cluster-robust covariance as statsmodels computes it (G/(G-1) * (N-1)/(N-K) correction).
+
+    Returns (coefficients, covariance, fitted means). Much faster than a QR/pinv per iteration for the tall
+    designs of county x month panels; tested against statsmodels' GLM."""
+    n, k = X.shape
+    mu = np.maximum(y, 0.5) if y.mean() > 0 else np.full(n, 0.5)
+    eta = np.log(mu)
+    beta = np.zeros(k)
+    dev_old = np.inf
+    for _ in range(max_iter):
+        w = mu / (1 + alpha * mu)
+        z = eta - offset + (y - mu) / mu
+        xtw = X.T * w
+        beta = np.linalg.solve(xtw @ X, xtw @ z)
+        eta = np.clip(X @ beta + offset, -700, 700)
+        mu = np.exp(eta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if alpha > 0:
+                dev = 2 * np.sum(np.where(y > 0, y * np.log(y / mu), 0) - (y + 1 / alpha) * np.log((1 + alpha * y) / (1 + alpha * mu)))
+            else:
+                dev = 2 * np.sum(np.where(y > 0, y * np.log(y / mu), 0) - (y - mu))
+        if abs(dev - dev_old) <= tol * (abs(dev) + 0.1):
+            break
+        dev_old = dev
+    w_obs = mu * (1 + alpha * y) / (1 + alpha * mu) ** 2  # observed information (as statsmodels' sandwich)
+    bread = np.linalg.inv((X.T * w_obs) @ X)
+    score = X * ((y - mu) / (1 + alpha * mu))[:, None]
+    g = pd.factorize(groups)[0]
+    n_groups = g.max() + 1
+    sums = np.zeros((n_groups, k))
+    np.add.at(sums, g, score)
+    meat = sums.T @ sums
+    corr = n_groups / (n_groups - 1) * (n - 1) / (n - k)
+    return beta, corr * bread @ meat @ bread, mu
+
+
 def fit_rate_ratios(
     df: pd.DataFrame, count: str, exposure: str, terms: list[str], period: str | None, cluster: str,
     place_effects: bool = False, offset: str | None = None,
@@ -77,7 +115,8 @@ def fit_rate_ratios(
         parts.append(_dummies(d, period))
     if place_effects:
         parts.append(_dummies(d, cluster))
-    X = sm.add_constant(pd.concat(parts, axis=1), has_constant="add")
+    X = pd.concat(parts, axis=1)
+    X.insert(0, "const", 1.0)
     X = X.loc[:, X.std(ddof=0).gt(0) | (X.columns == "const")]
     y = d[count].astype(float).to_numpy()
     off = d[offset].to_numpy(dtype=float) if offset else np.log(d[exposure].to_numpy(dtype=float))
@@ -85,24 +124,30 @@ def fit_rate_ratios(
     usable = [t for t in terms if t in X.columns and t not in const_terms]
     if not usable:
         return [_empty(t, n, k, method, "no variation in this term over the places and periods") for t in terms]
+    cols = list(X.columns)
+    Xa = X.to_numpy(dtype=float)
     with warnings.catch_warnings(), threadpool_limits(1):  # BLAS threads on a shared machine only slow these small fits
         warnings.simplefilter("ignore")
-        pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=off).fit()
-        alpha = nb_alpha(y, pois.fittedvalues.to_numpy() if hasattr(pois.fittedvalues, "to_numpy") else pois.fittedvalues,
-                         n - X.shape[1])
-        res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha), offset=off).fit(
-            cov_type="cluster", cov_kwds={"groups": groups})
+        try:
+            _, _, mu0 = glm_nb(y, Xa, off, 0.0, groups)
+            alpha = nb_alpha(y, mu0, n - Xa.shape[1])
+            beta, cov, _ = glm_nb(y, Xa, off, alpha, groups)
+        except np.linalg.LinAlgError:
+            return [_empty(t, n, k, method, NOT_IDENTIFIED) for t in terms]
+    se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
+    params = dict(zip(cols, beta))
+    bse = dict(zip(cols, se_all))
     out = []
     for t in terms:
         if t not in usable:
             out.append(_empty(t, n, k, method, "no variation in this term over the places and periods"))
             continue
-        b, se = float(res.params[t]), float(res.bse[t])
+        b, se = float(params[t]), float(bse[t])
         if not (math.isfinite(b) and math.isfinite(se)) or se > MAX_SE or abs(b) > MAX_SE:
             out.append(_empty(t, n, k, method, NOT_IDENTIFIED))
             continue
-        out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se), float(res.pvalues[t]),
-                            b, se, n, k, alpha, method))
+        out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se),
+                            float(2 * norm.sf(abs(b / se))) if se > 0 else None, b, se, n, k, alpha, method))
     return out
 
 

@@ -179,12 +179,18 @@ def _group_rows(panel: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _place_rows(panel: pd.DataFrame) -> list[dict[str, Any]]:
+    p = panel.assign(_s=panel["sanctuary_share"] * panel["person_years"], _u=panel["unknown_share"] * panel["person_years"],
+                     _al=panel["at_large"])
+    g = p.groupby("place", sort=True).agg(noncitizens=("noncitizens", "mean"), _s=("_s", "sum"), _u=("_u", "sum"),
+                                          arrests=("arrests", "sum"), at_large=("at_large", "sum"),
+                                          person_years=("person_years", "sum"))
     rows = []
-    for place, p in panel.groupby("place", sort=True):
-        row = {"place": place, "noncitizens": float(p["noncitizens"].mean()),
-               "sanctuary_share": float((p["sanctuary_share"] * p["person_years"]).sum() / p["person_years"].sum()),
-               "unknown_share": float((p["unknown_share"] * p["person_years"]).sum() / p["person_years"].sum())}
-        row.update(_rates(p["arrests"].sum(), p["at_large"].sum(), p["person_years"].sum()))
+    for place, r in g.iterrows():
+        py = r["person_years"]
+        row = {"place": place, "noncitizens": float(r["noncitizens"]),
+               "sanctuary_share": float(r["_s"] / py) if py else None,
+               "unknown_share": float(r["_u"] / py) if py else None}
+        row.update(_rates(r["arrests"], r["at_large"], py))
         rows.append(row)
     return rows
 
@@ -217,21 +223,20 @@ def _first_changes(seg: pl.DataFrame, start: dt.date, place_of: dict[str, str]) 
 
 def _share_change(panel: pd.DataFrame, places: list[str], first: dict) -> float:
     """Mean absolute change of sanctuary_share in the treated places: after their change minus before."""
-    out = []
-    for p in places:
-        rows = panel[panel["place"] == p]
-        pre = rows.loc[rows["month"] < first[p][0], "sanctuary_share"]
-        post = rows.loc[rows["month"] > first[p][0], "sanctuary_share"]
-        if len(pre) and len(post):
-            out.append(abs(post.mean() - pre.mean()))
-    return float(np.mean(out)) if out else 0.0
+    rows = panel[panel["place"].isin(places)][["place", "month", "sanctuary_share"]]
+    change = rows["place"].map({p: first[p][0] for p in places})
+    pre = rows[rows["month"] < change].groupby("place")["sanctuary_share"].mean()
+    post = rows[rows["month"] > change].groupby("place")["sanctuary_share"].mean()
+    diff = (post - pre).abs().dropna()
+    return float(diff.mean()) if len(diff) else 0.0
 
 
 def _did(panel: pd.DataFrame, level: str, first: dict[str, tuple[pd.Timestamp, set[str]]]) -> tuple[list[dict], list[dict]]:
     """DiD per policy event (places with a county whose status changed in that month vs places where no county
     changed in the window), and pooled over events; event studies per event at AOR level."""
-    first = {p: v for p, v in first.items() if p in set(panel["place"])}
-    never = set(panel["place"]) - set(first)
+    present = set(panel["place"])
+    first = {p: v for p, v in first.items() if p in present}
+    never = present - set(first)
     events: dict[str, list[str]] = {}
     states_of: dict[str, set[str]] = {}
     for place, (m, states) in first.items():
