@@ -79,7 +79,9 @@ class _NotCheckable(Exception):
     pass
 
 
-def _place_clause(con, claim: Claim, where: Where, ref: Any) -> str:
+def _place_clause(con, claim: Claim, where: Where, ref: Any, unplaced: Where | None = None) -> str:
+    """Add the place filter to `where`; for places that need county resolution, put into `unplaced` the filter
+    for rows of the place's AORs that are not resolved to a county (they may or may not lie in the place)."""
     text = claim.place.strip()
     if text.upper() in US:
         return "United States (all AORs)"
@@ -108,6 +110,8 @@ def _place_clause(con, claim: Claim, where: Where, ref: Any) -> str:
         if place.filter_counties:
             parts.append(f"res_county_fips IN ({', '.join('?' * len(place.filter_counties))})")
             params += list(place.filter_counties)
+        if unplaced is not None and place.aors:
+            unplaced.add(f"aor IN ({', '.join('?' * len(place.aors))}) AND res_county_fips IS NULL", *place.aors)
     where.add(" OR ".join(parts) if parts else "FALSE", *params)
     return place.label
 
@@ -130,6 +134,20 @@ def _filters(claim_filters: dict[str, Any], where: Where, cols: set[str]) -> Non
         else:
             raise InputError("unknown claim filter (known: " + ", ".join([*LIST_FILTERS, "release", "operation_marker",
                                                                            "operation"]) + ")", field=key, value=val)
+
+
+def _unplaced_count(con, source: str, where: Where, unplaced: Where, place_parts: int, scope_len: int) -> int:
+    """Rows matching everything but the place filter, inside the place's AORs and not resolved to a county."""
+    first_place = scope_len - place_parts
+    parts, params, k = [], [], 0
+    for i, part in enumerate(where.parts):
+        n = part.count("?")
+        if not first_place <= i < scope_len:
+            parts.append(part)
+            params.extend(where.params[k:k + n])
+        k += n
+    w = Where(parts + unplaced.parts, params + unplaced.params)
+    return int(con.execute(f"SELECT count(*) FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
 
 
 def _releases_where(con, source: str, where: Where, cond: str) -> list[str]:
@@ -167,7 +185,10 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
         where.add("counted")
     where.add("event_date BETWEEN ? AND ?", claim.period.from_, claim.period.to)
     try:
-        row["place"] = _place_clause(con, claim, where, ref)
+        scope = Where(list(where.parts), list(where.params))
+        unplaced = Where()
+        row["place"] = _place_clause(con, claim, where, ref, unplaced)
+        place_parts = len(where.parts) - len(scope.parts)
         scope = Where(list(where.parts), list(where.params))
         _filters(claim.filters, where, cols)
         if claim.metric == "share":
@@ -212,8 +233,30 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
         row.update(numerator=k, denominator=total, interval_low=lo, interval_high=hi)
         row["definition"] = f"share of {claim.table} rows with {num.sql()} among rows where {where.sql()}"
     verdict, diff, slack, tol_text = _verdict(claim, observed)
-    row.update(observed=observed, difference=diff, verdict=verdict, tolerance=slack,
-               reason=f"{COMPARISONS[claim.comparison]} ({tol_text})", sql=sql,
+    reason = f"{COMPARISONS[claim.comparison]} ({tol_text})"
+    if unplaced.parts and claim.metric == "count":
+        # rows of the place's AORs that are not placed in any county could belong to it: the records bound the
+        # count between `observed` and observed + unplaced
+        n_up = _unplaced_count(con, source, where, unplaced, place_parts, len(scope.parts))
+        row["unresolved_in_aor"] = n_up
+        if n_up:
+            hi = observed + n_up
+            ends = {_verdict(claim, observed)[0], _verdict(claim, hi)[0]}
+            overlap = (observed <= claim.value + slack and hi >= claim.value - slack) if claim.comparison == "about" \
+                else "consistent" in ends
+            if ends == {"consistent"}:
+                verdict = "consistent"
+            elif not overlap:
+                verdict = "inconsistent"
+            else:
+                verdict = "not checkable"
+            if verdict == "not checkable":
+                reason = (f"{n_up} matching arrests in the place's AOR(s) are not resolved to a county: the records give "
+                          f"between {observed:g} and {hi:g}, which does not decide the claim")
+            else:
+                reason += (f"; the same verdict holds for the whole range {observed:g}..{hi:g} ({n_up} matching arrests "
+                           "in the AOR(s) not resolved to a county)")
+    row.update(observed=observed, difference=diff, verdict=verdict, tolerance=slack, reason=reason, sql=sql,
                parameters=[p.isoformat() if isinstance(p, dt.date) else p for p in params], releases=releases)
     if total == 0:
         row["note"] = (row["note"] + " " if row["note"] else "") + "No records match: check the period is covered."
