@@ -195,13 +195,17 @@ def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str]
     usable = [t for t in terms if d[t].nunique() > 1] if n else []
     if k < 2 or not usable:
         return [_empty(t, n, k, method, "no variation in this term over the places and periods") for t in terms]
+    # places (or periods) with no events carry no information in Poisson PML with their fixed effect: drop them
+    # here (exactly what pyfixest's separation check would do, without its cost)
+    d = d[d.groupby(cluster)[count].transform("sum") > 0]
+    d = d[d.groupby(period)[count].transform("sum") > 0]
     d["_log_exposure"] = np.log(d[exposure].astype(float))
     d["_place"] = d[cluster].astype(str)
     d["_period"] = d[period].astype(str)
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")
         fit = pf.fepois(f"{count} ~ {' + '.join(usable)} | _place + _period", data=d, offset="_log_exposure",
-                        vcov={"CRV1": "_place"})
+                        vcov={"CRV1": "_place"}, separation_check=[])
     coefs, ses, pvals = fit.coef(), fit.se(), fit.pvalue()
     out = []
     for t in terms:
