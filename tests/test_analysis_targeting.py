@@ -202,11 +202,17 @@ def test_status_grid_agrees_with_places_status(con):
                 assert s["answer"][0] == status(fips, day, name, shared_ref).answer, (name, fips, day)
 
 
-def test_county_level_without_resolution_says_so(con):
-    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'landmark_resolution'").fetchone()[0]:
-        pytest.skip("this warehouse has a landmark_resolution table")
-    res = targeting(con, level="county")
-    assert res.figures[0]["note"] == NO_RESOLUTION and any(NO_RESOLUTION in c for c in res.caveats)
+def test_county_level_without_resolution_says_so(warehouse_path, tmp_path):
+    c = duckdb.connect(str(tmp_path / "nores.duckdb"))
+    c.execute("ATTACH ? AS src (READ_ONLY)", [str(warehouse_path)])
+    c.execute("CREATE TABLE arrests AS SELECT * FROM src.arrests WHERE aor = 'SEA' AND fy = 2018")
+    for t in ("population", "policies", "counties", "sanctuary_definitions"):
+        c.execute(f"CREATE TABLE {t} AS SELECT * FROM src.{t}")
+    c.execute("DETACH src")
+    res = targeting(c, level="county", date_from="2017-10-01", date_to="2018-09-30")
+    assert res.figures[0]["note"] == NO_RESOLUTION and any(NO_RESOLUTION in x for x in res.caveats)
+    assert "models" not in res.extra
+    c.close()
 
 
 # ---------- county level with a small synthetic resolution table ----------
