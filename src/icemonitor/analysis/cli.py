@@ -169,6 +169,14 @@ def register(app: typer.Typer) -> None:
         _estimates("Rate ratios (sanctuary_share 1 vs 0)", res.extra.get("models", []), ["outcome"])
         _estimates("Difference-in-differences (places whose status changed vs places without a change)",
                    res.extra.get("did", []), ["event", "states", "treated", "outcome"])
+        unresolved = res.extra.get("unresolved") or []
+        if unresolved:
+            total = sum(u["arrests"] for u in unresolved)
+            placed = sum(u["resolved"] for u in unresolved)
+            out.print(f"[bold]unresolved[/]: {total - placed:,} of {total:,} arrests ({(total - placed) / total:.1%}) are not "
+                      "resolved to a county; by AOR: " + ", ".join(
+                          f"{u['aor']} {u['unresolved_share']:.0%}" for u in unresolved if u["unresolved_share"] is not None),
+                      highlight=False)
         for line in res.extra.get("plain_words", []):
             out.print(f"[bold]in plain words[/]: {line}", highlight=False)
 
