@@ -1,4 +1,4 @@
-"""CLI commands of the analysis stage: summary, sweeps, priorities."""
+"""CLI commands of the analysis stage: summary, sweeps, priorities, targeting, check."""
 
 from __future__ import annotations
 
@@ -145,3 +145,76 @@ def register(app: typer.Typer) -> None:
         show(res, as_json, None if as_json else ["period", "criminality_field", "method_class", "events",
                                                   "convicted_share", "pending_charges_share", "no_record_share",
                                                   "no_record_low", "no_record_high", "note"])
+
+    @app.command("targeting")
+    def targeting_cmd(
+        definition: Optional[str] = typer.Option(None, "--definition", help="sanctuary definition (see `icemonitor places definitions`); default state-law"),
+        date_from: str = typer.Option("2015-10-01", "--from"),
+        date_to: str = typer.Option("2019-09-30", "--to"),
+        level: str = typer.Option("aor", "--level", help="aor|county (county needs resolved landmarks)"),
+        period: str = typer.Option("month", "--period", help="month|fy (period fixed effects)"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Arrest rates per 10,000 non-citizens in sanctuary vs other places, rate ratios and DiD estimates."""
+        from icemonitor.analysis.targeting import targeting
+
+        with _working("fitting count models"):
+            res = targeting(_connect(), definition=definition, date_from=date_from, date_to=date_to, level=level,
+                            period=period)
+        if as_json:
+            show(res, True)
+            return
+        show(res, False, ["group", "places", "place_periods", "arrests", "rate_per_10k", "at_large_rate_per_10k",
+                          "at_large_share", "at_large_share_low", "at_large_share_high"])
+        _estimates("Rate ratios (sanctuary_share 1 vs 0)", res.extra.get("models", []), ["outcome"])
+        _estimates("Difference-in-differences (places whose status changed vs places without a change)",
+                   res.extra.get("did", []), ["event", "states", "treated", "outcome"])
+        unresolved = res.extra.get("unresolved") or []
+        if unresolved:
+            total = sum(u["arrests"] for u in unresolved)
+            placed = sum(u["resolved"] for u in unresolved)
+            out.print(f"[bold]unresolved[/]: {total - placed:,} of {total:,} arrests ({(total - placed) / total:.1%}) are not "
+                      "resolved to a county; by AOR: " + ", ".join(
+                          f"{u['aor']} {u['unresolved_share']:.0%}" for u in unresolved if u["unresolved_share"] is not None),
+                      highlight=False)
+        for line in res.extra.get("plain_words", []):
+            out.print(f"[bold]in plain words[/]: {line}", highlight=False)
+
+    @app.command("check")
+    def check_cmd(
+        claims_file: str = typer.Argument(..., help="YAML file of claims (see examples/claims/)"),
+        data_root: Optional[str] = typer.Option(None, "--data-root", help="reference data folder (default: catalog / ICEMONITOR_MIRROR)"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Check published figures against the records: value, difference, verdict and the query behind it."""
+        from pathlib import Path
+
+        from icemonitor.analysis.claims import check
+
+        ref = None
+        try:
+            from icemonitor.places.cli import resolve_ref
+
+            ref = resolve_ref(Path(data_root) if data_root else None)
+        except Exception:  # places without reference data: only US and AOR places are checkable
+            ref = None
+        with _working("checking claims"):
+            res = check(_connect(), claims_file, ref=ref)
+        show(res, as_json)
+        if not as_json:
+            for f in res.figures:
+                if f.get("sql"):
+                    out.print(f"[bold]{f['id']}[/]: {f['sql']}  params={f['parameters']}", highlight=False)
+
+
+def _estimates(title: str, rows: list[dict], keys: list[str]) -> None:
+    if not rows:
+        return
+    table = Table(title=title)
+    for c in keys + ["ratio [95% CI]", "p", "places", "note"]:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        ci = "–" if r.get("ratio") is None else f"{r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
+        p = "–" if r.get("p_value") is None else f"{r['p_value']:.3g}"
+        table.add_row(*(_fmt(r.get(k)) for k in keys), ci, p, str(r.get("n_clusters", "")), r.get("note") or "")
+    out.print(table)

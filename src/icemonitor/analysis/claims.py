@@ -1,0 +1,289 @@
+"""Claim check: compare published figures (counts or shares for a place, period and filters) with what the
+records give under a stated definition, with a verdict and the query behind each value.
+
+A claims file is YAML (see examples/claims/): a `source` and a list of `claims`, each with
+id, text, metric (count | share), table, period {from, to}, place, filters, [share_of], comparison, value,
+[tolerance], [note]. Verdicts: consistent (within the stated tolerance), inconsistent, or not checkable (with the
+reason: e.g. operation names redacted, criminal history not recorded, county not resolvable).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from icemonitor.analysis.common import AOR_CODES, TABLES, Where, event_source, has_table, resolution_available, table_columns
+from icemonitor.analysis.result import AnalysisResult
+from icemonitor.analysis.stats import wilson_interval
+from icemonitor.errors import InputError
+
+COMPARISONS = {
+    "at_least": "the records give at least the claimed value, less the tolerance",
+    "at_most": "the records give at most the claimed value, plus the tolerance",
+    "more_than": "the records give more than the claimed value, less the tolerance",
+    "less_than": "the records give less than the claimed value, plus the tolerance",
+    "about": "the records give the claimed value within the tolerance either way",
+}
+LIST_FILTERS = {"method_class": "method_class", "criminality": "criminality", "aor": "aor", "citizenship": "citizenship",
+                "gender": "gender", "disposition": "disposition", "method_raw": "method_raw"}
+US = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE")
+
+
+class Period(BaseModel):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+
+
+class Claim(BaseModel):
+    id: str
+    text: str = ""
+    metric: Literal["count", "share"]
+    table: str = "arrests"
+    period: Period
+    place: str = "US"
+    filters: dict[str, Any] = Field(default_factory=dict)
+    share_of: dict[str, Any] = Field(default_factory=dict, description="numerator filters of a share metric")
+    comparison: Literal["at_least", "at_most", "more_than", "less_than", "about"]
+    value: float
+    tolerance: float | None = None
+    tolerance_kind: Literal["relative", "absolute"] | None = None
+    note: str = ""
+
+
+def load_claims(path: Path | str) -> tuple[str, list[Claim]]:
+    """Read and validate a claims file; InputError naming the file, the claim (row) and the field."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read claims file: {exc}", file=str(path)) from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
+        raise InputError("a claims file needs a list `claims`", file=str(path), field="claims")
+    out = []
+    for i, raw in enumerate(doc["claims"], start=1):
+        try:
+            out.append(Claim.model_validate(raw))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise InputError(err["msg"], file=str(path), row=i, field=".".join(str(x) for x in err["loc"]),
+                             value=err.get("input")) from None
+    return str(doc.get("source", "")), out
+
+
+class _NotCheckable(Exception):
+    pass
+
+
+def _place_clause(con, claim: Claim, where: Where, ref: Any, unplaced: Where | None = None) -> str:
+    """Add the place filter to `where`; for places that need county resolution, put into `unplaced` the filter
+    for rows of the place's AORs that are not resolved to a county (they may or may not lie in the place)."""
+    text = claim.place.strip()
+    if text.upper() in US:
+        return "United States (all AORs)"
+    if text.upper() in AOR_CODES:
+        where.add("aor = ?", text.upper())
+        return f"AOR {text.upper()}"
+    from icemonitor.places.place_filter import parse_place
+
+    if ref is None:
+        raise _NotCheckable(f"place {text!r} needs the reference data (counties, groups) to be resolved")
+    place = parse_place(text, ref)
+    if place.level == "aor":
+        where.add("aor = ?", place.code)
+        return place.label
+    parts, params = [], []
+    if place.filter_aors:
+        parts.append(f"aor IN ({', '.join('?' * len(place.filter_aors))})")
+        params += list(place.filter_aors)
+    if place.filter_states or place.filter_counties:
+        if not resolution_available(con):
+            raise _NotCheckable(f"county not resolvable: {place.label} needs landmarks resolved to counties "
+                                "(no landmark_resolution table in this warehouse)")
+        if place.filter_states:
+            parts.append(f"res_state IN ({', '.join('?' * len(place.filter_states))})")
+            params += list(place.filter_states)
+        if place.filter_counties:
+            parts.append(f"res_county_fips IN ({', '.join('?' * len(place.filter_counties))})")
+            params += list(place.filter_counties)
+        if unplaced is not None and place.aors:
+            unplaced.add(f"aor IN ({', '.join('?' * len(place.aors))}) AND res_county_fips IS NULL", *place.aors)
+    where.add(" OR ".join(parts) if parts else "FALSE", *params)
+    return place.label
+
+
+def _filters(claim_filters: dict[str, Any], where: Where, cols: set[str]) -> None:
+    for key, val in claim_filters.items():
+        if key in LIST_FILTERS:
+            vals = val if isinstance(val, list) else [val]
+            if LIST_FILTERS[key] not in cols:
+                raise _NotCheckable(f"table has no column {LIST_FILTERS[key]}")
+            where.add(f"{LIST_FILTERS[key]} IN ({', '.join('?' * len(vals))})", *[str(v) for v in vals])
+        elif key == "release":
+            vals = val if isinstance(val, list) else [val]
+            where.add(f"release_id IN ({', '.join('?' * len(vals))})", *vals)
+        elif key == "operation_marker":
+            cond = "(operation IS NOT NULL OR list_contains(redacted, 'operation'))"
+            where.add(cond if val else f"NOT {cond}")
+        elif key == "operation":
+            where.add("operation ILIKE ?", f"%{val}%")
+        else:
+            raise InputError("unknown claim filter (known: " + ", ".join([*LIST_FILTERS, "release", "operation_marker",
+                                                                           "operation"]) + ")", field=key, value=val)
+
+
+def _unplaced_count(con, source: str, where: Where, unplaced: Where, place_parts: int, scope_len: int) -> int:
+    """Rows matching everything but the place filter, inside the place's AORs and not resolved to a county."""
+    first_place = scope_len - place_parts
+    parts, params, k = [], [], 0
+    for i, part in enumerate(where.parts):
+        n = part.count("?")
+        if not first_place <= i < scope_len:
+            parts.append(part)
+            params.extend(where.params[k:k + n])
+        k += n
+    w = Where(parts + unplaced.parts, params + unplaced.params)
+    return int(con.execute(f"SELECT count(*) FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
+
+
+def _releases_where(con, source: str, where: Where, cond: str) -> list[str]:
+    rows = con.execute(f"SELECT DISTINCT release_id FROM {source} WHERE {where.sql()} AND {cond}", where.params).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def _verdict(claim: Claim, observed: float) -> tuple[str, float, float, str]:
+    kind = claim.tolerance_kind or ("relative" if claim.metric == "count" else "absolute")
+    tol = claim.tolerance if claim.tolerance is not None else (0.10 if claim.metric == "count" else 0.05)
+    slack = tol * abs(claim.value) if kind == "relative" else tol
+    v, c = claim.value, claim.comparison
+    ok = {
+        "at_least": observed >= v - slack, "more_than": observed > v - slack,
+        "at_most": observed <= v + slack, "less_than": observed < v + slack,
+        "about": abs(observed - v) <= slack,
+    }[c]
+    text = f"{'relative' if kind == 'relative' else 'absolute'} tolerance {tol:g} ({slack:g})"
+    return ("consistent" if ok else "inconsistent"), observed - v, slack, text
+
+
+def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -> dict[str, Any]:
+    """One claim: the value the records give, the difference, the verdict and the query behind it."""
+    row: dict[str, Any] = {"id": claim.id, "text": claim.text, "metric": claim.metric, "comparison": claim.comparison,
+                           "claimed": claim.value, "observed": None, "difference": None, "verdict": None, "reason": "",
+                           "place": claim.place, "from": claim.period.from_, "to": claim.period.to,
+                           "definition": "", "sql": "", "parameters": [], "releases": [], "note": claim.note}
+    if claim.table not in TABLES or not has_table(con, claim.table):
+        row.update(verdict="not checkable", reason=f"no table {claim.table} in this warehouse")
+        return row
+    source = event_source(con, claim.table)
+    cols = table_columns(con, claim.table)
+    where = Where()
+    if "release" not in claim.filters:
+        where.add("counted")
+    where.add("event_date BETWEEN ? AND ?", claim.period.from_, claim.period.to)
+    try:
+        scope = Where(list(where.parts), list(where.params))
+        unplaced = Where()
+        row["place"] = _place_clause(con, claim, where, ref, unplaced)
+        place_parts = len(where.parts) - len(scope.parts)
+        scope = Where(list(where.parts), list(where.params))
+        _filters(claim.filters, where, cols)
+        if claim.metric == "share":
+            missing = _releases_where(con, source, where, "criminality_field = 'not_recorded'") \
+                if "criminality" in claim.share_of else []
+            recorded = _releases_where(con, source, where, "criminality_field <> 'not_recorded'") \
+                if "criminality" in claim.share_of else ["-"]
+            if missing and not recorded:
+                raise _NotCheckable("criminal history not recorded in release(s) " + ", ".join(missing) +
+                                    " (no criminality field); no proxy is used")
+            if "criminality" in claim.share_of and missing:
+                where.add("criminality_field <> 'not_recorded'")
+                row["note"] = (row["note"] + " " if row["note"] else "") + \
+                    f"Rows of release(s) {', '.join(missing)} (criminal history not recorded) are left out of the share."
+        if "operation" in claim.filters or "operation" in claim.share_of:
+            base = Where(list(scope.parts), list(scope.params))
+            _filters({k: v for k, v in claim.filters.items() if k != "operation"}, base, cols)
+            names = _releases_where(con, source, base, "operation IS NOT NULL")
+            redacted = _releases_where(con, source, base, "list_contains(redacted, 'operation')")
+            if redacted and not names:
+                raise _NotCheckable("operation names are redacted in release(s) " + ", ".join(redacted))
+    except _NotCheckable as exc:
+        row.update(verdict="not checkable", reason=str(exc))
+        return row
+    num = Where()
+    if claim.metric == "share":
+        _filters(claim.share_of, num, cols)
+    sql = (f"SELECT count(*) FILTER (WHERE {num.sql()}) AS numerator, count(*) AS total, "
+           f"list_sort(list_distinct(list(release_id))) AS releases FROM {source} WHERE {where.sql()}")
+    params = num.params + where.params
+    k, total, releases = con.execute(sql, params).fetchone()
+    releases = list(releases or [])
+    if claim.metric == "count":
+        observed: float = total
+        row["definition"] = f"count of {claim.table} rows where {where.sql()}"
+    else:
+        if total == 0:
+            row.update(verdict="not checkable", reason="no records match the base definition", sql=sql)
+            return row
+        observed = k / total
+        lo, hi = wilson_interval(k, total)
+        row.update(numerator=k, denominator=total, interval_low=lo, interval_high=hi)
+        row["definition"] = f"share of {claim.table} rows with {num.sql()} among rows where {where.sql()}"
+    verdict, diff, slack, tol_text = _verdict(claim, observed)
+    reason = f"{COMPARISONS[claim.comparison]} ({tol_text})"
+    if unplaced.parts and claim.metric == "count":
+        # rows of the place's AORs that are not placed in any county could belong to it: the records bound the
+        # count between `observed` and observed + unplaced
+        n_up = _unplaced_count(con, source, where, unplaced, place_parts, len(scope.parts))
+        row["unresolved_in_aor"] = n_up
+        if n_up:
+            hi = observed + n_up
+            ends = {_verdict(claim, observed)[0], _verdict(claim, hi)[0]}
+            overlap = (observed <= claim.value + slack and hi >= claim.value - slack) if claim.comparison == "about" \
+                else "consistent" in ends
+            if ends == {"consistent"}:
+                verdict = "consistent"
+            elif not overlap:
+                verdict = "inconsistent"
+            else:
+                verdict = "not checkable"
+            if verdict == "not checkable":
+                reason = (f"{n_up} matching arrests in the place's AOR(s) are not resolved to a county: the records give "
+                          f"between {observed:g} and {hi:g}, which does not decide the claim")
+            else:
+                reason += (f"; the same verdict holds for the whole range {observed:g}..{hi:g} ({n_up} matching arrests "
+                           "in the AOR(s) not resolved to a county)")
+    row.update(observed=observed, difference=diff, verdict=verdict, tolerance=slack, reason=reason, sql=sql,
+               parameters=[p.isoformat() if isinstance(p, dt.date) else p for p in params], releases=releases)
+    if total == 0:
+        row["note"] = (row["note"] + " " if row["note"] else "") + "No records match: check the period is covered."
+    return row
+
+
+def check(con: duckdb.DuckDBPyConnection, path: Path | str, ref: Any = None) -> AnalysisResult:
+    """Check every claim of a claims file."""
+    source, claims = load_claims(path)
+    rows = [check_claim(con, c, ref) for c in claims]
+    return AnalysisResult(
+        name="check", parameters={"file": str(path), "source": source},
+        columns=["id", "metric", "place", "from", "to", "comparison", "claimed", "observed", "difference", "verdict",
+                 "reason"],
+        figures=rows,
+        definitions={
+            "observed": "the value the records give under the claim's stated definition (see each row's sql)",
+            "consistent": "the claim holds for the records within the stated tolerance (default 10% of a count, "
+                          "5 points of a share)",
+            "not checkable": "these records cannot test the claim; the reason names what is missing",
+            "counted": "rows with counted = true (the release with precedence per table, AOR and date) unless the "
+                       "claim names a release, whose own rows are then used",
+            **{f"comparison {k}": v for k, v in COMPARISONS.items()},
+        },
+        releases=sorted({r for row in rows for r in row["releases"]}),
+        caveats=["Records count administrative arrests as the releases recorded them; announced figures may use "
+                 "other definitions (people vs events, operation days, arrests by other agencies).",
+                 "A consistent verdict means the records do not contradict the claim under this definition, "
+                 "not that they prove it."],
+    )
