@@ -10,7 +10,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -191,12 +191,19 @@ def iter_sources(
     """Read and encode every source in parallel threads; yield (source index, frames, provenance records) as
     each one is done, so the caller can write and drop it (memory holds only the files in flight)."""
     workers = workers or min(4, os.cpu_count() or 1)
+    queue = list(enumerate(sources))[::-1]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_read_one, src, cache_dir): i for i, src in enumerate(sources)}
+        futures: dict[Future, int] = {}
         try:
-            for done, fut in enumerate(as_completed(futures), start=1):
+            done = 0
+            while queue or futures:
+                while queue and len(futures) < workers + 1:  # bounded: finished files wait to be written
+                    i, src = queue.pop()
+                    futures[pool.submit(_read_one, src, cache_dir)] = i
+                fut = next(as_completed(futures))
                 i = futures.pop(fut)
                 frames, files = fut.result()
+                done += 1
                 if progress:
                     progress(sources[i].name, done, len(sources))
                 yield i, frames, files
