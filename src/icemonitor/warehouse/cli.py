@@ -50,9 +50,15 @@ def build_command(
             def progress(name: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, description=name)
 
+            places = place_stage(reference_resolver())
+
+            def place_tables(con) -> None:  # noqa: ANN001 - duckdb connection
+                bar.update(task, description="places: counties, population, policies, landmark resolution")
+                places(con)
+
             report = build(
                 sources, config.warehouse_path(), progress=progress,
-                extra_tables=place_stage(reference_resolver()),
+                extra_tables=place_tables,
                 cache_dir=None if no_cache else config.cache_dir(),
             )
     except IcemonitorError as err:
