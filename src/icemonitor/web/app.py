@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from icemonitor.web import api, i18n, pages, queries
+from icemonitor.errors import InputError
+from icemonitor.web import api, api_analyses, i18n, pages, queries
 from icemonitor.web.db import Warehouse
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -95,6 +96,17 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
                  "input": None if exc.value is None else str(exc.value)}]})
         return pages.error_page(request, 422, "error.param", param=exc.param, message=exc.message)
 
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        """An analysis refused a parameter (unknown place, definition, ...): 422 naming it."""
+        param = {"by": "by"}.get(exc.field or "", exc.field or "query")
+        message = str(exc.args[0]) if exc.args else str(exc)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(status_code=422, content={"detail": [
+                {"loc": ["query", param], "msg": message, "type": "value_error",
+                 "input": None if exc.value is None else str(exc.value)}]})
+        return pages.error_page(request, 422, "error.param", param=param, message=message)
+
     @app.exception_handler(FileNotFoundError)
     async def no_warehouse(request: Request, exc: FileNotFoundError):
         if request.url.path.startswith("/api/"):
@@ -115,6 +127,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
         return {"status": "ok", "warm": thread is not None and not thread.is_alive()}
 
     app.include_router(api.router)
+    app.include_router(api_analyses.router)
     app.include_router(pages.router)
     return app
 
