@@ -160,44 +160,6 @@ def overview(request: Request) -> HTMLResponse:
     return page.render("overview.html", **ctx)
 
 
-@router.get("/place/{aor}", response_class=HTMLResponse)
-def place(request: Request, aor: str) -> HTMLResponse:
-    page = Page(request)
-    t, wh = page.t, page.wh
-    code = aor.upper()
-    if code not in queries.aors(wh):
-        return error_page(request, 404, "error.unknown_aor", aor=aor)
-    q = dict(request.query_params)
-    q["aor"] = code
-    f = filters_from_query(q)
-    defs = definitions(wh, f, page.lang)
-    figures = []
-    trend = queries.summary(wh, Filters("arrests", f.date_from, f.date_to, code, None), ["month", "method_class"])
-    figures.append(_figure(
-        "trend", charts.trend(trend["rows"], t, t("place.trend_title", aor=code)) if trend["rows"] else None,
-        trend["rows"], [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
-        spans_text(page, Filters("arrests", f.date_from, f.date_to, code, None))))
-    mix = queries.summary(wh, Filters("arrests", f.date_from, f.date_to, code, None), ["fy", "method_class"])
-    figures.append(_figure(
-        "method_mix", charts.grouped_bars(mix["rows"], t, t("place.method_title", aor=code), "fy", t("chart.fy"),
-                                          "method_class", "class") if mix["rows"] else None,
-        mix["rows"], [("fy", t("chart.fy")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", "") + " " + t("def.fy"), mix["releases"], t("figure.empty")))
-    crim = queries.criminality_fields(wh, Filters("arrests", f.date_from, f.date_to, code, None))
-    crim_figs = []
-    for release, field in sorted({(r["release_id"], r["criminality_field"]) for r in crim}):
-        rows = [r for r in crim if r["release_id"] == release and r["criminality_field"] == field]
-        crim_figs.append(_figure(
-            f"criminality_{field}", charts.grouped_bars(
-                rows, t, t("place.crim_title", aor=code, field=field, release=release), "fy", t("chart.fy"),
-                "criminality", "crim"),
-            rows, [("fy", t("chart.fy")), ("criminality", t("chart.criminality")), ("n", t("chart.events"))],
-            t("def.criminality", field=field, release=release) + " " + t("def.fy"), [release]))
-    return page.render("place.html", code=code, name=queries.aor_names().get(code, code), figures=figures,
-                       crim_figures=crim_figs, filters=f, aors=queries.aors(wh))
-
-
 @router.get("/data", response_class=HTMLResponse)
 def data_page(request: Request) -> HTMLResponse:
     page = Page(request)
