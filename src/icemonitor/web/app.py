@@ -54,6 +54,7 @@ def warm_up(app: FastAPI) -> threading.Thread:
             if wh.exists():
                 queries.coverage(wh)
                 queries.releases(wh)
+                _warm_sweeps(app)
         except Exception:  # warming is an optimisation; the request path reports real errors
             logging.getLogger(__name__).exception("warm-up failed")
 
@@ -61,6 +62,27 @@ def warm_up(app: FastAPI) -> threading.Thread:
     app.state.warm_up = thread
     thread.start()
     return thread
+
+
+def _warm_sweeps(app: FastAPI) -> None:
+    """The default sweeps runs behind /sweeps and the overview's recent sweeps (a few seconds on first use)."""
+    from icemonitor.web import analyses
+
+    wh = app.state.warehouse
+    if "arrests" not in wh.tables():
+        return
+    ref = app.state.ref
+    if ref is None:
+        from icemonitor.analysis.common import reference_for
+
+        ref = reference_for(wh.cursor())
+    last = queries.last_event_date(wh, queries.Filters("arrests"))
+    if last is not None:
+        import datetime as dt
+
+        analyses.sweeps(wh, ref, None, last - dt.timedelta(days=365), last, "at_large", None, 5)
+    analyses.sweeps(wh, ref, None, None, None, "at_large", None, 5)
+    analyses.sweeps(wh, ref, None, None, None, "at_large", None, 20)
 
 
 def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:

@@ -143,6 +143,36 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     return out
 
 
+RECENT_SWEEPS = 5
+
+
+def recent_sweeps(page: Page) -> dict[str, Any] | None:
+    """The largest at-large sweeps ending in the last twelve months of arrests data (the CLI's sweeps over that
+    period); when that period holds none, the CLI's default period (FY2016-FY2019). Each links to its page."""
+    import datetime as dt
+
+    from icemonitor.errors import InputError
+    from icemonitor.web import analyses
+    from icemonitor.web.api_analyses import app_ref
+    from icemonitor.web.place_pages import sweep_rows
+
+    if "arrests" not in page.wh.tables():
+        return None
+    last = queries.last_event_date(page.wh, Filters("arrests"))
+    if last is None:
+        return None
+    periods = [(last - dt.timedelta(days=365), last), (None, None)]
+    try:
+        for d0, d1 in periods:
+            res = analyses.sweeps(page.wh, app_ref(page.request), None, d0, d1, "at_large", None, RECENT_SWEEPS)
+            if res.figures:
+                break
+    except InputError:
+        return None
+    return {"rows": sweep_rows(res, None), "from": res.parameters["from"], "to": res.parameters["to"],
+            "releases": res.releases, "definition": res.definitions.get("sweep", "")}
+
+
 def _filters_or_default(page: Page) -> Filters:
     return filters_from_query(dict(page.request.query_params))
 
@@ -152,6 +182,7 @@ def overview(request: Request) -> HTMLResponse:
     page = Page(request)
     f = _filters_or_default(page)
     ctx = overview_figures(page, f)
+    ctx["recent_sweeps"] = recent_sweeps(page)
     ctx.update(filters=f, aors=queries.aors(page.wh), names=queries.aor_names(),
                coverage=queries.coverage(page.wh) if page.wh.exists() else [], releases=queries.releases(page.wh),
                warehouse=warehouse_info(page.wh))
