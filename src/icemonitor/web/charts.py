@@ -232,13 +232,12 @@ def trend_with_policies(rows: list[dict], policies: list[dict], t: T, title: str
                        "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
                                     "tooltip": tip}})
     if starts:
-        layers.append({"data": {"values": starts},
-                       "mark": {"type": "rule", "strokeDash": [4, 3], "strokeWidth": 1.5},
-                       "encoding": {"x": {"field": "start", "type": "temporal"},
-                                    "color": {"field": "group", "type": "nominal", "legend": None,
-                                              "scale": {"domain": list(POLICY_GROUPS),
-                                                        "range": list(POLICY_GROUPS.values())}},
-                                    "tooltip": tip}})
+        for group, colour in POLICY_GROUPS.items():  # one layer per group: fixed colours, no shared colour scale
+            values = [m for m in starts if m["group"] == group]
+            if values:
+                layers.append({"data": {"values": values},
+                               "mark": {"type": "rule", "strokeDash": [4, 3], "strokeWidth": 1.5, "color": colour},
+                               "encoding": {"x": {"field": "start", "type": "temporal"}, "tooltip": tip}})
         layers.append({"data": {"values": starts},
                        "mark": {"type": "text", "angle": 270, "align": "right", "baseline": "bottom", "dx": -4,
                                 "dy": -2, "fontSize": 10, "y": 0},
@@ -246,7 +245,6 @@ def trend_with_policies(rows: list[dict], policies: list[dict], t: T, title: str
                                     "tooltip": tip}})
     trend_layer = {k: line.pop(k) for k in ("data", "mark", "encoding")}
     line["layer"] = layers + [trend_layer]
-    line["resolve"] = {"scale": {"color": "independent"}}
     line["description"] = t("chart.trend_policy_desc")
     return line
 
