@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+
+import duckdb
 from typing import Any
 from urllib.parse import urlencode
 
@@ -167,7 +170,8 @@ def recent_sweeps(page: Page) -> dict[str, Any] | None:
             res = analyses.sweeps(page.wh, app_ref(page.request), None, d0, d1, "at_large", None, RECENT_SWEEPS)
             if res.figures:
                 break
-    except InputError:
+    except (InputError, duckdb.Error):  # the overview stands without this section
+        logging.getLogger(__name__).warning("recent sweeps not available", exc_info=True)
         return None
     return {"rows": sweep_rows(res, None), "from": res.parameters["from"], "to": res.parameters["to"],
             "releases": res.releases, "definition": res.definitions.get("sweep", "")}

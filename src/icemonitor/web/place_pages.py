@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+import duckdb
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -63,7 +64,7 @@ def place_page(request: Request, code: str) -> HTMLResponse:
     q = {k: v for k, v in request.query_params.items() if k in ("from", "to")}
     f = filters_from_query(q)
     d0, d1 = f.date_from, f.date_to
-    label = place.label
+    label = place.code if is_aor else place.label
     policies = pq.policies(wh, place)
     figures, crim_figs = [], []
     if is_aor:
@@ -108,9 +109,12 @@ def place_page(request: Request, code: str) -> HTMLResponse:
         sw = analyses.sweeps(wh, app_ref(request), scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
         sweeps_ctx = {"rows": sweep_rows(sw, scope), "releases": sw.releases, "definitions": sw.definitions,
                       "caveats": sw.caveats, "error": None}
-    except InputError as exc:
+    except (InputError, duckdb.Error) as exc:  # a section that cannot be computed says why; the page stays
         sweeps_ctx = {"rows": [], "releases": [], "definitions": {}, "caveats": [], "error": str(exc)}
-    peer = pq.peers(wh, place, d0, d1)
+    try:
+        peer = pq.peers(wh, place, d0, d1)
+    except duckdb.Error:  # e.g. a warehouse whose landmark_resolution lacks the state column: no peer section
+        peer = None
     if peer is not None:
         names = queries.aor_names()
         for r in peer["rows"]:
