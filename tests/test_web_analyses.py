@@ -193,3 +193,22 @@ def test_sweep_page_errors(client):
     assert client.get("/sweep/LOS/2001-01-01/2001-01-05").status_code == 404
     assert client.get("/sweep/LOS/2016-01-01/2016-01-05", params={"measure": "zzz"}).status_code == 422
     assert client.get("/sweeps", params={"limit": "500"}).status_code == 422
+
+
+def test_source_text_on_place_and_sweep_pages_is_escaped(wh, tmp_path):
+    """A policy citation and a landmark holding <script> render as text (a copy of the built warehouse)."""
+    import shutil
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(wh, copy)
+    evil = "<script>alert(1)</script>"
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE policies SET citation = ? WHERE policy_id = 'state_law_restricts:CA:3'", [evil])
+    con.execute("UPDATE arrests SET landmark = ? WHERE aor = 'SLC' AND event_date BETWEEN '2015-10-24' AND '2015-10-29'",
+                [evil])
+    con.close()
+    c = TestClient(create_app(copy, ref=lambda p: SHARED / p))
+    place = c.get("/place/CA", params={"lang": "en"}).text
+    sweep = c.get("/sweep/SLC/2015-10-24/2015-10-29", params={"level": "aor", "lang": "en"}).text
+    for text in (place, sweep):
+        assert evil not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

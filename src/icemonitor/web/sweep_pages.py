@@ -91,7 +91,7 @@ def sweeps_page(request: Request) -> HTMLResponse:
             r["url"] += "&" + urlencode([("levels", ",".join(sp.levels))])
     ctx = dict(sp=sp, res=res, rows=rows, error=error, levels=LEVELS, measures=list(MEASURES),
                api=f"/api/v1/sweeps?{sp.api_query()}", active="sweeps")
-    return page.render("sweeps.html", **ctx)
+    return page.render("sweeps.html", status=422 if error else 200, **ctx)
 
 
 def daily(wh, level: str, place: str, measure: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
