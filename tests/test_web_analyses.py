@@ -212,3 +212,12 @@ def test_source_text_on_place_and_sweep_pages_is_escaped(wh, tmp_path):
     sweep = c.get("/sweep/SLC/2015-10-24/2015-10-29", params={"level": "aor", "lang": "en"}).text
     for text in (place, sweep):
         assert evil not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_place_search_redirects_to_the_place_page(client):
+    r = client.get("/place", params={"q": "Cook County, IL"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/place/17031"
+    r = client.get("/place", params={"q": "texas", "lang": "es"}, follow_redirects=False)
+    assert r.headers["location"] == "/place/TX?lang=es"
+    assert client.get("/place", params={"q": "Atlantis"}).status_code == 404
+    assert 'id="place-q"' in client.get("/", params={"lang": "en"}).text

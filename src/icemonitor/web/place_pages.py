@@ -53,6 +53,25 @@ def _resolve(page: Page, code: str):
     return place, place.level == "aor"
 
 
+@router.get("/place")
+def place_search(request: Request):
+    """The overview's "go to a place" form: redirect to /place/{code} (or 404 naming the text)."""
+    from urllib.parse import quote
+
+    from fastapi.responses import RedirectResponse
+
+    page = Page(request)
+    text = (request.query_params.get("q") or "").strip()
+    if not text or len(text) > 80:
+        return error_page(request, 404, "error.unknown_place", place=text[:80])
+    found = _resolve(page, text)
+    if found is None or found[0].level == "group":
+        return error_page(request, 404, "error.unknown_place", place=text)
+    lang = request.query_params.get("lang")
+    suffix = f"?lang={lang}" if lang in ("en", "es") else ""
+    return RedirectResponse(f"/place/{quote(found[0].code, safe='')}{suffix}", status_code=303)
+
+
 @router.get("/place/{code}", response_class=HTMLResponse)
 def place_page(request: Request, code: str) -> HTMLResponse:
     page = Page(request)
