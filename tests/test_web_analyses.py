@@ -221,3 +221,11 @@ def test_place_search_redirects_to_the_place_page(client):
     assert r.headers["location"] == "/place/TX?lang=es"
     assert client.get("/place", params={"q": "Atlantis"}).status_code == 404
     assert 'id="place-q"' in client.get("/", params={"lang": "en"}).text
+
+
+def test_served_warehouse_elsewhere_finds_its_own_reference_files(wh):
+    """`serve --warehouse HOME/warehouse.duckdb` with no ICEMONITOR_HOME: place answers use HOME's raw archive."""
+    c = TestClient(create_app(wh))
+    r = c.get("/api/v1/places/status", params={"place": "06037", "date": "2018-02-01"})
+    assert r.status_code == 200 and r.json()["answer"] == "yes"
+    assert c.get("/place/CA").status_code == 200

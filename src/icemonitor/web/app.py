@@ -36,10 +36,15 @@ def templates() -> Environment:
     return env
 
 
-def default_ref() -> Ref:
-    """The catalog's reference resolver over the configured data folder's raw archive."""
+def default_ref(warehouse_path: Path | str | None = None) -> Ref:
+    """The catalog's reference resolver over the raw archive of the data folder the warehouse was built in
+    (the warehouse's own folder when it holds a raw archive, e.g. `serve --warehouse OTHER/warehouse.duckdb`),
+    else the configured data folder's."""
+    from icemonitor import config
     from icemonitor.catalog.fetch import reference_resolver
 
+    if warehouse_path is not None and config.raw_dir(Path(warehouse_path).parent).is_dir():
+        return reference_resolver(home=Path(warehouse_path).parent)
     return reference_resolver()
 
 
@@ -104,7 +109,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
         "ICE enforcement records from FOIA releases, counted with stated definitions. Every response names "
         "the releases and definitions behind its figures."), docs_url="/api/docs", redoc_url=None)
     app.state.warehouse = Warehouse(warehouse_path)
-    app.state.ref = ref if ref is not None else default_ref()
+    app.state.ref = ref if ref is not None else default_ref(warehouse_path)
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
 
