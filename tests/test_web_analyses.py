@@ -229,3 +229,12 @@ def test_served_warehouse_elsewhere_finds_its_own_reference_files(wh):
     r = c.get("/api/v1/places/status", params={"place": "06037", "date": "2018-02-01"})
     assert r.status_code == 200 and r.json()["answer"] == "yes"
     assert c.get("/place/CA").status_code == 200
+
+
+def test_nation_and_date_bounds(client):
+    us = client.get("/api/v1/sweeps", params={"place": "US", "limit": 2}).json()
+    default = client.get("/api/v1/sweeps", params={"limit": 2}).json()
+    assert us["figures"] == default["figures"]
+    assert _loc(client.get("/api/v1/sweeps", params={"from": "0001-01-01", "to": "0001-01-02"})) == ["query", "from"]
+    assert _loc(client.get("/api/v1/priorities", params={"to": "9999-01-01"})) == ["query", "to"]
+    assert _loc(client.get("/api/v1/sweeps", params={"place": "00000"})) == ["query", "place"]

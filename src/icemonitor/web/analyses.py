@@ -31,6 +31,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+NATION = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE", "ALL")
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+
+
+def national(place: str | None) -> str | None:
+    """None (the whole country) for 'US' and its synonyms, which the place parser does not take."""
+    return None if place is None or place.strip().upper() in NATION else place
+
+
+def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    """Dates the analyses can work with (their baselines reach back weeks before `from`)."""
+    from icemonitor.web.queries import ParamError
+
+    for name, d in (("from", date_from), ("to", date_to)):
+        if d is not None and not EARLIEST <= d <= LATEST:
+            raise ParamError(name, f"must lie between {EARLIEST} and {LATEST}", d.isoformat())
+
+
 def _cached(wh: Warehouse, key: tuple, compute: Callable[[], Any]) -> Any:
     """compute() once per warehouse version and key; concurrent callers of one key wait for the first."""
     full = (wh.mtime, *key)
@@ -60,6 +78,8 @@ def sweeps(wh: Warehouse, ref: Any, place: str | None = None, date_from: dt.date
 
     d0 = date_from or dt.date(2015, 10, 1)
     d1 = date_to or dt.date(2019, 9, 30)
+    check_dates(d0, d1)
+    place = national(place)
     key = ("sweeps", place, d0, d1, measure, levels, limit, release, fold)
 
     def compute() -> AnalysisResult:
@@ -93,6 +113,8 @@ def priorities(wh: Warehouse, ref: Any, table: str = "arrests", place: str | Non
                date_from: dt.date | None = None, date_to: dt.date | None = None, by: str = "fy") -> AnalysisResult:
     from icemonitor.analysis.priorities import priorities as run
 
+    check_dates(date_from, date_to)
+    place = national(place)
     key = ("priorities", table, place, date_from, date_to, by)
     return _cached(wh, key, lambda: run(wh.cursor(), table=table, place=place, date_from=date_from,
                                         date_to=date_to, period=by, ref=ref))

@@ -126,7 +126,10 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError):
         """An analysis refused a parameter (unknown place, definition, ...): 422 naming it."""
-        param = {"by": "by"}.get(exc.field or "", exc.field or "query")
+        param = exc.field or "query"
+        asked = set(request.query_params)
+        if param not in asked and "place" in asked:  # e.g. the places module's own field names (fips5)
+            param = "place"
         message = str(exc.args[0]) if exc.args else str(exc)
         if request.url.path.startswith("/api/"):
             return JSONResponse(status_code=422, content={"detail": [
