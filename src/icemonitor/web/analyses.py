@@ -138,3 +138,48 @@ def parse_place(wh: Warehouse, ref: Any, text: str):
 def clear() -> None:
     with _lock:
         _cache.clear()
+
+
+def targeting(wh: Warehouse, definition: str | None, date_from: dt.date | None, date_to: dt.date | None,
+              level: str = "aor", period: str = "month") -> AnalysisResult:
+    """analysis.targeting.targeting (the CLI's `icemonitor targeting`), cached."""
+    from icemonitor.analysis.targeting import targeting as run
+
+    key = ("targeting", definition, date_from, date_to, level, period)
+
+    def compute() -> AnalysisResult:
+        res = run(wh.cursor(), definition=definition, date_from=date_from or dt.date(2015, 10, 1),
+                  date_to=date_to or dt.date(2019, 9, 30), level=level, period=period)
+        res.figures = [_plain(f) for f in res.figures]
+        res.extra = _plain(res.extra)
+        return res
+
+    return _cached(wh, key, compute)
+
+
+MAX_CLAIMS_BYTES = 256 * 1024
+
+
+def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
+    """analysis.claims.check over a claims document (YAML or JSON text), cached by its text."""
+    import tempfile
+    from pathlib import Path
+
+    from icemonitor.analysis.claims import check
+
+    from icemonitor.errors import InputError
+
+    def compute() -> AnalysisResult:
+        with tempfile.TemporaryDirectory(prefix="icemonitor-claims-") as tmp:
+            path = Path(tmp) / "claims.yaml"  # JSON is YAML too
+            path.write_text(text, encoding="utf-8")
+            try:
+                res = check(wh.cursor(), path, ref=ref)
+            except InputError as exc:  # name the upload, not the temporary file
+                raise InputError(str(exc).replace(f"file {path}, ", "").replace(str(path), "the claims file"),
+                                 field=exc.field or "claims", row=None, value=None) from None
+        res.parameters = {k: ("(uploaded)" if k == "file" else v) for k, v in res.parameters.items()}
+        res.figures = [_plain(f) for f in res.figures]
+        return res
+
+    return _cached(wh, ("check", text), compute)

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from icemonitor.errors import InputError
-from icemonitor.web import api, api_analyses, i18n, pages, place_pages, queries, sweep_pages
+from icemonitor.web import api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
 from icemonitor.web.db import Warehouse
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -119,7 +119,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     async def param_error(request: Request, exc: ParamError):
         if request.url.path.startswith("/api/"):
             return JSONResponse(status_code=422, content={"detail": [
-                {"loc": ["query", exc.param], "msg": exc.message, "type": "value_error",
+                {"loc": ["body" if exc.param == "claims" else "query", exc.param], "msg": exc.message, "type": "value_error",
                  "input": None if exc.value is None else str(exc.value)}]})
         return pages.error_page(request, 422, "error.param", param=exc.param, message=exc.message)
 
@@ -132,8 +132,9 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
             param = "place"
         message = str(exc.args[0]) if exc.args else str(exc)
         if request.url.path.startswith("/api/"):
+            where = "body" if request.method == "POST" else "query"
             return JSONResponse(status_code=422, content={"detail": [
-                {"loc": ["query", param], "msg": message, "type": "value_error",
+                {"loc": [where, param], "msg": message, "type": "value_error",
                  "input": None if exc.value is None else str(exc.value)}]})
         return pages.error_page(request, 422, "error.param", param=param, message=message)
 
@@ -158,8 +159,10 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
 
     app.include_router(api.router)
     app.include_router(api_analyses.router)
+    app.include_router(api_claims.router)
     app.include_router(place_pages.router)
     app.include_router(sweep_pages.router)
+    app.include_router(claim_pages.router)
     app.include_router(pages.router)
     return app
 
