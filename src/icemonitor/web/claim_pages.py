@@ -71,7 +71,8 @@ def targeting_page(request: Request) -> HTMLResponse:
     models = res.extra.get("models", [])
     did = res.extra.get("did", [])
     for m in models:
-        m["label"] = t(f"targeting.outcome_{m['outcome']}") if m["outcome"] in ("arrests", "at_large") else m["outcome"]
+        known = m["outcome"] in ("arrests", "at_large", "at_large_share")
+        m["label"] = t(f"targeting.outcome_{m['outcome']}") if known else m["outcome"]
     for m in did:
         m["label"] = f"{m['event']} {', '.join(m.get('states') or [])} · {m['outcome']}"
     spec = ratio_chart(models, t, t("targeting.models_title"), "label") if models else None
