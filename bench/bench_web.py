@@ -44,6 +44,8 @@ API_URLS = [
     "/api/v1/priorities?place=CA&by=all",
     "/api/v1/places/status?place=06037&date=2018-02-01",
     "/api/v1/places/status?place=TX&date=2018-02-01&definition=no-287g",
+    "/api/v1/targeting",
+    "/api/v1/targeting?definition=no-287g&period=fy",
 ]
 PAGE_URLS = [
     "/",
@@ -60,6 +62,8 @@ PAGE_URLS = [
     "/sweeps",
     "/sweeps?place=CA&measure=all",
     "/sweep/SLC/2015-10-24/2015-10-29?level=aor&measure=at_large&from=2015-10-01&to=2019-09-30&limit=20",
+    "/targeting",
+    "/check",
 ]
 
 

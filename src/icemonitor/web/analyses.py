@@ -145,11 +145,12 @@ def targeting(wh: Warehouse, definition: str | None, date_from: dt.date | None, 
     """analysis.targeting.targeting (the CLI's `icemonitor targeting`), cached."""
     from icemonitor.analysis.targeting import targeting as run
 
+    date_from, date_to = date_from or dt.date(2015, 10, 1), date_to or dt.date(2019, 9, 30)
     key = ("targeting", definition, date_from, date_to, level, period)
 
     def compute() -> AnalysisResult:
-        res = run(wh.cursor(), definition=definition, date_from=date_from or dt.date(2015, 10, 1),
-                  date_to=date_to or dt.date(2019, 9, 30), level=level, period=period)
+        res = run(wh.cursor(), definition=definition, date_from=date_from, date_to=date_to, level=level,
+                  period=period)
         res.figures = [_plain(f) for f in res.figures]
         res.extra = _plain(res.extra)
         return res

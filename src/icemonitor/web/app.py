@@ -88,6 +88,10 @@ def _warm_sweeps(app: FastAPI) -> None:
         analyses.sweeps(wh, ref, None, last - dt.timedelta(days=365), last, "at_large", None, 5)
     analyses.sweeps(wh, ref, None, None, None, "at_large", None, 5)
     analyses.sweeps(wh, ref, None, None, None, "at_large", None, 20)
+    try:
+        analyses.targeting(wh, None, None, None)  # the /targeting default (about a second)
+    except Exception:  # a warehouse without the places stage's tables: the page reports it on request
+        logging.getLogger(__name__).info("targeting not warmed", exc_info=True)
 
 
 def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:
