@@ -146,6 +146,7 @@ def targeting(wh: Warehouse, definition: str | None, date_from: dt.date | None, 
     from icemonitor.analysis.targeting import targeting as run
 
     date_from, date_to = date_from or dt.date(2015, 10, 1), date_to or dt.date(2019, 9, 30)
+    check_dates(date_from, date_to)
     key = ("targeting", definition, date_from, date_to, level, period)
 
     def compute() -> AnalysisResult:
