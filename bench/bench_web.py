@@ -38,6 +38,14 @@ API_URLS = [
     "/api/v1/summary?by=aor,method_class&from=2016-10-01&to=2017-09-30",
     "/api/v1/releases",
     "/api/v1/coverage",
+    "/api/v1/sweeps?limit=20",
+    "/api/v1/sweeps?place=LOS&limit=10",
+    "/api/v1/priorities?place=LOS",
+    "/api/v1/priorities?place=CA&by=all",
+    "/api/v1/places/status?place=06037&date=2018-02-01",
+    "/api/v1/places/status?place=TX&date=2018-02-01&definition=no-287g",
+    "/api/v1/targeting",
+    "/api/v1/targeting?definition=no-287g&period=fy",
 ]
 PAGE_URLS = [
     "/",
@@ -48,6 +56,14 @@ PAGE_URLS = [
     "/place/SEA",
     "/data?by=fy&aor=CHI",
     "/data?by=month,method_class",
+    "/place/CA",
+    "/place/06037",
+    "/place/TX?lang=es",
+    "/sweeps",
+    "/sweeps?place=CA&measure=all",
+    "/sweep/SLC/2015-10-24/2015-10-29?level=aor&measure=at_large&from=2015-10-01&to=2019-09-30&limit=20",
+    "/targeting",
+    "/check",
 ]
 
 

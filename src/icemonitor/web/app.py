@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from icemonitor.web import api, i18n, pages, queries
+from icemonitor.errors import InputError
+from icemonitor.web import api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
 from icemonitor.web.db import Warehouse
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -35,10 +36,15 @@ def templates() -> Environment:
     return env
 
 
-def default_ref() -> Ref:
-    """The catalog's reference resolver over the configured data folder's raw archive."""
+def default_ref(warehouse_path: Path | str | None = None) -> Ref:
+    """The catalog's reference resolver over the raw archive of the data folder the warehouse was built in
+    (the warehouse's own folder when it holds a raw archive, e.g. `serve --warehouse OTHER/warehouse.duckdb`),
+    else the configured data folder's."""
+    from icemonitor import config
     from icemonitor.catalog.fetch import reference_resolver
 
+    if warehouse_path is not None and config.raw_dir(Path(warehouse_path).parent).is_dir():
+        return reference_resolver(home=Path(warehouse_path).parent)
     return reference_resolver()
 
 
@@ -53,6 +59,7 @@ def warm_up(app: FastAPI) -> threading.Thread:
             if wh.exists():
                 queries.coverage(wh)
                 queries.releases(wh)
+                _warm_sweeps(app)
         except Exception:  # warming is an optimisation; the request path reports real errors
             logging.getLogger(__name__).exception("warm-up failed")
 
@@ -60,6 +67,31 @@ def warm_up(app: FastAPI) -> threading.Thread:
     app.state.warm_up = thread
     thread.start()
     return thread
+
+
+def _warm_sweeps(app: FastAPI) -> None:
+    """The default sweeps runs behind /sweeps and the overview's recent sweeps (a few seconds on first use)."""
+    from icemonitor.web import analyses
+
+    wh = app.state.warehouse
+    if "arrests" not in wh.tables():
+        return
+    ref = app.state.ref
+    if ref is None:
+        from icemonitor.analysis.common import reference_for
+
+        ref = reference_for(wh.cursor())
+    last = queries.last_event_date(wh, queries.Filters("arrests"))
+    if last is not None:
+        import datetime as dt
+
+        analyses.sweeps(wh, ref, None, last - dt.timedelta(days=365), last, "at_large", None, 5)
+    analyses.sweeps(wh, ref, None, None, None, "at_large", None, 5)
+    analyses.sweeps(wh, ref, None, None, None, "at_large", None, 20)
+    try:
+        analyses.targeting(wh, None, None, None)  # the /targeting default (about a second)
+    except Exception:  # a warehouse without the places stage's tables: the page reports it on request
+        logging.getLogger(__name__).info("targeting not warmed", exc_info=True)
 
 
 def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:
@@ -81,7 +113,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
         "ICE enforcement records from FOIA releases, counted with stated definitions. Every response names "
         "the releases and definitions behind its figures."), docs_url="/api/docs", redoc_url=None)
     app.state.warehouse = Warehouse(warehouse_path)
-    app.state.ref = ref if ref is not None else default_ref()
+    app.state.ref = ref if ref is not None else default_ref(warehouse_path)
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
 
@@ -91,9 +123,24 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     async def param_error(request: Request, exc: ParamError):
         if request.url.path.startswith("/api/"):
             return JSONResponse(status_code=422, content={"detail": [
-                {"loc": ["query", exc.param], "msg": exc.message, "type": "value_error",
+                {"loc": ["body" if exc.param == "claims" else "query", exc.param], "msg": exc.message, "type": "value_error",
                  "input": None if exc.value is None else str(exc.value)}]})
         return pages.error_page(request, 422, "error.param", param=exc.param, message=exc.message)
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        """An analysis refused a parameter (unknown place, definition, ...): 422 naming it."""
+        param = exc.field or "query"
+        asked = set(request.query_params)
+        if param not in asked and "place" in asked:  # e.g. the places module's own field names (fips5)
+            param = "place"
+        message = str(exc.args[0]) if exc.args else str(exc)
+        if request.url.path.startswith("/api/"):
+            where = "body" if request.method == "POST" else "query"
+            return JSONResponse(status_code=422, content={"detail": [
+                {"loc": [where, param], "msg": message, "type": "value_error",
+                 "input": None if exc.value is None else str(exc.value)}]})
+        return pages.error_page(request, 422, "error.param", param=param, message=message)
 
     @app.exception_handler(FileNotFoundError)
     async def no_warehouse(request: Request, exc: FileNotFoundError):
@@ -115,6 +162,11 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
         return {"status": "ok", "warm": thread is not None and not thread.is_alive()}
 
     app.include_router(api.router)
+    app.include_router(api_analyses.router)
+    app.include_router(api_claims.router)
+    app.include_router(place_pages.router)
+    app.include_router(sweep_pages.router)
+    app.include_router(claim_pages.router)
     app.include_router(pages.router)
     return app
 

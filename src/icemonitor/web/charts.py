@@ -182,3 +182,106 @@ def quantile_bands(rows: list[dict], field: str, k: int = 5, fmt: str = "{:,.1f}
         i = sum(1 for c in cuts if v >= c)
         r["band"] = labels[min(i, len(labels) - 1)]
     return labels
+
+
+POLICY_GROUPS = {"state_law": "#6b6b6b", "287g": "#8a5a2f", "federal_list": "#4b7f52"}
+
+
+def policy_group(kind: str) -> str:
+    """state_law / 287g / federal_list from a policies.kind value."""
+    if kind.startswith("287g"):
+        return "287g"
+    if kind.startswith("federal_list"):
+        return "federal_list"
+    return "state_law"
+
+
+def trend_with_policies(rows: list[dict], policies: list[dict], t: T, title: str) -> Spec:
+    """The monthly trend with the place's policy timeline on the same time axis (layered rect and rule marks).
+
+    Each policy in force during the trend's months is a shaded band from its start (or the first month) to its
+    end (or the last month); each start inside the months is a dashed rule with a short text label, so the kind
+    reads without colour. Policies wholly outside the months are left to the table under the chart."""
+    line = trend(rows, t, title)
+    months = sorted({r["month"] for r in rows})
+    if not months:
+        return line
+    x0, x1 = months[0] + "-01", _month_end(months[-1])
+    marks = []
+    for p in policies:
+        start = str(p["start"]) if p.get("start") else None
+        end = str(p["end"]) if p.get("end") else None
+        if start is None or start > x1 or (end is not None and end < x0):
+            continue
+        group = policy_group(p["kind"])
+        marks.append({"from": max(start, x0), "to": min(end, x1) if end else x1, "start": start,
+                      "end": end or t("place.policy_open"), "starts_inside": start >= x0,
+                      "label": t(f"policy.{group}"), "kind": p["kind"], "jurisdiction": p.get("jurisdiction") or "",
+                      "citation": p.get("citation") or "", "group": group})
+    if not marks:
+        return line
+    tip = [{"field": "label", "title": t("place.policy_kind")}, {"field": "kind", "title": t("place.policy_code")},
+           {"field": "jurisdiction", "title": t("place.policy_jurisdiction")},
+           {"field": "start", "title": t("place.policy_start")}, {"field": "end", "title": t("place.policy_end")},
+           {"field": "citation", "title": t("place.policy_citation")}]
+    states = [m for m in marks if m["group"] == "state_law"]
+    starts = [m for m in marks if m["starts_inside"]][:25]
+    layers: list[Spec] = []
+    if states:
+        layers.append({"data": {"values": states}, "mark": {"type": "rect", "opacity": 0.12, "color": "#6b6b6b"},
+                       "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
+                                    "tooltip": tip}})
+    if starts:
+        for group, colour in POLICY_GROUPS.items():  # one layer per group: fixed colours, no shared colour scale
+            values = [m for m in starts if m["group"] == group]
+            if values:
+                layers.append({"data": {"values": values},
+                               "mark": {"type": "rule", "strokeDash": [4, 3], "strokeWidth": 1.5, "color": colour},
+                               "encoding": {"x": {"field": "start", "type": "temporal"}, "tooltip": tip}})
+        layers.append({"data": {"values": starts},
+                       "mark": {"type": "text", "angle": 270, "align": "right", "baseline": "bottom", "dx": -4,
+                                "dy": -2, "fontSize": 10, "y": 0},
+                       "encoding": {"x": {"field": "start", "type": "temporal"}, "text": {"field": "label"},
+                                    "tooltip": tip}})
+    trend_layer = {k: line.pop(k) for k in ("data", "mark", "encoding")}
+    line["layer"] = layers + [trend_layer]
+    line["description"] = t("chart.trend_policy_desc")
+    return line
+
+
+def _month_end(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:7])
+    y2, m2 = (y + 1, 1) if m == 12 else (y, m + 1)
+    import datetime as _dt
+
+    return (_dt.date(y2, m2, 1) - _dt.timedelta(days=1)).isoformat()
+
+
+def peer_bars(rows: list[dict], t: T, title: str, current_label: str) -> Spec:
+    """Rate per 10,000 non-citizens for peer places, ranked; the place itself is marked by a darker bar, a
+    bold label and an arrow in its name (not by colour alone)."""
+    data = [{**r, "name": (("▶ " + r["label"]) if r["current"] else r["label"]),
+             "which": current_label if r["current"] else t("place.peer_other")} for r in rows]
+    spec = _base(title, t("chart.peer_desc"))
+    enc_y = {"field": "name", "type": "nominal", "sort": "-x", "title": None}
+    spec.update({
+        "height": {"step": 16},
+        "data": {"values": data},
+        "layer": [
+            {"mark": {"type": "bar"},
+             "encoding": {"y": enc_y, "x": {"field": "rate", "type": "quantitative", "title": t("chart.rate")},
+                          "color": {"field": "which", "type": "nominal", "title": None,
+                                    "scale": {"domain": [current_label, t("place.peer_other")],
+                                              "range": ["#b34700", "#9db4cf"]}},
+                          "tooltip": [{"field": "label", "title": t("place.peer")},
+                                      {"field": "n", "type": "quantitative", "format": ",", "title": t("chart.events")},
+                                      {"field": "noncitizen_pop", "type": "quantitative", "format": ",.0f",
+                                       "title": t("chart.noncitizens")},
+                                      {"field": "rate", "type": "quantitative", "format": ",.2f",
+                                       "title": t("chart.rate")}]}},
+            {"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 10},
+             "encoding": {"y": enc_y, "x": {"field": "rate", "type": "quantitative"},
+                          "text": {"field": "rate", "type": "quantitative", "format": ",.1f"}}},
+        ],
+    })
+    return spec

@@ -82,6 +82,10 @@ class Warehouse:
             local.generation = generation
         return local.con
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the current warehouse (for the analysis functions, which take a connection)."""
+        return self._cursor()
+
     # -- queries -----------------------------------------------------------------------------------
     def query(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
         """Rows as dicts. Cached by (warehouse mtime, sql, params). SQL must use ? parameters."""

@@ -23,8 +23,8 @@ SECURITY_HEADERS = [
 ]
 # Only the dashboard's own read-only views are cached; anything else mounted on the app (e.g. the intake's
 # /intake and /staff pages) passes through untouched.
-CACHED_PATHS = ("/", "/data")
-CACHED_PREFIXES = ("/place/", "/api/v1/")
+CACHED_PATHS = ("/", "/data", "/sweeps", "/targeting", "/check")
+CACHED_PREFIXES = ("/place/", "/sweep/", "/api/v1/")
 MAX_ENTRIES = 512
 MAX_BODY = 4 * 2**20
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+
+import duckdb
 from typing import Any
 from urllib.parse import urlencode
 
@@ -143,6 +146,37 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     return out
 
 
+RECENT_SWEEPS = 5
+
+
+def recent_sweeps(page: Page) -> dict[str, Any] | None:
+    """The largest at-large sweeps ending in the last twelve months of arrests data (the CLI's sweeps over that
+    period); when that period holds none, the CLI's default period (FY2016-FY2019). Each links to its page."""
+    import datetime as dt
+
+    from icemonitor.errors import InputError
+    from icemonitor.web import analyses
+    from icemonitor.web.api_analyses import app_ref
+    from icemonitor.web.place_pages import sweep_rows
+
+    if "arrests" not in page.wh.tables():
+        return None
+    last = queries.last_event_date(page.wh, Filters("arrests"))
+    if last is None:
+        return None
+    periods = [(last - dt.timedelta(days=365), last), (None, None)]
+    try:
+        for d0, d1 in periods:
+            res = analyses.sweeps(page.wh, app_ref(page.request), None, d0, d1, "at_large", None, RECENT_SWEEPS)
+            if res.figures:
+                break
+    except (InputError, duckdb.Error):  # the overview stands without this section
+        logging.getLogger(__name__).warning("recent sweeps not available", exc_info=True)
+        return None
+    return {"rows": sweep_rows(res, None), "from": res.parameters["from"], "to": res.parameters["to"],
+            "releases": res.releases, "definition": res.definitions.get("sweep", "")}
+
+
 def _filters_or_default(page: Page) -> Filters:
     return filters_from_query(dict(page.request.query_params))
 
@@ -152,50 +186,13 @@ def overview(request: Request) -> HTMLResponse:
     page = Page(request)
     f = _filters_or_default(page)
     ctx = overview_figures(page, f)
+    ctx["recent_sweeps"] = recent_sweeps(page)
     ctx.update(filters=f, aors=queries.aors(page.wh), names=queries.aor_names(),
                coverage=queries.coverage(page.wh) if page.wh.exists() else [], releases=queries.releases(page.wh),
                warehouse=warehouse_info(page.wh))
     if page.partial:
         return page.render("_overview_results.html", **ctx)
     return page.render("overview.html", **ctx)
-
-
-@router.get("/place/{aor}", response_class=HTMLResponse)
-def place(request: Request, aor: str) -> HTMLResponse:
-    page = Page(request)
-    t, wh = page.t, page.wh
-    code = aor.upper()
-    if code not in queries.aors(wh):
-        return error_page(request, 404, "error.unknown_aor", aor=aor)
-    q = dict(request.query_params)
-    q["aor"] = code
-    f = filters_from_query(q)
-    defs = definitions(wh, f, page.lang)
-    figures = []
-    trend = queries.summary(wh, Filters("arrests", f.date_from, f.date_to, code, None), ["month", "method_class"])
-    figures.append(_figure(
-        "trend", charts.trend(trend["rows"], t, t("place.trend_title", aor=code)) if trend["rows"] else None,
-        trend["rows"], [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
-        spans_text(page, Filters("arrests", f.date_from, f.date_to, code, None))))
-    mix = queries.summary(wh, Filters("arrests", f.date_from, f.date_to, code, None), ["fy", "method_class"])
-    figures.append(_figure(
-        "method_mix", charts.grouped_bars(mix["rows"], t, t("place.method_title", aor=code), "fy", t("chart.fy"),
-                                          "method_class", "class") if mix["rows"] else None,
-        mix["rows"], [("fy", t("chart.fy")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", "") + " " + t("def.fy"), mix["releases"], t("figure.empty")))
-    crim = queries.criminality_fields(wh, Filters("arrests", f.date_from, f.date_to, code, None))
-    crim_figs = []
-    for release, field in sorted({(r["release_id"], r["criminality_field"]) for r in crim}):
-        rows = [r for r in crim if r["release_id"] == release and r["criminality_field"] == field]
-        crim_figs.append(_figure(
-            f"criminality_{field}", charts.grouped_bars(
-                rows, t, t("place.crim_title", aor=code, field=field, release=release), "fy", t("chart.fy"),
-                "criminality", "crim"),
-            rows, [("fy", t("chart.fy")), ("criminality", t("chart.criminality")), ("n", t("chart.events"))],
-            t("def.criminality", field=field, release=release) + " " + t("def.fy"), [release]))
-    return page.render("place.html", code=code, name=queries.aor_names().get(code, code), figures=figures,
-                       crim_figures=crim_figs, filters=f, aors=queries.aors(wh))
 
 
 @router.get("/data", response_class=HTMLResponse)

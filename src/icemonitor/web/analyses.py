@@ -1,0 +1,187 @@
+"""The analyses (sweeps, priorities, sanctuary status) run for the web tier, cached until the warehouse changes.
+
+The web tier calls the same library functions as the CLI, with the same parameters, so a page, an API answer
+and `icemonitor sweeps --json` agree. Results are cached per (warehouse mtime, analysis, parameters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
+
+from icemonitor.analysis.result import AnalysisResult
+from icemonitor.web.db import Warehouse
+
+CACHE_SIZE = 128
+_cache: OrderedDict[tuple, Any] = OrderedDict()
+_lock = threading.Lock()
+_running: dict[tuple, threading.Lock] = {}
+
+
+def _plain(value: Any) -> Any:
+    """numpy floats (a float subclass that JSON and templates print oddly) and nested values as plain Python."""
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+NATION = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE", "ALL")
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+
+
+def national(place: str | None) -> str | None:
+    """None (the whole country) for 'US' and its synonyms, which the place parser does not take."""
+    return None if place is None or place.strip().upper() in NATION else place
+
+
+def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    """Dates the analyses can work with (their baselines reach back weeks before `from`)."""
+    from icemonitor.web.queries import ParamError
+
+    for name, d in (("from", date_from), ("to", date_to)):
+        if d is not None and not EARLIEST <= d <= LATEST:
+            raise ParamError(name, f"must lie between {EARLIEST} and {LATEST}", d.isoformat())
+
+
+def _cached(wh: Warehouse, key: tuple, compute: Callable[[], Any]) -> Any:
+    """compute() once per warehouse version and key; concurrent callers of one key wait for the first."""
+    full = (wh.mtime, *key)
+    with _lock:
+        if full in _cache:
+            _cache.move_to_end(full)
+            return _cache[full]
+        gate = _running.setdefault(full, threading.Lock())
+    with gate:
+        with _lock:
+            if full in _cache:
+                return _cache[full]
+        value = compute()
+        with _lock:
+            _cache[full] = value
+            _running.pop(full, None)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return value
+
+
+def sweeps(wh: Warehouse, ref: Any, place: str | None = None, date_from: dt.date | None = None,
+           date_to: dt.date | None = None, measure: str = "at_large", levels: tuple[str, ...] | None = None,
+           limit: int = 20, release: str | None = None, fold: bool = True) -> AnalysisResult:
+    """analysis.sweeps.sweeps with the CLI's defaults (FY2016-FY2019, at-large)."""
+    from icemonitor.analysis.sweeps import sweeps as run
+
+    d0 = date_from or dt.date(2015, 10, 1)
+    d1 = date_to or dt.date(2019, 9, 30)
+    check_dates(d0, d1)
+    place = national(place)
+    key = ("sweeps", place, d0, d1, measure, levels, limit, release, fold)
+
+    def compute() -> AnalysisResult:
+        res = run(wh.cursor(), place=place, date_from=d0, date_to=d1, measure=measure, levels=levels, limit=limit,
+                  release=release, fold_echoes=fold, ref=ref)
+        res.figures = [_plain(f) for f in res.figures]
+        for f in res.figures:
+            f["known_as"] = _known_as(f)
+        return res
+
+    return _cached(wh, key, compute)
+
+
+def _known_as(f: dict[str, Any]) -> str | None:
+    """The announced operation or known event that explains a sweep (analysis.validation.explain), if any."""
+    try:
+        from icemonitor.analysis.validation import explain
+    except ImportError:
+        return None
+    row = dict(f)
+    for k in ("start", "end"):
+        if isinstance(row.get(k), str):
+            row[k] = dt.date.fromisoformat(row[k])
+    try:
+        return explain(row) or None
+    except Exception:  # an explanation is context; a sweep without one is still shown
+        return None
+
+
+def priorities(wh: Warehouse, ref: Any, table: str = "arrests", place: str | None = None,
+               date_from: dt.date | None = None, date_to: dt.date | None = None, by: str = "fy") -> AnalysisResult:
+    from icemonitor.analysis.priorities import priorities as run
+
+    check_dates(date_from, date_to)
+    place = national(place)
+    key = ("priorities", table, place, date_from, date_to, by)
+    return _cached(wh, key, lambda: run(wh.cursor(), table=table, place=place, date_from=date_from,
+                                        date_to=date_to, period=by, ref=ref))
+
+
+def place_status(wh: Warehouse, ref: Any, place: str, date: dt.date, definition: str | None):
+    """places.sanctuary.status (reads the policy files through `ref`)."""
+    from icemonitor.places.sanctuary import status
+
+    key = ("status", place, date, definition)
+    return _cached(wh, key, lambda: status(place, date, definition, ref))
+
+
+def parse_place(wh: Warehouse, ref: Any, text: str):
+    """places.place_filter.parse_place, cached."""
+    from icemonitor.places.place_filter import parse_place as run
+
+    return _cached(wh, ("place", text.strip()), lambda: run(text, ref))
+
+
+def clear() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def targeting(wh: Warehouse, definition: str | None, date_from: dt.date | None, date_to: dt.date | None,
+              level: str = "aor", period: str = "month") -> AnalysisResult:
+    """analysis.targeting.targeting (the CLI's `icemonitor targeting`), cached."""
+    from icemonitor.analysis.targeting import targeting as run
+
+    date_from, date_to = date_from or dt.date(2015, 10, 1), date_to or dt.date(2019, 9, 30)
+    check_dates(date_from, date_to)
+    key = ("targeting", definition, date_from, date_to, level, period)
+
+    def compute() -> AnalysisResult:
+        res = run(wh.cursor(), definition=definition, date_from=date_from, date_to=date_to, level=level,
+                  period=period)
+        res.figures = [_plain(f) for f in res.figures]
+        res.extra = _plain(res.extra)
+        return res
+
+    return _cached(wh, key, compute)
+
+
+MAX_CLAIMS_BYTES = 256 * 1024
+
+
+def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
+    """analysis.claims.check over a claims document (YAML or JSON text), cached by its text."""
+    import tempfile
+    from pathlib import Path
+
+    from icemonitor.analysis.claims import check
+
+    from icemonitor.errors import InputError
+
+    def compute() -> AnalysisResult:
+        with tempfile.TemporaryDirectory(prefix="icemonitor-claims-") as tmp:
+            path = Path(tmp) / "claims.yaml"  # JSON is YAML too
+            path.write_text(text, encoding="utf-8")
+            try:
+                res = check(wh.cursor(), path, ref=ref)
+            except InputError as exc:  # name the upload, not the temporary file
+                raise InputError(str(exc).replace(f"file {path}, ", "").replace(str(path), "the claims file"),
+                                 field=exc.field or "claims", row=None, value=None) from None
+        res.parameters = {k: ("(uploaded)" if k == "file" else v) for k, v in res.parameters.items()}
+        res.figures = [_plain(f) for f in res.figures]
+        return res
+
+    return _cached(wh, ("check", text), compute)

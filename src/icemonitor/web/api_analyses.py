@@ -1,0 +1,153 @@
+"""JSON API for the analyses: /api/v1/sweeps, /api/v1/priorities, /api/v1/places/status.
+
+Same parameters as the CLI commands (`icemonitor sweeps`, `icemonitor priorities`, `icemonitor places status`),
+validated by FastAPI/pydantic (a bad parameter gets a 422 whose `loc` names it). Every answer carries the
+analysis's definitions, caveats and the ids of the releases its figures come from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from icemonitor.web import analyses
+from icemonitor.web.api import ERRORS, Release, WarehouseInfo
+from icemonitor.web.context import release_details, warehouse_info
+
+router = APIRouter(prefix="/api/v1", tags=["analyses"])
+
+PLACE_PATTERN = r"^[A-Za-z0-9 .,'()_:-]{1,80}$"
+PLACE_HELP = "US, an AOR code (LOS), a state (CA or California), a county FIPS (06037) or name, or a named group"
+Measure = Literal["all", "at_large", "custodial"]
+Level = Literal["national", "aor", "state", "county", "landmark"]
+PriorityTable = Literal["arrests", "bookins", "removals", "i213"]
+Period = Literal["fy", "month", "all"]
+
+
+class AnalysisResponse(BaseModel):
+    name: str = Field(description="Which analysis")
+    parameters: dict[str, Any] = Field(description="What was asked, as the analysis understood it")
+    columns: list[str] = Field(description="Order of the keys in each figure row")
+    figures: list[dict[str, Any]]
+    definitions: dict[str, str] = Field(description="term -> plain-language definition")
+    releases: list[str] = Field(description="Catalog ids of the releases the figures come from")
+    release_details: list[Release] = Field(description="The same releases with title, FOIA request and files")
+    caveats: list[str]
+    extra: dict[str, Any] = Field(default_factory=dict)
+    warehouse: WarehouseInfo
+
+
+class PolicyEventOut(BaseModel):
+    policy_id: str
+    jurisdiction: str
+    jurisdiction_level: str
+    kind: str
+    start: dt.date | None
+    end: dt.date | None
+    end_known: bool
+    citation: str | None
+    source: str
+    source_row: int | None
+    evidence: str | None
+    confidence: str | None
+    verified: bool
+    role: str
+
+
+class StatusResponse(BaseModel):
+    place_code: str
+    place_label: str
+    place_level: str
+    date: dt.date
+    definition: str = Field(description="Name of the sanctuary definition applied")
+    definition_text: str
+    answer: Literal["yes", "no", "unknown"]
+    reason: str
+    caveats: list[str]
+    events: list[PolicyEventOut] = Field(description="The policy events (warehouse `policies`) behind the answer")
+    definitions_available: dict[str, str] = Field(description="Every selectable definition: name -> description")
+    sources: list[str] = Field(description="Reference files (shared/data layout) the policy events come from")
+
+
+def app_ref(request: Request) -> Any:
+    """The app's reference resolver, else the one of the folder the warehouse was built in."""
+    ref = request.app.state.ref
+    if ref is None:
+        from icemonitor.analysis.common import reference_for
+
+        ref = reference_for(request.app.state.warehouse.cursor())
+    return ref
+
+
+def respond(request: Request, res, table: str | None = "arrests") -> AnalysisResponse:
+    wh = request.app.state.warehouse
+    return AnalysisResponse(
+        name=res.name, parameters=res.parameters, columns=res.columns, figures=res.figures,
+        definitions=res.definitions, releases=res.releases,
+        release_details=[Release(**r) for r in release_details(wh, res.releases, table)],
+        caveats=res.caveats, extra=res.extra, warehouse=WarehouseInfo(**warehouse_info(wh)))
+
+
+@router.get("/sweeps", response_model=AnalysisResponse, responses=ERRORS)
+def sweeps(
+    request: Request,
+    place: str | None = Query(None, pattern=PLACE_PATTERN, description=PLACE_HELP + " (default: the nation)"),
+    date_from: dt.date = Query(dt.date(2015, 10, 1), alias="from", description="First day scanned"),
+    date_to: dt.date = Query(dt.date(2019, 9, 30), alias="to", description="Last day scanned"),
+    measure: Measure = Query("at_large", description="Which arrests: all, at_large or custodial"),
+    level: list[Level] | None = Query(None, description="Levels to scan (repeat); default: all available"),
+    limit: int = Query(20, ge=1, le=200, description="How many sweeps, best score first"),
+    release: str | None = Query(None, pattern=r"^[A-Za-z0-9._-]{1,100}$",
+                                description="Count only this release's rows (its own series)"),
+    fold: bool = Query(True, description="Fold echoes of AOR sweeps at other levels into them (CLI: --no-fold)"),
+) -> AnalysisResponse:
+    """Multi-day surges of arrests above the expected daily count, ranked (as `icemonitor sweeps --json`)."""
+    from icemonitor.web.queries import ParamError
+
+    if date_to < date_from:
+        raise ParamError("to", "must not be before 'from'", date_to.isoformat())
+    if (date_to - date_from).days > 366 * 12:
+        raise ParamError("from", "at most twelve years at once", date_from.isoformat())
+    res = analyses.sweeps(request.app.state.warehouse, app_ref(request), place, date_from, date_to, measure,
+                          tuple(level) if level else None, limit, release, fold)
+    return respond(request, res)
+
+
+@router.get("/priorities", response_model=AnalysisResponse, responses=ERRORS)
+def priorities(
+    request: Request,
+    place: str | None = Query(None, pattern=PLACE_PATTERN, description=PLACE_HELP),
+    date_from: dt.date | None = Query(None, alias="from", description="First event date (inclusive)"),
+    date_to: dt.date | None = Query(None, alias="to", description="Last event date (inclusive)"),
+    table: PriorityTable = Query("arrests", description="Event table"),
+    by: Period = Query("fy", description="Period: fy, month or all"),
+) -> AnalysisResponse:
+    """Shares convicted / pending charges only / no record, per the release's own field (as `icemonitor priorities`)."""
+    from icemonitor.web.queries import ParamError
+
+    if date_from and date_to and date_to < date_from:
+        raise ParamError("to", "must not be before 'from'", date_to.isoformat())
+    res = analyses.priorities(request.app.state.warehouse, app_ref(request), table, place, date_from, date_to, by)
+    return respond(request, res, table)
+
+
+@router.get("/places/status", response_model=StatusResponse, responses=ERRORS)
+def place_status(
+    request: Request,
+    place: str = Query(..., pattern=PLACE_PATTERN, description="A state (CA) or county (06037 or its name)"),
+    date: dt.date = Query(..., description="The day asked about"),
+    definition: str | None = Query(None, pattern=r"^[a-z0-9_-]{1,60}$",
+                                   description="Sanctuary definition name (default: the project default)"),
+) -> StatusResponse:
+    """Was the place a sanctuary jurisdiction on the date, under the chosen definition (as `icemonitor places status`)."""
+    from icemonitor.places.sanctuary import definitions
+
+    ref = app_ref(request)
+    res = analyses.place_status(request.app.state.warehouse, ref, place, date, definition)
+    body = res.model_dump()
+    body["definitions_available"] = {k: d.description for k, d in definitions().items()}
+    body["sources"] = sorted({e.source for e in res.events})
+    return StatusResponse(**body)

@@ -1,0 +1,159 @@
+"""Place pages: /place/{code} for an AOR (LOS), a state (CA) or a county (06037), parsed by places.parse_place.
+
+Each page: monthly trend with the place's policy timeline on the same time axis, method mix, criminal history
+where a release records it, the policy events themselves, sweeps detected there, and peers by rate per 10,000
+non-citizen residents. County pages say how many arrests resolve to the county and how many are unresolved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+import duckdb
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from icemonitor.errors import InputError
+from icemonitor.web import analyses, charts, i18n, place_queries as pq, queries
+from icemonitor.web.api_analyses import app_ref
+from icemonitor.web.context import definitions, filters_from_query
+from icemonitor.web.pages import Page, _figure, error_page, spans_text
+from icemonitor.web.queries import Filters
+
+router = APIRouter(include_in_schema=False)
+SWEEPS_SHOWN = 10
+PEERS_SHOWN = 20
+
+
+def sweep_link(f: dict[str, Any], res_params: dict[str, Any], scope: str | None) -> str:
+    """URL of a sweep's page: the run's parameters travel along, so the page re-runs the same (cached) analysis."""
+    q = {"level": f["level"], "measure": res_params.get("measure") or "at_large",
+         "from": str(res_params.get("from") or ""), "to": str(res_params.get("to") or ""),
+         "limit": str(res_params.get("limit") or 20)}
+    if scope:
+        q["in"] = scope
+    return f"/sweep/{f['place']}/{f['start']}/{f['end']}?{urlencode(q)}"
+
+
+def sweep_rows(res, scope: str | None) -> list[dict[str, Any]]:
+    return [{**f, "url": sweep_link(f, res.parameters, scope)} for f in res.figures]
+
+
+def _resolve(page: Page, code: str):
+    """(Place, is_aor) or None when the text names no place."""
+    up = code.strip().upper()
+    if up in queries.aors(page.wh):
+        return analyses.parse_place(page.wh, app_ref(page.request), up), True
+    try:
+        place = analyses.parse_place(page.wh, app_ref(page.request), code)
+    except InputError:
+        return None
+    return place, place.level == "aor"
+
+
+@router.get("/place")
+def place_search(request: Request):
+    """The overview's "go to a place" form: redirect to /place/{code} (or 404 naming the text)."""
+    from urllib.parse import quote
+
+    from fastapi.responses import RedirectResponse
+
+    page = Page(request)
+    text = (request.query_params.get("q") or "").strip()
+    if not text or len(text) > 80:
+        return error_page(request, 404, "error.unknown_place", place=text[:80])
+    found = _resolve(page, text)
+    if found is None or found[0].level == "group":
+        return error_page(request, 404, "error.unknown_place", place=text)
+    lang = request.query_params.get("lang")
+    suffix = f"?lang={lang}" if lang in ("en", "es") else ""
+    return RedirectResponse(f"/place/{quote(found[0].code, safe='')}{suffix}", status_code=303)
+
+
+@router.get("/place/{code}", response_class=HTMLResponse)
+def place_page(request: Request, code: str) -> HTMLResponse:
+    page = Page(request)
+    t, wh = page.t, page.wh
+    found = _resolve(page, code)
+    if found is None or found[0].level == "group":
+        return error_page(request, 404, "error.unknown_place", place=code)
+    place, is_aor = found
+    q = {k: v for k, v in request.query_params.items() if k in ("from", "to")}
+    f = filters_from_query(q)
+    d0, d1 = f.date_from, f.date_to
+    label = place.code if is_aor else place.label
+    policies = pq.policies(wh, place)
+    figures, crim_figs = [], []
+    if is_aor:
+        fa = Filters("arrests", d0, d1, place.code, None)
+        defs = definitions(wh, fa, page.lang)
+        trend = queries.summary(wh, fa, ["month", "method_class"])
+        mix = queries.summary(wh, fa, ["fy", "method_class"])
+        crim = queries.criminality_fields(wh, fa)
+        spans = spans_text(page, fa)
+        place_def = t("place.def_aor", aor=place.code)
+    else:
+        defs = definitions(wh, Filters("arrests", d0, d1), page.lang)
+        trend = pq.trend(wh, place, d0, d1)
+        mix = pq.method_mix(wh, place, d0, d1)
+        crim = pq.criminality(wh, place, d0, d1)
+        spans = []
+        place_def = t("place.def_resolved", place=label)
+    title = t("place.trend_title", aor=label)
+    spec = charts.trend_with_policies(trend["rows"], policies, t, title) if trend["rows"] else None
+    figures.append(_figure(
+        "trend", spec, trend["rows"],
+        [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
+        " ".join([place_def, defs["counted"], defs.get("method_class", ""), t("place.policy_note")]),
+        trend["releases"], t("figure.empty"), spans))
+    figures.append(_figure(
+        "method_mix", charts.grouped_bars(mix["rows"], t, t("place.method_title", aor=label), "fy", t("chart.fy"),
+                                          "method_class", "class") if mix["rows"] else None,
+        mix["rows"], [("fy", t("chart.fy")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
+        " ".join([place_def, defs["counted"], defs.get("method_class", ""), t("def.fy")]), mix["releases"],
+        t("figure.empty")))
+    for release, field in sorted({(r["release_id"], r["criminality_field"]) for r in crim}):
+        rows = [r for r in crim if r["release_id"] == release and r["criminality_field"] == field]
+        crim_figs.append(_figure(
+            f"criminality_{field}", charts.grouped_bars(
+                rows, t, t("place.crim_title", aor=label, field=field, release=release), "fy", t("chart.fy"),
+                "criminality", "crim"),
+            rows, [("fy", t("chart.fy")), ("criminality", t("chart.criminality")), ("n", t("chart.events"))],
+            place_def + " " + t("def.criminality", field=field, release=release) + " " + t("def.fy"), [release]))
+    # sweeps detected in the place (the CLI's `sweeps --place`)
+    scope = place.code
+    try:
+        sw = analyses.sweeps(wh, app_ref(request), scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
+        sweeps_ctx = {"rows": sweep_rows(sw, scope), "releases": sw.releases, "definitions": sw.definitions,
+                      "caveats": sw.caveats, "error": None}
+    except (InputError, duckdb.Error) as exc:  # a section that cannot be computed says why; the page stays
+        sweeps_ctx = {"rows": [], "releases": [], "definitions": {}, "caveats": [], "error": str(exc)}
+    try:
+        peer = pq.peers(wh, place, d0, d1)
+    except duckdb.Error:  # e.g. a warehouse whose landmark_resolution lacks the state column: no peer section
+        peer = None
+    if peer is not None:
+        names = queries.aor_names()
+        for r in peer["rows"]:
+            r["label"] = (f"{r['peer']} – {names.get(r['peer'], r['peer'])}" if place.level == "aor"
+                          else f"{r.get('name') or r['peer']} ({r['peer']})" if place.level == "county" else r["peer"])
+        shown = peer["rows"][:PEERS_SHOWN] + [r for r in peer["rows"][PEERS_SHOWN:] if r["current"]]
+        peer_note = t(f"place.peer_note_{place.level}", year=peer["year"]) + " " + defs["counted"]
+        figures_peer = _figure(
+            "peers", charts.peer_bars(shown, t, t(f"place.peer_title_{place.level}", place=label), label) if shown else None,
+            shown, [("rank", "#"), ("label", t("place.peer")), ("n", t("chart.events")),
+                    ("noncitizen_pop", t("chart.noncitizens")), ("rate", t("chart.rate"))],
+            peer_note, trend["releases"], t("figure.empty"))
+    else:
+        figures_peer = None
+    resolution = pq.resolution(wh, place, d0, d1) if place.level == "county" else None
+    local_counts = pq.local_policy_counts(wh, place)
+    params = urlencode({k: v for k, v in q.items() if v})
+    return page.render(
+        "place.html", code=place.code, place=place, label=label, is_aor=is_aor,
+        name=queries.aor_names().get(place.code, place.code) if is_aor else label,
+        figures=figures, crim_figures=crim_figs, filters=f, sweeps=sweeps_ctx, peers=figures_peer,
+        policies=policies, local_counts=local_counts, resolution=resolution,
+        policy_group=charts.policy_group, api_params=params, today=dt.date.today())
