@@ -257,3 +257,15 @@ def test_county_level_uses_resolved_records_only(county_con):
     ca = [d for d in res.extra["did"] if d["event"] == "2018-01"]
     assert ca and ca[0]["treated"] == ["06037"] and "pyfixest" in ca[0]["method"]
     assert any("resolved to a county" in c for c in res.caveats)
+
+
+def test_a_term_collinear_with_the_fixed_effects_is_reported_not_identified(warehouse_path):
+    """no-287g at county level: the status never changes inside the data for the county DiD, so pyfixest finds
+    the term collinear; the result says 'not identified' instead of failing."""
+    from icemonitor.analysis.targeting import targeting
+    from icemonitor.warehouse import connect
+
+    with connect(warehouse_path) as con:
+        r = targeting(con, "no-287g", "2015-10-01", "2019-08-31", level="county")
+    assert r.extra["did"], "policy changes inside the data give DiD rows"
+    assert all(d["ratio"] is not None or d["note"] for d in r.extra["did"])

@@ -204,8 +204,13 @@ def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str]
     d["_period"] = d[period].astype(str)
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")
-        fit = pf.fepois(f"{count} ~ {' + '.join(usable)} | _place + _period", data=d, offset="_log_exposure",
-                        vcov={"CRV1": "_place"}, separation_check=[])
+        try:
+            fit = pf.fepois(f"{count} ~ {' + '.join(usable)} | _place + _period", data=d, offset="_log_exposure",
+                            vcov={"CRV1": "_place"}, separation_check=[])
+        except ValueError as exc:  # e.g. every term collinear with the fixed effects
+            if "collinear" not in str(exc):
+                raise
+            return [_empty(t, n, k, method, NOT_IDENTIFIED) for t in terms]
     coefs, ses, pvals = fit.coef(), fit.se(), fit.pvalue()
     out = []
     for t in terms:
