@@ -105,6 +105,9 @@ def event_source(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return f"(SELECT e.*, e.state AS res_state, NULL::VARCHAR AS res_county_fips FROM {table} e)"
 
 
+NATION = ("US", "USA", "NATIONAL", "ALL")
+
+
 def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
     """The reference files of the data folder this warehouse was built in (its raw archive)."""
     from icemonitor.catalog.fetch import reference_resolver
@@ -123,6 +126,8 @@ def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where,
     """
     if not place:
         return None
+    if place.strip().upper() in NATION:
+        return "United States (all AORs)"
     try:
         from icemonitor.places.place_filter import parse_place  # type: ignore[import-not-found]
     except ImportError:
@@ -135,8 +140,6 @@ def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where,
         return str(getattr(parsed, "label", place))
     text = place.strip()
     up = text.upper()
-    if up in ("US", "USA", "NATIONAL", "ALL"):
-        return "United States (all AORs)"
     if up in AOR_CODES:
         where.add("aor = ?", up)
         return f"AOR {up}"
