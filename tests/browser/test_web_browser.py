@@ -6,6 +6,8 @@ Screenshots go to test-artifacts/ (gitignored).
 
 from __future__ import annotations
 
+import re
+
 import io
 import socket
 import sys
@@ -130,7 +132,12 @@ def test_overview_filters_map_spanish(page, server):
     page.wait_for_selector("html[lang=es]")
     assert page.locator("h1").inner_text() == "Arrestos de ICE: panorama"
     drawn(page, "chart-trend")
-    assert "Mes" in page.locator("#chart-trend svg").text_content()
+    trend_text = page.locator("#chart-trend svg").text_content()
+    assert "Mes" in trend_text
+    # numbers and dates inside the charts follow Spanish conventions too
+    drawn(page, "chart-aor_bars")
+    bars_text = page.locator("#chart-aor_bars svg").text_content()
+    assert re.search(r"\d\.\d{3}", bars_text) and not re.search(r"\d,\d{3}", bars_text), bars_text[:300]
     page.screenshot(path=str(ARTIFACTS / "overview_es.png"), full_page=True)
     page.goto(server + "/?lang=en")
     assert not [e for e in page.errors if "favicon" not in e], page.errors

@@ -2,6 +2,27 @@
 // on first load and again after htmx swaps in new results. Each spec tag is drawn once (marked data-drawn).
 (function () {
   "use strict";
+  // Spanish pages: numbers (1.234,5) and dates (ene, febrero...) in Spanish conventions, inside charts too.
+  var LOCALES = {
+    es: {
+      formatLocale: { decimal: ",", thousands: ".", grouping: [3], currency: ["", "\u00a0\u20ac"] },
+      timeFormatLocale: {
+        dateTime: "%A, %e de %B de %Y, %X", date: "%d/%m/%Y", time: "%H:%M:%S", periods: ["AM", "PM"],
+        days: ["domingo", "lunes", "martes", "mi\u00e9rcoles", "jueves", "viernes", "s\u00e1bado"],
+        shortDays: ["dom", "lun", "mar", "mi\u00e9", "jue", "vie", "s\u00e1b"],
+        months: ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+                 "octubre", "noviembre", "diciembre"],
+        shortMonths: ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"]
+      }
+    }
+  };
+  function embedOptions() {
+    var opts = { actions: false, renderer: "svg", tooltip: true };
+    var lang = (document.documentElement.getAttribute("lang") || "en").slice(0, 2);
+    var loc = LOCALES[lang];
+    if (loc) { opts.formatLocale = loc.formatLocale; opts.timeFormatLocale = loc.timeFormatLocale; }
+    return opts;
+  }
   function draw() {
     if (typeof vegaEmbed === "undefined") { return; }
     document.querySelectorAll('script[type="application/json"][data-chart-for]:not([data-drawn])').forEach(function (tag) {
@@ -11,7 +32,7 @@
       var spec;
       try { spec = JSON.parse(tag.textContent); } catch (e) { target.setAttribute("data-state", "error"); return; }
       target.setAttribute("data-state", "drawing");
-      vegaEmbed(target, spec, { actions: false, renderer: "svg", tooltip: true })
+      vegaEmbed(target, spec, embedOptions())
         .then(function () { target.setAttribute("data-state", "drawn"); })
         .catch(function (err) {
           target.setAttribute("data-state", "error");
