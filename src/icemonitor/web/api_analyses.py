@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from icemonitor.places.sanctuary import PolicyEvent
 from icemonitor.web import analyses
 from icemonitor.web.api import ERRORS, Release, WarehouseInfo
 from icemonitor.web.context import release_details, warehouse_info
@@ -40,23 +41,6 @@ class AnalysisResponse(BaseModel):
     warehouse: WarehouseInfo
 
 
-class PolicyEventOut(BaseModel):
-    policy_id: str
-    jurisdiction: str
-    jurisdiction_level: str
-    kind: str
-    start: dt.date | None
-    end: dt.date | None
-    end_known: bool
-    citation: str | None
-    source: str
-    source_row: int | None
-    evidence: str | None
-    confidence: str | None
-    verified: bool
-    role: str
-
-
 class StatusResponse(BaseModel):
     place_code: str
     place_label: str
@@ -67,7 +51,7 @@ class StatusResponse(BaseModel):
     answer: Literal["yes", "no", "unknown"]
     reason: str
     caveats: list[str]
-    events: list[PolicyEventOut] = Field(description="The policy events (warehouse `policies`) behind the answer")
+    events: list[PolicyEvent] = Field(description="The policy events (warehouse `policies`) behind the answer")
     definitions_available: dict[str, str] = Field(description="Every selectable definition: name -> description")
     sources: list[str] = Field(description="Reference files (shared/data layout) the policy events come from")
 
