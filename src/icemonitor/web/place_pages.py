@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, charts, i18n, place_queries as pq, queries
+from icemonitor.web import analyses, charts, place_queries as pq, queries
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
