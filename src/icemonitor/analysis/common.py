@@ -87,6 +87,17 @@ class Where:
         return " AND ".join(f"({p})" for p in self.parts) if self.parts else "TRUE"
 
 
+def counted_in_period(date_from: Any, date_to: Any) -> tuple[Where, dt.date | None, dt.date | None]:
+    """A WHERE on counted rows dated within [date_from, date_to] (either may be None), and the parsed dates."""
+    d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
+    where = Where().add("counted")
+    if d0:
+        where.add("event_date >= ?", d0)
+    if d1:
+        where.add("event_date <= ?", d1)
+    return where, d0, d1
+
+
 def resolution_available(con: duckdb.DuckDBPyConnection) -> bool:
     return has_table(con, RESOLUTION_TABLE)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from icemonitor.analysis.common import Where, check_table, event_source, parse_date, place_where
+from icemonitor.analysis.common import counted_in_period, check_table, event_source, place_where
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
@@ -50,12 +50,7 @@ def priorities(
         raise InputError(f"Unknown period; choose from {', '.join(PERIODS)}", field="by", value=period)
     check_table(con, table)
     source = event_source(con, table)
-    where = Where().add("counted")
-    d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
-    if d0:
-        where.add("event_date >= ?", d0)
-    if d1:
-        where.add("event_date <= ?", d1)
+    where, d0, d1 = counted_in_period(date_from, date_to)
     label = place_where(con, place, where, ref)
     method = "coalesce(method_class, '(not recorded)')" if by_method else "'all'"
     counts = ", ".join(f"count(*) FILTER (criminality = '{c}') AS {c}" for c in CLASSES[:3])

@@ -9,10 +9,9 @@ from typing import Any
 import duckdb
 
 from icemonitor.analysis.common import (
-    Where,
+    counted_in_period,
     check_table,
     event_source,
-    parse_date,
     place_where,
     resolution_available,
     split_list,
@@ -56,12 +55,7 @@ def summary(
         raise InputError("County grouping needs the places stage's landmark_resolution table", field="by", value="county")
     cols = table_columns(con, table)
     source = event_source(con, table)
-    where = Where().add("counted")
-    d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
-    if d0:
-        where.add("event_date >= ?", d0)
-    if d1:
-        where.add("event_date <= ?", d1)
+    where, d0, d1 = counted_in_period(date_from, date_to)
     label = place_where(con, place, where, ref)
     applied: dict[str, list[str]] = {}
     for key, values in (filters or {}).items():
