@@ -28,6 +28,21 @@ def _aor_only(rule: str, conf: float, state: str | None = None) -> Resolution:
     return Resolution(None, state, "state" if state else "aor", None, rule, conf)
 
 
+def _within_one_edit(a: str, b: str) -> bool:
+    """True if a and b differ by at most one insertion, deletion, substitution or swap of neighbours."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        return a[i + 1:] == b[i + 1:] or (a[i:i + 2] == b[i:i + 2][::-1] and a[i + 2:] == b[i + 2:])
+    return a[i + 1:] == b[i:] if la > lb else a[i:] == b[i + 1:]
+
+
 def _tokens(raw: str) -> list[str]:
     up = re.sub(r"[’'`]", "", raw.upper()).replace("&", " AND ")
     return re.findall(r"[A-Z0-9]+|,", up)
@@ -43,6 +58,7 @@ class Resolver:
         self.proxy = [p.regex for p in rules.by_action("proxy_marker") if p.regex]
         self.strip = [p.regex for p in rules.by_action("strip") if p.regex]
         self.not_city = [p.regex for p in rules.by_action("not_city") if p.regex]
+        self._aor_county_names: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {}
 
     # -- helpers -------------------------------------------------------------
     def _in_aor(self, fips: str, aor: str) -> bool:
@@ -135,6 +151,41 @@ class Resolver:
             return self._county(fips.pop(), kind, "county_name", conf)
         states = {st for _, st in in_aor}
         return _aor_only("county_name_ambiguous", 0.5, states.pop() if len(states) == 1 else None)
+
+    def _names_in_aor(self, aor: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        """(name without spaces, fips, state, county words) of every county name variant of the AOR."""
+        if aor not in self._aor_county_names:
+            self._aor_county_names[aor] = [(v.replace(" ", ""), cn.fips5, cn.state, cn.words)
+                                           for v, cns in self.ref.county_names.items() for cn in cns
+                                           if self._in_aor(cn.fips5, aor)]
+        return self._aor_county_names[aor]
+
+    def _county_fuzzy(self, toks: list[str], text: str, aor: str, hints: set[str]) -> Resolution | None:
+        """A misspelt county name of the AOR ('ASTABULA COUNTY JAIL', 'FAIRFEILD COUNTY, SC'): the words before a
+        county word are one edit (insert, delete, substitute, swap neighbours) from exactly one county name of the
+        AOR, with the same first letter and at least `fuzzy_county_min_length` letters."""
+        min_len = int(self.rules.settings.get("fuzzy_county_min_length", 6))
+        names = self._names_in_aor(aor)
+        hits: set[tuple[str, str]] = set()
+        for i, tok in enumerate(toks):
+            if tok not in self.ref.county_words or (tok == "CO" and i > 0 and toks[i - 1] == ","):
+                continue  # ', CO' names Colorado
+            for n in range(1, min(i, 3) + 1):
+                seg = toks[i - n:i]
+                if "," in seg:
+                    break
+                cand = "".join(seg)
+                if len(cand) < min_len:
+                    continue
+                hits |= {(f, st) for name, f, st, words in names
+                         if tok in words and name[0] == cand[0] and _within_one_edit(cand, name)}
+        if hints and len(hits) > 1:
+            hits = {h for h in hits if h[1] in hints} or hits
+        fips = {f for f, _ in hits}
+        if len(fips) != 1:
+            return None
+        kind = "office_proxy" if self._is_proxy(text) else "event"
+        return self._county(fips.pop(), kind, "county_name_fuzzy", self.rules.confidence("county_name_fuzzy"))
 
     def _facility(self, text: str, aor: str) -> Resolution | None:
         hits = {f for f, a, _ in self.ref.facilities.get(text, []) if self._in_aor(f, aor)}
@@ -250,6 +301,7 @@ class Resolver:
         for step in (
             lambda: self._county_named(text, aor, hints),
             lambda: self._facility(text, aor),
+            lambda: self._county_fuzzy(toks, text, aor, hints),
             lambda: self._city_state(toks, text, aor, states),
             lambda: self._city_whole(text, aor, states, hints),
         ):
