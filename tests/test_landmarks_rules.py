@@ -75,3 +75,20 @@ def test_state_hints_choose_among_same_named_counties(crosswalk):
     assert r["county_fips"] == crosswalk[("OK", "Cherokee County")]
     r = one("NOL", "MORGAN COUNTY TDOC")
     assert r["county_fips"] == crosswalk[("TN", "Morgan County")]
+
+
+@pytest.mark.parametrize(("aor", "landmark", "state", "county"), [
+    ("CHI", "CAP-ILLINOIS RIVER CORRECTIONAL CENTER, IL STATE DOC", "IL", "Fulton County"),
+    ("CHI", "UNITED STATES PRISON (BOP), INDIANA", "IN", "Vigo County"),
+    ("NOL", "CAP - KILBY CORRECTIONAL FACILITY - DOC - AL STATE", "AL", "Montgomery County"),
+    ("PHI", "CAP-PENNSYLVANIA STATE POLICE - CARLISLE BARRACKS", "PA", "Cumberland County"),
+    ("WAS", "POCAHONTAS CORRECTIONAL CENTER-VA", "VA", "Tazewell County"),
+    ("ELP", "SOUTHERN NEW MEXICO PRISON FACILITY", "NM", "Doña Ana County"),
+])
+def test_named_prisons_and_state_police_stations(crosswalk, aor, landmark, state, county):
+    """Third-pass hand mappings: named state/federal prisons and state-police stations at their county
+    (previously only the state, or nothing, was read from these strings)."""
+    r = one(aor, landmark)
+    assert (r["level"], r["kind"]) == ("county", "event")
+    assert r["county_fips"] == crosswalk[(state, county)]
+    assert r["rule"].startswith("map:")
