@@ -92,3 +92,22 @@ def test_named_prisons_and_state_police_stations(crosswalk, aor, landmark, state
     assert (r["level"], r["kind"]) == ("county", "event")
     assert r["county_fips"] == crosswalk[(state, county)]
     assert r["rule"].startswith("map:")
+
+
+def test_city_after_the_last_comma(crosswalk):
+    r = one("DET", "36TH DISTRICT COURT PROBATION, DETROIT")
+    assert (r["county_fips"], r["kind"], r["rule"]) == (crosswalk[("MI", "Wayne County")], "event", "city_after_comma")
+    assert one("CHI", "CHI IDOC, JOLIET")["county_fips"] == crosswalk[("IL", "Will County")]
+    # Jackson MI and Jackson OH are both in the Detroit AOR and neither dominates: not guessed
+    r = one("DET", "12TH DISTRICT COURT PROBATION, JACKSON")
+    assert (r["level"], r["rule"]) == ("aor", "city_ambiguous")
+    # a city outside the AOR is not read
+    assert one("DET", "SOME COURT, PHOENIX")["level"] != "county"
+
+
+def test_township_police_and_courts(crosswalk):
+    assert one("NEW", "DELRAN TOWNSHIP POLICE DEPARTMENT")["county_fips"] == crosswalk[("NJ", "Burlington County")]
+    assert one("BOS", "WATERBURY JUDICIAL MARSHAL'S LOCKUP")["county_fips"] == crosswalk[("CT", "New Haven County")]
+    # townships found in several New Jersey counties stay unresolved
+    assert one("NEW", "FRANKLIN TWP PD")["level"] != "county"
+    assert one("NEW", "HAMILTON TOWNSHIP POLICE DEPARTMENT")["level"] != "county"

@@ -215,6 +215,31 @@ class Resolver:
                 return self._county(fips.pop(), kind, "city_state", self.rules.confidence("city_state"))
         return None
 
+    def _city_after_comma(self, toks: list[str], text: str, aor: str, states: set[str],
+                          hints: set[str]) -> Resolution | None:
+        """'36TH DISTRICT COURT PROBATION, DETROIT', 'CHI IDOC, JOLIET': the words after the last comma are a
+        city of the AOR (at least `bare_city_min_population`) in one county (same ambiguity tests as the city
+        rules); tried when no state is named."""
+        if "," not in toks:
+            return None
+        last = len(toks) - 1 - toks[::-1].index(",")
+        words = toks[last + 1:]
+        if not words or len(words) > 3 or any(w.isdigit() for w in words):
+            return None
+        city = " ".join(words)
+        use_states = (hints & states) or states
+        fips, clash = self._city_counties(city, use_states, aor)
+        if not fips:
+            return None
+        big = any(pop >= self.rules.settings.get("bare_city_min_population", 0)
+                  for st in use_states for _, pop in self.ref.cities.get((city, st), []))
+        if not big:
+            return None
+        if len(fips) > 1 or clash:
+            return _aor_only("city_ambiguous", 0.5)
+        kind = "office_proxy" if self._is_proxy(text) else "event"
+        return self._county(fips.pop(), kind, "city_after_comma", self.rules.confidence("city_after_comma"))
+
     def _city_whole(self, text: str, aor: str, states: set[str], hints: set[str]) -> Resolution | None:
         proxy = self._is_proxy(text)
         s = text
@@ -304,6 +329,7 @@ class Resolver:
             lambda: self._county_fuzzy(toks, text, aor, hints),
             lambda: self._city_state(toks, text, aor, states),
             lambda: self._city_whole(text, aor, states, hints),
+            lambda: self._city_after_comma(toks, text, aor, states, hints),
         ):
             res = step()
             if res is not None:
