@@ -134,5 +134,5 @@ def test_wisconsin_team_prefix_hint_is_backed_by_the_data():
     r = one("CHI", "D - BROWN COUNTY JAIL")
     assert (r["county_fips"], r["kind"]) == ("55009", "event")
     assert bare.resolve("CHI", "D - BROWN COUNTY JAIL").rule == "county_name_ambiguous"
-    # the hint is scoped to its AOR
-    assert one("NOL", "D - BENTON COUNTY JAIL")["level"] != "county"
+    # the hint is scoped to its AOR (a shape no New Orleans-AOR hint covers)
+    assert one("NOL", "D - BENTON COUNTY SHERIFF")["level"] != "county"
