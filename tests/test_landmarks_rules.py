@@ -170,3 +170,11 @@ def test_state_hints_agree_with_every_pair_placed_without_them(raw_pairs):
         seen[hint.id] = pairs
     for hid, cited in CITED_PAIRS.items():
         assert seen[hid] == cited, seen
+
+
+def test_city_in_the_text_settles_a_shared_county_name(crosswalk):
+    r = one("ATL", "WAYNE CO PROBATION 109 ORMOND AVE GOLDSBORO")  # Wayne County GA, NC or SC; Goldsboro is NC
+    assert (r["county_fips"], r["rule"]) == (crosswalk[("NC", "Wayne County")], "county_name_city")
+    assert one("NOL", "WHITE COUNTY PROBATION-SEARCY AREA PROBATION")["county_fips"] == crosswalk[("AR", "White County")]
+    # the county name itself is never read as the city (Union is a city in Union County SC)
+    assert one("ATL", "UNION COUNTY JAIL")["rule"] == "county_name_ambiguous"

@@ -149,8 +149,30 @@ class Resolver:
         if len(fips) == 1:
             kind = "office_proxy" if self._is_proxy(text) else "event"
             return self._county(fips.pop(), kind, "county_name", conf)
+        by_city = self._city_in_candidates(toks, spans, fips, {st for _, st in in_aor})
+        if by_city:
+            kind = "office_proxy" if self._is_proxy(text) else "event"
+            return self._county(by_city, kind, "county_name_city", self.rules.confidence("county_name_city"))
         states = {st for _, st in in_aor}
         return _aor_only("county_name_ambiguous", 0.5, states.pop() if len(states) == 1 else None)
+
+    def _city_in_candidates(self, toks: list[str], spans: list[tuple[int, int, str, str]], fips: set[str],
+                            states: set[str]) -> str | None:
+        """Among same-named candidate counties, the one that contains a city named elsewhere in the text
+        ('WAYNE CO PROBATION 109 ORMOND AVE GOLDSBORO': Goldsboro is in Wayne County NC), if exactly one does."""
+        used = {i for a, b, _, _ in spans for i in range(a, b)}
+        min_pop = self.rules.settings.get("bare_city_min_population", 0)
+        hits: set[str] = set()
+        for i in range(len(toks)):
+            for n in (3, 2, 1):
+                if any(j in used for j in range(i, i + n)) or i + n > len(toks):
+                    continue
+                city = " ".join(toks[i:i + n])
+                if any(rx.match(city) for rx in self.not_city):
+                    continue
+                for st in states:
+                    hits |= {f for f, pop in self.ref.cities.get((city, st), []) if f in fips and pop >= min_pop}
+        return hits.pop() if len(hits) == 1 else None
 
     def _names_in_aor(self, aor: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
         """(name without spaces, fips, state, county words) of every county name variant of the AOR."""
