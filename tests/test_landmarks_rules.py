@@ -118,6 +118,10 @@ def test_city_after_the_last_comma(crosswalk):
 def test_township_police_and_courts(crosswalk):
     assert one("NEW", "DELRAN TOWNSHIP POLICE DEPARTMENT")["county_fips"] == crosswalk[("NJ", "Burlington County")]
     assert one("BOS", "WATERBURY JUDICIAL MARSHAL'S LOCKUP")["county_fips"] == crosswalk[("CT", "New Haven County")]
+    r = one("NYC", "CAP - PORT CHESTER VILLAGE POLICE DEPARTMENT NY STATE")  # was 'NY STATE' only
+    assert (r["county_fips"], r["kind"]) == (crosswalk[("NY", "Westchester County")], "event")
+    r = one("PHO", "CAP TUCSON SUB OFFICE CALL IN AZ STATE")  # an ICE sub-office: the office's county
+    assert (r["county_fips"], r["kind"]) == (crosswalk[("AZ", "Pima County")], "office_proxy")
     # townships found in several New Jersey counties stay unresolved
     assert one("NEW", "FRANKLIN TWP PD")["level"] != "county"
     assert one("NEW", "HAMILTON TOWNSHIP POLICE DEPARTMENT")["level"] != "county"
