@@ -182,3 +182,23 @@ def test_city_in_the_text_settles_a_shared_county_name(crosswalk):
     assert one("NOL", "WHITE COUNTY PROBATION-SEARCY AREA PROBATION")["county_fips"] == crosswalk[("AR", "White County")]
     # the county name itself is never read as the city (Union is a city in Union County SC)
     assert one("ATL", "UNION COUNTY JAIL")["rule"] == "county_name_ambiguous"
+
+
+@pytest.mark.parametrize(("aor", "code", "method", "n_method", "n_all", "fips"), [
+    ("ATL", "DTN", "287(g) Program", 408, 408, "13313"),  # Dalton: Whitfield County GA 287(g)
+    ("ATL", "GNS", "287(g) Program", 38, 40, "13139"),  # Gainesville: Hall County GA 287(g)
+    ("SND", "CPT", "CAP State Incarceration", 138, 142, "06025"),  # Calipatria State Prison, Imperial County
+])
+def test_third_pass_office_codes(aor, code, method, n_method, n_all, fips):
+    """The arrest methods cited as evidence for DTN, GNS and CPT hold in the raw files; the codes are office
+    proxies (never events)."""
+    codes = pl.read_csv(SHARED_DATA / "aor/aor_codes.csv", infer_schema=False)
+    name = codes.filter(pl.col("aor_code") == aor)["field_office_name"][0] + " Area of Responsibility"
+    df = pl.concat([pl.read_csv(f, separator="|", skip_rows=5, infer_schema=False).filter(
+        (pl.col("Area of Responsibility") == name)
+        & pl.col("Apprehension Landmark").str.to_uppercase().str.starts_with(f"{code} GENERAL"))
+        for f in ARRESTS])
+    assert df.height == n_all
+    assert df.filter(pl.col("Apprehension Method") == method).height == n_method
+    r = one(aor, f"{code} GENERAL AREA, NON-SPECIFIC")
+    assert (r["county_fips"], r["kind"], r["rule"]) == (fips, "office_proxy", f"office:{aor}-{code}")
