@@ -1,7 +1,8 @@
 """Resolve one (AOR, landmark) pair to a county, a state or only the AOR.
 
 Order of steps (first that decides wins): no AOR -> blank -> hand mapping -> junk -> office code ->
-county named -> facility name -> 'CITY, ST' -> whole-string city -> 'XX STATE' -> trailing state -> AOR only.
+county named (a city in the text may settle a shared name) -> facility name -> misspelt county name ->
+'CITY, ST' -> whole-string city -> city after the last comma -> 'XX STATE' -> trailing state -> AOR only.
 """
 
 from __future__ import annotations
