@@ -56,6 +56,9 @@ def test_southern_california_matches_raw_file(result, raw_sept):
     r = result["southern-california-167"]
     assert r["observed"] == int(socal.sum())
     assert r["verdict"] == ("consistent" if abs(socal.sum() - 167) <= 16.7 else "inconsistent")
+    # the reason says whether the stated test holds, so an inconsistent verdict never reads as a pass
+    assert r["reason"].startswith("holds: " if r["verdict"] == "consistent" else "fails: ")
+    assert result["national-498"]["reason"].startswith("holds: the records give at least the claimed value")
 
 
 def test_not_checkable_reasons(con, result):

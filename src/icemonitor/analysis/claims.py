@@ -233,7 +233,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
         row.update(numerator=k, denominator=total, interval_low=lo, interval_high=hi)
         row["definition"] = f"share of {claim.table} rows with {num.sql()} among rows where {where.sql()}"
     verdict, diff, slack, tol_text = _verdict(claim, observed)
-    reason = f"{COMPARISONS[claim.comparison]} ({tol_text})"
+    reason = f"{'holds' if verdict == 'consistent' else 'fails'}: {COMPARISONS[claim.comparison]} ({tol_text})"
     if unplaced.parts and claim.metric == "count":
         # rows of the place's AORs that are not placed in any county could belong to it: the records bound the
         # count between `observed` and observed + unplaced

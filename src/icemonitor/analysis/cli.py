@@ -31,17 +31,44 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
         print(result.to_json())
         return
     cols = columns or result.columns
-    table = Table(title=f"{result.name}  {', '.join(f'{k}={_fmt(v)}' for k, v in result.parameters.items() if v)}")
-    for c in cols:
-        table.add_column(c, overflow="fold")
-    for row in result.figures:
-        table.add_row(*(_fmt(row.get(c)) for c in cols))
-    out.print(table)
+    title = f"{result.name}  {', '.join(f'{k}={_fmt(v)}' for k, v in result.parameters.items() if v)}"
+    cells = [[_fmt(row.get(c)) for c in cols] for row in result.figures]
+    if _too_wide(cols, cells):
+        _print_records(title, cols, cells)
+    else:
+        table = Table(title=title)
+        for c in cols:
+            table.add_column(c, overflow="fold")
+        for row in cells:
+            table.add_row(*row)
+        out.print(table)
     for term, text in result.definitions.items():
         out.print(f"[bold]{term}[/]: {text}", highlight=False)
     out.print(f"[bold]releases[/]: {', '.join(result.releases) or '–'}", highlight=False)
     for c in result.caveats:
         out.print(f"[yellow]caveat[/]: {c}", highlight=False)
+
+
+def _too_wide(cols: list[str], cells: list[list[str]]) -> bool:
+    """Whether a table of these cells would squeeze its columns below their longest words on this console."""
+    def longest_word(text: str) -> int:
+        return max((len(w) for w in text.split()), default=1)
+
+    need = sum(max([longest_word(c)] + [longest_word(r[i]) for r in cells]) + 3 for i, c in enumerate(cols))
+    return need > out.width
+
+
+def _print_records(title: str, cols: list[str], cells: list[list[str]]) -> None:
+    """One two-column block per row (field, value): readable on a narrow terminal."""
+    out.print(f"[bold]{title}[/]", highlight=False)
+    for row in cells:
+        block = Table(show_header=False, box=None, padding=(0, 1))
+        block.add_column("field", style="bold", no_wrap=True)
+        block.add_column("value", overflow="fold")
+        for c, v in zip(cols, row, strict=True):
+            block.add_row(c, v)
+        out.print(block)
+        out.rule(style="dim")
 
 
 def _sweep_row(f: dict) -> dict:
