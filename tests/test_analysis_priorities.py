@@ -32,7 +32,7 @@ def test_removals_threat_level_proxy_labelled(con):
     assert 0.25 < row["no_record_share"] < 0.31  # SOURCE.md: 28% for Los Angeles AOR in FY2017
     lo, hi = proportion_confint(na, len(la), method="wilson")
     assert (row["no_record_low"], row["no_record_high"]) == pytest.approx((lo, hi))
-    assert row["note"].startswith("PROXY")
+    assert row["note"].startswith("PROXY: RC Threat Level")  # labelled a proxy once
     assert any("proxy" in c for c in r.caveats)
 
 

@@ -81,7 +81,8 @@ def priorities(
             for c, k in zip(CLASSES[:3], (conv, pend, none)):
                 lo, hi = wilson_interval(k, n)
                 fig[f"{c}_share"], fig[f"{c}_low"], fig[f"{c}_high"] = (k / n if n else None), lo, hi
-            fig["note"] = "PROXY: " + info["definition"] if info["proxy"] == "yes" else ""
+            definition = info["definition"].removeprefix("PROXY.").strip()
+            fig["note"] = "PROXY: " + definition if info["proxy"] == "yes" else ""
         fig["releases"] = list(rels)
         figures.append(fig)
     fields = sorted({f["criminality_field"] for f in figures})
