@@ -44,3 +44,30 @@ def test_default_reference_resolver_finds_the_county_map(built_home, monkeypatch
     app = create_app(config.warehouse_path(built_home))
     path = topojson_path(app)
     assert path is not None and path.name == "us_atlas_counties-albers-10m.topojson.json"
+
+
+def test_trend_shades_the_months_only_seattle_covers(client, warehouse_path):
+    """Before FY2016 only the Seattle AOR production has arrests: the national trend shades those months and
+    names the AOR, in the page's language; the months come from an independent query of the warehouse."""
+    import json
+    import re
+
+    import duckdb
+
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        months = con.execute(
+            "SELECT min(strftime(event_date, '%Y-%m')), max(strftime(event_date, '%Y-%m')), "
+            "list(DISTINCT aor) FROM arrests WHERE counted AND event_date < DATE '2015-10-01'").fetchone()
+    first, last, aors = months
+    assert aors == ["SEA"] and last == "2015-09"
+    for lang, word in (("en", "only SEA"), ("es", "solo SEA")):
+        html = client.get("/", params={"lang": lang}).text
+        spec_text = re.search(r'<script[^>]*data-chart-for="?chart-trend"?[^>]*>(.*?)</script>', html, re.S).group(1)
+        spec = json.loads(spec_text)
+        band = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rect")
+        seattle = [b for b in band["data"]["values"] if b["label"] == word and b["to"] == "2015-09-30"]
+        assert seattle and seattle[0]["from"] == first + "-01"
+    # one AOR: nothing to shade
+    html = client.get("/", params={"aor": "LOS"}).text
+    spec = json.loads(re.search(r'<script[^>]*data-chart-for="?chart-trend"?[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert "layer" not in spec

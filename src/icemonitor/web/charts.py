@@ -54,10 +54,12 @@ def fill_months(rows: list[dict], key: str) -> list[dict]:
     return out
 
 
-def trend(rows: list[dict], t: T, title: str) -> Spec:
+def trend(rows: list[dict], t: T, title: str, partial: list[dict] | None = None) -> Spec:
     """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape.
 
-    Months without any data are gaps in the lines, not zeros."""
+    Months without any data are gaps in the lines, not zeros. `partial` (queries.partial_coverage) shades the
+    runs of months that only a few AORs' records cover, labelled with those AORs, so a national line that is one
+    office's production there is not read as a national count."""
     data = _labelled(fill_months(rows, "method_class"), "method_class", t, "class")
     present = [r["method_class"] or "unclassified" for r in rows]
     enc_class = {"field": "label", "type": "nominal", "title": t("chart.method_class"),
@@ -80,6 +82,19 @@ def trend(rows: list[dict], t: T, title: str) -> Spec:
                         {"field": "n", "type": "quantitative", "title": t("chart.events"), "format": ","}],
         },
     })
+    if partial:
+        bands = [{"from": p["from"] + "-01", "to": _month_end(p["to"]),
+                  "label": t("chart.partial_coverage", aors=", ".join(p["aors"]) or "–")} for p in partial]
+        band = {"data": {"values": bands}, "mark": {"type": "rect", "opacity": 0.12, "color": "#6b6b6b"},
+                "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
+                             "tooltip": [{"field": "label", "title": t("chart.coverage")}]}}
+        wide = [b for b, p in zip(bands, partial, strict=True) if _months_between(p["from"], p["to"]) >= 6]
+        label = {"data": {"values": wide}, "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 3,
+                                                     "dy": 3, "fontSize": 10, "y": 0, "color": "#444"},
+                 "encoding": {"x": {"field": "from", "type": "temporal"}, "text": {"field": "label"}}}
+        line = {k: spec.pop(k) for k in ("data", "mark", "encoding")}
+        spec["layer"] = [band, label, line] if wide else [band, line]  # narrow bands: tooltip only
+        spec["description"] = t("chart.trend_desc") + " " + t("chart.partial_desc")
     return spec
 
 
@@ -247,6 +262,11 @@ def trend_with_policies(rows: list[dict], policies: list[dict], t: T, title: str
     line["layer"] = layers + [trend_layer]
     line["description"] = t("chart.trend_policy_desc")
     return line
+
+
+def _months_between(first: str, last: str) -> int:
+    """Months from 'YYYY-MM' to 'YYYY-MM', both included."""
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
 
 
 def _month_end(month: str) -> str:

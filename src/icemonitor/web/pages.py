@@ -96,7 +96,8 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     scope = f.aor or t("overview.national")
     title = t("overview.trend_title", scope=scope)
     out["figures"].append(_figure(
-        "trend", charts.trend(trend["rows"], t, title) if trend["rows"] else None, trend["rows"],
+        "trend", charts.trend(trend["rows"], t, title, queries.partial_coverage(wh, ft)) if trend["rows"] else None,
+        trend["rows"],
         [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
         defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
         spans_text(page, ft)))

@@ -173,6 +173,36 @@ def release_spans(wh: Warehouse, f: Filters) -> list[dict[str, Any]]:
         f"FROM {f.table} WHERE {w.sql} GROUP BY release_id ORDER BY first, release_id", w.params)
 
 
+def partial_coverage(wh: Warehouse, f: Filters) -> list[dict[str, Any]]:
+    """Runs of months whose counted rows come from fewer than half as many AORs as the best-covered month (e.g.
+    only the Seattle production before FY2016): [{"from": "YYYY-MM", "to": "YYYY-MM", "aors": [...]}]. Empty for
+    one AOR, where the question does not arise."""
+    if f.aor or not wh.has(f.table, "aor", "event_date"):
+        return []
+    w = where(wh, f)
+    rows = wh.query(
+        f"SELECT {GROUP_BY['month'][0]} AS month, list(DISTINCT aor ORDER BY aor) FILTER (WHERE aor IS NOT NULL) "
+        f"AS aors FROM {f.table} WHERE {w.sql} AND event_date IS NOT NULL GROUP BY 1 ORDER BY 1", w.params)
+    most = max((len(r["aors"] or []) for r in rows), default=0)
+    runs: list[dict[str, Any]] = []
+    previous = None
+    for r in rows:
+        month, found = r["month"], list(r["aors"] or [])
+        if 2 * len(found) < most:
+            follows = previous is not None and month == _next_month(previous)
+            if runs and follows and runs[-1]["aors"] == found and runs[-1]["to"] == previous:
+                runs[-1]["to"] = month
+            else:
+                runs.append({"from": month, "to": month, "aors": found})
+        previous = month
+    return runs
+
+
+def _next_month(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:7])
+    return f"{y + 1}-01" if m == 12 else f"{y}-{m + 1:02d}"
+
+
 def aors(wh: Warehouse, table: str = "arrests") -> list[str]:
     """AOR codes present in a table."""
     if not wh.has(table, "aor"):
