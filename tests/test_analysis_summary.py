@@ -64,3 +64,27 @@ def test_bad_inputs_named(con):
         summary(con, by="colour")
     with pytest.raises(InputError, match="from"):
         summary(con, date_from="24/9/2017")
+
+
+def test_county_place_says_how_many_events_of_its_aor_are_undecided(con, raw17):
+    """Los Angeles County, 24-27 Sep 2017: counted events resolved to 06037, and separately the LOS events with no
+    county (nor another state) that may or may not lie in it; both against pandas on the raw file joined to the
+    warehouse's resolution table."""
+    from conftest import shared_ref
+
+    r = summary(con, by="method_class", place="Los Angeles County, CA", date_from="2017-09-24",
+                date_to="2017-09-27", ref=shared_ref)
+    days = raw17[(raw17["d"] >= "2017-09-24") & (raw17["d"] <= "2017-09-27")
+                 & (raw17["Area of Responsibility"] == "Los Angeles Area of Responsibility")]
+    res = con.execute("SELECT landmark, county_fips, state FROM landmark_resolution WHERE aor = 'LOS'").df()
+    joined = days.assign(landmark=days["Apprehension Landmark"].replace("", None)).merge(
+        res, on="landmark", how="left")
+    in_county = int((joined["county_fips"] == "06037").sum())
+    undecided = int((joined["county_fips"].isna() & (joined["state"].isna() | (joined["state"] == "CA"))).sum())
+    assert sum(f["events"] for f in r.figures) == in_county > 0
+    assert r.extra["unresolved_in_place_aors"]["events"] == undecided > 0
+    assert r.extra["unresolved_in_place_aors"]["aors"] == ["LOS"]
+    assert any(f"{undecided:,} events" in c and "may or may not lie in" in c for c in r.caveats)
+    # an AOR or the nation leaves nothing undecided
+    assert summary(con, by="fy", place="LOS", date_from="2017-09-24", date_to="2017-09-27").extra[
+        "unresolved_in_place_aors"] is None

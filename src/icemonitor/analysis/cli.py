@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from icemonitor.analysis.result import AnalysisResult
@@ -31,8 +32,9 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
         print(result.to_json())
         return
     cols = columns or result.columns
-    title = f"{result.name}  {', '.join(f'{k}={_fmt(v)}' for k, v in result.parameters.items() if v)}"
-    cells = [[_fmt(row.get(c)) for c in cols] for row in result.figures]
+    # source text (landmarks, criminality '[field]', citations) is escaped: Rich would read brackets as markup
+    title = escape(f"{result.name}  {', '.join(f'{k}={_fmt(v)}' for k, v in result.parameters.items() if v)}")
+    cells = [[escape(_fmt(row.get(c))) for c in cols] for row in result.figures]
     if _too_wide(cols, cells):
         _print_records(title, cols, cells)
     else:
@@ -43,10 +45,10 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
             table.add_row(*row)
         out.print(table)
     for term, text in result.definitions.items():
-        out.print(f"[bold]{term}[/]: {text}", highlight=False)
-    out.print(f"[bold]releases[/]: {', '.join(result.releases) or '–'}", highlight=False)
+        out.print(f"[bold]{escape(term)}[/]: {escape(text)}", highlight=False)
+    out.print(f"[bold]releases[/]: {escape(', '.join(result.releases) or '–')}", highlight=False)
     for c in result.caveats:
-        out.print(f"[yellow]caveat[/]: {c}", highlight=False)
+        out.print(f"[yellow]caveat[/]: {escape(c)}", highlight=False)
 
 
 def _too_wide(cols: list[str], cells: list[list[str]]) -> bool:
@@ -205,7 +207,7 @@ def register(app: typer.Typer) -> None:
                           f"{u['aor']} {u['unresolved_share']:.0%}" for u in unresolved if u["unresolved_share"] is not None),
                       highlight=False)
         for line in res.extra.get("plain_words", []):
-            out.print(f"[bold]in plain words[/]: {line}", highlight=False)
+            out.print(f"[bold]in plain words[/]: {escape(line)}", highlight=False)
 
     @app.command("check")
     def check_cmd(
@@ -231,7 +233,8 @@ def register(app: typer.Typer) -> None:
         if not as_json:
             for f in res.figures:
                 if f.get("sql"):
-                    out.print(f"[bold]{f['id']}[/]: {f['sql']}  params={f['parameters']}", highlight=False)
+                    out.print(f"[bold]{escape(str(f['id']))}[/]: {escape(f['sql'])}  params={escape(str(f['parameters']))}",
+                              highlight=False)
 
 
 def _estimates(title: str, rows: list[dict], keys: list[str]) -> None:
@@ -243,5 +246,6 @@ def _estimates(title: str, rows: list[dict], keys: list[str]) -> None:
     for r in rows:
         ci = "–" if r.get("ratio") is None else f"{r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
         p = "–" if r.get("p_value") is None else f"{r['p_value']:.3g}"
-        table.add_row(*(_fmt(r.get(k)) for k in keys), ci, p, str(r.get("n_clusters", "")), r.get("note") or "")
+        table.add_row(*(escape(_fmt(r.get(k))) for k in keys), ci, p, str(r.get("n_clusters", "")),
+                      escape(r.get("note") or ""))
     out.print(table)

@@ -165,6 +165,37 @@ def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where,
     raise InputError("Unknown place; use US, an AOR code (e.g. LOS), a state (CA) or a county FIPS", field="place", value=place)
 
 
+def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where, place: str | None,
+                        ref: Any = None) -> dict[str, Any] | None:
+    """For a state, county or group place: the events under `base` (every filter but the place) in the place's
+    AORs that the landmark resolver did not place at the place's level, so they may or may not lie in the place.
+    None where nothing is undecided (no place, the nation, an AOR, or AORs wholly inside the place)."""
+    if not place or place.strip().upper() in NATION or not resolution_available(con):
+        return None
+    try:
+        from icemonitor.places.place_filter import parse_place  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    parsed = parse_place(place, ref or reference_for(con))
+    aors = [a for a in parsed.aors if a not in parsed.filter_aors]
+    if parsed.level == "aor" or not aors or not (parsed.filter_counties or parsed.filter_states):
+        return None
+    w = Where(list(base.parts), list(base.params)).add(f"aor IN ({', '.join('?' * len(aors))})", *aors)
+    if parsed.filter_counties:
+        level = "county"
+        states = list(parsed.states)
+        w.add(f"res_county_fips IS NULL AND (res_state IS NULL OR res_state IN ({', '.join('?' * len(states))}))",
+              *states)
+    else:
+        level = "state"
+        w.add("res_state IS NULL")
+    n = int(con.execute(f"SELECT count(*) FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
+    return {"events": n, "aors": aors, "level": level,
+            "text": (f"{n:,} events of the same filters in {', '.join(aors)} are not resolved to a {level} (landmark "
+                     f"blank, an office code, or ambiguous): they may or may not lie in {parsed.label} and are not "
+                     "counted here")}
+
+
 def releases_of(con: duckdb.DuckDBPyConnection, source: str, where: Where) -> list[str]:
     rows = con.execute(f"SELECT DISTINCT release_id FROM {source} WHERE {where.sql()}", where.params).fetchall()
     return sorted(r[0] for r in rows if r[0] is not None)

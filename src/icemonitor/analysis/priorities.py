@@ -9,7 +9,14 @@ from typing import Any
 
 import duckdb
 
-from icemonitor.analysis.common import counted_in_period, check_table, event_source, place_where
+from icemonitor.analysis.common import (
+    Where,
+    counted_in_period,
+    check_table,
+    event_source,
+    place_where,
+    unresolved_in_place,
+)
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
@@ -51,7 +58,9 @@ def priorities(
     check_table(con, table)
     source = event_source(con, table)
     where, d0, d1 = counted_in_period(date_from, date_to)
+    base = Where(list(where.parts), list(where.params))  # the same filters without the place
     label = place_where(con, place, where, ref)
+    undecided = unresolved_in_place(con, source, base, place, ref)
     method = "coalesce(method_class, '(not recorded)')" if by_method else "'all'"
     counts = ", ".join(f"count(*) FILTER (criminality = '{c}') AS {c}" for c in CLASSES[:3])
     sql = (f"SELECT {PERIODS[period]} AS period, coalesce(criminality_field, 'not_recorded') AS field, {method} AS method, "
@@ -94,6 +103,8 @@ def priorities(
     for f in fields:
         if defs.get(f, {}).get("proxy") == "yes":
             caveats.append(f"'{f}' is a proxy, not a recorded criminal history: {defs[f]['definition']}")
+    if undecided:
+        caveats.append(undecided["text"] + ".")
     definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", "(no definition on file)") for f in fields}
     definitions.update({
         "convicted_share": "events with criminality = convicted / events, within the period, field and method class",
@@ -110,4 +121,5 @@ def priorities(
                  "no_record_share", "no_record_low", "no_record_high", "note", "releases"],
         figures=figures, definitions=definitions,
         releases=sorted({r for f in figures for r in f["releases"]}), caveats=caveats,
+        extra={"unresolved_in_place_aors": undecided},
     )

@@ -16,6 +16,8 @@ from icemonitor.analysis.common import (
     resolution_available,
     split_list,
     table_columns,
+    unresolved_in_place,
+    Where,
 )
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
@@ -56,6 +58,7 @@ def summary(
     cols = table_columns(con, table)
     source = event_source(con, table)
     where, d0, d1 = counted_in_period(date_from, date_to)
+    base = Where(list(where.parts), list(where.params))  # the same filters without the place
     label = place_where(con, place, where, ref)
     applied: dict[str, list[str]] = {}
     for key, values in (filters or {}).items():
@@ -68,6 +71,7 @@ def summary(
         if col not in cols and col != "release_id":
             raise InputError(f"Table {table} has no column {col}", field=key, value=vals)
         where.add(f"{col} IN ({', '.join('?' * len(vals))})", *vals)
+        base.add(f"{col} IN ({', '.join('?' * len(vals))})", *vals)
         applied[key] = vals
     exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
     select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(release_id))) AS releases"])
@@ -105,10 +109,13 @@ def summary(
         caveats.append("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped.")
     if "criminality" in groups:
         caveats.append("Criminality means different things per release; the bracket names the source field.")
+    undecided = unresolved_in_place(con, source, base, place, ref)
+    if undecided:
+        caveats.append(undecided["text"] + ".")
     return AnalysisResult(
         name="summary",
         parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied},
         columns=groups + ["events", "share", "share_low", "share_high", "releases"],
         figures=figures, definitions=definitions, releases=releases, caveats=caveats,
-        extra={"total_events": total},
+        extra={"total_events": total, "unresolved_in_place_aors": undecided},
     )
