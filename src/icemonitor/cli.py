@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 
 from icemonitor.errors import IcemonitorError
@@ -20,7 +21,7 @@ console = Console(stderr=True)
 
 def fail(err: Exception) -> None:
     """Print a user-facing error and exit non-zero."""
-    console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+    console.print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -54,5 +55,5 @@ def main() -> None:  # pragma: no cover - thin wrapper
     try:
         app()
     except IcemonitorError as err:
-        console.print(f"error: {err}", highlight=False)
+        console.print(f"error: {escape(str(err))}", highlight=False)
         sys.exit(2)

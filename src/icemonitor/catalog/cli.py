@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
@@ -39,7 +40,7 @@ def fetch_command(
 
             done = fetch(release or None, mirror=mirror or config.mirror(), progress=progress)
     except IcemonitorError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
     new = [a for a in done if a.new]
     console.print(
@@ -70,7 +71,7 @@ def releases_command(
                 "archived": str(a.path) if a else None, "fetched_at": a.fetched_at if a else None,
             })
     except IcemonitorError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps({"catalog": catalog.path, "raw": str(config.raw_dir()), "releases": list(rows.values())}, indent=2))

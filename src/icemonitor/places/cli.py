@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from icemonitor.errors import IcemonitorError, InputError
@@ -59,7 +60,7 @@ def resolve_ref(data_root: Optional[Path]) -> Ref:
 
 
 def _fail(e: IcemonitorError) -> None:
-    err.print(f"[bold red]error:[/] {e}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -68,7 +69,7 @@ def _print_df(df, title: str, caption: str = "") -> None:
     for c in df.columns:
         table.add_column(c)
     for row in df.iter_rows():
-        table.add_row(*("" if v is None else f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(escape("" if v is None else f"{v:,.0f}" if isinstance(v, float) else str(v)) for v in row))
     out.print(table)
 
 
@@ -91,22 +92,22 @@ def status_cmd(
     if as_json:
         print(result.model_dump_json(indent=2))
         return
-    out.print(f"[bold]{result.place_label}[/] on {result.date} under [bold]{result.definition}[/]: "
-              f"[bold]{result.answer.upper()}[/]", highlight=False)
-    out.print(f"Definition: {result.definition_text}", highlight=False)
-    out.print(f"Reason: {result.reason}", highlight=False)
+    out.print(f"[bold]{escape(result.place_label)}[/] on {result.date} under [bold]{escape(result.definition)}[/]: "
+              f"[bold]{escape(result.answer.upper())}[/]", highlight=False)
+    out.print(f"Definition: {escape(result.definition_text)}", highlight=False)
+    out.print(f"Reason: {escape(result.reason)}", highlight=False)
     if result.events:
         t = Table(title="Policy events behind the answer")
         for c in ("role", "kind", "jurisdiction", "start", "end", "citation", "source", "row"):
             t.add_column(c)
         for e in result.events[:50]:
-            t.add_row(e.role, e.kind, e.jurisdiction, str(e.start or ""), str(e.end or ""), e.citation or "", e.source,
-                      str(e.source_row or ""))
+            t.add_row(*(escape(v) for v in (e.role, e.kind, e.jurisdiction, str(e.start or ""), str(e.end or ""),
+                                            e.citation or "", e.source, str(e.source_row or ""))))
         out.print(t)
         if len(result.events) > 50:
             out.print(f"... {len(result.events) - 50} more (use --json)")
     for c in result.caveats:
-        out.print(f"Caveat: {c}", highlight=False)
+        out.print(f"Caveat: {escape(c)}", highlight=False)
 
 
 @places_app.command("counties")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 
 from icemonitor.errors import IcemonitorError
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
                 facts_json.write_text(facts.model_dump_json(indent=2), encoding="utf-8")
                 written.append(facts_json)
         except IcemonitorError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=2) from None
         for path in written:
             print(path)

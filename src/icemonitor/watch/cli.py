@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 from rich.table import Table
 
@@ -29,7 +30,7 @@ alerts_app = typer.Typer(help="Alerts: the log of what was sent, and sending wha
 
 
 def _fail(err: Exception, code: int = EXIT_ERROR) -> None:
-    console.print(f"[bold red]error:[/] {err}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
     raise typer.Exit(code)
 
 

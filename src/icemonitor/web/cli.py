@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 
 def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: ANN001 - fastapi.FastAPI
@@ -64,5 +65,5 @@ def register(app: typer.Typer) -> None:
         try:
             run(host, port, warehouse)
         except IntakeKeyError as err:
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {err}", highlight=False)
+            Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
