@@ -88,6 +88,7 @@ def literal_display_strings(module) -> set[str]:
 def static_display_strings() -> dict[str, set[str]]:
     """Every static English string the analysis modules define for display, by where it comes from."""
     from icemonitor.analysis import claims, common, rate_models, summary, sweeps, targeting
+    from icemonitor.analysis.validation import announced_operations, known_events
     from icemonitor.places.sanctuary import definitions
 
     found = {
@@ -101,6 +102,8 @@ def static_display_strings() -> dict[str, set[str]]:
         "rate_models.NOT_IDENTIFIED": {rate_models.NOT_IDENTIFIED},
         "sanctuary definitions": {d.description for d in definitions().values()}
         | {c for d in definitions().values() for c in d.caveats},
+        "validation operation and event names": {o.name for o in announced_operations()}
+        | {e.name for e in known_events()},
     }
     for name in MODULES:
         module = importlib.import_module(f"icemonitor.analysis.{name}")
@@ -157,8 +160,10 @@ def test_patterns_translate_real_shapes():
                                                       "tolerancia, en uno u otro sentido (tolerancia absoluta 0.05 (0.05))"
                                                       "; el mismo veredicto vale para todo el rango de 2450 a 3794 (1344 ")
     # a name with no translation stays English and is marked so; the frame around it is Spanish
-    assert seg("es", "announced operation: Cross Check February 2017 (national)") == [
-        ("operativo anunciado: ", None), ("Cross Check February 2017 (national)", "en")]
+    assert seg("es", "announced operation: Operation Example (a name not in the file)") == [
+        ("operativo anunciado: ", None), ("Operation Example (a name not in the file)", "en")]
+    assert i18n.analysis_text("es", "announced operation: Cross Check February 2017 (national)") == \
+        "operativo anunciado: Cross Check, febrero de 2017 (nacional)"
     assert i18n.analysis_text("es", "state CA 2018-03-13..2018-03-14 (score 5.41)") == \
         "estado CA 2018-03-13 a 2018-03-14 (puntuación 5.41)"
     assert i18n.analysis_text("es", "NB2 GLM, log link, offset log(exposure), place + period fixed effects, "
@@ -217,9 +222,11 @@ def test_sweeps_page_in_spanish(client):
     assert "Una racha de 2 a 10 días consecutivos" in html.unescape(es.text)
     en = html.unescape(client.get("/sweeps", params={**params, "lang": "en"}).text)
     assert SWEEP_DEFINITIONS["sweep"] in en and api["caveats"][0] in en and "Una racha" not in en
-    # operation names from the announced-operations file stay English, marked as such
-    for name in re.findall(r'<td>operativo anunciado: <span lang="en">([^<]*)</span></td>', es.text):
-        assert name and "announced operation:" not in es.text
+    # what explains each sweep (announced operation, known event, holiday, data artefact)
+    known = [f["known_as"] for f in api["figures"] if f.get("known_as")]
+    assert any(k.startswith("announced operation: ") for k in known)
+    _english_gone_spanish_shown(es.text, known)
+    assert '<span lang="en">' not in es.text
 
 
 def test_sweep_detail_page_in_spanish(client):
