@@ -168,6 +168,7 @@ def test_patterns_translate_real_shapes():
         "estado CA 2018-03-13 a 2018-03-14 (puntuación 5.41)"
     assert i18n.analysis_text("es", "NB2 GLM, log link, offset log(exposure), place + period fixed effects, "
                               "cluster-robust SE by place").startswith("GLM binomial negativo (NB2)")
+    assert i18n.analysis_text("es", "convicted (most_serious_conviction)") == "con condena (most_serious_conviction)"
     # English and unknown text pass through unchanged
     assert i18n.analysis_text("en", reason) == reason
     assert seg("es", "something the catalog does not know") == [("something the catalog does not know", "en")]
