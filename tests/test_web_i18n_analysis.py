@@ -135,8 +135,8 @@ def test_every_static_display_string_has_a_spanish_entry():
     assert not missing, json.dumps(missing, indent=1, ensure_ascii=False)
     for en, es in texts.items():
         assert es.strip(), en
-        # field names and figures stay as they are in the translation
-        for code in re.findall(r"\b[a-z]+_[a-z_]+\b|\d+(?:\.\d+)?", en):
+        # field names and figures inside a text stay as they are (a bare class name is a label and is translated)
+        for code in [] if " " not in en else re.findall(r"\b[a-z]+_[a-z_]+\b|\d+(?:\.\d+)?", en):
             assert code in es, (code, en, es)
 
 
