@@ -265,7 +265,12 @@ def test_targeting_page_in_spanish(client):
     groups = [g["group"] for g in api["figures"]]
     assert "sanctuary" in groups and "<td>santuario</td>" in page.text and "<td>sanctuary</td>" not in page.text
     assert '<span lang="en">' not in page.text  # everything on this page has a translation
-    assert PLAIN_WORDS[0] in html.unescape(client.get("/targeting", params={"lang": "en"}).text)
+    en_text = html.unescape(client.get("/targeting", params={"lang": "en"}).text)
+    assert PLAIN_WORDS[0] in en_text
+    if any(d["event"] == "all changes (pooled)" for d in api["extra"]["did"]):  # DiD labels
+        shown = re.sub(r"<script\b.*?</script>", "", text, flags=re.S)  # chart data keeps the analysis rows
+        assert re.search(r"todos los cambios \(agrupados\)\s+· Todos los arrestos", shown)
+        assert "all changes (pooled)" not in shown and re.search(r"all changes \(pooled\)\s+· arrests", en_text)
 
 
 def test_targeting_other_definition_in_spanish(client):
@@ -306,6 +311,8 @@ def test_check_page_in_spanish_and_escaped(client):
     _english_gone_spanish_shown(page.text, english)
     text = html.unescape(page.text)
     assert "se cumple: los registros dan más que el valor afirmado" in text
+    assert "Estados Unidos (todos los AOR)" in text and "United States (all AORs)" not in text
+    assert "condado de Los Angeles, CA" in text and '<span lang="en">' not in page.text
     for en in COMPARISONS.values():
         assert en not in text
     # source text stays escaped
