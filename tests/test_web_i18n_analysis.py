@@ -200,7 +200,7 @@ def client(request):
 def _english_gone_spanish_shown(page: str, english: list[str]) -> None:
     """Each English analysis text is absent from the Spanish page's text and its full translation is present.
     (Chart data in <script type="application/json"> keeps the analysis rows as they are; only tooltips show.)"""
-    text = html.unescape(re.sub(r"<script\b.*?</script>", "", page, flags=re.S))
+    text = html.unescape(re.sub(r"<script\b.*?</script>", "", page, flags=re.DOTALL))
     assert english
     for en in english:
         es = i18n.analysis_text("es", en)
@@ -268,7 +268,7 @@ def test_targeting_page_in_spanish(client):
     en_text = html.unescape(client.get("/targeting", params={"lang": "en"}).text)
     assert PLAIN_WORDS[0] in en_text
     if any(d["event"] == "all changes (pooled)" for d in api["extra"]["did"]):  # DiD labels
-        shown = re.sub(r"<script\b.*?</script>", "", text, flags=re.S)  # chart data keeps the analysis rows
+        shown = re.sub(r"<script\b.*?</script>", "", text, flags=re.DOTALL)  # chart data keeps the analysis rows
         assert re.search(r"todos los cambios \(agrupados\)\s+· Todos los arrestos", shown)
         assert "all changes (pooled)" not in shown and re.search(r"all changes \(pooled\)\s+· arrests", en_text)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import yaml
@@ -61,7 +61,7 @@ class _Pattern:
     translate: tuple[str, ...]
 
 
-@lru_cache(maxsize=None)
+@cache
 def analysis_catalog(lang: str) -> tuple[dict[str, str], tuple[_Pattern, ...]]:
     """Exact English text -> translation and the patterns for text with figures (web/i18n/analysis_<lang>.yaml)."""
     path = resources.files("icemonitor.web").joinpath(f"i18n/analysis_{lang}.yaml")
