@@ -12,7 +12,7 @@ from typing import Callable
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from icemonitor.errors import InputError
 from icemonitor.web import api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
@@ -33,7 +33,14 @@ def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(_package_dir("templates")), autoescape=select_autoescape(
         enabled_extensions=("html", "htm", "xml", "j2"), default_for_string=True, default=True))
     env.globals["number"] = i18n.number
+    env.filters["analysis"] = _analysis_filter
     return env
+
+
+@pass_context
+def _analysis_filter(context, text: object):
+    """`{{ text | analysis }}`: analysis-library text in the page's language (i18n.analysis_markup)."""
+    return i18n.analysis_markup(context.get("lang") or i18n.DEFAULT, text)
 
 
 def default_ref(warehouse_path: Path | str | None = None) -> Ref:

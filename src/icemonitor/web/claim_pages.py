@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, charts
+from icemonitor.web import analyses, charts, i18n
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.api_claims import CLAIMS_EXAMPLE, run_targeting
 from icemonitor.web.context import parse_date
@@ -74,7 +74,11 @@ def targeting_page(request: Request) -> HTMLResponse:
         known = m["outcome"] in ("arrests", "at_large", "at_large_share")
         m["label"] = t(f"targeting.outcome_{m['outcome']}") if known else m["outcome"]
     for m in did:
-        m["label"] = f"{m['event']} {', '.join(m.get('states') or [])} · {m['outcome']}"
+        outcome = m["outcome"]
+        if page.lang != "en" and outcome in ("arrests", "at_large"):  # English pages keep the field name
+            outcome = t(f"targeting.outcome_{outcome}")
+        event = i18n.analysis_text(page.lang, m["event"])
+        m["label"] = f"{event} {', '.join(m.get('states') or [])} · {outcome}"
     spec = ratio_chart(models, t, t("targeting.models_title"), "label") if models else None
     did_spec = ratio_chart(did, t, t("targeting.did_title"), "label") if did else None
     return page.render("targeting.html", res=res, models=models, did=did, spec=spec, did_spec=did_spec,

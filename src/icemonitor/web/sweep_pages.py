@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from icemonitor.analysis.common import MEASURES
 from icemonitor.analysis.sweeps import LEVELS
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, charts, place_queries as pq
+from icemonitor.web import analyses, charts, i18n, place_queries as pq
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page, _figure, error_page
@@ -162,7 +162,8 @@ def sweep_page(request: Request, place: str, start: str, end: str) -> HTMLRespon
     fig = _figure("daily", daily_chart(days, t, t("sweep.daily_title", place=place, measure=measure), s.isoformat(),
                                        e.isoformat(), row["expected"] / max(row["days"], 1)),
                   days, [("day", t("chart.day")), ("n", t("sweep.n"))],
-                  t("sweep.daily_note") + " " + res.definitions.get("measure", "") + " " + res.definitions.get("counted", ""),
+                  " ".join([t("sweep.daily_note"), i18n.analysis_text(page.lang, res.definitions.get("measure", "")),
+                            i18n.analysis_text(page.lang, res.definitions.get("counted", ""))]),
                   res.releases)
     mix = [{"method_class": k if k != "not recorded" else None, "n": v} for k, v in (row.get("method_mix") or {}).items()]
     crim = row.get("criminality")
