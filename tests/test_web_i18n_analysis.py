@@ -159,6 +159,12 @@ def test_patterns_translate_real_shapes():
     assert i18n.analysis_text("es", fails).startswith("no se cumple: los registros dan el valor afirmado dentro de la "
                                                       "tolerancia, en uno u otro sentido (tolerancia absoluta 0.05 (0.05))"
                                                       "; el mismo veredicto vale para todo el rango de 2450 a 3794 (1344 ")
+    # the caveat summary and priorities give for a county place (analysis.common.unresolved_in_place)
+    undecided = ("67 events of the same filters in LOS are not resolved to a county (landmark blank, an office code, or "
+                 "ambiguous): they may or may not lie in Los Angeles County, CA and are not counted here.")
+    assert i18n.analysis_text("es", undecided) == (
+        "67 eventos con los mismos filtros en LOS no están asignados a un condado (lugar de aprehensión en blanco, un "
+        "código de oficina o ambiguo): pueden estar o no en condado de Los Angeles, CA y no se cuentan aquí.")
     # a name with no translation stays English and is marked so; the frame around it is Spanish
     assert seg("es", "announced operation: Operation Example (a name not in the file)") == [
         ("operativo anunciado: ", None), ("Operation Example (a name not in the file)", "en")]
