@@ -141,7 +141,8 @@ def expected_counts(
     # negative-binomial overdispersion per place, method of moments, surge days trimmed
     with np.errstate(divide="ignore", invalid="ignore"):
         pearson = np.where(valid & (mu > 0), (y - mu) / np.sqrt(mu), np.nan)
-    cut = np.nanquantile(np.where(np.isnan(pearson), -np.inf, pearson), 0.99, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # a place without any valid day: -inf - -inf gives NaN, and none is used
+        cut = np.nanquantile(np.where(np.isnan(pearson), -np.inf, pearson), 0.99, axis=1, keepdims=True)
     use = valid & (mu > 0) & (pearson <= cut)
     # per-place calibration: the capped trailing level runs slightly low (skew, trend lag); rescale so that
     # expected and observed agree over the place's ordinary days
