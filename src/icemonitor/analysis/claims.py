@@ -17,7 +17,17 @@ import duckdb
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from icemonitor.analysis.common import AOR_CODES, TABLES, Where, event_source, has_table, resolution_available, table_columns
+from icemonitor.analysis.common import (
+    AOR_CODES,
+    NATION,
+    TABLES,
+    Where,
+    event_source,
+    has_table,
+    resolution_available,
+    table_columns,
+    unresolved_in_place,
+)
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
@@ -31,7 +41,6 @@ COMPARISONS = {
 }
 LIST_FILTERS = {"method_class": "method_class", "criminality": "criminality", "aor": "aor", "citizenship": "citizenship",
                 "gender": "gender", "disposition": "disposition", "method_raw": "method_raw"}
-US = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE")
 
 
 class Period(BaseModel):
@@ -79,11 +88,10 @@ class _NotCheckable(Exception):
     pass
 
 
-def _place_clause(con, claim: Claim, where: Where, ref: Any, unplaced: Where | None = None) -> str:
-    """Add the place filter to `where`; for places that need county resolution, put into `unplaced` the filter
-    for rows of the place's AORs that are not resolved to a county (they may or may not lie in the place)."""
+def _place_clause(con, claim: Claim, where: Where, ref: Any) -> str:
+    """Add the place filter to `where`; returns the place's label."""
     text = claim.place.strip()
-    if text.upper() in US:
+    if text.upper() in NATION:
         return "United States (all AORs)"
     if text.upper() in AOR_CODES:
         where.add("aor = ?", text.upper())
@@ -110,8 +118,6 @@ def _place_clause(con, claim: Claim, where: Where, ref: Any, unplaced: Where | N
         if place.filter_counties:
             parts.append(f"res_county_fips IN ({', '.join('?' * len(place.filter_counties))})")
             params += list(place.filter_counties)
-        if unplaced is not None and place.aors:
-            unplaced.add(f"aor IN ({', '.join('?' * len(place.aors))}) AND res_county_fips IS NULL", *place.aors)
     where.add(" OR ".join(parts) if parts else "FALSE", *params)
     return place.label
 
@@ -136,8 +142,8 @@ def _filters(claim_filters: dict[str, Any], where: Where, cols: set[str]) -> Non
                                                                            "operation"]) + ")", field=key, value=val)
 
 
-def _unplaced_count(con, source: str, where: Where, unplaced: Where, place_parts: int, scope_len: int) -> int:
-    """Rows matching everything but the place filter, inside the place's AORs and not resolved to a county."""
+def _without_place(where: Where, place_parts: int, scope_len: int) -> Where:
+    """`where` without the place filter's parts (they end at index scope_len)."""
     first_place = scope_len - place_parts
     parts, params, k = [], [], 0
     for i, part in enumerate(where.parts):
@@ -146,8 +152,7 @@ def _unplaced_count(con, source: str, where: Where, unplaced: Where, place_parts
             parts.append(part)
             params.extend(where.params[k:k + n])
         k += n
-    w = Where(parts + unplaced.parts, params + unplaced.params)
-    return int(con.execute(f"SELECT count(*) FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
+    return Where(parts, params)
 
 
 def _releases_where(con, source: str, where: Where, cond: str) -> list[str]:
@@ -186,8 +191,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
     where.add("event_date BETWEEN ? AND ?", claim.period.from_, claim.period.to)
     try:
         scope = Where(list(where.parts), list(where.params))
-        unplaced = Where()
-        row["place"] = _place_clause(con, claim, where, ref, unplaced)
+        row["place"] = _place_clause(con, claim, where, ref)
         place_parts = len(where.parts) - len(scope.parts)
         scope = Where(list(where.parts), list(where.params))
         _filters(claim.filters, where, cols)
@@ -234,10 +238,12 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
         row["definition"] = f"share of {claim.table} rows with {num.sql()} among rows where {where.sql()}"
     verdict, diff, slack, tol_text = _verdict(claim, observed)
     reason = f"{'holds' if verdict == 'consistent' else 'fails'}: {COMPARISONS[claim.comparison]} ({tol_text})"
-    if unplaced.parts and claim.metric == "count":
-        # rows of the place's AORs that are not placed in any county could belong to it: the records bound the
-        # count between `observed` and observed + unplaced
-        n_up = _unplaced_count(con, source, where, unplaced, place_parts, len(scope.parts))
+    undecided = unresolved_in_place(con, source, _without_place(where, place_parts, len(scope.parts)), claim.place,
+                                    ref) if claim.metric == "count" and place_parts else None
+    if undecided is not None:
+        # rows of the place's AORs that are not placed at its level could belong to it: the records bound the
+        # count between `observed` and observed + those rows
+        n_up, level = undecided["events"], undecided["level"]
         row["unresolved_in_aor"] = n_up
         if n_up:
             hi = observed + n_up
@@ -251,11 +257,11 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
             else:
                 verdict = "not checkable"
             if verdict == "not checkable":
-                reason = (f"{n_up} matching arrests in the place's AOR(s) are not resolved to a county: the records give "
-                          f"between {observed:g} and {hi:g}, which does not decide the claim")
+                reason = (f"{n_up} matching arrests in the place's AOR(s) are not resolved to a {level}: the records "
+                          f"give between {observed:g} and {hi:g}, which does not decide the claim")
             else:
                 reason += (f"; the same verdict holds for the whole range {observed:g}..{hi:g} ({n_up} matching arrests "
-                           "in the AOR(s) not resolved to a county)")
+                           f"in the AOR(s) not resolved to a {level})")
     row.update(observed=observed, difference=diff, verdict=verdict, tolerance=slack, reason=reason, sql=sql,
                parameters=[p.isoformat() if isinstance(p, dt.date) else p for p in params], releases=releases)
     if total == 0:

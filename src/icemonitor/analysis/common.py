@@ -116,7 +116,7 @@ def event_source(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return f"(SELECT e.*, e.state AS res_state, NULL::VARCHAR AS res_county_fips FROM {table} e)"
 
 
-NATION = ("US", "USA", "NATIONAL", "ALL")
+NATION = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE", "ALL")  # place words meaning the whole country
 
 
 def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
@@ -170,7 +170,7 @@ def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where
     """For a state, county or group place: the events under `base` (every filter but the place) in the place's
     AORs that the landmark resolver did not place at the place's level, so they may or may not lie in the place.
     None where nothing is undecided (no place, the nation, an AOR, or AORs wholly inside the place)."""
-    if not place or place.strip().upper() in NATION or not resolution_available(con):
+    if not place or place.strip().upper() in NATION + tuple(AOR_CODES) or not resolution_available(con):
         return None
     try:
         from icemonitor.places.place_filter import parse_place  # type: ignore[import-not-found]
