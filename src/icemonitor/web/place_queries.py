@@ -24,16 +24,21 @@ def source(wh: Warehouse, table: str = "arrests") -> str:
     return event_source(wh.cursor(), table)
 
 
-def place_where(place: Any, d0: dt.date | None, d1: dt.date | None, counted: bool = True) -> tuple[str, list]:
-    sql, params = place.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
-    parts, out = (["counted"] if counted else []) + [sql], list(params)
+def _within(parts: list[str], params: list, d0: dt.date | None, d1: dt.date | None) -> tuple[str, list]:
+    """`parts` ANDed with the period's bounds (either may be None)."""
+    parts, params = list(parts), list(params)
     if d0:
         parts.append("event_date >= ?")
-        out.append(d0)
+        params.append(d0)
     if d1:
         parts.append("event_date <= ?")
-        out.append(d1)
-    return " AND ".join(f"({p})" for p in parts), out
+        params.append(d1)
+    return " AND ".join(f"({p})" for p in parts), params
+
+
+def place_where(place: Any, d0: dt.date | None, d1: dt.date | None, counted: bool = True) -> tuple[str, list]:
+    sql, params = place.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
+    return _within((["counted"] if counted else []) + [sql], params, d0, d1)
 
 
 def trend(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any]:
@@ -77,16 +82,9 @@ def resolution(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any]:
     aors = list(place.aors)
     if not aors:
         return {"resolved": placed, "aor_total": 0, "aor_unresolved": 0, "aors": []}
-    q = ["counted", f"aor IN ({', '.join('?' for _ in aors)})"]
-    params: list[Any] = list(aors)
-    if d0:
-        q.append("event_date >= ?")
-        params.append(d0)
-    if d1:
-        q.append("event_date <= ?")
-        params.append(d1)
+    q, params = _within(["counted", f"aor IN ({', '.join('?' for _ in aors)})"], aors, d0, d1)
     row = wh.query(f"SELECT count(*) AS total, count(*) FILTER (WHERE res_county_fips IS NULL) AS unresolved "
-                   f"FROM {src} WHERE {' AND '.join(q)}", params)[0]
+                   f"FROM {src} WHERE {q}", params)[0]
     return {"resolved": placed, "aor_total": row["total"], "aor_unresolved": row["unresolved"], "aors": aors}
 
 

@@ -120,20 +120,18 @@ def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
             raise ParamError("aor", f"table {f.table} has no AOR", f.aor)
         w.sql += " AND aor = ?"
         w.params.append(f.aor)
-    if f.method_class:
-        if f.method_class not in METHOD_CLASSES:
-            raise ParamError("method_class", f"allowed: {', '.join(METHOD_CLASSES)}", f.method_class)
-        if "method_class" not in cols:
-            raise ParamError("method_class", f"table {f.table} records no apprehension method", f.method_class)
-        w.sql += " AND method_class = ?"
-        w.params.append(f.method_class)
-    if f.criminality:
-        if f.criminality not in CRIMINALITY:
-            raise ParamError("criminality", f"allowed: {', '.join(CRIMINALITY)}", f.criminality)
-        if "criminality" not in cols:
-            raise ParamError("criminality", f"table {f.table} records no criminality", f.criminality)
-        w.sql += " AND criminality = ?"
-        w.params.append(f.criminality)
+    for column, value, allowed, missing in (
+        ("method_class", f.method_class, METHOD_CLASSES, "records no apprehension method"),
+        ("criminality", f.criminality, CRIMINALITY, "records no criminality"),
+    ):
+        if not value:
+            continue
+        if value not in allowed:
+            raise ParamError(column, f"allowed: {', '.join(allowed)}", value)
+        if column not in cols:
+            raise ParamError(column, f"table {f.table} {missing}", value)
+        w.sql += f" AND {column} = ?"
+        w.params.append(value)
     if f.release:
         w.sql += " AND release_id = ?"
         w.params.append(f.release)
