@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from intake_support import _free_port, add_staff, make_settings  # noqa: E402
+from browser_support import CHROMIUM, LAUNCH_ARGS, needs_chromium, serving  # noqa: E402
+from intake_support import add_staff, make_settings  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PERSON = {
     "name": "Graciela Montoya Ibarra",
     "phone": "956-555-0123",
@@ -23,31 +18,19 @@ PERSON = {
     "message": "Detuvieron a mi hijo en el puente de Pharr esta mañana",
 }
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install -y chromium)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def live(tmp_path):
-    import uvicorn
     from fastapi import FastAPI
 
     from icemonitor.intake.web import mount
 
     app = FastAPI()
     ia = mount(app, make_settings(tmp_path, f"sqlite:///{tmp_path / 'intake.sqlite'}"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}", ia
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(app) as url:
+        yield url, ia
 
 
 def test_spanish_form_then_reviewer_finds_it(live):
@@ -57,7 +40,7 @@ def test_spanish_form_then_reviewer_finds_it(live):
     reviewer = add_staff(ia, "revisora", ["reviewer"])
     requested: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
         try:
             public = browser.new_context(java_script_enabled=False)  # the form works without JavaScript
             page = public.new_page()

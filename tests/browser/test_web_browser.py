@@ -9,10 +9,7 @@ from __future__ import annotations
 import re
 
 import io
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -22,68 +19,24 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import web_warehouse as ww  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+from browser_support import ARTIFACTS, drawn, needs_chromium, recording_page, serving  # noqa: E402
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt-get install -y chromium)"),
-    pytest.mark.skipif(not ww.NATIONWIDE.is_dir(), reason="../shared/data not present"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = [needs_chromium, pytest.mark.skipif(not ww.NATIONWIDE.is_dir(), reason="../shared/data not present")]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
     from icemonitor.web.app import create_app
 
     path = ww.cached_build(tmp_path_factory.getbasetemp())
-    port = _free_port()
-    config = uvicorn.Config(create_app(path, ref=lambda p: ww.SHARED_DATA / p), host="127.0.0.1", port=port,
-                            log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        if time.time() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(path, ref=lambda p: ww.SHARED_DATA / p)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        # a filter change aborts the form's request still in flight (hx-sync="this:replace"): not an error
-        pg.on("requestfailed", lambda r: None if r.failure == "net::ERR_ABORTED"
-              else errors.append(f"request failed: {r.url} ({r.failure})"))
-        pg.on("response", lambda r: errors.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
-        pg.errors = errors
+    with recording_page(accept_downloads=True) as pg:
         yield pg
-        browser.close()
-
-
-def drawn(pg, chart_id: str):
-    pg.wait_for_selector(f"#{chart_id}[data-state=drawn] svg", timeout=20000)
-    return pg.locator(f"#{chart_id} svg")
 
 
 def test_overview_filters_map_spanish(page, server):

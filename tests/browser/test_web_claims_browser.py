@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from browser_support import ARTIFACTS, drawn, needs_chromium
+from test_web_places_browser import page, server  # noqa: F401  (fixtures)
 
-from test_web_places_browser import CHROMIUM, ARTIFACTS, drawn, page, server  # noqa: F401  (fixtures)
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed")
+pytestmark = needs_chromium
 
 
 def test_targeting_page_draws_rate_ratios(page, server):  # noqa: F811

@@ -3,66 +3,30 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
+from browser_support import ARTIFACTS, drawn, needs_chromium, recording_page, serving
 
 SHARED = __import__("conftest").SHARED_DATA
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def server(request):
-    import uvicorn
-
     from icemonitor.web.app import create_app
 
     try:
         path = request.getfixturevalue("warehouse_path")
     except Exception as exc:
         pytest.skip(f"the product warehouse could not be built here: {exc}")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(path, ref=lambda p: SHARED / p), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(path, ref=lambda p: SHARED / p)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        pg = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("response", lambda r: errors.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
-        pg.errors = errors
+    with recording_page() as pg:
         yield pg
-        browser.close()
-
-
-def drawn(pg, chart_id: str):
-    pg.wait_for_selector(f"#{chart_id}[data-state=drawn] svg", timeout=30000)
-    return pg.locator(f"#{chart_id} svg")
 
 
 def test_state_and_county_pages_draw_policy_timeline_and_peers(page, server):
