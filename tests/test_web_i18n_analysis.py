@@ -100,6 +100,7 @@ def static_display_strings() -> dict[str, set[str]]:
         "claims.COMPARISONS": set(claims.COMPARISONS.values()),
         "summary.GROUPS": {text for _, text in summary.GROUPS.values()},
         "rate_models.NOT_IDENTIFIED": {rate_models.NOT_IDENTIFIED},
+        "rate_models.NO_VARIATION": {rate_models.NO_VARIATION},
         "sanctuary definitions": {d.description for d in definitions().values()}
         | {c for d in definitions().values() for c in d.caveats},
         "validation operation and event names": {o.name for o in announced_operations()}

@@ -4,6 +4,7 @@ fixed effects, cluster-robust standard errors) and difference-in-differences / e
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -15,6 +16,7 @@ from threadpoolctl import threadpool_limits
 Z95 = float(norm.ppf(0.975))
 MAX_SE = 10.0  # a log-scale SE or coefficient beyond this means the term is not identified by the data
 NOT_IDENTIFIED = "not identified: the data cannot separate this term from the fixed effects (e.g. a single period)"
+NO_VARIATION = "no variation in this term over the places and periods"
 
 
 @dataclass
@@ -40,6 +42,25 @@ class Estimate:
 
 def _empty(term: str, n: int, k: int, method: str, note: str) -> Estimate:
     return Estimate(term, None, None, None, None, None, None, n, k, None, method, note)
+
+
+def _estimates(terms: list[str], usable: list[str], coef: Mapping[str, float], se: Mapping[str, float],
+               p_value: Callable[[str, float, float], float | None], n: int, n_fit: int, k: int,
+               alpha: float | None, method: str) -> list[Estimate]:
+    """One Estimate per term (ratio = exp(coef), 95% interval): empty, with the reason, for a term without
+    variation or that the data cannot identify."""
+    out = []
+    for t in terms:
+        if t not in usable or t not in coef:
+            out.append(_empty(t, n, k, method, NO_VARIATION))
+            continue
+        b, s = float(coef[t]), float(se[t])
+        if not (math.isfinite(b) and math.isfinite(s)) or s > MAX_SE or abs(b) > MAX_SE:
+            out.append(_empty(t, n, k, method, NOT_IDENTIFIED))
+            continue
+        out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * s), math.exp(b + Z95 * s), p_value(t, b, s), b, s,
+                            n_fit, k, alpha, method))
+    return out
 
 
 def _dummies(df: pd.DataFrame, col: str) -> pd.DataFrame:
@@ -133,7 +154,7 @@ def fit_rate_ratios(
     groups = pd.factorize(d[cluster])[0]
     usable = [t for t in terms if t in X.columns and t not in const_terms]
     if not usable:
-        return [_empty(t, n, k, method, "no variation in this term over the places and periods") for t in terms]
+        return [_empty(t, n, k, method, NO_VARIATION) for t in terms]
     cols = list(X.columns)
     Xa = X.to_numpy(dtype=float)
     with warnings.catch_warnings(), threadpool_limits(1):  # BLAS threads on a shared machine only slow these small fits
@@ -145,20 +166,8 @@ def fit_rate_ratios(
         except np.linalg.LinAlgError:
             return [_empty(t, n, k, method, NOT_IDENTIFIED) for t in terms]
     se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
-    params = dict(zip(cols, beta))
-    bse = dict(zip(cols, se_all))
-    out = []
-    for t in terms:
-        if t not in usable:
-            out.append(_empty(t, n, k, method, "no variation in this term over the places and periods"))
-            continue
-        b, se = float(params[t]), float(bse[t])
-        if not (math.isfinite(b) and math.isfinite(se)) or se > MAX_SE or abs(b) > MAX_SE:
-            out.append(_empty(t, n, k, method, NOT_IDENTIFIED))
-            continue
-        out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se),
-                            float(2 * norm.sf(abs(b / se))) if se > 0 else None, b, se, n, k, alpha, method))
-    return out
+    return _estimates(terms, usable, dict(zip(cols, beta)), dict(zip(cols, se_all)),
+                      lambda _t, b, se: float(2 * norm.sf(abs(b / se))) if se > 0 else None, n, n, k, alpha, method)
 
 
 def event_time_bins(rel: pd.Series, lo: int = -6, hi: int = 6) -> pd.Series:
@@ -194,7 +203,7 @@ def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str]
     n, k = len(d), d[cluster].nunique() if len(d) else 0
     usable = [t for t in terms if d[t].nunique() > 1] if n else []
     if k < 2 or not usable:
-        return [_empty(t, n, k, method, "no variation in this term over the places and periods") for t in terms]
+        return [_empty(t, n, k, method, NO_VARIATION) for t in terms]
     # places (or periods) with no events carry no information in Poisson PML with their fixed effect: drop them
     # here (exactly what pyfixest's separation check would do, without its cost)
     d = d[d.groupby(cluster)[count].transform("sum") > 0]
@@ -211,16 +220,6 @@ def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str]
             if "collinear" not in str(exc):
                 raise
             return [_empty(t, n, k, method, NOT_IDENTIFIED) for t in terms]
-    coefs, ses, pvals = fit.coef(), fit.se(), fit.pvalue()
-    out = []
-    for t in terms:
-        if t not in usable or t not in coefs.index:
-            out.append(_empty(t, n, k, method, "no variation in this term over the places and periods"))
-            continue
-        b, se = float(coefs[t]), float(ses[t])
-        if not (math.isfinite(b) and math.isfinite(se)) or se > MAX_SE or abs(b) > MAX_SE:
-            out.append(_empty(t, n, k, method, NOT_IDENTIFIED))
-            continue
-        out.append(Estimate(t, math.exp(b), math.exp(b - Z95 * se), math.exp(b + Z95 * se), float(pvals[t]), b, se,
-                            int(fit._N), k, None, method))
-    return out
+    pvals = fit.pvalue()
+    return _estimates(terms, usable, fit.coef().to_dict(), fit.se().to_dict(), lambda t, _b, _s: float(pvals[t]),
+                      n, int(fit._N), k, None, method)
