@@ -15,8 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from icemonitor.errors import InputError
-from icemonitor.web import api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
+from icemonitor.web import analyses, api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
 from icemonitor.web.db import Warehouse
+from icemonitor.web.body_limit import BodyLimit
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
 
@@ -101,6 +102,14 @@ def _warm_sweeps(app: FastAPI) -> None:
         logging.getLogger(__name__).info("targeting not warmed", exc_info=True)
 
 
+def body_limits() -> dict[str, int]:
+    """Request body limits by path prefix (BodyLimit refuses more with 413 while the body streams in): the claims
+    API takes one claims file; the intake's forms are small; everything else gets body_limit.DEFAULT_LIMIT."""
+    from icemonitor.intake.web import MAX_BODY as INTAKE_MAX_BODY
+
+    return {"/api/v1/check": analyses.MAX_CLAIMS_BYTES, "/intake": INTAKE_MAX_BODY, "/staff": INTAKE_MAX_BODY}
+
+
 def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:
     """The web app over the warehouse at `warehouse_path` (default config.warehouse_path()).
 
@@ -125,6 +134,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
 
     app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime)
+    app.add_middleware(BodyLimit, limits=body_limits())
 
     @app.exception_handler(ParamError)
     async def param_error(request: Request, exc: ParamError):
