@@ -75,3 +75,87 @@ def test_declared_over_size_length_is_refused_before_reading(app):
     assert r.status_code == 413 and "bytes" in r.json()["detail"]
     ok = client.post("/api/v1/check", content=json.dumps({"claims": []}).encode())
     assert ok.status_code == 200
+
+
+# -- items 6 and 12: claims files cannot explode in memory or hold the CPU --------------------------------------
+
+BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+    f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(8)) + "claims: [*i]\n"
+
+
+def test_alias_bomb_is_refused_at_once(app):
+    import time
+
+    assert len(BOMB.encode()) < 400  # 9**9 = 387 million strings once expanded
+    client = TestClient(app)
+    start = time.monotonic()
+    r = client.post("/api/v1/check", content=BOMB.encode(), headers={"content-type": "application/x-yaml"})
+    assert time.monotonic() - start < 2
+    assert r.status_code == 422 and "aliases" in r.json()["detail"][0]["msg"]
+    assert r.json()["detail"][0]["loc"] == ["body", "claims"] and len(r.content) < 2000
+    page = client.post("/check", data={"claims": BOMB})
+    assert page.status_code == 422 and "aliases" in page.text
+
+
+def test_claims_file_library_refuses_aliases_too(tmp_path):
+    from icemonitor.analysis.claims import load_claims
+    from icemonitor.errors import InputError
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    with pytest.raises(InputError, match="aliases"):
+        load_claims(path)
+
+
+def test_too_many_claims_and_huge_numbers_are_422(app):
+    claim = {"id": "c", "metric": "count", "period": {"from": "2017-01-01", "to": "2017-01-31"}, "place": "LOS",
+             "comparison": "about", "value": 1}
+    client = TestClient(app)
+    r = client.post("/api/v1/check", json={"claims": [claim] * (analyses.MAX_CLAIMS + 1)})
+    assert r.status_code == 422 and f"at most {analyses.MAX_CLAIMS} claims" in r.json()["detail"][0]["msg"]
+    assert client.post("/api/v1/check", json={"claims": [claim] * 3}).status_code == 200
+    huge = client.post("/api/v1/check", content=("claims: [{value: " + "9" * 6000 + "}]").encode())
+    assert huge.status_code == 422
+
+
+def test_a_check_is_stopped_at_its_deadline(monkeypatch):
+    """A claim whose query would run for ever (here: counting 10^13 numbers) is interrupted at the deadline."""
+    import time
+
+    import duckdb
+
+    from icemonitor.analysis import claims
+    from icemonitor.errors import InputError
+
+    def slow(con, claim, ref=None):
+        return {"n": con.execute("SELECT count(*) FROM range(10000000000000)").fetchone()[0]}
+
+    monkeypatch.setattr(claims, "check_claim", slow)
+    con = duckdb.connect()
+    start = time.monotonic()
+    with pytest.raises(claims.CheckTimeout) as err:
+        claims.check_within(con, [None, None], None, seconds=1.0)
+    assert time.monotonic() - start < 5 and isinstance(err.value, InputError)
+    assert "stopped at claim 1 of 2" in str(err.value)
+    assert con.execute("SELECT 42").fetchone()[0] == 42  # the connection is usable afterwards
+
+
+def test_check_api_answers_422_at_the_deadline_and_keeps_serving(app, monkeypatch):
+    import time
+
+    from icemonitor.analysis import claims
+
+    def slow(con, claim, ref=None):
+        con.execute("SELECT count(*) FROM range(10000000000000)").fetchone()
+
+    monkeypatch.setattr(claims, "check_claim", slow)
+    monkeypatch.setattr(analyses, "CHECK_SECONDS", 0.5)
+    client = TestClient(app)
+    claim = {"id": "c", "metric": "count", "period": {"from": "2017-01-01", "to": "2017-01-31"},
+             "comparison": "about", "value": 1}
+    start = time.monotonic()
+    r = client.post("/api/v1/check", json={"claims": [claim]})
+    assert r.status_code == 422 and "longer than 0.5 s" in r.json()["detail"][0]["msg"]
+    assert time.monotonic() - start < 5
+    assert client.get("/api/v1/releases").status_code == 200
