@@ -159,3 +159,21 @@ def test_check_api_answers_422_at_the_deadline_and_keeps_serving(app, monkeypatc
     assert r.status_code == 422 and "longer than 0.5 s" in r.json()["detail"][0]["msg"]
     assert time.monotonic() - start < 5
     assert client.get("/api/v1/releases").status_code == 200
+
+
+def test_claim_checks_at_once_are_bounded(app, monkeypatch):
+    """With every check slot taken, another check waits its deadline and is answered 503, not run."""
+    monkeypatch.setattr(analyses, "CHECK_SECONDS", 0.3)
+    taken = 0
+    while analyses.CHECKS_AT_ONCE.acquire(blocking=False):
+        taken += 1
+    try:
+        assert taken == 2
+        claim = {"id": "busy", "metric": "count", "period": {"from": "2017-01-01", "to": "2017-01-31"},
+                 "comparison": "about", "value": 1}
+        r = TestClient(app).post("/api/v1/check", json={"claims": [claim]})
+        assert r.status_code == 503 and r.headers["retry-after"] == "10"
+    finally:
+        for _ in range(taken):
+            analyses.CHECKS_AT_ONCE.release()
+    assert TestClient(app).post("/api/v1/check", json={"claims": [claim]}).status_code == 200

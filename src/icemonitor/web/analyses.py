@@ -163,6 +163,11 @@ def targeting(wh: Warehouse, definition: str | None, date_from: dt.date | None, 
 MAX_CLAIMS_BYTES = 256 * 1024
 MAX_CLAIMS = 50  # claims per request: each one runs a few queries over the event tables
 CHECK_SECONDS = float(os.environ.get("ICEMONITOR_CHECK_SECONDS", "10"))  # wall time one request may check for
+CHECKS_AT_ONCE = threading.BoundedSemaphore(2)  # claim checks running at once (the rest wait, then get 503)
+
+
+class Busy(Exception):
+    """Every claim-check slot stayed taken for CHECK_SECONDS: the server answers 503 with Retry-After."""
 
 
 def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
@@ -173,8 +178,13 @@ def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
     source, claims = parse_claims(text, "the claims file", MAX_CLAIMS)
 
     def compute() -> AnalysisResult:
-        res = check_parsed(wh.cursor(), source, claims, ref, {"file": "(uploaded)", "source": source},
-                           seconds=CHECK_SECONDS)
+        if not CHECKS_AT_ONCE.acquire(timeout=CHECK_SECONDS):
+            raise Busy
+        try:
+            res = check_parsed(wh.cursor(), source, claims, ref, {"file": "(uploaded)", "source": source},
+                               seconds=CHECK_SECONDS)
+        finally:
+            CHECKS_AT_ONCE.release()
         res.figures = [_plain(f) for f in res.figures]
         return res
 

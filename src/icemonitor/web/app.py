@@ -159,6 +159,12 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
                  "input": None if exc.value is None else str(exc.value)}]})
         return pages.error_page(request, 422, "error.param", param=param, message=message)
 
+    @app.exception_handler(analyses.Busy)
+    async def busy(request: Request, exc: analyses.Busy):
+        """Every claim-check slot is taken: try again shortly."""
+        return JSONResponse(status_code=503, headers={"Retry-After": "10"},
+                            content={"detail": "the server is busy checking other claims; try again shortly"})
+
     @app.exception_handler(FileNotFoundError)
     async def no_warehouse(request: Request, exc: FileNotFoundError):
         if request.url.path.startswith("/api/"):
