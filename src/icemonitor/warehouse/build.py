@@ -149,7 +149,10 @@ def _read_one(
     schema = tables()
     digest = _sha256(src.path)
     if src.sha256 and digest != src.sha256:
-        raise ChecksumError(f"checksum mismatch: expected {src.sha256}, got {digest}", file=src.name)
+        from icemonitor.catalog.fetch import corrupt_copy_text
+
+        raise ChecksumError(corrupt_copy_text(src.path, src.release_id,
+                                              f"sha256 {digest}, the catalog says {src.sha256}"), file=src.name)
     folder = cache_dir / _cache_key(src, digest) if cache_dir else None
     hit = _cached(folder)
     if hit is not None:
