@@ -68,3 +68,36 @@ def test_truncated_copy_that_cannot_be_fetched_again_is_named_corrupt(tmp_path):
     msg = str(err.value)
     assert f"the archived copy {path} is corrupt ({size - 100:,} bytes, the catalog says {size:,})" in msg
     assert f"icemonitor fetch {RID} --verify" in msg and "network disabled" in msg
+
+
+KILLED_BUILD = """
+import os, signal, sys
+from pathlib import Path
+from icemonitor.warehouse.build import build
+from icemonitor.warehouse.sources import catalog_sources
+
+home = Path(sys.argv[1])
+
+def die(name, done, total):  # the first file is read; the temporary warehouse is open: killed here
+    os.kill(os.getpid(), signal.SIGKILL)
+
+build(catalog_sources([sys.argv[2]], home=home), home / "warehouse.duckdb", progress=die, cache_dir=home / "cache")
+"""
+
+
+def test_a_killed_builds_files_are_removed_at_the_next_start(tmp_path):
+    home = tmp_path / "home"
+    archived(home)
+    (home / "cache" / f"abc.tmp-{2**22 + 7}-1").mkdir(parents=True)  # a parse-cache folder of a dead process
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.run([sys.executable, "-c", KILLED_BUILD, str(home), RID], env=env, capture_output=True,
+                          timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()[-500:]
+    left = sorted(p.name for p in home.glob(".warehouse.duckdb.building-*"))
+    assert left, "the killed build should have left its temporary warehouse"
+    (home / f".warehouse.duckdb.building-{os.getppid()}").write_bytes(b"a live process's build")  # not touched
+    report = build(catalog_sources([RID], home=home), home / "warehouse.duckdb", cache_dir=home / "cache")
+    assert report.rows["detainers"] == 22
+    assert sorted(p.name for p in home.glob(".warehouse.duckdb.building-*")) == [
+        f".warehouse.duckdb.building-{os.getppid()}"]
+    assert not any(p.name.startswith("abc.tmp-") for p in (home / "cache").iterdir())
