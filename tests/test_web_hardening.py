@@ -177,3 +177,27 @@ def test_claim_checks_at_once_are_bounded(app, monkeypatch):
         for _ in range(taken):
             analyses.CHECKS_AT_ONCE.release()
     assert TestClient(app).post("/api/v1/check", json={"claims": [claim]}).status_code == 200
+
+
+# -- item 20: a bad intake database URL is one line and exit 2 ---------------------------------------------------
+
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:////proc/no-such-dir/intake.sqlite", "sqlite:///",
+                                 "postgresql://[bad", "postgresql://staff:s3cret@127.0.0.1:1/intake"])
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["intake", "verify-audit"]])
+def test_bad_intake_db_url_is_one_line_and_exit_2(tmp_path, monkeypatch, url, command):
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app as cli
+    from icemonitor.intake.keys import new_key, write_key_file
+
+    key = tmp_path / "keys" / "intake.key"
+    write_key_file(key, new_key())
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ICEMONITOR_INTAKE_KEY_FILE", str(key))
+    monkeypatch.setenv("ICEMONITOR_INTAKE_DB", url)
+    res = CliRunner().invoke(cli, command)
+    assert res.exit_code == 2, res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    out = res.output
+    assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
+    assert "intake" in out and "ICEMONITOR_INTAKE_DB" in out and "s3cret" not in out

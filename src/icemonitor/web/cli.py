@@ -60,10 +60,10 @@ def register(app: typer.Typer) -> None:
         ICEMONITOR_INTAKE_KEY_FILE set, also the confidential intake (/intake) and staff inbox (/staff)."""
         from rich.console import Console
 
-        from icemonitor.intake.keys import IntakeKeyError
+        from icemonitor.errors import IcemonitorError
 
         try:
             run(host, port, warehouse)
-        except IntakeKeyError as err:
+        except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
             Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
