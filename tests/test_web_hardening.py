@@ -201,3 +201,24 @@ def test_bad_intake_db_url_is_one_line_and_exit_2(tmp_path, monkeypatch, url, co
     out = res.output
     assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
     assert "intake" in out and "ICEMONITOR_INTAKE_DB" in out and "s3cret" not in out
+
+
+# -- item 19: 422 answers match the published schema ----------------------------------------------------------
+
+@pytest.mark.parametrize("method, url, body", [
+    ("GET", "/api/v1/sweeps?level=bogus", None),  # a repeated parameter: loc ends with the value's index
+    ("GET", "/api/v1/sweeps?level=aor&level=bogus", None),
+    ("GET", "/api/v1/summary?from=bogus", None),
+    ("GET", "/api/v1/summary?by=nope", None),
+    ("POST", "/api/v1/check", {"claims": [{"id": "x"}]}),
+])
+def test_422_answers_match_the_published_schema(app, method, url, body):
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # schemathesis's validator
+
+    client = TestClient(app)
+    spec = client.get("/openapi.json").json()
+    path = url.split("?")[0]
+    published = spec["paths"][path][method.lower()]["responses"]["422"]["content"]["application/json"]["schema"]
+    r = client.request(method, url, json=body)
+    assert r.status_code == 422
+    jsonschema_rs.validate({**published, "components": spec["components"]}, r.json())
