@@ -222,3 +222,89 @@ def test_422_answers_match_the_published_schema(app, method, url, body):
     r = client.request(method, url, json=body)
     assert r.status_code == 422
     jsonschema_rs.validate({**published, "components": spec["components"]}, r.json())
+
+
+# -- item 17: X-Forwarded-For only from configured proxies -------------------------------------------------------
+
+class LoopbackServer:
+    """The app under uvicorn as `icemonitor serve` configures it, on a free loopback port, in a thread."""
+
+    def __init__(self, app, **overrides) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        from icemonitor.web.server import uvicorn_config
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", self.port, log_level="warning", **overrides))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LoopbackServer":
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def echo_client(app):
+    """A route that answers the client address the app resolved (what per-client limits see)."""
+    @app.get("/_client")
+    def _client(request: __import__("fastapi").Request) -> dict:
+        return {"host": request.client.host, "scheme": request.url.scheme}
+
+    return app
+
+
+def test_forwarded_for_from_loopback_is_not_trusted_by_default(tmp_path, monkeypatch):
+    import httpx
+
+    monkeypatch.delenv("ICEMONITOR_TRUSTED_PROXIES", raising=False)
+    app = echo_client(create_app(ww.tiny(tmp_path / "w.duckdb", [ROW])))
+    with LoopbackServer(app) as srv:
+        got = httpx.get(srv.url + "/_client", headers={"X-Forwarded-For": "203.0.113.9",
+                                                       "X-Forwarded-Proto": "https"}).json()
+    assert got == {"host": "127.0.0.1", "scheme": "http"}
+
+
+def test_forwarded_for_from_a_configured_proxy_is_believed(tmp_path):
+    import httpx
+
+    app = echo_client(create_app(ww.tiny(tmp_path / "w.duckdb", [ROW]), trusted_proxies="127.0.0.1, 10.0.0.0/8"))
+    with LoopbackServer(app) as srv:
+        one = httpx.get(srv.url + "/_client", headers={"X-Forwarded-For": "203.0.113.9",
+                                                       "X-Forwarded-Proto": "https"}).json()
+        # the client wrote a fake first hop; the proxies appended the real one: the rightmost untrusted hop wins
+        spoofed = httpx.get(srv.url + "/_client", headers={"X-Forwarded-For": "1.2.3.4, 198.51.100.7, 10.1.2.3"}).json()
+    assert one == {"host": "203.0.113.9", "scheme": "https"}
+    assert spoofed["host"] == "198.51.100.7"
+
+
+def test_client_address_rules():
+    from icemonitor.client_address import ProxyConfigError, client_address, trusted_proxies
+
+    none = trusted_proxies("")
+    lo = trusted_proxies(["127.0.0.1", "::1"])
+    assert client_address("127.0.0.1", "203.0.113.9", none) == "127.0.0.1"
+    assert client_address("198.51.100.1", "203.0.113.9", lo) == "198.51.100.1"  # not a proxy: header ignored
+    assert client_address("::1", "2001:db8::5", lo) == "2001:db8::5"
+    assert client_address("127.0.0.1", "203.0.113.9, not-an-ip", lo) == "127.0.0.1"  # garbage from the client
+    assert client_address("127.0.0.1", "127.0.0.1", lo) == "127.0.0.1"
+    assert client_address(None, "203.0.113.9", lo) == "unknown"
+    with pytest.raises(ProxyConfigError):
+        trusted_proxies("localhost")

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
+from icemonitor import client_address
+from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
 from icemonitor.web import analyses, api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
 from icemonitor.web.db import Warehouse
@@ -110,8 +112,12 @@ def body_limits() -> dict[str, int]:
     return {"/api/v1/check": analyses.MAX_CLAIMS_BYTES, "/intake": INTAKE_MAX_BODY, "/staff": INTAKE_MAX_BODY}
 
 
-def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:
+def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
+               trusted_proxies: str | list[str] | None = None) -> FastAPI:
     """The web app over the warehouse at `warehouse_path` (default config.warehouse_path()).
+
+    `trusted_proxies`: addresses or networks whose X-Forwarded-For is believed (default ICEMONITOR_TRUSTED_PROXIES;
+    none when unset), see icemonitor.client_address.
 
     `ref` maps a shared/data-layout path to a local file (reference data such as the county TopoJSON);
     without it the catalog's resolver is used if present, else maps are reported as unavailable.
@@ -135,6 +141,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
 
     app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime)
     app.add_middleware(BodyLimit, limits=body_limits())
+    app.add_middleware(ClientAddressMiddleware, trusted=client_address.trusted_proxies(trusted_proxies))
 
     @app.exception_handler(ParamError)
     async def param_error(request: Request, exc: ParamError):

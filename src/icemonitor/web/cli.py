@@ -35,16 +35,18 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
     return mount_intake_from_env(app, context_provider=IntakeContext(app.state.warehouse.path, ref), notify=notifier)
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None) -> None:
+def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None,
+        trusted_proxies: list[str] | None = None) -> None:
     """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
     ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening."""
     import uvicorn
 
     from icemonitor.web.app import create_app
+    from icemonitor.web.server import uvicorn_config
 
-    app = create_app(warehouse)
+    app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
     mount_intake_with_monitor(app)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.Server(uvicorn_config(app, host, port)).run()
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +57,9 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Interface to listen on (localhost by default)"),
         port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
         warehouse: Optional[Path] = typer.Option(None, help="Warehouse file (default: the configured one)"),
+        trusted_proxy: Optional[list[str]] = typer.Option(
+            None, "--trusted-proxy", help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
+                                          "(repeat; default ICEMONITOR_TRUSTED_PROXIES; none, not even loopback)"),
     ) -> None:
         """Serve the dashboard (EN/ES) and the JSON API (/api/v1, OpenAPI at /openapi.json); with
         ICEMONITOR_INTAKE_KEY_FILE set, also the confidential intake (/intake) and staff inbox (/staff)."""
@@ -63,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from icemonitor.errors import IcemonitorError
 
         try:
-            run(host, port, warehouse)
+            run(host, port, warehouse, trusted_proxy)
         except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
             Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
