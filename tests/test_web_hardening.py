@@ -308,3 +308,44 @@ def test_client_address_rules():
     assert client_address(None, "203.0.113.9", lo) == "unknown"
     with pytest.raises(ProxyConfigError):
         trusted_proxies("localhost")
+
+
+# -- item 13: the response cache keys on known parameters only and is bounded in bytes ---------------------------
+
+def web_cache(app):
+    from icemonitor.web.middleware import WebMiddleware
+
+    layer = app.middleware_stack
+    while not isinstance(layer, WebMiddleware):
+        layer = layer.app
+    return layer
+
+
+def test_junk_parameters_and_cookies_do_not_fill_the_cache(app):
+    client = TestClient(app)
+    first = client.get("/api/v1/summary?by=fy")
+    assert first.status_code == 200
+    cache = web_cache(app)
+    entries, size = len(cache.cache), cache.cache_bytes
+    for i in range(150):  # the outside test's junk URLs, with junk cookies and languages too
+        r = client.get(f"/api/v1/summary?by=fy&junk{i}={'x' * 200}", headers={
+            "cookie": f"lang=en; track{i}=1", "accept-language": f"en;q=0.{i % 9}, x-{i}"})
+        assert r.status_code == 200 and r.json()["total"] == first.json()["total"]
+    assert (len(cache.cache), cache.cache_bytes) == (entries, size)
+    again = client.get("/api/v1/summary?by=fy", headers={"cookie": "lang=en; other=2", "accept-language": "en-GB"})
+    assert again.status_code == 200 and cache.hits >= 1 and len(cache.cache) == entries
+
+
+def test_cache_is_bounded_in_bytes(app, monkeypatch):
+    import datetime as dt
+
+    from icemonitor.web import middleware
+
+    monkeypatch.setattr(middleware, "MAX_CACHE_BYTES", 20_000)
+    client = TestClient(app)
+    day = dt.date(2017, 1, 1)
+    for i in range(60):  # distinct valid parameters: each answer is cacheable
+        assert client.get(f"/api/v1/summary?from={day + dt.timedelta(days=i)}").status_code == 200
+    cache = web_cache(app)
+    assert 0 < cache.cache_bytes <= 20_000 and len(cache.cache) < 60
+    assert cache.cache_bytes == sum(entry[3] for entry in cache.cache.values())

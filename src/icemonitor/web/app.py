@@ -104,6 +104,19 @@ def _warm_sweeps(app: FastAPI) -> None:
         logging.getLogger(__name__).info("targeting not warmed", exc_info=True)
 
 
+def known_params(app: FastAPI) -> frozenset[str]:
+    """Query parameters the cache may key on: the pages' (middleware.PAGE_PARAMS) and every API route's."""
+    known = getattr(app.state, "known_params", None)
+    if known is None:
+        from fastapi.routing import APIRoute
+
+        from icemonitor.web.middleware import PAGE_PARAMS
+
+        api = {p.alias for r in app.routes if isinstance(r, APIRoute) for p in r.dependant.query_params}
+        known = app.state.known_params = PAGE_PARAMS | api
+    return known
+
+
 def body_limits() -> dict[str, int]:
     """Request body limits by path prefix (BodyLimit refuses more with 413 while the body streams in): the claims
     API takes one claims file; the intake's forms are small; everything else gets body_limit.DEFAULT_LIMIT."""
@@ -139,7 +152,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
 
-    app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime)
+    app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime, known=lambda: known_params(app))
     app.add_middleware(BodyLimit, limits=body_limits())
     app.add_middleware(ClientAddressMiddleware, trusted=client_address.trusted_proxies(trusted_proxies))
 
