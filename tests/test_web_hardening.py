@@ -349,3 +349,70 @@ def test_cache_is_bounded_in_bytes(app, monkeypatch):
     cache = web_cache(app)
     assert 0 < cache.cache_bytes <= 20_000 and len(cache.cache) < 60
     assert cache.cache_bytes == sum(entry[3] for entry in cache.cache.values())
+
+
+# -- item 16: half-sent requests are cut off, connections are capped ----------------------------------------------
+
+def _open(port: int, data: bytes):
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(data)
+    return s
+
+
+def _closed_by_server(sock, wait: float) -> bytes | None:
+    """What the server sent before closing (None if it is still open after `wait` seconds)."""
+    import socket
+
+    sock.settimeout(wait)
+    got = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return got
+            got += chunk
+    except socket.timeout:
+        return None
+    except ConnectionResetError:
+        return got
+
+
+def test_a_thousand_half_sent_requests_are_closed(tmp_path):
+    """The outside test's 1,000 connections that send part of the headers and then nothing: the server closes
+    every one at the header deadline (408), refuses those past its cap (503), and still answers others."""
+    import time
+
+    import httpx
+
+    app = create_app(ww.tiny(tmp_path / "w.duckdb", [ROW]))
+    with LoopbackServer(app, header_timeout=1.0, body_timeout=1.0, max_connections=900) as srv:
+        socks = [_open(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ") for _ in range(1000)]
+        start = time.monotonic()
+        answers = [_closed_by_server(s, wait=max(0.05, 6 - (time.monotonic() - start))) for s in socks]
+        elapsed = time.monotonic() - start
+        for s in socks:
+            s.close()
+        assert all(a is not None for a in answers), f"{sum(a is None for a in answers)} connections still open"
+        statuses = {a.split(b"\r\n", 1)[0] for a in answers}
+        assert statuses <= {b"HTTP/1.1 408 Request Timeout", b"HTTP/1.1 503 Service Unavailable"}
+        assert sum(a.startswith(b"HTTP/1.1 503") for a in answers) >= 100 and elapsed < 6
+        assert httpx.get(srv.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_a_stalled_body_is_cut_off_and_a_slow_but_steady_client_is_served(tmp_path):
+    import time
+
+    app = create_app(ww.tiny(tmp_path / "w.duckdb", [ROW]))
+    with LoopbackServer(app, header_timeout=1.0, body_timeout=1.0) as srv:
+        stalled = _open(srv.port, b"POST /api/v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nclaims:")
+        start = time.monotonic()
+        assert _closed_by_server(stalled, wait=5) is not None and time.monotonic() - start < 4
+        stalled.close()
+        ok = _open(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.5)  # within the header deadline
+        ok.sendall(b"\r\n")
+        ok.settimeout(5)
+        assert ok.recv(100).startswith(b"HTTP/1.1 200")
+        ok.close()
