@@ -416,3 +416,18 @@ def test_a_stalled_body_is_cut_off_and_a_slow_but_steady_client_is_served(tmp_pa
         ok.settimeout(5)
         assert ok.recv(100).startswith(b"HTTP/1.1 200")
         ok.close()
+
+
+def test_served_over_size_body_closes_the_connection(tmp_path):
+    """Under `serve`, the 413 closes the connection: the server stops reading a 500 MiB body after a few MiB
+    (kernel buffers), instead of reading and discarding all of it."""
+    app = create_app(ww.tiny(tmp_path / "w.duckdb", [ROW]))
+    with LoopbackServer(app) as srv:
+        sock = _open(srv.port, b"POST /api/v1/check HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"100000\r\n" + b"x" * 0x100000 + b"\r\n"  # 1 MiB chunks
+        sent = 0
+        with pytest.raises(OSError):  # reset by the server, long before the end
+            for sent in range(500):
+                sock.sendall(chunk)
+        assert sent < 64
+        sock.close()

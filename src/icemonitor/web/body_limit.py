@@ -57,6 +57,9 @@ class BodyLimit:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if seen > limit:  # whoever answers the refused body: close, so the rest of it is never read
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+                    message = {**message, "headers": headers + [(b"connection", b"close")]}
             await send(message)
 
         try:
