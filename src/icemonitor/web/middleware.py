@@ -61,7 +61,7 @@ class WebMiddleware:
         self.app = app
         self.mtime = mtime
         self.known = known
-        self.cache: OrderedDict[tuple, tuple[int, list, bytes]] = OrderedDict()
+        self.cache: OrderedDict[tuple, tuple[int, list, bytes, int]] = OrderedDict()  # status, headers, body, size
         self.cache_bytes = 0
         self.lock = threading.Lock()
         self.hits = 0
