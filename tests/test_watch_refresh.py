@@ -54,7 +54,7 @@ def test_release_diff_matches_raw_files_when_a_file_is_added_and_removed(tmp_pat
     assert sum(r["rows_after"] for r in rows) == len(raw17)
 
     archive.drop("EROArrests_FY2016.csv.gz")
-    third = run_refresh(home, archive)
+    third = run_refresh(home, archive, allow_removal=True)  # asked: without it the removal is refused
     assert third.removed == [(LESA_ID, "EROArrests_FY2016.csv.gz")]
     raw16 = raw_lesa_arrests(lesa_file(2016))
     rows = diff_rows(home, third.refresh_id)
@@ -206,6 +206,33 @@ def test_file_whose_fetch_failed_stays_in_use(tmp_path):
     assert res.fetch_errors and res.removed == [] and res.status == "unchanged"
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM arrests WHERE fy = 2017").fetchone()[0] == len(raw_lesa_arrests(lesa_file(2017)))
+    con.close()
+
+
+def test_first_refresh_never_swaps_in_a_warehouse_missing_a_file(tmp_path):
+    """Issue 15 item 22: a warehouse built by `icemonitor build` (no refresh state yet), then a refresh where one
+    file cannot be fetched: the warehouse in use stays whole unless removal is asked for."""
+    from icemonitor.watch.refresh import RemovalRefused, plain_build
+
+    home = tmp_path / "home"
+    archive = Archive()
+    archive.add_lesa(2016)
+    archive.add_lesa(2017)
+    plain_build(archive.list_sources(home), home / "warehouse.duckdb")  # as `icemonitor build` leaves it
+    n17 = len(raw_lesa_arrests(lesa_file(2017)))
+    archive.drop("EROArrests_FY2017.csv.gz")
+    failed = ["EROArrests_FY2017.csv.gz: connection refused"]
+    with pytest.raises(RemovalRefused) as err:
+        run_refresh(home, archive, fetch=lambda h, m: failed)
+    assert "EROArrests_FY2017.csv.gz" in str(err.value) and f"{n17:,} rows" in str(err.value)
+    assert "--allow-removal" in str(err.value) and "connection refused" in str(err.value)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM arrests WHERE fy = 2017").fetchone()[0] == n17
+    con.close()
+    asked = run_refresh(home, archive, fetch=lambda h, m: failed, allow_removal=True)
+    assert asked.status == "updated"
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM arrests WHERE fy = 2017").fetchone()[0] == 0
     con.close()
 
 

@@ -64,24 +64,49 @@ class Claim(BaseModel):
     note: str = ""
 
 
-def load_claims(path: Path | str) -> tuple[str, list[Claim]]:
-    """Read and validate a claims file; InputError naming the file, the claim (row) and the field."""
-    path = Path(path)
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml.SafeLoader without aliases: a claims file has no use for them, and nested aliases expand a few hundred
+    bytes into gigabytes (a "billion laughs" document)."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a claims file",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def parse_claims(text: str, file: str, max_claims: int | None = None) -> tuple[str, list[Claim]]:
+    """Validate a claims document (YAML or JSON text); InputError naming the file, the claim (row) and the field.
+    Aliases are refused; with `max_claims`, so is a file of more claims than that."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read claims file: {exc}", file=str(path)) from exc
+        doc = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: e.g. an integer of 5,000 digits
+        raise InputError(f"cannot read claims file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                         file=file, field="claims") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
-        raise InputError("a claims file needs a list `claims`", file=str(path), field="claims")
+        raise InputError("a claims file needs a list `claims`", file=file, field="claims")
+    if max_claims is not None and len(doc["claims"]) > max_claims:
+        raise InputError(f"at most {max_claims} claims per check (this file has {len(doc['claims'])})", file=file,
+                         field="claims")
     out = []
     for i, raw in enumerate(doc["claims"], start=1):
         try:
             out.append(Claim.model_validate(raw))
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise InputError(err["msg"], file=str(path), row=i, field=".".join(str(x) for x in err["loc"]),
+            raise InputError(err["msg"], file=file, row=i, field=".".join(str(x) for x in err["loc"]),
                              value=err.get("input")) from None
     return str(doc.get("source", "")), out
+
+
+def load_claims(path: Path | str, max_claims: int | None = None) -> tuple[str, list[Claim]]:
+    """Read and validate a claims file (parse_claims)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read claims file: {exc}", file=str(path)) from exc
+    return parse_claims(text, str(path), max_claims)
 
 
 class _NotCheckable(Exception):
@@ -272,9 +297,43 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
 def check(con: duckdb.DuckDBPyConnection, path: Path | str, ref: Any = None) -> AnalysisResult:
     """Check every claim of a claims file."""
     source, claims = load_claims(path)
-    rows = [check_claim(con, c, ref) for c in claims]
+    return check_parsed(con, source, claims, ref, {"file": str(path), "source": source})
+
+
+class CheckTimeout(InputError):
+    """The claims took longer to check than the caller allows."""
+
+
+def check_within(con: duckdb.DuckDBPyConnection, claims: list[Claim], ref: Any, seconds: float) -> list[dict[str, Any]]:
+    """check_claim for each claim, stopping (CheckTimeout) once `seconds` have passed: a running query is
+    interrupted, so one request cannot hold the server's CPU for longer than that."""
+    import threading
+    import time
+
+    end = time.monotonic() + seconds
+    timer = threading.Timer(seconds, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    rows, i = [], 0
+    try:
+        for i, claim in enumerate(claims, start=1):
+            if time.monotonic() > end:
+                raise duckdb.InterruptException("deadline")
+            rows.append(check_claim(con, claim, ref))
+    except duckdb.InterruptException:
+        raise CheckTimeout(f"checking took longer than {seconds:g} s (stopped at claim {i} of {len(claims)}): send "
+                           "fewer claims or shorter periods", field="claims") from None
+    finally:
+        timer.cancel()
+    return rows
+
+
+def check_parsed(con: duckdb.DuckDBPyConnection, source: str, claims: list[Claim], ref: Any,
+                 parameters: dict[str, Any], seconds: float | None = None) -> AnalysisResult:
+    """Check parsed claims (all of them, or as many as `seconds` allows: CheckTimeout past it)."""
+    rows = check_within(con, claims, ref, seconds) if seconds is not None else [check_claim(con, c, ref) for c in claims]
     return AnalysisResult(
-        name="check", parameters={"file": str(path), "source": source},
+        name="check", parameters=parameters,
         columns=["id", "metric", "place", "from", "to", "comparison", "claimed", "observed", "difference", "verdict",
                  "reason"],
         figures=rows,

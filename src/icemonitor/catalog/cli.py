@@ -21,6 +21,7 @@ console = Console(stderr=True)
 def fetch_command(
     release: Annotated[Optional[list[str]], typer.Argument(help="Release ids (default: every release in the catalog)")] = None,
     mirror: Annotated[Optional[Path], typer.Option(help="Folder laid out like shared/data (or shared/data/ice) to copy files from; default ICEMONITOR_MIRROR")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Hash every archived copy again and fetch a corrupt one anew")] = False,
 ) -> None:
     """Archive the releases' raw files (checksum-verified) under ICEMONITOR_HOME/raw."""
     from icemonitor.catalog.fetch import fetch
@@ -38,7 +39,7 @@ def fetch_command(
                 elif event == "advance":
                     bar.update(task, advance=n, description=name)
 
-            done = fetch(release or None, mirror=mirror or config.mirror(), progress=progress)
+            done = fetch(release or None, mirror=mirror or config.mirror(), progress=progress, verify=verify)
     except IcemonitorError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None

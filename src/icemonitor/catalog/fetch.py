@@ -181,9 +181,10 @@ def missing(release_ids: str | Sequence[str] | None = None, *, home: Path | None
 
 def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None, mirror: Path | str | None = None,
           progress: Progress | None = None, catalog: Catalog | None = None, client: httpx.Client | None = None,
-          retries: int = 5, backoff: float = 0.5, timeout: float = 60.0) -> list[ArchivedFile]:
+          retries: int = 5, backoff: float = 0.5, timeout: float = 60.0, verify: bool = False) -> list[ArchivedFile]:
     """Archive every file of the given releases (all by default) that is not archived yet with the right
     checksum, taking it from ``mirror`` (or ICEMONITOR_MIRROR) when present there, else downloading it.
+    With ``verify``, archived copies are hashed again and a corrupt one is fetched anew (the corrupt copy stays).
     Returns one ArchivedFile per catalog file (``new`` tells which were stored by this call)."""
     catalog = catalog or load_catalog()
     home = Path(home) if home else config.home()
@@ -196,7 +197,7 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
     todo = []
     for r in releases:
         for f in r.files:
-            found = archive.find(r.id, f.name, f.sha256, f.bytes, home=home)
+            found = archive.find(r.id, f.name, f.sha256, f.bytes, home=home, full=verify)
             if found:
                 results[(r.id, f.name)] = found
             else:
@@ -221,7 +222,7 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
                 except IcemonitorError as err:  # keep going: archive whatever can be archived
                     if getattr(err, "unreachable", False):
                         unreachable.add(host)
-                    errors.append(err)
+                    errors.append(_with_damaged_copy(err, r, f, home))
                     continue
                 report("done", f.name, f.bytes)
     finally:
@@ -235,6 +236,29 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
         err.errors = errors
         raise err
     return [results[(r.id, f.name)] for r in releases for f in r.files]
+
+
+def corrupt_copy_text(path: Path, release_id: str, what: str) -> str:
+    """What is wrong with an archived copy and how to repair it (for fetch and build errors)."""
+    return (f"the archived copy {path} is corrupt ({what}). To repair it, run `icemonitor fetch {release_id} --verify` "
+            "with the file reachable upstream or in a mirror (--mirror DIR or ICEMONITOR_MIRROR); a fresh copy is "
+            "archived beside the corrupt one, which is kept read-only for inspection")
+
+
+def _with_damaged_copy(err: IcemonitorError, r: Release, f: ReleaseFile, home: Path) -> IcemonitorError:
+    """A failed fetch of a file the archive already held with the catalog's checksum: say that copy is damaged."""
+    held = next((e for e in archive.entries(r.id, f.name, home) if e.sha256 == f.sha256), None)
+    if held is None:
+        return err
+    try:
+        size = held.path.stat().st_size
+        what = (f"{size:,} bytes, the catalog says {f.bytes:,}" if size != f.bytes
+                else f"its bytes no longer hash to sha256 {f.sha256}")
+    except OSError:
+        what = "the file is missing"
+    out = FetchError(f"{r.id}/{f.name}: {corrupt_copy_text(held.path, r.id, what)}. Fetching it again failed: {err}")
+    out.unreachable = getattr(err, "unreachable", False)
+    return out
 
 
 def _fetch_one(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: httpx.Client | None, home: Path,

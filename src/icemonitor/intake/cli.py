@@ -45,7 +45,7 @@ def _clear_errors(fn):
         try:
             return fn(*args, **kwargs)
         except IcemonitorError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
+            err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

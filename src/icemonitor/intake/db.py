@@ -130,6 +130,20 @@ class Conn:
             self.raw.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
 
+def redacted(url: str) -> str:
+    """The URL without its password (and without anything after an unreadable host)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    except ValueError:
+        return url.split("://", 1)[0] + "://(unreadable address)"
+    return parts._replace(netloc=netloc).geturl()
+
+
 class Database:
     """The intake database: `sqlite:///path` or `postgresql://...`."""
 
@@ -148,6 +162,17 @@ class Database:
             )
 
     def _connect(self) -> Any:
+        """A new connection; a URL that cannot be opened is an IntakeDatabaseError (one line, no password)."""
+        try:
+            return self._open()
+        except Exception as exc:  # noqa: BLE001 - sqlite3/OS/psycopg errors alike: say which database, not a traceback
+            if isinstance(exc, IntakeDatabaseError):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise IntakeDatabaseError(f"cannot open the intake database {redacted(self.url)}: {first} "
+                                      "(check ICEMONITOR_INTAKE_DB)") from None
+
+    def _open(self) -> Any:
         if self.kind == "sqlite":
             assert self.path is not None
             self.path.parent.mkdir(parents=True, exist_ok=True)

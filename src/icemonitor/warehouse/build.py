@@ -149,7 +149,10 @@ def _read_one(
     schema = tables()
     digest = _sha256(src.path)
     if src.sha256 and digest != src.sha256:
-        raise ChecksumError(f"checksum mismatch: expected {src.sha256}, got {digest}", file=src.name)
+        from icemonitor.catalog.fetch import corrupt_copy_text
+
+        raise ChecksumError(corrupt_copy_text(src.path, src.release_id,
+                                              f"sha256 {digest}, the catalog says {src.sha256}"), file=src.name)
     folder = cache_dir / _cache_key(src, digest) if cache_dir else None
     hit = _cached(folder)
     if hit is not None:
@@ -236,8 +239,7 @@ def build(
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    remove_stale(target, cache_dir)
     try:
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
@@ -286,6 +288,39 @@ def build(
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
     return BuildReport(target, rows, files)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (a reused id counts as alive: its files are left alone)."""
+    if pid == os.getpid():
+        return False  # our own leftovers from an earlier build in this process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(target: Path, cache_dir: Path | None = None) -> list[Path]:
+    """Delete what killed builds left: `.<warehouse>.building-<pid>` files (and their .wal) beside the target and
+    `<key>.tmp-<pid>-<thread>` folders in the parse cache, whose process is gone. Returns what was removed."""
+    removed = []
+    for path in target.parent.glob(f".{target.name}.building-*"):
+        pid = path.name.rsplit("-", 1)[1].removesuffix(".wal")
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if cache_dir is not None and Path(cache_dir).is_dir():
+        for path in Path(cache_dir).glob("*.tmp-*-*"):
+            pid = path.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    for path in removed:
+        log.info("removed %s, left by a build that did not finish", path)
+    return removed
 
 
 def _write_releases(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]]) -> None:

@@ -40,6 +40,7 @@ def refresh_command(
     min_rows: Annotated[int, typer.Option(help="...for cells with at least this many rows in the version in use")] = 50,
     deliver: Annotated[bool, typer.Option(help="Send due alerts after the refresh")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    allow_removal: Annotated[bool, typer.Option("--allow-removal", help="Swap in the new warehouse even when it lacks files the one in use has (e.g. files dropped from the catalog)")] = False,
 ) -> None:
     """Fetch new releases, rebuild, record what changed, run the watches and send alerts (one shot, cron-friendly).
 
@@ -62,7 +63,7 @@ def refresh_command(
                 bar.update(task, total=total, completed=done, description=f"building: {name}")
 
             result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
-                             progress=progress)
+                             progress=progress, allow_removal=allow_removal)
     except LockHeld as err:
         _fail(err, EXIT_LOCKED)
     except IcemonitorError as err:

@@ -45,6 +45,36 @@ class RefreshResult:
     messages: list[str] = field(default_factory=list)
 
 
+class RemovalRefused(IcemonitorError):
+    """The new warehouse would lack files the one in use has; it is not swapped in unless removal is allowed."""
+
+
+def warehouse_files(target: Path) -> dict[tuple[str, str], int]:
+    """(release_id, file_name) -> rows loaded, for every file in the warehouse at `target` (empty without one)."""
+    import duckdb
+
+    if not target.exists():
+        return {}
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        rows = con.execute("SELECT release_id, file_name, sum(rows_loaded) FROM releases GROUP BY ALL").fetchall()
+    except duckdb.CatalogException:  # no releases table: not a warehouse this code built
+        return {}
+    finally:
+        con.close()
+    return {(r, f): int(n or 0) for r, f, n in rows}
+
+
+def refuse_removal(lost: dict[tuple[str, str], int], fetch_errors: list[str]) -> None:
+    """RemovalRefused naming the files (and their rows) the new warehouse would lack."""
+    names = "; ".join(f"{r}/{f} ({n:,} rows)" for (r, f), n in sorted(lost.items()))
+    why = (" Some files could not be fetched: " + "; ".join(fetch_errors)) if fetch_errors else ""
+    raise RemovalRefused(
+        f"the new warehouse would lack {len(lost)} file(s) the one in use has: {names}. The warehouse in use is "
+        f"kept.{why} Fetch the missing files (or pass --mirror), or run `icemonitor refresh --allow-removal` "
+        "if they are meant to go.")
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -116,8 +146,10 @@ def refresh(
     thresholds: Thresholds = Thresholds(),
     run_watches: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    allow_removal: bool = False,
 ) -> RefreshResult:
-    """One refresh under the lock. Raises LockHeld when another refresh runs."""
+    """One refresh under the lock. Raises LockHeld when another refresh runs, and RemovalRefused (keeping the
+    warehouse in use) when the new one would lack a file the one in use has, unless `allow_removal`."""
     home = Path(home or config.home())
     build = build or catalog_build(home)
     with RefreshLock(home):
@@ -127,7 +159,7 @@ def refresh(
         ).lastrowid
         try:
             build_fn = (lambda s, t: build(s, t, progress=progress)) if progress else build
-            result = _refresh(con, home, refresh_id, mirror, fetch, list_sources, build_fn, thresholds)
+            result = _refresh(con, home, refresh_id, mirror, fetch, list_sources, build_fn, thresholds, allow_removal)
             if not result.changes:
                 con.execute("UPDATE refreshes SET watches_done = 1 WHERE id = ?", [refresh_id])
             if run_watches:
@@ -154,7 +186,7 @@ def _in_use(con: sqlite3.Connection) -> dict[tuple[str, str], sqlite3.Row]:
     return {(r["release_id"], r["file_name"]): r for r in con.execute("SELECT * FROM release_files WHERE status = 'in_use'")}
 
 
-def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds) -> RefreshResult:
+def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, thresholds, allow_removal=False) -> RefreshResult:
     result = RefreshResult(refresh_id, "unchanged")
     result.fetch_errors = list(fetch(home, mirror) or [])
     for err in result.fetch_errors:
@@ -200,6 +232,9 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
             result.messages.append(f"{key[0]}/{key[1]}: kept the version in use ({old['sha256'][:12]})")
         else:
             result.removed.append(key)
+    lost = {k: n for k, n in warehouse_files(target).items() if k not in shas}
+    if lost and not allow_removal:
+        refuse_removal(lost, result.fetch_errors)
 
     if not (result.added or result.changed or result.removed) and target.exists():
         result.messages.append("nothing new: the warehouse is up to date")

@@ -7,6 +7,7 @@ and `icemonitor sweeps --json` agree. Results are cached per (warehouse mtime, a
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections import OrderedDict
 from typing import Any, Callable
@@ -160,27 +161,30 @@ def targeting(wh: Warehouse, definition: str | None, date_from: dt.date | None, 
 
 
 MAX_CLAIMS_BYTES = 256 * 1024
+MAX_CLAIMS = 50  # claims per request: each one runs a few queries over the event tables
+CHECK_SECONDS = float(os.environ.get("ICEMONITOR_CHECK_SECONDS", "10"))  # wall time one request may check for
+CHECKS_AT_ONCE = threading.BoundedSemaphore(2)  # claim checks running at once (the rest wait, then get 503)
+
+
+class Busy(Exception):
+    """Every claim-check slot stayed taken for CHECK_SECONDS: the server answers 503 with Retry-After."""
 
 
 def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
-    """analysis.claims.check over a claims document (YAML or JSON text), cached by its text."""
-    import tempfile
-    from pathlib import Path
+    """analysis.claims over a claims document (YAML or JSON text; no aliases, at most MAX_CLAIMS claims, checked
+    for at most CHECK_SECONDS), cached by its text."""
+    from icemonitor.analysis.claims import check_parsed, parse_claims
 
-    from icemonitor.analysis.claims import check
-
-    from icemonitor.errors import InputError
+    source, claims = parse_claims(text, "the claims file", MAX_CLAIMS)
 
     def compute() -> AnalysisResult:
-        with tempfile.TemporaryDirectory(prefix="icemonitor-claims-") as tmp:
-            path = Path(tmp) / "claims.yaml"  # JSON is YAML too
-            path.write_text(text, encoding="utf-8")
-            try:
-                res = check(wh.cursor(), path, ref=ref)
-            except InputError as exc:  # name the upload, not the temporary file
-                raise InputError(str(exc).replace(f"file {path}, ", "").replace(str(path), "the claims file"),
-                                 field=exc.field or "claims", row=None, value=None) from None
-        res.parameters = {k: ("(uploaded)" if k == "file" else v) for k, v in res.parameters.items()}
+        if not CHECKS_AT_ONCE.acquire(timeout=CHECK_SECONDS):
+            raise Busy
+        try:
+            res = check_parsed(wh.cursor(), source, claims, ref, {"file": "(uploaded)", "source": source},
+                               seconds=CHECK_SECONDS)
+        finally:
+            CHECKS_AT_ONCE.release()
         res.figures = [_plain(f) for f in res.figures]
         return res
 

@@ -65,7 +65,8 @@ class CoverageResponse(BaseModel):
 
 
 class ErrorItem(BaseModel):
-    loc: list[str]
+    loc: list[str | int] = Field(description="Where the error is: 'query' or 'body', the parameter, and for a "
+                                             "repeated parameter the index of the bad value (an integer)")
     msg: str
     type: str
     input: Any = None

@@ -12,7 +12,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 
 from icemonitor.web import analyses
-from icemonitor.web.api import ERRORS
+from icemonitor.web.api import ERRORS, ErrorResponse
 from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
 from icemonitor.web.queries import ParamError
 
@@ -83,7 +83,14 @@ async def claims_text(request: Request) -> str:
     return text
 
 
-@router.post("/check", response_model=AnalysisResponse, responses=ERRORS, openapi_extra={"requestBody": CLAIMS_BODY})
+CHECK_ERRORS = {**ERRORS,
+                413: {"model": ErrorResponse, "description": "The claims file is larger than the limit"},
+                503: {"model": ErrorResponse, "description": "No warehouse yet, or every claim-check slot is taken "
+                                                             "(try again after Retry-After seconds)"}}
+
+
+@router.post("/check", response_model=AnalysisResponse, responses=CHECK_ERRORS,
+             openapi_extra={"requestBody": CLAIMS_BODY})
 async def check(request: Request) -> AnalysisResponse:
     """Check each claim against the records: observed value, difference, verdict, and the query behind it
     (as `icemonitor check FILE --json`)."""

@@ -14,9 +14,12 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
+from icemonitor import client_address
+from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
-from icemonitor.web import api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
+from icemonitor.web import analyses, api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
 from icemonitor.web.db import Warehouse
+from icemonitor.web.body_limit import BodyLimit
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
 
@@ -101,8 +104,33 @@ def _warm_sweeps(app: FastAPI) -> None:
         logging.getLogger(__name__).info("targeting not warmed", exc_info=True)
 
 
-def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None) -> FastAPI:
+def known_params(app: FastAPI) -> frozenset[str]:
+    """Query parameters the cache may key on: the pages' (middleware.PAGE_PARAMS) and every API route's."""
+    known = getattr(app.state, "known_params", None)
+    if known is None:
+        from fastapi.routing import APIRoute
+
+        from icemonitor.web.middleware import PAGE_PARAMS
+
+        api = {p.alias for r in app.routes if isinstance(r, APIRoute) for p in r.dependant.query_params}
+        known = app.state.known_params = PAGE_PARAMS | api
+    return known
+
+
+def body_limits() -> dict[str, int]:
+    """Request body limits by path prefix (BodyLimit refuses more with 413 while the body streams in): the claims
+    API takes one claims file; the intake's forms are small; everything else gets body_limit.DEFAULT_LIMIT."""
+    from icemonitor.intake.web import MAX_BODY as INTAKE_MAX_BODY
+
+    return {"/api/v1/check": analyses.MAX_CLAIMS_BYTES, "/intake": INTAKE_MAX_BODY, "/staff": INTAKE_MAX_BODY}
+
+
+def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
+               trusted_proxies: str | list[str] | None = None) -> FastAPI:
     """The web app over the warehouse at `warehouse_path` (default config.warehouse_path()).
+
+    `trusted_proxies`: addresses or networks whose X-Forwarded-For is believed (default ICEMONITOR_TRUSTED_PROXIES;
+    none when unset), see icemonitor.client_address.
 
     `ref` maps a shared/data-layout path to a local file (reference data such as the county TopoJSON);
     without it the catalog's resolver is used if present, else maps are reported as unavailable.
@@ -124,7 +152,9 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
 
-    app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime)
+    app.add_middleware(WebMiddleware, mtime=lambda: app.state.warehouse.mtime, known=lambda: known_params(app))
+    app.add_middleware(BodyLimit, limits=body_limits())
+    app.add_middleware(ClientAddressMiddleware, trusted=client_address.trusted_proxies(trusted_proxies))
 
     @app.exception_handler(ParamError)
     async def param_error(request: Request, exc: ParamError):
@@ -148,6 +178,12 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
                 {"loc": [where, param], "msg": message, "type": "value_error",
                  "input": None if exc.value is None else str(exc.value)}]})
         return pages.error_page(request, 422, "error.param", param=param, message=message)
+
+    @app.exception_handler(analyses.Busy)
+    async def busy(request: Request, exc: analyses.Busy):
+        """Every claim-check slot is taken: try again shortly."""
+        return JSONResponse(status_code=503, headers={"Retry-After": "10"},
+                            content={"detail": "the server is busy checking other claims; try again shortly"})
 
     @app.exception_handler(FileNotFoundError)
     async def no_warehouse(request: Request, exc: FileNotFoundError):

@@ -35,35 +35,48 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
     return mount_intake_from_env(app, context_provider=IntakeContext(app.state.warehouse.path, ref), notify=notifier)
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None) -> None:
+def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None,
+        trusted_proxies: list[str] | None = None, **limits: float) -> None:
     """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
     ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening."""
     import uvicorn
 
     from icemonitor.web.app import create_app
+    from icemonitor.web.server import uvicorn_config
 
-    app = create_app(warehouse)
+    app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
     mount_intake_with_monitor(app)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.Server(uvicorn_config(app, host, port, **limits)).run()  # limits: header/body timeouts, connections
 
 
 def register(app: typer.Typer) -> None:
     """Add the `serve` command."""
+    from icemonitor.web import server
 
     @app.command("serve")
     def serve(
         host: str = typer.Option("127.0.0.1", help="Interface to listen on (localhost by default)"),
         port: int = typer.Option(8000, min=1, max=65535, help="TCP port"),
         warehouse: Optional[Path] = typer.Option(None, help="Warehouse file (default: the configured one)"),
+        trusted_proxy: Optional[list[str]] = typer.Option(
+            None, "--trusted-proxy", help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
+                                          "(repeat; default ICEMONITOR_TRUSTED_PROXIES; none, not even loopback)"),
+        header_timeout: float = typer.Option(server.HEADER_TIMEOUT, min=0.1,
+                                             help="Seconds a client has to send a request's line and headers"),
+        body_timeout: float = typer.Option(server.BODY_TIMEOUT, min=0.1,
+                                           help="Seconds a client has to send a request's body after its headers"),
+        max_connections: int = typer.Option(server.MAX_CONNECTIONS, min=1,
+                                            help="Open connections at once; more are answered 503 and closed"),
     ) -> None:
         """Serve the dashboard (EN/ES) and the JSON API (/api/v1, OpenAPI at /openapi.json); with
         ICEMONITOR_INTAKE_KEY_FILE set, also the confidential intake (/intake) and staff inbox (/staff)."""
         from rich.console import Console
 
-        from icemonitor.intake.keys import IntakeKeyError
+        from icemonitor.errors import IcemonitorError
 
         try:
-            run(host, port, warehouse)
-        except IntakeKeyError as err:
+            run(host, port, warehouse, trusted_proxy, header_timeout=header_timeout, body_timeout=body_timeout,
+                max_connections=max_connections)
+        except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
             Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None

@@ -2,6 +2,9 @@
 
 The warehouse is read-only between builds, so a response depends only on the request and the warehouse file:
 the cache key includes the file's mtime, and a rebuilt warehouse (new mtime) never sees old entries.
+The key holds only what the views read: the known query parameters, the language the page is shown in and
+whether htmx asked. A request with any other parameter is answered but not cached, and the cache is bounded
+in bytes (MAX_CACHE_BYTES), so junk URLs cannot fill memory.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from typing import Any, Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
-from icemonitor.web.i18n import LANGUAGES
+from starlette.requests import cookie_parser
+
+from icemonitor.web.i18n import LANGUAGES, pick_language
 
 # Vega compiles its expressions with Function(), hence 'unsafe-eval'; no inline scripts, nothing off-site.
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -27,17 +32,51 @@ CACHED_PATHS = ("/", "/data", "/sweeps", "/targeting", "/check")
 CACHED_PREFIXES = ("/place/", "/sweep/", "/api/v1/")
 MAX_ENTRIES = 512
 MAX_BODY = 4 * 2**20
+MAX_CACHE_BYTES = 64 * 2**20  # all cached responses together
+MAX_QUERY = 1024  # a longer query string is answered, not cached
+# Query parameters the dashboard pages read (the API's own are taken from its routes: see app.known_params).
+PAGE_PARAMS = frozenset({"lang", "q", "from", "to", "aor", "method_class", "criminality", "release", "table", "by",
+                         "definition", "level", "levels", "limit", "measure", "period", "place", "in"})
+
+
+def cache_key(scope: dict, known: frozenset[str]) -> tuple | None:
+    """(path, known parameters in a fixed order, language, htmx) or None when the request must not be cached."""
+    raw = scope["query_string"]
+    if len(raw) > MAX_QUERY:
+        return None
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    if any(name not in known for name, _ in pairs):
+        return None
+    headers = dict(scope["headers"])
+    cookie = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get("lang")
+    lang = pick_language(dict(pairs).get("lang"), cookie, headers.get(b"accept-language", b"").decode("latin-1"))
+    return (scope["path"], tuple(sorted(pairs, key=lambda kv: kv[0])), lang, headers.get(b"hx-request") == b"true")
 
 
 class WebMiddleware:
     """Adds headers and the lang cookie; serves repeated GETs from memory until the warehouse changes."""
 
-    def __init__(self, app: Any, mtime: Callable[[], float | None]) -> None:
+    def __init__(self, app: Any, mtime: Callable[[], float | None],
+                 known: Callable[[], frozenset[str]] = lambda: PAGE_PARAMS) -> None:
         self.app = app
         self.mtime = mtime
-        self.cache: OrderedDict[tuple, tuple[int, list, bytes]] = OrderedDict()
+        self.known = known
+        self.cache: OrderedDict[tuple, tuple[int, list, bytes, int]] = OrderedDict()  # status, headers, body, size
+        self.cache_bytes = 0
         self.lock = threading.Lock()
         self.hits = 0
+
+    def _store(self, key: tuple, headers: list, body: bytes) -> None:
+        """Keep a response, dropping the least recently used ones past MAX_ENTRIES or MAX_CACHE_BYTES."""
+        size = len(body) + sum(len(k) + len(v) for k, v in headers)
+        with self.lock:
+            old = self.cache.pop(key, None)
+            if old is not None:
+                self.cache_bytes -= old[3]
+            self.cache[key] = (200, headers, body, size)
+            self.cache_bytes += size
+            while self.cache and (len(self.cache) > MAX_ENTRIES or self.cache_bytes > MAX_CACHE_BYTES):
+                self.cache_bytes -= self.cache.popitem(last=False)[1][3]
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -53,9 +92,9 @@ class WebMiddleware:
         key = None
         if scope["method"] == "GET" and dashboard and not path.startswith("/data/"):
             mtime = self.mtime()
-            if mtime is not None:
-                key = (mtime, scope["path"], scope["query_string"], headers.get(b"cookie", b""),
-                       headers.get(b"accept-language", b""), headers.get(b"hx-request", b""))
+            request_key = cache_key(scope, self.known()) if mtime is not None else None
+            if request_key is not None:
+                key = (mtime, *request_key)
         if key is not None:
             with self.lock:
                 hit = self.cache.get(key)
@@ -63,7 +102,7 @@ class WebMiddleware:
                     self.cache.move_to_end(key)
                     self.hits += 1
             if hit is not None:
-                status, hdrs, body = hit
+                status, hdrs, body, _ = hit
                 await send({"type": "http.response.start", "status": status, "headers": hdrs})
                 await send({"type": "http.response.body", "body": body})
                 return
@@ -78,10 +117,7 @@ class WebMiddleware:
                 state["chunks"].append(message.get("body", b""))
                 state["size"] += len(message.get("body", b""))
                 if not message.get("more_body") and state.get("status") == 200 and state["size"] <= MAX_BODY:
-                    with self.lock:
-                        self.cache[key] = (200, state["headers"], b"".join(state["chunks"]))
-                        while len(self.cache) > MAX_ENTRIES:
-                            self.cache.popitem(last=False)
+                    self._store(key, state["headers"], b"".join(state["chunks"]))
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
