@@ -28,9 +28,10 @@ EVENT_FILES = (
     + [p for p in (ICE / "uwchr-i213-sea-22-25").iterdir() if p.name not in DOCS]
     + [p for p in (ICE / "bln-la-aor-arrests").iterdir() if p.name not in DOCS]
     + [ICE / "uwchr-ddp-wa-joined" / "joined_df_wa.csv", ICE / "mn-ddp-extracts" / "st_cloud_denied.csv"]
+    + [ICE / "nc-ddp-arrests-2023-25" / "nc_ice_arrests_raw_columns.csv"]
 )
 BRIEF_READERS = {"lesa_nationwide", "seattle_aor_csv", "seattle_aor_xlsx", "seattle_cap_csv", "seattle_cap_xlsx",
-                 "i213_csv", "i213_xlsx", "ddp_bln_arrests", "ddp_joined", "ddp_detainers"}
+                 "i213_csv", "i213_xlsx", "ddp_bln_arrests", "ddp_joined", "ddp_detainers", "ddp_ice"}
 
 
 def sha256(path: Path) -> str:
@@ -54,7 +55,7 @@ def rel(p: Path) -> str:
 
 
 def test_every_event_file_is_in_an_event_release_with_its_real_checksum(catalog, by_path):
-    assert len(EVENT_FILES) == 11 + 12 + 2 + 1 + 2
+    assert len(EVENT_FILES) == 11 + 12 + 2 + 1 + 2 + 1
     for p in EVENT_FILES:
         release, f = by_path[rel(p)]
         assert release is not None and release.kind == "event", p
@@ -88,7 +89,7 @@ def test_every_catalog_file_exists_in_the_mirror_with_its_checksum(catalog):
             assert p.stat().st_size == f.bytes, f.mirror_path
             assert sha256(p) == f.sha256, f.mirror_path
             n += 1
-    assert n == 28 + 3 + sum(
+    assert n == 29 + 3 + sum(
         1 for folder in REFERENCE_FOLDERS for p in (SHARED_DATA / folder).rglob("*") if p.is_file() and p.name not in DOCS
     )
 

@@ -290,7 +290,7 @@ def test_frames_follow_the_schema() -> None:
 def test_every_reader_is_registered() -> None:
     assert set(READERS) == {
         "lesa_nationwide", "seattle_aor_csv", "seattle_aor_xlsx", "seattle_cap_csv", "seattle_cap_xlsx",
-        "i213_csv", "i213_xlsx", "ddp_bln_arrests", "ddp_joined", "ddp_detainers",
+        "i213_csv", "i213_xlsx", "ddp_bln_arrests", "ddp_joined", "ddp_detainers", "ddp_ice",
     }
 
 

@@ -13,6 +13,7 @@ from icemonitor.analysis.common import (
     check_table,
     event_source,
     place_where,
+    placement_mix,
     resolution_available,
     split_list,
     table_columns,
@@ -112,10 +113,15 @@ def summary(
     undecided = unresolved_in_place(con, source, base, place, ref)
     if undecided:
         caveats.append(undecided["text"] + ".")
+    placed = placement_mix(con, source, where, place)
+    if placed:
+        caveats.append(f"Placed in {label}: {placed['recorded_state']:,} events by the state the release records, "
+                       f"{placed['landmark']:,} by the landmark alone"
+                       + (f", {placed['aor']:,} by their AOR" if placed.get("aor") else "") + ".")
     return AnalysisResult(
         name="summary",
         parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied},
         columns=groups + ["events", "share", "share_low", "share_high", "releases"],
         figures=figures, definitions=definitions, releases=releases, caveats=caveats,
-        extra={"total_events": total, "unresolved_in_place_aors": undecided},
+        extra={"total_events": total, "unresolved_in_place_aors": undecided, "placement": placed},
     )
