@@ -82,7 +82,7 @@ def test_not_loaded_are_only_aggregates_with_reasons(catalog):
 
 def test_every_catalog_file_exists_in_the_mirror_with_its_checksum(catalog):
     n = 0
-    for r in catalog.releases:
+    for r in catalog.default_releases():  # on_request releases are not in the mirror (tests/test_ddp_catalog.py)
         for f in r.files:
             p = SHARED_DATA / f.mirror_path
             assert p.is_file(), f.mirror_path
@@ -108,6 +108,8 @@ def test_reference_folders_are_complete(catalog):
 
 def test_urls_point_at_the_recorded_origin(catalog):
     for r in catalog.event_releases():
+        if r.fetch == "on_request":  # DDP's LFS and share-link addresses: tests/test_ddp_catalog.py
+            continue
         source_md = (SHARED_DATA / r.origin.source_md).read_text()
         assert r.origin.commit and r.origin.commit in source_md, r.id
         for f in r.files:
@@ -134,7 +136,7 @@ def test_release_metadata(catalog):
     assert sum(f.options["table"] == "encounters" for f in nat.files) == 3  # FY2018 encounters are missing
     assert catalog.release("uwchr-seattle-cap-fy17-18").foia_request == "2018-ICFO-36170"
     assert len(catalog.release("uwchr-seattle-cap-fy17-18").files) == 6
-    assert {f.reader for r in catalog.event_releases() for f in r.files} == BRIEF_READERS
+    assert {f.reader for r in catalog.event_releases() for f in r.files if f.reader} == BRIEF_READERS
     for r in catalog.event_releases():
         assert r.coverage and r.coverage.from_ <= r.coverage.to
         assert set(r.record_kinds) <= set(RECORD_KINDS)
@@ -147,7 +149,7 @@ def test_readers_known_to_the_readers_stage(catalog):
         pytest.skip("icemonitor.readers.READERS not on this branch yet")
     for r in catalog.event_releases():
         for f in r.files:
-            assert f.reader in READERS
+            assert f.reader in READERS or (f.reader is None and r.fetch == "on_request" and "Not read yet" in f.note)
 
 
 def test_unknown_release_lists_known_ids(catalog):
@@ -189,7 +191,7 @@ def test_validation_rejects_unknown_reader(tmp_path, monkeypatch):
 
 def test_url_rewrite_argument_and_environment(monkeypatch):
     c = load_catalog(url_rewrite="https://raw.githubusercontent.com/=http://127.0.0.1:1/")
-    urls = [f.url for r in c.releases for f in r.files if f.url]
+    urls = [f.url for r in c.releases for f in r.files if f.url and r.fetch == "always"]
     assert urls and all(u.startswith("http://127.0.0.1:1/") for u in urls)
     monkeypatch.setenv("ICEMONITOR_URL_REWRITE", "https://raw.githubusercontent.com/=http://mirror.invalid/x/")
     c2 = load_catalog()
