@@ -92,6 +92,8 @@ def _operation(df: pl.DataFrame, maps: CodeMaps) -> tuple[pl.Expr, pl.Expr | Non
             nulls.append(raw)
         elif key == "" or key in blanks:
             nulls.append(raw)
+        elif REDACTION_LIKE.match(key):
+            raise _unknown(df, _equals("operation_raw", raw), "operation_raw", raw, "redaction marker")
     name = pl.col("operation_raw")
     operation = pl.when(name.is_in(nulls).fill_null(True)).then(None).otherwise(name.str.strip_chars())
     flag = pl.when(name.is_in(redacted).fill_null(False)).then(pl.lit("operation")) if redacted else None
