@@ -13,7 +13,7 @@ import duckdb
 
 from icemonitor.errors import InputError
 
-TABLES = ("arrests", "encounters", "removals", "bookins", "detainers", "i213")
+TABLES = ("arrests", "encounters", "removals", "bookins", "detainers", "i213", "detention_stints", "detention_stays")
 AOR_CODES = (
     "ATL BAL BOS BUF CHI DAL DEN DET ELP HOU LOS MIA NEW NOL NYC PHI PHO SEA SFR SLC SNA SND SPM WAS HQ".split()
 )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import ISO_DATE, TableMap, canonical, concat_tables, state_codes
+from icemonitor.readers._canon import ISO_DATE, TableMap, canonical, concat_tables, reader_columns, state_codes
 from icemonitor.readers._text import SOURCE_ROW, HeaderSpec, read_text_table
 from icemonitor.readers._xlsx import open_workbook, read_sheet
 
@@ -34,24 +34,35 @@ MAP_FILE = "ddp_columns.csv"
 ISO_DATETIME = "%Y-%m-%d %H:%M:%S"
 NOT_KEPT = "-"
 # canonical columns the reader transforms before `canonical` (state names -> codes; the flag -> boolean)
-STATE, FLAG = "__state", "__duplicate_likely"
-CRIMINALITY_FIELD = {"arrests": "ddp_apprehension_criminality"}
+STATE, FLAG, TIME = "__state", "__duplicate_likely", "__time_"
+CRIMINALITY_FIELD = {
+    "arrests": "ddp_apprehension_criminality", "encounters": "ddp_encounter_criminality",
+    "detainers": "detainer_prepared_criminality", "detention_stints": "ddp_book_in_criminality",
+}
 # processed files write missing values as NA in text columns (R)
 NA_TEXT = ("NA",)
 
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """One table's known source columns: source -> canonical ('-' = known, not kept)."""
+    """One table's known source columns as (source, canonical) pairs ('-' = known, not kept); a source may feed
+    several canonical columns (written 'a|b' in the map)."""
 
     table: str
-    canonical_of: dict[str, str]
+    pairs: tuple[tuple[str, str], ...]
+
+    @property
+    def known(self) -> set[str]:
+        return {s for s, _ in self.pairs}
+
+    def canonical_columns(self) -> list[str]:
+        return list(dict.fromkeys(c for _, c in self.pairs if c != NOT_KEPT))
 
     def sources(self, canonical_col: str, present: list[str]) -> list[str]:
-        return [s for s, c in self.canonical_of.items() if c == canonical_col and s in present]
+        return [s for s, c in self.pairs if c == canonical_col and s in present]
 
     def date_sources(self) -> list[str]:
-        return [s for s, c in self.canonical_of.items() if c == "event_date"]
+        return [s for s, c in self.pairs if c == "event_date"]
 
 
 @cache
@@ -60,10 +71,10 @@ def column_maps() -> dict[str, ColumnMap]:
     path = resources.files("icemonitor.readers").joinpath(f"data/{MAP_FILE}")
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
-        out.setdefault(r["table"], {})[r["source"]] = r["canonical"]
-    return {t: ColumnMap(t, m) for t, m in out.items()}
+        out.setdefault(r["table"], []).extend((r["source"], c) for c in r["canonical"].split("|"))
+    return {t: ColumnMap(t, tuple(m)) for t, m in out.items()}
 
 
 def _column_map(source: SourceFile) -> ColumnMap:
@@ -76,7 +87,7 @@ def _column_map(source: SourceFile) -> ColumnMap:
 
 def check_columns(columns: list[str], cmap: ColumnMap, file: str, sheet: str | None, row: int) -> None:
     """Stop on a column the map does not know, naming file, sheet, header row and column."""
-    unknown = [c for c in columns if c not in cmap.canonical_of]
+    unknown = [c for c in columns if c not in cmap.known]
     if unknown:
         where = f" of sheet {sheet!r}" if sheet else ""
         raise InputError(
@@ -88,14 +99,17 @@ def check_columns(columns: list[str], cmap: ColumnMap, file: str, sheet: str | N
 def _mapping(frame: pl.DataFrame, cmap: ColumnMap, file: str) -> tuple[pl.DataFrame, TableMap]:
     """Coalesce each canonical column's sources; states to codes; the DDP flag to boolean."""
     present = frame.columns
+    types = reader_columns()[cmap.table]
     text: dict[str, str | pl.Expr] = {}
     extra: list[pl.Expr] = []
-    for col in dict.fromkeys(cmap.canonical_of.values()):
+    for col in cmap.canonical_columns():
         srcs = cmap.sources(col, present)
-        if col in (NOT_KEPT, "event_date") or not srcs:
+        if col == "event_date" or not srcs:
             continue
         expr = pl.coalesce(*(pl.col(s) for s in srcs)) if len(srcs) > 1 else pl.col(srcs[0])
-        if col == "state":
+        if types.get(col) == "TIMESTAMP":
+            frame = frame.with_columns(parse_datetimes(frame, srcs, file).alias(f"{TIME}{col}"))
+        elif col == "state":
             extra.append(expr.alias(STATE))
         elif col == "duplicate_likely":
             extra.append(expr.cast(pl.String).str.to_uppercase().is_in(["TRUE", "T", "1"]).alias(FLAG))
@@ -115,12 +129,34 @@ def _mapping(frame: pl.DataFrame, cmap: ColumnMap, file: str) -> tuple[pl.DataFr
     )
 
 
+def parse_datetimes(frame: pl.DataFrame, sources: list[str], file: str) -> pl.Series:
+    """Date-times from the first non-empty source: ``YYYY-MM-DD HH:MM[:SS]``, ``...T...`` (workbooks) or a bare date
+    (a workbook cell at midnight); anything else stops, naming row, field and value."""
+    out = None
+    for src in sources:
+        raw = frame.get_column(src)
+        text = raw.str.strip_chars().str.replace("T", " ", literal=True)
+        parsed = pl.select(pl.coalesce(
+            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
+            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False),
+            text.str.strptime(pl.Date, ISO_DATE, strict=False).cast(pl.Datetime("us")),
+        )).to_series()
+        bad = raw.is_not_null() & parsed.is_null()
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            raise InputError("unparseable date-time", file=file, row=int(frame.get_column(SOURCE_ROW)[i]),
+                             field=src, value=raw[i])
+        out = parsed if out is None else pl.select(pl.coalesce(out, parsed)).to_series()
+    return out
+
+
 def _canonical(frame: pl.DataFrame, source: SourceFile, cmap: ColumnMap, sheet: str | None) -> pl.DataFrame:
     frame, mapping = _mapping(frame, cmap, source.name)
     out = canonical(frame, source, mapping, sheet=sheet)
+    extra = [frame.get_column(c).alias(c[len(TIME):]) for c in frame.columns if c.startswith(TIME)]
     if FLAG in frame.columns:
-        out = out.with_columns(frame.get_column(FLAG).alias("duplicate_likely"))
-    return out
+        extra.append(frame.get_column(FLAG).alias("duplicate_likely"))
+    return out.with_columns(extra) if extra else out
 
 
 def _read_text(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:

@@ -1,0 +1,96 @@
+"""Detention stints and stays, detainers and encounters in ICE's July 2025 workbook layouts (column lists of DDP's readers
+of those workbooks), built into a warehouse: stints stacked from several sheets, stays derived, precedence applied."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from icemonitor.analysis.summary import summary
+from icemonitor.warehouse.build import BuildSource, build
+
+from xlsx_support import write_xlsx
+
+RELEASE = "ddp-ice-2025-07"
+TITLE = [["ICE ERO LESA Statistical Tracking Unit"], [], ["FOIA 2025-ICLI-00019"], [], [], []]
+STINTS = ["Stay Book In Date Time", "Book In Date Time", "Detention Facility", "Detention Facility Code",
+          "Detention Book Out Date Time", "Stay Book Out Date Time", "Detention Release Reason", "Stay Book Out Date",
+          "Stay Release Reason", "Religion", "Gender", "Marital Status", "Birth Date", "Birth Year", "Ethnicity",
+          "Entry Status", "Felon", "Bond Posted Date", "Bond Posted Amount", "Case Status", "Case Category",
+          "Final Order Yes No", "Final Order Date", "Case Threat Level", "Book In Criminality", "Final Charge",
+          "Departed Date", "Departure Country", "Initial Bond Set Amount", "Citizenship Country", "Final Program",
+          "Most Serious Conviction (MSC) Charge Code", "MSC Charge", "Alien File Number", "EID Case ID",
+          "EID Subject ID", "Unique Identifier"]
+ENCOUNTERS = ["Event Date", "Responsible AOR", "Responsible Site", "Lead Event Type", "Lead Source", "Event Type",
+              "Final Program", "Final Program Group", "Encounter Criminality", "Processing Disposition", "Case Status",
+              "Case Category", "Departed Date", "Departure Country", "Final Order Yes No", "Final Order Date",
+              "Birth Date", "Birth Year", "Citizenship Country", "Gender", "Event Landmark", "Alien File Number",
+              "EID Case ID", "EID Subject ID", "Unique Identifier"]
+D = dt.datetime
+A, B = "a" * 40, "b" * 40
+
+
+def _stint(person, stay_in, book_in, code, out, stay_out, reason, stay_reason, bond):
+    row = dict.fromkeys(STINTS)
+    row.update({
+        "Stay Book In Date Time": stay_in, "Book In Date Time": book_in, "Detention Facility": f"FACILITY {code}",
+        "Detention Facility Code": code, "Detention Book Out Date Time": out, "Stay Book Out Date Time": stay_out,
+        "Detention Release Reason": reason, "Stay Release Reason": stay_reason, "Gender": "Male",
+        "Book In Criminality": "1 Convicted Criminal" if person == A else "3 Other Immigration Violator",
+        "Citizenship Country": "MEXICO", "Initial Bond Set Amount": bond, "Unique Identifier": person,
+        "Birth Date": "(b)(6), (b)(7)(C)",
+    })
+    return [row[c] for c in STINTS]
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ddp-tables")
+    a1 = _stint(A, D(2025, 3, 1, 8), D(2025, 3, 1, 8), "FAC1", D(2025, 3, 5, 10), D(2025, 4, 1, 9), "Transferred", "Removed", None)
+    a2 = _stint(A, D(2025, 3, 1, 8), D(2025, 3, 5, 12), "FAC2", D(2025, 4, 1, 9), D(2025, 4, 1, 9), "Removed", "Removed", 5000)
+    a2_dup = _stint(A, D(2025, 3, 1, 8), D(2025, 3, 5, 12), "FAC2", D(2025, 4, 1, 9), D(2025, 4, 1, 9), "Removed", "Removed", 7500)
+    b1 = _stint(B, D(2025, 7, 20, 14, 30), D(2025, 7, 20, 14, 30), "FAC1", None, None, None, None, None)
+    stints = write_xlsx(tmp / "detentions.xlsx", {"Detentions 1": TITLE + [STINTS, a1, a2],
+                                                  "Detentions 2": TITLE + [STINTS, a2_dup, b1]})
+    enc_row = dict.fromkeys(ENCOUNTERS)
+    enc_row.update({"Event Date": D(2025, 6, 6, 7, 45), "Responsible AOR": "Los Angeles Area of Responsibility",
+                    "Encounter Criminality": "2 Pending Criminal Charges", "Processing Disposition": "Notice to Appear",
+                    "Event Landmark": "LOS GENERAL AREA, NON-SPECIFIC", "Unique Identifier": A, "Gender": "Female"})
+    encounters = write_xlsx(tmp / "encounters.xlsx", {"Encounters": TITLE + [ENCOUNTERS, [enc_row[c] for c in ENCOUNTERS]]})
+    sources = [BuildSource(RELEASE, p.name, p, "ddp_ice", None, {"table": t})
+               for p, t in ((stints, "detention_stints"), (encounters, "encounters"))]
+    report = build(sources, tmp / "wh.duckdb")
+    assert report.rows["detention_stints"] == 4 and report.rows["detention_stays"] == 2
+    c = duckdb.connect(str(tmp / "wh.duckdb"), read_only=True)
+    yield c
+    c.close()
+
+
+def test_stints_stacked_from_sheets_with_date_times(con):
+    rows = con.execute(
+        "SELECT source_sheet, source_row, book_in_at, book_out_at, facility_code, release_reason, criminality, counted "
+        "FROM detention_stints ORDER BY source_sheet, source_row").fetchall()
+    assert rows[0] == ("Detentions 1", 8, D(2025, 3, 1, 8), D(2025, 3, 5, 10), "FAC1", "Transferred", "convicted", True)
+    assert rows[3] == ("Detentions 2", 9, D(2025, 7, 20, 14, 30), None, "FAC1", None, "no_record", True)
+    assert con.execute("SELECT min(event_date), max(event_date) FROM detention_stints").fetchone() == (
+        dt.date(2025, 3, 1), dt.date(2025, 7, 20))
+
+
+def test_stays_derived_one_per_person_and_stay_book_in(con):
+    rows = con.execute(
+        "SELECT person_id, stay_book_in_at, stay_book_out_at, stay_release_reason, first_facility_code, stints, "
+        "event_date, criminality, counted FROM detention_stays ORDER BY person_id").fetchall()
+    assert rows == [
+        (A, D(2025, 3, 1, 8), D(2025, 4, 1, 9), "Removed", "FAC1", 2, dt.date(2025, 3, 1), "convicted", True),
+        (B, D(2025, 7, 20, 14, 30), None, None, "FAC1", 1, dt.date(2025, 7, 20), "no_record", True),
+    ]
+    r = summary(con, table="detention_stays", by="criminality")
+    assert {f["criminality"].split(" [")[0]: f["events"] for f in r.figures} == {"convicted": 1, "no_record": 1}
+
+
+def test_encounters_in_the_ddp_layout(con):
+    row = con.execute("SELECT event_date, aor, landmark, criminality, disposition, method_raw, counted FROM encounters").fetchone()
+    assert row == (dt.date(2025, 6, 6), "LOS", "LOS GENERAL AREA, NON-SPECIFIC", "pending_charges", "Notice to Appear",
+                   None, True)
