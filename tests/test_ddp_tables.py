@@ -94,3 +94,32 @@ def test_encounters_in_the_ddp_layout(con):
     row = con.execute("SELECT event_date, aor, landmark, criminality, disposition, method_raw, counted FROM encounters").fetchone()
     assert row == (dt.date(2025, 6, 6), "LOS", "LOS GENERAL AREA, NON-SPECIFIC", "pending_charges", "Notice to Appear",
                    None, True)
+
+
+def test_documented_problems_are_data_with_catalogued_releases_and_known_tables():
+    from icemonitor.catalog.catalog import load_catalog
+    from icemonitor.catalog.problems import known_problems
+    from icemonitor.warehouse.schema import tables
+
+    ids = {r.id for r in load_catalog().releases}
+    problems = known_problems()
+    assert len(problems) >= 10
+    for p in problems:
+        assert (p.release_id in ids) == p.catalogued, p.release_id
+        assert p.table in tables() and p.source and p.problem_es and p.date_from <= p.date_to
+
+
+def test_figures_from_an_affected_release_show_its_problem(con, tmp_path):
+    assert not summary(con, table="detention_stays", by="criminality").extra["known_problems"]  # July 2025: none
+    row = _stint(A, D(2026, 1, 5, 9), D(2026, 1, 5, 9), "FAC3", None, None, None, None, None)
+    path = write_xlsx(tmp_path / "march.xlsx", {"Detentions": TITLE + [STINTS, row]})
+    build([BuildSource("ddp-ice-2026-03", path.name, path, "ddp_ice", None, {"table": "detention_stints"})],
+          tmp_path / "wh.duckdb")
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as c:
+        for table in ("detention_stints", "detention_stays"):
+            r = summary(c, table=table, by="fy")
+            assert r.figures[0]["events"] == 1
+            assert any("hospitals" in text and "ddp-ice-2026-03" in text for text in r.caveats)
+            assert "hospitales" in r.extra["known_problems"][0]["es"]
+        # a period the problem does not cover shows no warning
+        assert not summary(c, table="detention_stints", date_to="2022-09-30").extra["known_problems"]

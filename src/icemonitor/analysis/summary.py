@@ -21,6 +21,7 @@ from icemonitor.analysis.common import (
     Where,
 )
 from icemonitor.analysis.result import AnalysisResult
+from icemonitor.catalog.problems import problems_for
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
 
@@ -113,6 +114,8 @@ def summary(
     undecided = unresolved_in_place(con, source, base, place, ref)
     if undecided:
         caveats.append(undecided["text"] + ".")
+    problems = problems_for(table, releases, d0, d1)
+    caveats.extend(f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})" for p in problems)
     placed = placement_mix(con, source, where, place)
     if placed:
         caveats.append(f"Placed in {label}: {placed['recorded_state']:,} events by the state the release records, "
@@ -123,5 +126,7 @@ def summary(
         parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied},
         columns=groups + ["events", "share", "share_low", "share_high", "releases"],
         figures=figures, definitions=definitions, releases=releases, caveats=caveats,
-        extra={"total_events": total, "unresolved_in_place_aors": undecided, "placement": placed},
+        extra={"total_events": total, "unresolved_in_place_aors": undecided, "placement": placed,
+               "known_problems": [{"release_id": p.release_id, "en": p.problem_en, "es": p.problem_es,
+                                   "source": p.source} for p in problems]},
     )
