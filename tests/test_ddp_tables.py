@@ -11,6 +11,7 @@ import pytest
 from icemonitor.analysis.summary import summary
 from icemonitor.warehouse.build import BuildSource, build
 
+from conftest import ICE_DATA
 from xlsx_support import write_xlsx
 
 RELEASE = "ddp-ice-2025-07"
@@ -28,6 +29,7 @@ ENCOUNTERS = ["Event Date", "Responsible AOR", "Responsible Site", "Lead Event T
               "Case Category", "Departed Date", "Departure Country", "Final Order Yes No", "Final Order Date",
               "Birth Date", "Birth Year", "Citizenship Country", "Gender", "Event Landmark", "Alien File Number",
               "EID Case ID", "EID Subject ID", "Unique Identifier"]
+ARRESTS = (ICE_DATA / "nc-ddp-arrests-2023-25" / "nc_ice_arrests_raw_columns.csv").read_text().splitlines()[0].split(",")
 D = dt.datetime
 A, B = "a" * 40, "b" * 40
 
@@ -45,6 +47,14 @@ def _stint(person, stay_in, book_in, code, out, stay_out, reason, stay_reason, b
     return [row[c] for c in STINTS]
 
 
+def _arrest(person, when):
+    row = dict.fromkeys(ARRESTS)
+    row.update({"Apprehension Date": when, "Apprehension State": "TEXAS", "Apprehension AOR": "Houston Area of Responsibility",
+                "Apprehension Method": "Located", "Apprehension Criminality": "3 Other Immigration Violator",
+                "Unique Identifier": person})
+    return [row[c] for c in ARRESTS]
+
+
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp-tables")
@@ -59,8 +69,14 @@ def con(tmp_path_factory):
                     "Encounter Criminality": "2 Pending Criminal Charges", "Processing Disposition": "Notice to Appear",
                     "Event Landmark": "LOS GENERAL AREA, NON-SPECIFIC", "Unique Identifier": A, "Gender": "Female"})
     encounters = write_xlsx(tmp / "encounters.xlsx", {"Encounters": TITLE + [ENCOUNTERS, [enc_row[c] for c in ENCOUNTERS]]})
+    arrests = write_xlsx(tmp / "arrests.xlsx", {"Admin Arrests": TITLE + [ARRESTS] + [
+        _arrest(A, D(2025, 2, 27, 6)),   # stay of A books in 2 days later: Removed
+        _arrest(A, D(2025, 5, 1, 6)),    # A's stay began 61 days before: not linked
+        _arrest(B, D(2025, 7, 25, 6)),   # stay of B booked in 5 days before, still open
+        _arrest("c" * 40, D(2025, 7, 1, 6)),  # no stay at all
+    ]})
     sources = [BuildSource(RELEASE, p.name, p, "ddp_ice", None, {"table": t})
-               for p, t in ((stints, "detention_stints"), (encounters, "encounters"))]
+               for p, t in ((stints, "detention_stints"), (encounters, "encounters"), (arrests, "arrests"))]
     report = build(sources, tmp / "wh.duckdb")
     assert report.rows["detention_stints"] == 4 and report.rows["detention_stays"] == 2
     c = duckdb.connect(str(tmp / "wh.duckdb"), read_only=True)
@@ -123,3 +139,23 @@ def test_figures_from_an_affected_release_show_its_problem(con, tmp_path):
             assert "hospitales" in r.extra["known_problems"][0]["es"]
         # a period the problem does not cover shows no warning
         assert not summary(c, table="detention_stints", date_to="2022-09-30").extra["known_problems"]
+
+
+def test_outcomes_link_arrest_to_closest_stay_within_the_release(con):
+    from icemonitor.analysis.outcomes import outcomes
+
+    r = outcomes(con)
+    got = {f["outcome"]: f["arrests"] for f in r.figures}
+    assert got == {"Removed": 1, "(still detained)": 1, "(no stay linked)": 2}
+    assert r.releases == [RELEASE] and r.extra["last_recorded_day"][RELEASE] == "2025-07-29"  # catalog coverage
+    assert "lower bounds" in r.caveats[0]
+    assert {f["outcome"]: f["arrests"] for f in outcomes(con, date_to="2025-03-31").figures} == {"Removed": 1}
+
+
+def test_summary_by_apprehension_type(con):
+    from icemonitor.errors import InputError
+
+    r = summary(con, by="apprehension_type")
+    assert [(f["apprehension_type"], f["events"]) for f in r.figures] == [("(not recorded)", 4)]  # July 2025 layout
+    with pytest.raises(InputError):
+        summary(con, table="encounters", by="apprehension_type")

@@ -36,6 +36,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "method_class": ("coalesce(method_class, '(not recorded)')", "custodial / at_large / other (codes/apprehension_methods.csv)"),
     "criminality": ("coalesce(criminality, 'unknown') || ' [' || coalesce(criminality_field, '?') || ']'",
                     "criminality class with the source field it comes from in brackets"),
+    "apprehension_type": ("coalesce(apprehension_type, '(not recorded)')",
+                          "targeted / collateral (arrests; ICE records it from August 2025, in the March 2026 release)"),
     "citizenship": ("coalesce(citizenship, '(blank)')", "Country of citizenship as written"),
     "gender": ("coalesce(gender, '(blank)')", "Gender as written"),
     "release": ("release_id", "Catalog id of the release"),
@@ -58,6 +60,8 @@ def summary(
     if "county" in groups and not resolution_available(con):
         raise InputError("County grouping needs the places stage's landmark_resolution table", field="by", value="county")
     cols = table_columns(con, table)
+    if "apprehension_type" in groups and "apprehension_type" not in cols:
+        raise InputError(f"Table {table} has no apprehension type", field="by", value="apprehension_type")
     source = event_source(con, table)
     where, d0, d1 = counted_in_period(date_from, date_to)
     base = Where(list(where.parts), list(where.params))  # the same filters without the place
