@@ -85,7 +85,7 @@ def _column_map(source: SourceFile) -> ColumnMap:
     return maps[table]
 
 
-def check_columns(columns: list[str], cmap: ColumnMap, file: str, sheet: str | None, row: int) -> None:
+def check_columns(columns: list[str], cmap: ColumnMap, file: str, sheet: str | None, row: int | None) -> None:
     """Stop on a column the map does not know, naming file, sheet, header row and column."""
     unknown = [c for c in columns if c not in cmap.known]
     if unknown:
@@ -187,7 +187,7 @@ def _read_processed(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
         raw = pl.read_parquet(path) if source.name.endswith(".parquet") else pl.read_ipc(path, memory_map=False)
     except Exception as exc:  # polars raises several types for a damaged file
         raise InputError(f"not a readable {Path(source.name).suffix} file: {exc}", file=source.name) from exc
-    check_columns(raw.columns, cmap, source.name, None, 0)
+    check_columns(raw.columns, cmap, source.name, None, None)
     as_text = []
     for name, dtype in raw.schema.items():
         if dtype.is_temporal() and dtype != pl.Date:
