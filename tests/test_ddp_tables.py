@@ -159,3 +159,14 @@ def test_summary_by_apprehension_type(con):
     assert [(f["apprehension_type"], f["events"]) for f in r.figures] == [("(not recorded)", 4)]  # July 2025 layout
     with pytest.raises(InputError):
         summary(con, table="encounters", by="apprehension_type")
+
+
+def test_spanish_pages_translate_the_problems_and_the_placement_mix():
+    from icemonitor.catalog.problems import known_problems
+    from icemonitor.web.i18n import analysis_text
+
+    for p in known_problems():
+        caveat = f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})"
+        assert analysis_text("es", caveat).startswith(f"Problema conocido en {p.release_id}: {p.problem_es}")
+    text = "Placed in North Carolina: 427 events by the state the release records, 5 by the landmark alone."
+    assert analysis_text("es", text).startswith("Ubicados en ") and "427 eventos por el estado" in analysis_text("es", text)
