@@ -172,7 +172,7 @@ def _select(catalog: Catalog, release_ids: str | Sequence[str] | None) -> list[R
 
 def missing(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None,
             catalog: Catalog | None = None) -> list[tuple[Release, ReleaseFile]]:
-    """Files of the given releases (all by default) not yet archived with the catalog's checksum."""
+    """Files of the given releases (by default those not marked on_request) not yet archived with their checksum."""
     catalog = catalog or load_catalog()
     return [(r, f) for r in _select(catalog, release_ids) for f in r.files if pins.find_archived(r, f, home) is None]
 
