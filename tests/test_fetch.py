@@ -49,7 +49,7 @@ def mirrored(tmp_path_factory):
 def test_fetch_from_mirror_builds_archive_and_manifest(mirrored):
     home, first = mirrored
     catalog = load_catalog()
-    expected = [(r.id, f) for r in catalog.releases for f in r.files]
+    expected = [(r.id, f) for r in catalog.default_releases() for f in r.files]
     assert len(first) == len(expected) and all(a.new for a in first)
     lines = manifest(home)
     assert len(lines) == len(expected)

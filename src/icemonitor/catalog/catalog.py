@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from icemonitor.errors import InputError
 
 DEFAULT_PATH = Path(__file__).with_name("releases.yaml")
-RECORD_KINDS = ("arrests", "encounters", "removals", "bookins", "detainers", "i213")
+RECORD_KINDS = ("arrests", "encounters", "removals", "bookins", "detainers", "i213", "detentions")
 URL_REWRITE_ENV = "ICEMONITOR_URL_REWRITE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -52,12 +52,16 @@ class Origin(_Model):
 
 
 class ReleaseFile(_Model):
-    """One file of a release, kept byte for byte in the raw archive."""
+    """One file of a release, kept byte for byte in the raw archive.
+
+    ``sha256: null`` (with ``bytes: null``) marks a file whose checksum cannot be known before it is first
+    downloaded (e.g. a workbook behind a share link): the first fetch records it (catalog/pins.py) and later
+    downloads must match it."""
 
     name: str
     url: str | None
-    sha256: str
-    bytes: int = Field(ge=0)
+    sha256: str | None
+    bytes: int | None = Field(default=None, ge=0)
     mirror_path: str
     reader: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
@@ -65,10 +69,21 @@ class ReleaseFile(_Model):
 
     @field_validator("sha256")
     @classmethod
-    def _sha(cls, v: str) -> str:
-        if not _SHA256.match(v):
+    def _sha(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
             raise ValueError(f"not a lowercase hex SHA-256: {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _size_with_checksum(self) -> ReleaseFile:
+        if (self.sha256 is None) != (self.bytes is None):
+            raise ValueError("sha256 and bytes are both known or both null (recorded at first fetch)")
+        return self
+
+    @property
+    def pinned_at_first_fetch(self) -> bool:
+        """True when the catalog has no checksum: the first fetch records one."""
+        return self.sha256 is None
 
     @field_validator("name")
     @classmethod
@@ -98,6 +113,9 @@ class Release(_Model):
     coverage: Coverage | None = None
     origin: Origin = Field(default_factory=Origin)
     notes: str | None = None
+    # always: fetched and built by default; on_request: large releases fetched only when named
+    # (`icemonitor fetch ID`), built once archived, and reported as lacking otherwise
+    fetch: Literal["always", "on_request"] = "always"
     files: list[ReleaseFile]
 
     @field_validator("id")
@@ -126,8 +144,9 @@ class Release(_Model):
         if self.kind == "event":
             if not self.record_kinds:
                 raise ValueError("an event release must list its record kinds")
-            if any(f.reader is None for f in self.files):
-                raise ValueError("every file of an event release needs a reader")
+            if self.fetch == "always" and any(f.reader is None for f in self.files):
+                raise ValueError("every file of an event release needs a reader (on_request releases may list "
+                                 "files no reader reads yet, with a note)")
         elif any(f.reader is not None for f in self.files):
             raise ValueError("reference files have no reader")
         return self
@@ -190,6 +209,10 @@ class Catalog(_Model):
 
     def event_releases(self) -> list[Release]:
         return [r for r in self.releases if r.kind == "event"]
+
+    def default_releases(self) -> list[Release]:
+        """The releases fetched without being named (fetch: always)."""
+        return [r for r in self.releases if r.fetch == "always"]
 
     def reference_releases(self) -> list[Release]:
         return [r for r in self.releases if r.kind == "reference"]

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from icemonitor import __version__, config
-from icemonitor.catalog import archive
+from icemonitor.catalog import archive, pins
 from icemonitor.catalog.archive import ArchivedFile
 from icemonitor.catalog.catalog import Catalog, Release, ReleaseFile, load_catalog
 from icemonitor.errors import ChecksumError, IcemonitorError, InputError
@@ -162,8 +162,9 @@ def _from_url(client: httpx.Client, release: Release, f: ReleaseFile, home: Path
 
 
 def _select(catalog: Catalog, release_ids: str | Sequence[str] | None) -> list[Release]:
+    """The named releases; without names, every release fetched by default (not the on_request ones)."""
     if release_ids is None or (not isinstance(release_ids, str) and not release_ids):
-        return list(catalog.releases)
+        return catalog.default_releases()
     if isinstance(release_ids, str):
         release_ids = [release_ids]
     return [catalog.release(r) for r in release_ids]
@@ -171,21 +172,23 @@ def _select(catalog: Catalog, release_ids: str | Sequence[str] | None) -> list[R
 
 def missing(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None,
             catalog: Catalog | None = None) -> list[tuple[Release, ReleaseFile]]:
-    """Files of the given releases (all by default) not yet archived with the catalog's checksum."""
+    """Files of the given releases (by default those not marked on_request) not yet archived with their checksum."""
     catalog = catalog or load_catalog()
-    return [
-        (r, f) for r in _select(catalog, release_ids) for f in r.files
-        if archive.find(r.id, f.name, f.sha256, f.bytes, home=home) is None
-    ]
+    return [(r, f) for r in _select(catalog, release_ids) for f in r.files if pins.find_archived(r, f, home) is None]
 
 
 def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None, mirror: Path | str | None = None,
           progress: Progress | None = None, catalog: Catalog | None = None, client: httpx.Client | None = None,
-          retries: int = 5, backoff: float = 0.5, timeout: float = 60.0, verify: bool = False) -> list[ArchivedFile]:
-    """Archive every file of the given releases (all by default) that is not archived yet with the right
-    checksum, taking it from ``mirror`` (or ICEMONITOR_MIRROR) when present there, else downloading it.
-    With ``verify``, archived copies are hashed again and a corrupt one is fetched anew (the corrupt copy stays).
-    Returns one ArchivedFile per catalog file (``new`` tells which were stored by this call)."""
+          retries: int = 5, backoff: float = 0.5, timeout: float = 60.0, recheck: bool = False,
+          accept_new_version: bool = False, verify: bool = False) -> list[ArchivedFile]:
+    """Archive every file of the given releases (by default every release not marked on_request) that is not
+    archived yet with the right checksum, taking it from ``mirror`` (or ICEMONITOR_MIRROR) when present there,
+    else downloading it. Returns one ArchivedFile per catalog file (``new`` tells which were stored by this call).
+
+    Files without a catalog checksum are checked against the one recorded at their first fetch (pins.py);
+    ``recheck`` downloads them again to see whether upstream changed; other bytes are refused unless
+    ``accept_new_version``. With ``verify``, archived copies are hashed again and a corrupt one is fetched anew
+    (the corrupt copy stays)."""
     catalog = catalog or load_catalog()
     home = Path(home) if home else config.home()
     mirror_dir = Path(mirror).expanduser() if mirror else config.mirror()
@@ -197,12 +200,12 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
     todo = []
     for r in releases:
         for f in r.files:
-            found = archive.find(r.id, f.name, f.sha256, f.bytes, home=home, full=verify)
+            found = pins.find_archived(r, f, home, full=verify)
             if found:
                 results[(r.id, f.name)] = found
-            else:
+            if not found or (recheck and f.pinned_at_first_fetch):
                 todo.append((r, f))
-    report("total", "", sum(f.bytes for _, f in todo))
+    report("total", "", sum(f.bytes or 0 for _, f in todo))
     own_client = client is None and any(f.url for _, f in todo)
     if own_client:
         client = httpx.Client(
@@ -218,13 +221,19 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
                 try:
                     if host in unreachable and _mirror_file(mirror_dir, f) is None:
                         raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
-                    results[(r.id, f.name)] = _fetch_one(r, f, mirror_dir, client, home, report, retries, backoff)
+                    if f.pinned_at_first_fetch:
+                        got = _fetch_pinned(r, f, mirror_dir, client, home, report, retries, backoff,
+                                            accept_new_version)
+                        if got is not None:  # None: the same bytes as the archived copy
+                            results[(r.id, f.name)] = got
+                    else:
+                        results[(r.id, f.name)] = _fetch_one(r, f, mirror_dir, client, home, report, retries, backoff)
                 except IcemonitorError as err:  # keep going: archive whatever can be archived
                     if getattr(err, "unreachable", False):
                         unreachable.add(host)
                     errors.append(_with_damaged_copy(err, r, f, home))
                     continue
-                report("done", f.name, f.bytes)
+                report("done", f.name, f.bytes or 0)
     finally:
         if own_client:
             client.close()
@@ -275,6 +284,73 @@ def _fetch_one(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: http
     )
 
 
+def _download_whole(client: httpx.Client, url: str, part: Path, name: str, progress: Progress,
+                    retries: int, backoff: float) -> None:
+    """Stream ``url`` into ``part`` from the start (size unknown, so no resume), retrying transient failures."""
+    for attempt in range(retries + 1):
+        received = 0
+        try:
+            with client.stream("GET", url) as resp:
+                if resp.status_code in RETRY_STATUS:
+                    raise httpx.TransportError(f"HTTP {resp.status_code}")
+                if resp.status_code != 200:
+                    raise FetchError(f"download of {name} failed: HTTP {resp.status_code} from {url}")
+                with part.open("wb") as out:
+                    for chunk in resp.iter_raw():
+                        out.write(chunk)
+                        received += len(chunk)
+                        progress("advance", name, len(chunk))
+                    out.flush()
+                    os.fsync(out.fileno())
+            return
+        except httpx.HTTPError as err:
+            progress("advance", name, -received)
+            if attempt == retries:
+                failure = FetchError(f"download of {name} failed after {retries} retries: {err} ({url})")
+                failure.unreachable = isinstance(err, httpx.ConnectError)
+                raise failure from None
+            time.sleep(min(backoff * (2 ** attempt), 30.0))
+
+
+def _fetch_pinned(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: httpx.Client | None, home: Path,
+                  report: Progress, retries: int, backoff: float, accept_new: bool) -> ArchivedFile | None:
+    """A file without a catalog checksum: the first copy's checksum is recorded; a later copy with other bytes
+    is refused unless accepted as a new version. None when the copy equals the one already archived."""
+    pin = pins.latest(r.id, f.name, home)
+    src = _mirror_file(mirror_dir, f)
+    if src is None and not f.url:
+        raise FetchError(f"{r.id}/{f.name} has no upstream URL and no mirror provides it: pass --mirror DIR")
+    staged = archive.staging_file(r.id, f.name, home)
+    try:
+        if src is not None:
+            shutil.copyfile(src, staged)
+            origin = str(src)
+        else:
+            _download_whole(client, f.url, staged, f.name, report, retries, backoff)
+            origin = f.url
+        actual, size = archive.sha256_file(staged), staged.stat().st_size
+        if pin is not None and actual == pin.sha256:
+            kept = archive.find(r.id, f.name, actual, size, home=home)
+            if kept is not None:
+                return None  # unchanged upstream
+        elif pin is not None and not accept_new:
+            err = ChecksumError(
+                f"{f.name} from {origin} differs from the copy first fetched on {pin.pinned_at[:10]} (sha256 "
+                f"{pin.sha256}, got {actual}); refused: fetch again with --accept-new-version to archive it as a "
+                "new version", file=f.name,
+            )
+            err.expected, err.actual = pin.sha256, actual
+            raise err
+        with staged.open("rb") as fh:
+            os.fsync(fh.fileno())
+        stored = archive.store(staged, release_id=r.id, name=f.name, sha256=actual, origin=origin, home=home)
+        if pin is None or actual != pin.sha256:
+            pins.record(r.id, f.name, actual, size, origin, pins.FIRST_FETCH if pin is None else pins.NEW_VERSION, home)
+        return stored
+    finally:
+        staged.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def _lock(home: Path):
     """One fetch at a time per home (two would write the same .part file)."""
@@ -317,8 +393,9 @@ def archived_path(release_id: str, file_name: str, *, home: Path | None = None, 
     """The newest archived copy of a catalog file. Checked cheaply (manifest checksum equals the catalog's,
     size matches); ``full_check`` re-hashes the bytes. InputError when it has not been fetched."""
     catalog = catalog or load_catalog()
-    f = catalog.release(release_id).file(file_name)
-    entry = archive.find(release_id, file_name, f.sha256, f.bytes, home=home, full=full_check)
+    release = catalog.release(release_id)
+    f = release.file(file_name)
+    entry = pins.find_archived(release, f, home, full=full_check)
     if entry is None:
         older = next(archive.entries(release_id, file_name, home), None)
         why = " (the archive holds a copy with a different checksum)" if older else ""
@@ -347,4 +424,4 @@ def archived_files(home: Path | None = None, *, catalog: Catalog | None = None) 
     catalog = catalog or load_catalog()
     for r in catalog.releases:
         for f in r.files:
-            yield r, f, archive.find(r.id, f.name, f.sha256, f.bytes, home=home)
+            yield r, f, pins.find_archived(r, f, home)

@@ -36,6 +36,7 @@ def _readers() -> dict[str, Reader]:
     from icemonitor.readers import (
         ddp_bln_arrests,
         ddp_detainers,
+        ddp_ice,
         ddp_joined,
         i213,
         lesa_nationwide,
@@ -54,6 +55,7 @@ def _readers() -> dict[str, Reader]:
         "ddp_bln_arrests": ddp_bln_arrests.read,
         "ddp_joined": ddp_joined.read,
         "ddp_detainers": ddp_detainers.read,
+        "ddp_ice": ddp_ice.read,
     }
 
 

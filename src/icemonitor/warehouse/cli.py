@@ -72,6 +72,12 @@ def build_command(
         table.add_row(name, f"{n:,}")
     Console().print(table)
     console.print(f"built {report.path} in {time.perf_counter() - start:.1f} s")
+    if not release:
+        from icemonitor.warehouse.sources import lacking
+
+        for r in lacking():
+            console.print(f"not in this warehouse: {escape(r.id)} ({escape(r.title)}), fetched only on request: "
+                          f"`icemonitor fetch {escape(r.id)}`, then build again", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "SMALLINT": pl.Int16(),
     "BIGINT": pl.Int64(),
     "BOOLEAN": pl.Boolean(),
+    "TIMESTAMP": pl.Datetime("us"),
     "VARCHAR[]": pl.List(pl.String()),
 }
 
