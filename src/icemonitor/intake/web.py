@@ -31,6 +31,7 @@ from icemonitor.intake import audit, auth
 from icemonitor.intake.db import Database
 from icemonitor.intake.keys import IntakeKeyError, read_key_file
 from icemonitor.intake.limits import RateLimiter
+from icemonitor.intake.pdf import warn_missing_fonts
 from icemonitor.intake.settings import IntakeSettings
 from icemonitor.intake.store import LANGUAGES, SITUATIONS, STATUSES, URGENCIES, RequestNotFound, Vault
 
@@ -139,6 +140,7 @@ class IntakeApp:
         self.vault = Vault(Database(settings.db_url), check_key_file(Path(settings.key_file))).open()
         self.detained = load_detained_text(settings.detained_now_file)
         strings()  # a broken wording file stops the start, not a person's submission
+        warn_missing_fonts()
         self.public_limiter = RateLimiter(settings.public_per_client_per_minute, settings.public_global_per_minute)
         self.login_limiter = RateLimiter(settings.login_attempts_per_minute, settings.login_attempts_per_minute * 20)
         self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)

@@ -117,19 +117,19 @@ class IntakeNotifier:
                 con.execute("PRAGMA foreign_keys = ON")
                 if state.schema_version(con) != len(state.MIGRATIONS):
                     return False
-                self._note(queue_intake_alert(con, reference), reference)
+                self._note(queue_intake_alert(con, reference))
                 return True
             finally:
                 con.close()
         except sqlite3.Error as err:
-            log.warning("intake alert %s: state database busy (%s); queueing in the background", reference,
+            log.warning("intake alert: state database busy (%s); queueing in the background",
                         type(err).__name__)
             return False
 
-    def _note(self, new: list[int], reference: str) -> None:
+    def _note(self, new: list[int]) -> None:
         if not new:
-            log.warning("intake alert %s: no active intake-urgent watch, nobody is alerted "
-                        "(add one: icemonitor watch add --watch intake-urgent --email ...)", reference)
+            log.warning("intake alert: no active intake-urgent watch, nobody is alerted "
+                        "(add one: icemonitor watch add --watch intake-urgent --email ...)")
 
     def _background(self, reference: str, queued: bool) -> None:
         from icemonitor.watch.delivery import deliver_due
@@ -142,15 +142,15 @@ class IntakeNotifier:
                 try:
                     con = state.connect(self.home)
                     try:
-                        self._note(queue_intake_alert(con, reference), reference)
+                        self._note(queue_intake_alert(con, reference))
                     finally:
                         con.close()
                     queued = True
                 except sqlite3.Error as err:
-                    log.warning("intake alert %s: queueing failed (%s), attempt %d", reference, type(err).__name__, attempt)
+                    log.warning("intake alert: queueing failed (%s), attempt %d", type(err).__name__, attempt)
                     time.sleep(self.retry_wait * attempt)
             if not queued:
-                log.error("intake alert %s: could not be queued; staff are not alerted", reference)
+                log.error("intake alert: could not be queued; staff are not alerted")
                 return
             con = state.connect(self.home)
             try:
@@ -161,12 +161,11 @@ class IntakeNotifier:
                         time.sleep(self.retry_wait)
                         continue
                     if run.failed:
-                        log.warning("intake alert %s: %d delivery(ies) failed, kept in the outbox for retry",
-                                    reference, len(run.failed))
+                        log.warning("intake alert: %d delivery(ies) failed, kept in the outbox for retry", len(run.failed))
                     return
-                log.info("intake alert %s: queued; another sender holds the outbox, it is sent at the next "
-                         "`icemonitor alerts deliver` or scheduler poll", reference)
+                log.info("intake alert: queued; another sender holds the outbox, it is sent at the next "
+                         "`icemonitor alerts deliver` or scheduler poll")
             finally:
                 con.close()
         except Exception as err:  # noqa: BLE001 - an alert failure never reaches the person's submission
-            log.error("intake alert %s: %s", reference, type(err).__name__)
+            log.error("intake alert: %s", type(err).__name__)

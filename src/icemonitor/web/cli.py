@@ -40,11 +40,12 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
     ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening."""
     import uvicorn
 
+    from icemonitor.intake.access_log import uvicorn_log_config
     from icemonitor.web.app import create_app
 
     app = create_app(warehouse)
     mount_intake_with_monitor(app)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
 
 
 def register(app: typer.Typer) -> None:
