@@ -7,7 +7,7 @@ import time
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from intake_support import db_url, make_settings, pg_server  # noqa: F401 - fixtures
+from intake_support import add_staff, db_url, make_settings, pg_server  # noqa: F401 - fixtures
 
 from icemonitor.intake import audit, auth
 from icemonitor.intake.db import Database
@@ -84,9 +84,15 @@ def test_ciphertext_is_bound_to_record_and_field(db_url):
         # swap fields within a record, and copy a ciphertext to another record
         conn.execute("UPDATE intake_requests SET enc_phone = ? WHERE reference = ?", (ra["enc_name"], a))
         conn.execute("UPDATE intake_requests SET enc_name = ? WHERE reference = ?", (ra["enc_name"], b))
-    for ref in (a, b):
+    for ref in (a, b):  # neither opens; each is shown as unreadable, not as another record's data or an error
+        got = vault.get_request(REVIEWER, ref)
+        assert got["unreadable"] and got["name"] == got["phone"] == ""
+    with vault.db.transaction() as conn:
+        ra = conn.one("SELECT id FROM intake_requests WHERE reference = ?", (a,))
         with pytest.raises(InvalidTag):
-            vault.get_request(REVIEWER, ref)
+            Vault._decrypt_row(vault._data_key(conn, vault.master_key, ra["id"]),
+                               conn.one("SELECT * FROM intake_requests WHERE reference = ?", (a,)))
+    assert sorted(vault.verify_records().unreadable) == sorted([a, b])
 
 
 def test_wrong_key_refuses_to_open(db_url):
@@ -133,18 +139,15 @@ def test_rotation_keeps_every_record_readable(db_url):
     people = [{**PERSON, "name": f"Persona {i}", "message": f"mensaje número {i}"} for i in range(25)]
     refs = [vault.create_request(p, "normal") for p in people]
     vault.add_note(REVIEWER, refs[3], "nota tres")
-    secret = auth.add_user(vault, "rev", "a long enough password", ["reviewer"])
+    rev = add_staff(vault, "rev", ["reviewer"])
     new = new_key()
-    assert vault.rotate(new) == 25
+    assert vault.rotate(new).rewrapped == 25
     reopened = open_vault(db_url, new)
     for ref, person in zip(refs, people):
         got = reopened.get_request(REVIEWER, ref)
         assert {f: got[f] for f in PERSONAL_FIELDS} == person
     assert reopened.get_request(REVIEWER, refs[3])["notes"][0]["text"] == "nota tres"
-    import pyotp
-
-    assert auth.login(reopened, "rev", "a long enough password", pyotp.TOTP(secret).now(),
-                      max_failures=5, lockout_seconds=60).ok
+    assert auth.login(reopened, "rev", rev.password, rev.code()).ok
     with pytest.raises(IntakeKeyError):
         open_vault(db_url, old)
     assert audit.verify(reopened.db, reopened.audit_key).ok
