@@ -88,3 +88,17 @@ def test_missing_key_is_a_clear_cli_error(env, monkeypatch):
                               env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
         assert proc.returncode == 2, command
         assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr, command
+
+
+def test_verify_audit_compares_the_chain_with_its_anchor(env):
+    tmp, key = env
+    assert run("init-key").exit_code == 0
+    assert run("add-user", "ana", "--role", "reviewer").exit_code == 0
+    anchor = tmp / "home" / "intake-audit.anchor"  # the default: the data folder, outside the database
+    assert anchor.read_text().startswith("audit 1:")
+    r = run("verify-audit")
+    assert r.exit_code == 0 and "intact: 1 rows" in r.output
+    longer = "audit 7:" + "ab" * 32  # e.g. the copy an earlier alert carried
+    r = run("verify-audit", "--anchor", longer)
+    assert r.exit_code == 1 and "truncated" in r.output
+    assert run("verify-audit", "--anchor", "nonsense").exit_code == 2

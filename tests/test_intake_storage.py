@@ -218,6 +218,31 @@ def test_audit_chain_detects_a_deleted_row(db_url):
     assert not check.ok and check.bad_seq == 4
 
 
+@pytest.mark.parametrize("kept", [0, 3])
+def test_audit_chain_truncation_is_caught_by_its_anchor(db_url, tmp_path, kept):
+    """Deleting every audit row, or the last ones, leaves a consistent chain: the anchor outside the database
+    catches it (issue 15, item 14)."""
+    anchor = tmp_path / "state" / "intake-audit.anchor"
+    vault = Vault(Database(db_url, anchor), new_key()).open()
+    ref = vault.create_request(PERSON, "urgent")
+    for _ in range(4):
+        vault.get_request(REVIEWER, ref)
+    rows, head = audit.head(vault.db)
+    assert audit.read_anchor(anchor) == (rows, head) == (5, head)
+    assert audit.verify(vault.db, vault.audit_key).ok
+    with vault.db.transaction() as conn:
+        if vault.db.kind == "sqlite":
+            conn.execute("DROP TRIGGER intake_audit_no_delete")
+        else:
+            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        conn.execute("DELETE FROM intake_audit WHERE seq > ?", (kept,))
+    assert audit.verify(Database(db_url), vault.audit_key).ok  # the chain alone looks intact ...
+    check = audit.verify(vault.db, vault.audit_key)  # ... the anchor file says otherwise
+    assert not check.ok and "truncated" in check.reason and f"{rows} rows" in check.reason
+    given = audit.parse_anchor(f"alert text ... {audit.anchor_text(rows, head)} ...")  # the copy in an alert
+    assert not audit.verify(Database(db_url), vault.audit_key, given).ok
+
+
 def test_retention_shreds_closed_requests_after_n_days(db_url):
     vault = open_vault(db_url)
     old_closed = vault.create_request(PERSON, "urgent")

@@ -127,7 +127,7 @@ class AlertGate(_Salted):
                  period: float = 600.0, timer: bool = True) -> None:
         super().__init__()
         self.send, self.per_source, self.overall, self.period, self.timer = send, per_source, overall, period, timer
-        self._start = time.monotonic()
+        self._start: float | None = None  # the current period's start (the first call's time)
         self._sources: dict[bytes, int] = {}
         self._sent = 0
         self._held: list[str] = []
@@ -135,6 +135,8 @@ class AlertGate(_Salted):
 
     def _roll(self, now: float) -> list[str]:
         """Start a new period when this one is over; returns what was held in the old one."""
+        if self._start is None:
+            self._start = now
         if now - self._start < self.period:
             return []
         held, self._held = self._held, []
@@ -162,7 +164,7 @@ class AlertGate(_Salted):
             else:
                 self._held.append(reference)
                 if self.timer and self._flush_timer is None:
-                    self._flush_timer = threading.Timer(max(0.0, self._start + self.period - now), self.flush)
+                    self._flush_timer = threading.Timer(max(0.0, (self._start or now) + self.period - now), self.flush)
                     self._flush_timer.daemon = True
                     self._flush_timer.start()
         self._send_summary(held)

@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from icemonitor.intake import audit, auth
@@ -211,7 +212,7 @@ async def _form(request: Request) -> Any:
         form = await request.form(max_files=0, max_fields=MAX_FIELDS)
     except MultiPartException:
         raise HTTPException(400) from None
-    except HTTPException as exc:  # Starlette's own refusal of too many fields or files
+    except StarletteHTTPException as exc:  # Starlette's own refusal of too many fields or files
         raise HTTPException(413 if "fields" in str(exc.detail).lower() else 400) from None
     if len(form.multi_items()) > MAX_FIELDS:  # url-encoded bodies are not counted by the parser
         raise HTTPException(413)
