@@ -7,8 +7,6 @@ import pytest
 from fastapi.testclient import TestClient
 from intake_support import FORM, add_staff, logged_in, make_client, make_settings, submit
 
-from icemonitor.intake.limits import AlertGate, RateLimiter, client_group
-
 
 def from_address(client, host: str) -> TestClient:
     return TestClient(client.app, base_url="https://testserver", follow_redirects=False, client=(host, 41000))
@@ -55,6 +53,8 @@ def test_urgent_requests_pass_the_overall_cap(tmp_path):
 
 
 def test_ipv6_addresses_are_grouped_by_64():
+    from icemonitor.intake.limits import RateLimiter, client_group
+
     assert client_group("2001:db8:1:2::1") == client_group("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
     assert client_group("2001:db8:1:3::1") != client_group("2001:db8:1:2::1")
     assert client_group("::ffff:198.51.100.7") == client_group("198.51.100.7") == "198.51.100.7"
@@ -83,6 +83,8 @@ def test_fake_urgent_floods_are_summarised_and_real_ones_still_alert(tmp_path):
 
 
 def test_alert_gate_caps_alerts_from_many_sources_per_period():
+    from icemonitor.intake.limits import AlertGate
+
     sent: list[str] = []
     gate = AlertGate(sent.append, per_source=1, overall=3, period=600, timer=False)
     refs = [f"AAAA-AA{a}{b}" for a in "CDE" for b in "FG"]
