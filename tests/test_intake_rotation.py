@@ -88,3 +88,38 @@ def test_one_unreadable_record_never_takes_down_the_inbox(running):
     assert r.exit_code == 0 and "1 records did not open" in r.output
     logged_in(client, add_staff(ia, "atty2", ["attorney"]))
     assert "Legible" in client.get(f"/staff/requests/{good}").text
+
+
+def test_submissions_during_repeated_rotations_all_open_afterwards(running):
+    """Writers keep submitting from threads while rotate-key runs three times: every request opens after."""
+    import threading
+
+    settings, client, ia = running
+    refs: list[str] = []
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                refs.append(ia.vault.create_request({"name": f"escritor {n}-{i}", "phone": "1"}, "normal"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(3):
+            assert cli("rotate-key").exit_code == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not errors and len(refs) > 3
+    fresh = Vault(Database(settings.db_url), read_key_file(settings.key_file)).open()
+    check = fresh.verify_records()
+    assert check.ok and check.requests == len(refs), check.unreadable

@@ -99,6 +99,7 @@ def add_user(vault: Vault, username: str, roles: list[str], *, actor: str = "adm
     now = now if now is not None else time.time()
     with vault.db.transaction() as conn:
         master = vault.key(conn)
+        conn.lock("intake_audit")
         if conn.one("SELECT 1 AS x FROM intake_users WHERE username = ?", (username,)):
             raise AccountError("that username exists already")
         conn.execute("INSERT INTO intake_users (username, password_hash, enc_totp, roles, created_at, enrolled) "
@@ -153,6 +154,7 @@ def reset_user(vault: Vault, username: str, *, actor: str, now: float | None = N
     now = now if now is not None else time.time()
     with vault.db.transaction() as conn:
         master = vault.key(conn)
+        conn.lock("intake_audit")
         _user(conn, username)
         token = _new_enrolment(conn, master, username, now)
         audit.append(conn, vault.audit_key, actor, "reset-user", "", username)
@@ -162,6 +164,7 @@ def reset_user(vault: Vault, username: str, *, actor: str, now: float | None = N
 def set_roles(vault: Vault, username: str, roles: list[str], *, actor: str) -> None:
     roles_text = _roles_text(roles)
     with vault.db.transaction() as conn:
+        conn.lock("intake_audit")  # before row locks, as rotation and purge take them
         user = _user(conn, username)
         _keep_an_admin(conn, username, roles_text)
         conn.execute("UPDATE intake_users SET roles = ? WHERE username = ?", (roles_text, username))
@@ -171,6 +174,7 @@ def set_roles(vault: Vault, username: str, roles: list[str], *, actor: str) -> N
 def set_disabled(vault: Vault, username: str, disabled: bool, *, actor: str) -> None:
     """Disable (its sessions end at once) or enable an account."""
     with vault.db.transaction() as conn:
+        conn.lock("intake_audit")  # before row locks, as rotation and purge take them
         user = _user(conn, username)
         if disabled:
             _keep_an_admin(conn, username, None)
@@ -183,6 +187,7 @@ def set_disabled(vault: Vault, username: str, disabled: bool, *, actor: str) -> 
 def delete_user(vault: Vault, username: str, *, actor: str) -> None:
     """Delete an account and its sessions; the requests assigned to it go back to the shared queue."""
     with vault.db.transaction() as conn:
+        conn.lock("intake_audit")  # before row locks, as rotation and purge take them
         user = _user(conn, username)
         _keep_an_admin(conn, username, None)
         conn.execute("DELETE FROM intake_sessions WHERE username = ?", (username,))
@@ -194,6 +199,7 @@ def delete_user(vault: Vault, username: str, *, actor: str) -> None:
 def end_sessions(vault: Vault, username: str, *, actor: str) -> int:
     """Log the account out everywhere; returns the number of sessions ended."""
     with vault.db.transaction() as conn:
+        conn.lock("intake_audit")  # before row locks, as rotation and purge take them
         _user(conn, username)
         n = int(conn.one("SELECT COUNT(*) AS n FROM intake_sessions WHERE username = ?", (username,))["n"])
         conn.execute("DELETE FROM intake_sessions WHERE username = ?", (username,))
@@ -204,6 +210,7 @@ def end_sessions(vault: Vault, username: str, *, actor: str) -> int:
 def unlock_user(vault: Vault, username: str, *, actor: str) -> None:
     """Reset the account's failed-login count (the lock-outs themselves are per client, in memory: web.py)."""
     with vault.db.transaction() as conn:
+        conn.lock("intake_audit")  # before row locks, as rotation and purge take them
         conn.execute("UPDATE intake_users SET failed_logins = 0, locked_until = 0 WHERE username = ?", (username,))
         audit.append(conn, vault.audit_key, actor, "unlock-user", "", username)
 

@@ -346,6 +346,7 @@ class Vault:
 
         with self.db.transaction() as conn:
             old = self.key(conn, lock="update")
+            conn.lock("intake_audit")  # before any row lock, like purge (no deadlock with a concurrent writer)
             keys = conn.execute("SELECT request_id, wrapped_key FROM intake_request_keys")
             rewrapped = 0
             for k in keys:
