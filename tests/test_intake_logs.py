@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from intake_support import FORM, _free_port, add_staff, logged_in, make_client, make_settings, submit
 
 from icemonitor.intake.keys import new_key, write_key_file

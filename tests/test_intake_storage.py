@@ -31,6 +31,14 @@ def open_vault(url: str, key: bytes | None = None) -> Vault:
     return Vault(Database(url), key or new_key()).open()
 
 
+def remove_append_only_guard(conn, sqlite_trigger: str) -> None:
+    """What an attacker with database write access does first: drop (SQLite) or disable (PostgreSQL) the trigger."""
+    if conn.kind == "sqlite":
+        conn.execute(f"DROP TRIGGER {sqlite_trigger}")
+    else:
+        conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+
+
 def raw_dump(url: str) -> str:
     """Everything in the database as text, taken without the application's code path where possible."""
     if url.startswith("sqlite:///"):
@@ -168,10 +176,7 @@ def test_audit_chain_detects_a_tampered_row(db_url):
     assert audit.verify(vault.db, vault.audit_key).ok
     # ... and an attacker who removes the guard and edits a row is detected
     with vault.db.transaction() as conn:
-        if vault.db.kind == "sqlite":
-            conn.execute("DROP TRIGGER intake_audit_no_update")
-        else:
-            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        remove_append_only_guard(conn, "intake_audit_no_update")
         conn.execute("UPDATE intake_audit SET actor = ? WHERE seq = 2", ("someone-else",))
     check = audit.verify(vault.db, vault.audit_key)
     assert not check.ok and check.bad_seq == 2
@@ -187,10 +192,7 @@ def test_audit_chain_cannot_be_rebuilt_without_the_key(db_url):
     for _ in range(3):
         vault.get_request(REVIEWER, ref)
     with vault.db.transaction() as conn:
-        if vault.db.kind == "sqlite":
-            conn.execute("DROP TRIGGER intake_audit_no_update")
-        else:
-            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        remove_append_only_guard(conn, "intake_audit_no_update")
         conn.execute("UPDATE intake_audit SET actor = 'nobody' WHERE seq = 2")
         prev = "0" * 64
         for row in conn.execute("SELECT * FROM intake_audit ORDER BY seq"):
@@ -209,10 +211,7 @@ def test_audit_chain_detects_a_deleted_row(db_url):
     for _ in range(3):
         vault.get_request(REVIEWER, ref)
     with vault.db.transaction() as conn:
-        if vault.db.kind == "sqlite":
-            conn.execute("DROP TRIGGER intake_audit_no_delete")
-        else:
-            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        remove_append_only_guard(conn, "intake_audit_no_delete")
         conn.execute("DELETE FROM intake_audit WHERE seq = 3")
     check = audit.verify(vault.db, vault.audit_key)
     assert not check.ok and check.bad_seq == 4
@@ -231,10 +230,7 @@ def test_audit_chain_truncation_is_caught_by_its_anchor(db_url, tmp_path, kept):
     assert audit.read_anchor(anchor) == (rows, head) == (5, head)
     assert audit.verify(vault.db, vault.audit_key).ok
     with vault.db.transaction() as conn:
-        if vault.db.kind == "sqlite":
-            conn.execute("DROP TRIGGER intake_audit_no_delete")
-        else:
-            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        remove_append_only_guard(conn, "intake_audit_no_delete")
         conn.execute("DELETE FROM intake_audit WHERE seq > ?", (kept,))
     assert audit.verify(Database(db_url), vault.audit_key).ok  # the chain alone looks intact ...
     check = audit.verify(vault.db, vault.audit_key)  # ... the anchor file says otherwise

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 
 from icemonitor.intake import audit
 from icemonitor.intake.db import Conn
-from icemonitor.intake.keys import derived_key, open_sealed, seal
+from icemonitor.intake.keys import derived_key, open_sealed, reseal, seal
 from icemonitor.intake.store import Vault, Viewer
 
 ROLES = ("reviewer", "attorney", "admin")
@@ -237,14 +237,9 @@ def rewrap_accounts(conn: Conn, old: bytes, new: bytes) -> None:
     """At key rotation: re-seal every TOTP secret under the new key. Session ids and enrolment tokens are hashed
     under keys derived from the old key, so sessions end and pending enrolment links must be re-issued (reset)."""
     for u in conn.execute("SELECT username, enc_totp FROM intake_users"):
-        if not bytes(u["enc_totp"]):
-            continue
-        try:
-            secret = open_sealed(old, u["enc_totp"], totp_aad(u["username"]))
-        except InvalidTag:
-            continue
-        conn.execute("UPDATE intake_users SET enc_totp = ? WHERE username = ?",
-                     (seal(new, secret, totp_aad(u["username"])), u["username"]))
+        resealed = reseal(old, new, u["enc_totp"], totp_aad(u["username"])) if bytes(u["enc_totp"]) else None
+        if resealed is not None:
+            conn.execute("UPDATE intake_users SET enc_totp = ? WHERE username = ?", (resealed, u["username"]))
     conn.execute("DELETE FROM intake_sessions")
 
 

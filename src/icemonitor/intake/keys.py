@@ -107,6 +107,14 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
     return AESGCM(key).decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], aad)
 
 
+def reseal(old: bytes, new: bytes, blob: bytes, aad: bytes) -> bytes | None:
+    """blob opened with old and sealed again with new (key rotation); None when old does not open it."""
+    try:
+        return seal(new, open_sealed(old, blob, aad), aad)
+    except InvalidTag:
+        return None
+
+
 def field_aad(record_id: str, field: str) -> bytes:
     """Associated data binding a ciphertext to its record and field."""
     return f"icemonitor-intake|{record_id}|{field}".encode()

@@ -25,6 +25,7 @@ from icemonitor.intake.keys import (
     open_sealed,
     pending_key_file,
     read_key_file,
+    reseal,
     seal,
     wrap_aad,
 )
@@ -350,13 +351,11 @@ class Vault:
             keys = conn.execute("SELECT request_id, wrapped_key FROM intake_request_keys")
             rewrapped = 0
             for k in keys:
-                try:
-                    data_key = open_sealed(old, k["wrapped_key"], wrap_aad(k["request_id"]))
-                except InvalidTag:
-                    continue
-                conn.execute("UPDATE intake_request_keys SET wrapped_key = ? WHERE request_id = ?",
-                             (seal(new_master, data_key, wrap_aad(k["request_id"])), k["request_id"]))
-                rewrapped += 1
+                resealed = reseal(old, new_master, k["wrapped_key"], wrap_aad(k["request_id"]))
+                if resealed is not None:
+                    conn.execute("UPDATE intake_request_keys SET wrapped_key = ? WHERE request_id = ?",
+                                 (resealed, k["request_id"]))
+                    rewrapped += 1
             rewrap_accounts(conn, old, new_master)
             check = seal(new_master, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)
             conn.execute("UPDATE intake_meta SET value = ? WHERE name = ?", (check, "key_check"))
