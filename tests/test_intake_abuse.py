@@ -119,3 +119,6 @@ def test_nul_is_refused_and_bidi_and_controls_are_shown_not_applied(strict):
     page = client.get(f"/staff/requests/{ref}").text
     assert "Juan [U+202E]gnp.exe[U+202C] Pérez" in page and "ring[U+0007]" in page
     assert client.post(f"/staff/requests/{ref}/notes", data={"csrf": token, "text": "a\x00b"}).status_code == 400
+    assert client.get("/staff", params={"status": "new\x00"}).status_code == 400
+    assert client.get(f"/staff/requests/{ref}%00").status_code == 400
+    assert client.get(f"/staff/requests/{ref}").status_code == 200

@@ -109,19 +109,23 @@ def add_user(vault: Vault, username: str, roles: list[str], *, actor: str = "adm
     return token
 
 
-def start_enrolment(vault: Vault, token: str, *, now: float | None = None) -> tuple[str, str] | None:
+def start_enrolment(vault: Vault, token: str, *, new_secret: bool = True,
+                    now: float | None = None) -> tuple[str, str] | None:
     """For a valid enrolment token: (username, a new TOTP secret for that person to add to their app); else None.
 
-    Each visit makes a new secret, so a secret someone else saw through the link before its owner is void."""
+    Each visit makes a new secret, so a secret someone else saw through the link before its owner is void
+    (new_secret=False: the pending one again, for a retry after a mistyped password or code)."""
     now = now if now is not None else time.time()
     if not token or len(token) > 200:
         return None
     with vault.db.transaction() as conn:
         master = vault.key(conn)
-        user = conn.one("SELECT username, enrol_expires FROM intake_users WHERE enrol_hash = ?",
+        user = conn.one("SELECT username, enc_totp, enrol_expires FROM intake_users WHERE enrol_hash = ?",
                         (_enrol_hash(master, token),))
         if user is None or int(user["enrol_expires"]) < now:
             return None
+        if not new_secret and bytes(user["enc_totp"]):
+            return user["username"], open_sealed(master, user["enc_totp"], totp_aad(user["username"])).decode()
         secret = pyotp.random_base32()
         conn.execute("UPDATE intake_users SET enc_totp = ? WHERE username = ?",
                      (seal(master, secret.encode(), totp_aad(user["username"])), user["username"]))

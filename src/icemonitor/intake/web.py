@@ -80,6 +80,8 @@ def guarded_route(hsts: bool) -> type[APIRoute]:
 
             async def handler(request: Request) -> Response:
                 try:
+                    if "\x00" in request.url.path or _has_nul(*request.query_params.values()):
+                        raise HTTPException(400)  # a NUL is never stored, looked up or shown
                     response = await original(request)
                 except HTTPException as exc:
                     response = _error_response(request, exc.status_code, exc.headers)
@@ -200,9 +202,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _form(request: Request) -> Any:
+async def _form(request: Request, *, allow_nul: bool = False) -> Any:
     """The posted form: 411 without a length, 413 over MAX_BODY or MAX_FIELDS, 400 for a file or a malformed
-    body, 400 for a NUL character anywhere (it is never stored)."""
+    body, 400 for a NUL character anywhere (it is never stored; allow_nul: the caller explains it instead)."""
     length = request.headers.get("content-length")
     if length is None:
         raise HTTPException(411)  # browsers always send it for forms; a body of unknown size is refused
@@ -217,6 +219,8 @@ async def _form(request: Request) -> Any:
     if len(form.multi_items()) > MAX_FIELDS:  # url-encoded bodies are not counted by the parser
         raise HTTPException(413)
     if any(not isinstance(v, str) for _, v in form.multi_items()):
+        raise HTTPException(400)
+    if not allow_nul and _has_nul(*(v for _, v in form.multi_items())):
         raise HTTPException(400)
     return form
 
@@ -249,7 +253,7 @@ def public_router(ia: IntakeApp) -> APIRouter:
 
     @router.post("/intake", response_class=HTMLResponse, include_in_schema=False)
     async def submit(request: Request) -> HTMLResponse:
-        form = await _form(request)
+        form = await _form(request, allow_nul=True)  # the page says what is wrong
         lang = lang_of(request, form)
         t = strings()[lang]
         values = {k: str(form.get(k) or "").strip() for k in (*LIMITS, "language", "situation", "urgency")}
@@ -441,7 +445,7 @@ def staff_router(ia: IntakeApp) -> APIRouter:
         session, form = await require_post(request)
         readers_only(session)
         text = str(form.get("text") or "").strip()
-        if not text or len(text) > 10000 or _has_nul(text):
+        if not text or len(text) > 10000:
             raise HTTPException(400)
         try:
             ia.vault.add_note(session.viewer, reference[:32], text)
@@ -536,7 +540,7 @@ def staff_router(ia: IntakeApp) -> APIRouter:
 
     # -- enrolment: the person's own first login -------------------------------------------------
     def enrol_page(token: str, error: str = "", status: int = 200) -> HTMLResponse:
-        started = auth.start_enrolment(ia.vault, token[:200])
+        started = auth.start_enrolment(ia.vault, token[:200], new_secret=not error)  # a retry keeps its secret
         if started is None:
             raise HTTPException(404)
         username, secret = started
