@@ -107,8 +107,8 @@ def _error_response(request: Request, status: int, headers: dict | None) -> Resp
                         status_code=status)
 
 
-LOGIN_FAILED = ("Wrong username, password or code. After five failures from one place, logging in to that account "
-                "from there is refused for 15 minutes.")
+LOGIN_FAILED = ("Wrong username, password or code. After {failures} failures from one place, logging in to that "
+                "account from there is refused for {minutes} minutes.")
 _STATUS_TEXT = {400: "Bad request", 401: "Login required", 403: "Forbidden", 404: "Not found", 411: "Length required",
                 413: "Too large", 429: "Too many requests", 500: "Something went wrong; nothing was saved"}
 
@@ -360,7 +360,7 @@ def staff_router(ia: IntakeApp) -> APIRouter:
             str(form.get("code") or "")[:16], locked_out=locked_out)
         if not result.ok:  # one answer for unknown, wrong, disabled and locked out: nothing to tell them apart
             ia.lockout.failed(username, client)
-            return login_page(LOGIN_FAILED, 401)
+            return login_page(LOGIN_FAILED.format(failures=s.login_max_failures, minutes=s.lockout_seconds // 60), 401)
         ia.lockout.succeeded(username, client)
         old = ia.session(request)
         if old is not None:
