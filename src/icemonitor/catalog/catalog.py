@@ -23,6 +23,8 @@ RECORD_KINDS = ("arrests", "encounters", "removals", "bookins", "detainers", "i2
 URL_REWRITE_ENV = "ICEMONITOR_URL_REWRITE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Derivations that read an installed Python package rather than other catalog files.
+_SELF_CONTAINED = {"addfips_data"}
 
 
 class _Model(BaseModel):
@@ -51,8 +53,18 @@ class Origin(_Model):
     source_md: str | None = None
 
 
+OriginClass = Literal["upstream", "derived", "curated"]
+
+
 class ReleaseFile(_Model):
-    """One file of a release, kept byte for byte in the raw archive."""
+    """One file of a release, kept byte for byte in the raw archive.
+
+    Where its bytes come from (docs/catalog.md): ``url`` (an upstream address), ``derive`` (a derivation in
+    icemonitor.catalog.derive run on the catalog files at ``inputs``, mirror paths) or ``package_data`` (a file
+    shipped inside the icemonitor package: curated knowledge, or an upstream asset such as the map). Whatever the
+    source, the bytes must hash to ``sha256``. ``optional`` files may be missing: the build goes on without them.
+    ``input_only`` files are fetched only when a derivation needs them.
+    """
 
     name: str
     url: str | None
@@ -62,6 +74,28 @@ class ReleaseFile(_Model):
     reader: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
+    derive: str | None = None
+    inputs: list[str] = Field(default_factory=list)
+    package_data: str | None = None
+    origin_class: OriginClass | None = None
+    optional: bool = False
+    input_only: bool = False
+
+    @model_validator(mode="after")
+    def _origin(self) -> ReleaseFile:
+        if self.derive is None and self.inputs:
+            raise ValueError(f"{self.name}: inputs are listed but no derivation")
+        if self.derive is not None and not self.inputs and self.derive not in _SELF_CONTAINED:
+            raise ValueError(f"{self.name}: derivation {self.derive!r} lists no inputs")
+        if self.origin_class is None:
+            cls = "derived" if self.derive else "upstream" if self.url else "curated" if self.package_data else None
+            object.__setattr__(self, "origin_class", cls)
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        """Where the bytes can come from besides a mirror, in the order fetch tries them."""
+        return [s for s, on in (("package", self.package_data), ("url", self.url), ("derive", self.derive)) if on]
 
     @field_validator("sha256")
     @classmethod

@@ -42,6 +42,11 @@ def fetch_command(
     except IcemonitorError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
+    from icemonitor.catalog.fetch import missing_optional
+
+    for r, f in missing_optional(release or None):
+        console.print(f"[yellow]not fetched (optional):[/] {escape(r.id)}/{escape(f.name)}: no upstream address; "
+                      f"only a mirror provides it ({escape(f.mirror_path)})", highlight=False)
     new = [a for a in done if a.new]
     console.print(
         f"{len(new)} file(s) archived, {len(done) - len(new)} already present; raw archive: {config.raw_dir()}",
@@ -68,6 +73,8 @@ def releases_command(
             })
             row["files"].append({
                 "name": f.name, "bytes": f.bytes, "sha256": f.sha256, "reader": f.reader, "url": f.url,
+                "origin_class": f.origin_class or "mirror only", "derive": f.derive, "inputs": f.inputs,
+                "package_data": f.package_data, "optional": f.optional, "input_only": f.input_only,
                 "archived": str(a.path) if a else None, "fetched_at": a.fetched_at if a else None,
             })
     except IcemonitorError as err:
@@ -78,7 +85,8 @@ def releases_command(
         return
     table = Table(title=f"releases (raw archive: {config.raw_dir()})")
     for col, kw in (("release", {}), ("kind", {}), ("FOIA", {}), ("records", {}), ("coverage", {}),
-                    ("files", {"justify": "right"}), ("MB", {"justify": "right"}), ("archived", {"justify": "right"})):
+                    ("files", {"justify": "right"}), ("origin", {}), ("MB", {"justify": "right"}),
+                    ("archived", {"justify": "right"})):
         table.add_column(col, **kw)
     for row in rows.values():
         files = row["files"]
@@ -86,9 +94,18 @@ def releases_command(
         n_arch = sum(1 for f in files if f["archived"])
         table.add_row(
             row["id"], row["kind"], row["foia_request"] or "", ", ".join(row["record_kinds"]), cov,
-            str(len(files)), f"{sum(f['bytes'] for f in files) / 1e6:.1f}", f"{n_arch}/{len(files)}",
+            str(len(files)), _origins(files), f"{sum(f['bytes'] for f in files) / 1e6:.1f}", f"{n_arch}/{len(files)}",
         )
     Console().print(table)
+
+
+def _origins(files: list[dict]) -> str:
+    """How many files come from each origin class, e.g. "upstream 3, derived 2" (docs/catalog.md)."""
+    counts: dict[str, int] = {}
+    for f in files:
+        label = f["origin_class"] + (" (optional)" if f["optional"] else "") + (" (input)" if f["input_only"] else "")
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in counts.items())
 
 
 def register(app: typer.Typer) -> None:

@@ -6,20 +6,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from icemonitor.catalog.catalog import load_catalog
-from icemonitor.catalog.fetch import archived_path
+from icemonitor.catalog.fetch import archived_path, missing_optional
 from icemonitor.warehouse.build import BuildSource
 
 
 def catalog_sources(release_ids: Sequence[str] | None = None, *, home: Path | None = None) -> list[BuildSource]:
-    """Build sources for the given event releases (all by default), in catalog order."""
+    """Build sources for the given event releases (all by default), in catalog order; optional files that are not
+    archived are left out (see `missing_optional`)."""
     catalog = load_catalog()
     releases = (
         [catalog.release(r) for r in release_ids] if release_ids else catalog.event_releases()
     )
+    absent = {(r.id, f.name) for r, f in missing_optional([r.id for r in releases], home=home, catalog=catalog)}
     out = []
     for release in releases:
         for f in release.files:
-            if not f.reader:
+            if not f.reader or (release.id, f.name) in absent:  # optional and not fetched: left out
                 continue
             out.append(
                 BuildSource(

@@ -1,0 +1,148 @@
+"""Derivations: reference files the catalog builds by code from upstream files (docs/catalog.md, "derived").
+
+Each derivation reads the catalog files named in the file's ``inputs`` (shared/data-layout paths, already archived
+and checked) and returns the derived file's bytes; fetch checks them against the catalog's SHA-256 like any other
+file, so a derivation that drifts from the curator's file stops with a checksum error instead of changing figures.
+CSV output uses the csv module's dialect (CRLF line ends) or pandas' (LF), as the curated copies were written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+
+from icemonitor.errors import InputError
+
+Inputs = Mapping[str, Path]  # mirror path -> archived file
+Derivation = Callable[[Inputs, str], bytes]  # (inputs, output file name) -> bytes
+
+ADDFIPS_YEARS = (2000, 2010, 2015, 2020)
+# Hand-kept fixes of addfips names (geo/SOURCE.md): the two NYC boroughs under their county names.
+COUNTY_NAME_FIXES = {"36005": "Bronx County", "36047": "Kings County"}
+# State names the Deportation Data Project uses that addfips' states.csv does not list as an alias.
+DDP_STATE_ALIASES = {"Commonwealth of the Northern Mariana Islands": "69"}
+# Connecticut's 8 legacy counties (replaced by planning regions in 2022; UWCHR lists only the regions).
+CT_LEGACY = tuple(f"09{c:03d}" for c in range(1, 16, 2))
+_COUNTY_WORDS = re.compile(r" (county|parish|borough|census area|city and borough|municipality|municipio)$")
+
+
+def _rows(path: Path, **kw) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh, **kw))
+
+
+def _csv(header: list[str], rows: list[list]) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(header)
+    w.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _states(inputs: Inputs) -> dict[str, tuple[str, str]]:
+    """State FIPS -> (postal, name), the name being the first alias addfips lists."""
+    out: dict[str, tuple[str, str]] = {}
+    for r in _rows(inputs["geo/addfips/states.csv"]):
+        out.setdefault(r["fips"], (r["postal"], r["name"]))
+    return out
+
+
+def addfips_data(inputs: Inputs, name: str) -> bytes:
+    """A data file of the installed addfips package (addfips/data/<name>), verbatim."""
+    try:
+        return (resources.files("addfips") / "data" / name).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as err:
+        raise InputError(f"the addfips package does not provide data/{name}: {err}", file=name) from None
+
+
+def counties_fips(inputs: Inputs, name: str) -> bytes:
+    """The master county list: every FIPS in any addfips county list, named as in its latest list, with
+    presence flags per addfips list and in the us-atlas 2017 TopoJSON."""
+    lists = {y: {r["statefp"] + r["countyfp"]: r["name"] for r in _rows(inputs[f"geo/addfips/counties_{y}.csv"])}
+             for y in ADDFIPS_YEARS}
+    topo = json.loads(inputs["geo/us_atlas_counties-10m.topojson.json"].read_text(encoding="utf-8"))
+    atlas = {g["id"] for g in topo["objects"]["counties"]["geometries"]}
+    states = _states(inputs)
+    rows = []
+    for fips in sorted(set().union(*lists.values())):
+        county = next(lists[y][fips] for y in reversed(ADDFIPS_YEARS) if fips in lists[y])
+        postal, state = states.get(fips[:2], ("", ""))
+        rows.append([fips, fips[:2], fips[2:], postal, state, COUNTY_NAME_FIXES.get(fips, county)]
+                    + [int(fips in lists[y]) for y in ADDFIPS_YEARS] + [int(fips in atlas)])
+    header = ["fips5", "state_fips", "county_fips", "state_abbr", "state_name", "county_name"]
+    return _csv(header + [f"in_addfips_{y}" for y in ADDFIPS_YEARS] + ["in_us_atlas_2017"], rows)
+
+
+def county_aor_crosswalk(inputs: Inputs, name: str) -> bytes:
+    """County -> AOR under both map vintages: the Deportation Data Project's 2026 definition (whole states,
+    or counties matched by name within split states) and UWCHR's c. 2020 county list. Universe: the counties of
+    addfips' 2020 list plus the units only UWCHR lists (CT planning regions, 02063)."""
+    states = _states(inputs)
+    state_fips = {r["name"]: r["fips"] for r in _rows(inputs["geo/addfips/states.csv"])} | DDP_STATE_ALIASES
+    codes = {r["field_office_name"].replace(".", ""): r["aor_code"] for r in _rows(inputs["aor/aor_codes.csv"])}
+    units = {r["fips5"]: [r["fips5"], r["state_abbr"], r["state_name"], r["county_name"]]
+             for r in _rows(inputs["geo/counties_fips.csv"]) if r["in_addfips_2020"] == "1"}
+    uwchr = {}
+    for r in _rows(inputs["aor/uwchr_county_aor.csv"]):
+        uwchr[r["geoid"]] = r["aor"]
+        if r["geoid"] not in units:
+            postal, state = states.get(r["geoid_state"], ("", ""))
+            units[r["geoid"]] = [r["geoid"], postal, state, r["name"].rsplit(",", 1)[0].title()]
+    regions = {uwchr[f] for f in uwchr if f.startswith("091")}
+    if len(regions) == 1:  # the legacy CT counties lie in the planning regions' single AOR
+        uwchr.update({f: next(iter(regions)) for f in CT_LEGACY if f not in uwchr})
+    whole: dict[str, str] = {}
+    by_county: dict[tuple[str, str], str] = {}
+    ddp = inputs["aor/deportationdata_ice_areas_of_responsibility_raw.csv"]
+    for i, r in enumerate(_rows(ddp, skipinitialspace=True), start=2):
+        fips = state_fips.get(r["state_name"])
+        if fips is None:
+            raise InputError("unknown state name", file=str(ddp), row=i, field="state_name", value=r["state_name"])
+        if r["county_name"]:
+            by_county[(fips, r["county_name"].lower())] = r["office_name"]
+        else:
+            whole[fips] = r["office_name"]
+    rows = []
+    for fips in sorted(units):
+        key = (fips[:2], _COUNTY_WORDS.sub("", units[fips][3].lower()))
+        office, match = (by_county[key], "county_name") if key in by_county else (
+            (whole[fips[:2]], "entire_state") if fips[:2] in whole else ("", ""))
+        rows.append(units[fips] + [office, codes.get(office, ""), match, uwchr.get(fips, "")])
+    header = ["fips5", "state_abbr", "state_name", "county_name", "dd2026_aor_office", "dd2026_aor_code",
+              "dd2026_match", "uwchr_aor_code"]
+    return _csv(header, rows)
+
+
+def uscities_slim(inputs: Inputs, name: str) -> bytes:
+    """SimpleMaps' uscities.csv reduced to the columns the places code reads (rows and values unchanged)."""
+    keep = ["city", "city_ascii", "state_id", "state_name", "county_fips", "county_name", "lat", "lng",
+            "population", "incorporated", "id"]
+    rows = _rows(inputs["geo/upstream/uscities.csv"])
+    return _csv(keep, [[r[c] for c in keep] for r in rows])
+
+
+def xlsx_to_csv(inputs: Inputs, name: str) -> bytes:
+    """The first sheet of the one input workbook as CSV, as pandas writes it (header names stripped)."""
+    import pandas as pd
+
+    [path] = inputs.values()
+    try:
+        df = pd.read_excel(path, engine="calamine")
+    except Exception as err:  # noqa: BLE001 - any reader failure names the file
+        raise InputError(f"cannot read the workbook: {err}", file=str(path)) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+DERIVATIONS: dict[str, Derivation] = {
+    "addfips_data": addfips_data,
+    "counties_fips": counties_fips,
+    "county_aor_crosswalk": county_aor_crosswalk,
+    "uscities_slim": uscities_slim,
+    "xlsx_to_csv": xlsx_to_csv,
+}
