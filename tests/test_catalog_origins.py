@@ -22,13 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 EXTRA = Path(os.environ["ICEMONITOR_TEST_UPSTREAM"]) if os.environ.get("ICEMONITOR_TEST_UPSTREAM") else None
 
-# Files the build needs that still have no source besides a mirror: their derivations (UWCHR's facility list
-# reduced and county-matched; CVAP citizens read from C. Kenny's RDS files; non-citizens = ACS total - citizens)
-# are not written yet. The end-to-end test takes exactly these from a mirror.
+# Files the build needs that still have no source besides a mirror: the derivation (UWCHR's facility list
+# reduced and county-matched by name and by point in polygon) is not written yet. The end-to-end test puts
+# exactly these in the archive beforehand.
 PENDING = {
     "aor/uwchr_detention_facilities_geocoded.csv",
-    "population/county_noncitizen_acs5_2013_2017.csv",
-    "population/cvap_cit_county_long_2009_2023.csv",
 }
 
 

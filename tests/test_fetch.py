@@ -142,8 +142,8 @@ def test_optional_file_without_url_is_skipped_and_listed(tmp_path):
 
 
 def test_file_without_any_source_needs_a_mirror(tmp_path):
-    with pytest.raises(FetchError, match="no upstream URL, derivation or packaged copy"):
-        fetch("ref-population", home=tmp_path, mirror=tmp_path, client=_no_network([]), retries=0)
+    with pytest.raises(FetchError, match="uwchr_detention_facilities_geocoded.csv has no upstream URL, derivation"):
+        fetch("ref-aor", home=tmp_path, mirror=tmp_path, client=_no_network([]), retries=0)
 
 
 # ---------------------------------------------------------------- HTTP (local server on 127.0.0.1)
@@ -349,15 +349,17 @@ def test_one_failure_does_not_stop_the_others(tmp_path):
         (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SHARED_DATA / rel, mirror / rel)
     home = tmp_path / "home"
-    with pytest.raises(FetchError, match="6 files could not be archived") as err:
-        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary", "ref-population"],
+    with pytest.raises(FetchError, match="7 files could not be archived") as err:
+        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary", "ref-aor"],
               home=home, mirror=mirror,
               client=_no_network(calls := []), retries=0, backoff=0.0)
     msg = str(err.value)
     assert calls == [1]  # one refused connection: the host is not tried again in this run
     assert "la_arrests" not in msg  # optional: skipped, not an error
-    assert msg.count("has no upstream URL, derivation or packaged copy") == 2  # 2 population files
-    assert msg.count("could not be reached earlier in this run") == 3  # population files with a URL
+    assert msg.count("has no upstream URL, derivation or packaged copy") == 1  # the facility list
+    assert msg.count("could not be reached earlier in this run") == 5  # 3 with a URL, 2 derived from such files
+    assert msg.count(": not derived, its input") == 2
+    assert archived_path("ref-aor", "aor_codes.csv", home=home).read_bytes() == (SHARED_DATA / "aor/aor_codes.csv").read_bytes()
     for name in ("state_immigration_cooperation_laws.csv", "doj_sanctuary_jurisdictions_2025-08-05.csv"):
         assert archived_path("ref-sanctuary", name, home=home).read_bytes() == (SHARED_DATA / "sanctuary" / name).read_bytes()
     assert "secondary_kevinnbass_state_classifications_2026-01.csv failed" in msg  # has a URL; network refused

@@ -5,6 +5,7 @@ The data lives in ``releases.yaml`` beside this module; this module only loads a
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -76,6 +77,7 @@ class ReleaseFile(_Model):
     note: str | None = None
     derive: str | None = None
     inputs: list[str] = Field(default_factory=list)
+    input_manifest: str | None = None  # a CSV in the catalog package listing more inputs (expanded when loading)
     package_data: str | None = None
     origin_class: OriginClass | None = None
     optional: bool = False
@@ -302,6 +304,30 @@ def load_catalog(path: Path | str | None = None, *, url_rewrite: UrlRewrite = No
 _CACHE: dict[tuple, Catalog] = {}
 
 
+def _expand_input_manifests(data: dict, folder: Path) -> None:
+    """A derived file with many upstream inputs lists them in a CSV (name, mirror_path, url, sha256, bytes)
+    instead of the YAML: each row becomes an input-only file of the same release and one of the file's inputs."""
+    for rel in data.get("releases") or []:
+        files = rel.get("files") or []
+        for f in list(files):
+            manifest = f.get("input_manifest")
+            if not manifest:
+                continue
+            where = folder / manifest
+            try:
+                with where.open(encoding="utf-8", newline="") as fh:
+                    rows = list(csv.DictReader(fh))
+            except OSError as err:
+                raise InputError(f"cannot read the input manifest: {err}", file=str(where)) from None
+            for i, row in enumerate(rows, start=2):
+                try:
+                    files.append({"name": row["name"], "url": row["url"], "sha256": row["sha256"],
+                                  "bytes": int(row["bytes"]), "mirror_path": row["mirror_path"], "input_only": True})
+                except (KeyError, ValueError) as err:
+                    raise InputError(f"bad input manifest row: {err}", file=str(where), row=i) from None
+            f["inputs"] = list(f.get("inputs") or []) + [row["mirror_path"] for row in rows]
+
+
 def _load(path: Path, spec: UrlRewrite) -> Catalog:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -311,6 +337,7 @@ def _load(path: Path, spec: UrlRewrite) -> Catalog:
         raise InputError(f"the catalog is not valid YAML: {err}", file=str(path)) from None
     if not isinstance(data, dict):
         raise InputError("the catalog must be a mapping with a 'releases' list", file=str(path))
+    _expand_input_manifests(data, DEFAULT_PATH.parent)  # manifests ship in the package beside releases.yaml
     rewrite = _rewriter(spec)
     if rewrite:
         for rel in data.get("releases") or []:

@@ -36,9 +36,9 @@ def _rows(path: Path, **kw) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, **kw))
 
 
-def _csv(header: list[str], rows: list[list]) -> bytes:
+def _csv(header: list[str], rows: list[list], lineterminator: str = "\r\n") -> bytes:
     out = io.StringIO()
-    w = csv.writer(out)
+    w = csv.writer(out, lineterminator=lineterminator)
     w.writerow(header)
     w.writerows(rows)
     return out.getvalue().encode("utf-8")
@@ -139,10 +139,63 @@ def xlsx_to_csv(inputs: Inputs, name: str) -> bytes:
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
+def cvap_long(inputs: Inputs, name: str) -> bytes:
+    """County totals of the Census CVAP special tabulation, ACS 5-year periods ending 2009-2023, from C. Kenny's
+    per-state RDS files (<ST>/county_<year>.rds): citizens of voting age (cvap) and all citizens (cit, only to
+    2017), with margins of error. Names the RDS files mis-encode (non-ASCII) are rebuilt from the county list."""
+    import warnings
+
+    import rdata
+
+    counties = {r["fips5"]: r["county_name"] for r in _rows(inputs["geo/counties_fips.csv"])}
+    found = sorted((m.group(1), int(m.group(2)), p) for p in inputs
+                   if (m := re.search(r"/([A-Z]{2})/county_(\d{4})\.rds$", p)))
+    rows = []
+    for state, year, p in found:
+        with warnings.catch_warnings():  # tibble classes read as data frames
+            warnings.simplefilter("ignore")
+            df = rdata.read_rds(inputs[p], default_encoding="latin1", force_default_encoding=True)
+        for r in df.to_dict("records"):
+            label = r["geoname"]
+            if not label.isascii():
+                label = counties[r["GEOID"]] + "," + label.split(",", 1)[1]
+            rows.append([r["GEOID"], label, state, year] + [_float(r.get(c)) for c in ("cvap", "cvap_moe", "cit", "cit_moe")])
+    header = ["fips5", "name", "state_abbr", "acs5_end_year", "cvap", "cvap_moe", "cit", "cit_moe"]
+    return _csv(header, rows, lineterminator="\n")
+
+
+def _float(v) -> str:
+    """A number as pandas writes a float column ('1025.0'); missing values empty."""
+    return "" if v is None or v != v else repr(float(v))
+
+
+def noncitizen_acs5_2017(inputs: Inputs, name: str) -> bytes:
+    """Non-citizens per county, ACS 2013-2017: total population (ACS B01003, Kaggle extract) minus all-age
+    citizens of the CVAP tabulation (cit, acs5_end_year 2017); share rounded to 5 places. One row per county of
+    the tabulation (15005 Kalawao has no Kaggle row: total and names empty)."""
+    import pandas as pd
+
+    kaggle = pd.read_csv(inputs["population/kaggle_acs2017_county_data.csv"])
+    kaggle["fips5"] = kaggle["CountyId"].astype(int).map("{:05d}".format)
+    cvap = pd.read_csv(inputs["population/cvap_cit_county_long_2009_2023.csv"], dtype={"fips5": str})
+    m = cvap[cvap["acs5_end_year"] == 2017].merge(kaggle, on="fips5", how="left")
+    out = pd.DataFrame({
+        "fips5": m["fips5"], "state_name": m["State"], "county_name": m["County"],
+        "total_pop_acs5_2017": m["TotalPop"].astype(float), "citizens_acs5_2017": m["cit"],
+        "citizens_moe_acs5_2017": m["cit_moe"],
+    })
+    out["noncitizens_acs5_2017_derived"] = out["total_pop_acs5_2017"] - out["citizens_acs5_2017"]
+    out["noncitizen_share_acs5_2017_derived"] = (out["noncitizens_acs5_2017_derived"] / out["total_pop_acs5_2017"]).round(5)
+    out["cvap_acs5_2017"], out["cvap_moe_acs5_2017"] = m["cvap"], m["cvap_moe"]
+    return out.sort_values("fips5").to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
 DERIVATIONS: dict[str, Derivation] = {
     "addfips_data": addfips_data,
     "counties_fips": counties_fips,
     "county_aor_crosswalk": county_aor_crosswalk,
+    "cvap_long": cvap_long,
+    "noncitizen_acs5_2017": noncitizen_acs5_2017,
     "uscities_slim": uscities_slim,
     "xlsx_to_csv": xlsx_to_csv,
 }

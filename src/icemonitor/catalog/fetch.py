@@ -220,21 +220,15 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
             headers={"User-Agent": f"icemonitor/{__version__}", "Accept-Encoding": "identity"},
         )
     errors: list[IcemonitorError] = []
-    unreachable: set[str] = set()  # hosts that refused connections: later files from them fail at once
     sources = _Sources(catalog, mirror_dir, client, home, report, retries, backoff)
     try:
         with _lock(home):
             for r, f in todo:
-                host = urlsplit(f.url).netloc if f.url else ""
                 try:
-                    if host in unreachable and _mirror_file(mirror_dir, f) is None:
-                        raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
                     results[(r.id, f.name)] = sources.obtain(r, f)
                 except MissingOptional:  # the build goes on without it and says so
                     continue
                 except IcemonitorError as err:  # keep going: archive whatever can be archived
-                    if getattr(err, "unreachable", False):
-                        unreachable.add(host)
                     errors.append(err)
                     continue
                 report("done", f.name, f.bytes)
@@ -264,6 +258,7 @@ class _Sources:
         self.catalog, self.mirror_dir, self.client, self.home = catalog, mirror_dir, client, home
         self.report, self.retries, self.backoff = report, retries, backoff
         self.by_path = catalog.by_mirror_path()
+        self.unreachable: set[str] = set()  # hosts that refused connections: later files from them fail at once
 
     def obtain(self, r: Release, f: ReleaseFile) -> ArchivedFile:
         found = archive.find(r.id, f.name, f.sha256, f.bytes, home=self.home)
@@ -275,7 +270,7 @@ class _Sources:
         if src is not None:
             return _from_mirror(src, r, f, self.home, self.report)
         if f.url:
-            return _from_url(self.client, r, f, self.home, self.report, self.retries, self.backoff)
+            return self._download(r, f)
         if f.derive:
             return self._derive(r, f)
         where = f" (looked in {self.mirror_dir})" if self.mirror_dir else ""
@@ -286,6 +281,17 @@ class _Sources:
             f"pass --mirror DIR or set ICEMONITOR_MIRROR (a folder laid out like shared/data holding {f.mirror_path})"
         )
 
+    def _download(self, r: Release, f: ReleaseFile) -> ArchivedFile:
+        host = urlsplit(f.url).netloc
+        if host in self.unreachable:
+            raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
+        try:
+            return _from_url(self.client, r, f, self.home, self.report, self.retries, self.backoff)
+        except FetchError as err:
+            if getattr(err, "unreachable", False):
+                self.unreachable.add(host)
+            raise
+
     def _derive(self, r: Release, f: ReleaseFile) -> ArchivedFile:
         from icemonitor.catalog.derive import DERIVATIONS
 
@@ -293,7 +299,10 @@ class _Sources:
         for path in f.inputs:
             if path not in self.by_path:
                 raise InputError(f"{r.id}/{f.name}: derivation input is not a catalog file", file=path)
-            inputs[path] = self.obtain(*self.by_path[path]).path
+            try:
+                inputs[path] = self.obtain(*self.by_path[path]).path
+            except IcemonitorError as err:
+                raise FetchError(f"{r.id}/{f.name}: not derived, its input {path} is missing: {err}") from None
         staged = archive.staging_file(r.id, f.name, self.home)
         try:
             data = DERIVATIONS[f.derive](inputs, f.name)
