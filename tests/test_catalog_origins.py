@@ -22,12 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 EXTRA = Path(os.environ["ICEMONITOR_TEST_UPSTREAM"]) if os.environ.get("ICEMONITOR_TEST_UPSTREAM") else None
 
-# Files the build needs that still have no source besides a mirror: the derivation (UWCHR's facility list
-# reduced and county-matched by name and by point in polygon) is not written yet. The end-to-end test puts
-# exactly these in the archive beforehand.
-PENDING = {
-    "aor/uwchr_detention_facilities_geocoded.csv",
-}
+# Files the build needs that have no source besides a mirror (none now: keep it so, or list them here and the
+# end-to-end test puts exactly these in the archive beforehand).
+PENDING: set[str] = set()
 
 
 def raw_input(path: str) -> Path | None:

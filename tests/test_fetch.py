@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icemonitor.catalog import archive
-from icemonitor.catalog.catalog import load_catalog
+from icemonitor.catalog.catalog import DEFAULT_PATH as DEFAULT_CATALOG, load_catalog
 from icemonitor.catalog.fetch import FetchError, archived_path, fetch, reference_resolver
 from icemonitor.errors import ChecksumError, InputError
 
@@ -142,8 +142,10 @@ def test_optional_file_without_url_is_skipped_and_listed(tmp_path):
 
 
 def test_file_without_any_source_needs_a_mirror(tmp_path):
-    with pytest.raises(FetchError, match="uwchr_detention_facilities_geocoded.csv has no upstream URL, derivation"):
-        fetch("ref-aor", home=tmp_path, mirror=tmp_path, client=_no_network([]), retries=0)
+    catalog = tmp_path / "releases.yaml"
+    catalog.write_text(DEFAULT_CATALOG.read_text().replace("    optional: true\n", ""))
+    with pytest.raises(FetchError, match="la_arrests_2025-06-01_10_transcribed.csv has no upstream URL, derivation"):
+        fetch("bln-la-aor-arrests-2025-06", home=tmp_path, mirror=tmp_path, catalog=load_catalog(catalog))
 
 
 # ---------------------------------------------------------------- HTTP (local server on 127.0.0.1)
@@ -356,9 +358,9 @@ def test_one_failure_does_not_stop_the_others(tmp_path):
     msg = str(err.value)
     assert calls == [1]  # one refused connection: the host is not tried again in this run
     assert "la_arrests" not in msg  # optional: skipped, not an error
-    assert msg.count("has no upstream URL, derivation or packaged copy") == 1  # the facility list
-    assert msg.count("could not be reached earlier in this run") == 5  # 3 with a URL, 2 derived from such files
-    assert msg.count(": not derived, its input") == 2
+    assert "has no upstream URL" not in msg  # every file has a source
+    assert msg.count("could not be reached earlier in this run") == 6  # 3 with a URL, 3 derived from such files
+    assert msg.count(": not derived, its input") == 3
     assert archived_path("ref-aor", "aor_codes.csv", home=home).read_bytes() == (SHARED_DATA / "aor/aor_codes.csv").read_bytes()
     for name in ("state_immigration_cooperation_laws.csv", "doj_sanctuary_jurisdictions_2025-08-05.csv"):
         assert archived_path("ref-sanctuary", name, home=home).read_bytes() == (SHARED_DATA / "sanctuary" / name).read_bytes()

@@ -190,6 +190,99 @@ def noncitizen_acs5_2017(inputs: Inputs, name: str) -> bytes:
     return out.sort_values("fips5").to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
+FACILITY_COLUMNS = ["detloc", "name", "address", "city", "county", "state", "zip", "circuit", "aor", "docket", "type",
+                    "type_detailed", "authorizing_authority", "capacity", "guaranteed_minimum", "date_of_first_use",
+                    "date_of_last_use", "over_72", "dmcp_auth", "lat", "long", "geometry.location_type",
+                    "formatted_address"]
+_COUNTY_SUFFIX = re.compile(r" (COUNTY|PARISH|BOROUGH|CENSUS AREA|MUNICIPALITY|MUNICIPIO|CITY)$")
+
+
+def _county_key(name: str) -> str:
+    """County text for matching: upper case, no '.' or "'", '-' as a space, SAINT as ST, single spaces."""
+    name = name.strip().upper().replace(".", "").replace("'", "").replace("-", " ")
+    return " ".join(re.sub(r"\bSAINT\b", "ST", name).split())
+
+
+def uwchr_facilities(inputs: Inputs, name: str) -> bytes:
+    """UWCHR's geocoded detention facility list (pipe-delimited, 39 columns) reduced to 23 columns (county text
+    stripped), plus county FIPS twice: by the county text within the state (the official name, else the name
+    without its County/Parish/city... word; first FIPS wins) and by the geocoded point in the us-atlas 2017 county
+    polygons. Polygons with a zero-size ring (a single repeated position, e.g. Denver's and Manassas's) are left
+    out of the point test, as the curated file was made."""
+    import gzip
+
+    counties = _rows(inputs["geo/counties_fips.csv"])
+    by_name: dict[tuple[str, str], str] = {}
+    for r in counties:
+        by_name.setdefault((r["state_abbr"], _county_key(r["county_name"])), r["fips5"])
+    for r in counties:
+        by_name.setdefault((r["state_abbr"], _COUNTY_SUFFIX.sub("", _county_key(r["county_name"]))), r["fips5"])
+    polygons = _county_polygons(json.loads(inputs["geo/us_atlas_counties-10m.topojson.json"].read_text(encoding="utf-8")))
+    with gzip.open(inputs["aor/upstream/facilities.csv.gz"], "rt", encoding="utf-8", newline="") as fh:
+        raw = list(csv.DictReader(fh, delimiter="|"))
+    rows = []
+    for r in raw:
+        r = {**r, "county": r["county"].strip()}
+        fips = by_name.get((r["state"], _county_key(r["county"])), "")
+        rows.append([r[c] for c in FACILITY_COLUMNS] + [fips, "name" if fips else "unmatched", _locate(r, polygons)])
+    return _csv(FACILITY_COLUMNS + ["county_fips5_derived", "county_fips_match", "county_fips5_from_latlong"], rows)
+
+
+Ring = list[tuple[float, float]]
+
+
+def _county_polygons(topo: dict) -> list[tuple[str, list[Ring], tuple[float, float, float, float]]]:
+    """(FIPS, rings, bounding box) of every county polygon of a TopoJSON (quantized, delta-encoded arcs)."""
+    (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
+    arcs = []
+    for arc in topo["arcs"]:
+        x = y = 0
+        points = []
+        for dx, dy in arc:
+            x, y = x + dx, y + dy
+            points.append((x * sx + tx, y * sy + ty))
+        arcs.append(points)
+
+    def ring(ids: list[int]) -> Ring:
+        points: Ring = []
+        for i in ids:
+            arc = arcs[i] if i >= 0 else arcs[~i][::-1]
+            points.extend(arc if not points else arc[1:])
+        return points
+
+    out = []
+    for g in topo["objects"]["counties"]["geometries"]:
+        parts = g.get("arcs") or []
+        for part in [parts] if g["type"] == "Polygon" else parts:
+            rings = [ring(r) for r in part]
+            if any(len(r) < 3 for r in rings):  # a zero-size ring: the polygon is not valid
+                continue
+            xs, ys = [x for r in rings for x, _ in r], [y for r in rings for _, y in r]
+            out.append((g["id"], rings, (min(xs), min(ys), max(xs), max(ys))))
+    return out
+
+
+def _locate(r: dict[str, str], polygons) -> str:
+    """FIPS of the first county polygon holding the row's lat/long (even-odd rule), '' when none or no point."""
+    try:
+        x, y = float(r["long"]), float(r["lat"])
+    except ValueError:
+        return ""
+    for fips, rings, (x0, y0, x1, y1) in polygons:
+        if x0 <= x <= x1 and y0 <= y <= y1 and _inside(x, y, rings):
+            return fips
+    return ""
+
+
+def _inside(x: float, y: float, rings: list[Ring]) -> bool:
+    inside = False
+    for r in rings:
+        for (xi, yi), (xj, yj) in zip(r, r[-1:] + r[:-1]):
+            if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+                inside = not inside
+    return inside
+
+
 DERIVATIONS: dict[str, Derivation] = {
     "addfips_data": addfips_data,
     "counties_fips": counties_fips,
@@ -197,5 +290,6 @@ DERIVATIONS: dict[str, Derivation] = {
     "cvap_long": cvap_long,
     "noncitizen_acs5_2017": noncitizen_acs5_2017,
     "uscities_slim": uscities_slim,
+    "uwchr_facilities": uwchr_facilities,
     "xlsx_to_csv": xlsx_to_csv,
 }
