@@ -205,9 +205,10 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
     releases = _select(catalog, release_ids)
     results: dict[tuple[str, str], ArchivedFile] = {}
     todo = []
+    known = archive.index(home)
     for r in releases:
         for f in r.files:
-            found = archive.find(r.id, f.name, f.sha256, f.bytes, home=home)
+            found = archive.find(r.id, f.name, f.sha256, f.bytes, candidates=known.get((r.id, f.name), []))
             if found:
                 results[(r.id, f.name)] = found
             elif not f.input_only:  # inputs are fetched when a derivation needs them
@@ -259,11 +260,16 @@ class _Sources:
         self.report, self.retries, self.backoff = report, retries, backoff
         self.by_path = catalog.by_mirror_path()
         self.unreachable: set[str] = set()  # hosts that refused connections: later files from them fail at once
+        self.archived = archive.index(home)
 
     def obtain(self, r: Release, f: ReleaseFile) -> ArchivedFile:
-        found = archive.find(r.id, f.name, f.sha256, f.bytes, home=self.home)
-        if found:
-            return found
+        found = archive.find(r.id, f.name, f.sha256, f.bytes, candidates=self.archived.get((r.id, f.name), []))
+        if found is None:
+            found = self._obtain(r, f)
+            self.archived.setdefault((r.id, f.name), []).insert(0, found)
+        return found
+
+    def _obtain(self, r: Release, f: ReleaseFile) -> ArchivedFile:
         if f.package_data:  # the package's own copy: the mirror's is only a test fixture
             return _from_package(r, f, self.home, self.report)
         src = _mirror_file(self.mirror_dir, f)
