@@ -49,9 +49,10 @@ def test_every_file_has_a_source_besides_a_mirror():
     assert no_source == PENDING
     optional = {f.mirror_path for _, f in FILES if f.optional}
     assert optional == {"ice/bln-la-aor-arrests/la_arrests_2025-06-01_10_transcribed.csv"}
-    for _, f in FILES:
-        assert f.origin_class == (None if f.mirror_path in PENDING | optional else f.origin_class)
-        assert (f.origin_class is None) == (not f.sources)
+    for _, f in FILES:  # the class says where the bytes come from; none only for mirror-only files
+        assert (f.origin_class is None) == (f.mirror_path in PENDING | optional)
+        assert f.origin_class != "derived" or f.derive
+        assert f.origin_class != "curated" or (f.package_data and not f.url and not f.derive)
 
 
 def test_derivation_inputs_are_catalog_files_fetched_first():

@@ -4,9 +4,9 @@ have an upstream address; everything else is derived by code or shipped in the p
 mirror build (the session's `built_home`) in every places table and in the arrests counted per county.
 
 The loopback server takes the upstream files from ../shared/data; upstream inputs that shared/data does not hold
-yet (its `<folder>/upstream/` paths) are read from ICEMONITOR_TEST_UPSTREAM when set. Files no source can provide
-yet (test_catalog_origins.PENDING), and derived files whose upstream inputs are not available to the test, are put
-in the raw archive beforehand (as if fetched earlier); the test asserts which, so the list can only shrink.
+yet (its `<folder>/upstream/` paths) are read from ICEMONITOR_TEST_UPSTREAM when set. Derived files whose upstream
+inputs the test cannot serve (and files no source provides, test_catalog_origins.PENDING: none now) are put in the
+raw archive beforehand, as if fetched earlier; with every upstream input at hand the test asserts that nothing is.
 """
 
 from __future__ import annotations
