@@ -47,6 +47,11 @@ def fetch_command(
     except IcemonitorError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
+    from icemonitor.catalog.fetch import missing_optional
+
+    for r, f in missing_optional(release or None):
+        console.print(f"[yellow]not fetched (optional):[/] {escape(r.id)}/{escape(f.name)}: no upstream address; "
+                      f"only a mirror provides it ({escape(f.mirror_path)})", highlight=False)
     new = [a for a in done if a.new]
     console.print(
         f"{len(new)} file(s) archived, {len(done) - len(new)} already present; raw archive: {config.raw_dir()}",
@@ -78,6 +83,8 @@ def releases_command(
                 "sha256": f.sha256 or (pin.sha256 if pin else None), "reader": f.reader, "url": f.url,
                 "checksum": ("catalog" if not f.pinned_at_first_fetch else
                              f"recorded at first fetch {pin.pinned_at[:10]}" if pin else "unknown until first fetch"),
+                "origin_class": f.origin_class or "mirror only", "derive": f.derive, "inputs": f.inputs,
+                "package_data": f.package_data, "optional": f.optional, "input_only": f.input_only,
                 "archived": str(a.path) if a else None, "fetched_at": a.fetched_at if a else None,
             })
     except IcemonitorError as err:
@@ -88,8 +95,8 @@ def releases_command(
         return
     table = Table(title=f"releases (raw archive: {config.raw_dir()})")
     for col, kw in (("release", {}), ("kind", {}), ("FOIA", {}), ("records", {}), ("coverage", {}),
-                    ("files", {"justify": "right"}), ("MB", {"justify": "right"}), ("archived", {"justify": "right"}),
-                    ("checksums", {})):
+                    ("files", {"justify": "right"}), ("origin", {}), ("MB", {"justify": "right"}),
+                    ("archived", {"justify": "right"}), ("checksums", {})):
         table.add_column(col, **kw)
     for row in rows.values():
         files = row["files"]
@@ -101,9 +108,18 @@ def releases_command(
         table.add_row(
             row["id"] + (" (on request)" if row["fetch"] == "on_request" else ""), row["kind"],
             row["foia_request"] or "", ", ".join(row["record_kinds"]), cov,
-            str(len(files)), size, f"{n_arch}/{len(files)}", "; ".join(checksums),
+            str(len(files)), _origins(files), size, f"{n_arch}/{len(files)}", "; ".join(checksums),
         )
     Console().print(table)
+
+
+def _origins(files: list[dict]) -> str:
+    """How many files come from each origin class, e.g. "upstream 3, derived 2" (docs/catalog.md)."""
+    counts: dict[str, int] = {}
+    for f in files:
+        label = f["origin_class"] + (" (optional)" if f["optional"] else "") + (" (input)" if f["input_only"] else "")
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in counts.items())
 
 
 def register(app: typer.Typer) -> None:

@@ -78,6 +78,19 @@ def build_command(
         for r in lacking():
             console.print(f"not in this warehouse: {escape(r.id)} ({escape(r.title)}), fetched only on request: "
                           f"`icemonitor fetch {escape(r.id)}`, then build again", highlight=False)
+    _say_missing_optional(release)
+
+
+def _say_missing_optional(release: Optional[list[str]]) -> None:
+    """Name the optional files the build went without (no source but a mirror provides them)."""
+    from icemonitor.catalog.fetch import missing_optional
+    from icemonitor.catalog.catalog import load_catalog
+
+    catalog = load_catalog()
+    ids = release or [r.id for r in catalog.event_releases()]
+    for r, f in missing_optional(ids, catalog=catalog):
+        console.print(f"[yellow]missing (optional):[/] {escape(r.id)}/{escape(f.name)}: only a mirror provides it "
+                      f"({escape(f.mirror_path)}); the warehouse has no rows from it", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

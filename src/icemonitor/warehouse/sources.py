@@ -12,7 +12,7 @@ from pathlib import Path
 
 from icemonitor.catalog import pins
 from icemonitor.catalog.catalog import Release, load_catalog
-from icemonitor.catalog.fetch import archived_path
+from icemonitor.catalog.fetch import archived_path, missing_optional
 from icemonitor.warehouse.build import BuildSource
 
 
@@ -27,16 +27,18 @@ def lacking(home: Path | None = None) -> list[Release]:
 
 def catalog_sources(release_ids: Sequence[str] | None = None, *, home: Path | None = None) -> list[BuildSource]:
     """Build sources for the given event releases (by default: every release fetched by default, and the
-    on_request ones already archived), in catalog order."""
+    on_request ones already archived), in catalog order; optional files that are not archived are left out (see
+    `missing_optional`)."""
     catalog = load_catalog()
     if release_ids:
         releases = [catalog.release(r) for r in release_ids]
     else:
         releases = [r for r in catalog.event_releases() if r.fetch == "always" or _archived(r, home)]
+    absent = {(r.id, f.name) for r, f in missing_optional([r.id for r in releases], home=home, catalog=catalog)}
     out = []
     for release in releases:
         for f in release.files:
-            if not f.reader:
+            if not f.reader or (release.id, f.name) in absent:  # optional and not fetched: left out
                 continue
             path = archived_path(release.id, f.name, home=home, catalog=catalog)
             want = pins.expected(release, f, home)
