@@ -29,6 +29,7 @@ from test_catalog_origins import EXTRA, PENDING, SHARED_DATA, raw_input
 from test_fetch import UPSTREAM, MirrorServer
 
 LA = ("bln-la-aor-arrests-2025-06", "la_arrests_2025-06-01_10_transcribed.csv")
+NC = ("nc-ddp-arrests-2023-25", "nc_ice_arrests_raw_columns.csv")  # optional too: a curator's selection
 PLACES_TABLES = ("counties", "county_aor_periods", "population", "policies", "sanctuary_definitions",
                  "landmark_resolution")
 
@@ -115,12 +116,13 @@ def test_places_policies_population_and_maps_are_present(fresh):
 
 
 def _county_arrests(path: Path) -> list[tuple]:
-    """Counted arrests per resolved county (the LA extract left out: the fresh build has no copy of it)."""
+    """Counted arrests per resolved county (the optional LA and NC extracts left out: the fresh build has no copy)."""
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(
             "SELECT r.county_fips, count(*) FROM arrests a JOIN landmark_resolution r "
             "ON a.aor IS NOT DISTINCT FROM r.aor AND a.landmark IS NOT DISTINCT FROM r.landmark "
-            "WHERE a.counted AND r.county_fips IS NOT NULL AND a.release_id <> ? GROUP BY 1 ORDER BY 1", [LA[0]]
+            "WHERE a.counted AND r.county_fips IS NOT NULL AND a.release_id NOT IN (?, ?) GROUP BY 1 ORDER BY 1",
+            [LA[0], NC[0]]
         ).fetchall()
 
 
@@ -145,6 +147,7 @@ def test_county_figures_equal_a_mirror_build(fresh, warehouse_path):
     mirror_rows = _table(warehouse_path, "landmark_resolution", drop=("n_arrests",))
     assert set(fresh_rows) <= set(mirror_rows)
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        la_pairs = set(con.execute("SELECT DISTINCT aor, landmark FROM arrests WHERE release_id = ?", [LA[0]]).fetchall())
+        la_pairs = set(con.execute("SELECT DISTINCT aor, landmark FROM arrests WHERE release_id IN (?, ?)",
+                                   [LA[0], NC[0]]).fetchall())
     extra = set(mirror_rows) - set(fresh_rows)
     assert extra and {row[:2] for row in extra} <= la_pairs
