@@ -27,6 +27,7 @@ _STATED = re.compile(r"(?:through|snapshot as(?: of)?|as of)\s+(\d{1,2}/\d{1,2}/
 _SOURCE_DATE = re.compile(r"^(?:Data )?Source: .*?(\d{1,2}/\d{1,2}/\d{2,4})\s*$", re.I)
 _FY = re.compile(r"FY ?(\d{4}|\d{2})\b", re.I)
 _MONTH_KEY = re.compile(r"^m(\d\d)$")
+_FY_LABEL = re.compile(r"(EO)?FY ?\d{2,4}", re.I)
 # A heading that may be a table title: long enough, alone at its right, above a row of at least two labels.
 _TITLE_MIN_CHARS = 18
 
@@ -276,11 +277,40 @@ def _label_columns(rows: list[list[object]], data: list[int], f: Found, header: 
     return labels
 
 
-def read_table(rows: list[list[object]], f: Found, file: str) -> TableRead:
+Merged = list[tuple[tuple[int, int], tuple[int, int]]]  # ((first row, first column), (last row, last column))
+
+
+def _merged_header(rows: list[list[object]], h: int, f: Found, header: list[str], data: list[int], merged: Merged,
+                   file: str) -> list[str]:
+    """A header cell merged over several columns labels the one of them that holds numbers; merged over several
+    columns that hold numbers, it labels none (TableStopped)."""
+    out = list(header)
+    for (r0, c0), (r1, c1) in merged:
+        if not r0 <= h <= r1 or c1 == c0 or not f.j <= c0 < f.end or not header[c0 - f.j]:
+            continue
+        span = [k for k in range(c0, min(c1, f.end - 1) + 1)]
+        with_numbers = [k for k in span if any(_number(_get(rows, i, k)) for i in data)]
+        if len(with_numbers) > 1:
+            raise TableStopped(
+                f"file {file}, sheet {f.sheet!r}, cell {cell_name(h, c0)}: header {header[c0 - f.j]!r} is merged over "
+                f"{cell_name(h, c0)}:{cell_name(h, c1)}, whose columns each hold numbers (table {f.title!r})"
+            )
+        for k in with_numbers:
+            out[k - f.j] = header[c0 - f.j]
+        for k in span:
+            if k not in with_numbers and k != c0:
+                out[k - f.j] = ""
+        if with_numbers and with_numbers[0] != c0:
+            out[c0 - f.j] = ""
+    return out
+
+
+def read_table(rows: list[list[object]], f: Found, file: str, merged: Merged = ()) -> TableRead:
     """Values of one known table; TableStopped naming the cell when a value cell holds text."""
     h = _header_row(rows, f)
     header = [norm(_get(rows, h, k)) if not _empty(_get(rows, h, k)) else "" for k in range(f.j, f.end)]
     data = _data_rows(rows, h + 1, f)
+    header = _merged_header(rows, h, f, header, data, list(merged), file)
     label_cols = _label_columns(rows, data, f, header)
     value_cols = [k for k in range(f.j, f.end) if k not in label_cols and header[k - f.j]]
     unlabelled = [k for k in range(f.j, f.end) if k not in label_cols and not header[k - f.j]]
@@ -314,9 +344,11 @@ def read_table(rows: list[list[object]], f: Found, file: str) -> TableRead:
             else:
                 row_group = group
         for k in unlabelled:
-            c = _get(rows, i, k)
-            if _number(c):
-                values.append(_value(f, i, k, row_group, row_label, None, float(c)))
+            if _number(_get(rows, i, k)):
+                raise TableStopped(
+                    f"file {file}, sheet {f.sheet!r}, cell {cell_name(i, k)}: a number under no column header "
+                    f"(table {f.title!r}; header row {h + 1}: a merged, moved or missing header cell)"
+                )
         for k in value_cols:
             c = _get(rows, i, k)
             if _empty(c):
@@ -376,6 +408,7 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
                 tables.append(_table_row(sheet, None, None, None, "sheet_not_read", "no rule reads this sheet"))
             continue
         rows = sheet_rows(wb, sheet, file)
+        merged = wb.get_sheet_by_name(sheet).merged_cell_ranges or []
         sheet_fy = fiscal_year_of(sheet) or posting_fy
         sheet_stated = _sheet_source_date(rows)
         found = find_tables(sheet, rows)
@@ -389,7 +422,7 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
             fy = fiscal_year_of(f.title) or sheet_fy
             as_of = sheet_stated if f.spec.topic == "facilities" else stated.get(f.spec.topic)
             try:
-                got = read_table(rows, f, file)
+                got = read_table(rows, f, file, merged)
             except TableStopped as stop:
                 tables.append(_table_row(sheet, f, fy, as_of, "stopped", str(stop)))
                 continue
@@ -400,8 +433,9 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
                  "fiscal_year": fy, "stated_as_of": as_of, "source_sheet": sheet}
                 for v in got.values
             ]
-            for v in rows_out:
-                v["month"] = _month(v["column_key"], fy)
+            for v in rows_out:  # a row labelled with a fiscal year (parole tables) gives its months' year
+                row_fy = fiscal_year_of(v["row_label"]) if _FY_LABEL.fullmatch(v["row_label"] or "") else None
+                v["month"] = _month(v["column_key"], row_fy or fy)
             values.extend(rows_out)
             facilities.extend({**a, "source_sheet": sheet, "stated_as_of": as_of} for a in got.attributes)
             note = f"no figure shown in {', '.join(got.no_value_cells)}" if got.no_value_cells else None

@@ -41,12 +41,15 @@ def _monthly_rows(v: pl.DataFrame) -> pl.DataFrame:
 
 
 def _last_reported(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The value of the latest posting; the range over postings that report the period complete."""
     rows = rows.sort("posting_order")
+    whole = pl.col("value").filter(pl.col("complete"))
     return rows.group_by(keys).agg(
         pl.col("value").last(),
-        pl.col("value").min().alias("value_min"),
-        pl.col("value").max().alias("value_max"),
-        pl.col("source_file").n_unique().cast(pl.Int32).alias("n_postings"),
+        pl.col("complete").last(),
+        whole.min().alias("value_min"),
+        whole.max().alias("value_max"),
+        pl.col("source_file").filter(pl.col("complete")).n_unique().cast(pl.Int32).alias("n_postings"),
         pl.col("source_file").last(),
         pl.col("source_sheet").last(),
         pl.col("cell").last(),
@@ -57,7 +60,8 @@ def _last_reported(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 def monthly_panel(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.DataFrame) -> pl.DataFrame:
     """statistic (bookins / adp / bookouts), agency, criminality, month -> last reported value and range."""
-    rows = _monthly_rows(_usable(values, postings, exclusions))
+    rows = _monthly_rows(_usable(values, postings, exclusions)).with_columns(
+        (pl.col("stated_as_of") >= pl.col("month").dt.month_end()).alias("complete"))
     return _last_reported(rows, [*PANEL_KEYS, "month"])
 
 
@@ -68,5 +72,6 @@ def snapshot_panel(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.
         & pl.col("column_key").is_in(["ice", "cbp", "total"]) & pl.col("row_key").is_not_null()
         & pl.col("stated_as_of").is_not_null())
     rows = v.with_columns(pl.lit("currently_detained").alias("statistic"), pl.col("column_key").alias("agency"),
-                          pl.col("row_key").alias("criminality"), pl.col("stated_as_of").alias("as_of"))
-    return _last_reported(rows, [*PANEL_KEYS, "as_of"]).drop("stated_as_of")
+                          pl.col("row_key").alias("criminality"), pl.col("stated_as_of").alias("as_of"),
+                          pl.lit(True).alias("complete"))
+    return _last_reported(rows, [*PANEL_KEYS, "as_of"]).drop("stated_as_of", "complete")
