@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from icemonitor.warehouse.detention_panels import usable_values
+
 # Statistics whose monthly values are compared between postings (the panels' statistics).
 REVISED_TABLES = ("bookins_by_agency_month", "adp_by_agency_month_criminality", "bookouts_by_reason_month_criminality")
 
@@ -89,12 +91,10 @@ def unchanged_tables(tables: pl.DataFrame, postings: pl.DataFrame) -> list[dict]
     return out
 
 
-def revised_values(values: pl.DataFrame, postings: pl.DataFrame, excluded_files: set[str]) -> list[dict]:
-    """A month's value that changed from one posting to the next (kept: the panels take the last reported; the
-    range across postings shows the revision)."""
-    v = (values.filter(pl.col("table_key").is_in(REVISED_TABLES) & pl.col("month").is_not_null()
-                       & ~pl.col("source_file").is_in(list(excluded_files)))
-         .join(postings.select("source_file", "posting_order"), on="source_file").sort("posting_order"))
+def revised_values(values: pl.DataFrame) -> list[dict]:
+    """A month's value that changed from one posting to the next, among usable values with their posting order
+    (kept: the panels take the last reported; the range across postings shows the revision)."""
+    v = values.filter(pl.col("table_key").is_in(REVISED_TABLES) & pl.col("month").is_not_null()).sort("posting_order")
     keys = ["table_key", "row_group", "row_label", "column_label", "month"]
     v = v.with_columns(
         pl.col("value").shift(1).over(keys).alias("before"),
@@ -121,8 +121,8 @@ def table_problems(tables: pl.DataFrame) -> list[dict]:
 def exclusions(postings: pl.DataFrame, tables: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
     rows = reposts(postings) + table_problems(tables) + stale_sheets(tables, postings)
     rows += stated_date_older(postings) + unchanged_tables(tables, postings)
-    excluded_files = {r["source_file"] for r in rows if r["excluded"] and r["source_sheet"] is None}
-    rows += revised_values(values, postings, excluded_files)
     schema = {"release_id": pl.String, "source_file": pl.String, "source_sheet": pl.String, "table_key": pl.String,
               "reason": pl.String, "excluded": pl.Boolean, "evidence": pl.String}
-    return pl.DataFrame(rows, schema=schema)
+    found = pl.DataFrame(rows, schema=schema)
+    revised = revised_values(usable_values(values, postings, found))
+    return pl.concat([found, pl.DataFrame(revised, schema=schema)])

@@ -8,7 +8,7 @@ import polars as pl
 PANEL_KEYS = ["statistic", "agency", "criminality"]
 
 
-def _usable(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.DataFrame) -> pl.DataFrame:
+def usable_values(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.DataFrame) -> pl.DataFrame:
     """Values outside every excluded file, sheet or table, with their posting's order."""
     ex = exclusions.filter(pl.col("excluded"))
     files = ex.filter(pl.col("source_sheet").is_null())["source_file"].to_list()
@@ -60,14 +60,14 @@ def _last_reported(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 def monthly_panel(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.DataFrame) -> pl.DataFrame:
     """statistic (bookins / adp / bookouts), agency, criminality, month -> last reported value and range."""
-    rows = _monthly_rows(_usable(values, postings, exclusions)).with_columns(
+    rows = _monthly_rows(usable_values(values, postings, exclusions)).with_columns(
         (pl.col("stated_as_of") >= pl.col("month").dt.month_end()).alias("complete"))
     return _last_reported(rows, [*PANEL_KEYS, "month"])
 
 
 def snapshot_panel(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.DataFrame) -> pl.DataFrame:
     """People currently detained on each stated date, by arresting agency and criminality, as last reported."""
-    v = _usable(values, postings, exclusions).filter(
+    v = usable_values(values, postings, exclusions).filter(
         (pl.col("table_key") == "currently_detained_by_criminality_agency")
         & pl.col("column_key").is_in(["ice", "cbp", "total"]) & pl.col("row_key").is_not_null()
         & pl.col("stated_as_of").is_not_null())
