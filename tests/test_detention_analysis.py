@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from icemonitor.analysis import detention
 from icemonitor.catalog.catalog import load_catalog
 from icemonitor.cli import app
+from icemonitor.places.ref import dir_ref
 from icemonitor.warehouse.build import BuildSource, build
 from icemonitor.warehouse.detention_step import detention_stage
 from icemonitor.web.app import create_app
@@ -31,7 +32,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sources = [BuildSource(r.id, f.name, SHARED / f.mirror_path, f.reader, f.sha256, dict(f.options))
                for r in load_catalog().aggregate_releases() for f in r.files if f.name in FILES]
     assert len(sources) == len(FILES)
-    build([], home / "warehouse.duckdb", extra_tables=detention_stage(sources))
+    build([], home / "warehouse.duckdb", extra_tables=detention_stage(sources, dir_ref(SHARED)))
     return home
 
 
@@ -107,3 +108,23 @@ def test_cli_and_api_give_the_same_figures(home: Path, monkeypatch: pytest.Monke
     assert json.loads(out.output)["figures"] == check["figures"]
     bad = client.get("/api/v1/detention/trend", params={"statistic": "arrests"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "statistic"]
+
+
+def test_facilities_joined_placed_and_unlisted(con) -> None:
+    """ICE's list rows get the records' codes and counties; the day's facility figures add up to the panel's sum."""
+    listed = dict(con.execute("SELECT name, facility_code FROM detention_facility_list WHERE state = 'MS' "
+                              "AND name = 'ADAMS COUNTY CORRECTIONAL CENTER'").fetchall())
+    assert listed["ADAMS COUNTY CORRECTIONAL CENTER"] == "ADAMSMS"
+    adams = con.execute("SELECT county_fips, placed_by, matched_to_ice_list FROM detention_facility_places "
+                        "WHERE facility_code = 'ADAMSMS'").fetchone()
+    assert adams == ("28001", "gazetteer", True)  # Adams County, Mississippi (Natchez)
+    res = detention.facilities(con, dt.date(2025, 6, 10), limit=2000)
+    assert sum(f["held_during_day"] for f in res.figures) == 58524
+    assert sum(f["held_at_midnight"] for f in res.figures) == 54769
+    unlisted = detention.facilities(con, dt.date(2025, 6, 10), not_in_ice_list=True, limit=2000)
+    assert unlisted.figures and not any(f["matched_to_ice_list"] for f in unlisted.figures)
+    assert unlisted.extra["held_in_facilities_not_in_ice_list"] == sum(f["held_during_day"] for f in unlisted.figures)
+    # Bluebonnet: the records' short name 'BLUEBONNET DET FCLTY' matches the list's 'BLUEBONNET DETENTION FACILITY'
+    (rule,) = con.execute("SELECT DISTINCT match_rule FROM detention_facility_list "
+                          "WHERE name = 'BLUEBONNET DETENTION FACILITY'").fetchone()
+    assert rule != "unmatched"

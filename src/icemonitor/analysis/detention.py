@@ -197,3 +197,35 @@ def posting_errors(con: duckdb.DuckDBPyConnection, reason: str | None = None,
                                                                "limit": limit},
                           figures=figures, definitions={"last_reported": definitions()["last_reported"]},
                           releases=[f["release_id"] for f in figures], extra={"counts_by_reason": counts})
+
+
+def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state: str | None = None,
+               not_in_ice_list: bool = False, limit: int = 100) -> AnalysisResult:
+    """People held per facility on a day (DDP's records; default: their last day), with the facility's county and
+    whether ICE's published lists show it; largest first."""
+    _require(con, "detention_facility_places", "detention_facility_days")
+    (last,) = con.execute("SELECT max(date) FROM detention_facility_days").fetchone()
+    day = day or last
+    # county names from the places stage's counties table when the warehouse has it
+    county = ("LEFT JOIN counties c ON c.county_fips = p.county_fips", "c.county_name", "c.state") \
+        if has_table(con, "counties") else ("", "NULL", "NULL")
+    figures = _rows(con, f"SELECT p.facility_code, p.ddp_name, p.ice_names, p.ice_city, coalesce(p.ice_state, "
+                         f"{county[2]}) AS state, p.county_fips, {county[1]} AS county_name, p.placed_by, "
+                         f"p.matched_to_ice_list, d.n_detained AS held_during_day, d.n_detained_at_midnight AS "
+                         f"held_at_midnight, p.release_id FROM detention_facility_days d JOIN detention_facility_places "
+                         f"p ON p.facility_code = d.detention_facility_code {county[0]} WHERE d.date = ? AND "
+                         f"(? IS NULL OR coalesce(p.ice_state, {county[2]}) = ?) AND (NOT ? OR NOT p.matched_to_ice_list) "
+                         f"ORDER BY d.n_detained DESC, p.facility_code LIMIT ?",
+                    [day, state, state, not_in_ice_list, limit])
+    unmatched = con.execute("SELECT count(*), coalesce(sum(d.n_detained), 0) FROM detention_facility_days d JOIN "
+                            "detention_facility_places p ON p.facility_code = d.detention_facility_code "
+                            "WHERE d.date = ? AND NOT p.matched_to_ice_list", [day]).fetchone()
+    caveats = [] if figures else [f"No facility records for {day} with these filters: no figure (not zero)."]
+    caveats.append("matched_to_ice_list=false: the records hold people there but no facility of ICE's published "
+                   "lists matched it by name, city and state (it may be listed under another name).")
+    return AnalysisResult(
+        name="detention_facilities",
+        parameters={"date": day, "state": state, "not_in_ice_list": not_in_ice_list, "limit": limit},
+        figures=figures, definitions={k: definitions()[k] for k in ("held_during_day", "held_at_midnight")},
+        releases=[f["release_id"] for f in figures], caveats=caveats,
+        extra={"facilities_not_in_ice_list": unmatched[0], "held_in_facilities_not_in_ice_list": unmatched[1]})

@@ -89,5 +89,21 @@ def errors_cmd(
          ["source_file", "source_sheet", "table_key", "reason", "excluded", "evidence"])
 
 
+@detention_app.command("facilities")
+def facilities_cmd(
+    day: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD (default: the records' last day)"),
+    state: Optional[str] = typer.Option(None, "--state", help="Two-letter state"),
+    not_in_ice_list: bool = typer.Option(False, "--not-in-ice-list", help="Only facilities ICE's lists do not show"),
+    limit: int = typer.Option(30, "--limit", min=1, max=2000),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """People held per facility on a day, with county and whether ICE's published lists show the facility."""
+    from icemonitor.analysis.detention import facilities
+
+    res = facilities(open_warehouse(), parse_date(day, "date"), state.upper() if state else None, not_in_ice_list, limit)
+    show(res, as_json, ["facility_code", "ddp_name", "state", "county_name", "held_during_day", "held_at_midnight",
+                        "matched_to_ice_list"])
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(detention_app, name="detention")

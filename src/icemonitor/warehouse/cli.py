@@ -53,7 +53,7 @@ def build_command(
                 bar.update(task, completed=done, description=name)
 
             places = place_stage(reference_resolver())
-            detention = detention_stage(aggregate_sources())
+            detention = detention_stage(aggregate_sources(), reference_resolver())
 
             def place_tables(con) -> None:  # noqa: ANN001 - duckdb connection
                 bar.update(task, description="places: counties, population, policies, landmark resolution")

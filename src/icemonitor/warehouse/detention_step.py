@@ -112,11 +112,18 @@ def _write(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
     log.info("%s: %d rows written", name, df.height)
 
 
-def detention_stage(sources: Sequence[BuildSource]) -> Callable[[duckdb.DuckDBPyConnection], None]:
-    """The build hook that writes the detention tables from the given aggregate sources."""
+def detention_stage(sources: Sequence[BuildSource], ref=None) -> Callable[[duckdb.DuckDBPyConnection], None]:  # noqa: ANN001
+    """The build hook that writes the detention tables from the given aggregate sources; with `ref` (the places
+    reference resolver), also the facility tables: ICE's lists joined to the records' codes, placed in counties."""
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
         for name, df in read_all(sources).items():
             _write(con, name, df)
+        if ref is not None:
+            from icemonitor.places.detention_facilities import facility_tables
+
+            schema = aggregate_tables()
+            for name, df in facility_tables(con, ref).items():
+                _write(con, name, _cast(df, schema[name]))
 
     return write

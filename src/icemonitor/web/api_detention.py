@@ -1,4 +1,4 @@
-"""JSON API for detention: /api/v1/detention/now, /trend, /held, /check, /errors.
+"""JSON API for detention: /api/v1/detention/now, /trend, /held, /check, /errors, /facilities.
 
 Same parameters and the same computation as `icemonitor detention ...` (analysis/detention.py). Every answer
 carries the definitions, the postings and cells its figures were read from, and ICE's known errors."""
@@ -68,3 +68,16 @@ def errors(
 ) -> AnalysisResponse:
     """ICE's errors found in its postings, with the evidence (detention_exclusions)."""
     return respond(request, detention.posting_errors(request.app.state.warehouse.cursor(), reason, posting, limit), None)
+
+
+@router.get("/facilities", response_model=AnalysisResponse, responses=ERRORS)
+def facility_population(
+    request: Request,
+    date: dt.date | None = Query(None, description="The day (default: the records' last day)"),
+    state: str | None = Query(None, pattern=r"^[A-Z]{2}$", description="Two-letter state"),
+    not_in_ice_list: bool = Query(False, description="Only facilities ICE's published lists do not show"),
+    limit: int = Query(100, ge=1, le=2000),
+) -> AnalysisResponse:
+    """People held per facility on a day (DDP's records), with county and whether ICE's lists show the facility."""
+    res = detention.facilities(request.app.state.warehouse.cursor(), date, state, not_in_ice_list, limit)
+    return respond(request, res, None)
