@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import polars as pl
@@ -21,6 +21,7 @@ import polars as pl
 from icemonitor.errors import InputError
 from icemonitor.readers import SourceFile
 from icemonitor.readers._xlsx import open_workbook, sheet_rows
+from python_calamine import CalamineError, CalamineWorkbook
 
 _DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2,4})")
 _STATED = re.compile(r"(?:through|snapshot as(?: of)?|as of)\s+(\d{1,2}/\d{1,2}/\d{2,4})", re.I)
@@ -39,9 +40,14 @@ def _rows(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
+@lru_cache(maxsize=65536)
+def _norm_text(text: str) -> str:
+    return " ".join(text.split())
+
+
 def norm(text: object) -> str:
     """A label as compared: spaces (including non-breaking) collapsed, trimmed."""
-    return re.sub(r"\s+", " ", str(text).replace("\xa0", " ")).strip()
+    return _norm_text(text if isinstance(text, str) else str(text))
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,11 @@ def no_value_marks() -> frozenset[str]:
 
 
 def spec_for(title: str) -> TableSpec | None:
-    t = norm(title)
+    return _spec_for(norm(title))
+
+
+@lru_cache(maxsize=16384)
+def _spec_for(t: str) -> TableSpec | None:
     for spec in table_specs():
         if spec.pattern.fullmatch(t):
             return spec
@@ -103,6 +113,7 @@ def sheet_role(sheet: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def column_letter(j: int) -> str:
     s, j = "", j + 1
     while j:
@@ -179,6 +190,7 @@ class Found:
     j: int  # column index of the title
     spec: TableSpec | None
     end: int = 0  # column index past the table's last column
+    data: list[int] | None = None  # row indexes of the data rows, once found
 
 
 def _title_like(rows: list[list[object]], i: int, j: int) -> bool:
@@ -191,9 +203,12 @@ def _title_like(rows: list[list[object]], i: int, j: int) -> bool:
 
 def _wide_table_at(sheet: str, rows: list[list[object]], i: int) -> Found | None:
     """A wide table (facility list) whose header row is row i + 1: the row above it is taken as its title row."""
-    below = [norm(c) for c in rows[i + 1]] if i + 1 < len(rows) else []
+    if i + 1 >= len(rows) or not isinstance(rows[i + 1][0] if rows[i + 1] else None, str):
+        return None
     for spec in table_specs():
-        if spec.value_headers is None or not spec.header or below[: len(spec.header)] != list(spec.header):
+        if spec.value_headers is None or not spec.header or norm(rows[i + 1][0]) != spec.header[0]:
+            continue
+        if [norm(c) for c in rows[i + 1][: len(spec.header)]] != list(spec.header):
             continue
         title = next((norm(c) for c in rows[i] if isinstance(c, str) and spec.pattern.fullmatch(norm(c))), None)
         return Found(sheet, title or f"(header row {i + 2}: {', '.join(spec.header)})", i, 0, spec)
@@ -237,7 +252,7 @@ class TableStopped(Exception):
 
 @dataclass
 class TableRead:
-    values: list[dict]
+    values: list[tuple]  # (row_group, row_label, column_label, value, spreadsheet row, cell)
     attributes: list[dict]
     no_value_cells: list[str]
 
@@ -248,9 +263,15 @@ def _header_row(rows: list[list[object]], f: Found) -> int:
 
 
 def _data_rows(rows: list[list[object]], start: int, f: Found) -> list[int]:
+    if f.data is None:
+        f.data = _find_data_rows(rows, start, f)
+    return f.data
+
+
+def _find_data_rows(rows: list[list[object]], start: int, f: Found) -> list[int]:
     out = []
     for i in range(start, len(rows)):
-        cells = [_get(rows, i, k) for k in range(f.j, f.end)]
+        cells = rows[i][f.j : f.end]
         if f.spec is not None and f.spec.value_headers is not None:  # a list: blank rows and notes in between
             if any(_number(c) for c in cells[1:]) and not _empty(cells[0]):
                 out.append(i)
@@ -317,24 +338,26 @@ def read_table(rows: list[list[object]], f: Found, file: str, merged: Merged = (
     values, attributes, marks = [], [], []
     group = None
     carried: dict[int, str] = {}
+    wide = f.spec.value_headers is not None
     for i in data:
-        labels = {}
-        for k in label_cols:
-            c = _get(rows, i, k)
-            if not _empty(c):
-                carried[k] = norm(c) if not isinstance(c, float) or not c.is_integer() else str(int(c))
-                # a new value in a label column resets the columns to its right
-                for k2 in label_cols:
-                    if k2 > k and _empty(_get(rows, i, k2)):
-                        carried.pop(k2, None)
-            labels[k] = carried.get(k)
-        present = [labels[k] for k in label_cols if labels.get(k)]
+        row = rows[i]
+        filled = [k for k in label_cols if not _empty(row[k])]
+        if wide:  # a list: every row carries its own labels
+            carried = {}
+        elif filled:  # a new label resets the empty label columns to its right (a new group starts)
+            for k2 in label_cols:
+                if k2 > filled[0] and k2 not in filled:
+                    carried.pop(k2, None)
+        for k in filled:
+            carried[k] = _label_text(row[k])
+        labels = {k: carried.get(k) for k in label_cols}
+        present = [labels[k] for k in label_cols if labels[k]]
         if f.spec.value_headers is not None:
             attributes.append({"source_row": i + 1, **{header[k - f.j]: labels.get(k) for k in label_cols}})
             row_group, row_label = None, labels.get(label_cols[0]) if label_cols else None
         elif len(label_cols) >= 2:
             row_group, row_label = labels.get(label_cols[0]), (present[-1] if present else None)
-            if row_label == row_group and not _empty(_get(rows, i, label_cols[-1])):
+            if row_label == row_group and not _empty(row[label_cols[-1]]):
                 row_group = None
         else:
             row_label = present[0] if present else None
@@ -344,30 +367,35 @@ def read_table(rows: list[list[object]], f: Found, file: str, merged: Merged = (
             else:
                 row_group = group
         for k in unlabelled:
-            if _number(_get(rows, i, k)):
+            if _number(row[k]):
                 raise TableStopped(
                     f"file {file}, sheet {f.sheet!r}, cell {cell_name(i, k)}: a number under no column header "
                     f"(table {f.title!r}; header row {h + 1}: a merged, moved or missing header cell)"
                 )
         for k in value_cols:
-            c = _get(rows, i, k)
+            c = row[k]
+            kind = type(c)
+            if kind is float or kind is int:
+                values.append(_value(f, i, k, row_group, row_label, header[k - f.j], float(c)))
+                continue
             if _empty(c):
                 continue
-            if isinstance(c, str) and norm(c) in no_value_marks():
+            if kind is str and norm(c) in no_value_marks():
                 marks.append(cell_name(i, k))
                 continue
-            if isinstance(c, (dt.date, dt.datetime)) or not _number(c):
-                raise TableStopped(
-                    f"file {file}, sheet {f.sheet!r}, cell {cell_name(i, k)}: {c!r} is not a number "
-                    f"(table {f.title!r}, column {header[k - f.j]!r})"
-                )
-            values.append(_value(f, i, k, row_group, row_label, header[k - f.j], float(c)))
+            raise TableStopped(
+                f"file {file}, sheet {f.sheet!r}, cell {cell_name(i, k)}: {c!r} is not a number "
+                f"(table {f.title!r}, column {header[k - f.j]!r})"
+            )
     return TableRead(values, attributes, marks)
 
 
-def _value(f: Found, i: int, k: int, group: str | None, row: str | None, column: str | None, v: float) -> dict:
-    return {"row_group": group, "row_label": row, "column_label": column, "value": v, "cell": cell_name(i, k),
-            "source_row": i + 1}
+def _label_text(c: object) -> str:
+    return str(int(c)) if isinstance(c, float) and c.is_integer() else norm(c)
+
+
+def _value(f: Found, i: int, k: int, group: str | None, row: str | None, column: str | None, v: float) -> tuple:
+    return group, row, column, v, i + 1, cell_name(i, k)
 
 
 # ---------------------------------------------------------------- one workbook
@@ -377,6 +405,7 @@ VALUE_COLUMNS = ["table_key", "table_title", "row_group", "row_label", "column_l
                  "column_key", "month", "unit", "value", "fiscal_year", "stated_as_of", "source_row", "cell"]
 
 
+@lru_cache(maxsize=16384)
 def _key(label: str | None) -> str | None:
     return label_keys().get(label.lower()) if label else None
 
@@ -393,22 +422,22 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Every table of a posting: detention_values (one row per number), detention_tables (one row per table
     found, unknown or stopped) and detention_facility_rows (the facility list's attributes)."""
     file = source.name
-    wb = open_workbook(source.path, file)
+    wb = _open(source)
     names = wb.sheet_names
     if not names:
         raise InputError("the workbook has no sheets", file=file)
     posting_fy = source.options.get("fiscal_year") or fiscal_year_of(file)
     footnote = next((s for s in names if sheet_role(s) == "footnotes"), None)
     stated = stated_dates(sheet_rows(wb, footnote, file)) if footnote else {}
-    tables, values, facilities = [], [], []
+    tables, facilities = [], []
+    columns: dict[str, list] = {c: [] for c in ("source_sheet", *VALUE_COLUMNS)}
     for sheet in names:
         role = sheet_role(sheet)
         if role not in ("detention", "facilities"):
             if role is None:
                 tables.append(_table_row(sheet, None, None, None, "sheet_not_read", "no rule reads this sheet"))
             continue
-        rows = sheet_rows(wb, sheet, file)
-        merged = wb.get_sheet_by_name(sheet).merged_cell_ranges or []
+        rows, merged = _sheet(wb, sheet, file)
         sheet_fy = fiscal_year_of(sheet) or posting_fy
         sheet_stated = _sheet_source_date(rows)
         found = find_tables(sheet, rows)
@@ -426,25 +455,50 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
             except TableStopped as stop:
                 tables.append(_table_row(sheet, f, fy, as_of, "stopped", str(stop)))
                 continue
-            rows_out = [
-                {**v, "table_key": f.spec.key, "table_title": f.title, "group_key": _key(v["row_group"]),
-                 "row_key": _key(v["row_label"]), "column_key": _key(v["column_label"]),
-                 "unit": "share" if "percent" in (v["column_label"] or "").lower() else f.spec.unit,
-                 "fiscal_year": fy, "stated_as_of": as_of, "source_sheet": sheet}
-                for v in got.values
-            ]
-            for v in rows_out:  # a row labelled with a fiscal year (parole tables) gives its months' year
-                row_fy = fiscal_year_of(v["row_label"]) if _FY_LABEL.fullmatch(v["row_label"] or "") else None
-                v["month"] = _month(v["column_key"], row_fy or fy)
-            values.extend(rows_out)
+            _add_values(columns, got.values, f, sheet, fy, as_of)
             facilities.extend({**a, "source_sheet": sheet, "stated_as_of": as_of} for a in got.attributes)
             note = f"no figure shown in {', '.join(got.no_value_cells)}" if got.no_value_cells else None
-            tables.append(_table_row(sheet, f, fy, as_of, "read", note, rows_out))
+            tables.append(_table_row(sheet, f, fy, as_of, "read", note, got.values))
     return {
-        "detention_values": _frame(values, source, VALUE_COLUMNS),
+        "detention_values": _columns_frame(columns, source, VALUE_COLUMNS),
         "detention_tables": _frame(tables, source, TABLE_COLUMNS),
         "detention_facility_rows": _facility_frame(facilities, source),
     }
+
+
+def _add_values(columns: dict[str, list], values: list[tuple], f: Found, sheet: str, fy: int | None,
+                as_of: dt.date | None) -> None:
+    """Append one table's values (row_group, row_label, column_label, value, row, cell) to the column lists."""
+    for group, row, column, value, source_row, cell in values:
+        column_key = _key(column)
+        # a row labelled with a fiscal year (parole tables) gives its months' year
+        row_fy = fiscal_year_of(row) if row and _FY_LABEL.fullmatch(row) else None
+        for name, v in (("source_sheet", sheet), ("table_key", f.spec.key), ("table_title", f.title),
+                        ("row_group", group), ("row_label", row), ("column_label", column),
+                        ("group_key", _key(group)), ("row_key", _key(row)), ("column_key", column_key),
+                        ("month", _month(column_key, row_fy or fy)),
+                        ("unit", "share" if column and "percent" in column.lower() else f.spec.unit),
+                        ("value", value), ("fiscal_year", fy), ("stated_as_of", as_of), ("source_row", source_row),
+                        ("cell", cell)):
+            columns[name].append(v)
+
+
+def _sheet(wb: CalamineWorkbook, sheet: str, file: str) -> tuple[list[list[object]], Merged]:
+    """A sheet's cells (rows of equal length) and its merged ranges."""
+    try:
+        sh = wb.get_sheet_by_name(sheet)
+        return sh.to_python(skip_empty_area=False), sh.merged_cell_ranges or []
+    except CalamineError as exc:
+        raise InputError(f"cannot read sheet {sheet!r}: {exc}", file=file, field=sheet) from exc
+
+
+def _open(source: SourceFile) -> CalamineWorkbook:
+    """The workbook straight from its file; through the generic opener (which names the problem, or mends a
+    dimension calamine rejects) when that fails."""
+    try:
+        return CalamineWorkbook.from_path(str(source.path))
+    except (CalamineError, OSError, ValueError):
+        return open_workbook(source.path, source.name)
 
 
 def _sheet_source_date(rows: list[list[object]]) -> dt.date | None:
@@ -459,15 +513,13 @@ TABLE_COLUMNS = ["table_key", "table_title", "title_cell", "fiscal_year", "state
                  "n_values", "content_sha256"]
 
 
-def content_digest(values: list[dict]) -> str:
-    """A digest of a table's labels and numbers (not its cells' places), to find a table repeated unchanged."""
-    h = hashlib.sha256()
-    for v in sorted(values, key=lambda v: v["cell"]):
-        h.update(f"{v['row_group']}|{v['row_label']}|{v['column_label']}|{v['value']!r}\n".encode())
-    return h.hexdigest()
+def content_digest(values: list[tuple]) -> str:
+    """A digest of a table's labels and numbers in reading order (not its cells' places), to find a table
+    repeated unchanged."""
+    return hashlib.sha256(repr([v[:4] for v in values]).encode()).hexdigest()
 
 
-def _table_row(sheet, f: Found | None, fy, as_of, status, message, values: list[dict] | None = None) -> dict:
+def _table_row(sheet, f: Found | None, fy, as_of, status, message, values: list[tuple] | None = None) -> dict:
     return {
         "source_sheet": sheet, "table_key": f.spec.key if f and f.spec else None, "table_title": f.title if f else None,
         "title_cell": cell_name(f.i, f.j) if f else None, "fiscal_year": fy, "stated_as_of": as_of,
@@ -489,6 +541,13 @@ def _facility_frame(rows: list[dict], source: SourceFile) -> pl.DataFrame:
 
 _TYPES = {"value": pl.Float64, "fiscal_year": pl.Int16, "stated_as_of": pl.Date, "month": pl.Date,
           "source_row": pl.Int32, "n_values": pl.Int32}
+
+
+def _columns_frame(data: dict[str, list], source: SourceFile, columns: list[str]) -> pl.DataFrame:
+    cols = ["source_file", "source_sheet", *columns]
+    schema = {c: _TYPES.get(c, pl.String) for c in cols}
+    n = len(data["value"])
+    return pl.DataFrame({"source_file": [source.name] * n, **data}, schema=schema)
 
 
 def _frame(rows: list[dict], source: SourceFile, columns: list[str]) -> pl.DataFrame:
