@@ -128,3 +128,24 @@ def test_facilities_joined_placed_and_unlisted(con) -> None:
     (rule,) = con.execute("SELECT DISTINCT match_rule FROM detention_facility_list "
                           "WHERE name = 'BLUEBONNET DETENTION FACILITY'").fetchone()
     assert rule != "unmatched"
+
+
+@pytest.mark.parametrize(("lang", "total", "share_text"), [("en", "60,311", "with no criminal conviction"),
+                                                          ("es", "60", "sin condena penal ni cargos pendientes")])
+def test_detention_page_in_english_and_spanish(home: Path, lang: str, total: str, share_text: str) -> None:
+    client = TestClient(create_app(home / "warehouse.duckdb", ref=lambda p: SHARED / p))
+    page = client.get("/detention", params={"lang": lang})
+    assert page.status_code == 200
+    html = page.text
+    assert total in html and share_text in html and "FY26_detentionStats_04092026.xlsx" in html
+    assert "Detention FY26!F20" in html  # the cited cell
+    assert 'id="changes"' in html and 'id="facilities"' in html and 'data-chart-for="chart-adp"' in html
+    if lang == "es":
+        assert "Detenidos el 2026-04-04" in html and "Sin condena ni cargos pendientes" in html
+
+
+def test_changes_since_previous(con) -> None:
+    res = detention.changes_since_previous(con)
+    assert res.parameters == {"after": "2026-04-04", "before": "2026-01-07"}
+    total = _figure(res, agency="total", criminality="total")
+    assert (total["before"], total["after"], total["change"]) == (68990, 60311, 60311 - 68990)

@@ -229,3 +229,22 @@ def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state
         figures=figures, definitions={k: definitions()[k] for k in ("held_during_day", "held_at_midnight")},
         releases=[f["release_id"] for f in figures], caveats=caveats,
         extra={"facilities_not_in_ice_list": unmatched[0], "held_in_facilities_not_in_ice_list": unmatched[1]})
+
+
+def changes_since_previous(con: duckdb.DuckDBPyConnection) -> AnalysisResult:
+    """People currently detained on ICE's latest stated date against the date stated before it, by arresting
+    agency and criminality, largest change first."""
+    _require(con, "detention_snapshots")
+    dates = [r[0] for r in con.execute("SELECT DISTINCT as_of FROM detention_snapshots ORDER BY as_of DESC LIMIT 2")
+             .fetchall()]
+    if len(dates) < 2:
+        return AnalysisResult(name="detention_changes", caveats=["Fewer than two stated dates: no change to show."])
+    figures = _rows(con, "SELECT n.agency, n.criminality, o.value::BIGINT AS before, n.value::BIGINT AS after, "
+                         "(n.value - o.value)::BIGINT AS change, o.as_of AS before_as_of, n.as_of AS after_as_of, "
+                         "o.source_file AS before_file, n.source_file AS after_file, n.release_id "
+                         "FROM detention_snapshots n JOIN detention_snapshots o USING (statistic, agency, criminality) "
+                         "WHERE n.as_of = ? AND o.as_of = ? ORDER BY abs(n.value - o.value) DESC, n.agency, n.criminality",
+                    [dates[0], dates[1]])
+    return AnalysisResult(name="detention_changes", parameters={"after": dates[0], "before": dates[1]},
+                          figures=figures, definitions={"currently_detained": definitions()["currently_detained"]},
+                          releases=[f["release_id"] for f in figures])

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from icemonitor.errors import InputError
-from icemonitor.web import api, api_analyses, api_claims, api_detention, claim_pages, i18n, pages, place_pages, queries, sweep_pages
+from icemonitor.web import api, api_analyses, api_claims, api_detention, claim_pages, detention_pages, i18n, pages, place_pages, queries, sweep_pages
 from icemonitor.web.db import Warehouse
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -175,6 +175,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     app.include_router(place_pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(claim_pages.router)
+    app.include_router(detention_pages.router)
     app.include_router(pages.router)
     return app
 
