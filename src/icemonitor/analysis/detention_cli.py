@@ -105,5 +105,35 @@ def facilities_cmd(
                         "matched_to_ice_list"])
 
 
+@detention_app.command("discover")
+def discover_cmd(
+    url: str = typer.Option("https://www.ice.gov/detain/detention-management", "--url",
+                            help="The Detention Management page (or a copy of it)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Look at ICE's Detention Management page and archive every posting not archived yet (every version kept);
+    run `icemonitor build` afterwards to read them."""
+    import json
+
+    from rich.markup import escape
+
+    from icemonitor.catalog.detention_discovery import discover
+
+    found = discover(url)
+    report = {"page": found.page_url, "new": [{"name": e.name, "sha256": e.sha256, "seen": e.fetched_at,
+                                                "url": e.origin} for e in found.new],
+              "unchanged": found.unchanged, "rejected": [{"url": u, "reason": r} for u, r in found.rejected]}
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    from icemonitor.analysis.cli import out
+
+    for e in report["new"]:
+        out.print(f"new posting: {escape(e['name'])} ({e['sha256'][:12]}...)", highlight=False)
+    out.print(f"already archived: {len(found.unchanged)}", highlight=False)
+    for r in report["rejected"]:
+        out.print(f"[yellow]rejected[/]: {escape(r['url'])}: {escape(r['reason'])}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(detention_app, name="detention")

@@ -24,13 +24,26 @@ POSTING_TABLES = ("detention_values", "detention_tables", "detention_facility_ro
 
 
 def aggregate_sources(*, home=None) -> list[BuildSource]:  # noqa: ANN001 - Path | None
-    """Build sources for every aggregate release of the catalog, as archived."""
+    """Build sources for every aggregate release of the catalog, as archived, and every version of a posting
+    discovered on ICE's page (catalog/detention_discovery.py), named '<archive folder>_<ICE's name>'."""
     from icemonitor.catalog.catalog import load_catalog
     from icemonitor.catalog.fetch import archived_path
 
     return [
         BuildSource(r.id, f.name, archived_path(r.id, f.name, home=home), f.reader, f.sha256, dict(f.options or {}))
         for r in load_catalog().aggregate_releases() for f in r.files
+    ] + discovered_sources(home=home)
+
+
+def discovered_sources(*, home=None) -> list[BuildSource]:  # noqa: ANN001 - Path | None
+    """Every archived version of a posting discovered on ICE's page."""
+    from icemonitor.catalog.detention_discovery import RELEASE_ID, discovered_versions
+    from icemonitor.readers.detention_stats import fiscal_year_of
+
+    return [
+        BuildSource(RELEASE_ID, f"{v.path.parent.name}_{v.name}", v.path, "detention_stats", v.sha256,
+                    {"fiscal_year": fiscal_year_of(v.name), "ice_file_name": v.name, "archived_on": v.fetched_at[:10]})
+        for v in discovered_versions(home)
     ]
 
 
