@@ -149,3 +149,29 @@ def test_changes_since_previous(con) -> None:
     assert res.parameters == {"after": "2026-04-04", "before": "2026-01-07"}
     total = _figure(res, agency="total", criminality="total")
     assert (total["before"], total["after"], total["change"]) == (68990, 60311, 60311 - 68990)
+
+
+def test_detention_watch_findings(con) -> None:
+    from icemonitor.watch.detention_findings import facility_threshold, new_postings, stale_posting
+
+    seen = {"2025-06-06_FY25_detentionStats06052025.xlsx", "2025-06-21_FY25_detentionStats06202025.xlsx",
+            "2026-01-09_FY26_detentionStats01082026.xlsx"}
+    (new,) = new_postings(con, 1, seen)
+    assert new.data["source_file"] == "FY26_detentionStats_04092026.xlsx" and new.data["detained"] == 60311
+    assert "60,311 people detained" in new.body and new.period == "2026-04-04"
+    assert new_postings(con, 1, seen | {"FY26_detentionStats_04092026.xlsx"}) == []
+    # the stale sheet and the stopped table of the January posting are named in its finding
+    jan = next(f for f in new_postings(con, 1, set()) if f.data["source_file"].startswith("2026-01-09"))
+    assert {"stale_sheet", "table_stopped"} <= set(jan.data["errors"])
+    stale = stale_posting(con, 1, dt.date(2026, 5, 20))
+    assert [f.period for f in stale] == ["2026-04-04/2026-05-20"] and stale[0].data["age_days"] == 46
+    assert stale_posting(con, 1, dt.date(2026, 4, 10)) == []
+    # crossings: held > threshold and the day before at or below, checked against the raw daily rows
+    found = facility_threshold(con, 1, 1000, since=dt.date(2026, 1, 1))
+    assert found and all(f.data["held"] > 1000 >= f.data["before"] for f in found)
+    f = found[0]
+    held, before = (con.execute("SELECT sum(n_detained) FROM detention_facility_days WHERE detention_facility_code = ? "
+                                "AND date = ?", [f.place, d]).fetchone()[0]
+                    for d in (f.data["date"], f.data["date"] - dt.timedelta(days=1)))
+    assert (held, before) == (f.data["held"], f.data["before"])
+    assert len({x.dedup_key for x in found}) == len(found)
