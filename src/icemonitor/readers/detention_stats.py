@@ -17,11 +17,11 @@ from functools import cache, lru_cache
 from importlib import resources
 
 import polars as pl
+from python_calamine import CalamineError, CalamineWorkbook
 
 from icemonitor.errors import InputError
 from icemonitor.readers import SourceFile
 from icemonitor.readers._xlsx import open_workbook, sheet_rows
-from python_calamine import CalamineError, CalamineWorkbook
 
 _DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2,4})")
 _STATED = re.compile(r"(?:through|snapshot as(?: of)?|as of)\s+(\d{1,2}/\d{1,2}/\d{2,4})", re.I)
@@ -31,9 +31,6 @@ _MONTH_KEY = re.compile(r"^m(\d\d)$")
 _FY_LABEL = re.compile(r"(EO)?FY ?\d{2,4}", re.I)
 # A heading that may be a table title: long enough, alone at its right, above a row of at least two labels.
 _TITLE_MIN_CHARS = 18
-
-TABLE_STATUS = ("read", "stopped", "unknown_title", "sheet_not_read")
-
 
 def _rows(name: str) -> list[dict[str, str]]:
     text = (resources.files("icemonitor.readers") / "data" / name).read_text(encoding="utf-8")
