@@ -177,3 +177,11 @@ def test_build_writes_the_detention_tables_atomically(tmp_path: Path) -> None:
         assert status == "unreadable"
     finally:
         con.close()
+
+
+def test_no_aggregate_source_gives_empty_tables() -> None:
+    out = read_all([])
+    assert set(out) == {n for n in aggregate_tables() if not n.startswith("detention_facility_") or
+                        n in ("detention_facility_rows", "detention_facility_days")}
+    assert all(df.height == 0 for df in out.values())
+    assert all(out[n].columns == aggregate_tables()[n].names() for n in out)

@@ -76,7 +76,7 @@ def read_all(sources: Sequence[BuildSource], workers: int = 2) -> dict[str, pl.D
                 frames[name].append(df)
     tables = {name: _cast(pl.concat(fs, how="diagonal_relaxed") if fs else None, schema[name])
               for name, fs in frames.items() if name in POSTING_TABLES + ("detention_facility_days",)}
-    posts = _order(pl.DataFrame(postings), tables["detention_tables"])
+    posts = _order(pl.DataFrame(postings), tables["detention_tables"]) if postings else None
     tables["detention_postings"] = _cast(posts, schema["detention_postings"])
     excl = exclusions(tables["detention_postings"], tables["detention_tables"], tables["detention_values"])
     if unreadable:
