@@ -91,9 +91,10 @@ def test_every_catalog_file_exists_in_the_mirror_with_its_checksum(catalog):
             assert p.stat().st_size == f.bytes, f.mirror_path
             assert sha256(p) == f.sha256, f.mirror_path
             n += 1
+    detention = [ICE / "ice-detention-stats", ICE / "ddp-facility-daily-population", SHARED_DATA / "facilities"]
     assert n == 29 + 3 + sum(
         1 for folder in REFERENCE_FOLDERS for p in (SHARED_DATA / folder).rglob("*") if p.is_file() and p.name not in DOCS
-    )
+    ) + sum(1 for folder in detention for p in folder.rglob("*") if p.is_file() and p.name not in DOCS)
 
 
 def test_reference_folders_are_complete(catalog):

@@ -292,6 +292,7 @@ def test_every_reader_is_registered() -> None:
     assert set(READERS) == {
         "lesa_nationwide", "seattle_aor_csv", "seattle_aor_xlsx", "seattle_cap_csv", "seattle_cap_xlsx",
         "i213_csv", "i213_xlsx", "ddp_bln_arrests", "ddp_joined", "ddp_detainers", "ddp_ice",
+        "detention_stats", "ddp_facility_population",  # aggregates (docs/detention.md)
     }
 
 

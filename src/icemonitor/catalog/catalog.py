@@ -140,7 +140,7 @@ class Release(_Model):
     """A release: one publication of records (or of reference data) with its files."""
 
     id: str
-    kind: Literal["event", "reference"]
+    kind: Literal["event", "reference", "aggregate"]  # aggregate: published tables (read, not event records)
     title: str
     publisher: str
     foia_request: str | None = None
@@ -182,6 +182,9 @@ class Release(_Model):
             if self.fetch == "always" and any(f.reader is None for f in self.files):
                 raise ValueError("every file of an event release needs a reader (on_request releases may list "
                                  "files no reader reads yet, with a note)")
+        elif self.kind == "aggregate":
+            if self.record_kinds or any(f.reader is None for f in self.files):
+                raise ValueError("an aggregate release has no record kinds and a reader for every file")
         elif any(f.reader is not None for f in self.files):
             raise ValueError("reference files have no reader")
         return self
@@ -248,6 +251,9 @@ class Catalog(_Model):
     def default_releases(self) -> list[Release]:
         """The releases fetched without being named (fetch: always)."""
         return [r for r in self.releases if r.fetch == "always"]
+
+    def aggregate_releases(self) -> list[Release]:
+        return [r for r in self.releases if r.kind == "aggregate"]
 
     def reference_releases(self) -> list[Release]:
         return [r for r in self.releases if r.kind == "reference"]

@@ -345,4 +345,5 @@ def _write_releases(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]])
                 counted, f["duplicate_rows"], dmin, dmax,
             ]
         )
-    con.executemany("INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    if rows:  # a build of aggregate releases only has no event files
+        con.executemany("INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)

@@ -30,6 +30,7 @@ def build_command(
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
     from icemonitor.catalog.fetch import reference_resolver
+    from icemonitor.warehouse.detention_step import aggregate_sources, detention_stage
     from icemonitor.warehouse.places_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
     from icemonitor.watch.lock import RefreshLock
@@ -39,7 +40,7 @@ def build_command(
         if not no_fetch:
             wanted = None
             if release:  # the chosen releases, and the reference data the places stage needs
-                wanted = list(release) + [r.id for r in load_catalog().reference_releases()]
+                wanted = list(release) + [r.id for r in load_catalog().reference_releases() + load_catalog().aggregate_releases()]
             fetch(wanted, mirror=mirror or config.mirror())
         sources = catalog_sources(release or None)
         with RefreshLock(config.home()), Progress(
@@ -52,10 +53,13 @@ def build_command(
                 bar.update(task, completed=done, description=name)
 
             places = place_stage(reference_resolver())
+            detention = detention_stage(aggregate_sources(), reference_resolver())
 
             def place_tables(con) -> None:  # noqa: ANN001 - duckdb connection
                 bar.update(task, description="places: counties, population, policies, landmark resolution")
                 places(con)
+                bar.update(task, description="detention: statistics postings, exclusions, panels")
+                detention(con)
 
             report = build(
                 sources, config.warehouse_path(), progress=progress,
