@@ -135,10 +135,12 @@ def test_optional_file_without_url_is_skipped_and_listed(tmp_path):
     from icemonitor.catalog.fetch import missing_optional
 
     assert fetch("bln-la-aor-arrests-2025-06", home=tmp_path, mirror=tmp_path) == []
-    [(r, f)] = missing_optional(home=tmp_path)
-    assert (r.id, f.name) == ("bln-la-aor-arrests-2025-06", "la_arrests_2025-06-01_10_transcribed.csv")
+    assert {(r.id, f.name) for r, f in missing_optional(home=tmp_path)} == {
+        ("bln-la-aor-arrests-2025-06", "la_arrests_2025-06-01_10_transcribed.csv"),
+        ("nc-ddp-arrests-2023-25", "nc_ice_arrests_raw_columns.csv"),
+    }
     [a] = fetch("bln-la-aor-arrests-2025-06", home=tmp_path, mirror=SHARED_DATA)  # a mirror still provides it
-    assert a.new and missing_optional(home=tmp_path) == []
+    assert a.new and [r.id for r, _ in missing_optional(home=tmp_path)] == ["nc-ddp-arrests-2023-25"]
 
 
 def test_file_without_any_source_needs_a_mirror(tmp_path):
