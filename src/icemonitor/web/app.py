@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from icemonitor.errors import InputError
-from icemonitor.web import api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
+from icemonitor.web import api, api_analyses, api_docs, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
 from icemonitor.web.db import Warehouse
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -118,7 +118,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
 
     app = FastAPI(lifespan=lifespan, title="icemonitor API", version="1", description=(
         "ICE enforcement records from FOIA releases, counted with stated definitions. Every response names "
-        "the releases and definitions behind its figures."), docs_url="/api/docs", redoc_url=None)
+        "the releases and definitions behind its figures."), docs_url=None, redoc_url=None)  # docs: web/api_docs.py (vendored)
     app.state.warehouse = Warehouse(warehouse_path)
     app.state.ref = ref if ref is not None else default_ref(warehouse_path)
     app.state.templates = templates()
@@ -168,6 +168,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
         thread = getattr(request.app.state, "warm_up", None)
         return {"status": "ok", "warm": thread is not None and not thread.is_alive()}
 
+    app.include_router(api_docs.router)
     app.include_router(api.router)
     app.include_router(api_analyses.router)
     app.include_router(api_claims.router)
