@@ -66,7 +66,7 @@ def test_missing_warehouse_is_one_line_and_a_hint(tmp_path):
 
 
 def test_unknown_place_and_reversed_dates_are_one_line_and_a_hint(home):
-    assert_one_line_and_hint(run_cli(["summary", "--place", "Atlantis"], home), "unknown place 'Atlantis'")
+    assert_one_line_and_hint(run_cli(["summary", "--place", "Narnia"], home), "unknown place 'Narnia'")
     r = run_cli(["summary", "--place", "LOS", "--from", "2017-09-27", "--to", "2017-09-24"], home)
     assert_one_line_and_hint(r, "ends (2017-09-24) before it starts (2017-09-27)", "swap --from and --to")
 
@@ -75,3 +75,41 @@ def test_debug_shows_the_traceback(tmp_path):
     for args in (["--debug", "summary"], ["summary", "--debug"]):
         r = run_cli(args, tmp_path)
         assert r.returncode != 0 and "NoWarehouse" in r.stderr and "open_warehouse" in r.stderr, r.stderr
+
+
+def test_places_as_people_say_them(home):
+    period = ["--from", "2017-09-24", "--to", "2017-09-27", "--json"]
+    by_name = run_cli(["summary", "--place", "Los Angeles County", *period], home)
+    by_fips = run_cli(["summary", "--place", "06037", *period], home)
+    assert by_name.returncode == 0, by_name.stderr
+    import json
+
+    named, coded = json.loads(by_name.stdout), json.loads(by_fips.stdout)
+    assert named["figures"] == coded["figures"] and named["figures"][0]["events"] > 0
+    assert "Read 'Los Angeles County' as Los Angeles County, CA" in by_name.stderr
+    city = run_cli(["summary", "--place", "Pomona, CA", *period], home)
+    assert json.loads(city.stdout)["figures"] == coded["figures"]
+    assert "Pomona, CA is a city in Los Angeles County, CA" in city.stderr
+
+
+def test_la_is_asked_with_choices(home, monkeypatch, capsys):
+    # nobody at the terminal: the choices are printed, exit 2
+    r = run_cli(["summary", "--place", "LA", "--from", "2017-09-24", "--to", "2017-09-27"], home, stdin="")
+    assert_one_line_and_hint(r, "'LA' can mean several places", "Louisiana (state) [Louisiana]",
+                             "Los Angeles County, CA (county) [06037]", "Los Angeles field office (ICE AOR LOS) [LOS]")
+    # a person at the terminal picks 2 (Los Angeles County): the command runs for that place
+    import io
+
+    from icemonitor import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(home))
+    monkeypatch.setattr(sys, "stdin", Terminal("2\n"))
+    with pytest.raises(SystemExit) as done:
+        cli.main(["summary", "--place", "LA", "--from", "2017-09-24", "--to", "2017-09-27", "--json"])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr()
+    assert "1. Louisiana (state)" in out.err and '"place": "Los Angeles County, CA"' in out.out

@@ -405,7 +405,7 @@ def test_cli_report(warehouse_path, tmp_path):
     assert "Antecedentes penales" in out.read_text()
     loaded = ReportFacts.model_validate_json(facts_json.read_text())
     assert loaded.facts["total"].query.startswith("summary(")
-    bad = CliRunner().invoke(app, ["report", "--place", "Atlantis", "--from", SEA[1], "--to", SEA[2],
+    bad = CliRunner().invoke(app, ["report", "--place", "Narnia", "--from", SEA[1], "--to", SEA[2],
                                    "--output", str(out), "--warehouse", str(warehouse_path),
                                    "--data-root", str(SHARED_DATA)])
     assert bad.exit_code == 2 and "unknown place" in bad.output

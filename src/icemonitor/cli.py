@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 from rich.markup import escape
 from rich.console import Console
@@ -105,7 +106,7 @@ def _ask(err: IcemonitorError) -> str | None:
     console.print(f"{escape(str(err.args[0]) if err.args else str(err))}", highlight=False)
     for i, (_, label) in enumerate(choices, 1):
         console.print(f"  {i}. {escape(label)}", highlight=False)
-    picked = typer.prompt("which one (number)", type=typer.IntRange(1, len(choices)), err=True)
+    picked = click.prompt("which one (number)", type=click.IntRange(1, len(choices)), err=True)
     return choices[picked - 1][0]
 
 

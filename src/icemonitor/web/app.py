@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from icemonitor.errors import InputError
-from icemonitor.web import api, api_analyses, api_docs, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
+from icemonitor.web import (api, api_analyses, api_docs, api_claims, claim_pages, i18n, pages, place_pages,
+                            place_search, queries, sweep_pages)
 from icemonitor.web.db import Warehouse
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -172,6 +173,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None)
     app.include_router(api.router)
     app.include_router(api_analyses.router)
     app.include_router(api_claims.router)
+    app.include_router(place_search.router)
     app.include_router(place_pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(claim_pages.router)
