@@ -5,7 +5,8 @@ with the intake mounted as `icemonitor serve` mounts it:
 - the page is no wider than the screen (wide tables scroll inside their own box),
 - no script error, no console error, no failed request, no HTTP error,
 - no request to another host (everything, the API documentation included, is served by the app),
-- the intake is linked from every dashboard page, in the page's language.
+- the intake is linked from every dashboard page, in the page's language,
+- place, sweep and sanctuary (/targeting) pages open with a plain answer in the page's language.
 
 The crawl follows the links of each page it visits and takes up to PER_KIND pages of each kind (first path
 segment: /place/..., /sweep/..., ...), so every template is visited without loading hundreds of near-identical
@@ -29,6 +30,7 @@ pytestmark = needs_chromium
 
 PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 900}
 PER_KIND = 2
+ANSWERED = ("/place/", "/sweep/", "/targeting")  # pages that open with a plain answer (web/answers.py)
 MAX_PAGES = 30
 # not pages: files, JSON and the app's own assets
 NOT_PAGES = ("/static/", "/geo/", "/openapi.json", "/api/v1/", "/data/", "/intake/static/")
@@ -136,6 +138,10 @@ def test_every_page_fits_loads_cleanly_and_stays_on_this_host(page, server, page
         for what, items in (("error", page.errors), ("console error", page.console_errors),
                             ("request to another host", page.other_hosts), ("chart not drawn", failed_charts)):
             problems += [f"{path}: {what}: {item}" for item in items]
+        if path.startswith(ANSWERED):
+            text = page.locator("p.answer#answer").inner_text() if page.locator("p.answer#answer").count() else ""
+            if len(text) < 60:
+                problems.append(f"{path}: no leading plain answer ({text!r})")
         if not path.startswith("/intake"):
             link = page.locator("#nav-intake")
             if link.count() != 1 or f"lang={lang}" not in (link.get_attribute("href") or ""):

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, charts, place_queries as pq, place_search, queries
+from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search, queries
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
@@ -144,4 +144,6 @@ def place_page(request: Request, code: str) -> Response:
         figures=figures, crim_figures=crim_figs, filters=f, sweeps=sweeps_ctx, peers=figures_peer,
         policies=policies, local_counts=local_counts, resolution=resolution,
         policy_group=charts.policy_group, api_params=params, today=dt.date.today(),
-        reading=place_search.reading(page, place, request.query_params.get("asked")))
+        reading=place_search.reading(page, place, request.query_params.get("asked")),
+        answer=answers.place_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.local_label(page, place, in_sentence=True),
+                                    trend["rows"], resolution))

@@ -40,10 +40,26 @@ def choice_link(page: Page, value: str, lang: str | None) -> dict[str, str]:
             "label": choice_label(page, value)}
 
 
-def local_label(page: Page, place: Place) -> str:
+def place_name(page: Page, code: str) -> str:
+    """A place code as shown in a sentence ('06037' -> 'Los Angeles County, CA'); the code itself when it is not a
+    place (e.g. a sweep's 'unresolved:NOL')."""
+    from icemonitor.errors import InputError
+    from icemonitor.places.place_filter import parse_exact
+
+    try:
+        return local_label(page, parse_exact(code, app_ref(page.request)), in_sentence=True)
+    except InputError:
+        return code
+
+
+def local_label(page: Page, place: Place, in_sentence: bool = False) -> str:
+    """The place's label in the page's language; `in_sentence` adds Spanish's article ('el condado de ...')."""
     from icemonitor.places.place_names import label_in
 
-    return label_in(place, page.lang, app_ref(page.request))
+    label = label_in(place, page.lang, app_ref(page.request))
+    if in_sentence and page.lang == "es" and place.level in ("county", "aor") and label[:1].islower():
+        return ("la " if label.startswith("oficina") else "el ") + label
+    return label
 
 
 def reading(page: Page, place: Place, asked: str | None) -> dict[str, Any] | None:
