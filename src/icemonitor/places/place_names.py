@@ -349,13 +349,19 @@ def label_in(place: Place, lang: str, ref: Ref) -> str:
     if place.level == "aor":
         name = idx.aor_names.get(place.code, place.code)
         return f"oficina de ICE de {name} ({place.code})" if lang == "es" else f"ICE's {name} field office ({place.code})"
-    if lang != "es":
-        return place.label
-    if place.level == "state":
+    return spanish_label(place.label, place.level, place.code) if lang == "es" else place.label
+
+
+def spanish_label(label: str, level: str, code: str = "") -> str:
+    """A state, county or region label in Spanish ('Luisiana', 'condado de Los Angeles, CA', 'sur de California');
+    other labels as they are."""
+    if level == "state":
         spanish = {row["usps"]: row["name_es"] for row in _data(STATES_ES_FILE)}
-        return spanish.get(place.code, place.label)
-    if place.level == "county":
-        m = re.fullmatch(r"(.+) (County|Parish|Borough|city), ([A-Z]{2})", place.label)
+        return spanish.get(code, label)
+    if level == "county":
+        m = re.fullmatch(r"(.+) (County|Parish|Borough|city), ([A-Z]{2})", label)
         if m:
             return f"{COUNTY_WORDS_ES[m.group(2)]} {m.group(1)}, {m.group(3)}"
-    return place.label
+    if level == "group":
+        return next((g.get("name_es") or label for g in place_groups() if g["name"] == label), label)
+    return label

@@ -2,10 +2,11 @@
 // on first load and again after htmx swaps in new results. Each spec tag is drawn once (marked data-drawn).
 (function () {
   "use strict";
-  // Spanish pages: numbers (1.234,5) and dates (ene, febrero...) in Spanish conventions, inside charts too.
+  // Spanish pages: numbers as in Mexico and the U.S. (1,234.5, like the page text and the reports) and dates in
+  // Spanish (ene, febrero...), inside charts too.
   var LOCALES = {
     es: {
-      formatLocale: { decimal: ",", thousands: ".", grouping: [3], currency: ["", "\u00a0\u20ac"] },
+      formatLocale: { decimal: ".", thousands: ",", grouping: [3], currency: ["$", ""] },
       timeFormatLocale: {
         dateTime: "%A, %e de %B de %Y, %X", date: "%d/%m/%Y", time: "%H:%M:%S", periods: ["AM", "PM"],
         days: ["domingo", "lunes", "martes", "mi\u00e9rcoles", "jueves", "viernes", "s\u00e1bado"],
