@@ -61,3 +61,8 @@ def test_search_box_with_suggestions_on_every_page(client):
         assert 'id="site-place-q"' in html and 'hx-get="/place-suggest"' in html and "Buscar un lugar" in html
     options = client.get("/place-suggest", params={"q": "san ber"}).text
     assert '<option value="San Bernardino County, CA">' in options
+
+
+def test_an_empty_search_explains_how_to_name_a_place(client):
+    r = client.get("/place", params={"q": "", "lang": "en"})
+    assert r.status_code == 200 and "Type a place as you would say it" in r.text and "place-ambiguous" not in r.text

@@ -87,6 +87,8 @@ def place_search(request: Request) -> Response:
     text = (request.query_params.get("q") or "").strip()[:MAX_WORDS]
     lang = request.query_params.get("lang")
     lang = lang if lang in ("en", "es") else None
+    if not text:  # an empty search: how to name a place
+        return page.render("place_choices.html", asked="", choices=[])
     try:
         place = analyses.parse_place(page.wh, app_ref(request), text) if text else None
     except AmbiguousPlace as exc:
