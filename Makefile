@@ -1,4 +1,5 @@
 # The two newcomer commands: `make run` and `make test`.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,10 +12,13 @@ ICEMONITOR_MIRROR ?= $(abspath $(wildcard ../shared/data))
 .PHONY: setup run build test bench clean
 
 $(BIN)/icemonitor: pyproject.toml
+	@echo "== set-up 1/2: a virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "== set-up 2/2: installing icemonitor and its dependencies (the longest step; pip lists each package)"
+	set -o pipefail; $(BIN)/pip install -e '.[test]' 2>&1 | grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)'
 	touch $(BIN)/icemonitor
+	@echo "== set-up done: run commands as .venv/bin/icemonitor, or activate the environment first: . .venv/bin/activate"
 
 setup: $(BIN)/icemonitor
 

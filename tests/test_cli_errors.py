@@ -17,3 +17,99 @@ def test_error_value_in_brackets_is_printed_whole(capsys):
     assert exit_info.value.exit_code == 2
     printed = " ".join(capsys.readouterr().err.split())
     assert "[not_recorded] Local" in printed and "EROArrests_FY2017.csv.gz" in printed and "Apprehension Method" in printed
+
+
+# --- the program as people run it: `icemonitor` (pyproject's console script) and `python -m icemonitor` ---
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args: list[str], home: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`python -m icemonitor ARGS` in a child process (what the console script runs: icemonitor.cli:main)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ICEMONITOR_")}
+    env.update(ICEMONITOR_HOME=str(home), PYTHONPATH=str(REPO / "src"), COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "icemonitor", *args], capture_output=True, text=True, env=env,
+                          input=stdin, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def home(request, tmp_path_factory):
+    base = tmp_path_factory.mktemp("home")
+    (base / "warehouse.duckdb").symlink_to(request.getfixturevalue("warehouse_path"))
+    return base
+
+
+def test_console_script_runs_main_the_error_handler():
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["icemonitor"] == "icemonitor.cli:main"
+    assert "from icemonitor.cli import main" in (REPO / "src/icemonitor/__main__.py").read_text()
+
+
+def assert_one_line_and_hint(r: subprocess.CompletedProcess, *words: str) -> None:
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2, r.stderr
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), r.stderr
+    assert "Traceback" not in r.stderr and "╭" not in r.stderr
+    for w in words:
+        assert w in r.stderr, (w, r.stderr)
+
+
+def test_missing_warehouse_is_one_line_and_a_hint(tmp_path):
+    r = run_cli(["summary", "--by", "fy"], tmp_path)
+    assert_one_line_and_hint(r, "no warehouse at", "icemonitor build")
+
+
+def test_unknown_place_and_reversed_dates_are_one_line_and_a_hint(home):
+    assert_one_line_and_hint(run_cli(["summary", "--place", "Narnia"], home), "unknown place 'Narnia'")
+    r = run_cli(["summary", "--place", "LOS", "--from", "2017-09-27", "--to", "2017-09-24"], home)
+    assert_one_line_and_hint(r, "ends (2017-09-24) before it starts (2017-09-27)", "swap --from and --to")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    for args in (["--debug", "summary"], ["summary", "--debug"]):
+        r = run_cli(args, tmp_path)
+        assert r.returncode != 0 and "NoWarehouse" in r.stderr and "open_warehouse" in r.stderr, r.stderr
+
+
+def test_places_as_people_say_them(home):
+    period = ["--from", "2017-09-24", "--to", "2017-09-27", "--json"]
+    by_name = run_cli(["summary", "--place", "Los Angeles County", *period], home)
+    by_fips = run_cli(["summary", "--place", "06037", *period], home)
+    assert by_name.returncode == 0, by_name.stderr
+    import json
+
+    named, coded = json.loads(by_name.stdout), json.loads(by_fips.stdout)
+    assert named["figures"] == coded["figures"] and named["figures"][0]["events"] > 0
+    assert "Read 'Los Angeles County' as Los Angeles County, CA" in by_name.stderr
+    city = run_cli(["summary", "--place", "Pomona, CA", *period], home)
+    assert json.loads(city.stdout)["figures"] == coded["figures"]
+    assert "Pomona, CA is a city in Los Angeles County, CA" in city.stderr
+
+
+def test_la_is_asked_with_choices(home, monkeypatch, capsys):
+    # nobody at the terminal: the choices are printed, exit 2
+    r = run_cli(["summary", "--place", "LA", "--from", "2017-09-24", "--to", "2017-09-27"], home, stdin="")
+    assert_one_line_and_hint(r, "'LA' can mean several places", "Louisiana (state) [Louisiana]",
+                             "Los Angeles County, CA (county) [06037]", "Los Angeles field office (ICE AOR LOS) [LOS]")
+    # a person at the terminal picks 2 (Los Angeles County): the command runs for that place
+    import io
+
+    from icemonitor import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(home))
+    monkeypatch.setattr(sys, "stdin", Terminal("2\n"))
+    with pytest.raises(SystemExit) as done:
+        cli.main(["summary", "--place", "LA", "--from", "2017-09-24", "--to", "2017-09-27", "--json"])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr()
+    assert "1. Louisiana (state)" in out.err and '"place": "Los Angeles County, CA"' in out.out

@@ -43,7 +43,7 @@ def test_status_json(app):
 
 
 def test_status_bad_place(app):
-    r = run(app, "status", "Atlantis", "--date", "2018-01-02")
+    r = run(app, "status", "Narnia", "--date", "2018-01-02")
     assert r.exit_code == 2 and "unknown place" in r.output
 
 

@@ -158,7 +158,7 @@ def test_policy_context_under_several_definitions(facts):
 
 # ------------------------------------------------------------------ every number in the text is a cited fact
 
-_NUM = {"en": r"\d{1,3}(?:,\d{3})*(?:\.\d+)?%?", "es": r"\d{1,3}(?:\.\d{3})*(?:,\d+)?(?:\u00a0%)?"}
+_NUM = {"en": r"\d{1,3}(?:,\d{3})*(?:\.\d+)?%?", "es": r"\d{1,3}(?:,\d{3})*(?:\.\d+)?(?:\u00a0%)?"}
 _MONTHS = {
     "en": "January February March April May June July August September October November December".split(),
     "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split(),
@@ -176,7 +176,7 @@ def parse_value(text: str, lang: str):
         month, day, year = (g[0], g[1], g[2]) if lang == "en" else (g[1], g[0], g[2])
         return dt.date(int(year), _MONTHS[lang].index(month) + 1, int(day))
     assert re.fullmatch(_NUM[lang], text), f"not a {lang} number: {text!r}"
-    group, dec = (",", ".") if lang == "en" else (".", ",")
+    group, dec = ",", "."  # both languages (Spanish as in Mexico and the U.S.)
     pct = text.endswith("%")
     num = float(text.rstrip("%").rstrip("\u00a0").replace(group, "").replace(dec, "."))
     return ("pct", num) if pct else num
@@ -295,7 +295,7 @@ def test_spanish_text_and_conventions(facts):
     en = render(rf, "en", "md", with_charts=False).text
     total = rf.facts["national_total"].value
     assert total >= 1000
-    assert f"{total // 1000}.{total % 1000:03d}[^" in es and f"{total // 1000},{total % 1000:03d}[^" in en
+    assert f"{total // 1000},{total % 1000:03d}[^" in es and f"{total // 1000},{total % 1000:03d}[^" in en
     assert "24 de septiembre de 2017[^" in es and "September 24, 2017[^" in en
     assert "arrestos en la comunidad (at-large)" in es and "detenciones bajo custodia" in es
     assert "Redadas detectadas" in es and "Detected sweeps" in en
@@ -405,7 +405,7 @@ def test_cli_report(warehouse_path, tmp_path):
     assert "Antecedentes penales" in out.read_text()
     loaded = ReportFacts.model_validate_json(facts_json.read_text())
     assert loaded.facts["total"].query.startswith("summary(")
-    bad = CliRunner().invoke(app, ["report", "--place", "Atlantis", "--from", SEA[1], "--to", SEA[2],
+    bad = CliRunner().invoke(app, ["report", "--place", "Narnia", "--from", SEA[1], "--to", SEA[2],
                                    "--output", str(out), "--warehouse", str(warehouse_path),
                                    "--data-root", str(SHARED_DATA)])
     assert bad.exit_code == 2 and "unknown place" in bad.output

@@ -65,7 +65,7 @@ def test_sweeps_api_top_sweep_counts_match_raw_file(client, raw_fy2016):
 
 def test_sweeps_api_validation_names_the_parameter(client):
     assert _loc(client.get("/api/v1/sweeps", params={"measure": "everything"})) == ["query", "measure"]
-    assert _loc(client.get("/api/v1/sweeps", params={"place": "Atlantis"})) == ["query", "place"]
+    assert _loc(client.get("/api/v1/sweeps", params={"place": "Narnia"})) == ["query", "place"]
     assert _loc(client.get("/api/v1/sweeps", params={"level": "planet"}))[:2] == ["query", "level"]
     assert _loc(client.get("/api/v1/sweeps", params={"from": "2019-01-01", "to": "2018-01-01"})) == ["query", "to"]
     assert _loc(client.get("/api/v1/sweeps", params={"limit": 0})) == ["query", "limit"]
@@ -159,7 +159,7 @@ def test_aor_peer_rate_matches_separate_computation(client, wh):
 
 
 def test_unknown_place_is_404_and_spanish_place_page(client):
-    assert client.get("/place/Atlantis").status_code == 404
+    assert client.get("/place/Narnia").status_code == 404
     r = client.get("/place/06037", params={"lang": "es"})
     assert r.status_code == 200 and 'lang="es"' in r.text and "Cronología de políticas" in r.text
 
@@ -219,7 +219,7 @@ def test_place_search_redirects_to_the_place_page(client):
     assert r.status_code == 303 and r.headers["location"] == "/place/17031"
     r = client.get("/place", params={"q": "texas", "lang": "es"}, follow_redirects=False)
     assert r.headers["location"] == "/place/TX?lang=es"
-    assert client.get("/place", params={"q": "Atlantis"}).status_code == 404
+    assert client.get("/place", params={"q": "Narnia"}).status_code == 404
     assert 'id="place-q"' in client.get("/", params={"lang": "en"}).text
 
 

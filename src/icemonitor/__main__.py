@@ -1,3 +1,3 @@
-from icemonitor.cli import app
+from icemonitor.cli import main
 
-app(prog_name="icemonitor")
+main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 from rich.markup import escape
 from rich.console import Console
@@ -14,14 +15,15 @@ app = typer.Typer(
     name="icemonitor",
     help="ICE enforcement records, ingested, placed and analysed, with their definitions and sources.",
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
     add_completion=False,
 )
 console = Console(stderr=True)
 
 
 def fail(err: Exception) -> None:
-    """Print a user-facing error and exit non-zero."""
-    console.print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False)
+    """Print a user-facing error (one line and a hint) and exit 2."""
+    _report(err)
     raise typer.Exit(code=2)
 
 
@@ -52,9 +54,71 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:  # pragma: no cover - thin wrapper
-    try:
-        app()
-    except IcemonitorError as err:
-        console.print(f"error: {escape(str(err))}", highlight=False)
-        sys.exit(2)
+DEBUG_FLAG = "--debug"
+GENERIC_HINT = "see `icemonitor COMMAND --help` for the options; add --debug to see where it failed"
+BUG_HINT = "this looks like a bug in icemonitor: run the same command with --debug and report the traceback"
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, DEBUG_FLAG, help="Show the full traceback of any error.")) -> None:
+    """ICE enforcement records, ingested, placed and analysed, with their definitions and sources."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `icemonitor` program. A user error prints one line and a hint and exits 2; `--debug` (anywhere on the
+    command line) shows the traceback instead. An ambiguous value with choices (e.g. `--place LA`) is asked for
+    when a person is at the terminal, else the choices are printed."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    end = args.index("--") if "--" in args else len(args)
+    debug = DEBUG_FLAG in args[:end]
+    args = [a for i, a in enumerate(args) if i >= end or a != DEBUG_FLAG]
+    while True:
+        try:
+            app(args=args, prog_name="icemonitor")
+        except IcemonitorError as err:
+            if debug:
+                raise
+            choice = _ask(err) if getattr(err, "choices", None) else None
+            if choice is None:
+                _report(err)
+                sys.exit(2)
+            args = _replace_value(args, str(err.value), choice)
+        except (KeyboardInterrupt, EOFError):
+            sys.exit(130)
+        except Exception as err:
+            if debug:
+                raise
+            _report(err, prefix=f"unexpected {type(err).__name__}: ", hint=BUG_HINT)
+            sys.exit(1)
+
+
+def _report(err: Exception, prefix: str = "", hint: str | None = None) -> None:
+    """The error on one line, then its hint."""
+    console.print(f"[bold red]error:[/] {escape(prefix + ' '.join(str(err).split()))}", highlight=False, soft_wrap=True)
+    console.print(f"[bold]hint:[/] {escape(hint or getattr(err, 'hint', None) or GENERIC_HINT)}", highlight=False,
+                  soft_wrap=True)
+
+
+def _ask(err: IcemonitorError) -> str | None:
+    """Ask which of `err.choices` ((value, label) pairs) was meant; None when nobody is at the terminal."""
+    if not sys.stdin.isatty():
+        return None
+    choices: list[tuple[str, str]] = err.choices  # type: ignore[attr-defined]
+    console.print(f"{escape(str(err.args[0]) if err.args else str(err))}", highlight=False)
+    for i, (_, label) in enumerate(choices, 1):
+        console.print(f"  {i}. {escape(label)}", highlight=False)
+    picked = click.prompt("which one (number)", type=click.IntRange(1, len(choices)), err=True)
+    return choices[picked - 1][0]
+
+
+def _replace_value(args: list[str], old: str, new: str) -> list[str]:
+    """The command line with the option value `old` (as `--opt old` or `--opt=old`) replaced by `new`."""
+    out = []
+    for i, a in enumerate(args):
+        if a == old and i > 0 and args[i - 1].startswith("--"):
+            out.append(new)
+        elif "=" in a and a.startswith("--") and a.split("=", 1)[1] == old:
+            out.append(a.split("=", 1)[0] + "=" + new)
+        else:
+            out.append(a)
+    return out

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 
 class IcemonitorError(Exception):
-    """Base class for errors shown to the user without a traceback."""
+    """Base class for errors shown to the user without a traceback (one line, then `hint` when there is one)."""
+
+    hint: str | None = None
+
+
+class NoWarehouse(IcemonitorError):
+    """The warehouse file does not exist yet."""
+
+    hint = "run `icemonitor fetch` then `icemonitor build`, or set ICEMONITOR_HOME to the folder that holds warehouse.duckdb"
 
 
 class InputError(IcemonitorError):
@@ -18,8 +26,11 @@ class InputError(IcemonitorError):
         row: int | None = None,
         field: str | None = None,
         value: object = None,
+        hint: str | None = None,
     ) -> None:
         self.file, self.row, self.field, self.value = file, row, field, value
+        if hint is not None:
+            self.hint = hint
         where = []
         if file is not None:
             where.append(f"file {file}")

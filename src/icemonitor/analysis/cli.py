@@ -99,6 +99,25 @@ def _connect():
     return open_warehouse()
 
 
+PLACE_HELP = ("a place as people name it: US, a state (CA, California), a county (Los Angeles County, 06037), "
+              "a city (Pomona, CA), a field office (Los Angeles field office, LOS) or a region (Southern California)")
+
+
+def _say_how_place_was_read(con, place: Optional[str]) -> None:
+    """Parse the place before the work starts (an unknown or ambiguous place stops here) and say on stderr how
+    words that were not a literal place were read (a city as its county, a short name)."""
+    from icemonitor.analysis.common import NATION, reference_for
+    from icemonitor.places.place_filter import parse_place
+    from icemonitor.places.place_names import reading_note
+
+    if not place or place.strip().upper() in NATION:
+        return
+    ref = reference_for(con)
+    note = reading_note(parse_place(place, ref), ref)
+    if note:
+        Console(stderr=True).print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add the analysis commands to the main app."""
 
@@ -108,7 +127,7 @@ def register(app: typer.Typer) -> None:
         by: list[str] = typer.Option(["fy"], "--by", help="fy|month|week|day|aor|state|county|method_class|criminality|apprehension_type|citizenship|gender|release (repeat or comma list)"),
         date_from: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD"),
         date_to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM-DD"),
-        place: Optional[str] = typer.Option(None, "--place", help="US, an AOR code, a state or a county FIPS"),
+        place: Optional[str] = typer.Option(None, "--place", help=PLACE_HELP),
         aor: list[str] = typer.Option([], "--aor"),
         method_class: list[str] = typer.Option([], "--method-class"),
         criminality: list[str] = typer.Option([], "--criminality"),
@@ -120,8 +139,10 @@ def register(app: typer.Typer) -> None:
         """Counted events per group, with shares, Wilson intervals and releases."""
         from icemonitor.analysis.summary import summary
 
+        con = _connect()
+        _say_how_place_was_read(con, place)
         with _working("counting"):
-            res = summary(_connect(), table=table, by=by, date_from=date_from, date_to=date_to, place=place,
+            res = summary(con, table=table, by=by, date_from=date_from, date_to=date_to, place=place,
                           filters={"aor": aor, "method_class": method_class, "criminality": criminality,
                                    "citizenship": citizenship, "gender": gender, "release": release})
         show(res, as_json)
@@ -142,7 +163,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sweeps")
     def sweeps_cmd(
-        place: Optional[str] = typer.Option(None, "--place", help="US (default), an AOR code, a state or a county FIPS"),
+        place: Optional[str] = typer.Option(None, "--place", help=PLACE_HELP + "; default US"),
         date_from: str = typer.Option("2015-10-01", "--from"),
         date_to: str = typer.Option("2019-09-30", "--to"),
         measure: str = typer.Option("at_large", "--measure", help="all|at_large|custodial"),
@@ -156,8 +177,10 @@ def register(app: typer.Typer) -> None:
         from icemonitor.analysis.sweeps import sweeps
         from icemonitor.analysis.validation import explain
 
+        con = _connect()
+        _say_how_place_was_read(con, place)
         with _working("scanning places and days"):
-            res = sweeps(_connect(), place=place, date_from=date_from, date_to=date_to, measure=measure,
+            res = sweeps(con, place=place, date_from=date_from, date_to=date_to, measure=measure,
                          levels=tuple(level) if level else None, limit=limit, release=release,
                          fold_echoes=not no_fold)
         for f in res.figures:
@@ -173,7 +196,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("priorities")
     def priorities_cmd(
-        place: Optional[str] = typer.Option(None, "--place"),
+        place: Optional[str] = typer.Option(None, "--place", help=PLACE_HELP),
         date_from: Optional[str] = typer.Option(None, "--from"),
         date_to: Optional[str] = typer.Option(None, "--to"),
         table: str = typer.Option("arrests", "--table", help="arrests|bookins|removals|i213"),
@@ -183,8 +206,10 @@ def register(app: typer.Typer) -> None:
         """Shares convicted / pending charges only / no record, per the release's own field."""
         from icemonitor.analysis.priorities import priorities
 
+        con = _connect()
+        _say_how_place_was_read(con, place)
         with _working("counting"):
-            res = priorities(_connect(), table=table, place=place, date_from=date_from, date_to=date_to, period=by)
+            res = priorities(con, table=table, place=place, date_from=date_from, date_to=date_to, period=by)
         show(res, as_json, None if as_json else ["period", "criminality_field", "method_class", "events",
                                                   "convicted_share", "pending_charges_share", "no_record_share",
                                                   "no_record_low", "no_record_high", "note"])

@@ -60,7 +60,11 @@ def resolve_ref(data_root: Optional[Path]) -> Ref:
 
 
 def _fail(e: IcemonitorError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+    if getattr(e, "choices", None):  # an ambiguous place: the program's main() asks which one (icemonitor.cli)
+        raise e
+    err.print(f"[bold red]error:[/] {escape(' '.join(str(e).split()))}", highlight=False, soft_wrap=True)
+    if e.hint:
+        err.print(f"[bold]hint:[/] {escape(e.hint)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -75,7 +79,7 @@ def _print_df(df, title: str, caption: str = "") -> None:
 
 @places_app.command("status")
 def status_cmd(
-    place: str = typer.Argument(..., help="County FIPS, 'Name County, ST', or a state code"),
+    place: str = typer.Argument(..., help="A place as people name it: a state, a county (FIPS or name), a city, a field office"),
     date: str = typer.Option(..., "--date", help="YYYY-MM-DD"),
     definition: Optional[str] = typer.Option(None, "--definition", help="Definition short name (default: state-law)"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
@@ -177,3 +181,39 @@ def register(app: typer.Typer) -> None:
     else:
         landmarks.add_commands(places_app)
     app.add_typer(places_app, name="places")
+
+
+@places_app.command("find")
+def find_cmd(
+    words: str = typer.Argument(..., help="A place as people name it, in English or Spanish ('LA', 'condado de Los Ángeles')"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+) -> None:
+    """How the words are read as a place (or which places they may mean), and place names that start like them."""
+    from icemonitor.places.place_filter import AmbiguousPlace, UnknownPlace, parse_place
+    from icemonitor.places.place_names import reading_note, suggest
+
+    ref = resolve_ref(data_root)
+    found: dict = {"words": words, "place": None, "choices": [], "suggestions": []}
+    try:
+        place = parse_place(words, ref)
+        found["place"] = {"level": place.level, "code": place.code, "label": place.label, "note": reading_note(place, ref)}
+    except AmbiguousPlace as e:
+        found["choices"] = [{"value": v, "label": label} for v, label in e.choices]
+    except UnknownPlace:
+        pass
+    found["suggestions"] = [{"value": v, "label": label} for v, label in suggest(words, ref)]
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    if found["place"]:
+        p = found["place"]
+        out.print(f"[bold]{escape(p['label'])}[/] ({p['level']} {escape(p['code'])}) {escape(p['note'])}", highlight=False)
+    elif found["choices"]:
+        out.print(f"{escape(words)!s} can mean:", highlight=False)
+        for c in found["choices"]:
+            out.print(f"  {escape(c['label'])}: --place {escape(c['value'])!r}", highlight=False)
+    else:
+        out.print(f"no place is named {escape(words)!r}", highlight=False)
+    if found["suggestions"]:
+        out.print("names starting like it: " + escape("; ".join(s["value"] for s in found["suggestions"])), highlight=False)

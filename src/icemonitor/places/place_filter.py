@@ -37,6 +37,12 @@ class Place(BaseModel):
     filter_states: tuple[str, ...] = ()
     filter_counties: tuple[str, ...] = ()
     source: str = ""
+    # how the person's words were read, when not literally (place_names.py): the words, the reading
+    # ("alias", "city", "county name", "largest city"), the city's own label, and other readings worth offering
+    asked: str = ""
+    read_as: str = ""
+    city: str = ""
+    alternatives: tuple[str, ...] = ()
 
     def sql_filter(self, aor_col: str = "aor", state_col: str = "state", county_col: str = "county_fips") -> tuple[str, list[str]]:
         """A parameterised SQL condition (DuckDB `?` placeholders) and its parameters, for a table with columns
@@ -55,6 +61,21 @@ class Place(BaseModel):
         if not parts:
             return "FALSE", []
         return ("(" + " OR ".join(parts) + ")"), params
+
+
+class AmbiguousPlace(InputError):
+    """The words name several places: `choices` are (value, label) pairs, each value a text parse_place reads as
+    exactly one place. Front ends ask the person which one."""
+
+    def __init__(self, text: str, choices: list[tuple[str, str]]) -> None:
+        self.choices = choices
+        listed = "; ".join(f"{label} [{value}]" for value, label in choices)
+        super().__init__(f"{text!r} can mean several places: {listed}", field="place", value=text,
+                         hint="give one of the values in brackets, e.g. --place " + _quoted(choices[0][0]))
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"' if " " in value else value
 
 
 @lru_cache(maxsize=1)
@@ -135,11 +156,20 @@ def _index(ref: Ref) -> _Index:
 
 
 def parse_place(text: str, ref: Ref) -> Place:
-    """Parse an AOR code ('LOS'), a state ('CA' or 'California'), a county FIPS ('06037'), a county name
-    ('Los Angeles County, CA', case-insensitive) or a named group ('Southern California')."""
+    """Parse a place as people name it, in English or Spanish: an AOR code ('LOS') or field office ('Los Angeles
+    field office', 'oficina de Los Ángeles'), a state ('CA', 'California', 'Luisiana'), a county FIPS ('06037'),
+    a county ('Los Angeles County, CA', 'Los Angeles County', 'condado de Los Ángeles'), a city (its county,
+    saying so: 'Pomona, CA'), a short name ('LA County') or a named group ('Southern California').
+    Words that name several places ('LA') raise AmbiguousPlace with the choices."""
     if text is None or not str(text).strip():
         raise InputError("empty place", field="place", value=text)
-    raw = str(text).strip()
+    from icemonitor.places import place_names
+
+    return place_names.read(str(text).strip(), ref)
+
+
+def parse_exact(raw: str, ref: Ref) -> Place:
+    """The literal forms: AOR code or '<AOR name> AOR', state code or name, county FIPS, group, 'Name County, ST'."""
     idx = _index(ref)
     up = raw.upper()
     low = _norm(raw)
@@ -192,10 +222,24 @@ def parse_place(text: str, ref: Ref) -> Place:
                 if hits and len(hits) > 1:
                     labels = ", ".join(f"{idx.county_rows[h]['county_name']} ({h})" for h in sorted(hits))
                     raise InputError(f"ambiguous county name {raw!r}: {labels}; give the FIPS code", field="place", value=raw)
-    cands = idx.candidates()
-    lowered = {c.lower(): c for c in cands}
-    close = difflib.get_close_matches(raw.lower(), list(lowered), n=5, cutoff=0.6)
-    hint = f"; did you mean: {', '.join(lowered[c] for c in close)}?" if close else ""
-    raise InputError(f"unknown place {raw!r} (give an AOR code, a state, a county FIPS or 'Name County, ST', or a group){hint}",
-                     field="place", value=raw)
+    raise UnknownPlace(raw)
+
+
+class UnknownPlace(InputError):
+    """No reading of the words names a place."""
+
+    def __init__(self, raw: str, close: list[str] | None = None) -> None:
+        hint = f"; did you mean: {', '.join(close)}?" if close else ""
+        super().__init__(f"unknown place {raw!r}{hint}", field="place", value=raw, hint=PLACE_HINT)
+
+
+PLACE_HINT = ("a place is a state (CA, California), a county (Los Angeles County, 06037), a city (Pomona, CA), "
+              "an ICE field office (Los Angeles field office, LOS) or a region (Southern California); "
+              "`icemonitor places find WORDS` lists the matches")
+
+
+def close_names(raw: str, ref: Ref) -> list[str]:
+    """Up to five known place names close to the words (for 'did you mean')."""
+    lowered = {c.lower(): c for c in _index(ref).candidates()}
+    return [lowered[c] for c in difflib.get_close_matches(raw.lower(), list(lowered), n=5, cutoff=0.6)]
 

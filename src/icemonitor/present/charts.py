@@ -38,12 +38,14 @@ def daily_spec(rf: ReportFacts, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def county_spec(rf: ReportFacts, labels: dict[str, str]) -> dict[str, Any] | None:
+def county_spec(rf: ReportFacts, labels: dict[str, str], lang: str = "en") -> dict[str, Any] | None:
     """Counted arrests per event county, then office proxies, state-only and unresolved landmarks."""
     if not rf.counties and "county_event" not in rf.facts:
         return None
-    values = [{"name": c.name, "events": rf.facts[c.key].value, "group": labels["chart_group_event"]}
-              for c in rf.counties]
+    from icemonitor.places.place_names import spanish_label
+
+    values = [{"name": spanish_label(c.name, "county") if lang == "es" else c.name, "events": rf.facts[c.key].value,
+               "group": labels["chart_group_event"]} for c in rf.counties]
     for g in ("office_proxy", "state", "unresolved"):
         key = f"county_{g}"
         if key in rf.facts and rf.facts[key].value:
@@ -81,7 +83,7 @@ def charts(rf: ReportFacts, labels: dict[str, str], lang: str) -> list[tuple[str
     out = []
     if rf.chart_days:
         out.append(("daily", to_svg(daily_spec(rf, labels), lang)))
-    spec = county_spec(rf, labels)
+    spec = county_spec(rf, labels, lang)
     if spec:
         out.append(("counties", to_svg(spec, lang)))
     return out

@@ -19,11 +19,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report_cmd(
-        place: str = typer.Option(..., "--place", help="AOR code, state, county (FIPS or 'Name County, ST') or a named group"),
+        place: str = typer.Option(..., "--place", help="a place as people name it: a state, a county, a city, a field office or a region (Southern California)"),
         date_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
         date_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
         lang: str = typer.Option("en", "--lang", help="en|es"),
         fmt: str = typer.Option("html", "--format", help="html|pdf|md"),
+        paper: str = typer.Option("letter", "--paper", help="letter (US Letter, the default) or a4 (pdf and html)"),
         output: Path = typer.Option(..., "--output", help="File to write (md also writes one SVG per chart beside it)"),
         facts_json: Optional[Path] = typer.Option(None, "--facts", help="Also write the report facts (every figure "
                                                   "with its definition, releases and query) as JSON"),
@@ -49,11 +50,13 @@ def register(app: typer.Typer) -> None:
                 con = open_warehouse(warehouse)
                 facts = build_facts(con, place, date_from, date_to, resolve_ref(data_root))
                 progress.update(task, description=f"Writing the {fmt} report")
-                written = write_report(facts, lang, fmt, output)
+                written = write_report(facts, lang, fmt, output, paper=paper)
             if facts_json:
                 facts_json.write_text(facts.model_dump_json(indent=2), encoding="utf-8")
                 written.append(facts_json)
         except IcemonitorError as exc:
+            if getattr(exc, "choices", None):  # an ambiguous place: the program's main() asks which one
+                raise
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=2) from None
         for path in written:

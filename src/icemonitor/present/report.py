@@ -93,7 +93,19 @@ class Renderer:
         m = re.fullmatch(r"(.+) AOR \((\w+)\)", self.rf.place_label)
         if self.rf.place_level == "aor" and m:
             return self.txt(self.msgs["place_aor"].format(name=m.group(1), code=m.group(2)))
+        if self.lang == "es":
+            from icemonitor.places.place_names import spanish_label
+
+            return self.txt(spanish_label(self.rf.place_label, self.rf.place_level, self.rf.place_code))
         return self.txt(self.rf.place_label)
+
+    def county(self, label: str) -> Any:
+        """A county's label in the report's language ('condado de Los Angeles, CA' in Spanish)."""
+        if self.lang == "es":
+            from icemonitor.places.place_names import spanish_label
+
+            return self.txt(spanish_label(label, "county"))
+        return self.txt(label)
 
     def definition_text(self, name: str, english: str) -> str:
         return self.msgs.get(f"def_{name}", english)
@@ -115,8 +127,9 @@ class Renderer:
         self.usage.append(key)
         value = format_fact(f, self.lang)
         if self.fmt == "html":
-            return Markup('<span class="fact" data-fact="{}" title="{}">{}</span><sup class="fn">'
-                          '<a href="#fn{}">{}</a></sup>').format(key, f.definition, value, note.number, note.number)
+            # a bracketed reference after a thin space: copied text reads "323 [3]", never "3233"
+            return Markup('<span class="fact" data-fact="{}" title="{}">{}</span>\u2009<a class="fn" href="#fn{}">'
+                          '[{}]</a>').format(key, f.definition, value, note.number, note.number)
         return f"{value}[^{note.number}]"
 
     def t(self, msg: str, **kw: Any) -> Any:
@@ -158,8 +171,11 @@ class Rendered:
     charts: list[tuple[str, str]]
 
 
+PAPERS = {"letter": "letter", "a4": "A4"}  # CSS page sizes; US Letter is the default
+
+
 def render(rf: ReportFacts, lang: str, fmt: str, chart_src: Callable[[str], str] | None = None,
-           with_charts: bool = True) -> Rendered:
+           with_charts: bool = True, paper: str = "letter") -> Rendered:
     """Render the article. For md, `chart_src(name)` gives the relative path each chart's SVG is written to."""
     from icemonitor.present.charts import charts
 
@@ -169,8 +185,10 @@ def render(rf: ReportFacts, lang: str, fmt: str, chart_src: Callable[[str], str]
         images = [(name, "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()) for name, svg in svgs]
     else:
         images = [(name, chart_src(name) if chart_src else f"{name}.svg") for name, _ in svgs]
+    if paper not in PAPERS:
+        raise InputError("unknown paper size; choose letter or a4", field="paper", value=paper)
     tmpl = _env(fmt).get_template(f"report.{fmt}.j2")
-    text = tmpl.render(rf=rf, r=r, f=r.fact, t=r.t, txt=r.txt, src=r.src, lang=lang, images=images,
+    text = tmpl.render(rf=rf, r=r, f=r.fact, t=r.t, txt=r.txt, src=r.src, lang=lang, images=images, paper=PAPERS[paper],
                        chart_titles={"daily": r.msgs["chart_daily_title"], "counties": r.msgs["chart_county_title"]})
     return Rendered(text=text, usage=list(r.usage), footnotes=list(r.footnotes), charts=svgs)
 
@@ -185,7 +203,7 @@ def html_to_pdf(html: str, output: Path) -> None:
     HTML(string=html).write_pdf(str(output))
 
 
-def write_report(rf: ReportFacts, lang: str, fmt: str, output: Path) -> list[Path]:
+def write_report(rf: ReportFacts, lang: str, fmt: str, output: Path, paper: str = "letter") -> list[Path]:
     """Render and write the report; returns the files written (md also writes one SVG per chart beside it)."""
     if fmt not in FORMATS:
         raise InputError("unknown format; choose html, pdf or md", field="format", value=fmt)
@@ -200,7 +218,7 @@ def write_report(rf: ReportFacts, lang: str, fmt: str, output: Path) -> list[Pat
             written.append(path)
         output.write_text(rendered.text, encoding="utf-8")
     elif fmt == "html":
-        output.write_text(render(rf, lang, "html").text, encoding="utf-8")
+        output.write_text(render(rf, lang, "html", paper=paper).text, encoding="utf-8")
     else:
-        html_to_pdf(render(rf, lang, "html").text, output)
+        html_to_pdf(render(rf, lang, "html", paper=paper).text, output)
     return written

@@ -7,12 +7,12 @@ from pathlib import Path
 import duckdb
 
 from icemonitor import config
-from icemonitor.errors import IcemonitorError
+from icemonitor.errors import NoWarehouse
 
 
 def connect(path: Path | None = None, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (read-only by default); a clear error if it has not been built."""
     path = Path(path) if path else config.warehouse_path()
     if read_only and not path.exists():
-        raise IcemonitorError(f"no warehouse at {path}: run `icemonitor build` first")
+        raise NoWarehouse(f"no warehouse at {path}: run `icemonitor build` first")
     return duckdb.connect(str(path), read_only=read_only)

@@ -18,8 +18,8 @@ from icemonitor import client_address
 from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
 from icemonitor.web import (
-    analyses, api, api_analyses, api_claims, api_detention, claim_pages, detention_pages, i18n, pages, place_pages, queries,
-    sweep_pages,
+    analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
+    place_pages, place_search, queries, sweep_pages,
 )
 from icemonitor.web.db import Warehouse
 from icemonitor.web.body_limit import BodyLimit
@@ -149,7 +149,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
 
     app = FastAPI(lifespan=lifespan, title="icemonitor API", version="1", description=(
         "ICE enforcement records from FOIA releases, counted with stated definitions. Every response names "
-        "the releases and definitions behind its figures."), docs_url="/api/docs", redoc_url=None)
+        "the releases and definitions behind its figures."), docs_url=None, redoc_url=None)  # docs: web/api_docs.py (vendored)
     app.state.warehouse = Warehouse(warehouse_path)
     app.state.ref = ref if ref is not None else default_ref(warehouse_path)
     app.state.templates = templates()
@@ -207,10 +207,12 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
         thread = getattr(request.app.state, "warm_up", None)
         return {"status": "ok", "warm": thread is not None and not thread.is_alive()}
 
+    app.include_router(api_docs.router)
     app.include_router(api.router)
     app.include_router(api_analyses.router)
     app.include_router(api_claims.router)
     app.include_router(api_detention.router)
+    app.include_router(place_search.router)
     app.include_router(place_pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(claim_pages.router)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, charts, i18n
+from icemonitor.web import analyses, answers, charts, i18n
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.api_claims import CLAIMS_EXAMPLE, run_targeting
 from icemonitor.web.context import parse_date
@@ -81,7 +81,11 @@ def targeting_page(request: Request) -> HTMLResponse:
         m["label"] = f"{event} {', '.join(m.get('states') or [])} · {outcome}"
     spec = ratio_chart(models, t, t("targeting.models_title"), "label") if models else None
     did_spec = ratio_chart(did, t, t("targeting.did_title"), "label") if did else None
-    return page.render("targeting.html", res=res, models=models, did=did, spec=spec, did_spec=did_spec,
+    column_labels = {c: t(f"column.{c}") for c in res.columns if i18n.has_text(page.lang, f"column.{c}")}
+    answer = answers.targeting_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), res.parameters.get("definition"),
+                                      res.parameters, res.figures, models)
+    return page.render("targeting.html", res=res, models=models, did=did, spec=spec, did_spec=did_spec, answer=answer,
+                       column_labels=column_labels,
                        definitions=defs, definition=res.parameters.get("definition"), level=level, period=period,
                        d0=d0, d1=d1, active="targeting",
                        api=f"/api/v1/targeting?{request.url.query}" if request.url.query else "/api/v1/targeting")

@@ -30,6 +30,11 @@ def translate(lang: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def has_text(lang: str, key: str) -> bool:
+    """Whether the catalog has `key` (for labels of columns an analysis may add later)."""
+    return key in catalog(lang if lang in LANGUAGES else DEFAULT)
+
+
 def pick_language(query: str | None, cookie: str | None, accept: str | None) -> str:
     """?lang= first, then the lang cookie, then Accept-Language."""
     for candidate in (query, cookie):

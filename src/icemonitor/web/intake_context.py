@@ -146,6 +146,9 @@ def resolve(text: str, ref: Ref) -> Resolved:
             options = sorted({f"{nm.labels.get(direct.code, direct.code)} (the county of that name)",
                               *(f"{nm.labels.get(f, f)} (the city's primary county)" for f in cities)})
             return Resolved(None, "matches several counties (" + "; ".join(options) + "); staff should ask which one")
+    if direct is not None and direct.city:  # the parser read a city as its primary county
+        return Resolved(direct, f"read as a city ({direct.city}); its primary county per {CITIES_FILE} "
+                                f"({direct.label})")
     if direct is not None:
         return Resolved(direct, f"read as the {LEVEL_NAMES.get(direct.level, direct.level)} {direct.code} "
                                 "(icemonitor.places.place_filter.parse_place)")

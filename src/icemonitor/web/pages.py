@@ -46,7 +46,8 @@ class Page:
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         env = self.request.app.state.templates
         html = env.get_template(template).render(
-            lang=self.lang, t=self.t, page=self, number=lambda v, d=0: i18n.number(self.lang, v, d), **context)
+            lang=self.lang, t=self.t, page=self, number=lambda v, d=0: i18n.number(self.lang, v, d),
+            intake_on=hasattr(self.request.app.state, "intake"), **context)
         return HTMLResponse(html, status_code=status, headers={"Vary": "Cookie, Accept-Language, HX-Request"})
 
     @property

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 
 import duckdb
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, charts, place_queries as pq, queries
+from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search, queries
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
@@ -42,41 +42,28 @@ def sweep_rows(res, scope: str | None) -> list[dict[str, Any]]:
 
 
 def _resolve(page: Page, code: str):
-    """(Place, is_aor) or None when the text names no place."""
+    """(Place, is_aor) for a literal place code or name (LOS, CA, 06037, 'Cook County, IL'), or None."""
+    from icemonitor.places.place_filter import parse_exact
+
     up = code.strip().upper()
     if up in queries.aors(page.wh):
         return analyses.parse_place(page.wh, app_ref(page.request), up), True
     try:
-        place = analyses.parse_place(page.wh, app_ref(page.request), code)
+        place = parse_exact(code.strip(), app_ref(page.request))
     except InputError:
         return None
     return place, place.level == "aor"
 
 
-@router.get("/place")
-def place_search(request: Request):
-    """The overview's "go to a place" form: redirect to /place/{code} (or 404 naming the text)."""
-    from urllib.parse import quote
-
-    from fastapi.responses import RedirectResponse
-
-    page = Page(request)
-    text = (request.query_params.get("q") or "").strip()
-    if not text or len(text) > 80:
-        return error_page(request, 404, "error.unknown_place", place=text[:80])
-    found = _resolve(page, text)
-    if found is None or found[0].level == "group":
-        return error_page(request, 404, "error.unknown_place", place=text)
-    lang = request.query_params.get("lang")
-    suffix = f"?lang={lang}" if lang in ("en", "es") else ""
-    return RedirectResponse(f"/place/{quote(found[0].code, safe='')}{suffix}", status_code=303)
-
-
 @router.get("/place/{code}", response_class=HTMLResponse)
-def place_page(request: Request, code: str) -> HTMLResponse:
+def place_page(request: Request, code: str) -> Response:
     page = Page(request)
     t, wh = page.t, page.wh
     found = _resolve(page, code)
+    if found is None and len(code) <= place_search.MAX_WORDS:  # words, not a code: the search reads them
+        lang = request.query_params.get("lang")
+        query = {"q": code, **({"lang": lang} if lang in ("en", "es") else {})}
+        return RedirectResponse(f"/place?{urlencode(query)}", status_code=303)
     if found is None or found[0].level == "group":
         return error_page(request, 404, "error.unknown_place", place=code)
     place, is_aor = found
@@ -156,4 +143,7 @@ def place_page(request: Request, code: str) -> HTMLResponse:
         name=queries.aor_names().get(place.code, place.code) if is_aor else label,
         figures=figures, crim_figures=crim_figs, filters=f, sweeps=sweeps_ctx, peers=figures_peer,
         policies=policies, local_counts=local_counts, resolution=resolution,
-        policy_group=charts.policy_group, api_params=params, today=dt.date.today())
+        policy_group=charts.policy_group, api_params=params, today=dt.date.today(),
+        reading=place_search.reading(page, place, request.query_params.get("asked")),
+        answer=answers.place_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.local_label(page, place, in_sentence=True),
+                                    trend["rows"], resolution))

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from icemonitor.analysis.common import MEASURES
 from icemonitor.analysis.sweeps import LEVELS
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, charts, i18n, place_queries as pq
+from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page, _figure, error_page
@@ -167,6 +167,8 @@ def sweep_page(request: Request, place: str, start: str, end: str) -> HTMLRespon
                   res.releases)
     mix = [{"method_class": k if k != "not recorded" else None, "n": v} for k, v in (row.get("method_mix") or {}).items()]
     crim = row.get("criminality")
-    return page.render("sweep.html", row=row, level=level, place=place, sp=sp, res=res, fig=fig, mix=mix,
+    answer = answers.sweep_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.place_name(page, place),
+                                  measure, row, crim if isinstance(crim, dict) else None)
+    return page.render("sweep.html", row=row, level=level, place=place, sp=sp, res=res, fig=fig, mix=mix, answer=answer,
                        crim=crim if isinstance(crim, dict) else None, measure=measure,
                        api=f"/api/v1/sweeps?{sp.api_query()}", active="sweeps")

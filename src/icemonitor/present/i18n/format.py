@@ -1,8 +1,9 @@
 """Numbers, percentages and dates in each language's conventions.
 
-en: 1,234 / 33.5% / September 24, 2017.  es: 1.234 / 33,5 % / 24 de septiembre de 2017.
-(Spanish groups thousands from four digits here, as in most Spanish-language news writing; CLDR's
-`es` locale would leave four-digit numbers ungrouped.) The percent sign is separated by a no-break space in es.
+en: 1,234 / 33.5% / September 24, 2017.  es: 1,234 / 33.5 % / 24 de septiembre de 2017.
+Spanish numbers follow the convention of Mexico and of Spanish-language media in the U.S. (CLDR es_MX), the same
+as the dashboard and its charts: one number format per language everywhere. The percent sign is separated by a
+no-break space in es.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from icemonitor.errors import InputError
 
 NBSP = "\u00a0"
-SEPARATORS = {"en": (",", "."), "es": (".", ",")}  # (group, decimal)
+SEPARATORS = {"en": (",", "."), "es": (",", ".")}  # (group, decimal): es as in Mexico and the U.S., like the web
 MONTHS = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"],
