@@ -42,11 +42,11 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
     import uvicorn
 
     from icemonitor.web.app import create_app
-    from icemonitor.web.server import uvicorn_config
+    from icemonitor.web.server import uvicorn_options
 
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
     mount_intake_with_monitor(app)
-    uvicorn.Server(uvicorn_config(app, host, port, **limits)).run()  # limits: header/body timeouts, connections
+    uvicorn.run(app, **uvicorn_options(host, port, **limits))  # limits: header/body timeouts, connections
 
 
 def register(app: typer.Typer) -> None:
