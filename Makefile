@@ -4,8 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-# A local copy of the releases laid out like shared/data: used when present, so files without an upstream
-# address (see docs/catalog.md) are found; set ICEMONITOR_MIRROR= (empty) to download everything instead.
+# A local copy of the releases laid out like shared/data: used when present (no download); without it every
+# file is downloaded, derived or taken from the package (docs/catalog.md). ICEMONITOR_MIRROR= (empty) forces that.
 ICEMONITOR_MIRROR ?= $(abspath $(wildcard ../shared/data))
 
 .PHONY: setup run build test bench clean

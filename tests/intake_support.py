@@ -114,11 +114,24 @@ class Staff:
         return pyotp.TOTP(self.secret).at(self.next_step() * 30)
 
 
-def add_staff(ia, username: str, roles: list[str]) -> Staff:
+def enrol(vault, token: str, password: str) -> Staff:
+    """Go through an enrolment link as its owner: take the secret shown, set the password, confirm with a code."""
     from icemonitor.intake import auth
 
-    password = "pw-" + uuid.uuid4().hex
-    return Staff(username, password, auth.add_user(ia.vault, username, password, roles))
+    username, secret = auth.start_enrolment(vault, token)
+    staff = Staff(username, password, secret)
+    step = int(time.time() // 30) - 1  # the previous step's code (accepted): logins keep the current and next
+    auth.finish_enrolment(vault, token, password, pyotp.TOTP(secret).at(step * 30))
+    staff._last_step = step
+    return staff
+
+
+def add_staff(ia, username: str, roles: list[str]) -> Staff:
+    """A staff account created by an admin and enrolled by its owner (ia: an IntakeApp or a Vault)."""
+    from icemonitor.intake import auth
+
+    vault = getattr(ia, "vault", ia)
+    return enrol(vault, auth.add_user(vault, username, roles), "pw-" + uuid.uuid4().hex)
 
 
 def csrf_of(html: str) -> str:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icemonitor.catalog import archive
-from icemonitor.catalog.catalog import load_catalog
+from icemonitor.catalog.catalog import DEFAULT_PATH as DEFAULT_CATALOG, load_catalog
 from icemonitor.catalog.fetch import FetchError, archived_path, fetch, reference_resolver
 from icemonitor.errors import ChecksumError, InputError
 
@@ -49,12 +49,13 @@ def mirrored(tmp_path_factory):
 def test_fetch_from_mirror_builds_archive_and_manifest(mirrored):
     home, first = mirrored
     catalog = load_catalog()
-    expected = [(r.id, f) for r in catalog.releases for f in r.files]
+    expected = [(r.id, f) for r in catalog.default_releases() for f in r.files if not f.input_only]
     assert len(first) == len(expected) and all(a.new for a in first)
     lines = manifest(home)
     assert len(lines) == len(expected)
     for (rid, f), a, line in zip(expected, first, lines):
-        src = SHARED_DATA / f.mirror_path
+        src = SHARED_DATA / f.mirror_path  # curated tables and the map come from the package, with the same bytes
+        origin = f"package:{f.package_data}" if f.package_data else str(src)
         assert a.path.parent.parent == home / "raw" / rid  # raw/<release>/<YYYY-MM-DD>/<name>
         assert len(a.path.parent.name) == 10 and a.path.parent.name[4] == "-"
         assert a.path.name == f.name
@@ -62,7 +63,7 @@ def test_fetch_from_mirror_builds_archive_and_manifest(mirrored):
         assert sha256(a.path) == f.sha256
         assert not a.path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
         assert line["release_id"] == rid and line["name"] == f.name and line["sha256"] == sha256(src)
-        assert line["bytes"] == src.stat().st_size and line["origin"] == str(src)
+        assert line["bytes"] == src.stat().st_size and line["origin"] == origin
         assert (home / "raw" / line["path"]) == a.path
     assert not list((home / "raw").rglob("*.part")) and not list((home / "raw").rglob("*.tmp"))
 
@@ -130,9 +131,23 @@ def test_mirror_with_altered_bytes_is_refused(tmp_path):
     assert [p.name for p in (home / "raw").rglob("*") if p.is_file()] == [".fetch.lock"]
 
 
-def test_file_without_url_needs_a_mirror(tmp_path):
-    with pytest.raises(FetchError, match="no upstream URL"):
-        fetch("bln-la-aor-arrests-2025-06", home=tmp_path, mirror=tmp_path)
+def test_optional_file_without_url_is_skipped_and_listed(tmp_path):
+    from icemonitor.catalog.fetch import missing_optional
+
+    assert fetch("bln-la-aor-arrests-2025-06", home=tmp_path, mirror=tmp_path) == []
+    assert {(r.id, f.name) for r, f in missing_optional(home=tmp_path)} == {
+        ("bln-la-aor-arrests-2025-06", "la_arrests_2025-06-01_10_transcribed.csv"),
+        ("nc-ddp-arrests-2023-25", "nc_ice_arrests_raw_columns.csv"),
+    }
+    [a] = fetch("bln-la-aor-arrests-2025-06", home=tmp_path, mirror=SHARED_DATA)  # a mirror still provides it
+    assert a.new and [r.id for r, _ in missing_optional(home=tmp_path)] == ["nc-ddp-arrests-2023-25"]
+
+
+def test_file_without_any_source_needs_a_mirror(tmp_path):
+    catalog = tmp_path / "releases.yaml"
+    catalog.write_text(DEFAULT_CATALOG.read_text().replace("    optional: true\n", ""))
+    with pytest.raises(FetchError, match="la_arrests_2025-06-01_10_transcribed.csv has no upstream URL, derivation"):
+        fetch("bln-la-aor-arrests-2025-06", home=tmp_path, mirror=tmp_path, catalog=load_catalog(catalog))
 
 
 # ---------------------------------------------------------------- HTTP (local server on 127.0.0.1)
@@ -338,15 +353,19 @@ def test_one_failure_does_not_stop_the_others(tmp_path):
         (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SHARED_DATA / rel, mirror / rel)
     home = tmp_path / "home"
-    with pytest.raises(FetchError, match="11 files could not be archived") as err:
-        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary", "ref-population"],
+    with pytest.raises(FetchError, match="7 files could not be archived") as err:
+        fetch(["bln-la-aor-arrests-2025-06", "mn-ddp-st-cloud-detainers", "ref-sanctuary", "ref-aor"],
               home=home, mirror=mirror,
               client=_no_network(calls := []), retries=0, backoff=0.0)
     msg = str(err.value)
     assert calls == [1]  # one refused connection: the host is not tried again in this run
-    assert "la_arrests_2025-06-01_10_transcribed.csv has no upstream URL" in msg  # 1 transcribed file
-    assert msg.count("has no upstream URL") == 7  # + 4 curator-derived sanctuary files + 2 population files
-    assert msg.count("could not be reached earlier in this run") == 3  # population files with a URL
+    assert "la_arrests" not in msg  # optional: skipped, not an error
+    assert "has no upstream URL" not in msg  # every file has a source
+    assert msg.count("could not be reached earlier in this run") == 6  # 3 with a URL, 3 derived from such files
+    assert msg.count(": not derived, its input") == 3
+    assert archived_path("ref-aor", "aor_codes.csv", home=home).read_bytes() == (SHARED_DATA / "aor/aor_codes.csv").read_bytes()
+    for name in ("state_immigration_cooperation_laws.csv", "doj_sanctuary_jurisdictions_2025-08-05.csv"):
+        assert archived_path("ref-sanctuary", name, home=home).read_bytes() == (SHARED_DATA / "sanctuary" / name).read_bytes()
     assert "secondary_kevinnbass_state_classifications_2026-01.csv failed" in msg  # has a URL; network refused
     assert sha256(archived_path("mn-ddp-st-cloud-detainers", "st_cloud_denied.csv", home=home)) == sha256(
         SHARED_DATA / "ice/mn-ddp-extracts/st_cloud_denied.csv")

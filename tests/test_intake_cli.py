@@ -53,17 +53,16 @@ def test_init_key_refuses_the_data_folder(env):
 def test_add_user_rotate_verify_purge(env):
     tmp, key = env
     assert run("init-key").exit_code == 0
-    r = run("add-user", "ana", "--role", "reviewer", "--role", "attorney",
-            input="a long enough password\na long enough password\n")
+    r = run("add-user", "ana", "--role", "reviewer", "--role", "attorney")
     assert r.exit_code == 0, r.output
-    assert "TOTP secret" in r.output
+    assert "/staff/enrol/" in r.output and "TOTP" not in r.output
     vault = Vault(Database(os.environ["ICEMONITOR_INTAKE_DB"]), read_key_file(key)).open()
     refs = [vault.create_request({"name": f"persona {i}", "phone": "1"}, "normal") for i in range(5)]
     old_key = read_key_file(key)
 
     r = run("rotate-key")
     assert r.exit_code == 0, r.output
-    assert "5 data keys re-wrapped" in r.output
+    assert "5 data keys re-wrapped" in r.output and not Path(f"{key}.new").exists()
     new_key = read_key_file(key)
     assert new_key != old_key and stat.S_IMODE(key.stat().st_mode) == 0o600
     fresh = Vault(Database(os.environ["ICEMONITOR_INTAKE_DB"]), new_key).open()
@@ -89,3 +88,17 @@ def test_missing_key_is_a_clear_cli_error(env, monkeypatch):
                               env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
         assert proc.returncode == 2, command
         assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr, command
+
+
+def test_verify_audit_compares_the_chain_with_its_anchor(env):
+    tmp, key = env
+    assert run("init-key").exit_code == 0
+    assert run("add-user", "ana", "--role", "reviewer").exit_code == 0
+    anchor = tmp / "home" / "intake-audit.anchor"  # the default: the data folder, outside the database
+    assert anchor.read_text().startswith("audit 1:")
+    r = run("verify-audit")
+    assert r.exit_code == 0 and "intact: 1 rows" in r.output
+    longer = "audit 7:" + "ab" * 32  # e.g. the copy an earlier alert carried
+    r = run("verify-audit", "--anchor", longer)
+    assert r.exit_code == 1 and "truncated" in r.output
+    assert run("verify-audit", "--anchor", "nonsense").exit_code == 2

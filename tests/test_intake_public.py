@@ -121,7 +121,7 @@ def test_nothing_typed_reaches_logs_or_stderr(tmp_path, caplog, capfd):
     class Boom(RuntimeError):
         pass
 
-    def failing(fields, urgency):
+    def failing(fields, urgency, burst=0):
         raise Boom(f"cannot store {fields['name']} {fields['phone']} {fields['message']}")
 
     original = ia.vault.create_request

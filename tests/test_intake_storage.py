@@ -7,7 +7,7 @@ import time
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from intake_support import db_url, make_settings, pg_server  # noqa: F401 - fixtures
+from intake_support import add_staff, db_url, make_settings, pg_server  # noqa: F401 - fixtures
 
 from icemonitor.intake import audit, auth
 from icemonitor.intake.db import Database
@@ -29,6 +29,14 @@ REVIEWER = Viewer("rev", frozenset({"reviewer"}))
 
 def open_vault(url: str, key: bytes | None = None) -> Vault:
     return Vault(Database(url), key or new_key()).open()
+
+
+def remove_append_only_guard(conn, sqlite_trigger: str) -> None:
+    """What an attacker with database write access does first: drop (SQLite) or disable (PostgreSQL) the trigger."""
+    if conn.kind == "sqlite":
+        conn.execute(f"DROP TRIGGER {sqlite_trigger}")
+    else:
+        conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
 
 
 def raw_dump(url: str) -> str:
@@ -84,9 +92,15 @@ def test_ciphertext_is_bound_to_record_and_field(db_url):
         # swap fields within a record, and copy a ciphertext to another record
         conn.execute("UPDATE intake_requests SET enc_phone = ? WHERE reference = ?", (ra["enc_name"], a))
         conn.execute("UPDATE intake_requests SET enc_name = ? WHERE reference = ?", (ra["enc_name"], b))
-    for ref in (a, b):
+    for ref in (a, b):  # neither opens; each is shown as unreadable, not as another record's data or an error
+        got = vault.get_request(REVIEWER, ref)
+        assert got["unreadable"] and got["name"] == got["phone"] == ""
+    with vault.db.transaction() as conn:
+        ra = conn.one("SELECT id FROM intake_requests WHERE reference = ?", (a,))
         with pytest.raises(InvalidTag):
-            vault.get_request(REVIEWER, ref)
+            Vault._decrypt_row(vault._data_key(conn, vault.master_key, ra["id"]),
+                               conn.one("SELECT * FROM intake_requests WHERE reference = ?", (a,)))
+    assert sorted(vault.verify_records().unreadable) == sorted([a, b])
 
 
 def test_wrong_key_refuses_to_open(db_url):
@@ -133,18 +147,15 @@ def test_rotation_keeps_every_record_readable(db_url):
     people = [{**PERSON, "name": f"Persona {i}", "message": f"mensaje número {i}"} for i in range(25)]
     refs = [vault.create_request(p, "normal") for p in people]
     vault.add_note(REVIEWER, refs[3], "nota tres")
-    secret = auth.add_user(vault, "rev", "a long enough password", ["reviewer"])
+    rev = add_staff(vault, "rev", ["reviewer"])
     new = new_key()
-    assert vault.rotate(new) == 25
+    assert vault.rotate(new).rewrapped == 25
     reopened = open_vault(db_url, new)
     for ref, person in zip(refs, people):
         got = reopened.get_request(REVIEWER, ref)
         assert {f: got[f] for f in PERSONAL_FIELDS} == person
     assert reopened.get_request(REVIEWER, refs[3])["notes"][0]["text"] == "nota tres"
-    import pyotp
-
-    assert auth.login(reopened, "rev", "a long enough password", pyotp.TOTP(secret).now(),
-                      max_failures=5, lockout_seconds=60).ok
+    assert auth.login(reopened, "rev", rev.password, rev.code()).ok
     with pytest.raises(IntakeKeyError):
         open_vault(db_url, old)
     assert audit.verify(reopened.db, reopened.audit_key).ok
@@ -165,10 +176,7 @@ def test_audit_chain_detects_a_tampered_row(db_url):
     assert audit.verify(vault.db, vault.audit_key).ok
     # ... and an attacker who removes the guard and edits a row is detected
     with vault.db.transaction() as conn:
-        if vault.db.kind == "sqlite":
-            conn.execute("DROP TRIGGER intake_audit_no_update")
-        else:
-            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        remove_append_only_guard(conn, "intake_audit_no_update")
         conn.execute("UPDATE intake_audit SET actor = ? WHERE seq = 2", ("someone-else",))
     check = audit.verify(vault.db, vault.audit_key)
     assert not check.ok and check.bad_seq == 2
@@ -184,10 +192,7 @@ def test_audit_chain_cannot_be_rebuilt_without_the_key(db_url):
     for _ in range(3):
         vault.get_request(REVIEWER, ref)
     with vault.db.transaction() as conn:
-        if vault.db.kind == "sqlite":
-            conn.execute("DROP TRIGGER intake_audit_no_update")
-        else:
-            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        remove_append_only_guard(conn, "intake_audit_no_update")
         conn.execute("UPDATE intake_audit SET actor = 'nobody' WHERE seq = 2")
         prev = "0" * 64
         for row in conn.execute("SELECT * FROM intake_audit ORDER BY seq"):
@@ -206,13 +211,32 @@ def test_audit_chain_detects_a_deleted_row(db_url):
     for _ in range(3):
         vault.get_request(REVIEWER, ref)
     with vault.db.transaction() as conn:
-        if vault.db.kind == "sqlite":
-            conn.execute("DROP TRIGGER intake_audit_no_delete")
-        else:
-            conn.execute("ALTER TABLE intake_audit DISABLE TRIGGER intake_audit_no_change")
+        remove_append_only_guard(conn, "intake_audit_no_delete")
         conn.execute("DELETE FROM intake_audit WHERE seq = 3")
     check = audit.verify(vault.db, vault.audit_key)
     assert not check.ok and check.bad_seq == 4
+
+
+@pytest.mark.parametrize("kept", [0, 3])
+def test_audit_chain_truncation_is_caught_by_its_anchor(db_url, tmp_path, kept):
+    """Deleting every audit row, or the last ones, leaves a consistent chain: the anchor outside the database
+    catches it (issue 15, item 14)."""
+    anchor = tmp_path / "state" / "intake-audit.anchor"
+    vault = Vault(Database(db_url, anchor), new_key()).open()
+    ref = vault.create_request(PERSON, "urgent")
+    for _ in range(4):
+        vault.get_request(REVIEWER, ref)
+    rows, head = audit.head(vault.db)
+    assert audit.read_anchor(anchor) == (rows, head) == (5, head)
+    assert audit.verify(vault.db, vault.audit_key).ok
+    with vault.db.transaction() as conn:
+        remove_append_only_guard(conn, "intake_audit_no_delete")
+        conn.execute("DELETE FROM intake_audit WHERE seq > ?", (kept,))
+    assert audit.verify(Database(db_url), vault.audit_key).ok  # the chain alone looks intact ...
+    check = audit.verify(vault.db, vault.audit_key)  # ... the anchor file says otherwise
+    assert not check.ok and "truncated" in check.reason and f"{rows} rows" in check.reason
+    given = audit.parse_anchor(f"alert text ... {audit.anchor_text(rows, head)} ...")  # the copy in an alert
+    assert not audit.verify(Database(db_url), vault.audit_key, given).ok
 
 
 def test_retention_shreds_closed_requests_after_n_days(db_url):

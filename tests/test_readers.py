@@ -279,7 +279,8 @@ def test_frames_follow_the_schema() -> None:
         assert frame.columns == [*cols, RECORD_HASH], table  # all reader columns, schema order, then the hash
         assert frame[RECORD_HASH].dtype == pl.UInt64 and frame[RECORD_HASH].null_count() == 0
         for name, dtype in frame.drop(RECORD_HASH).schema.items():
-            expected = {"DATE": pl.Date, "INTEGER": pl.Int32}.get(cols[name], pl.String)
+            expected = {"DATE": pl.Date, "INTEGER": pl.Int32, "BOOLEAN": pl.Boolean,
+                        "TIMESTAMP": pl.Datetime("us")}.get(cols[name], pl.String)
             assert dtype == expected, (table, name)
             if dtype == pl.String:
                 assert not (frame[name] == "").any(), (table, name)
@@ -290,7 +291,8 @@ def test_frames_follow_the_schema() -> None:
 def test_every_reader_is_registered() -> None:
     assert set(READERS) == {
         "lesa_nationwide", "seattle_aor_csv", "seattle_aor_xlsx", "seattle_cap_csv", "seattle_cap_xlsx",
-        "i213_csv", "i213_xlsx", "ddp_bln_arrests", "ddp_joined", "ddp_detainers",
+        "i213_csv", "i213_xlsx", "ddp_bln_arrests", "ddp_joined", "ddp_detainers", "ddp_ice",
+        "detention_stats", "ddp_facility_population",  # aggregates (docs/detention.md)
     }
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -120,7 +121,10 @@ def test_urgent_request_alerts_staff_by_webhook_and_email_without_personal_data(
     hook = receiver.requests[0]
     assert verify_signature(SECRET.encode(), hook["headers"], hook["body"])
     body = json.loads(hook["body"])
-    assert body["kind"] == "intake-urgent" and body["data"] == {"kind": "intake-urgent", "reference": ref}
+    anchor = body["data"].pop("audit_anchor")  # the audit log's rows and head at the time (issue 15 item 14)
+    assert re.fullmatch(r"audit \d+:[0-9a-f]{64}", anchor) and anchor in hook["body"].decode()
+    assert body["kind"] == "intake-urgent" and body["data"] == {"kind": "intake-urgent", "reference": ref,
+                                                                "references": [ref]}
     assert ref in body["title"] and normal not in hook["body"].decode()
     assert_nothing_typed(hook["body"])
     # the e-mail: over STARTTLS with AUTH, to the duty attorney, the reference in subject and text

@@ -34,6 +34,7 @@ def _register() -> None:
         "icemonitor.warehouse.cli",
         "icemonitor.places.cli",
         "icemonitor.analysis.cli",
+        "icemonitor.analysis.detention_cli",
         "icemonitor.web.cli",
         "icemonitor.watch.cli",
         "icemonitor.intake.cli",

@@ -1,4 +1,4 @@
-"""CLI commands of the analysis stage: summary, sweeps, priorities, targeting, check."""
+"""CLI commands of the analysis stage: summary, outcomes, sweeps, priorities, targeting, check."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
     @app.command("summary")
     def summary_cmd(
         table: str = typer.Option("arrests", "--table", help="arrests|encounters|removals|bookins|detainers|i213"),
-        by: list[str] = typer.Option(["fy"], "--by", help="fy|month|week|day|aor|state|county|method_class|criminality|citizenship|gender|release (repeat or comma list)"),
+        by: list[str] = typer.Option(["fy"], "--by", help="fy|month|week|day|aor|state|county|method_class|criminality|apprehension_type|citizenship|gender|release (repeat or comma list)"),
         date_from: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD"),
         date_to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM-DD"),
         place: Optional[str] = typer.Option(None, "--place", help="US, an AOR code, a state or a county FIPS"),
@@ -124,6 +124,20 @@ def register(app: typer.Typer) -> None:
             res = summary(_connect(), table=table, by=by, date_from=date_from, date_to=date_to, place=place,
                           filters={"aor": aor, "method_class": method_class, "criminality": criminality,
                                    "citizenship": citizenship, "gender": gender, "release": release})
+        show(res, as_json)
+
+    @app.command("outcomes")
+    def outcomes_cmd(
+        date_from: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD (arrest date)"),
+        date_to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM-DD (arrest date)"),
+        place: Optional[str] = typer.Option(None, "--place", help="US, an AOR code, a state or a county FIPS"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Arrests by how the linked detention stay ended (same release; lower bounds)."""
+        from icemonitor.analysis.outcomes import outcomes
+
+        with _working("linking arrests to stays"):
+            res = outcomes(_connect(), date_from=date_from, date_to=date_to, place=place)
         show(res, as_json)
 
     @app.command("sweeps")

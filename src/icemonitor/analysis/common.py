@@ -13,7 +13,7 @@ import duckdb
 
 from icemonitor.errors import InputError
 
-TABLES = ("arrests", "encounters", "removals", "bookins", "detainers", "i213")
+TABLES = ("arrests", "encounters", "removals", "bookins", "detainers", "i213", "detention_stints", "detention_stays")
 AOR_CODES = (
     "ATL BAL BOS BUF CHI DAL DEN DET ELP HOU LOS MIA NEW NOL NYC PHI PHO SEA SFR SLC SNA SND SPM WAS HQ".split()
 )
@@ -105,15 +105,23 @@ def resolution_available(con: duckdb.DuckDBPyConnection) -> bool:
 def event_source(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """FROM clause for a table, joined to the landmark resolution when the places stage has built it.
 
-    Adds columns res_state, res_county_fips (NULL where unresolved). The join is many-to-one by (aor, landmark).
+    Adds columns res_state, res_county_fips (NULL where unresolved) and res_by (how the row was placed:
+    'recorded_state' where the release records a state, which wins over the landmark; 'landmark' where only
+    the landmark resolver places it; NULL where neither does). A landmark county in another state than the
+    recorded one is dropped. The join is many-to-one by (aor, landmark).
     """
     if resolution_available(con) and {"aor", "landmark"} <= table_columns(con, table):
+        state = "e.state"  # a common column of every event table (schema.yaml)
         return (
-            f"(SELECT e.*, r.state AS res_state, r.county_fips AS res_county_fips FROM {table} e "
+            f"(SELECT e.*, coalesce({state}, r.state) AS res_state, "
+            f"CASE WHEN {state} IS NULL OR r.state = {state} THEN r.county_fips END AS res_county_fips, "
+            f"CASE WHEN {state} IS NOT NULL THEN 'recorded_state' WHEN r.state IS NOT NULL THEN 'landmark' END "
+            f"AS res_by FROM {table} e "
             f"LEFT JOIN (SELECT aor, landmark, any_value(state) AS state, any_value(county_fips) AS county_fips "
             f"FROM {RESOLUTION_TABLE} GROUP BY aor, landmark) r ON e.aor = r.aor AND e.landmark = r.landmark)"
         )
-    return f"(SELECT e.*, e.state AS res_state, NULL::VARCHAR AS res_county_fips FROM {table} e)"
+    return (f"(SELECT e.*, e.state AS res_state, NULL::VARCHAR AS res_county_fips, "
+            f"CASE WHEN e.state IS NOT NULL THEN 'recorded_state' END AS res_by FROM {table} e)")
 
 
 NATION = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE", "ALL")  # place words meaning the whole country
@@ -194,6 +202,16 @@ def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where
             "text": (f"{n:,} events of the same filters in {', '.join(aors)} are not resolved to a {level} (landmark "
                      f"blank, an office code, or ambiguous): they may or may not lie in {parsed.label} and are not "
                      "counted here")}
+
+
+def placement_mix(con: duckdb.DuckDBPyConnection, source: str, where: Where, place: str | None) -> dict[str, int] | None:
+    """For a state, county or group place: how the events under `where` (place included) were placed, as
+    {'recorded_state': n, 'landmark': n} (event_source's res_by). None for no place, the nation or an AOR."""
+    if not place or place.strip().upper() in NATION + tuple(AOR_CODES):
+        return None
+    rows = con.execute(f"SELECT coalesce(res_by, 'aor'), count(*) FROM {source} WHERE {where.sql()} GROUP BY 1",
+                       where.params).fetchall()
+    return {"recorded_state": 0, "landmark": 0, **dict(rows)}
 
 
 def releases_of(con: duckdb.DuckDBPyConnection, source: str, where: Where) -> list[str]:

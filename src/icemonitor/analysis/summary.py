@@ -13,6 +13,7 @@ from icemonitor.analysis.common import (
     check_table,
     event_source,
     place_where,
+    placement_mix,
     resolution_available,
     split_list,
     table_columns,
@@ -20,6 +21,7 @@ from icemonitor.analysis.common import (
     Where,
 )
 from icemonitor.analysis.result import AnalysisResult
+from icemonitor.catalog.problems import problems_for
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
 
@@ -34,6 +36,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "method_class": ("coalesce(method_class, '(not recorded)')", "custodial / at_large / other (codes/apprehension_methods.csv)"),
     "criminality": ("coalesce(criminality, 'unknown') || ' [' || coalesce(criminality_field, '?') || ']'",
                     "criminality class with the source field it comes from in brackets"),
+    "apprehension_type": ("coalesce(apprehension_type, '(not recorded)')",
+                          "targeted / collateral (arrests; ICE records it from August 2025, in the March 2026 release)"),
     "citizenship": ("coalesce(citizenship, '(blank)')", "Country of citizenship as written"),
     "gender": ("coalesce(gender, '(blank)')", "Gender as written"),
     "release": ("release_id", "Catalog id of the release"),
@@ -56,6 +60,8 @@ def summary(
     if "county" in groups and not resolution_available(con):
         raise InputError("County grouping needs the places stage's landmark_resolution table", field="by", value="county")
     cols = table_columns(con, table)
+    if "apprehension_type" in groups and "apprehension_type" not in cols:
+        raise InputError(f"Table {table} has no apprehension type", field="by", value="apprehension_type")
     source = event_source(con, table)
     where, d0, d1 = counted_in_period(date_from, date_to)
     base = Where(list(where.parts), list(where.params))  # the same filters without the place
@@ -112,10 +118,19 @@ def summary(
     undecided = unresolved_in_place(con, source, base, place, ref)
     if undecided:
         caveats.append(undecided["text"] + ".")
+    problems = problems_for(table, releases, d0, d1)
+    caveats.extend(f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})" for p in problems)
+    placed = placement_mix(con, source, where, place)
+    if placed:
+        caveats.append(f"Placed in {label}: {placed['recorded_state']:,} events by the state the release records, "
+                       f"{placed['landmark']:,} by the landmark alone"
+                       + (f", {placed['aor']:,} by their AOR" if placed.get("aor") else "") + ".")
     return AnalysisResult(
         name="summary",
         parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied},
         columns=groups + ["events", "share", "share_low", "share_high", "releases"],
         figures=figures, definitions=definitions, releases=releases, caveats=caveats,
-        extra={"total_events": total, "unresolved_in_place_aors": undecided},
+        extra={"total_events": total, "unresolved_in_place_aors": undecided, "placement": placed,
+               "known_problems": [{"release_id": p.release_id, "en": p.problem_en, "es": p.problem_es,
+                                   "source": p.source} for p in problems]},
     )

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,11 +93,19 @@ def entries(release_id: str, name: str, home: Path | None = None) -> Iterator[Ar
             yield entry
 
 
+def index(home: Path | None = None) -> dict[tuple[str, str], list[ArchivedFile]]:
+    """Manifest entries by (release id, file name), newest first: one read for many look-ups."""
+    out: dict[tuple[str, str], list[ArchivedFile]] = {}
+    for entry in reversed(read_manifest(home)):
+        out.setdefault((entry.release_id, entry.name), []).append(entry)
+    return out
+
+
 def find(release_id: str, name: str, sha256: str, size: int, *, home: Path | None = None,
-         full: bool = False) -> ArchivedFile | None:
+         full: bool = False, candidates: Iterable[ArchivedFile] | None = None) -> ArchivedFile | None:
     """The newest archived copy with that checksum whose file is present with the right size
-    (and, with ``full``, whose bytes hash to it)."""
-    for entry in entries(release_id, name, home):
+    (and, with ``full``, whose bytes hash to it). ``candidates`` (from `index`) spares reading the manifest."""
+    for entry in entries(release_id, name, home) if candidates is None else candidates:
         if entry.sha256 != sha256 or entry.bytes != size:
             continue
         try:

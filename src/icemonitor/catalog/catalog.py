@@ -5,6 +5,7 @@ The data lives in ``releases.yaml`` beside this module; this module only loads a
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -19,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from icemonitor.errors import InputError
 
 DEFAULT_PATH = Path(__file__).with_name("releases.yaml")
-RECORD_KINDS = ("arrests", "encounters", "removals", "bookins", "detainers", "i213")
+RECORD_KINDS = ("arrests", "encounters", "removals", "bookins", "detainers", "i213", "detentions")
 URL_REWRITE_ENV = "ICEMONITOR_URL_REWRITE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Derivations that read an installed Python package rather than other catalog files.
+_SELF_CONTAINED = {"addfips_data"}
 
 
 class _Model(BaseModel):
@@ -51,24 +54,71 @@ class Origin(_Model):
     source_md: str | None = None
 
 
+OriginClass = Literal["upstream", "derived", "curated"]
+
+
 class ReleaseFile(_Model):
-    """One file of a release, kept byte for byte in the raw archive."""
+    """One file of a release, kept byte for byte in the raw archive.
+
+    Where its bytes come from (docs/catalog.md): ``url`` (an upstream address), ``derive`` (a derivation in
+    icemonitor.catalog.derive run on the catalog files at ``inputs``, mirror paths) or ``package_data`` (a file
+    shipped inside the icemonitor package: curated knowledge, or an upstream asset such as the map). Whatever the
+    source, the bytes must hash to ``sha256``. ``optional`` files may be missing: the build goes on without them.
+    ``input_only`` files are fetched only when a derivation needs them.
+
+    ``sha256: null`` (with ``bytes: null``) marks a file whose checksum cannot be known before it is first
+    downloaded (e.g. a workbook behind a share link): the first fetch records it (catalog/pins.py) and later
+    downloads must match it."""
 
     name: str
     url: str | None
-    sha256: str
-    bytes: int = Field(ge=0)
+    sha256: str | None
+    bytes: int | None = Field(default=None, ge=0)
     mirror_path: str
     reader: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
+    derive: str | None = None
+    inputs: list[str] = Field(default_factory=list)
+    input_manifest: str | None = None  # a CSV in the catalog package listing more inputs (expanded when loading)
+    package_data: str | None = None
+    origin_class: OriginClass | None = None
+    optional: bool = False
+    input_only: bool = False
+
+    @model_validator(mode="after")
+    def _origin(self) -> ReleaseFile:
+        if self.derive is None and self.inputs:
+            raise ValueError(f"{self.name}: inputs are listed but no derivation")
+        if self.derive is not None and not self.inputs and self.derive not in _SELF_CONTAINED:
+            raise ValueError(f"{self.name}: derivation {self.derive!r} lists no inputs")
+        if self.origin_class is None:
+            cls = "derived" if self.derive else "upstream" if self.url else "curated" if self.package_data else None
+            object.__setattr__(self, "origin_class", cls)
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        """Where the bytes can come from besides a mirror, in the order fetch tries them."""
+        return [s for s, on in (("package", self.package_data), ("url", self.url), ("derive", self.derive)) if on]
 
     @field_validator("sha256")
     @classmethod
-    def _sha(cls, v: str) -> str:
-        if not _SHA256.match(v):
+    def _sha(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
             raise ValueError(f"not a lowercase hex SHA-256: {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _size_with_checksum(self) -> ReleaseFile:
+        if (self.sha256 is None) != (self.bytes is None):
+            raise ValueError("sha256 and bytes are both known or both null (recorded at first fetch)")
+        return self
+
+    @property
+    def pinned_at_first_fetch(self) -> bool:
+        """True when the catalog has no checksum: the first fetch records one."""
+        return self.sha256 is None
 
     @field_validator("name")
     @classmethod
@@ -90,7 +140,7 @@ class Release(_Model):
     """A release: one publication of records (or of reference data) with its files."""
 
     id: str
-    kind: Literal["event", "reference"]
+    kind: Literal["event", "reference", "aggregate"]  # aggregate: published tables (read, not event records)
     title: str
     publisher: str
     foia_request: str | None = None
@@ -98,6 +148,9 @@ class Release(_Model):
     coverage: Coverage | None = None
     origin: Origin = Field(default_factory=Origin)
     notes: str | None = None
+    # always: fetched and built by default; on_request: large releases fetched only when named
+    # (`icemonitor fetch ID`), built once archived, and reported as lacking otherwise
+    fetch: Literal["always", "on_request"] = "always"
     files: list[ReleaseFile]
 
     @field_validator("id")
@@ -126,8 +179,12 @@ class Release(_Model):
         if self.kind == "event":
             if not self.record_kinds:
                 raise ValueError("an event release must list its record kinds")
-            if any(f.reader is None for f in self.files):
-                raise ValueError("every file of an event release needs a reader")
+            if self.fetch == "always" and any(f.reader is None for f in self.files):
+                raise ValueError("every file of an event release needs a reader (on_request releases may list "
+                                 "files no reader reads yet, with a note)")
+        elif self.kind == "aggregate":
+            if self.record_kinds or any(f.reader is None for f in self.files):
+                raise ValueError("an aggregate release has no record kinds and a reader for every file")
         elif any(f.reader is not None for f in self.files):
             raise ValueError("reference files have no reader")
         return self
@@ -190,6 +247,13 @@ class Catalog(_Model):
 
     def event_releases(self) -> list[Release]:
         return [r for r in self.releases if r.kind == "event"]
+
+    def default_releases(self) -> list[Release]:
+        """The releases fetched without being named (fetch: always)."""
+        return [r for r in self.releases if r.fetch == "always"]
+
+    def aggregate_releases(self) -> list[Release]:
+        return [r for r in self.releases if r.kind == "aggregate"]
 
     def reference_releases(self) -> list[Release]:
         return [r for r in self.releases if r.kind == "reference"]
@@ -268,6 +332,30 @@ def load_catalog(path: Path | str | None = None, *, url_rewrite: UrlRewrite = No
 _CACHE: dict[tuple, Catalog] = {}
 
 
+def _expand_input_manifests(data: dict, folder: Path) -> None:
+    """A derived file with many upstream inputs lists them in a CSV (name, mirror_path, url, sha256, bytes)
+    instead of the YAML: each row becomes an input-only file of the same release and one of the file's inputs."""
+    for rel in data.get("releases") or []:
+        files = rel.get("files") or []
+        for f in list(files):
+            manifest = f.get("input_manifest")
+            if not manifest:
+                continue
+            where = folder / manifest
+            try:
+                with where.open(encoding="utf-8", newline="") as fh:
+                    rows = list(csv.DictReader(fh))
+            except OSError as err:
+                raise InputError(f"cannot read the input manifest: {err}", file=str(where)) from None
+            for i, row in enumerate(rows, start=2):
+                try:
+                    files.append({"name": row["name"], "url": row["url"], "sha256": row["sha256"],
+                                  "bytes": int(row["bytes"]), "mirror_path": row["mirror_path"], "input_only": True})
+                except (KeyError, ValueError) as err:
+                    raise InputError(f"bad input manifest row: {err}", file=str(where), row=i) from None
+            f["inputs"] = list(f.get("inputs") or []) + [row["mirror_path"] for row in rows]
+
+
 def _load(path: Path, spec: UrlRewrite) -> Catalog:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -277,6 +365,7 @@ def _load(path: Path, spec: UrlRewrite) -> Catalog:
         raise InputError(f"the catalog is not valid YAML: {err}", file=str(path)) from None
     if not isinstance(data, dict):
         raise InputError("the catalog must be a mapping with a 'releases' list", file=str(path))
+    _expand_input_manifests(data, DEFAULT_PATH.parent)  # manifests ship in the package beside releases.yaml
     rewrite = _rewriter(spec)
     if rewrite:
         for rel in data.get("releases") or []:

@@ -22,8 +22,11 @@ def fetch_command(
     release: Annotated[Optional[list[str]], typer.Argument(help="Release ids (default: every release in the catalog)")] = None,
     mirror: Annotated[Optional[Path], typer.Option(help="Folder laid out like shared/data (or shared/data/ice) to copy files from; default ICEMONITOR_MIRROR")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Hash every archived copy again and fetch a corrupt one anew")] = False,
+    recheck: Annotated[bool, typer.Option("--recheck", help="Download files whose checksum was recorded at first fetch again, to see whether upstream changed them")] = False,
+    accept_new_version: Annotated[bool, typer.Option("--accept-new-version", help="Archive such a changed file as a new version (otherwise it is refused)")] = False,
 ) -> None:
-    """Archive the releases' raw files (checksum-verified) under ICEMONITOR_HOME/raw."""
+    """Archive the releases' raw files (checksum-verified) under ICEMONITOR_HOME/raw. Without ids: every release
+    but the large ones marked 'on request' (name those to fetch them)."""
     from icemonitor.catalog.fetch import fetch
 
     try:
@@ -39,10 +42,16 @@ def fetch_command(
                 elif event == "advance":
                     bar.update(task, advance=n, description=name)
 
-            done = fetch(release or None, mirror=mirror or config.mirror(), progress=progress, verify=verify)
+            done = fetch(release or None, mirror=mirror or config.mirror(), progress=progress, verify=verify, recheck=recheck,
+                         accept_new_version=accept_new_version)
     except IcemonitorError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
+    from icemonitor.catalog.fetch import missing_optional
+
+    for r, f in missing_optional(release or None):
+        console.print(f"[yellow]not fetched (optional):[/] {escape(r.id)}/{escape(f.name)}: no upstream address; "
+                      f"only a mirror provides it ({escape(f.mirror_path)})", highlight=False)
     new = [a for a in done if a.new]
     console.print(
         f"{len(new)} file(s) archived, {len(done) - len(new)} already present; raw archive: {config.raw_dir()}",
@@ -54,6 +63,7 @@ def releases_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the catalog's releases and which of their files are archived."""
+    from icemonitor.catalog import pins
     from icemonitor.catalog.catalog import load_catalog
     from icemonitor.catalog.fetch import archived_files
 
@@ -63,12 +73,18 @@ def releases_command(
         for r, f, a in archived_files(catalog=catalog):
             row = rows.setdefault(r.id, {
                 "id": r.id, "kind": r.kind, "title": r.title, "foia_request": r.foia_request,
-                "record_kinds": r.record_kinds,
+                "record_kinds": r.record_kinds, "fetch": r.fetch,
                 "coverage": {"from": str(r.coverage.from_), "to": str(r.coverage.to)} if r.coverage else None,
                 "files": [],
             })
+            pin = pins.latest(r.id, f.name) if f.pinned_at_first_fetch else None
             row["files"].append({
-                "name": f.name, "bytes": f.bytes, "sha256": f.sha256, "reader": f.reader, "url": f.url,
+                "name": f.name, "bytes": f.bytes if f.bytes is not None else (pin.bytes if pin else None),
+                "sha256": f.sha256 or (pin.sha256 if pin else None), "reader": f.reader, "url": f.url,
+                "checksum": ("catalog" if not f.pinned_at_first_fetch else
+                             f"recorded at first fetch {pin.pinned_at[:10]}" if pin else "unknown until first fetch"),
+                "origin_class": f.origin_class or "mirror only", "derive": f.derive, "inputs": f.inputs,
+                "package_data": f.package_data, "optional": f.optional, "input_only": f.input_only,
                 "archived": str(a.path) if a else None, "fetched_at": a.fetched_at if a else None,
             })
     except IcemonitorError as err:
@@ -79,17 +95,31 @@ def releases_command(
         return
     table = Table(title=f"releases (raw archive: {config.raw_dir()})")
     for col, kw in (("release", {}), ("kind", {}), ("FOIA", {}), ("records", {}), ("coverage", {}),
-                    ("files", {"justify": "right"}), ("MB", {"justify": "right"}), ("archived", {"justify": "right"})):
+                    ("files", {"justify": "right"}), ("origin", {}), ("MB", {"justify": "right"}),
+                    ("archived", {"justify": "right"}), ("checksums", {})):
         table.add_column(col, **kw)
     for row in rows.values():
         files = row["files"]
         cov = f"{row['coverage']['from']}..{row['coverage']['to']}" if row["coverage"] else ""
         n_arch = sum(1 for f in files if f["archived"])
+        sizes = [f["bytes"] for f in files if f["bytes"] is not None]
+        size = f"{sum(sizes) / 1e6:.1f}" + ("+?" if len(sizes) < len(files) else "")
+        checksums = sorted({f["checksum"] for f in files})
         table.add_row(
-            row["id"], row["kind"], row["foia_request"] or "", ", ".join(row["record_kinds"]), cov,
-            str(len(files)), f"{sum(f['bytes'] for f in files) / 1e6:.1f}", f"{n_arch}/{len(files)}",
+            row["id"] + (" (on request)" if row["fetch"] == "on_request" else ""), row["kind"],
+            row["foia_request"] or "", ", ".join(row["record_kinds"]), cov,
+            str(len(files)), _origins(files), size, f"{n_arch}/{len(files)}", "; ".join(checksums),
         )
     Console().print(table)
+
+
+def _origins(files: list[dict]) -> str:
+    """How many files come from each origin class, e.g. "upstream 3, derived 2" (docs/catalog.md)."""
+    counts: dict[str, int] = {}
+    for f in files:
+        label = f["origin_class"] + (" (optional)" if f["optional"] else "") + (" (input)" if f["input_only"] else "")
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in counts.items())
 
 
 def register(app: typer.Typer) -> None:

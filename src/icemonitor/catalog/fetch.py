@@ -13,13 +13,14 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
 from icemonitor import __version__, config
-from icemonitor.catalog import archive
+from icemonitor.catalog import archive, pins
 from icemonitor.catalog.archive import ArchivedFile
 from icemonitor.catalog.catalog import Catalog, Release, ReleaseFile, load_catalog
 from icemonitor.errors import ChecksumError, IcemonitorError, InputError
@@ -52,7 +53,8 @@ def mirror_candidates(mirror: Path, f: ReleaseFile) -> list[Path]:
     return out
 
 
-def _from_mirror(src: Path, release: Release, f: ReleaseFile, home: Path | None, progress: Progress) -> ArchivedFile:
+def _from_mirror(src: Path, release: Release, f: ReleaseFile, home: Path | None, progress: Progress,
+                 origin: str | None = None) -> ArchivedFile:
     staged = archive.staging_file(release.id, f.name, home)
     h = hashlib.sha256()
     try:
@@ -66,7 +68,8 @@ def _from_mirror(src: Path, release: Release, f: ReleaseFile, home: Path | None,
         actual = h.hexdigest()
         if actual != f.sha256:
             raise _checksum_error(f.name, f.sha256, actual, str(src))
-        return archive.store(staged, release_id=release.id, name=f.name, sha256=f.sha256, origin=str(src), home=home)
+        return archive.store(staged, release_id=release.id, name=f.name, sha256=f.sha256, origin=origin or str(src),
+                             home=home)
     finally:
         staged.unlink(missing_ok=True)
 
@@ -162,8 +165,9 @@ def _from_url(client: httpx.Client, release: Release, f: ReleaseFile, home: Path
 
 
 def _select(catalog: Catalog, release_ids: str | Sequence[str] | None) -> list[Release]:
+    """The named releases; without names, every release fetched by default (not the on_request ones)."""
     if release_ids is None or (not isinstance(release_ids, str) and not release_ids):
-        return list(catalog.releases)
+        return catalog.default_releases()
     if isinstance(release_ids, str):
         release_ids = [release_ids]
     return [catalog.release(r) for r in release_ids]
@@ -171,21 +175,33 @@ def _select(catalog: Catalog, release_ids: str | Sequence[str] | None) -> list[R
 
 def missing(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None,
             catalog: Catalog | None = None) -> list[tuple[Release, ReleaseFile]]:
-    """Files of the given releases (all by default) not yet archived with the catalog's checksum."""
+    """Files of the given releases (by default those not marked on_request) not yet archived with their checksum
+    (for a file without a catalog checksum: the one recorded at its first fetch). Derivation inputs, fetched only
+    when needed, are not listed."""
     catalog = catalog or load_catalog()
-    return [
-        (r, f) for r in _select(catalog, release_ids) for f in r.files
-        if archive.find(r.id, f.name, f.sha256, f.bytes, home=home) is None
-    ]
+    return [(r, f) for r in _select(catalog, release_ids) for f in r.files
+            if not f.input_only and pins.find_archived(r, f, home) is None]
+
+
+def missing_optional(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None,
+                     catalog: Catalog | None = None) -> list[tuple[Release, ReleaseFile]]:
+    """Optional files (e.g. a transcribed extract only a mirror holds) that are not archived: the build goes on
+    without them and says so."""
+    return [(r, f) for r, f in missing(release_ids, home=home, catalog=catalog) if f.optional]
 
 
 def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None = None, mirror: Path | str | None = None,
           progress: Progress | None = None, catalog: Catalog | None = None, client: httpx.Client | None = None,
-          retries: int = 5, backoff: float = 0.5, timeout: float = 60.0, verify: bool = False) -> list[ArchivedFile]:
-    """Archive every file of the given releases (all by default) that is not archived yet with the right
-    checksum, taking it from ``mirror`` (or ICEMONITOR_MIRROR) when present there, else downloading it.
-    With ``verify``, archived copies are hashed again and a corrupt one is fetched anew (the corrupt copy stays).
-    Returns one ArchivedFile per catalog file (``new`` tells which were stored by this call)."""
+          retries: int = 5, backoff: float = 0.5, timeout: float = 60.0, recheck: bool = False,
+          accept_new_version: bool = False, verify: bool = False) -> list[ArchivedFile]:
+    """Archive every file of the given releases (by default every release not marked on_request) that is not
+    archived yet with the right checksum, taking it from ``mirror`` (or ICEMONITOR_MIRROR) when present there,
+    else downloading it. Returns one ArchivedFile per catalog file (``new`` tells which were stored by this call).
+
+    Files without a catalog checksum are checked against the one recorded at their first fetch (pins.py);
+    ``recheck`` downloads them again to see whether upstream changed; other bytes are refused unless
+    ``accept_new_version``. With ``verify``, archived copies are hashed again and a corrupt one is fetched anew
+    (the corrupt copy stays)."""
     catalog = catalog or load_catalog()
     home = Path(home) if home else config.home()
     mirror_dir = Path(mirror).expanduser() if mirror else config.mirror()
@@ -195,36 +211,46 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
     releases = _select(catalog, release_ids)
     results: dict[tuple[str, str], ArchivedFile] = {}
     todo = []
+    known = archive.index(home)
     for r in releases:
         for f in r.files:
-            found = archive.find(r.id, f.name, f.sha256, f.bytes, home=home, full=verify)
+            if f.pinned_at_first_fetch or verify:
+                found = pins.find_archived(r, f, home, full=verify)
+            else:
+                found = archive.find(r.id, f.name, f.sha256, f.bytes, candidates=known.get((r.id, f.name), []))
             if found:
                 results[(r.id, f.name)] = found
-            else:
-                todo.append((r, f))
-    report("total", "", sum(f.bytes for _, f in todo))
-    own_client = client is None and any(f.url for _, f in todo)
+            if (not found and not f.input_only) or (recheck and f.pinned_at_first_fetch):
+                todo.append((r, f))  # derivation inputs are fetched when a derivation needs them
+    report("total", "", sum(f.bytes or 0 for _, f in todo))
+    own_client = client is None and any(f.url or f.derive for _, f in todo)
     if own_client:
         client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)), follow_redirects=True,
             headers={"User-Agent": f"icemonitor/{__version__}", "Accept-Encoding": "identity"},
         )
     errors: list[IcemonitorError] = []
-    unreachable: set[str] = set()  # hosts that refused connections: later files from them fail at once
+    sources = _Sources(catalog, mirror_dir, client, home, report, retries, backoff)
     try:
         with _lock(home):
             for r, f in todo:
-                host = urlsplit(f.url).netloc if f.url else ""
                 try:
-                    if host in unreachable and _mirror_file(mirror_dir, f) is None:
-                        raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
-                    results[(r.id, f.name)] = _fetch_one(r, f, mirror_dir, client, home, report, retries, backoff)
+                    if f.pinned_at_first_fetch:
+                        sources.check_reachable(r, f)
+                        got = _fetch_pinned(r, f, mirror_dir, client, home, report, retries, backoff,
+                                            accept_new_version)
+                        if got is not None:  # None: the same bytes as the archived copy
+                            results[(r.id, f.name)] = got
+                    else:
+                        results[(r.id, f.name)] = sources.fetch_anew(r, f)
+                except MissingOptional:  # the build goes on without it and says so
+                    continue
                 except IcemonitorError as err:  # keep going: archive whatever can be archived
-                    if getattr(err, "unreachable", False):
-                        unreachable.add(host)
+                    if getattr(err, "unreachable", False) and f.url:
+                        sources.unreachable.add(urlsplit(f.url).netloc)
                     errors.append(_with_damaged_copy(err, r, f, home))
                     continue
-                report("done", f.name, f.bytes)
+                report("done", f.name, f.bytes or 0)
     finally:
         if own_client:
             client.close()
@@ -235,7 +261,7 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
         err = FetchError(f"{len(errors)} files could not be archived:\n" + "\n".join(f"- {e}" for e in errors))
         err.errors = errors
         raise err
-    return [results[(r.id, f.name)] for r in releases for f in r.files]
+    return [results[(r.id, f.name)] for r in releases for f in r.files if (r.id, f.name) in results]
 
 
 def corrupt_copy_text(path: Path, release_id: str, what: str) -> str:
@@ -261,18 +287,169 @@ def _with_damaged_copy(err: IcemonitorError, r: Release, f: ReleaseFile, home: P
     return out
 
 
-def _fetch_one(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: httpx.Client | None, home: Path,
-               report: Progress, retries: int, backoff: float) -> ArchivedFile:
+class MissingOptional(FetchError):
+    """An optional file no source provides: fetch skips it and the build says it is missing."""
+
+
+class _Sources:
+    """Obtains one catalog file from wherever it can come from: the package (curated knowledge and shipped
+    assets), the mirror, its upstream address, or a derivation from other catalog files (fetched first)."""
+
+    def __init__(self, catalog: Catalog, mirror_dir: Path | None, client: httpx.Client | None, home: Path,
+                 report: Progress, retries: int, backoff: float):
+        self.catalog, self.mirror_dir, self.client, self.home = catalog, mirror_dir, client, home
+        self.report, self.retries, self.backoff = report, retries, backoff
+        self.by_path = catalog.by_mirror_path()
+        self.unreachable: set[str] = set()  # hosts that refused connections: later files from them fail at once
+        self.archived = archive.index(home)
+
+    def obtain(self, r: Release, f: ReleaseFile) -> ArchivedFile:
+        """The archived copy, or a new one from the first source that has the file."""
+        found = archive.find(r.id, f.name, f.sha256, f.bytes, candidates=self.archived.get((r.id, f.name), []))
+        return found if found is not None else self.fetch_anew(r, f)
+
+    def fetch_anew(self, r: Release, f: ReleaseFile) -> ArchivedFile:
+        """A new copy from the first source that has the file (an archived copy, perhaps corrupt, is not used)."""
+        found = self._obtain(r, f)
+        self.archived.setdefault((r.id, f.name), []).insert(0, found)
+        return found
+
+    def check_reachable(self, r: Release, f: ReleaseFile) -> None:
+        """Fail at once for a file whose host could not be reached earlier in this run (and no mirror has it)."""
+        host = urlsplit(f.url).netloc if f.url else ""
+        if host in self.unreachable and _mirror_file(self.mirror_dir, f) is None:
+            raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
+
+    def _obtain(self, r: Release, f: ReleaseFile) -> ArchivedFile:
+        if f.package_data:  # the package's own copy: the mirror's is only a test fixture
+            return _from_package(r, f, self.home, self.report)
+        src = _mirror_file(self.mirror_dir, f)
+        if src is not None:
+            return _from_mirror(src, r, f, self.home, self.report)
+        if f.url:
+            return self._download(r, f)
+        if f.derive:
+            return self._derive(r, f)
+        where = f" (looked in {self.mirror_dir})" if self.mirror_dir else ""
+        if f.optional:
+            raise MissingOptional(f"{r.id}/{f.name} is optional and no mirror provides it{where}")
+        raise FetchError(
+            f"{r.id}/{f.name} has no upstream URL, derivation or packaged copy, and no mirror provides it{where}: "
+            f"pass --mirror DIR or set ICEMONITOR_MIRROR (a folder laid out like shared/data holding {f.mirror_path})"
+        )
+
+    def _download(self, r: Release, f: ReleaseFile) -> ArchivedFile:
+        host = urlsplit(f.url).netloc
+        self.check_reachable(r, f)
+        try:
+            return _from_url(self.client, r, f, self.home, self.report, self.retries, self.backoff)
+        except FetchError as err:
+            if getattr(err, "unreachable", False):
+                self.unreachable.add(host)
+            raise
+
+    def _derive(self, r: Release, f: ReleaseFile) -> ArchivedFile:
+        from icemonitor.catalog.derive import DERIVATIONS
+
+        inputs = {}
+        for path in f.inputs:
+            if path not in self.by_path:
+                raise InputError(f"{r.id}/{f.name}: derivation input is not a catalog file", file=path)
+            try:
+                inputs[path] = self.obtain(*self.by_path[path]).path
+            except IcemonitorError as err:
+                raise FetchError(f"{r.id}/{f.name}: not derived, its input {path} is missing: {err}") from None
+        staged = archive.staging_file(r.id, f.name, self.home)
+        try:
+            data = DERIVATIONS[f.derive](inputs, f.name)
+            staged.write_bytes(data)
+            self.report("advance", f.name, len(data))
+            actual = hashlib.sha256(data).hexdigest()
+            origin = f"derived:{f.derive}(" + ", ".join(f.inputs) + ")"
+            if actual != f.sha256:
+                raise _checksum_error(f.name, f.sha256, actual, origin)
+            return archive.store(staged, release_id=r.id, name=f.name, sha256=f.sha256, origin=origin, home=self.home)
+        finally:
+            staged.unlink(missing_ok=True)
+
+
+def package_file(f: ReleaseFile) -> Path:
+    """Where the package keeps a file it ships (``package_data`` is relative to the icemonitor package)."""
+    return Path(str(resources.files("icemonitor"))) / f.package_data
+
+
+def _from_package(release: Release, f: ReleaseFile, home: Path | None, progress: Progress) -> ArchivedFile:
+    src = package_file(f)
+    if not src.is_file():
+        raise FetchError(f"{release.id}/{f.name}: the package lacks {f.package_data} (a broken install?)")
+    return _from_mirror(src, release, f, home, progress, origin=f"package:{f.package_data}")
+
+
+def _download_whole(client: httpx.Client, url: str, part: Path, name: str, progress: Progress,
+                    retries: int, backoff: float) -> None:
+    """Stream ``url`` into ``part`` from the start (size unknown, so no resume), retrying transient failures."""
+    for attempt in range(retries + 1):
+        received = 0
+        try:
+            with client.stream("GET", url) as resp:
+                if resp.status_code in RETRY_STATUS:
+                    raise httpx.TransportError(f"HTTP {resp.status_code}")
+                if resp.status_code != 200:
+                    raise FetchError(f"download of {name} failed: HTTP {resp.status_code} from {url}")
+                with part.open("wb") as out:
+                    for chunk in resp.iter_raw():
+                        out.write(chunk)
+                        received += len(chunk)
+                        progress("advance", name, len(chunk))
+                    out.flush()
+                    os.fsync(out.fileno())
+            return
+        except httpx.HTTPError as err:
+            progress("advance", name, -received)
+            if attempt == retries:
+                failure = FetchError(f"download of {name} failed after {retries} retries: {err} ({url})")
+                failure.unreachable = isinstance(err, httpx.ConnectError)
+                raise failure from None
+            time.sleep(min(backoff * (2 ** attempt), 30.0))
+
+
+def _fetch_pinned(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: httpx.Client | None, home: Path,
+                  report: Progress, retries: int, backoff: float, accept_new: bool) -> ArchivedFile | None:
+    """A file without a catalog checksum: the first copy's checksum is recorded; a later copy with other bytes
+    is refused unless accepted as a new version. None when the copy equals the one already archived."""
+    pin = pins.latest(r.id, f.name, home)
     src = _mirror_file(mirror_dir, f)
-    if src is not None:
-        return _from_mirror(src, r, f, home, report)
-    if f.url:
-        return _from_url(client, r, f, home, report, retries, backoff)
-    where = f" (looked in {mirror_dir})" if mirror_dir else ""
-    raise FetchError(
-        f"{r.id}/{f.name} has no upstream URL and no mirror provides it{where}: pass --mirror DIR or set "
-        f"ICEMONITOR_MIRROR (a folder laid out like shared/data holding {f.mirror_path})"
-    )
+    if src is None and not f.url:
+        raise FetchError(f"{r.id}/{f.name} has no upstream URL and no mirror provides it: pass --mirror DIR")
+    staged = archive.staging_file(r.id, f.name, home)
+    try:
+        if src is not None:
+            shutil.copyfile(src, staged)
+            origin = str(src)
+        else:
+            _download_whole(client, f.url, staged, f.name, report, retries, backoff)
+            origin = f.url
+        actual, size = archive.sha256_file(staged), staged.stat().st_size
+        if pin is not None and actual == pin.sha256:
+            kept = archive.find(r.id, f.name, actual, size, home=home)
+            if kept is not None:
+                return None  # unchanged upstream
+        elif pin is not None and not accept_new:
+            err = ChecksumError(
+                f"{f.name} from {origin} differs from the copy first fetched on {pin.pinned_at[:10]} (sha256 "
+                f"{pin.sha256}, got {actual}); refused: fetch again with --accept-new-version to archive it as a "
+                "new version", file=f.name,
+            )
+            err.expected, err.actual = pin.sha256, actual
+            raise err
+        with staged.open("rb") as fh:
+            os.fsync(fh.fileno())
+        stored = archive.store(staged, release_id=r.id, name=f.name, sha256=actual, origin=origin, home=home)
+        if pin is None or actual != pin.sha256:
+            pins.record(r.id, f.name, actual, size, origin, pins.FIRST_FETCH if pin is None else pins.NEW_VERSION, home)
+        return stored
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -317,8 +494,9 @@ def archived_path(release_id: str, file_name: str, *, home: Path | None = None, 
     """The newest archived copy of a catalog file. Checked cheaply (manifest checksum equals the catalog's,
     size matches); ``full_check`` re-hashes the bytes. InputError when it has not been fetched."""
     catalog = catalog or load_catalog()
-    f = catalog.release(release_id).file(file_name)
-    entry = archive.find(release_id, file_name, f.sha256, f.bytes, home=home, full=full_check)
+    release = catalog.release(release_id)
+    f = release.file(file_name)
+    entry = pins.find_archived(release, f, home, full=full_check)
     if entry is None:
         older = next(archive.entries(release_id, file_name, home), None)
         why = " (the archive holds a copy with a different checksum)" if older else ""
@@ -347,4 +525,4 @@ def archived_files(home: Path | None = None, *, catalog: Catalog | None = None) 
     catalog = catalog or load_catalog()
     for r in catalog.releases:
         for f in r.files:
-            yield r, f, archive.find(r.id, f.name, f.sha256, f.bytes, home=home)
+            yield r, f, pins.find_archived(r, f, home)

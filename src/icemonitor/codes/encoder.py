@@ -14,7 +14,7 @@ from icemonitor.errors import UnknownCodeError
 from icemonitor.warehouse.schema import Table
 
 # Reader columns that hold raw codes mapped by the encoder (kept as they are).
-CODED_RAW = {"aor_raw", "method_raw", "criminality_raw", "criminality_field", "operation_raw"}
+CODED_RAW = {"aor_raw", "method_raw", "criminality_raw", "criminality_field", "operation_raw", "apprehension_type_raw"}
 PROVENANCE = {"source_file", "source_sheet"}
 SEP = "\x1f"
 
@@ -36,11 +36,17 @@ def _equals(column: str, value: str | None) -> pl.Expr:
     return pl.col(column).is_null() if value is None else (pl.col(column) == value).fill_null(False)
 
 
-def _map_column(df: pl.DataFrame, column: str, mapping: dict[str, str | None], what: str) -> pl.Expr:
-    """Map a raw column through `mapping` (keyed by normalised value); unknown values stop."""
+def _map_column(
+    df: pl.DataFrame, column: str, mapping: dict[str, str | None], what: str, *, any_case: bool = False
+) -> pl.Expr:
+    """Map a raw column through `mapping` (keyed by normalised value); unknown values stop. With `any_case`,
+    a value known in another letter case maps too (AOR names, which some extracts lower-case)."""
+    folded = {k.casefold(): v for k, v in mapping.items()} if any_case else {}
     lookup: dict[str, str | None] = {}
     for raw in _distinct(df, column):
         key = normalise(raw)
+        if key not in mapping and key.casefold() in folded:
+            mapping = {**mapping, key: folded[key.casefold()]}
         if key not in mapping:
             raise _unknown(df, _equals(column, raw), column, raw, what)
         if raw is not None:
@@ -86,6 +92,8 @@ def _operation(df: pl.DataFrame, maps: CodeMaps) -> tuple[pl.Expr, pl.Expr | Non
             nulls.append(raw)
         elif key == "" or key in blanks:
             nulls.append(raw)
+        elif REDACTION_LIKE.match(key):
+            raise _unknown(df, _equals("operation_raw", raw), "operation_raw", raw, "redaction marker")
     name = pl.col("operation_raw")
     operation = pl.when(name.is_in(nulls).fill_null(True)).then(None).otherwise(name.str.strip_chars())
     flag = pl.when(name.is_in(redacted).fill_null(False)).then(pl.lit("operation")) if redacted else None
@@ -130,8 +138,15 @@ def encode(df: pl.DataFrame, table: Table, maps: CodeMaps | None = None) -> pl.D
     redacted = (
         pl.concat_list(flags).list.drop_nulls() if flags else pl.lit([], dtype=pl.List(pl.String))
     ).alias("redacted")
+    extra = []
+    if "apprehension_type" in schema:
+        extra.append(
+            _map_column(df, "apprehension_type_raw", maps.apprehension_type, "apprehension type")
+            .alias("apprehension_type")
+        )
     return df.with_columns(
-        _map_column(df, "aor_raw", maps.aor, "AOR name").alias("aor"),
+        *extra,
+        _map_column(df, "aor_raw", maps.aor, "AOR name", any_case=True).alias("aor"),
         _map_column(df, "method_raw", maps.method, "apprehension method").alias("method_class"),
         _criminality(df, table, maps),
         operation,

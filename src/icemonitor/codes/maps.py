@@ -28,6 +28,7 @@ def normalise(value: str | None) -> str:
 class CodeMaps:
     aor: dict[str, str | None]
     method: dict[str, str | None]
+    apprehension_type: dict[str, str | None]
     criminality: dict[tuple[str, str], str]
     criminality_fields: dict[str, dict[str, str]]
     criminality_recorded_from: dict[tuple[str, str], str]
@@ -46,6 +47,9 @@ def load_maps() -> CodeMaps:
         method={
             normalise(r["raw"]): (r["method_class"] or None)
             for r in _rows("apprehension_methods.csv")
+        },
+        apprehension_type={
+            normalise(r["raw"]): (r["apprehension_type"] or None) for r in _rows("apprehension_types.csv")
         },
         criminality={
             (r["field"], normalise(r["raw"])): r["criminality"] for r in _rows("criminality.csv")

@@ -12,7 +12,7 @@ from rich.console import Console
 from icemonitor import config
 from icemonitor.intake import audit, auth
 from icemonitor.intake.db import Database
-from icemonitor.intake.keys import KEY_ENV, IntakeKeyError, new_key, write_key_file
+from icemonitor.intake.keys import KEY_ENV, IntakeKeyError, new_key, pending_key_file, write_key_file
 from icemonitor.intake.settings import IntakeSettings
 from icemonitor.intake.store import Vault
 
@@ -23,7 +23,8 @@ err = Console(stderr=True)
 def _vault(settings: IntakeSettings) -> Vault:
     from icemonitor.intake.web import check_key_file
 
-    return Vault(Database(settings.db_url), check_key_file(Path(settings.key_file))).open()
+    key_file = Path(settings.key_file)
+    return Vault(Database(settings.db_url, settings.audit_anchor_file), check_key_file(key_file), key_file).open()
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -49,6 +50,15 @@ def _clear_errors(fn):
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _account(action, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    """Run an account change; an AccountError is a one-line error and exit 2."""
+    try:
+        return action(*args, **kwargs)
+    except auth.AccountError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
 
 
 def add_commands(app: typer.Typer) -> None:
@@ -77,29 +87,42 @@ def add_commands(app: typer.Typer) -> None:
     @group.command("rotate-key")
     @_clear_errors
     def rotate_key() -> None:
-        """Re-wrap every request's data key (and staff TOTP secrets) under a new master key, then replace the key file."""
+        """Re-wrap every request's data key (and staff TOTP secrets) under a new master key, then replace the key file.
+
+        Safe while the server runs: the rotation holds the database's key check, and the server reloads the key
+        (from the key file, or the pending `.new` file until it is renamed) before it seals or opens anything."""
         settings = IntakeSettings.from_env()
         vault = _vault(settings)
         key_path = Path(settings.key_file)
-        pending = key_path.with_name(key_path.name + ".new")
+        pending = pending_key_file(key_path)
         fresh = new_key()
         write_key_file(pending, fresh, overwrite=True)  # on disk before the database changes
         try:
-            count = vault.rotate(fresh, actor="cli")
+            done = vault.rotate(fresh, actor="cli")
         except BaseException:
             pending.unlink(missing_ok=True)  # the database still uses the old key
             raise
         os.replace(pending, key_path)
-        console.print(f"{count} data keys re-wrapped; {key_path} now holds the new master key. "
+        console.print(f"{done.rewrapped} data keys re-wrapped; {key_path} now holds the new master key. Staff "
+                      "sessions and pending enrolment links ended (log in again; `reset-user` re-issues a link). "
                       "Destroy old copies of the previous key (and backups made with it) to extend shredding to them.")
+        if done.unreadable:
+            err.print(f"{done.unreadable} records did not open with the previous key either and were left as they "
+                      "were: run `icemonitor intake verify`.")
 
     @group.command("verify-audit")
     @_clear_errors
-    def verify_audit(as_json: bool = typer.Option(False, "--json")) -> None:
-        """Recompute the audit log's keyed hash chain; exit 1 if any row was changed, removed or reordered."""
+    def verify_audit(as_json: bool = typer.Option(False, "--json"),
+                     anchor: str = typer.Option(None, "--anchor", help="`audit N:HEAD` from a staff alert "
+                                                "(default: the anchor file in the data folder)")) -> None:
+        """Recompute the audit log's keyed hash chain and compare it with its anchor; exit 1 if any row was
+        changed, removed or reordered, or the log was truncated."""
         settings = IntakeSettings.from_env()
         vault = _vault(settings)  # the chain is keyed: verifying needs the master key
-        check = audit.verify(vault.db, vault.audit_key)
+        given = audit.parse_anchor(anchor) if anchor else None
+        if anchor and given is None:
+            raise IntakeKeyError("--anchor: expected `audit ROWS:HEAD` as a staff alert shows it")
+        check = audit.verify(vault.db, vault.audit_key, given)
         if as_json:
             console.print_json(json.dumps(check.__dict__))
         elif check.ok:
@@ -109,25 +132,87 @@ def add_commands(app: typer.Typer) -> None:
         if not check.ok:
             raise typer.Exit(1)
 
+    @group.command("verify")
+    @_clear_errors
+    def verify(as_json: bool = typer.Option(False, "--json")) -> None:
+        """Open every request (each field and note) and every staff second factor with the master key, and check
+        the audit log; exit 1 if anything does not open or the log was tampered with."""
+        settings = IntakeSettings.from_env()
+        vault = _vault(settings)
+        records = vault.verify_records(actor="cli")
+        chain = audit.verify(vault.db, vault.audit_key)
+        if as_json:
+            console.print_json(json.dumps({**records.__dict__, "audit": chain.__dict__}))
+        else:
+            console.print(f"{records.requests - len(records.unreadable)} of {records.requests} requests open; "
+                          f"{records.accounts - len(records.unreadable_accounts)} of {records.accounts} staff "
+                          f"second factors open; audit log {'intact' if chain.ok else 'TAMPERED'} ({chain.rows} rows)")
+            for ref in records.unreadable:
+                err.print(f"request {ref} does not open with this key (restore the key it was sealed with)")
+            for name in records.unreadable_accounts:
+                err.print(f"account {name}: second factor does not open; `icemonitor intake reset-user {name}`")
+            if not chain.ok:
+                err.print(f"audit log: row {chain.bad_seq}: {chain.reason}")
+        if not (records.ok and chain.ok):
+            raise typer.Exit(1)
+
     @group.command("add-user")
     @_clear_errors
     def add_user(
         username: str,
         role: list[str] = typer.Option(..., "--role", help="reviewer, attorney or admin (repeatable)"),
+        base_url: str = typer.Option("", "--base-url", help="the server's address, to print a whole link"),
     ) -> None:
-        """Create a staff account; prints its TOTP secret once."""
-        settings = IntakeSettings.from_env()
-        vault = _vault(settings)
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-        try:
-            secret = auth.add_user(vault, username, password, role, actor="cli")
-        except auth.AccountError as exc:
-            err.print(f"error: {exc}")
-            raise typer.Exit(2) from None
-        import pyotp
+        """Create a staff account; prints its one-time enrolment link (its owner sets password and TOTP there)."""
+        vault = _vault(IntakeSettings.from_env())
+        token = _account(auth.add_user, vault, username, role, actor="cli")
+        console.print(f"account {username} created. Give its owner this one-time enrolment link (valid 72 hours): "
+                      f"{base_url.rstrip('/')}/staff/enrol/{token}", soft_wrap=True)
 
-        console.print(f"account {username} created. TOTP secret (add it to an authenticator app now; not shown again): {secret}")
-        console.print(pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="icemonitor intake"))
+    @group.command("reset-user")
+    @_clear_errors
+    def reset_user(username: str, base_url: str = typer.Option("", "--base-url")) -> None:
+        """Clear an account's password and second factor, end its sessions, print a new enrolment link."""
+        token = _account(auth.reset_user, _vault(IntakeSettings.from_env()), username, actor="cli")
+        console.print(f"account {username} reset; new enrolment link: {base_url.rstrip('/')}/staff/enrol/{token}",
+                      soft_wrap=True)
+
+    @group.command("set-roles")
+    @_clear_errors
+    def set_roles(username: str, role: list[str] = typer.Option(..., "--role")) -> None:
+        """Replace an account's roles (audited; shown to the other admins)."""
+        _account(auth.set_roles, _vault(IntakeSettings.from_env()), username, role, actor="cli")
+        console.print(f"account {username}: roles {','.join(sorted(set(role)))}")
+
+    @group.command("disable-user")
+    @_clear_errors
+    def disable_user(username: str, enable: bool = typer.Option(False, "--enable", help="enable it again")) -> None:
+        """Disable an account (its sessions end at once), or enable it again."""
+        _account(auth.set_disabled, _vault(IntakeSettings.from_env()), username, not enable, actor="cli")
+        console.print(f"account {username} {'enabled' if enable else 'disabled; its sessions ended'}")
+
+    @group.command("delete-user")
+    @_clear_errors
+    def delete_user(username: str) -> None:
+        """Delete an account and its sessions; its assigned requests go back to the shared queue."""
+        _account(auth.delete_user, _vault(IntakeSettings.from_env()), username, actor="cli")
+        console.print(f"account {username} deleted")
+
+    @group.command("end-sessions")
+    @_clear_errors
+    def end_sessions(username: str) -> None:
+        """Log an account out everywhere."""
+        n = _account(auth.end_sessions, _vault(IntakeSettings.from_env()), username, actor="cli")
+        console.print(f"account {username}: {n} sessions ended")
+
+    @group.command("list-users")
+    @_clear_errors
+    def list_users() -> None:
+        """Staff accounts: roles and state."""
+        for u in auth.list_users(_vault(IntakeSettings.from_env())):
+            state = "disabled" if u["disabled"] else ("waiting for enrolment" if not u["enrolled"] else "active")
+            console.print(f"{u['username']}\t{u['roles']}\t{state}\tfailed logins {u['failed_logins']}",
+                          markup=False, highlight=False)
 
     @group.command("purge")
     @_clear_errors

@@ -6,9 +6,10 @@ parameter, never formatted into the SQL text. Rows come back as dicts.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS intake_requests (
   assigned_to TEXT,
   closed_at BIGINT,
   shredded_at BIGINT,
+  burst INTEGER NOT NULL DEFAULT 0,
   enc_name {blob},
   enc_phone {blob},
   enc_email {blob},
@@ -64,7 +66,10 @@ CREATE TABLE IF NOT EXISTS intake_users (
   locked_until BIGINT NOT NULL DEFAULT 0,
   last_totp_step BIGINT NOT NULL DEFAULT 0,
   disabled INTEGER NOT NULL DEFAULT 0,
-  created_at BIGINT NOT NULL
+  created_at BIGINT NOT NULL,
+  enrolled INTEGER NOT NULL DEFAULT 1,
+  enrol_hash TEXT,
+  enrol_expires BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS intake_sessions (
   token_hash TEXT PRIMARY KEY,
@@ -100,6 +105,14 @@ BEGIN RAISE EXCEPTION 'intake_audit is append-only'; END; $$ LANGUAGE plpgsql"""
 FOR EACH ROW EXECUTE FUNCTION intake_audit_append_only()""",
 ]
 
+# columns added after the first release: (table, column, definition), added to older databases at open
+ADDED_COLUMNS = [
+    ("intake_users", "enrolled", "INTEGER NOT NULL DEFAULT 1"),
+    ("intake_users", "enrol_hash", "TEXT"),
+    ("intake_users", "enrol_expires", "BIGINT NOT NULL DEFAULT 0"),
+    ("intake_requests", "burst", "INTEGER NOT NULL DEFAULT 0"),
+]
+
 TABLES = ("intake_meta", "intake_requests", "intake_request_keys", "intake_notes",
           "intake_users", "intake_sessions", "intake_audit")
 
@@ -107,8 +120,9 @@ TABLES = ("intake_meta", "intake_requests", "intake_request_keys", "intake_notes
 class Conn:
     """A connection inside one transaction: execute with `?` placeholders, rows as dicts."""
 
-    def __init__(self, raw: Any, kind: str) -> None:
-        self.raw, self.kind = raw, kind
+    def __init__(self, raw: Any, kind: str, anchor_path: Path | None = None) -> None:
+        self.raw, self.kind, self.anchor_path = raw, kind, anchor_path
+        self.after_commit: list[Callable[[], None]] = []  # e.g. recording the audit anchor outside the database
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if self.kind == "postgresql":
@@ -123,6 +137,13 @@ class Conn:
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.execute(sql, params)
         return rows[0] if rows else None
+
+    def meta(self, name: str, *, lock: str = "") -> bytes | None:
+        """One intake_meta value; lock "share" or "update" holds its row (PostgreSQL) until the transaction ends, so
+        a key rotation and the transactions that use the key never interleave (SQLite's transactions are exclusive)."""
+        clause = {"": "", "share": " FOR SHARE", "update": " FOR UPDATE"}[lock] if self.kind == "postgresql" else ""
+        row = self.one(f"SELECT value FROM intake_meta WHERE name = ?{clause}", (name,))
+        return None if row is None else bytes(row["value"])
 
     def lock(self, table: str) -> None:
         """Serialise writers on a table (PostgreSQL); SQLite transactions are already exclusive."""
@@ -145,10 +166,11 @@ def redacted(url: str) -> str:
 
 
 class Database:
-    """The intake database: `sqlite:///path` or `postgresql://...`."""
+    """The intake database: `sqlite:///path` or `postgresql://...`; anchor_path: where the audit log's row count
+    and head hash are recorded outside the database (icemonitor.intake.audit)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, anchor_path: Path | None = None) -> None:
+        self.url, self.anchor_path = url, anchor_path
         if url.startswith(("postgresql://", "postgres://")):
             self.kind = "postgresql"
             self.path: Path | None = None
@@ -194,9 +216,15 @@ class Database:
         try:
             if self.kind == "sqlite":
                 raw.execute("BEGIN IMMEDIATE")
-            conn = Conn(raw, self.kind)
+            conn = Conn(raw, self.kind, self.anchor_path)
             yield conn
             raw.commit() if self.kind == "postgresql" else raw.execute("COMMIT")
+            for action in conn.after_commit:
+                try:
+                    action()
+                except OSError as exc:  # the data is committed; the anchor catches up at the next write
+                    logging.getLogger("icemonitor.intake").error("intake: after-commit step failed (%s)",
+                                                                 type(exc).__name__)
         except BaseException:
             try:
                 raw.rollback()
@@ -216,12 +244,22 @@ class Database:
                 raw.executescript("BEGIN IMMEDIATE;" + ";\n".join(statements) + ";" + SQLITE_APPEND_ONLY + "COMMIT;")
             finally:
                 raw.close()
-            return
-        with self.transaction() as conn:
-            if True:
+        else:
+            with self.transaction() as conn:
                 conn.raw.execute("SELECT pg_advisory_xact_lock(724201)")
                 for statement in statements + POSTGRES_APPEND_ONLY:
                     conn.raw.execute(statement)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Bring an older database's tables up to SCHEMA (ADDED_COLUMNS)."""
+        with self.transaction() as conn:
+            for table, column, definition in ADDED_COLUMNS:
+                if self.kind == "postgresql":
+                    conn.raw.execute("SELECT pg_advisory_xact_lock(724201)")
+                    conn.raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")
+                elif column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def dump(self) -> str:
         """Every row of every intake table as text (what a stolen backup would reveal)."""

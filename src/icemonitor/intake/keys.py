@@ -14,7 +14,9 @@ import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from icemonitor.errors import IcemonitorError
 
@@ -42,6 +44,17 @@ def key_file_from_env() -> Path:
             "(create one with `icemonitor intake init-key --key-file PATH`)"
         )
     return Path(env).expanduser()
+
+
+def pending_key_file(path: Path) -> Path:
+    """Where `rotate-key` writes the new key before the database changes (renamed over path afterwards)."""
+    return path.with_name(path.name + ".new")
+
+
+def derived_key(master: bytes, purpose: str) -> bytes:
+    """A 256-bit key for one purpose (e.g. hashing session tokens), derived from the master key with HKDF."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"icemonitor-intake|{purpose}".encode()).derive(master)
 
 
 def write_key_file(path: Path, key: bytes, *, overwrite: bool = False) -> None:
@@ -92,6 +105,14 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
     if blob[:1] != FORMAT:
         raise InvalidTag("unknown ciphertext format")
     return AESGCM(key).decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], aad)
+
+
+def reseal(old: bytes, new: bytes, blob: bytes, aad: bytes) -> bytes | None:
+    """blob opened with old and sealed again with new (key rotation); None when old does not open it."""
+    try:
+        return seal(new, open_sealed(old, blob, aad), aad)
+    except InvalidTag:
+        return None
 
 
 def field_aad(record_id: str, field: str) -> bytes:

@@ -37,11 +37,16 @@ class IntakeSettings:
     cookie_secure: bool = True
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600
-    login_max_failures: int = 5
+    login_max_failures: int = 5  # per account and client address: see limits.LoginLockout
     lockout_seconds: int = 15 * 60
     login_attempts_per_minute: int = 30
-    public_per_client_per_minute: int = 10
-    public_global_per_minute: int = 600
+    public_per_client_per_minute: int = 10  # stored submissions per client (IPv4 address or IPv6 /64)
+    public_invalid_per_client_per_minute: int = 30  # refused posts per client: never touch anyone else's budget
+    public_global_per_minute: int = 600  # stored non-urgent submissions in all; urgent ones are never refused by it
+    urgent_alerts_per_source: int = 1  # per alert period: more are summarised (limits.AlertGate)
+    urgent_alerts_per_period: int = 10
+    urgent_alert_period_seconds: int = 600
+    audit_anchor_file: Path | None = None
     detained_now_file: Path | None = None
     office_name: str = ""
     office_phone: str = ""
@@ -51,7 +56,8 @@ class IntakeSettings:
     @classmethod
     def from_env(cls) -> "IntakeSettings":
         """ICEMONITOR_INTAKE_DB (default sqlite in the data folder), ICEMONITOR_INTAKE_KEY_FILE (required),
-        ICEMONITOR_INTAKE_RETENTION_DAYS, ICEMONITOR_INTAKE_OFFICE_NAME/_PHONE, ICEMONITOR_INTAKE_DETAINED_TEXT."""
+        ICEMONITOR_INTAKE_RETENTION_DAYS, ICEMONITOR_INTAKE_OFFICE_NAME/_PHONE, ICEMONITOR_INTAKE_DETAINED_TEXT,
+        ICEMONITOR_INTAKE_AUDIT_ANCHOR (default: intake-audit.anchor in the data folder)."""
         env = os.environ
         detained = env.get("ICEMONITOR_INTAKE_DETAINED_TEXT")
         return cls(
@@ -62,4 +68,5 @@ class IntakeSettings:
             office_name=env.get("ICEMONITOR_INTAKE_OFFICE_NAME", ""),
             office_phone=env.get("ICEMONITOR_INTAKE_OFFICE_PHONE", ""),
             detained_now_file=Path(detained) if detained else None,
+            audit_anchor_file=Path(env.get("ICEMONITOR_INTAKE_AUDIT_ANCHOR") or config.home() / "intake-audit.anchor"),
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -20,9 +23,14 @@ from icemonitor.intake.keys import (
     field_aad,
     new_key,
     open_sealed,
+    pending_key_file,
+    read_key_file,
+    reseal,
     seal,
     wrap_aad,
 )
+
+log = logging.getLogger("icemonitor.intake")
 
 PERSONAL_FIELDS = ("name", "phone", "email", "trusted_contact", "language", "place", "situation", "message")
 SITUATIONS = ("detained_now", "home_or_work_visit", "notice_to_appear", "prior_order", "criminal_case", "other")
@@ -64,12 +72,41 @@ class RequestNotFound(LookupError):
     """No request with that reference (or not visible to this viewer)."""
 
 
-class Vault:
-    """The intake store: a Database plus the master key that unwraps each request's data key."""
+@dataclass
+class RecordCheck:
+    """What `verify` found: records and staff second factors opened, and those that would not open."""
 
-    def __init__(self, db: Database, master_key: bytes) -> None:
-        self.db, self.master_key = db, master_key
+    requests: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    accounts: int = 0
+    unreadable_accounts: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unreadable and not self.unreadable_accounts
+
+
+@dataclass
+class Rotation:
+    """What a key rotation did: data keys re-wrapped, and records that no key opened (left as they were)."""
+
+    rewrapped: int
+    unreadable: int
+
+
+class Vault:
+    """The intake store: a Database plus the master key that unwraps each request's data key.
+
+    Every transaction that uses the master key first reads the database's key check (holding it against a
+    concurrent rotation) through key(); when a rotation replaced the key under a running server, the vault
+    reloads it from key_file (or the rotation's pending file) before sealing or opening anything, so no record is
+    ever sealed with a retired key.
+    """
+
+    def __init__(self, db: Database, master_key: bytes, key_file: Path | None = None) -> None:
+        self.db, self.master_key, self.key_file = db, master_key, key_file
         self.audit_key = b""
+        self._opened_check: bytes | None = None  # the key check value master_key is known to open
 
     # -- key check ---------------------------------------------------------------------------
     def open(self) -> "Vault":
@@ -77,46 +114,94 @@ class Vault:
         self.db.create_schema()
         with self.db.transaction() as conn:
             conn.lock("intake_meta")
-            row = conn.one("SELECT value FROM intake_meta WHERE name = ?", ("key_check",))
-            if row is None:
+            if conn.meta("key_check") is None:
                 conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
                              ("key_check", seal(self.master_key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)))
-            else:
-                try:
-                    open_sealed(self.master_key, row["value"], KEY_CHECK_AAD)
-                except InvalidTag:
-                    raise IntakeKeyError(
-                        "the intake master key does not open this database (wrong ICEMONITOR_INTAKE_KEY_FILE?): "
-                        "refusing to start"
-                    ) from None
-            wrapped = conn.one("SELECT value FROM intake_meta WHERE name = ?", ("audit_key",))
+            master = self.key(conn)
+            wrapped = conn.meta("audit_key")
             if wrapped is None:
                 self.audit_key = new_key()
                 conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
-                             ("audit_key", seal(self.master_key, self.audit_key, AUDIT_KEY_AAD)))
+                             ("audit_key", seal(master, self.audit_key, AUDIT_KEY_AAD)))
             else:
-                self.audit_key = open_sealed(self.master_key, wrapped["value"], AUDIT_KEY_AAD)
+                self.audit_key = open_sealed(master, wrapped, AUDIT_KEY_AAD)
         return self
 
+    def key(self, conn: Conn, *, lock: str = "share") -> bytes:
+        """The master key that opens this database's key check, read (and held) in conn's transaction."""
+        check = conn.meta("key_check", lock=lock)
+        if check is None:
+            raise IntakeKeyError("the intake database has no key check: open it with the master key first")
+        if check == self._opened_check:
+            return self.master_key
+        for candidate in self._candidate_keys():
+            try:
+                open_sealed(candidate, check, KEY_CHECK_AAD)
+            except InvalidTag:
+                continue
+            if self._opened_check is not None:
+                log.info("intake: the master key was rotated; the new key is in use")
+            self.master_key, self._opened_check = candidate, check
+            return candidate
+        raise IntakeKeyError(
+            "the intake master key does not open this database (wrong ICEMONITOR_INTAKE_KEY_FILE?): refusing to go on"
+        )
+
+    def _candidate_keys(self) -> Iterator[bytes]:
+        yield self.master_key
+        if self.key_file is not None:
+            for path in (self.key_file, pending_key_file(self.key_file)):
+                try:
+                    yield read_key_file(path)
+                except IntakeKeyError:
+                    continue
+
     # -- data keys ---------------------------------------------------------------------------
-    def _data_key(self, conn: Conn, record_id: str) -> bytes | None:
+    def _data_key(self, conn: Conn, master: bytes, record_id: str) -> bytes | None:
         row = conn.one("SELECT wrapped_key FROM intake_request_keys WHERE request_id = ?", (record_id,))
         if row is None:
             return None
-        return open_sealed(self.master_key, row["wrapped_key"], wrap_aad(record_id))
+        return open_sealed(master, row["wrapped_key"], wrap_aad(record_id))
 
     @staticmethod
     def _decrypt_row(key: bytes | None, row: dict[str, Any]) -> dict[str, Any]:
+        """The row with its personal fields opened; raises InvalidTag when one does not open."""
         out = {k: v for k, v in row.items() if not k.startswith("enc_")}
         for name in PERSONAL_FIELDS:
             blob = row.get(f"enc_{name}")
             out[name] = "" if key is None or blob is None else open_sealed(key, blob, field_aad(row["id"], name)).decode()
         out["shredded"] = row.get("shredded_at") is not None
+        out["unreadable"] = False
         return out
 
+    @staticmethod
+    def _notes(conn: Conn, key: bytes | None, row: dict[str, Any]) -> list[dict[str, Any]]:
+        notes = conn.execute("SELECT * FROM intake_notes WHERE request_id = ? ORDER BY created_at, id", (row["id"],))
+        return [
+            {"author": n["author"], "created_at": n["created_at"],
+             "text": open_sealed(key, n["enc_text"], field_aad(row["id"], f"note:{n['id']}")).decode()}
+            for n in notes
+        ] if key else []
+
+    def _readable(self, conn: Conn, master: bytes, row: dict[str, Any], *, notes: bool = False) -> dict[str, Any]:
+        """The row opened; a record that does not open comes back marked unreadable, never as an error."""
+        try:
+            key = self._data_key(conn, master, row["id"])
+            out = self._decrypt_row(key, row)
+            if notes:
+                out["notes"] = self._notes(conn, key, row)
+            return out
+        except (InvalidTag, UnicodeDecodeError):
+            out = self._decrypt_row(None, row)
+            out["unreadable"], out["notes"] = True, []
+            return out
+
     # -- requests ----------------------------------------------------------------------------
-    def create_request(self, fields: dict[str, str], urgency: str) -> str:
-        """Store one public submission; returns its reference code. Audited as actor `public`."""
+    def create_request(self, fields: dict[str, str], urgency: str, burst: int = 0) -> str:
+        """Store one public submission; returns its reference code. Audited as actor `public`.
+
+        burst: how many urgent requests the same client sent earlier in the alert period (limits.AlertGate); the
+        inbox lists urgent requests that came in such a burst after the others."""
         if urgency not in URGENCIES:
             raise ValueError("unknown urgency")
         record_id = uuid.uuid4().hex
@@ -125,16 +210,17 @@ class Vault:
         for _attempt in range(5):
             reference = new_reference()
             with self.db.transaction() as conn:
+                master = self.key(conn)  # the key in force now, not the one this process started with
                 if conn.one("SELECT 1 AS x FROM intake_requests WHERE reference = ?", (reference,)):
                     continue
                 cols = ", ".join(enc)
                 conn.execute(
-                    f"INSERT INTO intake_requests (id, reference, created_at, urgency, status, {cols}) "
-                    f"VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(enc))})",
-                    (record_id, reference, int(time.time()), urgency, "new", *enc.values()),
+                    f"INSERT INTO intake_requests (id, reference, created_at, urgency, status, burst, {cols}) "
+                    f"VALUES (?, ?, ?, ?, ?, ?, {', '.join('?' * len(enc))})",
+                    (record_id, reference, int(time.time()), urgency, "new", int(burst), *enc.values()),
                 )
                 conn.execute("INSERT INTO intake_request_keys (request_id, wrapped_key) VALUES (?, ?)",
-                             (record_id, seal(self.master_key, data_key, wrap_aad(record_id))))
+                             (record_id, seal(master, data_key, wrap_aad(record_id))))
                 audit.append(conn, self.audit_key, "public", "submit", reference, f"urgency {urgency}")
                 return reference
         raise RuntimeError("could not allocate a unique reference code")
@@ -156,16 +242,18 @@ class Vault:
         elif assigned:
             where.append("assigned_to = ?")
             params.append(assigned)
-        order = "CASE urgency WHEN 'urgent' THEN 0 WHEN 'soon' THEN 1 ELSE 2 END, created_at, reference"
+        order = ("CASE urgency WHEN 'urgent' THEN (CASE WHEN burst > 0 THEN 1 ELSE 0 END) WHEN 'soon' THEN 2 ELSE 3 END, "
+                 "created_at, reference")
         with self.db.transaction() as conn:
+            master = self.key(conn)
             rows = conn.execute(
                 f"SELECT * FROM intake_requests WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?",
                 (*params, limit),
             )
-            out = []
-            for row in rows:
-                if viewer.may_see(row["assigned_to"]):
-                    out.append(self._decrypt_row(self._data_key(conn, row["id"]), row))
+            out = [self._readable(conn, master, row) for row in rows if viewer.may_see(row["assigned_to"])]
+            if any(r["unreadable"] for r in out):
+                log.error("intake: %d records do not open with the master key (run `icemonitor intake verify`)",
+                          sum(r["unreadable"] for r in out))
             audit.append(conn, self.audit_key, viewer.username, "list", "", f"{len(out)} shown")
         return out
 
@@ -178,15 +266,9 @@ class Vault:
     def get_request(self, viewer: Viewer, reference: str, *, action: str = "view") -> dict[str, Any]:
         """One request with its notes, decrypted; audited (`view` or `export`)."""
         with self.db.transaction() as conn:
+            master = self.key(conn)
             row = self._visible(conn, viewer, reference)
-            key = self._data_key(conn, row["id"])
-            out = self._decrypt_row(key, row)
-            notes = conn.execute("SELECT * FROM intake_notes WHERE request_id = ? ORDER BY created_at, id", (row["id"],))
-            out["notes"] = [
-                {"author": n["author"], "created_at": n["created_at"],
-                 "text": open_sealed(key, n["enc_text"], field_aad(row["id"], f"note:{n['id']}")).decode()}
-                for n in notes
-            ] if key else []
+            out = self._readable(conn, master, row, notes=True)
             audit.append(conn, self.audit_key, viewer.username, action, reference)
         return out
 
@@ -211,8 +293,11 @@ class Vault:
 
     def add_note(self, viewer: Viewer, reference: str, text: str) -> None:
         with self.db.transaction() as conn:
+            master = self.key(conn)
             row = self._visible(conn, viewer, reference)
-            key = self._data_key(conn, row["id"])
+            key = self._data_key(conn, master, row["id"])
+            if key is None:
+                raise RequestNotFound(reference)
             note_id = uuid.uuid4().hex
             conn.execute(
                 "INSERT INTO intake_notes (id, request_id, created_at, author, enc_text) VALUES (?, ?, ?, ?, ?)",
@@ -251,29 +336,56 @@ class Vault:
                 self._shred(conn, row, actor, f"closed more than {retention_days} days ago")
         return [r["reference"] for r in rows]
 
-    # -- key rotation ------------------------------------------------------------------------
-    def rotate(self, new_master: bytes, *, actor: str = "admin") -> int:
-        """Re-wrap every data key and TOTP secret under new_master in one transaction; returns records re-wrapped."""
-        from icemonitor.intake.auth import totp_aad
+    # -- key rotation and verification -------------------------------------------------------------
+    def rotate(self, new_master: bytes, *, actor: str = "admin") -> Rotation:
+        """Re-wrap every data key and staff TOTP secret under new_master in one transaction.
+
+        The key check row is held for update first: transactions that use the key wait, then see the new key
+        check and reload the key. A record that no key opens is left as it was and counted (see verify_records).
+        """
+        from icemonitor.intake.auth import rewrap_accounts
 
         with self.db.transaction() as conn:
-            row = conn.one("SELECT value FROM intake_meta WHERE name = ?", ("key_check",))
-            if row is not None:
-                open_sealed(self.master_key, row["value"], KEY_CHECK_AAD)
+            old = self.key(conn, lock="update")
+            conn.lock("intake_audit")  # before any row lock, like purge (no deadlock with a concurrent writer)
             keys = conn.execute("SELECT request_id, wrapped_key FROM intake_request_keys")
+            rewrapped = 0
             for k in keys:
-                data_key = open_sealed(self.master_key, k["wrapped_key"], wrap_aad(k["request_id"]))
-                conn.execute("UPDATE intake_request_keys SET wrapped_key = ? WHERE request_id = ?",
-                             (seal(new_master, data_key, wrap_aad(k["request_id"])), k["request_id"]))
-            for u in conn.execute("SELECT username, enc_totp FROM intake_users"):
-                secret = open_sealed(self.master_key, u["enc_totp"], totp_aad(u["username"]))
-                conn.execute("UPDATE intake_users SET enc_totp = ? WHERE username = ?",
-                             (seal(new_master, secret, totp_aad(u["username"])), u["username"]))
-            conn.execute("DELETE FROM intake_meta WHERE name IN (?, ?)", ("key_check", "audit_key"))
-            conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
-                         ("key_check", seal(new_master, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)))
-            conn.execute("INSERT INTO intake_meta (name, value) VALUES (?, ?)",
-                         ("audit_key", seal(new_master, self.audit_key, AUDIT_KEY_AAD)))
-            audit.append(conn, self.audit_key, actor, "rotate-key", "", f"{len(keys)} data keys re-wrapped")
-        self.master_key = new_master
-        return len(keys)
+                resealed = reseal(old, new_master, k["wrapped_key"], wrap_aad(k["request_id"]))
+                if resealed is not None:
+                    conn.execute("UPDATE intake_request_keys SET wrapped_key = ? WHERE request_id = ?",
+                                 (resealed, k["request_id"]))
+                    rewrapped += 1
+            rewrap_accounts(conn, old, new_master)
+            check = seal(new_master, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)
+            conn.execute("UPDATE intake_meta SET value = ? WHERE name = ?", (check, "key_check"))
+            conn.execute("UPDATE intake_meta SET value = ? WHERE name = ?",
+                         (seal(new_master, self.audit_key, AUDIT_KEY_AAD), "audit_key"))
+            unreadable = len(keys) - rewrapped
+            audit.append(conn, self.audit_key, actor, "rotate-key", "",
+                         f"{rewrapped} data keys re-wrapped, {unreadable} unreadable left as they were")
+        self.master_key, self._opened_check = new_master, check
+        return Rotation(rewrapped, unreadable)
+
+    def verify_records(self, *, actor: str = "cli") -> RecordCheck:
+        """Open every live request (each field and note) and every staff second factor; audited as `verify`."""
+        from icemonitor.intake.auth import unreadable_accounts
+
+        result = RecordCheck()
+        with self.db.transaction() as conn:
+            master = self.key(conn)
+            rows = conn.execute("SELECT * FROM intake_requests WHERE shredded_at IS NULL ORDER BY created_at, reference")
+            for row in rows:
+                try:
+                    key = self._data_key(conn, master, row["id"])
+                    if key is None:
+                        raise InvalidTag("no data key")
+                    self._decrypt_row(key, row)
+                    self._notes(conn, key, row)
+                except (InvalidTag, UnicodeDecodeError):
+                    result.unreadable.append(row["reference"])
+            result.requests = len(rows)
+            result.accounts, result.unreadable_accounts = unreadable_accounts(conn, master)
+            audit.append(conn, self.audit_key, actor, "verify", "",
+                         f"{result.requests} requests, {len(result.unreadable)} unreadable")
+        return result

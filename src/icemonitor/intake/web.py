@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import re
 import secrets
 import stat
 import time
@@ -19,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import yaml
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,11 +28,15 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from icemonitor.intake import audit, auth
 from icemonitor.intake.db import Database
 from icemonitor.intake.keys import IntakeKeyError, read_key_file
-from icemonitor.intake.limits import RateLimiter
+from icemonitor.intake.limits import AlertGate, LoginLockout, RateLimiter
+from icemonitor.intake.pdf import warn_missing_fonts
 from icemonitor.intake.settings import IntakeSettings
 from icemonitor.intake.store import LANGUAGES, SITUATIONS, STATUSES, URGENCIES, RequestNotFound, Vault
 
@@ -39,6 +45,7 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "icemonitor_staff"
 LOGIN_CSRF_COOKIE = "icemonitor_login_csrf"
 MAX_BODY = 64 * 1024
+MAX_FIELDS = 60
 LIMITS = {"name": 200, "phone": 100, "email": 200, "trusted_contact": 300, "place": 200, "message": 5000}
 CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'; img-src 'self'; style-src 'self'")
@@ -73,6 +80,8 @@ def guarded_route(hsts: bool) -> type[APIRoute]:
 
             async def handler(request: Request) -> Response:
                 try:
+                    if "\x00" in request.url.path or _has_nul(*request.query_params.values()):
+                        raise HTTPException(400)  # a NUL is never stored, looked up or shown
                     response = await original(request)
                 except HTTPException as exc:
                     response = _error_response(request, exc.status_code, exc.headers)
@@ -98,6 +107,8 @@ def _error_response(request: Request, status: int, headers: dict | None) -> Resp
                         status_code=status)
 
 
+LOGIN_FAILED = ("Wrong username, password or code. After {failures} failures from one place, logging in to that "
+                "account from there is refused for {minutes} minutes.")
 _STATUS_TEXT = {400: "Bad request", 401: "Login required", 403: "Forbidden", 404: "Not found", 411: "Length required",
                 413: "Too large", 429: "Too many requests", 500: "Something went wrong; nothing was saved"}
 
@@ -114,6 +125,20 @@ def load_detained_text(path: Path | None) -> dict[str, Any]:
         if not isinstance(data.get(lang), dict) or not data[lang].get("steps"):
             raise IntakeKeyError(f"{path or 'detained_now.yaml'}: needs `steps` in both en and es")
     return data
+
+
+# C0/C1 controls (but tab and newline), bidi embeddings, overrides and isolates, zero-width and invisible marks
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                     "\u2066-\u2069\ufeff\ufff9-\ufffb]")
+
+
+def display_text(value: Any) -> Any:
+    """Every value a template prints: a control or bidi character is shown as [U+XXXX], never applied, so
+    right-to-left overrides cannot disguise what a person wrote (the stored text is unchanged)."""
+    if isinstance(value, str) and _HIDDEN.search(value):
+        shown = _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", str(value))
+        return Markup(shown) if isinstance(value, Markup) else shown
+    return value
 
 
 def _utc(ts: Any) -> str:
@@ -136,15 +161,35 @@ class IntakeApp:
     def __init__(self, settings: IntakeSettings) -> None:
         self.settings = settings
         self.routers: list[APIRouter] = []
-        self.vault = Vault(Database(settings.db_url), check_key_file(Path(settings.key_file))).open()
+        key_file = Path(settings.key_file)
+        self.vault = Vault(Database(settings.db_url, settings.audit_anchor_file), check_key_file(key_file),
+                           key_file).open()
         self.detained = load_detained_text(settings.detained_now_file)
         strings()  # a broken wording file stops the start, not a person's submission
-        self.public_limiter = RateLimiter(settings.public_per_client_per_minute, settings.public_global_per_minute)
-        self.login_limiter = RateLimiter(settings.login_attempts_per_minute, settings.login_attempts_per_minute * 20)
-        self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+        warn_missing_fonts()
+        self.public_limiter = RateLimiter(settings.public_per_client_per_minute)  # stored submissions, per client
+        self.invalid_limiter = RateLimiter(settings.public_invalid_per_client_per_minute)  # refused posts, per client
+        self.stored_limiter = RateLimiter(settings.public_global_per_minute)  # stored non-urgent ones, in all
+        self.login_limiter = RateLimiter(settings.login_attempts_per_minute)
+        self.lockout = LoginLockout(settings.login_max_failures, settings.lockout_seconds)
+        self.alerts = AlertGate(self._notify, per_source=settings.urgent_alerts_per_source,
+                                overall=settings.urgent_alerts_per_period,
+                                period=settings.urgent_alert_period_seconds) if settings.notify else None
+        self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True, finalize=display_text)
         self.env.filters["utc"] = _utc
 
+    def _notify(self, message: str) -> None:
+        """Send one staff alert with the audit log's anchor (rows and head hash); never raises."""
+        try:
+            rows, head = audit.head(self.vault.db)
+            self.settings.notify(f"{message} {audit.anchor_text(rows, head)}")
+        except Exception as exc:  # noqa: BLE001 - an alert failure never reaches the person's submission
+            log.error("intake: urgent-request notification failed (%s)", type(exc).__name__)
+
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        session = ctx.get("session")
+        if session is not None and "admin" in session.viewer.roles:  # other admins' account changes, announced
+            ctx.setdefault("account_changes", auth.account_changes(self.vault, session.viewer))
         return HTMLResponse(self.env.get_template(name).render(**ctx), status_code=status)
 
     def session(self, request: Request) -> auth.Session | None:
@@ -157,13 +202,31 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _form(request: Request) -> Any:
+async def _form(request: Request, *, allow_nul: bool = False) -> Any:
+    """The posted form: 411 without a length, 413 over MAX_BODY or MAX_FIELDS, 400 for a file or a malformed
+    body, 400 for a NUL character anywhere (it is never stored; allow_nul: the caller explains it instead)."""
     length = request.headers.get("content-length")
     if length is None:
         raise HTTPException(411)  # browsers always send it for forms; a body of unknown size is refused
     if not length.isdigit() or int(length) > MAX_BODY:
         raise HTTPException(413)
-    return await request.form(max_files=0, max_fields=60)
+    try:
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    except MultiPartException:
+        raise HTTPException(400) from None
+    except StarletteHTTPException as exc:  # Starlette's own refusal of too many fields or files
+        raise HTTPException(413 if "fields" in str(exc.detail).lower() else 400) from None
+    if len(form.multi_items()) > MAX_FIELDS:  # url-encoded bodies are not counted by the parser
+        raise HTTPException(413)
+    if any(not isinstance(v, str) for _, v in form.multi_items()):
+        raise HTTPException(400)
+    if not allow_nul and _has_nul(*(v for _, v in form.multi_items())):
+        raise HTTPException(400)
+    return form
+
+
+def _has_nul(*values: str) -> bool:
+    return any("\x00" in v for v in values)
 
 
 def public_router(ia: IntakeApp) -> APIRouter:
@@ -190,13 +253,15 @@ def public_router(ia: IntakeApp) -> APIRouter:
 
     @router.post("/intake", response_class=HTMLResponse, include_in_schema=False)
     async def submit(request: Request) -> HTMLResponse:
-        form = await _form(request)
+        form = await _form(request, allow_nul=True)  # the page says what is wrong
         lang = lang_of(request, form)
         t = strings()[lang]
         values = {k: str(form.get(k) or "").strip() for k in (*LIMITS, "language", "situation", "urgency")}
-        if not ia.public_limiter.allow(_client(request)):
-            return page(lang, values, [t["err_rate"]], 429)
+        client = _client(request)
         errors = []
+        if _has_nul(*values.values()):
+            errors.append(t["err_char"])
+            values = {k: v.replace("\x00", "") for k, v in values.items()}
         if any(len(values[k]) > n for k, n in LIMITS.items()):
             errors.append(t["err_long"])
         if not (values["phone"] or values["email"] or values["trusted_contact"]):
@@ -209,16 +274,20 @@ def public_router(ia: IntakeApp) -> APIRouter:
             errors.append(t["err_consent"])
         if values["language"] not in LANGUAGES:
             values["language"] = "other"
-        if errors:
+        if errors:  # a refused post counts against its own client only, never against anyone's submissions
+            if not ia.invalid_limiter.allow(client):
+                return page(lang, values, [t["err_rate"]], 429)
             return page(lang, values, errors, 400)
         urgency = "urgent" if values["situation"] == "detained_now" else values["urgency"]
-        reference = await run_in_threadpool(ia.vault.create_request, values, urgency)
+        if not ia.public_limiter.allow(client):
+            return page(lang, values, [t["err_rate"]], 429)
+        if urgency != "urgent" and not ia.stored_limiter.allow("all"):  # urgent requests always get through
+            return page(lang, values, [t["err_busy"]], 429)
+        burst = ia.alerts.burst(client) if urgency == "urgent" and ia.alerts is not None else 0
+        reference = await run_in_threadpool(ia.vault.create_request, values, urgency, burst)
         log.info("intake: request stored (urgency %s)", urgency)
-        if urgency == "urgent" and ia.settings.notify is not None:
-            try:
-                ia.settings.notify(f"icemonitor intake: a new urgent request is waiting (reference {reference}).")
-            except Exception as exc:  # noqa: BLE001
-                log.error("intake: urgent-request notification failed (%s)", type(exc).__name__)
+        if urgency == "urgent" and ia.alerts is not None:
+            await run_in_threadpool(ia.alerts.submit, client, reference)
         detained = ia.detained[lang] if values["situation"] == "detained_now" else None
         return ia.render("thanks.html", lang=lang, t=t, page_title=t["thanks_title"], reference=reference,
                          detained=detained, office_phone=ia.settings.office_phone)
@@ -281,15 +350,18 @@ def staff_router(ia: IntakeApp) -> APIRouter:
         token = str(form.get("csrf") or "")
         if not expected or not token or not hmac.compare_digest(expected, token):
             raise HTTPException(403)
-        if not ia.login_limiter.allow(_client(request)):
+        client = _client(request)
+        if not ia.login_limiter.allow(client):
             return login_page("Too many login attempts. Wait a minute.", 429)
+        username = str(form.get("username") or "")[:64]
+        locked_out = ia.lockout.locked(username, client)
         result = await run_in_threadpool(  # argon2 takes a while: not on the event loop
-            auth.login, ia.vault, str(form.get("username") or "")[:64], str(form.get("password") or "")[:1024],
-            str(form.get("code") or "")[:16], max_failures=s.login_max_failures, lockout_seconds=s.lockout_seconds)
-        if not result.ok:
-            msg = ("Too many failed attempts: this account is locked for a while. Ask an admin to unlock it."
-                   if result.locked else "Wrong username, password or code.")
-            return login_page(msg, 401)
+            auth.login, ia.vault, username, str(form.get("password") or "")[:1024],
+            str(form.get("code") or "")[:16], locked_out=locked_out)
+        if not result.ok:  # one answer for unknown, wrong, disabled and locked out: nothing to tell them apart
+            ia.lockout.failed(username, client)
+            return login_page(LOGIN_FAILED.format(failures=s.login_max_failures, minutes=s.lockout_seconds // 60), 401)
+        ia.lockout.succeeded(username, client)
         old = ia.session(request)
         if old is not None:
             auth.logout(ia.vault, old)
@@ -422,27 +494,76 @@ def staff_router(ia: IntakeApp) -> APIRouter:
         admin_only(session)
         return users_page(session)
 
+    def enrol_link(request: Request, token: str) -> str:
+        return str(request.base_url).rstrip("/") + f"/staff/enrol/{token}"
+
     @router.post("/staff/admin/users", include_in_schema=False)
     async def add_user(request: Request) -> HTMLResponse:
         session, form = await require_post(request)
         admin_only(session)
         username = str(form.get("username") or "")[:64]
         try:
-            secret = auth.add_user(ia.vault, username, str(form.get("password") or ""),
-                                   [str(r) for r in form.getlist("roles")], actor=session.viewer.username)
+            token = auth.add_user(ia.vault, username, [str(r) for r in form.getlist("roles")],
+                                  actor=session.viewer.username)
         except auth.AccountError as exc:
             return users_page(session, error=str(exc), status=400)
-        import pyotp
+        return users_page(session, link_user=username, link=enrol_link(request, token))
 
-        uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="icemonitor intake")
-        return users_page(session, new_user=username, new_secret=secret, new_uri=uri)
-
-    @router.post("/staff/admin/users/{username}/unlock", include_in_schema=False)
-    async def unlock(request: Request, username: str) -> Response:
-        session, _ = await require_post(request)
+    @router.post("/staff/admin/users/{username}/{action}", include_in_schema=False)
+    async def account_action(request: Request, username: str, action: str) -> Response:
+        """unlock, disable, enable, end-sessions, reset (a new enrolment link), roles, delete: all audited."""
+        session, form = await require_post(request)
         admin_only(session)
-        auth.unlock_user(ia.vault, username[:64], actor=session.viewer.username)
+        username, actor = username[:64], session.viewer.username
+        try:
+            if action == "unlock":
+                auth.unlock_user(ia.vault, username, actor=actor)
+                ia.lockout.clear(username)
+            elif action in ("disable", "enable"):
+                auth.set_disabled(ia.vault, username, action == "disable", actor=actor)
+            elif action == "end-sessions":
+                auth.end_sessions(ia.vault, username, actor=actor)
+            elif action == "roles":
+                auth.set_roles(ia.vault, username, [str(r) for r in form.getlist("roles")], actor=actor)
+            elif action == "delete":
+                if str(form.get("confirm") or "") != username:
+                    raise auth.AccountError("type the username to confirm deleting the account")
+                auth.delete_user(ia.vault, username, actor=actor)
+            elif action == "reset":
+                token = auth.reset_user(ia.vault, username, actor=actor)
+                return users_page(session, link_user=username, link=enrol_link(request, token))
+            else:
+                raise HTTPException(404)
+        except auth.AccountError as exc:
+            return users_page(session, error=str(exc), status=400)
         return RedirectResponse("/staff/admin/users", status_code=303)
+
+    # -- enrolment: the person's own first login -------------------------------------------------
+    def enrol_page(token: str, error: str = "", status: int = 200) -> HTMLResponse:
+        started = auth.start_enrolment(ia.vault, token[:200], new_secret=not error)  # a retry keeps its secret
+        if started is None:
+            raise HTTPException(404)
+        username, secret = started
+        uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="icemonitor intake")
+        return ia.render("enrol.html", status, lang="en", page_title="Set up your account", session=None,
+                         username=username, secret=secret, uri=uri, token=token, error=error,
+                         min_password=auth.MIN_PASSWORD, body_class="staff")
+
+    @router.get("/staff/enrol/{token}", include_in_schema=False)
+    def enrol_form(token: str) -> HTMLResponse:
+        return enrol_page(token)
+
+    @router.post("/staff/enrol/{token}", include_in_schema=False)
+    async def enrol_submit(request: Request, token: str) -> Response:
+        form = await _form(request)
+        try:
+            await run_in_threadpool(auth.finish_enrolment, ia.vault, token[:200], str(form.get("password") or "")[:1024],
+                                    str(form.get("code") or "")[:16])
+        except auth.AccountError as exc:
+            if "not valid" in str(exc):
+                raise HTTPException(404) from None
+            return enrol_page(token, str(exc), 400)
+        return RedirectResponse("/staff/login", status_code=303)
 
     @router.post("/staff/admin/purge", include_in_schema=False)
     async def purge(request: Request) -> Response:

@@ -36,7 +36,10 @@ def _readers() -> dict[str, Reader]:
     from icemonitor.readers import (
         ddp_bln_arrests,
         ddp_detainers,
+        ddp_facility_population,
+        ddp_ice,
         ddp_joined,
+        detention_stats,
         i213,
         lesa_nationwide,
         seattle_aor,
@@ -54,6 +57,9 @@ def _readers() -> dict[str, Reader]:
         "ddp_bln_arrests": ddp_bln_arrests.read,
         "ddp_joined": ddp_joined.read,
         "ddp_detainers": ddp_detainers.read,
+        "ddp_ice": ddp_ice.read,
+        "detention_stats": detention_stats.read,
+        "ddp_facility_population": ddp_facility_population.read,
     }
 
 

@@ -48,7 +48,9 @@ def reader_columns() -> dict[str, dict[str, str]]:
 
 
 def _polars_type(duck: str) -> pl.DataType:
-    return {"DATE": pl.Date(), "INTEGER": pl.Int32()}.get(duck, pl.String())
+    return {"DATE": pl.Date(), "INTEGER": pl.Int32(), "BOOLEAN": pl.Boolean(), "TIMESTAMP": pl.Datetime("us")}.get(
+        duck, pl.String()
+    )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from icemonitor.codes.encoder import encode
 from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read
 from icemonitor.readers._canon import RECORD_HASH
-from icemonitor.warehouse import precedence
+from icemonitor.warehouse import precedence, stays
 from icemonitor.warehouse.schema import Table, tables
 
 log = logging.getLogger(__name__)
@@ -273,6 +273,8 @@ def build(
                 del frames
             for tname in schema:
                 flush(tname)
+            if "detention_stays" in schema:  # derived from the stints just written
+                rows["detention_stays"] = stays.write_stays(con)
             for tname, n in rows.items():
                 log.info("%s: %d rows written", tname, n)
             files = [rec for i in sorted(records) for rec in records[i]]
@@ -343,4 +345,5 @@ def _write_releases(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]])
                 counted, f["duplicate_rows"], dmin, dmax,
             ]
         )
-    con.executemany("INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    if rows:  # a build of aggregate releases only has no event files
+        con.executemany("INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)

@@ -30,6 +30,7 @@ def build_command(
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
     from icemonitor.catalog.fetch import reference_resolver
+    from icemonitor.warehouse.detention_step import aggregate_sources, detention_stage
     from icemonitor.warehouse.places_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
     from icemonitor.watch.lock import RefreshLock
@@ -39,7 +40,7 @@ def build_command(
         if not no_fetch:
             wanted = None
             if release:  # the chosen releases, and the reference data the places stage needs
-                wanted = list(release) + [r.id for r in load_catalog().reference_releases()]
+                wanted = list(release) + [r.id for r in load_catalog().reference_releases() + load_catalog().aggregate_releases()]
             fetch(wanted, mirror=mirror or config.mirror())
         sources = catalog_sources(release or None)
         with RefreshLock(config.home()), Progress(
@@ -52,10 +53,13 @@ def build_command(
                 bar.update(task, completed=done, description=name)
 
             places = place_stage(reference_resolver())
+            detention = detention_stage(aggregate_sources(), reference_resolver())
 
             def place_tables(con) -> None:  # noqa: ANN001 - duckdb connection
                 bar.update(task, description="places: counties, population, policies, landmark resolution")
                 places(con)
+                bar.update(task, description="detention: statistics postings, exclusions, panels")
+                detention(con)
 
             report = build(
                 sources, config.warehouse_path(), progress=progress,
@@ -72,6 +76,25 @@ def build_command(
         table.add_row(name, f"{n:,}")
     Console().print(table)
     console.print(f"built {report.path} in {time.perf_counter() - start:.1f} s")
+    if not release:
+        from icemonitor.warehouse.sources import lacking
+
+        for r in lacking():
+            console.print(f"not in this warehouse: {escape(r.id)} ({escape(r.title)}), fetched only on request: "
+                          f"`icemonitor fetch {escape(r.id)}`, then build again", highlight=False)
+    _say_missing_optional(release)
+
+
+def _say_missing_optional(release: Optional[list[str]]) -> None:
+    """Name the optional files the build went without (no source but a mirror provides them)."""
+    from icemonitor.catalog.fetch import missing_optional
+    from icemonitor.catalog.catalog import load_catalog
+
+    catalog = load_catalog()
+    ids = release or [r.id for r in catalog.event_releases()]
+    for r, f in missing_optional(ids, catalog=catalog):
+        console.print(f"[yellow]missing (optional):[/] {escape(r.id)}/{escape(f.name)}: only a mirror provides it "
+                      f"({escape(f.mirror_path)}); the warehouse has no rows from it", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,6 @@
 """Release precedence: which release counts for a table, AOR and date, so events are never added twice.
 
-Rules live in precedence.csv. A row is `counted` when its release's rule covers the row's AOR and date
+Rules live in precedence.csv (aor: a code, '*' for any, '(blank)' for rows without one). A row is `counted` when its release's rule covers the row's AOR and date
 and no loaded release with a better (lower) rank covers them too. An undated row is covered by a rule
 whose AOR matches.
 """
@@ -17,6 +17,7 @@ import polars as pl
 from icemonitor.errors import InputError
 
 PRECEDENCE_FILE = "precedence.csv"
+BLANK_AOR = "(blank)"  # a rule for the rows whose AOR the release leaves empty
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,12 @@ def load_rules() -> list[Rule]:
 
 
 def _covers(rule: Rule) -> pl.Expr:
-    aor_ok = pl.lit(True) if rule.aor == "*" else (pl.col("aor") == rule.aor).fill_null(False)
+    if rule.aor == "*":
+        aor_ok = pl.lit(True)
+    elif rule.aor == BLANK_AOR:
+        aor_ok = pl.col("aor").is_null()
+    else:
+        aor_ok = (pl.col("aor") == rule.aor).fill_null(False)
     date_ok = pl.col("event_date").is_null() | pl.col("event_date").is_between(
         pl.lit(rule.date_from), pl.lit(rule.date_to)
     )

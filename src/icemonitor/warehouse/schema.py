@@ -16,6 +16,8 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     "SMALLINT": pl.Int16(),
     "BIGINT": pl.Int64(),
     "BOOLEAN": pl.Boolean(),
+    "TIMESTAMP": pl.Datetime("us"),
+    "DOUBLE": pl.Float64(),
     "VARCHAR[]": pl.List(pl.String()),
 }
 
@@ -70,3 +72,13 @@ def table(name: str) -> Table:
         return tables()[name]
     except KeyError:
         raise KeyError(f"unknown table {name!r}; known: {', '.join(tables())}") from None
+
+
+@cache
+def aggregate_tables() -> dict[str, Table]:
+    """Tables of published aggregates and what the build derives from them (no common columns)."""
+    spec = yaml.safe_load((resources.files("icemonitor.warehouse") / "schema.yaml").read_text())
+    return {
+        name: Table(name, t.get("description", ""), tuple(_column(c) for c in t.get("columns") or []))
+        for name, t in (spec.get("aggregate_tables") or {}).items()
+    }

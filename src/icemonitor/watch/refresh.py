@@ -125,15 +125,15 @@ def catalog_fetch(home: Path, mirror: Path | None) -> list[str]:
 def catalog_list(home: Path) -> list[BuildSource]:
     """Build sources for every event release file archived with the catalog's checksum (unfetched ones are
     left out here; catalog_fetch has reported them)."""
-    from icemonitor.catalog import archive
+    from icemonitor.catalog import pins
     from icemonitor.catalog.catalog import load_catalog
 
     out = []
     for release in load_catalog().event_releases():
         for f in release.files:
-            entry = archive.find(release.id, f.name, f.sha256, f.bytes, home=home)
+            entry = pins.find_archived(release, f, home)
             if f.reader and entry is not None:
-                out.append(BuildSource(release.id, f.name, entry.path, f.reader, f.sha256, dict(f.options or {})))
+                out.append(BuildSource(release.id, f.name, entry.path, f.reader, entry.sha256, dict(f.options or {})))
     return out
 
 

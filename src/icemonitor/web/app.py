@@ -17,7 +17,10 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from icemonitor import client_address
 from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, api, api_analyses, api_claims, claim_pages, i18n, pages, place_pages, queries, sweep_pages
+from icemonitor.web import (
+    analyses, api, api_analyses, api_claims, api_detention, claim_pages, detention_pages, i18n, pages, place_pages, queries,
+    sweep_pages,
+)
 from icemonitor.web.db import Warehouse
 from icemonitor.web.body_limit import BodyLimit
 from icemonitor.web.middleware import WebMiddleware
@@ -207,9 +210,11 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
     app.include_router(api.router)
     app.include_router(api_analyses.router)
     app.include_router(api_claims.router)
+    app.include_router(api_detention.router)
     app.include_router(place_pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(claim_pages.router)
+    app.include_router(detention_pages.router)
     app.include_router(pages.router)
     return app
 

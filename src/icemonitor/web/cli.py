@@ -41,12 +41,14 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
     ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening."""
     import uvicorn
 
+    from icemonitor.intake.access_log import uvicorn_log_config
     from icemonitor.web.app import create_app
     from icemonitor.web.server import uvicorn_options
 
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
     mount_intake_with_monitor(app)
-    uvicorn.run(app, **uvicorn_options(host, port, **limits))  # limits: header/body timeouts, connections
+    # limits: header/body timeouts, connections; the access log drops every /intake and /staff line
+    uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,250 @@
+"""Detention: who ICE holds now, how detention moved FY2019-FY2026, how many people were held on a day, and
+ICE's known errors. One computation for the CLI (`icemonitor detention`), the API (/api/v1/detention) and pages.
+
+Figures come from the warehouse's detention tables (warehouse/detention_step.py); each names the posting, sheet
+and cell it was read from and the date ICE states for it. Where no posting or record covers a question, the
+answer says so: no records is not zero."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import duckdb
+
+from icemonitor.analysis.common import has_table
+from icemonitor.analysis.result import AnalysisResult
+from icemonitor.errors import InputError
+
+Statistic = Literal["bookins", "adp", "bookouts"]
+Agency = Literal["total", "ice", "cbp"]
+Criminality = Literal["total", "convicted", "pending_charges", "other_immigration_violator", "non_criminal"]
+STATISTICS = ("bookins", "adp", "bookouts")
+AGENCIES = ("total", "ice", "cbp")
+CRIMINALITIES = ("total", "convicted", "pending_charges", "other_immigration_violator", "non_criminal")
+NO_WAREHOUSE_TABLES = "The warehouse has no detention tables: build it with the detention releases (icemonitor build)."
+
+
+@cache
+def definitions(lang: str = "en") -> dict[str, str]:
+    text = (resources.files("icemonitor.analysis") / "data" / "detention_definitions.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {r["key"]: r[lang] for r in rows}
+
+
+def _require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    for t in tables:
+        if not has_table(con, t):
+            raise InputError(NO_WAREHOUSE_TABLES, field="table", value=t)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list[str]:
+    """ICE's known errors of one posting, as caveat lines (revisions of single months left out: see `errors`)."""
+    rows = _rows(con, "SELECT reason, source_sheet, table_key, evidence FROM detention_exclusions "
+                      "WHERE source_file = ? AND reason <> 'value_revised' ORDER BY reason, source_sheet, table_key",
+                 [source_file])
+    return [f"{source_file}: {r['reason']}" + (f" ({r['source_sheet']}" + (f", {r['table_key']}" if r["table_key"] else "")
+            + ")" if r["source_sheet"] else "") + f": {r['evidence']}" for r in rows]
+
+
+def detained_now(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> AnalysisResult:
+    """People ICE held on the latest date it states on or before `as_of`, by arresting agency and criminality."""
+    _require(con, "detention_snapshots")
+    (day,) = con.execute("SELECT max(as_of) FROM detention_snapshots WHERE ? IS NULL OR as_of <= ?",
+                         [as_of, as_of]).fetchone()
+    params = {"as_of": as_of}
+    defs = {k: definitions()[k] for k in ("currently_detained", "agency", "convicted", "pending_charges",
+                                            "other_immigration_violator", "last_reported")}
+    if day is None:
+        return AnalysisResult(name="detention_now", parameters=params, definitions=defs, caveats=[
+            f"No ICE detention-statistics posting states a date on or before {as_of}: no figure (not zero)."])
+    figures = _rows(con, "SELECT agency, criminality, value::BIGINT AS people, as_of, value_min::BIGINT AS value_min, "
+                         "value_max::BIGINT AS value_max, n_postings, source_file, source_sheet, cell, release_id "
+                         "FROM detention_snapshots WHERE as_of = ? ORDER BY "
+                         "list_position(['total','ice','cbp'], agency), "
+                         "list_position(['total','convicted','pending_charges','other_immigration_violator'], criminality)",
+                    [day])
+    total = next((f["people"] for f in figures if f["agency"] == "total" and f["criminality"] == "total"), None)
+    for f in figures:
+        f["share_of_all"] = f["people"] / total if total else None
+    no_record = next((f for f in figures if f["agency"] == "total" and f["criminality"] == "other_immigration_violator"),
+                     None)
+    files = sorted({f["source_file"] for f in figures})
+    caveats = [c for file in files for c in posting_errors_for(con, file)]
+    extra = {"as_of": day, "total": total,
+             "share_no_conviction_no_pending_charge": (no_record["people"] / total) if no_record and total else None,
+             "postings": files}
+    return AnalysisResult(name="detention_now", parameters=params, figures=figures, definitions=defs,
+                          releases=[f["release_id"] for f in figures], caveats=caveats, extra=extra)
+
+
+def detention_trend(con: duckdb.DuckDBPyConnection, statistic: Statistic = "adp", agency: Agency = "total",
+                    criminality: Criminality = "total", date_from: dt.date | None = None,
+                    date_to: dt.date | None = None) -> AnalysisResult:
+    """One value per month FY2019-FY2026 as last reported, with the range across postings."""
+    _require(con, "detention_monthly")
+    for name, value, allowed in (("statistic", statistic, STATISTICS), ("agency", agency, AGENCIES),
+                                 ("criminality", criminality, CRIMINALITIES)):
+        if value not in allowed:
+            raise InputError(f"unknown {name}; choose one of {', '.join(allowed)}", field=name, value=value)
+    figures = _rows(con, "SELECT month, value, complete, value_min, value_max, n_postings, stated_as_of, source_file, "
+                         "source_sheet, cell, release_id FROM detention_monthly WHERE statistic = ? AND agency = ? "
+                         "AND criminality = ? AND (? IS NULL OR month >= ?) AND (? IS NULL OR month <= ?) ORDER BY month",
+                    [statistic, agency, criminality, date_from, date_from, date_to, date_to])
+    defs = {k: definitions()[k] for k in (statistic, "agency", "last_reported")}
+    if criminality != "total":
+        defs[criminality] = definitions()[criminality]
+    caveats = []
+    if not figures:
+        caveats.append("No posting reports this statistic for these months: no figure (not zero).")
+    elif any(not f["complete"] for f in figures):
+        caveats.append("Months marked complete=false were reported only before they ended (partial month).")
+    if statistic == "bookouts":
+        caveats.append("Monthly book-outs are published from FY2021 on; FY2019-FY2020 postings give only year totals.")
+    if criminality in ("pending_charges", "other_immigration_violator"):
+        caveats.append("FY2019-FY2020 average daily population tables split criminality into Convicted and "
+                       "Non-Criminal only: those months are under criminality=non_criminal.")
+    params = {"statistic": statistic, "agency": agency, "criminality": criminality, "from": date_from, "to": date_to}
+    return AnalysisResult(name="detention_trend", parameters=params, figures=figures, definitions=defs,
+                          releases=[f["release_id"] for f in figures], caveats=caveats)
+
+
+DDP_RELEASE = "ddp-facility-daily-population"
+
+
+def held_on(con: duckdb.DuckDBPyConnection, day: dt.date) -> AnalysisResult:
+    """How many people ICE held on one day: DDP's facility-day counts from ICE's individual records, and ICE's own
+    currently-detained snapshots stated nearest before and after."""
+    _require(con, "detention_facility_days", "detention_snapshots")
+    (first, last) = con.execute("SELECT min(date), max(date) FROM detention_facility_days").fetchone()
+    figures: list[dict[str, Any]] = []
+    caveats: list[str] = []
+    releases: list[str] = []
+    if first is not None and first <= day <= last:
+        row = _rows(con, "SELECT sum(n_detained)::BIGINT AS held_during_day, sum(n_detained_at_midnight)::BIGINT "
+                         "AS held_at_midnight, count(*) AS facilities, any_value(release_id) AS release_id, "
+                         "any_value(source_file) AS source_file FROM detention_facility_days WHERE date = ?", [day])[0]
+        figures.append({"source": "ddp_records", "date": day, "held_during_day": row["held_during_day"],
+                        "held_at_midnight": row["held_at_midnight"], "facilities": row["facilities"],
+                        "source_file": row["source_file"], "release_id": row["release_id"]})
+        releases.append(row["release_id"])
+    else:
+        caveats.append(f"DDP's facility records cover {first} to {last}; {day} is outside: no figure (not zero).")
+    for side, op, order in (("ice_snapshot_before", "<=", "DESC"), ("ice_snapshot_after", ">", "ASC")):
+        snap = _rows(con, f"SELECT as_of, value::BIGINT AS people, source_file, source_sheet, cell, release_id "
+                          f"FROM detention_snapshots WHERE agency = 'total' AND criminality = 'total' AND as_of {op} ? "
+                          f"ORDER BY as_of {order} LIMIT 1", [day])
+        if snap:
+            figures.append({"source": side, "date": snap[0]["as_of"], "held_during_day": None,
+                            "held_at_midnight": None, "people": snap[0]["people"], **{
+                                k: snap[0][k] for k in ("source_file", "source_sheet", "cell", "release_id")}})
+            releases.append(snap[0]["release_id"])
+    defs = {k: definitions()[k] for k in ("held_during_day", "held_at_midnight", "currently_detained")}
+    return AnalysisResult(name="detention_held_on", parameters={"date": day}, figures=figures, definitions=defs,
+                          releases=releases, caveats=caveats)
+
+
+def check_held(con: duckdb.DuckDBPyConnection, day: dt.date, people: int,
+               comparison: Literal["more", "fewer"] = "more") -> AnalysisResult:
+    """Check a claim "ICE held more (fewer) than N people on DAY" against every count that covers the day."""
+    base = held_on(con, day)
+    verdicts = []
+    for f in base.figures:
+        counts = {"held_during_day": f.get("held_during_day"), "held_at_midnight": f.get("held_at_midnight")} \
+            if f["source"] == "ddp_records" else {"currently_detained": f.get("people")}
+        for measure, n in counts.items():
+            if n is None:
+                continue
+            holds = n > people if comparison == "more" else n < people
+            exact_day = f["date"] == day.isoformat()  # figures are plain (ISO dates)
+            verdicts.append({"source": f["source"], "measure": measure, "date": f["date"], "count": n,
+                             "claim_holds": holds if exact_day else None, "source_file": f["source_file"],
+                             "release_id": f["release_id"]})
+    exact = [v["claim_holds"] for v in verdicts if v["claim_holds"] is not None]
+    answer = "no_records" if not exact else "supported" if all(exact) else "not_supported" if not any(exact) \
+        else "depends_on_measure"
+    caveats = list(base.caveats)
+    if any(v["claim_holds"] is None for v in verdicts):
+        caveats.append("ICE's own snapshots nearest the day are shown for context; they do not count that day.")
+    return AnalysisResult(
+        name="detention_check", parameters={"date": day, "people": people, "comparison": comparison},
+        figures=verdicts, definitions=base.definitions, releases=base.releases, caveats=caveats,
+        extra={"answer": answer, "claim": f"ICE held {'more' if comparison == 'more' else 'fewer'} than "
+                                          f"{people:,} people on {day:%d %B %Y}"})
+
+
+def posting_errors(con: duckdb.DuckDBPyConnection, reason: str | None = None,
+                   source_file: str | None = None, limit: int = 200) -> AnalysisResult:
+    """ICE's errors found in its postings (detention_exclusions), newest postings first."""
+    _require(con, "detention_exclusions", "detention_postings")
+    figures = _rows(con, "SELECT e.source_file, p.ice_file_name, p.archived_on, p.stated_as_of, e.source_sheet, "
+                         "e.table_key, e.reason, e.excluded, e.evidence, e.release_id FROM detention_exclusions e "
+                         "LEFT JOIN detention_postings p USING (source_file) WHERE (? IS NULL OR e.reason = ?) "
+                         "AND (? IS NULL OR e.source_file = ?) ORDER BY p.posting_order DESC NULLS FIRST, e.reason, "
+                         "e.source_sheet, e.table_key LIMIT ?",
+                    [reason, reason, source_file, source_file, limit])
+    counts = dict(con.execute("SELECT reason, count(*) FROM detention_exclusions GROUP BY reason ORDER BY reason").fetchall())
+    return AnalysisResult(name="detention_errors", parameters={"reason": reason, "source_file": source_file,
+                                                               "limit": limit},
+                          figures=figures, definitions={"last_reported": definitions()["last_reported"]},
+                          releases=[f["release_id"] for f in figures], extra={"counts_by_reason": counts})
+
+
+def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state: str | None = None,
+               not_in_ice_list: bool = False, limit: int = 100) -> AnalysisResult:
+    """People held per facility on a day (DDP's records; default: their last day), with the facility's county and
+    whether ICE's published lists show it; largest first."""
+    _require(con, "detention_facility_places", "detention_facility_days")
+    (last,) = con.execute("SELECT max(date) FROM detention_facility_days").fetchone()
+    day = day or last
+    # county names from the places stage's counties table when the warehouse has it
+    county = ("LEFT JOIN counties c ON c.county_fips = p.county_fips", "c.county_name", "c.state") \
+        if has_table(con, "counties") else ("", "NULL", "NULL")
+    figures = _rows(con, f"SELECT p.facility_code, p.ddp_name, p.ice_names, p.ice_city, coalesce(p.ice_state, "
+                         f"{county[2]}) AS state, p.county_fips, {county[1]} AS county_name, p.placed_by, "
+                         f"p.matched_to_ice_list, d.n_detained AS held_during_day, d.n_detained_at_midnight AS "
+                         f"held_at_midnight, p.release_id FROM detention_facility_days d JOIN detention_facility_places "
+                         f"p ON p.facility_code = d.detention_facility_code {county[0]} WHERE d.date = ? AND "
+                         f"(? IS NULL OR coalesce(p.ice_state, {county[2]}) = ?) AND (NOT ? OR NOT p.matched_to_ice_list) "
+                         f"ORDER BY d.n_detained DESC, p.facility_code LIMIT ?",
+                    [day, state, state, not_in_ice_list, limit])
+    unmatched = con.execute("SELECT count(*), coalesce(sum(d.n_detained), 0) FROM detention_facility_days d JOIN "
+                            "detention_facility_places p ON p.facility_code = d.detention_facility_code "
+                            "WHERE d.date = ? AND NOT p.matched_to_ice_list", [day]).fetchone()
+    caveats = [] if figures else [f"No facility records for {day} with these filters: no figure (not zero)."]
+    caveats.append("matched_to_ice_list=false: the records hold people there but no facility of ICE's published "
+                   "lists matched it by name, city and state (it may be listed under another name).")
+    return AnalysisResult(
+        name="detention_facilities",
+        parameters={"date": day, "state": state, "not_in_ice_list": not_in_ice_list, "limit": limit},
+        figures=figures, definitions={k: definitions()[k] for k in ("held_during_day", "held_at_midnight")},
+        releases=[f["release_id"] for f in figures], caveats=caveats,
+        extra={"facilities_not_in_ice_list": unmatched[0], "held_in_facilities_not_in_ice_list": unmatched[1]})
+
+
+def changes_since_previous(con: duckdb.DuckDBPyConnection) -> AnalysisResult:
+    """People currently detained on ICE's latest stated date against the date stated before it, by arresting
+    agency and criminality, largest change first."""
+    _require(con, "detention_snapshots")
+    dates = [r[0] for r in con.execute("SELECT DISTINCT as_of FROM detention_snapshots ORDER BY as_of DESC LIMIT 2")
+             .fetchall()]
+    if len(dates) < 2:
+        return AnalysisResult(name="detention_changes", caveats=["Fewer than two stated dates: no change to show."])
+    figures = _rows(con, "SELECT n.agency, n.criminality, o.value::BIGINT AS before, n.value::BIGINT AS after, "
+                         "(n.value - o.value)::BIGINT AS change, o.as_of AS before_as_of, n.as_of AS after_as_of, "
+                         "o.source_file AS before_file, n.source_file AS after_file, n.release_id "
+                         "FROM detention_snapshots n JOIN detention_snapshots o USING (statistic, agency, criminality) "
+                         "WHERE n.as_of = ? AND o.as_of = ? ORDER BY abs(n.value - o.value) DESC, n.agency, n.criminality",
+                    [dates[0], dates[1]])
+    return AnalysisResult(name="detention_changes", parameters={"after": dates[0], "before": dates[1]},
+                          figures=figures, definitions={"currently_detained": definitions()["currently_detained"]},
+                          releases=[f["release_id"] for f in figures])

@@ -1,0 +1,139 @@
+"""`icemonitor detention`: detained now, monthly trend, people held on a day, a claim check, ICE's errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+import typer
+
+from icemonitor.analysis.cli import show
+from icemonitor.analysis.common import open_warehouse, parse_date
+
+detention_app = typer.Typer(help="ICE detention statistics (every posting FY2019-FY2026) and facility populations.",
+                            no_args_is_help=True)
+
+
+def _day(value: str, name: str) -> dt.date:
+    day = parse_date(value, name)
+    assert day is not None
+    return day
+
+
+@detention_app.command("now")
+def now_cmd(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: the snapshot ICE states on or before it"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """People ICE held on its latest stated date, by arresting agency and criminality, with the posting's errors."""
+    from icemonitor.analysis.detention import detained_now
+
+    show(detained_now(open_warehouse(), parse_date(as_of, "as_of")), as_json,
+         ["agency", "criminality", "people", "share_of_all", "as_of", "value_min", "value_max", "source_file", "cell"])
+
+
+@detention_app.command("trend")
+def trend_cmd(
+    statistic: str = typer.Option("adp", "--statistic", help="bookins | adp | bookouts"),
+    agency: str = typer.Option("total", "--agency", help="total | ice | cbp"),
+    criminality: str = typer.Option("total", "--criminality",
+                                    help="total | convicted | pending_charges | other_immigration_violator | non_criminal"),
+    date_from: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD"),
+    date_to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """One value per month, FY2019-FY2026, as last reported, with the range across postings."""
+    from icemonitor.analysis.detention import detention_trend
+
+    res = detention_trend(open_warehouse(), statistic, agency, criminality,  # type: ignore[arg-type]
+                          parse_date(date_from, "from"), parse_date(date_to, "to"))
+    show(res, as_json, ["month", "value", "complete", "value_min", "value_max", "n_postings", "stated_as_of",
+                        "source_file", "cell"])
+
+
+@detention_app.command("held")
+def held_cmd(day: str = typer.Argument(..., help="YYYY-MM-DD"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """People held on a day: DDP's facility-day counts and ICE's snapshots nearest the day."""
+    from icemonitor.analysis.detention import held_on
+
+    show(held_on(open_warehouse(), _day(day, "date")), as_json)
+
+
+@detention_app.command("check")
+def check_cmd(
+    day: str = typer.Argument(..., help="YYYY-MM-DD"),
+    people: int = typer.Argument(..., help="The number claimed"),
+    fewer: bool = typer.Option(False, "--fewer", help="The claim is 'fewer than' (default: 'more than')"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Check "ICE held more (fewer) than N people on DAY" against every count of that day."""
+    from icemonitor.analysis.detention import check_held
+
+    res = check_held(open_warehouse(), _day(day, "date"), people, "fewer" if fewer else "more")
+    show(res, as_json)
+    if not as_json:
+        print(f"{res.extra['claim']}: {res.extra['answer']}")
+
+
+@detention_app.command("errors")
+def errors_cmd(
+    reason: Optional[str] = typer.Option(None, "--reason", help="e.g. stale_sheet, unchanged_table, stated_date_older"),
+    posting: Optional[str] = typer.Option(None, "--posting", help="A posting's file name"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10000),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """ICE's errors found in its postings, with the evidence."""
+    from icemonitor.analysis.detention import posting_errors
+
+    show(posting_errors(open_warehouse(), reason, posting, limit), as_json,
+         ["source_file", "source_sheet", "table_key", "reason", "excluded", "evidence"])
+
+
+@detention_app.command("facilities")
+def facilities_cmd(
+    day: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD (default: the records' last day)"),
+    state: Optional[str] = typer.Option(None, "--state", help="Two-letter state"),
+    not_in_ice_list: bool = typer.Option(False, "--not-in-ice-list", help="Only facilities ICE's lists do not show"),
+    limit: int = typer.Option(30, "--limit", min=1, max=2000),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """People held per facility on a day, with county and whether ICE's published lists show the facility."""
+    from icemonitor.analysis.detention import facilities
+
+    res = facilities(open_warehouse(), parse_date(day, "date"), state.upper() if state else None, not_in_ice_list, limit)
+    show(res, as_json, ["facility_code", "ddp_name", "state", "county_name", "held_during_day", "held_at_midnight",
+                        "matched_to_ice_list"])
+
+
+@detention_app.command("discover")
+def discover_cmd(
+    url: str = typer.Option("https://www.ice.gov/detain/detention-management", "--url",
+                            help="The Detention Management page (or a copy of it)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Look at ICE's Detention Management page and archive every posting not archived yet (every version kept);
+    run `icemonitor build` afterwards to read them."""
+    import json
+
+    from rich.markup import escape
+
+    from icemonitor.catalog.detention_discovery import discover
+
+    found = discover(url)
+    report = {"page": found.page_url, "new": [{"name": e.name, "sha256": e.sha256, "seen": e.fetched_at,
+                                                "url": e.origin} for e in found.new],
+              "unchanged": found.unchanged, "rejected": [{"url": u, "reason": r} for u, r in found.rejected]}
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    from icemonitor.analysis.cli import out
+
+    for e in report["new"]:
+        out.print(f"new posting: {escape(e['name'])} ({e['sha256'][:12]}...)", highlight=False)
+    out.print(f"already archived: {len(found.unchanged)}", highlight=False)
+    for r in report["rejected"]:
+        out.print(f"[yellow]rejected[/]: {escape(r['url'])}: {escape(r['reason'])}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(detention_app, name="detention")

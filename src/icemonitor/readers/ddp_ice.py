@@ -1,0 +1,216 @@
+"""ICE's DDP-era individual records (2023-2026 releases obtained by the Deportation Data Project) -> one canonical
+table (catalog option ``table``, default ``arrests``).
+
+Three carriers of the same records, one column map (``readers/data/ddp_columns.csv``):
+- ICE's raw workbooks (``.xlsx``): header on row 7, the records split over several sheets, stacked in sheet order;
+  ``source_sheet`` names the sheet and ``source_row`` the spreadsheet row.
+- extracts of them as CSV (``.csv``, header on line 1; e.g. the North Carolina selection, whose reporter lower-cased
+  state, AOR and landmark: the state and AOR maps ignore letter case);
+- DDP's processed files (``.parquet``, ``.feather``), snake_case names; ``source_row`` is the 1-based row in that file.
+A column the map does not know stops the build (file, sheet, header row, column); several sources of one canonical
+column (``Apprehension Site Landmark`` / ``Event Landmark``) are coalesced in the map's order.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from icemonitor.errors import InputError
+from icemonitor.readers._canon import ISO_DATE, TableMap, canonical, concat_tables, reader_columns, state_codes
+from icemonitor.readers._text import SOURCE_ROW, HeaderSpec, read_text_table
+from icemonitor.readers._xlsx import open_workbook, read_sheet
+
+if TYPE_CHECKING:
+    from icemonitor.readers import SourceFile
+
+MAP_FILE = "ddp_columns.csv"
+ISO_DATETIME = "%Y-%m-%d %H:%M:%S"
+NOT_KEPT = "-"
+# canonical columns the reader transforms before `canonical` (state names -> codes; the flag -> boolean)
+STATE, FLAG, TIME = "__state", "__duplicate_likely", "__time_"
+CRIMINALITY_FIELD = {
+    "arrests": "ddp_apprehension_criminality", "encounters": "ddp_encounter_criminality",
+    "detainers": "detainer_prepared_criminality", "detention_stints": "ddp_book_in_criminality",
+}
+# processed files write missing values as NA in text columns (R)
+NA_TEXT = ("NA",)
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """One table's known source columns as (source, canonical) pairs ('-' = known, not kept); a source may feed
+    several canonical columns (written 'a|b' in the map)."""
+
+    table: str
+    pairs: tuple[tuple[str, str], ...]
+
+    @property
+    def known(self) -> set[str]:
+        return {s for s, _ in self.pairs}
+
+    def canonical_columns(self) -> list[str]:
+        return list(dict.fromkeys(c for _, c in self.pairs if c != NOT_KEPT))
+
+    def sources(self, canonical_col: str, present: list[str]) -> list[str]:
+        return [s for s, c in self.pairs if c == canonical_col and s in present]
+
+    def date_sources(self) -> list[str]:
+        return [s for s, c in self.pairs if c == "event_date"]
+
+
+@cache
+def column_maps() -> dict[str, ColumnMap]:
+    """table -> its column map, from readers/data/ddp_columns.csv."""
+    path = resources.files("icemonitor.readers").joinpath(f"data/{MAP_FILE}")
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    out: dict[str, list[tuple[str, str]]] = {}
+    for r in rows:
+        out.setdefault(r["table"], []).extend((r["source"], c) for c in r["canonical"].split("|"))
+    return {t: ColumnMap(t, tuple(m)) for t, m in out.items()}
+
+
+def _column_map(source: SourceFile) -> ColumnMap:
+    table = source.options.get("table", "arrests")
+    maps = column_maps()
+    if table not in maps:
+        raise InputError(f"ddp_ice: no column map for table {table!r} (known: {', '.join(maps)})", file=source.name)
+    return maps[table]
+
+
+def check_columns(columns: list[str], cmap: ColumnMap, file: str, sheet: str | None, row: int | None) -> None:
+    """Stop on a column the map does not know, naming file, sheet, header row and column."""
+    unknown = [c for c in columns if c not in cmap.known]
+    if unknown:
+        where = f" of sheet {sheet!r}" if sheet else ""
+        raise InputError(
+            f"unknown column in the header{where}: add it to readers/{'data/' + MAP_FILE} with its meaning",
+            file=file, row=row, field=unknown[0], value=unknown[0],
+        )
+
+
+def _mapping(frame: pl.DataFrame, cmap: ColumnMap, file: str) -> tuple[pl.DataFrame, TableMap]:
+    """Coalesce each canonical column's sources; states to codes; the DDP flag to boolean."""
+    present = frame.columns
+    types = reader_columns()[cmap.table]
+    text: dict[str, str | pl.Expr] = {}
+    extra: list[pl.Expr] = []
+    for col in cmap.canonical_columns():
+        srcs = cmap.sources(col, present)
+        if col == "event_date" or not srcs:
+            continue
+        expr = pl.coalesce(*(pl.col(s) for s in srcs)) if len(srcs) > 1 else pl.col(srcs[0])
+        if types.get(col) == "TIMESTAMP":
+            frame = frame.with_columns(parse_datetimes(frame, srcs, file).alias(f"{TIME}{col}"))
+        elif col == "state":
+            extra.append(expr.alias(STATE))
+        elif col == "duplicate_likely":
+            extra.append(expr.cast(pl.String).str.to_uppercase().is_in(["TRUE", "T", "1"]).alias(FLAG))
+        else:
+            text[col] = expr
+    frame = frame.with_columns(extra)
+    if STATE in frame.columns:
+        frame = frame.with_columns(state_codes(frame, STATE, file).alias(STATE))
+        text["state"] = STATE
+    dates = cmap.sources("event_date", present)
+    if not dates:
+        raise InputError(f"no event date column (one of {', '.join(cmap.date_sources())})", file=file)
+    constants = {"criminality_field": CRIMINALITY_FIELD[cmap.table]} if cmap.table in CRIMINALITY_FIELD else {}
+    return frame, TableMap(
+        table=cmap.table, text=text, dates={"event_date": dates[0]}, constants=constants,
+        date_formats=(ISO_DATETIME, ISO_DATE),
+    )
+
+
+def parse_datetimes(frame: pl.DataFrame, sources: list[str], file: str) -> pl.Series:
+    """Date-times from the first non-empty source: ``YYYY-MM-DD HH:MM[:SS]``, ``...T...`` (workbooks) or a bare date
+    (a workbook cell at midnight); anything else stops, naming row, field and value."""
+    out = None
+    for src in sources:
+        raw = frame.get_column(src)
+        text = raw.str.strip_chars().str.replace("T", " ", literal=True)
+        parsed = pl.select(pl.coalesce(
+            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
+            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False),
+            text.str.strptime(pl.Date, ISO_DATE, strict=False).cast(pl.Datetime("us")),
+        )).to_series()
+        bad = raw.is_not_null() & parsed.is_null()
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            raise InputError("unparseable date-time", file=file, row=int(frame.get_column(SOURCE_ROW)[i]),
+                             field=src, value=raw[i])
+        out = parsed if out is None else pl.select(pl.coalesce(out, parsed)).to_series()
+    return out
+
+
+def _canonical(frame: pl.DataFrame, source: SourceFile, cmap: ColumnMap, sheet: str | None) -> pl.DataFrame:
+    frame, mapping = _mapping(frame, cmap, source.name)
+    out = canonical(frame, source, mapping, sheet=sheet)
+    extra = [frame.get_column(c).alias(c[len(TIME):]) for c in frame.columns if c.startswith(TIME)]
+    if FLAG in frame.columns:
+        extra.append(frame.get_column(FLAG).alias("duplicate_likely"))
+    return out.with_columns(extra) if extra else out
+
+
+def _read_text(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
+    specs = [HeaderSpec(f"ddp {cmap.table}", (s,)) for s in cmap.date_sources()]
+    raw = read_text_table(source.path, source.name, separator=",", specs=specs, all_columns=True)
+    check_columns([c for c in raw.frame.columns if c != SOURCE_ROW], cmap, source.name, None, raw.header_line)
+    return _canonical(raw.frame, source, cmap, None)
+
+
+def _read_workbook(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
+    wb = open_workbook(source.path, source.name)
+    specs = [HeaderSpec(f"ddp {cmap.table}", (s,)) for s in cmap.date_sources()]
+    parts = []
+    for sheet in wb.sheet_names:
+        frame, _ = read_sheet(wb, sheet, source.name, specs, all_columns=True)
+        header_row = int(frame.get_column(SOURCE_ROW).min() or 2) - 1 if frame.height else None
+        check_columns([c for c in frame.columns if c != SOURCE_ROW], cmap, source.name, sheet, header_row)
+        if frame.height:
+            parts.append(("t", _canonical(frame, source, cmap, sheet)))
+    if not parts:
+        raise InputError("no records in any sheet", file=source.name)
+    return concat_tables(parts)["t"]
+
+
+def _read_processed(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
+    path = Path(source.path)
+    try:
+        raw = pl.read_parquet(path) if source.name.endswith(".parquet") else pl.read_ipc(path, memory_map=False)
+    except Exception as exc:  # polars raises several types for a damaged file
+        raise InputError(f"not a readable {Path(source.name).suffix} file: {exc}", file=source.name) from exc
+    check_columns(raw.columns, cmap, source.name, None, None)
+    as_text = []
+    for name, dtype in raw.schema.items():
+        if dtype.is_temporal() and dtype != pl.Date:
+            as_text.append(pl.col(name).dt.strftime(ISO_DATETIME))
+        elif dtype == pl.Boolean:
+            as_text.append(pl.col(name).cast(pl.String).str.to_uppercase())
+        else:
+            expr = pl.col(name).cast(pl.String)
+            as_text.append(pl.when(expr.is_in(NA_TEXT) | (expr == "")).then(None).otherwise(expr).alias(name))
+    frame = raw.select(as_text).with_columns(pl.int_range(1, raw.height + 1, dtype=pl.Int32).alias(SOURCE_ROW))
+    return _canonical(frame, source, cmap, None)
+
+
+def read(source: SourceFile) -> dict[str, pl.DataFrame]:
+    """Read one DDP-era file -> {table: frame}; the carrier is chosen by the file name's extension."""
+    cmap = _column_map(source)
+    suffix = Path(source.name).suffix.lower()
+    if suffix == ".xlsx":
+        frame = _read_workbook(source, cmap)
+    elif suffix in (".parquet", ".feather", ".arrow"):
+        frame = _read_processed(source, cmap)
+    elif suffix in (".csv", ".gz"):
+        frame = _read_text(source, cmap)
+    else:
+        raise InputError(f"ddp_ice: unknown file type {suffix!r} (xlsx, csv, parquet, feather)", file=source.name)
+    return {cmap.table: frame}
