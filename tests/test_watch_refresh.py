@@ -236,6 +236,32 @@ def test_first_refresh_never_swaps_in_a_warehouse_missing_a_file(tmp_path):
     con.close()
 
 
+def test_first_refresh_keeps_an_unfetchable_file_from_the_raw_archive(tmp_path):
+    """The same first refresh, when the raw archive still holds the version the warehouse was built from: that
+    version is kept and the warehouse stays whole without --allow-removal."""
+    from test_watch_support import SHARED_DATA
+
+    from icemonitor.catalog.fetch import fetch
+    from icemonitor.warehouse.sources import catalog_sources
+    from icemonitor.watch.refresh import plain_build, refresh
+
+    home, rid = tmp_path / "home", "uwchr-seattle-cap-fy17-18"
+    fetch([rid], home=home, mirror=SHARED_DATA)
+    sources = catalog_sources([rid], home=home)
+    plain_build(sources, home / "warehouse.duckdb")
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    before = con.execute("SELECT source_file, count(*) FROM arrests GROUP BY ALL ORDER BY 1").fetchall()
+    con.close()
+    gone = sources[0].name  # e.g. its catalog checksum changed and the new version cannot be fetched
+    res = refresh(home, fetch=lambda h, m: [f"{gone}: connection refused"], build=plain_build,
+                  list_sources=lambda h: [s for s in sources if s.name != gone])
+    assert res.removed == [] and res.status == "updated"  # first refresh: every file is new to the state
+    assert any(f"{rid}/{gone}: kept the version in the warehouse" in m for m in res.messages)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT source_file, count(*) FROM arrests GROUP BY ALL ORDER BY 1").fetchall() == before
+    con.close()
+
+
 def test_catalog_sources_come_from_the_raw_archive(tmp_path):
     from test_watch_support import SHARED_DATA
 

@@ -235,12 +235,13 @@ class LoopbackServer:
 
         import uvicorn
 
-        from icemonitor.web.server import uvicorn_config
+        from icemonitor.web.server import uvicorn_options
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", self.port, log_level="warning", **overrides))
+        options = uvicorn_options("127.0.0.1", self.port, log_level="warning", **overrides)
+        self.server = uvicorn.Server(uvicorn.Config(app, **options))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "LoopbackServer":
@@ -431,3 +432,21 @@ def test_served_over_size_body_closes_the_connection(tmp_path):
                 sock.sendall(chunk)
         assert sent < 64
         sock.close()
+
+
+def test_serve_runs_uvicorn_with_the_limits_and_without_its_proxy_handling(tmp_path, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app as cli
+    from icemonitor.web.server import GuardedH11Protocol
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    monkeypatch.delenv("ICEMONITOR_INTAKE_KEY_FILE", raising=False)
+    res = CliRunner().invoke(cli, ["serve", "--warehouse", str(ww.tiny(tmp_path / "w.duckdb", [ROW])),
+                                   "--header-timeout", "3", "--max-connections", "40"])
+    assert res.exit_code == 0, res.output
+    [kw] = started
+    assert kw["proxy_headers"] is False and issubclass(kw["http"], GuardedH11Protocol)
+    assert (kw["http"].header_timeout, kw["http"].body_timeout, kw["http"].max_connections) == (3.0, 30.0, 40)

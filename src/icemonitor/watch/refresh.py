@@ -49,25 +49,52 @@ class RemovalRefused(IcemonitorError):
     """The new warehouse would lack files the one in use has; it is not swapped in unless removal is allowed."""
 
 
-def warehouse_files(target: Path) -> dict[tuple[str, str], int]:
-    """(release_id, file_name) -> rows loaded, for every file in the warehouse at `target` (empty without one)."""
+@dataclass(frozen=True)
+class LoadedFile:
+    """A file as the warehouse's `releases` table records it."""
+
+    rows: int
+    sha256: str
+    bytes: int
+    reader: str
+
+
+def warehouse_files(target: Path) -> dict[tuple[str, str], LoadedFile]:
+    """(release_id, file_name) -> what was loaded, for every file in the warehouse at `target` (empty without one)."""
     import duckdb
 
     if not target.exists():
         return {}
     con = duckdb.connect(str(target), read_only=True)
     try:
-        rows = con.execute("SELECT release_id, file_name, sum(rows_loaded) FROM releases GROUP BY ALL").fetchall()
+        rows = con.execute("SELECT release_id, file_name, sum(rows_loaded), any_value(sha256), any_value(bytes), "
+                           "any_value(reader) FROM releases GROUP BY release_id, file_name").fetchall()
     except duckdb.CatalogException:  # no releases table: not a warehouse this code built
         return {}
     finally:
         con.close()
-    return {(r, f): int(n or 0) for r, f, n in rows}
+    return {(r, f): LoadedFile(int(n or 0), sha, int(size or 0), reader) for r, f, n, sha, size, reader in rows}
 
 
-def refuse_removal(lost: dict[tuple[str, str], int], fetch_errors: list[str]) -> None:
+def archived_version(home: Path, key: tuple[str, str], loaded: LoadedFile) -> BuildSource | None:
+    """The version a warehouse holds, from the raw archive, as a build source (None when the archive lacks it or
+    the catalog no longer lists the file)."""
+    from icemonitor.catalog import archive
+    from icemonitor.catalog.catalog import load_catalog
+
+    entry = archive.find(key[0], key[1], loaded.sha256, loaded.bytes, home=home)
+    if entry is None:
+        return None
+    try:
+        f = load_catalog().release(key[0]).file(key[1])
+    except IcemonitorError:
+        return None
+    return BuildSource(key[0], key[1], entry.path, loaded.reader, loaded.sha256, dict(f.options or {}))
+
+
+def refuse_removal(lost: dict[tuple[str, str], LoadedFile], fetch_errors: list[str]) -> None:
     """RemovalRefused naming the files (and their rows) the new warehouse would lack."""
-    names = "; ".join(f"{r}/{f} ({n:,} rows)" for (r, f), n in sorted(lost.items()))
+    names = "; ".join(f"{r}/{f} ({n.rows:,} rows)" for (r, f), n in sorted(lost.items()))
     why = (" Some files could not be fetched: " + "; ".join(fetch_errors)) if fetch_errors else ""
     raise RemovalRefused(
         f"the new warehouse would lack {len(lost)} file(s) the one in use has: {names}. The warehouse in use is "
@@ -233,6 +260,13 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
         else:
             result.removed.append(key)
     lost = {k: n for k, n in warehouse_files(target).items() if k not in shas}
+    for key, loaded in list(lost.items()) if result.fetch_errors else []:
+        kept = archived_version(home, key, loaded)  # e.g. the first refresh after `build`: no state yet
+        if kept is not None:
+            chosen.append(kept)
+            shas[key] = loaded.sha256
+            del lost[key]
+            result.messages.append(f"{key[0]}/{key[1]}: kept the version in the warehouse ({loaded.sha256[:12]})")
     if lost and not allow_removal:
         refuse_removal(lost, result.fetch_errors)
 

@@ -43,12 +43,12 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
 
     from icemonitor.intake.access_log import uvicorn_log_config
     from icemonitor.web.app import create_app
-    from icemonitor.web.server import uvicorn_config
+    from icemonitor.web.server import uvicorn_options
 
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
     mount_intake_with_monitor(app)
     # limits: header/body timeouts, connections; the access log drops every /intake and /staff line
-    uvicorn.Server(uvicorn_config(app, host, port, log_config=uvicorn_log_config(), **limits)).run()
+    uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))
 
 
 def register(app: typer.Typer) -> None:

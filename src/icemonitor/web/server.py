@@ -97,11 +97,10 @@ def guarded_protocol(header_timeout: float = HEADER_TIMEOUT, body_timeout: float
         "header_timeout": header_timeout, "body_timeout": body_timeout, "max_connections": max_connections})
 
 
-def uvicorn_config(app: Any, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT,
-                   body_timeout: float = BODY_TIMEOUT, max_connections: int = MAX_CONNECTIONS, **overrides: Any):
-    """The uvicorn.Config `serve` runs with."""
-    import uvicorn
-
+def uvicorn_options(host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT,
+                    body_timeout: float = BODY_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
+                    **overrides: Any) -> dict[str, Any]:
+    """The keyword arguments `serve` passes to uvicorn.run (or uvicorn.Config)."""
     options: dict[str, Any] = dict(
         host=host, port=port, log_level="info",
         proxy_headers=False,  # X-Forwarded-*: only from configured proxies, resolved by the app
@@ -109,4 +108,4 @@ def uvicorn_config(app: Any, host: str, port: int, *, header_timeout: float = HE
         timeout_keep_alive=KEEP_ALIVE,
     )
     options.update(overrides)
-    return uvicorn.Config(app, **options)
+    return options
