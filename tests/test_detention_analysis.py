@@ -175,3 +175,17 @@ def test_detention_watch_findings(con) -> None:
                     for d in (f.data["date"], f.data["date"] - dt.timedelta(days=1)))
     assert (held, before) == (f.data["held"], f.data["before"])
     assert len({x.dedup_key for x in found}) == len(found)
+
+
+@pytest.mark.parametrize("lang, text", [("en", "No detention-statistics posting is loaded"),
+                                        ("es", "No hay ninguna publicación de estadísticas de detención")])
+def test_detention_page_without_detention_tables_says_no_figure(tmp_path: Path, lang: str, text: str) -> None:
+    """A warehouse built without the detention releases: the page says there is no figure (not zero), no error."""
+    from icemonitor.web.app import create_app
+
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).execute("CREATE TABLE arrests (event_date DATE)").close()
+    with TestClient(create_app(path)) as client:
+        res = client.get(f"/detention?lang={lang}")
+    assert res.status_code == 200 and text in res.text
+    assert 'id="facilities"' not in res.text

@@ -35,6 +35,11 @@ def definitions(lang: str = "en") -> dict[str, str]:
     return {r["key"]: r[lang] for r in rows}
 
 
+def has_detention_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse was built with the detention releases."""
+    return has_table(con, "detention_snapshots")
+
+
 def _require(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     for t in tables:
         if not has_table(con, t):

@@ -42,6 +42,9 @@ def detention_page(request: Request) -> HTMLResponse:
     page = Page(request)
     t = page.t
     con = page.wh.cursor()
+    if not detention.has_detention_tables(con):  # a warehouse built without the detention releases
+        return page.render("detention.html", now=None, changes=None, biggest=None, unlisted=None, adp_spec=None,
+                           defs=detention.definitions(page.lang), active="detention", api="/api/v1/detention/now")
     now = detention.detained_now(con)
     adp = [f | {"agency": a} for a in ("total", "ice", "cbp")
            for f in detention.detention_trend(con, "adp", a, "total").figures]
