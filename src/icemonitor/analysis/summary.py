@@ -9,19 +9,17 @@ from typing import Any
 import duckdb
 
 from icemonitor.analysis.common import (
-    counted_in_period,
     check_table,
-    event_source,
-    place_where,
     resolution_available,
     split_list,
-    table_columns,
     unresolved_in_place,
-    Where,
 )
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
+from icemonitor.query import vocabulary
+from icemonitor.query.coverage import coverage
+from icemonitor.query.selection import Selection
 
 GROUPS: dict[str, tuple[str, str]] = {
     "fy": ("fy", "Federal fiscal year of event_date (1 Oct - 30 Sep)"),
@@ -45,9 +43,12 @@ FILTERS = {"aor": "aor", "method_class": "method_class", "criminality": "crimina
 def summary(
     con: duckdb.DuckDBPyConnection, table: str = "arrests", by: Sequence[str] | str | None = ("fy",),
     date_from: str | dt.date | None = None, date_to: str | dt.date | None = None, place: str | None = None,
-    filters: dict[str, Sequence[str] | str | None] | None = None, ref: Any = None,
+    filters: dict[str, Sequence[str] | str | None] | None = None, ref: Any = None, placement: str = "event",
 ) -> AnalysisResult:
-    """Counted events grouped by `by`; share of each group within its first-level group (or of the total)."""
+    """Counted events grouped by `by`; share of each group within its first-level group (or of the total).
+
+    Where the records do not cover the period and place (or a filtered field), there is no count (None), never 0.
+    """
     check_table(con, table)
     groups = split_list(by) or []
     unknown = [g for g in groups if g not in GROUPS]
@@ -55,11 +56,6 @@ def summary(
         raise InputError(f"Unknown grouping; choose from {', '.join(GROUPS)}", field="by", value=unknown[0])
     if "county" in groups and not resolution_available(con):
         raise InputError("County grouping needs the places stage's landmark_resolution table", field="by", value="county")
-    cols = table_columns(con, table)
-    source = event_source(con, table)
-    where, d0, d1 = counted_in_period(date_from, date_to)
-    base = Where(list(where.parts), list(where.params))  # the same filters without the place
-    label = place_where(con, place, where, ref)
     applied: dict[str, list[str]] = {}
     for key, values in (filters or {}).items():
         vals = split_list(values)
@@ -67,18 +63,22 @@ def summary(
             continue
         if key not in FILTERS:
             raise InputError(f"Unknown filter; choose from {', '.join(FILTERS)}", field=key, value=vals)
-        col = FILTERS[key]
-        if col not in cols and col != "release_id":
-            raise InputError(f"Table {table} has no column {col}", field=key, value=vals)
-        where.add(f"{col} IN ({', '.join('?' * len(vals))})", *vals)
-        base.add(f"{col} IN ({', '.join('?' * len(vals))})", *vals)
         applied[key] = vals
-    exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
-    select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(release_id))) AS releases"])
-    group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
-    order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
-    rows = con.execute(f"SELECT {select} FROM {source} WHERE {where.sql()} {group_sql} {order_sql}", where.params).fetchall()
-    total = sum(r[len(groups)] for r in rows)
+    sel = Selection.of(table, date_from, date_to, place, applied, placement=placement)
+    q = sel.compile(con, ref)
+    cov = coverage(con, q)
+    d0, d1 = sel.date_from, sel.date_to
+    label = q.label if place else None
+    rows: list[tuple] = []
+    if cov.countable:
+        exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
+        select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(release_id))) AS releases"])
+        group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
+        order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
+        rows = con.execute(f"SELECT {select} FROM {q.source} WHERE {q.where.sql()} {group_sql} {order_sql}",
+                           q.where.params).fetchall()
+        rows = [r for r in rows if r[len(groups)]]  # no groups: one row, empty when nothing matches
+    total = sum(r[len(groups)] for r in rows) if cov.countable else None
     parent: dict[Any, int] = {}
     if len(groups) > 1:
         for r in rows:
@@ -99,23 +99,34 @@ def summary(
         "share": ("share of the row's events within its first grouping value" if len(groups) > 1
                   else "share of the row's events in the total"),
         "share_low/high": "Wilson score 95% interval of the share",
+        "placement": vocabulary.placements()[placement],
     })
     caveats = []
-    if not figures:
-        caveats.append("No counted rows match these filters (no release with precedence covers them).")
+    if not cov.countable:
+        caveats.append(f"No records: {cov.reason}. There is no count for this question (not zero).")
+    elif cov.status == "partial":
+        caveats.append(f"Partial: {cov.reason}.")
+    if cov.countable and not figures:
+        caveats.append("The records cover this period and place, and no counted row matches these filters.")
     if "state" in groups and not resolution_available(con):
         caveats.append("States come only from releases that record one; landmarks are not yet resolved to places.")
     if resolution_available(con) and {"state", "county"} & set(groups):
         caveats.append("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped.")
     if "criminality" in groups:
         caveats.append("Criminality means different things per release; the bracket names the source field.")
-    undecided = unresolved_in_place(con, source, base, place, ref)
+    undecided = unresolved_in_place(con, q.source, q.base, place, ref) if cov.countable else None
     if undecided:
         caveats.append(undecided["text"] + ".")
+    office = q.office_placements(con) if cov.countable else None
+    if office:
+        caveats.append(f"{office:,} events of the same filters are placed in {q.label} only by the county of the "
+                       "arresting office (office placements); they are not counted here (placement 'any' counts them).")
     return AnalysisResult(
         name="summary",
-        parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied},
+        parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied,
+                    "placement": placement},
         columns=groups + ["events", "share", "share_low", "share_high", "releases"],
         figures=figures, definitions=definitions, releases=releases, caveats=caveats,
-        extra={"total_events": total, "unresolved_in_place_aors": undecided},
+        extra={"total_events": total, "unresolved_in_place_aors": undecided, "office_placements": office},
+        coverage=cov.to_dict(),
     )

@@ -25,6 +25,7 @@ from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read
 from icemonitor.readers._canon import RECORD_HASH
 from icemonitor.warehouse import precedence
+from icemonitor.warehouse.coverage import write_coverage
 from icemonitor.warehouse.schema import Table, tables
 
 log = logging.getLogger(__name__)
@@ -275,6 +276,7 @@ def build(
                 log.info("%s: %d rows written", tname, n)
             files = [rec for i in sorted(records) for rec in records[i]]
             _write_releases(con, files)
+            write_coverage(con)
             if extra_tables:
                 extra_tables(con)
             con.execute("CHECKPOINT")

@@ -26,6 +26,7 @@ class Column:
     type: str
     source: str  # reader / encoder / build
     description: str
+    recorded_if: str | None = None  # SQL test of a row recording the field, where not simply 'value present'
 
     @property
     def polars_type(self) -> pl.DataType:
@@ -50,7 +51,7 @@ class Table:
 
 
 def _column(d: dict) -> Column:
-    return Column(d["name"], d["type"], d["from"], d.get("description", ""))
+    return Column(d["name"], d["type"], d["from"], d.get("description", ""), d.get("recorded_if"))
 
 
 @cache
