@@ -89,23 +89,28 @@ def _runs(keys: list[Any], days: np.ndarray) -> list[tuple[Any, dt.date, dt.date
 def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
     """The coverage of a compiled selection (module docstring)."""
     sel = q.selection
+    return coverage_of(con, sel.table, sel.date_from, sel.date_to, q.place, q.label, q.fields, sel.release,
+                       dict(sel.filters).get("release"))
+
+
+def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
+                label: str, fields: tuple[str, ...] = (), release: str | None = None,
+                releases_filter: tuple[str, ...] | list[str] | None = None) -> Coverage:
+    """Coverage of `table` for a place (places' Place, None for the nation) and period, where the figure uses
+    `fields`; counted rows, or `release`'s own rows; `releases_filter` keeps only those releases."""
     if not has_table(con, SPANS):
-        return Coverage("unknown", None, sel.date_from, sel.date_to,
-                        reason="this warehouse was built without coverage tables; rebuild it")
-    rows_cond, params = ("counted", []) if sel.release is None else ("release_id = ?", [sel.release])
-    releases_filter = dict(sel.filters).get("release")
+        return Coverage("unknown", None, d0, d1, reason="this warehouse was built without coverage tables; rebuild it")
+    rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
     if releases_filter:
         rows_cond += f" AND release_id IN ({', '.join('?' * len(releases_filter))})"
         params += list(releases_filter)
-    d0, d1 = sel.date_from, sel.date_to
     if d0 is None or d1 is None:
         lo, hi = con.execute(f"SELECT min(span_from), max(span_to) FROM {SPANS} WHERE table_name = ? AND {rows_cond}",
-                             [sel.table, *params]).fetchone()
+                             [table, *params]).fetchone()
         d0, d1 = d0 or lo, d1 or hi
     if d0 is None or d1 is None or d1 < d0:
-        return Coverage("none", 0.0, d0, d1, reason=f"no records of {sel.table} at all",
-                        records_reach=reach_text([], sel.table))
-    place = q.place
+        return Coverage("none", 0.0, d0, d1, reason=f"no records of {table} at all",
+                        records_reach=reach_text([], table))
     if place is None:
         aors = covered_aors(con)
     elif place.level == "aor":
@@ -116,12 +121,12 @@ def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
     place_states = set(place.states) if place is not None and place.level != "aor" else None
     spans = con.execute(
         f"SELECT release_id, aor, state, span_from, span_to FROM {SPANS} WHERE table_name = ? AND {rows_cond} "
-        "AND span_to >= ? AND span_from <= ?", [sel.table, *params, d0, d1]).fetchall()
+        "AND span_to >= ? AND span_from <= ?", [table, *params, d0, d1]).fetchall()
     missing_fields: dict[str, set[str]] = {}
-    if q.fields and has_table(con, FIELDS):
+    if fields and has_table(con, FIELDS):
         for f, rid in con.execute(
                 f"SELECT field, release_id FROM {FIELDS} WHERE table_name = ? AND NOT recorded AND field IN "
-                f"({', '.join('?' * len(q.fields))})", [sel.table, *q.fields]).fetchall():
+                f"({', '.join('?' * len(fields))})", [table, *fields]).fetchall():
             missing_fields.setdefault(f, set()).add(rid)
     lacking = set().union(*missing_fields.values()) if missing_fields else set()
     days = np.arange(np.datetime64(d0, "D"), np.datetime64(d1, "D") + 1)
@@ -154,13 +159,13 @@ def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
     uncovered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}
                        for k, a, b in missing if k]
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
-    where = f"{q.label}, {_fmt(d0)}..{_fmt(d1)}"
+    where = f"{label}, {_fmt(d0)}..{_fmt(d1)}"
     if not records.any():
-        status, reason = "none", f"no records of {sel.table} for {where}"
+        status, reason = "none", f"no records of {table} for {where}"
     elif share == 0:
         status = "none"
         reason = "; ".join(f"{f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()) or \
-            f"no usable records of {sel.table} for {where}"
+            f"no usable records of {table} for {where}"
     elif share < 1:
         status = "partial"
         reason = (f"records cover {share:.0%} of {where} (AOR-days); covered: {_span_text(covered_spans)}"
@@ -168,7 +173,7 @@ def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
     else:
         status, reason = "full", ""
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
-                    sorted(used_releases), reason, reach_text(records_reach(con, sel.table), sel.table))
+                    sorted(used_releases), reason, reach_text(records_reach(con, table), table))
 
 
 def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> list[dict[str, Any]]:

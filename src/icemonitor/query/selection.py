@@ -61,9 +61,8 @@ def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "e
     state = "e.state" if "state" in cols else "NULL::VARCHAR"
     if has_table(con, RESOLUTION_TABLE) and {"aor", "landmark"} <= cols:
         res_cols = table_columns(con, RESOLUTION_TABLE)
-        kind = "r.kind" if {"kind", "level"} <= res_cols else "'event'"
-        level = "r.level" if "level" in res_cols else "'county'"
-        placed = f"({kind} = 'event' OR {level} <> 'county' OR {kind} IS NULL)" if placement == "event" else "TRUE"
+        kind = "r.kind" if "kind" in res_cols else "NULL::VARCHAR"
+        placed = f"{kind} IS DISTINCT FROM 'office_proxy'" if placement == "event" else "TRUE"
         office = f"CASE WHEN {kind} = 'office_proxy' THEN r.county_fips END"
         return (
             f"(SELECT e.*, coalesce({state}, CASE WHEN {placed} THEN r.state END) AS res_state, "
