@@ -37,6 +37,7 @@ class Coverage:
     releases: list[str] = field(default_factory=list)
     reason: str = ""
     records_reach: str = ""  # how far the table's records reach (reach_text), for every figure's data age
+    reach: list[dict[str, Any]] = field(default_factory=list)  # the same, one row per release (records_reach())
 
     @property
     def countable(self) -> bool:
@@ -173,7 +174,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     else:
         status, reason = "full", ""
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
-                    sorted(used_releases), reason, reach_text(records_reach(con, table), table))
+                    sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach)
 
 
 def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> list[dict[str, Any]]:

@@ -185,3 +185,18 @@ def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
         return res
 
     return _cached(wh, ("check", text), compute)
+
+
+def coverage(wh: Warehouse, ref: Any, place: str | None, date_from: dt.date | None, date_to: dt.date | None,
+             table: str = "arrests") -> dict[str, Any]:
+    """What the records cover of a place and period (query.coverage), as the CLI and API give it."""
+    from icemonitor.query.coverage import coverage as cover
+    from icemonitor.query.selection import Selection
+
+    key = ("coverage", table, place, date_from, date_to)
+
+    def compute() -> dict[str, Any]:
+        con = wh.cursor()
+        return cover(con, Selection.of(table, date_from, date_to, national(place)).compile(con, ref)).to_dict()
+
+    return _cached(wh, key, compute)

@@ -38,6 +38,8 @@ class AnalysisResponse(BaseModel):
     release_details: list[Release] = Field(description="The same releases with title, FOIA request and files")
     caveats: list[str]
     extra: dict[str, Any] = Field(default_factory=dict)
+    coverage: dict[str, Any] | None = Field(None, description="What the records cover of the question (status, "
+                                                               "share, spans, fields not recorded, reason, data age)")
     warehouse: WarehouseInfo
 
 
@@ -72,7 +74,7 @@ def respond(request: Request, res, table: str | None = "arrests") -> AnalysisRes
         name=res.name, parameters=res.parameters, columns=res.columns, figures=res.figures,
         definitions=res.definitions, releases=res.releases,
         release_details=[Release(**r) for r in release_details(wh, res.releases, table)],
-        caveats=res.caveats, extra=res.extra, warehouse=WarehouseInfo(**warehouse_info(wh)))
+        caveats=res.caveats, extra=res.extra, coverage=res.coverage, warehouse=WarehouseInfo(**warehouse_info(wh)))
 
 
 @router.get("/sweeps", response_model=AnalysisResponse, responses=ERRORS)

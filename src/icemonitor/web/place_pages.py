@@ -84,6 +84,7 @@ def place_page(request: Request, code: str) -> HTMLResponse:
     f = filters_from_query(q)
     d0, d1 = f.date_from, f.date_to
     label = place.code if is_aor else place.label
+    cover = analyses.coverage(wh, app_ref(request), place.code, d0, d1)
     policies = pq.policies(wh, place)
     figures, crim_figs = [], []
     if is_aor:
@@ -127,7 +128,8 @@ def place_page(request: Request, code: str) -> HTMLResponse:
     try:
         sw = analyses.sweeps(wh, app_ref(request), scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
         sweeps_ctx = {"rows": sweep_rows(sw, scope), "releases": sw.releases, "definitions": sw.definitions,
-                      "caveats": sw.caveats, "error": None}
+                      "caveats": sw.caveats, "error": None,
+                      "not_measurable": sw.extra.get("not_measurable_because")}
     except (InputError, duckdb.Error) as exc:  # a section that cannot be computed says why; the page stays
         sweeps_ctx = {"rows": [], "releases": [], "definitions": {}, "caveats": [], "error": str(exc)}
     try:
@@ -156,4 +158,4 @@ def place_page(request: Request, code: str) -> HTMLResponse:
         name=queries.aor_names().get(place.code, place.code) if is_aor else label,
         figures=figures, crim_figures=crim_figs, filters=f, sweeps=sweeps_ctx, peers=figures_peer,
         policies=policies, local_counts=local_counts, resolution=resolution,
-        policy_group=charts.policy_group, api_params=params, today=dt.date.today())
+        policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover)
