@@ -31,7 +31,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from icemonitor import config
     from icemonitor.catalog.fetch import fetch, reference_resolver
     from icemonitor.warehouse.build import build
-    from icemonitor.warehouse.places_step import place_stage
+    from icemonitor.places.build_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
 
     home = tmp_path_factory.mktemp("icemonitor-home")

@@ -13,17 +13,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from icemonitor.intake import audit
-from icemonitor.intake.keys import open_sealed, seal
+from icemonitor.intake.keys import open_sealed, seal, totp_aad
 from icemonitor.intake.store import Vault, Viewer
 
 ROLES = ("reviewer", "attorney", "admin")
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD = 12
-
-
-def totp_aad(username: str) -> bytes:
-    return f"icemonitor-intake|user:{username}|totp".encode()
 
 
 def _token_hash(token: str) -> str:

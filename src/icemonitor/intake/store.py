@@ -21,6 +21,7 @@ from icemonitor.intake.keys import (
     new_key,
     open_sealed,
     seal,
+    totp_aad,
     wrap_aad,
 )
 
@@ -254,8 +255,6 @@ class Vault:
     # -- key rotation ------------------------------------------------------------------------
     def rotate(self, new_master: bytes, *, actor: str = "admin") -> int:
         """Re-wrap every data key and TOTP secret under new_master in one transaction; returns records re-wrapped."""
-        from icemonitor.intake.auth import totp_aad
-
         with self.db.transaction() as conn:
             row = conn.one("SELECT value FROM intake_meta WHERE name = ?", ("key_check",))
             if row is not None:

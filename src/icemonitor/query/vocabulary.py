@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from icemonitor.codes.maps import load_maps
-from icemonitor.warehouse.schema import tables
+from icemonitor.schema import tables
 
 
 @cache

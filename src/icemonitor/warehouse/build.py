@@ -26,7 +26,7 @@ from icemonitor.readers import SourceFile, read
 from icemonitor.readers._canon import RECORD_HASH
 from icemonitor.warehouse import precedence
 from icemonitor.warehouse.coverage import write_coverage
-from icemonitor.warehouse.schema import Table, tables
+from icemonitor.schema import Table, tables
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def code_version() -> str:
     """A digest of everything that shapes a parsed file: readers, code maps and the schema."""
     root = resources.files("icemonitor")
     h = hashlib.sha256()
-    for sub in ("readers", "codes", "warehouse/schema.yaml", "warehouse/build.py"):
+    for sub in ("readers", "codes", "schema.py", "warehouse/schema.yaml", "warehouse/build.py"):
         base = Path(str(root / sub))
         paths = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix != ".pyc") if base.is_dir() else [base]
         for p in paths:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
-from icemonitor.warehouse.schema import tables
+from icemonitor.schema import tables
 
 # Longest run of days without records that still counts as covered (the nationwide series' longest quiet run in
 # a field office is 5 days, weekends and holidays; a regional production's gaps run to weeks).

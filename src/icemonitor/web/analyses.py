@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
+from icemonitor.query import vocabulary
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.web.db import Warehouse
 
@@ -31,13 +32,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-NATION = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE", "ALL")
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 
 
 def national(place: str | None) -> str | None:
     """None (the whole country) for 'US' and its synonyms, which the place parser does not take."""
-    return None if place is None or place.strip().upper() in NATION else place
+    return None if vocabulary.is_nation(place) else place
 
 
 def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
@@ -95,10 +95,8 @@ def sweeps(wh: Warehouse, ref: Any, place: str | None = None, date_from: dt.date
 
 def _known_as(f: dict[str, Any]) -> str | None:
     """The announced operation or known event that explains a sweep (analysis.validation.explain), if any."""
-    try:
-        from icemonitor.analysis.validation import explain
-    except ImportError:
-        return None
+    from icemonitor.analysis.validation import explain
+
     row = dict(f)
     for k in ("start", "end"):
         if isinstance(row.get(k), str):

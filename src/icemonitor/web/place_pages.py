@@ -20,25 +20,12 @@ from icemonitor.web import analyses, charts, place_queries as pq, queries
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
+from icemonitor.web.sweep_links import sweep_rows
 from icemonitor.web.queries import Filters
 
 router = APIRouter(include_in_schema=False)
 SWEEPS_SHOWN = 10
 PEERS_SHOWN = 20
-
-
-def sweep_link(f: dict[str, Any], res_params: dict[str, Any], scope: str | None) -> str:
-    """URL of a sweep's page: the run's parameters travel along, so the page re-runs the same (cached) analysis."""
-    q = {"level": f["level"], "measure": res_params.get("measure") or "at_large",
-         "from": str(res_params.get("from") or ""), "to": str(res_params.get("to") or ""),
-         "limit": str(res_params.get("limit") or 20)}
-    if scope:
-        q["in"] = scope
-    return f"/sweep/{f['place']}/{f['start']}/{f['end']}?{urlencode(q)}"
-
-
-def sweep_rows(res, scope: str | None) -> list[dict[str, Any]]:
-    return [{**f, "url": sweep_link(f, res.parameters, scope)} for f in res.figures]
 
 
 def _resolve(page: Page, code: str):
