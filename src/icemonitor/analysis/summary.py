@@ -27,7 +27,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "week": ("strftime(date_trunc('week', event_date), '%Y-%m-%d')", "ISO week of event_date, labelled by its Monday"),
     "day": ("strftime(event_date, '%Y-%m-%d')", "event_date"),
     "aor": ("coalesce(aor, '(blank)')", "3-letter AOR code; '(blank)' where the release leaves it empty"),
-    "state": ("coalesce(res_state, '(unresolved)')", "State recorded by the release or resolved from the landmark; '(unresolved)' otherwise"),
+    "state": ("coalesce(res_state, '(unresolved)')", "State the event is placed in: recorded by the release, else resolved "
+              "from the landmark (event placements; query.selection); '(unresolved)' otherwise"),
+    "recorded_state": ("coalesce(state, '(not recorded)')", "State as the release itself records it"),
     "county": ("coalesce(res_county_fips, '(unresolved)')", "County FIPS resolved from the landmark (places stage); '(unresolved)' otherwise"),
     "method_class": ("coalesce(method_class, '(not recorded)')", "custodial / at_large / other (codes/apprehension_methods.csv)"),
     "criminality": ("coalesce(criminality, 'unknown') || ' [' || coalesce(criminality_field, '?') || ']'",

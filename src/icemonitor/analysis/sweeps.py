@@ -33,6 +33,7 @@ from icemonitor.analysis.common import (
     Where,
     check_table,
     event_source,
+    has_table,
     parse_date,
     place_where,
     releases_of,
@@ -541,6 +542,18 @@ def _measurable(con, table: str, place: str | None, d0: dt.date, d1: dt.date, wi
     return True, cov, ""
 
 
+def _series_period(con, table: str, cov: Any, d0: dt.date, d1: dt.date, release: str | None) -> tuple[dt.date, dt.date]:
+    """First and last day of the records series (coverage_spans of the place's AORs) that the period meets."""
+    if not cov.aors or not has_table(con, "coverage_spans"):
+        return d0, d1
+    rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
+    lo, hi = con.execute(
+        f"SELECT min(span_from), max(span_to) FROM coverage_spans WHERE table_name = ? AND {rows_cond} AND "
+        f"aor IN ({', '.join('?' * len(cov.aors))}) AND span_to >= ? AND span_from <= ?",
+        [table, *params, *cov.aors, d0, d1]).fetchone()
+    return (min(d0, lo) if lo else d0), (max(d1, hi) if hi else d1)
+
+
 def sweeps(
     con: duckdb.DuckDBPyConnection, place: str | None = None, date_from: str | dt.date | None = "2015-10-01",
     date_to: str | dt.date | None = "2019-09-30", measure: str = "all", levels: tuple[str, ...] | None = None,
@@ -574,18 +587,21 @@ def sweeps(
     bad = [lv for lv in levels if lv not in LEVELS]
     if bad:
         raise InputError(f"Unknown level; choose from {', '.join(LEVELS)}", field="level", value=bad[0])
-    # history before `from` feeds the baseline, so the first weeks can be scanned too
-    hist0 = d0 - dt.timedelta(days=window)
     measurable, cov, why = _measurable(con, table, place, d0, d1, window, release, ref)
     if not measurable:
         levels = ()
+    # The model runs over the whole series of records the period lies in, whatever part of it was asked, so a
+    # sweep has the same observed and expected counts in every interface (CLI, API, pages, reports, watches);
+    # history before the series' first day feeds the baseline, so its first weeks can be scanned too.
+    m0, m1 = _series_period(con, table, cov, d0, d1, release)
+    hist0 = m0 - dt.timedelta(days=window)
     all_rows: list[dict[str, Any]] = []
     for level in levels:
-        grid = daily_counts(con, source, where, level, hist0, d1, cover)
+        grid = daily_counts(con, source, where, level, hist0, m1, cover)
         floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
         found = find_sweeps(grid, window=window, min_excess=floor)
         for r in found:
-            if r["end"] >= d0:
+            if r["end"] >= d0 and r["start"] <= d1:
                 r["level"] = level
                 r["aors"] = None if grid.aors is None else grid.aors.get(r["place"], [])
                 all_rows.append(r)

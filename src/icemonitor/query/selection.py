@@ -8,6 +8,7 @@ Columns every compiled source offers besides the table's own:
 - `res_county_fips`: the county of an event placement (office placements too under placement `any`).
 - `office_county_fips`: the county of the arresting office where the landmark only names the office
   (kind office_proxy), whatever the policy, so office placements can be counted apart.
+- `res_level`, `res_kind`: the landmark resolution's level and kind (NULL where the landmark is not resolved).
 """
 
 from __future__ import annotations
@@ -62,15 +63,18 @@ def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "e
     if has_table(con, RESOLUTION_TABLE) and {"aor", "landmark"} <= cols:
         res_cols = table_columns(con, RESOLUTION_TABLE)
         kind = "r.kind" if "kind" in res_cols else "NULL::VARCHAR"
+        level = "r.level" if "level" in res_cols else "NULL::VARCHAR"
         placed = f"{kind} IS DISTINCT FROM 'office_proxy'" if placement == "event" else "TRUE"
         office = f"CASE WHEN {kind} = 'office_proxy' THEN r.county_fips END"
         return (
             f"(SELECT e.*, coalesce({state}, CASE WHEN {placed} THEN r.state END) AS res_state, "
-            f"CASE WHEN {placed} THEN r.county_fips END AS res_county_fips, {office} AS office_county_fips "
+            f"CASE WHEN {placed} THEN r.county_fips END AS res_county_fips, {office} AS office_county_fips, "
+            f"{level} AS res_level, {kind} AS res_kind "
             f"FROM {table} e LEFT JOIN {RESOLUTION_TABLE} r ON e.aor = r.aor AND e.landmark = r.landmark)"
         )
     return (f"(SELECT e.*, {state} AS res_state, NULL::VARCHAR AS res_county_fips, "
-            f"NULL::VARCHAR AS office_county_fips FROM {table} e)")
+            f"NULL::VARCHAR AS office_county_fips, NULL::VARCHAR AS res_level, NULL::VARCHAR AS res_kind "
+            f"FROM {table} e)")
 
 
 def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
@@ -87,8 +91,13 @@ def parse_place(con: duckdb.DuckDBPyConnection, place: str | None, ref: Any = No
     """The places stage's Place for what the user typed; None for the nation (vocabulary.is_nation)."""
     if vocabulary.is_nation(place):
         return None
-    from icemonitor.places.place_filter import parse_place as parse
+    from icemonitor.places.place_filter import Place, parse_place as parse
 
+    code = str(place).strip().upper()
+    if code in vocabulary.aor_codes():  # an AOR code needs no reference files
+        name = vocabulary.aor_names().get(code, code)
+        return Place(level="aor", code=code, label=f"{name} AOR ({code})", county_fips=(), aors=(code,), states=(),
+                     filter_aors=(code,), source="codes/data/aor_names.csv")
     return parse(place, ref or reference_for(con))
 
 

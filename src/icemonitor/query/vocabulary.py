@@ -61,3 +61,13 @@ def measures() -> dict[str, dict[str, str]]:
 def placements() -> dict[str, str]:
     """placement policy -> definition."""
     return {k: v["definition"] for k, v in _data()["placements"].items()}
+
+
+@cache
+def aor_names() -> dict[str, str]:
+    """AOR code -> its name ("Los Angeles"), from the '<name> Area of Responsibility' spellings of the code map."""
+    out: dict[str, str] = {}
+    for raw, code in load_maps().aor.items():
+        if code and raw.endswith(" Area of Responsibility"):
+            out.setdefault(code, raw.removesuffix(" Area of Responsibility"))
+    return out

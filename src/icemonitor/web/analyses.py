@@ -186,15 +186,18 @@ def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
 
 
 def coverage(wh: Warehouse, ref: Any, place: str | None, date_from: dt.date | None, date_to: dt.date | None,
-             table: str = "arrests") -> dict[str, Any]:
-    """What the records cover of a place and period (query.coverage), as the CLI and API give it."""
+             table: str = "arrests", filters: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """What the records cover of a place and period (query.coverage), as the CLI and API give it. An AOR code
+    needs no reference files; other places take `ref` (the app's resolver)."""
     from icemonitor.query.coverage import coverage as cover
     from icemonitor.query.selection import Selection
 
-    key = ("coverage", table, place, date_from, date_to)
+    kept = tuple(sorted((k, v) for k, v in (filters or {}).items() if v))
+    key = ("coverage", table, place, date_from, date_to, kept)
 
     def compute() -> dict[str, Any]:
         con = wh.cursor()
-        return cover(con, Selection.of(table, date_from, date_to, national(place)).compile(con, ref)).to_dict()
+        sel = Selection.of(table, date_from, date_to, national(place), dict(kept))
+        return cover(con, sel.compile(con, ref)).to_dict()
 
     return _cached(wh, key, compute)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from icemonitor.web import queries
+from icemonitor.web import analyses, queries
 from icemonitor.web.context import definitions, release_details, warehouse_info
 from icemonitor.web.queries import Filters
 
@@ -36,10 +36,13 @@ class SummaryResponse(BaseModel):
     table: str
     by: list[str]
     filters: dict[str, str]
-    total: int = Field(description="Counted events matching the filters")
+    total: int | None = Field(description="Counted events matching the filters; null where the records do not "
+                                          "cover the period (or a filtered field): no records is not zero")
     rows: list[dict[str, Any]] = Field(description="One row per group: the group keys and n (counted events)")
     releases: list[Release] = Field(description="Releases the counted rows come from")
     definitions: dict[str, str]
+    coverage: dict[str, Any] | None = Field(None, description="What the records cover of the question (status, share, "
+                                                               "spans, fields not recorded, reason, data age)")
     warehouse: WarehouseInfo
 
 
@@ -98,8 +101,12 @@ def summary(
     keys = queries.parse_by(by)
     f = Filters(table, date_from, date_to, aor, method_class, criminality, release)
     result = queries.summary(wh, f, keys)
+    cover = analyses.coverage(wh, None, aor, date_from, date_to, table,
+                              {"method_class": method_class, "criminality": criminality, "release": release})
+    countable = cover["status"] != "none"
     return SummaryResponse(
-        table=table, by=keys, filters=f.as_params(), total=result["total"], rows=result["rows"],
+        table=table, by=keys, filters=f.as_params(), total=result["total"] if countable else None,
+        rows=result["rows"] if countable else [], coverage=cover,
         releases=[Release(**r) for r in release_details(wh, result["releases"], table)],
         definitions=definitions(wh, f, lang), warehouse=WarehouseInfo(**warehouse_info(wh)),
     )
