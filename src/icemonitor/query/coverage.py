@@ -78,6 +78,26 @@ def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [a for a in vocabulary.territorial_aors() if a in seen]
 
 
+def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: np.ndarray) -> np.ndarray:
+    """(AOR, day) -> the AOR holds part of the place that day (county_aor_periods: AORs change, e.g. Harlingen
+    split from San Antonio in FY2022). An AOR place, the nation, or a warehouse without the table: every day."""
+    out = np.ones((len(aors), len(days)), dtype=bool)
+    if place is None or place.level == "aor" or not place.county_fips or not has_table(con, "county_aor_periods"):
+        return out
+    fips = list(place.county_fips)
+    rows = con.execute(
+        f"SELECT aor, valid_from, valid_to FROM county_aor_periods WHERE county_fips IN ({', '.join('?' * len(fips))}) "
+        "AND aor IS NOT NULL GROUP BY ALL", fips).fetchall()
+    out[:] = False
+    aidx = {a: i for i, a in enumerate(aors)}
+    for a, v0, v1 in rows:
+        if a in aidx:
+            lo = np.datetime64(v0, "D") if v0 else days[0]
+            hi = np.datetime64(v1, "D") if v1 else days[-1]
+            out[aidx[a]] |= (days >= lo) & (days <= hi)
+    return out
+
+
 def _runs(keys: list[Any], days: np.ndarray) -> list[tuple[Any, dt.date, dt.date]]:
     out, start = [], 0
     for i in range(1, len(keys) + 1):
@@ -151,17 +171,20 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         else:
             usable[aidx[aor]] |= mask
             used_releases.add(rid)
-    n = records.size or 1
+    applies = _applies(con, place, aors, days)  # an AOR counts only on days it holds part of the place
+    usable &= applies
+    n = int(applies.sum()) or 1
     share = float(usable.sum() / n)
     covered = _runs([tuple(a for a in aors if usable[aidx[a], j]) for j in range(len(days))], days)
-    missing = _runs([tuple(a for a in aors if not usable[aidx[a], j]) for j in range(len(days))], days)
+    missing = _runs([tuple(a for a in aors if applies[aidx[a], j] and not usable[aidx[a], j])
+                     for j in range(len(days))], days)
     covered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}
                      for k, a, b in covered if k]
     uncovered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}
                        for k, a, b in missing if k]
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
     where = f"{label}, {_fmt(d0)}..{_fmt(d1)}"
-    if not records.any():
+    if not (records & applies).any():
         status, reason = "none", f"no records of {table} for {where}"
     elif share == 0:
         status = "none"
