@@ -183,9 +183,7 @@ def _totals(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
               place=place)
     total = res.extra["total_events"]
     rf.coverage = dict(res.coverage or {})
-    rf.coverage["covered_text"] = "; ".join(
-        f"{s['from']} – {s['to']}" + (f" ({', '.join(s['aors'])})" if s["aors"] else "")
-        for s in rf.coverage.get("covered_spans", [])[:6])
+    _coverage_facts(rf, q)
     if total is None:
         return
     rels = res.releases
@@ -197,6 +195,29 @@ def _totals(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
         rf.add(key, "count", n, f"counted arrests with method_class = {cls}", "note_method", rels, q)
         if total:
             rf.add(f"{key}_share", "percent", n / total, f"{key} / total", "note_method", rels, q, decimals=1)
+
+
+COVERED_SHOWN = 6  # covered spans named in a partial report
+
+
+def _coverage_facts(rf: ReportFacts, q: str) -> None:
+    """How far the records reach (every report) and, for a partial period, the share and spans covered: as facts,
+    so every date and figure of the report is footnoted."""
+    day = dt.date.fromisoformat
+    for i, x in enumerate(rf.coverage.get("reach", [])):
+        where = "nationwide" if x["scope"] == "nationwide" else "AOR " + ", ".join(x["aors"])
+        for end in ("from", "to"):
+            rf.add(f"reach{i}_{end}", "date", day(str(x[end])), f"{'first' if end == 'from' else 'last'} day with "
+                   f"counted {TABLE} records of release {x['release']} ({where}); coverage_spans", "note_reach",
+                   [x["release"]], "query.coverage.records_reach(con, 'arrests')")
+    if rf.coverage.get("status") == "partial":
+        rels = rf.coverage.get("releases", [])
+        rf.add("coverage_share", "percent", rf.coverage["share"], "share of the place's AOR-days in the period that "
+               "the records cover (coverage_spans)", "note_coverage", rels, q)
+        for i, s in enumerate(rf.coverage.get("covered_spans", [])[:COVERED_SHOWN]):
+            for end in ("from", "to"):
+                rf.add(f"covered{i}_{end}", "date", day(s[end]), f"covered span {i + 1}: "
+                       f"{'first' if end == 'from' else 'last'} day", "note_coverage", rels, q)
 
 
 def _place_span(con, place: str, ref: Any) -> tuple[dt.date | None, dt.date | None]:
