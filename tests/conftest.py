@@ -49,3 +49,23 @@ def warehouse_path(built_home: Path) -> Path:
     from icemonitor import config
 
     return config.warehouse_path(built_home)
+
+
+@pytest.fixture(scope="module")
+def warehouse_con(warehouse_path: Path):
+    """A read-only connection to the built warehouse."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse_client(warehouse_path: Path):
+    """The web app over the built warehouse, reference files from ../shared/data."""
+    from fastapi.testclient import TestClient
+
+    from icemonitor.web.app import create_app
+
+    return TestClient(create_app(warehouse_path, ref=shared_ref))

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from icemonitor.analysis.claims import check
@@ -21,35 +19,23 @@ SHARED = __import__("conftest").SHARED_DATA
 FY1619 = SHARED / "ice" / "uwchr-ice-enforce-fy16-19"
 
 
-@pytest.fixture(scope="module")
-def con(warehouse_path):
-    c = duckdb.connect(str(warehouse_path), read_only=True)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def client(warehouse_path):
-    from icemonitor.web.app import create_app
-
-    return TestClient(create_app(warehouse_path, ref=lambda p: SHARED / p))
-
-
-def test_build_writes_days_with_records_per_release_and_aor(con):
+def test_build_writes_days_with_records_per_release_and_aor(warehouse_con):
     """coverage_spans against an independent pandas count of the Los Angeles 2025 file."""
     raw = pd.read_csv(SHARED / "ice" / "bln-la-aor-arrests" / "la_arrests_2025-06-01_10_transcribed.csv", dtype=str)
     days = pd.to_datetime(raw["arrest_date"].str[:10]).dt.date
-    rows = con.execute("SELECT span_from, span_to, days_with_records, rows, state FROM coverage_spans WHERE "
-                       "table_name = 'arrests' AND release_id = 'bln-la-aor-arrests-2025-06' AND aor = 'LOS'").fetchall()
+    rows = warehouse_con.execute(
+        "SELECT span_from, span_to, days_with_records, rows, state FROM coverage_spans WHERE "
+        "table_name = 'arrests' AND release_id = 'bln-la-aor-arrests-2025-06' AND aor = 'LOS'").fetchall()
     assert rows == [(days.min(), days.max(), days.nunique(), len(raw), "CA")]
     # the nationwide release records no criminality; the Seattle production does
-    rec = dict(con.execute("SELECT release_id, recorded FROM coverage_fields WHERE table_name = 'arrests' AND "
-                           "field = 'criminality'").fetchall())
+    rec = dict(warehouse_con.execute(
+        "SELECT release_id, recorded FROM coverage_fields WHERE table_name = 'arrests' AND "
+        "field = 'criminality'").fetchall())
     assert rec["uwchr-ice-enforce-fy16-19"] is False and rec["uwchr-seattle-aor-fy12-19"] is True
 
 
-def test_reach_is_data(con):
-    reach = {r["release"]: r for r in records_reach(con, "arrests")}
+def test_reach_is_data(warehouse_con):
+    reach = {r["release"]: r for r in records_reach(warehouse_con, "arrests")}
     nat = reach["uwchr-ice-enforce-fy16-19"]
     assert nat["scope"] == "nationwide" and str(nat["from"]) == "2015-10-01" and str(nat["to"]) == "2019-09-01"
     assert reach["bln-la-aor-arrests-2025-06"]["aors"] == ["LOS"]
@@ -70,8 +56,9 @@ def test_summary_past_the_records_is_no_count_not_zero(warehouse_path, monkeypat
     assert "2019-09-01" in body["coverage"]["records_reach"]
 
 
-def test_partial_period_is_labelled_with_covered_spans(con):
-    r = summary(con, by=[], place="LOS", date_from="2025-06-01", date_to="2025-06-26", ref=lambda p: SHARED / p)
+def test_partial_period_is_labelled_with_covered_spans(warehouse_con):
+    r = summary(warehouse_con, by=[], place="LOS", date_from="2025-06-01", date_to="2025-06-26",
+                ref=lambda p: SHARED / p)
     assert r.extra["total_events"] == 705
     assert r.coverage["status"] == "partial" and r.coverage["covered_spans"] == [
         {"from": "2025-06-01", "to": "2025-06-10", "aors": []}]
@@ -79,13 +66,13 @@ def test_partial_period_is_labelled_with_covered_spans(con):
     assert any(c.startswith("Partial:") for c in r.caveats)
 
 
-def test_fy2017_convicted_count_is_not_checkable(con, tmp_path):
+def test_fy2017_convicted_count_is_not_checkable(warehouse_con, tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("claims:\n  - {id: fy17, metric: count, period: {from: 2016-10-01, to: 2017-09-30}, place: US, "
                  "filters: {criminality: [convicted]}, comparison: about, value: 105736}\n"
                  "  - {id: fy19, metric: count, period: {from: 2018-10-01, to: 2019-09-30}, place: US, "
                  "comparison: about, value: 143099}\n")
-    rows = {r["id"]: r for r in check(con, f).figures}
+    rows = {r["id"]: r for r in check(warehouse_con, f).figures}
     assert rows["fy17"]["verdict"] == "not checkable" and rows["fy17"]["observed"] is None
     assert rows["fy17"]["reason"] == "criminality is not recorded in uwchr-ice-enforce-fy16-19"
     # FY2019: the records stop on 1 Sep 2019, so a count is a lower bound, never "consistent" by tolerance
@@ -95,40 +82,41 @@ def test_fy2017_convicted_count_is_not_checkable(con, tmp_path):
     assert f"at least {n}" in rows["fy19"]["reason"]
 
 
-def test_sweeps_without_baseline_cannot_be_measured(con):
-    r = sweeps(con, place="LOS", date_from="2025-06-01", date_to="2025-06-10", ref=lambda p: SHARED / p)
+def test_sweeps_without_baseline_cannot_be_measured(warehouse_con):
+    r = sweeps(warehouse_con, place="LOS", date_from="2025-06-01", date_to="2025-06-10", ref=lambda p: SHARED / p)
     assert r.figures == [] and r.extra["measurable"] is False and r.extra["n_sweeps_found"] is None
     assert r.caveats[0].startswith("Cannot be measured:") and "records cover 10 of them" in r.caveats[0]
 
 
-def test_placement_event_only_and_office_counted_apart(con):
+def test_placement_event_only_and_office_counted_apart(warehouse_con):
     """Cook County, 24-27 Sep 2017: every arrest placed there only by the office's county is not an arrest place."""
-    q = Selection.of("arrests", "2017-09-24", "2017-09-27", "17031").compile(con, lambda p: SHARED / p)
-    office = con.execute(
+    q = Selection.of("arrests", "2017-09-24", "2017-09-27", "17031").compile(warehouse_con, lambda p: SHARED / p)
+    office = warehouse_con.execute(
         "SELECT count(*) FROM arrests a JOIN landmark_resolution r USING (aor, landmark) WHERE a.counted AND "
         "r.county_fips = '17031' AND r.kind = 'office_proxy' AND a.event_date BETWEEN '2017-09-24' AND '2017-09-27'"
     ).fetchone()[0]
-    event = con.execute(
+    event = warehouse_con.execute(
         "SELECT count(*) FROM arrests a JOIN landmark_resolution r USING (aor, landmark) WHERE a.counted AND "
         "r.county_fips = '17031' AND r.kind = 'event' AND a.event_date BETWEEN '2017-09-24' AND '2017-09-27'"
     ).fetchone()[0]
-    assert q.count(con) == event and q.office_placements(con) == office > 0
+    assert q.count(warehouse_con) == event and q.office_placements(warehouse_con) == office > 0
     anyq = Selection.of("arrests", "2017-09-24", "2017-09-27", "17031", placement="any").compile(
-        con, lambda p: SHARED / p)
-    assert anyq.count(con) == event + office
-    assert coverage(con, q).status == "full"
+        warehouse_con, lambda p: SHARED / p)
+    assert anyq.count(warehouse_con) == event + office
+    assert coverage(warehouse_con, q).status == "full"
 
 
-def test_place_page_says_no_records_in_both_languages(client):
-    en = client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30"}).text
+def test_place_page_says_no_records_in_both_languages(warehouse_client):
+    en = warehouse_client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30"}).text
     assert "No records for these dates" in en and "2019-09-01" in en
-    es = client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30", "lang": "es"}).text
+    es = warehouse_client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30", "lang": "es"}).text
     assert "No hay registros para estas fechas" in es
 
 
-def test_sweeps_page_says_cannot_be_measured(client):
-    html = client.get("/place/LOS", params={"from": "2025-06-01", "to": "2025-06-10", "lang": "en"}).text
+def test_sweeps_page_says_cannot_be_measured(warehouse_client):
+    html = warehouse_client.get("/place/LOS", params={"from": "2025-06-01", "to": "2025-06-10", "lang": "en"}).text
     assert "Cannot be measured:" in html and "No sweep is detected" not in html
-    body = client.get("/api/v1/sweeps", params={"place": "LOS", "from": "2025-06-01", "to": "2025-06-10"}).json()
+    body = warehouse_client.get("/api/v1/sweeps",
+                                params={"place": "LOS", "from": "2025-06-01", "to": "2025-06-10"}).json()
     assert body["figures"] == [] and body["coverage"]["status"] == "full"
     assert body["extra"]["measurable"] is False

@@ -8,9 +8,7 @@ import datetime as dt
 import json
 import re
 
-import duckdb
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 SHARED = __import__("conftest").SHARED_DATA
@@ -49,20 +47,6 @@ SEPT_2017_LOS_SWEEP = ("2017-09-24", "2017-09-26", 111, 30.1)  # start, end, obs
 
 
 @pytest.fixture(scope="module")
-def con(warehouse_path):
-    c = duckdb.connect(str(warehouse_path), read_only=True)
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def client(warehouse_path):
-    from icemonitor.web.app import create_app
-
-    return TestClient(create_app(warehouse_path, ref=ref))
-
-
-@pytest.fixture(scope="module")
 def cli(warehouse_path):
     from icemonitor.cli import app
 
@@ -87,11 +71,11 @@ def test_cli_gives_the_recorded_figure(cli, question):
 
 @pytest.mark.parametrize("question", [q for q in QUESTIONS if q[0] in ("US", "LOS", "CHI", "SEA")],
                          ids=lambda q: "-".join(str(x) for x in q if x))
-def test_api_summary_gives_the_same_figure(client, question):
+def test_api_summary_gives_the_same_figure(warehouse_client, question):
     place, d0, d1, measure = question
     params = {"from": d0, "to": d1, **({"aor": place} if place != "US" else {}),
               **({"method_class": measure} if measure else {})}
-    body = client.get("/api/v1/summary", params=params).json()
+    body = warehouse_client.get("/api/v1/summary", params=params).json()
     assert body["total"] == QUESTIONS[question]
 
 
@@ -103,9 +87,10 @@ def _trend_rows(html: str) -> list[tuple[str, str, int]]:
 
 @pytest.mark.parametrize("question", [q for q in QUESTIONS if q[0] not in ("US", "Southern California")],
                          ids=lambda q: "-".join(str(x) for x in q if x))
-def test_place_page_gives_the_same_figure(client, question):
+def test_place_page_gives_the_same_figure(warehouse_client, question):
     place, d0, d1, measure = question
-    html = client.get(f"/place/{PAGE_CODES.get(place, place)}", params={"from": d0, "to": d1, "lang": "en"}).text
+    html = warehouse_client.get(f"/place/{PAGE_CODES.get(place, place)}",
+                                params={"from": d0, "to": d1, "lang": "en"}).text
     expected = QUESTIONS[question]
     if expected is None:
         assert "No records for these dates" in html
@@ -118,11 +103,11 @@ def test_place_page_gives_the_same_figure(client, question):
 @pytest.mark.parametrize("question", [q for q in QUESTIONS if q[0] != "US" and
                                       (dt.date.fromisoformat(q[2]) - dt.date.fromisoformat(q[1])).days <= 92],
                          ids=lambda q: "-".join(str(x) for x in q if x))
-def test_report_gives_the_same_figure(con, question):
+def test_report_gives_the_same_figure(warehouse_con, question):
     from icemonitor.present.facts import build_facts
 
     place, d0, d1, measure = question
-    rf = build_facts(con, place, d0, d1, ref)
+    rf = build_facts(warehouse_con, place, d0, d1, ref)
     expected = QUESTIONS[question]
     if expected is None:
         assert rf.coverage["status"] == "none" and "total" not in rf.facts
@@ -130,7 +115,7 @@ def test_report_gives_the_same_figure(con, question):
     assert rf.facts[measure or "total"].value == expected
 
 
-def test_september_2017_los_sweep_is_one_size_everywhere(cli, client, con):
+def test_september_2017_los_sweep_is_one_size_everywhere(cli, warehouse_client, warehouse_con):
     """Observed and expected of the 24-26 Sep 2017 LOS sweep in the CLI, the API, the LOS page and a report,
     whatever period each asks for."""
     start, end, observed, expected = SEPT_2017_LOS_SWEEP
@@ -142,14 +127,15 @@ def test_september_2017_los_sweep_is_one_size_everywhere(cli, client, con):
     assert pick(cli("sweeps", "--place", "LOS")["figures"]) == [(observed, expected)]
     assert pick(cli("sweeps", "--place", "LOS", "--from", "2017-09-01", "--to", "2017-09-30")["figures"]) == [
         (observed, expected)]
-    api = client.get("/api/v1/sweeps", params={"place": "LOS", "from": "2017-09-20", "to": "2017-09-30"}).json()
+    api = warehouse_client.get("/api/v1/sweeps",
+                               params={"place": "LOS", "from": "2017-09-20", "to": "2017-09-30"}).json()
     assert pick(api["figures"]) == [(observed, expected)]
-    html = client.get("/place/LOS", params={"lang": "en"}).text
+    html = warehouse_client.get("/place/LOS", params={"lang": "en"}).text
     m = re.search(rf'href="/sweep/LOS/{start}/{end}[^"]*">[^<]*</a></td>\s*<td>([\d,]+)</td><td>([\d,.]+)</td>', html)
     assert m and (int(m.group(1).replace(",", "")), float(m.group(2).replace(",", ""))) == (observed, expected)
     from icemonitor.present.facts import build_facts
 
-    rf = build_facts(con, "LOS", "2017-09-01", "2017-09-30", ref)
+    rf = build_facts(warehouse_con, "LOS", "2017-09-01", "2017-09-30", ref)
     rows = [(rf.facts[f"{s.key}_observed"].value, rf.facts[f"{s.key}_expected"].value) for s in rf.sweeps
             if str(rf.facts[f"{s.key}_start"].value) == start]
     assert rows == [(observed, expected)]

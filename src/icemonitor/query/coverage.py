@@ -228,6 +228,6 @@ def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
     parts = []
     for r in reach:
         where = "nationwide" if r["scope"] == "nationwide" else "AOR " + ", ".join(r["aors"])
-        parts.append(f"{where} {_fmt(r['from'])}..{_fmt(r['to'])} (up to {r['days_with_records']:,} days with records per AOR, "
-                     f"{r['release']})")
+        parts.append(f"{where} {_fmt(r['from'])}..{_fmt(r['to'])} (up to {r['days_with_records']:,} days with "
+                     f"records per AOR, {r['release']})")
     return f"{table} records reach: " + "; ".join(parts)
