@@ -9,8 +9,10 @@ release's AOR-days are not covered for this selection.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -60,6 +62,27 @@ def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def _per_warehouse(fn):
+    """Cache a reader of the build's small reference tables per warehouse file and version (path, mtime): they do
+    not change until the next build swaps in a new file."""
+    cache: dict[tuple, Any] = {}
+
+    def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+        files = [r[2] for r in con.execute("PRAGMA database_list").fetchall() if r[2]]
+        key = (files[0], Path(files[0]).stat().st_mtime_ns, *args) if files and Path(files[0]).exists() else None
+        if key is None:
+            return fn(con, *args)
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = fn(con, *args)
+        return copy.deepcopy(cache[key])
+
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_per_warehouse
 def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """AOR -> the states of its counties (any map vintage), from the places tables of the build."""
     if not (has_table(con, "county_aor_periods") and has_table(con, "counties")):
@@ -72,6 +95,7 @@ def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return out
 
 
+@_per_warehouse
 def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Territorial AORs any release has records for (what 'every AOR' means for the nation)."""
     seen = {r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {SPANS}").fetchall()}
@@ -200,6 +224,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                     sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach)
 
 
+@_per_warehouse
 def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> list[dict[str, Any]]:
     """How far a table's counted records reach: one row per release, nationwide (>= 3/4 of the AORs with
     records) or per AOR, with first and last day and the days with records."""
