@@ -65,12 +65,15 @@ def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "e
         kind = "r.kind" if "kind" in res_cols else "NULL::VARCHAR"
         level = "r.level" if "level" in res_cols else "NULL::VARCHAR"
         placed = f"{kind} IS DISTINCT FROM 'office_proxy'" if placement == "event" else "TRUE"
-        office = f"CASE WHEN {kind} = 'office_proxy' THEN r.county_fips END"
+        # the policy is applied to the resolution table's rows (one per AOR and landmark), not to every event
+        res = (f"(SELECT r.aor, r.landmark, CASE WHEN {placed} THEN r.state END AS placed_state, "
+               f"CASE WHEN {placed} THEN r.county_fips END AS placed_county, "
+               f"CASE WHEN {kind} = 'office_proxy' THEN r.county_fips END AS office_county, {level} AS level, "
+               f"{kind} AS kind FROM {RESOLUTION_TABLE} r)")
         return (
-            f"(SELECT e.*, coalesce({state}, CASE WHEN {placed} THEN r.state END) AS res_state, "
-            f"CASE WHEN {placed} THEN r.county_fips END AS res_county_fips, {office} AS office_county_fips, "
-            f"{level} AS res_level, {kind} AS res_kind "
-            f"FROM {table} e LEFT JOIN {RESOLUTION_TABLE} r ON e.aor = r.aor AND e.landmark = r.landmark)"
+            f"(SELECT e.*, coalesce({state}, r.placed_state) AS res_state, r.placed_county AS res_county_fips, "
+            f"r.office_county AS office_county_fips, r.level AS res_level, r.kind AS res_kind "
+            f"FROM {table} e LEFT JOIN {res} r ON e.aor = r.aor AND e.landmark = r.landmark)"
         )
     return (f"(SELECT e.*, {state} AS res_state, NULL::VARCHAR AS res_county_fips, "
             f"NULL::VARCHAR AS office_county_fips, NULL::VARCHAR AS res_level, NULL::VARCHAR AS res_kind "
