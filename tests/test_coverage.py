@@ -120,3 +120,13 @@ def test_sweeps_page_says_cannot_be_measured(warehouse_client):
                                 params={"place": "LOS", "from": "2025-06-01", "to": "2025-06-10"}).json()
     assert body["figures"] == [] and body["coverage"]["status"] == "full"
     assert body["extra"]["measurable"] is False
+
+
+@pytest.mark.parametrize("url", ["/", "/sweeps", "/data", "/check", "/place/06037"])
+def test_every_page_states_how_far_the_records_reach(warehouse_client, warehouse_con, url):
+    reach = records_reach(warehouse_con, "arrests")
+    for lang, words in (("en", "Arrest records reach:"), ("es", "Los registros de arrestos llegan:")):
+        html = warehouse_client.get(url, params={"lang": lang}).text
+        footer = html.split('id="data-age-footer">', 1)[1].split("</p>", 1)[0]
+        assert footer.startswith(words)
+        assert all(f"{r['from']} – {r['to']} ({r['release']})" in footer for r in reach)

@@ -201,3 +201,10 @@ def coverage(wh: Warehouse, ref: Any, place: str | None, date_from: dt.date | No
         return cover(con, sel.compile(con, ref)).to_dict()
 
     return _cached(wh, key, compute)
+
+
+def records_reach(wh: Warehouse, table: str = "arrests") -> list[dict[str, Any]]:
+    """How far a table's records reach, per release (query.coverage.records_reach)."""
+    from icemonitor.query.coverage import records_reach as reach
+
+    return _cached(wh, ("records_reach", table), lambda: reach(wh.cursor(), table))

@@ -33,6 +33,14 @@ class Page:
     def t(self, key: str, **values: Any) -> str:
         return i18n.translate(self.lang, key, **values)
 
+    def data_age(self) -> list[dict[str, Any]]:
+        """How far the arrest records reach (query.coverage.records_reach), for every page's footer."""
+        if not self.wh.exists() or "coverage_spans" not in self.wh.tables():
+            return []
+        from icemonitor.web import analyses
+
+        return analyses.records_reach(self.wh)
+
     def url_with(self, **changes: str | None) -> str:
         """The current URL with some query parameters changed (None removes one)."""
         params = dict(self.request.query_params)
