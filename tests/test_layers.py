@@ -6,6 +6,7 @@ modules (icemonitor/cli.py and each stage's cli.py) above all."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "icemonitor"
@@ -99,3 +100,17 @@ def test_no_two_modules_import_each_other():
     loops = sorted({tuple(sorted((a, b))) for a, bs in graph.items() for b in bs
                     if a != b and not nested(a, b) and a in graph.get(b, ())})
     assert not loops, loops
+
+
+def test_every_interface_reads_one_vocabulary_for_the_whole_country():
+    """A watch on 'United States' is the nation, as in `summary --place "United States"` (no retyped word lists)."""
+    from icemonitor.query import vocabulary
+    from icemonitor.watch.places import parse
+    from icemonitor.web.analyses import national
+
+    for words in ("United States", "US", "nationwide", "Estados Unidos"):
+        assert vocabulary.is_nation(words)
+        assert parse(words).level == "national"
+        assert national(words) is None
+    names = {n for path in SRC.rglob("*.py") for n in re.findall(r'"UNITED STATES"', path.read_text())}
+    assert not names, "the words for the whole country are retyped outside query/data/vocabulary.yaml"
