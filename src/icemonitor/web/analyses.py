@@ -208,3 +208,24 @@ def records_reach(wh: Warehouse, table: str = "arrests") -> list[dict[str, Any]]
     from icemonitor.query.coverage import records_reach as reach
 
     return _cached(wh, ("records_reach", table), lambda: reach(wh.cursor(), table))
+
+
+def app_ref(request: Any) -> Any:
+    """The app's reference resolver, else the one of the folder the warehouse was built in."""
+    ref = request.app.state.ref
+    if ref is None:
+        from icemonitor.query.selection import reference_for
+
+        ref = reference_for(request.app.state.warehouse.cursor())
+    return ref
+
+
+def summary(wh: Warehouse, ref: Any, table: str, by: list[str], date_from: dt.date | None, date_to: dt.date | None,
+            place: str | None, filters: dict[str, str | None]) -> AnalysisResult:
+    """analysis.summary.summary (the CLI's `summary`), cached per warehouse version."""
+    from icemonitor.analysis.summary import summary as run
+
+    kept = tuple(sorted((k, v) for k, v in filters.items() if v))
+    key = ("summary", table, tuple(by), date_from, date_to, place, kept)
+    return _cached(wh, key, lambda: run(wh.cursor(), table, by, date_from, date_to, national(place), dict(kept),
+                                        ref=ref))
