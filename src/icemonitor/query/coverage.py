@@ -106,7 +106,8 @@ def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: 
     """(AOR, day) -> the AOR holds part of the place that day (county_aor_periods: AORs change, e.g. Harlingen
     split from San Antonio in FY2022). An AOR place, the nation, or a warehouse without the table: every day."""
     out = np.ones((len(aors), len(days)), dtype=bool)
-    if place is None or place.level == "aor" or not place.county_fips or not has_table(con, "county_aor_periods"):
+    if (not len(days) or place is None or place.level == "aor" or not place.county_fips
+            or not has_table(con, "county_aor_periods")):
         return out
     fips = list(place.county_fips)
     rows = con.execute(
@@ -120,6 +121,27 @@ def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: 
             hi = np.datetime64(v1, "D") if v1 else days[-1]
             out[aidx[a]] |= (days >= lo) & (days <= hi)
     return out
+
+
+def _applies_days(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], lo: dt.date, hi: dt.date) -> int:
+    """How many AOR-days of [lo, hi] count for the place (as _applies, by interval arithmetic)."""
+    days = (hi - lo).days + 1
+    if place is None or place.level == "aor" or not place.county_fips or not has_table(con, "county_aor_periods"):
+        return len(aors) * days
+    fips = list(place.county_fips)
+    rows = con.execute(
+        f"SELECT aor, valid_from, valid_to FROM county_aor_periods WHERE county_fips IN ({', '.join('?' * len(fips))}) "
+        "AND aor IS NOT NULL GROUP BY ALL", fips).fetchall()
+    total = 0
+    for a in aors:
+        spans = sorted((max(v0 or lo, lo), min(v1 or hi, hi)) for x, v0, v1 in rows if x == a)
+        end = lo - dt.timedelta(days=1)
+        for s0, s1 in spans:  # the union of the AOR's periods within [lo, hi]
+            s0 = max(s0, end + dt.timedelta(days=1))
+            if s1 >= s0:
+                total += (s1 - s0).days + 1
+                end = s1
+    return total
 
 
 def _runs(keys: list[Any], days: np.ndarray) -> list[tuple[Any, dt.date, dt.date]]:
@@ -174,7 +196,11 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                 f"({', '.join('?' * len(fields))})", [table, *fields]).fetchall():
             missing_fields.setdefault(f, set()).add(rid)
     lacking = set().union(*missing_fields.values()) if missing_fields else set()
-    days = np.arange(np.datetime64(d0, "D"), np.datetime64(d1, "D") + 1)
+    # the grid spans only the days some span reaches; days before and after are uncovered, counted arithmetically
+    # (a period of centuries costs no more than the records it meets)
+    g0 = max(d0, min(s[3] for s in spans)) if spans else d0
+    g1 = min(d1, max(s[4] for s in spans)) if spans else d0 - dt.timedelta(days=1)
+    days = np.arange(np.datetime64(g0, "D"), np.datetime64(g1, "D") + 1)
     aidx = {a: i for i, a in enumerate(aors)}
     records = np.zeros((len(aors), len(days)), dtype=bool)
     usable = np.zeros_like(records)
@@ -197,8 +223,10 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
             used_releases.add(rid)
     applies = _applies(con, place, aors, days)  # an AOR counts only on days it holds part of the place
     usable &= applies
-    n = int(applies.sum()) or 1
-    share = float(usable.sum() / n)
+    outside = [(d0, g0 - dt.timedelta(days=1)), (g1 + dt.timedelta(days=1), d1)] if len(days) else [(d0, d1)]
+    outside = [(a, b) for a, b in outside if a <= b]
+    n = int(applies.sum()) + sum(_applies_days(con, place, aors, a, b) for a, b in outside)
+    share = float(usable.sum() / n) if n else 0.0
     covered = _runs([tuple(a for a in aors if usable[aidx[a], j]) for j in range(len(days))], days)
     missing = _runs([tuple(a for a in aors if applies[aidx[a], j] and not usable[aidx[a], j])
                      for j in range(len(days))], days)
@@ -206,6 +234,8 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                      for k, a, b in covered if k]
     uncovered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}
                        for k, a, b in missing if k]
+    uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
+                             key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
     where = f"{label}, {_fmt(d0)}..{_fmt(d1)}"
     if not (records & applies).any():
