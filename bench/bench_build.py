@@ -30,7 +30,7 @@ import json, resource, sys, time
 from pathlib import Path
 from icemonitor import config
 from icemonitor.catalog.fetch import fetch, reference_resolver
-from icemonitor.warehouse.places_step import place_stage
+from icemonitor.places.build_step import place_stage
 from icemonitor.warehouse.build import build
 from icemonitor.warehouse.sources import catalog_sources
 home = Path(sys.argv[1]); shared = Path(sys.argv[2])

@@ -31,7 +31,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from icemonitor import config
     from icemonitor.catalog.fetch import fetch, reference_resolver
     from icemonitor.warehouse.build import build
-    from icemonitor.warehouse.places_step import place_stage
+    from icemonitor.places.build_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
 
     home = tmp_path_factory.mktemp("icemonitor-home")
@@ -49,3 +49,23 @@ def warehouse_path(built_home: Path) -> Path:
     from icemonitor import config
 
     return config.warehouse_path(built_home)
+
+
+@pytest.fixture(scope="module")
+def warehouse_con(warehouse_path: Path):
+    """A read-only connection to the built warehouse."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse_client(warehouse_path: Path):
+    """The web app over the built warehouse, reference files from ../shared/data."""
+    from fastapi.testclient import TestClient
+
+    from icemonitor.web.app import create_app
+
+    return TestClient(create_app(warehouse_path, ref=shared_ref))

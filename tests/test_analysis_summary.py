@@ -76,12 +76,15 @@ def test_county_place_says_how_many_events_of_its_aor_are_undecided(con, raw17):
                 date_to="2017-09-27", ref=shared_ref)
     days = raw17[(raw17["d"] >= "2017-09-24") & (raw17["d"] <= "2017-09-27")
                  & (raw17["Area of Responsibility"] == "Los Angeles Area of Responsibility")]
-    res = con.execute("SELECT landmark, county_fips, state FROM landmark_resolution WHERE aor = 'LOS'").df()
+    res = con.execute("SELECT landmark, county_fips, state, kind FROM landmark_resolution WHERE aor = 'LOS'").df()
     joined = days.assign(landmark=days["Apprehension Landmark"].replace("", None)).merge(
         res, on="landmark", how="left")
-    in_county = int((joined["county_fips"] == "06037").sum())
-    undecided = int((joined["county_fips"].isna() & (joined["state"].isna() | (joined["state"] == "CA"))).sum())
+    office = joined["kind"] == "office_proxy"  # placed only by the arresting office: not an arrest place
+    in_county = int(((joined["county_fips"] == "06037") & ~office).sum())
+    undecided = int(((joined["county_fips"].isna() | office)
+                     & (joined["state"].isna() | (joined["state"] == "CA") | office)).sum())
     assert sum(f["events"] for f in r.figures) == in_county > 0
+    assert r.extra["office_placements"] == int(((joined["county_fips"] == "06037") & office).sum()) > 0
     assert r.extra["unresolved_in_place_aors"]["events"] == undecided > 0
     assert r.extra["unresolved_in_place_aors"]["aors"] == ["LOS"]
     assert any(f"{undecided:,} events" in c and "may or may not lie in" in c for c in r.caveats)

@@ -58,14 +58,16 @@ def test_aor_with_a_recent_sweep(context):
     assert ctx["Place"].startswith("Dallas") and "(ICE area of responsibility DAL)" in ctx["Place"]
     assert ctx[f"Sanctuary status today ({TODAY})"].startswith("not available")  # answered for counties and states
     sweep = ctx["Sweep 1 (most recent first)"]
-    assert sweep.startswith("2019-07-19 to 2019-07-20 (2 days), AOR DAL")
+    # the same sweep, with the same size, as `icemonitor sweeps --place DAL --measure all` (the model runs over the
+    # whole series the 90 days lie in, so every interface sees one size)
+    assert sweep.startswith("2019-07-19 to 2019-07-21 (3 days), AOR DAL")
     assert sweep.endswith("release uwchr-ice-enforce-fy16-19")
-    # observed = the raw FY2019 file's arrests in the Dallas AOR on those two days (pandas, no warehouse)
+    # observed = the raw FY2019 file's arrests in the Dallas AOR on those three days (pandas, no warehouse)
     raw = pd.read_csv(FY19, sep="|", skiprows=5, dtype=str, keep_default_na=False,
                       usecols=["Area of Responsibility", "Apprehension Date"])
     days = pd.to_datetime(raw["Apprehension Date"], format="%m/%d/%Y", errors="coerce")
     dallas = raw["Area of Responsibility"].str.strip().str.startswith("Dallas")
-    observed = int((dallas & days.between("2019-07-19", "2019-07-20")).sum())
+    observed = int((dallas & days.between("2019-07-19", "2019-07-21")).sum())
     assert f": {observed} counted arrests observed vs " in sweep
 
 

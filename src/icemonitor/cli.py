@@ -42,13 +42,7 @@ def _register() -> None:
         "icemonitor.intake.cli",
         "icemonitor.present.cli",
     ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        mod.register(app)
+        importlib.import_module(module).register(app)
 
 
 _register()

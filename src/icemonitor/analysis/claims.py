@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import duckdb
@@ -19,7 +20,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from icemonitor.analysis.common import (
     AOR_CODES,
-    NATION,
     TABLES,
     Where,
     event_source,
@@ -31,6 +31,9 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
+from icemonitor.places.place_filter import parse_place
+from icemonitor.query import vocabulary
+from icemonitor.query.coverage import Coverage, coverage_of
 
 COMPARISONS = {
     "at_least": "the records give at least the claimed value, less the tolerance",
@@ -113,22 +116,22 @@ class _NotCheckable(Exception):
     pass
 
 
-def _place_clause(con, claim: Claim, where: Where, ref: Any) -> str:
-    """Add the place filter to `where`; returns the place's label."""
+def _place_clause(con, claim: Claim, where: Where, ref: Any) -> tuple[str, Any]:
+    """Add the place filter to `where`; returns the place's label and, for coverage, the place (None for the
+    nation; a bare AOR code stands for itself)."""
     text = claim.place.strip()
-    if text.upper() in NATION:
-        return "United States (all AORs)"
+    if vocabulary.is_nation(text):
+        return vocabulary.nation_label(), None
     if text.upper() in AOR_CODES:
         where.add("aor = ?", text.upper())
-        return f"AOR {text.upper()}"
-    from icemonitor.places.place_filter import parse_place
+        return f"AOR {text.upper()}", SimpleNamespace(level="aor", code=text.upper(), aors=(text.upper(),), states=())
 
     if ref is None:
         raise _NotCheckable(f"place {text!r} needs the reference data (counties, groups) to be resolved")
     place = parse_place(text, ref)
     if place.level == "aor":
         where.add("aor = ?", place.code)
-        return place.label
+        return place.label, place
     parts, params = [], []
     if place.filter_aors:
         parts.append(f"aor IN ({', '.join('?' * len(place.filter_aors))})")
@@ -144,7 +147,7 @@ def _place_clause(con, claim: Claim, where: Where, ref: Any) -> str:
             parts.append(f"res_county_fips IN ({', '.join('?' * len(place.filter_counties))})")
             params += list(place.filter_counties)
     where.add(" OR ".join(parts) if parts else "FALSE", *params)
-    return place.label
+    return place.label, place
 
 
 def _filters(claim_filters: dict[str, Any], where: Where, cols: set[str]) -> None:
@@ -199,6 +202,49 @@ def _verdict(claim: Claim, observed: float) -> tuple[str, float, float, str]:
     return ("consistent" if ok else "inconsistent"), observed - v, slack, text
 
 
+def _claim_coverage(con, claim: Claim, place: Any, label: str) -> Coverage:
+    """What the records cover of the claim's table, period, place and the fields its filters use."""
+    fields = [LIST_FILTERS[k] for k in claim.filters if k in LIST_FILTERS]
+    fields += ["operation"] if {"operation", "operation_marker"} & set(claim.filters) else []
+    fields += [LIST_FILTERS[k] for k in claim.share_of if k in LIST_FILTERS and k != "criminality"]
+    rel = claim.filters.get("release")
+    rels = [rel] if isinstance(rel, str) else rel
+    return coverage_of(con, claim.table, claim.period.from_, claim.period.to, place, label, tuple(fields),
+                       release=rels[0] if rels and len(rels) == 1 else None,
+                       releases_filter=rels if rels and len(rels) > 1 else None)
+
+
+def _share_verdict(claim: Claim, lo: float, hi: float) -> tuple[str, str]:
+    """A share claim against the 95% interval of the observed share: settled only when the whole interval is on
+    one side of the claimed value ('about': when the interval meets the claimed value give or take the tolerance)."""
+    v = claim.value
+    span = f"95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%}"
+    if claim.comparison == "about":
+        slack = claim.tolerance if claim.tolerance is not None else 0.05
+        ok = lo <= v + slack and hi >= v - slack
+        return ("consistent", f"holds: the {span} meets the claimed value give or take {slack:g}") if ok else \
+            ("inconsistent", f"fails: the {span} lies wholly outside the claimed value give or take {slack:g}")
+    above = claim.comparison in ("at_least", "more_than")
+    if (lo >= v) if above else (hi <= v):
+        return "consistent", f"holds: the whole {span} is {'above' if above else 'below'} the claimed value"
+    if (hi < v) if above else (lo > v):
+        return "inconsistent", f"fails: the whole {span} is {'below' if above else 'above'} the claimed value"
+    return "cannot be settled", f"cannot be settled by these records: the {span} contains the claimed value"
+
+
+def _partial_verdict(claim: Claim, observed: float, verdict: str, reason: str, cov: Coverage) -> tuple[str, str]:
+    """Records cover only part of the claim: a count is a lower bound (it can settle 'at least' claims it already
+    meets, and 'at most' claims it already exceeds); anything else is not checkable."""
+    gap = f"records cover {cov.share:.0%} of the period and place"
+    if claim.metric == "count":
+        if claim.comparison in ("at_least", "more_than") and verdict == "consistent":
+            return verdict, f"{reason}; the records cover only part of the claim ({gap}), so {observed:g} is a lower bound"
+        if claim.comparison in ("at_most", "less_than") and verdict == "inconsistent":
+            return verdict, f"{reason}; even the partial records ({gap}) give {observed:g}, a lower bound"
+        return "not checkable", f"not checkable: {cov.reason}; the records give at least {observed:g} (a lower bound)"
+    return "not checkable", f"not checkable: {cov.reason}; the share on the covered part is {observed:.1%}"
+
+
 def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -> dict[str, Any]:
     """One claim: the value the records give, the difference, the verdict and the query behind it."""
     row: dict[str, Any] = {"id": claim.id, "text": claim.text, "metric": claim.metric, "comparison": claim.comparison,
@@ -216,7 +262,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
     where.add("event_date BETWEEN ? AND ?", claim.period.from_, claim.period.to)
     try:
         scope = Where(list(where.parts), list(where.params))
-        row["place"] = _place_clause(con, claim, where, ref)
+        row["place"], place = _place_clause(con, claim, where, ref)
         place_parts = len(where.parts) - len(scope.parts)
         scope = Where(list(where.parts), list(where.params))
         _filters(claim.filters, where, cols)
@@ -239,6 +285,10 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
             redacted = _releases_where(con, source, base, "list_contains(redacted, 'operation')")
             if redacted and not names:
                 raise _NotCheckable("operation names are redacted in release(s) " + ", ".join(redacted))
+        cov = _claim_coverage(con, claim, place, row["place"])
+        row["coverage"] = cov.to_dict()
+        if not cov.countable:
+            raise _NotCheckable(cov.reason)
     except _NotCheckable as exc:
         row.update(verdict="not checkable", reason=str(exc))
         return row
@@ -250,6 +300,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
     params = num.params + where.params
     k, total, releases = con.execute(sql, params).fetchone()
     releases = list(releases or [])
+    lo = hi = None
     if claim.metric == "count":
         observed: float = total
         row["definition"] = f"count of {claim.table} rows where {where.sql()}"
@@ -263,6 +314,10 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
         row["definition"] = f"share of {claim.table} rows with {num.sql()} among rows where {where.sql()}"
     verdict, diff, slack, tol_text = _verdict(claim, observed)
     reason = f"{'holds' if verdict == 'consistent' else 'fails'}: {COMPARISONS[claim.comparison]} ({tol_text})"
+    if claim.metric == "share":
+        verdict, reason = _share_verdict(claim, lo, hi)
+    if cov.status == "partial":
+        verdict, reason = _partial_verdict(claim, observed, verdict, reason, cov)
     undecided = unresolved_in_place(con, source, _without_place(where, place_parts, len(scope.parts)), claim.place,
                                     ref) if claim.metric == "count" and place_parts else None
     if undecided is not None:
@@ -341,7 +396,12 @@ def check_parsed(con: duckdb.DuckDBPyConnection, source: str, claims: list[Claim
             "observed": "the value the records give under the claim's stated definition (see each row's sql)",
             "consistent": "the claim holds for the records within the stated tolerance (default 10% of a count, "
                           "5 points of a share)",
-            "not checkable": "these records cannot test the claim; the reason names what is missing",
+            "not checkable": "these records cannot test the claim (period, place or field not covered, names "
+                             "redacted, ...); the reason names what is missing",
+            "cannot be settled": "a share claim whose value lies inside the 95% interval of the records' share: "
+                                 "the records neither confirm nor contradict it",
+            "share verdicts": "rest on the 95% Wilson interval of the observed share, not on a tolerance around the "
+                              "point",
             "counted": "rows with counted = true (the release with precedence per table, AOR and date) unless the "
                        "claim names a release, whose own rows are then used",
             **{f"comparison {k}": v for k, v in COMPARISONS.items()},

@@ -47,6 +47,14 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
     for term, text in result.definitions.items():
         out.print(f"[bold]{escape(term)}[/]: {escape(text)}", highlight=False)
     out.print(f"[bold]releases[/]: {escape(', '.join(result.releases) or '–')}", highlight=False)
+    cov = result.coverage
+    if cov:
+        what = {"full": "full", "partial": "PARTIAL", "none": "NO RECORDS (no count)"}.get(cov["status"], cov["status"])
+        share = "" if cov.get("share") is None else f" ({cov['share']:.0%} of the period and place)"
+        out.print(f"[bold]coverage[/]: {escape(what + share)}{escape(': ' + cov['reason']) if cov.get('reason') else ''}",
+                  highlight=False)
+        if cov.get("records_reach"):
+            out.print(f"[bold]data age[/]: {escape(cov['records_reach'])}", highlight=False)
     for c in result.caveats:
         out.print(f"[yellow]caveat[/]: {escape(c)}", highlight=False)
 
@@ -134,6 +142,7 @@ def register(app: typer.Typer) -> None:
         citizenship: list[str] = typer.Option([], "--citizenship"),
         gender: list[str] = typer.Option([], "--gender"),
         release: list[str] = typer.Option([], "--release"),
+        placement: str = typer.Option("event", "--placement", help="event (default): places of the events only; any: office placements too"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Counted events per group, with shares, Wilson intervals and releases."""
@@ -144,7 +153,8 @@ def register(app: typer.Typer) -> None:
         with _working("counting"):
             res = summary(con, table=table, by=by, date_from=date_from, date_to=date_to, place=place,
                           filters={"aor": aor, "method_class": method_class, "criminality": criminality,
-                                   "citizenship": citizenship, "gender": gender, "release": release})
+                                   "citizenship": citizenship, "gender": gender, "release": release},
+                          placement=placement)
         show(res, as_json)
 
     @app.command("outcomes")

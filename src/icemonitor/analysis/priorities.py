@@ -20,6 +20,8 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
+from icemonitor.query.coverage import coverage
+from icemonitor.query.selection import Selection
 
 CLASSES = ("convicted", "pending_charges", "no_record", "unknown")
 PERIODS = {"fy": "CAST(fy AS VARCHAR)", "month": "strftime(event_date, '%Y-%m')", "all": "'all'"}
@@ -95,7 +97,12 @@ def priorities(
         fig["releases"] = list(rels)
         figures.append(fig)
     fields = sorted({f["criminality_field"] for f in figures})
-    if not figures:
+    cov = coverage(con, Selection.of(table, d0, d1, place).compile(con, ref))
+    if not cov.countable:
+        caveats.append(f"No records: {cov.reason}. There is no count for this question (not zero).")
+    elif cov.status == "partial":
+        caveats.append(f"Partial: {cov.reason}.")
+    elif not figures:
         caveats.append("No counted rows match these filters (no release with precedence covers them).")
     if "not_recorded" in fields:
         caveats.append("Some rows come from releases without any criminal-history field; no share is given for them, "
@@ -122,4 +129,5 @@ def priorities(
         figures=figures, definitions=definitions,
         releases=sorted({r for f in figures for r in f["releases"]}), caveats=caveats,
         extra={"unresolved_in_place_aors": undecided},
+        coverage=cov.to_dict(),
     )

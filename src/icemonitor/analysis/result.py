@@ -40,11 +40,16 @@ class AnalysisResult(BaseModel):
     releases: list[str] = Field(default_factory=list, description="Catalog ids of the releases the figures use")
     caveats: list[str] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict, description="Analysis-specific secondary tables")
+    coverage: dict[str, Any] | None = Field(
+        default=None, description="What the records cover of the question: status (full / partial / none), share of "
+                                  "the period and place's AOR-days, covered and uncovered spans, fields not recorded, "
+                                  "reason (icemonitor.query.coverage)")
 
     def model_post_init(self, __context: Any) -> None:
         self.parameters = _plain(self.parameters)
         self.figures = [_plain(row) for row in self.figures]
         self.extra = _plain(self.extra)
+        self.coverage = _plain(self.coverage)
         self.releases = sorted(set(self.releases))
         if not self.columns and self.figures:
             self.columns = list(self.figures[0].keys())

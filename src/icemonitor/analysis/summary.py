@@ -9,21 +9,20 @@ from typing import Any
 import duckdb
 
 from icemonitor.analysis.common import (
-    counted_in_period,
     check_table,
-    event_source,
-    place_where,
     placement_mix,
     resolution_available,
     split_list,
     table_columns,
     unresolved_in_place,
-    Where,
 )
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.catalog.problems import problems_for
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
+from icemonitor.query import vocabulary
+from icemonitor.query.coverage import coverage
+from icemonitor.query.selection import Selection
 
 GROUPS: dict[str, tuple[str, str]] = {
     "fy": ("fy", "Federal fiscal year of event_date (1 Oct - 30 Sep)"),
@@ -31,7 +30,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "week": ("strftime(date_trunc('week', event_date), '%Y-%m-%d')", "ISO week of event_date, labelled by its Monday"),
     "day": ("strftime(event_date, '%Y-%m-%d')", "event_date"),
     "aor": ("coalesce(aor, '(blank)')", "3-letter AOR code; '(blank)' where the release leaves it empty"),
-    "state": ("coalesce(res_state, '(unresolved)')", "State recorded by the release or resolved from the landmark; '(unresolved)' otherwise"),
+    "state": ("coalesce(res_state, '(unresolved)')", "State the event is placed in: recorded by the release, else resolved "
+              "from the landmark (event placements; query.selection); '(unresolved)' otherwise"),
+    "recorded_state": ("coalesce(state, '(not recorded)')", "State as the release itself records it"),
     "county": ("coalesce(res_county_fips, '(unresolved)')", "County FIPS resolved from the landmark (places stage); '(unresolved)' otherwise"),
     "method_class": ("coalesce(method_class, '(not recorded)')", "custodial / at_large / other (codes/apprehension_methods.csv)"),
     "criminality": ("coalesce(criminality, 'unknown') || ' [' || coalesce(criminality_field, '?') || ']'",
@@ -49,9 +50,12 @@ FILTERS = {"aor": "aor", "method_class": "method_class", "criminality": "crimina
 def summary(
     con: duckdb.DuckDBPyConnection, table: str = "arrests", by: Sequence[str] | str | None = ("fy",),
     date_from: str | dt.date | None = None, date_to: str | dt.date | None = None, place: str | None = None,
-    filters: dict[str, Sequence[str] | str | None] | None = None, ref: Any = None,
+    filters: dict[str, Sequence[str] | str | None] | None = None, ref: Any = None, placement: str = "event",
 ) -> AnalysisResult:
-    """Counted events grouped by `by`; share of each group within its first-level group (or of the total)."""
+    """Counted events grouped by `by`; share of each group within its first-level group (or of the total).
+
+    Where the records do not cover the period and place (or a filtered field), there is no count (None), never 0.
+    """
     check_table(con, table)
     groups = split_list(by) or []
     unknown = [g for g in groups if g not in GROUPS]
@@ -59,13 +63,8 @@ def summary(
         raise InputError(f"Unknown grouping; choose from {', '.join(GROUPS)}", field="by", value=unknown[0])
     if "county" in groups and not resolution_available(con):
         raise InputError("County grouping needs the places stage's landmark_resolution table", field="by", value="county")
-    cols = table_columns(con, table)
-    if "apprehension_type" in groups and "apprehension_type" not in cols:
+    if "apprehension_type" in groups and "apprehension_type" not in table_columns(con, table):
         raise InputError(f"Table {table} has no apprehension type", field="by", value="apprehension_type")
-    source = event_source(con, table)
-    where, d0, d1 = counted_in_period(date_from, date_to)
-    base = Where(list(where.parts), list(where.params))  # the same filters without the place
-    label = place_where(con, place, where, ref)
     applied: dict[str, list[str]] = {}
     for key, values in (filters or {}).items():
         vals = split_list(values)
@@ -73,18 +72,22 @@ def summary(
             continue
         if key not in FILTERS:
             raise InputError(f"Unknown filter; choose from {', '.join(FILTERS)}", field=key, value=vals)
-        col = FILTERS[key]
-        if col not in cols and col != "release_id":
-            raise InputError(f"Table {table} has no column {col}", field=key, value=vals)
-        where.add(f"{col} IN ({', '.join('?' * len(vals))})", *vals)
-        base.add(f"{col} IN ({', '.join('?' * len(vals))})", *vals)
         applied[key] = vals
-    exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
-    select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(release_id))) AS releases"])
-    group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
-    order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
-    rows = con.execute(f"SELECT {select} FROM {source} WHERE {where.sql()} {group_sql} {order_sql}", where.params).fetchall()
-    total = sum(r[len(groups)] for r in rows)
+    sel = Selection.of(table, date_from, date_to, place, applied, placement=placement)
+    q = sel.compile(con, ref)
+    cov = coverage(con, q)
+    d0, d1 = sel.date_from, sel.date_to
+    label = q.label if place else None
+    rows: list[tuple] = []
+    if cov.countable:
+        exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
+        select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(release_id))) AS releases"])
+        group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
+        order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
+        rows = con.execute(f"SELECT {select} FROM {q.source} WHERE {q.where.sql()} {group_sql} {order_sql}",
+                           q.where.params).fetchall()
+        rows = [r for r in rows if r[len(groups)]]  # no groups: one row, empty when nothing matches
+    total = sum(r[len(groups)] for r in rows) if cov.countable else None
     parent: dict[Any, int] = {}
     if len(groups) > 1:
         for r in rows:
@@ -105,32 +108,44 @@ def summary(
         "share": ("share of the row's events within its first grouping value" if len(groups) > 1
                   else "share of the row's events in the total"),
         "share_low/high": "Wilson score 95% interval of the share",
+        "placement": vocabulary.placements()[placement],
     })
     caveats = []
-    if not figures:
-        caveats.append("No counted rows match these filters (no release with precedence covers them).")
+    if not cov.countable:
+        caveats.append(f"No records: {cov.reason}. There is no count for this question (not zero).")
+    elif cov.status == "partial":
+        caveats.append(f"Partial: {cov.reason}.")
+    if cov.countable and not figures:
+        caveats.append("The records cover this period and place, and no counted row matches these filters.")
     if "state" in groups and not resolution_available(con):
         caveats.append("States come only from releases that record one; landmarks are not yet resolved to places.")
     if resolution_available(con) and {"state", "county"} & set(groups):
         caveats.append("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped.")
     if "criminality" in groups:
         caveats.append("Criminality means different things per release; the bracket names the source field.")
-    undecided = unresolved_in_place(con, source, base, place, ref)
+    undecided = unresolved_in_place(con, q.source, q.base, place, ref) if cov.countable else None
     if undecided:
         caveats.append(undecided["text"] + ".")
+    office = q.office_placements(con) if cov.countable else None
+    if office:
+        caveats.append(f"{office:,} events of the same filters are placed in {q.label} only by the county of the "
+                       "arresting office (office placements); they are not counted here (placement 'any' counts them).")
     problems = problems_for(table, releases, d0, d1)
     caveats.extend(f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})" for p in problems)
-    placed = placement_mix(con, source, where, place)
+    placed = placement_mix(con, q) if cov.countable and place else None
     if placed:
         caveats.append(f"Placed in {label}: {placed['recorded_state']:,} events by the state the release records, "
                        f"{placed['landmark']:,} by the landmark alone"
                        + (f", {placed['aor']:,} by their AOR" if placed.get("aor") else "") + ".")
     return AnalysisResult(
         name="summary",
-        parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied},
+        parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied,
+                    "placement": placement},
         columns=groups + ["events", "share", "share_low", "share_high", "releases"],
         figures=figures, definitions=definitions, releases=releases, caveats=caveats,
-        extra={"total_events": total, "unresolved_in_place_aors": undecided, "placement": placed,
+        extra={"total_events": total, "unresolved_in_place_aors": undecided, "office_placements": office,
+               "placement": placed,
                "known_problems": [{"release_id": p.release_id, "en": p.problem_en, "es": p.problem_es,
                                    "source": p.source} for p in problems]},
+        coverage=cov.to_dict(),
     )

@@ -33,6 +33,7 @@ from icemonitor.analysis.common import (
     Where,
     check_table,
     event_source,
+    has_table,
     parse_date,
     place_where,
     releases_of,
@@ -40,6 +41,8 @@ from icemonitor.analysis.common import (
 )
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
+from icemonitor.query.coverage import coverage, coverage_of
+from icemonitor.query.selection import Selection
 
 LEVELS = ("national", "aor", "state", "county", "landmark")
 
@@ -513,6 +516,44 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
     return folded
 
 
+MIN_BASELINE_DAYS = 21  # days with records the trailing baseline needs before the first scanned day
+
+
+def _measurable(con, table: str, place: str | None, d0: dt.date, d1: dt.date, window: int, release: str | None,
+                ref: Any) -> tuple[bool, Any, str]:
+    """Whether sweeps can be measured for the place and period: records must cover the period, and the baseline
+    needs MIN_BASELINE_DAYS days with records in the `window` days before it and the period (the first weeks of a
+    series borrow the level of its first days); days without records never enter a baseline."""
+    q = Selection.of(table, d0, d1, place, release=release).compile(con, ref)
+    cov = coverage(con, q)
+    if cov.status == "unknown":
+        return True, cov, ""
+    if not cov.countable:
+        return False, cov, cov.reason
+    h0 = d0 - dt.timedelta(days=window)
+    hist = coverage_of(con, table, h0, d1, q.place, q.label, release=release)
+    span = (d1 - h0).days + 1
+    days = round((hist.share or 0.0) * span)
+    need = MIN_BASELINE_DAYS + 2  # a baseline and a run of at least two days to score against it
+    if days < need:
+        return False, cov, (f"the expected count needs at least {need} days with records in {h0}..{d1} (the {window} "
+                            f"days before the period and the period), and records cover {days} of them for {q.label}"
+                            f" ({cov.records_reach})")
+    return True, cov, ""
+
+
+def _series_period(con, table: str, cov: Any, d0: dt.date, d1: dt.date, release: str | None) -> tuple[dt.date, dt.date]:
+    """First and last day of the records series (coverage_spans of the place's AORs) that the period meets."""
+    if not cov.aors or not has_table(con, "coverage_spans"):
+        return d0, d1
+    rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
+    lo, hi = con.execute(
+        f"SELECT min(span_from), max(span_to) FROM coverage_spans WHERE table_name = ? AND {rows_cond} AND "
+        f"aor IN ({', '.join('?' * len(cov.aors))}) AND span_to >= ? AND span_from <= ?",
+        [table, *params, *cov.aors, d0, d1]).fetchone()
+    return (min(d0, lo) if lo else d0), (max(d1, hi) if hi else d1)
+
+
 def sweeps(
     con: duckdb.DuckDBPyConnection, place: str | None = None, date_from: str | dt.date | None = "2015-10-01",
     date_to: str | dt.date | None = "2019-09-30", measure: str = "all", levels: tuple[str, ...] | None = None,
@@ -546,15 +587,21 @@ def sweeps(
     bad = [lv for lv in levels if lv not in LEVELS]
     if bad:
         raise InputError(f"Unknown level; choose from {', '.join(LEVELS)}", field="level", value=bad[0])
-    # history before `from` feeds the baseline, so the first weeks can be scanned too
-    hist0 = d0 - dt.timedelta(days=window)
+    measurable, cov, why = _measurable(con, table, place, d0, d1, window, release, ref)
+    if not measurable:
+        levels = ()
+    # The model runs over the whole series of records the period lies in, whatever part of it was asked, so a
+    # sweep has the same observed and expected counts in every interface (CLI, API, pages, reports, watches);
+    # history before the series' first day feeds the baseline, so its first weeks can be scanned too.
+    m0, m1 = _series_period(con, table, cov, d0, d1, release)
+    hist0 = m0 - dt.timedelta(days=window)
     all_rows: list[dict[str, Any]] = []
     for level in levels:
-        grid = daily_counts(con, source, where, level, hist0, d1, cover)
+        grid = daily_counts(con, source, where, level, hist0, m1, cover)
         floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
         found = find_sweeps(grid, window=window, min_excess=floor)
         for r in found:
-            if r["end"] >= d0:
+            if r["end"] >= d0 and r["start"] <= d1:
                 r["level"] = level
                 r["aors"] = None if grid.aors is None else grid.aors.get(r["place"], [])
                 all_rows.append(r)
@@ -572,6 +619,10 @@ def sweeps(
         "A sweep is a statistical surge against the place's own recent weeks; it does not say why arrests rose.",
         "Data-entry batches (many records keyed on one day) and holidays can look like surges; check the method mix.",
     ]
+    if not measurable:
+        caveats.insert(0, f"Cannot be measured: {why}. This is not 'no sweep'.")
+    elif cov.status == "partial":
+        caveats.insert(0, f"Partial: {cov.reason}; days without records are left out of the baselines.")
     if not resolved:
         caveats.append("State and county levels need the places stage's landmark resolution, which this warehouse lacks.")
     else:
@@ -585,7 +636,9 @@ def sweeps(
         definitions={**SWEEP_DEFINITIONS, "measure": MEASURES[measure][1]},
         releases=releases_of(con, source, Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
         caveats=caveats,
-        extra={"n_sweeps_found": len(all_rows),
+        coverage=cov.to_dict(),
+        extra={"measurable": measurable, "not_measurable_because": None if measurable else why,
+               "n_sweeps_found": len(all_rows) if measurable else None,
                "folded_echoes": [{k: r[k] for k in ("level", "place", "start", "end", "observed", "expected", "excess",
                                                     "score", "echo_of", "echo_share")} for r in folded]},
     )

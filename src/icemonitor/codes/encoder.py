@@ -11,7 +11,7 @@ import polars as pl
 
 from icemonitor.codes.maps import REDACTION_LIKE, CodeMaps, load_maps, normalise
 from icemonitor.errors import UnknownCodeError
-from icemonitor.warehouse.schema import Table
+from icemonitor.schema import Table
 
 # Reader columns that hold raw codes mapped by the encoder (kept as they are).
 CODED_RAW = {"aor_raw", "method_raw", "criminality_raw", "criminality_field", "operation_raw", "apprehension_type_raw"}

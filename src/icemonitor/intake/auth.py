@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 
 from icemonitor.intake import audit
 from icemonitor.intake.db import Conn
-from icemonitor.intake.keys import derived_key, open_sealed, reseal, seal
+from icemonitor.intake.keys import derived_key, open_sealed, seal, totp_aad
 from icemonitor.intake.store import Vault, Viewer
 
 ROLES = ("reviewer", "attorney", "admin")
@@ -32,10 +32,6 @@ MIN_PASSWORD = 12
 ENROL_SECONDS = 72 * 3600
 ACCOUNT_ACTIONS = ("add-user", "enrol", "set-roles", "disable-user", "enable-user", "delete-user", "reset-user",
                    "end-sessions", "unlock-user")
-
-
-def totp_aad(username: str) -> bytes:
-    return f"icemonitor-intake|user:{username}|totp".encode()
 
 
 def _keyed_hash(master: bytes, purpose: str, token: str) -> str:
@@ -235,27 +231,6 @@ def account_changes(vault: Vault, viewer: Viewer, *, days: int = 7, now: float |
         return conn.execute(f"SELECT at, actor, action, detail FROM intake_audit WHERE action IN ({marks}) "
                             "AND actor <> ? AND at >= ? ORDER BY seq DESC LIMIT 50",
                             (*ACCOUNT_ACTIONS, viewer.username, since))
-
-
-def rewrap_accounts(conn: Conn, old: bytes, new: bytes) -> None:
-    """At key rotation: re-seal every TOTP secret under the new key. Session ids and enrolment tokens are hashed
-    under keys derived from the old key, so sessions end and pending enrolment links must be re-issued (reset)."""
-    for u in conn.execute("SELECT username, enc_totp FROM intake_users"):
-        resealed = reseal(old, new, u["enc_totp"], totp_aad(u["username"])) if bytes(u["enc_totp"]) else None
-        if resealed is not None:
-            conn.execute("UPDATE intake_users SET enc_totp = ? WHERE username = ?", (resealed, u["username"]))
-    conn.execute("DELETE FROM intake_sessions")
-
-
-def unreadable_accounts(conn: Conn, master: bytes) -> tuple[int, list[str]]:
-    """(enrolled accounts, those whose TOTP secret the key does not open)."""
-    bad, users = [], conn.execute("SELECT username, enc_totp FROM intake_users WHERE enrolled = 1 ORDER BY username")
-    for u in users:
-        try:
-            open_sealed(master, u["enc_totp"], totp_aad(u["username"]))
-        except InvalidTag:
-            bad.append(u["username"])
-    return len(users), bad
 
 
 @dataclass

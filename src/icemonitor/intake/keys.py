@@ -120,6 +120,11 @@ def field_aad(record_id: str, field: str) -> bytes:
     return f"icemonitor-intake|{record_id}|{field}".encode()
 
 
+def totp_aad(username: str) -> bytes:
+    """Associated data of a staff user's sealed TOTP secret."""
+    return f"icemonitor-intake|user:{username}|totp".encode()
+
+
 def wrap_aad(record_id: str) -> bytes:
     """Associated data binding a wrapped data key to its record."""
     return f"icemonitor-intake|{record_id}|data-key".encode()

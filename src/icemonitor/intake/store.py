@@ -27,6 +27,7 @@ from icemonitor.intake.keys import (
     read_key_file,
     reseal,
     seal,
+    totp_aad,
     wrap_aad,
 )
 
@@ -92,6 +93,27 @@ class Rotation:
 
     rewrapped: int
     unreadable: int
+
+
+def rewrap_accounts(conn: Conn, old: bytes, new: bytes) -> None:
+    """At key rotation: re-seal every TOTP secret under the new key. Session ids and enrolment tokens are hashed
+    under keys derived from the old key, so sessions end and pending enrolment links must be re-issued (reset)."""
+    for u in conn.execute("SELECT username, enc_totp FROM intake_users"):
+        resealed = reseal(old, new, u["enc_totp"], totp_aad(u["username"])) if bytes(u["enc_totp"]) else None
+        if resealed is not None:
+            conn.execute("UPDATE intake_users SET enc_totp = ? WHERE username = ?", (resealed, u["username"]))
+    conn.execute("DELETE FROM intake_sessions")
+
+
+def unreadable_accounts(conn: Conn, master: bytes) -> tuple[int, list[str]]:
+    """(enrolled accounts, those whose TOTP secret the key does not open)."""
+    bad, users = [], conn.execute("SELECT username, enc_totp FROM intake_users WHERE enrolled = 1 ORDER BY username")
+    for u in users:
+        try:
+            open_sealed(master, u["enc_totp"], totp_aad(u["username"]))
+        except InvalidTag:
+            bad.append(u["username"])
+    return len(users), bad
 
 
 class Vault:
@@ -343,8 +365,6 @@ class Vault:
         The key check row is held for update first: transactions that use the key wait, then see the new key
         check and reload the key. A record that no key opens is left as it was and counted (see verify_records).
         """
-        from icemonitor.intake.auth import rewrap_accounts
-
         with self.db.transaction() as conn:
             old = self.key(conn, lock="update")
             conn.lock("intake_audit")  # before any row lock, like purge (no deadlock with a concurrent writer)
@@ -369,8 +389,6 @@ class Vault:
 
     def verify_records(self, *, actor: str = "cli") -> RecordCheck:
         """Open every live request (each field and note) and every staff second factor; audited as `verify`."""
-        from icemonitor.intake.auth import unreadable_accounts
-
         result = RecordCheck()
         with self.db.transaction() as conn:
             master = self.key(conn)

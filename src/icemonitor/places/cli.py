@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import os
 from pathlib import Path
@@ -26,14 +25,9 @@ DATA_ROOT_HELP = "Folder laid out like shared/data holding the reference files (
 
 
 def _catalog_resolver() -> Ref | None:
-    for module in ("icemonitor.catalog", "icemonitor.catalog.fetch"):
-        try:
-            resolver = getattr(importlib.import_module(module), "reference_resolver", None)
-        except ModuleNotFoundError:
-            continue
-        if resolver is not None:
-            return resolver()
-    return None
+    from icemonitor.catalog.fetch import reference_resolver
+
+    return reference_resolver()
 
 
 def resolve_ref(data_root: Optional[Path]) -> Ref:
@@ -172,14 +166,10 @@ def population_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the `places` group (and landmark commands if that module exists)."""
-    try:
-        landmarks = importlib.import_module("icemonitor.places.cli_landmarks")
-    except ModuleNotFoundError as exc:
-        if exc.name != "icemonitor.places.cli_landmarks":
-            raise
-    else:
-        landmarks.add_commands(places_app)
+    """Attach the `places` group and its landmark commands."""
+    from icemonitor.places import cli_landmarks
+
+    cli_landmarks.add_commands(places_app)
     app.add_typer(places_app, name="places")
 
 

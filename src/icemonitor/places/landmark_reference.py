@@ -54,23 +54,12 @@ def load_county_aor(ref: Ref, vintage: str = "uwchr") -> pl.DataFrame:
     col = {"uwchr": "uwchr_aor_code", "dd2026": "dd2026_aor_code"}.get(vintage)
     if col is None:
         raise InputError("unknown AOR vintage", field="vintage", value=vintage)
-    try:  # the geo helper's loader, once it is on main
-        from icemonitor.places.counties import load_counties  # type: ignore[attr-defined]
-    except ImportError:
-        load_counties = None
-    if load_counties is not None:
-        c = load_counties(ref)
-        aor_col = "aor_2020" if vintage == "uwchr" else "aor"
-        out = c.select(pl.col("county_fips").alias("fips5"), pl.col("state").alias("state_abbr"), "state_name",
-                       "county_name", pl.col(aor_col).replace("", None).alias("aor"))
-    else:
-        xw = _read_csv(ref, CROSSWALK, ["fips5", "state_abbr", "state_name", "county_name", col])
-        out = xw.select("fips5", "state_abbr", "state_name", "county_name", pl.col(col).alias("aor"))
-        base = _read_csv(ref, COUNTIES, ["fips5", "state_abbr", "county_name"])
-        extra = base.join(out, on="fips5", how="anti").select(
-            "fips5", "state_abbr", "state_name", "county_name", pl.lit(None, pl.String).alias("aor")
-        )
-        out = pl.concat([out, extra])
+    from icemonitor.places.counties import load_counties
+
+    c = load_counties(ref)
+    aor_col = "aor_2020" if vintage == "uwchr" else "aor"
+    out = c.select(pl.col("county_fips").alias("fips5"), pl.col("state").alias("state_abbr"), "state_name",
+                   "county_name", pl.col(aor_col).replace("", None).alias("aor"))
     bad = out.filter(~pl.col("fips5").str.contains(r"^\d{5}$"))
     if bad.height:
         raise InputError("county FIPS is not 5 digits", file=str(ref(CROSSWALK)), field="fips5",

@@ -15,7 +15,9 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, Field
 
-from icemonitor.analysis.common import Where, event_source, parse_date, place_where, resolution_available
+from icemonitor.analysis.common import Where, event_source, parse_date, parse_place, place_where, resolution_available
+from icemonitor.query.coverage import coverage_of
+from icemonitor.query.selection import Selection
 from icemonitor.analysis.priorities import priorities
 from icemonitor.analysis.summary import summary
 from icemonitor.analysis.sweeps import sweeps
@@ -109,6 +111,7 @@ class ReportFacts(BaseModel):
     chart_days: list[dict[str, Any]] = Field(default_factory=list, description="day, method_class, events (chart data)")
     releases: list[str] = Field(default_factory=list)
     caveats: list[str] = Field(default_factory=list, description="Message-catalog keys of what the records cannot say")
+    coverage: dict[str, Any] = Field(default_factory=dict, description="query.coverage of the place and period")
 
     def add(self, key: str, kind: str, value: Any, definition: str, note: str, releases: list[str], query: str,
             decimals: int = 0, note_args: dict[str, str] | None = None) -> Fact:
@@ -156,6 +159,10 @@ def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.
     rf.add("period_to", "date", d1, "Last day of the period asked for (event_date, inclusive)", "note_period", [],
            f"--to {d1.isoformat()}")
     _totals(con, rf, place, d0, d1, ref)
+    if rf.coverage.get("status") == "none":  # no records: no count, no comparison, no sweep (not zeros)
+        _policies(rf, parsed, d0, ref)
+        rf.caveats += ["cav_why", "cav_people", "cav_status", "cav_landmark"]
+        return rf
     if rf.facts["total"].value == 0:
         rf.caveats.append("cav_no_rows")
     _baseline(con, rf, place, d0, d1, ref)
@@ -175,6 +182,10 @@ def _totals(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
     q = _call("summary", table=TABLE, by=["method_class"], date_from=d0.isoformat(), date_to=d1.isoformat(),
               place=place)
     total = res.extra["total_events"]
+    rf.coverage = dict(res.coverage or {})
+    _coverage_facts(rf, q)
+    if total is None:
+        return
     rels = res.releases
     rf.add("total", "count", total, res.definitions["events"], "note_total", rels, q)
     by = {f["method_class"]: f for f in res.figures}
@@ -184,6 +195,29 @@ def _totals(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
         rf.add(key, "count", n, f"counted arrests with method_class = {cls}", "note_method", rels, q)
         if total:
             rf.add(f"{key}_share", "percent", n / total, f"{key} / total", "note_method", rels, q, decimals=1)
+
+
+COVERED_SHOWN = 6  # covered spans named in a partial report
+
+
+def _coverage_facts(rf: ReportFacts, q: str) -> None:
+    """How far the records reach (every report) and, for a partial period, the share and spans covered: as facts,
+    so every date and figure of the report is footnoted."""
+    day = dt.date.fromisoformat
+    for i, x in enumerate(rf.coverage.get("reach", [])):
+        where = "nationwide" if x["scope"] == "nationwide" else "AOR " + ", ".join(x["aors"])
+        for end in ("from", "to"):
+            rf.add(f"reach{i}_{end}", "date", day(str(x[end])), f"{'first' if end == 'from' else 'last'} day with "
+                   f"counted {TABLE} records of release {x['release']} ({where}); coverage_spans", "note_reach",
+                   [x["release"]], "query.coverage.records_reach(con, 'arrests')")
+    if rf.coverage.get("status") == "partial":
+        rels = rf.coverage.get("releases", [])
+        rf.add("coverage_share", "percent", rf.coverage["share"], "share of the place's AOR-days in the period that "
+               "the records cover (coverage_spans)", "note_coverage", rels, q)
+        for i, s in enumerate(rf.coverage.get("covered_spans", [])[:COVERED_SHOWN]):
+            for end in ("from", "to"):
+                rf.add(f"covered{i}_{end}", "date", day(s[end]), f"covered span {i + 1}: "
+                       f"{'first' if end == 'from' else 'last'} day", "note_coverage", rels, q)
 
 
 def _place_span(con, place: str, ref: Any) -> tuple[dt.date | None, dt.date | None]:
@@ -202,11 +236,15 @@ def _baseline(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: A
               place=place)
     rf.chart_days = [{"day": f["day"], "method_class": f["method_class"], "events": f["events"]} for f in res.figures]
     first, last = _place_span(con, place, ref)
+    parsed = parse_place(con, place, ref)
+    label = parsed.label if parsed is not None else place
     windows = []
     for w in BASELINE_WEEKS:
         a, b = d0 + dt.timedelta(weeks=w), d1 + dt.timedelta(weeks=w)
         if first is None or a < first or b > last:
             continue
+        if coverage_of(con, TABLE, a, b, parsed, label).status not in ("full", "unknown"):
+            continue  # a window the records do not wholly cover would count its days without records as zeros
         if w < 0 and b >= d0 or w > 0 and a <= d1:  # long periods: shifted windows must not overlap the period
             continue
         windows.append((a, b))
@@ -286,16 +324,17 @@ def _counties(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: A
     if not resolution_available(con):
         rf.caveats.append("cav_no_resolution")
         return
-    src = (f"(SELECT e.*, r.state AS res_state, r.county_fips AS res_county_fips, r.level AS res_level, "
-           f"r.kind AS res_kind FROM {TABLE} e LEFT JOIN (SELECT aor, landmark, any_value(state) AS state, "
-           f"any_value(county_fips) AS county_fips, any_value(level) AS level, any_value(kind) AS kind "
-           f"FROM landmark_resolution GROUP BY aor, landmark) r ON e.aor = r.aor AND e.landmark = r.landmark)")
-    where = Where().add("counted").add("event_date BETWEEN ? AND ?", d0, d1)
-    place_where(con, place, where, ref)
+    # the rows of the total (placement 'event', query.selection); for a county, state or group the office
+    # placements in it are not among them and are counted apart (Compiled.office_placements)
+    compiled = Selection.of(TABLE, d0, d1, place).compile(con, ref)
+    src, where = compiled.source, compiled.where
     sql = (f"SELECT CASE WHEN res_level = 'county' THEN coalesce(res_kind, 'event') ELSE coalesce(res_level, "
-           f"'unmatched') END AS what, res_county_fips, count(*) AS n, list_sort(list_distinct(list(release_id))) "
-           f"FROM {src} WHERE {where.sql()} GROUP BY 1, 2 ORDER BY 3 DESC, 2")
+           f"'unmatched') END AS what, coalesce(res_county_fips, office_county_fips), count(*) AS n, "
+           f"list_sort(list_distinct(list(release_id))) FROM {src} WHERE {where.sql()} GROUP BY 1, 2 ORDER BY 3 DESC, 2")
     rows = con.execute(sql, where.params).fetchall()
+    office_apart = compiled.office_placements(con)
+    if office_apart:
+        rows.append(("office_proxy", None, office_apart, []))
     q = f"{sql} -- params {[str(p) for p in where.params]}"
     rels = sorted({r for row in rows for r in row[3]})
     groups = {"event": 0, "office_proxy": 0, "state": 0, "unresolved": 0}

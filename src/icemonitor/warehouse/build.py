@@ -24,8 +24,9 @@ from icemonitor.codes.encoder import encode
 from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read
 from icemonitor.readers._canon import RECORD_HASH
+from icemonitor.schema import Table, tables
 from icemonitor.warehouse import precedence, stays
-from icemonitor.warehouse.schema import Table, tables
+from icemonitor.warehouse.coverage import write_coverage
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def code_version() -> str:
     """A digest of everything that shapes a parsed file: readers, code maps and the schema."""
     root = resources.files("icemonitor")
     h = hashlib.sha256()
-    for sub in ("readers", "codes", "warehouse/schema.yaml", "warehouse/build.py"):
+    for sub in ("readers", "codes", "schema.py", "warehouse/schema.yaml", "warehouse/build.py"):
         base = Path(str(root / sub))
         paths = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix != ".pyc") if base.is_dir() else [base]
         for p in paths:
@@ -279,6 +280,7 @@ def build(
                 log.info("%s: %d rows written", tname, n)
             files = [rec for i in sorted(records) for rec in records[i]]
             _write_releases(con, files)
+            write_coverage(con)
             if extra_tables:
                 extra_tables(con)
             con.execute("CHECKPOINT")

@@ -30,10 +30,10 @@ def build_command(
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
     from icemonitor.catalog.fetch import reference_resolver
+    from icemonitor.places.build_step import place_stage
     from icemonitor.warehouse.detention_step import aggregate_sources, detention_stage
-    from icemonitor.warehouse.places_step import place_stage
     from icemonitor.warehouse.sources import catalog_sources
-    from icemonitor.watch.lock import RefreshLock
+    from icemonitor.lock import RefreshLock
 
     start = time.perf_counter()
     try:

@@ -213,11 +213,9 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
 
 
 def sweep_findings(con, watch_id: int, place: WatchPlace, months: list[str]) -> list[Finding]:
-    """Sweeps that end in the newly covered months, from icemonitor.analysis.sweeps (if installed)."""
-    try:
-        from icemonitor.analysis.sweeps import sweeps
-    except ImportError:
-        return []
+    """Sweeps that end in the newly covered months, from icemonitor.analysis.sweeps."""
+    from icemonitor.analysis.sweeps import sweeps
+
     if not months:
         return []
     d0 = dt.date.fromisoformat(min(months) + "-01")

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 
 from icemonitor.errors import InputError
+from icemonitor.query import vocabulary
 
-NATIONAL = ("US", "USA", "NATIONAL", "ALL")
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ def parse(
     text = raw.upper()
     if not text:
         raise InputError("give a place: US or an AOR code such as LOS", field="place", value=place)
-    if text in NATIONAL:
-        return WatchPlace("US", "United States (all AORs)", "TRUE", (), level="national", ref=ref)
+    if vocabulary.is_nation(text):  # the same words for the whole country as every other interface
+        return WatchPlace("US", vocabulary.nation_label(), "TRUE", (), level="national", ref=ref)
     codes = [c.strip() for c in text.split(",") if c.strip()]
     if all(re.fullmatch(r"[A-Z]{3}", c) for c in codes):
         return _aors(codes, con, place, ref)
@@ -76,14 +76,9 @@ def _resolved(raw: str, con, ref) -> WatchPlace:
 
 
 def _one_place(raw: str, con, ref) -> WatchPlace:
-    try:
-        from icemonitor.analysis.common import event_source, resolution_available
-        from icemonitor.places.place_filter import parse_place
-    except ImportError:
-        raise InputError(
-            "unknown place: watches take US or AOR codes (e.g. LOS or LOS,SFR) until the places stage is installed",
-            field="place", value=raw,
-        ) from None
+    from icemonitor.analysis.common import event_source, resolution_available
+    from icemonitor.places.place_filter import parse_place
+
     if ref is None:
         raise InputError("states and counties need the reference files: run `icemonitor refresh` first",
                          field="place", value=raw)
@@ -104,8 +99,6 @@ def _one_place(raw: str, con, ref) -> WatchPlace:
 
 def product_ref(home: Path | None = None) -> Callable[[str], Path] | None:
     """The catalog's resolver of reference files (archived under the data folder), if the catalog is installed."""
-    try:
-        from icemonitor.catalog.fetch import reference_resolver
-    except ImportError:
-        return None
+    from icemonitor.catalog.fetch import reference_resolver
+
     return reference_resolver(home)

@@ -151,7 +151,7 @@ def catalog_build(home: Path) -> Build:
     def run(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
         from icemonitor.catalog.fetch import reference_resolver
         from icemonitor.warehouse.build import build
-        from icemonitor.warehouse.places_step import place_stage
+        from icemonitor.places.build_step import place_stage
 
         return build(sources, target, progress=progress, extra_tables=place_stage(reference_resolver(home)),
                      cache_dir=config.cache_dir(home))

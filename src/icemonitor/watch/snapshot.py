@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from icemonitor.warehouse.schema import tables
+from icemonitor.schema import tables
 
 # (table, release_id, month 'YYYY-MM' or '', aor or '') -> (rows, counted rows)
 Snapshot = dict[tuple[str, str, str, str], tuple[int, int]]

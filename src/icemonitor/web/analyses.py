@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
+from icemonitor.query import vocabulary
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.web.db import Warehouse
 
@@ -32,13 +33,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-NATION = ("US", "USA", "UNITED STATES", "NATIONAL", "NATIONWIDE", "ALL")
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 
 
 def national(place: str | None) -> str | None:
     """None (the whole country) for 'US' and its synonyms, which the place parser does not take."""
-    return None if place is None or place.strip().upper() in NATION else place
+    return None if vocabulary.is_nation(place) else place
 
 
 def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
@@ -96,10 +96,8 @@ def sweeps(wh: Warehouse, ref: Any, place: str | None = None, date_from: dt.date
 
 def _known_as(f: dict[str, Any]) -> str | None:
     """The announced operation or known event that explains a sweep (analysis.validation.explain), if any."""
-    try:
-        from icemonitor.analysis.validation import explain
-    except ImportError:
-        return None
+    from icemonitor.analysis.validation import explain
+
     row = dict(f)
     for k in ("start", "end"):
         if isinstance(row.get(k), str):
@@ -189,3 +187,49 @@ def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
         return res
 
     return _cached(wh, ("check", text), compute)
+
+
+def coverage(wh: Warehouse, ref: Any, place: str | None, date_from: dt.date | None, date_to: dt.date | None,
+             table: str = "arrests", filters: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """What the records cover of a place and period (query.coverage), as the CLI and API give it. An AOR code
+    needs no reference files; other places take `ref` (the app's resolver)."""
+    from icemonitor.query.coverage import coverage as cover
+    from icemonitor.query.selection import Selection
+
+    kept = tuple(sorted((k, v) for k, v in (filters or {}).items() if v))
+    key = ("coverage", table, place, date_from, date_to, kept)
+
+    def compute() -> dict[str, Any]:
+        con = wh.cursor()
+        sel = Selection.of(table, date_from, date_to, national(place), dict(kept))
+        return cover(con, sel.compile(con, ref)).to_dict()
+
+    return _cached(wh, key, compute)
+
+
+def records_reach(wh: Warehouse, table: str = "arrests") -> list[dict[str, Any]]:
+    """How far a table's records reach, per release (query.coverage.records_reach)."""
+    from icemonitor.query.coverage import records_reach as reach
+
+    return _cached(wh, ("records_reach", table), lambda: reach(wh.cursor(), table))
+
+
+def app_ref(request: Any) -> Any:
+    """The app's reference resolver, else the one of the folder the warehouse was built in."""
+    ref = request.app.state.ref
+    if ref is None:
+        from icemonitor.query.selection import reference_for
+
+        ref = reference_for(request.app.state.warehouse.cursor())
+    return ref
+
+
+def summary(wh: Warehouse, ref: Any, table: str, by: list[str], date_from: dt.date | None, date_to: dt.date | None,
+            place: str | None, filters: dict[str, str | None]) -> AnalysisResult:
+    """analysis.summary.summary (the CLI's `summary`), cached per warehouse version."""
+    from icemonitor.analysis.summary import summary as run
+
+    kept = tuple(sorted((k, v) for k, v in filters.items() if v))
+    key = ("summary", table, tuple(by), date_from, date_to, place, kept)
+    return _cached(wh, key, lambda: run(wh.cursor(), table, by, date_from, date_to, national(place), dict(kept),
+                                        ref=ref))

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from icemonitor.web import queries
+from icemonitor.web import analyses, queries
 from icemonitor.web.context import definitions, release_details, warehouse_info
 from icemonitor.web.queries import Filters
 
@@ -32,14 +32,21 @@ class Release(BaseModel):
     files: list[str] = []
 
 
+PLACE_PATTERN = r"^[A-Za-z0-9 .,'()_:-]{1,80}$"
+PLACE_HELP = "US, an AOR code (LOS), a state (CA or California), a county FIPS (06037) or name, or a named group"
+
+
 class SummaryResponse(BaseModel):
     table: str
     by: list[str]
     filters: dict[str, str]
-    total: int = Field(description="Counted events matching the filters")
+    total: int | None = Field(description="Counted events matching the filters; null where the records do not "
+                                          "cover the period (or a filtered field): no records is not zero")
     rows: list[dict[str, Any]] = Field(description="One row per group: the group keys and n (counted events)")
     releases: list[Release] = Field(description="Releases the counted rows come from")
     definitions: dict[str, str]
+    coverage: dict[str, Any] | None = Field(None, description="What the records cover of the question (status, share, "
+                                                               "spans, fields not recorded, reason, data age)")
     warehouse: WarehouseInfo
 
 
@@ -89,6 +96,8 @@ def summary(
     date_from: dt.date | None = Query(None, alias="from", description="First event date (inclusive)"),
     date_to: dt.date | None = Query(None, alias="to", description="Last event date (inclusive)"),
     aor: str | None = Query(None, pattern=AOR_PATTERN, description="3-letter AOR code, e.g. LOS"),
+    place: str | None = Query(None, pattern=PLACE_PATTERN, description=PLACE_HELP + "; answered by the analysis "
+                              "`icemonitor summary --place` (its group keys; events placed as everywhere)"),
     method_class: MethodClass | None = Query(None, description="Apprehension method class"),
     criminality: Criminality | None = Query(None, description="Criminality class (only rows whose release records it)"),
     release: str | None = Query(None, pattern=r"^[A-Za-z0-9._-]{1,100}$", description="Only rows of this release id"),
@@ -98,10 +107,38 @@ def summary(
     wh = request.app.state.warehouse
     keys = queries.parse_by(by)
     f = Filters(table, date_from, date_to, aor, method_class, criminality, release)
+    if place is not None:
+        return _place_summary(request, f, keys, place, lang)
     result = queries.summary(wh, f, keys)
+    cover = analyses.coverage(wh, None, aor, date_from, date_to, table,
+                              {"method_class": method_class, "criminality": criminality, "release": release})
+    countable = cover["status"] != "none"
     return SummaryResponse(
-        table=table, by=keys, filters=f.as_params(), total=result["total"], rows=result["rows"],
+        table=table, by=keys, filters=f.as_params(), total=result["total"] if countable else None,
+        rows=result["rows"] if countable else [], coverage=cover,
         releases=[Release(**r) for r in release_details(wh, result["releases"], table)],
+        definitions=definitions(wh, f, lang), warehouse=WarehouseInfo(**warehouse_info(wh)),
+    )
+
+
+def _place_summary(request: Request, f: Filters, keys: list[str], place: str, lang: str) -> SummaryResponse:
+    """The summary of any place, from the analysis every interface uses (icemonitor.analysis.summary)."""
+    from icemonitor.analysis.summary import GROUPS
+
+    wh = request.app.state.warehouse
+    if f.aor:
+        raise queries.ParamError("aor", "give either aor or place", f.aor)
+    by = ["release" if k == "release_id" else k for k in keys]
+    unknown = [k for k in by if k not in GROUPS]
+    if unknown:
+        raise queries.ParamError("by", f"with place, group by one of: {', '.join(GROUPS)}", unknown[0])
+    res = analyses.summary(wh, analyses.app_ref(request), f.table, by, f.date_from, f.date_to, place,
+                           {"method_class": f.method_class, "criminality": f.criminality, "release": f.release})
+    rows = [{**{k: r[b] for k, b in zip(keys, by)}, "n": r["events"]} for r in res.figures]
+    return SummaryResponse(
+        table=f.table, by=keys, filters={**f.as_params(), "place": res.parameters.get("place") or place},
+        total=res.extra["total_events"], rows=rows, coverage=res.coverage,
+        releases=[Release(**r) for r in release_details(wh, res.releases, f.table)],
         definitions=definitions(wh, f, lang), warehouse=WarehouseInfo(**warehouse_info(wh)),
     )
 

@@ -15,13 +15,12 @@ from pydantic import BaseModel, Field
 
 from icemonitor.places.sanctuary import PolicyEvent
 from icemonitor.web import analyses
-from icemonitor.web.api import ERRORS, Release, WarehouseInfo
+from icemonitor.web.analyses import app_ref  # noqa: F401 - imported from here by the page modules
+from icemonitor.web.api import ERRORS, PLACE_HELP, PLACE_PATTERN, Release, WarehouseInfo
 from icemonitor.web.context import release_details, warehouse_info
 
 router = APIRouter(prefix="/api/v1", tags=["analyses"])
 
-PLACE_PATTERN = r"^[A-Za-z0-9 .,'()_:-]{1,80}$"
-PLACE_HELP = "US, an AOR code (LOS), a state (CA or California), a county FIPS (06037) or name, or a named group"
 Measure = Literal["all", "at_large", "custodial"]
 Level = Literal["national", "aor", "state", "county", "landmark"]
 PriorityTable = Literal["arrests", "bookins", "removals", "i213"]
@@ -38,6 +37,8 @@ class AnalysisResponse(BaseModel):
     release_details: list[Release] = Field(description="The same releases with title, FOIA request and files")
     caveats: list[str]
     extra: dict[str, Any] = Field(default_factory=dict)
+    coverage: dict[str, Any] | None = Field(None, description="What the records cover of the question (status, "
+                                                               "share, spans, fields not recorded, reason, data age)")
     warehouse: WarehouseInfo
 
 
@@ -56,23 +57,13 @@ class StatusResponse(BaseModel):
     sources: list[str] = Field(description="Reference files (shared/data layout) the policy events come from")
 
 
-def app_ref(request: Request) -> Any:
-    """The app's reference resolver, else the one of the folder the warehouse was built in."""
-    ref = request.app.state.ref
-    if ref is None:
-        from icemonitor.analysis.common import reference_for
-
-        ref = reference_for(request.app.state.warehouse.cursor())
-    return ref
-
-
 def respond(request: Request, res, table: str | None = "arrests") -> AnalysisResponse:
     wh = request.app.state.warehouse
     return AnalysisResponse(
         name=res.name, parameters=res.parameters, columns=res.columns, figures=res.figures,
         definitions=res.definitions, releases=res.releases,
         release_details=[Release(**r) for r in release_details(wh, res.releases, table)],
-        caveats=res.caveats, extra=res.extra, warehouse=WarehouseInfo(**warehouse_info(wh)))
+        caveats=res.caveats, extra=res.extra, coverage=res.coverage, warehouse=WarehouseInfo(**warehouse_info(wh)))
 
 
 @router.get("/sweeps", response_model=AnalysisResponse, responses=ERRORS)

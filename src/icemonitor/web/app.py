@@ -21,13 +21,13 @@ from icemonitor.web import (
     analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
     place_pages, place_search, queries, sweep_pages,
 )
+from icemonitor.web.pages import COUNTY_TOPOJSON, topojson_path  # noqa: F401 - app.topojson_path stays importable
 from icemonitor.web.db import Warehouse
 from icemonitor.web.body_limit import BodyLimit
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
 
 Ref = Callable[[str], Path]
-COUNTY_TOPOJSON = "geo/us_atlas_counties-albers-10m.topojson.json"
 
 
 def _package_dir(name: str) -> Path:
@@ -219,15 +219,3 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
     app.include_router(detention_pages.router)
     app.include_router(pages.router)
     return app
-
-
-def topojson_path(app: FastAPI) -> Path | None:
-    """The county TopoJSON from the reference resolver, if there is one and the file exists."""
-    ref = app.state.ref
-    if ref is None:
-        return None
-    try:
-        path = Path(ref(COUNTY_TOPOJSON))
-    except Exception:  # a resolver that cannot supply the file means: no map
-        return None
-    return path if path.is_file() else None

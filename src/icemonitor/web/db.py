@@ -20,12 +20,9 @@ MEMORY_LIMIT = os.environ.get("ICEMONITOR_WEB_MEMORY", "512MB")
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-only, through icemonitor.warehouse.connect when that exists."""
-    try:
-        from icemonitor.warehouse import connect  # type: ignore[attr-defined]
-    except ImportError:
-        con = duckdb.connect(str(path), read_only=True)
-    else:
-        con = connect(path, read_only=True)
+    from icemonitor.warehouse import connect
+
+    con = connect(path, read_only=True)
     con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
     return con
 

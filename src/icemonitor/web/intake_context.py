@@ -182,10 +182,8 @@ def resolve(text: str, ref: Ref) -> Resolved:
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    try:
-        from icemonitor.warehouse import connect  # type: ignore[attr-defined]
-    except ImportError:
-        return duckdb.connect(str(path), read_only=True)
+    from icemonitor.warehouse import connect
+
     return connect(path, read_only=True)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import duckdb
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from icemonitor.web import charts, export, i18n, queries
@@ -31,6 +32,14 @@ class Page:
 
     def t(self, key: str, **values: Any) -> str:
         return i18n.translate(self.lang, key, **values)
+
+    def data_age(self) -> list[dict[str, Any]]:
+        """How far the arrest records reach (query.coverage.records_reach), for every page's footer."""
+        if not self.wh.exists() or "coverage_spans" not in self.wh.tables():
+            return []
+        from icemonitor.web import analyses
+
+        return analyses.records_reach(self.wh)
 
     def url_with(self, **changes: str | None) -> str:
         """The current URL with some query parameters changed (None removes one)."""
@@ -60,9 +69,22 @@ def error_page(request: Request, status: int, key: str, **values: Any) -> HTMLRe
     return page.render("error.html", status=status, message=page.t(key, **values))
 
 
-def _topo_url(request: Request) -> str | None:
-    from icemonitor.web.app import topojson_path
+COUNTY_TOPOJSON = "geo/us_atlas_counties-albers-10m.topojson.json"
 
+
+def topojson_path(app: FastAPI) -> Path | None:
+    """The county TopoJSON from the reference resolver, if there is one and the file exists."""
+    ref = app.state.ref
+    if ref is None:
+        return None
+    try:
+        path = Path(ref(COUNTY_TOPOJSON))
+    except Exception:  # a resolver that cannot supply the file means: no map
+        return None
+    return path if path.is_file() else None
+
+
+def _topo_url(request: Request) -> str | None:
     return "/geo/counties.topojson" if topojson_path(request.app) is not None else None
 
 
@@ -159,7 +181,7 @@ def recent_sweeps(page: Page) -> dict[str, Any] | None:
     from icemonitor.errors import InputError
     from icemonitor.web import analyses
     from icemonitor.web.api_analyses import app_ref
-    from icemonitor.web.place_pages import sweep_rows
+    from icemonitor.web.sweep_links import sweep_rows
 
     if "arrests" not in page.wh.tables():
         return None

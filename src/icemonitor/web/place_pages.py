@@ -20,25 +20,12 @@ from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq,
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
+from icemonitor.web.sweep_links import sweep_rows
 from icemonitor.web.queries import Filters
 
 router = APIRouter(include_in_schema=False)
 SWEEPS_SHOWN = 10
 PEERS_SHOWN = 20
-
-
-def sweep_link(f: dict[str, Any], res_params: dict[str, Any], scope: str | None) -> str:
-    """URL of a sweep's page: the run's parameters travel along, so the page re-runs the same (cached) analysis."""
-    q = {"level": f["level"], "measure": res_params.get("measure") or "at_large",
-         "from": str(res_params.get("from") or ""), "to": str(res_params.get("to") or ""),
-         "limit": str(res_params.get("limit") or 20)}
-    if scope:
-        q["in"] = scope
-    return f"/sweep/{f['place']}/{f['start']}/{f['end']}?{urlencode(q)}"
-
-
-def sweep_rows(res, scope: str | None) -> list[dict[str, Any]]:
-    return [{**f, "url": sweep_link(f, res.parameters, scope)} for f in res.figures]
 
 
 def _resolve(page: Page, code: str):
@@ -71,6 +58,7 @@ def place_page(request: Request, code: str) -> Response:
     f = filters_from_query(q)
     d0, d1 = f.date_from, f.date_to
     label = place.code if is_aor else place.label
+    cover = analyses.coverage(wh, app_ref(request), place.code, d0, d1)
     policies = pq.policies(wh, place)
     figures, crim_figs = [], []
     if is_aor:
@@ -114,7 +102,8 @@ def place_page(request: Request, code: str) -> Response:
     try:
         sw = analyses.sweeps(wh, app_ref(request), scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
         sweeps_ctx = {"rows": sweep_rows(sw, scope), "releases": sw.releases, "definitions": sw.definitions,
-                      "caveats": sw.caveats, "error": None}
+                      "caveats": sw.caveats, "error": None,
+                      "not_measurable": sw.extra.get("not_measurable_because")}
     except (InputError, duckdb.Error) as exc:  # a section that cannot be computed says why; the page stays
         sweeps_ctx = {"rows": [], "releases": [], "definitions": {}, "caveats": [], "error": str(exc)}
     try:
@@ -143,7 +132,7 @@ def place_page(request: Request, code: str) -> Response:
         name=queries.aor_names().get(place.code, place.code) if is_aor else label,
         figures=figures, crim_figures=crim_figs, filters=f, sweeps=sweeps_ctx, peers=figures_peer,
         policies=policies, local_counts=local_counts, resolution=resolution,
-        policy_group=charts.policy_group, api_params=params, today=dt.date.today(),
+        policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover,
         reading=place_search.reading(page, place, request.query_params.get("asked")),
         answer=answers.place_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.local_label(page, place, in_sentence=True),
                                     trend["rows"], resolution))

@@ -23,7 +23,8 @@ GROUP_BY: dict[str, tuple[str, str]] = {
     "year": ("CAST(year(event_date) AS INTEGER)", "event_date"),
     "fy": ("CAST(fy AS INTEGER)", "fy"),
     "aor": ("aor", "aor"),
-    "state": ("state", "state"),
+    "state": ("res_state", "state"),  # placed state, as everywhere (query.selection); needs the placed source
+    "recorded_state": ("state", "state"),  # the state the release itself records
     "method_class": ("method_class", "method_class"),
     "method_raw": ("method_raw", "method_raw"),
     "criminality": ("criminality", "criminality"),
@@ -148,7 +149,12 @@ def summary(wh: Warehouse, f: Filters, by: list[str]) -> dict[str, Any]:
     select = ", ".join(f"{GROUP_BY[k][0]} AS {k}" for k in by)
     if by:
         order = ", ".join(f"{i + 1}" for i in range(len(by)))
-        sql = (f"SELECT {select}, count(*) AS n FROM {f.table} WHERE {w.sql} "
+        src = f.table
+        if "state" in by:  # the placed state: the table joined to the landmark resolution (placement 'event')
+            from icemonitor.query.selection import event_source
+
+            src = event_source(wh.cursor(), f.table)
+        sql = (f"SELECT {select}, count(*) AS n FROM {src} WHERE {w.sql} "
                f"GROUP BY ALL ORDER BY {order} NULLS LAST")
     else:
         sql = f"SELECT count(*) AS n FROM {f.table} WHERE {w.sql}"

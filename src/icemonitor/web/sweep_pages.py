@@ -22,7 +22,7 @@ from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq,
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page, _figure, error_page
-from icemonitor.web.place_pages import sweep_rows
+from icemonitor.web.sweep_links import sweep_rows
 from icemonitor.web.queries import ParamError
 
 router = APIRouter(include_in_schema=False)

@@ -1,0 +1,288 @@
+"""What the records cover of a selection, from the build's coverage tables (warehouse/coverage.py).
+
+A place and period is a grid of AOR-days: the place's AORs (every territorial AOR with records for the nation)
+by the days of the period. An AOR-day is covered when a release whose rows the selection counts has records for
+that AOR around that day (coverage_spans) and, where the release records only one state, the place lies in that
+state. A field the selection filters or measures on must be recorded by the release (coverage_fields), or the
+release's AOR-days are not covered for this selection.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from icemonitor.query import vocabulary
+from icemonitor.query.selection import Compiled, has_table
+
+SPANS, FIELDS = "coverage_spans", "coverage_fields"
+
+
+@dataclass
+class Coverage:
+    """How much of a selection's period and place the records cover."""
+
+    status: str  # full | partial | none | unknown (a warehouse built before coverage was recorded)
+    share: float | None  # covered AOR-days / all AOR-days of the period and place
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    aors: list[str] = field(default_factory=list)
+    covered_spans: list[dict[str, Any]] = field(default_factory=list)
+    uncovered_spans: list[dict[str, Any]] = field(default_factory=list)
+    fields_not_recorded: dict[str, list[str]] = field(default_factory=dict)  # field -> releases without it
+    releases: list[str] = field(default_factory=list)
+    reason: str = ""
+    records_reach: str = ""  # how far the table's records reach (reach_text), for every figure's data age
+    reach: list[dict[str, Any]] = field(default_factory=list)  # the same, one row per release (records_reach())
+
+    @property
+    def countable(self) -> bool:
+        """Whether a count can be given at all (full or partial coverage, or coverage unknown)."""
+        return self.status != "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["from"], d["to"] = d.pop("date_from"), d.pop("date_to")
+        return d
+
+
+def _fmt(d: dt.date) -> str:
+    return d.isoformat()
+
+
+def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> str:
+    parts = [f"{s['from']}..{s['to']}" + (f" ({', '.join(s['aors'])})" if s.get("aors") else "") for s in spans[:limit]]
+    more = len(spans) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _per_warehouse(fn):
+    """Cache a reader of the build's small reference tables per warehouse file and version (path, mtime): they do
+    not change until the next build swaps in a new file."""
+    cache: dict[tuple, Any] = {}
+
+    def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+        files = [r[2] for r in con.execute("PRAGMA database_list").fetchall() if r[2]]
+        key = (files[0], Path(files[0]).stat().st_mtime_ns, *args) if files and Path(files[0]).exists() else None
+        if key is None:
+            return fn(con, *args)
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = fn(con, *args)
+        return copy.deepcopy(cache[key])
+
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_per_warehouse
+def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """AOR -> the states of its counties (any map vintage), from the places tables of the build."""
+    if not (has_table(con, "county_aor_periods") and has_table(con, "counties")):
+        return {}
+    rows = con.execute("SELECT p.aor, c.state FROM county_aor_periods p JOIN counties c USING (county_fips) "
+                       "WHERE p.aor IS NOT NULL AND c.state IS NOT NULL GROUP BY ALL").fetchall()
+    out: dict[str, set[str]] = {}
+    for a, s in rows:
+        out.setdefault(a, set()).add(s)
+    return out
+
+
+@_per_warehouse
+def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Territorial AORs any release has records for (what 'every AOR' means for the nation)."""
+    seen = {r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {SPANS}").fetchall()}
+    return [a for a in vocabulary.territorial_aors() if a in seen]
+
+
+def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: np.ndarray) -> np.ndarray:
+    """(AOR, day) -> the AOR holds part of the place that day (county_aor_periods: AORs change, e.g. Harlingen
+    split from San Antonio in FY2022). An AOR place, the nation, or a warehouse without the table: every day."""
+    out = np.ones((len(aors), len(days)), dtype=bool)
+    if (not len(days) or place is None or place.level == "aor" or not place.county_fips
+            or not has_table(con, "county_aor_periods")):
+        return out
+    fips = list(place.county_fips)
+    rows = con.execute(
+        f"SELECT aor, valid_from, valid_to FROM county_aor_periods WHERE county_fips IN ({', '.join('?' * len(fips))}) "
+        "AND aor IS NOT NULL GROUP BY ALL", fips).fetchall()
+    out[:] = False
+    aidx = {a: i for i, a in enumerate(aors)}
+    for a, v0, v1 in rows:
+        if a in aidx:
+            lo = np.datetime64(v0, "D") if v0 else days[0]
+            hi = np.datetime64(v1, "D") if v1 else days[-1]
+            out[aidx[a]] |= (days >= lo) & (days <= hi)
+    return out
+
+
+def _applies_days(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], lo: dt.date, hi: dt.date) -> int:
+    """How many AOR-days of [lo, hi] count for the place (as _applies, by interval arithmetic)."""
+    days = (hi - lo).days + 1
+    if place is None or place.level == "aor" or not place.county_fips or not has_table(con, "county_aor_periods"):
+        return len(aors) * days
+    fips = list(place.county_fips)
+    rows = con.execute(
+        f"SELECT aor, valid_from, valid_to FROM county_aor_periods WHERE county_fips IN ({', '.join('?' * len(fips))}) "
+        "AND aor IS NOT NULL GROUP BY ALL", fips).fetchall()
+    total = 0
+    for a in aors:
+        spans = sorted((max(v0 or lo, lo), min(v1 or hi, hi)) for x, v0, v1 in rows if x == a)
+        end = lo - dt.timedelta(days=1)
+        for s0, s1 in spans:  # the union of the AOR's periods within [lo, hi]
+            s0 = max(s0, end + dt.timedelta(days=1))
+            if s1 >= s0:
+                total += (s1 - s0).days + 1
+                end = s1
+    return total
+
+
+def _runs(keys: list[Any], days: np.ndarray) -> list[tuple[Any, dt.date, dt.date]]:
+    out, start = [], 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            out.append((keys[start], days[start].astype(dt.date), days[i - 1].astype(dt.date)))
+            start = i
+    return out
+
+
+def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
+    """The coverage of a compiled selection (module docstring)."""
+    sel = q.selection
+    return coverage_of(con, sel.table, sel.date_from, sel.date_to, q.place, q.label, q.fields, sel.release,
+                       dict(sel.filters).get("release"))
+
+
+def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
+                label: str, fields: tuple[str, ...] = (), release: str | None = None,
+                releases_filter: tuple[str, ...] | list[str] | None = None) -> Coverage:
+    """Coverage of `table` for a place (places' Place, None for the nation) and period, where the figure uses
+    `fields`; counted rows, or `release`'s own rows; `releases_filter` keeps only those releases."""
+    if not has_table(con, SPANS):
+        return Coverage("unknown", None, d0, d1, reason="this warehouse was built without coverage tables; rebuild it")
+    rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
+    if releases_filter:
+        rows_cond += f" AND release_id IN ({', '.join('?' * len(releases_filter))})"
+        params += list(releases_filter)
+    if d0 is None or d1 is None:
+        lo, hi = con.execute(f"SELECT min(span_from), max(span_to) FROM {SPANS} WHERE table_name = ? AND {rows_cond}",
+                             [table, *params]).fetchone()
+        d0, d1 = d0 or lo, d1 or hi
+    if d0 is None or d1 is None or d1 < d0:
+        return Coverage("none", 0.0, d0, d1, reason=f"no records of {table} at all",
+                        records_reach=reach_text([], table))
+    if place is None:
+        aors = covered_aors(con)
+    elif place.level == "aor":
+        aors = [place.code]
+    else:
+        aors = sorted(place.aors)
+    states_of = aor_states(con)
+    place_states = set(place.states) if place is not None and place.level != "aor" else None
+    spans = con.execute(
+        f"SELECT release_id, aor, state, span_from, span_to FROM {SPANS} WHERE table_name = ? AND {rows_cond} "
+        "AND span_to >= ? AND span_from <= ?", [table, *params, d0, d1]).fetchall()
+    missing_fields: dict[str, set[str]] = {}
+    if fields and has_table(con, FIELDS):
+        for f, rid in con.execute(
+                f"SELECT field, release_id FROM {FIELDS} WHERE table_name = ? AND NOT recorded AND field IN "
+                f"({', '.join('?' * len(fields))})", [table, *fields]).fetchall():
+            missing_fields.setdefault(f, set()).add(rid)
+    lacking = set().union(*missing_fields.values()) if missing_fields else set()
+    # the grid spans only the days some span reaches; days before and after are uncovered, counted arithmetically
+    # (a period of centuries costs no more than the records it meets)
+    g0 = max(d0, min(s[3] for s in spans)) if spans else d0
+    g1 = min(d1, max(s[4] for s in spans)) if spans else d0 - dt.timedelta(days=1)
+    days = np.arange(np.datetime64(g0, "D"), np.datetime64(g1, "D") + 1)
+    aidx = {a: i for i, a in enumerate(aors)}
+    records = np.zeros((len(aors), len(days)), dtype=bool)
+    usable = np.zeros_like(records)
+    used_releases, field_gaps = set(), {}
+    for rid, aor, state, s0, s1 in spans:
+        if aor not in aidx:
+            continue
+        if state is not None:  # a release limited to one state covers the part of the place in that state
+            inside = place_states if place_states is not None else states_of.get(aor, set())
+            if not inside or not inside <= {state}:
+                continue
+        mask = (days >= np.datetime64(s0, "D")) & (days <= np.datetime64(s1, "D"))
+        records[aidx[aor]] |= mask
+        if rid in lacking:
+            for f, rids in missing_fields.items():
+                if rid in rids:
+                    field_gaps.setdefault(f, set()).add(rid)
+        else:
+            usable[aidx[aor]] |= mask
+            used_releases.add(rid)
+    applies = _applies(con, place, aors, days)  # an AOR counts only on days it holds part of the place
+    usable &= applies
+    outside = [(d0, g0 - dt.timedelta(days=1)), (g1 + dt.timedelta(days=1), d1)] if len(days) else [(d0, d1)]
+    outside = [(a, b) for a, b in outside if a <= b]
+    n = int(applies.sum()) + sum(_applies_days(con, place, aors, a, b) for a, b in outside)
+    share = float(usable.sum() / n) if n else 0.0
+    covered = _runs([tuple(a for a in aors if usable[aidx[a], j]) for j in range(len(days))], days)
+    missing = _runs([tuple(a for a in aors if applies[aidx[a], j] and not usable[aidx[a], j])
+                     for j in range(len(days))], days)
+    covered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}
+                     for k, a, b in covered if k]
+    uncovered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}
+                       for k, a, b in missing if k]
+    uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
+                             key=lambda s: s["from"])
+    not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
+    where = f"{label}, {_fmt(d0)}..{_fmt(d1)}"
+    if not (records & applies).any():
+        status, reason = "none", f"no records of {table} for {where}"
+    elif share == 0:
+        status = "none"
+        reason = "; ".join(f"{f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()) or \
+            f"no usable records of {table} for {where}"
+    elif share < 1:
+        status = "partial"
+        reason = (f"records cover {share:.0%} of {where} (AOR-days); covered: {_span_text(covered_spans)}"
+                  + "".join(f"; {f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()))
+    else:
+        status, reason = "full", ""
+    return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
+                    sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach)
+
+
+@_per_warehouse
+def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> list[dict[str, Any]]:
+    """How far a table's counted records reach: one row per release, nationwide (>= 3/4 of the AORs with
+    records) or per AOR, with first and last day and the days with records."""
+    if not has_table(con, SPANS):
+        return []
+    every = covered_aors(con)
+    rows = con.execute(  # days with records: the most of any one AOR (an AOR's days, not AOR-days)
+        f"SELECT release_id, list_sort(list(aor)), min(d0), max(d1), max(n), any_value(state) FROM ("
+        f"  SELECT release_id, aor, min(span_from) AS d0, max(span_to) AS d1, sum(days_with_records) AS n, "
+        f"  any_value(state) AS state FROM {SPANS} WHERE table_name = ? AND counted GROUP BY release_id, aor) "
+        f"GROUP BY release_id ORDER BY 3", [table]).fetchall()
+    out = []
+    for rid, aors, d0, d1, ndays, state in rows:
+        territorial = [a for a in aors if a in every]
+        nationwide = len(every) > 0 and len(territorial) >= 0.75 * len(every)
+        out.append({"table": table, "release": rid, "scope": "nationwide" if nationwide else "aor",
+                    "aors": [] if nationwide else territorial, "state": state, "from": d0, "to": d1,
+                    "days_with_records": int(ndays)})
+    return out
+
+
+def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
+    """One English line: "arrests records reach: nationwide 2015-10-01..2019-09-01; LOS 2025-06-01..2025-06-10"."""
+    if not reach:
+        return f"{table} records: none loaded"
+    parts = []
+    for r in reach:
+        where = "nationwide" if r["scope"] == "nationwide" else "AOR " + ", ".join(r["aors"])
+        parts.append(f"{where} {_fmt(r['from'])}..{_fmt(r['to'])} (up to {r['days_with_records']:,} days with "
+                     f"records per AOR, {r['release']})")
+    return f"{table} records reach: " + "; ".join(parts)

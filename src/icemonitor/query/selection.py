@@ -1,0 +1,227 @@
+"""A Selection: which events a figure counts (table, period, place, filters, measure, counted or one release's rows,
+placement policy), compiled once into a FROM clause, a WHERE clause and its parameters.
+
+Columns every compiled source offers besides the table's own:
+- `res_state`: the state the event is placed in: the state the release records, else the state of the landmark's
+  resolution (a state-level resolution or an event placement; office placements too under placement `any`).
+  This is what "state" means in every interface; the recorded state stays available as `state`.
+- `res_county_fips`: the county of an event placement (office placements too under placement `any`).
+- `office_county_fips`: the county of the arresting office where the landmark only names the office
+  (kind office_proxy), whatever the policy, so office placements can be counted apart.
+- `res_level`, `res_kind`: the landmark resolution's level and kind (NULL where the landmark is not resolved).
+- `res_by`: how the row was placed: 'recorded_state' (the release records a state, which wins over the landmark), 'landmark', or NULL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from icemonitor.errors import InputError
+from icemonitor.query import vocabulary
+from icemonitor.query.sql import Where, in_list
+
+RESOLUTION_TABLE = "landmark_resolution"
+ROWS = ("counted", "all")
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
+    )
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
+    return {r[0] for r in rows}
+
+
+def parse_date(value: str | dt.date | None, name: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError("Dates must be YYYY-MM-DD", field=name, value=value) from None
+
+
+def check_placement(placement: str) -> str:
+    if placement not in vocabulary.placements():
+        raise InputError(f"Unknown placement; choose one of {', '.join(vocabulary.placements())}",
+                         field="placement", value=placement)
+    return placement
+
+
+def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event") -> str:
+    """FROM clause for a table with res_state, res_county_fips and office_county_fips (module docstring)."""
+    check_placement(placement)
+    cols = table_columns(con, table)
+    state = "e.state" if "state" in cols else "NULL::VARCHAR"
+    if has_table(con, RESOLUTION_TABLE) and {"aor", "landmark"} <= cols:
+        res_cols = table_columns(con, RESOLUTION_TABLE)
+        kind = "r.kind" if "kind" in res_cols else "NULL::VARCHAR"
+        level = "r.level" if "level" in res_cols else "NULL::VARCHAR"
+        placed = f"{kind} IS DISTINCT FROM 'office_proxy'" if placement == "event" else "TRUE"
+        # the policy is applied to the resolution table's rows (one per AOR and landmark), not to every event
+        res = (f"(SELECT r.aor, r.landmark, CASE WHEN {placed} THEN r.state END AS placed_state, "
+               f"CASE WHEN {placed} THEN r.county_fips END AS placed_county, "
+               f"CASE WHEN {kind} = 'office_proxy' THEN r.county_fips END AS office_county, {level} AS level, "
+               f"{kind} AS kind FROM {RESOLUTION_TABLE} r)")
+        # the state a release records wins over the landmark's; a landmark county in another state is dropped
+        same_state = f"({state} IS NULL OR r.placed_state = {state})"
+        return (
+            f"(SELECT e.*, coalesce({state}, r.placed_state) AS res_state, "
+            f"CASE WHEN {same_state} THEN r.placed_county END AS res_county_fips, "
+            f"CASE WHEN {same_state} THEN r.office_county END AS office_county_fips, r.level AS res_level, "
+            f"r.kind AS res_kind, CASE WHEN {state} IS NOT NULL THEN 'recorded_state' "
+            f"WHEN r.placed_state IS NOT NULL THEN 'landmark' END AS res_by "
+            f"FROM {table} e LEFT JOIN {res} r ON e.aor = r.aor AND e.landmark = r.landmark)"
+        )
+    return (f"(SELECT e.*, {state} AS res_state, NULL::VARCHAR AS res_county_fips, "
+            f"NULL::VARCHAR AS office_county_fips, NULL::VARCHAR AS res_level, NULL::VARCHAR AS res_kind, "
+            f"CASE WHEN {state} IS NOT NULL THEN 'recorded_state' END AS res_by FROM {table} e)")
+
+
+def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
+    """The reference files of the data folder this warehouse was built in (its raw archive)."""
+    from icemonitor.catalog.fetch import reference_resolver
+
+    files = [r[2] for r in con.execute("PRAGMA database_list").fetchall() if r[2]]
+    if not files:
+        raise InputError("place filters need a warehouse file inside its data folder", field="place")
+    return reference_resolver(home=Path(files[0]).parent)
+
+
+def parse_place(con: duckdb.DuckDBPyConnection, place: str | None, ref: Any = None) -> Any:
+    """The places stage's Place for what the user typed; None for the nation (vocabulary.is_nation)."""
+    if vocabulary.is_nation(place):
+        return None
+    from icemonitor.places.place_filter import Place, parse_place as parse
+
+    code = str(place).strip().upper()
+    if code in vocabulary.aor_codes():  # an AOR code needs no reference files
+        name = vocabulary.aor_names().get(code, code)
+        return Place(level="aor", code=code, label=f"{name} AOR ({code})", county_fips=(), aors=(code,), states=(),
+                     filter_aors=(code,), source="codes/data/aor_names.csv")
+    return parse(place, ref or reference_for(con))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a figure counts. `rows`: counted rows (the release with precedence) or, with `release`, that release's
+    own rows. `filters`: column -> accepted values (any column of the table; `release` means release_id)."""
+
+    table: str = "arrests"
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    place: str | None = None
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    measure: str = "all"
+    release: str | None = None
+    placement: str = "event"
+
+    @classmethod
+    def of(cls, table: str = "arrests", date_from: Any = None, date_to: Any = None, place: str | None = None,
+           filters: dict[str, Any] | None = None, measure: str = "all", release: str | None = None,
+           placement: str = "event") -> "Selection":
+        """Build from loose input (ISO dates, comma lists); InputError names the bad field."""
+        if table not in vocabulary.table_names():
+            raise InputError(f"Unknown table; choose one of {', '.join(vocabulary.table_names())}", field="table",
+                             value=table)
+        if measure not in vocabulary.measures():
+            raise InputError(f"Unknown measure; choose one of {', '.join(vocabulary.measures())}", field="measure",
+                             value=measure)
+        check_placement(placement)
+        d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
+        if d0 and d1 and d1 < d0:
+            raise InputError("The period ends before it starts", field="to", value=str(d1))
+        flat = []
+        for key, values in (filters or {}).items():
+            vals = split_list(values)
+            if vals:
+                flat.append((key, tuple(str(v) for v in vals)))
+        return cls(table, d0, d1, place, tuple(sorted(flat)), measure, release, placement)
+
+    def compile(self, con: duckdb.DuckDBPyConnection, ref: Any = None) -> "Compiled":
+        """The FROM clause, the WHERE (with and without the place) and the place, for this warehouse."""
+        if not has_table(con, self.table):
+            raise InputError("The warehouse has no such table (no release loaded for it)", field="table",
+                             value=self.table)
+        cols = table_columns(con, self.table)
+        base = Where().add("counted") if self.release is None else Where().add("release_id = ?", self.release)
+        if self.date_from:
+            base.add("event_date >= ?", self.date_from)
+        if self.date_to:
+            base.add("event_date <= ?", self.date_to)
+        fields: list[str] = []
+        for key, vals in self.filters:
+            col = "release_id" if key == "release" else key
+            if col not in cols:
+                raise InputError(f"Table {self.table} has no column {col}", field=key, value=list(vals))
+            base.add(*_in(col, vals))
+            if col != "release_id":
+                fields.append(col)
+        m = vocabulary.measures()[self.measure]
+        if m["sql"] != "TRUE":
+            base.add(m["sql"])
+            fields.append(m["field"])
+        place = parse_place(con, self.place, ref)
+        where = base.copy()
+        if place is not None:
+            sql, params = place.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
+            where.add(sql, *params)
+        return Compiled(self, event_source(con, self.table, self.placement), where, base, place,
+                        place.label if place is not None else vocabulary.nation_label(), tuple(dict.fromkeys(fields)))
+
+
+def _in(col: str, vals: tuple[str, ...]) -> tuple[str, ...]:
+    sql, params = in_list(col, vals)
+    return (sql, *params)
+
+
+@dataclass
+class Compiled:
+    """A Selection made SQL: `source` (FROM), `where` (every condition), `base` (every condition but the place)."""
+
+    selection: Selection
+    source: str
+    where: Where
+    base: Where
+    place: Any  # places.place_filter.Place, or None for the nation
+    label: str
+    fields: tuple[str, ...] = field(default=())
+
+    def count(self, con: duckdb.DuckDBPyConnection) -> int:
+        return int(con.execute(f"SELECT count(*) FROM {self.source} WHERE {self.where.sql()}",
+                               self.where.params).fetchone()[0])
+
+    def office_placements(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """Events of the place's AORs placed in the place's counties only by the arresting office's county (not
+        counted under placement `event`); None for the nation, an AOR, or placement `any`."""
+        p = self.place
+        if p is None or p.level == "aor" or self.selection.placement != "event":
+            return None
+        aors = tuple(a for a in p.aors if a not in p.filter_aors)  # a wholly covered AOR counts by its code
+        if not aors:
+            return 0
+        w = self.base.copy()
+        w.add(*_in("aor", aors))
+        w.add(*_in("office_county_fips", tuple(p.county_fips)))
+        w.add("res_county_fips IS NULL")
+        return int(con.execute(f"SELECT count(*) FROM {self.source} WHERE {w.sql()}", w.params).fetchone()[0])
+
+
+def split_list(values: Any) -> list[str]:
+    """Accept repeated options and comma lists alike."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for v in values:
+        out.extend(x.strip() for x in str(v).split(",") if x.strip())
+    return out

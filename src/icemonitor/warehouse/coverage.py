@@ -1,0 +1,77 @@
+"""What the records cover, written by the build as data: the days with records and the fields each release records.
+
+`coverage_spans`: one row per table, release, counted flag, AOR (and the one state the release records, where
+all its rows of the table record the same state) and run of days with records. Days of one series closer than
+QUIET_DAYS + 1 apart join one span: a few days without any record inside a series are quiet days (a real zero),
+a longer gap is days the records do not cover.
+
+`coverage_fields`: one row per table, release and field: whether the release records the field at all (some row
+has a value or a redaction marker for it). A field's `recorded_if` in schema.yaml overrides the test (criminality:
+the release has a criminality source field). New tables and columns of schema.yaml are covered with no code change.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from icemonitor.schema import tables
+
+# Longest run of days without records that still counts as covered (the nationwide series' longest quiet run in
+# a field office is 5 days, weekends and holidays; a regional production's gaps run to weeks).
+QUIET_DAYS = 7
+
+# Bookkeeping columns, not fields a release may or may not record.
+NOT_FIELDS = {"release_id", "source_file", "source_sheet", "source_row", "event_date", "fy", "aor_raw", "redacted",
+              "duplicate_group", "duplicate_count", "counted", "criminality_field", "criminality_raw"}
+
+SPANS_DDL = """CREATE TABLE coverage_spans (
+  table_name VARCHAR, release_id VARCHAR, counted BOOLEAN, aor VARCHAR, state VARCHAR,
+  span_from DATE, span_to DATE, days_with_records INTEGER, rows BIGINT
+)"""
+FIELDS_DDL = """CREATE TABLE coverage_fields (
+  table_name VARCHAR, release_id VARCHAR, field VARCHAR, recorded BOOLEAN, rows_with_value BIGINT, rows BIGINT
+)"""
+
+
+def _spans_sql(table: str) -> str:
+    return f"""
+    WITH scope AS (
+      SELECT release_id, CASE WHEN count(DISTINCT state) = 1 AND count(state) = count(*) THEN any_value(state) END
+             AS state
+      FROM "{table}" GROUP BY release_id),
+    days AS (
+      SELECT release_id, counted, aor, event_date, count(*) AS n FROM "{table}"
+      WHERE event_date IS NOT NULL AND aor IS NOT NULL GROUP BY ALL),
+    runs AS (
+      SELECT *, sum(CASE WHEN gap IS NULL OR gap > {QUIET_DAYS + 1} THEN 1 ELSE 0 END)
+                OVER (PARTITION BY release_id, counted, aor ORDER BY event_date) AS run
+      FROM (SELECT *, event_date - lag(event_date) OVER (PARTITION BY release_id, counted, aor ORDER BY event_date)
+                   AS gap FROM days))
+    SELECT '{table}', r.release_id, r.counted, r.aor, s.state, min(event_date), max(event_date), count(*), sum(n)
+    FROM runs r JOIN scope s USING (release_id) GROUP BY r.release_id, r.counted, r.aor, s.state, run"""
+
+
+def _fields_sql(table: str) -> tuple[str, list[str]]:
+    spec = tables()[table]
+    names, exprs = [], []
+    for c in spec.columns:
+        if c.name in NOT_FIELDS:
+            continue
+        test = c.recorded_if or f'"{c.name}" IS NOT NULL OR list_contains(redacted, \'{c.name}\')'
+        names.append(c.name)
+        exprs.append(f"count(*) FILTER (WHERE {test})")
+    return f'SELECT release_id, count(*), {", ".join(exprs)} FROM "{table}" GROUP BY release_id', names
+
+
+def write_coverage(con: duckdb.DuckDBPyConnection) -> None:
+    """Write coverage_spans and coverage_fields for every event table of schema.yaml."""
+    con.execute(SPANS_DDL)
+    con.execute(FIELDS_DDL)
+    for table in tables():
+        con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
+        sql, names = _fields_sql(table)
+        rows = []
+        for release_id, n, *with_value in con.execute(sql).fetchall():
+            rows += [[table, release_id, f, k > 0, k, n] for f, k in zip(names, with_value)]
+        if rows:
+            con.executemany("INSERT INTO coverage_fields VALUES (?,?,?,?,?,?)", rows)

@@ -1,0 +1,132 @@
+"""Issue #11: no records is not zero. Coverage written by the build, carried by every result, and the four
+"must show" answers, on the warehouse the product builds from ../shared/data."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from icemonitor.analysis.claims import check
+from icemonitor.analysis.summary import summary
+from icemonitor.analysis.sweeps import sweeps
+from icemonitor.query.coverage import coverage, records_reach
+from icemonitor.query.selection import Selection
+
+SHARED = __import__("conftest").SHARED_DATA
+FY1619 = SHARED / "ice" / "uwchr-ice-enforce-fy16-19"
+
+
+def test_build_writes_days_with_records_per_release_and_aor(warehouse_con):
+    """coverage_spans against an independent pandas count of the Los Angeles 2025 file."""
+    raw = pd.read_csv(SHARED / "ice" / "bln-la-aor-arrests" / "la_arrests_2025-06-01_10_transcribed.csv", dtype=str)
+    days = pd.to_datetime(raw["arrest_date"].str[:10]).dt.date
+    rows = warehouse_con.execute(
+        "SELECT span_from, span_to, days_with_records, rows, state FROM coverage_spans WHERE "
+        "table_name = 'arrests' AND release_id = 'bln-la-aor-arrests-2025-06' AND aor = 'LOS'").fetchall()
+    assert rows == [(days.min(), days.max(), days.nunique(), len(raw), "CA")]
+    # the nationwide release records no criminality; the Seattle production does
+    rec = dict(warehouse_con.execute(
+        "SELECT release_id, recorded FROM coverage_fields WHERE table_name = 'arrests' AND "
+        "field = 'criminality'").fetchall())
+    assert rec["uwchr-ice-enforce-fy16-19"] is False and rec["uwchr-seattle-aor-fy12-19"] is True
+
+
+def test_reach_is_data(warehouse_con):
+    reach = {r["release"]: r for r in records_reach(warehouse_con, "arrests")}
+    nat = reach["uwchr-ice-enforce-fy16-19"]
+    assert nat["scope"] == "nationwide" and str(nat["from"]) == "2015-10-01" and str(nat["to"]) == "2019-09-01"
+    assert reach["bln-la-aor-arrests-2025-06"]["aors"] == ["LOS"]
+
+
+def test_summary_past_the_records_is_no_count_not_zero(warehouse_path, monkeypatch):
+    """Must show: `icemonitor summary --place 06037 --from 2026-11-01 --to 2026-11-30 --json`."""
+    from icemonitor.cli import app
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(warehouse_path.parent))
+    out = CliRunner().invoke(app, ["summary", "--place", "06037", "--from", "2026-11-01", "--to", "2026-11-30",
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.stdout)
+    assert body["figures"] == [] and body["extra"]["total_events"] is None
+    assert body["coverage"]["status"] == "none" and body["coverage"]["share"] == 0
+    assert "no records of arrests for Los Angeles County, CA, 2026-11-01..2026-11-30" in body["coverage"]["reason"]
+    assert "2019-09-01" in body["coverage"]["records_reach"]
+
+
+def test_partial_period_is_labelled_with_covered_spans(warehouse_con):
+    r = summary(warehouse_con, by=[], place="LOS", date_from="2025-06-01", date_to="2025-06-26",
+                ref=lambda p: SHARED / p)
+    assert r.extra["total_events"] == 705
+    assert r.coverage["status"] == "partial" and r.coverage["covered_spans"] == [
+        {"from": "2025-06-01", "to": "2025-06-10", "aors": []}]
+    assert r.coverage["share"] == pytest.approx(10 / 26, abs=1e-4)
+    assert any(c.startswith("Partial:") for c in r.caveats)
+
+
+def test_fy2017_convicted_count_is_not_checkable(warehouse_con, tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("claims:\n  - {id: fy17, metric: count, period: {from: 2016-10-01, to: 2017-09-30}, place: US, "
+                 "filters: {criminality: [convicted]}, comparison: about, value: 105736}\n"
+                 "  - {id: fy19, metric: count, period: {from: 2018-10-01, to: 2019-09-30}, place: US, "
+                 "comparison: about, value: 143099}\n")
+    rows = {r["id"]: r for r in check(warehouse_con, f).figures}
+    assert rows["fy17"]["verdict"] == "not checkable" and rows["fy17"]["observed"] is None
+    assert rows["fy17"]["reason"] == "criminality is not recorded in uwchr-ice-enforce-fy16-19"
+    # FY2019: the records stop on 1 Sep 2019, so a count is a lower bound, never "consistent" by tolerance
+    raw = pd.read_csv(FY1619 / "EROArrests_FY2019.csv.gz", sep="|", skiprows=5, dtype=str, keep_default_na=False)
+    n = int(pd.to_datetime(raw["Apprehension Date"], format="%m/%d/%Y").between("2018-10-01", "2019-09-30").sum())
+    assert rows["fy19"]["verdict"] == "not checkable" and rows["fy19"]["observed"] == n
+    assert f"at least {n}" in rows["fy19"]["reason"]
+
+
+def test_sweeps_without_baseline_cannot_be_measured(warehouse_con):
+    r = sweeps(warehouse_con, place="LOS", date_from="2025-06-01", date_to="2025-06-10", ref=lambda p: SHARED / p)
+    assert r.figures == [] and r.extra["measurable"] is False and r.extra["n_sweeps_found"] is None
+    assert r.caveats[0].startswith("Cannot be measured:") and "records cover 10 of them" in r.caveats[0]
+
+
+def test_placement_event_only_and_office_counted_apart(warehouse_con):
+    """Cook County, 24-27 Sep 2017: every arrest placed there only by the office's county is not an arrest place."""
+    q = Selection.of("arrests", "2017-09-24", "2017-09-27", "17031").compile(warehouse_con, lambda p: SHARED / p)
+    office = warehouse_con.execute(
+        "SELECT count(*) FROM arrests a JOIN landmark_resolution r USING (aor, landmark) WHERE a.counted AND "
+        "r.county_fips = '17031' AND r.kind = 'office_proxy' AND a.event_date BETWEEN '2017-09-24' AND '2017-09-27'"
+    ).fetchone()[0]
+    event = warehouse_con.execute(
+        "SELECT count(*) FROM arrests a JOIN landmark_resolution r USING (aor, landmark) WHERE a.counted AND "
+        "r.county_fips = '17031' AND r.kind = 'event' AND a.event_date BETWEEN '2017-09-24' AND '2017-09-27'"
+    ).fetchone()[0]
+    assert q.count(warehouse_con) == event and q.office_placements(warehouse_con) == office > 0
+    anyq = Selection.of("arrests", "2017-09-24", "2017-09-27", "17031", placement="any").compile(
+        warehouse_con, lambda p: SHARED / p)
+    assert anyq.count(warehouse_con) == event + office
+    assert coverage(warehouse_con, q).status == "full"
+
+
+def test_place_page_says_no_records_in_both_languages(warehouse_client):
+    en = warehouse_client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30"}).text
+    assert "No records for these dates" in en and "2019-09-01" in en
+    es = warehouse_client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30", "lang": "es"}).text
+    assert "No hay registros para estas fechas" in es
+
+
+def test_sweeps_page_says_cannot_be_measured(warehouse_client):
+    html = warehouse_client.get("/place/LOS", params={"from": "2025-06-01", "to": "2025-06-10", "lang": "en"}).text
+    assert "Cannot be measured:" in html and "No sweep is detected" not in html
+    body = warehouse_client.get("/api/v1/sweeps",
+                                params={"place": "LOS", "from": "2025-06-01", "to": "2025-06-10"}).json()
+    assert body["figures"] == [] and body["coverage"]["status"] == "full"
+    assert body["extra"]["measurable"] is False
+
+
+@pytest.mark.parametrize("url", ["/", "/sweeps", "/data", "/check", "/place/06037"])
+def test_every_page_states_how_far_the_records_reach(warehouse_client, warehouse_con, url):
+    reach = records_reach(warehouse_con, "arrests")
+    for lang, words in (("en", "Arrest records reach:"), ("es", "Los registros de arrestos llegan:")):
+        html = warehouse_client.get(url, params={"lang": lang}).text
+        footer = html.split('id="data-age-footer">', 1)[1].split("</p>", 1)[0]
+        assert footer.startswith(words)
+        assert all(f"{r['from']} – {r['to']} ({r['release']})" in footer for r in reach)
