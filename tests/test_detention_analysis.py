@@ -17,6 +17,7 @@ from icemonitor.catalog.catalog import load_catalog
 from icemonitor.cli import app
 from icemonitor.places.ref import dir_ref
 from icemonitor.warehouse.build import BuildSource, build
+from icemonitor.places.detention_facilities import facility_tables
 from icemonitor.warehouse.detention_step import detention_stage
 from icemonitor.web.app import create_app
 
@@ -32,7 +33,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sources = [BuildSource(r.id, f.name, SHARED / f.mirror_path, f.reader, f.sha256, dict(f.options))
                for r in load_catalog().aggregate_releases() for f in r.files if f.name in FILES]
     assert len(sources) == len(FILES)
-    build([], home / "warehouse.duckdb", extra_tables=detention_stage(sources, dir_ref(SHARED)))
+    build([], home / "warehouse.duckdb", extra_tables=detention_stage(sources, facilities=lambda con: facility_tables(con, dir_ref(SHARED))))
     return home
 
 

@@ -15,6 +15,7 @@ from detention_workbooks import BOOKINS, DETAINED, detention_cells, posting
 from icemonitor.catalog.catalog import load_catalog
 from icemonitor.places.ref import dir_ref
 from icemonitor.warehouse.build import BuildSource, build
+from icemonitor.places.detention_facilities import facility_tables
 from icemonitor.warehouse.detention_step import detention_stage, read_all
 from icemonitor.warehouse.schema import aggregate_tables
 
@@ -163,7 +164,7 @@ def test_build_writes_the_detention_tables_atomically(tmp_path: Path) -> None:
     sources.append(BuildSource("syn", "2026-03-02_FY26_detentionStats_03012026.xlsx", broken, "detention_stats", None,
                                {"fiscal_year": 2026, "archived_on": "2026-03-02"}))
     target = tmp_path / "w.duckdb"
-    build([], target, extra_tables=detention_stage(sources, dir_ref(SHARED)))
+    build([], target, extra_tables=detention_stage(sources, facilities=lambda con: facility_tables(con, dir_ref(SHARED))))
     con = duckdb.connect(str(target), read_only=True)
     try:
         names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}

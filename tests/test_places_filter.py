@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from icemonitor.errors import InputError
-from icemonitor.places.place_filter import parse_place
+from icemonitor.places.place_names import parse_place
 
 from conftest import SHARED_DATA  # ../shared/data beside the repo
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")

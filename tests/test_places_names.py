@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from icemonitor.places.place_filter import AmbiguousPlace, UnknownPlace, parse_exact, parse_place
+from icemonitor.places.place_filter import AmbiguousPlace, UnknownPlace, parse_exact
+from icemonitor.places.place_names import parse_place
 from icemonitor.places.place_names import fold, label_in, reading_note, suggest
 
 from conftest import SHARED_DATA

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA, shared_ref
-from icemonitor.places.place_filter import parse_place
+from icemonitor.places.place_names import parse_place
 from icemonitor.present.facts import ReportFacts, build_facts
 from icemonitor.present.report import render, write_report
 

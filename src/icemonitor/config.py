@@ -8,6 +8,8 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "icemonitor"
+# Largest request body the intake's forms take (bytes): its own check and the server's streaming limit share it.
+INTAKE_MAX_BODY = 64 * 1024
 
 
 def home() -> Path:

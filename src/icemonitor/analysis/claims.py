@@ -31,7 +31,7 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
-from icemonitor.places.place_filter import parse_place
+from icemonitor.places.place_names import parse_place
 from icemonitor.query import vocabulary
 from icemonitor.query.coverage import Coverage, coverage_of
 

@@ -115,7 +115,7 @@ def _say_how_place_was_read(con, place: Optional[str]) -> None:
     """Parse the place before the work starts (an unknown or ambiguous place stops here) and say on stderr how
     words that were not a literal place were read (a city as its county, a short name)."""
     from icemonitor.analysis.common import NATION, reference_for
-    from icemonitor.places.place_filter import parse_place
+    from icemonitor.places.place_names import parse_place
     from icemonitor.places.place_names import reading_note
 
     if not place or place.strip().upper() in NATION:

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
+from icemonitor import config
 from icemonitor.intake import audit, auth
 from icemonitor.intake.db import Database
 from icemonitor.intake.keys import IntakeKeyError, read_key_file
@@ -44,7 +45,7 @@ log = logging.getLogger("icemonitor.intake")
 HERE = Path(__file__).parent
 SESSION_COOKIE = "icemonitor_staff"
 LOGIN_CSRF_COOKIE = "icemonitor_login_csrf"
-MAX_BODY = 64 * 1024
+MAX_BODY = config.INTAKE_MAX_BODY
 MAX_FIELDS = 60
 LIMITS = {"name": 200, "phone": 100, "email": 200, "trusted_contact": 300, "place": 200, "message": 5000}
 CSP = ("default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "

@@ -180,7 +180,8 @@ def find_cmd(
     data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
 ) -> None:
     """How the words are read as a place (or which places they may mean), and place names that start like them."""
-    from icemonitor.places.place_filter import AmbiguousPlace, UnknownPlace, parse_place
+    from icemonitor.places.place_filter import AmbiguousPlace, UnknownPlace
+    from icemonitor.places.place_names import parse_place
     from icemonitor.places.place_names import reading_note, suggest
 
     ref = resolve_ref(data_root)

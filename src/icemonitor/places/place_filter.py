@@ -155,19 +155,6 @@ def _index(ref: Ref) -> _Index:
     return _Index(ref)
 
 
-def parse_place(text: str, ref: Ref) -> Place:
-    """Parse a place as people name it, in English or Spanish: an AOR code ('LOS') or field office ('Los Angeles
-    field office', 'oficina de Los Ángeles'), a state ('CA', 'California', 'Luisiana'), a county FIPS ('06037'),
-    a county ('Los Angeles County, CA', 'Los Angeles County', 'condado de Los Ángeles'), a city (its county,
-    saying so: 'Pomona, CA'), a short name ('LA County') or a named group ('Southern California').
-    Words that name several places ('LA') raise AmbiguousPlace with the choices."""
-    if text is None or not str(text).strip():
-        raise InputError("empty place", field="place", value=text)
-    from icemonitor.places import place_names
-
-    return place_names.read(str(text).strip(), ref)
-
-
 def parse_exact(raw: str, ref: Ref) -> Place:
     """The literal forms: AOR code or '<AOR name> AOR', state code or name, county FIPS, group, 'Name County, ST'."""
     idx = _index(ref)

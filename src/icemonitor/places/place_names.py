@@ -133,6 +133,17 @@ def _bare(folded: str) -> str:
     return folded
 
 
+def parse_place(text: str, ref: Ref) -> Place:
+    """Parse a place as people name it, in English or Spanish: an AOR code ('LOS') or field office ('Los Angeles
+    field office', 'oficina de Los Ángeles'), a state ('CA', 'California', 'Luisiana'), a county FIPS ('06037'),
+    a county ('Los Angeles County, CA', 'Los Angeles County', 'condado de Los Ángeles'), a city (its county,
+    saying so: 'Pomona, CA'), a short name ('LA County') or a named group ('Southern California').
+    Words that name several places ('LA') raise AmbiguousPlace with the choices."""
+    if text is None or not str(text).strip():
+        raise InputError("empty place", field="place", value=text)
+    return read(str(text).strip(), ref)
+
+
 def read(raw: str, ref: Ref) -> Place:
     """The place the words name (see module docstring)."""
     nm = names(ref)

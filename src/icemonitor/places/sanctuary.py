@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from icemonitor.errors import InputError
 from icemonitor.places.counties import as_date
-from icemonitor.places.place_filter import Place, parse_place
+from icemonitor.places.place_filter import Place
+from icemonitor.places.place_names import parse_place
 from icemonitor.places.policies import KINDS, load_policies
 from icemonitor.places.ref import Ref
 

@@ -143,7 +143,7 @@ def _call(name: str, **kw: Any) -> str:
 def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.date, date_to: str | dt.date,
                 ref: Any) -> ReportFacts:
     """Compute every figure of a report on `place` for [date_from, date_to] (arrests, counted rows only)."""
-    from icemonitor.places.place_filter import parse_place
+    from icemonitor.places.place_names import parse_place
 
     d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
     if d0 is None or d1 is None or d1 < d0:

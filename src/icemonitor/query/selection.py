@@ -97,10 +97,14 @@ def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
 
 
 def parse_place(con: duckdb.DuckDBPyConnection, place: str | None, ref: Any = None) -> Any:
-    """The places stage's Place for what the user typed; None for the nation (vocabulary.is_nation)."""
+    """The places stage's Place for what the user typed (a Place already read is kept as it is); None for the nation
+    (vocabulary.is_nation)."""
+    if place is not None and not isinstance(place, str):
+        return place
     if vocabulary.is_nation(place):
         return None
-    from icemonitor.places.place_filter import Place, parse_place as parse
+    from icemonitor.places.place_filter import Place
+    from icemonitor.places.place_names import parse_place as parse
 
     code = str(place).strip().upper()
     if code in vocabulary.aor_codes():  # an AOR code needs no reference files

@@ -31,6 +31,7 @@ def build_command(
     from icemonitor.warehouse.build import build
     from icemonitor.catalog.fetch import reference_resolver
     from icemonitor.places.build_step import place_stage
+    from icemonitor.places.detention_facilities import facility_tables
     from icemonitor.warehouse.detention_step import aggregate_sources, detention_stage
     from icemonitor.warehouse.sources import catalog_sources
     from icemonitor.lock import RefreshLock
@@ -53,7 +54,8 @@ def build_command(
                 bar.update(task, completed=done, description=name)
 
             places = place_stage(reference_resolver())
-            detention = detention_stage(aggregate_sources(), reference_resolver())
+            ref = reference_resolver()
+            detention = detention_stage(aggregate_sources(), facilities=lambda con: facility_tables(con, ref))
 
             def place_tables(con) -> None:  # noqa: ANN001 - duckdb connection
                 bar.update(task, description="places: counties, population, policies, landmark resolution")

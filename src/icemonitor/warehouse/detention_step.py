@@ -118,6 +118,9 @@ def _cast(df: pl.DataFrame | None, table) -> pl.DataFrame:  # noqa: ANN001 - sch
                       for c in table.columns])
 
 
+FacilityTables = Callable[[duckdb.DuckDBPyConnection], dict[str, pl.DataFrame]]
+
+
 def _write(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
     con.register("_detention_frame", df.to_arrow())
     con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _detention_frame')
@@ -125,18 +128,18 @@ def _write(con: duckdb.DuckDBPyConnection, name: str, df: pl.DataFrame) -> None:
     log.info("%s: %d rows written", name, df.height)
 
 
-def detention_stage(sources: Sequence[BuildSource], ref=None) -> Callable[[duckdb.DuckDBPyConnection], None]:  # noqa: ANN001
-    """The build hook that writes the detention tables from the given aggregate sources; with `ref` (the places
-    reference resolver), also the facility tables: ICE's lists joined to the records' codes, placed in counties."""
+def detention_stage(sources: Sequence[BuildSource], facilities: FacilityTables | None = None
+                    ) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """The build hook that writes the detention tables from the given aggregate sources; with `facilities` (the
+    places stage's facility_tables bound to its reference resolver), also the facility tables: ICE's lists joined
+    to the records' codes, placed in counties (the composition happens in the command line: places is above)."""
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
         for name, df in read_all(sources).items():
             _write(con, name, df)
-        if ref is not None:
-            from icemonitor.places.detention_facilities import facility_tables
-
+        if facilities is not None:
             schema = aggregate_tables()
-            for name, df in facility_tables(con, ref).items():
+            for name, df in facilities(con).items():
                 _write(con, name, _cast(df, schema[name]))
 
     return write

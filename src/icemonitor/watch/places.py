@@ -1,7 +1,7 @@
 """Which events a watch covers: its place as a parameterised SQL filter on the arrests table.
 
 US and AOR codes (one or a comma list) need nothing else. States, counties, county names and named groups are
-parsed by the places stage (icemonitor.places.place_filter.parse_place, given the reference files) and filter
+parsed by the places stage (icemonitor.places.place_names.parse_place, given the reference files) and filter
 on the landmark resolution (res_state, res_county_fips via icemonitor.analysis.common.event_source), so they need
 that resolution in the warehouse; without it they are refused rather than silently matching nothing.
 """
@@ -77,7 +77,7 @@ def _resolved(raw: str, con, ref) -> WatchPlace:
 
 def _one_place(raw: str, con, ref) -> WatchPlace:
     from icemonitor.analysis.common import event_source, resolution_available
-    from icemonitor.places.place_filter import parse_place
+    from icemonitor.places.place_names import parse_place
 
     if ref is None:
         raise InputError("states and counties need the reference files: run `icemonitor refresh` first",

@@ -129,7 +129,7 @@ def place_status(wh: Warehouse, ref: Any, place: str, date: dt.date, definition:
 
 def parse_place(wh: Warehouse, ref: Any, text: str):
     """places.place_filter.parse_place, cached."""
-    from icemonitor.places.place_filter import parse_place as run
+    from icemonitor.places.place_names import parse_place as run
 
     return _cached(wh, ("place", text.strip()), lambda: run(text, ref))
 
@@ -189,19 +189,21 @@ def check_claims(wh: Warehouse, ref: Any, text: str) -> AnalysisResult:
     return _cached(wh, ("check", text), compute)
 
 
-def coverage(wh: Warehouse, ref: Any, place: str | None, date_from: dt.date | None, date_to: dt.date | None,
+def coverage(wh: Warehouse, ref: Any, place: Any, date_from: dt.date | None, date_to: dt.date | None,
              table: str = "arrests", filters: dict[str, str | None] | None = None) -> dict[str, Any]:
-    """What the records cover of a place and period (query.coverage), as the CLI and API give it. An AOR code
-    needs no reference files; other places take `ref` (the app's resolver)."""
+    """What the records cover of a place and period (query.coverage), as the CLI and API give it. `place`: what
+    a person typed, or a Place the page already read (a code in a page's path is literal: /place/LA is Louisiana).
+    An AOR code needs no reference files; other places take `ref` (the app's resolver)."""
     from icemonitor.query.coverage import coverage as cover
     from icemonitor.query.selection import Selection
 
     kept = tuple(sorted((k, v) for k, v in (filters or {}).items() if v))
-    key = ("coverage", table, place, date_from, date_to, kept)
+    key = ("coverage", table, getattr(place, "level", None), getattr(place, "code", place), date_from, date_to, kept)
 
     def compute() -> dict[str, Any]:
         con = wh.cursor()
-        sel = Selection.of(table, date_from, date_to, national(place), dict(kept))
+        sel = Selection.of(table, date_from, date_to, place if not isinstance(place, str) else national(place),
+                           dict(kept))
         return cover(con, sel.compile(con, ref)).to_dict()
 
     return _cached(wh, key, compute)

@@ -123,7 +123,7 @@ def known_params(app: FastAPI) -> frozenset[str]:
 def body_limits() -> dict[str, int]:
     """Request body limits by path prefix (BodyLimit refuses more with 413 while the body streams in): the claims
     API takes one claims file; the intake's forms are small; everything else gets body_limit.DEFAULT_LIMIT."""
-    from icemonitor.intake.web import MAX_BODY as INTAKE_MAX_BODY
+    from icemonitor.config import INTAKE_MAX_BODY
 
     return {"/api/v1/check": analyses.MAX_CLAIMS_BYTES, "/intake": INTAKE_MAX_BODY, "/staff": INTAKE_MAX_BODY}
 

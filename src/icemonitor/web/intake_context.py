@@ -1,7 +1,7 @@
 """The intake's local enforcement context: what the monitor knows about the county or city a person typed.
 
 Shown to staff on an intake request's page (IntakeSettings.context_provider). The text is resolved to a place
-without guessing: a county name, FIPS, AOR code or state (icemonitor.places.place_filter.parse_place), the
+without guessing: a county name, FIPS, AOR code or state (icemonitor.places.place_names.parse_place), the
 same with "County" added, or a city through its primary county in geo/simplemaps_uscities_slim.csv. Anything
 else, or a name that fits several counties, is reported as not recognised. For the place it gives: the dates
 the records cover, the sanctuary status today and on the last covered date (the default definition, named),
@@ -124,7 +124,7 @@ def _split_state(text: str, nm: Names) -> tuple[str, str | None]:
 
 def resolve(text: str, ref: Ref) -> Resolved:
     """Match what the person typed to a place, or say it was not recognised (never a guess)."""
-    from icemonitor.places.place_filter import parse_place
+    from icemonitor.places.place_names import parse_place
 
     raw = (text or "").strip()[:MAX_TEXT]
     if not raw:
@@ -151,7 +151,7 @@ def resolve(text: str, ref: Ref) -> Resolved:
                                 f"({direct.label})")
     if direct is not None:
         return Resolved(direct, f"read as the {LEVEL_NAMES.get(direct.level, direct.level)} {direct.code} "
-                                "(icemonitor.places.place_filter.parse_place)")
+                                "(icemonitor.places.place_names.parse_place)")
     plain = _plain(raw)
     spanish = _SPANISH_PREFIX.match(plain)
     if spanish:

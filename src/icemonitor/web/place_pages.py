@@ -58,7 +58,7 @@ def place_page(request: Request, code: str) -> Response:
     f = filters_from_query(q)
     d0, d1 = f.date_from, f.date_to
     label = place.code if is_aor else place.label
-    cover = analyses.coverage(wh, app_ref(request), place.code, d0, d1)
+    cover = analyses.coverage(wh, app_ref(request), place, d0, d1)
     policies = pq.policies(wh, place)
     figures, crim_figs = [], []
     if is_aor:
