@@ -137,3 +137,14 @@ def test_lower_cased_aor_and_state_read_like_ice_spelling(tmp_path):
     assert frame.filter(frame["aor_raw"].is_not_null())["aor_raw"].unique().to_list() == ["atlanta area of responsibility"]
     assert set(frame["state"].drop_nulls().unique().to_list()) == {"NC"}
     assert frame["source_row"].min() == 2 and frame.height == 4595
+
+
+def test_a_one_state_selection_covers_no_other_state(con):
+    """The catalog declares the North Carolina file a selection of NC rows (scope_state): Georgia, in the same AOR
+    and month, has no records (no count), not zero arrests; North Carolina is covered."""
+    georgia = summary(con, date_from="2025-06-01", date_to="2025-06-30", place="GA")
+    assert georgia.extra["total_events"] is None and georgia.coverage["status"] == "none"
+    nc = summary(con, date_from="2025-06-01", date_to="2025-06-30", place="NC")
+    assert nc.coverage["status"] == "full" and nc.extra["total_events"] > 0
+    spans = con.execute("SELECT DISTINCT state FROM coverage_spans WHERE release_id = ?", [RELEASE]).fetchall()
+    assert spans == [("NC",)]

@@ -151,6 +151,9 @@ class Release(_Model):
     # always: fetched and built by default; on_request: large releases fetched only when named
     # (`icemonitor fetch ID`), built once archived, and reported as lacking otherwise
     fetch: Literal["always", "on_request"] = "always"
+    # The one state (USPS code) whose events the release holds, where it is a selection of one state's rows within
+    # its AORs (e.g. a reporter's North Carolina selection): its records cover no other state (warehouse/coverage.py)
+    scope_state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     files: list[ReleaseFile]
 
     @field_validator("id")

@@ -1,7 +1,7 @@
 """What the records cover, written by the build as data: the days with records and the fields each release records.
 
-`coverage_spans`: one row per table, release, counted flag, AOR (and the one state the release records, where
-all its rows of the table record the same state) and run of days with records. Days of one series closer than
+`coverage_spans`: one row per table, release, counted flag, AOR (and the one state the release covers: declared in
+the catalog as `scope_state`, or where all its rows of the table record the same state) and run of days with records. Days of one series closer than
 QUIET_DAYS + 1 apart join one span: a few days without any record inside a series are quiet days (a real zero),
 a longer gap is days the records do not cover.
 
@@ -36,9 +36,9 @@ FIELDS_DDL = """CREATE TABLE coverage_fields (
 def _spans_sql(table: str) -> str:
     return f"""
     WITH scope AS (
-      SELECT release_id, CASE WHEN count(DISTINCT state) = 1 AND count(state) = count(*) THEN any_value(state) END
-             AS state
-      FROM "{table}" GROUP BY release_id),
+      SELECT t.release_id, coalesce(any_value(d.state),
+             CASE WHEN count(DISTINCT t.state) = 1 AND count(t.state) = count(*) THEN any_value(t.state) END) AS state
+      FROM "{table}" t LEFT JOIN release_scope d USING (release_id) GROUP BY t.release_id),
     days AS (
       SELECT release_id, counted, aor, event_date, count(*) AS n FROM "{table}"
       WHERE event_date IS NOT NULL AND aor IS NOT NULL GROUP BY ALL),
@@ -63,10 +63,21 @@ def _fields_sql(table: str) -> tuple[str, list[str]]:
     return f'SELECT release_id, count(*), {", ".join(exprs)} FROM "{table}" GROUP BY release_id', names
 
 
+def _declared_scopes() -> list[tuple[str, str]]:
+    """(release, state) for releases the catalog declares a selection of one state's rows (scope_state)."""
+    from icemonitor.catalog.catalog import load_catalog
+
+    return [(r.id, r.scope_state) for r in load_catalog().releases if r.scope_state]
+
+
 def write_coverage(con: duckdb.DuckDBPyConnection) -> None:
     """Write coverage_spans and coverage_fields for every event table of schema.yaml."""
     con.execute(SPANS_DDL)
     con.execute(FIELDS_DDL)
+    con.execute("CREATE TEMP TABLE release_scope (release_id VARCHAR, state VARCHAR)")
+    scopes = _declared_scopes()
+    if scopes:
+        con.executemany("INSERT INTO release_scope VALUES (?, ?)", scopes)
     for table in tables():
         con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
         sql, names = _fields_sql(table)
