@@ -142,7 +142,8 @@ class Selection:
         check_placement(placement)
         d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
         if d0 and d1 and d1 < d0:
-            raise InputError("The period ends before it starts", field="to", value=str(d1))
+            raise InputError(f"the period ends ({d1}) before it starts ({d0})", field="from", value=f"{d0}..{d1}",
+                             hint="swap --from and --to: --from is the first day, --to the last")
         flat = []
         for key, values in (filters or {}).items():
             vals = split_list(values)
