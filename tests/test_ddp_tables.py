@@ -84,6 +84,12 @@ def con(tmp_path_factory):
     c.close()
 
 
+def _aor(con, table: str) -> str:
+    """The one AOR the synthetic rows of a table record (what their records cover)."""
+    [(aor,)] = con.execute(f"SELECT DISTINCT aor FROM {table}").fetchall()  # noqa: S608 - a test's table name
+    return aor
+
+
 def test_stints_stacked_from_sheets_with_date_times(con):
     rows = con.execute(
         "SELECT source_sheet, source_row, book_in_at, book_out_at, facility_code, release_reason, criminality, counted "
@@ -102,6 +108,8 @@ def test_stays_derived_one_per_person_and_stay_book_in(con):
         (A, D(2025, 3, 1, 8), D(2025, 4, 1, 9), "Removed", "FAC1", 2, dt.date(2025, 3, 1), "convicted", True),
         (B, D(2025, 7, 20, 14, 30), None, None, "FAC1", 1, dt.date(2025, 7, 20), "no_record", True),
     ]
+    # detention records name no AOR: they cover the nation (a count), never a place within it (no count)
+    assert summary(con, table="detention_stays", by="criminality", place="LOS").extra["total_events"] is None
     r = summary(con, table="detention_stays", by="criminality")
     assert {f["criminality"].split(" [")[0]: f["events"] for f in r.figures} == {"convicted": 1, "no_record": 1}
 
@@ -155,7 +163,7 @@ def test_outcomes_link_arrest_to_closest_stay_within_the_release(con):
 def test_summary_by_apprehension_type(con):
     from icemonitor.errors import InputError
 
-    r = summary(con, by="apprehension_type")
+    r = summary(con, by="apprehension_type", place=_aor(con, "arrests"))
     assert [(f["apprehension_type"], f["events"]) for f in r.figures] == [("(not recorded)", 4)]  # July 2025 layout
     with pytest.raises(InputError):
         summary(con, table="encounters", by="apprehension_type")

@@ -99,6 +99,8 @@ def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Territorial AORs any release has records for (what 'every AOR' means for the nation)."""
     seen = {r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {SPANS}").fetchall()}
+    if None in seen:  # a release that records no AOR covers the whole nation
+        return list(vocabulary.territorial_aors())
     return [a for a in vocabulary.territorial_aors() if a in seen]
 
 
@@ -206,20 +208,25 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     usable = np.zeros_like(records)
     used_releases, field_gaps = set(), {}
     for rid, aor, state, s0, s1 in spans:
-        if aor not in aidx:
+        if aor is None and place is None:  # a release with no AOR: it covers the nation, never a place within it
+            rows_of = slice(None)
+        elif aor in aidx:
+            rows_of = aidx[aor]
+        else:
             continue
         if state is not None:  # a release limited to one state covers the part of the place in that state
-            inside = place_states if place_states is not None else states_of.get(aor, set())
-            if not inside or not inside <= {state}:
+            inside = place_states if place_states is not None else states_of.get(aor)
+            # an AOR whose states the warehouse does not know (built without the places stage) is taken as covered
+            if inside is not None and (not inside or not inside <= {state}):
                 continue
         mask = (days >= np.datetime64(s0, "D")) & (days <= np.datetime64(s1, "D"))
-        records[aidx[aor]] |= mask
+        records[rows_of] |= mask
         if rid in lacking:
             for f, rids in missing_fields.items():
                 if rid in rids:
                     field_gaps.setdefault(f, set()).add(rid)
         else:
-            usable[aidx[aor]] |= mask
+            usable[rows_of] |= mask
             used_releases.add(rid)
     applies = _applies(con, place, aors, days)  # an AOR counts only on days it holds part of the place
     usable &= applies

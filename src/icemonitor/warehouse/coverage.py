@@ -1,6 +1,7 @@
 """What the records cover, written by the build as data: the days with records and the fields each release records.
 
-`coverage_spans`: one row per table, release, counted flag, AOR (and the one state the release covers: declared in
+`coverage_spans`: one row per table, release, counted flag, AOR (NULL for a release that records no AOR in the
+table, e.g. ICE's detention stints: it covers the nation, no place within it) (and the one state the release covers: declared in
 the catalog as `scope_state`, or where all its rows of the table record the same state) and run of days with records. Days of one series closer than
 QUIET_DAYS + 1 apart join one span: a few days without any record inside a series are quiet days (a real zero),
 a longer gap is days the records do not cover.
@@ -39,9 +40,11 @@ def _spans_sql(table: str) -> str:
       SELECT t.release_id, coalesce(any_value(d.state),
              CASE WHEN count(DISTINCT t.state) = 1 AND count(t.state) = count(*) THEN any_value(t.state) END) AS state
       FROM "{table}" t LEFT JOIN release_scope d USING (release_id) GROUP BY t.release_id),
+    no_aor AS (SELECT release_id FROM "{table}" GROUP BY release_id HAVING count(aor) = 0),
     days AS (
       SELECT release_id, counted, aor, event_date, count(*) AS n FROM "{table}"
-      WHERE event_date IS NOT NULL AND aor IS NOT NULL GROUP BY ALL),
+      WHERE event_date IS NOT NULL AND (aor IS NOT NULL OR release_id IN (SELECT release_id FROM no_aor))
+      GROUP BY ALL),
     runs AS (
       SELECT *, sum(CASE WHEN gap IS NULL OR gap > {QUIET_DAYS + 1} THEN 1 ELSE 0 END)
                 OVER (PARTITION BY release_id, counted, aor ORDER BY event_date) AS run
