@@ -57,7 +57,7 @@ def test_no_records_is_not_zero(client):
 def test_sweep_answer_has_the_sweeps_analysis_numbers(client, con):
     from icemonitor.analysis.common import reference_for
     from icemonitor.analysis.sweeps import sweeps
-    from icemonitor.web.place_pages import sweep_link
+    from icemonitor.web.sweep_links import sweep_link
 
     res = sweeps(con, place=None, date_from="2015-10-01", date_to="2019-09-30", measure="at_large", limit=20,
                  ref=reference_for(con))

@@ -172,7 +172,10 @@ class Vault:
     def _candidate_keys(self) -> Iterator[bytes]:
         yield self.master_key
         if self.key_file is not None:
-            for path in (self.key_file, pending_key_file(self.key_file)):
+            # The pending file first: a rotation renames it over the key file after its commit, so a key check
+            # already seen new is opened by the pending file read before the rename or the key file read after it
+            # (read the other way round, a rename between the two reads missed both).
+            for path in (pending_key_file(self.key_file), self.key_file):
                 try:
                     yield read_key_file(path)
                 except IntakeKeyError:
