@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -32,10 +31,8 @@ def raw() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def con(warehouse_path):
-    c = duckdb.connect(str(warehouse_path), read_only=True)
-    yield c
-    c.close()
+def con(warehouse_con):
+    return warehouse_con
 
 
 def _counts(con, expr: str) -> dict:
