@@ -165,8 +165,11 @@ def test_detention_watch_findings(con) -> None:
     jan = next(f for f in new_postings(con, 1, set()) if f.data["source_file"].startswith("2026-01-09"))
     assert {"stale_sheet", "table_stopped"} <= set(jan.data["errors"])
     stale = stale_posting(con, 1, dt.date(2026, 5, 20))
-    assert [f.period for f in stale] == ["2026-04-04/2026-05-20"] and stale[0].data["age_days"] == 46
+    assert [f.period for f in stale] == ["2026-04-04/late"] and stale[0].data["age_days"] == 46
     assert stale_posting(con, 1, dt.date(2026, 4, 10)) == []
+    # ICE's staleness errors of a posting: the January posting's stale sheet, with its evidence
+    (sheet,) = stale_posting(con, 1, dt.date(2026, 1, 10), files={"2026-01-09_FY26_detentionStats01082026.xlsx"})
+    assert sheet.period == "2026-01-07/stale_sheet" and sheet.data["tables"] == ["Detention EOFY2020"]
     # crossings: held > threshold and the day before at or below, checked against the raw daily rows
     found = facility_threshold(con, 1, 1000, since=dt.date(2026, 1, 1))
     assert found and all(f.data["held"] > 1000 >= f.data["before"] for f in found)

@@ -34,8 +34,10 @@ def test_refresh_cli_through_the_catalog(built_home, tmp_path):
     first = icemonitor(home, "refresh", "--mirror", str(SHARED_DATA), "--json")
     assert first.returncode == 0, first.stderr
     out = json.loads(first.stdout)
-    event_files = {(r.id, f.name) for r in load_catalog().event_releases() if r.fetch == "always" for f in r.files if f.reader}
-    assert out["status"] == "updated" and {tuple(x) for x in out["added"]} == event_files
+    catalog = load_catalog()  # the event files, and the aggregates the detention stage reads (detention watches)
+    files = {(r.id, f.name) for r in catalog.event_releases() + catalog.aggregate_releases() if r.fetch == "always"
+             for f in r.files if f.reader}
+    assert out["status"] == "updated" and {tuple(x) for x in out["added"]} == files
     assert out["fetch_errors"] == [] and out["suspect"] == []
 
     # the first refresh's diff adds every row of the warehouse (built here by the session fixture on its own)

@@ -21,6 +21,13 @@ from icemonitor.warehouse.schema import aggregate_tables
 log = logging.getLogger(__name__)
 
 POSTING_TABLES = ("detention_values", "detention_tables", "detention_facility_rows")
+AGGREGATE_READERS = ("detention_stats", "ddp_facility_population")
+
+
+def split_sources(sources: Sequence[BuildSource]) -> tuple[list[BuildSource], list[BuildSource]]:
+    """(event sources, aggregate sources): the detention stage reads the aggregates, the event build the rest."""
+    return ([s for s in sources if s.reader not in AGGREGATE_READERS],
+            [s for s in sources if s.reader in AGGREGATE_READERS])
 
 
 def aggregate_sources(*, home=None) -> list[BuildSource]:  # noqa: ANN001 - Path | None

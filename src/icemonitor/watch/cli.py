@@ -160,38 +160,42 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @watch_app.command("add")
 def watch_add(
-    watch: Annotated[str, typer.Option(help="sweeps | at-large-rise | no-record-rise | intake-urgent (new urgent intake requests; no place)")],
+    watch: Annotated[str, typer.Option(help="sweeps | at-large-rise | no-record-rise | intake-urgent (new urgent intake requests; no place) | detention-posting | facility-threshold | stale-posting (ICE's detention statistics; no place)")],
     place: Annotated[Optional[str], typer.Option(help="US, an AOR code (LOS), a comma list of AOR codes, or (with the landmark resolution) a state, county FIPS, 'Name County, ST' or named group")] = None,
     email: Annotated[Optional[str], typer.Option(help="Send alerts to this address")] = None,
     webhook: Annotated[Optional[str], typer.Option(help="POST alerts as signed JSON to this URL")] = None,
     secret_env: Annotated[Optional[str], typer.Option(help="Environment variable holding the webhook's HMAC secret")] = None,
+    facility: Annotated[Optional[str], typer.Option(help="facility-threshold: ICE's facility code (see `icemonitor detention facilities`)")] = None,
+    threshold: Annotated[Optional[int], typer.Option(help="facility-threshold: alert when people held during a day rise past this")] = None,
+    max_age_days: Annotated[Optional[int], typer.Option(help="stale-posting: alert when ICE's newest stated date is older than this (default 21)")] = None,
 ) -> None:
-    """Watch a place (or, with intake-urgent, the intake inbox); alerts go to one e-mail address or one webhook."""
+    """Watch a place (or, with intake-urgent, the intake inbox; with the detention watches, ICE's detention
+    statistics); alerts go to one e-mail address or one webhook."""
     from icemonitor.watch import state
+    from icemonitor.watch.detention_findings import KINDS as DETENTION_KINDS
     from icemonitor.watch.findings import KINDS
     from icemonitor.watch.intake_alerts import INTAKE_KIND, INTAKE_PLACE, INTAKE_PLACE_LABEL
     from icemonitor.watch.places import WatchPlace, parse, product_ref
 
     try:
-        if watch not in (*KINDS, INTAKE_KIND):
-            raise InputError(f"choose one of {', '.join((*KINDS, INTAKE_KIND))}", field="watch", value=watch)
+        if watch not in (*KINDS, INTAKE_KIND, *DETENTION_KINDS):
+            raise InputError(f"choose one of {', '.join((*KINDS, INTAKE_KIND, *DETENTION_KINDS))}", field="watch",
+                             value=watch)
+        if watch in DETENTION_KINDS:
+            _check_target(email, webhook, secret_env)
+            wid, label = _add_detention_watch(watch, place, facility, threshold, max_age_days, email, webhook,
+                                              secret_env)
+            out.print(f"watch {wid}: {watch} {label} -> {email or webhook}", highlight=False)
+            return
+        if facility or threshold is not None or max_age_days is not None:
+            raise InputError("--facility, --threshold and --max-age-days are for the detention watches",
+                             field="watch", value=watch)
         if watch == INTAKE_KIND and place:
             raise InputError("intake-urgent watches take no place (they alert on every urgent intake request)",
                              field="place", value=place)
         if watch != INTAKE_KIND and not place:
             raise InputError(f"{watch} watches need --place (US, an AOR code, a state or a county)", field="place")
-        if bool(email) == bool(webhook):
-            raise InputError("give exactly one of --email or --webhook", field="email/webhook")
-        if email and not _EMAIL.match(email):
-            raise InputError("not an e-mail address", field="email", value=email)
-        if webhook:
-            if not re.match(r"^https?://[^\s]+$", webhook):
-                raise InputError("webhook URLs start with https:// (or http://)", field="webhook", value=webhook)
-            if not secret_env or not _ENV.match(secret_env):
-                raise InputError("webhooks need --secret-env NAME (the variable holding the HMAC secret)",
-                                 field="secret-env", value=secret_env)
-            if not os.environ.get(secret_env):
-                console.print(f"note: {secret_env} is not set now; it must be set wherever refresh, alerts deliver or serve runs")
+        _check_target(email, webhook, secret_env)
         wh = config.warehouse_path()
         if watch == INTAKE_KIND:
             parsed = WatchPlace(INTAKE_PLACE, INTAKE_PLACE_LABEL, "FALSE", (), level="intake")
@@ -222,6 +226,52 @@ def watch_add(
         _fail(err)
     where = "" if watch == INTAKE_KIND else f" in {parsed.label}"
     out.print(f"watch {wid}: {watch}{where} -> {email or webhook}", highlight=False)
+
+
+def _check_target(email: Optional[str], webhook: Optional[str], secret_env: Optional[str]) -> None:
+    """Exactly one well-formed e-mail address or webhook (with the name of its secret's variable)."""
+    if bool(email) == bool(webhook):
+        raise InputError("give exactly one of --email or --webhook", field="email/webhook")
+    if email and not _EMAIL.match(email):
+        raise InputError("not an e-mail address", field="email", value=email)
+    if webhook:
+        if not re.match(r"^https?://[^\s]+$", webhook):
+            raise InputError("webhook URLs start with https:// (or http://)", field="webhook", value=webhook)
+        if not secret_env or not _ENV.match(secret_env):
+            raise InputError("webhooks need --secret-env NAME (the variable holding the HMAC secret)",
+                             field="secret-env", value=secret_env)
+        if not os.environ.get(secret_env):
+            console.print(f"note: {secret_env} is not set now; it must be set wherever refresh, alerts deliver or serve runs")
+
+
+def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str], threshold: Optional[int],
+                         max_age_days: Optional[int], email: Optional[str], webhook: Optional[str],
+                         secret_env: Optional[str]) -> tuple[int, str]:
+    """Store a detention watch with its baseline (what the warehouse in use already shows); (id, label)."""
+    from icemonitor.watch import detention_watches, state
+
+    if place:
+        raise InputError(f"{kind} watches take no --place (a facility watch takes --facility)", field="place",
+                         value=place)
+    wh, dcon = config.warehouse_path(), None
+    if wh.exists():
+        import duckdb
+
+        dcon = duckdb.connect(str(wh), read_only=True)
+    else:
+        console.print("note: no warehouse yet; the watch takes what the first refresh shows as already seen")
+    con = state.connect()
+    try:
+        code, label, options = detention_watches.settings(dcon, kind, facility, threshold, max_age_days)
+        wid = detention_watches.add(con, dcon, kind, code, label, options, "email" if email else "webhook",
+                                    email or webhook, secret_env if webhook else None)
+    finally:
+        con.close()
+        if dcon is not None:
+            dcon.close()
+    if kind == "facility-threshold":
+        label = f"at {label}, above {threshold:,} held during a day"
+    return wid, label
 
 
 @watch_app.command("list")
@@ -272,7 +322,6 @@ def watch_check(
 ) -> None:
     """Run a watch over past months of the warehouse now (e.g. right after adding it); nothing is sent twice."""
     from icemonitor.watch import state
-    from icemonitor.watch.alerts import check_watch
     from icemonitor.watch.delivery import deliver_due
     from icemonitor.watch.findings import month_add
 
@@ -290,7 +339,7 @@ def watch_check(
             raise IcemonitorError("no warehouse yet: run `icemonitor refresh` first")
         con = state.connect()
         try:
-            new = check_watch(con, config.warehouse_path(), watch_id, months)
+            new = _check_any(con, watch_id, months)
             run = deliver_due(con) if send and new else None
         finally:
             con.close()
@@ -298,6 +347,21 @@ def watch_check(
         _fail(err)
     out.print(f"watch {watch_id}: {len(new)} new finding(s) over {date_from}..{date_to}"
               + (f"; {len(run.sent)} sent, {len(run.failed)} failed (will retry)" if run else ""))
+
+
+def _check_any(con, watch_id: int, months: list[str]) -> list[int]:  # noqa: ANN001 - sqlite3 connection
+    """A records watch over the months; a detention watch over their days (postings stating a date in them)."""
+    import datetime as dt
+
+    from icemonitor.watch import detention_watches
+    from icemonitor.watch.alerts import check_watch
+    from icemonitor.watch.findings import month_add
+
+    w = con.execute("SELECT * FROM watches WHERE id = ? AND active = 1", [watch_id]).fetchone()
+    if w is None or w["kind"] not in detention_watches.KINDS:
+        return check_watch(con, config.warehouse_path(), watch_id, months)
+    last = dt.date.fromisoformat(month_add(months[-1], 1) + "-01") - dt.timedelta(days=1)
+    return detention_watches.check(con, config.warehouse_path(), w, dt.date.fromisoformat(months[0] + "-01"), last)
 
 
 @alerts_app.command("log")

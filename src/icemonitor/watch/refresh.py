@@ -123,25 +123,30 @@ def catalog_fetch(home: Path, mirror: Path | None) -> list[str]:
 
 
 def catalog_list(home: Path) -> list[BuildSource]:
-    """Build sources for every event release file archived with the catalog's checksum (unfetched ones are
-    left out here; catalog_fetch has reported them)."""
+    """Build sources for every event and aggregate release file archived with the catalog's checksum (unfetched
+    ones are left out here; catalog_fetch has reported them), and every detention posting discovered on ICE's
+    page and archived (catalog/detention_discovery.py)."""
     from icemonitor.catalog import pins
     from icemonitor.catalog.catalog import load_catalog
+    from icemonitor.warehouse.detention_step import discovered_sources
 
     out = []
-    for release in load_catalog().event_releases():
+    catalog = load_catalog()
+    for release in catalog.event_releases() + catalog.aggregate_releases():
         for f in release.files:
             entry = pins.find_archived(release, f, home)
             if f.reader and entry is not None:
                 out.append(BuildSource(release.id, f.name, entry.path, f.reader, entry.sha256, dict(f.options or {})))
-    return out
+    return out + discovered_sources(home=home)
 
 
 def plain_build(sources: Sequence[BuildSource], target: Path, progress=None) -> object:
-    """The event tables only (no places tables)."""
+    """The event tables, and the detention tables when aggregate sources are given (no places tables)."""
     from icemonitor.warehouse.build import build
+    from icemonitor.warehouse.detention_step import detention_stage, split_sources
 
-    return build(sources, target, progress=progress)
+    events, aggregates = split_sources(sources)
+    return build(events, target, progress=progress, extra_tables=detention_stage(aggregates) if aggregates else None)
 
 
 def catalog_build(home: Path) -> Build:
@@ -152,9 +157,20 @@ def catalog_build(home: Path) -> Build:
         from icemonitor.catalog.fetch import reference_resolver
         from icemonitor.warehouse.build import build
         from icemonitor.places.build_step import place_stage
+        from icemonitor.places.detention_facilities import facility_tables
+        from icemonitor.warehouse.detention_step import detention_stage, split_sources
 
-        return build(sources, target, progress=progress, extra_tables=place_stage(reference_resolver(home)),
-                     cache_dir=config.cache_dir(home))
+        ref = reference_resolver(home)
+        events, aggregates = split_sources(sources)
+        places = place_stage(ref)
+        detention = detention_stage(aggregates, facilities=lambda con: facility_tables(con, ref)) if aggregates else None
+
+        def extra(con) -> None:  # noqa: ANN001 - duckdb connection
+            places(con)
+            if detention is not None:
+                detention(con)
+
+        return build(events, target, progress=progress, extra_tables=extra, cache_dir=config.cache_dir(home))
 
     return run
 
@@ -194,6 +210,7 @@ def refresh(
 
                 result.findings, problems = evaluate_pending(con, config.warehouse_path(home))
                 result.messages.extend(problems)
+                result.findings += _detention_watches(con, config.warehouse_path(home), refresh_id, result)
             con.execute(
                 "UPDATE refreshes SET finished_at = ?, status = ?, message = ? WHERE id = ?",
                 [state.iso(state.now_utc()), result.status, "\n".join(result.messages), refresh_id],
@@ -207,6 +224,17 @@ def refresh(
             raise
         finally:
             con.close()
+
+
+def _detention_watches(con: sqlite3.Connection, warehouse: Path, refresh_id: int, result: RefreshResult) -> list[int]:
+    """Detention watches run after every refresh (a posting gone stale is found when nothing new came)."""
+    from icemonitor.watch.detention_watches import evaluate_detention
+
+    try:
+        return evaluate_detention(con, warehouse, refresh_id)
+    except Exception as err:  # noqa: BLE001 - reported; the refresh itself is done
+        result.messages.append(f"detention watches not run (will run at the next refresh): {type(err).__name__}: {err}")
+        return []
 
 
 def _in_use(con: sqlite3.Connection) -> dict[tuple[str, str], sqlite3.Row]:

@@ -104,6 +104,17 @@ MIGRATIONS: list[str] = [
       detail TEXT
     );
     """,
+    # 2: detention watches: a watch's own settings (a facility watch's threshold) and what it has already seen
+    """
+    ALTER TABLE watches ADD COLUMN options TEXT;  -- JSON: e.g. {"threshold": 1000, "since": "2026-03-10"}
+    CREATE TABLE watch_seen (             -- postings a detention watch has looked at (no alert for them again)
+      watch_id INTEGER NOT NULL REFERENCES watches(id),
+      item TEXT NOT NULL,                 -- the posting's file name in the archive
+      seen_at TEXT NOT NULL,
+      refresh_id INTEGER REFERENCES refreshes(id),
+      PRIMARY KEY (watch_id, item)
+    )
+    """,
 ]
 
 
