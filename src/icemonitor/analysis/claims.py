@@ -251,6 +251,10 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
                            "claimed": claim.value, "observed": None, "difference": None, "verdict": None, "reason": "",
                            "place": claim.place, "from": claim.period.from_, "to": claim.period.to,
                            "definition": "", "sql": "", "parameters": [], "releases": [], "note": claim.note}
+    if claim.table == "detained":  # people held on a day: ICE's postings and the facility panel
+        from icemonitor.analysis.detention_claims import check_detained
+
+        return check_detained(con, claim, row)
     if claim.table not in TABLES or not has_table(con, claim.table):
         row.update(verdict="not checkable", reason=f"no table {claim.table} in this warehouse")
         return row
@@ -398,10 +402,15 @@ def check_parsed(con: duckdb.DuckDBPyConnection, source: str, claims: list[Claim
                           "5 points of a share)",
             "not checkable": "these records cannot test the claim (period, place or field not covered, names "
                              "redacted, ...); the reason names what is missing",
+            "depends on definition": "a detention claim that holds under one definition and fails under another",
             "cannot be settled": "a share claim whose value lies inside the 95% interval of the records' share: "
                                  "the records neither confirm nor contradict it",
             "share verdicts": "rest on the 95% Wilson interval of the observed share, not on a tolerance around the "
                               "point",
+            "detained": "a `table: detained` claim (people ICE held on one day) is checked under the definition it "
+                        "names (currently_detained: ICE's posting stating that date; held_during_day / "
+                        "held_at_midnight: DDP's facility daily population summed), or under each with a figure "
+                        "for the day; tolerance 0 unless the claim gives one",
             "counted": "rows with counted = true (the release with precedence per table, AOR and date) unless the "
                        "claim names a release, whose own rows are then used",
             **{f"comparison {k}": v for k, v in COMPARISONS.items()},
