@@ -26,6 +26,12 @@ from icemonitor.readers._xlsx import open_workbook, sheet_rows
 _DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2,4})")
 _STATED = re.compile(r"(?:through|snapshot as(?: of)?|as of)\s+(\d{1,2}/\d{1,2}/\d{2,4})", re.I)
 _SOURCE_DATE = re.compile(r"^(?:Data )?Source: .*?(\d{1,2}/\d{1,2}/\d{2,4})\s*$", re.I)
+# the date of a table whose topic is "note": "as of 4/10/2021" in its title, else "Data from BI Inc. Participants
+# Report, 04.04.2026" (or "Court Data from BI Inc. as of 1/31/2023") in a note under it
+_TITLE_AS_OF = re.compile(r"\bas of (\d{1,2}/\d{1,2}/\d{2,4})", re.I)
+_NOTE_DATE = re.compile(r"^(?:Court )?Data from .*?(\d{1,2})[./](\d{1,2})[./](\d{2,4})\b", re.I)
+NOTE_ROWS = 4  # rows under a table searched for its note
+READ_ROLES = ("detention", "facilities", "atd", "semiannual")
 _FY = re.compile(r"FY ?(\d{4}|\d{2})\b", re.I)
 _MONTH_KEY = re.compile(r"^m(\d\d)$")
 _FY_LABEL = re.compile(r"(EO)?FY ?\d{2,4}", re.I)
@@ -84,6 +90,20 @@ def footnote_topics() -> tuple[tuple[re.Pattern, str], ...]:
 @cache
 def label_keys() -> dict[str, str]:
     return {norm(r["label"]).lower(): r["key"] for r in _rows("detention_labels.csv")}
+
+
+@cache
+def column_units() -> tuple[tuple[re.Pattern, str], ...]:
+    """Column headers whose numbers have their own unit (a cost, a length in days, a share)."""
+    return tuple((re.compile(r["pattern"], re.I), r["unit"]) for r in _rows("detention_units.csv"))
+
+
+@lru_cache(maxsize=4096)
+def unit_of(column: str | None, table_unit: str | None) -> str | None:
+    for pattern, unit in column_units():
+        if column and pattern.fullmatch(column):
+            return unit
+    return table_unit
 
 
 @cache
@@ -232,6 +252,8 @@ def find_tables(sheet: str, rows: list[list[object]]) -> list[Found]:
             in_row = [wide]
         for k, f in enumerate(in_row):
             f.end = in_row[k + 1].j if k + 1 < len(in_row) else max(len(x) for x in rows[i : i + 3])
+            if f.spec is None or f.spec.value_headers is None:  # a table found above runs on beside this one
+                f.end = next((c for c in range(f.j + 1, f.end) if (i, c) in inside or (i + 1, c) in inside), f.end)
         for f in in_row:
             if f.spec is not None and f.spec.key is not None:
                 last = max(_data_rows(rows, _header_row(rows, f) + 1, f), default=f.i + 1)
@@ -265,9 +287,21 @@ def _data_rows(rows: list[list[object]], start: int, f: Found) -> list[int]:
     return f.data
 
 
+def _title_at(rows: list[list[object]], i: int, f: Found) -> int | None:
+    """Column offset (from the table's first column) of a known table title in row i within the table's columns."""
+    return next((k for k, c in enumerate(rows[i][f.j : f.end]) if isinstance(c, str) and spec_for(c) is not None),
+                None) if i < len(rows) else None
+
+
 def _find_data_rows(rows: list[list[object]], start: int, f: Found) -> list[int]:
     out = []
+    head = _title_at(rows, start - 1, f)
+    if head:  # a table beside this one starts in its header row: this table ends before it
+        f.end = f.j + head
     for i in range(start, len(rows)):
+        at = _title_at(rows, i, f) if f.spec is None or f.spec.value_headers is None else None
+        if at:  # a table beside this one starts lower down: this table ends before its column
+            f.end = f.j + at
         cells = rows[i][f.j : f.end]
         if f.spec is not None and f.spec.value_headers is not None:  # a list: blank rows and notes in between
             if any(_number(c) for c in cells[1:]) and not _empty(cells[0]):
@@ -430,7 +464,7 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     columns: dict[str, list] = {c: [] for c in ("source_sheet", *VALUE_COLUMNS)}
     for sheet in names:
         role = sheet_role(sheet)
-        if role not in ("detention", "facilities"):
+        if role not in READ_ROLES:
             if role is None:
                 tables.append(_table_row(sheet, None, None, None, "sheet_not_read", "no rule reads this sheet"))
             continue
@@ -449,6 +483,8 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
             as_of = sheet_stated if f.spec.topic == "facilities" else stated.get(f.spec.topic)
             try:
                 got = read_table(rows, f, file, merged)
+                if f.spec.topic == "note":
+                    as_of = note_date(rows, f)
             except TableStopped as stop:
                 tables.append(_table_row(sheet, f, fy, as_of, "stopped", str(stop)))
                 continue
@@ -474,10 +510,23 @@ def _add_values(columns: dict[str, list], values: list[tuple], f: Found, sheet: 
                         ("row_group", group), ("row_label", row), ("column_label", column),
                         ("group_key", _key(group)), ("row_key", _key(row)), ("column_key", column_key),
                         ("month", _month(column_key, row_fy or fy)),
-                        ("unit", "share" if column and "percent" in column.lower() else f.spec.unit),
+                        ("unit", "share" if column and "percent" in column.lower() else unit_of(column, f.spec.unit)),
                         ("value", value), ("fiscal_year", fy), ("stated_as_of", as_of), ("source_row", source_row),
                         ("cell", cell)):
             columns[name].append(v)
+
+
+def note_date(rows: list[list[object]], f: Found) -> dt.date | None:
+    """The date of a table stated in its title ("as of M/D/YYYY"), else in the first "Data from ..." note among
+    its rows or the NOTE_ROWS rows under them (None when neither states one)."""
+    if m := _TITLE_AS_OF.search(f.title):
+        return parse_date(m.group(1))
+    last = max(f.data or [f.i + 1])
+    for i in range(f.i + 1, min(last + NOTE_ROWS + 1, len(rows))):
+        for c in rows[i][f.j : f.end]:
+            if isinstance(c, str) and (m := _NOTE_DATE.match(norm(c))):
+                return parse_date("/".join(m.groups()))
+    return None
 
 
 def _sheet(wb: CalamineWorkbook, sheet: str, file: str) -> tuple[list[list[object]], Merged]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 PANEL_KEYS = ["statistic", "agency", "criminality"]
+# exclusions of single values (the panels leave those values out themselves), not of their whole table
+VALUE_REASONS = ("value_revised", "zero_placeholder")
 
 
 def usable_values(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.DataFrame) -> pl.DataFrame:
@@ -14,7 +16,7 @@ def usable_values(values: pl.DataFrame, postings: pl.DataFrame, exclusions: pl.D
     files = ex.filter(pl.col("source_sheet").is_null())["source_file"].to_list()
     sheets = ex.filter(pl.col("source_sheet").is_not_null() & pl.col("table_key").is_null()).select(
         "source_file", "source_sheet")
-    tables = ex.filter(pl.col("table_key").is_not_null() & (pl.col("reason") != "value_revised")).select(
+    tables = ex.filter(pl.col("table_key").is_not_null() & ~pl.col("reason").is_in(VALUE_REASONS)).select(
         "source_file", "source_sheet", "table_key")
     v = values.filter(~pl.col("source_file").is_in(files))
     v = v.join(sheets, on=["source_file", "source_sheet"], how="anti")

@@ -15,7 +15,8 @@ from icemonitor.errors import InputError
 from icemonitor.readers import SourceFile, read
 from icemonitor.warehouse.build import BuildSource, _sha256
 from icemonitor.warehouse.detention_checks import exclusions
-from icemonitor.warehouse.detention_panels import monthly_panel, snapshot_panel
+from icemonitor.warehouse.detention_more_panels import atd_panel, semiannual_panel
+from icemonitor.warehouse.detention_panels import monthly_panel, snapshot_panel, usable_values
 from icemonitor.warehouse.schema import aggregate_tables
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ def read_all(sources: Sequence[BuildSource], workers: int = 2) -> dict[str, pl.D
     args = tables["detention_values"], tables["detention_postings"], tables["detention_exclusions"]
     tables["detention_monthly"] = _cast(monthly_panel(*args), schema["detention_monthly"])
     tables["detention_snapshots"] = _cast(snapshot_panel(*args), schema["detention_snapshots"])
+    usable = usable_values(*args)
+    tables["detention_atd"] = _cast(atd_panel(usable), schema["detention_atd"])
+    tables["detention_semiannual"] = _cast(semiannual_panel(usable, tables["detention_postings"]),
+                                           schema["detention_semiannual"])
     return tables
 
 
