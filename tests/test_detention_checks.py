@@ -57,9 +57,12 @@ def test_real_errors_are_listed_with_evidence(real) -> None:
     older = _reasons(ex, "stated_date_older").row(0, named=True)
     assert older["source_file"] == "2021-01-14_FY20-detentionstats.xlsx"
     assert "states 2020-10-02" in older["evidence"] and "stated 2021-01-02" in older["evidence"]
-    stale = _reasons(ex, "stale_sheet").row(0, named=True)
+    stale = _reasons(ex, "stale_sheet").filter(pl.col("source_sheet").str.starts_with("Detention")).row(0, named=True)
     assert (stale["source_file"], stale["source_sheet"], stale["excluded"]) == (
         "2026-01-09_FY26_detentionStats01082026.xlsx", "Detention EOFY2020", True)
+    # the ATD sheets read since carry the same error: a FY2023 year-end ATD sheet inside a FY2024 posting
+    atd = _reasons(ex, "stale_sheet").filter(pl.col("source_file") == "2024-06-21_FY24_detentionStats06202024.xlsx")
+    assert atd["source_sheet"].to_list() == ["ATD EOFY23 "] and "also has sheet 'ATD FY24 YTD'" in atd["evidence"][0]
     copied = _reasons(ex, "unchanged_table").filter(pl.col("table_key") == "facilities").row(0, named=True)
     assert copied["source_file"] == "2024-07-09_FY24_detentionStats07082024.xlsx"
     assert "2024-06-21_FY24_detentionStats06202024.xlsx" in copied["evidence"]

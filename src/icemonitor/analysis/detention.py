@@ -53,9 +53,11 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
 
 
 def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list[str]:
-    """ICE's known errors of one posting, as caveat lines (revisions of single months left out: see `errors`)."""
+    """ICE's known errors of one posting, as caveat lines (errors of single values, revised months and ICE's
+    Semiannual 0 placeholders, left out: see `errors`)."""
     rows = _rows(con, "SELECT reason, source_sheet, table_key, evidence FROM detention_exclusions "
-                      "WHERE source_file = ? AND reason <> 'value_revised' ORDER BY reason, source_sheet, table_key",
+                      "WHERE source_file = ? AND reason NOT IN ('value_revised', 'zero_placeholder') "
+                      "ORDER BY reason, source_sheet, table_key",
                  [source_file])
     return [f"{source_file}: {r['reason']}" + (f" ({r['source_sheet']}" + (f", {r['table_key']}" if r["table_key"] else "")
             + ")" if r["source_sheet"] else "") + f": {r['evidence']}" for r in rows]
