@@ -207,10 +207,14 @@ def posting_errors(con: duckdb.DuckDBPyConnection, reason: str | None = None,
 
 
 def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state: str | None = None,
-               not_in_ice_list: bool = False, limit: int = 100) -> AnalysisResult:
+               not_in_ice_list: bool = False, limit: int = 100, not_in_any_list: bool = False) -> AnalysisResult:
     """People held per facility on a day (DDP's records; default: their last day), with the facility's county and
-    whether ICE's published lists show it; largest first."""
+    whether ICE's published lists and its authorised over-72-hour list show it; largest first. `not_in_any_list`:
+    only facilities neither list shows."""
     _require(con, "detention_facility_places", "detention_facility_days")
+    authorised = "in_authorised_list" in {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'detention_facility_places'").fetchall()}
+    in_over72 = "p.in_authorised_list" if authorised else "NULL::BOOLEAN"
     (last,) = con.execute("SELECT max(date) FROM detention_facility_days").fetchone()
     day = day or last
     # county names from the places stage's counties table when the warehouse has it
@@ -218,24 +222,39 @@ def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state
         if has_table(con, "counties") else ("", "NULL", "NULL")
     figures = _rows(con, f"SELECT p.facility_code, p.ddp_name, p.ice_names, p.ice_city, coalesce(p.ice_state, "
                          f"{county[2]}) AS state, p.county_fips, {county[1]} AS county_name, p.placed_by, "
-                         f"p.matched_to_ice_list, d.n_detained AS held_during_day, d.n_detained_at_midnight AS "
-                         f"held_at_midnight, p.release_id FROM detention_facility_days d JOIN detention_facility_places "
-                         f"p ON p.facility_code = d.detention_facility_code {county[0]} WHERE d.date = ? AND "
-                         f"(? IS NULL OR coalesce(p.ice_state, {county[2]}) = ?) AND (NOT ? OR NOT p.matched_to_ice_list) "
-                         f"ORDER BY d.n_detained DESC, p.facility_code LIMIT ?",
-                    [day, state, state, not_in_ice_list, limit])
+                         f"p.matched_to_ice_list, {in_over72} AS in_authorised_list, d.n_detained AS held_during_day, "
+                         f"d.n_detained_at_midnight AS held_at_midnight, p.release_id FROM detention_facility_days d "
+                         f"JOIN detention_facility_places p ON p.facility_code = d.detention_facility_code {county[0]} "
+                         f"WHERE d.date = ? AND (? IS NULL OR coalesce(p.ice_state, {county[2]}) = ?) AND "
+                         f"(NOT ? OR NOT p.matched_to_ice_list) AND (NOT ? OR (NOT p.matched_to_ice_list AND "
+                         f"{in_over72} = FALSE)) ORDER BY d.n_detained DESC, p.facility_code LIMIT ?",
+                    [day, state, state, not_in_ice_list, not_in_any_list, limit])
     unmatched = con.execute("SELECT count(*), coalesce(sum(d.n_detained), 0) FROM detention_facility_days d JOIN "
                             "detention_facility_places p ON p.facility_code = d.detention_facility_code "
                             "WHERE d.date = ? AND NOT p.matched_to_ice_list", [day]).fetchone()
+    neither = con.execute("SELECT count(*), coalesce(sum(d.n_detained), 0) FROM detention_facility_days d JOIN "
+                          "detention_facility_places p ON p.facility_code = d.detention_facility_code WHERE d.date = ? "
+                          f"AND NOT p.matched_to_ice_list AND {in_over72} = FALSE", [day]).fetchone()
     caveats = [] if figures else [f"No facility records for {day} with these filters: no figure (not zero)."]
     caveats.append("matched_to_ice_list=false: the records hold people there but no facility of ICE's published "
                    "lists matched it by name, city and state (it may be listed under another name).")
+    if not authorised or con.execute("SELECT count(*) FROM detention_facility_places WHERE in_authorised_list IS NULL"
+                                     ).fetchone()[0]:
+        caveats.append("ICE's authorised over-72-hour facility list was not available to this build: whether it shows "
+                       "a facility is unknown (no facility is counted as in neither list).")
+    else:
+        caveats.append("in_authorised_list=false: ICE's authorised over-72-hour list (adult facilities only; no "
+                       "juvenile or family facilities, none holding people 72 hours or less) does not show it.")
     return AnalysisResult(
         name="detention_facilities",
-        parameters={"date": day, "state": state, "not_in_ice_list": not_in_ice_list, "limit": limit},
+        parameters={"date": day, "state": state, "not_in_ice_list": not_in_ice_list,
+                    "not_in_any_list": not_in_any_list, "limit": limit},
         figures=figures, definitions={k: definitions()[k] for k in ("held_during_day", "held_at_midnight")},
-        releases=[f["release_id"] for f in figures], caveats=caveats,
-        extra={"facilities_not_in_ice_list": unmatched[0], "held_in_facilities_not_in_ice_list": unmatched[1]})
+        releases=sorted({f["release_id"] for f in figures} | ({"ref-ice-facilities-over72"} if authorised else set())),
+        caveats=caveats,
+        extra={"facilities_not_in_ice_list": unmatched[0], "held_in_facilities_not_in_ice_list": unmatched[1],
+               "facilities_in_neither_list": neither[0] if authorised else None,
+               "held_in_facilities_in_neither_list": neither[1] if authorised else None})
 
 
 def changes_since_previous(con: duckdb.DuckDBPyConnection) -> AnalysisResult:

@@ -96,13 +96,17 @@ def facilities_cmd(
     not_in_ice_list: bool = typer.Option(False, "--not-in-ice-list", help="Only facilities ICE's lists do not show"),
     limit: int = typer.Option(30, "--limit", min=1, max=2000),
     as_json: bool = typer.Option(False, "--json"),
+    not_in_any_list: bool = typer.Option(False, "--not-in-any-list",
+                                         help="Only facilities neither ICE's published lists nor its over-72-hour list show"),
 ) -> None:
-    """People held per facility on a day, with county and whether ICE's published lists show the facility."""
+    """People held per facility on a day, with county and whether ICE's published lists and its authorised
+    over-72-hour list show the facility."""
     from icemonitor.analysis.detention import facilities
 
-    res = facilities(open_warehouse(), parse_date(day, "date"), state.upper() if state else None, not_in_ice_list, limit)
+    res = facilities(open_warehouse(), parse_date(day, "date"), state.upper() if state else None, not_in_ice_list,
+                     limit, not_in_any_list=not_in_any_list)
     show(res, as_json, ["facility_code", "ddp_name", "state", "county_name", "held_during_day", "held_at_midnight",
-                        "matched_to_ice_list"])
+                        "matched_to_ice_list", "in_authorised_list"])
 
 
 @detention_app.command("discover")

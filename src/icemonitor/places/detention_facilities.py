@@ -83,6 +83,11 @@ def listed_facilities(con: duckdb.DuckDBPyConnection, ref: Ref) -> pl.DataFrame:
         "min(r.stated_as_of) AS first_listed, max(r.stated_as_of) AS last_listed, "
         "count(DISTINCT r.source_file) AS n_postings FROM detention_facility_rows r "
         "WHERE r.name IS NOT NULL GROUP BY ALL")
+    return match_codes(con, rows, ref)
+
+
+def match_codes(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ref: Ref) -> pl.DataFrame:
+    """rows (name, city, state, ...) with the records' facility_code and the match_rule that found it."""
     rows = rows.with_columns(_key("name").alias("name_key"), _key("city").alias("city_key"))
     gaz = gazetteer(ref)
     by_state = gaz.group_by("name_key", "state").agg(pl.col("facility_code").unique())
@@ -108,6 +113,36 @@ def listed_facilities(con: duckdb.DuckDBPyConnection, ref: Ref) -> pl.DataFrame:
     return _similar_in_city(out, gaz)
 
 
+OVER72 = "facilities/Over72HourFacilities.xlsx"
+OVER72_RELEASE = "ref-ice-facilities-over72"
+
+
+@cache
+def _list_aors() -> dict[str, str]:
+    text = (resources.files("icemonitor.places") / "data" / "facility_list_aors.csv").read_text(encoding="utf-8")
+    return {r["aor_name"].lower(): r["aor"] for r in csv.DictReader(l for l in text.splitlines() if not l.startswith("#"))}
+
+
+def authorised_facilities(con: duckdb.DuckDBPyConnection, ref: Ref) -> pl.DataFrame | None:
+    """ICE's authorised over-72-hour facility list by AOR, each row with its AOR code and the records' facility
+    code (the same matching as the published lists); None when the list's file is not available."""
+    from icemonitor.errors import InputError
+    from icemonitor.readers.over72_facilities import read_over72
+
+    try:
+        path = ref(OVER72)
+    except InputError:
+        return None
+    if not path.exists():
+        return None
+    rows = read_over72(path).with_columns(
+        pl.col("aor_name").map_elements(lambda n: _list_aors().get(n.lower()), return_dtype=pl.String).alias("aor"),
+        pl.lit(OVER72_RELEASE).alias("release_id"))
+    gaz = gazetteer(ref).select("facility_code", "county_fips").unique("facility_code", keep="first")
+    return (match_codes(con, rows, ref).join(gaz, on="facility_code", how="left")
+            .drop("name_key", "city_key").sort("aor_name", "source_row"))
+
+
 SIMILAR_NAME = 0.5  # least share of common words for a match within the same city and state
 
 
@@ -130,8 +165,10 @@ def _similar_in_city(listed: pl.DataFrame, gaz: pl.DataFrame) -> pl.DataFrame:
 
 
 def facility_tables(con: duckdb.DuckDBPyConnection, ref: Ref) -> dict[str, pl.DataFrame]:
-    """detention_facility_list (ICE's list, matched) and detention_facility_places (records' codes, placed)."""
+    """detention_facility_list (ICE's list, matched), detention_authorised_facilities (ICE's over-72-hour list,
+    matched) and detention_facility_places (records' codes, placed, with whether either list shows them)."""
     listed = listed_facilities(con, ref)
+    authorised = authorised_facilities(con, ref)
     gaz = gazetteer(ref).select("facility_code", "county_fips").unique("facility_code", keep="first")
     cities = city_counties(ref)
     codes = _frame(
@@ -155,7 +192,18 @@ def facility_tables(con: duckdb.DuckDBPyConnection, ref: Ref) -> dict[str, pl.Da
         .when(pl.col("city_fips").is_not_null()).then(pl.lit("ice_list_city")).otherwise(pl.lit(None))
         .alias("placed_by"),
     ).drop("city_key", "state", "city_fips")
+    if authorised is None:  # the list is not available: whether it shows a facility is unknown, not 'no'
+        placed = placed.with_columns(pl.lit(None, pl.Boolean).alias("in_authorised_list"),
+                                     pl.lit(None, pl.String).alias("authorised_aor"))
+    else:
+        shown = authorised.filter(pl.col("facility_code").is_not_null()).group_by("facility_code").agg(
+            pl.col("aor").first().alias("authorised_aor"))
+        placed = placed.join(shown, on="facility_code", how="left").with_columns(
+            pl.col("facility_code").is_in(shown["facility_code"].implode()).alias("in_authorised_list"))
     listed = listed.join(gaz.rename({"county_fips": "gaz_fips"}), on="facility_code", how="left").with_columns(
         pl.col("gaz_fips").alias("county_fips")).drop("gaz_fips", "name_key", "city_key")
-    return {"detention_facility_list": listed.sort("state", "name", "city"),
-            "detention_facility_places": placed.sort("facility_code")}
+    out = {"detention_facility_list": listed.sort("state", "name", "city"),
+           "detention_facility_places": placed.sort("facility_code")}
+    if authorised is not None:
+        out["detention_authorised_facilities"] = authorised
+    return out
