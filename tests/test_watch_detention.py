@@ -7,6 +7,7 @@ count of the raw file; a stale-posting watch names ICE's error in a new posting.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import json
 import sqlite3
 from pathlib import Path
@@ -161,3 +162,63 @@ def test_stale_watch_alerts_once_per_late_stated_date(tmp_path: Path) -> None:
     row = con.execute("SELECT period, body FROM findings WHERE id = ?", [late]).fetchone()
     assert row["period"] == "2026-04-04/late" and "31 days before 2026-05-05" in row["body"]
     con.close()
+
+
+PAGE = """<html><body><h1>Detention Management</h1>
+<p><a href="/doclib/detention/FY26_detentionStats_04092026.xlsx">FY 2026 Detention Statistics</a></p>
+<p><a href="/doclib/detention/FY26_detentionStats_05072026.xlsx">FY 2026 Detention Statistics (May)</a></p>
+</body></html>"""
+
+
+def test_refresh_discovers_the_next_posting_on_ices_page(tmp_path: Path) -> None:
+    """`refresh --detention-page`: the page (played from loopback) links April's posting and a workbook link that
+    answers with an HTML error page; April's is archived, read, and alerted once; the bad link is reported."""
+    from test_detention_discovery import Handler, Site
+
+    from icemonitor.warehouse.detention_step import discovered_sources
+    from icemonitor.watch import detention_watches, state
+    from icemonitor.watch.refresh import plain_build, refresh, with_discovery
+
+    home = tmp_path / "home"
+    archive = Archive()
+    for name in (*FIRST, JANUARY):
+        _add(archive, name)
+    run_refresh(home, archive)
+    con = state.connect(home)
+    import duckdb
+
+    wh = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    detention_watches.add(con, wh, "detention-posting", "US", "United States", {}, "email", "desk@example.org", None)
+    wh.close()
+    con.close()
+
+    server = Site(("127.0.0.1", 0), Handler)
+    server.files = {"/detain/detention-management": PAGE.encode(),
+                    "/doclib/detention/FY26_detentionStats_04092026.xlsx": _path_of(APRIL).read_bytes(),
+                    "/doclib/detention/FY26_detentionStats_05072026.xlsx": b"<html>Page not found</html>"}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = f"http://127.0.0.1:{server.server_address[1]}/detain/detention-management"
+        listing = lambda h: archive.list_sources(h) + discovered_sources(home=h)  # noqa: E731
+        found, again = (refresh(home, fetch=with_discovery(page, archive.fetch), list_sources=listing, build=plain_build)
+                        for _ in range(2))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [k[1] for k in found.added] == [f"{_archived_folder(home)}_{APRIL}"]
+    assert any("FY26_detentionStats_05072026.xlsx" in e and "HTML page" in e for e in found.fetch_errors)
+    (alert,) = _findings(home, "detention-posting")
+    assert json.loads(alert["data"])["detained"] == 60311 and alert["period"] == "2026-04-04"
+    assert again.status == "unchanged" and again.findings == [] and len(_findings(home, "detention-posting")) == 1
+
+
+def _path_of(name: str) -> Path:
+    return SHARED_DATA / _catalog_file(name)[1].mirror_path
+
+
+def _archived_folder(home: Path) -> str:
+    from icemonitor.catalog.detention_discovery import discovered_versions
+
+    (v,) = discovered_versions(home)
+    return v.path.parent.name

@@ -41,6 +41,7 @@ def refresh_command(
     deliver: Annotated[bool, typer.Option(help="Send due alerts after the refresh")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     allow_removal: Annotated[bool, typer.Option("--allow-removal", help="Swap in the new warehouse even when it lacks files the one in use has (e.g. files dropped from the catalog)")] = False,
+    detention_page: Annotated[Optional[str], typer.Option("--detention-page", help="Also look at ICE's Detention Management page (give its address) and archive every new detention-statistics posting before building")] = None,
 ) -> None:
     """Fetch new releases, rebuild, record what changed, run the watches and send alerts (one shot, cron-friendly).
 
@@ -63,7 +64,7 @@ def refresh_command(
                 bar.update(task, total=total, completed=done, description=f"building: {name}")
 
             result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
-                             progress=progress, allow_removal=allow_removal)
+                             progress=progress, allow_removal=allow_removal, **_discovery(detention_page))
     except LockHeld as err:
         _fail(err, EXIT_LOCKED)
     except IcemonitorError as err:
@@ -419,6 +420,7 @@ def scheduler_command(
     poll: Annotated[str, typer.Option(help="How often to send due alerts between refreshes")] = "5m",
     max_change: Annotated[float, typer.Option(help="Suspect threshold, as for `refresh`")] = 0.05,
     min_rows: Annotated[int, typer.Option(help="Minimum cell size for the suspect test, as for `refresh`")] = 50,
+    detention_page: Annotated[Optional[str], typer.Option("--detention-page", help="As for `refresh`: look at ICE's Detention Management page for new postings at each refresh")] = None,
 ) -> None:
     """Run refreshes on an interval (for a service manager); retries due alerts in between."""
     import logging
@@ -451,7 +453,8 @@ def scheduler_command(
 
     def refresh_once() -> None:
         try:
-            result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows))
+            result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
+                             **_discovery(detention_page))
         except LockHeld as err:
             log.info("skipped: %s", err)
             return
@@ -460,6 +463,17 @@ def scheduler_command(
         deliver_once()
 
     scheduler.run(interval, refresh_once, deliver_once, poll=poll_s)
+
+
+def _discovery(page: Optional[str]) -> dict:
+    """refresh() keyword arguments that add a look at ICE's Detention Management page to the fetch step."""
+    if not page:
+        return {}
+    if not re.match(r"^https?://[^\s]+$", page):
+        _fail(InputError("the page address starts with https:// (or http://)", field="detention-page", value=page))
+    from icemonitor.watch.refresh import with_discovery
+
+    return {"fetch": with_discovery(page)}
 
 
 def register(app: typer.Typer) -> None:

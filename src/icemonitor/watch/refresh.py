@@ -122,6 +122,22 @@ def catalog_fetch(home: Path, mirror: Path | None) -> list[str]:
     return []
 
 
+def with_discovery(page_url: str, fetch: Fetch = catalog_fetch) -> Fetch:
+    """`fetch`, then a look at ICE's Detention Management page: every posting not archived yet is archived (each
+    version kept) for the build to read; links that fail are reported like files that could not be fetched."""
+
+    def run(home: Path, mirror: Path | None) -> list[str]:
+        from icemonitor.catalog.detention_discovery import discover
+
+        errors = list(fetch(home, mirror) or [])
+        found = discover(page_url, home=home)
+        for e in found.new:
+            log.info("new detention posting archived: %s (%s)", e.name, e.sha256[:12])
+        return errors + [f"detention posting {url}: {why}" for url, why in found.rejected]
+
+    return run
+
+
 def catalog_list(home: Path) -> list[BuildSource]:
     """Build sources for every event and aggregate release file archived with the catalog's checksum (unfetched
     ones are left out here; catalog_fetch has reported them), and every detention posting discovered on ICE's
