@@ -26,7 +26,8 @@ JUNE_2025 = "2025-06-21_FY25_detentionStats06202025.xlsx"
 APRIL_2021 = "2021-04-15_FY21_detention-stats_0414.xlsx"
 APRIL_2022 = "2022-04-29_FY22_detentionStats04282022.xlsx"
 FEB_2023 = "2023-03-01_FY23_detentionStats02282023.xlsx"
-FILES = {APRIL_2026, JUNE_2025, APRIL_2021, APRIL_2022, FEB_2023}
+JUNE_2022 = "2022-06-17_FY22_detentionStats06162022.xlsx"
+FILES = {APRIL_2026, JUNE_2025, APRIL_2021, APRIL_2022, FEB_2023, JUNE_2022}
 
 
 def _file(name: str):
@@ -69,10 +70,10 @@ def _panel(con, table: str, **match) -> dict:
     return rows[0]
 
 
-@pytest.mark.parametrize("table", ["detention_atd", "detention_semiannual"])
+@pytest.mark.parametrize("table", ["detention_atd", "detention_semiannual", "detention_segregation"])
 def test_every_panel_value_is_the_cell_it_cites(con, table: str) -> None:
     rows = con.execute(f"SELECT source_file, source_sheet, cell, value FROM {table}").fetchall()
-    assert len(rows) > 300
+    assert len(rows) > 200
     books: dict[tuple[str, str], list[list[object]]] = {}
     for file, sheet, ref, value in rows:
         if (file, sheet) not in books:
@@ -159,6 +160,28 @@ def test_ices_zero_placeholders_are_listed_and_left_out(con) -> None:
                   fiscal_year=2021)["value"] == 0
 
 
+def test_segregation_of_vulnerable_populations_by_quarter_in_two_postings(con) -> None:
+    """FY2022 Q2: 296 placements (Grand Total) in June 2022 (B22) and April 2026 (B12); Medical/Mental Health 231
+    with 10.48 consecutive days on average (B19, C19 in June 2022)."""
+    assert cell(JUNE_2022, "Vulnerable & Special Population", "B22") == 296
+    assert cell(APRIL_2026, "Vulnerable & Special Population", "B12") == 296
+    total = _panel(con, "detention_segregation", fiscal_year=2022, quarter=2, reason="total", measure="placements")
+    assert (total["value"], total["source_file"], total["cell"], total["n_postings"]) == (296, APRIL_2026, "B12", 4)
+    seen = con.execute("SELECT source_file, cell, value FROM detention_values WHERE table_key = "
+                       "'segregation_vulnerable_by_reason' AND table_title LIKE '%2022 Quarter 2%' AND row_key = 'total' "
+                       "AND column_key = 'placements' ORDER BY source_file").fetchall()
+    assert {(JUNE_2022, "B22", 296.0), (APRIL_2026, "B12", 296.0)} <= set(seen) and {v for _, _, v in seen} == {296.0}
+    medical = _panel(con, "detention_segregation", fiscal_year=2022, quarter=2, reason="reason_medical_mental_health",
+                     measure="avg_consecutive_days")
+    assert (medical["value"], medical["unit"]) == (10.48, "days") == (cell(JUNE_2022, "Vulnerable & Special Population", "C19"), "days")
+    # FY2022 Q1 is in June 2022's sheet (B11: 313) and February 2023's, no longer in April 2026's: the last posting
+    # showing it stands
+    q1 = _panel(con, "detention_segregation", fiscal_year=2022, quarter=1, reason="total", measure="placements")
+    assert (q1["value"], q1["source_file"], q1["cell"]) == (313, FEB_2023, "B11")
+    assert cell(JUNE_2022, "Vulnerable & Special Population", "B11") == 313 == cell(
+        FEB_2023, "Vulnerable & Special Population", "B11")
+
+
 def _atd_posting(path: Path, rows: list[tuple[str, float, float]]) -> Path:
     cells = {(3, 0): "ICE ALTERNATIVES TO DETENTION DATA, FY26",
              (5, 0): "Active ATD Participants and Average Length in Program, FY26, as of 04/04/2026, by AOR and Technology",
@@ -193,3 +216,16 @@ def test_an_atd_table_without_a_date_is_listed_not_dated(tmp_path: Path) -> None
     tables = read_all([BuildSource("test", path.name, path, "detention_stats", None, {"fiscal_year": 2026})])
     assert tables["detention_atd"].height == 0
     assert tables["detention_exclusions"].filter(pl.col("reason") == "no_stated_date").height == 1
+
+
+def test_an_unknown_segregation_reason_leaves_the_table_out(tmp_path: Path) -> None:
+    head = ["Placement Reason", "Number of Placements", "Average Number of Consecutive Days in Segregation",
+            "Average Number of Cumulative Days in Segregation"]
+    cells = {(3, 0): "Fiscal Year (FY) 2026 Quarter 1 Data", **{(4, k): h for k, h in enumerate(head)}}
+    for i, (label, n) in enumerate((("Disciplinary", 5.0), ("Hunger Strike", 2.0), ("Grand Total", 7.0))):
+        cells[(5 + i, 0)], cells[(5 + i, 1)], cells[(5 + i, 2)], cells[(5 + i, 3)] = label, n, 3.0, 4.0
+    path = write_xlsx(tmp_path / "FY26_detentionStats_x.xlsx", {"Vulnerable & Special Population": cells})
+    tables = read_all([BuildSource("test", path.name, path, "detention_stats", None, {"fiscal_year": 2026})])
+    assert tables["detention_segregation"].height == 0
+    (ex,) = tables["detention_exclusions"].filter(pl.col("reason") == "unknown_label").to_dicts()
+    assert "B7 (Hunger Strike | Number of Placements)" in ex["evidence"]

@@ -26,6 +26,8 @@ ATD_MEASURES = {"atd_by_technology": ("count", "daily_tech_cost"), "atd_by_statu
 SEMIANNUAL = re.compile(r"^semiannual_(armed_forces|us_citizens|parents_of_us_citizens|tps_countries)_"
                         r"(arrests|bookins|removals)$")
 _FY = re.compile(r"FY ?(\d{4})", re.I)
+SEGREGATION = "segregation_vulnerable_by_reason"
+SEGREGATION_MEASURES = ("placements", "avg_consecutive_days", "avg_cumulative_days")
 
 
 def _category_ok(table: str) -> pl.Expr:
@@ -54,6 +56,34 @@ def atd_label_problems(values: pl.DataFrame) -> list[dict]:
                         "evidence": f"{g.height} value(s) under labels the label map (readers/data/"
                                     f"detention_labels.csv) does not place in this table: {cells}"})
     return out
+
+
+def segregation_label_problems(values: pl.DataFrame) -> list[dict]:
+    """One excluded table per segregation table of a posting with a placement reason or column the label map does
+    not know (a new reason must not be summed into another)."""
+    v = values.filter(pl.col("table_key") == SEGREGATION)
+    bad = v.filter(~((pl.col("row_key").str.starts_with("reason_") | (pl.col("row_key") == "total")).fill_null(False)
+                     & pl.col("column_key").is_in(SEGREGATION_MEASURES)))
+    return [{"release_id": g["release_id"][0], "source_file": file, "source_sheet": sheet, "table_key": SEGREGATION,
+             "reason": "unknown_label", "excluded": True,
+             "evidence": f"table {title!r}: labels the label map does not place: "
+                         + ", ".join(f"{r['cell']} ({r['row_label']} | {r['column_label']})" for r in g.head(5).to_dicts())}
+            for (file, sheet, title), g in bad.group_by(["source_file", "source_sheet", "table_title"],
+                                                        maintain_order=True)]
+
+
+def segregation_panel(usable: pl.DataFrame, postings: pl.DataFrame) -> pl.DataFrame:
+    """fiscal_year, quarter, reason, measure -> last reported value (segregation placements of vulnerable and
+    special populations, Vulnerable & Special Population sheet)."""
+    v = usable.drop("posting_order").filter(
+        (pl.col("table_key") == SEGREGATION) & (pl.col("row_key").str.starts_with("reason_") | (pl.col("row_key") == "total"))
+        & pl.col("column_key").is_in(SEGREGATION_MEASURES))
+    rows = v.with_columns(
+        pl.col("table_title").str.extract(r"(\d{4}) Quarter [1-4]", 1).cast(pl.Int16).alias("fy"),
+        pl.col("table_title").str.extract(r"\d{4} Quarter ([1-4])", 1).cast(pl.Int16).alias("quarter"),
+        pl.col("row_key").alias("reason"), pl.col("column_key").alias("measure"),
+    ).drop("fiscal_year").rename({"fy": "fiscal_year"}).join(seen_order(postings), on="source_file")
+    return _last(rows, ["fiscal_year", "quarter", "reason", "measure"])
 
 
 def atd_undated(tables: pl.DataFrame) -> list[dict]:
