@@ -229,3 +229,29 @@ def test_an_unknown_segregation_reason_leaves_the_table_out(tmp_path: Path) -> N
     assert tables["detention_segregation"].height == 0
     (ex,) = tables["detention_exclusions"].filter(pl.col("reason") == "unknown_label").to_dicts()
     assert "B7 (Hunger Strike | Number of Placements)" in ex["evidence"]
+
+
+def test_cli_gives_the_panels(con, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "warehouse.duckdb").symlink_to(Path(con.execute("PRAGMA database_list").fetchall()[0][2]))
+    monkeypatch.setenv("ICEMONITOR_HOME", str(home))
+    run = CliRunner()
+    atd = json.loads(run.invoke(app, ["detention", "atd", "--aor", "los", "--json"]).stdout)
+    assert [(f["category"], f["value"], f["cell"]) for f in atd["figures"]][0] == ("tech_ankle_monitor", 2908, "B82")
+    assert {f["as_of"] for f in atd["figures"]} == {"2026-04-04"}
+    early = json.loads(run.invoke(app, ["detention", "atd", "--aor", "LOS", "--as-of", "2021-05-01", "--json"]).stdout)
+    assert {f["as_of"] for f in early["figures"]} == {"2021-04-10"}
+    none = json.loads(run.invoke(app, ["detention", "atd", "--as-of", "2015-01-01", "--json"]).stdout)
+    assert none["figures"] == [] and "no figure (not zero)" in none["caveats"][0]
+    semi = json.loads(run.invoke(app, ["detention", "semiannual", "--population", "us_citizens", "--event", "arrests",
+                                       "--json"]).stdout)
+    assert {f["fiscal_year"]: f["value"] for f in semi["figures"]}[2024] == cell(APRIL_2026, "Semiannual", "B44") == 13
+    seg = json.loads(run.invoke(app, ["detention", "segregation", "--fiscal-year", "2022", "--json"]).stdout)
+    assert any(f["quarter"] == 2 and f["reason"] == "total" and f["value"] == 296 for f in seg["figures"])

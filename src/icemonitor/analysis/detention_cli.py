@@ -139,5 +139,51 @@ def discover_cmd(
         out.print(f"[yellow]rejected[/]: {escape(r['url'])}: {escape(r['reason'])}", highlight=False)
 
 
+@detention_app.command("atd")
+def atd_cmd(
+    statistic: str = typer.Option("by_aor_technology", "--statistic", help="by_technology | by_status | by_aor_technology"),
+    aor: Optional[str] = typer.Option(None, "--aor", help="AOR code, or total"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: ICE's latest stated date on or before it"),
+    measure: str = typer.Option("count", "--measure", help="count | daily_tech_cost | alip"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Alternatives to Detention: active participants by technology, status, or AOR and technology."""
+    from icemonitor.analysis.detention_tables import atd
+
+    show(atd(open_warehouse(), statistic, aor.upper() if aor and aor != "total" else aor, parse_date(as_of, "as_of"),
+             measure), as_json, ["as_of", "aor", "category", "measure", "value", "unit", "value_min", "value_max",
+                                 "source_file", "source_sheet", "cell"])
+
+
+@detention_app.command("semiannual")
+def semiannual_cmd(
+    population: Optional[str] = typer.Option(None, "--population",
+                                             help="armed_forces | us_citizens | parents_of_us_citizens | tps_countries"),
+    event: Optional[str] = typer.Option(None, "--event", help="arrests | bookins | removals"),
+    country: str = typer.Option("all", "--country", help="TPS tables: the citizenship country as ICE writes it"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Arrests, book-ins and removals of U.S. citizens, armed-forces members, parents of U.S. citizens and TPS
+    nationals per fiscal year, as last reported."""
+    from icemonitor.analysis.detention_tables import semiannual
+
+    show(semiannual(open_warehouse(), population, event, country), as_json,
+         ["population", "event", "country", "fiscal_year", "value", "partial_year", "value_min", "value_max",
+          "source_file", "source_sheet", "cell"])
+
+
+@detention_app.command("segregation")
+def segregation_cmd(
+    fiscal_year: Optional[int] = typer.Option(None, "--fiscal-year"),
+    measure: str = typer.Option("placements", "--measure", help="placements | avg_consecutive_days | avg_cumulative_days"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Segregation placements of vulnerable and special populations by quarter and placement reason."""
+    from icemonitor.analysis.detention_tables import segregation
+
+    show(segregation(open_warehouse(), fiscal_year, measure), as_json,
+         ["fiscal_year", "quarter", "reason", "measure", "value", "unit", "source_file", "source_sheet", "cell"])
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(detention_app, name="detention")
