@@ -254,7 +254,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
     if claim.table == "detained":  # people held on a day: ICE's postings and the facility panel
         from icemonitor.analysis.detention_claims import check_detained
 
-        return check_detained(con, claim, row)
+        return check_detained(con, claim, row, _verdict, COMPARISONS)
     if claim.table not in TABLES or not has_table(con, claim.table):
         row.update(verdict="not checkable", reason=f"no table {claim.table} in this warehouse")
         return row

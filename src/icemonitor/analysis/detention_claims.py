@@ -13,13 +13,16 @@ Counts are exact totals, so the default tolerance is 0 (a claim file may give on
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
 from icemonitor.analysis import detention
-from icemonitor.analysis.claims import COMPARISONS, Claim, _verdict
 from icemonitor.analysis.common import has_table
+from icemonitor.query import vocabulary
+
+Verdict = Callable[[Any, float], tuple[str, float, float, str]]  # claims._verdict: (claim, observed) -> ...
 
 TABLE = "detained"
 DEFINITIONS = ("currently_detained", "held_during_day", "held_at_midnight")
@@ -51,8 +54,11 @@ def _measures(con: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[dict[str, d
     return found, missing
 
 
-def check_detained(con: duckdb.DuckDBPyConnection, claim: Claim, row: dict[str, Any]) -> dict[str, Any]:
-    """A claim of people held on one day: observed value, verdict and definition(s) used; the row of check_claim."""
+def check_detained(con: duckdb.DuckDBPyConnection, claim: Any, row: dict[str, Any], verdict_of: Verdict,
+                   comparisons: dict[str, str]) -> dict[str, Any]:
+    """A claim (claims.Claim) of people held on one day: observed value, verdict and definition(s) used, as the
+    row of claims.check_claim; `verdict_of` and `comparisons` are the claims module's own (one rule for every
+    claim)."""
     wanted = claim.filters.get("definition")
     unknown = set(claim.filters) - {"definition"}
     if not has_table(con, "detention_snapshots") or not has_table(con, "detention_facility_days"):
@@ -64,7 +70,7 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Claim, row: dict[str, 
     if claim.period.from_ != claim.period.to:
         return {**row, "verdict": "not checkable", "reason": "a claim of people held is about one day: give the "
                                                              "period with from = to"}
-    if claim.place.strip().upper() not in ("US", "USA", "UNITED STATES", "NATIONAL"):
+    if not vocabulary.is_nation(claim.place):
         return {**row, "verdict": "not checkable",
                 "reason": "claims of people held are checked nationally only (place US)"}
     day = claim.period.from_
@@ -75,14 +81,14 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Claim, row: dict[str, 
     measures = []
     for m in DEFINITIONS:
         if m in found:
-            verdict, diff, slack, tol_text = _verdict(tol, found[m]["count"])
+            verdict, diff, slack, tol_text = verdict_of(tol, found[m]["count"])
             measures.append({"definition": m, **found[m], "verdict": verdict, "difference": diff,
                              "source": SOURCES[m], "definition_text": detention.definitions()[m]})
         else:
             measures.append({"definition": m, "count": None, "verdict": "not checkable", "reason": missing[m],
                              "source": SOURCES[m], "definition_text": detention.definitions()[m]})
     chosen = [x for x in measures if x["definition"] in used and x["count"] is not None]
-    row.update(measures=measures, place="United States", releases=sorted({x["release_id"] for x in chosen}),
+    row.update(measures=measures, place=vocabulary.nation_label(), releases=sorted({x["release_id"] for x in chosen}),
                coverage={"status": "full" if chosen else "none",
                          "covered": [x["definition"] for x in measures if x["count"] is not None],
                          "not_covered": {m: r for m, r in missing.items()}})
@@ -92,9 +98,9 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Claim, row: dict[str, 
         row.update(verdict="not checkable", reason=f"not checkable: {why}")
         return row
     verdicts = {x["verdict"] for x in chosen}
-    slack = _verdict(tol, chosen[0]["count"])[2]
+    slack = verdict_of(tol, chosen[0]["count"])[2]
     detail = "; ".join(f"{x['definition']} {x['count']:,} ({x['verdict']})" for x in chosen)
-    head = COMPARISONS[claim.comparison]
+    head = comparisons[claim.comparison]
     if len(verdicts) == 1:
         verdict = verdicts.pop()
         reason = f"{'holds' if verdict == 'consistent' else 'fails'}: {head} under {detail}"
