@@ -502,17 +502,24 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
 def _add_values(columns: dict[str, list], values: list[tuple], f: Found, sheet: str, fy: int | None,
                 as_of: dt.date | None) -> None:
     """Append one table's values (row_group, row_label, column_label, value, row, cell) to the column lists."""
+    n = len(values)
+    if not n:
+        return
+    for name, v in (("source_sheet", sheet), ("table_key", f.spec.key), ("table_title", f.title),
+                    ("fiscal_year", fy), ("stated_as_of", as_of)):
+        columns[name].extend([v] * n)
+    by_column: dict[str | None, tuple[str | None, str | None]] = {}  # column label -> (key, unit)
     for group, row, column, value, source_row, cell in values:
-        column_key = _key(column)
+        if column not in by_column:
+            by_column[column] = (_key(column), "share" if column and "percent" in column.lower()
+                                 else unit_of(column, f.spec.unit))
+        column_key, unit = by_column[column]
         # a row labelled with a fiscal year (parole tables) gives its months' year
         row_fy = fiscal_year_of(row) if row and _FY_LABEL.fullmatch(row) else None
-        for name, v in (("source_sheet", sheet), ("table_key", f.spec.key), ("table_title", f.title),
-                        ("row_group", group), ("row_label", row), ("column_label", column),
+        for name, v in (("row_group", group), ("row_label", row), ("column_label", column),
                         ("group_key", _key(group)), ("row_key", _key(row)), ("column_key", column_key),
-                        ("month", _month(column_key, row_fy or fy)),
-                        ("unit", "share" if column and "percent" in column.lower() else unit_of(column, f.spec.unit)),
-                        ("value", value), ("fiscal_year", fy), ("stated_as_of", as_of), ("source_row", source_row),
-                        ("cell", cell)):
+                        ("month", _month(column_key, row_fy or fy)), ("unit", unit), ("value", value),
+                        ("source_row", source_row), ("cell", cell)):
             columns[name].append(v)
 
 
