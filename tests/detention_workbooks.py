@@ -123,3 +123,21 @@ def posting(path: Path, stated: dt.date, *, detained=None, bookins=None, sheet: 
               sheet: detention_cells(detained or DETAINED, bookins or BOOKINS, **layout),
               **(extra or {}), "Footnotes": footnote_cells(stated)}
     return write_xlsx(path, sheets, merged)
+
+
+def real_postings_warehouse(path: Path, names: set[str], *, with_facilities: bool = False) -> Path:
+    """A warehouse built from the named files of the catalog's aggregate releases (real postings, DDP's facility
+    days) as found in ../shared/data; with the places stage's facility tables when asked."""
+    from icemonitor.catalog.catalog import load_catalog
+    from icemonitor.places.detention_facilities import facility_tables
+    from icemonitor.places.ref import dir_ref
+    from icemonitor.warehouse.build import BuildSource, build
+    from icemonitor.warehouse.detention_step import detention_stage
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    sources = [BuildSource(r.id, f.name, shared / f.mirror_path, f.reader, f.sha256, dict(f.options))
+               for r in load_catalog().aggregate_releases() for f in r.files if f.name in names]
+    assert len(sources) == len(names), sorted(names - {s.name for s in sources})
+    facilities = (lambda con: facility_tables(con, dir_ref(shared))) if with_facilities else None
+    build([], path, extra_tables=detention_stage(sources, facilities=facilities))
+    return path

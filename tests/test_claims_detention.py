@@ -14,11 +14,10 @@ import pytest
 from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner
 
+from detention_workbooks import real_postings_warehouse
 from icemonitor.analysis.claims import Claim, check_claim
 from icemonitor.catalog.catalog import load_catalog
 from icemonitor.cli import app
-from icemonitor.warehouse.build import BuildSource, build
-from icemonitor.warehouse.detention_step import detention_stage
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]
@@ -34,9 +33,7 @@ def _path(name: str) -> Path:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("detention-claims")
-    sources = [BuildSource(r.id, f.name, SHARED / f.mirror_path, f.reader, f.sha256, dict(f.options))
-               for r in load_catalog().aggregate_releases() for f in r.files if f.name in FILES]
-    build([], home / "warehouse.duckdb", extra_tables=detention_stage(sources))
+    real_postings_warehouse(home / "warehouse.duckdb", FILES)
     return home
 
 

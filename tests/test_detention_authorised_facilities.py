@@ -14,17 +14,12 @@ import pytest
 from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner
 
-from detention_workbooks import write_xlsx
+from detention_workbooks import real_postings_warehouse, write_xlsx
 from icemonitor.analysis import detention
-from icemonitor.catalog.catalog import load_catalog
 from icemonitor.cli import app
 from icemonitor.errors import InputError
-from icemonitor.places.detention_facilities import authorised_facilities
-from icemonitor.places.ref import dir_ref
-from icemonitor.places.detention_facilities import facility_tables
+from icemonitor.places.detention_facilities import authorised_facilities, facility_tables
 from icemonitor.readers.over72_facilities import read_over72
-from icemonitor.warehouse.build import BuildSource, build
-from icemonitor.warehouse.detention_step import detention_stage
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 OVER72 = SHARED / "facilities" / "Over72HourFacilities.xlsx"
@@ -57,10 +52,7 @@ def test_the_list_read_by_aor_equals_the_sheet() -> None:
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("over72") / "w.duckdb"
-    sources = [BuildSource(r.id, f.name, SHARED / f.mirror_path, f.reader, f.sha256, dict(f.options))
-               for r in load_catalog().aggregate_releases() for f in r.files if f.name in FILES]
-    build([], path, extra_tables=detention_stage(sources, facilities=lambda c: facility_tables(c, dir_ref(SHARED))))
+    path = real_postings_warehouse(tmp_path_factory.mktemp("over72") / "w.duckdb", FILES, with_facilities=True)
     c = duckdb.connect(str(path), read_only=True)
     yield c
     c.close()

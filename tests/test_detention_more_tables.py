@@ -13,12 +13,12 @@ import polars as pl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from detention_workbooks import footnote_cells, write_xlsx
+from detention_workbooks import footnote_cells, real_postings_warehouse, write_xlsx
 from icemonitor.catalog.catalog import load_catalog
 from icemonitor.readers import SourceFile
 from icemonitor.readers.detention_stats import read
-from icemonitor.warehouse.build import BuildSource, build
-from icemonitor.warehouse.detention_step import detention_stage, read_all
+from icemonitor.warehouse.build import BuildSource
+from icemonitor.warehouse.detention_step import read_all
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 APRIL_2026 = "FY26_detentionStats_04092026.xlsx"
@@ -52,11 +52,7 @@ def cell(name: str, sheet: str, ref: str) -> object:
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("more-tables") / "w.duckdb"
-    sources = [BuildSource(r.id, f.name, SHARED / f.mirror_path, f.reader, f.sha256, dict(f.options))
-               for r in load_catalog().aggregate_releases() for f in r.files if f.name in FILES]
-    assert len(sources) == len(FILES)
-    build([], path, extra_tables=detention_stage(sources))
+    path = real_postings_warehouse(tmp_path_factory.mktemp("more-tables") / "w.duckdb", FILES)
     c = duckdb.connect(str(path), read_only=True)
     yield c
     c.close()
