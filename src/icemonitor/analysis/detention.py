@@ -210,7 +210,7 @@ def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state
                not_in_ice_list: bool = False, limit: int = 100, not_in_any_list: bool = False) -> AnalysisResult:
     """People held per facility on a day (DDP's records; default: their last day), with the facility's county and
     whether ICE's published lists and its authorised over-72-hour list show it; largest first. `not_in_any_list`:
-    only facilities neither list shows."""
+    only facilities holding people that day that neither list shows."""
     _require(con, "detention_facility_places", "detention_facility_days")
     authorised = "in_authorised_list" in {r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'detention_facility_places'").fetchall()}
@@ -227,14 +227,15 @@ def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state
                          f"JOIN detention_facility_places p ON p.facility_code = d.detention_facility_code {county[0]} "
                          f"WHERE d.date = ? AND (? IS NULL OR coalesce(p.ice_state, {county[2]}) = ?) AND "
                          f"(NOT ? OR NOT p.matched_to_ice_list) AND (NOT ? OR (NOT p.matched_to_ice_list AND "
-                         f"{in_over72} = FALSE)) ORDER BY d.n_detained DESC, p.facility_code LIMIT ?",
+                         f"{in_over72} = FALSE AND d.n_detained > 0)) ORDER BY d.n_detained DESC, p.facility_code LIMIT ?",
                     [day, state, state, not_in_ice_list, not_in_any_list, limit])
     unmatched = con.execute("SELECT count(*), coalesce(sum(d.n_detained), 0) FROM detention_facility_days d JOIN "
                             "detention_facility_places p ON p.facility_code = d.detention_facility_code "
                             "WHERE d.date = ? AND NOT p.matched_to_ice_list", [day]).fetchone()
     neither = con.execute("SELECT count(*), coalesce(sum(d.n_detained), 0) FROM detention_facility_days d JOIN "
                           "detention_facility_places p ON p.facility_code = d.detention_facility_code WHERE d.date = ? "
-                          f"AND NOT p.matched_to_ice_list AND {in_over72} = FALSE", [day]).fetchone()
+                          f"AND NOT p.matched_to_ice_list AND {in_over72} = FALSE AND d.n_detained > 0",
+                          [day]).fetchone()
     caveats = [] if figures else [f"No facility records for {day} with these filters: no figure (not zero)."]
     caveats.append("matched_to_ice_list=false: the records hold people there but no facility of ICE's published "
                    "lists matched it by name, city and state (it may be listed under another name).")
