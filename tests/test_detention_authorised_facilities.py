@@ -71,6 +71,9 @@ def test_authorised_list_in_the_warehouse_by_aor_and_joined(con) -> None:
         [code]).fetchone()[0].upper()
     assert con.execute("SELECT in_authorised_list, authorised_aor FROM detention_facility_places WHERE facility_code = ?",
                        [code]).fetchone() == (True, "ATL")
+    # Tacoma: listed as 'TACOMA ICE PROCESSING CENTER (NORTHWEST DET CTR)', the records' CSCNWWA by the name in brackets
+    assert con.execute("SELECT facility_code, match_rule FROM detention_authorised_facilities WHERE name LIKE "
+                       "'TACOMA ICE PROCESSING CENTER%'").fetchone() == ("CSCNWWA", "gazetteer_aside_name_state")
     matched = sum(1 for *_, c, _ in rows if c is not None)
     assert matched > 120  # most listed facilities are found in the records
 

@@ -21,6 +21,7 @@ from icemonitor.places.landmark_reference import CITIES, FACILITIES, _read_csv
 from icemonitor.places.ref import Ref
 
 _NOT_WORD = re.compile(r"[^A-Z0-9 ]")
+_ASIDE = re.compile(r"\(([^)]*)\)")
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
@@ -42,6 +43,13 @@ def name_key(name: str | None) -> str | None:
     text = re.sub(r"\b([A-Z])\. ?(?=[A-Z]\.)", r"\1", text)  # initials: C. I. -> CI
     words = [_words().get(w, w) for w in _NOT_WORD.sub(" ", text.replace(".", "")).split()]
     return " ".join(words) or None
+
+
+def aside_key(name: str | None) -> str | None:
+    """The name key of a name's first aside in brackets ('TACOMA ICE PROCESSING CENTER (NORTHWEST DET CTR)' ->
+    'NORTHWEST DETENTION CENTER'): ICE's lists give a facility's other or former name there."""
+    m = _ASIDE.search(name or "")
+    return name_key(m.group(1)) if m else None
 
 
 def similarity(a: str | None, b: str | None) -> float:
@@ -110,6 +118,16 @@ def match_codes(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ref: Ref) ->
         .otherwise(pl.lit("unmatched")).alias("match_rule"),
     )
     out = out.drop("city_codes", "ddp_code")
+    # still unmatched: the name in brackets, when it is one gazetteer facility's name in the state
+    aside = by_state.filter(pl.col("facility_code").list.len() == 1).select(
+        pl.col("name_key").alias("aside_key"), "state", pl.col("facility_code").list.first().alias("aside_code"))
+    found = pl.col("facility_code").is_null() & pl.col("aside_code").is_not_null()
+    out = (out.with_columns(pl.col("name").map_elements(aside_key, return_dtype=pl.String).alias("aside_key"))
+           .join(aside, on=["aside_key", "state"], how="left")
+           .with_columns(pl.when(found).then(pl.col("aside_code")).otherwise(pl.col("facility_code")).alias("facility_code"),
+                         pl.when(found).then(pl.lit("gazetteer_aside_name_state")).otherwise(pl.col("match_rule"))
+                         .alias("match_rule"))
+           .drop("aside_key", "aside_code"))
     return _similar_in_city(out, gaz)
 
 
