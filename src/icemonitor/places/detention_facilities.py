@@ -59,20 +59,25 @@ def _key(col: str) -> pl.Expr:
 def gazetteer(ref: Ref) -> pl.DataFrame:
     """code, name key, city key, state, county_fips (from lat/long, else derived), from the UWCHR gazetteer."""
     g = _read_csv(ref, FACILITIES, ["detloc", "name", "city", "state", "county_fips5_from_latlong",
-                                    "county_fips5_derived"])
+                                    "county_fips5_derived", "lat", "long"])
     fips = pl.coalesce(
         pl.when(pl.col(c).str.contains(r"^\d{4,5}$")).then(pl.col(c).str.zfill(5))
         for c in ("county_fips5_from_latlong", "county_fips5_derived"))
     return g.select(pl.col("detloc").alias("facility_code"), _key("name").alias("name_key"),
                     _key("city").alias("city_key"), pl.col("state").str.to_uppercase().alias("state"),
-                    fips.alias("county_fips")).unique()
+                    fips.alias("county_fips"), *_coordinates()).unique()
+
+
+def _coordinates(lat: str = "lat", lon: str = "long") -> list[pl.Expr]:
+    """latitude, longitude from text columns ('NA' and blanks are no coordinates)."""
+    return [pl.col(c).cast(pl.Float64, strict=False).alias(name) for c, name in ((lat, "latitude"), (lon, "longitude"))]
 
 
 def city_counties(ref: Ref) -> pl.DataFrame:
-    """city key + state -> county_fips, for cities whose name is unique within the state."""
-    c = _read_csv(ref, CITIES, ["city_ascii", "state_id", "county_fips"])
+    """city key + state -> county_fips and the city's centre, for cities whose name is unique within the state."""
+    c = _read_csv(ref, CITIES, ["city_ascii", "state_id", "county_fips", "lat", "lng"])
     c = c.select(_key("city_ascii").alias("city_key"), pl.col("state_id").alias("state"),
-                 pl.col("county_fips").str.zfill(5).alias("county_fips"))
+                 pl.col("county_fips").str.zfill(5).alias("county_fips"), *_coordinates("lat", "lng"))
     return c.filter(pl.len().over(["city_key", "state"]) == 1)
 
 
@@ -132,7 +137,7 @@ def _similar_in_city(listed: pl.DataFrame, gaz: pl.DataFrame) -> pl.DataFrame:
 def facility_tables(con: duckdb.DuckDBPyConnection, ref: Ref) -> dict[str, pl.DataFrame]:
     """detention_facility_list (ICE's list, matched) and detention_facility_places (records' codes, placed)."""
     listed = listed_facilities(con, ref)
-    gaz = gazetteer(ref).select("facility_code", "county_fips").unique("facility_code", keep="first")
+    gaz = gazetteer(ref).select("facility_code", "county_fips", "latitude", "longitude").unique("facility_code", keep="first")
     cities = city_counties(ref)
     codes = _frame(
         con, "SELECT detention_facility_code AS facility_code, any_value(detention_facility) AS ddp_name, "
@@ -147,15 +152,23 @@ def facility_tables(con: duckdb.DuckDBPyConnection, ref: Ref) -> dict[str, pl.Da
     placed = (codes.join(gaz, on="facility_code", how="left")
               .join(ice_names, on="facility_code", how="left")
               .with_columns(_key("ice_city").alias("city_key"), pl.col("ice_state").alias("state"))
-              .join(cities.rename({"county_fips": "city_fips"}), on=["city_key", "state"], how="left"))
+              .join(cities.rename({"county_fips": "city_fips", "latitude": "city_lat", "longitude": "city_lon"}),
+                    on=["city_key", "state"], how="left"))
+    # drawn where the gazetteer geocoded the address; else, when ICE's listed city placed it, at the city's centre
+    by_city = pl.col("county_fips").is_null() & pl.col("city_fips").is_not_null()
+    has_address = pl.col("county_fips").is_not_null() & pl.col("latitude").is_not_null() & pl.col("longitude").is_not_null()
     placed = placed.with_columns(
         pl.col("ice_names").is_not_null().alias("matched_to_ice_list"),
         pl.coalesce("county_fips", "city_fips").alias("county_fips"),
         pl.when(pl.col("county_fips").is_not_null()).then(pl.lit("gazetteer"))
         .when(pl.col("city_fips").is_not_null()).then(pl.lit("ice_list_city")).otherwise(pl.lit(None))
         .alias("placed_by"),
-    ).drop("city_key", "state", "city_fips")
-    listed = listed.join(gaz.rename({"county_fips": "gaz_fips"}), on="facility_code", how="left").with_columns(
-        pl.col("gaz_fips").alias("county_fips")).drop("gaz_fips", "name_key", "city_key")
+        pl.when(has_address).then(pl.col("latitude")).when(by_city).then(pl.col("city_lat")).alias("latitude"),
+        pl.when(has_address).then(pl.col("longitude")).when(by_city).then(pl.col("city_lon")).alias("longitude"),
+        pl.when(has_address).then(pl.lit("address")).when(by_city & pl.col("city_lat").is_not_null())
+        .then(pl.lit("city_centre")).alias("located_by"),
+    ).drop("city_key", "state", "city_fips", "city_lat", "city_lon")
+    listed = listed.join(gaz.select("facility_code", pl.col("county_fips").alias("gaz_fips")), on="facility_code",
+                         how="left").with_columns(pl.col("gaz_fips").alias("county_fips")).drop("gaz_fips", "name_key", "city_key")
     return {"detention_facility_list": listed.sort("state", "name", "city"),
             "detention_facility_places": placed.sort("facility_code")}
