@@ -187,3 +187,18 @@ def test_downloads_are_linked_from_the_detention_page_and_the_api_docs(warehouse
             assert f'href="/api/v1/detention/download/{name}?format={fmt}"' in html
     docs = warehouse_client.get("/api/docs", params={"lang": "es"}).text
     assert 'id="detention-downloads"' in docs and 'href="/detention?lang=es#downloads"' in docs
+
+
+def test_cli_api_and_page_answer_one_question_with_one_number(built_home, warehouse_client, monkeypatch) -> None:
+    """`icemonitor detention place` gives the figures of /api/v1/detention/place (and so of the place page)."""
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(built_home))
+    for place in ("LOS", "Loving County, TX"):
+        out = CliRunner().invoke(app, ["detention", "place", place, "--json"])
+        assert out.exit_code == 0, out.output
+        cli = json.loads(out.output)
+        api = warehouse_client.get("/api/v1/detention/place", params={"place": place}).json()
+        assert (cli["figures"], cli["extra"], cli["coverage"]) == (api["figures"], api["extra"], api["coverage"])

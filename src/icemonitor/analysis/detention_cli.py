@@ -105,6 +105,24 @@ def facilities_cmd(
                         "matched_to_ice_list"])
 
 
+@detention_app.command("place")
+def place_cmd(
+    place: str = typer.Argument(..., help="An AOR (LOS), a state (CA) or a county (06037, 'Cook County, IL')"),
+    day: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD (default: the records' last day)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """People held in the ICE detention facilities of a place on a day, each facility with its 30-day trend (as
+    /api/v1/detention/place and the place pages); a place with no facility in the records has no count."""
+    from icemonitor.analysis.common import reference_for
+    from icemonitor.analysis.detention import in_place
+    from icemonitor.places.place_names import parse_place
+
+    con = open_warehouse()
+    found = parse_place(place, reference_for(con))
+    show(in_place(con, found.label, found.county_fips, parse_date(day, "date")), as_json,
+         ["facility_code", "name", "county_name", "held_during_day", "held_before", "change", "matched_to_ice_list"])
+
+
 @detention_app.command("discover")
 def discover_cmd(
     url: str = typer.Option("https://www.ice.gov/detain/detention-management", "--url",
