@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import re
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -202,3 +203,28 @@ def test_cli_api_and_page_answer_one_question_with_one_number(built_home, wareho
         cli = json.loads(out.output)
         api = warehouse_client.get("/api/v1/detention/place", params={"place": place}).json()
         assert (cli["figures"], cli["extra"], cli["coverage"]) == (api["figures"], api["extra"], api["coverage"])
+
+
+PLACES_DIGEST = """
+import hashlib, sys
+from pathlib import Path
+import duckdb
+from icemonitor.places.detention_facilities import facility_tables
+from icemonitor.places.ref import dir_ref
+con = duckdb.connect(sys.argv[1], read_only=True)
+for name, df in sorted(facility_tables(con, dir_ref(Path(sys.argv[2]))).items()):
+    print(name, hashlib.sha256(df.sort(df.columns).write_csv().encode()).hexdigest())
+"""
+
+
+def test_facilities_are_placed_the_same_on_every_build(warehouse_path) -> None:
+    """The map and the place pages rest on the facility placement: two processes (other hash seeds, other row
+    orders from DuckDB's parallel grouping) place every facility in the same city, county and AOR."""
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", PLACES_DIGEST, str(warehouse_path), str(SHARED)], check=True,
+                           capture_output=True, text=True, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin",
+                                                                "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+                           ).stdout for seed in ("1", "2")]
+    assert runs[0] == runs[1] and runs[0].count("\n") == 2

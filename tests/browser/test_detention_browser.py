@@ -44,8 +44,7 @@ def test_facility_map_and_place_chart_draw_on_a_phone(server, lang):
         scroll, client = pg.evaluate(WIDTHS)
         assert scroll <= client, f"/detention is {scroll} px wide on a {client} px screen"
         (ARTIFACTS / "detention").mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(ARTIFACTS / "detention" / f"detention_map_{lang}.png"), full_page=False,
-                      clip={"x": 0, "y": svg.bounding_box()["y"], "width": 390, "height": 600})
+        pg.locator("#fig-facility-map").screenshot(path=str(ARTIFACTS / "detention" / f"detention_map_{lang}.png"))
         pg.goto(f"{server}/place/LOS?lang={lang}")
         drawn(pg, "chart-detention", timeout=60000)
         assert pg.locator("#detention-facilities tbody tr").count() >= 1

@@ -84,7 +84,7 @@ def city_counties(ref: Ref) -> pl.DataFrame:
 def listed_facilities(con: duckdb.DuckDBPyConnection, ref: Ref) -> pl.DataFrame:
     """One row per facility (name, city, state) in ICE's published lists, with its records' code and county."""
     rows = _frame(
-        con, "SELECT r.name, r.city, upper(r.state) AS state, any_value(r.aor) AS aor, "
+        con, "SELECT r.name, r.city, upper(r.state) AS state, first(r.aor ORDER BY r.stated_as_of DESC, r.aor) AS aor, "
         "min(r.stated_as_of) AS first_listed, max(r.stated_as_of) AS last_listed, "
         "count(DISTINCT r.source_file) AS n_postings FROM detention_facility_rows r "
         "WHERE r.name IS NOT NULL GROUP BY ALL")
@@ -92,7 +92,7 @@ def listed_facilities(con: duckdb.DuckDBPyConnection, ref: Ref) -> pl.DataFrame:
     gaz = gazetteer(ref)
     by_state = gaz.group_by("name_key", "state").agg(pl.col("facility_code").unique())
     by_city = gaz.group_by("name_key", "city_key", "state").agg(pl.col("facility_code").unique().alias("city_codes"))
-    days = _frame(con, "SELECT detention_facility_code AS facility_code, any_value(detention_facility) AS ddp_name "
+    days = _frame(con, "SELECT detention_facility_code AS facility_code, arg_max(detention_facility, date) AS ddp_name "
                        "FROM detention_facility_days GROUP BY 1").with_columns(_key("ddp_name").alias("name_key"))
     ddp_unique = days.filter(pl.len().over("name_key") == 1).select("name_key", pl.col("facility_code").alias("ddp_code"))
     out = (rows.join(by_state, on=["name_key", "state"], how="left")
@@ -140,12 +140,15 @@ def facility_tables(con: duckdb.DuckDBPyConnection, ref: Ref) -> dict[str, pl.Da
     gaz = gazetteer(ref).select("facility_code", "county_fips", "latitude", "longitude").unique("facility_code", keep="first")
     cities = city_counties(ref)
     codes = _frame(
-        con, "SELECT detention_facility_code AS facility_code, any_value(detention_facility) AS ddp_name, "
+        con, "SELECT detention_facility_code AS facility_code, arg_max(detention_facility, date) AS ddp_name, "
         "min(date) AS first_day, max(date) AS last_day, max(n_detained) AS max_held, "
         "arg_max(n_detained, date) AS held_on_last_day, any_value(release_id) AS release_id "
         "FROM detention_facility_days GROUP BY 1")
     matched = listed.filter(pl.col("facility_code").is_not_null())
-    ice_names = matched.group_by("facility_code").agg(
+    # city, state and AOR of the code's latest listing (ties: by name, city): the same on every build
+    matched = matched.sort(["facility_code", "last_listed", "name", "city", "state"],
+                           descending=[False, True, False, False, False], nulls_last=True)
+    ice_names = matched.group_by("facility_code", maintain_order=True).agg(
         pl.col("name").unique().sort().str.join(" | ").alias("ice_names"),
         pl.col("city").first().alias("ice_city"), pl.col("state").first().alias("ice_state"),
         pl.col("aor").first().alias("ice_aor"), pl.col("first_listed").min(), pl.col("last_listed").max())

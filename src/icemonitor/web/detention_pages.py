@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from icemonitor.analysis import detention
 from icemonitor.analysis.common import has_table
-from icemonitor.web import charts, i18n
+from icemonitor.web import api_detention, charts, i18n
 from icemonitor.web.pages import Page
 
 router = APIRouter(include_in_schema=False)
@@ -97,10 +97,11 @@ def facility_map(points: list[dict], t, topo_url: str, day: str) -> dict:  # noq
                  "longitude": {"field": "lon", "type": "quantitative"},
                  "latitude": {"field": "lat", "type": "quantitative"},
                  "size": {"field": "held", "type": "quantitative", "title": size_title,
-                          "scale": {"range": [6, 1200]}, "legend": {"format": ",.0f", "titleLimit": 320}},
+                          "scale": {"range": [6, 1200]},
+                          "legend": {"format": ",.0f", "titleLimit": 320, "orient": "top", "direction": "horizontal"}},
                  "color": {"field": "located", "type": "nominal", "title": t("detention.map_located"),
                            "scale": {"domain": list(located.values()), "range": ["#2f5d8a", "#e07b00"]},
-                           "legend": {"titleLimit": 320, "labelLimit": 320}},
+                           "legend": {"titleLimit": 320, "labelLimit": 320, "orient": "bottom", "direction": "vertical"}},
                  "tooltip": [{"field": "name", "title": t("detention.facility")},
                              {"field": "place", "title": t("detention.place")},
                              {"field": "held", "type": "quantitative", "format": ",", "title": size_title},
@@ -159,16 +160,13 @@ def in_place(page: Page, place, label: str) -> dict | None:  # noqa: ANN001 - pl
             "defs": detention.definitions(page.lang)}
 
 
-DOWNLOADS = ("snapshots", "monthly", "facility_days", "facilities", "facility_list", "exclusions", "postings")
-
-
 @router.get("/detention", response_class=HTMLResponse)
 def detention_page(request: Request) -> HTMLResponse:
     page = Page(request)
     t = page.t
     con = page.wh.cursor()
     common = dict(defs=detention.definitions(page.lang), active="detention", api="/api/v1/detention/now",
-                  downloads=DOWNLOADS)
+                  downloads=tuple(api_detention.DOWNLOADS))
     if not detention.has_detention_tables(con):  # a warehouse built without the detention releases
         return page.render("detention.html", now=None, changes=None, biggest=None, unlisted=None, adp_spec=None,
                            map_spec=None, off_map=None, answer=None, **common)
