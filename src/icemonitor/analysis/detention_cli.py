@@ -119,8 +119,15 @@ def place_cmd(
 
     con = open_warehouse()
     found = parse_place(place, reference_for(con))
-    show(in_place(con, found.label, found.county_fips, parse_date(day, "date")), as_json,
-         ["facility_code", "name", "county_name", "held_during_day", "held_before", "change", "matched_to_ice_list"])
+    res = in_place(con, found.label, found.county_fips, parse_date(day, "date"))
+    show(res, as_json, ["facility_code", "name", "county_name", "held_during_day", "held_before", "change",
+                        "matched_to_ice_list"])
+    if not as_json and res.extra["held_during_day"] is not None:
+        from icemonitor.analysis.cli import out
+
+        out.print(f"held in {found.label} on {res.parameters['date']}: {res.extra['held_during_day']:,} in "
+                  f"{res.extra['facilities']} facilities ({res.extra['held_before']:,} on {res.extra['before']})",
+                  highlight=False, markup=False)
 
 
 @detention_app.command("discover")
