@@ -75,11 +75,13 @@ WIDTHS = "() => [document.documentElement.scrollWidth, document.documentElement.
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_facility_map_and_place_chart_draw_on_a_phone(server, lang):
+def test_facility_map_and_place_chart_draw_on_a_phone(page, server, lang):
     """The detention map on a phone (390 x 844): drawn, one circle per facility the spec lists, no wider than the
     screen; and a place page's detention chart and table."""
-    with recording_page() as pg:
-        pg.set_viewport_size({"width": 390, "height": 844})
+    pg = page
+    del pg.errors[:]
+    pg.set_viewport_size({"width": 390, "height": 844})
+    try:
         pg.goto(f"{server}/detention?lang={lang}")
         svg = drawn(pg, "chart-facility-map", timeout=60000)
         spec = json.loads(pg.locator('script[data-chart-for="chart-facility-map"]').text_content())
@@ -97,3 +99,5 @@ def test_facility_map_and_place_chart_draw_on_a_phone(server, lang):
         scroll, client = pg.evaluate(WIDTHS)
         assert scroll <= client, f"/place/LOS is {scroll} px wide on a {client} px screen"
         assert not pg.errors, pg.errors
+    finally:
+        pg.set_viewport_size({"width": 1200, "height": 900})
