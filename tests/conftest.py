@@ -27,11 +27,12 @@ def shared_ref(path: str) -> Path:
 
 @pytest.fixture(scope="session")
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An ICEMONITOR_HOME with every release fetched from ../shared/data and the warehouse built."""
+    """An ICEMONITOR_HOME with every release fetched from ../shared/data and the warehouse built as `icemonitor
+    build` builds it: event tables, places tables, detention tables."""
     from icemonitor import config
-    from icemonitor.catalog.fetch import fetch, reference_resolver
+    from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
-    from icemonitor.places.build_step import place_stage
+    from icemonitor.places.build_step import catalog_stage
     from icemonitor.warehouse.sources import catalog_sources
 
     home = tmp_path_factory.mktemp("icemonitor-home")
@@ -39,7 +40,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build(
         catalog_sources(home=home),
         config.warehouse_path(home),
-        extra_tables=place_stage(reference_resolver(home)),
+        extra_tables=catalog_stage(home),
     )
     return home
 

@@ -6,7 +6,7 @@ with the intake mounted as `icemonitor serve` mounts it:
 - no script error, no console error, no failed request, no HTTP error,
 - no request to another host (everything, the API documentation included, is served by the app),
 - the intake is linked from every dashboard page, in the page's language,
-- place, sweep and sanctuary (/targeting) pages open with a plain answer in the page's language.
+- place, sweep, sanctuary (/targeting) and detention pages open with a plain answer in the page's language.
 
 The crawl follows the links of each page it visits and takes up to PER_KIND pages of each kind (first path
 segment: /place/..., /sweep/..., ...), so every template is visited without loading hundreds of near-identical
@@ -30,7 +30,7 @@ pytestmark = needs_chromium
 
 PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 900}
 PER_KIND = 2
-ANSWERED = ("/place/", "/sweep/", "/targeting")  # pages that open with a plain answer (web/answers.py)
+ANSWERED = ("/place/", "/sweep/", "/targeting", "/detention")  # pages that open with a plain answer
 MAX_PAGES = 30
 # not pages: files, JSON and the app's own assets
 NOT_PAGES = ("/static/", "/geo/", "/openapi.json", "/api/v1/", "/data/", "/intake/static/")
@@ -113,7 +113,7 @@ def pages(page, server) -> list[str]:
 
 def test_the_crawl_reaches_every_kind_of_page(pages):
     kinds = {urlsplit(p).path.split("/")[1] for p in pages}
-    assert {"", "sweeps", "sweep", "place", "targeting", "check", "data", "api", "intake"} <= kinds, pages
+    assert {"", "sweeps", "sweep", "place", "targeting", "check", "data", "api", "intake", "detention"} <= kinds, pages
 
 
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])

@@ -1,7 +1,9 @@
-"""Place, sweep and Spanish pages in a real browser (Debian's chromium via Playwright), over the warehouse
+"""Place, sweep, detention and Spanish pages in a real browser (Debian's chromium via Playwright), over the warehouse
 `icemonitor build` makes (conftest's `warehouse_path`). Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from browser_support import ARTIFACTS, drawn, needs_chromium, recording_page, serving
@@ -67,3 +69,35 @@ def test_sweep_page_from_the_list_and_spanish(page, server):
     for control in ("s-place", "f-from", "f-to", "s-measure", "s-level", "s-limit"):
         assert page.locator(f"label[for={control}]").count() == 1
     assert not page.errors, page.errors
+
+
+WIDTHS = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_facility_map_and_place_chart_draw_on_a_phone(page, server, lang):
+    """The detention map on a phone (390 x 844): drawn, one circle per facility the spec lists, no wider than the
+    screen; and a place page's detention chart and table."""
+    pg = page
+    del pg.errors[:]
+    pg.set_viewport_size({"width": 390, "height": 844})
+    try:
+        pg.goto(f"{server}/detention?lang={lang}")
+        svg = drawn(pg, "chart-facility-map", timeout=60000)
+        spec = json.loads(pg.locator('script[data-chart-for="chart-facility-map"]').text_content())
+        circles = pg.locator("#chart-facility-map g.mark-symbol.role-mark path").count()
+        assert circles == len(spec["layer"][1]["data"]["values"]) > 300
+        box = svg.bounding_box()
+        assert box["width"] <= 390 and box["height"] > 150  # the map keeps the US aspect ratio, not a thumbnail
+        scroll, client = pg.evaluate(WIDTHS)
+        assert scroll <= client, f"/detention is {scroll} px wide on a {client} px screen"
+        (ARTIFACTS / "detention").mkdir(parents=True, exist_ok=True)
+        pg.locator("#fig-facility-map").screenshot(path=str(ARTIFACTS / "detention" / f"detention_map_{lang}.png"))
+        pg.goto(f"{server}/place/LOS?lang={lang}")
+        drawn(pg, "chart-detention", timeout=60000)
+        assert pg.locator("#detention-facilities tbody tr").count() >= 1
+        scroll, client = pg.evaluate(WIDTHS)
+        assert scroll <= client, f"/place/LOS is {scroll} px wide on a {client} px screen"
+        assert not pg.errors, pg.errors
+    finally:
+        pg.set_viewport_size({"width": 1200, "height": 900})

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 from functools import cache
 from importlib import resources
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import duckdb
@@ -222,7 +223,8 @@ def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state
         if has_table(con, "counties") else ("", "NULL", "NULL")
     figures = _rows(con, f"SELECT p.facility_code, p.ddp_name, p.ice_names, p.ice_city, coalesce(p.ice_state, "
                          f"{county[2]}) AS state, p.county_fips, {county[1]} AS county_name, p.placed_by, "
-                         f"p.matched_to_ice_list, {in_over72} AS in_authorised_list, d.n_detained AS held_during_day, "
+                         f"p.matched_to_ice_list, {in_over72} AS in_authorised_list, p.latitude, p.longitude, "
+                         f"p.located_by, d.n_detained AS held_during_day, "
                          f"d.n_detained_at_midnight AS held_at_midnight, p.release_id FROM detention_facility_days d "
                          f"JOIN detention_facility_places p ON p.facility_code = d.detention_facility_code {county[0]} "
                          f"WHERE d.date = ? AND (? IS NULL OR coalesce(p.ice_state, {county[2]}) = ?) AND "
@@ -275,3 +277,64 @@ def changes_since_previous(con: duckdb.DuckDBPyConnection) -> AnalysisResult:
     return AnalysisResult(name="detention_changes", parameters={"after": dates[0], "before": dates[1]},
                           figures=figures, definitions={"currently_detained": definitions()["currently_detained"]},
                           releases=[f["release_id"] for f in figures])
+
+
+TREND_DAYS = 30  # a facility's trend: people held on the day against this many days before
+
+
+def in_place(con: duckdb.DuckDBPyConnection, label: str, counties: Sequence[str],
+             day: dt.date | None = None) -> AnalysisResult:
+    """People held in ICE detention facilities in a place (an AOR, state or county, given by its counties) on a
+    day of DDP's records (default: their last day): each facility with the day's count and its trend over
+    TREND_DAYS days, the place's total, and the place's monthly average held per day. A place with no facility in
+    the records gets no count (not zero)."""
+    _require(con, "detention_facility_places", "detention_facility_days")
+    (first, last) = con.execute("SELECT min(date), max(date) FROM detention_facility_days").fetchone()
+    day = day or last
+    params = {"place": label, "date": day}
+    defs = {k: definitions()[k] for k in ("facility_in_place", "held_during_day", "held_at_midnight")}
+    fips = sorted(set(counties))
+    before = day - dt.timedelta(days=TREND_DAYS) if day else None
+    county = ("LEFT JOIN counties c ON c.county_fips = p.county_fips", "c.county_name") \
+        if has_table(con, "counties") else ("", "NULL")
+    figures = _rows(con, f"SELECT p.facility_code, coalesce(p.ice_names, p.ddp_name) AS name, p.county_fips, "
+                         f"{county[1]} AS county_name, p.matched_to_ice_list, p.first_day, "
+                         f"d.n_detained AS held_during_day, d.n_detained_at_midnight AS held_at_midnight, "
+                         f"b.n_detained AS held_before, (d.n_detained - b.n_detained) AS change, p.release_id "
+                         f"FROM detention_facility_places p {county[0]} "
+                         f"LEFT JOIN detention_facility_days d ON d.detention_facility_code = p.facility_code "
+                         f"AND d.date = ? LEFT JOIN detention_facility_days b ON b.detention_facility_code = "
+                         f"p.facility_code AND b.date = ? WHERE list_contains(?, p.county_fips) "
+                         f"ORDER BY d.n_detained DESC NULLS LAST, p.max_held DESC, p.facility_code",
+                    [day, before, fips])
+    unplaced = _rows(con, "SELECT count(*) AS facilities, coalesce(sum(d.n_detained), 0)::BIGINT AS people "
+                          "FROM detention_facility_places p JOIN detention_facility_days d ON "
+                          "d.detention_facility_code = p.facility_code AND d.date = ? WHERE p.county_fips IS NULL "
+                          "AND d.n_detained > 0", [day])[0]
+    coverage = {"status": "full", "share": 1.0, "from": first, "to": last, "releases": [DDP_RELEASE],
+                "reason": "", "records_reach": f"{first}..{last}"}
+    caveats = []
+    extra: dict[str, Any] = {"facilities": len(figures), "held_during_day": None, "held_at_midnight": None,
+                             "held_before": None, "before": before, "monthly": [], "unplaced": unplaced}
+    if first is None or not (first <= day <= last):
+        coverage |= {"status": "none", "share": 0.0, "reason": f"DDP's facility records cover {first} to {last}; "
+                                                                f"{day} is outside: no figure (not zero)."}
+        caveats.append(coverage["reason"])
+    elif not figures:
+        coverage |= {"status": "none", "share": 0.0,
+                     "reason": f"No ICE detention facility in the records for {label}: no figure (not zero)."}
+        caveats.append(coverage["reason"])
+    else:
+        extra |= {k: sum(f[k] for f in figures if f[k] is not None)
+                  for k in ("held_during_day", "held_at_midnight", "held_before")}
+        extra["monthly"] = _rows(con, "SELECT month, avg(held)::DOUBLE AS held_per_day FROM (SELECT "
+                                      "date_trunc('month', d.date)::DATE AS month, d.date, sum(d.n_detained) AS held "
+                                      "FROM detention_facility_days d JOIN detention_facility_places p ON "
+                                      "d.detention_facility_code = p.facility_code WHERE list_contains(?, "
+                                      "p.county_fips) GROUP BY ALL) GROUP BY month ORDER BY month", [fips])
+    if unplaced["facilities"]:
+        caveats.append(f"{unplaced['facilities']} facilities holding {unplaced['people']:,} people on {day} could "
+                       f"not be placed in any county; some of them may be in {label}.")
+    return AnalysisResult(name="detention_in_place", parameters=params, figures=figures, definitions=defs,
+                          releases=sorted({f["release_id"] for f in figures}), caveats=caveats, extra=extra,
+                          coverage=coverage)

@@ -109,6 +109,31 @@ def facilities_cmd(
                         "matched_to_ice_list", "in_authorised_list"])
 
 
+@detention_app.command("place")
+def place_cmd(
+    place: str = typer.Argument(..., help="An AOR (LOS), a state (CA) or a county (06037, 'Cook County, IL')"),
+    day: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD (default: the records' last day)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """People held in the ICE detention facilities of a place on a day, each facility with its 30-day trend (as
+    /api/v1/detention/place and the place pages); a place with no facility in the records has no count."""
+    from icemonitor.analysis.common import reference_for
+    from icemonitor.analysis.detention import in_place
+    from icemonitor.places.place_names import parse_place
+
+    con = open_warehouse()
+    found = parse_place(place, reference_for(con))
+    res = in_place(con, found.label, found.county_fips, parse_date(day, "date"))
+    show(res, as_json, ["facility_code", "name", "county_name", "held_during_day", "held_before", "change",
+                        "matched_to_ice_list"])
+    if not as_json and res.extra["held_during_day"] is not None:
+        from icemonitor.analysis.cli import out
+
+        out.print(f"held in {found.label} on {res.parameters['date']}: {res.extra['held_during_day']:,} in "
+                  f"{res.extra['facilities']} facilities ({res.extra['held_before']:,} on {res.extra['before']})",
+                  highlight=False, markup=False)
+
+
 @detention_app.command("discover")
 def discover_cmd(
     url: str = typer.Option("https://www.ice.gov/detain/detention-management", "--url",

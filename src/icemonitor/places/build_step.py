@@ -36,3 +36,26 @@ def place_stage(ref: Ref) -> Callable[[duckdb.DuckDBPyConnection], None]:
         _write(con, "landmark_resolution", landmark_table(con, ref))
 
     return write
+
+
+def catalog_stage(home=None, say: Callable[[str], None] | None = None  # noqa: ANN001 - Path | None
+                  ) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Everything a catalog build (`icemonitor build`, the shared test warehouse) writes after the event tables:
+    the places tables from the archived reference files, then the detention tables from every aggregate release
+    (ICE's postings, DDP's facility days) with the facilities placed in counties. `say` names each step."""
+    from icemonitor.catalog.fetch import reference_resolver
+    from icemonitor.places.detention_facilities import facility_tables
+    from icemonitor.warehouse.detention_step import aggregate_sources, detention_stage
+
+    ref = reference_resolver(home)
+    places = place_stage(ref)
+    detention = detention_stage(aggregate_sources(home=home), facilities=lambda con: facility_tables(con, ref))
+    say = say or (lambda step: None)
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        say("places: counties, population, policies, landmark resolution")
+        places(con)
+        say("detention: statistics postings, exclusions, panels")
+        detention(con)
+
+    return write

@@ -67,27 +67,32 @@ def _key(col: str) -> pl.Expr:
 def gazetteer(ref: Ref) -> pl.DataFrame:
     """code, name key, city key, state, county_fips (from lat/long, else derived), from the UWCHR gazetteer."""
     g = _read_csv(ref, FACILITIES, ["detloc", "name", "city", "state", "county_fips5_from_latlong",
-                                    "county_fips5_derived"])
+                                    "county_fips5_derived", "lat", "long"])
     fips = pl.coalesce(
         pl.when(pl.col(c).str.contains(r"^\d{4,5}$")).then(pl.col(c).str.zfill(5))
         for c in ("county_fips5_from_latlong", "county_fips5_derived"))
     return g.select(pl.col("detloc").alias("facility_code"), _key("name").alias("name_key"),
                     _key("city").alias("city_key"), pl.col("state").str.to_uppercase().alias("state"),
-                    fips.alias("county_fips")).unique()
+                    fips.alias("county_fips"), *_coordinates()).unique()
+
+
+def _coordinates(lat: str = "lat", lon: str = "long") -> list[pl.Expr]:
+    """latitude, longitude from text columns ('NA' and blanks are no coordinates)."""
+    return [pl.col(c).cast(pl.Float64, strict=False).alias(name) for c, name in ((lat, "latitude"), (lon, "longitude"))]
 
 
 def city_counties(ref: Ref) -> pl.DataFrame:
-    """city key + state -> county_fips, for cities whose name is unique within the state."""
-    c = _read_csv(ref, CITIES, ["city_ascii", "state_id", "county_fips"])
+    """city key + state -> county_fips and the city's centre, for cities whose name is unique within the state."""
+    c = _read_csv(ref, CITIES, ["city_ascii", "state_id", "county_fips", "lat", "lng"])
     c = c.select(_key("city_ascii").alias("city_key"), pl.col("state_id").alias("state"),
-                 pl.col("county_fips").str.zfill(5).alias("county_fips"))
+                 pl.col("county_fips").str.zfill(5).alias("county_fips"), *_coordinates("lat", "lng"))
     return c.filter(pl.len().over(["city_key", "state"]) == 1)
 
 
 def listed_facilities(con: duckdb.DuckDBPyConnection, ref: Ref) -> pl.DataFrame:
     """One row per facility (name, city, state) in ICE's published lists, with its records' code and county."""
     rows = _frame(
-        con, "SELECT r.name, r.city, upper(r.state) AS state, any_value(r.aor) AS aor, "
+        con, "SELECT r.name, r.city, upper(r.state) AS state, first(r.aor ORDER BY r.stated_as_of DESC, r.aor) AS aor, "
         "min(r.stated_as_of) AS first_listed, max(r.stated_as_of) AS last_listed, "
         "count(DISTINCT r.source_file) AS n_postings FROM detention_facility_rows r "
         "WHERE r.name IS NOT NULL GROUP BY ALL")
@@ -100,7 +105,7 @@ def match_codes(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ref: Ref) ->
     gaz = gazetteer(ref)
     by_state = gaz.group_by("name_key", "state").agg(pl.col("facility_code").unique())
     by_city = gaz.group_by("name_key", "city_key", "state").agg(pl.col("facility_code").unique().alias("city_codes"))
-    days = _frame(con, "SELECT detention_facility_code AS facility_code, any_value(detention_facility) AS ddp_name "
+    days = _frame(con, "SELECT detention_facility_code AS facility_code, arg_max(detention_facility, date) AS ddp_name "
                        "FROM detention_facility_days GROUP BY 1").with_columns(_key("ddp_name").alias("name_key"))
     ddp_unique = days.filter(pl.len().over("name_key") == 1).select("name_key", pl.col("facility_code").alias("ddp_code"))
     out = (rows.join(by_state, on=["name_key", "state"], how="left")
@@ -187,29 +192,40 @@ def facility_tables(con: duckdb.DuckDBPyConnection, ref: Ref) -> dict[str, pl.Da
     matched) and detention_facility_places (records' codes, placed, with whether either list shows them)."""
     listed = listed_facilities(con, ref)
     authorised = authorised_facilities(con, ref)
-    gaz = gazetteer(ref).select("facility_code", "county_fips").unique("facility_code", keep="first")
+    gaz = gazetteer(ref).select("facility_code", "county_fips", "latitude", "longitude").unique("facility_code", keep="first")
     cities = city_counties(ref)
     codes = _frame(
-        con, "SELECT detention_facility_code AS facility_code, any_value(detention_facility) AS ddp_name, "
+        con, "SELECT detention_facility_code AS facility_code, arg_max(detention_facility, date) AS ddp_name, "
         "min(date) AS first_day, max(date) AS last_day, max(n_detained) AS max_held, "
         "arg_max(n_detained, date) AS held_on_last_day, any_value(release_id) AS release_id "
         "FROM detention_facility_days GROUP BY 1")
     matched = listed.filter(pl.col("facility_code").is_not_null())
-    ice_names = matched.group_by("facility_code").agg(
+    # city, state and AOR of the code's latest listing (ties: by name, city): the same on every build
+    matched = matched.sort(["facility_code", "last_listed", "name", "city", "state"],
+                           descending=[False, True, False, False, False], nulls_last=True)
+    ice_names = matched.group_by("facility_code", maintain_order=True).agg(
         pl.col("name").unique().sort().str.join(" | ").alias("ice_names"),
         pl.col("city").first().alias("ice_city"), pl.col("state").first().alias("ice_state"),
         pl.col("aor").first().alias("ice_aor"), pl.col("first_listed").min(), pl.col("last_listed").max())
     placed = (codes.join(gaz, on="facility_code", how="left")
               .join(ice_names, on="facility_code", how="left")
               .with_columns(_key("ice_city").alias("city_key"), pl.col("ice_state").alias("state"))
-              .join(cities.rename({"county_fips": "city_fips"}), on=["city_key", "state"], how="left"))
+              .join(cities.rename({"county_fips": "city_fips", "latitude": "city_lat", "longitude": "city_lon"}),
+                    on=["city_key", "state"], how="left"))
+    # drawn where the gazetteer geocoded the address; else, when ICE's listed city placed it, at the city's centre
+    by_city = pl.col("county_fips").is_null() & pl.col("city_fips").is_not_null()
+    has_address = pl.col("county_fips").is_not_null() & pl.col("latitude").is_not_null() & pl.col("longitude").is_not_null()
     placed = placed.with_columns(
         pl.col("ice_names").is_not_null().alias("matched_to_ice_list"),
         pl.coalesce("county_fips", "city_fips").alias("county_fips"),
         pl.when(pl.col("county_fips").is_not_null()).then(pl.lit("gazetteer"))
         .when(pl.col("city_fips").is_not_null()).then(pl.lit("ice_list_city")).otherwise(pl.lit(None))
         .alias("placed_by"),
-    ).drop("city_key", "state", "city_fips")
+        pl.when(has_address).then(pl.col("latitude")).when(by_city).then(pl.col("city_lat")).alias("latitude"),
+        pl.when(has_address).then(pl.col("longitude")).when(by_city).then(pl.col("city_lon")).alias("longitude"),
+        pl.when(has_address).then(pl.lit("address")).when(by_city & pl.col("city_lat").is_not_null())
+        .then(pl.lit("city_centre")).alias("located_by"),
+    ).drop("city_key", "state", "city_fips", "city_lat", "city_lon")
     if authorised is None:  # the list is not available: whether it shows a facility is unknown, not 'no'
         placed = placed.with_columns(pl.lit(None, pl.Boolean).alias("in_authorised_list"),
                                      pl.lit(None, pl.String).alias("authorised_aor"))
@@ -218,8 +234,8 @@ def facility_tables(con: duckdb.DuckDBPyConnection, ref: Ref) -> dict[str, pl.Da
             pl.col("aor").first().alias("authorised_aor"))
         placed = placed.join(shown, on="facility_code", how="left").with_columns(
             pl.col("facility_code").is_in(shown["facility_code"].implode()).alias("in_authorised_list"))
-    listed = listed.join(gaz.rename({"county_fips": "gaz_fips"}), on="facility_code", how="left").with_columns(
-        pl.col("gaz_fips").alias("county_fips")).drop("gaz_fips", "name_key", "city_key")
+    listed = listed.join(gaz.select("facility_code", pl.col("county_fips").alias("gaz_fips")), on="facility_code",
+                         how="left").with_columns(pl.col("gaz_fips").alias("county_fips")).drop("gaz_fips", "name_key", "city_key")
     out = {"detention_facility_list": listed.sort("state", "name", "city"),
            "detention_facility_places": placed.sort("facility_code")}
     if authorised is not None:

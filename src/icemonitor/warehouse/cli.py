@@ -29,10 +29,7 @@ def build_command(
     from icemonitor.catalog.catalog import load_catalog
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
-    from icemonitor.catalog.fetch import reference_resolver
-    from icemonitor.places.build_step import place_stage
-    from icemonitor.places.detention_facilities import facility_tables
-    from icemonitor.warehouse.detention_step import aggregate_sources, detention_stage
+    from icemonitor.places.build_step import catalog_stage
     from icemonitor.warehouse.sources import catalog_sources
     from icemonitor.lock import RefreshLock
 
@@ -53,19 +50,9 @@ def build_command(
             def progress(name: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, description=name)
 
-            places = place_stage(reference_resolver())
-            ref = reference_resolver()
-            detention = detention_stage(aggregate_sources(), facilities=lambda con: facility_tables(con, ref))
-
-            def place_tables(con) -> None:  # noqa: ANN001 - duckdb connection
-                bar.update(task, description="places: counties, population, policies, landmark resolution")
-                places(con)
-                bar.update(task, description="detention: statistics postings, exclusions, panels")
-                detention(con)
-
             report = build(
                 sources, config.warehouse_path(), progress=progress,
-                extra_tables=place_tables,
+                extra_tables=catalog_stage(say=lambda step: bar.update(task, description=step)),
                 cache_dir=None if no_cache else config.cache_dir(),
             )
     except IcemonitorError as err:

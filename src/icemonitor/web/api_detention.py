@@ -1,4 +1,5 @@
-"""JSON API for detention: /api/v1/detention/now, /trend, /held, /check, /errors, /facilities.
+"""JSON API for detention: /api/v1/detention/now, /trend, /held, /check, /errors, /facilities, /place, and the
+detention tables as CSV or Parquet (/download/{table}).
 
 Same parameters and the same computation as `icemonitor detention ...` (analysis/detention.py). Every answer
 carries the definitions, the postings and cells its figures were read from, and ICE's known errors."""
@@ -9,10 +10,13 @@ import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
 from icemonitor.analysis import detention
-from icemonitor.web.api import ERRORS
-from icemonitor.web.api_analyses import AnalysisResponse, respond
+from icemonitor.web import analyses
+from icemonitor.web.api import ERRORS, PLACE_HELP, PLACE_PATTERN
+from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
+from icemonitor.web.queries import ParamError
 
 router = APIRouter(prefix="/api/v1/detention", tags=["detention"])
 Reason = Literal["unreadable_file", "table_stopped", "unknown_title", "stale_sheet", "unchanged_table",
@@ -81,3 +85,79 @@ def facility_population(
     """People held per facility on a day (DDP's records), with county and whether ICE's lists show the facility."""
     res = detention.facilities(request.app.state.warehouse.cursor(), date, state, not_in_ice_list, limit)
     return respond(request, res, None)
+
+
+@router.get("/place", response_model=AnalysisResponse, responses=ERRORS)
+def in_place(
+    request: Request,
+    place: str = Query(..., pattern=PLACE_PATTERN, description=PLACE_HELP),
+    date: dt.date | None = Query(None, description="The day (default: the records' last day)"),
+) -> AnalysisResponse:
+    """People held in the ICE detention facilities of an AOR, state or county on a day (DDP's records), each
+    facility with its trend over the 30 days before; a place with no facility in the records has no count (not
+    zero). The same figures as the place pages' detention section."""
+    found = analyses.parse_place(request.app.state.warehouse, app_ref(request), place)
+    res = detention.in_place(request.app.state.warehouse.cursor(), found.label, found.county_fips, date)
+    return respond(request, res, None)
+
+
+DOWNLOADS = {"snapshots": "detention_snapshots", "monthly": "detention_monthly",
+             "facility_days": "detention_facility_days", "facilities": "detention_facility_places",
+             "facility_list": "detention_facility_list", "exclusions": "detention_exclusions",
+             "postings": "detention_postings"}
+# tables without a release_id column: the releases they are derived from
+DERIVED_FROM = {"detention_facility_list": ("detention_facility_rows", "detention_facility_days")}
+
+
+@router.get("/download/{table}", responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+                                                   "description": "The whole table, with its provenance"}, **ERRORS})
+def download(
+    request: Request,
+    table: Literal["snapshots", "monthly", "facility_days", "facilities", "facility_list", "exclusions", "postings"],
+    format: Literal["csv", "parquet"] = Query("csv", description="csv (provenance in '#' lines on top) or parquet "
+                                                                 "(provenance in the file's key-value metadata)"),
+) -> Response:
+    """A detention table of the warehouse as CSV or Parquet, with where it came from (releases and the postings
+    or files behind it) and what each column means."""
+    from icemonitor.analysis.common import has_table
+    from icemonitor.schema import aggregate_tables
+    from icemonitor.web import export
+    from icemonitor.web.pages import _file_chunks
+
+    wh = request.app.state.warehouse
+    name = DOWNLOADS[table]
+    if not has_table(wh.cursor(), name):
+        raise ParamError("table", detention.NO_WAREHOUSE_TABLES, table)
+    prov = _provenance(wh, name, aggregate_tables()[name])
+    source = wh.batches(f'SELECT * FROM "{name}"')  # a name from DOWNLOADS, never the request's text
+    stem = f"icemonitor_{name}"
+    if format == "csv":
+        return StreamingResponse(export.csv_chunks(source, source.schema, prov), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
+    sink = export.parquet_file(source, source.schema, prov)
+    return StreamingResponse(_file_chunks(sink), media_type="application/vnd.apache.parquet",
+                             headers={"Content-Disposition": f'attachment; filename="{stem}.parquet"'})
+
+
+def _provenance(wh, name: str, table) -> dict:  # noqa: ANN001 - Warehouse, schema.Table
+    """What a detention download contains (the shape of web/context.py's provenance): releases with the files
+    behind the table's rows, the table's definition and every column's."""
+    from icemonitor.web.context import warehouse_info
+    from icemonitor.web.queries import catalog_releases
+
+    known = catalog_releases()
+    releases = []
+    for src in DERIVED_FROM.get(name, (name,)):
+        has_file = "source_file" in wh.columns(src)
+        rows = wh.query(f'SELECT release_id, {"list(DISTINCT source_file ORDER BY source_file)" if has_file else "[]"} '
+                        f'AS files FROM "{src}" GROUP BY release_id ORDER BY release_id')
+        releases += [{"release_id": r["release_id"], "title": known.get(r["release_id"], {}).get("title"),
+                      "foia_request": known.get(r["release_id"], {}).get("foia_request"), "files": r["files"]}
+                     for r in rows]
+    return {
+        "generated_by": "icemonitor",
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "warehouse": warehouse_info(wh), "table": name, "level": "table", "group_by": [], "filters": {},
+        "releases": releases,
+        "definitions": {name: table.description} | {c.name: c.description for c in table.columns},
+    }

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search, queries
+from icemonitor.web import analyses, answers, charts, detention_pages, i18n, place_queries as pq, place_search, queries
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
@@ -127,12 +127,13 @@ def place_page(request: Request, code: str) -> Response:
     resolution = pq.resolution(wh, place, d0, d1) if place.level == "county" else None
     local_counts = pq.local_policy_counts(wh, place)
     params = urlencode({k: v for k, v in q.items() if v})
+    held = detention_pages.in_place(page, place, label)
     return page.render(
         "place.html", code=place.code, place=place, label=label, is_aor=is_aor,
         name=queries.aor_names().get(place.code, place.code) if is_aor else label,
         figures=figures, crim_figures=crim_figs, filters=f, sweeps=sweeps_ctx, peers=figures_peer,
         policies=policies, local_counts=local_counts, resolution=resolution,
-        policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover,
+        policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover, held=held,
         reading=place_search.reading(page, place, request.query_params.get("asked")),
         answer=answers.place_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.local_label(page, place, in_sentence=True),
                                     trend["rows"], resolution))
