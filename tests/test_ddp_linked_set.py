@@ -170,3 +170,20 @@ def test_bad_stint_count_in_processed_stays_stops(tmp_path):
     with pytest.raises(InputError) as err:
         _read(path, "detention_stays")
     assert (err.value.row, err.value.field, err.value.value) == (2, "n_stints", "two")
+
+
+def test_outcomes_show_the_problems_of_the_stays_they_draw_on(tmp_path):
+    """An arrest linked to a stay of DDP's processed March 2026 stays: the outcome carries that release's warning."""
+    from icemonitor.analysis.outcomes import outcomes
+
+    stays = tmp_path / "detention-stays-latest.parquet"
+    _stays(stays)
+    arrests = tmp_path / "arrests-latest.parquet"
+    pl.DataFrame({"apprehension_date": [dt.date(2025, 1, 30)], "apprehension_method": ["Located"],
+                  "apprehension_criminality": ["1 Convicted Criminal"], "unique_identifier": ["e" * 40]}).write_parquet(arrests)
+    build([BuildSource("ddp-ice-processed-latest", p.name, p, "ddp_ice", None, {"table": t})
+           for p, t in ((stays, "detention_stays"), (arrests, "arrests"))], tmp_path / "wh.duckdb")
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        r = outcomes(con)
+    assert [(f["outcome"], f["arrests"]) for f in r.figures] == [("Removed", 1)]
+    assert any("hospitals" in c for c in r.caveats) and r.extra["known_problems"][0]["release_id"] == "ddp-ice-processed-latest"
