@@ -1,5 +1,6 @@
 """The place stage of a build: reference tables (counties, AORs by date, population, policies, sanctuary
-definitions) and the landmark resolution, written into the warehouse after the event tables."""
+definitions), the landmark resolution and the recorded counties' FIPS codes, written into the warehouse after the
+event tables."""
 
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ def place_stage(ref: Ref) -> Callable[[duckdb.DuckDBPyConnection], None]:
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
         from icemonitor.places.landmarks import landmark_table
+        from icemonitor.places.recorded_counties import TABLE as RECORDED_COUNTIES, recorded_county_table
         from icemonitor.places.tables import place_tables
 
         ((last,),) = con.execute(
             "SELECT max(year(event_date)) FROM arrests WHERE event_date <= current_date"
         ).fetchall()
-        for name, df in place_tables(ref, last_year=last).items():
+        tables = place_tables(ref, last_year=last)
+        for name, df in tables.items():
             _write(con, name, df)
         _write(con, "landmark_resolution", landmark_table(con, ref))
+        _write(con, RECORDED_COUNTIES, recorded_county_table(con, tables["counties"]))
 
     return write

@@ -31,7 +31,8 @@ def build_command(
     from icemonitor.warehouse.build import build
     from icemonitor.catalog.fetch import reference_resolver
     from icemonitor.places.build_step import place_stage
-    from icemonitor.places.detention_facilities import facility_tables
+    from icemonitor.places.detention_facilities import facility_tables, gazetteer
+    from icemonitor.places.facility_signal import write_facility_signal
     from icemonitor.warehouse.detention_step import aggregate_sources, detention_stage
     from icemonitor.warehouse.sources import catalog_sources
     from icemonitor.lock import RefreshLock
@@ -62,6 +63,7 @@ def build_command(
                 places(con)
                 bar.update(task, description="detention: statistics postings, exclusions, panels")
                 detention(con)
+                write_facility_signal(con, gazetteer(ref))  # needs the facilities the detention stage placed
 
             report = build(
                 sources, config.warehouse_path(), progress=progress,
