@@ -179,3 +179,13 @@ def test_documented_removals_problems_are_data():
     for rid in ("ddp-ice-2025-10", "ddp-ice-2026-03"):
         assert problems_for("removals", [rid], dt.date(2025, 1, 1), dt.date(2025, 1, 31))
     assert not problems_for("removals", ["ddp-ice-2025-07"])
+
+
+def test_priorities_on_removals_show_the_documented_problem(wh):
+    from icemonitor.analysis.priorities import priorities
+
+    r = priorities(wh, table="removals", date_from="2025-06-01", date_to="2025-06-30", period="all", by_method=False)
+    [fig] = [f for f in r.figures if f["criminality_field"] == "ddp_case_criminality"]
+    assert fig["events"] == 4 and fig["convicted_share"] == 0.5
+    assert r.releases == ["ddp-ice-2026-03"] and r.extra["known_problems"][0]["release_id"] == "ddp-ice-2026-03"
+    assert any("significant errors" in c for c in r.caveats)
