@@ -84,26 +84,27 @@ def signal_coverage(con: duckdb.DuckDBPyConnection) -> dict:
     present = _tables(con)
     cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                       "WHERE table_name = 'arrests'").fetchall()}
+    state = "a.state" if "state" in cols else "NULL::VARCHAR"
     rc = ("LEFT JOIN recorded_counties rc ON rc.state = a.state AND rc.county_raw = a.county_raw"
-          if RECORDED_COUNTIES in present and "county_raw" in cols else "")
+          if RECORDED_COUNTIES in present and {"state", "county_raw"} <= cols else "")
     rc_fips = "rc.county_fips" if rc else "NULL::VARCHAR"
     lr = ("LEFT JOIN (SELECT aor, landmark, CASE WHEN kind IS DISTINCT FROM 'office_proxy' THEN state END AS st, "
           "CASE WHEN kind IS DISTINCT FROM 'office_proxy' AND level = 'county' THEN county_fips END AS fips "
           "FROM landmark_resolution) lr ON lr.aor = a.aor AND lr.landmark = a.landmark"
-          if "landmark_resolution" in present else "")
+          if "landmark_resolution" in present and {"aor", "landmark"} <= cols else "")
     lr_st, lr_fips = ("lr.st", "lr.fips") if lr else ("NULL::VARCHAR", "NULL::VARCHAR")
     fs = (f"LEFT JOIN {TABLE} fs ON fs.release_id = a.release_id AND fs.source_file = a.source_file "
-          "AND fs.source_row = a.source_row" if TABLE in present else "")
+          "AND fs.source_row = a.source_row" if TABLE in present and "release_id" in cols else "")
     fs_fips = "fs.county_fips" if fs else "NULL::VARCHAR"
-    landmark_county = f"CASE WHEN a.state IS NULL OR {lr_st} = a.state THEN {lr_fips} END"
+    landmark_county = f"CASE WHEN {state} IS NULL OR {lr_st} = {state} THEN {lr_fips} END"
     sql = f"""
     WITH p AS (
       SELECT CASE WHEN {rc_fips} IS NOT NULL THEN 'recorded_county' WHEN {landmark_county} IS NOT NULL
                   THEN 'landmark' ELSE 'none' END AS county_by,
-             CASE WHEN a.state IS NOT NULL THEN 'recorded_state' WHEN {lr_st} IS NOT NULL THEN 'landmark'
+             CASE WHEN {state} IS NOT NULL THEN 'recorded_state' WHEN {lr_st} IS NOT NULL THEN 'landmark'
                   ELSE 'none' END AS state_by,
              {fs_fips} IS NOT NULL AS facility
-      FROM arrests a {rc} {lr} {fs} WHERE a.counted)
+      FROM arrests a {rc} {lr} {fs} WHERE {"a.counted" if "counted" in cols else "TRUE"})
     SELECT count(*),
            count(*) FILTER (WHERE county_by = 'recorded_county'), count(*) FILTER (WHERE county_by = 'landmark'),
            count(*) FILTER (WHERE county_by = 'none'),
