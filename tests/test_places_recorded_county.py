@@ -91,6 +91,8 @@ def wh(tmp_path_factory):
     path = tmp / "wh.duckdb"
     build(sources, path, extra_tables=place_stage(REF))
     with duckdb.connect(str(path)) as con:
+        # the place stage wrote the signal (facilities by the gazetteer); `build` writes it again after detention
+        assert con.execute("SELECT count(*) FROM arrest_facility_counties").fetchone()[0] == 2
         assert write_facility_signal(con, gaz.select("facility_code", "county_fips")) == 2
     with duckdb.connect(str(path), read_only=True) as con:
         yield con, fips

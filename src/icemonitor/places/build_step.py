@@ -1,6 +1,6 @@
 """The place stage of a build: reference tables (counties, AORs by date, population, policies, sanctuary
-definitions), the landmark resolution and the recorded counties' FIPS codes, written into the warehouse after the
-event tables."""
+definitions), the landmark resolution, the recorded counties' FIPS codes and the first-facility county signal, written
+into the warehouse after the event tables."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def place_stage(ref: Ref) -> Callable[[duckdb.DuckDBPyConnection], None]:
     """The build hook that writes the places tables, from reference files resolved by `ref`."""
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
+        from icemonitor.places.detention_facilities import gazetteer
+        from icemonitor.places.facility_signal import write_facility_signal
         from icemonitor.places.landmarks import landmark_table
         from icemonitor.places.recorded_counties import TABLE as RECORDED_COUNTIES, recorded_county_table
         from icemonitor.places.tables import place_tables
@@ -38,5 +40,7 @@ def place_stage(ref: Ref) -> Callable[[duckdb.DuckDBPyConnection], None]:
             _write(con, name, df)
         _write(con, "landmark_resolution", landmark_table(con, ref))
         _write(con, RECORDED_COUNTIES, recorded_county_table(con, tables["counties"]))
+        # facilities placed by the gazetteer here; `icemonitor build` writes it again after the detention stage
+        write_facility_signal(con, gazetteer(ref))
 
     return write

@@ -63,7 +63,7 @@ def build_command(
                 places(con)
                 bar.update(task, description="detention: statistics postings, exclusions, panels")
                 detention(con)
-                write_facility_signal(con, gazetteer(ref))  # needs the facilities the detention stage placed
+                write_facility_signal(con, gazetteer(ref))  # again, with the facilities the detention stage placed
 
             report = build(
                 sources, config.warehouse_path(), progress=progress,
