@@ -95,7 +95,10 @@ def test_cli_commands(warehouse, tmp_path):
     res = runner.invoke(app, ["places", "coverage", "--json", *args])
     assert res.exit_code == 0, res.output
     cov = json.loads(res.stdout)
-    assert set(cov) == {"definition", "overall", "per_aor"}
+    assert set(cov) == {"definition", "overall", "per_aor", "signals", "unmapped_recorded_counties"}
+    # every placement signal counts the same counted arrests
+    sig = cov["signals"]
+    assert sig["arrests"] == cov["overall"]["arrests"] == sum(sig["county"].values()) == sum(sig["state"].values())
     out = tmp_path / "lm.csv"
     res = runner.invoke(app, ["places", "landmarks", "--format", "csv", "--output", str(out), *args])
     assert res.exit_code == 0, res.output

@@ -15,6 +15,7 @@ import duckdb
 from icemonitor.analysis.common import check_table, counted_in_period, event_source, has_table, place_where
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.catalog.catalog import load_catalog
+from icemonitor.catalog.problems import as_records, caveat, problems_for
 from icemonitor.analysis.stats import wilson_interval
 
 DAYS_BEFORE, DAYS_AFTER = 5, 10
@@ -73,6 +74,9 @@ def outcomes(con: duckdb.DuckDBPyConnection, date_from: str | dt.date | None = N
                f"({', '.join(f'{r}: {d}' for r, d in sorted(last_days.items()))}) count as '{DETAINED}'."] if figures else [
         "No release in this warehouse holds both arrests and detention stays: outcomes cannot be linked "
         "(person identifiers are never linked across releases)."]
+    # the figures are drawn from detention_stays: its documented problems (e.g. hospital stints omitted) are shown
+    problems = problems_for("detention_stays", last_days, d0, d1)
+    caveats.extend(caveat(p) for p in problems)
     return AnalysisResult(
         name="outcomes",
         parameters={"from": d0, "to": d1, "place": label},
@@ -85,5 +89,6 @@ def outcomes(con: duckdb.DuckDBPyConnection, date_from: str | dt.date | None = N
             "arrests": "counted arrests with a person identifier, of releases that also hold detention stays",
             "share": "share of the release's linked-or-not arrests", "share_low/high": "Wilson score 95% interval",
         },
-        releases=sorted(last_days), caveats=caveats, extra={"last_recorded_day": last_days},
+        releases=sorted(last_days), caveats=caveats, extra={"last_recorded_day": last_days,
+                                                            "known_problems": as_records(problems)},
     )

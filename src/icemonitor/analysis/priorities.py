@@ -19,6 +19,7 @@ from icemonitor.analysis.common import (
 )
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
+from icemonitor.catalog.problems import as_records, caveat, problems_for
 from icemonitor.errors import InputError
 from icemonitor.query.coverage import coverage
 from icemonitor.query.selection import Selection
@@ -112,6 +113,9 @@ def priorities(
             caveats.append(f"'{f}' is a proxy, not a recorded criminal history: {defs[f]['definition']}")
     if undecided:
         caveats.append(undecided["text"] + ".")
+    releases = sorted({r for f in figures for r in f["releases"]})
+    problems = problems_for(table, releases, d0, d1)
+    caveats.extend(caveat(p) for p in problems)
     definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", "(no definition on file)") for f in fields}
     definitions.update({
         "convicted_share": "events with criminality = convicted / events, within the period, field and method class",
@@ -127,7 +131,7 @@ def priorities(
                  "convicted_high", "pending_charges_share", "pending_charges_low", "pending_charges_high",
                  "no_record_share", "no_record_low", "no_record_high", "note", "releases"],
         figures=figures, definitions=definitions,
-        releases=sorted({r for f in figures for r in f["releases"]}), caveats=caveats,
-        extra={"unresolved_in_place_aors": undecided},
+        releases=releases, caveats=caveats,
+        extra={"unresolved_in_place_aors": undecided, "known_problems": as_records(problems)},
         coverage=cov.to_dict(),
     )

@@ -17,7 +17,7 @@ from icemonitor.analysis.common import (
     unresolved_in_place,
 )
 from icemonitor.analysis.result import AnalysisResult
-from icemonitor.catalog.problems import problems_for
+from icemonitor.catalog.problems import as_records, caveat, problems_for
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
 from icemonitor.query import vocabulary
@@ -131,7 +131,7 @@ def summary(
         caveats.append(f"{office:,} events of the same filters are placed in {q.label} only by the county of the "
                        "arresting office (office placements); they are not counted here (placement 'any' counts them).")
     problems = problems_for(table, releases, d0, d1)
-    caveats.extend(f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})" for p in problems)
+    caveats.extend(caveat(p) for p in problems)
     placed = placement_mix(con, q) if cov.countable and place else None
     if placed:
         caveats.append(f"Placed in {label}: {placed['recorded_state']:,} events by the state the release records, "
@@ -145,7 +145,6 @@ def summary(
         figures=figures, definitions=definitions, releases=releases, caveats=caveats,
         extra={"total_events": total, "unresolved_in_place_aors": undecided, "office_placements": office,
                "placement": placed,
-               "known_problems": [{"release_id": p.release_id, "en": p.problem_en, "es": p.problem_es,
-                                   "source": p.source} for p in problems]},
+               "known_problems": as_records(problems)},
         coverage=cov.to_dict(),
     )

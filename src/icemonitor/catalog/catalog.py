@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from icemonitor.errors import InputError
 
 DEFAULT_PATH = Path(__file__).with_name("releases.yaml")
-RECORD_KINDS = ("arrests", "encounters", "removals", "bookins", "detainers", "i213", "detentions")
+RECORD_KINDS = ("arrests", "encounters", "removals", "bookins", "detainers", "i213", "detentions", "rca_decisions")
 URL_REWRITE_ENV = "ICEMONITOR_URL_REWRITE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -44,3 +44,13 @@ def problems_for(table: str, releases: Iterable[str], date_from: dt.date | None 
         if p.table == table and p.release_id in wanted
         and (date_to is None or p.date_from <= date_to) and (date_from is None or p.date_to >= date_from)
     ]
+
+
+def caveat(p: Problem) -> str:
+    """The English caveat shown beside a figure drawn from an affected table (web/i18n translates it)."""
+    return f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})"
+
+
+def as_records(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    """The problems as they appear in an analysis result's `known_problems` (EN and ES)."""
+    return [{"release_id": p.release_id, "en": p.problem_en, "es": p.problem_es, "source": p.source} for p in problems]

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.markup import escape
 from rich.table import Table
 
 from icemonitor.errors import IcemonitorError, InputError
@@ -40,6 +41,43 @@ def _table(warehouse: Path | None, reference: Path | None):
             con.close()
 
 
+def _signals(warehouse: Path | None) -> tuple[dict, list[dict]]:
+    """Counted arrests per placement signal, and the recorded county names no county matched."""
+    from icemonitor.places.facility_signal import signal_coverage
+    from icemonitor.places.recorded_counties import TABLE, unmapped
+    from icemonitor.warehouse import connect
+
+    con = connect(warehouse)
+    try:
+        has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [TABLE]).fetchone()[0]
+        return signal_coverage(con), (unmapped(con) if has else [])
+    finally:
+        con.close()
+
+
+def _print_signals(signals: dict, unmapped: list[dict]) -> None:
+    n = signals["arrests"]
+    t = Table(title="Placement signals (counted arrests)", caption=signals["definition"])
+    for col, justify in (("signal", "left"), ("placed by", "left"), ("arrests", "right"), ("share", "right")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    rows = [*(("county", k, v) for k, v in signals["county"].items()),
+            *(("state", k, v) for k, v in signals["state"].items()),
+            ("facility (first within 5 days)", "with a county", signals["facility"]["with_county"]),
+            ("facility (first within 5 days)", "no other county signal", signals["facility"]["only_facility_county"]),
+            ("unplaced", "no state, county or facility county", signals["unplaced"])]
+    for signal, by, v in rows:
+        t.add_row(signal, by, f"{v:,}", f"{v / n:.1%}" if n else "-")
+    Console().print(t)
+    if unmapped:
+        u = Table(title="Recorded counties not mapped to a FIPS code (not guessed)")
+        for col in ("state", "county as recorded", "status", "candidates", "arrests", "removals"):
+            u.add_column(col)
+        for r in unmapped:
+            u.add_row(r["state"] or "", escape(r["county_raw"]), r["status"], escape(r["candidates"] or ""),
+                      f"{r['arrests']:,}", f"{r['removals']:,}")
+        Console().print(u)
+
+
 def add_commands(places_app: typer.Typer) -> None:
     """Add `coverage` and `landmarks` to the `places` command group."""
 
@@ -54,12 +92,14 @@ def add_commands(places_app: typer.Typer) -> None:
         """Share of counted arrests placed at county (event / office proxy), state, AOR or nowhere, per AOR."""
         try:
             cov = coverage_of(_table(warehouse, reference))
+            cov["signals"], cov["unmapped_recorded_counties"] = _signals(warehouse)
         except IcemonitorError as err:
             Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
             raise typer.Exit(code=2) from None
         if as_json:
             typer.echo(json.dumps(cov, indent=2))
             return
+        _print_signals(cov["signals"], cov["unmapped_recorded_counties"])
         t = Table(title="Landmark resolution coverage (share of counted arrests)", caption=cov["definition"])
         t.add_column("AOR")
         t.add_column("arrests", justify="right")

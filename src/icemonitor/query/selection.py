@@ -5,7 +5,9 @@ Columns every compiled source offers besides the table's own:
 - `res_state`: the state the event is placed in: the state the release records, else the state of the landmark's
   resolution (a state-level resolution or an event placement; office placements too under placement `any`).
   This is what "state" means in every interface; the recorded state stays available as `state`.
-- `res_county_fips`: the county of an event placement (office placements too under placement `any`).
+- `res_county_fips`: the county the release records (state and county mapped to a FIPS code by the places stage),
+  else the county of the landmark's event placement (office placements too under placement `any`).
+- `res_county_by`: how the county was found: 'recorded_county', 'landmark', or NULL.
 - `office_county_fips`: the county of the arresting office where the landmark only names the office
   (kind office_proxy), whatever the policy, so office placements can be counted apart.
 - `res_level`, `res_kind`: the landmark resolution's level and kind (NULL where the landmark is not resolved).
@@ -26,6 +28,7 @@ from icemonitor.query import vocabulary
 from icemonitor.query.sql import Where, in_list
 
 RESOLUTION_TABLE = "landmark_resolution"
+RECORDED_COUNTY_TABLE = "recorded_counties"
 ROWS = ("counted", "all")
 
 
@@ -73,17 +76,33 @@ def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "e
                f"{kind} AS kind FROM {RESOLUTION_TABLE} r)")
         # the state a release records wins over the landmark's; a landmark county in another state is dropped
         same_state = f"({state} IS NULL OR r.placed_state = {state})"
+        county, by_county, join = _recorded_county(con, cols)
+        landmark_county = f"CASE WHEN {same_state} THEN r.placed_county END"
         return (
             f"(SELECT e.*, coalesce({state}, r.placed_state) AS res_state, "
-            f"CASE WHEN {same_state} THEN r.placed_county END AS res_county_fips, "
+            f"coalesce({county}, {landmark_county}) AS res_county_fips, "
             f"CASE WHEN {same_state} THEN r.office_county END AS office_county_fips, r.level AS res_level, "
             f"r.kind AS res_kind, CASE WHEN {state} IS NOT NULL THEN 'recorded_state' "
-            f"WHEN r.placed_state IS NOT NULL THEN 'landmark' END AS res_by "
-            f"FROM {table} e LEFT JOIN {res} r ON e.aor = r.aor AND e.landmark = r.landmark)"
+            f"WHEN r.placed_state IS NOT NULL THEN 'landmark' END AS res_by, "
+            f"CASE WHEN {county} IS NOT NULL THEN '{by_county}' WHEN {landmark_county} IS NOT NULL THEN 'landmark' "
+            f"END AS res_county_by "
+            f"FROM {table} e LEFT JOIN {res} r ON e.aor = r.aor AND e.landmark = r.landmark{join})"
         )
-    return (f"(SELECT e.*, {state} AS res_state, NULL::VARCHAR AS res_county_fips, "
+    county, by_county, join = _recorded_county(con, cols)
+    return (f"(SELECT e.*, {state} AS res_state, {county} AS res_county_fips, "
             f"NULL::VARCHAR AS office_county_fips, NULL::VARCHAR AS res_level, NULL::VARCHAR AS res_kind, "
-            f"CASE WHEN {state} IS NOT NULL THEN 'recorded_state' END AS res_by FROM {table} e)")
+            f"CASE WHEN {state} IS NOT NULL THEN 'recorded_state' END AS res_by, "
+            f"CASE WHEN {county} IS NOT NULL THEN '{by_county}' END AS res_county_by FROM {table} e{join})")
+
+
+def _recorded_county(con: duckdb.DuckDBPyConnection, cols: set[str]) -> tuple[str, str, str]:
+    """(county expression, its res_county_by label, join) for the county a release records (places'
+    recorded_counties table: the recorded state and county name mapped to a FIPS code), which wins over the
+    landmark's county; NULL where the table records no county or the warehouse has no mapping."""
+    if {"state", "county_raw"} <= cols and has_table(con, RECORDED_COUNTY_TABLE):
+        return ("rc.county_fips", "recorded_county",
+                f" LEFT JOIN {RECORDED_COUNTY_TABLE} rc ON rc.state = e.state AND rc.county_raw = e.county_raw")
+    return "NULL::VARCHAR", "recorded_county", ""
 
 
 def reference_for(con: duckdb.DuckDBPyConnection) -> Any:

@@ -26,6 +26,7 @@ from icemonitor.errors import InputError
 from icemonitor.readers._canon import ISO_DATE, TableMap, canonical, concat_tables, reader_columns, state_codes
 from icemonitor.readers._text import SOURCE_ROW, HeaderSpec, read_text_table
 from icemonitor.readers._xlsx import open_workbook, read_sheet
+from icemonitor.schema import table, tables
 
 if TYPE_CHECKING:
     from icemonitor.readers import SourceFile
@@ -35,10 +36,17 @@ ISO_DATETIME = "%Y-%m-%d %H:%M:%S"
 NOT_KEPT = "-"
 # canonical columns the reader transforms before `canonical` (state names -> codes; the flag -> boolean)
 STATE, FLAG, TIME = "__state", "__duplicate_likely", "__time_"
+# columns the build otherwise derives, supplied by a processed file (DDP's detention stays): added after `canonical`
+BUILT = "__built_"
 CRIMINALITY_FIELD = {
     "arrests": "ddp_apprehension_criminality", "encounters": "ddp_encounter_criminality",
     "detainers": "detainer_prepared_criminality", "detention_stints": "ddp_book_in_criminality",
+    "removals": "ddp_case_criminality", "detention_stays": "ddp_book_in_criminality",
 }
+# a file with no criminality column (the 2012-2023 linked set) records none: criminality_field 'not_recorded'
+NOT_RECORDED = "not_recorded"
+# a DATE column read from several sources is coalesced into this helper column first (not part of the record)
+DATE_SRC = "__date_src_"
 # processed files write missing values as NA in text columns (R)
 NA_TEXT = ("NA",)
 
@@ -100,14 +108,22 @@ def _mapping(frame: pl.DataFrame, cmap: ColumnMap, file: str) -> tuple[pl.DataFr
     """Coalesce each canonical column's sources; states to codes; the DDP flag to boolean."""
     present = frame.columns
     types = reader_columns()[cmap.table]
+    built = {c.name: c.type for c in table(cmap.table).columns if c.source == "build"}
     text: dict[str, str | pl.Expr] = {}
     extra: list[pl.Expr] = []
+    dates: dict[str, str] = {}
     for col in cmap.canonical_columns():
         srcs = cmap.sources(col, present)
         if col == "event_date" or not srcs:
             continue
         expr = pl.coalesce(*(pl.col(s) for s in srcs)) if len(srcs) > 1 else pl.col(srcs[0])
-        if types.get(col) == "TIMESTAMP":
+        if col not in types and built.get(col) != "TIMESTAMP":  # derived by the build elsewhere (stays)
+            frame = frame.with_columns(expr.alias(f"{BUILT}{col}"))
+        elif types.get(col) == "DATE":  # secondary dates (removals: departed, apprehension)
+            if len(srcs) > 1:
+                frame = frame.with_columns(expr.alias(f"{DATE_SRC}{col}"))
+            dates[col] = f"{DATE_SRC}{col}" if len(srcs) > 1 else srcs[0]
+        elif types.get(col) == "TIMESTAMP" or built.get(col) == "TIMESTAMP":
             frame = frame.with_columns(parse_datetimes(frame, srcs, file).alias(f"{TIME}{col}"))
         elif col == "state":
             extra.append(expr.alias(STATE))
@@ -119,14 +135,21 @@ def _mapping(frame: pl.DataFrame, cmap: ColumnMap, file: str) -> tuple[pl.DataFr
     if STATE in frame.columns:
         frame = frame.with_columns(state_codes(frame, STATE, file).alias(STATE))
         text["state"] = STATE
-    dates = cmap.sources("event_date", present)
-    if not dates:
+    event = cmap.sources("event_date", present)
+    if not event:
         raise InputError(f"no event date column (one of {', '.join(cmap.date_sources())})", file=file)
-    constants = {"criminality_field": CRIMINALITY_FIELD[cmap.table]} if cmap.table in CRIMINALITY_FIELD else {}
     return frame, TableMap(
-        table=cmap.table, text=text, dates={"event_date": dates[0]}, constants=constants,
-        date_formats=(ISO_DATETIME, ISO_DATE),
+        table=cmap.table, text=text, dates={"event_date": event[0], **dates},
+        constants={"criminality_field": criminality_field(cmap, present)}, date_formats=(ISO_DATETIME, ISO_DATE),
     )
+
+
+def criminality_field(cmap: ColumnMap, present: list[str]) -> str:
+    """The table's criminality field where the file has a criminality column; 'not_recorded' where it has none
+    (the 2012-2023 arrests, removals and detentions, risk-classification decisions)."""
+    if cmap.table in CRIMINALITY_FIELD and cmap.sources("criminality_raw", present):
+        return CRIMINALITY_FIELD[cmap.table]
+    return NOT_RECORDED
 
 
 def parse_datetimes(frame: pl.DataFrame, sources: list[str], file: str) -> pl.Series:
@@ -154,9 +177,30 @@ def _canonical(frame: pl.DataFrame, source: SourceFile, cmap: ColumnMap, sheet: 
     frame, mapping = _mapping(frame, cmap, source.name)
     out = canonical(frame, source, mapping, sheet=sheet)
     extra = [frame.get_column(c).alias(c[len(TIME):]) for c in frame.columns if c.startswith(TIME)]
+    extra += [_typed(frame, c[len(BUILT):], cmap, source.name) for c in frame.columns if c.startswith(BUILT)]
+    have = set(out.columns) | {s.name for s in extra}
+    extra += [pl.lit(None, dtype=c.polars_type).alias(c.name) for c in _derived(cmap.table) if c.name not in have]
     if FLAG in frame.columns:
         extra.append(frame.get_column(FLAG).alias("duplicate_likely"))
     return out.with_columns(extra) if extra else out
+
+
+def _derived(name: str) -> list:
+    """The table's own columns the build derives (detention stays: stints, first facility...), not the common ones."""
+    common = set.intersection(*({c.name for c in t.columns} for t in tables().values()))
+    return [c for c in table(name).columns if c.source == "build" and c.name not in common]
+
+
+def _typed(frame: pl.DataFrame, col: str, cmap: ColumnMap, file: str) -> pl.Series:
+    """A column the build otherwise derives, cast to its schema type; a value that does not cast stops."""
+    raw = frame.get_column(f"{BUILT}{col}")
+    out = raw.cast(table(cmap.table).polars_schema()[col], strict=False)
+    bad = raw.is_not_null() & out.is_null()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise InputError(f"not a valid {col}", file=file, row=int(frame.get_column(SOURCE_ROW)[i]),
+                         field=cmap.sources(col, frame.columns)[0], value=raw[i])
+    return out.alias(col)
 
 
 def _read_text(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
@@ -184,7 +228,7 @@ def _read_workbook(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
 def _read_processed(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
     path = Path(source.path)
     try:
-        raw = pl.read_parquet(path) if source.name.endswith(".parquet") else pl.read_ipc(path, memory_map=False)
+        raw = pl.read_parquet(path) if source.name.endswith(".parquet") else pl.read_ipc(path)
     except Exception as exc:  # polars raises several types for a damaged file
         raise InputError(f"not a readable {Path(source.name).suffix} file: {exc}", file=source.name) from exc
     check_columns(raw.columns, cmap, source.name, None, None)

@@ -1,5 +1,6 @@
 """Detention stays derived from detention stints: one row per release, person and stay book-in (DDP's stay: the
-person's identifier and the stay book-in time). Persons are never linked across releases."""
+person's identifier and the stay book-in time). Persons are never linked across releases. A release whose own stays
+file was read (DDP's processed detention-stays) keeps those stays: none are derived for it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ STAYS_SQL = f"""
 INSERT INTO detention_stays BY NAME
 WITH keyed AS (
   SELECT *, {_PERSON} AS _person, {_STAY_AT} AS _stay_at FROM detention_stints
+  WHERE release_id NOT IN (SELECT DISTINCT release_id FROM detention_stays)  -- a release whose stays file was read
 ), stays AS (
   SELECT release_id, _person, _stay_at,
          count(DISTINCT strftime(book_in_at, '%Y-%m-%d %H:%M:%S') || '|' || coalesce(facility_code, '')) AS stints,
@@ -36,6 +38,6 @@ FROM first_stint f JOIN stays s USING (release_id, _person, _stay_at)
 
 
 def write_stays(con: duckdb.DuckDBPyConnection) -> int:
-    """Fill detention_stays from detention_stints; returns the number of stays."""
+    """Fill detention_stays from detention_stints of the releases without a stays file; returns the number of stays."""
     con.execute(STAYS_SQL)
     return int(con.execute("SELECT count(*) FROM detention_stays").fetchone()[0])

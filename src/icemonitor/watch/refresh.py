@@ -173,7 +173,8 @@ def catalog_build(home: Path) -> Build:
         from icemonitor.catalog.fetch import reference_resolver
         from icemonitor.warehouse.build import build
         from icemonitor.places.build_step import place_stage
-        from icemonitor.places.detention_facilities import facility_tables
+        from icemonitor.places.detention_facilities import facility_tables, gazetteer
+        from icemonitor.places.facility_signal import write_facility_signal
         from icemonitor.warehouse.detention_step import detention_stage, split_sources
 
         ref = reference_resolver(home)
@@ -185,6 +186,7 @@ def catalog_build(home: Path) -> Build:
             places(con)
             if detention is not None:
                 detention(con)
+                write_facility_signal(con, gazetteer(ref))  # again, with the facilities the detention stage placed
 
         return build(events, target, progress=progress, extra_tables=extra, cache_dir=config.cache_dir(home))
 
