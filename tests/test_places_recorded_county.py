@@ -78,7 +78,7 @@ def wh(tmp_path_factory):
         _arrest(5, None, None, None, "e" * 40),                              # unplaced
     ]})
     gaz = gazetteer(REF).filter(pl.col("county_fips").is_not_null())
-    code, fips = gaz.row(0)[0], gaz.row(0)[-1]
+    code, fips = gaz["facility_code"][0], gaz["county_fips"][0]
     stint = lambda person, when: [when, when, "SOME FACILITY", code, None, None, None, None,  # noqa: E731
                                   "3 Other Immigration Violator", person]
     stints = write_xlsx(tmp / "detentions.xlsx", {"Detentions": title + [STINTS] + [
