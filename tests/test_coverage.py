@@ -130,3 +130,45 @@ def test_every_page_states_how_far_the_records_reach(warehouse_client, warehouse
         footer = html.split('id="data-age-footer">', 1)[1].split("</p>", 1)[0]
         assert footer.startswith(words)
         assert all(f"{r['from']} – {r['to']} ({r['release']})" in footer for r in reach)
+
+
+def _wa_joined_arrests() -> pd.DataFrame:
+    """Distinct arrests of UWCHR's Washington join (pandas, independent of the reader)."""
+    raw = pd.read_csv(SHARED / "ice" / "uwchr-ddp-wa-joined" / "joined_df_wa.csv", dtype=str, keep_default_na=False,
+                      na_values=["NA"])
+    cols = [c for c in raw.columns if c.endswith(".arrest")] + ["unique_identifier"]
+    arrests = raw[cols].dropna(how="all", subset=[c for c in cols if c != "unique_identifier"])
+    arrests = arrests.drop_duplicates()
+    arrests["day"] = pd.to_datetime(arrests["apprehension_date.arrest"].str[:10])
+    return arrests
+
+
+@pytest.mark.parametrize("d0,d1", [("2024-06-01", "2024-06-30"), ("2024-01-01", "2024-12-31")])
+def test_a_subset_release_gives_a_lower_bound_not_partial_coverage(warehouse_con, d0, d1):
+    """uwchr-ddp-wa-joined holds only people later detained in Washington (catalog `subset`): Seattle in 2024 has
+    no total and no partial share; the count of its rows (pandas, on the raw file) is stated as a lower bound."""
+    a = _wa_joined_arrests()
+    expected = int(((a["apprehension_aor.arrest"] == "Seattle Area of Responsibility")
+                    & a["day"].between(d0, d1)).sum())
+    assert expected > 0
+    r = summary(warehouse_con, by=[], place="SEA", date_from=d0, date_to=d1)
+    cov = r.coverage
+    assert r.extra["total_events"] is None and r.figures == []
+    assert cov["status"] == "subset" and cov["share"] == 0 and cov["lower_bound"] == expected
+    assert cov["subsets"] == [{"release": "uwchr-ddp-wa-joined", "en": "only people later detained in Washington",
+                               "es": "solo personas detenidas después en Washington"}]
+    assert cov["reason"] == f"not countable; {expected} is a lower bound (only people later detained in Washington)"
+    assert r.caveats[0].startswith(f"Not countable: {expected} is a lower bound")
+
+
+def test_a_subset_never_covers_but_a_census_still_does(warehouse_con):
+    """A one-state release met by its larger AOR is a lower bound too (Atlanta AOR, June 2025: North Carolina's
+    rows only); a full release beside a subset keeps its own share (the nation, June 2025: LOS 1-10 June)."""
+    atl = summary(warehouse_con, by=[], place="ATL", date_from="2025-06-01", date_to="2025-06-30")
+    nc = summary(warehouse_con, by=[], place="NC", date_from="2025-06-01", date_to="2025-06-30")
+    assert atl.coverage["status"] == "subset" and atl.extra["total_events"] is None
+    assert atl.coverage["lower_bound"] >= nc.extra["total_events"] > 0
+    assert atl.coverage["subsets"][0]["en"] == "only events in NC"
+    us = summary(warehouse_con, by=[], date_from="2025-06-01", date_to="2025-06-30")
+    assert us.coverage["status"] == "partial" and us.extra["total_events"] > 0
+    assert "uwchr-ddp-wa-joined" not in us.coverage["releases"]

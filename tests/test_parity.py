@@ -40,7 +40,13 @@ QUESTIONS = {
     ("WA", "2018-01-01", "2018-01-31", "at_large"): 28,
     ("NY", "2018-06-01", "2018-06-30", "custodial"): 199,
     ("Southern California", "2017-09-24", "2017-09-27", "at_large"): 160,
-    ("SEA", "2024-01-01", "2024-12-31", None): 33,  # partial: a release with records on 40 days
+    ("NC", "2025-06-01", "2025-06-30", None): 429,  # the one-state release covers its state
+}
+# (place, from, to) -> the lower bound where only releases of some people have records (status `subset`, no total):
+# the Washington join holds only people later detained in Washington; a pandas count is in test_coverage.py
+LOWER_BOUNDS = {
+    ("SEA", "2024-01-01", "2024-12-31"): 33,
+    ("SEA", "2024-06-01", "2024-06-30"): 4,
 }
 PAGE_CODES = {"Los Angeles County, CA": "06037"}  # place pages are addressed by code
 SEPT_2017_LOS_SWEEP = ("2017-09-24", "2017-09-26", 111, 30.1)  # start, end, observed, expected (at-large)
@@ -79,6 +85,36 @@ def test_api_summary_gives_the_same_figure(warehouse_client, question):
     if place in ("US", "LOS", "CHI", "SEA"):  # the dashboard's own query for an AOR or the nation
         params = {**common, **({"aor": place} if place != "US" else {})}
         assert warehouse_client.get("/api/v1/summary", params=params).json()["total"] == QUESTIONS[question]
+
+
+@pytest.mark.parametrize("question", list(LOWER_BOUNDS), ids=lambda q: "-".join(q))
+def test_a_subset_gives_no_total_and_the_same_lower_bound_everywhere(cli, warehouse_client, warehouse_con, question):
+    """CLI JSON, API (place and AOR forms), place page (EN/ES) and report (EN/ES): no total, the same lower bound."""
+    from icemonitor.present.facts import build_facts
+    from icemonitor.present.report import render
+
+    place, d0, d1 = question
+    n = LOWER_BOUNDS[question]
+    body = cli("summary", "--place", place, "--from", d0, "--to", d1)
+    assert body["extra"]["total_events"] is None and body["figures"] == []
+    assert body["coverage"]["status"] == "subset" and body["coverage"]["lower_bound"] == n
+    assert f"not countable; {n} is a lower bound (only people later detained in Washington)" in \
+        body["coverage"]["reason"]
+    for params in ({"place": place}, {"aor": place}):
+        api = warehouse_client.get("/api/v1/summary", params={"from": d0, "to": d1, **params}).json()
+        assert api["total"] is None and api["coverage"]["lower_bound"] == n, params
+    en = warehouse_client.get(f"/place/{place}", params={"from": d0, "to": d1, "lang": "en"}).text
+    assert f"so {n} arrests is a lower bound, not a count" in en and "only people later detained in Washington" in en
+    assert "No records for these dates" not in en
+    es = warehouse_client.get(f"/place/{place}", params={"from": d0, "to": d1, "lang": "es"}).text
+    assert f"así que {n} arrestos es un mínimo" in es and "solo personas detenidas después en Washington" in es
+    rf = build_facts(warehouse_con, place, d0, d1, ref) if (dt.date.fromisoformat(d1) -
+                                                          dt.date.fromisoformat(d0)).days <= 92 else None
+    if rf is not None:
+        assert "total" not in rf.facts and rf.facts["lower_bound"].value == n
+        assert "only people later detained in Washington), so " in render(rf, "en", "md", with_charts=False).text
+        assert "solo personas detenidas después en Washington), así que " in render(rf, "es", "md",
+                                                                                   with_charts=False).text
 
 
 def _trend_rows(html: str) -> list[tuple[str, str, int]]:

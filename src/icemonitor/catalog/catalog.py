@@ -136,6 +136,14 @@ class ReleaseFile(_Model):
         return v
 
 
+class Subset(_Model):
+    """What part of the events a release holds, where it holds only some people or cases of its AORs and days (e.g.
+    people later detained in Washington): its records are a lower bound, never a total (warehouse/coverage.py)."""
+
+    en: str = Field(min_length=1)
+    es: str = Field(min_length=1)
+
+
 class Release(_Model):
     """A release: one publication of records (or of reference data) with its files."""
 
@@ -154,6 +162,9 @@ class Release(_Model):
     # The one state (USPS code) whose events the release holds, where it is a selection of one state's rows within
     # its AORs (e.g. a reporter's North Carolina selection): its records cover no other state (warehouse/coverage.py)
     scope_state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    # What the release's events are a subset of, where they are a selection of people or cases (not of places or
+    # days): its records never make a place and period countable; their count is a lower bound
+    subset: Subset | None = None
     files: list[ReleaseFile]
 
     @field_validator("id")
