@@ -308,18 +308,6 @@ def _rewriter(rewrite: UrlRewrite) -> Callable[[str], str] | None:
     return apply
 
 
-def _known_readers() -> set[str] | None:
-    """Reader names from icemonitor.readers.READERS, or None when that registry is not available."""
-    import importlib
-
-    try:
-        readers = importlib.import_module("icemonitor.readers")
-    except ImportError:
-        return None
-    known = getattr(readers, "READERS", None)
-    return set(known) if known else None
-
-
 def load_catalog(path: Path | str | None = None, *, url_rewrite: UrlRewrite = None) -> Catalog:
     """Load and validate the catalog (the packaged releases.yaml by default).
 
@@ -392,13 +380,4 @@ def _load(path: Path, spec: UrlRewrite) -> Catalog:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"invalid catalog: {first['msg']}", file=str(path), field=where) from None
-    known = _known_readers()
-    if known is not None:
-        for rel in catalog.releases:
-            for f in rel.files:
-                if f.reader is not None and f.reader not in known:
-                    raise InputError(
-                        f"release {rel.id}: unknown reader {f.reader!r} (known: {', '.join(sorted(known))})",
-                        file=str(path), field="reader", value=f.reader,
-                    )
     return catalog
