@@ -117,7 +117,8 @@ def parse_place(con: duckdb.DuckDBPyConnection, place: str | None, ref: Any = No
 @dataclass(frozen=True)
 class Selection:
     """What a figure counts. `rows`: counted rows (the release with precedence) or, with `release`, that release's
-    own rows. `filters`: column -> accepted values (any column of the table; `release` means release_id)."""
+    own rows; `counted_only=False`: every release's rows, for figures that stay within one release (grouped by
+    release_id). `filters`: column -> accepted values (any column of the table; `release` means release_id)."""
 
     table: str = "arrests"
     date_from: dt.date | None = None
@@ -127,11 +128,12 @@ class Selection:
     measure: str = "all"
     release: str | None = None
     placement: str = "event"
+    counted_only: bool = True
 
     @classmethod
     def of(cls, table: str = "arrests", date_from: Any = None, date_to: Any = None, place: str | None = None,
            filters: dict[str, Any] | None = None, measure: str = "all", release: str | None = None,
-           placement: str = "event") -> "Selection":
+           placement: str = "event", counted_only: bool = True) -> "Selection":
         """Build from loose input (ISO dates, comma lists); InputError names the bad field."""
         if table not in vocabulary.table_names():
             raise InputError(f"Unknown table; choose one of {', '.join(vocabulary.table_names())}", field="table",
@@ -149,7 +151,7 @@ class Selection:
             vals = split_list(values)
             if vals:
                 flat.append((key, tuple(str(v) for v in vals)))
-        return cls(table, d0, d1, place, tuple(sorted(flat)), measure, release, placement)
+        return cls(table, d0, d1, place, tuple(sorted(flat)), measure, release, placement, counted_only)
 
     def compile(self, con: duckdb.DuckDBPyConnection, ref: Any = None) -> "Compiled":
         """The FROM clause, the WHERE (with and without the place) and the place, for this warehouse."""
@@ -157,7 +159,8 @@ class Selection:
             raise InputError("The warehouse has no such table (no release loaded for it)", field="table",
                              value=self.table)
         cols = table_columns(con, self.table)
-        base = Where().add("counted") if self.release is None else Where().add("release_id = ?", self.release)
+        base = (Where().add("release_id = ?", self.release) if self.release is not None
+                else Where().add("counted") if self.counted_only else Where())
         if self.date_from:
             base.add("event_date >= ?", self.date_from)
         if self.date_to:
