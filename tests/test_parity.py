@@ -177,3 +177,48 @@ def test_september_2017_los_sweep_is_one_size_everywhere(cli, warehouse_client, 
     rows = [(rf.facts[f"{s.key}_observed"].value, rf.facts[f"{s.key}_expected"].value) for s in rf.sweeps
             if str(rf.facts[f"{s.key}_start"].value) == start]
     assert rows == [(observed, expected)]
+
+
+COUNTY_QUESTIONS = [q for q in QUESTIONS if q[0] in ("06037", "48201") and q[3] is None]
+
+
+@pytest.mark.parametrize("question", COUNTY_QUESTIONS, ids=lambda q: "-".join(str(x) for x in q if x))
+def test_dashboard_figures_come_from_the_same_selection(warehouse_path, warehouse_client, question):
+    """The overview map's county rate numerator, the county page's 'resolved' note and the intake context's sweep
+    search select arrests through query.Selection: the same count as the CLI for the county and period."""
+    from icemonitor.web.db import Warehouse
+    from icemonitor.web.queries import Filters, county_rates
+
+    place, d0, d1, _ = question
+    expected = QUESTIONS[question]
+    wh = Warehouse(warehouse_path)
+    rates = county_rates(wh, Filters("arrests", dt.date.fromisoformat(d0), dt.date.fromisoformat(d1)))
+    assert {r["county_fips"]: r["n"] for r in rates["rows"]}[place] == expected
+    html = warehouse_client.get(f"/place/{place}", params={"from": d0, "to": d1, "lang": "en"}).text
+    note = html.split('id="resolution-note">', 1)[1].split("</p>", 1)[0]
+    assert f"count the {expected:,} counted arrests resolved to it" in note
+
+
+@pytest.mark.parametrize("question", [q for q in QUESTIONS if QUESTIONS[q] is not None and q[3] in (None, "at_large")
+                                      and q[0] in ("US", "LOS", "06037", "CA", "Southern California")],
+                         ids=lambda q: "-".join(str(x) for x in q if x))
+def test_a_watch_counts_what_summary_counts(warehouse_con, question):
+    """A watch on the nation ('United States'), an AOR, a county, a state or a group selects the same arrests as
+    `summary --place` (watch.places.WatchPlace.select: query.Selection)."""
+    from icemonitor.watch.places import parse
+
+    place, d0, d1, measure = question
+    watched = parse("United States" if place == "US" else place, warehouse_con, ref)
+    q = watched.select(warehouse_con, dt.date.fromisoformat(d0), dt.date.fromisoformat(d1), measure or "all")
+    assert q.count(warehouse_con) == QUESTIONS[question]
+
+
+def test_county_page_names_the_aor_a_sweep_was_measured_in(warehouse_client):
+    """The Los Angeles County page lists the September 2017 sweep measured in the LOS AOR: the row names that
+    AOR and says it contains the county (EN/ES), never a bare 'LOS'."""
+    for lang, words in (("en", "Los Angeles field office (LOS), the AOR containing Los Angeles County, CA"),
+                        ("es", "(LOS), la AOR que contiene el condado de Los Angeles, CA")):
+        html = warehouse_client.get("/place/06037", params={"from": "2017-09-01", "to": "2017-09-30",
+                                                            "lang": lang}).text
+        block = html.split('id="sweeps"', 1)[1].split("</table>", 1)[0]
+        assert words in block and "<td>LOS</td>" not in block, lang
