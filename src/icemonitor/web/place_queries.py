@@ -21,13 +21,13 @@ POLICY_COLUMNS = ("policy_id", "jurisdiction", "jurisdiction_level", "state", "c
 
 def source(wh: Warehouse, table: str = "arrests") -> str:
     """FROM clause with res_state / res_county_fips, events placed as everywhere (query.selection.event_source)."""
-    return event_source(wh.cursor(), table)
+    return event_source(wh.cursor(), table, columns=wh.columns)
 
 
 def selected(wh: Warehouse, place: Any, d0: dt.date | None, d1: dt.date | None, counted: bool = True) -> Compiled:
     """The place's arrests in the period as the CLI's `--place` selects them (query.Selection: counted rows, event
     placements); counted=False keeps every release's rows, for figures within one release."""
-    return Selection.of("arrests", d0, d1, place, counted_only=counted).compile(wh.cursor())
+    return Selection.of("arrests", d0, d1, place, counted_only=counted).compile(wh.cursor(), columns=wh.columns)
 
 
 def trend(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def resolution(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any]:
     """For a county: counted arrests resolved to it, and the counted arrests of its AOR(s) that no landmark
     resolution places in any county (they may belong to this county or another)."""
     q = selected(wh, place, d0, d1)
-    placed = q.count(wh.cursor())
+    placed = wh.query(f"SELECT count(*) AS n FROM {q.source} WHERE {q.where.sql()}", q.where.params)[0]["n"]
     aors = list(place.aors)
     if not aors:
         return {"resolved": placed, "aor_total": 0, "aor_unresolved": 0, "aors": []}

@@ -123,7 +123,7 @@ def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
             raise ParamError(column, f"allowed: {', '.join(allowed)}", value)
         if column not in cols:
             raise ParamError(column, f"table {f.table} {missing}", value)
-    q = selection(f, counted_only).compile(wh.cursor())
+    q = selection(f, counted_only).compile(wh.cursor(), columns=wh.columns)
     return Where(q.where.sql(), list(q.where.params))
 
 
@@ -146,7 +146,7 @@ def summary(wh: Warehouse, f: Filters, by: list[str]) -> dict[str, Any]:
         order = ", ".join(f"{i + 1}" for i in range(len(by)))
         src = f.table
         if "state" in by:  # the placed state: the table joined to the landmark resolution (placement 'event')
-            src = event_source(wh.cursor(), f.table)
+            src = event_source(wh.cursor(), f.table, columns=wh.columns)
         sql = (f"SELECT {select}, count(*) AS n FROM {src} WHERE {w.sql} "
                f"GROUP BY ALL ORDER BY {order} NULLS LAST")
     else:
@@ -353,7 +353,7 @@ def county_rates(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
     event_level = "kind" in wh.columns("landmark_resolution")
     year = max([y for y in years if y <= end], default=years[0])
     rows = wh.query(
-        f"WITH a AS (SELECT res_county_fips AS county_fips, count(*) AS n FROM {event_source(wh.cursor(), f.table)} "
+        f"WITH a AS (SELECT res_county_fips AS county_fips, count(*) AS n FROM {event_source(wh.cursor(), f.table, columns=wh.columns)} "
         f"WHERE {w.sql} AND res_county_fips IS NOT NULL GROUP BY 1) "
         "SELECT a.county_fips, a.n, p.noncitizen_pop, round(a.n * 10000.0 / p.noncitizen_pop, 2) AS rate "
         "FROM a JOIN (SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
