@@ -175,26 +175,34 @@ def test_a_subset_never_covers_but_a_census_still_does(warehouse_con):
 
 
 def test_sweep_chart_leaves_days_without_records_empty_not_zero(warehouse_path):
-    """A sweep near the end of the nationwide records (LOS, late August 2019): the daily chart's days after
-    1 Sep 2019 are null (a gap), the covered days are counts (0 where nothing matched)."""
+    """A sweep near the end of the nationwide records (LOS, late August 2019): the daily chart's days after the
+    last LOS record (31 Aug 2019, from the raw FY2019 file) are null and drawn as a 'no records' band, the covered
+    days are counts (0 where nothing matched)."""
     from icemonitor.web import charts
     from icemonitor.web.db import Warehouse
     from icemonitor.web.sweep_pages import daily, daily_chart
 
+    raw = pd.read_csv(FY1619 / "EROArrests_FY2019.csv.gz", sep="|", skiprows=5, dtype=str, keep_default_na=False,
+                      usecols=["Area of Responsibility", "Apprehension Date"])
+    days = pd.to_datetime(raw["Apprehension Date"], format="%m/%d/%Y", errors="coerce")
+    last = days[raw["Area of Responsibility"].str.strip() == "Los Angeles Area of Responsibility"].max()
+    last = last.date().isoformat()
+    assert "2019-08-25" < last < "2019-09-13"
+
     def ref(p):
         return SHARED / p
 
-    wh = Warehouse(warehouse_path)
-    rows = daily(wh, "aor", "LOS", "at_large", pd.Timestamp("2019-08-28").date(), pd.Timestamp("2019-08-30").date(),
-                 ref)
+    rows = daily(Warehouse(warehouse_path), "aor", "LOS", "at_large", pd.Timestamp("2019-08-28").date(),
+                 pd.Timestamp("2019-08-30").date(), ref)
     by_day = {r["day"]: r["n"] for r in rows}
     assert rows[0]["day"] == "2019-07-31" and rows[-1]["day"] == "2019-09-13"
-    assert all(by_day[d] is None for d in by_day if d > "2019-09-01")
-    assert all(isinstance(by_day[d], int) for d in by_day if d <= "2019-09-01")
-    assert by_day["2019-08-28"] > 0
+    assert all(by_day[d] is None for d in by_day if d > last)
+    assert all(isinstance(by_day[d], int) for d in by_day if d <= last) and by_day["2019-08-28"] > 0
     spec = daily_chart(rows, lambda key, **kw: key, "t", "2019-08-28", "2019-08-30", 1.0)
-    values = spec["layer"][1]["data"]["values"]
-    assert {v["n"] for v in values if v["day"] > "2019-09-01"} == {None}
+    after = (pd.Timestamp(last) + pd.Timedelta(days=1)).date().isoformat()
+    assert spec["layer"][0]["data"]["values"] == [{"from": after, "to": "2019-09-14", "label": "chart.no_records"}]
+    values = next(x for x in spec["layer"] if x["mark"]["type"] == "bar")["data"]["values"]
+    assert {v["n"] for v in values if v["day"] > last} == {None}
     # the same rule for any series: uncovered days are None, covered days without events 0
     assert charts.fill_days({"2020-01-02": 3}, pd.Timestamp("2020-01-01").date(), pd.Timestamp("2020-01-04").date(),
                             [{"from": "2020-01-01", "to": "2020-01-02"}]) == [

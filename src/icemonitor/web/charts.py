@@ -51,6 +51,20 @@ def fill_days(counts: dict[str, int], d0: dt.date, d1: dt.date, covered_spans: l
     return out
 
 
+def gap_bands(days: list[dict]) -> list[dict]:
+    """Runs of days whose count is None (no records) as bands [{"from", "to"}], `to` the day after the run."""
+    out: list[dict] = []
+    for r in days:
+        if r["n"] is not None:
+            continue
+        end = (dt.date.fromisoformat(r["day"]) + dt.timedelta(days=1)).isoformat()
+        if out and out[-1]["to"] == r["day"]:
+            out[-1]["to"] = end
+        else:
+            out.append({"from": r["day"], "to": end})
+    return out
+
+
 def fill_months(rows: list[dict], key: str) -> list[dict]:
     """Complete a month x class series: 0 for a class absent in a month that has data, None (a gap that breaks
     the line) for a month with no data at all, e.g. between two releases years apart."""

@@ -125,9 +125,13 @@ def daily(wh, level: str, place: str, measure: str, start: dt.date, end: dt.date
 def daily_chart(rows: list[dict], t, title: str, start: str, end: str, expected_per_day: float) -> dict:
     spec = charts._base(title, t("chart.bars_desc"))
     band = [{"from": start, "to": end, "e": expected_per_day}]
+    gaps = [{**g, "label": t("chart.no_records")} for g in charts.gap_bands(rows)]
     spec.update({
         "height": 220,
         "layer": [
+            {"data": {"values": gaps}, "mark": {"type": "rect", "color": "#bbbbbb", "opacity": 0.35},
+             "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
+                          "tooltip": [{"field": "label", "title": t("chart.day")}]}},
             {"data": {"values": band}, "mark": {"type": "rect", "color": "#e07b00", "opacity": 0.15},
              "encoding": {"x": {"field": "from", "type": "temporal", "timeUnit": "utcyearmonthdate"},
                           "x2": {"field": "to"}}},
