@@ -326,13 +326,13 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
         f"  SELECT release_id, aor, min(span_from) AS d0, max(span_to) AS d1, sum(days_with_records) AS n, "
         f"  any_value(state) AS state FROM {SPANS} WHERE table_name = ? AND counted GROUP BY release_id, aor) "
         f"GROUP BY release_id ORDER BY 3", [table]).fetchall()
-    out = []
+    out, subsets = [], subset_releases(con)
     for rid, aors, d0, d1, ndays, state in rows:
         territorial = [a for a in aors if a in every]
         nationwide = len(every) > 0 and len(territorial) >= 0.75 * len(every)
         out.append({"table": table, "release": rid, "scope": "nationwide" if nationwide else "aor",
                     "aors": [] if nationwide else territorial, "state": state, "from": d0, "to": d1,
-                    "days_with_records": int(ndays)})
+                    "days_with_records": int(ndays), "subset": subsets.get(rid)})
     return out
 
 
@@ -343,6 +343,7 @@ def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
     parts = []
     for r in reach:
         where = "nationwide" if r["scope"] == "nationwide" else "AOR " + ", ".join(r["aors"])
+        subset = f"; a subset: {r['subset']['en']}" if r.get("subset") else ""
         parts.append(f"{where} {_fmt(r['from'])}..{_fmt(r['to'])} (up to {r['days_with_records']:,} days with "
-                     f"records per AOR, {r['release']})")
+                     f"records per AOR, {r['release']}{subset})")
     return f"{table} records reach: " + "; ".join(parts)
