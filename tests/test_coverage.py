@@ -200,7 +200,7 @@ def test_sweep_chart_leaves_days_without_records_empty_not_zero(warehouse_path):
     assert all(isinstance(by_day[d], int) for d in by_day if d <= last) and by_day["2019-08-28"] > 0
     spec = daily_chart(rows, lambda key, **kw: key, "t", "2019-08-28", "2019-08-30", 1.0)
     after = (pd.Timestamp(last) + pd.Timedelta(days=1)).date().isoformat()
-    assert spec["layer"][0]["data"]["values"] == [{"from": after, "to": "2019-09-14", "label": "chart.no_records"}]
+    assert spec["layer"][-1]["data"]["values"] == [{"from": after, "to": "2019-09-14", "label": "chart.no_records"}]
     values = next(x for x in spec["layer"] if x["mark"]["type"] == "bar")["data"]["values"]
     assert {v["n"] for v in values if v["day"] > last} == {None}
     # the same rule for any series: uncovered days are None, covered days without events 0

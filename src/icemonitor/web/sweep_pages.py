@@ -129,9 +129,6 @@ def daily_chart(rows: list[dict], t, title: str, start: str, end: str, expected_
     spec.update({
         "height": 220,
         "layer": [
-            {"data": {"values": gaps}, "mark": {"type": "rect", "color": "#bbbbbb", "opacity": 0.35},
-             "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
-                          "tooltip": [{"field": "label", "title": t("chart.day")}]}},
             {"data": {"values": band}, "mark": {"type": "rect", "color": "#e07b00", "opacity": 0.15},
              "encoding": {"x": {"field": "from", "type": "temporal", "timeUnit": "utcyearmonthdate"},
                           "x2": {"field": "to"}}},
@@ -145,6 +142,10 @@ def daily_chart(rows: list[dict], t, title: str, start: str, end: str, expected_
                           "x2": {"field": "to"}, "y": {"field": "e", "type": "quantitative"},
                           "tooltip": [{"field": "e", "type": "quantitative", "format": ",.1f",
                                        "title": t("chart.expected_per_day")}]}},
+            # days without records: a band, drawn last so the layers before keep their places
+            {"data": {"values": gaps}, "mark": {"type": "rect", "color": "#bbbbbb", "opacity": 0.35},
+             "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
+                          "tooltip": [{"field": "label", "title": t("chart.day")}]}},
         ],
     })
     return spec
