@@ -182,11 +182,10 @@ def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
     return cov
 
 
-def subset_text(n: int | None, subsets: list[dict[str, str]], lang: str = "en") -> str:
-    """'not countable; 4 is a lower bound (only people later detained in Washington)' (EN or ES)."""
-    what = "; ".join(s[lang] for s in subsets)
-    if lang == "es":
-        return f"no se puede contar; {n:,} es un mínimo ({what})" if n is not None else f"no se puede contar ({what})"
+def subset_text(n: int | None, subsets: list[dict[str, str]]) -> str:
+    """'not countable; 4 is a lower bound (only people later detained in Washington)' (Spanish: web/i18n
+    analysis_es.yaml; pages and reports use each subset's own `es` words)."""
+    what = "; ".join(s["en"] for s in subsets)
     return f"not countable; {n:,} is a lower bound ({what})" if n is not None else f"not countable ({what})"
 
 
