@@ -188,8 +188,12 @@ def test_validation_rejects_unknown_reader(tmp_path, monkeypatch):
     fake.READERS = {name: None for name in BRIEF_READERS - {"ddp_detainers"}}
     monkeypatch.setitem(sys.modules, "icemonitor.readers", fake)
     monkeypatch.setattr("icemonitor.catalog.catalog._CACHE", {})
+    from icemonitor.warehouse.sources import catalog_sources, check_readers
+
     with pytest.raises(InputError, match="unknown reader 'ddp_detainers'"):
-        load_catalog()
+        check_readers(load_catalog())
+    with pytest.raises(InputError, match="unknown reader 'ddp_detainers'"):  # the build's sources check it first
+        catalog_sources()
 
 
 def test_url_rewrite_argument_and_environment(monkeypatch):

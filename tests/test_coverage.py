@@ -130,3 +130,81 @@ def test_every_page_states_how_far_the_records_reach(warehouse_client, warehouse
         footer = html.split('id="data-age-footer">', 1)[1].split("</p>", 1)[0]
         assert footer.startswith(words)
         assert all(f"{r['from']} – {r['to']} ({r['release']})" in footer for r in reach)
+
+
+def _wa_joined_arrests() -> pd.DataFrame:
+    """Distinct arrests of UWCHR's Washington join (pandas, independent of the reader)."""
+    raw = pd.read_csv(SHARED / "ice" / "uwchr-ddp-wa-joined" / "joined_df_wa.csv", dtype=str, keep_default_na=False,
+                      na_values=["NA"])
+    cols = [c for c in raw.columns if c.endswith(".arrest")] + ["unique_identifier"]
+    arrests = raw[cols].dropna(how="all", subset=[c for c in cols if c != "unique_identifier"])
+    arrests = arrests.drop_duplicates()
+    arrests["day"] = pd.to_datetime(arrests["apprehension_date.arrest"].str[:10])
+    return arrests
+
+
+@pytest.mark.parametrize("d0,d1", [("2024-06-01", "2024-06-30"), ("2024-01-01", "2024-12-31")])
+def test_a_subset_release_gives_a_lower_bound_not_partial_coverage(warehouse_con, d0, d1):
+    """uwchr-ddp-wa-joined holds only people later detained in Washington (catalog `subset`): Seattle in 2024 has
+    no total and no partial share; the count of its rows (pandas, on the raw file) is stated as a lower bound."""
+    a = _wa_joined_arrests()
+    expected = int(((a["apprehension_aor.arrest"] == "Seattle Area of Responsibility")
+                    & a["day"].between(d0, d1)).sum())
+    assert expected > 0
+    r = summary(warehouse_con, by=[], place="SEA", date_from=d0, date_to=d1)
+    cov = r.coverage
+    assert r.extra["total_events"] is None and r.figures == []
+    assert cov["status"] == "subset" and cov["share"] == 0 and cov["lower_bound"] == expected
+    assert cov["subsets"] == [{"release": "uwchr-ddp-wa-joined", "en": "only people later detained in Washington",
+                               "es": "solo personas detenidas después en Washington"}]
+    assert cov["reason"] == f"not countable; {expected} is a lower bound (only people later detained in Washington)"
+    assert r.caveats[0].startswith(f"Not countable: {expected} is a lower bound")
+
+
+def test_a_subset_never_covers_but_a_census_still_does(warehouse_con):
+    """A one-state release met by its larger AOR is a lower bound too (Atlanta AOR, June 2025: North Carolina's
+    rows only); a full release beside a subset keeps its own share (the nation, June 2025: LOS 1-10 June)."""
+    atl = summary(warehouse_con, by=[], place="ATL", date_from="2025-06-01", date_to="2025-06-30")
+    nc = summary(warehouse_con, by=[], place="NC", date_from="2025-06-01", date_to="2025-06-30")
+    assert atl.coverage["status"] == "subset" and atl.extra["total_events"] is None
+    assert atl.coverage["lower_bound"] >= nc.extra["total_events"] > 0
+    assert atl.coverage["subsets"][0]["en"] == "only events in NC"
+    us = summary(warehouse_con, by=[], date_from="2025-06-01", date_to="2025-06-30")
+    assert us.coverage["status"] == "partial" and us.extra["total_events"] > 0
+    assert "uwchr-ddp-wa-joined" not in us.coverage["releases"]
+
+
+def test_sweep_chart_leaves_days_without_records_empty_not_zero(warehouse_path):
+    """A sweep near the end of the nationwide records (LOS, late August 2019): the daily chart's days after the
+    last LOS record (31 Aug 2019, from the raw FY2019 file) are null and drawn as a 'no records' band, the covered
+    days are counts (0 where nothing matched)."""
+    from icemonitor.web import charts
+    from icemonitor.web.db import Warehouse
+    from icemonitor.web.sweep_pages import daily, daily_chart
+
+    raw = pd.read_csv(FY1619 / "EROArrests_FY2019.csv.gz", sep="|", skiprows=5, dtype=str, keep_default_na=False,
+                      usecols=["Area of Responsibility", "Apprehension Date"])
+    days = pd.to_datetime(raw["Apprehension Date"], format="%m/%d/%Y", errors="coerce")
+    last = days[raw["Area of Responsibility"].str.strip() == "Los Angeles Area of Responsibility"].max()
+    last = last.date().isoformat()
+    assert "2019-08-25" < last < "2019-09-13"
+
+    def ref(p):
+        return SHARED / p
+
+    rows = daily(Warehouse(warehouse_path), "aor", "LOS", "at_large", pd.Timestamp("2019-08-28").date(),
+                 pd.Timestamp("2019-08-30").date(), ref)
+    by_day = {r["day"]: r["n"] for r in rows}
+    assert rows[0]["day"] == "2019-07-31" and rows[-1]["day"] == "2019-09-13"
+    assert all(by_day[d] is None for d in by_day if d > last)
+    assert all(isinstance(by_day[d], int) for d in by_day if d <= last) and by_day["2019-08-28"] > 0
+    spec = daily_chart(rows, lambda key, **kw: key, "t", "2019-08-28", "2019-08-30", 1.0)
+    after = (pd.Timestamp(last) + pd.Timedelta(days=1)).date().isoformat()
+    assert spec["layer"][-1]["data"]["values"] == [{"from": after, "to": "2019-09-14", "label": "chart.no_records"}]
+    values = next(x for x in spec["layer"] if x["mark"]["type"] == "bar")["data"]["values"]
+    assert {v["n"] for v in values if v["day"] > last} == {None}
+    # the same rule for any series: uncovered days are None, covered days without events 0
+    assert charts.fill_days({"2020-01-02": 3}, pd.Timestamp("2020-01-01").date(), pd.Timestamp("2020-01-04").date(),
+                            [{"from": "2020-01-01", "to": "2020-01-02"}]) == [
+        {"day": "2020-01-01", "n": 0}, {"day": "2020-01-02", "n": 3}, {"day": "2020-01-03", "n": None},
+        {"day": "2020-01-04", "n": None}]

@@ -17,8 +17,7 @@ SIDEWAYS: set[tuple[str, str]] = set()  # none needed today: the top layers do n
 
 
 # Known upward imports still to break, with the reason they remain (docs/architecture.md, "Still open").
-KNOWN = {("catalog/catalog.py", "icemonitor.readers"): "load_catalog checks reader names against the readers' "
-         "registry; the check belongs in warehouse/sources.py"}
+KNOWN: dict[tuple[str, str], str] = {}  # none left
 
 
 def _layer(module: str) -> str | None:

@@ -40,7 +40,13 @@ QUESTIONS = {
     ("WA", "2018-01-01", "2018-01-31", "at_large"): 28,
     ("NY", "2018-06-01", "2018-06-30", "custodial"): 199,
     ("Southern California", "2017-09-24", "2017-09-27", "at_large"): 160,
-    ("SEA", "2024-01-01", "2024-12-31", None): 33,  # partial: a release with records on 40 days
+    ("NC", "2025-06-01", "2025-06-30", None): 429,  # the one-state release covers its state
+}
+# (place, from, to) -> the lower bound where only releases of some people have records (status `subset`, no total):
+# the Washington join holds only people later detained in Washington; a pandas count is in test_coverage.py
+LOWER_BOUNDS = {
+    ("SEA", "2024-01-01", "2024-12-31"): 33,
+    ("SEA", "2024-06-01", "2024-06-30"): 4,
 }
 PAGE_CODES = {"Los Angeles County, CA": "06037"}  # place pages are addressed by code
 SEPT_2017_LOS_SWEEP = ("2017-09-24", "2017-09-26", 111, 30.1)  # start, end, observed, expected (at-large)
@@ -79,6 +85,36 @@ def test_api_summary_gives_the_same_figure(warehouse_client, question):
     if place in ("US", "LOS", "CHI", "SEA"):  # the dashboard's own query for an AOR or the nation
         params = {**common, **({"aor": place} if place != "US" else {})}
         assert warehouse_client.get("/api/v1/summary", params=params).json()["total"] == QUESTIONS[question]
+
+
+@pytest.mark.parametrize("question", list(LOWER_BOUNDS), ids=lambda q: "-".join(q))
+def test_a_subset_gives_no_total_and_the_same_lower_bound_everywhere(cli, warehouse_client, warehouse_con, question):
+    """CLI JSON, API (place and AOR forms), place page (EN/ES) and report (EN/ES): no total, the same lower bound."""
+    from icemonitor.present.facts import build_facts
+    from icemonitor.present.report import render
+
+    place, d0, d1 = question
+    n = LOWER_BOUNDS[question]
+    body = cli("summary", "--place", place, "--from", d0, "--to", d1)
+    assert body["extra"]["total_events"] is None and body["figures"] == []
+    assert body["coverage"]["status"] == "subset" and body["coverage"]["lower_bound"] == n
+    assert f"not countable; {n} is a lower bound (only people later detained in Washington)" in \
+        body["coverage"]["reason"]
+    for params in ({"place": place}, {"aor": place}):
+        api = warehouse_client.get("/api/v1/summary", params={"from": d0, "to": d1, **params}).json()
+        assert api["total"] is None and api["coverage"]["lower_bound"] == n, params
+    en = warehouse_client.get(f"/place/{place}", params={"from": d0, "to": d1, "lang": "en"}).text
+    assert f"so {n} arrests is a lower bound, not a count" in en and "only people later detained in Washington" in en
+    assert "No records for these dates" not in en
+    es = warehouse_client.get(f"/place/{place}", params={"from": d0, "to": d1, "lang": "es"}).text
+    assert f"así que {n} arrestos es un mínimo" in es and "solo personas detenidas después en Washington" in es
+    rf = build_facts(warehouse_con, place, d0, d1, ref) if (dt.date.fromisoformat(d1) -
+                                                          dt.date.fromisoformat(d0)).days <= 92 else None
+    if rf is not None:
+        assert "total" not in rf.facts and rf.facts["lower_bound"].value == n
+        assert "only people later detained in Washington), so " in render(rf, "en", "md", with_charts=False).text
+        assert "solo personas detenidas después en Washington), así que " in render(rf, "es", "md",
+                                                                                   with_charts=False).text
 
 
 def _trend_rows(html: str) -> list[tuple[str, str, int]]:
@@ -141,3 +177,48 @@ def test_september_2017_los_sweep_is_one_size_everywhere(cli, warehouse_client, 
     rows = [(rf.facts[f"{s.key}_observed"].value, rf.facts[f"{s.key}_expected"].value) for s in rf.sweeps
             if str(rf.facts[f"{s.key}_start"].value) == start]
     assert rows == [(observed, expected)]
+
+
+COUNTY_QUESTIONS = [q for q in QUESTIONS if q[0] in ("06037", "48201") and q[3] is None and QUESTIONS[q] is not None]
+
+
+@pytest.mark.parametrize("question", COUNTY_QUESTIONS, ids=lambda q: "-".join(str(x) for x in q if x))
+def test_dashboard_figures_come_from_the_same_selection(warehouse_path, warehouse_client, question):
+    """The overview map's county rate numerator, the county page's 'resolved' note and the intake context's sweep
+    search select arrests through query.Selection: the same count as the CLI for the county and period."""
+    from icemonitor.web.db import Warehouse
+    from icemonitor.web.queries import Filters, county_rates
+
+    place, d0, d1, _ = question
+    expected = QUESTIONS[question]
+    wh = Warehouse(warehouse_path)
+    rates = county_rates(wh, Filters("arrests", dt.date.fromisoformat(d0), dt.date.fromisoformat(d1)))
+    assert {r["county_fips"]: r["n"] for r in rates["rows"]}[place] == expected
+    html = warehouse_client.get(f"/place/{place}", params={"from": d0, "to": d1, "lang": "en"}).text
+    note = html.split('id="resolution-note">', 1)[1].split("</p>", 1)[0]
+    assert f"count the {expected:,} counted arrests resolved to it" in note
+
+
+@pytest.mark.parametrize("question", [q for q in QUESTIONS if QUESTIONS[q] is not None and q[3] in (None, "at_large")
+                                      and q[0] in ("US", "LOS", "06037", "CA", "Southern California")],
+                         ids=lambda q: "-".join(str(x) for x in q if x))
+def test_a_watch_counts_what_summary_counts(warehouse_con, question):
+    """A watch on the nation ('United States'), an AOR, a county, a state or a group selects the same arrests as
+    `summary --place` (watch.places.WatchPlace.select: query.Selection)."""
+    from icemonitor.watch.places import parse
+
+    place, d0, d1, measure = question
+    watched = parse("United States" if place == "US" else place, warehouse_con, ref)
+    q = watched.select(warehouse_con, dt.date.fromisoformat(d0), dt.date.fromisoformat(d1), measure or "all")
+    assert q.count(warehouse_con) == QUESTIONS[question]
+
+
+def test_county_page_names_the_aor_a_sweep_was_measured_in(warehouse_client):
+    """The Los Angeles County page lists the September 2017 sweep measured in the LOS AOR: the row names that
+    AOR and says it contains the county (EN/ES), never a bare 'LOS'."""
+    for lang, words in (("en", "Los Angeles field office (LOS), the AOR containing Los Angeles County, CA"),
+                        ("es", "(LOS), la AOR que contiene el condado de Los Angeles, CA")):
+        html = warehouse_client.get("/place/06037", params={"from": "2017-09-01", "to": "2017-09-30",
+                                                            "lang": lang}).text
+        block = html.split('id="sweeps"', 1)[1].split("</table>", 1)[0]
+        assert words in block and "<td>LOS</td>" not in block, lang

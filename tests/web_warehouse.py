@@ -117,7 +117,7 @@ def add_place_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE landmark_resolution (aor VARCHAR, landmark VARCHAR, county_fips VARCHAR, level VARCHAR, kind VARCHAR)")
     con.executemany("INSERT INTO landmark_resolution VALUES (?, ?, ?, 'county', 'event')", TEST_LANDMARKS)
     # An office-proxy placement: must not count towards county rates.
-    con.execute("INSERT INTO landmark_resolution VALUES ('LOS', 'FUGITIVE OPERATIONS CA STATE', '06037', 'county', 'office')")
+    con.execute("INSERT INTO landmark_resolution VALUES ('LOS', 'FUGITIVE OPERATIONS CA STATE', '06037', 'county', 'office_proxy')")
     # the state of each placed county, as the product's table has it (sweeps' state level reads it)
     con.execute("ALTER TABLE landmark_resolution ADD COLUMN state VARCHAR")
     con.execute("UPDATE landmark_resolution r SET state = c.state FROM counties c WHERE c.county_fips = r.county_fips")

@@ -49,7 +49,8 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
     out.print(f"[bold]releases[/]: {escape(', '.join(result.releases) or '–')}", highlight=False)
     cov = result.coverage
     if cov:
-        what = {"full": "full", "partial": "PARTIAL", "none": "NO RECORDS (no count)"}.get(cov["status"], cov["status"])
+        what = {"full": "full", "partial": "PARTIAL", "none": "NO RECORDS (no count)",
+                "subset": "NOT COUNTABLE (a subset: lower bound)"}.get(cov["status"], cov["status"])
         share = "" if cov.get("share") is None else f" ({cov['share']:.0%} of the period and place)"
         out.print(f"[bold]coverage[/]: {escape(what + share)}{escape(': ' + cov['reason']) if cov.get('reason') else ''}",
                   highlight=False)

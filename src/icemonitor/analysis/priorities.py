@@ -100,7 +100,7 @@ def priorities(
     fields = sorted({f["criminality_field"] for f in figures})
     cov = coverage(con, Selection.of(table, d0, d1, place).compile(con, ref))
     if not cov.countable:
-        caveats.append(f"No records: {cov.reason}. There is no count for this question (not zero).")
+        caveats.append(cov.no_count_caveat())
     elif cov.status == "partial":
         caveats.append(f"Partial: {cov.reason}.")
     elif not figures:

@@ -41,7 +41,7 @@ class AnalysisResult(BaseModel):
     caveats: list[str] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict, description="Analysis-specific secondary tables")
     coverage: dict[str, Any] | None = Field(
-        default=None, description="What the records cover of the question: status (full / partial / none), share of "
+        default=None, description="What the records cover of the question: status (full / partial / none / subset: records of some people only, lower_bound), share of "
                                   "the period and place's AOR-days, covered and uncovered spans, fields not recorded, "
                                   "reason (icemonitor.query.coverage)")
 

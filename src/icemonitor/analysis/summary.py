@@ -112,7 +112,7 @@ def summary(
     })
     caveats = []
     if not cov.countable:
-        caveats.append(f"No records: {cov.reason}. There is no count for this question (not zero).")
+        caveats.append(cov.no_count_caveat())
     elif cov.status == "partial":
         caveats.append(f"Partial: {cov.reason}.")
     if cov.countable and not figures:

@@ -136,6 +136,14 @@ class ReleaseFile(_Model):
         return v
 
 
+class Subset(_Model):
+    """What part of the events a release holds, where it holds only some people or cases of its AORs and days (e.g.
+    people later detained in Washington): its records are a lower bound, never a total (warehouse/coverage.py)."""
+
+    en: str = Field(min_length=1)
+    es: str = Field(min_length=1)
+
+
 class Release(_Model):
     """A release: one publication of records (or of reference data) with its files."""
 
@@ -154,6 +162,9 @@ class Release(_Model):
     # The one state (USPS code) whose events the release holds, where it is a selection of one state's rows within
     # its AORs (e.g. a reporter's North Carolina selection): its records cover no other state (warehouse/coverage.py)
     scope_state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    # What the release's events are a subset of, where they are a selection of people or cases (not of places or
+    # days): its records never make a place and period countable; their count is a lower bound
+    subset: Subset | None = None
     files: list[ReleaseFile]
 
     @field_validator("id")
@@ -297,18 +308,6 @@ def _rewriter(rewrite: UrlRewrite) -> Callable[[str], str] | None:
     return apply
 
 
-def _known_readers() -> set[str] | None:
-    """Reader names from icemonitor.readers.READERS, or None when that registry is not available."""
-    import importlib
-
-    try:
-        readers = importlib.import_module("icemonitor.readers")
-    except ImportError:
-        return None
-    known = getattr(readers, "READERS", None)
-    return set(known) if known else None
-
-
 def load_catalog(path: Path | str | None = None, *, url_rewrite: UrlRewrite = None) -> Catalog:
     """Load and validate the catalog (the packaged releases.yaml by default).
 
@@ -381,13 +380,4 @@ def _load(path: Path, spec: UrlRewrite) -> Catalog:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"invalid catalog: {first['msg']}", file=str(path), field=where) from None
-    known = _known_readers()
-    if known is not None:
-        for rel in catalog.releases:
-            for f in rel.files:
-                if f.reader is not None and f.reader not in known:
-                    raise InputError(
-                        f"release {rel.id}: unknown reader {f.reader!r} (known: {', '.join(sorted(known))})",
-                        file=str(path), field="reader", value=f.reader,
-                    )
     return catalog

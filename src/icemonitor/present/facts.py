@@ -159,7 +159,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.
     rf.add("period_to", "date", d1, "Last day of the period asked for (event_date, inclusive)", "note_period", [],
            f"--to {d1.isoformat()}")
     _totals(con, rf, place, d0, d1, ref)
-    if rf.coverage.get("status") == "none":  # no records: no count, no comparison, no sweep (not zeros)
+    if rf.coverage.get("status") in ("none", "subset"):  # no records or a subset's: no count, comparison or sweep
         _policies(rf, parsed, d0, ref)
         rf.caveats += ["cav_why", "cav_people", "cav_status", "cav_landmark"]
         return rf
@@ -184,6 +184,10 @@ def _totals(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
     total = res.extra["total_events"]
     rf.coverage = dict(res.coverage or {})
     _coverage_facts(rf, q)
+    if rf.coverage.get("lower_bound") is not None:
+        rf.add("lower_bound", "count", rf.coverage["lower_bound"], "counted arrests in the place and period, all "
+               "from releases holding only some people (coverage subsets): a lower bound, not a total",
+               "note_lower_bound", [s["release"] for s in rf.coverage.get("subsets", [])], q)
     if total is None:
         return
     rels = res.releases

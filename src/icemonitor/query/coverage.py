@@ -4,7 +4,10 @@ A place and period is a grid of AOR-days: the place's AORs (every territorial AO
 by the days of the period. An AOR-day is covered when a release whose rows the selection counts has records for
 that AOR around that day (coverage_spans) and, where the release records only one state, the place lies in that
 state. A field the selection filters or measures on must be recorded by the release (coverage_fields), or the
-release's AOR-days are not covered for this selection.
+release's AOR-days are not covered for this selection. A release the catalog declares a subset of people or cases
+(coverage_subsets, e.g. people later detained in Washington) never covers an AOR-day, nor does a one-state release
+cover a larger place (an AOR or the nation holding that state): where only such records meet the selection, the
+status is `subset`: no total, and the count of its rows is stated as a lower bound.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import numpy as np
 from icemonitor.query import vocabulary
 from icemonitor.query.selection import Compiled, has_table
 
-SPANS, FIELDS = "coverage_spans", "coverage_fields"
+SPANS, FIELDS, SUBSETS = "coverage_spans", "coverage_fields", "coverage_subsets"
 
 
 @dataclass
 class Coverage:
     """How much of a selection's period and place the records cover."""
 
-    status: str  # full | partial | none | unknown (a warehouse built before coverage was recorded)
+    # full | partial | none | subset (only records of subset releases: not countable, a lower bound) | unknown (a
+    # warehouse built before coverage was recorded)
+    status: str
     share: float | None  # covered AOR-days / all AOR-days of the period and place
     date_from: dt.date | None = None
     date_to: dt.date | None = None
@@ -40,11 +45,21 @@ class Coverage:
     reason: str = ""
     records_reach: str = ""  # how far the table's records reach (reach_text), for every figure's data age
     reach: list[dict[str, Any]] = field(default_factory=list)  # the same, one row per release (records_reach())
+    # subset releases with records in the place and period: {release, en, es} (what their rows are, in words)
+    subsets: list[dict[str, str]] = field(default_factory=list)
+    lower_bound: int | None = None  # status `subset`: the rows the selection counts, a lower bound, not a total
 
     @property
     def countable(self) -> bool:
         """Whether a count can be given at all (full or partial coverage, or coverage unknown)."""
-        return self.status != "none"
+        return self.status not in ("none", "subset")
+
+    def no_count_caveat(self) -> str:
+        """The caveat of a figure with no count: no records, or records of a subset only (a lower bound)."""
+        if self.status == "subset":
+            return (f"Not countable: {subset_text(self.lower_bound, self.subsets).removeprefix('not countable; ')}. "
+                    "These records hold only part of the events: there is no total.")
+        return f"No records: {self.reason}. There is no count for this question (not zero)."
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -156,10 +171,31 @@ def _runs(keys: list[Any], days: np.ndarray) -> list[tuple[Any, dt.date, dt.date
 
 
 def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
-    """The coverage of a compiled selection (module docstring)."""
+    """The coverage of a compiled selection (module docstring); where only subset releases have records, the
+    selection's count as the lower bound."""
     sel = q.selection
-    return coverage_of(con, sel.table, sel.date_from, sel.date_to, q.place, q.label, q.fields, sel.release,
-                       dict(sel.filters).get("release"))
+    cov = coverage_of(con, sel.table, sel.date_from, sel.date_to, q.place, q.label, q.fields, sel.release,
+                      dict(sel.filters).get("release"))
+    if cov.status == "subset":
+        cov.lower_bound = q.count(con)
+        cov.reason = subset_text(cov.lower_bound, cov.subsets)
+    return cov
+
+
+def subset_text(n: int | None, subsets: list[dict[str, str]]) -> str:
+    """'not countable; 4 is a lower bound (only people later detained in Washington)' (Spanish: web/i18n
+    analysis_es.yaml; pages and reports use each subset's own `es` words)."""
+    what = "; ".join(s["en"] for s in subsets)
+    return f"not countable; {n:,} is a lower bound ({what})" if n is not None else f"not countable ({what})"
+
+
+@_per_warehouse
+def subset_releases(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """release -> {release, en, es} for releases the catalog declares a subset of people or cases."""
+    if not has_table(con, SUBSETS):
+        return {}
+    return {r: {"release": r, "en": en, "es": es}
+            for r, en, es in con.execute(f"SELECT release_id, what_en, what_es FROM {SUBSETS}").fetchall()}
 
 
 def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
@@ -206,7 +242,9 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     aidx = {a: i for i, a in enumerate(aors)}
     records = np.zeros((len(aors), len(days)), dtype=bool)
     usable = np.zeros_like(records)
-    used_releases, field_gaps = set(), {}
+    used_releases, field_gaps, subsets_met = set(), {}, {}
+    subset_of = subset_releases(con)
+    applies = _applies(con, place, aors, days)  # an AOR counts only on days it holds part of the place
     for rid, aor, state, s0, s1 in spans:
         if aor is None and place is None:  # a release with no AOR: it covers the nation, never a place within it
             rows_of = slice(None)
@@ -214,12 +252,19 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
             rows_of = aidx[aor]
         else:
             continue
+        mask = (days >= np.datetime64(s0, "D")) & (days <= np.datetime64(s1, "D"))
         if state is not None:  # a release limited to one state covers the part of the place in that state
             inside = place_states if place_states is not None else states_of.get(aor)
             # an AOR whose states the warehouse does not know (built without the places stage) is taken as covered
             if inside is not None and (not inside or not inside <= {state}):
+                if state in inside and (mask & applies[rows_of]).any():  # a larger place: its rows, a lower bound
+                    subsets_met.setdefault(rid, {"release": rid, "en": f"only events in {state}",
+                                                 "es": f"solo hechos en {state}"})
                 continue
-        mask = (days >= np.datetime64(s0, "D")) & (days <= np.datetime64(s1, "D"))
+        if rid in subset_of:  # records of some people only: never a covered AOR-day
+            if (mask & applies[rows_of]).any():
+                subsets_met[rid] = subset_of[rid]
+            continue
         records[rows_of] |= mask
         if rid in lacking:
             for f, rids in missing_fields.items():
@@ -228,7 +273,6 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         else:
             usable[rows_of] |= mask
             used_releases.add(rid)
-    applies = _applies(con, place, aors, days)  # an AOR counts only on days it holds part of the place
     usable &= applies
     outside = [(d0, g0 - dt.timedelta(days=1)), (g1 + dt.timedelta(days=1), d1)] if len(days) else [(d0, d1)]
     outside = [(a, b) for a, b in outside if a <= b]
@@ -245,7 +289,10 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                              key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
     where = f"{label}, {_fmt(d0)}..{_fmt(d1)}"
-    if not (records & applies).any():
+    subsets = [subsets_met[r] for r in sorted(subsets_met)]
+    if not (records & applies).any() and subsets:
+        status, reason = "subset", subset_text(None, subsets)
+    elif not (records & applies).any():
         status, reason = "none", f"no records of {table} for {where}"
     elif share == 0:
         status = "none"
@@ -257,8 +304,13 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                   + "".join(f"; {f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()))
     else:
         status, reason = "full", ""
+    if subsets and status in ("partial", "full"):
+        reason += ("; " if reason else "") + "; ".join(
+            f"rows of {s['release']} ({s['en']}) are counted too, a lower bound where no other release covers them"
+            for s in subsets)
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
-                    sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach)
+                    sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach,
+                    subsets)
 
 
 @_per_warehouse
@@ -273,13 +325,13 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
         f"  SELECT release_id, aor, min(span_from) AS d0, max(span_to) AS d1, sum(days_with_records) AS n, "
         f"  any_value(state) AS state FROM {SPANS} WHERE table_name = ? AND counted GROUP BY release_id, aor) "
         f"GROUP BY release_id ORDER BY 3", [table]).fetchall()
-    out = []
+    out, subsets = [], subset_releases(con)
     for rid, aors, d0, d1, ndays, state in rows:
         territorial = [a for a in aors if a in every]
         nationwide = len(every) > 0 and len(territorial) >= 0.75 * len(every)
         out.append({"table": table, "release": rid, "scope": "nationwide" if nationwide else "aor",
                     "aors": [] if nationwide else territorial, "state": state, "from": d0, "to": d1,
-                    "days_with_records": int(ndays)})
+                    "days_with_records": int(ndays), "subset": subsets.get(rid)})
     return out
 
 
@@ -290,6 +342,7 @@ def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
     parts = []
     for r in reach:
         where = "nationwide" if r["scope"] == "nationwide" else "AOR " + ", ".join(r["aors"])
+        subset = f"; a subset: {r['subset']['en']}" if r.get("subset") else ""
         parts.append(f"{where} {_fmt(r['from'])}..{_fmt(r['to'])} (up to {r['days_with_records']:,} days with "
-                     f"records per AOR, {r['release']})")
+                     f"records per AOR, {r['release']}{subset})")
     return f"{table} records reach: " + "; ".join(parts)

@@ -17,6 +17,7 @@ Columns every compiled source offers besides the table's own:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,13 +60,19 @@ def check_placement(placement: str) -> str:
     return placement
 
 
-def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event") -> str:
-    """FROM clause for a table with res_state, res_county_fips and office_county_fips (module docstring)."""
+Columns = Callable[[str], set[str]]  # table -> its columns (empty when there is no such table)
+
+
+def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event",
+                 columns: Columns | None = None) -> str:
+    """FROM clause for a table with res_state, res_county_fips and office_county_fips (module docstring).
+    `columns`: a cached reader of the warehouse's columns (the web tier's), else information_schema is asked."""
     check_placement(placement)
-    cols = table_columns(con, table)
+    columns = columns or (lambda t: table_columns(con, t))
+    cols = columns(table)
     state = "e.state" if "state" in cols else "NULL::VARCHAR"
-    if has_table(con, RESOLUTION_TABLE) and {"aor", "landmark"} <= cols:
-        res_cols = table_columns(con, RESOLUTION_TABLE)
+    res_cols = columns(RESOLUTION_TABLE)
+    if res_cols and {"aor", "landmark"} <= cols:
         kind = "r.kind" if "kind" in res_cols else "NULL::VARCHAR"
         level = "r.level" if "level" in res_cols else "NULL::VARCHAR"
         placed = f"{kind} IS DISTINCT FROM 'office_proxy'" if placement == "event" else "TRUE"
@@ -136,7 +143,8 @@ def parse_place(con: duckdb.DuckDBPyConnection, place: str | None, ref: Any = No
 @dataclass(frozen=True)
 class Selection:
     """What a figure counts. `rows`: counted rows (the release with precedence) or, with `release`, that release's
-    own rows. `filters`: column -> accepted values (any column of the table; `release` means release_id)."""
+    own rows; `counted_only=False`: every release's rows, for figures that stay within one release (grouped by
+    release_id). `filters`: column -> accepted values (any column of the table; `release` means release_id)."""
 
     table: str = "arrests"
     date_from: dt.date | None = None
@@ -146,11 +154,12 @@ class Selection:
     measure: str = "all"
     release: str | None = None
     placement: str = "event"
+    counted_only: bool = True
 
     @classmethod
     def of(cls, table: str = "arrests", date_from: Any = None, date_to: Any = None, place: str | None = None,
            filters: dict[str, Any] | None = None, measure: str = "all", release: str | None = None,
-           placement: str = "event") -> "Selection":
+           placement: str = "event", counted_only: bool = True) -> "Selection":
         """Build from loose input (ISO dates, comma lists); InputError names the bad field."""
         if table not in vocabulary.table_names():
             raise InputError(f"Unknown table; choose one of {', '.join(vocabulary.table_names())}", field="table",
@@ -168,15 +177,18 @@ class Selection:
             vals = split_list(values)
             if vals:
                 flat.append((key, tuple(str(v) for v in vals)))
-        return cls(table, d0, d1, place, tuple(sorted(flat)), measure, release, placement)
+        return cls(table, d0, d1, place, tuple(sorted(flat)), measure, release, placement, counted_only)
 
-    def compile(self, con: duckdb.DuckDBPyConnection, ref: Any = None) -> "Compiled":
-        """The FROM clause, the WHERE (with and without the place) and the place, for this warehouse."""
-        if not has_table(con, self.table):
+    def compile(self, con: duckdb.DuckDBPyConnection, ref: Any = None, columns: Columns | None = None) -> "Compiled":
+        """The FROM clause, the WHERE (with and without the place) and the place, for this warehouse. `columns`:
+        a cached reader of the warehouse's columns (event_source)."""
+        columns = columns or (lambda t: table_columns(con, t))
+        cols = columns(self.table)
+        if not cols:
             raise InputError("The warehouse has no such table (no release loaded for it)", field="table",
                              value=self.table)
-        cols = table_columns(con, self.table)
-        base = Where().add("counted") if self.release is None else Where().add("release_id = ?", self.release)
+        base = (Where().add("release_id = ?", self.release) if self.release is not None
+                else Where().add("counted") if self.counted_only else Where())
         if self.date_from:
             base.add("event_date >= ?", self.date_from)
         if self.date_to:
@@ -198,7 +210,7 @@ class Selection:
         if place is not None:
             sql, params = place.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
             where.add(sql, *params)
-        return Compiled(self, event_source(con, self.table, self.placement), where, base, place,
+        return Compiled(self, event_source(con, self.table, self.placement, columns), where, base, place,
                         place.label if place is not None else vocabulary.nation_label(), tuple(dict.fromkeys(fields)))
 
 

@@ -6,6 +6,10 @@ the catalog as `scope_state`, or where all its rows of the table record the same
 QUIET_DAYS + 1 apart join one span: a few days without any record inside a series are quiet days (a real zero),
 a longer gap is days the records do not cover.
 
+`coverage_subsets`: one row per release the catalog declares a subset of people or cases (`subset`, e.g. people
+later detained in Washington), with what it holds in English and Spanish: its spans never make a place and period
+countable, and its count is a lower bound (query/coverage.py).
+
 `coverage_fields`: one row per table, release and field: whether the release records the field at all (some row
 has a value or a redaction marker for it). A field's `recorded_if` in schema.yaml overrides the test (criminality:
 the release has a criminality source field). New tables and columns of schema.yaml are covered with no code change.
@@ -29,6 +33,7 @@ SPANS_DDL = """CREATE TABLE coverage_spans (
   table_name VARCHAR, release_id VARCHAR, counted BOOLEAN, aor VARCHAR, state VARCHAR,
   span_from DATE, span_to DATE, days_with_records INTEGER, rows BIGINT
 )"""
+SUBSETS_DDL = "CREATE TABLE coverage_subsets (release_id VARCHAR, what_en VARCHAR, what_es VARCHAR)"
 FIELDS_DDL = """CREATE TABLE coverage_fields (
   table_name VARCHAR, release_id VARCHAR, field VARCHAR, recorded BOOLEAN, rows_with_value BIGINT, rows BIGINT
 )"""
@@ -73,10 +78,21 @@ def _declared_scopes() -> list[tuple[str, str]]:
     return [(r.id, r.scope_state) for r in load_catalog().releases if r.scope_state]
 
 
+def _declared_subsets() -> list[tuple[str, str, str]]:
+    """(release, what EN, what ES) for releases the catalog declares a subset of people or cases (subset)."""
+    from icemonitor.catalog.catalog import load_catalog
+
+    return [(r.id, r.subset.en, r.subset.es) for r in load_catalog().releases if r.subset]
+
+
 def write_coverage(con: duckdb.DuckDBPyConnection) -> None:
-    """Write coverage_spans and coverage_fields for every event table of schema.yaml."""
+    """Write coverage_spans, coverage_subsets and coverage_fields for every event table of schema.yaml."""
     con.execute(SPANS_DDL)
     con.execute(FIELDS_DDL)
+    con.execute(SUBSETS_DDL)
+    subsets = _declared_subsets()
+    if subsets:
+        con.executemany("INSERT INTO coverage_subsets VALUES (?, ?, ?)", subsets)
     con.execute("CREATE TEMP TABLE release_scope (release_id VARCHAR, state VARCHAR)")
     scopes = _declared_scopes()
     if scopes:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from icemonitor.catalog import pins
-from icemonitor.catalog.catalog import Release, load_catalog
+from icemonitor.catalog.catalog import Catalog, Release, load_catalog
 from icemonitor.catalog.fetch import archived_path, missing_optional
+from icemonitor.errors import InputError
 from icemonitor.warehouse.build import BuildSource
 
 
@@ -25,11 +26,26 @@ def lacking(home: Path | None = None) -> list[Release]:
     return [r for r in load_catalog().event_releases() if r.fetch == "on_request" and not _archived(r, home)]
 
 
+def check_readers(catalog: Catalog) -> None:
+    """Every reader the catalog names is registered (icemonitor.readers.READERS): a misspelt name fails before any
+    file is read, naming the release. (The catalog, below the readers, does not know them.)"""
+    from icemonitor.readers import READERS
+
+    for rel in catalog.releases:
+        for f in rel.files:
+            if f.reader is not None and f.reader not in READERS:
+                raise InputError(
+                    f"release {rel.id}: unknown reader {f.reader!r} (known: {', '.join(sorted(READERS))})",
+                    file=str(catalog.path), field="reader", value=f.reader,
+                )
+
+
 def catalog_sources(release_ids: Sequence[str] | None = None, *, home: Path | None = None) -> list[BuildSource]:
     """Build sources for the given event releases (by default: every release fetched by default, and the
     on_request ones already archived), in catalog order; optional files that are not archived are left out (see
     `missing_optional`)."""
     catalog = load_catalog()
+    check_readers(catalog)
     if release_ids:
         releases = [catalog.release(r) for r in release_ids]
     else:

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 from scipy import stats
 
+from icemonitor.query.selection import Selection
 from icemonitor.watch.places import WatchPlace
 
 KINDS = ("sweeps", "at-large-rise", "no-record-rise")
@@ -87,18 +88,30 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return centre - half, centre + half
 
 
+def month_bounds(first: str, last: str) -> tuple[dt.date, dt.date]:
+    """First day of month `first`, last day of month `last`."""
+    y, m = map(int, month_add(last, 1).split("-"))
+    return dt.date.fromisoformat(first + "-01"), dt.date(y, m, 1) - dt.timedelta(days=1)
+
+
 def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known: str) -> set[str]:
-    """Months with counted arrests on >= MIN_COVERED_DAYS days whose `known` field is recorded."""
+    """Months with counted arrests on >= MIN_COVERED_DAYS days whose `known` field is recorded (nationally)."""
     extra = {
-        "method": " AND method_class IS NOT NULL",
-        "criminality": " AND criminality IS NOT NULL AND criminality <> 'unknown'",
+        "method": "method_class IS NOT NULL",
+        "criminality": "criminality IS NOT NULL AND criminality <> 'unknown'",
     }[known]
+    q = Selection.of("arrests", *month_bounds(first, last)).compile(con)
+    w = q.where.copy().add(extra)
     rows = con.execute(
-        "SELECT strftime(event_date, '%Y-%m') AS m, count(DISTINCT event_date) FROM arrests "
-        f"WHERE counted AND event_date IS NOT NULL{extra} AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
-        [first, last],
-    ).fetchall()
+        f"SELECT strftime(event_date, '%Y-%m') AS m, count(DISTINCT event_date) FROM {q.source} WHERE {w.sql()} "
+        "GROUP BY m", w.params).fetchall()
     return {m for m, days in rows if days >= MIN_COVERED_DAYS}
+
+
+def _by_month(con, q, select: str = "count(*)") -> list[tuple]:
+    """(month, *select) per month of a compiled selection."""
+    return con.execute(f"SELECT strftime(event_date, '%Y-%m') AS m, {select} FROM {q.source} WHERE {q.where.sql()} "
+                       "GROUP BY m", q.where.params).fetchall()
 
 
 RESOLUTION_CAVEAT = (
@@ -112,11 +125,8 @@ def _caveat(place: WatchPlace) -> str:
 
 
 def _releases(con, place: WatchPlace, first: str, last: str) -> list[str]:
-    rows = con.execute(
-        f"SELECT DISTINCT release_id FROM {place.source} WHERE counted AND ({place.sql}) "
-        "AND strftime(event_date, '%Y-%m') BETWEEN ? AND ?",
-        [*place.params, first, last],
-    ).fetchall()
+    q = place.select(con, *month_bounds(first, last))
+    rows = con.execute(f"SELECT DISTINCT release_id FROM {q.source} WHERE {q.where.sql()}", q.where.params).fetchall()
     return sorted(r[0] for r in rows)
 
 
@@ -125,11 +135,7 @@ def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> l
         return []
     first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
     covered = _covered_months(con, first, last, known="method")
-    counts = dict(con.execute(
-        f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FROM {place.source} WHERE counted AND method_class = 'at_large' "
-        f"AND ({place.sql}) AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
-        [*place.params, first, last],
-    ).fetchall())
+    counts = dict(_by_month(con, place.select(con, *month_bounds(first, last), measure="at_large")))
     out = []
     for m in months:
         base = [month_add(m, -k) for k in range(1, BASELINE_MONTHS + 1)]
@@ -164,12 +170,9 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
         return []
     first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
     covered = _covered_months(con, first, last, known="criminality")
-    rows = con.execute(
-        f"SELECT strftime(event_date, '%Y-%m') AS m, count(*) FILTER (WHERE criminality = 'no_record'), count(*) "
-        f"FROM {place.source} WHERE counted AND criminality IN ('convicted', 'pending_charges', 'no_record') "
-        f"AND ({place.sql}) AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? GROUP BY m",
-        [*place.params, first, last],
-    ).fetchall()
+    known = place.select(con, *month_bounds(first, last),
+                         filters={"criminality": ["convicted", "pending_charges", "no_record"]})
+    rows = _by_month(con, known, "count(*) FILTER (WHERE criminality = 'no_record'), count(*)")
     by_month = {m: (int(k), int(n)) for m, k, n in rows}
     out = []
     for m in months:
@@ -185,11 +188,10 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
         low, high = wilson_interval(k, n)
         if low <= baseline:
             continue
+        q = place.select(con, *month_bounds(base[-1], m))
+        w = q.where.copy().add("criminality <> 'unknown'")
         fields = [r[0] for r in con.execute(
-            f"SELECT DISTINCT criminality_field FROM {place.source} WHERE counted AND ({place.sql}) "
-            "AND strftime(event_date, '%Y-%m') BETWEEN ? AND ? AND criminality <> 'unknown' ORDER BY 1",
-            [*place.params, base[-1], m],
-        ).fetchall()]
+            f"SELECT DISTINCT criminality_field FROM {q.source} WHERE {w.sql()} ORDER BY 1", w.params).fetchall()]
         releases = _releases(con, place, base[-1], m)
         title = (
             f"The share of arrests with no criminal record rose in {place.label} in {m}: "
@@ -218,9 +220,7 @@ def sweep_findings(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
 
     if not months:
         return []
-    d0 = dt.date.fromisoformat(min(months) + "-01")
-    y, m = map(int, month_add(max(months), 1).split("-"))
-    d1 = dt.date(y, m, 1) - dt.timedelta(days=1)
+    d0, d1 = month_bounds(min(months), max(months))
     wanted = set(months)
     out = []
     if place.level not in ("national", "aor"):

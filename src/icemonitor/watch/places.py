@@ -1,4 +1,5 @@
-"""Which events a watch covers: its place as a parameterised SQL filter on the arrests table.
+"""Which events a watch covers: its place, selected as every interface selects it (query.Selection: counted rows,
+event placements; WatchPlace.select), so a watch on a place counts what `icemonitor summary --place` counts.
 
 US and AOR codes (one or a comma list) need nothing else. States, counties, county names and named groups are
 parsed by the places stage (icemonitor.places.place_names.parse_place, given the reference files) and filter
@@ -13,11 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datetime as dt
+from typing import Any
+
 import duckdb
 
 from icemonitor.errors import InputError
 from icemonitor.query import vocabulary
-
+from icemonitor.query.selection import Compiled, Selection
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,20 @@ class WatchPlace:
     level: str = "aor"  # national / aor / state / county / counties / group
     source: str = "arrests"  # FROM clause the filter applies to
     ref: Callable[[str], Path] | None = field(default=None, compare=False, repr=False)  # reference files
+    place: Any = field(default=None, compare=False, repr=False)  # the parsed Place (state, county, group)
+
+    def select(self, con: duckdb.DuckDBPyConnection, d0: dt.date | None = None, d1: dt.date | None = None,
+               measure: str = "all", filters: dict[str, Any] | None = None) -> Compiled:
+        """The watch's counted arrests in [d0, d1] (query.Selection; AORs as a column filter; a set of counties as
+        the union of their filters)."""
+        f = dict(filters or {})
+        if self.level == "aor":
+            f["aor"] = list(self.params)
+        q = Selection.of("arrests", d0, d1, self.place if self.level not in ("national", "aor", "counties") else None,
+                         f, measure).compile(con, self.ref)
+        if self.level == "counties":
+            q.where.add(self.sql, *self.params)
+        return q
 
 
 def parse(
@@ -93,8 +111,8 @@ def _one_place(raw: str, con, ref) -> WatchPlace:
         )
     sql, params = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
     source = event_source(con, "arrests") if con is not None else "arrests"
-    return WatchPlace(parsed.code if parsed.level == "county" else raw, parsed.label, sql, tuple(params), level=parsed.level, source=f"{source} AS events",
-                      ref=ref)
+    return WatchPlace(parsed.code if parsed.level == "county" else raw, parsed.label, sql, tuple(params),
+                      level=parsed.level, source=f"{source} AS events", ref=ref, place=parsed)
 
 
 def product_ref(home: Path | None = None) -> Callable[[str], Path] | None:

@@ -14,9 +14,14 @@ def _months_between(first: str, last: str) -> int:
     return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
 
 
-def place_answer(t: T, number: N, place: str, rows: list[dict[str, Any]], resolution: dict[str, Any] | None) -> str:
+def place_answer(t: T, number: N, place: str, rows: list[dict[str, Any]], resolution: dict[str, Any] | None,
+                 coverage: dict[str, Any] | None = None, lang: str = "en") -> str:
     """From the place's monthly trend rows (month, method_class, n): how many arrests, how many at large, the
-    latest month against the usual month, the months without records, and (county) the arrests not placeable."""
+    latest month against the usual month, the months without records, and (county) the arrests not placeable.
+    Where only a subset release has records (coverage status `subset`): no total, its count as a lower bound."""
+    if coverage and coverage.get("status") == "subset":
+        return t("answer.place_subset", place=place, n=number(coverage["lower_bound"]),
+                 what="; ".join(s[lang] for s in coverage.get("subsets", [])))
     counted = [r for r in rows if r.get("n") is not None]
     if not counted:
         return t("answer.place_none", place=place)

@@ -45,8 +45,8 @@ class SummaryResponse(BaseModel):
     rows: list[dict[str, Any]] = Field(description="One row per group: the group keys and n (counted events)")
     releases: list[Release] = Field(description="Releases the counted rows come from")
     definitions: dict[str, str]
-    coverage: dict[str, Any] | None = Field(None, description="What the records cover of the question (status, share, "
-                                                               "spans, fields not recorded, reason, data age)")
+    coverage: dict[str, Any] | None = Field(None, description="What the records cover of the question (status: full / partial / none / subset, share, "
+                                                               "spans, fields not recorded, subsets and lower_bound, reason, data age)")
     warehouse: WarehouseInfo
 
 
@@ -112,7 +112,7 @@ def summary(
     result = queries.summary(wh, f, keys)
     cover = analyses.coverage(wh, None, aor, date_from, date_to, table,
                               {"method_class": method_class, "criminality": criminality, "release": release})
-    countable = cover["status"] != "none"
+    countable = cover["status"] not in ("none", "subset")
     return SummaryResponse(
         table=table, by=keys, filters=f.as_params(), total=result["total"] if countable else None,
         rows=result["rows"] if countable else [], coverage=cover,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Callable
 
 Spec = dict[str, Any]
@@ -35,6 +36,32 @@ def _month_range(first: str, last: str) -> list[str]:
     while f"{y:04d}-{m:02d}" <= last:
         out.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def fill_days(counts: dict[str, int], d0: dt.date, d1: dt.date, covered_spans: list[dict] | None) -> list[dict]:
+    """One row per day of [d0, d1]: the count, 0 on a day the records cover without a matching event, None (a gap,
+    no bar) on a day no covered span reaches (query.coverage's covered_spans). Spans None: every day covered."""
+    spans = [(dt.date.fromisoformat(str(s["from"])), dt.date.fromisoformat(str(s["to"]))) for s in covered_spans or []]
+    out, day = [], d0
+    while day <= d1:
+        covered = covered_spans is None or any(a <= day <= b for a, b in spans)
+        out.append({"day": day.isoformat(), "n": counts.get(day.isoformat(), 0) if covered else None})
+        day += dt.timedelta(days=1)
+    return out
+
+
+def gap_bands(days: list[dict]) -> list[dict]:
+    """Runs of days whose count is None (no records) as bands [{"from", "to"}], `to` the day after the run."""
+    out: list[dict] = []
+    for r in days:
+        if r["n"] is not None:
+            continue
+        end = (dt.date.fromisoformat(r["day"]) + dt.timedelta(days=1)).isoformat()
+        if out and out[-1]["to"] == r["day"]:
+            out[-1]["to"] = end
+        else:
+            out.append({"from": r["day"], "to": end})
     return out
 
 

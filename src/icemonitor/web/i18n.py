@@ -10,6 +10,8 @@ from importlib import resources
 import yaml
 from markupsafe import Markup, escape
 
+from icemonitor.catalog.catalog import load_catalog
+
 LANGUAGES = ("en", "es")
 DEFAULT = "en"
 
@@ -79,6 +81,8 @@ def analysis_catalog(lang: str) -> tuple[dict[str, str], tuple[_Pattern, ...]]:
             if en in texts and texts[en] != tr:
                 raise ValueError(f"i18n/analysis_{lang}.yaml: two translations of {en!r} ({source})")
             texts[str(en)] = str(tr)
+    if lang == "es":  # what a subset release holds, in both languages in the catalog (releases.yaml `subset`)
+        texts.update((r.subset.en, r.subset.es) for r in load_catalog().releases if r.subset)
     patterns = []
     for p in data.get("patterns", []):
         regex = re.compile(p["en"])

@@ -1,9 +1,9 @@
 """The intake's local enforcement context: what the monitor knows about the county or city a person typed.
 
 Shown to staff on an intake request's page (IntakeSettings.context_provider). The text is resolved to a place
-without guessing: a county name, FIPS, AOR code or state (icemonitor.places.place_names.parse_place), the
-same with "County" added, or a city through its primary county in geo/simplemaps_uscities_slim.csv. Anything
-else, or a name that fits several counties, is reported as not recognised. For the place it gives: the dates
+without guessing by the one place reader (icemonitor.places.place_names.parse_place): a county name, FIPS, AOR
+code or state, in English or Spanish, or a city through its primary county in geo/simplemaps_uscities_slim.csv.
+Anything else, or a name that fits several places, is reported as not recognised. For the place it gives: the dates
 the records cover, the sanctuary status today and on the last covered date (the default definition, named),
 and the most recent sweeps in the county or its AOR(s) over the last 90 covered days
 (icemonitor.analysis.sweeps), each with its dates, observed and expected counts and release. Values are plain
@@ -15,18 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from icemonitor.errors import IcemonitorError
 from icemonitor.places.ref import Ref
+from icemonitor.query.selection import Compiled, Selection
 
 CITIES_FILE = "geo/simplemaps_uscities_slim.csv"
 SWEEP_DAYS = 90
@@ -34,72 +32,8 @@ TOP_SWEEPS = 3
 MAX_TEXT = 200
 CACHE_SIZE = 64
 NOT_RECOGNISED = "Place"
-_COUNTY_WORDS = (" county", " parish", " borough", " census area", " municipality", " municipio")
-_SPANISH_PREFIX = re.compile(r"^(?:el |la )?(?:condado|parroquia|municipio) de(?:l)? ", re.IGNORECASE)
 LEVEL_NAMES = {"county": "county", "aor": "ICE area of responsibility", "state": "state", "group": "named group"}
-
-
-def _plain(text: str) -> str:
-    """Lower case, accents and punctuation dropped, spaces collapsed ('Condado de Los Ángeles' -> 'condado de los angeles')."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"[.'\u2019]", "", text.lower())
-    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9, -]", " ", text)).strip(" ,-")
-
-
-def _bare(name: str) -> str:
-    n = _plain(name)
-    for word in _COUNTY_WORDS:
-        if n.endswith(word):
-            return n[: -len(word)]
-    return n
-
-
-@dataclass(frozen=True)
-class Names:
-    """County and city names from the reference files, normalised for lookup."""
-
-    states: dict[str, str]  # plain state code or name -> code
-    counties: dict[tuple[str, str], frozenset[str]]  # (bare county name, state) -> fips
-    counties_any: dict[str, frozenset[str]]  # bare county name -> fips in any state
-    cities: dict[tuple[str, str], frozenset[str]]  # (plain city, state) -> primary county fips
-    cities_any: dict[str, frozenset[str]]
-    labels: dict[str, str]  # fips -> "Name County, ST"
-
-
-def _group(pairs) -> dict:
-    out: dict = {}
-    for k, v in pairs:
-        out.setdefault(k, set()).add(v)
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-@lru_cache(maxsize=4)
-def names(ref: Ref) -> Names:
-    from icemonitor.places.counties import load_counties
-
-    counties = load_counties(ref).select("county_fips", "county_name", "state", "state_name")
-    rows = [r for r in counties.iter_rows() if r[1] and r[2]]
-    states = {}
-    for _, _, st, st_name in rows:
-        states[st.lower()] = st
-        if st_name:
-            states[_plain(st_name)] = st
-    cities = pl.read_csv(ref(CITIES_FILE), infer_schema_length=0, encoding="utf8-lossy").select(
-        "city", "city_ascii", "state_id", "county_fips")
-    city_pairs = []
-    for city, ascii_name, st, fips in cities.iter_rows():
-        for n in {_plain(city or ""), _plain(ascii_name or "")}:
-            if n and fips:
-                city_pairs.append(((n, st), fips.zfill(5)))
-    return Names(
-        states=states,
-        counties=_group(((_bare(name), st), f) for f, name, st, _ in rows),
-        counties_any=_group((_bare(name), f) for f, name, st, _ in rows),
-        cities=_group(city_pairs),
-        cities_any=_group((k[0], f) for k, f in city_pairs),
-        labels={f: f"{name}, {st}" for f, name, st, _ in rows},
-    )
+_TRAILING_STATE = re.compile(r"^(?P<name>.*\S)\s+(?P<state>[A-Za-z]{2})$")  # 'los angeles county ca'
 
 
 @dataclass(frozen=True)
@@ -110,75 +44,36 @@ class Resolved:
     how: str
 
 
-def _split_state(text: str, nm: Names) -> tuple[str, str | None]:
-    """'Santa Monica, CA' / 'Santa Monica CA' / 'Santa Monica California' -> ('santa monica', 'CA')."""
-    if "," in text:
-        name, st = text.rsplit(",", 1)
-        return _plain(name), nm.states.get(_plain(st))
-    words = text.split(" ")
-    for k in (3, 2, 1):  # longest state name first ('district of columbia', 'new york')
-        if len(words) > k and (st := nm.states.get(" ".join(words[-k:]))):
-            return " ".join(words[:-k]), st
-    return text, None
-
-
 def resolve(text: str, ref: Ref) -> Resolved:
-    """Match what the person typed to a place, or say it was not recognised (never a guess)."""
+    """Match what the person typed to a place with the one place reader (places.place_names.parse_place: counties,
+    cities, FIPS, AOR codes, states, English and Spanish), or say it was not recognised (never a guess)."""
+    from icemonitor.places.place_filter import AmbiguousPlace
     from icemonitor.places.place_names import parse_place
 
     raw = (text or "").strip()[:MAX_TEXT]
     if not raw:
         return Resolved(None, "no county or city was given")
-
-    def parsed(candidate: str):
+    tail = _TRAILING_STATE.match(raw)
+    place = None
+    for candidate in (raw, f"{tail['name']}, {tail['state']}" if tail and "," not in raw else None):
+        if candidate is None:
+            continue
         try:
-            return parse_place(candidate, ref)
+            place = parse_place(candidate, ref)
+            break
+        except AmbiguousPlace as err:
+            options = [label for _, label in err.choices]
+            more = f" and {len(options) - 8} more" if len(options) > 8 else ""
+            return Resolved(None, "matches several counties, cities or offices (" + "; ".join(options[:8]) + more
+                            + "); staff should ask which one")
         except IcemonitorError:
-            return None
-
-    nm = names(ref)
-    direct = parsed(raw) or parsed(_plain(raw))
-    if direct is not None and direct.level == "county" and not re.fullmatch(r"\s*\d{4,5}\s*", raw):
-        # 'Houston, TX' names Houston County and the city of Houston (Harris County): say so, never pick one
-        name, st = _split_state(_plain(raw), nm)
-        cities = nm.cities.get((name, st), frozenset()) if st and _bare(name) == name else frozenset()
-        if cities - {direct.code}:
-            options = sorted({f"{nm.labels.get(direct.code, direct.code)} (the county of that name)",
-                              *(f"{nm.labels.get(f, f)} (the city's primary county)" for f in cities)})
-            return Resolved(None, "matches several counties (" + "; ".join(options) + "); staff should ask which one")
-    if direct is not None and direct.city:  # the parser read a city as its primary county
-        return Resolved(direct, f"read as a city ({direct.city}); its primary county per {CITIES_FILE} "
-                                f"({direct.label})")
-    if direct is not None:
-        return Resolved(direct, f"read as the {LEVEL_NAMES.get(direct.level, direct.level)} {direct.code} "
-                                "(icemonitor.places.place_names.parse_place)")
-    plain = _plain(raw)
-    spanish = _SPANISH_PREFIX.match(plain)
-    if spanish:
-        plain = plain[spanish.end():]
-    name, st = _split_state(plain, nm)
-    county_said = bool(spanish) or _bare(name) != name
-    bare = _bare(name)
-    if st:
-        county_hits = nm.counties.get((bare, st), frozenset())
-        city_hits = frozenset() if county_said else nm.cities.get((name, st), frozenset())
-    else:
-        county_hits = nm.counties_any.get(bare, frozenset())
-        city_hits = frozenset() if county_said else nm.cities_any.get(name, frozenset())
-    fips = county_hits | city_hits
-    if len(fips) == 1:
-        (f,) = fips
-        place = parsed(f)
-        if place is not None:
-            how = ("read as the county name " if county_hits else
-                   f"read as a city; its primary county per {CITIES_FILE} ") + f"({nm.labels.get(f, f)})"
-            return Resolved(place, how)
-    if len(fips) > 1:
-        options = sorted(nm.labels.get(f, f) for f in fips)
-        more = f" and {len(options) - 8} more" if len(options) > 8 else ""
-        return Resolved(None, "matches several counties (" + "; ".join(options[:8]) + more +
-                        "); staff should ask which one")
-    return Resolved(None, "not recognised as a county, city, FIPS code, AOR code or state")
+            continue
+    if place is None:
+        return Resolved(None, "not recognised as a county, city, FIPS code, AOR code or state")
+    if place.city:  # the reader took a city as its primary county
+        return Resolved(place, f"read as a city ({place.city}); its primary county per {CITIES_FILE} ({place.label})")
+    return Resolved(place, f"read as the {LEVEL_NAMES.get(place.level, place.level)} {place.code} "
+                           "(icemonitor.places.place_names.parse_place)")
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -187,13 +82,16 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     return connect(path, read_only=True)
 
 
+def _arrests(con: duckdb.DuckDBPyConnection, aors: tuple[str, ...] = (), d0: dt.date | None = None,
+             d1: dt.date | None = None, place: str | None = None, ref: Ref | None = None) -> Compiled:
+    """Counted arrests (in these AORs, this period, this place) as every interface selects them (query.Selection)."""
+    return Selection.of("arrests", d0, d1, place, {"aor": list(aors)} if aors else None).compile(con, ref)
+
+
 def last_covered(con: duckdb.DuckDBPyConnection, aors: tuple[str, ...] = ()) -> dt.date | None:
     """The latest event_date of counted arrests (in these AORs when given)."""
-    if aors:
-        marks = ", ".join("?" for _ in aors)
-        row = con.execute(f"SELECT max(event_date) FROM arrests WHERE counted AND aor IN ({marks})", list(aors)).fetchone()
-    else:
-        row = con.execute("SELECT max(event_date) FROM arrests WHERE counted").fetchone()
+    q = _arrests(con, aors)
+    row = con.execute(f"SELECT max(event_date) FROM {q.source} WHERE {q.where.sql()}", q.where.params).fetchone()
     return row[0] if row else None
 
 
@@ -218,22 +116,17 @@ def _sweep_targets(place, resolved: bool) -> list[tuple[str, tuple[str, ...]]]:
     return [(place.code, ("aor",))]
 
 
-_LEVEL_COLUMN = {"county": "res_county_fips", "aor": "aor", "state": "res_state"}
-
-
-def _sweep_releases(con, source: str, sweep: dict) -> list[str]:
-    col = _LEVEL_COLUMN.get(sweep["level"])
-    if col is None or str(sweep["place"]).startswith("unresolved:"):
+def _sweep_releases(con, sweep: dict, ref: Ref) -> list[str]:
+    if sweep["level"] not in ("county", "aor", "state") or str(sweep["place"]).startswith("unresolved:"):
         return []
-    rows = con.execute(
-        f"SELECT DISTINCT release_id FROM {source} WHERE counted AND {col} = ? AND event_date BETWEEN ? AND ?",
-        [sweep["place"], sweep["start"], sweep["end"]]).fetchall()
+    q = _arrests(con, (), sweep["start"], sweep["end"], str(sweep["place"]), ref)
+    rows = con.execute(f"SELECT DISTINCT release_id FROM {q.source} WHERE {q.where.sql()}", q.where.params).fetchall()
     return sorted(r[0] for r in rows if r[0])
 
 
 def recent_sweeps(con, place, start: dt.date, end: dt.date, ref: Ref) -> tuple[list[dict], list[str]]:
     """The most recent sweeps (newest first, at most TOP_SWEEPS) in the place and its AORs, and what was searched."""
-    from icemonitor.analysis.common import event_source, resolution_available
+    from icemonitor.analysis.common import resolution_available
     from icemonitor.analysis.sweeps import sweeps
 
     resolved = resolution_available(con)
@@ -251,9 +144,8 @@ def recent_sweeps(con, place, start: dt.date, end: dt.date, ref: Ref) -> tuple[l
             key = (r["level"], r["place"], str(r["start"]))
             found.setdefault(key, {**r, "releases": result.releases})
     rows = sorted(found.values(), key=lambda r: (str(r["end"]), float(r["score"])), reverse=True)[:TOP_SWEEPS]
-    source = event_source(con, "arrests")
     for r in rows:
-        r["releases"] = _sweep_releases(con, source, r) or r["releases"]
+        r["releases"] = _sweep_releases(con, r, ref) or r["releases"]
     return rows, searched
 
 
@@ -326,10 +218,9 @@ class IntakeContext:
                 rows, searched = recent_sweeps(con, place, start, here, self.ref)
                 labels = {place.code: place.label} if place.level == "county" else {}
                 title = f"Sweeps {start} to {here}"
-                marks = ", ".join("?" for _ in place.aors) or "NULL"
-                days = con.execute(
-                    "SELECT count(DISTINCT event_date) FROM arrests WHERE counted AND event_date BETWEEN ? AND ?"
-                    + (f" AND aor IN ({marks})" if place.aors else ""), [start, here, *place.aors]).fetchone()[0]
+                q = _arrests(con, tuple(place.aors), start, here)
+                days = con.execute(f"SELECT count(DISTINCT event_date) FROM {q.source} WHERE {q.where.sql()}",
+                                   q.where.params).fetchone()[0]
                 note = (f" (the records hold arrests on {days} of these {SWEEP_DAYS} days; a sweep is measured "
                         "against the 8 weeks before it)")
                 if not searched:

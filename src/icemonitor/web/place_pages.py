@@ -42,6 +42,20 @@ def _resolve(page: Page, code: str):
     return place, place.level == "aor"
 
 
+def sweep_places(page: Page, place: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each sweep row with `place_label`: the place the sweep was measured in, named; an AOR measured for a county
+    or state page says it is the AOR containing the place."""
+    for r in rows:
+        code = str(r["place"])
+        if code == place.code:
+            r["place_label"] = place_search.local_label(page, place)
+        elif r["level"] == "aor" and place.level != "aor" and code in queries.aor_names():
+            aor = place_search.local_label(page, analyses.parse_place(page.wh, app_ref(page.request), code))
+            r["place_label"] = (page.t("sweep.containing_aor", aor=aor, place=place_search.local_label(
+                page, place, in_sentence=True)) if code in place.aors else aor)
+    return rows
+
+
 @router.get("/place/{code}", response_class=HTMLResponse)
 def place_page(request: Request, code: str) -> Response:
     page = Page(request)
@@ -101,7 +115,7 @@ def place_page(request: Request, code: str) -> Response:
     scope = place.code
     try:
         sw = analyses.sweeps(wh, app_ref(request), scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
-        sweeps_ctx = {"rows": sweep_rows(sw, scope), "releases": sw.releases, "definitions": sw.definitions,
+        sweeps_ctx = {"rows": sweep_places(page, place, sweep_rows(sw, scope)), "releases": sw.releases, "definitions": sw.definitions,
                       "caveats": sw.caveats, "error": None,
                       "not_measurable": sw.extra.get("not_measurable_because")}
     except (InputError, duckdb.Error) as exc:  # a section that cannot be computed says why; the page stays
@@ -136,4 +150,4 @@ def place_page(request: Request, code: str) -> Response:
         policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover, held=held,
         reading=place_search.reading(page, place, request.query_params.get("asked")),
         answer=answers.place_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.local_label(page, place, in_sentence=True),
-                                    trend["rows"], resolution))
+                                    trend["rows"], resolution, cover, page.lang))

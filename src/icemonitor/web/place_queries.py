@@ -1,8 +1,8 @@
 """Queries behind the place pages for a state or a county (and the policy timeline and peers for every place).
 
-Events are placed as the CLI's `--place` places them: `analysis.common.event_source` joins the places stage's
-landmark_resolution, and `places.place_filter.Place.sql_filter` matches aor / resolved state / resolved county.
-Every count uses `counted` rows only. SQL is parameterised; identifiers come from fixed strings.
+Events are selected as the CLI's `--place` selects them: one query.Selection (counted rows, event placements, the
+place's filter on aor / placed state / placed county) compiled for the warehouse. SQL is parameterised;
+identifiers come from fixed strings.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from icemonitor.query.selection import Compiled, Selection, event_source
+from icemonitor.query.sql import in_list
 from icemonitor.web import queries
 from icemonitor.web.db import Warehouse
 
@@ -18,74 +20,65 @@ POLICY_COLUMNS = ("policy_id", "jurisdiction", "jurisdiction_level", "state", "c
 
 
 def source(wh: Warehouse, table: str = "arrests") -> str:
-    """FROM clause with res_state / res_county_fips (analysis.common.event_source)."""
-    from icemonitor.analysis.common import event_source
-
-    return event_source(wh.cursor(), table)
+    """FROM clause with res_state / res_county_fips, events placed as everywhere (query.selection.event_source)."""
+    return event_source(wh.cursor(), table, columns=wh.columns)
 
 
-def _within(parts: list[str], params: list, d0: dt.date | None, d1: dt.date | None) -> tuple[str, list]:
-    """`parts` ANDed with the period's bounds (either may be None)."""
-    parts, params = list(parts), list(params)
-    if d0:
-        parts.append("event_date >= ?")
-        params.append(d0)
-    if d1:
-        parts.append("event_date <= ?")
-        params.append(d1)
-    return " AND ".join(f"({p})" for p in parts), params
-
-
-def place_where(place: Any, d0: dt.date | None, d1: dt.date | None, counted: bool = True) -> tuple[str, list]:
-    sql, params = place.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
-    return _within((["counted"] if counted else []) + [sql], params, d0, d1)
+def selected(wh: Warehouse, place: Any, d0: dt.date | None, d1: dt.date | None, counted: bool = True) -> Compiled:
+    """The place's arrests in the period as the CLI's `--place` selects them (query.Selection: counted rows, event
+    placements); counted=False keeps every release's rows, for figures within one release."""
+    return Selection.of("arrests", d0, d1, place, counted_only=counted).compile(wh.cursor(), columns=wh.columns)
 
 
 def trend(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any]:
     """Counted arrests per month and method class (rows like queries.summary's: month, method_class, n)."""
-    w, p = place_where(place, d0, d1)
-    src = source(wh)
+    q = selected(wh, place, d0, d1)
     rows = wh.query(f"SELECT strftime(date_trunc('month', event_date), '%Y-%m') AS month, method_class, count(*) AS n "
-                    f"FROM {src} WHERE {w} GROUP BY ALL ORDER BY 1, 2 NULLS LAST", p)
+                    f"FROM {q.source} WHERE {q.where.sql()} GROUP BY ALL ORDER BY 1, 2 NULLS LAST", q.where.params)
     return {"rows": rows, "total": sum(r["n"] for r in rows), "releases": releases(wh, place, d0, d1)}
 
 
 def method_mix(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any]:
-    w, p = place_where(place, d0, d1)
-    rows = wh.query(f"SELECT CAST(fy AS INTEGER) AS fy, method_class, count(*) AS n FROM {source(wh)} WHERE {w} "
-                    "GROUP BY ALL ORDER BY 1, 2 NULLS LAST", p)
+    q = selected(wh, place, d0, d1)
+    rows = wh.query(f"SELECT CAST(fy AS INTEGER) AS fy, method_class, count(*) AS n FROM {q.source} "
+                    f"WHERE {q.where.sql()} GROUP BY ALL ORDER BY 1, 2 NULLS LAST", q.where.params)
     return {"rows": rows, "releases": releases(wh, place, d0, d1)}
 
 
 def releases(wh: Warehouse, place: Any, d0, d1) -> list[str]:
-    w, p = place_where(place, d0, d1)
-    rows = wh.query(f"SELECT DISTINCT release_id FROM {source(wh)} WHERE {w} ORDER BY 1", p)
+    q = selected(wh, place, d0, d1)
+    rows = wh.query(f"SELECT DISTINCT release_id FROM {q.source} WHERE {q.where.sql()} ORDER BY 1", q.where.params)
     return [r["release_id"] for r in rows if r["release_id"]]
 
 
 def criminality(wh: Warehouse, place: Any, d0, d1) -> list[dict[str, Any]]:
     """By release, criminality field, fiscal year and class, where the release records it (within one release, so
     all its rows are used, as on the AOR page)."""
-    w, p = place_where(place, d0, d1, counted=False)
+    q = selected(wh, place, d0, d1, counted=False)
     return wh.query(
         f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, count(*) AS n "
-        f"FROM {source(wh)} WHERE {w} AND criminality_field IS NOT NULL AND criminality_field <> 'not_recorded' "
-        "GROUP BY ALL ORDER BY release_id, criminality_field, fy, criminality", p)
+        f"FROM {q.source} WHERE {q.where.sql()} AND criminality_field IS NOT NULL "
+        "AND criminality_field <> 'not_recorded' GROUP BY ALL ORDER BY release_id, criminality_field, fy, criminality",
+        q.where.params)
 
 
 def resolution(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any]:
     """For a county: counted arrests resolved to it, and the counted arrests of its AOR(s) that no landmark
     resolution places in any county (they may belong to this county or another)."""
-    src = source(wh)
-    w, p = place_where(place, d0, d1)
-    placed = wh.query(f"SELECT count(*) AS n FROM {src} WHERE {w}", p)[0]["n"]
+    q = selected(wh, place, d0, d1)
+    placed = wh.query(f"SELECT count(*) AS n FROM {q.source} WHERE {q.where.sql()}", q.where.params)[0]["n"]
     aors = list(place.aors)
     if not aors:
         return {"resolved": placed, "aor_total": 0, "aor_unresolved": 0, "aors": []}
-    q, params = _within(["counted", f"aor IN ({', '.join('?' for _ in aors)})"], aors, d0, d1)
+    w = q.base.copy().add(*_in("aor", aors))
     row = wh.query(f"SELECT count(*) AS total, count(*) FILTER (WHERE res_county_fips IS NULL) AS unresolved "
-                   f"FROM {src} WHERE {q}", params)[0]
+                   f"FROM {q.source} WHERE {w.sql()}", w.params)[0]
     return {"resolved": placed, "aor_total": row["total"], "aor_unresolved": row["unresolved"], "aors": aors}
+
+
+def _in(col: str, values: list[Any]) -> tuple[Any, ...]:
+    sql, params = in_list(col, values)
+    return (sql, *params)
 
 
 def policies(wh: Warehouse, place: Any) -> list[dict[str, Any]]:
@@ -136,19 +129,12 @@ def peers(wh: Warehouse, place: Any, d0, d1) -> dict[str, Any] | None:
     state for a state, the counties of the same state for a county. None without the population table."""
     if not wh.has("population", "county_fips", "year", "noncitizen_pop") or place.level == "group":
         return None
-    src = source(wh)
     end = d1 or queries.last_event_date(wh, queries.Filters("arrests", d0, d1))
     year = population_year(wh, end)
     if year is None:
         return None
-    dq, dp = ["counted"], []
-    if d0:
-        dq.append("event_date >= ?")
-        dp.append(d0)
-    if d1:
-        dq.append("event_date <= ?")
-        dp.append(d1)
-    dwhere = " AND ".join(dq)
+    q = selected(wh, None, d0, d1)  # every place's counted arrests in the period, placed alike
+    src, dwhere, dp = q.source, q.base.sql(), q.base.params
     if place.level == "aor":
         amap = queries.county_aor_source(wh, queries.Filters("arrests", d0, d1))
         if amap is None:

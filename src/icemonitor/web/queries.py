@@ -9,6 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from icemonitor.query.selection import Selection, event_source
 from icemonitor.web.db import Warehouse
 
 EVENT_TABLES = ("arrests", "encounters", "removals", "bookins", "detainers", "i213")
@@ -101,7 +102,8 @@ def check_table(wh: Warehouse, table: str) -> None:
 
 
 def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
-    """WHERE clause for the filters: counted rows only (overlapping releases are not added twice).
+    """WHERE clause for the filters, from the one selection every interface uses (query.Selection): counted rows
+    only (overlapping releases are not added twice). Parameters are checked here first, so a bad one is named.
 
     counted_only=False is for figures that stay within one release (grouped by release_id).
     """
@@ -109,18 +111,8 @@ def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
     cols = wh.columns(f.table)
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise ParamError("to", "must not be before 'from'", f.date_to.isoformat())
-    w = Where("counted" if counted_only and "counted" in cols else "TRUE")
-    if f.date_from:
-        w.sql += " AND event_date >= ?"
-        w.params.append(f.date_from)
-    if f.date_to:
-        w.sql += " AND event_date <= ?"
-        w.params.append(f.date_to)
-    if f.aor:
-        if "aor" not in cols:
-            raise ParamError("aor", f"table {f.table} has no AOR", f.aor)
-        w.sql += " AND aor = ?"
-        w.params.append(f.aor)
+    if f.aor and "aor" not in cols:
+        raise ParamError("aor", f"table {f.table} has no AOR", f.aor)
     for column, value, allowed, missing in (
         ("method_class", f.method_class, METHOD_CLASSES, "records no apprehension method"),
         ("criminality", f.criminality, CRIMINALITY, "records no criminality"),
@@ -131,12 +123,15 @@ def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
             raise ParamError(column, f"allowed: {', '.join(allowed)}", value)
         if column not in cols:
             raise ParamError(column, f"table {f.table} {missing}", value)
-        w.sql += f" AND {column} = ?"
-        w.params.append(value)
-    if f.release:
-        w.sql += " AND release_id = ?"
-        w.params.append(f.release)
-    return w
+    q = selection(f, counted_only).compile(wh.cursor(), columns=wh.columns)
+    return Where(q.where.sql(), list(q.where.params))
+
+
+def selection(f: Filters, counted_only: bool = True) -> Selection:
+    """The dashboard's filters as a query.Selection (the AOR as a column filter: an AOR code is its own place)."""
+    filters = {"aor": f.aor, "method_class": f.method_class, "criminality": f.criminality, "release": f.release}
+    return Selection.of(f.table, f.date_from, f.date_to, None, {k: v for k, v in filters.items() if v},
+                        counted_only=counted_only)
 
 
 def summary(wh: Warehouse, f: Filters, by: list[str]) -> dict[str, Any]:
@@ -151,9 +146,7 @@ def summary(wh: Warehouse, f: Filters, by: list[str]) -> dict[str, Any]:
         order = ", ".join(f"{i + 1}" for i in range(len(by)))
         src = f.table
         if "state" in by:  # the placed state: the table joined to the landmark resolution (placement 'event')
-            from icemonitor.query.selection import event_source
-
-            src = event_source(wh.cursor(), f.table)
+            src = event_source(wh.cursor(), f.table, columns=wh.columns)
         sql = (f"SELECT {select}, count(*) AS n FROM {src} WHERE {w.sql} "
                f"GROUP BY ALL ORDER BY {order} NULLS LAST")
     else:
@@ -355,17 +348,13 @@ def county_rates(wh: Warehouse, f: Filters) -> dict[str, Any] | None:
         return None
     last = f.date_to or last_event_date(wh, f)
     end = last.year if last else years[-1]
-    # Where the resolver says how a landmark was placed, keep only places of the arrest itself (level county,
-    # kind event), not the county of the arresting office.
-    event_level = (" AND level = 'county' AND kind = 'event'"
-                   if {"level", "kind"} <= wh.columns("landmark_resolution") else "")
+    # events placed in counties as everywhere (query.selection.event_source, placement 'event'): places of the
+    # arrest itself, never the county of the arresting office
+    event_level = "kind" in wh.columns("landmark_resolution")
     year = max([y for y in years if y <= end], default=years[0])
     rows = wh.query(
-        f"WITH lr AS (SELECT DISTINCT aor, landmark, county_fips FROM landmark_resolution WHERE county_fips IS NOT NULL"
-        f"{event_level}), "
-        f"e AS (SELECT aor, landmark FROM {f.table} WHERE {w.sql}), "
-        "a AS (SELECT lr.county_fips, count(*) AS n FROM e JOIN lr ON e.aor = lr.aor AND e.landmark = lr.landmark "
-        "GROUP BY lr.county_fips) "
+        f"WITH a AS (SELECT res_county_fips AS county_fips, count(*) AS n FROM {event_source(wh.cursor(), f.table, columns=wh.columns)} "
+        f"WHERE {w.sql} AND res_county_fips IS NOT NULL GROUP BY 1) "
         "SELECT a.county_fips, a.n, p.noncitizen_pop, round(a.n * 10000.0 / p.noncitizen_pop, 2) AS rate "
         "FROM a JOIN (SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
         "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC",

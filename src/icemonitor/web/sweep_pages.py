@@ -94,8 +94,20 @@ def sweeps_page(request: Request) -> HTMLResponse:
     return page.render("sweeps.html", status=422 if error else 200, **ctx)
 
 
-def daily(wh, level: str, place: str, measure: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    """Counted arrests per day in the sweep's place (its level's place naming), 4 weeks before to 2 weeks after."""
+def coverage_place(level: str, place: str) -> str | None:
+    """The place whose records coverage a sweep's days are read against: the nation, the AOR, the state or county
+    (an unresolved or landmark place: its AOR)."""
+    if level == "national":
+        return None
+    if place.startswith("unresolved:"):
+        return place.split(":", 1)[1]
+    return place.split(" | ", 1)[0] if level == "landmark" else place
+
+
+def daily(wh, level: str, place: str, measure: str, start: dt.date, end: dt.date,
+          ref: Any = None) -> list[dict[str, Any]]:
+    """Counted arrests per day in the sweep's place (its level's place naming), 4 weeks before to 2 weeks after;
+    days the records do not cover (query.coverage) are None, a gap in the chart, never 0."""
     src = pq.source(wh)
     d0, d1 = start - dt.timedelta(days=28), end + dt.timedelta(days=14)
     cond = "TRUE" if level == "national" else f"{PLACE_EXPR[level]} = ?"
@@ -104,16 +116,16 @@ def daily(wh, level: str, place: str, measure: str, start: dt.date, end: dt.date
         f"SELECT event_date AS day, count(*) AS n FROM {src} WHERE counted AND ({MEASURES[measure][0]}) "
         f"AND {cond} AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1", [*params, d0, d1])
     have = {str(r["day"]): r["n"] for r in rows}
-    out, day = [], d0
-    while day <= d1:
-        out.append({"day": day.isoformat(), "n": have.get(day.isoformat(), 0), "in_sweep": start <= day <= end})
-        day += dt.timedelta(days=1)
-    return out
+    cover = analyses.coverage(wh, ref, coverage_place(level, place), d0, d1)
+    spans = None if cover["status"] == "unknown" else cover["covered_spans"]
+    return [{**r, "in_sweep": start <= dt.date.fromisoformat(r["day"]) <= end}
+            for r in charts.fill_days(have, d0, d1, spans)]
 
 
 def daily_chart(rows: list[dict], t, title: str, start: str, end: str, expected_per_day: float) -> dict:
     spec = charts._base(title, t("chart.bars_desc"))
     band = [{"from": start, "to": end, "e": expected_per_day}]
+    gaps = [{**g, "label": t("chart.no_records")} for g in charts.gap_bands(rows)]
     spec.update({
         "height": 220,
         "layer": [
@@ -130,6 +142,10 @@ def daily_chart(rows: list[dict], t, title: str, start: str, end: str, expected_
                           "x2": {"field": "to"}, "y": {"field": "e", "type": "quantitative"},
                           "tooltip": [{"field": "e", "type": "quantitative", "format": ",.1f",
                                        "title": t("chart.expected_per_day")}]}},
+            # days without records: a band, drawn last so the layers before keep their places
+            {"data": {"values": gaps}, "mark": {"type": "rect", "color": "#bbbbbb", "opacity": 0.35},
+             "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
+                          "tooltip": [{"field": "label", "title": t("chart.day")}]}},
         ],
     })
     return spec
@@ -157,7 +173,7 @@ def sweep_page(request: Request, place: str, start: str, end: str) -> HTMLRespon
             break
     if row is None:
         return error_page(request, 404, "sweep.not_found", place=place, start=s, end=e)
-    days = daily(wh, level, place, sp.measure, s, e)
+    days = daily(wh, level, place, sp.measure, s, e, app_ref(request))
     measure = t(f"measure.{sp.measure}")
     fig = _figure("daily", daily_chart(days, t, t("sweep.daily_title", place=place, measure=measure), s.isoformat(),
                                        e.isoformat(), row["expected"] / max(row["days"], 1)),
