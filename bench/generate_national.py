@@ -322,7 +322,7 @@ def table_rows(scale: float) -> dict[str, int]:
 
 
 def generate(out: Path, scale: float = 1.0, seed: int = 14, *, rows: Mapping[str, int] | None = None,
-             chunk_rows: int = 1_000_000, xlsx_rows: int = 0) -> dict[str, dict]:
+             chunk_rows: int = 250_000, xlsx_rows: int = 0) -> dict[str, dict]:
     """Write one processed Parquet file per table (and, with `xlsx_rows`, a raw-layout workbook per table of that
     many rows) into `out`; returns {table: {"parquet": path, "rows": n, "xlsx": path or None}}.
 
@@ -343,7 +343,7 @@ def generate(out: Path, scale: float = 1.0, seed: int = 14, *, rows: Mapping[str
             for start in range(0, n, chunk_rows):
                 part = processed(_table(table, min(chunk_rows, n - start), rng), table).to_arrow()
                 writer = writer or pq.ParquetWriter(path, part.schema, compression="zstd")
-                writer.write_table(part, row_group_size=min(chunk_rows, 256_000))
+                writer.write_table(part, row_group_size=chunk_rows)
         finally:
             if writer:
                 writer.close()
@@ -354,6 +354,20 @@ def generate(out: Path, scale: float = 1.0, seed: int = 14, *, rows: Mapping[str
             manifest[table].update(xlsx=str(book), xlsx_rows=xlsx_rows)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def build_sources(manifest: Mapping[str, dict], release_id: str = "ddp-ice-processed-latest", *, xlsx: bool = False,
+                  release_xlsx: str = "ddp-ice-2025-07") -> list:
+    """Warehouse build sources for generated files (the processed files as `release_id`; with `xlsx`, the workbooks
+    as `release_xlsx`): what the catalog would give for these releases."""
+    from icemonitor.warehouse.build import BuildSource
+
+    out = [BuildSource(release_id, Path(m["parquet"]).name, Path(m["parquet"]), "ddp_ice", None, {"table": t})
+           for t, m in manifest.items()]
+    if xlsx:
+        out += [BuildSource(release_xlsx, Path(m["xlsx"]).name, Path(m["xlsx"]), "ddp_ice", None, {"table": t})
+                for t, m in manifest.items() if m.get("xlsx")]
+    return out
 
 
 def write_workbook(path: Path, frame: pl.DataFrame, sheet_rows: int = SHEET_ROWS) -> Path:

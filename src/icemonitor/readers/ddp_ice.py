@@ -137,12 +137,15 @@ def parse_datetimes(frame: pl.DataFrame, sources: list[str], file: str) -> pl.Se
     for src in sources:
         raw = frame.get_column(src)
         text = raw.str.strip_chars().str.replace("T", " ", literal=True)
-        parsed = pl.select(pl.coalesce(
-            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
-            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False),
-            text.str.strptime(pl.Date, ISO_DATE, strict=False).cast(pl.Datetime("us")),
-        )).to_series()
+        parsed = text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
         bad = raw.is_not_null() & parsed.is_null()
+        if bad.any():  # the other forms, only where the first one did not parse
+            parsed = pl.select(pl.coalesce(
+                parsed,
+                text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False),
+                text.str.strptime(pl.Date, ISO_DATE, strict=False).cast(pl.Datetime("us")),
+            )).to_series()
+            bad = raw.is_not_null() & parsed.is_null()
         if bad.any():
             i = int(bad.arg_true()[0])
             raise InputError("unparseable date-time", file=file, row=int(frame.get_column(SOURCE_ROW)[i]),

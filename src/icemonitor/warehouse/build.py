@@ -27,6 +27,7 @@ from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read_chunks
 from icemonitor.readers._canon import RECORD_HASH
 from icemonitor.schema import Table, tables
+from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, stays
 from icemonitor.warehouse.coverage import write_coverage
 
@@ -62,6 +63,7 @@ class BuildReport:
     rows: dict[str, int]
     files: list[dict[str, Any]]
     parsed: list[str] = field(default_factory=list)  # files parsed in this build (the others came from the cache)
+    incremental: bool = False  # refreshed from a copy of the previous warehouse
 
 
 Progress = Callable[[str, int, int], None]
@@ -285,12 +287,15 @@ def build(
     extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     progress: Progress | None = None,
     cache_dir: Path | None = None,
+    incremental: bool = True,
 ) -> BuildReport:
     """Build the warehouse at `target` atomically: a temporary file beside it is swapped in when complete.
 
     Each file is parsed once, in chunks, into Parquet files in `cache_dir`, under a key made of the file's SHA-256
     and a digest of the readers, code maps and schema, so an unchanged file is not parsed again (without
     `cache_dir`, into a temporary folder beside the target). DuckDB assembles the tables from those files.
+    With `cache_dir` and `incremental`, a warehouse built by the same code is refreshed from a copy of itself
+    (warehouse/incremental.py): only the rows of new, changed or removed files and what depends on them change.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -298,24 +303,50 @@ def build(
     remove_stale(target, cache_dir)
     parse_dir = Path(cache_dir) if cache_dir else target.with_name(f".{target.name}.parse-{os.getpid()}")
     parse_dir.mkdir(parents=True, exist_ok=True)
+    digest = incremental_.build_digest(code_version())
+    prev = incremental_.previous(target, digest) if cache_dir and incremental else None
     try:
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
         schema = tables()
+        if prev:
+            shutil.copyfile(target, tmp)
         con = _connect(tmp)
         records: dict[int, list[dict[str, Any]]] = {}
         parsed: list[str] = []
+        fresh: set[tuple[str, str]] = set()  # (table, release) with rows inserted in this build
+        stints_changed: set[str] = set()
         try:
-            for table in schema.values():
-                con.execute(table.ddl())
-            for i, folder, recs, fresh in iter_sources(sources, parse_dir, con, progress):
+            if not prev:
+                for table in schema.values():
+                    con.execute(table.ddl())
+            for i, folder, recs, was_parsed in iter_sources(sources, parse_dir, con, progress):
                 records[i] = recs
-                if fresh:
+                if was_parsed:
                     parsed.append(sources[i].name)
+                key = (sources[i].release_id, sources[i].name)
+                if prev and prev.files.get(key) == recs[0]["sha256"]:
+                    continue  # the copy holds its rows
+                if prev and key in prev.files and "detention_stints" in incremental_.delete_file(con, prev, key):
+                    stints_changed.add(key[0])
                 for rec in recs:
                     t = schema[rec["table_name"]]
                     insert_parsed(con, t, folder, precedence.counted(t.name, rec["release_id"], loaded, rules))
-            rows = finish(con, [rec for i in sorted(records) for rec in records[i]], extra_tables)
+                    fresh.add((t.name, rec["release_id"]))
+                    if t.name == "detention_stints":
+                        stints_changed.add(rec["release_id"])
+            stays_for = None
+            if prev:
+                keys = {(s.release_id, s.name) for s in sources}
+                for key in set(prev.files) - keys:  # files no longer loaded
+                    if "detention_stints" in incremental_.delete_file(con, prev, key):
+                        stints_changed.add(key[0])
+                changed = loaded ^ prev.loaded
+                updated = incremental_.recount(con, schema, changed, loaded, fresh)
+                stays_for = stints_changed | {r for t, r in updated if t == "detention_stints"}
+                incremental_.drop_derived(con, set(schema))
+            files = [rec for i in sorted(records) for rec in records[i]]
+            rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest)
         finally:
             con.close()
         os.replace(tmp, target)
@@ -326,18 +357,17 @@ def build(
     finally:
         if not cache_dir:
             shutil.rmtree(parse_dir, ignore_errors=True)
-    files = [rec for i in sorted(records) for rec in records[i]]
-    return BuildReport(target, rows, files, parsed)
+    return BuildReport(target, rows, files, parsed, incremental=prev is not None)
 
 
 def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
-           extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None) -> dict[str, int]:
-    """Everything derived from the event tables, in SQL: stays, the releases table, coverage, then the extra
-    stages (places, detention). Returns rows per event table."""
+           extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None, *,
+           stays_for: set[str] | None = None, digest: str = "") -> dict[str, int]:
+    """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
+    releases table, coverage, then the extra stages (places, detention). Returns rows per event table."""
     schema = tables()
     if "detention_stays" in schema:  # derived from the stints just written
-        con.execute("DELETE FROM detention_stays")
-        stays.write_stays(con)
+        stays.write_stays(con, stays_for)
     rows = {t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in schema}
     for tname, n in rows.items():
         log.info("%s: %d rows written", tname, n)
@@ -345,6 +375,8 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     write_coverage(con)
     if extra_tables:
         extra_tables(con)
+    con.execute(incremental_.BUILD_INFO_DDL)
+    con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
     con.execute("CHECKPOINT")
     return rows
 

@@ -12,7 +12,7 @@ _STAY_AT = "coalesce(stay_book_in_at, book_in_at)"
 STAYS_SQL = f"""
 INSERT INTO detention_stays BY NAME
 WITH keyed AS (
-  SELECT *, {_PERSON} AS _person, {_STAY_AT} AS _stay_at FROM detention_stints
+  SELECT *, {_PERSON} AS _person, {_STAY_AT} AS _stay_at FROM detention_stints {{where}}
 ), stays AS (
   SELECT release_id, _person, _stay_at,
          count(DISTINCT strftime(book_in_at, '%Y-%m-%d %H:%M:%S') || '|' || coalesce(facility_code, '')) AS stints,
@@ -35,7 +35,15 @@ FROM first_stint f JOIN stays s USING (release_id, _person, _stay_at)
 """
 
 
-def write_stays(con: duckdb.DuckDBPyConnection) -> int:
-    """Fill detention_stays from detention_stints; returns the number of stays."""
-    con.execute(STAYS_SQL)
+def write_stays(con: duckdb.DuckDBPyConnection, releases: set[str] | None = None) -> int:
+    """Fill detention_stays from detention_stints (only the stays of `releases` when given: those are derived again,
+    the others kept; a release's stays depend on its own stints only); returns the number of stays."""
+    if releases is None:
+        con.execute("DELETE FROM detention_stays")
+        con.execute(STAYS_SQL.format(where=""))
+    elif releases:
+        ids = sorted(releases)
+        marks = ", ".join("?" for _ in ids)
+        con.execute(f"DELETE FROM detention_stays WHERE release_id IN ({marks})", ids)
+        con.execute(STAYS_SQL.format(where=f"WHERE release_id IN ({marks})"), ids)
     return int(con.execute("SELECT count(*) FROM detention_stays").fetchone()[0])
