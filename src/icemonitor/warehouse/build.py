@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 
 # Records read, encoded and written to the parse cache at a time: memory holds at most this many rows per file in
 # flight, whatever the file's size (readers that cannot chunk give their file whole: small files).
-CHUNK_ROWS = 250_000
+CHUNK_ROWS = 100_000
 # DuckDB's memory for assembling the warehouse; beyond it DuckDB spills to a temporary folder beside the target.
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "512MB"
 
 # Columns that are not part of a record's content when looking for identical rows.
 NOT_CONTENT = {"source_file", "source_sheet", "source_row"}
@@ -343,7 +343,8 @@ def build(
                         stints_changed.add(key[0])
                 changed = loaded ^ prev.loaded
                 updated = incremental_.recount(con, schema, changed, loaded, fresh)
-                stays_for = stints_changed | {r for t, r in updated if t == "detention_stints"}
+                stays_for = stints_changed
+                stays.recount(con, {r for t, r in updated if t == "detention_stints"} - stints_changed)
                 incremental_.drop_derived(con, set(schema))
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest)

@@ -92,12 +92,15 @@ def recount(con: duckdb.DuckDBPyConnection, schema: dict, changed: set[str], loa
         present = {r[0] for r in con.execute(f'SELECT DISTINCT release_id FROM "{table}"').fetchall()}
         for rel in changed:
             for dep in precedence.depends_on(table, rel, rules) & present:
-                if (table, dep) in fresh | updated:
+                if (table, dep) in fresh:
                     continue
+                # only rows the added or removed release covers can change
                 sql, params = precedence.counted(table, dep, loaded, rules)
-                con.execute(f'UPDATE "{table}" SET counted = ({sql}) WHERE release_id = ?', [*params, dep])
+                where, where_params = precedence.covered_by(table, rel, rules)
+                con.execute(f'UPDATE "{table}" SET counted = ({sql}) WHERE release_id = ? AND {where}',
+                            [*params, dep, *where_params])
                 updated.add((table, dep))
-                log.info("%s: counted re-derived for %s (precedence depends on %s)", table, dep, rel)
+                log.info("%s: counted re-derived for %s where %s covers", table, dep, rel)
     return updated
 
 

@@ -87,3 +87,12 @@ def depends_on(table: str, release_id: str, rules: list[Rule]) -> set[str]:
     best = min(ranks)
     return {r.release_id for r in rules if r.table == table and r.release_id != release_id
             and min(x.rank for x in rules if x.table == table and x.release_id == r.release_id) > best}
+
+
+def covered_by(table: str, release_id: str, rules: list[Rule]) -> tuple[str, list]:
+    """SQL test of the rows any rule of `release_id` in `table` covers: the only rows of other releases whose
+    `counted` flag can change when it is added or removed."""
+    tests = [_covers(r) for r in rules if r.table == table and r.release_id == release_id]
+    if not tests:
+        return "FALSE", []
+    return "(" + " OR ".join(t for t, _ in tests) + ")", [p for _, ps in tests for p in ps]

@@ -47,3 +47,12 @@ def write_stays(con: duckdb.DuckDBPyConnection, releases: set[str] | None = None
         con.execute(f"DELETE FROM detention_stays WHERE release_id IN ({marks})", ids)
         con.execute(STAYS_SQL.format(where=f"WHERE release_id IN ({marks})"), ids)
     return int(con.execute("SELECT count(*) FROM detention_stays").fetchone()[0])
+
+
+def recount(con: duckdb.DuckDBPyConnection, releases: set[str]) -> None:
+    """Give the stays of `releases` their first stint's `counted` again (after precedence re-derived it)."""
+    for rid in sorted(releases):
+        con.execute(
+            "UPDATE detention_stays s SET counted = t.counted FROM detention_stints t "
+            "WHERE s.release_id = ? AND t.release_id = s.release_id AND t.source_file = s.source_file "
+            "AND t.source_sheet IS NOT DISTINCT FROM s.source_sheet AND t.source_row = s.source_row", [rid])
