@@ -41,8 +41,6 @@ MEMORY_LIMIT = "512MB"
 
 # Columns that are not part of a record's content when looking for identical rows.
 NOT_CONTENT = {"source_file", "source_sheet", "source_row"}
-# Columns the build adds to the cached rows: the table's own from: build columns.
-DERIVED = {"fy", "counted", "duplicate_group", "duplicate_count"}
 
 
 @dataclass(frozen=True)
@@ -154,7 +152,7 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
                     )
                     arrow = encoded.to_arrow()
                     if tname not in writers:
-                        writers[tname] = pq.ParquetWriter(tmp / f"{tname}.parquet", arrow.schema)
+                        writers[tname] = pq.ParquetWriter(tmp / f"{tname}.parquet", arrow.schema, compression="lz4")
                     elif arrow.schema != writers[tname].schema:
                         arrow = arrow.cast(writers[tname].schema)
                     writers[tname].write_table(arrow, row_group_size=122_880)
