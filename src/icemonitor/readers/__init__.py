@@ -8,7 +8,7 @@ See docs/readers.md for every format, its quirks and where each canonical column
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,16 @@ def _readers() -> dict[str, Reader]:
 READERS: dict[str, Reader] = _readers()
 
 
+def _chunk_readers() -> dict[str, Callable[[SourceFile, int], Iterator[dict[str, pl.DataFrame]]]]:
+    from icemonitor.readers import ddp_ice
+
+    return {"ddp_ice": ddp_ice.read_chunks}
+
+
+# Readers that yield a large file in bounded chunks (the others read their file whole: small files).
+CHUNK_READERS = _chunk_readers()
+
+
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read one raw file with the reader the catalog names; returns table name -> frame."""
     try:
@@ -77,4 +87,13 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     return reader(source)
 
 
-__all__ = ["READERS", "Reader", "SourceFile", "read"]
+def read_chunks(source: SourceFile, rows: int) -> Iterator[dict[str, pl.DataFrame]]:
+    """Read one raw file in chunks of at most `rows` records where its reader can (see CHUNK_READERS), else
+    whole: yields table name -> frame, `source_row` counting through the whole file."""
+    if source.reader in CHUNK_READERS:
+        yield from CHUNK_READERS[source.reader](source, rows)
+    else:
+        yield read(source)
+
+
+__all__ = ["CHUNK_READERS", "READERS", "Reader", "SourceFile", "read", "read_chunks"]

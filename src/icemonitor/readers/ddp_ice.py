@@ -14,6 +14,7 @@ column (``Apprehension Site Landmark`` / ``Event Landmark``) are coalesced in th
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -159,12 +160,15 @@ def parse_datetimes(frame: pl.DataFrame, sources: list[str], file: str) -> pl.Se
     for src in sources:
         raw = frame.get_column(src)
         text = raw.str.strip_chars().str.replace("T", " ", literal=True)
-        parsed = pl.select(pl.coalesce(
-            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
-            text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False),
-            text.str.strptime(pl.Date, ISO_DATE, strict=False).cast(pl.Datetime("us")),
-        )).to_series()
+        parsed = text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
         bad = raw.is_not_null() & parsed.is_null()
+        if bad.any():  # the other forms, only where the first one did not parse
+            parsed = pl.select(pl.coalesce(
+                parsed,
+                text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False),
+                text.str.strptime(pl.Date, ISO_DATE, strict=False).cast(pl.Datetime("us")),
+            )).to_series()
+            bad = raw.is_not_null() & parsed.is_null()
         if bad.any():
             i = int(bad.arg_true()[0])
             raise InputError("unparseable date-time", file=file, row=int(frame.get_column(SOURCE_ROW)[i]),
@@ -225,13 +229,44 @@ def _read_workbook(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
     return concat_tables(parts)["t"]
 
 
-def _read_processed(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
-    path = Path(source.path)
+def _open_processed(source: SourceFile):  # noqa: ANN202 - a pyarrow reader
+    """The file's record batches: Parquet row groups or the Feather/Arrow file's batches."""
+    import pyarrow.ipc
+    import pyarrow.parquet as pq
+
     try:
-        raw = pl.read_parquet(path) if source.name.endswith(".parquet") else pl.read_ipc(path)
-    except Exception as exc:  # polars raises several types for a damaged file
+        if source.name.endswith(".parquet"):
+            return pq.ParquetFile(Path(source.path))
+        return pyarrow.ipc.open_file(Path(source.path))
+    except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"not a readable {Path(source.name).suffix} file: {exc}", file=source.name) from exc
-    check_columns(raw.columns, cmap, source.name, None, None)
+
+
+def _processed_batches(source: SourceFile, rows: int) -> Iterator[pl.DataFrame]:
+    """The processed file as frames of at most `rows` rows, in file order."""
+    reader = _open_processed(source)
+    try:
+        if hasattr(reader, "iter_batches"):
+            batches = reader.iter_batches(batch_size=rows)
+        else:
+            batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        empty = True
+        for batch in batches:
+            frame = pl.from_arrow(batch)
+            for start in range(0, frame.height, rows):
+                empty = False
+                yield frame.slice(start, rows)
+        if empty:  # a file without records still has its columns checked
+            schema = reader.schema_arrow if hasattr(reader, "schema_arrow") else reader.schema
+            yield pl.from_arrow(schema.empty_table())
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged row group or batch
+        raise InputError(f"not a readable {Path(source.name).suffix} file: {exc}", file=source.name) from exc
+
+
+def _processed_chunk(raw: pl.DataFrame, source: SourceFile, cmap: ColumnMap, first_row: int) -> pl.DataFrame:
+    """One chunk of a processed file, canonical; `first_row` is the 1-based file row of its first record."""
     as_text = []
     for name, dtype in raw.schema.items():
         if dtype.is_temporal() and dtype != pl.Date:
@@ -241,8 +276,29 @@ def _read_processed(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
         else:
             expr = pl.col(name).cast(pl.String)
             as_text.append(pl.when(expr.is_in(NA_TEXT) | (expr == "")).then(None).otherwise(expr).alias(name))
-    frame = raw.select(as_text).with_columns(pl.int_range(1, raw.height + 1, dtype=pl.Int32).alias(SOURCE_ROW))
+    frame = raw.select(as_text).with_columns(
+        pl.int_range(first_row, first_row + raw.height, dtype=pl.Int32).alias(SOURCE_ROW))
     return _canonical(frame, source, cmap, None)
+
+
+def _read_processed(source: SourceFile, cmap: ColumnMap, rows: int = 1 << 62) -> Iterator[pl.DataFrame]:
+    first = 1
+    for raw in _processed_batches(source, rows):
+        if first == 1:
+            check_columns(raw.columns, cmap, source.name, None, None)
+        yield _processed_chunk(raw, source, cmap, first)
+        first += raw.height
+
+
+def read_chunks(source: SourceFile, rows: int) -> Iterator[dict[str, pl.DataFrame]]:
+    """Like `read`, in chunks of at most `rows` records for DDP's processed files (Parquet row groups, Feather
+    batches), so a national file never sits in memory whole; workbooks and CSV come as one chunk."""
+    cmap = _column_map(source)
+    if Path(source.name).suffix.lower() in (".parquet", ".feather", ".arrow"):
+        for frame in _read_processed(source, cmap, rows):
+            yield {cmap.table: frame}
+    else:
+        yield read(source)
 
 
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
@@ -252,7 +308,8 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     if suffix == ".xlsx":
         frame = _read_workbook(source, cmap)
     elif suffix in (".parquet", ".feather", ".arrow"):
-        frame = _read_processed(source, cmap)
+        parts = list(_read_processed(source, cmap))
+        frame = pl.concat(parts) if len(parts) > 1 else parts[0]
     elif suffix in (".csv", ".gz"):
         frame = _read_text(source, cmap)
     else:

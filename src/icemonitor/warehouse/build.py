@@ -19,19 +19,25 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from icemonitor.codes.encoder import encode
 from icemonitor.errors import ChecksumError, InputError
-from icemonitor.readers import SourceFile, read
+from icemonitor.readers import SourceFile, read_chunks
 from icemonitor.readers._canon import RECORD_HASH
 from icemonitor.schema import Table, tables
+from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, stays
 from icemonitor.warehouse.coverage import write_coverage
 
 log = logging.getLogger(__name__)
 
-# Rows of one table gathered before they are written: large inserts are cheaper, and memory stays bounded.
-FLUSH_ROWS = 700_000
+# Records read, encoded and written to the parse cache at a time: memory holds at most this many rows per file in
+# flight, whatever the file's size (readers that cannot chunk give their file whole: small files).
+CHUNK_ROWS = 100_000
+# DuckDB's memory for assembling the warehouse; beyond it DuckDB spills to a temporary folder beside the target.
+MEMORY_LIMIT = "512MB"
 
 # Columns that are not part of a record's content when looking for identical rows.
 NOT_CONTENT = {"source_file", "source_sheet", "source_row"}
@@ -54,14 +60,11 @@ class BuildReport:
     path: Path
     rows: dict[str, int]
     files: list[dict[str, Any]]
+    parsed: list[str] = field(default_factory=list)  # files parsed in this build (the others came from the cache)
+    incremental: bool = False  # refreshed from a copy of the previous warehouse
 
 
 Progress = Callable[[str, int, int], None]
-
-
-def fiscal_year(col: str = "event_date") -> pl.Expr:
-    d = pl.col(col)
-    return (d.dt.year() + (d.dt.month() >= 10).cast(pl.Int32)).cast(pl.Int16).alias("fy")
 
 
 def _sha256(path: Path) -> str:
@@ -72,35 +75,28 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def flag_duplicates(df: pl.DataFrame, table: Table) -> pl.DataFrame:
-    """duplicate_group = source_row of the first row of the file identical in every source field;
-    duplicate_count = how many rows of the file share it.
-
-    Readers give a hash of each whole source record (RECORD_HASH): fields the warehouse does not keep count
-    too. Without it, the canonical columns are compared."""
+def with_record_hash(df: pl.DataFrame, table: Table) -> pl.DataFrame:
+    """Readers give a hash of each whole source record (RECORD_HASH): fields the warehouse does not keep count
+    too. Without it, a hash of the canonical columns stands in."""
     if RECORD_HASH in df.columns:
-        content = [RECORD_HASH]
-    else:
-        content = [c for c in table.names("reader") if c not in NOT_CONTENT and c in df.columns]
-    return df.with_columns(
-        pl.col("source_row").min().over(content).cast(pl.Int64).alias("duplicate_group"),
-        pl.len().over(content).cast(pl.Int32).alias("duplicate_count"),
-    )
+        return df
+    content = [c for c in table.names("reader") if c not in NOT_CONTENT and c in df.columns]
+    return df.with_columns(pl.struct(content).hash(seed=0).alias(RECORD_HASH))
 
 
-def _finish(frames: list[pl.DataFrame], table: Table, loaded: set[str], rules) -> pl.DataFrame:
-    """Concatenate one table's frames, add fy and the counted flag, in schema order."""
-    df = pl.concat(frames, how="diagonal_relaxed")
-    counted = pl.lit(None, dtype=pl.Boolean)
-    for rid in df.select(pl.col("release_id").unique(maintain_order=True)).to_series().to_list():
-        flag = precedence.counted(table.name, rid, loaded, rules)
-        counted = pl.when(pl.col("release_id") == rid).then(flag).otherwise(counted)
-    return df.select(
-        [
-            (fiscal_year() if c.name == "fy" else counted if c.name == "counted" else pl.col(c.name)).cast(c.polars_type)
-            for c in table.columns
-        ]
-    )
+DUPLICATES_SQL = f"""SELECT {RECORD_HASH}, CAST(min(source_row) AS BIGINT) AS duplicate_group,
+  CAST(count(*) AS INTEGER) AS duplicate_count FROM read_parquet(?) GROUP BY ALL HAVING count(*) > 1"""
+
+
+def _write_duplicates(con: duckdb.DuckDBPyConnection, rows: Path, out: Path) -> int:
+    """Groups of identical records of one file (duplicate_group = source_row of the first row of the file identical
+    in every source field; duplicate_count = how many rows share it), computed by DuckDB over the cached rows and
+    kept beside them; returns the number of rows with a duplicate."""
+    import pyarrow.parquet as pq
+
+    groups = con.sql(DUPLICATES_SQL, params=[str(rows)]).to_arrow_table()
+    pq.write_table(groups, out)
+    return int(pa.compute.sum(groups.column("duplicate_count")).as_py() or 0)
 
 
 @cache
@@ -123,94 +119,113 @@ def _cache_key(src: BuildSource, digest: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _cached(folder: Path | None) -> tuple[dict[str, pl.DataFrame], list[dict[str, Any]]] | None:
-    if folder is None or not (folder / "files.json").exists():
-        return None
-    files = json.loads((folder / "files.json").read_text())
-    frames = {f["table_name"]: pl.read_ipc(folder / f"{f['table_name']}.arrow") for f in files}
-    return frames, files
-
-
-def _store(folder: Path, frames: dict[str, pl.DataFrame], files: list[dict[str, Any]]) -> None:
-    tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for tname, frame in frames.items():
-        frame.write_ipc(tmp / f"{tname}.arrow", compression="uncompressed")
-    (tmp / "files.json").write_text(json.dumps(files))
-    try:
-        tmp.rename(folder)
-    except OSError:  # another build stored it first
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _read_one(
-    src: BuildSource, cache_dir: Path | None = None
-) -> tuple[dict[str, pl.DataFrame], list[dict[str, Any]]]:
-    """Check, read and encode one source file (or take the parse cached for its checksum and code version)."""
-    schema = tables()
+def _checked_digest(src: BuildSource) -> str:
     digest = _sha256(src.path)
     if src.sha256 and digest != src.sha256:
         from icemonitor.catalog.fetch import corrupt_copy_text
 
         raise ChecksumError(corrupt_copy_text(src.path, src.release_id,
                                               f"sha256 {digest}, the catalog says {src.sha256}"), file=src.name)
-    folder = cache_dir / _cache_key(src, digest) if cache_dir else None
-    hit = _cached(folder)
-    if hit is not None:
-        log.info("%s: parse taken from the cache", src.name)
-        return hit
-    out = read(SourceFile(src.path, src.name, src.release_id, src.reader, src.options))
-    if not out:
-        raise InputError("the reader found no records", file=src.name)
-    frames, files = {}, []
-    for tname, frame in out.items():
-        if tname not in schema:
-            raise InputError(f"reader {src.reader!r} produced unknown table {tname!r}", file=src.name)
-        encoded = flag_duplicates(
-            encode(frame, schema[tname]).with_columns(pl.lit(src.release_id).alias("release_id")),
-            schema[tname],
-        )
-        frames[tname] = encoded
-        files.append(
-            {
+    return digest
+
+
+def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Read and encode one source file chunk by chunk into `folder`: `<table>.parquet` (the rows) and
+    `<table>.dups.parquet` (its groups of identical records), written in a temporary folder renamed when
+    complete. Returns the file's provenance records (also kept as files.json)."""
+    import pyarrow.parquet as pq
+
+    schema = tables()
+    tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, pq.ParquetWriter] = {}
+    counts: dict[str, list[int]] = {}
+    try:
+        try:
+            for chunk in read_chunks(SourceFile(src.path, src.name, src.release_id, src.reader, src.options), CHUNK_ROWS):
+                for tname, frame in chunk.items():
+                    if tname not in schema:
+                        raise InputError(f"reader {src.reader!r} produced unknown table {tname!r}", file=src.name)
+                    encoded = with_record_hash(
+                        encode(frame, schema[tname]).with_columns(pl.lit(src.release_id).alias("release_id")),
+                        schema[tname],
+                    )
+                    arrow = encoded.to_arrow()
+                    if tname not in writers:
+                        writers[tname] = pq.ParquetWriter(tmp / f"{tname}.parquet", arrow.schema, compression="lz4")
+                    elif arrow.schema != writers[tname].schema:
+                        arrow = arrow.cast(writers[tname].schema)
+                    writers[tname].write_table(arrow, row_group_size=122_880)
+                    n = counts.setdefault(tname, [0, 0])
+                    n[0] += frame.height
+                    n[1] += encoded.height
+                    log.info("%s: %d rows read, %d encoded into %s", src.name, frame.height, encoded.height, tname)
+        finally:
+            for w in writers.values():
+                w.close()
+        if not counts:
+            raise InputError("the reader found no records", file=src.name)
+        files = []
+        for tname, (read_n, loaded_n) in counts.items():
+            dup_rows = _write_duplicates(con, tmp / f"{tname}.parquet", tmp / f"{tname}.dups.parquet")
+            files.append({
                 "release_id": src.release_id, "file_name": src.name, "sha256": digest,
                 "bytes": src.path.stat().st_size, "reader": src.reader, "table_name": tname,
-                "rows_read": frame.height, "rows_loaded": encoded.height,
-                "rows_rejected": frame.height - encoded.height, "rejected_by_reason": json.dumps({}),
-                "duplicate_rows": encoded.filter(pl.col("duplicate_count") > 1).height,
-            }
-        )
-        log.info("%s: %d rows read, %d encoded into %s", src.name, frame.height, encoded.height, tname)
-    if folder is not None:
-        _store(folder, frames, files)
-    return frames, files
+                "rows_read": read_n, "rows_loaded": loaded_n, "rows_rejected": read_n - loaded_n,
+                "rejected_by_reason": json.dumps({}), "duplicate_rows": dup_rows,
+            })
+        (tmp / "files.json").write_text(json.dumps(files))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        tmp.rename(folder)
+    except OSError:  # another build stored it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return files
+
+
+def _parsed(src: BuildSource, parse_dir: Path, con: duckdb.DuckDBPyConnection) -> tuple[Path, list[dict[str, Any]], bool]:
+    """Check one source file and give the folder of its parsed rows: taken from the cache (keyed by its checksum and
+    the code version) or parsed now. Returns (folder, provenance records, whether it was parsed)."""
+    digest = _checked_digest(src)
+    folder = parse_dir / _cache_key(src, digest)
+    if (folder / "files.json").exists():
+        log.info("%s: parse taken from the cache", src.name)
+        return folder, json.loads((folder / "files.json").read_text()), False
+    cur = con.cursor()
+    try:
+        return folder, _parse(src, digest, folder, cur), True
+    finally:
+        cur.close()
 
 
 def iter_sources(
     sources: Sequence[BuildSource],
+    parse_dir: Path,
+    con: duckdb.DuckDBPyConnection,
     progress: Progress | None = None,
     workers: int | None = None,
-    cache_dir: Path | None = None,
-) -> Iterator[tuple[int, dict[str, pl.DataFrame], list[dict[str, Any]]]]:
-    """Read and encode every source in parallel threads; yield (source index, frames, provenance records) as
-    each one is done, so the caller can write and drop it (memory holds only the files in flight)."""
-    workers = workers or min(4, os.cpu_count() or 1)
+) -> Iterator[tuple[int, Path, list[dict[str, Any]], bool]]:
+    """Parse every source (or take its cached parse) in parallel threads; yield (source index, folder, provenance
+    records, parsed now) as each one is done. Memory holds at most a chunk of each file in flight."""
+    workers = workers or min(2, os.cpu_count() or 1)
     queue = list(enumerate(sources))[::-1]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures: dict[Future, int] = {}
         try:
             done = 0
             while queue or futures:
-                while queue and len(futures) < workers + 1:  # bounded: finished files wait to be written
+                while queue and len(futures) < workers:
                     i, src = queue.pop()
-                    futures[pool.submit(_read_one, src, cache_dir)] = i
+                    futures[pool.submit(_parsed, src, parse_dir, con)] = i
                 fut = next(as_completed(futures))
                 i = futures.pop(fut)
-                frames, files = fut.result()
+                folder, files, fresh = fut.result()
                 done += 1
                 if progress:
                     progress(sources[i].name, done, len(sources))
-                yield i, frames, files
+                yield i, folder, files, fresh
         finally:
             for f in futures:
                 f.cancel()
@@ -223,6 +238,45 @@ RELEASES_DDL = """CREATE TABLE releases (
   date_min DATE, date_max DATE
 )"""
 
+FY_SQL = "CAST(year(p.event_date) + CASE WHEN month(p.event_date) >= 10 THEN 1 ELSE 0 END AS SMALLINT)"
+
+
+def _select(table: Table, counted_sql: str) -> str:
+    """The SELECT list turning cached rows (p) and their duplicate groups (d) into the table's columns."""
+    out = []
+    for c in table.columns:
+        if c.name == "fy":
+            out.append(FY_SQL)
+        elif c.name == "counted":
+            out.append(f"({counted_sql})")
+        elif c.name == "duplicate_group":
+            out.append("coalesce(d.duplicate_group, p.source_row)")
+        elif c.name == "duplicate_count":
+            out.append("coalesce(d.duplicate_count, 1)")
+        else:
+            out.append(f'CAST(p."{c.name}" AS {c.type})')
+    return ", ".join(out)
+
+
+def insert_parsed(con: duckdb.DuckDBPyConnection, table: Table, folder: Path, counted: tuple[str, list]) -> None:
+    """Append one file's cached rows of `table` to the warehouse, with fy, counted and the duplicate flags."""
+    sql, params = counted
+    rows, dups = folder / f"{table.name}.parquet", folder / f"{table.name}.dups.parquet"
+    con.execute(
+        f'INSERT INTO "{table.name}" SELECT {_select(table, sql)} FROM read_parquet(?) p '
+        f"LEFT JOIN read_parquet(?) d USING ({RECORD_HASH})",
+        [*params, str(rows), str(dups)],
+    )
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    # Parallel inserts: a table's physical row order carries no meaning (order by release_id,
+    # source_file, source_row), and keeping it costs about half the write time.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    return con
+
 
 def build(
     sources: Sequence[BuildSource],
@@ -231,59 +285,67 @@ def build(
     extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     progress: Progress | None = None,
     cache_dir: Path | None = None,
+    incremental: bool = True,
 ) -> BuildReport:
     """Build the warehouse at `target` atomically: a temporary file beside it is swapped in when complete.
 
-    With `cache_dir`, each file's parsed and encoded rows are kept there under a key made of the file's
-    SHA-256 and a digest of the readers, code maps and schema, so an unchanged file is not parsed again.
+    Each file is parsed once, in chunks, into Parquet files in `cache_dir`, under a key made of the file's SHA-256
+    and a digest of the readers, code maps and schema, so an unchanged file is not parsed again (without
+    `cache_dir`, into a temporary folder beside the target). DuckDB assembles the tables from those files.
+    With `cache_dir` and `incremental`, a warehouse built by the same code is refreshed from a copy of itself
+    (warehouse/incremental.py): only the rows of new, changed or removed files and what depends on them change.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
     remove_stale(target, cache_dir)
+    parse_dir = Path(cache_dir) if cache_dir else target.with_name(f".{target.name}.parse-{os.getpid()}")
+    parse_dir.mkdir(parents=True, exist_ok=True)
+    digest = incremental_.build_digest(code_version())
+    prev = incremental_.previous(target, digest) if cache_dir and incremental else None
     try:
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
         schema = tables()
-        con = duckdb.connect(str(tmp))
-        # Parallel inserts: a table's physical row order carries no meaning (order by release_id,
-        # source_file, source_row), and keeping it costs about half the write time.
-        con.execute("SET preserve_insertion_order = false")
-        rows = dict.fromkeys(schema, 0)
+        if prev:
+            shutil.copyfile(target, tmp)
+        con = _connect(tmp)
         records: dict[int, list[dict[str, Any]]] = {}
+        parsed: list[str] = []
+        fresh: set[tuple[str, str]] = set()  # (table, release) with rows inserted in this build
+        stints_changed: set[str] = set()
         try:
-            for table in schema.values():
-                con.execute(table.ddl())
-            pending: dict[str, list[pl.DataFrame]] = {t: [] for t in schema}
-
-            def flush(tname: str) -> None:
-                if pending[tname]:
-                    df = _finish(pending[tname], schema[tname], loaded, rules)
-                    pending[tname] = []
-                    con.register("_frame", df.to_arrow())
-                    con.execute(f'INSERT INTO "{tname}" SELECT * FROM _frame')
-                    con.unregister("_frame")
-                    rows[tname] += df.height
-
-            for i, frames, recs in iter_sources(sources, progress, cache_dir=cache_dir):
+            if not prev:
+                for table in schema.values():
+                    con.execute(table.ddl())
+            for i, folder, recs, was_parsed in iter_sources(sources, parse_dir, con, progress):
                 records[i] = recs
-                for tname, frame in frames.items():
-                    pending[tname].append(frame)
-                    if sum(f.height for f in pending[tname]) >= FLUSH_ROWS:
-                        flush(tname)
-                del frames
-            for tname in schema:
-                flush(tname)
-            if "detention_stays" in schema:  # derived from the stints just written
-                rows["detention_stays"] = stays.write_stays(con)
-            for tname, n in rows.items():
-                log.info("%s: %d rows written", tname, n)
+                if was_parsed:
+                    parsed.append(sources[i].name)
+                key = (sources[i].release_id, sources[i].name)
+                if prev and prev.files.get(key) == recs[0]["sha256"]:
+                    continue  # the copy holds its rows
+                if prev and key in prev.files and "detention_stints" in incremental_.delete_file(con, prev, key):
+                    stints_changed.add(key[0])
+                for rec in recs:
+                    t = schema[rec["table_name"]]
+                    insert_parsed(con, t, folder, precedence.counted(t.name, rec["release_id"], loaded, rules))
+                    fresh.add((t.name, rec["release_id"]))
+                    if t.name == "detention_stints":
+                        stints_changed.add(rec["release_id"])
+            stays_for = None
+            if prev:
+                keys = {(s.release_id, s.name) for s in sources}
+                for key in set(prev.files) - keys:  # files no longer loaded
+                    if "detention_stints" in incremental_.delete_file(con, prev, key):
+                        stints_changed.add(key[0])
+                changed = loaded ^ prev.loaded
+                updated = incremental_.recount(con, schema, changed, loaded, fresh)
+                stays_for = stints_changed
+                stays.recount(con, {r for t, r in updated if t == "detention_stints"} - stints_changed)
+                incremental_.drop_derived(con, set(schema))
             files = [rec for i in sorted(records) for rec in records[i]]
-            _write_releases(con, files)
-            write_coverage(con)
-            if extra_tables:
-                extra_tables(con)
-            con.execute("CHECKPOINT")
+            rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest)
         finally:
             con.close()
         os.replace(tmp, target)
@@ -291,7 +353,31 @@ def build(
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
-    return BuildReport(target, rows, files)
+    finally:
+        if not cache_dir:
+            shutil.rmtree(parse_dir, ignore_errors=True)
+    return BuildReport(target, rows, files, parsed, incremental=prev is not None)
+
+
+def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
+           extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None, *,
+           stays_for: set[str] | None = None, digest: str = "") -> dict[str, int]:
+    """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
+    releases table, coverage, then the extra stages (places, detention). Returns rows per event table."""
+    schema = tables()
+    if "detention_stays" in schema:  # derived from the stints just written
+        stays.write_stays(con, stays_for)
+    rows = {t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in schema}
+    for tname, n in rows.items():
+        log.info("%s: %d rows written", tname, n)
+    _write_releases(con, files)
+    write_coverage(con)
+    if extra_tables:
+        extra_tables(con)
+    con.execute(incremental_.BUILD_INFO_DDL)
+    con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
+    con.execute("CHECKPOINT")
+    return rows
 
 
 def _alive(pid: int) -> bool:
@@ -311,10 +397,13 @@ def remove_stale(target: Path, cache_dir: Path | None = None) -> list[Path]:
     """Delete what killed builds left: `.<warehouse>.building-<pid>` files (and their .wal) beside the target and
     `<key>.tmp-<pid>-<thread>` folders in the parse cache, whose process is gone. Returns what was removed."""
     removed = []
-    for path in target.parent.glob(f".{target.name}.building-*"):
+    for path in [*target.parent.glob(f".{target.name}.building-*"), *target.parent.glob(f".{target.name}.parse-*")]:
         pid = path.name.rsplit("-", 1)[1].removesuffix(".wal")
         if pid.isdigit() and not _alive(int(pid)):
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
     if cache_dir is not None and Path(cache_dir).is_dir():
         for path in Path(cache_dir).glob("*.tmp-*-*"):

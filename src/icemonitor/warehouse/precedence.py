@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 
-import polars as pl
-
 from icemonitor.errors import InputError
 
 PRECEDENCE_FILE = "precedence.csv"
@@ -49,31 +47,52 @@ def load_rules() -> list[Rule]:
     return rules
 
 
-def _covers(rule: Rule) -> pl.Expr:
+def _covers(rule: Rule) -> tuple[str, list]:
+    """SQL test (and its parameters) of a row covered by `rule`."""
     if rule.aor == "*":
-        aor_ok = pl.lit(True)
+        aor_ok, params = "TRUE", []
     elif rule.aor == BLANK_AOR:
-        aor_ok = pl.col("aor").is_null()
+        aor_ok, params = "aor IS NULL", []
     else:
-        aor_ok = (pl.col("aor") == rule.aor).fill_null(False)
-    date_ok = pl.col("event_date").is_null() | pl.col("event_date").is_between(
-        pl.lit(rule.date_from), pl.lit(rule.date_to)
-    )
-    return aor_ok & date_ok
+        aor_ok, params = "coalesce(aor = ?, FALSE)", [rule.aor]
+    return f"({aor_ok} AND (event_date IS NULL OR event_date BETWEEN ? AND ?))", params + [rule.date_from, rule.date_to]
 
 
-def counted(table: str, release_id: str, loaded: set[str], rules: list[Rule]) -> pl.Expr:
-    """The `counted` flag for the rows of one release in one table."""
+def counted(table: str, release_id: str, loaded: set[str], rules: list[Rule]) -> tuple[str, list]:
+    """The `counted` flag for the rows of one release in one table: an SQL expression over the row's `aor` and
+    `event_date`, with its parameters."""
     own = [r for r in rules if r.table == table and r.release_id == release_id]
     if not own:
         raise InputError(
             f"no precedence rule for release {release_id!r} in table {table!r}: add one to warehouse/{PRECEDENCE_FILE}"
         )
     best = min(r.rank for r in own)
-    expr = pl.lit(False)
-    for r in own:
-        expr = expr | _covers(r)
+    tests = [_covers(r) for r in own]
+    sql = "(" + " OR ".join(t for t, _ in tests) + ")"
+    params = [p for _, ps in tests for p in ps]
     for r in rules:
         if r.table == table and r.release_id != release_id and r.release_id in loaded and r.rank < best:
-            expr = expr & ~_covers(r)
-    return expr.alias("counted")
+            test, ps = _covers(r)
+            sql += f" AND NOT {test}"
+            params += ps
+    return sql, params
+
+
+def depends_on(table: str, release_id: str, rules: list[Rule]) -> set[str]:
+    """Releases whose rows of `table` have their `counted` flag decided partly by whether `release_id` is loaded
+    (it ranks better than they do in that table): what adding or removing it re-derives."""
+    ranks = [r.rank for r in rules if r.table == table and r.release_id == release_id]
+    if not ranks:
+        return set()
+    best = min(ranks)
+    return {r.release_id for r in rules if r.table == table and r.release_id != release_id
+            and min(x.rank for x in rules if x.table == table and x.release_id == r.release_id) > best}
+
+
+def covered_by(table: str, release_id: str, rules: list[Rule]) -> tuple[str, list]:
+    """SQL test of the rows any rule of `release_id` in `table` covers: the only rows of other releases whose
+    `counted` flag can change when it is added or removed."""
+    tests = [_covers(r) for r in rules if r.table == table and r.release_id == release_id]
+    if not tests:
+        return "FALSE", []
+    return "(" + " OR ".join(t for t, _ in tests) + ")", [p for _, ps in tests for p in ps]

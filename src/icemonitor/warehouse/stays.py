@@ -13,8 +13,7 @@ _STAY_AT = "coalesce(stay_book_in_at, book_in_at)"
 STAYS_SQL = f"""
 INSERT INTO detention_stays BY NAME
 WITH keyed AS (
-  SELECT *, {_PERSON} AS _person, {_STAY_AT} AS _stay_at FROM detention_stints
-  WHERE release_id NOT IN (SELECT DISTINCT release_id FROM detention_stays)  -- a release whose stays file was read
+  SELECT *, {_PERSON} AS _person, {_STAY_AT} AS _stay_at FROM detention_stints {{where}}
 ), stays AS (
   SELECT release_id, _person, _stay_at,
          count(DISTINCT strftime(book_in_at, '%Y-%m-%d %H:%M:%S') || '|' || coalesce(facility_code, '')) AS stints,
@@ -37,7 +36,32 @@ FROM first_stint f JOIN stays s USING (release_id, _person, _stay_at)
 """
 
 
-def write_stays(con: duckdb.DuckDBPyConnection) -> int:
-    """Fill detention_stays from detention_stints of the releases without a stays file; returns the number of stays."""
-    con.execute(STAYS_SQL)
+# derived stays carry their first stint's file; stays read from a release's own stays file never do
+_DERIVED = ("EXISTS (SELECT 1 FROM detention_stints t WHERE t.release_id = detention_stays.release_id "
+            "AND t.source_file = detention_stays.source_file)")
+# a release whose own stays file was read keeps those stays: none are derived for it
+_NOT_READ = "release_id NOT IN (SELECT DISTINCT release_id FROM detention_stays)"
+
+
+def write_stays(con: duckdb.DuckDBPyConnection, releases: set[str] | None = None) -> int:
+    """Fill detention_stays from detention_stints of the releases without a stays file (only the stays of `releases`
+    when given: those are derived again, the others kept; a release's stays depend on its own stints only); returns
+    the number of stays."""
+    if releases is None:
+        con.execute(f"DELETE FROM detention_stays WHERE {_DERIVED}")
+        con.execute(STAYS_SQL.format(where=f"WHERE {_NOT_READ}"))
+    elif releases:
+        ids = sorted(releases)
+        marks = ", ".join("?" for _ in ids)
+        con.execute(f"DELETE FROM detention_stays WHERE release_id IN ({marks}) AND {_DERIVED}", ids)
+        con.execute(STAYS_SQL.format(where=f"WHERE release_id IN ({marks}) AND {_NOT_READ}"), ids)
     return int(con.execute("SELECT count(*) FROM detention_stays").fetchone()[0])
+
+
+def recount(con: duckdb.DuckDBPyConnection, releases: set[str]) -> None:
+    """Give the stays of `releases` their first stint's `counted` again (after precedence re-derived it)."""
+    for rid in sorted(releases):
+        con.execute(
+            "UPDATE detention_stays s SET counted = t.counted FROM detention_stints t "
+            "WHERE s.release_id = ? AND t.release_id = s.release_id AND t.source_file = s.source_file "
+            "AND t.source_sheet IS NOT DISTINCT FROM s.source_sheet AND t.source_row = s.source_row", [rid])
