@@ -366,7 +366,8 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     releases table, coverage, then the extra stages (places, detention). Returns rows per event table."""
     schema = tables()
     if "detention_stays" in schema:  # derived from the stints just written
-        stays.write_stays(con, stays_for)
+        read = {f["release_id"] for f in files if f["table_name"] == "detention_stays"}  # their own stays file
+        stays.write_stays(con, stays_for, read=read)
     rows = {t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in schema}
     for tname, n in rows.items():
         log.info("%s: %d rows written", tname, n)

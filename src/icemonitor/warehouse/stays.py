@@ -36,25 +36,20 @@ FROM first_stint f JOIN stays s USING (release_id, _person, _stay_at)
 """
 
 
-# derived stays carry their first stint's file; stays read from a release's own stays file never do
-_DERIVED = ("EXISTS (SELECT 1 FROM detention_stints t WHERE t.release_id = detention_stays.release_id "
-            "AND t.source_file = detention_stays.source_file)")
-# a release whose own stays file was read keeps those stays: none are derived for it
-_NOT_READ = "release_id NOT IN (SELECT DISTINCT release_id FROM detention_stays)"
-
-
-def write_stays(con: duckdb.DuckDBPyConnection, releases: set[str] | None = None) -> int:
-    """Fill detention_stays from detention_stints of the releases without a stays file (only the stays of `releases`
-    when given: those are derived again, the others kept; a release's stays depend on its own stints only); returns
-    the number of stays."""
-    if releases is None:
-        con.execute(f"DELETE FROM detention_stays WHERE {_DERIVED}")
-        con.execute(STAYS_SQL.format(where=f"WHERE {_NOT_READ}"))
-    elif releases:
-        ids = sorted(releases)
+def write_stays(con: duckdb.DuckDBPyConnection, releases: set[str] | None = None,
+                read: set[str] | frozenset[str] = frozenset()) -> int:
+    """Fill detention_stays from detention_stints (only the stays of `releases` when given: those are derived again,
+    the others kept; a release's stays depend on its own stints only). The releases in `read` had their own stays
+    file read: their stays are kept and none are derived for them. Returns the number of stays."""
+    if releases is not None and not releases:
+        return int(con.execute("SELECT count(*) FROM detention_stays").fetchone()[0])
+    ids = sorted((set(releases) if releases is not None else
+                  {r for (r,) in con.execute("SELECT DISTINCT release_id FROM detention_stints").fetchall()}
+                  | {r for (r,) in con.execute("SELECT DISTINCT release_id FROM detention_stays").fetchall()}) - set(read))
+    if ids:
         marks = ", ".join("?" for _ in ids)
-        con.execute(f"DELETE FROM detention_stays WHERE release_id IN ({marks}) AND {_DERIVED}", ids)
-        con.execute(STAYS_SQL.format(where=f"WHERE release_id IN ({marks}) AND {_NOT_READ}"), ids)
+        con.execute(f"DELETE FROM detention_stays WHERE release_id IN ({marks})", ids)
+        con.execute(STAYS_SQL.format(where=f"WHERE release_id IN ({marks})"), ids)
     return int(con.execute("SELECT count(*) FROM detention_stays").fetchone()[0])
 
 
