@@ -36,14 +36,30 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None,
-        trusted_proxies: list[str] | None = None, **limits: float) -> None:
+        trusted_proxies: list[str] | None = None, workers: int = 1, **limits: float) -> None:
     """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
-    ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening."""
+    ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening.
+
+    workers > 1: that many worker processes on one socket (web/workers.py), each opening the warehouse read-only;
+    the intake is refused there (IntakeNeedsOneWorker: its per-client limits live in one process's memory)."""
     import uvicorn
 
     from icemonitor.intake.access_log import uvicorn_log_config
-    from icemonitor.web.app import create_app
     from icemonitor.web.server import uvicorn_options
+
+    if workers > 1:
+        from icemonitor import client_address, config
+        from icemonitor.web import workers as worker_app
+
+        worker_app.refuse_intake(workers)
+        client_address.trusted_proxies(trusted_proxies or None)  # a bad entry stops here, not in every worker
+        worker_app.export_settings(Path(warehouse or config.warehouse_path()), trusted_proxies, limits)
+        options = uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits)
+        options.update(http=worker_app.PROTOCOL, factory=True, workers=workers)
+        uvicorn.run(worker_app.APP, **options)
+        return
+
+    from icemonitor.web.app import create_app
 
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
     mount_intake_with_monitor(app)
@@ -54,6 +70,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
 def register(app: typer.Typer) -> None:
     """Add the `serve` command."""
     from icemonitor.web import server
+    from icemonitor.web.workers import IntakeNeedsOneWorker
 
     @app.command("serve")
     def serve(
@@ -68,17 +85,24 @@ def register(app: typer.Typer) -> None:
         body_timeout: float = typer.Option(server.BODY_TIMEOUT, min=0.1,
                                            help="Seconds a client has to send a request's body after its headers"),
         max_connections: int = typer.Option(server.MAX_CONNECTIONS, min=1,
-                                            help="Open connections at once; more are answered 503 and closed"),
+                                            help="Open connections at once (per worker); more are answered 503 "
+                                                 "and closed"),
+        workers: int = typer.Option(1, min=1, max=64,
+                                    help="Worker processes over the same read-only warehouse (more readers at "
+                                         "once); the intake runs only with 1"),
     ) -> None:
         """Serve the dashboard (EN/ES) and the JSON API (/api/v1, OpenAPI at /openapi.json); with
-        ICEMONITOR_INTAKE_KEY_FILE set, also the confidential intake (/intake) and staff inbox (/staff)."""
+        ICEMONITOR_INTAKE_KEY_FILE set (and one worker), also the confidential intake (/intake) and staff inbox
+        (/staff)."""
         from rich.console import Console
 
         from icemonitor.errors import IcemonitorError
 
         try:
-            run(host, port, warehouse, trusted_proxy, header_timeout=header_timeout, body_timeout=body_timeout,
-                max_connections=max_connections)
+            run(host, port, warehouse, trusted_proxy, workers, header_timeout=header_timeout,
+                body_timeout=body_timeout, max_connections=max_connections)
         except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {escape(str(err))}", highlight=False)
+            hint = f" ({escape(err.hint)})" if isinstance(err, IntakeNeedsOneWorker) else ""
+            Console(stderr=True, soft_wrap=True).print(
+                f"[bold red]error:[/] the intake cannot start: {escape(str(err))}{hint}", highlight=False)
             raise typer.Exit(2) from None
