@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import duckdb
 import httpx
+
+from bench_web import free_port, pct  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -62,21 +63,8 @@ MIX = [
 FLOOR = ("floor", "/healthz")
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))]
-
-
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def built_warehouse(tmp: Path) -> Path:
@@ -150,15 +138,28 @@ def direct_summary(warehouse: Path, repeats: int = 20) -> float:
     return statistics.median(times)
 
 
+def workers_of(parent: int) -> list[str]:
+    return Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+
+
 def worker_rss_mib(parent: int) -> float:
     """Resident memory of the server's worker processes together."""
     total = 0
-    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    for pid in children:
+    for pid in workers_of(parent):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+def worker_cpu_s(parent: int) -> float:
+    """CPU time (user + system) the server's workers have used so far: what a request costs whatever the load."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in workers_of(parent):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 async def load(base: str, clients: int, seconds: float) -> tuple[dict[str, list[float]], dict[str, list[float]],
@@ -236,10 +237,9 @@ def main() -> int:
                 first[url] = time.perf_counter() - t
                 if status != 200:
                     print(f"warning: {url} answered {status}")
-        load_during = None
-        t_load = time.perf_counter()
+        t_load, cpu0 = time.perf_counter(), worker_cpu_s(proc.pid)
         by_kind, by_url, errors, pids = asyncio.run(load(base, args.clients, args.seconds))
-        wall = time.perf_counter() - t_load
+        wall, cpu = time.perf_counter() - t_load, worker_cpu_s(proc.pid) - cpu0
         load_during = uptime()
         rss = worker_rss_mib(proc.pid)
     finally:
@@ -257,6 +257,10 @@ def main() -> int:
     print(f"serve --workers {args.workers}, ICEMONITOR_CACHE={args.cache}: answering after {start_s:.1f} s; "
           f"{args.clients} clients for {wall:.0f} s: {done} requests ({done / wall:.1f}/s), {len(errors)} errors, "
           f"{len(pids)} worker pids answered; workers' RSS together {rss:.0f} MiB")
+    queries = done - len(by_kind["floor"])
+    print(f"workers' CPU time during the load: {cpu:.1f} s, {cpu / max(queries, 1) * 1000:.0f} ms per request of the "
+          f"mix (the floor requests' share neglected): {os.cpu_count()} cores serve at most "
+          f"{os.cpu_count() / max(cpu / max(queries, 1), 1e-9):.1f} such requests/s")
     print(f"{'':34s}{'p50 ms':>8s}{'p95 ms':>8s}{'n':>6s}   target")
     for kind in ("api", "page", "floor"):
         target = f"p95 <= {TARGETS[kind] * 1000:.0f} ms" if kind in TARGETS else "baseline (no query)"
@@ -282,7 +286,8 @@ def main() -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     print(json.dumps({"api_p95_ms": pct(by_kind["api"], 95) * 1000, "page_p95_ms": pct(by_kind["page"], 95) * 1000,
                       "floor_p95_ms": pct(by_kind["floor"], 95) * 1000, "cli_summary_s": cli["summary"],
-                      "requests": done, "errors": len(errors)}))
+                      "requests": done, "errors": len(errors),
+                      "cpu_ms_per_request": cpu / max(queries, 1) * 1000}))
     return 0 if all(checks.values()) else 1
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.markup import escape
+
+from icemonitor.errors import IcemonitorError
 
 
 def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: ANN001 - fastapi.FastAPI
@@ -15,8 +18,6 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
     a set but missing or wrong key raises IntakeKeyError."""
     from icemonitor.intake import mount_intake_from_env
     from icemonitor.intake.keys import KEY_ENV
-
-    import os
 
     if not os.environ.get(KEY_ENV):
         return False
@@ -35,6 +36,24 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
     return mount_intake_from_env(app, context_provider=IntakeContext(app.state.warehouse.path, ref), notify=notifier)
 
 
+class IntakeNeedsOneWorker(IcemonitorError):
+    """`serve --workers N` (N > 1) with the intake key set."""
+
+    hint = ("run the dashboard with --workers N and ICEMONITOR_INTAKE_KEY_FILE unset, and the intake in its own "
+            "`icemonitor serve` (one worker, another port); route /intake and /staff to that one (docs/scale.md)")
+
+
+def refuse_intake(workers: int) -> None:
+    """IntakeNeedsOneWorker when the intake would be mounted in more than one worker: its abuse limits are kept
+    per client in one process's memory (intake/limits.py), so N workers would each keep their own."""
+    from icemonitor.intake.keys import KEY_ENV
+
+    if workers > 1 and os.environ.get(KEY_ENV):
+        raise IntakeNeedsOneWorker(
+            f"{KEY_ENV} is set but --workers is {workers}: the intake's abuse limits are kept per client in one "
+            f"process's memory, so {workers} workers would give every client {workers} times its budget")
+
+
 def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None,
         trusted_proxies: list[str] | None = None, workers: int = 1, **limits: float) -> None:
     """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
@@ -51,7 +70,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
         from icemonitor import client_address, config
         from icemonitor.web import workers as worker_app
 
-        worker_app.refuse_intake(workers)
+        refuse_intake(workers)
         client_address.trusted_proxies(trusted_proxies or None)  # a bad entry stops here, not in every worker
         worker_app.export_settings(Path(warehouse or config.warehouse_path()), trusted_proxies, limits)
         options = uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits)
@@ -70,7 +89,6 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
 def register(app: typer.Typer) -> None:
     """Add the `serve` command."""
     from icemonitor.web import server
-    from icemonitor.web.workers import IntakeNeedsOneWorker
 
     @app.command("serve")
     def serve(
@@ -95,8 +113,6 @@ def register(app: typer.Typer) -> None:
         ICEMONITOR_INTAKE_KEY_FILE set (and one worker), also the confidential intake (/intake) and staff inbox
         (/staff)."""
         from rich.console import Console
-
-        from icemonitor.errors import IcemonitorError
 
         try:
             run(host, port, warehouse, trusted_proxy, workers, header_timeout=header_timeout,

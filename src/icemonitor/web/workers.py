@@ -8,8 +8,8 @@ read-only (DuckDB lets several processes read one file) and keeps its own caches
 
 The intake is never mounted in a multi-worker serve: its abuse limits are kept per client in one process's memory
 (intake/limits.py; by design nothing about a client is written anywhere), so N workers would each keep their own
-count and give every client N times its budget. `serve --workers N` refuses to start when the intake key is set;
-run the intake in its own single-worker `serve` and route /intake and /staff to it (docs/scale.md).
+count and give every client N times its budget. `serve --workers N` refuses to start when the intake key is set
+(web/cli.py); run the intake in its own single-worker `serve` and route /intake and /staff to it (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -19,29 +19,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from icemonitor.errors import IcemonitorError
 from icemonitor.web.server import guarded_protocol
 
 SETTINGS_ENV = "ICEMONITOR_SERVE_WORKER_SETTINGS"
 APP = f"{__name__}:app"
 PROTOCOL = f"{__name__}:Protocol"
-
-
-class IntakeNeedsOneWorker(IcemonitorError):
-    """`serve --workers N` (N > 1) with the intake key set."""
-
-    hint = ("run the dashboard with --workers N and ICEMONITOR_INTAKE_KEY_FILE unset, and the intake in its own "
-            "`icemonitor serve` (one worker, another port); route /intake and /staff to that one (docs/scale.md)")
-
-
-def refuse_intake(workers: int) -> None:
-    """IntakeNeedsOneWorker when the intake would be mounted in more than one worker."""
-    from icemonitor.intake.keys import KEY_ENV
-
-    if workers > 1 and os.environ.get(KEY_ENV):
-        raise IntakeNeedsOneWorker(
-            f"{KEY_ENV} is set but --workers is {workers}: the intake's abuse limits are kept per client in one "
-            f"process's memory, so {workers} workers would give every client {workers} times its budget")
 
 
 def export_settings(warehouse: Path, trusted_proxies: list[str] | None, limits: dict[str, float]) -> None:
@@ -56,7 +38,7 @@ def _settings() -> dict[str, Any]:
 
 
 def app():  # noqa: ANN201 - fastapi.FastAPI; the factory uvicorn calls in each worker
-    """The dashboard app over the parent's warehouse (no intake: see refuse_intake)."""
+    """The dashboard app over the parent's warehouse (no intake: the module's docstring)."""
     from icemonitor.web.app import create_app
 
     settings = _settings()
