@@ -300,7 +300,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
     if claim.metric == "share":
         _filters(claim.share_of, num, cols)
     sql = (f"SELECT count(*) FILTER (WHERE {num.sql()}) AS numerator, count(*) AS total, "
-           f"list_sort(list_distinct(list(release_id))) AS releases FROM {source} WHERE {where.sql()}")
+           f"list_sort(list_distinct(list(DISTINCT release_id))) AS releases FROM {source} WHERE {where.sql()}")
     params = num.params + where.params
     k, total, releases = con.execute(sql, params).fetchone()
     releases = list(releases or [])

@@ -67,7 +67,7 @@ def priorities(
     method = "coalesce(method_class, '(not recorded)')" if by_method else "'all'"
     counts = ", ".join(f"count(*) FILTER (criminality = '{c}') AS {c}" for c in CLASSES[:3])
     sql = (f"SELECT {PERIODS[period]} AS period, coalesce(criminality_field, 'not_recorded') AS field, {method} AS method, "
-           f"count(*) AS events, {counts}, list_sort(list_distinct(list(release_id))) AS releases "
+           f"count(*) AS events, {counts}, list_sort(list_distinct(list(DISTINCT release_id))) AS releases "
            f"FROM {source} WHERE {where.sql()} GROUP BY ALL ORDER BY 1, 2, 3")
     rows = con.execute(sql, where.params).fetchall()
     # add an all-methods total per period and field

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile (what scipy.stats.norm.ppf computes), without scipy.stats' import
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float | None, float | None]:
@@ -14,7 +14,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         return None, None
     if successes < 0 or successes > n:
         raise ValueError(f"successes must lie in [0, n]: {successes} of {n}")
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = float(ndtri(1 - (1 - confidence) / 2))
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -26,7 +26,7 @@ def wilson_arrays(successes: np.ndarray, n: np.ndarray, confidence: float = 0.95
     """Vectorised Wilson interval; NaN where n == 0."""
     successes = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = float(ndtri(1 - (1 - confidence) / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         p = successes / n
         denom = 1 + z * z / n

@@ -81,7 +81,7 @@ def summary(
     rows: list[tuple] = []
     if cov.countable:
         exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
-        select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(release_id))) AS releases"])
+        select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(DISTINCT release_id))) AS releases"])
         group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
         order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
         rows = con.execute(f"SELECT {select} FROM {q.source} WHERE {q.where.sql()} {group_sql} {order_sql}",

@@ -123,7 +123,7 @@ def _counts(con, level: str, d0: dt.date, d1: dt.date) -> tuple[pl.DataFrame, di
     df = frame(
         con, f"SELECT {key} AS place, date_trunc('month', event_date)::DATE AS month, count(*) AS arrests, "
         f"count(*) FILTER (WHERE method_class = 'at_large') AS at_large, "
-        f"list_distinct(list(release_id)) AS releases FROM {src} WHERE {where.sql()} GROUP BY 1, 2",
+        f"list_distinct(list(DISTINCT release_id)) AS releases FROM {src} WHERE {where.sql()} GROUP BY 1, 2",
         where.params)
     releases = sorted({r for rs in df["releases"].to_list() for r in rs if r})
     left = {"no_place": int(df.filter(pl.col("place").is_null())["arrests"].sum())}

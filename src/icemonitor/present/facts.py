@@ -305,7 +305,7 @@ def _shares(con, rf: ReportFacts, parsed, d0: dt.date, d1: dt.date, ref: Any) ->
         src = event_source(con, TABLE)
         where = Where().add("counted").add("event_date BETWEEN ? AND ?", d0, d1)
         where.add(f"aor IN ({', '.join('?' * len(aors))})", *aors)
-        sql = f"SELECT count(*), list_sort(list_distinct(list(release_id))) FROM {src} WHERE {where.sql()}"
+        sql = f"SELECT count(*), list_sort(list_distinct(list(DISTINCT release_id))) FROM {src} WHERE {where.sql()}"
         n, rels = con.execute(sql, where.params).fetchone()
         if n:
             rf.has_region = True
@@ -334,7 +334,7 @@ def _counties(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: A
     src, where = compiled.source, compiled.where
     sql = (f"SELECT CASE WHEN res_level = 'county' THEN coalesce(res_kind, 'event') ELSE coalesce(res_level, "
            f"'unmatched') END AS what, coalesce(res_county_fips, office_county_fips), count(*) AS n, "
-           f"list_sort(list_distinct(list(release_id))) FROM {src} WHERE {where.sql()} GROUP BY 1, 2 ORDER BY 3 DESC, 2")
+           f"list_sort(list_distinct(list(DISTINCT release_id))) FROM {src} WHERE {where.sql()} GROUP BY 1, 2 ORDER BY 3 DESC, 2")
     rows = con.execute(sql, where.params).fetchall()
     office_apart = compiled.office_placements(con)
     if office_apart:

@@ -161,13 +161,16 @@ def _applies_days(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], l
     return total
 
 
-def _runs(keys: list[Any], days: np.ndarray) -> list[tuple[Any, dt.date, dt.date]]:
-    out, start = [], 0
-    for i in range(1, len(keys) + 1):
-        if i == len(keys) or keys[i] != keys[start]:
-            out.append((keys[start], days[start].astype(dt.date), days[i - 1].astype(dt.date)))
-            start = i
-    return out
+def _runs(mask: np.ndarray, aors: list[str], days: np.ndarray) -> list[tuple[tuple[str, ...], dt.date, dt.date]]:
+    """Runs of consecutive days on which the same AORs are set in `mask` (AOR x day): (those AORs, first day,
+    last day). Vectorised: a period of years costs a few array passes, not a Python loop per day and AOR."""
+    if not len(days):
+        return []
+    change = np.flatnonzero(np.any(mask[:, 1:] != mask[:, :-1], axis=0)) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change, [len(days)])) - 1
+    return [(tuple(a for a, on in zip(aors, mask[:, s]) if on), days[s].astype(dt.date), days[e].astype(dt.date))
+            for s, e in zip(starts, ends)]
 
 
 def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
@@ -278,9 +281,8 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     outside = [(a, b) for a, b in outside if a <= b]
     n = int(applies.sum()) + sum(_applies_days(con, place, aors, a, b) for a, b in outside)
     share = float(usable.sum() / n) if n else 0.0
-    covered = _runs([tuple(a for a in aors if usable[aidx[a], j]) for j in range(len(days))], days)
-    missing = _runs([tuple(a for a in aors if applies[aidx[a], j] and not usable[aidx[a], j])
-                     for j in range(len(days))], days)
+    covered = _runs(usable, aors, days)
+    missing = _runs(applies & ~usable, aors, days)
     covered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}
                      for k, a, b in covered if k]
     uncovered_spans = [{"from": _fmt(a), "to": _fmt(b), "aors": list(k) if len(k) < len(aors) else []}

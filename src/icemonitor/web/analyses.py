@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from icemonitor.query import vocabulary
 from icemonitor.analysis.result import AnalysisResult
-from icemonitor.web.db import Warehouse
+from icemonitor.web.db import Warehouse, caching
 
 CACHE_SIZE = 128
 _cache: OrderedDict[tuple, Any] = OrderedDict()
@@ -51,7 +51,10 @@ def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
 
 
 def _cached(wh: Warehouse, key: tuple, compute: Callable[[], Any]) -> Any:
-    """compute() once per warehouse version and key; concurrent callers of one key wait for the first."""
+    """compute() once per warehouse version and key; concurrent callers of one key wait for the first.
+    With caching off (db.caching()), compute() on every call."""
+    if not caching():
+        return compute()
     full = (wh.mtime, *key)
     with _lock:
         if full in _cache:

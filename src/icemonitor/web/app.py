@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -22,7 +23,7 @@ from icemonitor.web import (
     place_pages, place_search, queries, sweep_pages,
 )
 from icemonitor.web.pages import COUNTY_TOPOJSON, topojson_path  # noqa: F401 - app.topojson_path stays importable
-from icemonitor.web.db import Warehouse
+from icemonitor.web.db import Warehouse, caching
 from icemonitor.web.body_limit import BodyLimit
 from icemonitor.web.middleware import WebMiddleware
 from icemonitor.web.queries import ParamError
@@ -72,7 +73,8 @@ def warm_up(app: FastAPI) -> threading.Thread:
             if wh.exists():
                 queries.coverage(wh)
                 queries.releases(wh)
-                _warm_sweeps(app)
+                if caching():  # with caching off nothing computed now would be kept
+                    _warm_sweeps(app)
         except Exception:  # warming is an optimisation; the request path reports real errors
             logging.getLogger(__name__).exception("warm-up failed")
 
@@ -205,7 +207,8 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> dict[str, object]:
         thread = getattr(request.app.state, "warm_up", None)
-        return {"status": "ok", "warm": thread is not None and not thread.is_alive()}
+        # pid: which worker process answered (serve --workers N)
+        return {"status": "ok", "warm": thread is not None and not thread.is_alive(), "pid": os.getpid()}
 
     app.include_router(api_docs.router)
     app.include_router(api.router)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.markup import escape
+
+from icemonitor.errors import IcemonitorError
 
 
 def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: ANN001 - fastapi.FastAPI
@@ -15,8 +18,6 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
     a set but missing or wrong key raises IntakeKeyError."""
     from icemonitor.intake import mount_intake_from_env
     from icemonitor.intake.keys import KEY_ENV
-
-    import os
 
     if not os.environ.get(KEY_ENV):
         return False
@@ -35,15 +36,49 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
     return mount_intake_from_env(app, context_provider=IntakeContext(app.state.warehouse.path, ref), notify=notifier)
 
 
+class IntakeNeedsOneWorker(IcemonitorError):
+    """`serve --workers N` (N > 1) with the intake key set."""
+
+    hint = ("run the dashboard with --workers N and ICEMONITOR_INTAKE_KEY_FILE unset, and the intake in its own "
+            "`icemonitor serve` (one worker, another port); route /intake and /staff to that one (docs/scale.md)")
+
+
+def refuse_intake(workers: int) -> None:
+    """IntakeNeedsOneWorker when the intake would be mounted in more than one worker: its abuse limits are kept
+    per client in one process's memory (intake/limits.py), so N workers would each keep their own."""
+    from icemonitor.intake.keys import KEY_ENV
+
+    if workers > 1 and os.environ.get(KEY_ENV):
+        raise IntakeNeedsOneWorker(
+            f"{KEY_ENV} is set but --workers is {workers}: the intake's abuse limits are kept per client in one "
+            f"process's memory, so {workers} workers would give every client {workers} times its budget")
+
+
 def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None,
-        trusted_proxies: list[str] | None = None, **limits: float) -> None:
+        trusted_proxies: list[str] | None = None, workers: int = 1, **limits: float) -> None:
     """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
-    ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening."""
+    ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening.
+
+    workers > 1: that many worker processes on one socket (web/workers.py), each opening the warehouse read-only;
+    the intake is refused there (IntakeNeedsOneWorker: its per-client limits live in one process's memory)."""
     import uvicorn
 
     from icemonitor.intake.access_log import uvicorn_log_config
-    from icemonitor.web.app import create_app
     from icemonitor.web.server import uvicorn_options
+
+    if workers > 1:
+        from icemonitor import client_address, config
+        from icemonitor.web import workers as worker_app
+
+        refuse_intake(workers)
+        client_address.trusted_proxies(trusted_proxies or None)  # a bad entry stops here, not in every worker
+        worker_app.export_settings(Path(warehouse or config.warehouse_path()), trusted_proxies, limits)
+        options = uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits)
+        options.update(http=worker_app.PROTOCOL, factory=True, workers=workers)
+        uvicorn.run(worker_app.APP, **options)
+        return
+
+    from icemonitor.web.app import create_app
 
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
     mount_intake_with_monitor(app)
@@ -68,17 +103,22 @@ def register(app: typer.Typer) -> None:
         body_timeout: float = typer.Option(server.BODY_TIMEOUT, min=0.1,
                                            help="Seconds a client has to send a request's body after its headers"),
         max_connections: int = typer.Option(server.MAX_CONNECTIONS, min=1,
-                                            help="Open connections at once; more are answered 503 and closed"),
+                                            help="Open connections at once (per worker); more are answered 503 "
+                                                 "and closed"),
+        workers: int = typer.Option(1, min=1, max=64,
+                                    help="Worker processes over the same read-only warehouse (more readers at "
+                                         "once); the intake runs only with 1"),
     ) -> None:
         """Serve the dashboard (EN/ES) and the JSON API (/api/v1, OpenAPI at /openapi.json); with
-        ICEMONITOR_INTAKE_KEY_FILE set, also the confidential intake (/intake) and staff inbox (/staff)."""
+        ICEMONITOR_INTAKE_KEY_FILE set (and one worker), also the confidential intake (/intake) and staff inbox
+        (/staff)."""
         from rich.console import Console
 
-        from icemonitor.errors import IcemonitorError
-
         try:
-            run(host, port, warehouse, trusted_proxy, header_timeout=header_timeout, body_timeout=body_timeout,
-                max_connections=max_connections)
+            run(host, port, warehouse, trusted_proxy, workers, header_timeout=header_timeout,
+                body_timeout=body_timeout, max_connections=max_connections)
         except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] the intake cannot start: {escape(str(err))}", highlight=False)
+            hint = f" ({escape(err.hint)})" if isinstance(err, IntakeNeedsOneWorker) else ""
+            Console(stderr=True, soft_wrap=True).print(
+                f"[bold red]error:[/] the intake cannot start: {escape(str(err))}{hint}", highlight=False)
             raise typer.Exit(2) from None

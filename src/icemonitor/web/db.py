@@ -16,6 +16,14 @@ CACHE_SIZE = 1024
 
 # DuckDB's buffer pool defaults to 80 % of RAM; the web tier caps it (ICEMONITOR_WEB_MEMORY, e.g. "1GB").
 MEMORY_LIMIT = os.environ.get("ICEMONITOR_WEB_MEMORY", "512MB")
+CACHE_ENV = "ICEMONITOR_CACHE"
+
+
+def caching() -> bool:
+    """False when ICEMONITOR_CACHE is off (or 0, false, no): every request then runs its queries and analyses
+    afresh (no whole-response, analysis or query-result cache), as benchmarks of uncached latency need. The
+    warehouse's table and column lists stay cached: they describe the file, not an answer."""
+    return os.environ.get(CACHE_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
@@ -84,27 +92,30 @@ class Warehouse:
         return self._cursor()
 
     # -- queries -----------------------------------------------------------------------------------
-    def query(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
-        """Rows as dicts. Cached by (warehouse mtime, sql, params). SQL must use ? parameters."""
+    def query(self, sql: str, params: list | tuple = (), cache: bool | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts. Cached by (warehouse mtime, sql, params) unless caching is off (`cache`, default
+        caching()). SQL must use ? parameters."""
         cur = self._cursor()
+        if not (caching() if cache is None else cache):
+            return self._rows(cur, sql, params)
         key = (self._mtime, sql, tuple(params))
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        result = cur.execute(sql, list(params))
-        names = [d[0] for d in result.description]
-        rows = [{n: _plain(v) for n, v in zip(names, row)} for row in result.fetchall()]
+        rows = self._rows(cur, sql, params)
         with self._lock:
             self._cache[key] = rows
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return rows
 
-    def arrow(self, sql: str, params: list | tuple = ()):
-        """Uncached Arrow table."""
-        return self._cursor().execute(sql, list(params)).to_arrow_table()
+    @staticmethod
+    def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list | tuple) -> list[dict[str, Any]]:
+        result = cur.execute(sql, list(params))
+        names = [d[0] for d in result.description]
+        return [{n: _plain(v) for n, v in zip(names, row)} for row in result.fetchall()]
 
     def batches(self, sql: str, params: list | tuple = (), batch_size: int = 65536):
         """Uncached Arrow record batches on a cursor of their own (safe to consume across requests)."""
@@ -115,13 +126,13 @@ class Warehouse:
         return cur.sql(sql, params=list(params)).to_arrow_reader(batch_size)
 
     def tables(self) -> set[str]:
-        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
+        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'", cache=True)
         return {r["table_name"] for r in rows}
 
     def columns(self, table: str) -> set[str]:
         rows = self.query(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
-            [table],
+            [table], cache=True,
         )
         return {r["column_name"] for r in rows}
 

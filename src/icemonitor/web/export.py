@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from icemonitor.web.db import Warehouse
 from icemonitor.web.queries import Filters
 
 LEVELS = ("summary", "events")
+BATCH_ROWS = 65536  # rows per record batch of an event-level download: one CSV chunk or Parquet row group each
 
 
 def summary_table(wh: Warehouse, f: Filters, by: list[str]) -> tuple[pa.Table, list[str]]:
@@ -96,15 +96,49 @@ def parquet_metadata(prov: dict[str, Any]) -> dict[bytes, bytes]:
     }
 
 
-def parquet_file(batches: Iterable[pa.RecordBatch] | pa.Table, schema: pa.Schema, prov: dict[str, Any]):
-    """The Parquet file in a spooled temporary file (memory up to 32 MiB, then disk), positioned at 0."""
-    sink = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)
+class _Pipe:
+    """A write-only file for pyarrow's ParquetWriter whose bytes are taken out as they come (take())."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._written = 0
+
+    def write(self, data) -> int:  # noqa: ANN001 - bytes-like
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._written += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._written
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def parquet_chunks(batches: Iterable[pa.RecordBatch] | pa.Table, schema: pa.Schema,
+                   prov: dict[str, Any]) -> Iterator[bytes]:
+    """The Parquet file, one row group per record batch, each sent as soon as it is written (the footer, with the
+    provenance metadata, comes last): a download never holds more than one batch."""
     meta = {**(schema.metadata or {}), **parquet_metadata(prov)}
     schema = schema.with_metadata(meta)
     if isinstance(batches, pa.Table):
         batches = batches.to_batches()
-    with pq.ParquetWriter(sink, schema) as writer:
+    pipe = _Pipe()
+    with pq.ParquetWriter(pipe, schema) as writer:
         for batch in batches:
             writer.write_batch(batch)
-    sink.seek(0)
-    return sink
+            if chunk := pipe.take():
+                yield chunk
+    if chunk := pipe.take():
+        yield chunk

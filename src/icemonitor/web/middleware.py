@@ -4,7 +4,8 @@ The warehouse is read-only between builds, so a response depends only on the req
 the cache key includes the file's mtime, and a rebuilt warehouse (new mtime) never sees old entries.
 The key holds only what the views read: the known query parameters, the language the page is shown in and
 whether htmx asked. A request with any other parameter is answered but not cached, and the cache is bounded
-in bytes (MAX_CACHE_BYTES), so junk URLs cannot fill memory.
+in bytes (MAX_CACHE_BYTES), so junk URLs cannot fill memory. Each worker process keeps its own cache;
+ICEMONITOR_CACHE=off turns it off (with the analysis and query caches, web.db.caching).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, parse_qsl
 
 from starlette.requests import cookie_parser
 
+from icemonitor.web.db import caching
 from icemonitor.web.i18n import LANGUAGES, pick_language
 
 # Vega compiles its expressions with Function(), hence 'unsafe-eval'; no inline scripts, nothing off-site.
@@ -65,6 +67,7 @@ class WebMiddleware:
         self.cache_bytes = 0
         self.lock = threading.Lock()
         self.hits = 0
+        self.caching = caching()  # ICEMONITOR_CACHE=off: every response computed afresh (uncached benchmarks)
 
     def _store(self, key: tuple, headers: list, body: bytes) -> None:
         """Keep a response, dropping the least recently used ones past MAX_ENTRIES or MAX_CACHE_BYTES."""
@@ -90,7 +93,7 @@ class WebMiddleware:
         if lang in LANGUAGES and dashboard:  # the dashboard's own language cookie, not on other mounted apps
             extra.append((b"set-cookie", f"lang={lang}; Max-Age=31536000; Path=/; SameSite=Lax".encode()))
         key = None
-        if scope["method"] == "GET" and dashboard and not path.startswith("/data/"):
+        if scope["method"] == "GET" and dashboard and not path.startswith("/data/") and self.caching:
             mtime = self.mtime()
             request_key = cache_key(scope, self.known()) if mtime is not None else None
             if request_key is not None:

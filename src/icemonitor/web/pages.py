@@ -262,18 +262,23 @@ def download(request: Request, fmt: str) -> Response:
     if fmt == "provenance.json":
         return Response(json.dumps(prov, indent=2, ensure_ascii=False), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.provenance.json"'})
-    if source is None:
-        source = page.wh.batches(sql, params)
+    if source is None:  # events: DuckDB streams record batches; each is written out and sent before the next
+        source = page.wh.batches(sql, params, export.BATCH_ROWS)
         schema = source.schema
     if fmt == "csv":
-        return StreamingResponse(export.csv_chunks(source, schema, prov), media_type="text/csv; charset=utf-8",
+        return StreamingResponse(_closing(export.csv_chunks(source, schema, prov), source),
+                                 media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
-    sink = export.parquet_file(source, schema, prov)
-    return StreamingResponse(_file_chunks(sink), media_type="application/vnd.apache.parquet",
+    return StreamingResponse(_closing(export.parquet_chunks(source, schema, prov), source),
+                             media_type="application/vnd.apache.parquet",
                              headers={"Content-Disposition": f'attachment; filename="{stem}.parquet"'})
 
 
-def _file_chunks(f, size: int = 2**20):
-    with f:
-        while chunk := f.read(size):
-            yield chunk
+def _closing(chunks, source):
+    """The chunks, then the batch reader closed (also when the client goes away mid-download)."""
+    try:
+        yield from chunks
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()

@@ -219,7 +219,7 @@ def method_codes(wh: Warehouse, f: Filters) -> dict[str, list[str]]:
         return {}
     rows = wh.query(
         f"SELECT method_class, method_raw, count(*) AS n FROM {f.table} WHERE method_raw IS NOT NULL "
-        "GROUP BY ALL ORDER BY method_class, n DESC"
+        "GROUP BY ALL ORDER BY method_class, n DESC, method_raw"  # ties in a fixed order: the same text each time
     )
     out: dict[str, list[str]] = {}
     for r in rows:

@@ -1,0 +1,201 @@
+"""`icemonitor serve --workers N` (several processes over one read-only warehouse), the intake kept to one worker,
+ICEMONITOR_CACHE=off, and downloads that stream in chunks."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+import web_warehouse as ww
+from icemonitor.web import analyses
+from icemonitor.web.app import create_app
+
+needs_data = pytest.mark.skipif(not ww.NATIONWIDE.is_dir(), reason="../shared/data not present")
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="session")
+def wh_path(tmp_path_factory):
+    return ww.cached_build(tmp_path_factory.getbasetemp())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@needs_data
+def test_four_workers_answer_from_several_processes_and_stop_cleanly(wh_path, tmp_path):
+    """The outside view: `serve --workers 4` on a loopback port, concurrent requests on fresh connections; every
+    answer is 200 and equal to the one-process app's, more than one worker pid answers, and an interrupt stops
+    the parent and all its workers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ICEMONITOR_")}
+    env.update(ICEMONITOR_HOME=str(tmp_path / "home"), PYTHONPATH=str(SRC))
+    proc = subprocess.Popen([sys.executable, "-m", "icemonitor", "serve", "--workers", "4", "--port", str(port),
+                             "--warehouse", str(wh_path)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    url = "/api/v1/summary?by=aor,method_class&from=2017-01-01&to=2017-06-30"
+    expected = TestClient(create_app(wh_path, ref=lambda p: ww.SHARED_DATA / p)).get(url).json()
+    pids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")
+            assert time.monotonic() < deadline, "serve --workers 4 did not answer"
+            try:
+                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+
+        def ask(i: int) -> tuple[int, object]:
+            path = url if i % 2 else "/healthz"
+            r = httpx.get(base + path, headers={"Connection": "close"}, timeout=60)  # a new connection each time
+            return r.status_code, r.json()
+
+        answers = []
+        with ThreadPoolExecutor(16) as pool:
+            while len(pids) < 2 and time.monotonic() < deadline:  # until the kernel has handed work to two workers
+                batch = list(pool.map(ask, range(32)))
+                answers += batch
+                pids |= {body["pid"] for i, (_, body) in enumerate(batch) if i % 2 == 0}
+        assert [s for s, _ in answers if s != 200] == []
+        differ = [{k: v for k, v in body.items() if v != expected[k]}
+                  for i, (_, body) in enumerate(answers) if i % 2 and body != expected]
+        assert not differ, f"{len(differ)} of {len(answers) // 2} answers differ, e.g. {differ[0]}"
+        assert len(pids) >= 2, f"every answer came from one process: {pids}"
+        assert proc.pid not in pids  # the parent only supervises
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0, proc.stderr.read().decode(errors="replace")
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids), "a worker outlived the server"
+
+
+def test_workers_refuse_the_intake_with_a_clear_message(tmp_path, monkeypatch):
+    """The intake's per-client limits live in one process's memory: with --workers 2 the serve stops before
+    listening, naming the reason and what to run instead."""
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app as cli
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ICEMONITOR_INTAKE_KEY_FILE", str(tmp_path / "keys" / "intake.key"))
+    res = CliRunner().invoke(cli, ["serve", "--workers", "2", "--port", "1"])
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert "--workers is 2" in out and "2 times its budget" in out and "own `icemonitor serve`" in out
+    assert "Traceback" not in res.output
+
+
+@needs_data
+def test_cache_off_answers_the_same_and_keeps_nothing(wh_path, monkeypatch):
+    """ICEMONITOR_CACHE=off: the same answers as with caching, and no response, analysis or query result kept."""
+    urls = ["/api/v1/summary?by=fy&aor=LOS", "/api/v1/sweeps?place=LOS&limit=5", "/place/SEA", "/?aor=LOS"]
+    cached = TestClient(create_app(wh_path, ref=lambda p: ww.SHARED_DATA / p))
+    want = [cached.get(u) for u in urls]
+    monkeypatch.setenv("ICEMONITOR_CACHE", "off")
+    analyses.clear()
+    app = create_app(wh_path, ref=lambda p: ww.SHARED_DATA / p)
+    client = TestClient(app)
+    for u, w in zip(urls, want):
+        assert client.get(u).status_code == 200
+        got = client.get(u)
+        assert got.status_code == 200
+        if u.startswith("/api/"):
+            assert got.json() == w.json()
+    wh = app.state.warehouse
+    assert not analyses._cache
+    assert all("information_schema" in key[1] for key in wh._cache)  # only the file's table and column lists
+    middleware = app.middleware_stack
+    while not hasattr(middleware, "cache"):
+        middleware = middleware.app
+    assert not middleware.cache and middleware.hits == 0
+
+
+@needs_data
+def test_event_downloads_stream_in_batches_and_equal_the_records(wh_path, monkeypatch):
+    """An event-level CSV or Parquet download is sent in several chunks (one per record batch), and the rows are
+    the records an independent DuckDB query counts."""
+    import asyncio
+
+    from icemonitor.web import export
+
+    monkeypatch.setattr(export, "BATCH_ROWS", 200)
+    app = create_app(wh_path, ref=lambda p: ww.SHARED_DATA / p)
+    query = b"aor=LOS&from=2017-09-01&to=2017-09-30&level=events"
+
+    def body_messages(path: str) -> list[bytes]:
+        messages: list[dict] = []
+        requested = False
+
+        async def receive() -> dict:
+            nonlocal requested
+            if requested:  # the client stays connected until the response is complete
+                await asyncio.Event().wait()
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            messages.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
+                 "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+        asyncio.run(app(scope, receive, send))
+        assert messages[0]["status"] == 200
+        return [m["body"] for m in messages if m["type"] == "http.response.body" and m.get("body")]
+
+    con = duckdb.connect(str(wh_path), read_only=True)
+    n = con.execute("SELECT count(*) FROM arrests WHERE counted AND aor = 'LOS' "
+                    "AND event_date BETWEEN DATE '2017-09-01' AND DATE '2017-09-30'").fetchone()[0]
+    rows = con.execute("SELECT source_file, source_row FROM arrests WHERE counted AND aor = 'LOS' "
+                       "AND event_date BETWEEN DATE '2017-09-01' AND DATE '2017-09-30' ORDER BY 1, 2").fetchall()
+    con.close()
+    assert n > 600  # several batches of 200
+
+    csv_parts = body_messages("/data/export.csv")
+    assert len(csv_parts) >= n // 200  # provenance, then one chunk per batch
+    import pandas as pd
+
+    text = b"".join(csv_parts).decode()
+    skip = sum(1 for line in text.splitlines() if line.startswith("#"))
+    df = pd.read_csv(io.StringIO(text), skiprows=skip, dtype=str)
+    assert sorted(zip(df["source_file"], df["source_row"].astype(int))) == rows
+
+    parquet_parts = body_messages("/data/export.parquet")
+    assert len(parquet_parts) >= n // 200  # one row group per batch, then the footer
+    table = pq.read_table(io.BytesIO(b"".join(parquet_parts)))
+    assert sorted(zip(table["source_file"].to_pylist(), table["source_row"].to_pylist())) == rows
+    assert pq.ParquetFile(io.BytesIO(b"".join(parquet_parts))).num_row_groups == -(-n // 200)
+    assert table.schema.metadata[b"icemonitor.releases"] == ww.NATIONWIDE_RELEASE.encode()
