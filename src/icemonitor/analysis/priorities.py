@@ -20,6 +20,7 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.query.coverage import coverage
 from icemonitor.query.selection import Selection
 
@@ -43,7 +44,9 @@ def criminality_definitions() -> dict[str, dict[str, str]]:
             key = r.get("criminality_field") or r.get("field") or ""
             proxy = (r.get("proxy") or r.get("is_proxy") or "no").strip().lower()
             out[key] = {"proxy": "yes" if proxy in ("yes", "true", "1") else "no",
-                        "definition": r.get("definition") or r.get("description") or "", "source": r.get("source") or ""}
+                        "definition": msg((r.get("definition") or r.get("description") or "").removeprefix("PROXY.")
+                                          .strip()),
+                        "source": r.get("source") or ""}
     return out
 
 
@@ -87,38 +90,40 @@ def priorities(
         if field == "not_recorded":
             for c in CLASSES[:3]:
                 fig[f"{c}_share"] = fig[f"{c}_low"] = fig[f"{c}_high"] = None
-            fig["note"] = "criminal history not recorded in this release"
+            fig["note"] = msg("criminal history not recorded in this release")
         else:
             for c, k in zip(CLASSES[:3], (conv, pend, none)):
                 lo, hi = wilson_interval(k, n)
                 fig[f"{c}_share"], fig[f"{c}_low"], fig[f"{c}_high"] = (k / n if n else None), lo, hi
-            definition = info["definition"].removeprefix("PROXY.").strip()
-            fig["note"] = "PROXY: " + definition if info["proxy"] == "yes" else ""
+            fig["note"] = msg("PROXY: {definition}", definition=info["definition"]) if info["proxy"] == "yes" else ""
         fig["releases"] = list(rels)
         figures.append(fig)
     fields = sorted({f["criminality_field"] for f in figures})
     cov = coverage(con, Selection.of(table, d0, d1, place).compile(con, ref))
     if not cov.countable:
-        caveats.append(f"No records: {cov.reason}. There is no count for this question (not zero).")
+        caveats.append(msg("No records: {why}. There is no count for this question (not zero).", why=cov.reason))
     elif cov.status == "partial":
-        caveats.append(f"Partial: {cov.reason}.")
+        caveats.append(msg("Partial: {reason}.", reason=cov.reason))
     elif not figures:
-        caveats.append("No counted rows match these filters (no release with precedence covers them).")
+        caveats.append(msg("No counted rows match these filters (no release with precedence covers them)."))
     if "not_recorded" in fields:
-        caveats.append("Some rows come from releases without any criminal-history field; no share is given for them, "
-                       "and no proxy is substituted.")
+        caveats.append(msg("Some rows come from releases without any criminal-history field; no share is given for "
+                           "them, and no proxy is substituted."))
     for f in fields:
         if defs.get(f, {}).get("proxy") == "yes":
-            caveats.append(f"'{f}' is a proxy, not a recorded criminal history: {defs[f]['definition']}")
+            caveats.append(msg("'{field}' is a proxy, not a recorded criminal history: {text}", field=f,
+                               text=defs[f]["definition"]))
     if undecided:
-        caveats.append(undecided["text"] + ".")
-    definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", "(no definition on file)") for f in fields}
+        caveats.append(msg("{text}.", text=undecided["text"]))
+    definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", msg("(no definition on file)"))
+                   for f in fields}
     definitions.update({
-        "convicted_share": "events with criminality = convicted / events, within the period, field and method class",
-        "pending_charges_share": "events with only pending criminal charges / events",
-        "no_record_share": "events with neither conviction nor pending charge recorded / events",
-        "intervals": "Wilson score 95% intervals",
-        "events": f"rows of {table} with counted = true",
+        "convicted_share": msg("events with criminality = convicted / events, within the period, field and method "
+                               "class"),
+        "pending_charges_share": msg("events with only pending criminal charges / events"),
+        "no_record_share": msg("events with neither conviction nor pending charge recorded / events"),
+        "intervals": msg("Wilson score 95% intervals"),
+        "events": msg("rows of {table} with counted = true", table=table),
     })
     return AnalysisResult(
         name="priorities",

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from icemonitor.errors import InputError
+from icemonitor.messages import Given
 from icemonitor.places.place_filter import (AmbiguousPlace, Place, UnknownPlace, _index, close_names, parse_exact,
                                             place_groups)
 from icemonitor.places.ref import Ref
@@ -361,6 +362,16 @@ def label_in(place: Place, lang: str, ref: Ref) -> str:
         name = idx.aor_names.get(place.code, place.code)
         return f"oficina de ICE de {name} ({place.code})" if lang == "es" else f"ICE's {name} field office ({place.code})"
     return spanish_label(place.label, place.level, place.code) if lang == "es" else place.label
+
+
+def place_label(place: Place) -> Given:
+    """The place's label as display text: the parser's English label, and its Spanish form ('condado de Los
+    Angeles, CA', 'Luisiana', 'AOR de Los Angeles (LOS)', 'el sur de California')."""
+    if place.level == "aor":
+        es = re.sub(r"^(.*) AOR \((\w+)\)$", r"AOR de \1 (\2)", place.label)
+    else:
+        es = spanish_label(place.label, place.level, place.code)
+    return Given(place.label, es=es)
 
 
 def spanish_label(label: str, level: str, code: str = "") -> str:

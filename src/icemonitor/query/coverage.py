@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.query.selection import Compiled, has_table
 
@@ -57,9 +58,10 @@ def _fmt(d: dt.date) -> str:
 
 
 def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> str:
-    parts = [f"{s['from']}..{s['to']}" + (f" ({', '.join(s['aors'])})" if s.get("aors") else "") for s in spans[:limit]]
+    parts = "; ".join(f"{s['from']}..{s['to']}" + (f" ({', '.join(s['aors'])})" if s.get("aors") else "")
+                      for s in spans[:limit])
     more = len(spans) - limit
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    return msg("{spans}; and {more} more", spans=parts, more=more) if more > 0 else parts
 
 
 def _per_warehouse(fn):
@@ -168,7 +170,8 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     """Coverage of `table` for a place (places' Place, None for the nation) and period, where the figure uses
     `fields`; counted rows, or `release`'s own rows; `releases_filter` keeps only those releases."""
     if not has_table(con, SPANS):
-        return Coverage("unknown", None, d0, d1, reason="this warehouse was built without coverage tables; rebuild it")
+        return Coverage("unknown", None, d0, d1,
+                        reason=msg("this warehouse was built without coverage tables; rebuild it"))
     rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
     if releases_filter:
         rows_cond += f" AND release_id IN ({', '.join('?' * len(releases_filter))})"
@@ -178,7 +181,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                              [table, *params]).fetchone()
         d0, d1 = d0 or lo, d1 or hi
     if d0 is None or d1 is None or d1 < d0:
-        return Coverage("none", 0.0, d0, d1, reason=f"no records of {table} at all",
+        return Coverage("none", 0.0, d0, d1, reason=msg("no records of {table} at all", table=table),
                         records_reach=reach_text([], table))
     if place is None:
         aors = covered_aors(con)
@@ -244,17 +247,20 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
                              key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
-    where = f"{label}, {_fmt(d0)}..{_fmt(d1)}"
+    where = msg("{place}, {span}", place=label, span=f"{_fmt(d0)}..{_fmt(d1)}")
+    unrecorded = [msg("{field} is not recorded in {releases}", field=f, releases=", ".join(r))
+                  for f, r in not_recorded.items()]
     if not (records & applies).any():
-        status, reason = "none", f"no records of {table} for {where}"
+        status, reason = "none", msg("no records of {table} for {where}", table=table, where=where)
     elif share == 0:
         status = "none"
-        reason = "; ".join(f"{f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()) or \
-            f"no usable records of {table} for {where}"
+        reason = (msg("{reasons}", reasons=_semicolons(unrecorded)) if unrecorded else
+                  msg("no usable records of {table} for {where}", table=table, where=where))
     elif share < 1:
         status = "partial"
-        reason = (f"records cover {share:.0%} of {where} (AOR-days); covered: {_span_text(covered_spans)}"
-                  + "".join(f"; {f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()))
+        reason = msg("records cover {share:.0%} of {where} (AOR-days); covered: {spans}{unrecorded}", share=share,
+                     where=where, spans=_span_text(covered_spans),
+                     unrecorded=msg("; {reasons}", reasons=_semicolons(unrecorded)) if unrecorded else "")
     else:
         status, reason = "full", ""
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
@@ -286,10 +292,17 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
 def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
     """One English line: "arrests records reach: nationwide 2015-10-01..2019-09-01; LOS 2025-06-01..2025-06-10"."""
     if not reach:
-        return f"{table} records: none loaded"
-    parts = []
-    for r in reach:
-        where = "nationwide" if r["scope"] == "nationwide" else "AOR " + ", ".join(r["aors"])
-        parts.append(f"{where} {_fmt(r['from'])}..{_fmt(r['to'])} (up to {r['days_with_records']:,} days with "
-                     f"records per AOR, {r['release']})")
-    return f"{table} records reach: " + "; ".join(parts)
+        return msg("{table} records: none loaded", table=table)
+    parts = [msg("{where} {span} (up to {n:,} days with records per AOR, {release})",
+                 where=msg("nationwide") if r["scope"] == "nationwide" else msg("AOR {codes}", codes=", ".join(r["aors"])),
+                 span=f"{_fmt(r['from'])}..{_fmt(r['to'])}", n=r["days_with_records"], release=r["release"])
+             for r in reach]
+    return msg("{table} records reach: {parts}", table=table, parts=_semicolons(parts))
+
+
+def _semicolons(items: list[Any]) -> Any:
+    """Items joined with '; ' as one message (each rendered in the reader's language)."""
+    out: Any = items[0]
+    for item in items[1:]:
+        out = msg("{a}; {b}", a=out, b=item)
+    return out
