@@ -178,11 +178,11 @@ def test_summary_priorities_and_coverage_reasons_are_messages(con, ref):
 
     county = summary(con, by="criminality", date_from="2017-09-24", date_to="2017-09-27", place="06037", ref=ref)
     spanish = _all_spanish(_display_texts(county))
-    assert any("condado de Los Angeles, CA" in s for s in spanish)
+    assert any("condado de Los Ángeles, CA" in s for s in spanish)
     none = summary(con, date_from="2026-11-01", date_to="2026-11-30", place="06037", ref=ref)
     assert none.extra["total_events"] is None
     spanish = _all_spanish(_display_texts(none))
-    assert any(s.startswith("Sin registros: no hay registros de arrests para condado de Los Angeles, CA, "
+    assert any(s.startswith("Sin registros: no hay registros de arrests para condado de Los Ángeles, CA, "
                             "2026-11-01..2026-11-30") for s in spanish), spanish
     for by in ("fy", "state", "month,method_class"):
         _all_spanish(_display_texts(summary(con, by=by, date_from="2016-10-01", date_to="2017-09-30", place="CA",

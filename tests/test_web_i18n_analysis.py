@@ -190,7 +190,7 @@ def test_check_page_in_spanish_and_escaped(client, con):
     text = html.unescape(page.text)
     assert "se cumple: los registros dan más que el valor afirmado" in text
     assert "Estados Unidos (todas las AOR)" in text and "United States (all AORs)" not in text
-    assert "condado de Los Angeles, CA" in text
+    assert "condado de Los Ángeles, CA" in text
     for en in COMPARISONS.values():
         assert en not in text
     # source text stays escaped

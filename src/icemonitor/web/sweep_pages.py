@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from icemonitor.analysis.common import MEASURES
 from icemonitor.analysis.sweeps import LEVELS
 from icemonitor.errors import InputError
+from icemonitor.places.place_filter import AmbiguousPlace
 from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import parse_date
@@ -83,6 +84,11 @@ def sweeps_page(request: Request) -> HTMLResponse:
     try:
         res = sp.run(request)
         error = None
+    except AmbiguousPlace as exc:  # 'LA': ask which place, as the place search does, keeping the other filters
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("place", "in")]
+        choices = [{"url": "/sweeps?" + urlencode([*query, ("place", value)]),
+                    "label": place_search.choice_label(page, value)} for value, _ in exc.choices]
+        return page.render("place_choices.html", asked=sp.place, choices=choices, active="sweeps")
     except InputError as exc:
         res, error = None, str(exc)
     rows = sweep_rows(res, sp.place) if res else []
