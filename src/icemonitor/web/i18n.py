@@ -48,10 +48,10 @@ def pick_language(query: str | None, cookie: str | None, accept: str | None) -> 
 
 
 def number(lang: str, value: float | int | None, digits: int = 0) -> str:
-    """Numbers with thousands separators. Spanish uses the US/Mexican convention (1,234.5) for US readers."""
-    if value is None:
-        return "–"
-    return f"{value:,.{digits}f}"
+    """Numbers with thousands separators, one format per language (messages/formats.py: 1,234.5 in both)."""
+    from icemonitor.messages import formats
+
+    return formats.number(value, lang, digits)
 
 
 # ---------------------------------------------------------------- analysis text (icemonitor.messages)

@@ -167,4 +167,4 @@ def place_page(request: Request, code: str) -> Response:
         policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover,
         reading=place_search.reading(page, place, request.query_params.get("asked")),
         answer=answers.place_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.local_label(page, place, in_sentence=True),
-                                    trend["rows"], resolution))
+                                    trend["rows"], resolution, lang=page.lang))

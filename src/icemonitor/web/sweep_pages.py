@@ -174,7 +174,7 @@ def sweep_page(request: Request, place: str, start: str, end: str) -> HTMLRespon
     mix = [{"method_class": k if k != "not recorded" else None, "n": v} for k, v in (row.get("method_mix") or {}).items()]
     crim = row.get("criminality")
     answer = answers.sweep_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.place_name(page, place),
-                                  measure, row, crim if isinstance(crim, dict) else None)
+                                  measure, row, crim if isinstance(crim, dict) else None, lang=page.lang)
     return page.render("sweep.html", row=row, level=level, place=place, sp=sp, res=res, fig=fig, mix=mix, answer=answer,
                        crim=crim if isinstance(crim, dict) else None, measure=measure,
                        api=f"/api/v1/sweeps?{sp.api_query()}", active="sweeps")
