@@ -225,3 +225,49 @@ def test_no_english_in_spanish_renderings_of_numbers():
     m = msg("records cover {share:.0%} of {where} (AOR-days); covered: {spans}{unrecorded}", share=0.42,
             where="LOS", spans="2017-01-01..2017-02-01", unrecorded="")
     assert re.search(r"\b42%", m.render("es")) and re.search(r"\b42%", m)
+
+
+# ---------------------------------------------------------------- one number and date format per language
+
+def test_one_date_and_number_format_per_language():
+    from babel import dates
+
+    from icemonitor.messages import formats
+
+    day = dt.date(2017, 9, 24)
+    assert formats.day(day, "en") == "Sep 24, 2017" and formats.day("2017-09-24", "es") == "24 sep 2017"
+    assert formats.month("2017-09", "en") == "Sep 2017" and formats.month("2017-09", "es") == "sep 2017"
+    assert formats.number(1234.5, "en", 1) == formats.number(1234.5, "es", 1) == "1,234.5"
+    assert formats.day(None, "es") == "–" and formats.day("unresolved:LOS", "es") == "unresolved:LOS"
+    for d in (day, dt.date(2015, 3, 2), dt.date(2020, 12, 1)):  # CLDR medium, U.S. English and U.S. Spanish
+        assert formats.day(d, "en") == dates.format_date(d, "medium", locale="en_US")
+        assert formats.day(d, "es") == dates.format_date(d, "medium", locale="es_US")
+    from icemonitor.present.i18n import format_date
+
+    assert format_date(day, "es") == formats.day(day, "es")  # reports write days as pages do
+
+
+def test_cli_text_in_spanish(warehouse_path, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app
+
+    (tmp_path / "warehouse.duckdb").symlink_to(warehouse_path)
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    args = ["summary", "--place", "Los Angeles County", "--from", "2017-09-24", "--to", "2017-09-27",
+            "--by", "criminality"]
+    es = CliRunner().invoke(app, [*args, "--lang", "es"])
+    assert es.exit_code == 0, es.output
+    text = " ".join(es.stdout.split())
+    assert "La criminalidad significa cosas distintas en cada entrega" in text
+    assert "Criminality means different things" not in text
+    assert "pueden estar o no en condado de Los Ángeles, CA" in text
+    en = CliRunner().invoke(app, args)
+    assert "Criminality means different things per release" in " ".join(en.stdout.split())
+    monkeypatch.setenv("ICEMONITOR_LANG", "es")
+    assert "La criminalidad significa" in " ".join(CliRunner().invoke(app, args).stdout.split())
+    as_json = CliRunner().invoke(app, [*args, "--json"])  # JSON stays English and ISO
+    assert "Criminality means different things" in as_json.stdout and '"from": "2017-09-24"' in as_json.stdout
+    bad = CliRunner().invoke(app, [*args, "--lang", "fr"])
+    assert bad.exit_code == 2
