@@ -254,7 +254,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         status, reason = "none", msg("no records of {table} for {where}", table=table, where=where)
     elif share == 0:
         status = "none"
-        reason = (msg("{reasons}", reasons=_semicolons(unrecorded)) if unrecorded else
+        reason = (_semicolons(unrecorded) if unrecorded else
                   msg("no usable records of {table} for {where}", table=table, where=where))
     elif share < 1:
         status = "partial"
@@ -290,7 +290,7 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
 
 
 def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
-    """One English line: "arrests records reach: nationwide 2015-10-01..2019-09-01; LOS 2025-06-01..2025-06-10"."""
+    """One line (a message): "arrests records reach: nationwide 2015-10-01..2019-09-01; LOS 2025-06-01..2025-06-10"."""
     if not reach:
         return msg("{table} records: none loaded", table=table)
     parts = [msg("{where} {span} (up to {n:,} days with records per AOR, {release})",
