@@ -9,7 +9,7 @@ PORT   ?= 8000
 # file is downloaded, derived or taken from the package (docs/catalog.md). ICEMONITOR_MIRROR= (empty) forces that.
 ICEMONITOR_MIRROR ?= $(abspath $(wildcard ../shared/data))
 
-.PHONY: setup run build test bench clean
+.PHONY: setup run build test bench clean messages
 
 $(BIN)/icemonitor: pyproject.toml
 	@echo "== set-up 1/2: a virtual environment in $(VENV)"
@@ -34,6 +34,14 @@ test: setup    ## the test suite (no network; reads ../shared/data); "no tests c
 
 bench: setup   ## benchmarks against their baselines (prints ratios)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+LOCALE := src/icemonitor/messages/locale
+messages: setup  ## extract the display text (babel.cfg) into the catalog template and merge it into each .po
+	mkdir -p build
+	PYTHONPATH=src $(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k msg:1 --sort-by-file \
+	  --project icemonitor -o build/icemonitor.pot .
+	$(BIN)/pybabel update -i build/icemonitor.pot -d $(LOCALE) -D icemonitor -l es --no-fuzzy-matching \
+	  --ignore-obsolete --width 120
 
 clean:
 	rm -rf $(VENV) build *.egg-info

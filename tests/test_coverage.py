@@ -108,7 +108,7 @@ def test_placement_event_only_and_office_counted_apart(warehouse_con):
 
 def test_place_page_says_no_records_in_both_languages(warehouse_client):
     en = warehouse_client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30"}).text
-    assert "No records for these dates" in en and "2019-09-01" in en
+    assert "No records for these dates" in en and "Sep 1, 2019" in en  # the last day of the nationwide records
     es = warehouse_client.get("/place/06037", params={"from": "2026-11-01", "to": "2026-11-30", "lang": "es"}).text
     assert "No hay registros para estas fechas" in es
 
@@ -124,12 +124,14 @@ def test_sweeps_page_says_cannot_be_measured(warehouse_client):
 
 @pytest.mark.parametrize("url", ["/", "/sweeps", "/data", "/check", "/place/06037"])
 def test_every_page_states_how_far_the_records_reach(warehouse_client, warehouse_con, url):
+    from icemonitor.messages.formats import day
+
     reach = records_reach(warehouse_con, "arrests")
     for lang, words in (("en", "Arrest records reach:"), ("es", "Los registros de arrestos llegan:")):
         html = warehouse_client.get(url, params={"lang": lang}).text
         footer = html.split('id="data-age-footer">', 1)[1].split("</p>", 1)[0]
         assert footer.startswith(words)
-        assert all(f"{r['from']} – {r['to']} ({r['release']})" in footer for r in reach)
+        assert all(f"{day(r['from'], lang)} – {day(r['to'], lang)} ({r['release']})" in footer for r in reach)
 
 
 def _wa_joined_arrests() -> pd.DataFrame:

@@ -171,10 +171,16 @@ def test_summary_by_apprehension_type(con):
 
 def test_spanish_pages_translate_the_problems_and_the_placement_mix():
     from icemonitor.catalog.problems import known_problems
+    from icemonitor.messages import Given, msg
     from icemonitor.web.i18n import analysis_text
 
     for p in known_problems():
-        caveat = f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})"
+        caveat = msg("Known problem in {release}: {problem} (source: {source})", release=p.release_id,
+                     problem=Given(p.problem_en, es=p.problem_es), source=p.source)
+        assert caveat == f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})"
         assert analysis_text("es", caveat).startswith(f"Problema conocido en {p.release_id}: {p.problem_es}")
-    text = "Placed in North Carolina: 427 events by the state the release records, 5 by the landmark alone."
-    assert analysis_text("es", text).startswith("Ubicados en ") and "427 eventos por el estado" in analysis_text("es", text)
+    text = msg("Placed in {place}: {state:,} events by the state the release records, {landmark:,} by the landmark "
+               "alone.", place=Given("North Carolina", es="Carolina del Norte"), state=427, landmark=5)
+    assert text == "Placed in North Carolina: 427 events by the state the release records, 5 by the landmark alone."
+    assert analysis_text("es", text).startswith("Ubicados en Carolina del Norte") and \
+        "427 eventos por el estado" in analysis_text("es", text)

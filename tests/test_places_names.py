@@ -95,6 +95,6 @@ def test_suggestions_and_labels():
     values = [v for v, _ in suggest("fres", ref)]
     assert values[0] == "Fresno County, CA" and "Fresno, CA" in values
     assert fold("Condado de Los Ángeles") == "condado de los angeles"
-    assert label_in(parse_exact("06037", ref), "es", ref) == "condado de Los Angeles, CA"
+    assert label_in(parse_exact("06037", ref), "es", ref) == "condado de Los Ángeles, CA"
     assert label_in(parse_exact("LA", ref), "es", ref) == "Luisiana"
     assert label_in(parse_exact("LOS", ref), "en", ref) == "ICE's Los Angeles field office (LOS)"

@@ -53,6 +53,6 @@ def test_footnote_references_copy_cleanly_and_places_are_translated(socal, tmp_p
     _, _, es = pdf(socal, "es", tmp_path)
     assert f"recogen {total:,} [" in es  # the copied text reads "323 [2]", never "3232"
     assert "Arrestos de inmigración en el sur de California" in es
-    assert "condado de Los Angeles, CA" in es and "Los Angeles County" not in es
+    assert "condado de Los Ángeles, CA" in es and "Los Angeles County" not in es
     _, _, en = pdf(socal, "en", tmp_path)
     assert f"{total:,} [" in en and "Southern California" in en

@@ -46,7 +46,7 @@ def test_place_answer_has_the_summary_analysis_numbers(client, con):
     assert f"count {total:,} arrests in Los Angeles County, CA" in en and f"{at_large:,} of them" in en
     assert "could not be placed in any county" in en  # the coverage caveat of a county
     es = answer(client, "/place/06037?lang=es")
-    assert f"cuentan {total:,} arrestos en el condado de Los Angeles, CA" in es and "no se pudieron ubicar" in es
+    assert f"cuentan {total:,} arrestos en el condado de Los Ángeles, CA" in es and "no se pudieron ubicar" in es
 
 
 def test_no_records_is_not_zero(client):

@@ -31,7 +31,7 @@ def test_la_asks_which_one_in_both_languages(client):
         "Louisiana (state)", "Los Angeles County, CA", "ICE's Los Angeles field office (LOS)"]
     es = client.get("/place", params={"q": "LA", "lang": "es"})
     assert [label for _, label in choices(es.text)] == [
-        "Luisiana (estado)", "condado de Los Angeles, CA", "oficina de ICE de Los Angeles (LOS)"]
+        "Luisiana (estado)", "condado de Los Ángeles, CA", "oficina de ICE de Los Ángeles (LOS)"]
     url = choices(es.text)[1][0]
     r = client.get(url, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/place/06037?lang=es"
@@ -43,7 +43,7 @@ def test_a_city_opens_its_county_saying_so(client):
     page = client.get(r.headers["location"]).text
     assert "Pomona, CA is a city in Los Angeles County, CA" in page
     es = client.get("/place", params={"q": "condado de Los Ángeles", "lang": "es"}).text
-    assert "se leyó como: condado de Los Angeles, CA" in es and 'href="/place/LOS?lang=es"' in es
+    assert "se leyó como: condado de Los Ángeles, CA" in es and 'href="/place/LOS?lang=es"' in es
 
 
 def test_unknown_words_404_with_look_alikes_and_words_in_the_path_are_searched(client):

@@ -31,17 +31,19 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
-from icemonitor.places.place_names import parse_place
+from icemonitor.messages import msg
+from icemonitor.places.place_names import parse_place, place_label
 from icemonitor.query import vocabulary
 from icemonitor.query.coverage import Coverage, coverage_of
 
 COMPARISONS = {
-    "at_least": "the records give at least the claimed value, less the tolerance",
-    "at_most": "the records give at most the claimed value, plus the tolerance",
-    "more_than": "the records give more than the claimed value, less the tolerance",
-    "less_than": "the records give less than the claimed value, plus the tolerance",
-    "about": "the records give the claimed value within the tolerance either way",
+    "at_least": msg("the records give at least the claimed value, less the tolerance"),
+    "at_most": msg("the records give at most the claimed value, plus the tolerance"),
+    "more_than": msg("the records give more than the claimed value, less the tolerance"),
+    "less_than": msg("the records give less than the claimed value, plus the tolerance"),
+    "about": msg("the records give the claimed value within the tolerance either way"),
 }
+LEVEL_WORDS = {"county": msg("county"), "state": msg("state")}
 LIST_FILTERS = {"method_class": "method_class", "criminality": "criminality", "aor": "aor", "citizenship": "citizenship",
                 "gender": "gender", "disposition": "disposition", "method_raw": "method_raw"}
 
@@ -124,22 +126,23 @@ def _place_clause(con, claim: Claim, where: Where, ref: Any) -> tuple[str, Any]:
         return vocabulary.nation_label(), None
     if text.upper() in AOR_CODES:
         where.add("aor = ?", text.upper())
-        return f"AOR {text.upper()}", SimpleNamespace(level="aor", code=text.upper(), aors=(text.upper(),), states=())
+        return msg("AOR {code}", code=text.upper()), SimpleNamespace(level="aor", code=text.upper(), aors=(text.upper(),), states=())
 
     if ref is None:
-        raise _NotCheckable(f"place {text!r} needs the reference data (counties, groups) to be resolved")
+        raise _NotCheckable(msg("place {place} needs the reference data (counties, groups) to be resolved",
+                                place=repr(text)))
     place = parse_place(text, ref)
     if place.level == "aor":
         where.add("aor = ?", place.code)
-        return place.label, place
+        return place_label(place), place
     parts, params = [], []
     if place.filter_aors:
         parts.append(f"aor IN ({', '.join('?' * len(place.filter_aors))})")
         params += list(place.filter_aors)
     if place.filter_states or place.filter_counties:
         if not resolution_available(con):
-            raise _NotCheckable(f"county not resolvable: {place.label} needs landmarks resolved to counties "
-                                "(no landmark_resolution table in this warehouse)")
+            raise _NotCheckable(msg("county not resolvable: {place} needs landmarks resolved to counties (no "
+                                    "landmark_resolution table in this warehouse)", place=place_label(place)))
         if place.filter_states:
             parts.append(f"res_state IN ({', '.join('?' * len(place.filter_states))})")
             params += list(place.filter_states)
@@ -147,7 +150,7 @@ def _place_clause(con, claim: Claim, where: Where, ref: Any) -> tuple[str, Any]:
             parts.append(f"res_county_fips IN ({', '.join('?' * len(place.filter_counties))})")
             params += list(place.filter_counties)
     where.add(" OR ".join(parts) if parts else "FALSE", *params)
-    return place.label, place
+    return place_label(place), place
 
 
 def _filters(claim_filters: dict[str, Any], where: Where, cols: set[str]) -> None:
@@ -155,7 +158,7 @@ def _filters(claim_filters: dict[str, Any], where: Where, cols: set[str]) -> Non
         if key in LIST_FILTERS:
             vals = val if isinstance(val, list) else [val]
             if LIST_FILTERS[key] not in cols:
-                raise _NotCheckable(f"table has no column {LIST_FILTERS[key]}")
+                raise _NotCheckable(msg("table has no column {col}", col=LIST_FILTERS[key]))
             where.add(f"{LIST_FILTERS[key]} IN ({', '.join('?' * len(vals))})", *[str(v) for v in vals])
         elif key == "release":
             vals = val if isinstance(val, list) else [val]
@@ -198,7 +201,8 @@ def _verdict(claim: Claim, observed: float) -> tuple[str, float, float, str]:
         "at_most": observed <= v + slack, "less_than": observed < v + slack,
         "about": abs(observed - v) <= slack,
     }[c]
-    text = f"{'relative' if kind == 'relative' else 'absolute'} tolerance {tol:g} ({slack:g})"
+    text = msg("{kind} {tol:g} ({slack:g})", kind=msg("relative tolerance") if kind == "relative" else
+               msg("absolute tolerance"), tol=tol, slack=slack)
     return ("consistent" if ok else "inconsistent"), observed - v, slack, text
 
 
@@ -218,31 +222,44 @@ def _share_verdict(claim: Claim, lo: float, hi: float) -> tuple[str, str]:
     """A share claim against the 95% interval of the observed share: settled only when the whole interval is on
     one side of the claimed value ('about': when the interval meets the claimed value give or take the tolerance)."""
     v = claim.value
-    span = f"95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%}"
+    span = {"lo": lo, "hi": hi, "v": v}
     if claim.comparison == "about":
         slack = claim.tolerance if claim.tolerance is not None else 0.05
         ok = lo <= v + slack and hi >= v - slack
-        return ("consistent", f"holds: the {span} meets the claimed value give or take {slack:g}") if ok else \
-            ("inconsistent", f"fails: the {span} lies wholly outside the claimed value give or take {slack:g}")
+        return ("consistent", msg("holds: the 95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%} meets the claimed "
+                                  "value give or take {slack:g}", slack=slack, **span)) if ok else \
+            ("inconsistent", msg("fails: the 95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%} lies wholly outside "
+                                 "the claimed value give or take {slack:g}", slack=slack, **span))
     above = claim.comparison in ("at_least", "more_than")
     if (lo >= v) if above else (hi <= v):
-        return "consistent", f"holds: the whole {span} is {'above' if above else 'below'} the claimed value"
+        return "consistent", (msg("holds: the whole 95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%} is above the "
+                                  "claimed value", **span) if above else
+                              msg("holds: the whole 95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%} is below the "
+                                  "claimed value", **span))
     if (hi < v) if above else (lo > v):
-        return "inconsistent", f"fails: the whole {span} is {'below' if above else 'above'} the claimed value"
-    return "cannot be settled", f"cannot be settled by these records: the {span} contains the claimed value"
+        return "inconsistent", (msg("fails: the whole 95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%} is below "
+                                    "the claimed value", **span) if above else
+                                msg("fails: the whole 95% interval [{lo:.1%}, {hi:.1%}] against {v:.1%} is above "
+                                    "the claimed value", **span))
+    return "cannot be settled", msg("cannot be settled by these records: the 95% interval [{lo:.1%}, {hi:.1%}] "
+                                    "against {v:.1%} contains the claimed value", **span)
 
 
 def _partial_verdict(claim: Claim, observed: float, verdict: str, reason: str, cov: Coverage) -> tuple[str, str]:
     """Records cover only part of the claim: a count is a lower bound (it can settle 'at least' claims it already
     meets, and 'at most' claims it already exceeds); anything else is not checkable."""
-    gap = f"records cover {cov.share:.0%} of the period and place"
+    gap = msg("records cover {share:.0%} of the period and place", share=cov.share)
     if claim.metric == "count":
         if claim.comparison in ("at_least", "more_than") and verdict == "consistent":
-            return verdict, f"{reason}; the records cover only part of the claim ({gap}), so {observed:g} is a lower bound"
+            return verdict, msg("{reason}; the records cover only part of the claim ({gap}), so {n:g} is a lower "
+                                "bound", reason=reason, gap=gap, n=observed)
         if claim.comparison in ("at_most", "less_than") and verdict == "inconsistent":
-            return verdict, f"{reason}; even the partial records ({gap}) give {observed:g}, a lower bound"
-        return "not checkable", f"not checkable: {cov.reason}; the records give at least {observed:g} (a lower bound)"
-    return "not checkable", f"not checkable: {cov.reason}; the share on the covered part is {observed:.1%}"
+            return verdict, msg("{reason}; even the partial records ({gap}) give {n:g}, a lower bound", reason=reason,
+                                gap=gap, n=observed)
+        return "not checkable", msg("not checkable: {reason}; the records give at least {n:g} (a lower bound)",
+                                    reason=cov.reason, n=observed)
+    return "not checkable", msg("not checkable: {reason}; the share on the covered part is {share:.1%}",
+                                reason=cov.reason, share=observed)
 
 
 def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -> dict[str, Any]:
@@ -256,7 +273,7 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
 
         return check_detained(con, claim, row, _verdict, COMPARISONS)
     if claim.table not in TABLES or not has_table(con, claim.table):
-        row.update(verdict="not checkable", reason=f"no table {claim.table} in this warehouse")
+        row.update(verdict="not checkable", reason=msg("no table {table} in this warehouse", table=claim.table))
         return row
     source = event_source(con, claim.table)
     cols = table_columns(con, claim.table)
@@ -276,25 +293,27 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
             recorded = _releases_where(con, source, where, "criminality_field <> 'not_recorded'") \
                 if "criminality" in claim.share_of else ["-"]
             if missing and not recorded:
-                raise _NotCheckable("criminal history not recorded in release(s) " + ", ".join(missing) +
-                                    " (no criminality field); no proxy is used")
+                raise _NotCheckable(msg("criminal history not recorded in release(s) {releases} (no criminality "
+                                        "field); no proxy is used", releases=", ".join(missing)))
             if "criminality" in claim.share_of and missing:
                 where.add("criminality_field <> 'not_recorded'")
-                row["note"] = (row["note"] + " " if row["note"] else "") + \
-                    f"Rows of release(s) {', '.join(missing)} (criminal history not recorded) are left out of the share."
+                row["note"] = _add_note(row["note"], msg("Rows of release(s) {releases} (criminal history not "
+                                                         "recorded) are left out of the share.",
+                                                         releases=", ".join(missing)))
         if "operation" in claim.filters or "operation" in claim.share_of:
             base = Where(list(scope.parts), list(scope.params))
             _filters({k: v for k, v in claim.filters.items() if k != "operation"}, base, cols)
             names = _releases_where(con, source, base, "operation IS NOT NULL")
             redacted = _releases_where(con, source, base, "list_contains(redacted, 'operation')")
             if redacted and not names:
-                raise _NotCheckable("operation names are redacted in release(s) " + ", ".join(redacted))
+                raise _NotCheckable(msg("operation names are redacted in release(s) {releases}",
+                                        releases=", ".join(redacted)))
         cov = _claim_coverage(con, claim, place, row["place"])
         row["coverage"] = cov.to_dict()
         if not cov.countable:
             raise _NotCheckable(cov.reason)
     except _NotCheckable as exc:
-        row.update(verdict="not checkable", reason=str(exc))
+        row.update(verdict="not checkable", reason=exc.args[0])
         return row
     num = Where()
     if claim.metric == "share":
@@ -307,17 +326,20 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
     lo = hi = None
     if claim.metric == "count":
         observed: float = total
-        row["definition"] = f"count of {claim.table} rows where {where.sql()}"
+        row["definition"] = msg("count of {table} rows where {sql}", table=claim.table, sql=where.sql())
     else:
         if total == 0:
-            row.update(verdict="not checkable", reason="no records match the base definition", sql=sql)
+            row.update(verdict="not checkable", reason=msg("no records match the base definition"), sql=sql)
             return row
         observed = k / total
         lo, hi = wilson_interval(k, total)
         row.update(numerator=k, denominator=total, interval_low=lo, interval_high=hi)
-        row["definition"] = f"share of {claim.table} rows with {num.sql()} among rows where {where.sql()}"
+        row["definition"] = msg("share of {table} rows with {num} among rows where {sql}", table=claim.table,
+                                num=num.sql(), sql=where.sql())
     verdict, diff, slack, tol_text = _verdict(claim, observed)
-    reason = f"{'holds' if verdict == 'consistent' else 'fails'}: {COMPARISONS[claim.comparison]} ({tol_text})"
+    why = {"comparison": COMPARISONS[claim.comparison], "tolerance": tol_text}
+    reason = msg("holds: {comparison} ({tolerance})", **why) if verdict == "consistent" else \
+        msg("fails: {comparison} ({tolerance})", **why)
     if claim.metric == "share":
         verdict, reason = _share_verdict(claim, lo, hi)
     if cov.status == "partial":
@@ -341,16 +363,23 @@ def check_claim(con: duckdb.DuckDBPyConnection, claim: Claim, ref: Any = None) -
             else:
                 verdict = "not checkable"
             if verdict == "not checkable":
-                reason = (f"{n_up} matching arrests in the place's AOR(s) are not resolved to a {level}: the records "
-                          f"give between {observed:g} and {hi:g}, which does not decide the claim")
+                reason = msg("{n} matching arrests in the place's AOR(s) are not resolved to a {level}: the records "
+                             "give between {lo:g} and {hi:g}, which does not decide the claim", n=n_up,
+                             level=LEVEL_WORDS[level], lo=observed, hi=hi)
             else:
-                reason += (f"; the same verdict holds for the whole range {observed:g}..{hi:g} ({n_up} matching arrests "
-                           f"in the AOR(s) not resolved to a {level})")
+                reason = msg("{head}; the same verdict holds for the whole range {lo:g}..{hi:g} ({n} matching arrests "
+                             "in the AOR(s) not resolved to a {level})", head=reason, lo=observed, hi=hi, n=n_up,
+                             level=LEVEL_WORDS[level])
     row.update(observed=observed, difference=diff, verdict=verdict, tolerance=slack, reason=reason, sql=sql,
                parameters=[p.isoformat() if isinstance(p, dt.date) else p for p in params], releases=releases)
     if total == 0:
-        row["note"] = (row["note"] + " " if row["note"] else "") + "No records match: check the period is covered."
+        row["note"] = _add_note(row["note"], msg("No records match: check the period is covered."))
     return row
+
+
+def _add_note(note: str, more: Any) -> Any:
+    """The claim's own note (as its author wrote it) followed by ours."""
+    return msg("{note} {more}", note=note, more=more) if note else more
 
 
 def check(con: duckdb.DuckDBPyConnection, path: Path | str, ref: Any = None) -> AnalysisResult:
@@ -397,27 +426,27 @@ def check_parsed(con: duckdb.DuckDBPyConnection, source: str, claims: list[Claim
                  "reason"],
         figures=rows,
         definitions={
-            "observed": "the value the records give under the claim's stated definition (see each row's sql)",
-            "consistent": "the claim holds for the records within the stated tolerance (default 10% of a count, "
-                          "5 points of a share)",
-            "not checkable": "these records cannot test the claim (period, place or field not covered, names "
-                             "redacted, ...); the reason names what is missing",
-            "depends on definition": "a detention claim that holds under one definition and fails under another",
-            "cannot be settled": "a share claim whose value lies inside the 95% interval of the records' share: "
-                                 "the records neither confirm nor contradict it",
-            "share verdicts": "rest on the 95% Wilson interval of the observed share, not on a tolerance around the "
-                              "point",
-            "detained": "a `table: detained` claim (people ICE held on one day) is checked under the definition it "
-                        "names (currently_detained: ICE's posting stating that date; held_during_day / "
-                        "held_at_midnight: DDP's facility daily population summed), or under each with a figure "
-                        "for the day; tolerance 0 unless the claim gives one",
-            "counted": "rows with counted = true (the release with precedence per table, AOR and date) unless the "
-                       "claim names a release, whose own rows are then used",
+            "observed": msg("the value the records give under the claim's stated definition (see each row's sql)"),
+            "consistent": msg("the claim holds for the records within the stated tolerance (default 10% of a count, "
+                              "5 points of a share)"),
+            "not checkable": msg("these records cannot test the claim (period, place or field not covered, names "
+                                 "redacted, ...); the reason names what is missing"),
+            "depends on definition": msg("a detention claim that holds under one definition and fails under another"),
+            "cannot be settled": msg("a share claim whose value lies inside the 95% interval of the records' share: "
+                                     "the records neither confirm nor contradict it"),
+            "share verdicts": msg("rest on the 95% Wilson interval of the observed share, not on a tolerance around "
+                                  "the point"),
+            "detained": msg("a `table: detained` claim (people ICE held on one day) is checked under the definition "
+                            "it names (currently_detained: ICE's posting stating that date; held_during_day / "
+                            "held_at_midnight: DDP's facility daily population summed), or under each with a figure "
+                            "for the day; tolerance 0 unless the claim gives one"),
+            "counted": msg("rows with counted = true (the release with precedence per table, AOR and date) unless "
+                           "the claim names a release, whose own rows are then used"),
             **{f"comparison {k}": v for k, v in COMPARISONS.items()},
         },
         releases=sorted({r for row in rows for r in row["releases"]}),
-        caveats=["Records count administrative arrests as the releases recorded them; announced figures may use "
-                 "other definitions (people vs events, operation days, arrests by other agencies).",
-                 "A consistent verdict means the records do not contradict the claim under this definition, "
-                 "not that they prove it."],
+        caveats=[msg("Records count administrative arrests as the releases recorded them; announced figures may "
+                     "use other definitions (people vs events, operation days, arrests by other agencies)."),
+                 msg("A consistent verdict means the records do not contradict the claim under this definition, "
+                     "not that they prove it.")],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, Optional
 
 import typer
@@ -10,31 +12,50 @@ from rich.markup import escape
 from rich.table import Table
 
 from icemonitor.analysis.result import AnalysisResult
+from icemonitor.messages import LANGS, Message, formats
 
 out = Console()
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# the language of text output (analysis text, dates): --lang, else ICEMONITOR_LANG, else English; JSON stays as is
+LANG_HELP = "language of the text output: en or es (default: ICEMONITOR_LANG, else en); --json is unaffected"
 
 
-def _fmt(v: Any) -> str:
+def _lang_default() -> str:
+    return os.environ.get("ICEMONITOR_LANG", "en")
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise typer.BadParameter(f"choose one of {', '.join(LANGS)}", param_hint="--lang")
+    return lang
+
+
+def _fmt(v: Any, lang: str = "en") -> str:
     if v is None:
         return "–"
+    if isinstance(v, Message):
+        return v.render(lang)
     if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 1 else f"{v:,.1f}"
+        return f"{v:.3f}" if abs(v) < 1 else formats.number(v, lang, 1)
     if isinstance(v, list):
-        return ", ".join(_fmt(x) for x in v[:3])
+        return ", ".join(_fmt(x, lang) for x in v[:3])
     if isinstance(v, dict):
-        return ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:3])
+        return ", ".join(f"{_fmt(k, lang)}: {_fmt(x, lang)}" for k, x in list(v.items())[:3])
+    if isinstance(v, str) and ISO_DAY.fullmatch(v):
+        return formats.day(v, lang)
     return str(v)
 
 
-def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None) -> None:
-    """Print a result as JSON or as a Rich table followed by its definitions, releases and caveats."""
+def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None, lang: str = "en") -> None:
+    """Print a result as JSON, or as a Rich table followed by its definitions, releases and caveats with the
+    analysis text, dates and numbers in `lang`."""
     if as_json:
         print(result.to_json())
         return
     cols = columns or result.columns
     # source text (landmarks, criminality '[field]', citations) is escaped: Rich would read brackets as markup
-    title = escape(f"{result.name}  {', '.join(f'{k}={_fmt(v)}' for k, v in result.parameters.items() if v)}")
-    cells = [[escape(_fmt(row.get(c))) for c in cols] for row in result.figures]
+    title = escape(f"{result.name}  {', '.join(f'{k}={_fmt(v, lang)}' for k, v in result.parameters.items() if v)}")
+    cells = [[escape(_fmt(row.get(c), lang)) for c in cols] for row in result.figures]
     if _too_wide(cols, cells):
         _print_records(title, cols, cells)
     else:
@@ -45,19 +66,20 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
             table.add_row(*row)
         out.print(table)
     for term, text in result.definitions.items():
-        out.print(f"[bold]{escape(term)}[/]: {escape(text)}", highlight=False)
+        out.print(f"[bold]{escape(term)}[/]: {escape(_fmt(text, lang))}", highlight=False)
     out.print(f"[bold]releases[/]: {escape(', '.join(result.releases) or '–')}", highlight=False)
     cov = result.coverage
     if cov:
         what = {"full": "full", "partial": "PARTIAL", "none": "NO RECORDS (no count)",
                 "subset": "NOT COUNTABLE (a subset: lower bound)"}.get(cov["status"], cov["status"])
         share = "" if cov.get("share") is None else f" ({cov['share']:.0%} of the period and place)"
-        out.print(f"[bold]coverage[/]: {escape(what + share)}{escape(': ' + cov['reason']) if cov.get('reason') else ''}",
+        reason = _fmt(cov["reason"], lang) if cov.get("reason") else ""
+        out.print(f"[bold]coverage[/]: {escape(what + share)}{escape(': ' + reason) if reason else ''}",
                   highlight=False)
         if cov.get("records_reach"):
-            out.print(f"[bold]data age[/]: {escape(cov['records_reach'])}", highlight=False)
+            out.print(f"[bold]data age[/]: {escape(_fmt(cov['records_reach'], lang))}", highlight=False)
     for c in result.caveats:
-        out.print(f"[yellow]caveat[/]: {escape(c)}", highlight=False)
+        out.print(f"[yellow]caveat[/]: {escape(_fmt(c, lang))}", highlight=False)
 
 
 def _too_wide(cols: list[str], cells: list[list[str]]) -> bool:
@@ -145,6 +167,7 @@ def register(app: typer.Typer) -> None:
         release: list[str] = typer.Option([], "--release"),
         placement: str = typer.Option("event", "--placement", help="event (default): places of the events only; any: office placements too"),
         as_json: bool = typer.Option(False, "--json"),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
     ) -> None:
         """Counted events per group, with shares, Wilson intervals and releases."""
         from icemonitor.analysis.summary import summary
@@ -156,7 +179,7 @@ def register(app: typer.Typer) -> None:
                           filters={"aor": aor, "method_class": method_class, "criminality": criminality,
                                    "citizenship": citizenship, "gender": gender, "release": release},
                           placement=placement)
-        show(res, as_json)
+        show(res, as_json, lang=lang)
 
     @app.command("outcomes")
     def outcomes_cmd(
@@ -164,13 +187,14 @@ def register(app: typer.Typer) -> None:
         date_to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM-DD (arrest date)"),
         place: Optional[str] = typer.Option(None, "--place", help="US, an AOR code, a state or a county FIPS"),
         as_json: bool = typer.Option(False, "--json"),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
     ) -> None:
         """Arrests by how the linked detention stay ended (same release; lower bounds)."""
         from icemonitor.analysis.outcomes import outcomes
 
         with _working("linking arrests to stays"):
             res = outcomes(_connect(), date_from=date_from, date_to=date_to, place=place)
-        show(res, as_json)
+        show(res, as_json, lang=lang)
 
     @app.command("sweeps")
     def sweeps_cmd(
@@ -183,6 +207,7 @@ def register(app: typer.Typer) -> None:
         release: Optional[str] = typer.Option(None, "--release", help="count only this release's rows (its own series)"),
         no_fold: bool = typer.Option(False, "--no-fold", help="rank echoes of AOR sweeps (national, state, county) separately"),
         as_json: bool = typer.Option(False, "--json"),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
     ) -> None:
         """Multi-day surges of arrests above the expected daily count, ranked (echoes folded into AOR sweeps)."""
         from icemonitor.analysis.sweeps import sweeps
@@ -203,7 +228,7 @@ def register(app: typer.Typer) -> None:
         view = res.model_copy(deep=True)
         view.figures = [_sweep_row(f) for f in res.figures]
         show(view, False, ["level", "place", "start", "end", "observed", "expected", "excess [95%]", "score",
-                           "where", "methods", "also_seen_as", "known_as"])
+                           "where", "methods", "also_seen_as", "known_as"], lang=lang)
 
     @app.command("priorities")
     def priorities_cmd(
@@ -213,6 +238,7 @@ def register(app: typer.Typer) -> None:
         table: str = typer.Option("arrests", "--table", help="arrests|bookins|removals|i213"),
         by: str = typer.Option("fy", "--by", help="fy|month|all"),
         as_json: bool = typer.Option(False, "--json"),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
     ) -> None:
         """Shares convicted / pending charges only / no record, per the release's own field."""
         from icemonitor.analysis.priorities import priorities
@@ -223,7 +249,7 @@ def register(app: typer.Typer) -> None:
             res = priorities(con, table=table, place=place, date_from=date_from, date_to=date_to, period=by)
         show(res, as_json, None if as_json else ["period", "criminality_field", "method_class", "events",
                                                   "convicted_share", "pending_charges_share", "no_record_share",
-                                                  "no_record_low", "no_record_high", "note"])
+                                                  "no_record_low", "no_record_high", "note"], lang=lang)
 
     @app.command("targeting")
     def targeting_cmd(
@@ -233,6 +259,7 @@ def register(app: typer.Typer) -> None:
         level: str = typer.Option("aor", "--level", help="aor|county (county needs resolved landmarks)"),
         period: str = typer.Option("month", "--period", help="month|fy (period fixed effects)"),
         as_json: bool = typer.Option(False, "--json"),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
     ) -> None:
         """Arrest rates per 10,000 non-citizens in sanctuary vs other places, rate ratios and DiD estimates."""
         from icemonitor.analysis.targeting import targeting
@@ -244,10 +271,10 @@ def register(app: typer.Typer) -> None:
             show(res, True)
             return
         show(res, False, ["group", "places", "place_periods", "arrests", "rate_per_10k", "at_large_rate_per_10k",
-                          "at_large_share", "at_large_share_low", "at_large_share_high"])
-        _estimates("Rate ratios (sanctuary_share 1 vs 0)", res.extra.get("models", []), ["outcome"])
+                          "at_large_share", "at_large_share_low", "at_large_share_high"], lang=lang)
+        _estimates("Rate ratios (sanctuary_share 1 vs 0)", res.extra.get("models", []), ["outcome"], lang)
         _estimates("Difference-in-differences (places whose status changed vs places without a change)",
-                   res.extra.get("did", []), ["event", "states", "treated", "outcome"])
+                   res.extra.get("did", []), ["event", "states", "treated", "outcome"], lang)
         unresolved = res.extra.get("unresolved") or []
         if unresolved:
             total = sum(u["arrests"] for u in unresolved)
@@ -257,13 +284,14 @@ def register(app: typer.Typer) -> None:
                           f"{u['aor']} {u['unresolved_share']:.0%}" for u in unresolved if u["unresolved_share"] is not None),
                       highlight=False)
         for line in res.extra.get("plain_words", []):
-            out.print(f"[bold]in plain words[/]: {escape(line)}", highlight=False)
+            out.print(f"[bold]in plain words[/]: {escape(_fmt(line, lang))}", highlight=False)
 
     @app.command("check")
     def check_cmd(
         claims_file: str = typer.Argument(..., help="YAML file of claims (see examples/claims/)"),
         data_root: Optional[str] = typer.Option(None, "--data-root", help="reference data folder (default: catalog / ICEMONITOR_MIRROR)"),
         as_json: bool = typer.Option(False, "--json"),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
     ) -> None:
         """Check published figures against the records: value, difference, verdict and the query behind it."""
         from pathlib import Path
@@ -279,7 +307,7 @@ def register(app: typer.Typer) -> None:
             ref = None
         with _working("checking claims"):
             res = check(_connect(), claims_file, ref=ref)
-        show(res, as_json)
+        show(res, as_json, lang=lang)
         if not as_json:
             for f in res.figures:
                 if f.get("sql"):
@@ -287,7 +315,7 @@ def register(app: typer.Typer) -> None:
                               highlight=False)
 
 
-def _estimates(title: str, rows: list[dict], keys: list[str]) -> None:
+def _estimates(title: str, rows: list[dict], keys: list[str], lang: str = "en") -> None:
     if not rows:
         return
     table = Table(title=title)
@@ -296,6 +324,6 @@ def _estimates(title: str, rows: list[dict], keys: list[str]) -> None:
     for r in rows:
         ci = "–" if r.get("ratio") is None else f"{r['ratio']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
         p = "–" if r.get("p_value") is None else f"{r['p_value']:.3g}"
-        table.add_row(*(escape(_fmt(r.get(k))) for k in keys), ci, p, str(r.get("n_clusters", "")),
-                      escape(r.get("note") or ""))
+        table.add_row(*(escape(_fmt(r.get(k), lang)) for k in keys), ci, p, str(r.get("n_clusters", "")),
+                      escape(_fmt(r.get("note") or "", lang)))
     out.print(table)

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.query.selection import (  # noqa: F401 - the analyses' plumbing, re-exported
     RESOLUTION_TABLE,
@@ -25,7 +26,8 @@ from icemonitor.query.sql import Where  # noqa: F401
 
 TABLES = vocabulary.table_names()
 AOR_CODES = vocabulary.aor_codes()
-MEASURES = {k: (m["sql"], m["definition"]) for k, m in vocabulary.measures().items()}
+MEASURES = {k: (m["sql"], msg(m["definition"])) for k, m in vocabulary.measures().items()}
+LEVEL_WORDS = {"county": msg("county"), "state": msg("state")}
 NATION = tuple(sorted(vocabulary.nation_words()))  # place words meaning the whole country
 
 
@@ -70,7 +72,9 @@ def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where,
         return vocabulary.nation_label()
     sql, params = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
     where.add(sql, *params)
-    return parsed.label
+    from icemonitor.places.place_names import place_label
+
+    return place_label(parsed)
 
 
 def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where, place: str | None,
@@ -94,10 +98,12 @@ def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where
         level = "state"
         w.add("res_state IS NULL")
     n = int(con.execute(f"SELECT count(*) FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
+    from icemonitor.places.place_names import place_label
+
     return {"events": n, "aors": aors, "level": level,
-            "text": (f"{n:,} events of the same filters in {', '.join(aors)} are not resolved to a {level} (landmark "
-                     f"blank, an office code, or ambiguous): they may or may not lie in {parsed.label} and are not "
-                     "counted here")}
+            "text": msg("{n:,} events of the same filters in {aors} are not resolved to a {level} (landmark blank, an "
+                        "office code, or ambiguous): they may or may not lie in {place} and are not counted here",
+                        n=n, aors=", ".join(aors), level=LEVEL_WORDS[level], place=place_label(parsed))}
 
 
 def releases_of(con: duckdb.DuckDBPyConnection, source: str, where: Where) -> list[str]:

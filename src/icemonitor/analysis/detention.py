@@ -19,6 +19,7 @@ import duckdb
 from icemonitor.analysis.common import has_table
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
+from icemonitor.messages import Given, msg
 
 Statistic = Literal["bookins", "adp", "bookouts"]
 Agency = Literal["total", "ice", "cbp"]
@@ -30,9 +31,13 @@ NO_WAREHOUSE_TABLES = "The warehouse has no detention tables: build it with the 
 
 
 @cache
-def definitions(lang: str = "en") -> dict[str, str]:
+def definitions(lang: str | None = None) -> dict[str, str]:
+    """key -> definition (data/detention_definitions.csv keeps English and Spanish side by side): in `lang`, or as
+    display text carrying both (icemonitor.messages.Given) when no language is asked, as the analyses return it."""
     text = (resources.files("icemonitor.analysis") / "data" / "detention_definitions.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    if lang is None:
+        return {r["key"]: Given(r["en"], es=r["es"]) for r in rows}
     return {r["key"]: r[lang] for r in rows}
 
 
@@ -74,7 +79,8 @@ def detained_now(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -
                                             "other_immigration_violator", "last_reported")}
     if day is None:
         return AnalysisResult(name="detention_now", parameters=params, definitions=defs, caveats=[
-            f"No ICE detention-statistics posting states a date on or before {as_of}: no figure (not zero)."])
+            msg("No ICE detention-statistics posting states a date on or before {day}: no figure (not zero).",
+                day=as_of)])
     figures = _rows(con, "SELECT agency, criminality, value::BIGINT AS people, as_of, value_min::BIGINT AS value_min, "
                          "value_max::BIGINT AS value_max, n_postings, source_file, source_sheet, cell, release_id "
                          "FROM detention_snapshots WHERE as_of = ? ORDER BY "
@@ -113,14 +119,15 @@ def detention_trend(con: duckdb.DuckDBPyConnection, statistic: Statistic = "adp"
         defs[criminality] = definitions()[criminality]
     caveats = []
     if not figures:
-        caveats.append("No posting reports this statistic for these months: no figure (not zero).")
+        caveats.append(msg("No posting reports this statistic for these months: no figure (not zero)."))
     elif any(not f["complete"] for f in figures):
-        caveats.append("Months marked complete=false were reported only before they ended (partial month).")
+        caveats.append(msg("Months marked complete=false were reported only before they ended (partial month)."))
     if statistic == "bookouts":
-        caveats.append("Monthly book-outs are published from FY2021 on; FY2019-FY2020 postings give only year totals.")
+        caveats.append(msg("Monthly book-outs are published from FY2021 on; FY2019-FY2020 postings give only year "
+                           "totals."))
     if criminality in ("pending_charges", "other_immigration_violator"):
-        caveats.append("FY2019-FY2020 average daily population tables split criminality into Convicted and "
-                       "Non-Criminal only: those months are under criminality=non_criminal.")
+        caveats.append(msg("FY2019-FY2020 average daily population tables split criminality into Convicted and "
+                           "Non-Criminal only: those months are under criminality=non_criminal."))
     params = {"statistic": statistic, "agency": agency, "criminality": criminality, "from": date_from, "to": date_to}
     return AnalysisResult(name="detention_trend", parameters=params, figures=figures, definitions=defs,
                           releases=[f["release_id"] for f in figures], caveats=caveats)
@@ -146,7 +153,8 @@ def held_on(con: duckdb.DuckDBPyConnection, day: dt.date) -> AnalysisResult:
                         "source_file": row["source_file"], "release_id": row["release_id"]})
         releases.append(row["release_id"])
     else:
-        caveats.append(f"DDP's facility records cover {first} to {last}; {day} is outside: no figure (not zero).")
+        caveats.append(msg("DDP's facility records cover {first} to {last}; {day} is outside: no figure (not zero).",
+                           first=first, last=last, day=day))
     for side, op, order in (("ice_snapshot_before", "<=", "DESC"), ("ice_snapshot_after", ">", "ASC")):
         snap = _rows(con, f"SELECT as_of, value::BIGINT AS people, source_file, source_sheet, cell, release_id "
                           f"FROM detention_snapshots WHERE agency = 'total' AND criminality = 'total' AND as_of {op} ? "
@@ -182,7 +190,7 @@ def check_held(con: duckdb.DuckDBPyConnection, day: dt.date, people: int,
         else "depends_on_measure"
     caveats = list(base.caveats)
     if any(v["claim_holds"] is None for v in verdicts):
-        caveats.append("ICE's own snapshots nearest the day are shown for context; they do not count that day.")
+        caveats.append(msg("ICE's own snapshots nearest the day are shown for context; they do not count that day."))
     return AnalysisResult(
         name="detention_check", parameters={"date": day, "people": people, "comparison": comparison},
         figures=verdicts, definitions=base.definitions, releases=base.releases, caveats=caveats,
@@ -238,16 +246,17 @@ def facilities(con: duckdb.DuckDBPyConnection, day: dt.date | None = None, state
                           "detention_facility_places p ON p.facility_code = d.detention_facility_code WHERE d.date = ? "
                           f"AND NOT p.matched_to_ice_list AND {in_over72} = FALSE AND d.n_detained > 0",
                           [day]).fetchone()
-    caveats = [] if figures else [f"No facility records for {day} with these filters: no figure (not zero)."]
-    caveats.append("matched_to_ice_list=false: the records hold people there but no facility of ICE's published "
-                   "lists matched it by name, city and state (it may be listed under another name).")
+    caveats = [] if figures else [msg("No facility records for {day} with these filters: no figure (not zero).",
+                                      day=day)]
+    caveats.append(msg("matched_to_ice_list=false: the records hold people there but no facility of ICE's published "
+                       "lists matched it by name, city and state (it may be listed under another name)."))
     if not authorised or con.execute("SELECT count(*) FROM detention_facility_places WHERE in_authorised_list IS NULL"
                                      ).fetchone()[0]:
-        caveats.append("ICE's authorised over-72-hour facility list was not available to this build: whether it shows "
-                       "a facility is unknown (no facility is counted as in neither list).")
+        caveats.append(msg("ICE's authorised over-72-hour facility list was not available to this build: whether it "
+                           "shows a facility is unknown (no facility is counted as in neither list)."))
     else:
-        caveats.append("in_authorised_list=false: ICE's authorised over-72-hour list (adult facilities only; no "
-                       "juvenile or family facilities, none holding people 72 hours or less) does not show it.")
+        caveats.append(msg("in_authorised_list=false: ICE's authorised over-72-hour list (adult facilities only; no "
+                           "juvenile or family facilities, none holding people 72 hours or less) does not show it."))
     return AnalysisResult(
         name="detention_facilities",
         parameters={"date": day, "state": state, "not_in_ice_list": not_in_ice_list,
@@ -267,7 +276,7 @@ def changes_since_previous(con: duckdb.DuckDBPyConnection) -> AnalysisResult:
     dates = [r[0] for r in con.execute("SELECT DISTINCT as_of FROM detention_snapshots ORDER BY as_of DESC LIMIT 2")
              .fetchall()]
     if len(dates) < 2:
-        return AnalysisResult(name="detention_changes", caveats=["Fewer than two stated dates: no change to show."])
+        return AnalysisResult(name="detention_changes", caveats=[msg("Fewer than two stated dates: no change to show.")])
     figures = _rows(con, "SELECT n.agency, n.criminality, o.value::BIGINT AS before, n.value::BIGINT AS after, "
                          "(n.value - o.value)::BIGINT AS change, o.as_of AS before_as_of, n.as_of AS after_as_of, "
                          "o.source_file AS before_file, n.source_file AS after_file, n.release_id "

@@ -17,6 +17,7 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.catalog.catalog import load_catalog
 from icemonitor.catalog.problems import as_records, caveat, problems_for
 from icemonitor.analysis.stats import wilson_interval
+from icemonitor.messages import msg
 
 DAYS_BEFORE, DAYS_AFTER = 5, 10
 NO_STAY, DETAINED = "(no stay linked)", "(still detained)"
@@ -70,10 +71,11 @@ def outcomes(con: duckdb.DuckDBPyConnection, date_from: str | dt.date | None = N
             figures.append({"release": rid, "outcome": outcome, "arrests": n, "share": n / totals[rid],
                             "share_low": lo, "share_high": hi})
         last_days = {rid: _last_day(con, rid) for rid in totals}
-    caveats = [f"Ended outcomes are lower bounds: stays still open on the release's last day "
-               f"({', '.join(f'{r}: {d}' for r, d in sorted(last_days.items()))}) count as '{DETAINED}'."] if figures else [
-        "No release in this warehouse holds both arrests and detention stays: outcomes cannot be linked "
-        "(person identifiers are never linked across releases)."]
+    caveats = [msg("Ended outcomes are lower bounds: stays still open on the release's last day ({days}) count as "
+                   "'{detained}'.", days=", ".join(f"{r}: {d}" for r, d in sorted(last_days.items())),
+                   detained=DETAINED)] if figures else [
+        msg("No release in this warehouse holds both arrests and detention stays: outcomes cannot be linked (person "
+            "identifiers are never linked across releases).")]
     # the figures are drawn from detention_stays: its documented problems (e.g. hospital stints omitted) are shown
     problems = problems_for("detention_stays", last_days, d0, d1)
     caveats.extend(caveat(p) for p in problems)
@@ -83,11 +85,13 @@ def outcomes(con: duckdb.DuckDBPyConnection, date_from: str | dt.date | None = N
         columns=["release", "outcome", "arrests", "share", "share_low", "share_high"],
         figures=figures,
         definitions={
-            "outcome": (f"release reason of the same person's detention stay, in the same release, whose book-in is "
-                        f"closest to the arrest within {DAYS_BEFORE} days before to {DAYS_AFTER} days after it "
-                        "(Deportation Data Project's rule); '(no stay linked)' where none is"),
-            "arrests": "counted arrests with a person identifier, of releases that also hold detention stays",
-            "share": "share of the release's linked-or-not arrests", "share_low/high": "Wilson score 95% interval",
+            "outcome": msg("release reason of the same person's detention stay, in the same release, whose book-in "
+                           "is closest to the arrest within {before} days before to {after} days after it "
+                           "(Deportation Data Project's rule); '(no stay linked)' where none is",
+                           before=DAYS_BEFORE, after=DAYS_AFTER),
+            "arrests": msg("counted arrests with a person identifier, of releases that also hold detention stays"),
+            "share": msg("share of the release's linked-or-not arrests"),
+            "share_low/high": msg("Wilson score 95% interval"),
         },
         releases=sorted(last_days), caveats=caveats, extra={"last_recorded_day": last_days,
                                                             "known_problems": as_records(problems)},

@@ -21,6 +21,7 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.catalog.problems import as_records, caveat, problems_for
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.query.coverage import coverage
 from icemonitor.query.selection import Selection
 
@@ -44,7 +45,9 @@ def criminality_definitions() -> dict[str, dict[str, str]]:
             key = r.get("criminality_field") or r.get("field") or ""
             proxy = (r.get("proxy") or r.get("is_proxy") or "no").strip().lower()
             out[key] = {"proxy": "yes" if proxy in ("yes", "true", "1") else "no",
-                        "definition": r.get("definition") or r.get("description") or "", "source": r.get("source") or ""}
+                        "definition": msg((r.get("definition") or r.get("description") or "").removeprefix("PROXY.")
+                                          .strip()),
+                        "source": r.get("source") or ""}
     return out
 
 
@@ -88,13 +91,12 @@ def priorities(
         if field == "not_recorded":
             for c in CLASSES[:3]:
                 fig[f"{c}_share"] = fig[f"{c}_low"] = fig[f"{c}_high"] = None
-            fig["note"] = "criminal history not recorded in this release"
+            fig["note"] = msg("criminal history not recorded in this release")
         else:
             for c, k in zip(CLASSES[:3], (conv, pend, none)):
                 lo, hi = wilson_interval(k, n)
                 fig[f"{c}_share"], fig[f"{c}_low"], fig[f"{c}_high"] = (k / n if n else None), lo, hi
-            definition = info["definition"].removeprefix("PROXY.").strip()
-            fig["note"] = "PROXY: " + definition if info["proxy"] == "yes" else ""
+            fig["note"] = msg("PROXY: {definition}", definition=info["definition"]) if info["proxy"] == "yes" else ""
         fig["releases"] = list(rels)
         figures.append(fig)
     fields = sorted({f["criminality_field"] for f in figures})
@@ -102,27 +104,30 @@ def priorities(
     if not cov.countable:
         caveats.append(cov.no_count_caveat())
     elif cov.status == "partial":
-        caveats.append(f"Partial: {cov.reason}.")
+        caveats.append(msg("Partial: {reason}.", reason=cov.reason))
     elif not figures:
-        caveats.append("No counted rows match these filters (no release with precedence covers them).")
+        caveats.append(msg("No counted rows match these filters (no release with precedence covers them)."))
     if "not_recorded" in fields:
-        caveats.append("Some rows come from releases without any criminal-history field; no share is given for them, "
-                       "and no proxy is substituted.")
+        caveats.append(msg("Some rows come from releases without any criminal-history field; no share is given for "
+                           "them, and no proxy is substituted."))
     for f in fields:
         if defs.get(f, {}).get("proxy") == "yes":
-            caveats.append(f"'{f}' is a proxy, not a recorded criminal history: {defs[f]['definition']}")
+            caveats.append(msg("'{field}' is a proxy, not a recorded criminal history: {text}", field=f,
+                               text=defs[f]["definition"]))
     if undecided:
-        caveats.append(undecided["text"] + ".")
+        caveats.append(msg("{text}.", text=undecided["text"]))
     releases = sorted({r for f in figures for r in f["releases"]})
     problems = problems_for(table, releases, d0, d1)
     caveats.extend(caveat(p) for p in problems)
-    definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", "(no definition on file)") for f in fields}
+    definitions = {f"criminality_field={f}": defs.get(f, {}).get("definition", msg("(no definition on file)"))
+                   for f in fields}
     definitions.update({
-        "convicted_share": "events with criminality = convicted / events, within the period, field and method class",
-        "pending_charges_share": "events with only pending criminal charges / events",
-        "no_record_share": "events with neither conviction nor pending charge recorded / events",
-        "intervals": "Wilson score 95% intervals",
-        "events": f"rows of {table} with counted = true",
+        "convicted_share": msg("events with criminality = convicted / events, within the period, field and method "
+                               "class"),
+        "pending_charges_share": msg("events with only pending criminal charges / events"),
+        "no_record_share": msg("events with neither conviction nor pending charge recorded / events"),
+        "intervals": msg("Wilson score 95% intervals"),
+        "events": msg("rows of {table} with counted = true", table=table),
     })
     return AnalysisResult(
         name="priorities",

@@ -13,10 +13,15 @@ import pandas as pd
 from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
+from icemonitor.messages import msg
+
 Z95 = float(norm.ppf(0.975))
 MAX_SE = 10.0  # a log-scale SE or coefficient beyond this means the term is not identified by the data
-NOT_IDENTIFIED = "not identified: the data cannot separate this term from the fixed effects (e.g. a single period)"
-NO_VARIATION = "no variation in this term over the places and periods"
+NOT_IDENTIFIED = msg("not identified: the data cannot separate this term from the fixed effects (e.g. a single "
+                     "period)")
+NO_VARIATION = msg("no variation in this term over the places and periods")
+TERMS = {(True, True): msg("place + period fixed effects"), (False, True): msg("period fixed effects"),
+         (True, False): msg("place + no period effects"), (False, False): msg("no period effects")}
 
 
 @dataclass
@@ -133,12 +138,12 @@ def fit_rate_ratios(
 
     Alpha (NB2) comes from the method of moments on a Poisson fit with the same terms; the cluster-robust
     sandwich keeps the intervals valid if alpha is off. Returns one Estimate per term (ratio = exp(coef))."""
-    method = "NB2 GLM, log link, offset log(exposure), " + ("place + " if place_effects else "") + \
-        ("period fixed effects" if period else "no period effects") + f", cluster-robust SE by {cluster}"
+    method = msg("NB2 GLM, log link, offset log(exposure), {terms}, cluster-robust SE by {cluster}",
+                 terms=TERMS[bool(place_effects), bool(period)], cluster=cluster)
     d = df[(df[exposure] > 0)].copy() if offset is None else df.copy()
     n, k = len(d), d[cluster].nunique() if len(d) else 0
     if n == 0 or k < 2:
-        return [_empty(t, n, k, method, "too few places to estimate") for t in terms]
+        return [_empty(t, n, k, method, msg("too few places to estimate")) for t in terms]
     const_terms = [t for t in terms if d[t].nunique() < 2]
     X = d[terms].astype(float)
     parts = [X]
@@ -198,7 +203,8 @@ def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str]
     in a GLM would be too large. Consistent under overdispersion; the sandwich gives the intervals."""
     import pyfixest as pf
 
-    method = f"Poisson PML (pyfixest fepois), offset log(exposure), place + period fixed effects absorbed, CRV1 by {cluster}"
+    method = msg("Poisson PML (pyfixest fepois), offset log(exposure), place + period fixed effects absorbed, CRV1 by "
+                 "{cluster}", cluster=cluster)
     d = df[df[exposure] > 0].copy()
     n, k = len(d), d[cluster].nunique() if len(d) else 0
     usable = [t for t in terms if d[t].nunique() > 1] if n else []

@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation
 
 
 def _plain(value: Any) -> Any:
@@ -19,7 +19,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {(k if isinstance(k, str) else str(k)): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_plain(v) for v in value]
     if hasattr(value, "item"):  # numpy scalar
@@ -36,9 +36,12 @@ class AnalysisResult(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     columns: list[str] = Field(default_factory=list, description="Order of the keys in each figure row")
     figures: list[dict[str, Any]] = Field(default_factory=list)
-    definitions: dict[str, str] = Field(default_factory=dict, description="term -> plain-language definition")
+    # display text is kept as the analyses give it: icemonitor.messages.Message (a str with its message id), so
+    # every presentation layer renders it in its own language
+    definitions: dict[str, SkipValidation[str]] = Field(default_factory=dict,
+                                                        description="term -> plain-language definition")
     releases: list[str] = Field(default_factory=list, description="Catalog ids of the releases the figures use")
-    caveats: list[str] = Field(default_factory=list)
+    caveats: list[SkipValidation[str]] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict, description="Analysis-specific secondary tables")
     coverage: dict[str, Any] | None = Field(
         default=None, description="What the records cover of the question: status (full / partial / none / subset: records of some people only, lower_bound), share of "

@@ -20,28 +20,29 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.catalog.problems import as_records, caveat, problems_for
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.query.coverage import coverage
 from icemonitor.query.selection import Selection
 
 GROUPS: dict[str, tuple[str, str]] = {
-    "fy": ("fy", "Federal fiscal year of event_date (1 Oct - 30 Sep)"),
-    "month": ("strftime(event_date, '%Y-%m')", "Calendar month of event_date"),
-    "week": ("strftime(date_trunc('week', event_date), '%Y-%m-%d')", "ISO week of event_date, labelled by its Monday"),
-    "day": ("strftime(event_date, '%Y-%m-%d')", "event_date"),
-    "aor": ("coalesce(aor, '(blank)')", "3-letter AOR code; '(blank)' where the release leaves it empty"),
-    "state": ("coalesce(res_state, '(unresolved)')", "State the event is placed in: recorded by the release, else resolved "
-              "from the landmark (event placements; query.selection); '(unresolved)' otherwise"),
-    "recorded_state": ("coalesce(state, '(not recorded)')", "State as the release itself records it"),
-    "county": ("coalesce(res_county_fips, '(unresolved)')", "County FIPS resolved from the landmark (places stage); '(unresolved)' otherwise"),
-    "method_class": ("coalesce(method_class, '(not recorded)')", "custodial / at_large / other (codes/apprehension_methods.csv)"),
+    "fy": ("fy", msg("Federal fiscal year of event_date (1 Oct - 30 Sep)")),
+    "month": ("strftime(event_date, '%Y-%m')", msg("Calendar month of event_date")),
+    "week": ("strftime(date_trunc('week', event_date), '%Y-%m-%d')", msg("ISO week of event_date, labelled by its Monday")),
+    "day": ("strftime(event_date, '%Y-%m-%d')", msg("event_date")),
+    "aor": ("coalesce(aor, '(blank)')", msg("3-letter AOR code; '(blank)' where the release leaves it empty")),
+    "state": ("coalesce(res_state, '(unresolved)')", msg("State the event is placed in: recorded by the release, else resolved "
+              "from the landmark (event placements; query.selection); '(unresolved)' otherwise")),
+    "recorded_state": ("coalesce(state, '(not recorded)')", msg("State as the release itself records it")),
+    "county": ("coalesce(res_county_fips, '(unresolved)')", msg("County FIPS resolved from the landmark (places stage); '(unresolved)' otherwise")),
+    "method_class": ("coalesce(method_class, '(not recorded)')", msg("custodial / at_large / other (codes/apprehension_methods.csv)")),
     "criminality": ("coalesce(criminality, 'unknown') || ' [' || coalesce(criminality_field, '?') || ']'",
-                    "criminality class with the source field it comes from in brackets"),
+                    msg("criminality class with the source field it comes from in brackets")),
     "apprehension_type": ("coalesce(apprehension_type, '(not recorded)')",
-                          "targeted / collateral (arrests; ICE records it from August 2025, in the March 2026 release)"),
-    "citizenship": ("coalesce(citizenship, '(blank)')", "Country of citizenship as written"),
-    "gender": ("coalesce(gender, '(blank)')", "Gender as written"),
-    "release": ("release_id", "Catalog id of the release"),
+                          msg("targeted / collateral (arrests; ICE records it from August 2025, in the March 2026 release)")),
+    "citizenship": ("coalesce(citizenship, '(blank)')", msg("Country of citizenship as written")),
+    "gender": ("coalesce(gender, '(blank)')", msg("Gender as written")),
+    "release": ("release_id", msg("Catalog id of the release")),
 }
 FILTERS = {"aor": "aor", "method_class": "method_class", "criminality": "criminality", "citizenship": "citizenship",
            "gender": "gender", "release": "release_id"}
@@ -104,39 +105,44 @@ def summary(
     releases = sorted({x for f in figures for x in f["releases"]})
     definitions = {g: GROUPS[g][1] for g in groups}
     definitions.update({
-        "events": f"Rows of table {table} with counted = true (the release with precedence for the table, AOR and date)",
-        "share": ("share of the row's events within its first grouping value" if len(groups) > 1
-                  else "share of the row's events in the total"),
-        "share_low/high": "Wilson score 95% interval of the share",
-        "placement": vocabulary.placements()[placement],
+        "events": msg("Rows of table {table} with counted = true (the release with precedence for the table, AOR and "
+                      "date)", table=table),
+        "share": (msg("share of the row's events within its first grouping value") if len(groups) > 1
+                  else msg("share of the row's events in the total")),
+        "share_low/high": msg("Wilson score 95% interval of the share"),
+        "placement": msg(vocabulary.placements()[placement]),
     })
     caveats = []
     if not cov.countable:
         caveats.append(cov.no_count_caveat())
     elif cov.status == "partial":
-        caveats.append(f"Partial: {cov.reason}.")
+        caveats.append(msg("Partial: {reason}.", reason=cov.reason))
     if cov.countable and not figures:
-        caveats.append("The records cover this period and place, and no counted row matches these filters.")
+        caveats.append(msg("The records cover this period and place, and no counted row matches these filters."))
     if "state" in groups and not resolution_available(con):
-        caveats.append("States come only from releases that record one; landmarks are not yet resolved to places.")
+        caveats.append(msg("States come only from releases that record one; landmarks are not yet resolved to places."))
     if resolution_available(con) and {"state", "county"} & set(groups):
-        caveats.append("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped.")
+        caveats.append(msg("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped."))
     if "criminality" in groups:
-        caveats.append("Criminality means different things per release; the bracket names the source field.")
+        caveats.append(msg("Criminality means different things per release; the bracket names the source field."))
     undecided = unresolved_in_place(con, q.source, q.base, place, ref) if cov.countable else None
     if undecided:
-        caveats.append(undecided["text"] + ".")
+        caveats.append(msg("{text}.", text=undecided["text"]))
     office = q.office_placements(con) if cov.countable else None
     if office:
-        caveats.append(f"{office:,} events of the same filters are placed in {q.label} only by the county of the "
-                       "arresting office (office placements); they are not counted here (placement 'any' counts them).")
+        caveats.append(msg("{n:,} events of the same filters are placed in {place} only by the county of the "
+                           "arresting office (office placements); they are not counted here (placement 'any' counts "
+                           "them).", n=office, place=q.label))
     problems = problems_for(table, releases, d0, d1)
     caveats.extend(caveat(p) for p in problems)
     placed = placement_mix(con, q) if cov.countable and place else None
     if placed:
-        caveats.append(f"Placed in {label}: {placed['recorded_state']:,} events by the state the release records, "
-                       f"{placed['landmark']:,} by the landmark alone"
-                       + (f", {placed['aor']:,} by their AOR" if placed.get("aor") else "") + ".")
+        counts = {"place": label, "state": placed["recorded_state"], "landmark": placed["landmark"]}
+        caveats.append(
+            msg("Placed in {place}: {state:,} events by the state the release records, {landmark:,} by the landmark "
+                "alone, {aor:,} by their AOR.", aor=placed["aor"], **counts) if placed.get("aor") else
+            msg("Placed in {place}: {state:,} events by the state the release records, {landmark:,} by the landmark "
+                "alone.", **counts))
     return AnalysisResult(
         name="summary",
         parameters={"table": table, "by": groups, "from": d0, "to": d1, "place": label, "filters": applied,

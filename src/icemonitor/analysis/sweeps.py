@@ -41,6 +41,7 @@ from icemonitor.analysis.common import (
 )
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.query.coverage import coverage, coverage_of
 from icemonitor.query.selection import Selection
 
@@ -427,20 +428,20 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
 
 
 SWEEP_DEFINITIONS = {
-    "sweep": "A run of 2-10 consecutive days on which a place's counted events exceed the expected count "
-             "(z >= 5, excess >= min_excess, observed/expected >= 1.5, >= 2 days with daily z >= 2).",
-    "expected": "Trailing robust level of the preceding 8 weeks x the place's day-of-week factor x a national "
-                "federal-holiday factor (analysis/data/federal_holidays.csv).",
-    "excess": "observed - expected; 95% interval = +/- 1.96 sqrt(negative-binomial variance at the observed counts "
-              "+ the baseline's estimation error).",
-    "score": "z = (observed - expected) / sqrt(variance): how many standard deviations above expectation.",
-    "counted": "Only rows with counted = true (the release with precedence for the table, AOR and date), "
-               "unless a release is chosen: then that release's own rows.",
-    "aors": "The AORs the sweep's events fall in (state/county: each AOR with >= 5% of the place's events; "
-            "national: null, every AOR).",
-    "also_seen_as": "Sweeps at other levels (nation, state, county, landmark) on the same days whose excess lies "
-                    "mostly (>= 50%) in this AOR sweep: the same event seen at two levels, folded into the AOR sweep "
-                    "rather than ranked twice.",
+    "sweep": msg("A run of 2-10 consecutive days on which a place's counted events exceed the expected count "
+                 "(z >= 5, excess >= min_excess, observed/expected >= 1.5, >= 2 days with daily z >= 2)."),
+    "expected": msg("Trailing robust level of the preceding 8 weeks x the place's day-of-week factor x a national "
+                    "federal-holiday factor (analysis/data/federal_holidays.csv)."),
+    "excess": msg("observed - expected; 95% interval = +/- 1.96 sqrt(negative-binomial variance at the observed counts "
+                  "+ the baseline's estimation error)."),
+    "score": msg("z = (observed - expected) / sqrt(variance): how many standard deviations above expectation."),
+    "counted": msg("Only rows with counted = true (the release with precedence for the table, AOR and date), "
+                   "unless a release is chosen: then that release's own rows."),
+    "aors": msg("The AORs the sweep's events fall in (state/county: each AOR with >= 5% of the place's events; "
+                "national: null, every AOR)."),
+    "also_seen_as": msg("Sweeps at other levels (nation, state, county, landmark) on the same days whose excess lies "
+                        "mostly (>= 50%) in this AOR sweep: the same event seen at two levels, folded into the AOR sweep "
+                        "rather than ranked twice."),
 }
 
 
@@ -475,9 +476,14 @@ def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], w
     return {
         "concentration": parts[:5],
         "method_mix": {r[0]: r[1] for r in mix},
-        "criminality": ({f"{r[1]} ({r[0]})": r[2] for r in recorded} if recorded else "not recorded in this release"),
+        "criminality": ({msg("{cls} ({field})", cls=CRIMINALITY_CLASSES.get(r[1], r[1]), field=r[0]): r[2]
+                         for r in recorded} if recorded else msg("not recorded in this release")),
     }
 
+
+LEVEL_NAMES = {"state": msg("state"), "county": msg("county"), "landmark": msg("landmark"), "aor": msg("aor")}
+CRIMINALITY_CLASSES = {"convicted": msg("convicted"), "pending_charges": msg("pending_charges"),
+                       "no_record": msg("no_record"), "unknown": msg("unknown")}
 
 ECHO_SHARE = 0.5  # a sweep is an echo when AOR sweeps on its days hold at least half its excess
 
@@ -509,9 +515,12 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
         if parts and held >= share * r["excess"]:
             r["echo_of"] = [f"{a['place']} {a['start']}..{a['end']}" for a in parts]
             r["echo_share"] = round(held / r["excess"], 2)
-            label = "US" if r["level"] == "national" else f"{r['level']} {r['place']}"
             for a in parts:
-                a.setdefault("also_seen_as", []).append(f"{label} {r['start']}..{r['end']} (score {r['score']})")
+                a.setdefault("also_seen_as", []).append(
+                    msg("US {start}..{end} (score {score})", start=r["start"], end=r["end"], score=r["score"])
+                    if r["level"] == "national" else
+                    msg("{level} {place} {start}..{end} (score {score})", level=LEVEL_NAMES[r["level"]],
+                        place=r["place"], start=r["start"], end=r["end"], score=r["score"]))
             folded.append(r)
     return folded
 
@@ -536,9 +545,9 @@ def _measurable(con, table: str, place: str | None, d0: dt.date, d1: dt.date, wi
     days = round((hist.share or 0.0) * span)
     need = MIN_BASELINE_DAYS + 2  # a baseline and a run of at least two days to score against it
     if days < need:
-        return False, cov, (f"the expected count needs at least {need} days with records in {h0}..{d1} (the {window} "
-                            f"days before the period and the period), and records cover {days} of them for {q.label}"
-                            f" ({cov.records_reach})")
+        return False, cov, msg("the expected count needs at least {need} days with records in {span} (the {w} days "
+                               "before the period and the period), and records cover {n} of them for {place} ({reach})",
+                               need=need, span=f"{h0}..{d1}", w=window, n=days, place=q.label, reach=cov.records_reach)
     return True, cov, ""
 
 
@@ -616,17 +625,21 @@ def sweeps(
             "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]
     caveats = [
-        "A sweep is a statistical surge against the place's own recent weeks; it does not say why arrests rose.",
-        "Data-entry batches (many records keyed on one day) and holidays can look like surges; check the method mix.",
+        msg("A sweep is a statistical surge against the place's own recent weeks; it does not say why arrests rose."),
+        msg("Data-entry batches (many records keyed on one day) and holidays can look like surges; check the method "
+            "mix."),
     ]
     if not measurable:
-        caveats.insert(0, f"Cannot be measured: {why}. This is not 'no sweep'.")
+        caveats.insert(0, msg("Cannot be measured: {why}. This is not 'no sweep'.", why=why))
     elif cov.status == "partial":
-        caveats.insert(0, f"Partial: {cov.reason}; days without records are left out of the baselines.")
+        caveats.insert(0, msg("Partial: {reason}; days without records are left out of the baselines.",
+                              reason=cov.reason))
     if not resolved:
-        caveats.append("State and county levels need the places stage's landmark resolution, which this warehouse lacks.")
+        caveats.append(msg("State and county levels need the places stage's landmark resolution, which this "
+                           "warehouse lacks."))
     else:
-        caveats.append("Events whose landmark was not resolved are grouped per AOR as 'unresolved:<AOR>', never dropped.")
+        caveats.append(msg("Events whose landmark was not resolved are grouped per AOR as 'unresolved:<AOR>', never "
+                           "dropped."))
     return AnalysisResult(
         name="sweeps",
         parameters={"place": label or "United States", "from": d0, "to": d1, "measure": measure, "table": table,

@@ -23,55 +23,58 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.sanctuary_grid import county_month_status, county_status_segments, frame
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 
 LEVELS = ("aor", "county")
 PERIODS = ("month", "fy")
 MIN_DAYS_COVERED = 20  # a month counts as covered by the data when counted arrests fall on >= 20 of its days
 MIN_SPREAD = 0.2  # below this spread of the exposure, a 0-to-1 ratio is flagged as an extrapolation
 SANCTUARY_CUT = 0.5  # descriptive groups: a place-period is "sanctuary" when >= half its non-citizens live under yes
-NO_RESOLUTION = "county resolution not available in this warehouse"
+NO_RESOLUTION = msg("county resolution not available in this warehouse")
+GROUP_NAMES = {"sanctuary": msg("sanctuary"), "not sanctuary": msg("not sanctuary"), "unknown": msg("unknown")}
+POOLED = msg("all changes (pooled)")
 
 DEFINITIONS = {
-    "arrests": "Counted rows of table arrests (counted = true) with event_date in the window",
-    "at_large": "Arrests with method_class = 'at_large' (Apprehension Method Located or Non-Custodial Arrest)",
-    "person_years": ("Non-citizen residents x days / 365.25, summed over the place's months; non-citizens = ACS "
-                     "5-year total - CVAP citizens (warehouse table population, nearest vintage per county)"),
-    "rate_per_10k": "arrests per 10,000 non-citizen residents per year = 10,000 x arrests / person_years",
-    "at_large_share": "at-large arrests / all arrests, Wilson 95% interval",
-    "sanctuary_share": ("AOR level: share of the place's non-citizen residents living in counties answered 'yes' "
-                        "under the definition, averaged over days (a continuous exposure from 0 to 1); county level: "
-                        "share of the days the county was answered 'yes'"),
-    "rate_ratio": ("exp(coefficient of sanctuary_share) in a negative binomial GLM with offset log(person_years) and "
-                   "period fixed effects, cluster-robust 95% CI by place: the ratio of arrest rates between a place "
-                   "wholly under sanctuary status and one wholly without it, in the same period"),
-    "at_large_share_ratio": ("the same model for at-large arrests with offset log(all arrests): the ratio of at-large "
-                             "shares"),
-    "did": ("the same model with place fixed effects added (two-way fixed effects), fitted on the places whose "
-            "status changed in one policy event plus the places whose status never changed in the window: the "
-            "change in the arrest rate after the policy relative to the change in places without a change"),
-    "event_study": ("treated x quarters-since-change dummies (quarter -1 is the reference, tails pooled at -6 and +6) "
-                    "in the two-way fixed-effects model: rate ratios relative to the quarter before the change"),
+    "arrests": msg("Counted rows of table arrests (counted = true) with event_date in the window"),
+    "at_large": msg("Arrests with method_class = 'at_large' (Apprehension Method Located or Non-Custodial Arrest)"),
+    "person_years": msg("Non-citizen residents x days / 365.25, summed over the place's months; non-citizens = ACS "
+                        "5-year total - CVAP citizens (warehouse table population, nearest vintage per county)"),
+    "rate_per_10k": msg("arrests per 10,000 non-citizen residents per year = 10,000 x arrests / person_years"),
+    "at_large_share": msg("at-large arrests / all arrests, Wilson 95% interval"),
+    "sanctuary_share": msg("AOR level: share of the place's non-citizen residents living in counties answered 'yes' "
+                           "under the definition, averaged over days (a continuous exposure from 0 to 1); county level: "
+                           "share of the days the county was answered 'yes'"),
+    "rate_ratio": msg("exp(coefficient of sanctuary_share) in a negative binomial GLM with offset log(person_years) and "
+                      "period fixed effects, cluster-robust 95% CI by place: the ratio of arrest rates between a place "
+                      "wholly under sanctuary status and one wholly without it, in the same period"),
+    "at_large_share_ratio": msg("the same model for at-large arrests with offset log(all arrests): the ratio of at-large "
+                                "shares"),
+    "did": msg("the same model with place fixed effects added (two-way fixed effects), fitted on the places whose "
+               "status changed in one policy event plus the places whose status never changed in the window: the "
+               "change in the arrest rate after the policy relative to the change in places without a change"),
+    "event_study": msg("treated x quarters-since-change dummies (quarter -1 is the reference, tails pooled at -6 and +6) "
+                       "in the two-way fixed-effects model: rate ratios relative to the quarter before the change"),
 }
 
 PLAIN_WORDS = [
-    "A rate ratio above 1 means that, in the same months, ICE recorded more arrests per non-citizen resident in "
-    "places under sanctuary status (as the chosen definition has it) than elsewhere; below 1, fewer.",
-    "Arrests are outcomes, not intentions: a higher rate does not show that ICE chose to target a place, and a "
-    "lower one does not show that it did not. Enforcement capacity, jail populations, local crime and policing, "
-    "and who lives where all differ between places.",
-    "Custodial arrests (transfers from jails and prisons) fall where jails refuse ICE detainers, and ICE then "
-    "arrests some of the same people at large, so at-large arrests and the at-large share rise mechanically "
-    "under such laws even with no change in intent.",
-    "AOR-level figures mix sanctuary and non-sanctuary counties inside one field office area; the exposure is "
-    "the share of non-citizens under sanctuary status, not a clean yes/no. Arrests are placed by the AOR that "
-    "recorded them, which is not necessarily where the person lived.",
-    "Population denominators come from ACS 5-year vintages 2012-2016 and 2013-2017; later years use the "
-    "nearest vintage (flagged), so rates for 2018-2019 assume an unchanged non-citizen population.",
-    "The difference-in-differences estimate compares changes, not levels: it is a causal effect of the policy "
-    "only if treated and control places would otherwise have moved in parallel (the event-study pre-period "
-    "coefficients are the check), and other things that changed at the same time in the same places "
-    "(new enforcement priorities from January 2017, ICE staffing) are not separated from the policy.",
-    "With few places changing status (e.g. three California AORs), cluster-robust intervals are approximate.",
+    msg("A rate ratio above 1 means that, in the same months, ICE recorded more arrests per non-citizen resident in "
+        "places under sanctuary status (as the chosen definition has it) than elsewhere; below 1, fewer."),
+    msg("Arrests are outcomes, not intentions: a higher rate does not show that ICE chose to target a place, and a "
+        "lower one does not show that it did not. Enforcement capacity, jail populations, local crime and policing, "
+        "and who lives where all differ between places."),
+    msg("Custodial arrests (transfers from jails and prisons) fall where jails refuse ICE detainers, and ICE then "
+        "arrests some of the same people at large, so at-large arrests and the at-large share rise mechanically "
+        "under such laws even with no change in intent."),
+    msg("AOR-level figures mix sanctuary and non-sanctuary counties inside one field office area; the exposure is "
+        "the share of non-citizens under sanctuary status, not a clean yes/no. Arrests are placed by the AOR that "
+        "recorded them, which is not necessarily where the person lived."),
+    msg("Population denominators come from ACS 5-year vintages 2012-2016 and 2013-2017; later years use the "
+        "nearest vintage (flagged), so rates for 2018-2019 assume an unchanged non-citizen population."),
+    msg("The difference-in-differences estimate compares changes, not levels: it is a causal effect of the policy "
+        "only if treated and control places would otherwise have moved in parallel (the event-study pre-period "
+        "coefficients are the check), and other things that changed at the same time in the same places "
+        "(new enforcement priorities from January 2017, ICE staffing) are not separated from the policy."),
+    msg("With few places changing status (e.g. three California AORs), cluster-robust intervals are approximate."),
 ]
 
 
@@ -80,7 +83,7 @@ def _covered_months(con: duckdb.DuckDBPyConnection, d0: dt.date, d1: dt.date) ->
         "SELECT date_trunc('month', event_date)::DATE AS m, count(DISTINCT event_date) AS days FROM arrests "
         "WHERE counted AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1", [d0, d1]).fetchall()
     kept = [m for m, n in rows if n >= MIN_DAYS_COVERED]
-    dropped = [f"{m:%Y-%m} ({n} days with data)" for m, n in rows if n < MIN_DAYS_COVERED]
+    dropped = [msg("{month} ({n} days with data)", month=f"{m:%Y-%m}", n=n) for m, n in rows if n < MIN_DAYS_COVERED]
     return kept, dropped
 
 
@@ -172,7 +175,7 @@ def _group_rows(panel: pd.DataFrame) -> list[dict[str, Any]]:
         p = panel[grp == name]
         if p.empty:
             continue
-        row = {"group": name, "places": int(p["place"].nunique()), "place_periods": int(len(p))}
+        row = {"group": GROUP_NAMES[name], "places": int(p["place"].nunique()), "place_periods": int(len(p))}
         row.update(_rates(p["arrests"].sum(), p["at_large"].sum(), p["person_years"].sum()))
         out.append(row)
     return out
@@ -245,7 +248,7 @@ def _did(panel: pd.DataFrame, level: str, first: dict[str, tuple[pd.Timestamp, s
     first_change = first
     did_rows, es_rows = [], []
     fit = fit_poisson_fe if level == "county" else None
-    for label, places in sorted(events.items()) + [("all changes (pooled)", sorted(first_change))]:
+    for label, places in sorted(events.items()) + [(POOLED, sorted(first_change))]:
         pooled = label.startswith("all")
         if pooled and len(events) < 2:
             continue
@@ -259,8 +262,8 @@ def _did(panel: pd.DataFrame, level: str, first: dict[str, tuple[pd.Timestamp, s
                                       place_effects=True)[0]
             moved = _share_change(sub, places, first)
             if est.ratio is not None and moved < MIN_SPREAD:
-                est.note = (f"the treated places' sanctuary_share changed by only {moved:.2f} on average: the ratio "
-                            "(a full 0-to-1 change) extrapolates far beyond the data")
+                est.note = msg("the treated places' sanctuary_share changed by only {x:.2f} on average: the ratio "
+                               "(a full 0-to-1 change) extrapolates far beyond the data", x=moved)
             row = {"event": label, "states": states, "share_change": moved, "treated": sorted(places) if len(places) <= 12 else f"{len(places)} places",
                    "controls": len(never), "outcome": outcome}
             row.update({k: v for k, v in est.to_dict().items() if k != "term"})
@@ -296,15 +299,17 @@ def targeting(
     months, dropped = _covered_months(con, d0, d1)
     d, seg = county_status_segments(con, definition, d0, d1)
     params = {"definition": d.name, "level": level, "from": d0, "to": d1, "period": period}
-    base = dict(name="targeting", parameters=params, definitions={**DEFINITIONS, "definition": f"{d.name}: {d.description}"})
-    caveats = [f"definition {d.name}: {c}" for c in d.caveats]
+    base = dict(name="targeting", parameters=params,
+                definitions={**DEFINITIONS, "definition": msg("{name}: {text}", name=d.name, text=d.description)})
+    caveats = [msg("definition {name}: {text}", name=d.name, text=c) for c in d.caveats]
     if dropped:
-        caveats.append("Months left out because the data cover fewer than "
-                       f"{MIN_DAYS_COVERED} of their days: {', '.join(dropped)}.")
+        caveats.append(msg("Months left out because the data cover fewer than {n} of their days: {months}.",
+                           n=MIN_DAYS_COVERED, months=dropped))
     if level == "county" and not resolution_available(con):
-        return AnalysisResult(**base, columns=["group", "note"], figures=[{"group": "all", "note": NO_RESOLUTION}],
-                              caveats=caveats + [NO_RESOLUTION + ": county figures need the landmark_resolution table "
-                                                 "(places stage); nothing is estimated rather than guessing counties."],
+        return AnalysisResult(**base, columns=["group", "note"], figures=[{"group": msg("all"), "note": NO_RESOLUTION}],
+                              caveats=caveats + [msg("county resolution not available in this warehouse: county "
+                                                     "figures need the landmark_resolution table (places stage); "
+                                                     "nothing is estimated rather than guessing counties.")],
                               extra={"plain_words": PLAIN_WORDS, "county_resolution": NO_RESOLUTION})
     status = county_month_status(seg, d0, d1).filter(pl.col("month").is_in(months))
     exposure = _place_months_aor(con, status) if level == "aor" else _place_months_county(con, status)
@@ -330,8 +335,8 @@ def targeting(
     for m in models:
         m["share_range"] = [lo_s, hi_s]
         if m["ratio"] is not None and hi_s - lo_s < MIN_SPREAD:
-            m["note"] = (f"sanctuary_share ranges only from {lo_s:.2f} to {hi_s:.2f}: the 1-vs-0 ratio extrapolates "
-                         "far beyond the data")
+            m["note"] = msg("sanctuary_share ranges only from {lo:.2f} to {hi:.2f}: the 1-vs-0 ratio extrapolates "
+                            "far beyond the data", lo=lo_s, hi=hi_s)
     changes = status_changes(seg, d0)
     if level == "aor":
         place_of = dict(con.execute("SELECT county_fips, any_value(aor) FROM population WHERE aor IS NOT NULL "
@@ -340,17 +345,21 @@ def targeting(
         place_of = {f: f for f in panel["place"].unique()}
     did_rows, es_rows = _did(panel, level, _first_changes(seg, d0, place_of))
     if not did_rows:
-        caveats.append(f"No place's status changed under {d.name} between {d0} and {d1}: no difference-in-differences estimate.")
+        caveats.append(msg("No place's status changed under {name} between {d0} and {d1}: no "
+                           "difference-in-differences estimate.", name=d.name, d0=d0, d1=d1))
     if panel["sanctuary_share"].max() <= 0:
-        caveats.append(f"No place is answered 'yes' under {d.name} in this window, so no rate ratio can be estimated.")
+        caveats.append(msg("No place is answered 'yes' under {name} in this window, so no rate ratio can be "
+                           "estimated.", name=d.name))
     if level == "county":
-        caveats.append("County level uses only arrests whose landmark resolved to a county, and only counties with at "
-                       "least one such arrest; the unresolved share per AOR is in extra.unresolved. Resolution rates "
-                       "differ between AORs, so county rates are lower bounds and comparisons can be biased.")
-    caveats.append(f"Arrests without a place in this level ({left['no_place']:,}: blank AOR or unresolved landmark) and "
-                   f"in places without population ({left['outside_places']:,}, e.g. HQ) are left out of the rates.")
+        caveats.append(msg("County level uses only arrests whose landmark resolved to a county, and only counties "
+                           "with at least one such arrest; the unresolved share per AOR is in extra.unresolved. "
+                           "Resolution rates differ between AORs, so county rates are lower bounds and comparisons "
+                           "can be biased."))
+    caveats.append(msg("Arrests without a place in this level ({n:,}: blank AOR or unresolved landmark) and in places "
+                       "without population ({m:,}, e.g. HQ) are left out of the rates.", n=left["no_place"],
+                       m=left["outside_places"]))
     if panel["population_imputed"].any():
-        caveats.append("Some years use the nearest population vintage (ACS 2013-2017 for 2018 and 2019).")
+        caveats.append(msg("Some years use the nearest population vintage (ACS 2013-2017 for 2018 and 2019)."))
     figures = _group_rows(panel)
     extra = {
         "plain_words": PLAIN_WORDS, "models": models, "did": did_rows, "event_study": es_rows,

@@ -10,6 +10,7 @@ from typing import Any
 
 from icemonitor.analysis.sweeps import federal_holidays
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 
 TOLERANCE_DAYS = 1  # announced dates are often derived ("five-day operation that ended Wednesday")
 EXACT_DATING = ("stated", "derived")  # sources that give (or let us derive) the days; see announced_operations.csv
@@ -66,7 +67,7 @@ def _read(name: str) -> list[dict[str, str]]:
 def announced_operations() -> list[KnownWindow]:
     """ICE-announced multi-day operations FY2016-FY2019 (data/announced_operations.csv)."""
     return [
-        KnownWindow(r["name"], _date(r["start"]), _date(r["end"]), tuple(r["aors"].split(";")),
+        KnownWindow(msg(r["name"]), _date(r["start"]), _date(r["end"]), tuple(r["aors"].split(";")),
                     int(r["announced_arrests"]) if r["announced_arrests"].strip() else None, r["scope"],
                     r["source_url"], r.get("dating") or "stated")
         for r in _checked("announced_operations.csv", _read("announced_operations.csv"), dates_required=False)
@@ -76,7 +77,7 @@ def announced_operations() -> list[KnownWindow]:
 def known_events() -> list[KnownWindow]:
     """Non-operation events that move arrest counts (data/known_events.csv)."""
     return [
-        KnownWindow(r["name"], dt.date.fromisoformat(r["start"]), dt.date.fromisoformat(r["end"]),
+        KnownWindow(msg(r["name"]), dt.date.fromisoformat(r["start"]), dt.date.fromisoformat(r["end"]),
                     tuple(r["aors"].split(";")), None, r["kind"], r["source_url"])
         for r in _checked("known_events.csv", _read("known_events.csv"), dates_required=True)
     ]
@@ -121,22 +122,22 @@ def explain(sweep: dict[str, Any], recorded: list[KnownWindow] | None = None) ->
     places = _places(sweep)
     for op in announced_operations() + list(recorded or []):
         if overlaps(s, e, op) and ("ALL" in op.aors or places & set(op.aors)):
-            return f"announced operation: {op.name}"
+            return msg("announced operation: {name}", name=op.name)
     for ev in known_events():
         if overlaps(s, e, ev, tol=0) and ("ALL" in ev.aors or places & set(ev.aors)):
-            return f"known event: {ev.name}"
+            return msg("known event: {name}", name=ev.name)
     hol = federal_holidays()
     d = s
     while d <= e:
         if d in hol or (d - dt.timedelta(days=1)) in hol:
-            return "federal holiday within or just before the run"
+            return msg("federal holiday within or just before the run")
         d += dt.timedelta(days=1)
     if places & {"unknown"}:
-        return "data artefact: AOR blank in the release"
+        return msg("data artefact: AOR blank in the release")
     mix = sweep.get("method_mix") or {}
     total = sum(mix.values())
     if total and (mix.get("other", 0) + mix.get("not recorded", 0)) / total > 0.5:
-        return "data artefact: mostly non-enforcement methods (inspections, border patrol, placeholders)"
+        return msg("data artefact: mostly non-enforcement methods (inspections, border patrol, placeholders)")
     return None
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from icemonitor.messages import Given, Message, msg
+
 PROBLEMS_FILE = Path(__file__).with_name("known_problems.csv")
 
 
@@ -46,9 +48,10 @@ def problems_for(table: str, releases: Iterable[str], date_from: dt.date | None 
     ]
 
 
-def caveat(p: Problem) -> str:
-    """The English caveat shown beside a figure drawn from an affected table (web/i18n translates it)."""
-    return f"Known problem in {p.release_id}: {p.problem_en} (source: {p.source})"
+def caveat(p: Problem) -> Message:
+    """The caveat shown beside a figure drawn from an affected table (the problem in the file's own languages)."""
+    return msg("Known problem in {release}: {problem} (source: {source})", release=p.release_id,
+               problem=Given(p.problem_en, es=p.problem_es), source=p.source)
 
 
 def as_records(problems: Iterable[Problem]) -> list[dict[str, str]]:

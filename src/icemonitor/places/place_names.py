@@ -19,12 +19,14 @@ from importlib import resources
 from pathlib import Path
 
 from icemonitor.errors import InputError
+from icemonitor.messages import Given
 from icemonitor.places.place_filter import (AmbiguousPlace, Place, UnknownPlace, _index, close_names, parse_exact,
                                             place_groups)
 from icemonitor.places.ref import Ref
 
 ALIASES_FILE = "place_aliases.csv"
 STATES_ES_FILE = "state_names_es.csv"
+NAMES_ES_FILE = "place_names_es.csv"
 CITIES_FILE = "geo/simplemaps_uscities_slim.csv"
 CITY_DOMINANCE = 10  # the largest of several same-named cities is meant when it is this many times the next
 BIG_CITY = 100_000  # a city this large is meant over same-named counties elsewhere (Dallas: Dallas County, TX)
@@ -354,17 +356,47 @@ COUNTY_WORDS_ES = {"County": "condado de", "Parish": "parroquia de", "Borough": 
 
 
 def label_in(place: Place, lang: str, ref: Ref) -> str:
-    """The place's label in a language: 'condado de Los Angeles, CA', 'Luisiana', 'oficina de ICE de Los Angeles
+    """The place's label in a language: 'condado de Los Ángeles, CA', 'Luisiana', 'oficina de ICE de Los Ángeles
     (LOS)' in Spanish; the parser's own label in English."""
     idx = _index(ref)
     if place.level == "aor":
         name = idx.aor_names.get(place.code, place.code)
-        return f"oficina de ICE de {name} ({place.code})" if lang == "es" else f"ICE's {name} field office ({place.code})"
+        return (f"oficina de ICE de {spanish_name(name)} ({place.code})" if lang == "es"
+                else f"ICE's {name} field office ({place.code})")
     return spanish_label(place.label, place.level, place.code) if lang == "es" else place.label
 
 
+def place_label(place: Place) -> Given:
+    """The place's label as display text: the parser's English label, and its Spanish form ('condado de Los
+    Ángeles, CA', 'Luisiana', 'AOR de Los Ángeles (LOS)', 'el sur de California')."""
+    if place.level == "aor":
+        m = re.fullmatch(r"(.*) AOR \((\w+)\)", place.label)
+        es = f"AOR de {spanish_name(m.group(1))} ({m.group(2)})" if m else place.label
+    else:
+        es = spanish_label(place.label, place.level, place.code)
+    return Given(place.label, es=es)
+
+
+def spanish_name(name: str) -> str:
+    """A county's or field office's name as Spanish writes it ('Los Ángeles', 'Nueva York'; data/place_names_es.csv),
+    else as it is."""
+    return _names_es().get(name, name)
+
+
+@lru_cache(maxsize=1)
+def _names_es() -> dict[str, str]:
+    return {row["name"]: row["name_es"] for row in _data(NAMES_ES_FILE)}
+
+
+def spanish_county_name(name: str) -> str:
+    """A county's name without its state in Spanish ('Los Angeles County' -> 'condado de Los Ángeles'); other
+    names as they are."""
+    m = re.fullmatch(r"(.+) (County|Parish|Borough|city)", name)
+    return f"{COUNTY_WORDS_ES[m.group(2)]} {spanish_name(m.group(1))}" if m else name
+
+
 def spanish_label(label: str, level: str, code: str = "") -> str:
-    """A state, county or region label in Spanish ('Luisiana', 'condado de Los Angeles, CA', 'sur de California');
+    """A state, county or region label in Spanish ('Luisiana', 'condado de Los Ángeles, CA', 'sur de California');
     other labels as they are."""
     if level == "state":
         spanish = {row["usps"]: row["name_es"] for row in _data(STATES_ES_FILE)}
@@ -372,7 +404,7 @@ def spanish_label(label: str, level: str, code: str = "") -> str:
     if level == "county":
         m = re.fullmatch(r"(.+) (County|Parish|Borough|city), ([A-Z]{2})", label)
         if m:
-            return f"{COUNTY_WORDS_ES[m.group(2)]} {m.group(1)}, {m.group(3)}"
+            return f"{COUNTY_WORDS_ES[m.group(2)]} {spanish_name(m.group(1))}, {m.group(3)}"
     if level == "group":
         return next((g.get("name_es") or label for g in place_groups() if g["name"] == label), label)
     return label

@@ -10,9 +10,10 @@ from typing import Literal
 
 import polars as pl
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, SkipValidation
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.places.counties import as_date
 from icemonitor.places.place_filter import Place
 from icemonitor.places.place_names import parse_place
@@ -24,7 +25,7 @@ DEFINITIONS_FILE = "sanctuary_definitions.yaml"
 
 class Definition(BaseModel):
     name: str
-    description: str
+    description: SkipValidation[str]  # display text (icemonitor.messages), extracted from the definitions file
     test: Literal["presence", "absence"]
     kinds: list[str]
     match: list[Literal["self", "parent", "children", "cities", "local"]]
@@ -33,7 +34,7 @@ class Definition(BaseModel):
     unknown_kinds: list[str] = []
     verified_only: bool = True
     coverage: list[dict] = []
-    caveats: list[str] = []
+    caveats: list[SkipValidation[str]] = []
 
 
 class PolicyEvent(BaseModel):
@@ -59,10 +60,10 @@ class StatusResult(BaseModel):
     place_level: str
     date: dt.date
     definition: str
-    definition_text: str
-    caveats: list[str]
+    definition_text: SkipValidation[str]
+    caveats: list[SkipValidation[str]]
     answer: Literal["yes", "no", "unknown"]
-    reason: str
+    reason: SkipValidation[str]
     events: list[PolicyEvent]
 
 
@@ -70,6 +71,11 @@ class StatusResult(BaseModel):
 def _raw_definitions() -> dict:
     path = Path(str(resources.files("icemonitor.places") / "data" / DEFINITIONS_FILE))
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _one_line(text: object) -> str:
+    """Display text from the definitions file as messages/extract.py reads it: whitespace runs collapsed."""
+    return " ".join(str(text).split())
 
 
 def definitions() -> dict[str, Definition]:
@@ -80,7 +86,9 @@ def definitions() -> dict[str, Definition]:
         bad = [k for k in d["kinds"] if k not in KINDS]
         if bad:
             raise InputError("definition names an unknown policy kind", file=DEFINITIONS_FILE, field=name, value=bad[0])
-        out[name] = Definition(name=name, **d)
+        texts = {"description": msg(_one_line(d["description"])),
+                 "caveats": [msg(_one_line(c)) for c in d.get("caveats", [])]}
+        out[name] = Definition(name=name, **{**d, **texts})
     return out
 
 
@@ -175,21 +183,26 @@ def status(place: str | Place, date: dt.date | str, definition: str | None, ref:
     what = f"{', '.join(d.kinds)}"
     if d.test == "presence":
         if "in_force" in roles:
-            answer, reason = "yes", f"{sum(e.role == 'in_force' for e in events)} counting event(s) in force on {day}"
+            answer, reason = "yes", msg("{n} counting event(s) in force on {day}", day=day,
+                                        n=sum(e.role == "in_force" for e in events))
         elif roles:
-            answer, reason = "unknown", f"only unverified or possibly-ended event(s) apply on {day}"
+            answer, reason = "unknown", msg("only unverified or possibly-ended event(s) apply on {day}", day=day)
         else:
-            answer, reason = "no", f"no event of kind {what} in force on {day} for this place"
+            answer, reason = "no", msg("no event of kind {kinds} in force on {day} for this place", kinds=what, day=day)
     else:
         if "in_force" in roles:
-            answer, reason = "no", f"{sum(e.role == 'in_force' for e in events)} agreement(s) active on {day}"
+            answer, reason = "no", msg("{n} agreement(s) active on {day}", day=day,
+                                       n=sum(e.role == "in_force" for e in events))
         elif (note := _covered(d, day)) is None:
             windows = "; ".join(f"{c['from']}..{c.get('to') or 'open'}" for c in d.coverage)
-            answer, reason = "unknown", f"{day} lies outside the sources' coverage ({windows})"
+            answer, reason = "unknown", msg("{day} lies outside the sources' coverage ({windows})", day=day,
+                                            windows=windows)
         elif roles:
-            answer, reason = "unknown", f"agreement(s) that may still have been active on {day} (end unknown or model not recorded)"
+            answer, reason = "unknown", msg("agreement(s) that may still have been active on {day} (end unknown or "
+                                            "model not recorded)", day=day)
         else:
-            answer, reason = "yes", f"no agreement known to be active on {day}; coverage: {note}"
+            answer, reason = "yes", msg("no agreement known to be active on {day}; coverage: {note}", day=day,
+                                        note=msg(note) if note else "")
     return StatusResult(
         place_code=pl_place.code, place_label=pl_place.label, place_level=pl_place.level, date=day, definition=name,
         definition_text=d.description, caveats=d.caveats, answer=answer, reason=reason,

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any, Literal
 
 import duckdb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation
 
 from icemonitor.analysis.common import Where, event_source, parse_date, parse_place, place_where, resolution_available
 from icemonitor.query.coverage import coverage_of
@@ -22,6 +22,7 @@ from icemonitor.analysis.priorities import priorities
 from icemonitor.analysis.summary import summary
 from icemonitor.analysis.sweeps import sweeps
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 
 TABLE = "arrests"
 BASELINE_WEEKS = (-4, -3, -2, -1, 1, 2, 3, 4)
@@ -39,11 +40,14 @@ class Fact(BaseModel):
     kind: Literal["count", "percent", "number", "date"]
     value: Any
     decimals: int = 0
-    definition: str = Field(description="What the figure counts (English; localized footnotes come from the catalogs)")
+    definition: SkipValidation[str] = Field(description="What the figure counts (display text: a message, rendered in "
+                                                        "the report's language)")
     note: str = Field(description="Message-catalog key of the footnote text")
     releases: list[str] = Field(default_factory=list)
     query: str = Field(description="The analysis call or SQL that produced the figure, with its parameters")
-    note_args: dict[str, str] = Field(default_factory=dict, description="Values for the footnote's placeholders")
+    note_args: dict[str, SkipValidation[str]] = Field(default_factory=dict,
+                                                      description="Values for the footnote's placeholders (messages "
+                                                                  "are rendered in the report's language)")
 
 
 class CountyRow(BaseModel):
@@ -71,9 +75,9 @@ class PolicyEventRow(BaseModel):
 class PolicyRow(BaseModel):
     jurisdiction: str  # label of the state or county asked about
     definition: str
-    definition_text: str
+    definition_text: SkipValidation[str]
     answer: Literal["yes", "no", "unknown"]
-    reason: str
+    reason: SkipValidation[str]
     n_events_key: str
     events: list[PolicyEventRow] = Field(default_factory=list)
     is_default: bool = False
@@ -82,7 +86,7 @@ class PolicyRow(BaseModel):
 
 class CriminalityRow(BaseModel):
     field: str
-    definition: str
+    definition: SkipValidation[str]
     proxy: bool
     keys: dict[str, str]  # class -> fact key prefix
     records_pending: bool = True  # the field can say "pending charges" (codes/data/criminality.csv)
@@ -154,9 +158,9 @@ def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.
     parsed = parse_place(place, ref)
     rf = ReportFacts(place_code=parsed.code, place_label=parsed.label, place_level=parsed.level, date_from=d0,
                      date_to=d1)
-    rf.add("period_from", "date", d0, "First day of the period asked for (event_date, inclusive)", "note_period", [],
-           f"--from {d0.isoformat()}")
-    rf.add("period_to", "date", d1, "Last day of the period asked for (event_date, inclusive)", "note_period", [],
+    rf.add("period_from", "date", d0, msg("First day of the period asked for (event_date, inclusive)"), "note_period",
+           [], f"--from {d0.isoformat()}")
+    rf.add("period_to", "date", d1, msg("Last day of the period asked for (event_date, inclusive)"), "note_period", [],
            f"--to {d1.isoformat()}")
     _totals(con, rf, place, d0, d1, ref)
     if rf.coverage.get("status") in ("none", "subset"):  # no records or a subset's: no count, comparison or sweep
@@ -196,9 +200,10 @@ def _totals(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
     for cls in ("at_large", "custodial", "other", "(not recorded)"):
         key = "not_recorded" if cls == "(not recorded)" else cls
         n = by[cls]["events"] if cls in by else 0
-        rf.add(key, "count", n, f"counted arrests with method_class = {cls}", "note_method", rels, q)
+        rf.add(key, "count", n, msg("counted arrests with method_class = {cls}", cls=cls), "note_method", rels, q)
         if total:
-            rf.add(f"{key}_share", "percent", n / total, f"{key} / total", "note_method", rels, q, decimals=1)
+            rf.add(f"{key}_share", "percent", n / total, msg("{key} / total", key=key), "note_method", rels, q,
+                   decimals=1)
 
 
 COVERED_SHOWN = 6  # covered spans named in a partial report
@@ -209,19 +214,24 @@ def _coverage_facts(rf: ReportFacts, q: str) -> None:
     so every date and figure of the report is footnoted."""
     day = dt.date.fromisoformat
     for i, x in enumerate(rf.coverage.get("reach", [])):
-        where = "nationwide" if x["scope"] == "nationwide" else "AOR " + ", ".join(x["aors"])
+        where = msg("nationwide") if x["scope"] == "nationwide" else msg("AOR {codes}", codes=", ".join(x["aors"]))
         for end in ("from", "to"):
-            rf.add(f"reach{i}_{end}", "date", day(str(x[end])), f"{'first' if end == 'from' else 'last'} day with "
-                   f"counted {TABLE} records of release {x['release']} ({where}); coverage_spans", "note_reach",
-                   [x["release"]], "query.coverage.records_reach(con, 'arrests')")
+            what = {"table": TABLE, "release": x["release"], "where": where}
+            rf.add(f"reach{i}_{end}", "date", day(str(x[end])),
+                   msg("first day with counted {table} records of release {release} ({where}); coverage_spans", **what)
+                   if end == "from" else
+                   msg("last day with counted {table} records of release {release} ({where}); coverage_spans", **what),
+                   "note_reach", [x["release"]], "query.coverage.records_reach(con, 'arrests')")
     if rf.coverage.get("status") == "partial":
         rels = rf.coverage.get("releases", [])
-        rf.add("coverage_share", "percent", rf.coverage["share"], "share of the place's AOR-days in the period that "
-               "the records cover (coverage_spans)", "note_coverage", rels, q)
+        rf.add("coverage_share", "percent", rf.coverage["share"], msg("share of the place's AOR-days in the period "
+                                                                      "that the records cover (coverage_spans)"),
+               "note_coverage", rels, q)
         for i, s in enumerate(rf.coverage.get("covered_spans", [])[:COVERED_SHOWN]):
             for end in ("from", "to"):
-                rf.add(f"covered{i}_{end}", "date", day(s[end]), f"covered span {i + 1}: "
-                       f"{'first' if end == 'from' else 'last'} day", "note_coverage", rels, q)
+                rf.add(f"covered{i}_{end}", "date", day(s[end]),
+                       msg("covered span {n}: first day", n=i + 1) if end == "from" else
+                       msg("covered span {n}: last day", n=i + 1), "note_coverage", rels, q)
 
 
 def _place_span(con, place: str, ref: Any) -> tuple[dt.date | None, dt.date | None]:
@@ -262,24 +272,24 @@ def _baseline(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: A
         rows = [f for f in res.figures if a.isoformat() <= f["day"] <= b.isoformat()]
         totals.append(sum(f["events"] for f in rows))
         at_large.append(sum(f["events"] for f in rows if f["method_class"] == "at_large"))
-    defin = (f"Mean of counted arrests over {len(windows)} windows of the same weekdays shifted by whole weeks "
-             f"(1-4 weeks before and after, only where the place's releases cover the window): "
-             + ", ".join(f"{a}..{b}" for a, b in windows))
     na = {"windows": ", ".join(f"{a}..{b}" for a, b in windows)}
-    rf.add("baseline_windows", "count", len(windows), "Number of shifted windows in the baseline", "note_baseline",
-           rels, q, note_args=na)
+    defin = msg("Mean of counted arrests over {n} windows of the same weekdays shifted by whole weeks (1-4 weeks "
+                "before and after, only where the place's releases cover the window): {windows}", n=len(windows),
+                windows=na["windows"])
+    rf.add("baseline_windows", "count", len(windows), msg("Number of shifted windows in the baseline"),
+           "note_baseline", rels, q, note_args=na)
     rf.add("baseline_mean", "number", sum(totals) / len(totals), defin, "note_baseline", rels, q, decimals=1,
            note_args=na)
-    rf.add("baseline_at_large_mean", "number", sum(at_large) / len(at_large), defin + " (at_large only)",
-           "note_baseline", rels, q, decimals=1, note_args=na)
+    rf.add("baseline_at_large_mean", "number", sum(at_large) / len(at_large),
+           msg("{definition} (at_large only)", definition=defin), "note_baseline", rels, q, decimals=1, note_args=na)
     mean = sum(totals) / len(totals)
     if mean > 0:
-        rf.add("baseline_ratio", "number", rf.facts["total"].value / mean, "total / baseline_mean", "note_baseline",
-               rels, q, decimals=1, note_args=na)
+        rf.add("baseline_ratio", "number", rf.facts["total"].value / mean, msg("total / baseline_mean"),
+               "note_baseline", rels, q, decimals=1, note_args=na)
     mean_al = sum(at_large) / len(at_large)
     if mean_al > 0:
         rf.add("baseline_at_large_ratio", "number", rf.facts["at_large"].value / mean_al,
-               "at_large / baseline_at_large_mean", "note_baseline", rels, q, decimals=1, note_args=na)
+               msg("at_large / baseline_at_large_mean"), "note_baseline", rels, q, decimals=1, note_args=na)
 
 
 def _shares(con, rf: ReportFacts, parsed, d0: dt.date, d1: dt.date, ref: Any) -> None:
@@ -294,10 +304,11 @@ def _shares(con, rf: ReportFacts, parsed, d0: dt.date, d1: dt.date, ref: Any) ->
         if nat:
             rf.has_national = True
             rels = res.releases
-            rf.add("national_total", "count", nat, "Counted arrests in every AOR in the period; national coverage: "
-                   f"{cover['release_id']} ({cover['evidence']})", "note_national", rels, q,
-                   note_args={"release": cover["release_id"]})
-            rf.add("national_share", "percent", total / nat, "total / national_total", "note_national", rels, q,
+            rf.add("national_total", "count", nat, msg("Counted arrests in every AOR in the period; national "
+                                                       "coverage: {release} ({evidence})",
+                                                       release=cover["release_id"], evidence=cover["evidence"]),
+                   "note_national", rels, q, note_args={"release": cover["release_id"]})
+            rf.add("national_share", "percent", total / nat, msg("total / national_total"), "note_national", rels, q,
                    decimals=1, note_args={"release": cover["release_id"]})
     # the place's own AORs, when the place is smaller than them
     if parsed.level in ("county", "group", "state") and set(parsed.aors) - set(parsed.filter_aors):
@@ -311,10 +322,11 @@ def _shares(con, rf: ReportFacts, parsed, d0: dt.date, d1: dt.date, ref: Any) ->
             rf.has_region = True
             q = f"{sql} -- params {where.params}"
             na = {"aors": ", ".join(aors)}
-            rf.add("region_total", "count", n, f"Counted arrests in AOR(s) {', '.join(aors)} in the period",
-                   "note_region", list(rels or []), q, note_args=na)
-            rf.add("region_share", "percent", total / n, "total / region_total", "note_region", list(rels or []), q,
-                   decimals=1, note_args=na)
+            rf.add("region_total", "count", n, msg("Counted arrests in AOR(s) {aors} in the period",
+                                                   aors=", ".join(aors)), "note_region", list(rels or []), q,
+                   note_args=na)
+            rf.add("region_share", "percent", total / n, msg("total / region_total"), "note_region", list(rels or []),
+                   q, decimals=1, note_args=na)
 
 
 def _county_names(ref: Any) -> dict[str, str]:
@@ -345,30 +357,31 @@ def _counties(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: A
     for what, _fips, n, _r in rows:
         groups[what if what in ("event", "office_proxy", "state") else "unresolved"] += n
     defs = {
-        "event": "arrests whose landmark names where the arrest happened (a jail, court, city or county); "
-                 "landmark_resolution.level = 'county' and kind = 'event'",
-        "office_proxy": "arrests whose landmark only names the arresting office or team; the county is the office's, "
-                        "not necessarily the place of arrest (kind = 'office_proxy')",
-        "state": "landmark resolved to a state only (level = 'state')",
-        "unresolved": "landmark resolved to the AOR only, blank, or not in landmark_resolution "
-                      "(level in ('aor', 'none') or no match)",
+        "event": msg("arrests whose landmark names where the arrest happened (a jail, court, city or county); "
+                     "landmark_resolution.level = 'county' and kind = 'event'"),
+        "office_proxy": msg("arrests whose landmark only names the arresting office or team; the county is the "
+                            "office's, not necessarily the place of arrest (kind = 'office_proxy')"),
+        "state": msg("landmark resolved to a state only (level = 'state')"),
+        "unresolved": msg("landmark resolved to the AOR only, blank, or not in landmark_resolution (level in ('aor', "
+                          "'none') or no match)"),
     }
     for g, n in groups.items():
         rf.add(f"county_{g}", "count", n, defs[g], "note_counties", rels, q)
         if rf.facts["total"].value:
-            rf.add(f"county_{g}_share", "percent", n / rf.facts["total"].value, f"county_{g} / total",
+            rf.add(f"county_{g}_share", "percent", n / rf.facts["total"].value, msg("{key} / total", key=f"county_{g}"),
                    "note_counties", rels, q, decimals=1)
     names = _county_names(ref)
     events = [r for r in rows if r[0] == "event" and r[1]]
     for fips, n in [(r[1], r[2]) for r in events[:TOP_COUNTIES]]:
         key = f"county:{fips}"
-        rf.add(key, "count", n, f"{defs['event']}; county_fips = {fips}", "note_counties", rels, q)
+        rf.add(key, "count", n, msg("{definition}; county_fips = {fips}", definition=defs["event"], fips=fips),
+               "note_counties", rels, q)
         rf.counties.append(CountyRow(fips=fips, name=names.get(fips, fips), key=key))
     rest = sum(r[2] for r in events[TOP_COUNTIES:])
     if len(events) > TOP_COUNTIES:
-        rf.add("county_other_events", "count", rest, "event-county arrests in counties beyond the ones listed",
+        rf.add("county_other_events", "count", rest, msg("event-county arrests in counties beyond the ones listed"),
                "note_counties", rels, q)
-        rf.add("county_other_n", "count", len(events) - TOP_COUNTIES, "number of further event counties",
+        rf.add("county_other_n", "count", len(events) - TOP_COUNTIES, msg("number of further event counties"),
                "note_counties", rels, q)
 
 
@@ -388,8 +401,9 @@ def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref
     unrec = sum(f["events"] for f in rows if f["criminality_field"] == "not_recorded")
     rf.criminality_recorded = "none" if not recorded else ("all" if not unrec else "some")
     if unrec:
-        rf.add("crim_not_recorded", "count", unrec, "counted arrests from releases without a criminal-history field "
-               "(criminality_field = 'not_recorded')", "note_crim_none", res.releases, q)
+        rf.add("crim_not_recorded", "count", unrec, msg("counted arrests from releases without a criminal-history "
+                                                        "field (criminality_field = 'not_recorded')"),
+               "note_crim_none", res.releases, q)
     from icemonitor.analysis.priorities import criminality_definitions
 
     defs = criminality_definitions()
@@ -399,18 +413,18 @@ def _criminality(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref
         info = defs.get(field, {"proxy": "no", "definition": ""})
         rels = f["releases"]
         na = {"field": field, "definition": info["definition"]}
-        rf.add(f"{prefix}_events", "count", f["events"], f"counted arrests with criminality_field = {field}",
-               "note_crim", rels, q, note_args=na)
+        rf.add(f"{prefix}_events", "count", f["events"], msg("counted arrests with criminality_field = {field}",
+                                                             field=field), "note_crim", rels, q, note_args=na)
         for cls in ("convicted", "pending_charges", "no_record"):
             rf.add(f"{prefix}_{cls}_share", "percent", f[f"{cls}_share"],
-                   f"{res.definitions.get(cls + '_share', cls)}; field {field}: {info['definition']}", "note_crim",
-                   rels, q, decimals=1, note_args=na)
+                   msg("{share}; field {field}: {definition}", share=res.definitions.get(cls + "_share", cls),
+                       field=field, definition=info["definition"]), "note_crim", rels, q, decimals=1, note_args=na)
         unknown = f["events"] - sum(round(f[f"{c}_share"] * f["events"]) for c in ("convicted", "pending_charges",
                                                                                    "no_record"))
         if unknown:
-            rf.add(f"{prefix}_unknown", "count", unknown, f"arrests with criminality = unknown for field {field} "
-                   "(the field was not recorded that year; codes/data/criminality_coverage.csv)", "note_crim", rels, q,
-                   note_args=na)
+            rf.add(f"{prefix}_unknown", "count", unknown,
+                   msg("arrests with criminality = unknown for field {field} (the field was not recorded that year; "
+                       "codes/data/criminality_coverage.csv)", field=field), "note_crim", rels, q, note_args=na)
         classes = field_classes(field)
         rf.criminality.append(CriminalityRow(field=field, definition=info["definition"], proxy=info["proxy"] == "yes",
                                              keys={c: prefix for c in ("convicted", "pending_charges", "no_record")},
@@ -430,7 +444,8 @@ def _sweeps(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any
     q = _call("sweeps", place=place, date_from=d0.isoformat(), date_to=d1.isoformat(), measure="at_large",
               limit=TOP_SWEEPS)
     names = _county_names(ref)
-    defin = f"{res.definitions['sweep']} Expected: {res.definitions['expected']} Measure: {res.definitions['measure']}"
+    defin = msg("{sweep} Expected: {expected} Measure: {measure}", sweep=res.definitions["sweep"],
+                expected=res.definitions["expected"], measure=res.definitions["measure"])
     figures, seen = [], set()
     for f in res.figures:
         f = dict(f)
@@ -495,8 +510,9 @@ def _policy_row(rf: ReportFacts, target: str, day: dt.date, name: str, is_defaul
     q = _call("sanctuary.status", place=target, date=day.isoformat(), definition=name)
     na = {"definition": name, "text": st.definition_text}
     rels = _reference_releases({e.source for e in st.events})
-    rf.add(f"{key}:n", "count", len(st.events), f"policy events that apply on {day} under '{name}': "
-           f"{st.definition_text}", "note_policy", rels, q, note_args=na)
+    rf.add(f"{key}:n", "count", len(st.events), msg("policy events that apply on {day} under '{name}': {text}",
+                                                    day=day, name=name, text=st.definition_text),
+           "note_policy", rels, q, note_args=na)
     row = PolicyRow(jurisdiction=st.place_label, definition=name, definition_text=st.definition_text,
                     answer=st.answer, reason=st.reason, n_events_key=f"{key}:n", is_default=is_default)
     _policy_events(rf, row, st.events, key, rels, q, na)
@@ -509,13 +525,15 @@ def _policy_events(rf: ReportFacts, row: PolicyRow, events: list, key: str, rels
         start_key = None
         if e.start:
             start_key = f"{key}:{k}:start"
-            rf.add(start_key, "date", e.start, f"start of {e.kind} ({e.jurisdiction}); {e.source}", "note_policy",
+            rf.add(start_key, "date", e.start, msg("start of {kind} ({jurisdiction}); {source}", kind=e.kind,
+                                                   jurisdiction=e.jurisdiction, source=e.source), "note_policy",
                    rels, q, note_args=na)
         row.events.append(PolicyEventRow(jurisdiction=e.jurisdiction, kind=e.kind, role=e.role, citation=e.citation,
                                          start_key=start_key))
 
 
 def _policy_by_county(rf: ReportFacts, parsed, day: dt.date, name: str, is_default: bool, ref: Any) -> None:
+    from icemonitor.places.place_names import place_label
     from icemonitor.places.sanctuary import status
 
     results = [status(f, day, name, ref) for f in parsed.county_fips]
@@ -527,10 +545,12 @@ def _policy_by_county(rf: ReportFacts, parsed, day: dt.date, name: str, is_defau
     rels = _reference_releases({e.source for e in events})
     for answer in ("yes", "no", "unknown"):
         rf.add(f"{key}:{answer}", "count", sum(r.answer == answer for r in results),
-               f"counties of {parsed.label} answering '{answer}' on {day} under '{name}': {text}", "note_policy",
-               rels, q, note_args=na)
-    rf.add(f"{key}:n", "count", len(events), f"policy events that apply on {day} under '{name}' in the place's "
-           "counties", "note_policy", rels, q, note_args=na)
+               msg("counties of {place} answering '{answer}' on {day} under '{name}': {text}",
+                   place=place_label(parsed), answer=answer, day=day, name=name, text=text), "note_policy", rels, q,
+               note_args=na)
+    rf.add(f"{key}:n", "count", len(events), msg("policy events that apply on {day} under '{name}' in the place's "
+                                                 "counties", day=day, name=name), "note_policy", rels, q,
+           note_args=na)
     answers = {r.answer for r in results}
     row = PolicyRow(jurisdiction=parsed.label, definition=name, definition_text=text,
                     answer=answers.pop() if len(answers) == 1 else "unknown", reason="county by county",

@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from icemonitor.errors import InputError
+from icemonitor.messages import render as in_language
 from icemonitor.present.facts import Fact, ReportFacts
 from icemonitor.present.i18n import format_count, format_date, format_number, format_percent, messages
 
@@ -83,7 +84,7 @@ class Renderer:
         return md_code(str(text))
 
     def note_args(self, fact: Fact) -> dict[str, str]:
-        args = dict(fact.note_args)
+        args = {k: in_language(v, self.lang) for k, v in fact.note_args.items()}
         if fact.note == "note_policy":
             args["text"] = self.definition_text(args.get("definition", ""), args.get("text", ""))
         return args
@@ -107,8 +108,10 @@ class Renderer:
             return self.txt(spanish_label(label, "county"))
         return self.txt(label)
 
-    def definition_text(self, name: str, english: str) -> str:
-        return self.msgs.get(f"def_{name}", english)
+    def definition_text(self, name: str, text: Any) -> str:
+        """A sanctuary definition as the report words it (def_<name>), else the definition's own text in the
+        report's language (icemonitor.messages)."""
+        return self.msgs.get(f"def_{name}") or in_language(text, self.lang)
 
     def fact(self, key: str) -> Any:
         """A figure, formatted, with its footnote marker."""
@@ -129,7 +132,7 @@ class Renderer:
         if self.fmt == "html":
             # a bracketed reference after a thin space: copied text reads "323 [3]", never "3233"
             return Markup('<span class="fact" data-fact="{}" title="{}">{}</span>\u2009<a class="fn" href="#fn{}">'
-                          '[{}]</a>').format(key, f.definition, value, note.number, note.number)
+                          '[{}]</a>').format(key, in_language(f.definition, self.lang), value, note.number, note.number)
         return f"{value}[^{note.number}]"
 
     def t(self, msg: str, **kw: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from icemonitor.messages import Given, msg
 from icemonitor.query import vocabulary
 from icemonitor.query.selection import Compiled, has_table
 
@@ -54,12 +55,16 @@ class Coverage:
         """Whether a count can be given at all (full or partial coverage, or coverage unknown)."""
         return self.status not in ("none", "subset")
 
-    def no_count_caveat(self) -> str:
+    def no_count_caveat(self) -> Any:
         """The caveat of a figure with no count: no records, or records of a subset only (a lower bound)."""
         if self.status == "subset":
-            return (f"Not countable: {subset_text(self.lower_bound, self.subsets).removeprefix('not countable; ')}. "
-                    "These records hold only part of the events: there is no total.")
-        return f"No records: {self.reason}. There is no count for this question (not zero)."
+            what = _subset_words(self.subsets)
+            if self.lower_bound is None:
+                return msg("Not countable ({what}). These records hold only part of the events: there is no total.",
+                           what=what)
+            return msg("Not countable: {n:,} is a lower bound ({what}). These records hold only part of the events: "
+                       "there is no total.", n=self.lower_bound, what=what)
+        return msg("No records: {why}. There is no count for this question (not zero).", why=self.reason)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -72,9 +77,10 @@ def _fmt(d: dt.date) -> str:
 
 
 def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> str:
-    parts = [f"{s['from']}..{s['to']}" + (f" ({', '.join(s['aors'])})" if s.get("aors") else "") for s in spans[:limit]]
+    parts = "; ".join(f"{s['from']}..{s['to']}" + (f" ({', '.join(s['aors'])})" if s.get("aors") else "")
+                      for s in spans[:limit])
     more = len(spans) - limit
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    return msg("{spans}; and {more} more", spans=parts, more=more) if more > 0 else parts
 
 
 def _per_warehouse(fn):
@@ -185,11 +191,17 @@ def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
     return cov
 
 
-def subset_text(n: int | None, subsets: list[dict[str, str]]) -> str:
-    """'not countable; 4 is a lower bound (only people later detained in Washington)' (Spanish: web/i18n
-    analysis_es.yaml; pages and reports use each subset's own `es` words)."""
-    what = "; ".join(s["en"] for s in subsets)
-    return f"not countable; {n:,} is a lower bound ({what})" if n is not None else f"not countable ({what})"
+def _subset_words(subsets: list[dict[str, str]]) -> Any:
+    """What the subset releases' rows are, in the catalog's own words in each language."""
+    return _semicolons([Given(s["en"], es=s["es"]) for s in subsets])
+
+
+def subset_text(n: int | None, subsets: list[dict[str, str]]) -> Any:
+    """'not countable; 4 is a lower bound (only people later detained in Washington)' (the catalog's `subset`
+    words in each language)."""
+    what = _subset_words(subsets)
+    return (msg("not countable; {n:,} is a lower bound ({what})", n=n, what=what) if n is not None else
+            msg("not countable ({what})", what=what))
 
 
 @_per_warehouse
@@ -207,7 +219,8 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     """Coverage of `table` for a place (places' Place, None for the nation) and period, where the figure uses
     `fields`; counted rows, or `release`'s own rows; `releases_filter` keeps only those releases."""
     if not has_table(con, SPANS):
-        return Coverage("unknown", None, d0, d1, reason="this warehouse was built without coverage tables; rebuild it")
+        return Coverage("unknown", None, d0, d1,
+                        reason=msg("this warehouse was built without coverage tables; rebuild it"))
     rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
     if releases_filter:
         rows_cond += f" AND release_id IN ({', '.join('?' * len(releases_filter))})"
@@ -217,7 +230,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                              [table, *params]).fetchone()
         d0, d1 = d0 or lo, d1 or hi
     if d0 is None or d1 is None or d1 < d0:
-        return Coverage("none", 0.0, d0, d1, reason=f"no records of {table} at all",
+        return Coverage("none", 0.0, d0, d1, reason=msg("no records of {table} at all", table=table),
                         records_reach=reach_text([], table))
     if place is None:
         aors = covered_aors(con)
@@ -290,26 +303,29 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
                              key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
-    where = f"{label}, {_fmt(d0)}..{_fmt(d1)}"
+    where = msg("{place}, {span}", place=label, span=f"{_fmt(d0)}..{_fmt(d1)}")
+    unrecorded = [msg("{field} is not recorded in {releases}", field=f, releases=", ".join(r))
+                  for f, r in not_recorded.items()]
     subsets = [subsets_met[r] for r in sorted(subsets_met)]
     if not (records & applies).any() and subsets:
         status, reason = "subset", subset_text(None, subsets)
     elif not (records & applies).any():
-        status, reason = "none", f"no records of {table} for {where}"
+        status, reason = "none", msg("no records of {table} for {where}", table=table, where=where)
     elif share == 0:
         status = "none"
-        reason = "; ".join(f"{f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()) or \
-            f"no usable records of {table} for {where}"
+        reason = (_semicolons(unrecorded) if unrecorded else
+                  msg("no usable records of {table} for {where}", table=table, where=where))
     elif share < 1:
         status = "partial"
-        reason = (f"records cover {share:.0%} of {where} (AOR-days); covered: {_span_text(covered_spans)}"
-                  + "".join(f"; {f} is not recorded in {', '.join(r)}" for f, r in not_recorded.items()))
+        reason = msg("records cover {share:.0%} of {where} (AOR-days); covered: {spans}{unrecorded}", share=share,
+                     where=where, spans=_span_text(covered_spans),
+                     unrecorded=msg("; {reasons}", reasons=_semicolons(unrecorded)) if unrecorded else "")
     else:
         status, reason = "full", ""
     if subsets and status in ("partial", "full"):
-        reason += ("; " if reason else "") + "; ".join(
-            f"rows of {s['release']} ({s['en']}) are counted too, a lower bound where no other release covers them"
-            for s in subsets)
+        reason = _semicolons(([reason] if reason else []) + [
+            msg("rows of {release} ({what}) are counted too, a lower bound where no other release covers them",
+                release=s["release"], what=_subset_words([s])) for s in subsets])
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
                     sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach,
                     subsets)
@@ -338,13 +354,20 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
 
 
 def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
-    """One English line: "arrests records reach: nationwide 2015-10-01..2019-09-01; LOS 2025-06-01..2025-06-10"."""
+    """One line (a message): "arrests records reach: nationwide 2015-10-01..2019-09-01; LOS 2025-06-01..2025-06-10"."""
     if not reach:
-        return f"{table} records: none loaded"
-    parts = []
-    for r in reach:
-        where = "nationwide" if r["scope"] == "nationwide" else "AOR " + ", ".join(r["aors"])
-        subset = f"; a subset: {r['subset']['en']}" if r.get("subset") else ""
-        parts.append(f"{where} {_fmt(r['from'])}..{_fmt(r['to'])} (up to {r['days_with_records']:,} days with "
-                     f"records per AOR, {r['release']}{subset})")
-    return f"{table} records reach: " + "; ".join(parts)
+        return msg("{table} records: none loaded", table=table)
+    parts = [msg("{where} {span} (up to {n:,} days with records per AOR, {release}{subset})",
+                 where=msg("nationwide") if r["scope"] == "nationwide" else msg("AOR {codes}", codes=", ".join(r["aors"])),
+                 span=f"{_fmt(r['from'])}..{_fmt(r['to'])}", n=r["days_with_records"], release=r["release"],
+                 subset=msg("; a subset: {what}", what=_subset_words([r["subset"]])) if r.get("subset") else "")
+             for r in reach]
+    return msg("{table} records reach: {parts}", table=table, parts=_semicolons(parts))
+
+
+def _semicolons(items: list[Any]) -> Any:
+    """Items joined with '; ' as one message (each rendered in the reader's language)."""
+    out: Any = items[0]
+    for item in items[1:]:
+        out = msg("{a}; {b}", a=out, b=item)
+    return out

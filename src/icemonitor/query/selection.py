@@ -210,8 +210,11 @@ class Selection:
         if place is not None:
             sql, params = place.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
             where.add(sql, *params)
+        from icemonitor.places.place_names import place_label
+
         return Compiled(self, event_source(con, self.table, self.placement, columns), where, base, place,
-                        place.label if place is not None else vocabulary.nation_label(), tuple(dict.fromkeys(fields)))
+                        place_label(place) if place is not None else vocabulary.nation_label(),
+                        tuple(dict.fromkeys(fields)))
 
 
 def _in(col: str, vals: tuple[str, ...]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from icemonitor.codes.maps import load_maps
+from icemonitor.messages import Given
 from icemonitor.schema import tables
 
 
@@ -47,7 +48,10 @@ def is_nation(place: str | None) -> bool:
     return place is None or not str(place).strip() or str(place).strip().upper() in nation_words()
 
 
-def nation_label(lang: str = "en") -> str:
+def nation_label(lang: str | None = None) -> str:
+    """The nation's label: in `lang`, or display text in both languages (a Given) when no language is asked."""
+    if lang is None:
+        return Given(_data()["nation"]["label"], es=_data()["nation"]["label_es"])
     return _data()["nation"]["label_es" if lang == "es" else "label"]
 
 

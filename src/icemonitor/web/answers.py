@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from icemonitor.messages import formats
+
 T = Callable[..., str]
 N = Callable[..., str]
 
@@ -32,9 +34,10 @@ def place_answer(t: T, number: N, place: str, rows: list[dict[str, Any]], resolu
     total = sum(by_month.values())
     at_large = sum(int(r["n"]) for r in counted if r.get("method_class") == "at_large")
     first, last = months[0], months[-1]
-    parts = [t("answer.place", place=place, total=number(total), first=first, last=last, at_large=number(at_large),
-               share=number(100.0 * at_large / total, 0)),
-             t("answer.place_latest", last=last, n_last=number(by_month[last]), avg=number(total / len(months), 0))]
+    parts = [t("answer.place", place=place, total=number(total), first=formats.month(first, lang),
+               last=formats.month(last, lang), at_large=number(at_large), share=number(100.0 * at_large / total, 0)),
+             t("answer.place_latest", last=formats.month(last, lang), n_last=number(by_month[last]),
+               avg=number(total / len(months), 0))]
     span = _months_between(first, last)
     if len(months) < span:
         parts.append(t("answer.place_gaps", covered=number(len(months)), span=number(span)))
@@ -44,10 +47,12 @@ def place_answer(t: T, number: N, place: str, rows: list[dict[str, Any]], resolu
     return " ".join(parts)
 
 
-def sweep_answer(t: T, number: N, place: str, measure: str, row: dict[str, Any], crim: dict[str, int] | None) -> str:
+def sweep_answer(t: T, number: N, place: str, measure: str, row: dict[str, Any], crim: dict[str, int] | None,
+                 lang: str = "en") -> str:
     """From the sweep's row: how many arrests in how many days, against how many would be usual for those days,
     and (where the release records it) how many had no recorded conviction."""
-    parts = [t("answer.sweep", start=row["start"], end=row["end"], days=row["days"], observed=number(row["observed"]),
+    parts = [t("answer.sweep", start=formats.day(row["start"], lang), end=formats.day(row["end"], lang),
+               days=row["days"], observed=number(row["observed"]),
                measure=measure, place=place, expected=number(row["expected"], 0), ratio=number(row["ratio"], 1))]
     if crim:
         known = sum(v for k, v in crim.items() if k not in ("unknown", None))
@@ -60,14 +65,15 @@ def sweep_answer(t: T, number: N, place: str, measure: str, row: dict[str, Any],
 
 
 def targeting_answer(t: T, number: N, definition: str, params: dict[str, Any], groups: list[dict[str, Any]],
-                     models: list[dict[str, Any]]) -> str:
+                     models: list[dict[str, Any]], lang: str = "en") -> str:
     """From the groups table (rates per 10,000 non-citizen residents a year) and the arrests model (rate ratio with
     its 95% interval): the two rates and what the model says, with the interval deciding the wording."""
     by_group = {g.get("group"): g for g in groups}
     sanctuary, other = by_group.get("sanctuary"), by_group.get("not sanctuary")
     if not sanctuary or not other:
         return t("answer.targeting_none", definition=definition)
-    parts = [t("answer.targeting_rates", definition=definition, first=params.get("from") or "", last=params.get("to") or "",
+    parts = [t("answer.targeting_rates", definition=definition, first=formats.day(params.get("from") or "", lang),
+               last=formats.day(params.get("to") or "", lang),
                rate_s=number(sanctuary["rate_per_10k"], 1), rate_o=number(other["rate_per_10k"], 1),
                places_s=number(sanctuary["places"]), places_o=number(other["places"]))]
     arrests = next((m for m in models if m.get("outcome") == "arrests"), None)

@@ -41,7 +41,25 @@ def templates() -> Environment:
         enabled_extensions=("html", "htm", "xml", "j2"), default_for_string=True, default=True))
     env.globals["number"] = i18n.number
     env.filters["analysis"] = _analysis_filter
+    env.filters["day"] = _day_filter
+    env.filters["month"] = _month_filter
     return env
+
+
+@pass_context
+def _day_filter(context, value: object) -> str:
+    """`{{ date | day }}`: a day in the page's language's format (messages/formats.py): 'Sep 24, 2017', '24 sep 2017'."""
+    from icemonitor.messages import formats
+
+    return formats.day(value, context.get("lang") or i18n.DEFAULT)
+
+
+@pass_context
+def _month_filter(context, value: object) -> str:
+    """`{{ '2017-09' | month }}`: 'Sep 2017', 'sep 2017'."""
+    from icemonitor.messages import formats
+
+    return formats.month(value, context.get("lang") or i18n.DEFAULT)
 
 
 @pass_context

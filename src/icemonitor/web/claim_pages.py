@@ -83,7 +83,7 @@ def targeting_page(request: Request) -> HTMLResponse:
     did_spec = ratio_chart(did, t, t("targeting.did_title"), "label") if did else None
     column_labels = {c: t(f"column.{c}") for c in res.columns if i18n.has_text(page.lang, f"column.{c}")}
     answer = answers.targeting_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), res.parameters.get("definition"),
-                                      res.parameters, res.figures, models)
+                                      res.parameters, res.figures, models, lang=page.lang)
     return page.render("targeting.html", res=res, models=models, did=did, spec=spec, did_spec=did_spec, answer=answer,
                        column_labels=column_labels,
                        definitions=defs, definition=res.parameters.get("definition"), level=level, period=period,

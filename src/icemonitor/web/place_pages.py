@@ -56,6 +56,36 @@ def sweep_places(page: Page, place: Any, rows: list[dict[str, Any]]) -> list[dic
     return rows
 
 
+def _county_name(page: Page, name: str) -> str:
+    """A county's name in the page's language ('condado de Los Ángeles' in Spanish)."""
+    from icemonitor.places.place_names import spanish_county_name
+
+    return spanish_county_name(name) if page.lang == "es" else name
+
+
+def _aor_name(page: Page, code: str) -> str:
+    """A field office's name in the page's language ('Los Ángeles' in Spanish)."""
+    from icemonitor.places.place_names import spanish_name
+
+    name = queries.aor_names().get(code, code)
+    return spanish_name(name) if page.lang == "es" else name
+
+
+def _region(page: Page, place: Any) -> dict[str, Any] | None:
+    """For a region (a named group of places, places/data/place_groups.yaml): its members as links, and where its
+    definition comes from."""
+    from icemonitor.places.place_filter import place_groups
+
+    if place.level != "group":
+        return None
+    group = next((g for g in place_groups() if g["name"] == place.code or g["name"] == place.label), None)
+    if group is None:
+        return None
+    members = [{"url": place_search.place_url(code, page.lang), "label": place_search.place_name(page, code)}
+               for code in [*group.get("aors", []), *group.get("states", []), *group.get("counties", [])]]
+    return {"members": members, "source": group.get("source", ""), "n_counties": len(place.county_fips)}
+
+
 @router.get("/place/{code}", response_class=HTMLResponse)
 def place_page(request: Request, code: str) -> Response:
     page = Page(request)
@@ -65,15 +95,16 @@ def place_page(request: Request, code: str) -> Response:
         lang = request.query_params.get("lang")
         query = {"q": code, **({"lang": lang} if lang in ("en", "es") else {})}
         return RedirectResponse(f"/place?{urlencode(query)}", status_code=303)
-    if found is None or found[0].level == "group":
+    if found is None:
         return error_page(request, 404, "error.unknown_place", place=code)
     place, is_aor = found
     q = {k: v for k, v in request.query_params.items() if k in ("from", "to")}
     f = filters_from_query(q)
     d0, d1 = f.date_from, f.date_to
-    label = place.code if is_aor else place.label
+    label = place.code if is_aor else place_search.local_label(page, place)
     cover = analyses.coverage(wh, app_ref(request), place, d0, d1)
-    policies = pq.policies(wh, place)
+    policies = [{**p, "place_name": _county_name(page, p["place_name"]) if p.get("place_name") else None}
+                for p in pq.policies(wh, place)]
     figures, crim_figs = [], []
     if is_aor:
         fa = Filters("arrests", d0, d1, place.code, None)
@@ -128,7 +159,8 @@ def place_page(request: Request, code: str) -> Response:
         names = queries.aor_names()
         for r in peer["rows"]:
             r["label"] = (f"{r['peer']} – {names.get(r['peer'], r['peer'])}" if place.level == "aor"
-                          else f"{r.get('name') or r['peer']} ({r['peer']})" if place.level == "county" else r["peer"])
+                          else f"{_county_name(page, r.get('name') or r['peer'])} ({r['peer']})"
+                          if place.level == "county" else r["peer"])
         shown = peer["rows"][:PEERS_SHOWN] + [r for r in peer["rows"][PEERS_SHOWN:] if r["current"]]
         peer_note = t(f"place.peer_note_{place.level}", year=peer["year"]) + " " + defs["counted"]
         figures_peer = _figure(
@@ -143,8 +175,8 @@ def place_page(request: Request, code: str) -> Response:
     params = urlencode({k: v for k, v in q.items() if v})
     held = detention_pages.in_place(page, place, label)
     return page.render(
-        "place.html", code=place.code, place=place, label=label, is_aor=is_aor,
-        name=queries.aor_names().get(place.code, place.code) if is_aor else label,
+        "place.html", code=place.code, place=place, label=label, is_aor=is_aor, region=_region(page, place),
+        name=_aor_name(page, place.code) if is_aor else label,
         figures=figures, crim_figures=crim_figs, filters=f, sweeps=sweeps_ctx, peers=figures_peer,
         policies=policies, local_counts=local_counts, resolution=resolution,
         policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover, held=held,

@@ -32,12 +32,11 @@ def choice_label(page: Page, value: str) -> str:
 
 
 def choice_link(page: Page, value: str, lang: str | None) -> dict[str, str]:
-    """A choice as a link: a region (a group of counties, which has no page of its own) opens its sweeps."""
+    """A choice as a link: the place's search reading (a region opens its own page)."""
     extra = {"lang": lang} if lang else {}
     place = analyses.parse_place(page.wh, app_ref(page.request), value)
-    path = "/sweeps" if place.level == "group" else "/place"
-    return {"url": f"{path}?{urlencode({'place' if place.level == 'group' else 'q': value, **extra})}",
-            "label": choice_label(page, value)}
+    url = place_url(place.code, lang) if place.level == "group" else f"/place?{urlencode({'q': value, **extra})}"
+    return {"url": url, "label": choice_label(page, value)}
 
 
 def place_name(page: Page, code: str) -> str:
@@ -96,7 +95,7 @@ def place_search(request: Request) -> Response:
         return page.render("place_choices.html", asked=text, choices=choices)
     except UnknownPlace:
         place = None
-    if place is None or place.level == "group":
+    if place is None:
         from icemonitor.places.place_filter import close_names
         from icemonitor.places.place_names import suggest
 

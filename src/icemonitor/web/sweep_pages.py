@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from icemonitor.analysis.common import MEASURES
 from icemonitor.analysis.sweeps import LEVELS
 from icemonitor.errors import InputError
+from icemonitor.places.place_filter import AmbiguousPlace
 from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import parse_date
@@ -83,6 +84,11 @@ def sweeps_page(request: Request) -> HTMLResponse:
     try:
         res = sp.run(request)
         error = None
+    except AmbiguousPlace as exc:  # 'LA': ask which place, as the place search does, keeping the other filters
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("place", "in")]
+        choices = [{"url": "/sweeps?" + urlencode([*query, ("place", value)]),
+                    "label": place_search.choice_label(page, value)} for value, _ in exc.choices]
+        return page.render("place_choices.html", asked=sp.place, choices=choices, active="sweeps")
     except InputError as exc:
         res, error = None, str(exc)
     rows = sweep_rows(res, sp.place) if res else []
@@ -184,7 +190,7 @@ def sweep_page(request: Request, place: str, start: str, end: str) -> HTMLRespon
     mix = [{"method_class": k if k != "not recorded" else None, "n": v} for k, v in (row.get("method_mix") or {}).items()]
     crim = row.get("criminality")
     answer = answers.sweep_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.place_name(page, place),
-                                  measure, row, crim if isinstance(crim, dict) else None)
+                                  measure, row, crim if isinstance(crim, dict) else None, lang=page.lang)
     return page.render("sweep.html", row=row, level=level, place=place, sp=sp, res=res, fig=fig, mix=mix, answer=answer,
                        crim=crim if isinstance(crim, dict) else None, measure=measure,
                        api=f"/api/v1/sweeps?{sp.api_query()}", active="sweeps")

@@ -1,6 +1,6 @@
 """Numbers, percentages and dates in each language's conventions.
 
-en: 1,234 / 33.5% / September 24, 2017.  es: 1,234 / 33.5 % / 24 de septiembre de 2017.
+en: 1,234 / 33.5% / Sep 24, 2017.  es: 1,234 / 33.5 % / 24 sep 2017 (dates: messages/formats.py, CLDR medium).
 Spanish numbers follow the convention of Mexico and of Spanish-language media in the U.S. (CLDR es_MX), the same
 as the dashboard and its charts: one number format per language everywhere. The percent sign is separated by a
 no-break space in es.
@@ -12,15 +12,10 @@ import datetime as dt
 import re
 
 from icemonitor.errors import InputError
+from icemonitor.messages import formats
 
 NBSP = "\u00a0"
 SEPARATORS = {"en": (",", "."), "es": (",", ".")}  # (group, decimal): es as in Mexico and the U.S., like the web
-MONTHS = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"],
-    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-           "noviembre", "diciembre"],
-}
 
 
 def _seps(lang: str) -> tuple[str, str]:
@@ -51,31 +46,28 @@ def format_percent(share: float, lang: str, decimals: int = 1) -> str:
 
 
 def format_date(day: dt.date, lang: str) -> str:
+    """A day as every text of the product writes it (messages/formats.py): 'Sep 24, 2017', '24 sep 2017'."""
     _seps(lang)
-    month = MONTHS[lang][day.month - 1]
-    if lang == "en":
-        return f"{month} {day.day}, {day.year}"
-    return f"{day.day} de {month} de {day.year}"
+    return formats.day(day, lang)
 
 
-_DATE_RE = {
-    "en": re.compile(r"(January|February|March|April|May|June|July|August|September|October|November|December) "
-                     r"(\d{1,2}), (\d{4})"),
-    "es": re.compile(r"(\d{1,2}) de (enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
-                     r"diciembre) de (\d{4})"),
-}
+def _months(lang: str) -> list[str]:
+    from babel import Locale
+
+    names = Locale.parse(formats.LOCALES[lang]).months["format"]["abbreviated"]
+    return [names[i] for i in range(1, 13)]
 
 
 def parse_date(text: str, lang: str) -> dt.date:
     """Inverse of format_date (used by tests and to read dates back out of rendered text)."""
-    m = _DATE_RE[lang].fullmatch(text.strip())
+    months = _months(lang)
+    alt = "|".join(re.escape(m) for m in months)
+    pattern = rf"({alt}) (\d{{1,2}}), (\d{{4}})" if lang == "en" else rf"(\d{{1,2}}) ({alt}) (\d{{4}})"
+    m = re.fullmatch(pattern, text.strip())
     if not m:
         raise InputError("not a formatted date", field="date", value=text)
-    if lang == "en":
-        month, day, year = m.group(1), m.group(2), m.group(3)
-    else:
-        day, month, year = m.group(1), m.group(2), m.group(3)
-    return dt.date(int(year), MONTHS[lang].index(month) + 1, int(day))
+    month, day, year = (m.group(1), m.group(2), m.group(3)) if lang == "en" else (m.group(2), m.group(1), m.group(3))
+    return dt.date(int(year), months.index(month) + 1, int(day))
 
 
 def parse_number(text: str, lang: str) -> float:

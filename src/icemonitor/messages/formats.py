@@ -1,0 +1,56 @@
+"""One number and date format per language, everywhere text is shown (pages, reports, CLI text; JSON stays ISO).
+
+English follows CLDR en_US and Spanish CLDR es_US (Spanish as written in the United States, the same numbers as
+es_MX): 1,234.5 in both; days "Sep 24, 2017" / "24 sep 2017"; months "Sep 2017" / "sep 2017" (Babel's CLDR
+data, medium date format).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from typing import Any
+
+LOCALES = {"en": "en_US", "es": "es_US"}
+
+
+@cache
+def _locale(lang: str):
+    from babel import Locale
+
+    return Locale.parse(LOCALES.get(lang, LOCALES["en"]))
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def day(value: Any, lang: str) -> str:
+    """A day in the language's medium format ('Sep 24, 2017', '24 sep 2017'); text that is not a date as it is."""
+    from babel.dates import format_date
+
+    d = _as_date(value)
+    return format_date(d, "medium", locale=_locale(lang)) if d else ("–" if value is None else str(value))
+
+
+def month(value: Any, lang: str) -> str:
+    """A month ('Sep 2017', 'sep 2017') from a date or 'YYYY-MM'; other text as it is."""
+    from babel.dates import format_skeleton
+
+    text = "" if value is None else str(value)
+    d = _as_date(text + "-01" if len(text) == 7 else text)
+    return format_skeleton("yMMM", d, locale=_locale(lang)) if d else (text or "–")
+
+
+def number(value: float | int | None, lang: str, digits: int = 0) -> str:
+    """A number with thousands separators: 1,234.5 in both languages (CLDR en_US and es_US agree)."""
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
