@@ -326,12 +326,14 @@ def in_place(con: duckdb.DuckDBPyConnection, label: str, counties: Sequence[str]
     extra: dict[str, Any] = {"facilities": len(figures), "held_during_day": None, "held_at_midnight": None,
                              "held_before": None, "before": before, "monthly": [], "unplaced": unplaced}
     if first is None or not (first <= day <= last):
-        coverage |= {"status": "none", "share": 0.0, "reason": f"DDP's facility records cover {first} to {last}; "
-                                                                f"{day} is outside: no figure (not zero)."}
+        coverage |= {"status": "none", "share": 0.0,
+                     "reason": msg("DDP's facility records cover {first} to {last}; {day} is outside: no figure (not "
+                                   "zero).", first=first, last=last, day=day)}
         caveats.append(coverage["reason"])
     elif not figures:
         coverage |= {"status": "none", "share": 0.0,
-                     "reason": f"No ICE detention facility in the records for {label}: no figure (not zero)."}
+                     "reason": msg("No ICE detention facility in the records for {place}: no figure (not zero).",
+                                   place=label)}
         caveats.append(coverage["reason"])
     else:
         extra |= {k: sum(f[k] for f in figures if f[k] is not None)
@@ -342,8 +344,9 @@ def in_place(con: duckdb.DuckDBPyConnection, label: str, counties: Sequence[str]
                                       "d.detention_facility_code = p.facility_code WHERE list_contains(?, "
                                       "p.county_fips) GROUP BY ALL) GROUP BY month ORDER BY month", [fips])
     if unplaced["facilities"]:
-        caveats.append(f"{unplaced['facilities']} facilities holding {unplaced['people']:,} people on {day} could "
-                       f"not be placed in any county; some of them may be in {label}.")
+        caveats.append(msg("{n} facilities holding {people:,} people on {day} could not be placed in any county; some "
+                           "of them may be in {place}.", n=unplaced["facilities"], people=unplaced["people"], day=day,
+                           place=label))
     return AnalysisResult(name="detention_in_place", parameters=params, figures=figures, definitions=defs,
                           releases=sorted({f["release_id"] for f in figures}), caveats=caveats, extra=extra,
                           coverage=coverage)

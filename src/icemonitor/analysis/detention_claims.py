@@ -20,15 +20,24 @@ import duckdb
 
 from icemonitor.analysis import detention
 from icemonitor.analysis.common import has_table
+from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 
 Verdict = Callable[[Any, float], tuple[str, float, float, str]]  # claims._verdict: (claim, observed) -> ...
 
 TABLE = "detained"
 DEFINITIONS = ("currently_detained", "held_during_day", "held_at_midnight")
-SOURCES = {"currently_detained": "ICE's detention-statistics posting stating that date (detention_snapshots)",
-           "held_during_day": "DDP facility daily population, summed over facilities (detention_facility_days)",
-           "held_at_midnight": "DDP facility daily population, summed over facilities (detention_facility_days)"}
+SOURCES = {"currently_detained": msg("ICE's detention-statistics posting stating that date (detention_snapshots)"),
+           "held_during_day": msg("DDP facility daily population, summed over facilities (detention_facility_days)"),
+           "held_at_midnight": msg("DDP facility daily population, summed over facilities (detention_facility_days)")}
+
+
+def _semicolons(items: list[Any]) -> Any:
+    """Items joined with '; ' as one message (each rendered in the reader's language)."""
+    out: Any = items[0]
+    for item in items[1:]:
+        out = msg("{a}; {b}", a=out, b=item)
+    return out
 
 
 def _measures(con: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -43,14 +52,17 @@ def _measures(con: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[dict[str, d
             found["currently_detained"] = {"count": f["people"], "date": f["date"], "source_file": f["source_file"],
                                            "sheet": f["source_sheet"], "cell": f["cell"], "release_id": f["release_id"]}
         else:
-            nearest.append(f"{f['people']:,} stated for {f['date']} ({f['source_file']})")
+            nearest.append(msg("{n:,} stated for {day} ({file})", n=f["people"], day=f["date"], file=f["source_file"]))
     (first, last) = con.execute("SELECT min(date), max(date) FROM detention_facility_days").fetchone()
     for m in ("held_during_day", "held_at_midnight"):
         if m not in found:
-            missing[m] = f"DDP's facility records cover {first} to {last}; {day} is outside (no figure, not zero)"
+            missing[m] = msg("DDP's facility records cover {first} to {last}; {day} is outside (no figure, not zero)",
+                             first=first, last=last, day=day)
     if "currently_detained" not in found:
-        missing["currently_detained"] = f"no ICE posting states a currently-detained figure for {day}" + (
-            f" (nearest: {'; '.join(nearest)})" if nearest else "")
+        missing["currently_detained"] = (
+            msg("no ICE posting states a currently-detained figure for {day} (nearest: {nearest})", day=day,
+                nearest=_semicolons(nearest)) if nearest else
+            msg("no ICE posting states a currently-detained figure for {day}", day=day))
     return found, missing
 
 
@@ -62,17 +74,17 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Any, row: dict[str, An
     wanted = claim.filters.get("definition")
     unknown = set(claim.filters) - {"definition"}
     if not has_table(con, "detention_snapshots") or not has_table(con, "detention_facility_days"):
-        return {**row, "verdict": "not checkable", "reason": "no detention tables in this warehouse"}
+        return {**row, "verdict": "not checkable", "reason": msg("no detention tables in this warehouse")}
     if claim.metric != "count" or unknown or (wanted is not None and wanted not in DEFINITIONS):
         return {**row, "verdict": "not checkable",
-                "reason": f"a `{TABLE}` claim is a count with at most the filter `definition` "
-                          f"({' | '.join(DEFINITIONS)})"}
+                "reason": msg("a `{table}` claim is a count with at most the filter `definition` ({names})",
+                              table=TABLE, names=" | ".join(DEFINITIONS))}
     if claim.period.from_ != claim.period.to:
-        return {**row, "verdict": "not checkable", "reason": "a claim of people held is about one day: give the "
-                                                             "period with from = to"}
+        return {**row, "verdict": "not checkable", "reason": msg("a claim of people held is about one day: give "
+                                                                 "the period with from = to")}
     if not vocabulary.is_nation(claim.place):
         return {**row, "verdict": "not checkable",
-                "reason": "claims of people held are checked nationally only (place US)"}
+                "reason": msg("claims of people held are checked nationally only (place US)")}
     day = claim.period.from_
     found, missing = _measures(con, day)
     used = [wanted] if wanted else [m for m in DEFINITIONS if m in found]
@@ -93,24 +105,27 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Any, row: dict[str, An
                          "covered": [x["definition"] for x in measures if x["count"] is not None],
                          "not_covered": {m: r for m, r in missing.items()}})
     if not chosen:
-        why = "; ".join(f"{m}: {missing[m]}" for m in used) if used else "; ".join(f"{m}: {r}" for m, r in
-                                                                                    missing.items())
-        row.update(verdict="not checkable", reason=f"not checkable: {why}")
+        why = _semicolons([msg("{name}: {why}", name=m, why=missing[m]) for m in (used or missing)])
+        row.update(verdict="not checkable", reason=msg("not checkable: {why}", why=why))
         return row
     verdicts = {x["verdict"] for x in chosen}
     slack = verdict_of(tol, chosen[0]["count"])[2]
-    detail = "; ".join(f"{x['definition']} {x['count']:,} ({x['verdict']})" for x in chosen)
+    detail = _semicolons([msg("{name} {n:,} ({verdict})", name=x["definition"], n=x["count"],
+                              verdict=x["verdict"]) for x in chosen])
     head = comparisons[claim.comparison]
     if len(verdicts) == 1:
         verdict = verdicts.pop()
-        reason = f"{'holds' if verdict == 'consistent' else 'fails'}: {head} under {detail}"
+        reason = (msg("holds: {comparison} under {detail}", comparison=head, detail=detail) if verdict == "consistent"
+                  else msg("fails: {comparison} under {detail}", comparison=head, detail=detail))
     else:
         verdict = "depends on definition"
-        reason = f"depends on the definition: {detail}"
+        reason = msg("depends on the definition: {detail}", detail=detail)
     if not wanted and missing:
-        reason += "; not checkable under " + "; ".join(f"{m} ({r})" for m, r in missing.items())
+        reason = msg("{reason}; not checkable under {others}", reason=reason, others=_semicolons(
+            [msg("{name} ({why})", name=m, why=r) for m, r in missing.items()]))
     first = chosen[0]
     row.update(observed=first["count"], difference=first["difference"], verdict=verdict, tolerance=slack,
-               reason=reason, definition=", ".join(f"{x['definition']}: {x['definition_text']}" for x in chosen),
+               reason=reason, definition=_semicolons([msg("{name}: {text}", name=x["definition"], text=x["definition_text"])
+                                                      for x in chosen]),
                sql="analysis/detention.held_on", parameters=[day.isoformat()])
     return row

@@ -12,6 +12,7 @@ import duckdb
 from icemonitor.analysis.common import has_table
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.schema import aggregate_tables
 
 PANELS = {"atd": "detention_atd", "semiannual": "detention_semiannual", "segregation": "detention_segregation"}
@@ -39,10 +40,10 @@ def panel(con: duckdb.DuckDBPyConnection, name: str, filters: dict[str, Any], or
                       [*given.values(), limit])
     names = [d[0] for d in cur.description]
     figures = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    caveats = [] if figures else ["No posting reports a figure for this selection: no figure (not zero)."]
+    caveats = [] if figures else [msg("No posting reports a figure for this selection: no figure (not zero).")]
     if name == "semiannual":
-        caveats.append("A 0 ICE put where an earlier posting had a number (its tables refilled before an update) is "
-                       "left out; the earlier number stands (detention_exclusions, reason zero_placeholder).")
+        caveats.append(msg("A 0 ICE put where an earlier posting had a number (its tables refilled before an update) "
+                           "is left out; the earlier number stands (detention_exclusions, reason zero_placeholder)."))
     return AnalysisResult(name=f"detention_{name}", parameters=given, figures=figures,
                           definitions=_definitions(table), releases=sorted({f["release_id"] for f in figures}),
                           caveats=caveats)
