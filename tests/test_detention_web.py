@@ -141,7 +141,7 @@ def test_place_pages_and_the_api_give_the_same_count_of_people_held(warehouse_cl
 
 @pytest.mark.parametrize(("lang", "text"), [("en", "No ICE detention facility in the records for Loving County, TX"),
                                             ("es", "No hay ninguna instalación de detención de ICE en los registros "
-                                                   "para Loving County, TX")])
+                                                   "para condado de Loving, TX")])
 def test_a_place_without_a_facility_says_so_not_zero(warehouse_client, lang, text) -> None:
     html = warehouse_client.get("/place/48301", params={"lang": lang}).text
     section = html[html.index('id="detention"'):html.index('id="peers"')]
@@ -228,3 +228,20 @@ def test_facilities_are_placed_the_same_on_every_build(warehouse_path) -> None:
                                                                 "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
                            ).stdout for seed in ("1", "2")]
     assert runs[0] == runs[1] and runs[0].count("\n") == 3  # the two published lists and the places
+
+
+@pytest.mark.parametrize("table", ["atd", "semiannual", "segregation", "authorised_facilities"])
+def test_the_new_panels_download_whole_with_provenance(warehouse_client, warehouse_con, table) -> None:
+    from icemonitor.web.api_detention import DOWNLOADS
+
+    name = DOWNLOADS[table]
+    rows = warehouse_con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # noqa: S608 - a fixed name
+    assert rows > 0
+    res = warehouse_client.get(f"/api/v1/detention/download/{table}", params={"format": "csv"})
+    assert res.status_code == 200
+    lines = res.text.splitlines()
+    assert any(line.startswith("# ") for line in lines)
+    body = [line for line in lines if not line.startswith("#")]
+    assert len(list(csv.DictReader(io.StringIO("\n".join(body))))) == rows
+    html = warehouse_client.get("/detention").text
+    assert f"/api/v1/detention/download/{table}?format=parquet" in html

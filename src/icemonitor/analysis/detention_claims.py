@@ -121,8 +121,8 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Any, row: dict[str, An
         verdict = "depends on definition"
         reason = msg("depends on the definition: {detail}", detail=detail)
     if not wanted and missing:
-        reason = msg("{reason}; not checkable under {others}", reason=reason, others=_semicolons(
-            [msg("{name} ({why})", name=m, why=r) for m, r in missing.items()]))
+        others = [msg("{name} ({why})", name=m, why=r) for m, r in missing.items()]
+        reason = msg("{reason}; not checkable under {others}", reason=reason, others=_semicolons(others))
     first = chosen[0]
     row.update(observed=first["count"], difference=first["difference"], verdict=verdict, tolerance=slack,
                reason=reason, definition=_semicolons([msg("{name}: {text}", name=x["definition"], text=x["definition_text"])

@@ -104,7 +104,8 @@ def in_place(
 DOWNLOADS = {"snapshots": "detention_snapshots", "monthly": "detention_monthly",
              "facility_days": "detention_facility_days", "facilities": "detention_facility_places",
              "facility_list": "detention_facility_list", "exclusions": "detention_exclusions",
-             "postings": "detention_postings"}
+             "postings": "detention_postings", "atd": "detention_atd", "semiannual": "detention_semiannual",
+             "segregation": "detention_segregation", "authorised_facilities": "detention_authorised_facilities"}
 # tables without a release_id column: the releases they are derived from
 DERIVED_FROM = {"detention_facility_list": ("detention_facility_rows", "detention_facility_days")}
 
@@ -113,7 +114,8 @@ DERIVED_FROM = {"detention_facility_list": ("detention_facility_rows", "detentio
                                                    "description": "The whole table, with its provenance"}, **ERRORS})
 def download(
     request: Request,
-    table: Literal["snapshots", "monthly", "facility_days", "facilities", "facility_list", "exclusions", "postings"],
+    table: Literal["snapshots", "monthly", "facility_days", "facilities", "facility_list", "exclusions", "postings",
+                   "atd", "semiannual", "segregation", "authorised_facilities"],
     format: Literal["csv", "parquet"] = Query("csv", description="csv (provenance in '#' lines on top) or parquet "
                                                                  "(provenance in the file's key-value metadata)"),
 ) -> Response:
@@ -122,7 +124,7 @@ def download(
     from icemonitor.analysis.common import has_table
     from icemonitor.schema import aggregate_tables
     from icemonitor.web import export
-    from icemonitor.web.pages import _file_chunks
+    from icemonitor.web.pages import close_after
 
     wh = request.app.state.warehouse
     name = DOWNLOADS[table]
@@ -132,10 +134,11 @@ def download(
     source = wh.batches(f'SELECT * FROM "{name}"')  # a name from DOWNLOADS, never the request's text
     stem = f"icemonitor_{name}"
     if format == "csv":
-        return StreamingResponse(export.csv_chunks(source, source.schema, prov), media_type="text/csv; charset=utf-8",
+        return StreamingResponse(close_after(export.csv_chunks(source, source.schema, prov), source),
+                                 media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
-    sink = export.parquet_file(source, source.schema, prov)
-    return StreamingResponse(_file_chunks(sink), media_type="application/vnd.apache.parquet",
+    return StreamingResponse(close_after(export.parquet_chunks(source, source.schema, prov), source),
+                             media_type="application/vnd.apache.parquet",
                              headers={"Content-Disposition": f'attachment; filename="{stem}.parquet"'})
 
 

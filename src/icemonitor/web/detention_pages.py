@@ -166,7 +166,7 @@ def detention_page(request: Request) -> HTMLResponse:
     t = page.t
     con = page.wh.cursor()
     common = dict(defs=detention.definitions(page.lang), active="detention", api="/api/v1/detention/now",
-                  downloads=tuple(api_detention.DOWNLOADS))
+                  downloads=tuple(d for d, name in api_detention.DOWNLOADS.items() if name in page.wh.tables()))
     if not detention.has_detention_tables(con):  # a warehouse built without the detention releases
         return page.render("detention.html", now=None, changes=None, biggest=None, unlisted=None, adp_spec=None,
                            map_spec=None, off_map=None, answer=None, **common)

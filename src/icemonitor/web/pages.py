@@ -266,15 +266,15 @@ def download(request: Request, fmt: str) -> Response:
         source = page.wh.batches(sql, params, export.BATCH_ROWS)
         schema = source.schema
     if fmt == "csv":
-        return StreamingResponse(_closing(export.csv_chunks(source, schema, prov), source),
+        return StreamingResponse(close_after(export.csv_chunks(source, schema, prov), source),
                                  media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
-    return StreamingResponse(_closing(export.parquet_chunks(source, schema, prov), source),
+    return StreamingResponse(close_after(export.parquet_chunks(source, schema, prov), source),
                              media_type="application/vnd.apache.parquet",
                              headers={"Content-Disposition": f'attachment; filename="{stem}.parquet"'})
 
 
-def _closing(chunks, source):
+def close_after(chunks, source):
     """The chunks, then the batch reader closed (also when the client goes away mid-download)."""
     try:
         yield from chunks
