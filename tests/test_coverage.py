@@ -210,3 +210,94 @@ def test_sweep_chart_leaves_days_without_records_empty_not_zero(warehouse_path):
                             [{"from": "2020-01-01", "to": "2020-01-02"}]) == [
         {"day": "2020-01-01", "n": 0}, {"day": "2020-01-02", "n": 3}, {"day": "2020-01-03", "n": None},
         {"day": "2020-01-04", "n": None}]
+
+
+def _months(first: str, last: str) -> list[str]:
+    return [p.strftime("%Y-%m") for p in pd.period_range(first, last, freq="M")]
+
+
+def test_place_trend_leaves_months_without_records_empty_and_marks_partial_months(warehouse_path, warehouse_client):
+    """Los Angeles County over 2019-01..2025-12: months no counted LOS record covers (read from coverage_spans
+    directly) are null under the 'no records' band, June 2025 (the LOS extract, 1-10 June) is partial, and the
+    covered months carry the page's own counts (0 never stands for a month without records)."""
+    import datetime as dt
+
+    from icemonitor.places.place_filter import parse_exact
+    from icemonitor.web import analyses, charts, place_queries as pq
+    from icemonitor.web.db import Warehouse
+    from icemonitor.web.place_pages import trend_months
+
+    wh = Warehouse(warehouse_path)
+    d0, d1 = dt.date(2019, 1, 1), dt.date(2025, 12, 31)
+    spans = wh.cursor().execute(
+        "SELECT span_from, span_to FROM coverage_spans WHERE table_name = 'arrests' AND counted AND aor = 'LOS' "
+        "AND span_to >= ? AND span_from <= ?", [d0, d1]).fetchall()
+    covered = {d.strftime("%Y-%m-%d") for a, b in spans for d in pd.date_range(max(a, d0), min(b, d1))}
+    expected = {}
+    for m in _months("2019-01", "2025-12"):
+        days = {d.strftime("%Y-%m-%d") for d in pd.date_range(m + "-01", pd.Period(m).end_time.date())}
+        expected[m] = "none" if not days & covered else "full" if days <= covered else "partial"
+    assert expected["2025-06"] == "partial" and expected["2019-08"] == "full"
+    assert {m for m, s in expected.items() if s != "none" and m >= "2019-10"} == {"2025-06"}
+
+    place = parse_exact("06037", lambda p: SHARED / p)
+    months = trend_months(analyses.coverage(wh, lambda p: SHARED / p, place, d0, d1))
+    assert months == expected
+    rows = pq.trend(wh, place, d0, d1)["rows"]
+    spec = charts.trend_with_policies(rows, [], lambda key, **kw: key, "t", months)
+    line = next(x for x in spec["layer"] if x["mark"]["type"] == "line")["data"]["values"]
+    have = {(r["month"], r["method_class"]): r["n"] for r in rows}
+    assert {r["month"] for r in line} == set(expected)
+    for r in line:
+        status = expected[r["month"]]
+        assert r["n"] == (None if status == "none" else have.get((r["month"], r["method_class"]), 0)), r
+        assert bool(r["coverage"]) == (status == "partial")
+    assert sum(r["n"] for r in line if r["month"] == "2025-06") == sum(
+        n for (m, _), n in have.items() if m == "2025-06") > 0
+    bands = {x["mark"]["color"]: x["data"]["values"] for x in spec["layer"] if x["mark"]["type"] == "rect"}
+    assert bands["#bbbbbb"] == [
+        {"from": "2019-09-01", "to": "2025-05-31", "label": "chart.no_records"},
+        {"from": "2025-07-01", "to": "2025-12-31", "label": "chart.no_records"}]
+    assert bands["#dddddd"] == [{"from": "2025-06-01", "to": "2025-06-30", "label": "chart.partial_month"}]
+    # the page, in both languages, draws the bands with the sweep chart's 'no records' words
+    es = warehouse_client.get("/place/06037", params={"from": "2019-01-01", "to": "2025-12-31", "lang": "es"})
+    assert es.status_code == 200
+    assert "Sin registros: los registros no cubren" in es.text and "Cobertura parcial" in es.text
+    en = warehouse_client.get("/place/06037", params={"from": "2019-01-01", "to": "2025-12-31", "lang": "en"}).text
+    assert "No records: the records do not cover" in en and "Partly covered" in en
+
+
+def test_report_chart_and_baseline_never_count_days_without_records(warehouse_con):
+    """Los Angeles County, 1-26 June 2025 (the issue's 'nearby weeks averaged 0.0 arrests'): the records cover
+    1-10 June only (the raw LOS extract's dates), so no shifted window is covered and no average is given in either
+    language; the chart's days outside the extract are null under a 'no records' band, never zero bars."""
+    import datetime as dt
+
+    from icemonitor.present.charts import daily_spec
+    from icemonitor.present.facts import build_facts
+    from icemonitor.present.i18n import messages
+    from icemonitor.present.report import render
+
+    raw = pd.read_csv(SHARED / "ice" / "bln-la-aor-arrests" / "la_arrests_2025-06-01_10_transcribed.csv", dtype=str)
+    first, last = (pd.to_datetime(raw["arrest_date"].str[:10]).dt.date.agg(f) for f in ("min", "max"))
+    rf = build_facts(warehouse_con, "06037", "2025-06-01", "2025-06-26", lambda p: SHARED / p)
+    assert rf.coverage["status"] == "partial" and "cav_no_baseline" in rf.caveats
+    assert not any(k.startswith("baseline") for k in rf.facts)
+    lo, hi = dt.date(2025, 6, 1) - dt.timedelta(weeks=4), dt.date(2025, 6, 26) + dt.timedelta(weeks=4)
+    by_day: dict[str, list] = {}
+    for r in rf.chart_days:
+        by_day.setdefault(r["day"], []).append(r["events"])
+    outside = [d.date().isoformat() for d in pd.date_range(lo, hi) if not first <= d.date() <= last]
+    assert all(by_day[d] == [None] for d in outside)
+    assert all(None not in v for d, v in by_day.items() if first.isoformat() <= d <= last.isoformat())
+    assert sum(e for v in by_day.values() for e in v if e is not None) == rf.facts["total"].value > 0
+    spec = daily_spec(rf, messages("en"))
+    bars = next(x for x in spec["layer"] if x["mark"]["type"] == "bar")["data"]["values"]
+    assert all(v["events"] is not None for v in bars)
+    gaps = next(x for x in spec["layer"] if x["mark"].get("color") == "#bbbbbb")["data"]["values"]
+    assert [(g["start"], g["end"]) for g in gaps] == [
+        (lo.isoformat(), first.isoformat()), ((last + dt.timedelta(days=1)).isoformat(),
+                                              (hi + dt.timedelta(days=1)).isoformat())]
+    en, es = render(rf, "en", "html"), render(rf, "es", "html")
+    assert "averaged" not in en.text and "promedi" not in es.text
+    assert "no records for these days" in en.charts[0][1] and "no hay registros" in es.charts[0][1]

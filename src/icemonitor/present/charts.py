@@ -15,9 +15,15 @@ COLORS = {"at_large": "#b2182b", "custodial": "#2166ac", "other": "#999999", "(n
 def daily_spec(rf: ReportFacts, labels: dict[str, str]) -> dict[str, Any]:
     """Daily counted arrests by method class, the period and the 4 weeks on each side; the period shaded."""
     values = [{"day": r["day"], "method": labels.get(f"chartmethod_{r['method_class']}", r["method_class"]),
-               "events": r["events"]} for r in rf.chart_days]
+               "events": r["events"]} for r in rf.chart_days if r["events"] is not None]
     order = [labels.get(f"chartmethod_{m}", m) for m in COLORS]
     shade = [{"start": rf.date_from.isoformat(), "end": (rf.date_to + dt.timedelta(days=1)).isoformat()}]
+    gaps = no_record_bands(rf.chart_days, labels["chart_no_records"])
+    gap_layers = [{"data": {"values": gaps}, "mark": {"type": "rect", "color": "#bbbbbb", "opacity": 0.35},
+                   "encoding": {"x": {"field": "start", "type": "temporal"}, "x2": {"field": "end"}}},
+                  {"data": {"values": gaps[:1]}, "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 3,
+                                                           "dy": 3, "fontSize": 9, "y": 0, "color": "#444"},
+                   "encoding": {"x": {"field": "start", "type": "temporal"}, "text": {"field": "label"}}}] if gaps else []
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "width": 560, "height": 220,
@@ -33,9 +39,24 @@ def daily_spec(rf: ReportFacts, labels: dict[str, str]) -> dict[str, Any]:
                  "color": {"field": "method", "type": "nominal", "title": labels["chart_method"],
                            "scale": {"domain": order, "range": list(COLORS.values())}},
              }},
+            *gap_layers,  # days without records: a grey band, no bar (never a zero)
         ],
         "config": {"font": "DejaVu Sans", "legend": {"orient": "bottom"}},
     }
+
+
+def no_record_bands(days: list[dict[str, Any]], label: str) -> list[dict[str, str]]:
+    """Runs of chart days without records (events None) as bands {start, end (the day after), label}."""
+    out: list[dict[str, str]] = []
+    for r in days:
+        if r["events"] is not None:
+            continue
+        end = (dt.date.fromisoformat(r["day"]) + dt.timedelta(days=1)).isoformat()
+        if out and out[-1]["end"] == r["day"]:
+            out[-1]["end"] = end
+        else:
+            out.append({"start": r["day"], "end": end, "label": label})
+    return out
 
 
 def county_spec(rf: ReportFacts, labels: dict[str, str], lang: str = "en") -> dict[str, Any] | None:

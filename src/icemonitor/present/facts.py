@@ -242,13 +242,31 @@ def _place_span(con, place: str, ref: Any) -> tuple[dt.date | None, dt.date | No
     return con.execute(f"SELECT min(event_date), max(event_date) FROM {src} WHERE {where.sql()}", where.params).fetchone()
 
 
+def chart_days(figures: list[dict[str, Any]], d0: dt.date, d1: dt.date,
+               cover: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The daily chart's rows (day, method_class, events): the summary's figures on the days the records cover,
+    and one row with events None (no records, a gap, never 0) for each day of [d0, d1] no covered span reaches
+    (query.coverage of the place and days; coverage unknown: every day taken as covered)."""
+    rows = [{"day": str(f["day"]), "method_class": f["method_class"], "events": f["events"]} for f in figures]
+    if not cover or cover.get("status") == "unknown":
+        return rows
+    spans = [(str(s["from"]), str(s["to"])) for s in cover.get("covered_spans") or []]
+    day = d0
+    while day <= d1:
+        iso = day.isoformat()
+        if not any(a <= iso <= b for a, b in spans):
+            rows.append({"day": iso, "method_class": None, "events": None})
+        day += dt.timedelta(days=1)
+    return sorted(rows, key=lambda r: r["day"])
+
+
 def _baseline(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
     """Same weekdays 1-4 weeks before and after: mean of the shifted windows the place's data fully cover."""
     lo, hi = d0 - dt.timedelta(weeks=4), d1 + dt.timedelta(weeks=4)
     res = summary(con, TABLE, by=["day", "method_class"], date_from=lo, date_to=hi, place=place, ref=ref)
     q = _call("summary", table=TABLE, by=["day", "method_class"], date_from=lo.isoformat(), date_to=hi.isoformat(),
               place=place)
-    rf.chart_days = [{"day": f["day"], "method_class": f["method_class"], "events": f["events"]} for f in res.figures]
+    rf.chart_days = chart_days(res.figures, lo, hi, res.coverage)
     first, last = _place_span(con, place, ref)
     parsed = parse_place(con, place, ref)
     label = parsed.label if parsed is not None else place

@@ -65,15 +65,44 @@ def gap_bands(days: list[dict]) -> list[dict]:
     return out
 
 
-def fill_months(rows: list[dict], key: str) -> list[dict]:
+def month_coverage(d0: dt.date, d1: dt.date, covered_spans: list[dict]) -> dict[str, str]:
+    """'YYYY-MM' -> full | partial | none for each month of [d0, d1], from query.coverage's covered_spans (a span
+    naming some of the place's AORs covers its days only in part). A month is full when every one of its days
+    (within [d0, d1]) is covered for every AOR, none when no record covers any of its days, else partial."""
+    spans = [(dt.date.fromisoformat(str(s["from"])), dt.date.fromisoformat(str(s["to"])), not s.get("aors"))
+             for s in covered_spans]
+    out: dict[str, str] = {}
+    for month in _month_range(d0.isoformat()[:7], d1.isoformat()[:7]):
+        a = max(d0, dt.date.fromisoformat(month + "-01"))
+        b = min(d1, dt.date.fromisoformat(_month_end(month)))
+        days = (b - a).days + 1
+        full = some = 0
+        for s0, s1, whole in spans:
+            n = (min(b, s1) - max(a, s0)).days + 1
+            if n > 0:
+                some += n
+                full += n if whole else 0
+        out[month] = "full" if full >= days else "partial" if some else "none"
+    return out
+
+
+def fill_months(rows: list[dict], key: str, months: dict[str, str] | None = None) -> list[dict]:
     """Complete a month x class series: 0 for a class absent in a month that has data, None (a gap that breaks
-    the line) for a month with no data at all, e.g. between two releases years apart."""
+    the line) for a month with no data at all, e.g. between two releases years apart. With `months`
+    (month_coverage), the months are those, None where no records cover the month (never 0), 0 for a covered month
+    without events, and each row says whether its month is only partly covered."""
     if not rows:
         return []
     covered = {r["month"] for r in rows}
     classes = sorted({r[key] for r in rows}, key=lambda c: (c is None, c or ""))
     have = {(r["month"], r[key]): r["n"] for r in rows}
     out = []
+    if months is not None:
+        for month, status in months.items():
+            for c in classes:
+                n = None if status == "none" else have.get((month, c), 0)
+                out.append({"month": month, key: c, "n": n, "partial": status == "partial"})
+        return out
     for month in _month_range(min(covered), max(covered)):
         for c in classes:
             n = have.get((month, c), 0 if month in covered else None)
@@ -81,13 +110,32 @@ def fill_months(rows: list[dict], key: str) -> list[dict]:
     return out
 
 
-def trend(rows: list[dict], t: T, title: str, partial: list[dict] | None = None) -> Spec:
+def month_bands(months: dict[str, str], status: str) -> list[dict]:
+    """Runs of months with `status` (month_coverage) as bands [{"from": first day, "to": last day}]."""
+    out: list[dict] = []
+    for month, s in months.items():
+        if s != status:
+            continue
+        if out and out[-1]["next"] == month:
+            out[-1].update(to=_month_end(month), next=_next_month(month))
+        else:
+            out.append({"from": month + "-01", "to": _month_end(month), "next": _next_month(month)})
+    return [{"from": b["from"], "to": b["to"]} for b in out]
+
+
+def trend(rows: list[dict], t: T, title: str, partial: list[dict] | None = None,
+          months: dict[str, str] | None = None) -> Spec:
     """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape.
 
     Months without any data are gaps in the lines, not zeros. `partial` (queries.partial_coverage) shades the
     runs of months that only a few AORs' records cover, labelled with those AORs, so a national line that is one
-    office's production there is not read as a national count."""
-    data = _labelled(fill_months(rows, "method_class"), "method_class", t, "class")
+    office's production there is not read as a national count. `months` (month_coverage of the place): months no
+    record covers are gaps under a grey 'no records' band, partly covered months a lighter band and a note in
+    the tooltip, so a few days are not read as a whole month."""
+    data = _labelled(fill_months(rows, "method_class", months), "method_class", t, "class")
+    if months is not None:
+        for r in data:
+            r["coverage"] = t("chart.partial_month") if r.pop("partial") else ""
     present = [r["method_class"] or "unclassified" for r in rows]
     enc_class = {"field": "label", "type": "nominal", "title": t("chart.method_class"),
                  "scale": _scale(t, "class", present)}
@@ -122,7 +170,30 @@ def trend(rows: list[dict], t: T, title: str, partial: list[dict] | None = None)
         line = {k: spec.pop(k) for k in ("data", "mark", "encoding")}
         spec["layer"] = [band, label, line] if wide else [band, line]  # narrow bands: tooltip only
         spec["description"] = t("chart.trend_desc") + " " + t("chart.partial_desc")
+    if months is not None:
+        _coverage_layers(spec, months, t)
     return spec
+
+
+def _coverage_layers(spec: Spec, months: dict[str, str], t: T) -> None:
+    """Months without records as a grey band (chart.no_records, as on the sweep's daily chart), partly covered
+    months as a lighter band and a note in the tooltip: layers under the trend's line."""
+    enc = spec["encoding"] if "encoding" in spec else spec["layer"][-1]["encoding"]
+    enc["tooltip"].append({"field": "coverage", "title": t("chart.coverage")})
+    bands = []
+    for status, colour, opacity, key in (("none", "#bbbbbb", 0.35, "chart.no_records"),
+                                         ("partial", "#dddddd", 0.3, "chart.partial_month")):
+        values = [{**b, "label": t(key)} for b in month_bands(months, status)]
+        if values:
+            bands.append({"data": {"values": values}, "mark": {"type": "rect", "color": colour, "opacity": opacity},
+                          "encoding": {"x": {"field": "from", "type": "temporal"}, "x2": {"field": "to"},
+                                       "tooltip": [{"field": "label", "title": t("chart.coverage")}]}})
+    if not bands:
+        return
+    if "layer" not in spec:
+        spec["layer"] = [{k: spec.pop(k) for k in ("data", "mark", "encoding")}]
+    spec["layer"] = bands + spec["layer"]
+    spec["description"] = spec["description"] + " " + t("chart.no_records")
 
 
 def ranked_bars(rows: list[dict], t: T, title: str, field: str, field_title: str) -> Spec:
@@ -238,14 +309,16 @@ def policy_group(kind: str) -> str:
     return "state_law"
 
 
-def trend_with_policies(rows: list[dict], policies: list[dict], t: T, title: str) -> Spec:
+def trend_with_policies(rows: list[dict], policies: list[dict], t: T, title: str,
+                        coverage: dict[str, str] | None = None) -> Spec:
     """The monthly trend with the place's policy timeline on the same time axis (layered rect and rule marks).
 
     Each policy in force during the trend's months is a shaded band from its start (or the first month) to its
     end (or the last month); each start inside the months is a dashed rule with a short text label, so the kind
-    reads without colour. Policies wholly outside the months are left to the table under the chart."""
-    line = trend(rows, t, title)
-    months = sorted({r["month"] for r in rows})
+    reads without colour. Policies wholly outside the months are left to the table under the chart. `coverage`:
+    month_coverage of the place and period (trend's `months`)."""
+    line = trend(rows, t, title, months=coverage)
+    months = sorted(coverage) if coverage else sorted({r["month"] for r in rows})
     if not months:
         return line
     x0, x1 = months[0] + "-01", _month_end(months[-1])
@@ -285,9 +358,9 @@ def trend_with_policies(rows: list[dict], policies: list[dict], t: T, title: str
                                 "dy": -2, "fontSize": 10, "y": 0},
                        "encoding": {"x": {"field": "start", "type": "temporal"}, "text": {"field": "label"},
                                     "tooltip": tip}})
-    trend_layer = {k: line.pop(k) for k in ("data", "mark", "encoding")}
-    line["layer"] = layers + [trend_layer]
-    line["description"] = t("chart.trend_policy_desc")
+    trend_layers = line.pop("layer") if "layer" in line else [{k: line.pop(k) for k in ("data", "mark", "encoding")}]
+    line["layer"] = layers + trend_layers
+    line["description"] = t("chart.trend_policy_desc") + (" " + t("chart.no_records") if coverage else "")
     return line
 
 
@@ -296,12 +369,13 @@ def _months_between(first: str, last: str) -> int:
     return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
 
 
-def _month_end(month: str) -> str:
+def _next_month(month: str) -> str:
     y, m = int(month[:4]), int(month[5:7])
-    y2, m2 = (y + 1, 1) if m == 12 else (y, m + 1)
-    import datetime as _dt
+    return f"{y + 1:04d}-01" if m == 12 else f"{y:04d}-{m + 1:02d}"
 
-    return (_dt.date(y2, m2, 1) - _dt.timedelta(days=1)).isoformat()
+
+def _month_end(month: str) -> str:
+    return (dt.date.fromisoformat(_next_month(month) + "-01") - dt.timedelta(days=1)).isoformat()
 
 
 def peer_bars(rows: list[dict], t: T, title: str, current_label: str) -> Spec:

@@ -86,6 +86,15 @@ def _region(page: Page, place: Any) -> dict[str, Any] | None:
     return {"members": members, "source": group.get("source", ""), "n_counties": len(place.county_fips)}
 
 
+def trend_months(cover: dict[str, Any]) -> dict[str, str] | None:
+    """Each month of the page's period: full, partial or none (charts.month_coverage) from the place's coverage
+    (query.coverage); None for a warehouse built without coverage tables."""
+    if cover.get("status") == "unknown" or not cover.get("from") or not cover.get("to"):
+        return None
+    day = dt.date.fromisoformat
+    return charts.month_coverage(day(str(cover["from"])), day(str(cover["to"])), cover.get("covered_spans") or [])
+
+
 @router.get("/place/{code}", response_class=HTMLResponse)
 def place_page(request: Request, code: str) -> Response:
     page = Page(request)
@@ -122,7 +131,8 @@ def place_page(request: Request, code: str) -> Response:
         spans = []
         place_def = t("place.def_resolved", place=label)
     title = t("place.trend_title", aor=label)
-    spec = charts.trend_with_policies(trend["rows"], policies, t, title) if trend["rows"] else None
+    months = trend_months(cover)
+    spec = charts.trend_with_policies(trend["rows"], policies, t, title, months) if trend["rows"] else None
     figures.append(_figure(
         "trend", spec, trend["rows"],
         [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
