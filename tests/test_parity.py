@@ -217,7 +217,7 @@ def test_county_page_names_the_aor_a_sweep_was_measured_in(warehouse_client):
     """The Los Angeles County page lists the September 2017 sweep measured in the LOS AOR: the row names that
     AOR and says it contains the county (EN/ES), never a bare 'LOS'."""
     for lang, words in (("en", "Los Angeles field office (LOS), the AOR containing Los Angeles County, CA"),
-                        ("es", "(LOS), la AOR que contiene el condado de Los Angeles, CA")):
+                        ("es", "(LOS), la AOR que contiene el condado de Los Ángeles, CA")):
         html = warehouse_client.get("/place/06037", params={"from": "2017-09-01", "to": "2017-09-30",
                                                             "lang": lang}).text
         block = html.split('id="sweeps"', 1)[1].split("</table>", 1)[0]
