@@ -130,7 +130,8 @@ def _page_links(links: list[str]) -> list[str]:
     out = []
     for h in links:
         h = h.split("#")[0]
-        if not h.startswith("/") or h.startswith(("//", "/api", "/static")) or re.search(r"download|\.(csv|parquet|pdf)", h):
+        if (not h.startswith("/") or h.startswith(("//", "/api", "/static"))
+                or re.search(r"download|\.(csv|parquet|pdf)", h)):
             continue
         out.append(h if "lang=" in h else h + ("&" if "?" in h else "?") + "lang=es")
     return out

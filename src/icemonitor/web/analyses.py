@@ -48,7 +48,8 @@ def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
 
     for name, d in (("from", date_from), ("to", date_to)):
         if d is not None and not EARLIEST <= d <= LATEST:
-            raise ParamError(name, msg("must lie between {first} and {last}", first=EARLIEST, last=LATEST), d.isoformat())
+            raise ParamError(name, msg("must lie between {first} and {last}", first=EARLIEST, last=LATEST),
+                             d.isoformat())
 
 
 def _cached(wh: Warehouse, key: tuple, compute: Callable[[], Any]) -> Any:

@@ -89,7 +89,8 @@ def parse_by(by: str | None) -> list[str]:
         raise ParamError("by", msg("at most {n} keys", n=MAX_GROUP_KEYS), by)
     for k in keys:
         if k not in GROUP_BY:
-            raise ParamError("by", msg("unknown key {key!r}; allowed: {choices}", key=k, choices=", ".join(GROUP_BY)), by)
+            raise ParamError("by", msg("unknown key {key!r}; allowed: {choices}", key=k, choices=", ".join(GROUP_BY)),
+                             by)
     if len(set(keys)) != len(keys):
         raise ParamError("by", msg("repeated key"), by)
     return keys
