@@ -29,6 +29,7 @@ class InputError(IcemonitorError):
         hint: str | None = None,
     ) -> None:
         self.file, self.row, self.field, self.value = file, row, field, value
+        self.message = message  # a Message when the text has translations (pages render it in their language)
         if hint is not None:
             self.hint = hint
         where = []

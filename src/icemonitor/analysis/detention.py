@@ -8,6 +8,7 @@ answer says so: no records is not zero."""
 from __future__ import annotations
 
 import csv
+import json
 import datetime as dt
 from functools import cache
 from importlib import resources
@@ -19,7 +20,7 @@ import duckdb
 from icemonitor.analysis.common import has_table
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
-from icemonitor.messages import Given, msg
+from icemonitor.messages import Given, Message, msg
 
 Statistic = Literal["bookins", "adp", "bookouts"]
 Agency = Literal["total", "ice", "cbp"]
@@ -27,7 +28,8 @@ Criminality = Literal["total", "convicted", "pending_charges", "other_immigratio
 STATISTICS = ("bookins", "adp", "bookouts")
 AGENCIES = ("total", "ice", "cbp")
 CRIMINALITIES = ("total", "convicted", "pending_charges", "other_immigration_violator", "non_criminal")
-NO_WAREHOUSE_TABLES = "The warehouse has no detention tables: build it with the detention releases (icemonitor build)."
+NO_WAREHOUSE_TABLES = msg("The warehouse has no detention tables: build it with the detention releases "
+                          "(icemonitor build).")
 
 
 @cache
@@ -58,15 +60,31 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list[str]:
+def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list[Message]:
     """ICE's known errors of one posting, as caveat lines (errors of single values, revised months and ICE's
     Semiannual 0 placeholders, left out: see `errors`)."""
-    rows = _rows(con, "SELECT reason, source_sheet, table_key, evidence FROM detention_exclusions "
+    kept = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'detention_exclusions' "
+                       "AND column_name = 'evidence_message'").fetchone()[0]  # warehouses built before it: NULL
+    rows = _rows(con, "SELECT reason, source_sheet, table_key, evidence, "
+                      f"{'evidence_message' if kept else 'NULL AS evidence_message'} FROM detention_exclusions "
                       "WHERE source_file = ? AND reason NOT IN ('value_revised', 'zero_placeholder') "
                       "ORDER BY reason, source_sheet, table_key",
                  [source_file])
-    return [f"{source_file}: {r['reason']}" + (f" ({r['source_sheet']}" + (f", {r['table_key']}" if r["table_key"] else "")
-            + ")" if r["source_sheet"] else "") + f": {r['evidence']}" for r in rows]
+    return [_posting_error(source_file, r) for r in rows]
+
+
+def _posting_error(source_file: str, r: dict[str, Any]) -> Message:
+    """One caveat line: posting, reason code, sheet and table, and the evidence (a message when the warehouse kept
+    one; else its English text, as given: rebuild the warehouse for other languages)."""
+    stored = json.loads(r["evidence_message"]) if r["evidence_message"] else None
+    evidence = Message(stored["msgid"], **stored["params"]) if stored else Given(r["evidence"], es=r["evidence"])
+    base = dict(file=source_file, reason=r["reason"], evidence=evidence)
+    if r["source_sheet"] and r["table_key"]:
+        return msg("{file}: {reason} ({sheet}, {table}): {evidence}", sheet=r["source_sheet"], table=r["table_key"],
+                   **base)
+    if r["source_sheet"]:
+        return msg("{file}: {reason} ({sheet}): {evidence}", sheet=r["source_sheet"], **base)
+    return msg("{file}: {reason}: {evidence}", **base)
 
 
 def detained_now(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> AnalysisResult:

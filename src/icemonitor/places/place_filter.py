@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.places.counties import COUNTIES_FILE, aor_codes, county_aor_periods, load_counties
 from icemonitor.places.ref import Ref
 
@@ -208,7 +209,8 @@ def parse_exact(raw: str, ref: Ref) -> Place:
                     return idx.make("county", hits[0], f"{r['county_name']}, {r['state']}", {hits[0]}, source=COUNTIES_FILE)
                 if hits and len(hits) > 1:
                     labels = ", ".join(f"{idx.county_rows[h]['county_name']} ({h})" for h in sorted(hits))
-                    raise InputError(f"ambiguous county name {raw!r}: {labels}; give the FIPS code", field="place", value=raw)
+                    raise InputError(msg("ambiguous county name {place!r}: {choices}; give the FIPS code", place=raw,
+                                         choices=labels), field="place", value=raw)
     raise UnknownPlace(raw)
 
 
@@ -216,8 +218,9 @@ class UnknownPlace(InputError):
     """No reading of the words names a place."""
 
     def __init__(self, raw: str, close: list[str] | None = None) -> None:
-        hint = f"; did you mean: {', '.join(close)}?" if close else ""
-        super().__init__(f"unknown place {raw!r}{hint}", field="place", value=raw, hint=PLACE_HINT)
+        text = (msg("unknown place {place!r}; did you mean: {close}?", place=raw, close=", ".join(close)) if close
+                else msg("unknown place {place!r}", place=raw))
+        super().__init__(text, field="place", value=raw, hint=PLACE_HINT)
 
 
 PLACE_HINT = ("a place is a state (CA, California), a county (Los Angeles County, 06037), a city (Pomona, CA), "

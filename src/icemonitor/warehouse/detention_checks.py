@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from icemonitor.messages import Message, msg
+
 from icemonitor.warehouse.detention_more_panels import (
     atd_label_problems,
     atd_undated,
+    evidence_columns,
     segregation_label_problems,
     zero_placeholder_rows,
 )
@@ -17,9 +20,9 @@ from icemonitor.warehouse.detention_panels import usable_values
 REVISED_TABLES = ("bookins_by_agency_month", "adp_by_agency_month_criminality", "bookouts_by_reason_month_criminality")
 
 
-def _row(r: dict, reason: str, excluded: bool, evidence: str, sheet=None, table=None) -> dict:  # noqa: ANN001
+def _row(r: dict, reason: str, excluded: bool, evidence: Message, sheet=None, table=None) -> dict:  # noqa: ANN001
     return {"release_id": r["release_id"], "source_file": r["source_file"], "source_sheet": sheet,
-            "table_key": table, "reason": reason, "excluded": excluded, "evidence": evidence}
+            "table_key": table, "reason": reason, "excluded": excluded, **evidence_columns(evidence)}
 
 
 def reposts(postings: pl.DataFrame) -> list[dict]:
@@ -32,12 +35,14 @@ def reposts(postings: pl.DataFrame) -> list[dict]:
         first = first_by_sha.setdefault(p["sha256"], p)
         if first is not p:
             out.append(_row(p, "same_bytes_reposted", True,
-                            f"bytes identical to {first['source_file']} (SHA-256 {p['sha256'][:12]}...)"))
+                            msg("bytes identical to {file} (SHA-256 {sha}...)", file=first["source_file"],
+                                sha=p["sha256"][:12])))
     for name, group in postings.group_by("ice_file_name"):
         shas = group.unique("sha256")
         if shas.height > 1:
             files = ", ".join(f"{r['source_file']} ({r['sha256'][:12]}...)" for r in shas.sort("source_file").to_dicts())
-            out.extend(_row(r, "repost_other_bytes", False, f"ICE file {name[0]} posted with other bytes: {files}")
+            out.extend(_row(r, "repost_other_bytes", False,
+                            msg("ICE file {name} posted with other bytes: {files}", name=name[0], files=files))
                        for r in group.to_dicts())
     return out
 
@@ -56,8 +61,9 @@ def stale_sheets(tables: pl.DataFrame, postings: pl.DataFrame) -> list[dict]:
                             & (pl.col("fiscal_year") == posting_fy))
         if same.height:
             out.append(_row(r, "stale_sheet", True,
-                            f"sheet {r['source_sheet']!r} holds FY{r['fiscal_year']} tables inside a FY{posting_fy} "
-                            f"posting that also has sheet {same['source_sheet'][0]!r}", sheet=r["source_sheet"]))
+                            msg("sheet {sheet!r} holds FY{fy} tables inside a FY{posting_fy} posting that also has "
+                                "sheet {other!r}", sheet=r["source_sheet"], fy=r["fiscal_year"], posting_fy=posting_fy,
+                                other=same["source_sheet"][0]), sheet=r["source_sheet"]))
     return out
 
 
@@ -69,8 +75,10 @@ def stated_date_older(postings: pl.DataFrame) -> list[dict]:
     for p in seen.sort(["archived_on", "source_file"]).to_dicts():
         if latest is not None and p["stated_as_of"] < latest["stated_as_of"]:
             out.append(_row(p, "stated_date_older", False,
-                            f"states {p['stated_as_of']} (archived {p['archived_on']}) after {latest['source_file']} "
-                            f"stated {latest['stated_as_of']} (archived {latest['archived_on']})"))
+                            msg("states {stated} (archived {archived}) after {other} stated {other_stated} "
+                                "(archived {other_archived})", stated=str(p["stated_as_of"]),
+                                archived=str(p["archived_on"]), other=latest["source_file"],
+                                other_stated=str(latest["stated_as_of"]), other_archived=str(latest["archived_on"]))))
         if latest is None or p["stated_as_of"] > latest["stated_as_of"]:
             latest = p
     return out
@@ -91,8 +99,10 @@ def unchanged_tables(tables: pl.DataFrame, postings: pl.DataFrame) -> list[dict]
                 continue  # first appearance, or the whole file is a byte copy (reported once as such)
             if r["stated_as_of"] and prev["stated_as_of"] and r["stated_as_of"] > prev["stated_as_of"]:
                 out.append(_row(r, "unchanged_table", True,
-                                f"table identical to {prev['source_file']} ({prev['source_sheet']}!{prev['title_cell']}, "
-                                f"stated {prev['stated_as_of']}) but stated {r['stated_as_of']}",
+                                msg("table identical to {other} ({other_sheet}!{other_cell}, stated {other_stated}) "
+                                    "but stated {stated}", other=prev["source_file"], other_sheet=prev["source_sheet"],
+                                    other_cell=prev["title_cell"], other_stated=str(prev["stated_as_of"]),
+                                    stated=str(r["stated_as_of"])),
                                 sheet=r["source_sheet"], table=r["table_key"]))
     return out
 
@@ -109,8 +119,10 @@ def revised_values(values: pl.DataFrame) -> list[dict]:
     ).filter(pl.col("before").is_not_null() & (pl.col("before") != pl.col("value")))
     return [
         _row(r, "value_revised", False,
-             f"{r['month']:%Y-%m} {r['row_group'] or ''} {r['row_label']}: {r['before']:g} in {r['file_before']} "
-             f"{r['cell_before']} -> {r['value']:g} at {r['cell']}".replace("  ", " "),
+             msg("{month} {label}: {before:g} in {file_before} {cell_before} -> {value:g} at {cell}",
+                 month=f"{r['month']:%Y-%m}", label=f"{r['row_group'] or ''} {r['row_label']}".strip(),
+                 before=r["before"], file_before=r["file_before"], cell_before=r["cell_before"], value=r["value"],
+                 cell=r["cell"]),
              sheet=r["source_sheet"], table=r["table_key"])
         for r in v.to_dicts()
     ]
@@ -120,7 +132,8 @@ def table_problems(tables: pl.DataFrame) -> list[dict]:
     """Tables the reader stopped, and titles it does not know."""
     bad = tables.filter(pl.col("status").is_in(["stopped", "unknown_title"]))
     return [_row(r, "table_stopped" if r["status"] == "stopped" else "unknown_title", True,
-                 r["message"] if r["status"] == "stopped" else f"{r['message']}: {r['table_title']!r}",
+                 msg("{detail}", detail=r["message"]) if r["status"] == "stopped"
+                 else msg("{detail}: {title!r}", detail=r["message"], title=r["table_title"]),
                  sheet=r["source_sheet"], table=r["table_key"]) for r in bad.to_dicts()]
 
 
@@ -130,7 +143,7 @@ def exclusions(postings: pl.DataFrame, tables: pl.DataFrame, values: pl.DataFram
     rows += atd_label_problems(values) + atd_undated(tables) + zero_placeholder_rows(values, postings)
     rows += segregation_label_problems(values)
     schema = {"release_id": pl.String, "source_file": pl.String, "source_sheet": pl.String, "table_key": pl.String,
-              "reason": pl.String, "excluded": pl.Boolean, "evidence": pl.String}
+              "reason": pl.String, "excluded": pl.Boolean, "evidence": pl.String, "evidence_message": pl.String}
     found = pl.DataFrame(rows, schema=schema)
     revised = revised_values(usable_values(values, postings, found))
     return pl.concat([found, pl.DataFrame(revised, schema=schema)])

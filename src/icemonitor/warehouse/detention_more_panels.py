@@ -15,9 +15,12 @@ Semiannual table where an earlier posting reported a number for the same fiscal 
 
 from __future__ import annotations
 
+import json
 import re
 
 import polars as pl
+
+from icemonitor.messages import Message, msg
 
 ATD_TABLES = {"atd_by_technology": "by_technology", "atd_by_status": "by_status",
               "atd_by_aor_technology": "by_aor_technology"}
@@ -42,6 +45,12 @@ def _category_ok(table: str) -> pl.Expr:
         group.str.starts_with("aor:") & tech)
 
 
+def evidence_columns(evidence: Message) -> dict:
+    """The evidence as English text and as its message (id and parameters, JSON) for pages in other languages."""
+    return {"evidence": str(evidence),
+            "evidence_message": json.dumps({"msgid": evidence.msgid, "params": evidence.params}, default=str)}
+
+
 def atd_label_problems(values: pl.DataFrame) -> list[dict]:
     """One excluded table per ATD table of a posting holding a row or column label the panel cannot place."""
     out = []
@@ -53,8 +62,9 @@ def atd_label_problems(values: pl.DataFrame) -> list[dict]:
                               f" | {r['column_label']})" for r in g.head(5).to_dicts())
             out.append({"release_id": g["release_id"][0], "source_file": file, "source_sheet": sheet,
                         "table_key": table, "reason": "unknown_label", "excluded": True,
-                        "evidence": f"{g.height} value(s) under labels the label map (readers/data/"
-                                    f"detention_labels.csv) does not place in this table: {cells}"})
+                        **evidence_columns(msg("{n} value(s) under labels the label map (readers/data/"
+                                               "detention_labels.csv) does not place in this table: {cells}",
+                                               n=g.height, cells=cells))})
     return out
 
 
@@ -66,8 +76,9 @@ def segregation_label_problems(values: pl.DataFrame) -> list[dict]:
                      & pl.col("column_key").is_in(SEGREGATION_MEASURES)))
     return [{"release_id": g["release_id"][0], "source_file": file, "source_sheet": sheet, "table_key": SEGREGATION,
              "reason": "unknown_label", "excluded": True,
-             "evidence": f"table {title!r}: labels the label map does not place: "
-                         + ", ".join(f"{r['cell']} ({r['row_label']} | {r['column_label']})" for r in g.head(5).to_dicts())}
+             **evidence_columns(msg("table {title!r}: labels the label map does not place: {cells}", title=title,
+                                    cells=", ".join(f"{r['cell']} ({r['row_label']} | {r['column_label']})"
+                                                    for r in g.head(5).to_dicts())))}
             for (file, sheet, title), g in bad.group_by(["source_file", "source_sheet", "table_title"],
                                                         maintain_order=True)]
 
@@ -92,8 +103,9 @@ def atd_undated(tables: pl.DataFrame) -> list[dict]:
                       & pl.col("stated_as_of").is_null())
     return [{"release_id": r["release_id"], "source_file": r["source_file"], "source_sheet": r["source_sheet"],
              "table_key": r["table_key"], "reason": "no_stated_date", "excluded": True,
-             "evidence": f"table {r['table_title']!r} at {r['title_cell']}: neither its title nor a 'Data from ...' "
-                         "note under it states a date"} for r in t.to_dicts()]
+             **evidence_columns(msg("table {title!r} at {cell}: neither its title nor a 'Data from ...' note under "
+                                    "it states a date", title=r["table_title"], cell=r["title_cell"]))}
+            for r in t.to_dicts()]
 
 
 def seen_order(postings: pl.DataFrame) -> pl.DataFrame:

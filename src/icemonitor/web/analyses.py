@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
+from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.web.db import Warehouse, caching
@@ -47,7 +48,8 @@ def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
 
     for name, d in (("from", date_from), ("to", date_to)):
         if d is not None and not EARLIEST <= d <= LATEST:
-            raise ParamError(name, f"must lie between {EARLIEST} and {LATEST}", d.isoformat())
+            raise ParamError(name, msg("must lie between {first} and {last}", first=EARLIEST, last=LATEST),
+                             d.isoformat())
 
 
 def _cached(wh: Warehouse, key: tuple, compute: Callable[[], Any]) -> Any:

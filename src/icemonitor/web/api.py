@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from icemonitor.messages import msg
 from icemonitor.web import analyses, queries
 from icemonitor.web.context import definitions, release_details, warehouse_info
 from icemonitor.web.queries import Filters
@@ -127,11 +128,12 @@ def _place_summary(request: Request, f: Filters, keys: list[str], place: str, la
 
     wh = request.app.state.warehouse
     if f.aor:
-        raise queries.ParamError("aor", "give either aor or place", f.aor)
+        raise queries.ParamError("aor", msg("give either aor or place"), f.aor)
     by = ["release" if k == "release_id" else k for k in keys]
     unknown = [k for k in by if k not in GROUPS]
     if unknown:
-        raise queries.ParamError("by", f"with place, group by one of: {', '.join(GROUPS)}", unknown[0])
+        raise queries.ParamError("by", msg("with place, group by one of: {choices}", choices=", ".join(GROUPS)),
+                                 unknown[0])
     res = analyses.summary(wh, analyses.app_ref(request), f.table, by, f.date_from, f.date_to, place,
                            {"method_class": f.method_class, "criminality": f.criminality, "release": f.release})
     rows = [{**{k: r[b] for k, b in zip(keys, by)}, "n": r["events"]} for r in res.figures]

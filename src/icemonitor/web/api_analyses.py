@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from icemonitor.messages import msg
 from icemonitor.places.sanctuary import PolicyEvent
 from icemonitor.web import analyses
 from icemonitor.web.analyses import app_ref  # noqa: F401 - imported from here by the page modules
@@ -83,9 +84,9 @@ def sweeps(
     from icemonitor.web.queries import ParamError
 
     if date_to < date_from:
-        raise ParamError("to", "must not be before 'from'", date_to.isoformat())
+        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
     if (date_to - date_from).days > 366 * 12:
-        raise ParamError("from", "at most twelve years at once", date_from.isoformat())
+        raise ParamError("from", msg("at most twelve years at once"), date_from.isoformat())
     res = analyses.sweeps(request.app.state.warehouse, app_ref(request), place, date_from, date_to, measure,
                           tuple(level) if level else None, limit, release, fold)
     return respond(request, res)
@@ -104,7 +105,7 @@ def priorities(
     from icemonitor.web.queries import ParamError
 
     if date_from and date_to and date_to < date_from:
-        raise ParamError("to", "must not be before 'from'", date_to.isoformat())
+        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
     res = analyses.priorities(request.app.state.warehouse, app_ref(request), table, place, date_from, date_to, by)
     return respond(request, res, table)
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 
+from icemonitor.messages import msg
 from icemonitor.web import analyses
 from icemonitor.web.api import ERRORS, ErrorResponse
 from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
@@ -43,9 +44,9 @@ def targeting(
 ) -> AnalysisResponse:
     """Arrest rates per 10,000 non-citizens in sanctuary vs other places, rate ratios and DiD estimates."""
     if date_to < date_from:
-        raise ParamError("to", "must not be before 'from'", date_to.isoformat())
+        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
     if (date_to - date_from).days > 366 * 12:
-        raise ParamError("from", "at most twelve years at once", date_from.isoformat())
+        raise ParamError("from", msg("at most twelve years at once"), date_from.isoformat())
     res = run_targeting(request, definition, date_from, date_to, level, period)
     return respond(request, res)
 
@@ -59,8 +60,9 @@ def run_targeting(request: Request, definition, date_from, date_to, level, perio
         return analyses.targeting(request.app.state.warehouse, definition, date_from, date_to, level, period)
     except (ValueError, np.linalg.LinAlgError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ParamError("definition", f"the count models cannot be fitted for these parameters "
-                                       f"(level {level}, {date_from} to {date_to}): {first}", definition) from None
+        raise ParamError("definition", msg("the count models cannot be fitted for these parameters (level {level}, "
+                                           "{date_from} to {date_to}): {error}", level=level, date_from=date_from,
+                                           date_to=date_to, error=first), definition) from None
 
 
 CLAIMS_BODY = {"required": True, "description": "A claims file (YAML or JSON; the format of examples/claims/)",
@@ -73,13 +75,13 @@ async def claims_text(request: Request) -> str:
     """The request body as text: a claims document in YAML or JSON (size-limited, UTF-8)."""
     body = await request.body()
     if len(body) > analyses.MAX_CLAIMS_BYTES:
-        raise ParamError("claims", f"at most {analyses.MAX_CLAIMS_BYTES} bytes", len(body))
+        raise ParamError("claims", msg("at most {n} bytes", n=analyses.MAX_CLAIMS_BYTES), len(body))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ParamError("claims", "the claims file must be UTF-8 text", None) from None
+        raise ParamError("claims", msg("the claims file must be UTF-8 text"), None) from None
     if not text.strip():
-        raise ParamError("claims", "empty body: send a claims file (YAML or JSON)", None)
+        raise ParamError("claims", msg("empty body: send a claims file (YAML or JSON)"), None)
     return text
 
 

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from icemonitor import client_address
 from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
+from icemonitor.messages import Message
 from icemonitor.web import (
     analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
     place_pages, place_search, queries, sweep_pages,
@@ -195,6 +196,8 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
         if param not in asked and "place" in asked:  # e.g. the places module's own field names (fips5)
             param = "place"
         message = str(exc.args[0]) if exc.args else str(exc)
+        if isinstance(exc.message, Message) and pages.Page(request).lang != "en":
+            message = exc.message  # its translation (the English text keeps the field and value)
         if request.url.path.startswith("/api/"):
             where = "body" if request.method == "POST" else "query"
             return JSONResponse(status_code=422, content={"detail": [

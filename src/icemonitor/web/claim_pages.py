@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.web import analyses, answers, charts, i18n
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.api_claims import CLAIMS_EXAMPLE, run_targeting
@@ -53,20 +54,20 @@ def targeting_page(request: Request) -> HTMLResponse:
     defs = definitions()
     definition = (q.get("definition") or "").strip() or None
     if definition is not None and definition not in defs:
-        raise ParamError("definition", f"allowed: {', '.join(defs)}", definition)
+        raise ParamError("definition", msg("allowed: {choices}", choices=", ".join(defs)), definition)
     level = q.get("level") or "aor"
     if level not in ("aor", "county"):
-        raise ParamError("level", "allowed: aor, county", level)
+        raise ParamError("level", msg("allowed: aor, county"), level)
     period = q.get("period") or "month"
     if period not in ("month", "fy"):
-        raise ParamError("period", "allowed: month, fy", period)
+        raise ParamError("period", msg("allowed: month, fy"), period)
     d0 = parse_date("from", q.get("from"))
     d1 = parse_date("to", q.get("to"))
     import datetime as dt
 
     d0, d1 = d0 or dt.date(2015, 10, 1), d1 or dt.date(2019, 9, 30)
     if d1 < d0:
-        raise ParamError("to", "must not be before 'from'", d1.isoformat())
+        raise ParamError("to", msg("must not be before 'from'"), d1.isoformat())
     res = run_targeting(request, definition, d0, d1, level, period)
     models = res.extra.get("models", [])
     did = res.extra.get("did", [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from icemonitor.messages import msg
 from icemonitor.web import i18n, queries
 from icemonitor.web.db import Warehouse
 from icemonitor.web.queries import Filters, ParamError
@@ -20,24 +21,24 @@ def parse_date(name: str, value: str | None) -> dt.date | None:
             return dt.date.fromisoformat(text + "-01")
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ParamError(name, "expected a date YYYY-MM-DD", value) from None
+        raise ParamError(name, msg("expected a date YYYY-MM-DD"), value) from None
 
 
 def filters_from_query(q: dict[str, str], default_table: str = "arrests") -> Filters:
     """Filters from form/query strings (blank fields mean 'all')."""
     aor = (q.get("aor") or "").strip().upper() or None
     if aor is not None and not (aor.isalpha() and 2 <= len(aor) <= 3):
-        raise ParamError("aor", "expected an AOR code such as LOS", aor)
+        raise ParamError("aor", msg("expected an AOR code such as LOS"), aor)
     mc = (q.get("method_class") or "").strip() or None
     if mc is not None and mc not in queries.METHOD_CLASSES:
-        raise ParamError("method_class", f"allowed: {', '.join(queries.METHOD_CLASSES)}", mc)
+        raise ParamError("method_class", msg("allowed: {choices}", choices=", ".join(queries.METHOD_CLASSES)), mc)
     table = (q.get("table") or "").strip() or default_table
     crim = (q.get("criminality") or "").strip() or None
     if crim is not None and crim not in queries.CRIMINALITY:
-        raise ParamError("criminality", f"allowed: {', '.join(queries.CRIMINALITY)}", crim)
+        raise ParamError("criminality", msg("allowed: {choices}", choices=", ".join(queries.CRIMINALITY)), crim)
     release = (q.get("release") or "").strip() or None
     if release is not None and not all(c.isalnum() or c in "._-" for c in release):
-        raise ParamError("release", "expected a release id", release)
+        raise ParamError("release", msg("expected a release id"), release)
     return Filters(table, parse_date("from", q.get("from")), parse_date("to", q.get("to")), aor, mc, crim, release)
 
 

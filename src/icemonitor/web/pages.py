@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from icemonitor.messages import msg
+from icemonitor.messages import render as render_messages
 from icemonitor.web import charts, export, i18n, queries
 from icemonitor.web.context import definitions, filters_from_query, provenance, release_details, warehouse_info
 from icemonitor.web.queries import Filters, ParamError
@@ -66,7 +68,7 @@ class Page:
 
 def error_page(request: Request, status: int, key: str, **values: Any) -> HTMLResponse:
     page = Page(request)
-    return page.render("error.html", status=status, message=page.t(key, **values))
+    return page.render("error.html", status=status, message=page.t(key, **render_messages(values, page.lang)))
 
 
 COUNTY_TOPOJSON = "geo/us_atlas_counties-albers-10m.topojson.json"
@@ -227,7 +229,7 @@ def data_page(request: Request) -> HTMLResponse:
     by = queries.parse_by(q.get("by", "month"))
     level = q.get("level") or "summary"
     if level not in export.LEVELS:
-        raise ParamError("level", f"allowed: {', '.join(export.LEVELS)}", level)
+        raise ParamError("level", msg("allowed: {choices}", choices=", ".join(export.LEVELS)), level)
     result = queries.summary(page.wh, f, by)
     params = {**f.as_params(), "by": ",".join(by), "level": level}
     links = {fmt: f"/data/export.{fmt}?{urlencode(params)}" for fmt in ("csv", "parquet", "provenance.json")}
@@ -250,7 +252,7 @@ def download(request: Request, fmt: str) -> Response:
     by = queries.parse_by(q.get("by", ""))
     level = q.get("level") or "summary"
     if level not in export.LEVELS:
-        raise ParamError("level", f"allowed: {', '.join(export.LEVELS)}", level)
+        raise ParamError("level", msg("allowed: {choices}", choices=", ".join(export.LEVELS)), level)
     if level == "summary":
         table, release_ids = export.summary_table(page.wh, f, by)
         schema, source = table.schema, table

@@ -9,6 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from icemonitor.messages import msg
 from icemonitor.query.selection import Selection, event_source
 from icemonitor.web.db import Warehouse
 
@@ -85,20 +86,21 @@ def parse_by(by: str | None) -> list[str]:
     """Comma-separated group-by keys, each from GROUP_BY."""
     keys = [k.strip() for k in (by or "").split(",") if k.strip()]
     if len(keys) > MAX_GROUP_KEYS:
-        raise ParamError("by", f"at most {MAX_GROUP_KEYS} keys", by)
+        raise ParamError("by", msg("at most {n} keys", n=MAX_GROUP_KEYS), by)
     for k in keys:
         if k not in GROUP_BY:
-            raise ParamError("by", f"unknown key {k!r}; allowed: {', '.join(GROUP_BY)}", by)
+            raise ParamError("by", msg("unknown key {key!r}; allowed: {choices}", key=k, choices=", ".join(GROUP_BY)),
+                             by)
     if len(set(keys)) != len(keys):
-        raise ParamError("by", "repeated key", by)
+        raise ParamError("by", msg("repeated key"), by)
     return keys
 
 
 def check_table(wh: Warehouse, table: str) -> None:
     if table not in EVENT_TABLES:
-        raise ParamError("table", f"unknown table; allowed: {', '.join(EVENT_TABLES)}", table)
+        raise ParamError("table", msg("unknown table; allowed: {choices}", choices=", ".join(EVENT_TABLES)), table)
     if table not in wh.tables():
-        raise ParamError("table", "not available in this warehouse", table)
+        raise ParamError("table", msg("not available in this warehouse"), table)
 
 
 def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
@@ -110,19 +112,20 @@ def where(wh: Warehouse, f: Filters, counted_only: bool = True) -> Where:
     check_table(wh, f.table)
     cols = wh.columns(f.table)
     if f.date_from and f.date_to and f.date_from > f.date_to:
-        raise ParamError("to", "must not be before 'from'", f.date_to.isoformat())
+        raise ParamError("to", msg("must not be before 'from'"), f.date_to.isoformat())
     if f.aor and "aor" not in cols:
-        raise ParamError("aor", f"table {f.table} has no AOR", f.aor)
+        raise ParamError("aor", msg("table {table} has no AOR", table=f.table), f.aor)
     for column, value, allowed, missing in (
-        ("method_class", f.method_class, METHOD_CLASSES, "records no apprehension method"),
-        ("criminality", f.criminality, CRIMINALITY, "records no criminality"),
+        ("method_class", f.method_class, METHOD_CLASSES,
+         msg("table {table} records no apprehension method", table=f.table)),
+        ("criminality", f.criminality, CRIMINALITY, msg("table {table} records no criminality", table=f.table)),
     ):
         if not value:
             continue
         if value not in allowed:
-            raise ParamError(column, f"allowed: {', '.join(allowed)}", value)
+            raise ParamError(column, msg("allowed: {choices}", choices=", ".join(allowed)), value)
         if column not in cols:
-            raise ParamError(column, f"table {f.table} {missing}", value)
+            raise ParamError(column, missing, value)
     q = selection(f, counted_only).compile(wh.cursor(), columns=wh.columns)
     return Where(q.where.sql(), list(q.where.params))
 
@@ -140,7 +143,7 @@ def summary(wh: Warehouse, f: Filters, by: list[str]) -> dict[str, Any]:
     cols = wh.columns(f.table)
     for k in by:
         if GROUP_BY[k][1] not in cols:
-            raise ParamError("by", f"table {f.table} has no column for {k!r}", k)
+            raise ParamError("by", msg("table {table} has no column for {key!r}", table=f.table, key=k), k)
     select = ", ".join(f"{GROUP_BY[k][0]} AS {k}" for k in by)
     if by:
         order = ", ".join(f"{i + 1}" for i in range(len(by)))

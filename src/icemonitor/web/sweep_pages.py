@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from icemonitor.analysis.common import MEASURES
 from icemonitor.analysis.sweeps import LEVELS
 from icemonitor.errors import InputError
+from icemonitor.messages import Message, msg
 from icemonitor.places.place_filter import AmbiguousPlace
 from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search
 from icemonitor.web.api_analyses import app_ref
@@ -44,25 +45,25 @@ class SweepParams:
     def __init__(self, q: dict[str, str], levels: list[str]) -> None:
         self.place = (q.get("place") or q.get("in") or "").strip() or None
         if self.place and len(self.place) > 80:
-            raise ParamError("place", "at most 80 characters", self.place)
+            raise ParamError("place", msg("at most 80 characters"), self.place)
         self.date_from = parse_date("from", q.get("from")) or DEFAULT_FROM
         self.date_to = parse_date("to", q.get("to")) or DEFAULT_TO
         if self.date_to < self.date_from:
-            raise ParamError("to", "must not be before 'from'", self.date_to.isoformat())
+            raise ParamError("to", msg("must not be before 'from'"), self.date_to.isoformat())
         self.measure = (q.get("measure") or "at_large").strip()
         if self.measure not in MEASURES:
-            raise ParamError("measure", f"allowed: {', '.join(MEASURES)}", self.measure)
+            raise ParamError("measure", msg("allowed: {choices}", choices=", ".join(MEASURES)), self.measure)
         flat = [x.strip() for v in levels for x in v.split(",") if x.strip()]
         for lv in flat:
             if lv not in LEVELS:
-                raise ParamError("level", f"allowed: {', '.join(LEVELS)}", lv)
+                raise ParamError("level", msg("allowed: {choices}", choices=", ".join(LEVELS)), lv)
         self.levels = tuple(dict.fromkeys(flat)) or None
         try:
             self.limit = int(q.get("limit") or 20)
         except ValueError:
-            raise ParamError("limit", "expected a whole number", q.get("limit")) from None
+            raise ParamError("limit", msg("expected a whole number"), q.get("limit")) from None
         if not 1 <= self.limit <= 200:
-            raise ParamError("limit", "between 1 and 200", self.limit)
+            raise ParamError("limit", msg("between 1 and 200"), self.limit)
 
     def run(self, request: Request, limit: int | None = None):
         return analyses.sweeps(request.app.state.warehouse, app_ref(request), self.place, self.date_from,
@@ -89,8 +90,9 @@ def sweeps_page(request: Request) -> HTMLResponse:
         choices = [{"url": "/sweeps?" + urlencode([*query, ("place", value)]),
                     "label": place_search.choice_label(page, value)} for value, _ in exc.choices]
         return page.render("place_choices.html", asked=sp.place, choices=choices, active="sweeps")
-    except InputError as exc:
-        res, error = None, str(exc)
+    except InputError as exc:  # in the page's language when the analysis gave a message (English: field and value too)
+        res, error = None, (exc.message.render(page.lang) if isinstance(exc.message, Message) and page.lang != "en"
+                            else str(exc))
     rows = sweep_rows(res, sp.place) if res else []
     if rows and sp.levels:
         for r in rows:  # the run's explicit levels travel along, so the page re-runs the same analysis
@@ -168,7 +170,7 @@ def sweep_page(request: Request, place: str, start: str, end: str) -> HTMLRespon
     level = q.get("level") or ("national" if place == "US" else "aor" if len(place) == 3 and place.isalpha()
                                else "state" if len(place) == 2 and place.isalpha() else "county")
     if level not in LEVELS:
-        raise ParamError("level", f"allowed: {', '.join(LEVELS)}", level)
+        raise ParamError("level", msg("allowed: {choices}", choices=", ".join(LEVELS)), level)
     sp = SweepParams(q, request.query_params.getlist("levels"))
     res, row = None, None
     for limit in (sp.limit, 200):
