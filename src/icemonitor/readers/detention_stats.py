@@ -464,6 +464,10 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     columns: dict[str, list] = {c: [] for c in ("source_sheet", *VALUE_COLUMNS)}
     for sheet in names:
         role = sheet_role(sheet)
+        if role == "iclos":
+            _add_iclos(columns, tables, _sheet(wb, sheet, file)[0], file, sheet,
+                       fiscal_year_of(sheet) or posting_fy, stated.get("iclos"))
+            continue
         if role not in READ_ROLES:
             if role is None:
                 tables.append(_table_row(sheet, None, None, None, "sheet_not_read", "no rule reads this sheet"))
@@ -521,6 +525,33 @@ def _add_values(columns: dict[str, list], values: list[tuple], f: Found, sheet: 
                         ("month", _month(column_key, row_fy or fy)), ("unit", unit), ("value", value),
                         ("source_row", source_row), ("cell", cell)):
             columns[name].append(v)
+
+
+def _add_iclos(columns: dict[str, list], tables: list[dict], rows: list[list[object]], file: str, sheet: str,
+               fy: int | None, as_of: dt.date | None) -> None:
+    """The ICLOS and Detainees sheet's tables (two-row month / mid-end headers: readers/detention_iclos.py)."""
+    from icemonitor.readers.detention_iclos import read_iclos  # it builds on this module's helpers
+
+    found = read_iclos(rows, file, sheet)
+    if not found:
+        tables.append(_table_row(sheet, None, None, None, "stopped", "no known ICLOS table title in this sheet"))
+    for t in found:
+        if isinstance(t, tuple):
+            title, key, i, message = t
+            tables.append({**_table_row(sheet, None, fy, as_of, "stopped", message), "table_key": key,
+                           "table_title": title, "title_cell": cell_name(i, 0)})
+            continue
+        n = len(t.values)
+        for name, v in (("source_sheet", sheet), ("table_key", t.spec.key), ("table_title", t.title),
+                        ("fiscal_year", fy), ("stated_as_of", as_of), ("unit", t.spec.unit)):
+            columns[name].extend([v] * n)
+        for group, row, column, value, source_row, cell, month, half in t.values:
+            for name, v in (("row_group", group), ("row_label", row), ("column_label", column),
+                            ("group_key", _key(group)), ("row_key", _key(row)), ("column_key", _key(half)),
+                            ("month", month), ("value", value), ("source_row", source_row), ("cell", cell)):
+                columns[name].append(v)
+        tables.append({**_table_row(sheet, None, fy, as_of, "read", t.message, t.values), "table_key": t.spec.key,
+                       "table_title": t.title, "title_cell": cell_name(t.i, 0)})
 
 
 def note_date(rows: list[list[object]], f: Found) -> dt.date | None:
