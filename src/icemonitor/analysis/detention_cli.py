@@ -230,5 +230,21 @@ def iclos_cmd(
                    "source_sheet", "cell"])
 
 
+@detention_app.command("bond")
+def bond_cmd(
+    measure: Optional[str] = typer.Option(None, "--measure", help="total_final_bookouts | bond_posted_final_bookouts | "
+                                          "bond_posted_share | average_bond_amount | alos_days | total_final_releases | ..."),
+    since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
+    until: Optional[str] = typer.Option(None, "--until", help="YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Monthly bond statistics: final releases / book-outs, those with a bond posted, average bond, length of stay."""
+    from icemonitor.analysis.detention_tables import bond
+
+    show(bond(open_warehouse(), measure, parse_date(since, "since"), parse_date(until, "until")), as_json,
+         ["month", "measure", "value", "unit", "complete", "value_min", "value_max", "source_file", "source_sheet",
+          "cell"])
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(detention_app, name="detention")

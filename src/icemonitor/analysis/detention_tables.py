@@ -1,4 +1,4 @@
-"""The ATD, Semiannual, segregation and ICLOS panels of ICE's detention-statistics postings as analyses (one question, one
+"""The ATD, Semiannual, segregation, ICLOS and bond panels of ICE's detention-statistics postings as analyses (one question, one
 number for the CLI and whoever else asks): each row with its posting, sheet and cell, the definitions from
 schema.yaml, and "no figure" said when the panel has no row (not zero)."""
 
@@ -16,7 +16,7 @@ from icemonitor.messages import msg
 from icemonitor.schema import aggregate_tables
 
 PANELS = {"atd": "detention_atd", "semiannual": "detention_semiannual", "segregation": "detention_segregation",
-          "iclos": "detention_iclos"}
+          "iclos": "detention_iclos", "bond": "detention_bond"}
 
 
 def _definitions(table: str) -> dict[str, str]:
@@ -88,4 +88,15 @@ def iclos(con: duckdb.DuckDBPyConnection, measure: str = "average_days", populat
     res = panel(con, "iclos", {"measure": measure, "population": population, "stay": stay},
                 ["population", "stay", "day"], limit=100_000, days=("day", since, until))
     res.parameters.update(since=since.isoformat() if since else None, until=until.isoformat() if until else None)
+    return res
+
+
+def bond(con: duckdb.DuckDBPyConnection, measure: str | None = None, since: dt.date | None = None,
+         until: dt.date | None = None) -> AnalysisResult:
+    """ICE's monthly bond statistics (final releases or book-outs, with bond posted, share, amount, length of
+    stay) between `since` and `until`."""
+    res = panel(con, "bond", {"measure": measure}, ["measure", "month"], limit=100_000, days=("month", since, until))
+    res.parameters.update(since=since.isoformat() if since else None, until=until.isoformat() if until else None)
+    res.caveats.append(msg("ICE counted final releases until FY2024 and final book-outs from FY2025: different "
+                           "counts, kept apart. A month not complete in the last posting reporting it is marked."))
     return res

@@ -51,6 +51,14 @@ class IclosTable:
     values: list[tuple]  # (row_group, row_label, column_label, value, spreadsheet row, cell, month, half)
     message: str | None
 
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def unit(self) -> str:
+        return self.spec.unit
+
 
 def _columns(rows: list[list[object]], y: int, file: str, sheet: str, title: str) -> tuple[dict[int, tuple], list]:
     """Column -> (month date, 'mid'/'end', label) from the year, month and mid/end rows starting at row y."""

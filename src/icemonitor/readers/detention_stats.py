@@ -464,9 +464,9 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     columns: dict[str, list] = {c: [] for c in ("source_sheet", *VALUE_COLUMNS)}
     for sheet in names:
         role = sheet_role(sheet)
-        if role == "iclos":
-            _add_iclos(columns, tables, _sheet(wb, sheet, file)[0], file, sheet,
-                       fiscal_year_of(sheet) or posting_fy, stated.get("iclos"))
+        if role in ("iclos", "bond"):  # sheets with their own layouts (readers/detention_iclos.py, detention_bond.py)
+            _add_own_layout(columns, tables, role, _sheet(wb, sheet, file)[0], file, sheet,
+                            fiscal_year_of(sheet) or posting_fy, stated.get(role))
             continue
         if role not in READ_ROLES:
             if role is None:
@@ -527,14 +527,16 @@ def _add_values(columns: dict[str, list], values: list[tuple], f: Found, sheet: 
             columns[name].append(v)
 
 
-def _add_iclos(columns: dict[str, list], tables: list[dict], rows: list[list[object]], file: str, sheet: str,
-               fy: int | None, as_of: dt.date | None) -> None:
-    """The ICLOS and Detainees sheet's tables (two-row month / mid-end headers: readers/detention_iclos.py)."""
-    from icemonitor.readers.detention_iclos import read_iclos  # it builds on this module's helpers
+def _add_own_layout(columns: dict[str, list], tables: list[dict], role: str, rows: list[list[object]], file: str,
+                    sheet: str, fy: int | None, as_of: dt.date | None) -> None:
+    """The tables of an ICLOS and Detainees sheet (two-row month / mid-end headers) or a Monthly Bond Statistics
+    sheet (one column per month), read by their own modules, added to the long table."""
+    from icemonitor.readers.detention_bond import read_bond  # they build on this module's helpers
+    from icemonitor.readers.detention_iclos import read_iclos
 
-    found = read_iclos(rows, file, sheet)
+    found = read_iclos(rows, file, sheet) if role == "iclos" else read_bond(rows, file, sheet)
     if not found:
-        tables.append(_table_row(sheet, None, None, None, "stopped", "no known ICLOS table title in this sheet"))
+        tables.append(_table_row(sheet, None, None, None, "stopped", f"no known {role} table title in this sheet"))
     for t in found:
         if isinstance(t, tuple):
             title, key, i, message = t
@@ -542,15 +544,19 @@ def _add_iclos(columns: dict[str, list], tables: list[dict], rows: list[list[obj
                            "table_title": title, "title_cell": cell_name(i, 0)})
             continue
         n = len(t.values)
-        for name, v in (("source_sheet", sheet), ("table_key", t.spec.key), ("table_title", t.title),
-                        ("fiscal_year", fy), ("stated_as_of", as_of), ("unit", t.spec.unit)):
+        for name, v in (("source_sheet", sheet), ("table_key", t.key), ("table_title", t.title),
+                        ("fiscal_year", fy), ("stated_as_of", as_of)):
             columns[name].extend([v] * n)
-        for group, row, column, value, source_row, cell, month, half in t.values:
+        for group, row, column, value, source_row, cell, month, *keys in t.values:
+            # ICLOS: the mid/end label's key and the table's unit; bond: the row's key and unit from its label map
+            row_key, column_key, unit = (_key(row), _key(keys[0]), t.unit) if role == "iclos" else (*keys[:1], None,
+                                                                                                     keys[1])
             for name, v in (("row_group", group), ("row_label", row), ("column_label", column),
-                            ("group_key", _key(group)), ("row_key", _key(row)), ("column_key", _key(half)),
-                            ("month", month), ("value", value), ("source_row", source_row), ("cell", cell)):
+                            ("group_key", _key(group)), ("row_key", row_key), ("column_key", column_key),
+                            ("month", month), ("unit", unit), ("value", value), ("source_row", source_row),
+                            ("cell", cell)):
                 columns[name].append(v)
-        tables.append({**_table_row(sheet, None, fy, as_of, "read", t.message, t.values), "table_key": t.spec.key,
+        tables.append({**_table_row(sheet, None, fy, as_of, "read", t.message, t.values), "table_key": t.key,
                        "table_title": t.title, "title_cell": cell_name(t.i, 0)})
 
 
