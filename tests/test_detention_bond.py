@@ -10,13 +10,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from python_calamine import CalamineWorkbook
 
-from detention_workbooks import real_postings_warehouse
-from icemonitor.catalog.catalog import load_catalog
+from detention_workbooks import cell_at, posting_sheet, real_postings_warehouse
 from icemonitor.readers.detention_bond import read_bond
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHEET = "Monthly Bond Statistics"
 FEB_2026 = "2026-02-13_FY26_detentionStats_02122026.xlsx"
 JUNE_2022 = "2022-06-10_FY22_detentionStats06092022.xlsx"
@@ -26,17 +23,10 @@ FILES = {FEB_2026, JUNE_2022, APRIL_2026, NOV_2024}
 
 
 def _sheet(name: str) -> list[list[object]]:
-    (f,) = [f for r in load_catalog().aggregate_releases() for f in r.files if f.name == name]
-    return CalamineWorkbook.from_path(str(SHARED / f.mirror_path)).get_sheet_by_name(SHEET).to_python(
-        skip_empty_area=False)
+    return posting_sheet(name, SHEET)
 
 
-def _at(rows: list[list[object]], ref: str) -> object:
-    col = "".join(c for c in ref if c.isalpha())
-    j = 0
-    for c in col:
-        j = j * 26 + ord(c) - 64
-    return rows[int(ref[len(col):]) - 1][j - 1]
+_at = cell_at
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from python_calamine import CalamineWorkbook
 
-from detention_workbooks import real_postings_warehouse
-from icemonitor.catalog.catalog import load_catalog
+from detention_workbooks import cell_at, posting_path, posting_sheet, real_postings_warehouse
 from icemonitor.readers import SourceFile
 from icemonitor.readers.detention_iclos import read_iclos
 from icemonitor.readers.detention_stats import read
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 APRIL_2026 = "FY26_detentionStats_04092026.xlsx"
 MARCH_2023 = "2023-04-01_FY23_detentionStats03312023.xlsx"
 NOV_2022 = "2022-11-29_FY23_detentionStats112822.xlsx"
@@ -26,21 +23,11 @@ FILES = {APRIL_2026, MARCH_2023, NOV_2022}
 SHEET = " ICLOS and Detainees"
 
 
-def _path(name: str) -> Path:
-    (f,) = [f for r in load_catalog().aggregate_releases() for f in r.files if f.name == name]
-    return SHARED / f.mirror_path
-
-
 def _sheet(name: str) -> list[list[object]]:
-    return CalamineWorkbook.from_path(str(_path(name))).get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
+    return posting_sheet(name, SHEET)
 
 
-def _at(rows: list[list[object]], ref: str) -> object:
-    col = "".join(c for c in ref if c.isalpha())
-    j = 0
-    for c in col:
-        j = j * 26 + ord(c) - 64
-    return rows[int(ref[len(col):]) - 1][j - 1]
+_at = cell_at
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +134,7 @@ def test_cli_iclos(con, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_read_keeps_the_sheet_in_the_long_table() -> None:
-    p = _path(APRIL_2026)
+    p = posting_path(APRIL_2026)
     got = read(SourceFile(p, p.name, "t", "detention_stats", {"fiscal_year": 2026}))
     t = got["detention_tables"].filter(got["detention_tables"]["table_key"].str.starts_with("iclos").fill_null(False))
     assert t["status"].to_list() == ["read", "read"] and t["stated_as_of"].to_list() == [dt.date(2026, 4, 7)] * 2

@@ -16,7 +16,15 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from icemonitor.readers.detention_stats import TableStopped, _empty, _rows, cell_name, no_value_marks, norm
+from icemonitor.readers.detention_stats import (
+    TableStopped,
+    _empty,
+    _rows,
+    cell_name,
+    no_value_marks,
+    norm,
+    tables_by_title,
+)
 
 _TEXT_MONTH = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*[- ](\d{4})\b", re.I)
 _ABBR = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -66,15 +74,8 @@ def _month(c: object) -> tuple[dt.date, str] | None:
 
 def read_bond(rows: list[list[object]], file: str, sheet: str) -> list[BondTable | tuple[str, str, int, str]]:
     """Every table of the sheet: a BondTable when read, else (title, key, title row, message) when stopped."""
-    titles = [(i, _title_key(r[0]), norm(r[0])) for i, r in enumerate(rows) if r and _title_key(r[0])]
-    out: list = []
-    for k, (t, key, title) in enumerate(titles):
-        end = titles[k + 1][0] if k + 1 < len(titles) else len(rows)
-        try:
-            out.append(_read_one(rows, t, end, key, title, file, sheet))
-        except TableStopped as stop:
-            out.append((title, key, t, str(stop)))
-    return out
+    return tables_by_title(rows, _title_key, lambda r, t, end, key, title: _read_one(r, t, end, key, title, file, sheet),
+                           lambda key: key)
 
 
 def _where(file: str, sheet: str, i: int, j: int) -> str:

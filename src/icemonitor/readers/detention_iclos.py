@@ -15,7 +15,15 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from icemonitor.readers.detention_stats import TableStopped, _empty, _rows, cell_name, no_value_marks, norm
+from icemonitor.readers.detention_stats import (
+    TableStopped,
+    _empty,
+    _rows,
+    cell_name,
+    no_value_marks,
+    norm,
+    tables_by_title,
+)
 
 MONTHS = {m: k for k, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"), start=1)}
@@ -102,15 +110,8 @@ def _columns(rows: list[list[object]], y: int, file: str, sheet: str, title: str
 
 def read_iclos(rows: list[list[object]], file: str, sheet: str) -> list[IclosTable | tuple[str, str, int, str]]:
     """Every table of the sheet: an IclosTable when read, else (title, key, title row, message) when stopped."""
-    titles = [(i, _spec(r[0]), norm(r[0])) for i, r in enumerate(rows) if r and _spec(r[0]) is not None]
-    out: list = []
-    for k, (t, spec, title) in enumerate(titles):
-        end = titles[k + 1][0] if k + 1 < len(titles) else len(rows)
-        try:
-            out.append(_read_one(rows, t, end, spec, title, file, sheet))
-        except TableStopped as stop:
-            out.append((title, spec.key, t, str(stop)))
-    return out
+    return tables_by_title(rows, _spec, lambda r, t, end, spec, title: _read_one(r, t, end, spec, title, file, sheet),
+                           lambda spec: spec.key)
 
 
 def _read_one(rows, t: int, end: int, spec: IclosSpec, title: str, file: str, sheet: str) -> IclosTable:

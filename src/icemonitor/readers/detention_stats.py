@@ -527,6 +527,20 @@ def _add_values(columns: dict[str, list], values: list[tuple], f: Found, sheet: 
             columns[name].append(v)
 
 
+def tables_by_title(rows: list[list[object]], spec_of, read_one, key_of) -> list:  # noqa: ANN001 - callables
+    """Tables titled in column A (spec_of(cell) not None), each running down to the next title: read_one(rows,
+    title row, end row, spec, title), or (title, key_of(spec), title row, message) when it stops."""
+    titles = [(i, spec, norm(r[0])) for i, r in enumerate(rows) if r and (spec := spec_of(r[0])) is not None]
+    out: list = []
+    for k, (t, spec, title) in enumerate(titles):
+        end = titles[k + 1][0] if k + 1 < len(titles) else len(rows)
+        try:
+            out.append(read_one(rows, t, end, spec, title))
+        except TableStopped as stop:
+            out.append((title, key_of(spec), t, str(stop)))
+    return out
+
+
 def _add_own_layout(columns: dict[str, list], tables: list[dict], role: str, rows: list[list[object]], file: str,
                     sheet: str, fy: int | None, as_of: dt.date | None) -> None:
     """The tables of an ICLOS and Detainees sheet (two-row month / mid-end headers) or a Monthly Bond Statistics
