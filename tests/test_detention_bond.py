@@ -64,8 +64,9 @@ def test_named_figures_of_two_postings(con) -> None:
         assert (row["value"], row["cell"], row["source_file"], row["complete"]) == (_at(feb, ref), ref, FEB_2026, True)
     assert _one(con, "total_final_bookouts", dt.date(2025, 10, 1))["value"] == 37541
     # its January-September 2025 columns are 0 placeholders (B4:J4): no figure, not zero
-    assert _at(feb, "B4") == 0 and con.execute(
-        "SELECT count(*) FROM detention_bond WHERE month BETWEEN DATE '2025-01-01' AND DATE '2025-09-01'").fetchone() == (0,)
+    assert _at(feb, "B4") == 0
+    assert con.execute("SELECT count(*) FROM detention_bond WHERE month BETWEEN DATE '2025-01-01' AND "
+                       "DATE '2025-09-01'").fetchone() == (0,)
     # February 2026 (O): the posting's stated date does not cover the month: kept, marked incomplete
     assert _one(con, "total_final_bookouts", dt.date(2026, 2, 1))["complete"] is False
     # 10 Jun 2022: June 2021 in B3; 20,603 final releases (B4), 1,799 with a bond posted (B5)
@@ -113,7 +114,8 @@ def test_synthetic_layouts() -> None:
     assert isinstance(text, tuple) and "cell C4: 'ten' is not a number" in text[3]
     (header,) = _table([TITLE, [], ["", dt.date(2025, 10, 1), "Total", ""], ["ALOS (Days)", 1, 2]])
     assert isinstance(header, tuple) and "cell C3: 'Total' is not a month" in header[3]
-    (swapped,) = _table([*head, ["Total ICE Final Book Outs", 1, 2, 0], ["ICE Final Book Outs with Bond Posted", 10, 1, 0]])
+    (swapped,) = _table([*head, ["Total ICE Final Book Outs", 1, 2, 0],
+                         ["ICE Final Book Outs with Bond Posted", 10, 1, 0]])
     assert isinstance(swapped, tuple) and "cell B5: 10 with a bond posted is more than the total 1 (B4)" in swapped[3]
 
 

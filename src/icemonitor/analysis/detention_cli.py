@@ -213,8 +213,8 @@ def segregation_cmd(
 @detention_app.command("iclos")
 def iclos_cmd(
     measure: str = typer.Option("average_days", "--measure", help="average_days | detainees"),
-    population: str = typer.Option("total", "--population",
-                                   help="total | adult_facility | fsc_facility | single_adults_positive_fear_in_custody | ..."),
+    population: str = typer.Option(
+        "total", "--population", help="total | adult_facility | fsc_facility | single_adults_positive_fear_in_custody | ..."),
     stay: Optional[str] = typer.Option(None, "--stay", help="detainees: stay_0_180 | stay_181_365 | stay_366_730 | "
                                                              "stay_over_730 | total"),
     since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
@@ -232,8 +232,9 @@ def iclos_cmd(
 
 @detention_app.command("bond")
 def bond_cmd(
-    measure: Optional[str] = typer.Option(None, "--measure", help="total_final_bookouts | bond_posted_final_bookouts | "
-                                          "bond_posted_share | average_bond_amount | alos_days | total_final_releases | ..."),
+    measure: Optional[str] = typer.Option(
+        None, "--measure", help="total_final_bookouts | bond_posted_final_bookouts | bond_posted_share | "
+                                "average_bond_amount | alos_days | total_final_releases | ..."),
     since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
     until: Optional[str] = typer.Option(None, "--until", help="YYYY-MM-DD"),
     as_json: bool = typer.Option(False, "--json"),

@@ -1,6 +1,6 @@
-"""The ATD, Semiannual, segregation, ICLOS and bond panels of ICE's detention-statistics postings as analyses (one question, one
-number for the CLI and whoever else asks): each row with its posting, sheet and cell, the definitions from
-schema.yaml, and "no figure" said when the panel has no row (not zero)."""
+"""The ATD, Semiannual, segregation, ICLOS and bond panels of ICE's detention-statistics postings as analyses (one
+question, one number for the CLI and whoever else asks): each row with its posting, sheet and cell, the definitions
+from schema.yaml, and "no figure" said when the panel has no row (not zero)."""
 
 from __future__ import annotations
 

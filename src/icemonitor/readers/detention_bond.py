@@ -39,7 +39,8 @@ class BondRow:
 
 @cache
 def bond_titles() -> tuple[tuple[re.Pattern, str], ...]:
-    return tuple((re.compile(r["pattern"], re.I), r["key"]) for r in _rows("detention_bond.csv") if r["kind"] == "title")
+    return tuple((re.compile(r["pattern"], re.I), r["key"]) for r in _rows("detention_bond.csv")
+                 if r["kind"] == "title")
 
 
 @cache
@@ -74,8 +75,8 @@ def _month(c: object) -> tuple[dt.date, str] | None:
 
 def read_bond(rows: list[list[object]], file: str, sheet: str) -> list[BondTable | tuple[str, str, int, str]]:
     """Every table of the sheet: a BondTable when read, else (title, key, title row, message) when stopped."""
-    return tables_by_title(rows, _title_key, lambda r, t, end, key, title: _read_one(r, t, end, key, title, file, sheet),
-                           lambda key: key)
+    return tables_by_title(rows, _title_key,
+                           lambda r, t, end, key, title: _read_one(r, t, end, key, title, file, sheet), lambda key: key)
 
 
 def _where(file: str, sheet: str, i: int, j: int) -> str:

@@ -562,9 +562,10 @@ def _add_own_layout(columns: dict[str, list], tables: list[dict], role: str, row
                         ("fiscal_year", fy), ("stated_as_of", as_of)):
             columns[name].extend([v] * n)
         for group, row, column, value, source_row, cell, month, *keys in t.values:
-            # ICLOS: the mid/end label's key and the table's unit; bond: the row's key and unit from its label map
-            row_key, column_key, unit = (_key(row), _key(keys[0]), t.unit) if role == "iclos" else (*keys[:1], None,
-                                                                                                     keys[1])
+            if role == "iclos":  # keys = (mid/end,): labels keyed by detention_labels.csv, the table's unit
+                row_key, column_key, unit = _key(row), _key(keys[0]), t.unit
+            else:  # keys = (row key, unit) from detention_bond.csv; the column is the month
+                (row_key, unit), column_key = keys, None
             for name, v in (("row_group", group), ("row_label", row), ("column_label", column),
                             ("group_key", _key(group)), ("row_key", row_key), ("column_key", column_key),
                             ("month", month), ("unit", unit), ("value", value), ("source_row", source_row),
