@@ -214,7 +214,8 @@ def segregation_cmd(
 def iclos_cmd(
     measure: str = typer.Option("average_days", "--measure", help="average_days | detainees"),
     population: str = typer.Option(
-        "total", "--population", help="total | adult_facility | fsc_facility | single_adults_positive_fear_in_custody | ..."),
+        "total", "--population",
+        help="total | adult_facility | fsc_facility | single_adults_positive_fear_in_custody | ..."),
     stay: Optional[str] = typer.Option(None, "--stay", help="detainees: stay_0_180 | stay_181_365 | stay_366_730 | "
                                                              "stay_over_730 | total"),
     since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
