@@ -141,3 +141,28 @@ def real_postings_warehouse(path: Path, names: set[str], *, with_facilities: boo
     facilities = (lambda con: facility_tables(con, dir_ref(shared))) if with_facilities else None
     build([], path, extra_tables=detention_stage(sources, facilities=facilities))
     return path
+
+
+def posting_path(name: str) -> Path:
+    """A catalogued posting's file in ../shared/data."""
+    from icemonitor.catalog.catalog import load_catalog
+
+    (f,) = [f for r in load_catalog().aggregate_releases() for f in r.files if f.name == name]
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / f.mirror_path
+
+
+def posting_sheet(name: str, sheet: str) -> list[list[object]]:
+    """One sheet of a catalogued posting, read with python-calamine alone."""
+    from python_calamine import CalamineWorkbook
+
+    return CalamineWorkbook.from_path(str(posting_path(name))).get_sheet_by_name(sheet).to_python(
+        skip_empty_area=False)
+
+
+def cell_at(rows: list[list[object]], ref: str) -> object:
+    """The cell at an A1 reference of a sheet's rows."""
+    col = "".join(c for c in ref if c.isalpha())
+    j = 0
+    for c in col:
+        j = j * 26 + ord(c) - 64
+    return rows[int(ref[len(col):]) - 1][j - 1]

@@ -119,7 +119,15 @@ def test_every_posting_reads_with_each_problem_named() -> None:
     # ICE's own errors: 'null' typed into a book-out count, 'Scheduled' in a facility's number column
     assert any("cell F60: 'null' is not a number" in m and "2026-01-09_FY26" in m for m in stopped)
     assert any("cell R79: 'Scheduled' is not a number" in m and "2025-02-15_FY25" in m for m in stopped)
-    assert len(stopped) == 2, stopped
+    # ICLOS and Detainees sheets of five postings (Nov-Dec 2022): 2023 written over October 2022 (BD4, BD16)
+    year_rows = [m for m in stopped if "year 2023 over October contradicts the months before it" in m]
+    assert len(year_rows) == 10 and all("_FY23_" in m and ("cell BD4" in m or "cell BD16" in m) for m in year_rows)
+    # Monthly Bond Statistics: the bond-posted row labelled only 'ICE Final Book Outs' (16 and 22 Nov 2024), and
+    # a bond-posted count larger than the total (9 Apr 2026)
+    bond = [m for m in stopped if "sheet 'Monthly Bond Statistics'" in m]
+    assert sum("row label 'ICE Final Book Outs' is not in detention_bond.csv" in m for m in bond) == 2
+    assert sum("FY26_detentionStats_04092026" in m and "is more than the total" in m for m in bond) == 1
+    assert len(stopped) == 2 + len(year_rows) + len(bond) == 15, stopped
 
 
 def test_header_merged_over_an_empty_column_labels_the_numbers() -> None:

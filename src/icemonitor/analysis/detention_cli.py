@@ -210,5 +210,43 @@ def segregation_cmd(
          ["fiscal_year", "quarter", "reason", "measure", "value", "unit", "source_file", "source_sheet", "cell"])
 
 
+@detention_app.command("iclos")
+def iclos_cmd(
+    measure: str = typer.Option("average_days", "--measure", help="average_days | detainees"),
+    population: str = typer.Option(
+        "total", "--population",
+        help="total | adult_facility | fsc_facility | single_adults_positive_fear_in_custody | ..."),
+    stay: Optional[str] = typer.Option(None, "--stay", help="detainees: stay_0_180 | stay_181_365 | stay_366_730 | "
+                                                             "stay_over_730 | total"),
+    since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
+    until: Optional[str] = typer.Option(None, "--until", help="YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """In-custody length of stay (ICLOS): average days in custody, or people in custody by length of stay, on the
+    15th and the last day of each month, as last reported."""
+    from icemonitor.analysis.detention_tables import iclos
+
+    show(iclos(open_warehouse(), measure, population, stay, parse_date(since, "since"), parse_date(until, "until")),
+         as_json, ["day", "population", "stay", "value", "unit", "value_min", "value_max", "source_file",
+                   "source_sheet", "cell"])
+
+
+@detention_app.command("bond")
+def bond_cmd(
+    measure: Optional[str] = typer.Option(
+        None, "--measure", help="total_final_bookouts | bond_posted_final_bookouts | bond_posted_share | "
+                                "average_bond_amount | alos_days | total_final_releases | ..."),
+    since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
+    until: Optional[str] = typer.Option(None, "--until", help="YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Monthly bond statistics: final releases / book-outs, those with a bond posted, average bond, length of stay."""
+    from icemonitor.analysis.detention_tables import bond
+
+    show(bond(open_warehouse(), measure, parse_date(since, "since"), parse_date(until, "until")), as_json,
+         ["month", "measure", "value", "unit", "complete", "value_min", "value_max", "source_file", "source_sheet",
+          "cell"])
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(detention_app, name="detention")

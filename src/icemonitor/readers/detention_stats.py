@@ -464,6 +464,10 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     columns: dict[str, list] = {c: [] for c in ("source_sheet", *VALUE_COLUMNS)}
     for sheet in names:
         role = sheet_role(sheet)
+        if role in ("iclos", "bond"):  # sheets with their own layouts (readers/detention_iclos.py, detention_bond.py)
+            _add_own_layout(columns, tables, role, _sheet(wb, sheet, file)[0], file, sheet,
+                            fiscal_year_of(sheet) or posting_fy, stated.get(role))
+            continue
         if role not in READ_ROLES:
             if role is None:
                 tables.append(_table_row(sheet, None, None, None, "sheet_not_read", "no rule reads this sheet"))
@@ -521,6 +525,54 @@ def _add_values(columns: dict[str, list], values: list[tuple], f: Found, sheet: 
                         ("month", _month(column_key, row_fy or fy)), ("unit", unit), ("value", value),
                         ("source_row", source_row), ("cell", cell)):
             columns[name].append(v)
+
+
+def tables_by_title(rows: list[list[object]], spec_of, read_one, key_of) -> list:  # noqa: ANN001 - callables
+    """Tables titled in column A (spec_of(cell) not None), each running down to the next title: read_one(rows,
+    title row, end row, spec, title), or (title, key_of(spec), title row, message) when it stops."""
+    titles = [(i, spec, norm(r[0])) for i, r in enumerate(rows) if r and (spec := spec_of(r[0])) is not None]
+    out: list = []
+    for k, (t, spec, title) in enumerate(titles):
+        end = titles[k + 1][0] if k + 1 < len(titles) else len(rows)
+        try:
+            out.append(read_one(rows, t, end, spec, title))
+        except TableStopped as stop:
+            out.append((title, key_of(spec), t, str(stop)))
+    return out
+
+
+def _add_own_layout(columns: dict[str, list], tables: list[dict], role: str, rows: list[list[object]], file: str,
+                    sheet: str, fy: int | None, as_of: dt.date | None) -> None:
+    """The tables of an ICLOS and Detainees sheet (two-row month / mid-end headers) or a Monthly Bond Statistics
+    sheet (one column per month), read by their own modules, added to the long table."""
+    from icemonitor.readers.detention_bond import read_bond  # they build on this module's helpers
+    from icemonitor.readers.detention_iclos import read_iclos
+
+    found = read_iclos(rows, file, sheet) if role == "iclos" else read_bond(rows, file, sheet)
+    if not found:
+        tables.append(_table_row(sheet, None, None, None, "stopped", f"no known {role} table title in this sheet"))
+    for t in found:
+        if isinstance(t, tuple):
+            title, key, i, message = t
+            tables.append({**_table_row(sheet, None, fy, as_of, "stopped", message), "table_key": key,
+                           "table_title": title, "title_cell": cell_name(i, 0)})
+            continue
+        n = len(t.values)
+        for name, v in (("source_sheet", sheet), ("table_key", t.key), ("table_title", t.title),
+                        ("fiscal_year", fy), ("stated_as_of", as_of)):
+            columns[name].extend([v] * n)
+        for group, row, column, value, source_row, cell, month, *keys in t.values:
+            if role == "iclos":  # keys = (mid/end,): labels keyed by detention_labels.csv, the table's unit
+                row_key, column_key, unit = _key(row), _key(keys[0]), t.unit
+            else:  # keys = (row key, unit) from detention_bond.csv; the column is the month
+                (row_key, unit), column_key = keys, None
+            for name, v in (("row_group", group), ("row_label", row), ("column_label", column),
+                            ("group_key", _key(group)), ("row_key", row_key), ("column_key", column_key),
+                            ("month", month), ("unit", unit), ("value", value), ("source_row", source_row),
+                            ("cell", cell)):
+                columns[name].append(v)
+        tables.append({**_table_row(sheet, None, fy, as_of, "read", t.message, t.values), "table_key": t.key,
+                       "table_title": t.title, "title_cell": cell_name(t.i, 0)})
 
 
 def note_date(rows: list[list[object]], f: Found) -> dt.date | None:

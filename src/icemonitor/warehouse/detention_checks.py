@@ -7,6 +7,8 @@ import polars as pl
 
 from icemonitor.messages import Message, msg
 
+from icemonitor.warehouse.detention_bond_panel import bond_undated
+from icemonitor.warehouse.detention_iclos_panel import iclos_undated
 from icemonitor.warehouse.detention_more_panels import (
     atd_label_problems,
     atd_undated,
@@ -141,7 +143,7 @@ def exclusions(postings: pl.DataFrame, tables: pl.DataFrame, values: pl.DataFram
     rows = reposts(postings) + table_problems(tables) + stale_sheets(tables, postings)
     rows += stated_date_older(postings) + unchanged_tables(tables, postings)
     rows += atd_label_problems(values) + atd_undated(tables) + zero_placeholder_rows(values, postings)
-    rows += segregation_label_problems(values)
+    rows += segregation_label_problems(values) + iclos_undated(tables) + bond_undated(tables)
     schema = {"release_id": pl.String, "source_file": pl.String, "source_sheet": pl.String, "table_key": pl.String,
               "reason": pl.String, "excluded": pl.Boolean, "evidence": pl.String, "evidence_message": pl.String}
     found = pl.DataFrame(rows, schema=schema)

@@ -15,6 +15,8 @@ from icemonitor.errors import InputError
 from icemonitor.readers import SourceFile, read
 from icemonitor.warehouse.build import BuildSource, _sha256
 from icemonitor.warehouse.detention_checks import exclusions
+from icemonitor.warehouse.detention_bond_panel import bond_panel
+from icemonitor.warehouse.detention_iclos_panel import iclos_panel
 from icemonitor.warehouse.detention_more_panels import atd_panel, segregation_panel, semiannual_panel
 from icemonitor.warehouse.detention_panels import monthly_panel, snapshot_panel, usable_values
 from icemonitor.warehouse.schema import aggregate_tables
@@ -99,6 +101,8 @@ def read_all(sources: Sequence[BuildSource], workers: int = 2) -> dict[str, pl.D
                                            schema["detention_semiannual"])
     tables["detention_segregation"] = _cast(segregation_panel(usable, tables["detention_postings"]),
                                             schema["detention_segregation"])
+    tables["detention_iclos"] = _cast(iclos_panel(usable), schema["detention_iclos"])
+    tables["detention_bond"] = _cast(bond_panel(usable), schema["detention_bond"])
     return tables
 
 
