@@ -230,7 +230,7 @@ def test_facilities_are_placed_the_same_on_every_build(warehouse_path) -> None:
     assert runs[0] == runs[1] and runs[0].count("\n") == 3  # the two published lists and the places
 
 
-@pytest.mark.parametrize("table", ["atd", "semiannual", "segregation", "authorised_facilities"])
+@pytest.mark.parametrize("table", ["atd", "semiannual", "segregation", "authorised_facilities", "iclos", "bond"])
 def test_the_new_panels_download_whole_with_provenance(warehouse_client, warehouse_con, table) -> None:
     from icemonitor.web.api_detention import DOWNLOADS
 

@@ -60,6 +60,15 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+# reasons whose evidence is the reader's technical English detail (cells, values), kept as written on English pages
+READER_DETAIL = {
+    "table_stopped": msg("ICE's table could not be read without guessing and is left out, not counted (the English "
+                         "page and the exclusions download give the cells and values)"),
+    "unknown_title": msg("a table title the reader does not know is left out, not counted (the English page and the "
+                         "exclusions download give the title)"),
+}
+
+
 def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list[Message]:
     """ICE's known errors of one posting, as caveat lines (errors of single values, revised months and ICE's
     Semiannual 0 placeholders, left out: see `errors`)."""
@@ -78,6 +87,8 @@ def _posting_error(source_file: str, r: dict[str, Any]) -> Message:
     one; else its English text, as given: rebuild the warehouse for other languages)."""
     stored = json.loads(r["evidence_message"]) if r["evidence_message"] else None
     evidence = Message(stored["msgid"], **stored["params"]) if stored else Given(r["evidence"], es=r["evidence"])
+    if r["reason"] in READER_DETAIL:  # the reader's own technical English: other languages say what it means
+        evidence = Given(str(evidence), es=READER_DETAIL[r["reason"]].render("es"))
     base = dict(file=source_file, reason=r["reason"], evidence=evidence)
     if r["source_sheet"] and r["table_key"]:
         return msg("{file}: {reason} ({sheet}, {table}): {evidence}", sheet=r["source_sheet"], table=r["table_key"],

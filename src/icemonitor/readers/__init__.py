@@ -39,6 +39,8 @@ def _readers() -> dict[str, Reader]:
         ddp_facility_population,
         ddp_ice,
         ddp_joined,
+        detention_bond,  # noqa: F401 - registers its sheet layout with detention_stats
+        detention_iclos,  # noqa: F401 - registers its sheet layout with detention_stats
         detention_stats,
         i213,
         lesa_nationwide,

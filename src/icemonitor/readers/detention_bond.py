@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from icemonitor.readers.detention_stats import (
+    OWN_LAYOUTS,
     TableStopped,
     _empty,
     _rows,
@@ -136,3 +137,6 @@ def _check_counts(by_key: dict, columns: dict, file: str, sheet: str, title: str
                     f"{_where(file, sheet, posted[1], j)}: {posted[0]:g} with a bond posted is more than the total "
                     f"{total[0]:g} ({cell_name(total[1], j)}); ICE defines the first as part of the second (the two "
                     f"count rows may be swapped; not read as either; table {title!r})")
+
+
+OWN_LAYOUTS["bond"] = read_bond

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from icemonitor.readers.detention_stats import (
+    OWN_LAYOUTS,
     TableStopped,
     _empty,
     _rows,
@@ -148,3 +149,6 @@ def _read_one(rows, t: int, end: int, spec: IclosSpec, title: str, file: str, sh
     message = (f"no year cell over the months starting at {', '.join(inferred)}: year taken as the previous one "
                "plus one (months run in order)") if inferred else None
     return IclosTable(spec, title, t, values, message)
+
+
+OWN_LAYOUTS["iclos"] = read_iclos

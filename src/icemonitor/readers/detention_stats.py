@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -541,14 +542,16 @@ def tables_by_title(rows: list[list[object]], spec_of, read_one, key_of) -> list
     return out
 
 
+# role -> reader of a sheet with its own layout: readers/detention_iclos.py and detention_bond.py build on this
+# module's helpers and register here when the readers package loads them (no import loop)
+OWN_LAYOUTS: dict[str, Callable[[list[list[object]], str, str], list]] = {}
+
+
 def _add_own_layout(columns: dict[str, list], tables: list[dict], role: str, rows: list[list[object]], file: str,
                     sheet: str, fy: int | None, as_of: dt.date | None) -> None:
     """The tables of an ICLOS and Detainees sheet (two-row month / mid-end headers) or a Monthly Bond Statistics
     sheet (one column per month), read by their own modules, added to the long table."""
-    from icemonitor.readers.detention_bond import read_bond  # they build on this module's helpers
-    from icemonitor.readers.detention_iclos import read_iclos
-
-    found = read_iclos(rows, file, sheet) if role == "iclos" else read_bond(rows, file, sheet)
+    found = OWN_LAYOUTS[role](rows, file, sheet)
     if not found:
         tables.append(_table_row(sheet, None, None, None, "stopped", f"no known {role} table title in this sheet"))
     for t in found:

@@ -105,7 +105,8 @@ DOWNLOADS = {"snapshots": "detention_snapshots", "monthly": "detention_monthly",
              "facility_days": "detention_facility_days", "facilities": "detention_facility_places",
              "facility_list": "detention_facility_list", "exclusions": "detention_exclusions",
              "postings": "detention_postings", "atd": "detention_atd", "semiannual": "detention_semiannual",
-             "segregation": "detention_segregation", "authorised_facilities": "detention_authorised_facilities"}
+             "segregation": "detention_segregation", "authorised_facilities": "detention_authorised_facilities",
+             "iclos": "detention_iclos", "bond": "detention_bond"}
 # tables without a release_id column: the releases they are derived from
 DERIVED_FROM = {"detention_facility_list": ("detention_facility_rows", "detention_facility_days")}
 
@@ -115,7 +116,7 @@ DERIVED_FROM = {"detention_facility_list": ("detention_facility_rows", "detentio
 def download(
     request: Request,
     table: Literal["snapshots", "monthly", "facility_days", "facilities", "facility_list", "exclusions", "postings",
-                   "atd", "semiannual", "segregation", "authorised_facilities"],
+                   "atd", "semiannual", "segregation", "authorised_facilities", "iclos", "bond"],
     format: Literal["csv", "parquet"] = Query("csv", description="csv (provenance in '#' lines on top) or parquet "
                                                                  "(provenance in the file's key-value metadata)"),
 ) -> Response:
