@@ -22,6 +22,7 @@ from icemonitor.analysis import detention
 from icemonitor.analysis.common import has_table
 from icemonitor.messages import msg
 from icemonitor.query import vocabulary
+from icemonitor.query.coverage import semicolons
 
 Verdict = Callable[[Any, float], tuple[str, float, float, str]]  # claims._verdict: (claim, observed) -> ...
 
@@ -30,14 +31,6 @@ DEFINITIONS = ("currently_detained", "held_during_day", "held_at_midnight")
 SOURCES = {"currently_detained": msg("ICE's detention-statistics posting stating that date (detention_snapshots)"),
            "held_during_day": msg("DDP facility daily population, summed over facilities (detention_facility_days)"),
            "held_at_midnight": msg("DDP facility daily population, summed over facilities (detention_facility_days)")}
-
-
-def _semicolons(items: list[Any]) -> Any:
-    """Items joined with '; ' as one message (each rendered in the reader's language)."""
-    out: Any = items[0]
-    for item in items[1:]:
-        out = msg("{a}; {b}", a=out, b=item)
-    return out
 
 
 def _measures(con: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -61,7 +54,7 @@ def _measures(con: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[dict[str, d
     if "currently_detained" not in found:
         missing["currently_detained"] = (
             msg("no ICE posting states a currently-detained figure for {day} (nearest: {nearest})", day=day,
-                nearest=_semicolons(nearest)) if nearest else
+                nearest=semicolons(nearest)) if nearest else
             msg("no ICE posting states a currently-detained figure for {day}", day=day))
     return found, missing
 
@@ -105,12 +98,12 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Any, row: dict[str, An
                          "covered": [x["definition"] for x in measures if x["count"] is not None],
                          "not_covered": {m: r for m, r in missing.items()}})
     if not chosen:
-        why = _semicolons([msg("{name}: {why}", name=m, why=missing[m]) for m in (used or missing)])
+        why = semicolons([msg("{name}: {why}", name=m, why=missing[m]) for m in (used or missing)])
         row.update(verdict="not checkable", reason=msg("not checkable: {why}", why=why))
         return row
     verdicts = {x["verdict"] for x in chosen}
     slack = verdict_of(tol, chosen[0]["count"])[2]
-    detail = _semicolons([msg("{name} {n:,} ({verdict})", name=x["definition"], n=x["count"],
+    detail = semicolons([msg("{name} {n:,} ({verdict})", name=x["definition"], n=x["count"],
                               verdict=x["verdict"]) for x in chosen])
     head = comparisons[claim.comparison]
     if len(verdicts) == 1:
@@ -122,10 +115,10 @@ def check_detained(con: duckdb.DuckDBPyConnection, claim: Any, row: dict[str, An
         reason = msg("depends on the definition: {detail}", detail=detail)
     if not wanted and missing:
         others = [msg("{name} ({why})", name=m, why=r) for m, r in missing.items()]
-        reason = msg("{reason}; not checkable under {others}", reason=reason, others=_semicolons(others))
+        reason = msg("{reason}; not checkable under {others}", reason=reason, others=semicolons(others))
     first = chosen[0]
     row.update(observed=first["count"], difference=first["difference"], verdict=verdict, tolerance=slack,
-               reason=reason, definition=_semicolons([msg("{name}: {text}", name=x["definition"], text=x["definition_text"])
+               reason=reason, definition=semicolons([msg("{name}: {text}", name=x["definition"], text=x["definition_text"])
                                                       for x in chosen]),
                sql="analysis/detention.held_on", parameters=[day.isoformat()])
     return row

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from icemonitor.present.facts import ReportFacts
+from icemonitor.query.coverage import gap_runs
 
 LOCALES = {"en": "en-US", "es": "es-ES"}
 GROUP_COLORS = {"event": "#4c78a8", "office_proxy": "#9ecae9", "state": "#bab0ac", "unresolved": "#e4e4e4"}
@@ -47,16 +48,7 @@ def daily_spec(rf: ReportFacts, labels: dict[str, str]) -> dict[str, Any]:
 
 def no_record_bands(days: list[dict[str, Any]], label: str) -> list[dict[str, str]]:
     """Runs of chart days without records (events None) as bands {start, end (the day after), label}."""
-    out: list[dict[str, str]] = []
-    for r in days:
-        if r["events"] is not None:
-            continue
-        end = (dt.date.fromisoformat(r["day"]) + dt.timedelta(days=1)).isoformat()
-        if out and out[-1]["end"] == r["day"]:
-            out[-1]["end"] = end
-        else:
-            out.append({"start": r["day"], "end": end, "label": label})
-    return out
+    return [{"start": a, "end": b, "label": label} for a, b in gap_runs(days, "events")]
 
 
 def county_spec(rf: ReportFacts, labels: dict[str, str], lang: str = "en") -> dict[str, Any] | None:

@@ -193,7 +193,7 @@ def coverage(con: duckdb.DuckDBPyConnection, q: Compiled) -> Coverage:
 
 def _subset_words(subsets: list[dict[str, str]]) -> Any:
     """What the subset releases' rows are, in the catalog's own words in each language."""
-    return _semicolons([Given(s["en"], es=s["es"]) for s in subsets])
+    return semicolons([Given(s["en"], es=s["es"]) for s in subsets])
 
 
 def subset_text(n: int | None, subsets: list[dict[str, str]]) -> Any:
@@ -313,17 +313,17 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         status, reason = "none", msg("no records of {table} for {where}", table=table, where=where)
     elif share == 0:
         status = "none"
-        reason = (_semicolons(unrecorded) if unrecorded else
+        reason = (semicolons(unrecorded) if unrecorded else
                   msg("no usable records of {table} for {where}", table=table, where=where))
     elif share < 1:
         status = "partial"
         reason = msg("records cover {share:.0%} of {where} (AOR-days); covered: {spans}{unrecorded}", share=share,
                      where=where, spans=_span_text(covered_spans),
-                     unrecorded=msg("; {reasons}", reasons=_semicolons(unrecorded)) if unrecorded else "")
+                     unrecorded=msg("; {reasons}", reasons=semicolons(unrecorded)) if unrecorded else "")
     else:
         status, reason = "full", ""
     if subsets and status in ("partial", "full"):
-        reason = _semicolons(([reason] if reason else []) + [
+        reason = semicolons(([reason] if reason else []) + [
             msg("rows of {release} ({what}) are counted too, a lower bound where no other release covers them",
                 release=s["release"], what=_subset_words([s])) for s in subsets])
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
@@ -362,12 +362,26 @@ def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
                  span=f"{_fmt(r['from'])}..{_fmt(r['to'])}", n=r["days_with_records"], release=r["release"],
                  subset=msg("; a subset: {what}", what=_subset_words([r["subset"]])) if r.get("subset") else "")
              for r in reach]
-    return msg("{table} records reach: {parts}", table=table, parts=_semicolons(parts))
+    return msg("{table} records reach: {parts}", table=table, parts=semicolons(parts))
 
 
-def _semicolons(items: list[Any]) -> Any:
+def semicolons(items: list[Any]) -> Any:
     """Items joined with '; ' as one message (each rendered in the reader's language)."""
     out: Any = items[0]
     for item in items[1:]:
         out = msg("{a}; {b}", a=out, b=item)
     return out
+
+
+def gap_runs(days: list[dict[str, Any]], key: str) -> list[tuple[str, str]]:
+    """Runs of chart days whose `key` is None (no records) as (first day, the day after the run), ISO dates."""
+    out: list[list[str]] = []
+    for r in days:
+        if r[key] is not None:
+            continue
+        end = (dt.date.fromisoformat(r["day"]) + dt.timedelta(days=1)).isoformat()
+        if out and out[-1][1] == r["day"]:
+            out[-1][1] = end
+        else:
+            out.append([r["day"], end])
+    return [(a, b) for a, b in out]

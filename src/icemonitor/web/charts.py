@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
+from icemonitor.query.coverage import gap_runs
+
 Spec = dict[str, Any]
 T = Callable[..., str]
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # identifier only; never fetched
@@ -53,16 +55,7 @@ def fill_days(counts: dict[str, int], d0: dt.date, d1: dt.date, covered_spans: l
 
 def gap_bands(days: list[dict]) -> list[dict]:
     """Runs of days whose count is None (no records) as bands [{"from", "to"}], `to` the day after the run."""
-    out: list[dict] = []
-    for r in days:
-        if r["n"] is not None:
-            continue
-        end = (dt.date.fromisoformat(r["day"]) + dt.timedelta(days=1)).isoformat()
-        if out and out[-1]["to"] == r["day"]:
-            out[-1]["to"] = end
-        else:
-            out.append({"from": r["day"], "to": end})
-    return out
+    return [{"from": a, "to": b} for a, b in gap_runs(days, "n")]
 
 
 def month_coverage(d0: dt.date, d1: dt.date, covered_spans: list[dict]) -> dict[str, str]:
