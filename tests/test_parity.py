@@ -183,17 +183,16 @@ COUNTY_QUESTIONS = [q for q in QUESTIONS if q[0] in ("06037", "48201") and q[3] 
 
 
 @pytest.mark.parametrize("question", COUNTY_QUESTIONS, ids=lambda q: "-".join(str(x) for x in q if x))
-def test_dashboard_figures_come_from_the_same_selection(warehouse_path, warehouse_client, question):
+def test_dashboard_figures_come_from_the_same_selection(warehouse_con, warehouse_client, question):
     """The overview map's county rate numerator, the county page's 'resolved' note and the intake context's sweep
     search select arrests through query.Selection: the same count as the CLI for the county and period."""
-    from icemonitor.web.db import Warehouse
-    from icemonitor.web.queries import Filters, county_rates
+    from icemonitor.analysis.overview import county_rates
+    from icemonitor.query.filters import Filters
 
     place, d0, d1, _ = question
     expected = QUESTIONS[question]
-    wh = Warehouse(warehouse_path)
-    rates = county_rates(wh, Filters("arrests", dt.date.fromisoformat(d0), dt.date.fromisoformat(d1)))
-    assert {r["county_fips"]: r["n"] for r in rates["rows"]}[place] == expected
+    rates = county_rates(warehouse_con, Filters("arrests", dt.date.fromisoformat(d0), dt.date.fromisoformat(d1)))
+    assert {r["county_fips"]: r["n"] for r in rates.figures}[place] == expected
     html = warehouse_client.get(f"/place/{place}", params={"from": d0, "to": d1, "lang": "en"}).text
     note = html.split('id="resolution-note">', 1)[1].split("</p>", 1)[0]
     assert f"count the {expected:,} counted arrests resolved to it" in note

@@ -226,8 +226,8 @@ def test_serve_command_is_registered():
 def test_aor_map_uses_the_county_map_valid_for_the_period(tmp_path):
     import duckdb
 
-    from icemonitor.web import queries
-    from icemonitor.web.db import Warehouse
+    from icemonitor.analysis.overview import aor_map
+    from icemonitor.query.filters import Filters
 
     rows = [{"release_id": "r", "event_date": "2017-03-01", "aor": "LOS", "counted": True}] * 2 + [
         {"release_id": "r", "event_date": "2017-03-01", "aor": "SND", "counted": True}]
@@ -237,16 +237,15 @@ def test_aor_map_uses_the_county_map_valid_for_the_period(tmp_path):
                 "vintage VARCHAR)")
     con.execute("INSERT INTO county_aor_periods VALUES ('06065', 'LOS', NULL, '2021-12-31', 'old map'), "
                 "('06065', 'SND', '2022-01-01', NULL, 'new map'), ('06037', 'LOS', NULL, NULL, 'all')")
-    con.close()
-    wh = Warehouse(path)
-    old = queries.aor_map(wh, queries.Filters("arrests", None, dt.date.fromisoformat("2019-01-01")))
-    assert old["rows"] == [{"county_fips": "06037", "aor": "LOS", "n": 2}, {"county_fips": "06065", "aor": "LOS", "n": 2}]
-    assert "old map" in old["map"] and "2019-01-01" in old["map"]
-    new = queries.aor_map(wh, queries.Filters("arrests", None, dt.date.fromisoformat("2024-01-01")))
-    assert new["rows"] == [{"county_fips": "06037", "aor": "LOS", "n": 2}, {"county_fips": "06065", "aor": "SND", "n": 1}]
-    assert "new map" in new["map"]
+    old = aor_map(con, Filters("arrests", None, dt.date.fromisoformat("2019-01-01")))
+    assert old.figures == [{"county_fips": "06037", "aor": "LOS", "n": 2}, {"county_fips": "06065", "aor": "LOS", "n": 2}]
+    assert "old map" in old.extra["map"] and "2019-01-01" in old.extra["map"]
+    new = aor_map(con, Filters("arrests", None, dt.date.fromisoformat("2024-01-01")))
+    assert new.figures == [{"county_fips": "06037", "aor": "LOS", "n": 2}, {"county_fips": "06065", "aor": "SND", "n": 1}]
+    assert "new map" in new.extra["map"] and new.releases == ["r"]
     # No period end given: the map valid on the last event date (2017-03-01).
-    assert "old map" in queries.aor_map(wh, queries.Filters("arrests"))["map"]
+    assert "old map" in aor_map(con, Filters("arrests")).extra["map"]
+    con.close()
 
 
 def test_routes_added_by_other_apps_are_not_cached(tmp_path):

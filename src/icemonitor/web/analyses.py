@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from icemonitor.messages import msg
 from icemonitor.query import vocabulary
+from icemonitor.query.filters import Filters, ParamError
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.web.db import Warehouse, caching
 
@@ -44,8 +45,6 @@ def national(place: str | None) -> str | None:
 
 def check_dates(date_from: dt.date | None, date_to: dt.date | None) -> None:
     """Dates the analyses can work with (their baselines reach back weeks before `from`)."""
-    from icemonitor.web.queries import ParamError
-
     for name, d in (("from", date_from), ("to", date_to)):
         if d is not None and not EARLIEST <= d <= LATEST:
             raise ParamError(name, msg("must lie between {first} and {last}", first=EARLIEST, last=LATEST),
@@ -240,3 +239,78 @@ def summary(wh: Warehouse, ref: Any, table: str, by: list[str], date_from: dt.da
     key = ("summary", table, tuple(by), date_from, date_to, place, kept)
     return _cached(wh, key, lambda: run(wh.cursor(), table, by, date_from, date_to, national(place), dict(kept),
                                         ref=ref))
+
+
+# -- the dashboard's figures (analysis.overview) and what the warehouse holds (analysis.holdings) -----------------
+
+def counts(wh: Warehouse, f: Filters, by: list[str]) -> AnalysisResult:
+    """analysis.overview.counts: counted events grouped by `by`, with the coverage of the period and AOR."""
+    from icemonitor.analysis.overview import counts as run
+
+    return _cached(wh, ("counts", f, tuple(by)), lambda: run(wh.cursor(), f, by, wh.columns))
+
+
+def release_spans(wh: Warehouse, f: Filters) -> AnalysisResult:
+    from icemonitor.analysis.overview import release_spans as run
+
+    return _cached(wh, ("release_spans", f), lambda: run(wh.cursor(), f, wh.columns))
+
+
+def partial_months(wh: Warehouse, f: Filters) -> AnalysisResult:
+    from icemonitor.analysis.overview import partial_months as run
+
+    return _cached(wh, ("partial_months", f), lambda: run(wh.cursor(), f, wh.columns))
+
+
+def criminality_fields(wh: Warehouse, f: Filters) -> AnalysisResult:
+    from icemonitor.analysis.overview import criminality_fields as run
+
+    return _cached(wh, ("criminality_fields", f), lambda: run(wh.cursor(), f, wh.columns))
+
+
+def last_event_date(wh: Warehouse, f: Filters) -> dt.date | None:
+    from icemonitor.analysis.overview import last_event_date as run
+
+    return _cached(wh, ("last_event_date", f), lambda: run(wh.cursor(), f, wh.columns))
+
+
+def aor_map(wh: Warehouse, f: Filters) -> AnalysisResult:
+    from icemonitor.analysis.overview import aor_map as run
+
+    return _cached(wh, ("aor_map", f), lambda: run(wh.cursor(), f, wh.columns))
+
+
+def county_rates(wh: Warehouse, f: Filters) -> AnalysisResult:
+    from icemonitor.analysis.overview import county_rates as run
+
+    return _cached(wh, ("county_rates", f), lambda: run(wh.cursor(), f, wh.columns))
+
+
+def event_tables(wh: Warehouse) -> list[str]:
+    from icemonitor.analysis.holdings import event_tables as run
+
+    return _cached(wh, ("event_tables",), lambda: run(wh.cursor(), wh.columns))
+
+
+def aors(wh: Warehouse, table: str = "arrests") -> list[str]:
+    from icemonitor.analysis.holdings import aors as run
+
+    return _cached(wh, ("aors", table), lambda: run(wh.cursor(), table, wh.columns))
+
+
+def table_coverage(wh: Warehouse) -> AnalysisResult:
+    from icemonitor.analysis.holdings import table_coverage as run
+
+    return _cached(wh, ("table_coverage",), lambda: run(wh.cursor(), wh.columns))
+
+
+def loaded_releases(wh: Warehouse) -> list[dict[str, Any]]:
+    from icemonitor.analysis.holdings import loaded_releases as run
+
+    return _cached(wh, ("loaded_releases",), lambda: run(wh.cursor(), wh.columns))
+
+
+def method_codes(wh: Warehouse, table: str) -> dict[str, list[str]]:
+    from icemonitor.analysis.holdings import method_codes as run
+
+    return _cached(wh, ("method_codes", table), lambda: run(wh.cursor(), table, wh.columns))

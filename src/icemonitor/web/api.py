@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from icemonitor.messages import msg
-from icemonitor.web import analyses, queries
+from icemonitor.query.filters import GROUP_BY, Filters, ParamError, parse_by
+from icemonitor.web import analyses
 from icemonitor.web.context import definitions, release_details, warehouse_info
-from icemonitor.web.queries import Filters
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -92,7 +92,7 @@ ERRORS = {422: {"model": ErrorResponse, "description": "A parameter is invalid o
 def summary(
     request: Request,
     table: TableName = Query("arrests", description="Event table"),
-    by: str | None = Query(None, description=f"Comma-separated group keys, from: {', '.join(queries.GROUP_BY)}",
+    by: str | None = Query(None, description=f"Comma-separated group keys, from: {', '.join(GROUP_BY)}",
                            max_length=200),
     date_from: dt.date | None = Query(None, alias="from", description="First event date (inclusive)"),
     date_to: dt.date | None = Query(None, alias="to", description="Last event date (inclusive)"),
@@ -106,18 +106,14 @@ def summary(
 ) -> SummaryResponse:
     """Counted events (the `counted` flag: overlapping releases are not added twice), grouped as asked."""
     wh = request.app.state.warehouse
-    keys = queries.parse_by(by)
+    keys = parse_by(by)
     f = Filters(table, date_from, date_to, aor, method_class, criminality, release)
     if place is not None:
         return _place_summary(request, f, keys, place, lang)
-    result = queries.summary(wh, f, keys)
-    cover = analyses.coverage(wh, None, aor, date_from, date_to, table,
-                              {"method_class": method_class, "criminality": criminality, "release": release})
-    countable = cover["status"] not in ("none", "subset")
+    res = analyses.counts(wh, f, keys)
     return SummaryResponse(
-        table=table, by=keys, filters=f.as_params(), total=result["total"] if countable else None,
-        rows=result["rows"] if countable else [], coverage=cover,
-        releases=[Release(**r) for r in release_details(wh, result["releases"], table)],
+        table=table, by=keys, filters=f.as_params(), total=res.extra["total"], rows=res.figures, coverage=res.coverage,
+        releases=[Release(**r) for r in release_details(wh, res.releases, table)],
         definitions=definitions(wh, f, lang), warehouse=WarehouseInfo(**warehouse_info(wh)),
     )
 
@@ -128,11 +124,11 @@ def _place_summary(request: Request, f: Filters, keys: list[str], place: str, la
 
     wh = request.app.state.warehouse
     if f.aor:
-        raise queries.ParamError("aor", msg("give either aor or place"), f.aor)
+        raise ParamError("aor", msg("give either aor or place"), f.aor)
     by = ["release" if k == "release_id" else k for k in keys]
     unknown = [k for k in by if k not in GROUPS]
     if unknown:
-        raise queries.ParamError("by", msg("with place, group by one of: {choices}", choices=", ".join(GROUPS)),
+        raise ParamError("by", msg("with place, group by one of: {choices}", choices=", ".join(GROUPS)),
                                  unknown[0])
     res = analyses.summary(wh, analyses.app_ref(request), f.table, by, f.date_from, f.date_to, place,
                            {"method_class": f.method_class, "criminality": f.criminality, "release": f.release})
@@ -149,15 +145,15 @@ def _place_summary(request: Request, f: Filters, keys: list[str], place: str, la
 def releases(request: Request) -> ReleasesResponse:
     """The releases loaded into this warehouse (one row per raw file)."""
     wh = request.app.state.warehouse
-    return ReleasesResponse(releases=queries.releases(wh), warehouse=WarehouseInfo(**warehouse_info(wh)))
+    return ReleasesResponse(releases=analyses.loaded_releases(wh), warehouse=WarehouseInfo(**warehouse_info(wh)))
 
 
 @router.get("/coverage", response_model=CoverageResponse, responses=ERRORS)
 def coverage(request: Request, lang: Literal["en", "es"] = Query("en")) -> CoverageResponse:
     """Per event table: rows, counted rows, first and last event date, and the releases behind them."""
     wh = request.app.state.warehouse
-    tables = [TableCoverage(**c) for c in queries.coverage(wh)]
+    tables = [TableCoverage(**c) for c in analyses.table_coverage(wh).figures]
     f = Filters(tables[0].table) if tables else Filters()
     defs = definitions(wh, f, lang) if tables else {}
-    return CoverageResponse(tables=tables, releases=queries.releases(wh), definitions=defs,
+    return CoverageResponse(tables=tables, releases=analyses.loaded_releases(wh), definitions=defs,
                             warehouse=WarehouseInfo(**warehouse_info(wh)))

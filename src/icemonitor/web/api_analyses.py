@@ -81,7 +81,7 @@ def sweeps(
     fold: bool = Query(True, description="Fold echoes of AOR sweeps at other levels into them (CLI: --no-fold)"),
 ) -> AnalysisResponse:
     """Multi-day surges of arrests above the expected daily count, ranked (as `icemonitor sweeps --json`)."""
-    from icemonitor.web.queries import ParamError
+    from icemonitor.query.filters import ParamError
 
     if date_to < date_from:
         raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
@@ -102,7 +102,7 @@ def priorities(
     by: Period = Query("fy", description="Period: fy, month or all"),
 ) -> AnalysisResponse:
     """Shares convicted / pending charges only / no record, per the release's own field (as `icemonitor priorities`)."""
-    from icemonitor.web.queries import ParamError
+    from icemonitor.query.filters import ParamError
 
     if date_from and date_to and date_to < date_from:
         raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())

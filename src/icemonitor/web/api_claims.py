@@ -15,7 +15,7 @@ from icemonitor.messages import msg
 from icemonitor.web import analyses
 from icemonitor.web.api import ERRORS, ErrorResponse
 from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
-from icemonitor.web.queries import ParamError
+from icemonitor.query.filters import ParamError
 
 router = APIRouter(prefix="/api/v1", tags=["analyses"])
 

@@ -16,7 +16,7 @@ from icemonitor.analysis import detention
 from icemonitor.web import analyses
 from icemonitor.web.api import ERRORS, PLACE_HELP, PLACE_PATTERN
 from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
-from icemonitor.web.queries import ParamError
+from icemonitor.query.filters import ParamError
 
 router = APIRouter(prefix="/api/v1/detention", tags=["detention"])
 Reason = Literal["unreadable_file", "table_stopped", "unknown_title", "stale_sheet", "unchanged_table",
@@ -147,7 +147,7 @@ def _provenance(wh, name: str, table) -> dict:  # noqa: ANN001 - Warehouse, sche
     """What a detention download contains (the shape of web/context.py's provenance): releases with the files
     behind the table's rows, the table's definition and every column's."""
     from icemonitor.web.context import warehouse_info
-    from icemonitor.web.queries import catalog_releases
+    from icemonitor.analysis.holdings import catalog_releases
 
     known = catalog_releases()
     releases = []

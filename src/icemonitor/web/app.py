@@ -18,16 +18,17 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from icemonitor import client_address
 from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
+from icemonitor.analysis.holdings import catalog_releases
 from icemonitor.messages import Message
 from icemonitor.web import (
     analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
-    place_pages, place_search, queries, sweep_pages,
+    place_pages, place_search, sweep_pages,
 )
 from icemonitor.web.pages import COUNTY_TOPOJSON, topojson_path  # noqa: F401 - app.topojson_path stays importable
 from icemonitor.web.db import Warehouse, caching
 from icemonitor.web.body_limit import BodyLimit
 from icemonitor.web.middleware import WebMiddleware
-from icemonitor.web.queries import ParamError
+from icemonitor.query.filters import Filters, ParamError
 
 Ref = Callable[[str], Path]
 
@@ -87,11 +88,11 @@ def warm_up(app: FastAPI) -> threading.Thread:
 
     def run() -> None:
         try:
-            queries.catalog_releases()
+            catalog_releases()
             wh = app.state.warehouse
             if wh.exists():
-                queries.coverage(wh)
-                queries.releases(wh)
+                analyses.table_coverage(wh)
+                analyses.loaded_releases(wh)
                 if caching():  # with caching off nothing computed now would be kept
                     _warm_sweeps(app)
         except Exception:  # warming is an optimisation; the request path reports real errors
@@ -115,7 +116,7 @@ def _warm_sweeps(app: FastAPI) -> None:
         from icemonitor.analysis.common import reference_for
 
         ref = reference_for(wh.cursor())
-    last = queries.last_event_date(wh, queries.Filters("arrests"))
+    last = analyses.last_event_date(wh, Filters("arrests"))
     if last is not None:
         import datetime as dt
 

@@ -120,7 +120,7 @@ def trend(rows: list[dict], t: T, title: str, partial: list[dict] | None = None,
           months: dict[str, str] | None = None) -> Spec:
     """Monthly counted events by method class: line per class, told apart by colour AND dash AND point shape.
 
-    Months without any data are gaps in the lines, not zeros. `partial` (queries.partial_coverage) shades the
+    Months without any data are gaps in the lines, not zeros. `partial` (analysis.overview.partial_months) shades the
     runs of months that only a few AORs' records cover, labelled with those AORs, so a national line that is one
     office's production there is not read as a national count. `months` (month_coverage of the place): months no
     record covers are gaps under a grey 'no records' band, partly covered months a lighter band and a note in

@@ -12,7 +12,7 @@ from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.api_claims import CLAIMS_EXAMPLE, run_targeting
 from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page
-from icemonitor.web.queries import ParamError
+from icemonitor.query.filters import ParamError
 
 router = APIRouter(include_in_schema=False)
 

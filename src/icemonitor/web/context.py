@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import csv
+from functools import lru_cache
+from importlib import resources
+
+from icemonitor.analysis.holdings import catalog_releases
 from icemonitor.messages import msg
-from icemonitor.web import i18n, queries
+from icemonitor.query.filters import CRIMINALITY, METHOD_CLASSES, Filters, ParamError
+from icemonitor.web import analyses, i18n
 from icemonitor.web.db import Warehouse
-from icemonitor.web.queries import Filters, ParamError
 
 
 def parse_date(name: str, value: str | None) -> dt.date | None:
@@ -30,12 +35,12 @@ def filters_from_query(q: dict[str, str], default_table: str = "arrests") -> Fil
     if aor is not None and not (aor.isalpha() and 2 <= len(aor) <= 3):
         raise ParamError("aor", msg("expected an AOR code such as LOS"), aor)
     mc = (q.get("method_class") or "").strip() or None
-    if mc is not None and mc not in queries.METHOD_CLASSES:
-        raise ParamError("method_class", msg("allowed: {choices}", choices=", ".join(queries.METHOD_CLASSES)), mc)
+    if mc is not None and mc not in METHOD_CLASSES:
+        raise ParamError("method_class", msg("allowed: {choices}", choices=", ".join(METHOD_CLASSES)), mc)
     table = (q.get("table") or "").strip() or default_table
     crim = (q.get("criminality") or "").strip() or None
-    if crim is not None and crim not in queries.CRIMINALITY:
-        raise ParamError("criminality", msg("allowed: {choices}", choices=", ".join(queries.CRIMINALITY)), crim)
+    if crim is not None and crim not in CRIMINALITY:
+        raise ParamError("criminality", msg("allowed: {choices}", choices=", ".join(CRIMINALITY)), crim)
     release = (q.get("release") or "").strip() or None
     if release is not None and not all(c.isalnum() or c in "._-" for c in release):
         raise ParamError("release", msg("expected a release id"), release)
@@ -46,7 +51,7 @@ def definitions(wh: Warehouse, f: Filters, lang: str) -> dict[str, str]:
     """The definitions a figure over these filters rests on, in words, with the codes the warehouse uses."""
     t = lambda k, **kw: i18n.translate(lang, k, **kw)  # noqa: E731
     out = {"counted": t("def.counted"), "period": t("def.period")}
-    codes = queries.method_codes(wh, f)
+    codes = analyses.method_codes(wh, f.table)
     if codes:
         out["method_class"] = t(
             "def.method_class",
@@ -65,11 +70,11 @@ def warehouse_info(wh: Warehouse) -> dict[str, str | None]:
 
 def release_details(wh: Warehouse, ids: list[str], table: str | None = None) -> list[dict[str, Any]]:
     """Rows of the releases table for these release ids (one per id, files joined; only `table`'s files)."""
-    known = queries.catalog_releases()
+    known = catalog_releases()
     by_id: dict[str, dict[str, Any]] = {
         i: {"release_id": i, "title": known.get(i, {}).get("title"),
             "foia_request": known.get(i, {}).get("foia_request"), "files": []} for i in ids}
-    for r in queries.releases(wh):
+    for r in analyses.loaded_releases(wh):
         rid = r.get("release_id")
         if rid in by_id and (table is None or r.get("table_name") in (None, table)):
             entry = by_id[rid]
@@ -95,3 +100,10 @@ def provenance(wh: Warehouse, f: Filters, by: list[str], level: str, release_ids
         "releases": release_details(wh, release_ids, f.table),
         "definitions": definitions(wh, f, lang),
     }
+
+
+@lru_cache(maxsize=1)
+def aor_names() -> dict[str, str]:
+    """AOR code -> field office name (web/data/aor_names.csv)."""
+    text = resources.files("icemonitor.web").joinpath("data/aor_names.csv").read_text(encoding="utf-8")
+    return {r["aor"]: r["name"] for r in csv.DictReader(text.splitlines())}

@@ -11,32 +11,36 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from icemonitor.web import queries
+from icemonitor.analysis import overview
+from icemonitor.query.filters import Filters
+from icemonitor.web import analyses
 from icemonitor.web.db import Warehouse
-from icemonitor.web.queries import Filters
 
 LEVELS = ("summary", "events")
 BATCH_ROWS = 65536  # rows per record batch of an event-level download: one CSV chunk or Parquet row group each
 
 
 def summary_table(wh: Warehouse, f: Filters, by: list[str]) -> tuple[pa.Table, list[str]]:
-    """The grouped counts as an Arrow table, and the release ids behind them."""
-    result = queries.summary(wh, f, by)
-    rows = result["rows"]
+    """The grouped counts (analysis.overview.counts, as the data page shows them) as an Arrow table, and the
+    release ids behind them."""
+    result = analyses.counts(wh, f, by)
+    rows = result.figures
     names = [*by, "n"]
     table = pa.Table.from_pylist(rows) if rows else pa.table({n: pa.array([], pa.string()) for n in names})
-    return table.select(names), result["releases"]
+    return table.select(names), result.releases
 
 
 def events_query(wh: Warehouse, f: Filters) -> tuple[str, list, list[str]]:
-    """SQL for the counted rows themselves (list columns joined with ';'), its parameters, the release ids."""
-    w = queries.where(wh, f)
+    """SQL for the counted rows themselves (list columns joined with ';'), its parameters, the release ids: the
+    event-level download streams the rows the figures count (query.Selection's WHERE), not a figure."""
+    q = overview.compiled(wh.cursor(), f, wh.columns)
+    w = q.where
     cols = _ordered_columns(wh, f.table)
     select = ", ".join(f"array_to_string(\"{c}\", ';') AS \"{c}\"" if c == "redacted" else f'"{c}"' for c in cols)
     # No ORDER BY: DuckDB keeps the table's insertion order (the build's release, file, row order) and can stream
     # the result; sorting a whole table first would hold it in memory.
-    sql = f"SELECT {select} FROM {f.table} WHERE {w.sql}"
-    return sql, w.params, queries.releases_used(wh, f, w)
+    sql = f"SELECT {select} FROM {f.table} WHERE {w.sql()}"
+    return sql, w.params, overview.releases_used(wh.cursor(), q)
 
 
 def _ordered_columns(wh: Warehouse, table: str) -> list[str]:

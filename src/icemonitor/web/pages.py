@@ -15,9 +15,11 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from icemonitor.messages import msg
 from icemonitor.messages import render as render_messages
-from icemonitor.web import charts, export, i18n, queries
-from icemonitor.web.context import definitions, filters_from_query, provenance, release_details, warehouse_info
-from icemonitor.web.queries import Filters, ParamError
+from icemonitor.query.filters import GROUP_BY, Filters, ParamError, parse_by
+from icemonitor.web import analyses, charts, export, i18n
+from icemonitor.web.context import (
+    aor_names, definitions, filters_from_query, provenance, release_details, warehouse_info,
+)
 
 router = APIRouter(include_in_schema=False)
 PREVIEW_ROWS = 36
@@ -39,8 +41,6 @@ class Page:
         """How far the arrest records reach (query.coverage.records_reach), for every page's footer."""
         if not self.wh.exists() or "coverage_spans" not in self.wh.tables():
             return []
-        from icemonitor.web import analyses
-
         return analyses.records_reach(self.wh)
 
     def url_with(self, **changes: str | None) -> str:
@@ -99,7 +99,7 @@ def _figure(key: str, spec: dict | None, rows: list[dict], columns: list[tuple[s
 def spans_text(page: Page, f: Filters) -> list[str]:
     """'release (first – last; AORs)' for each release behind a figure, so a one-AOR release is visible as such."""
     out = []
-    for s in queries.release_spans(page.wh, f):
+    for s in analyses.release_spans(page.wh, f).figures:
         aors = s["aors"] or []
         where = ", ".join(aors) if len(aors) <= 3 else page.t("figure.n_aors", n=len(aors))
         out.append(page.t("figure.span", release=s["release_id"], first=s["first"], last=s["last"],
@@ -117,58 +117,60 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     defs = definitions(wh, f, page.lang)
     # 1. Monthly national (or one AOR) arrests by method class (the method_class filter does not apply here).
     ft = Filters("arrests", f.date_from, f.date_to, f.aor, None)
-    trend = queries.summary(wh, ft, ["month", "method_class"])
+    trend = analyses.counts(wh, ft, ["month", "method_class"])
     scope = f.aor or t("overview.national")
     title = t("overview.trend_title", scope=scope)
+    partial = analyses.partial_months(wh, ft).figures
     out["figures"].append(_figure(
-        "trend", charts.trend(trend["rows"], t, title, queries.partial_coverage(wh, ft)) if trend["rows"] else None,
-        trend["rows"],
+        "trend", charts.trend(trend.figures, t, title, partial) if trend.figures else None,
+        trend.figures,
         [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", ""), trend["releases"], t("figure.empty"),
+        defs["counted"] + " " + defs.get("method_class", ""), trend.releases, t("figure.empty"),
         spans_text(page, ft)))
     # 2. Arrests by AOR for the period (a map through `counties` when present, and a ranked chart).
     fa = Filters("arrests", f.date_from, f.date_to, None, f.method_class)
-    by_aor = queries.summary(wh, fa, ["aor"])
-    ranked = [r for r in by_aor["rows"] if r["aor"] is not None]
-    names = queries.aor_names()
+    by_aor = analyses.counts(wh, fa, ["aor"])
+    ranked = [dict(r) for r in by_aor.figures if r["aor"] is not None]
+    names = aor_names()
     for r in ranked:
         r["name"] = names.get(r["aor"], r["aor"])
     mc = t(f"class.{f.method_class}") if f.method_class else t("overview.all_methods")
     aor_note = defs["counted"] + " " + t("overview.aor_note", method=mc)
     topo = _topo_url(page.request)
-    county_aor = queries.aor_map(wh, fa)
-    if county_aor is not None and topo:
+    county_aor = analyses.aor_map(wh, fa)
+    if county_aor.extra["map"] is not None and topo:
         out["figures"].append(_figure(
-            "aor_map", charts.choropleth(county_aor["rows"], t, t("overview.aor_map_title", method=mc), topo, "n",
+            "aor_map", charts.choropleth(county_aor.figures, t, t("overview.aor_map_title", method=mc), topo, "n",
                                          t("chart.events"), [("aor", "AOR")]),
-            [], [], aor_note + " " + t("overview.aor_map_note", map=county_aor["map"]), by_aor["releases"]))
-    elif county_aor is None:
+            [], [], aor_note + " " + t("overview.aor_map_note", map=county_aor.extra["map"]), county_aor.releases))
+    elif county_aor.extra["map"] is None:
         out["notices"].append(t("overview.no_counties"))
     out["figures"].append(_figure(
         "aor_bars", charts.ranked_bars(ranked, t, t("overview.aor_title", method=mc), "aor", "AOR") if ranked else None,
         ranked, [("aor", "AOR"), ("name", t("chart.field_office")), ("n", t("chart.events"))], aor_note,
-        by_aor["releases"], t("figure.empty"), spans_text(page, fa)))
+        by_aor.releases, t("figure.empty"), spans_text(page, fa)))
     # 3. Arrests per 10,000 non-citizen residents by county (needs landmark_resolution + population).
-    rates = queries.county_rates(wh, fa)
-    if rates is None:
-        missing = [n for n in ("landmark_resolution", "population") if n not in wh.tables()]
+    rates = analyses.county_rates(wh, fa)
+    extra = rates.extra
+    if not extra["available"]:
         out["figures"].append(_figure("rates", None, [], [], "", [], t("overview.rates_unavailable",
-                                                                          tables=", ".join(missing) or "—")))
+                                                                          tables=", ".join(extra["missing"]) or "—")))
     else:
-        share = (100.0 * rates["resolved"] / rates["total"]) if rates["total"] else 0.0
-        note = (t("overview.rates_event_level") + " " if rates["event_level"] else "") + t("overview.rates_note", year=rates["year"], resolved=i18n.number(page.lang, rates["resolved"]),
-                 total=i18n.number(page.lang, rates["total"]), share=f"{share:.1f}")
+        share = (100.0 * extra["resolved"] / extra["total"]) if extra["total"] else 0.0
+        note = ((t("overview.rates_event_level") + " " if extra["event_level"] else "")
+                + t("overview.rates_note", year=extra["year"], resolved=i18n.number(page.lang, extra["resolved"]),
+                    total=i18n.number(page.lang, extra["total"]), share=f"{share:.1f}"))
         spec = None
-        if topo and rates["rows"]:
-            map_rows = [dict(r) for r in rates["rows"]]
+        if topo and rates.figures:
+            map_rows = [dict(r) for r in rates.figures]
             bands = charts.quantile_bands(map_rows, "rate")
             spec = charts.choropleth(map_rows, t, t("overview.rates_title", method=mc), topo, "rate",
                                      t("chart.rate"), [("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens"))],
                                      legend_format=",.1f", bands=bands)
         out["figures"].append(_figure(
-            "rates", spec, rates["rows"][:25],
+            "rates", spec, rates.figures[:25],
             [("county_fips", "FIPS"), ("n", t("chart.events")), ("noncitizen_pop", t("chart.noncitizens")),
-             ("rate", t("chart.rate"))], defs["counted"] + " " + note, by_aor["releases"], t("figure.empty")))
+             ("rate", t("chart.rate"))], defs["counted"] + " " + note, rates.releases, t("figure.empty")))
     return out
 
 
@@ -181,13 +183,12 @@ def recent_sweeps(page: Page) -> dict[str, Any] | None:
     import datetime as dt
 
     from icemonitor.errors import InputError
-    from icemonitor.web import analyses
     from icemonitor.web.api_analyses import app_ref
     from icemonitor.web.sweep_links import sweep_rows
 
     if "arrests" not in page.wh.tables():
         return None
-    last = queries.last_event_date(page.wh, Filters("arrests"))
+    last = analyses.last_event_date(page.wh, Filters("arrests"))
     if last is None:
         return None
     periods = [(last - dt.timedelta(days=365), last), (None, None)]
@@ -213,8 +214,9 @@ def overview(request: Request) -> HTMLResponse:
     f = _filters_or_default(page)
     ctx = overview_figures(page, f)
     ctx["recent_sweeps"] = recent_sweeps(page)
-    ctx.update(filters=f, aors=queries.aors(page.wh), names=queries.aor_names(),
-               coverage=queries.coverage(page.wh) if page.wh.exists() else [], releases=queries.releases(page.wh),
+    ctx.update(filters=f, aors=analyses.aors(page.wh), names=aor_names(),
+               coverage=analyses.table_coverage(page.wh).figures if page.wh.exists() else [],
+               releases=analyses.loaded_releases(page.wh),
                warehouse=warehouse_info(page.wh))
     if page.partial:
         return page.render("_overview_results.html", **ctx)
@@ -226,16 +228,17 @@ def data_page(request: Request) -> HTMLResponse:
     page = Page(request)
     q = dict(request.query_params)
     f = filters_from_query(q)
-    by = queries.parse_by(q.get("by", "month"))
+    by = parse_by(q.get("by", "month"))
     level = q.get("level") or "summary"
     if level not in export.LEVELS:
         raise ParamError("level", msg("allowed: {choices}", choices=", ".join(export.LEVELS)), level)
-    result = queries.summary(page.wh, f, by)
+    res = analyses.counts(page.wh, f, by)
+    result = {"rows": res.figures, "total": res.extra["total"], "releases": res.releases, "caveats": res.caveats}
     params = {**f.as_params(), "by": ",".join(by), "level": level}
     links = {fmt: f"/data/export.{fmt}?{urlencode(params)}" for fmt in ("csv", "parquet", "provenance.json")}
     ctx = dict(filters=f, by=by, level=level, result=result, preview=result["rows"][:PREVIEW_ROWS], links=links,
-               tables=queries.event_tables(page.wh), aors=queries.aors(page.wh, f.table),
-               group_keys=list(queries.GROUP_BY), defs=definitions(page.wh, f, page.lang),
+               tables=analyses.event_tables(page.wh), aors=analyses.aors(page.wh, f.table),
+               group_keys=list(GROUP_BY), defs=definitions(page.wh, f, page.lang),
                releases=release_details(page.wh, result["releases"], f.table))
     if page.partial:
         return page.render("_data_results.html", **ctx)
@@ -249,7 +252,7 @@ def download(request: Request, fmt: str) -> Response:
         return error_page(request, 404, "error.not_found")
     q = dict(request.query_params)
     f = filters_from_query(q)
-    by = queries.parse_by(q.get("by", ""))
+    by = parse_by(q.get("by", ""))
     level = q.get("level") or "summary"
     if level not in export.LEVELS:
         raise ParamError("level", msg("allowed: {choices}", choices=", ".join(export.LEVELS)), level)

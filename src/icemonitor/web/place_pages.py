@@ -16,12 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from icemonitor.errors import InputError
-from icemonitor.web import analyses, answers, charts, detention_pages, i18n, place_queries as pq, place_search, queries
+from icemonitor.query.filters import Filters
+from icemonitor.web import analyses, answers, charts, detention_pages, i18n, place_queries as pq, place_search
 from icemonitor.web.api_analyses import app_ref
-from icemonitor.web.context import definitions, filters_from_query
+from icemonitor.web.context import aor_names, definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
 from icemonitor.web.sweep_links import sweep_rows
-from icemonitor.web.queries import Filters
 
 router = APIRouter(include_in_schema=False)
 SWEEPS_SHOWN = 10
@@ -33,13 +33,18 @@ def _resolve(page: Page, code: str):
     from icemonitor.places.place_filter import parse_exact
 
     up = code.strip().upper()
-    if up in queries.aors(page.wh):
+    if up in analyses.aors(page.wh):
         return analyses.parse_place(page.wh, app_ref(page.request), up), True
     try:
         place = parse_exact(code.strip(), app_ref(page.request))
     except InputError:
         return None
     return place, place.level == "aor"
+
+
+def _rows(res: Any) -> dict[str, Any]:
+    """An analysis's figures in the shape place_queries gives them ({"rows", "releases"})."""
+    return {"rows": res.figures, "releases": res.releases}
 
 
 def sweep_places(page: Page, place: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,7 +54,7 @@ def sweep_places(page: Page, place: Any, rows: list[dict[str, Any]]) -> list[dic
         code = str(r["place"])
         if code == place.code:
             r["place_label"] = place_search.local_label(page, place)
-        elif r["level"] == "aor" and place.level != "aor" and code in queries.aor_names():
+        elif r["level"] == "aor" and place.level != "aor" and code in aor_names():
             aor = place_search.local_label(page, analyses.parse_place(page.wh, app_ref(page.request), code))
             r["place_label"] = (page.t("sweep.containing_aor", aor=aor, place=place_search.local_label(
                 page, place, in_sentence=True)) if code in place.aors else aor)
@@ -67,7 +72,7 @@ def _aor_name(page: Page, code: str) -> str:
     """A field office's name in the page's language ('Los Ángeles' in Spanish)."""
     from icemonitor.places.place_names import spanish_name
 
-    name = queries.aor_names().get(code, code)
+    name = aor_names().get(code, code)
     return spanish_name(name) if page.lang == "es" else name
 
 
@@ -118,9 +123,9 @@ def place_page(request: Request, code: str) -> Response:
     if is_aor:
         fa = Filters("arrests", d0, d1, place.code, None)
         defs = definitions(wh, fa, page.lang)
-        trend = queries.summary(wh, fa, ["month", "method_class"])
-        mix = queries.summary(wh, fa, ["fy", "method_class"])
-        crim = queries.criminality_fields(wh, fa)
+        trend = _rows(analyses.counts(wh, fa, ["month", "method_class"]))
+        mix = _rows(analyses.counts(wh, fa, ["fy", "method_class"]))
+        crim = analyses.criminality_fields(wh, fa).figures
         spans = spans_text(page, fa)
         place_def = t("place.def_aor", aor=place.code)
     else:
@@ -166,7 +171,7 @@ def place_page(request: Request, code: str) -> Response:
     except duckdb.Error:  # e.g. a warehouse whose landmark_resolution lacks the state column: no peer section
         peer = None
     if peer is not None:
-        names = queries.aor_names()
+        names = aor_names()
         for r in peer["rows"]:
             r["label"] = (f"{r['peer']} – {names.get(r['peer'], r['peer'])}" if place.level == "aor"
                           else f"{_county_name(page, r.get('name') or r['peer'])} ({r['peer']})"

@@ -1,0 +1,84 @@
+"""What the warehouse holds, for the dashboard's menus and its coverage and releases tables: the event tables, the
+AOR codes in each, each table's rows and date range, the loaded release files, the raw apprehension methods behind
+each method class, and the release catalog's titles."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+
+from icemonitor.analysis.overview import reader, rows
+from icemonitor.analysis.result import AnalysisResult, _plain
+from icemonitor.messages import msg
+from icemonitor.query.filters import EVENT_TABLES, Columns
+
+# Columns of the warehouse's releases table shown by the API and the pages (whichever exist).
+RELEASE_COLUMNS = ("release_id", "file_name", "table_name", "sha256", "rows_read", "rows_loaded", "rows_rejected",
+                   "rows_counted", "duplicate_rows", "date_min", "date_max")
+
+
+def event_tables(con: duckdb.DuckDBPyConnection, columns: Columns | None = None) -> list[str]:
+    """The event tables this warehouse has."""
+    cols = reader(con, columns)
+    return [t for t in EVENT_TABLES if cols(t)]
+
+
+def aors(con: duckdb.DuckDBPyConnection, table: str = "arrests", columns: Columns | None = None) -> list[str]:
+    """AOR codes present in a table."""
+    if table not in EVENT_TABLES or "aor" not in reader(con, columns)(table):
+        return []
+    return [r["aor"] for r in rows(con, f"SELECT DISTINCT aor FROM {table} WHERE aor IS NOT NULL ORDER BY 1")]
+
+
+def table_coverage(con: duckdb.DuckDBPyConnection, columns: Columns | None = None) -> AnalysisResult:
+    """Per event table: rows, counted rows, first and last event date, releases."""
+    cols = reader(con, columns)
+    figures = []
+    for t in event_tables(con, columns):
+        n_counted = "count(*) FILTER (WHERE counted)" if "counted" in cols(t) else "count(*)"
+        row = rows(con, f"SELECT count(*) AS rows, {n_counted} AS counted_rows, min(event_date) AS min_date, "
+                        f"max(event_date) AS max_date, list(DISTINCT release_id ORDER BY release_id) AS releases "
+                        f"FROM {t}")[0]
+        figures.append({"table": t, **row})
+    return AnalysisResult(
+        name="table_coverage", columns=["table", "rows", "counted_rows", "min_date", "max_date", "releases"],
+        figures=figures, releases=[r for f in figures for r in f["releases"] if r],
+        definitions={"rows": msg("Rows loaded from every release"),
+                     "counted_rows": msg("Rows with counted = true (the release with precedence for the table, AOR "
+                                         "and date)"),
+                     "min_date/max_date": msg("First and last event date in the table")})
+
+
+def loaded_releases(con: duckdb.DuckDBPyConnection, columns: Columns | None = None) -> list[dict[str, Any]]:
+    """The warehouse's releases table (whichever of the known columns it has), one row per raw file."""
+    present = reader(con, columns)("releases")
+    cols = [c for c in RELEASE_COLUMNS if c in present]
+    if not cols:
+        return []
+    order = ", ".join(c for c in ("release_id", "table_name", "file_name") if c in cols) or "1"
+    return [_plain(r) for r in rows(con, f"SELECT {', '.join(cols)} FROM releases ORDER BY {order}")]
+
+
+def method_codes(con: duckdb.DuckDBPyConnection, table: str, columns: Columns | None = None) -> dict[str, list[str]]:
+    """Which raw apprehension methods fall in each method class, as the warehouse maps them (most used first)."""
+    if table not in EVENT_TABLES or not {"method_class", "method_raw"} <= reader(con, columns)(table):
+        return {}
+    found = rows(con, f"SELECT method_class, method_raw, count(*) AS n FROM {table} WHERE method_raw IS NOT NULL "
+                      "GROUP BY ALL ORDER BY method_class, n DESC, method_raw")  # ties in a fixed order
+    out: dict[str, list[str]] = {}
+    for r in found:
+        out.setdefault(r["method_class"] or "unclassified", []).append(r["method_raw"])
+    return out
+
+
+@lru_cache(maxsize=1)
+def catalog_releases() -> dict[str, dict[str, str | None]]:
+    """Release id -> title and FOIA request number from the release catalog (empty if it cannot be read)."""
+    try:
+        from icemonitor.catalog.catalog import load_catalog
+
+        return {r.id: {"title": r.title, "foia_request": r.foia_request} for r in load_catalog().releases}
+    except Exception:  # the catalog is optional context for the figures
+        return {}

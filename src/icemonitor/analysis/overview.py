@@ -1,0 +1,265 @@
+"""The dashboard's figures (overview, data page, downloads, API summary): counted events grouped by allow-listed keys,
+the releases and spans behind them, months covered by few AORs, criminality by the release's own field, arrests per
+AOR on the county map and per 10,000 non-citizen residents by county. Each counts through query.Selection (the
+filters of query.filters) and returns an AnalysisResult."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+
+from icemonitor.analysis.result import AnalysisResult
+from icemonitor.analysis.summary import GROUPS
+from icemonitor.messages import msg
+from icemonitor.query.coverage import coverage
+from icemonitor.query.filters import GROUP_BY, Columns, Filters, check_by, check_filters
+from icemonitor.query.selection import Compiled, Selection, table_columns
+
+# group keys of the dashboard that the CLI summary's GROUPS do not define
+KEY_DEFINITIONS = {
+    "year": msg("Calendar year of event_date"),
+    "method_raw": msg("Apprehension method as the release writes it"),
+    "criminality_field": msg("The release's own field the criminality class comes from"),
+    "release_id": GROUPS["release"][1],
+}
+
+
+def counted(table: str) -> Any:
+    """The definition of a counted event."""
+    return msg("Counted events: rows of table {table} with counted = true (the release with precedence for the "
+               "table, AOR and date; overlapping releases are not added twice)", table=table)
+
+
+def reader(con: duckdb.DuckDBPyConnection, columns: Columns | None) -> Columns:
+    """`columns` (a cached reader, the web tier's), else information_schema asked each time."""
+    return columns or (lambda t: table_columns(con, t))
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
+    """The result as a list of dicts."""
+    result = con.execute(sql, list(params))
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, r)) for r in result.fetchall()]
+
+
+def compiled(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None,
+             counted_only: bool = True) -> Compiled:
+    """The filters checked (ParamError names a bad one) and compiled through query.Selection."""
+    columns = reader(con, columns)
+    check_filters(columns, f)
+    return f.selection(counted_only).compile(con, columns=columns)
+
+
+def _from(q: Compiled, placed: bool = False) -> str:
+    """The selection's FROM: the table itself where no placed column (res_state, res_county_fips) is needed."""
+    return q.source if placed or q.place is not None else q.selection.table
+
+
+def _definitions(f: Filters, by: list[str]) -> dict[str, Any]:
+    out = {k: KEY_DEFINITIONS.get(k) or GROUPS[k][1] for k in by}
+    out["n"] = counted(f.table)
+    return out
+
+
+def place_coverage(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dict[str, Any]:
+    """What the records cover of the filters' period and AOR (the AOR as the place), as query.coverage gives it."""
+    filters = {k: v for k, v in f.column_filters().items() if k != "aor"}
+    sel = Selection.of(f.table, f.date_from, f.date_to, f.aor, filters)
+    return coverage(con, sel.compile(con, columns=reader(con, columns))).to_dict()
+
+
+def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: Columns | None = None,
+           with_coverage: bool = True) -> AnalysisResult:
+    """Counted events grouped by `by` (query.filters.GROUP_BY keys), rows {key..., n}; extra `total`.
+
+    With coverage (the AOR as the place): where the records do not cover the period (or a filtered field) there is
+    no count: no rows and a total of None, never 0."""
+    q = compiled(con, f, columns)
+    check_by(reader(con, columns), f.table, by)
+    cover = place_coverage(con, f, columns) if with_coverage else None
+    caveats: list[Any] = []
+    if cover is not None and cover["status"] in ("none", "subset"):
+        figures, total, releases = [], None, []
+        caveats.append(msg("No count: {why}.", why=cover["reason"] or cover["status"]))
+    else:
+        where = q.where
+        if by:
+            select = ", ".join(f"{GROUP_BY[k][0]} AS {k}" for k in by)
+            order = ", ".join(str(i + 1) for i in range(len(by)))
+            figures = rows(con, f"SELECT {select}, count(*) AS n FROM {_from(q, 'state' in by)} WHERE {where.sql()} "
+                                f"GROUP BY ALL ORDER BY {order} NULLS LAST", where.params)
+        else:
+            figures = rows(con, f"SELECT count(*) AS n FROM {_from(q)} WHERE {where.sql()}", where.params)
+        total = sum(r["n"] for r in figures)
+        releases = releases_used(con, q)
+        if cover is not None and cover["status"] == "partial":
+            caveats.append(msg("Partial: {reason}.", reason=cover["reason"]))
+    return AnalysisResult(name="counts", parameters={**f.as_params(), "by": by}, columns=[*by, "n"], figures=figures,
+                          definitions=_definitions(f, by), releases=releases, caveats=caveats,
+                          extra={"total": total}, coverage=cover)
+
+
+def releases_used(con: duckdb.DuckDBPyConnection, q: Compiled) -> list[str]:
+    found = rows(con, f"SELECT DISTINCT release_id FROM {_from(q)} WHERE {q.where.sql()} ORDER BY 1", q.where.params)
+    return [r["release_id"] for r in found if r["release_id"] is not None]
+
+
+def release_spans(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
+    """For the counted rows under the filters: each release's first and last date, rows and the AORs it covers."""
+    q = compiled(con, f, columns)
+    aor = ("list(DISTINCT aor ORDER BY aor) FILTER (WHERE aor IS NOT NULL)" if "aor" in reader(con, columns)(f.table)
+           else "[]")
+    figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, count(*) AS n, "
+                        f"{aor} AS aors FROM {_from(q)} WHERE {q.where.sql()} GROUP BY release_id "
+                        "ORDER BY first, release_id", q.where.params)
+    return AnalysisResult(
+        name="release_spans", parameters=f.as_params(), figures=figures,
+        definitions={"first/last": msg("First and last event date of the release's counted rows under the filters"),
+                     "aors": msg("AORs the release's counted rows come from"), "n": counted(f.table)},
+        releases=[r["release_id"] for r in figures if r["release_id"]])
+
+
+def partial_months(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
+    """Runs of months whose counted rows come from fewer than half as many AORs as the best-covered month (e.g.
+    only the Seattle production before FY2016): figures {"from": "YYYY-MM", "to": "YYYY-MM", "aors": [...]}. None
+    for one AOR, where the question does not arise."""
+    definitions = {"partial": msg("A month whose counted rows come from fewer than half as many AORs as the "
+                                  "best-covered month")}
+    cols = reader(con, columns)(f.table)
+    if f.aor or not {"aor", "event_date"} <= cols:
+        return AnalysisResult(name="partial_months", parameters=f.as_params(), definitions=definitions)
+    q = compiled(con, f, columns)
+    found = rows(con, f"SELECT {GROUP_BY['month'][0]} AS month, list(DISTINCT aor ORDER BY aor) FILTER "
+                      f"(WHERE aor IS NOT NULL) AS aors FROM {_from(q)} WHERE {q.where.sql()} "
+                      "AND event_date IS NOT NULL GROUP BY 1 ORDER BY 1", q.where.params)
+    most = max((len(r["aors"] or []) for r in found), default=0)
+    runs: list[dict[str, Any]] = []
+    previous = None
+    for r in found:
+        month, aors = r["month"], list(r["aors"] or [])
+        if 2 * len(aors) < most:
+            follows = previous is not None and month == _next_month(previous)
+            if runs and follows and runs[-1]["aors"] == aors and runs[-1]["to"] == previous:
+                runs[-1]["to"] = month
+            else:
+                runs.append({"from": month, "to": month, "aors": aors})
+        previous = month
+    return AnalysisResult(name="partial_months", parameters=f.as_params(), columns=["from", "to", "aors"],
+                          figures=runs, definitions=definitions)
+
+
+def _next_month(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:7])
+    return f"{y + 1}-01" if m == 12 else f"{y}-{m + 1:02d}"
+
+
+def criminality_fields(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
+    """Rows by release, criminality_field, fiscal year and criminality, where the release records criminality.
+
+    Each group stays within one release, so all of that release's rows are used (not only `counted` ones): a
+    release that records criminality may overlap a fuller release that has precedence for counts but does not.
+    """
+    definitions = {"criminality": msg("Criminality class as the release's own field gives it (criminality_field)"),
+                   "n": msg("Rows of the release (not only counted rows): each group stays within one release")}
+    if not {"criminality_field", "criminality", "release_id"} <= reader(con, columns)(f.table):
+        return AnalysisResult(name="criminality_fields", parameters=f.as_params(), definitions=definitions)
+    q = compiled(con, f, columns, counted_only=False)
+    figures = rows(con, f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, count(*) AS n "
+                        f"FROM {_from(q)} WHERE {q.where.sql()} AND criminality_field IS NOT NULL "
+                        "AND criminality_field <> 'not_recorded' GROUP BY ALL "
+                        "ORDER BY release_id, criminality_field, fy, criminality", q.where.params)
+    return AnalysisResult(name="criminality_fields", parameters=f.as_params(), figures=figures,
+                          columns=["release_id", "criminality_field", "fy", "criminality", "n"],
+                          definitions=definitions, releases=[r["release_id"] for r in figures])
+
+
+def last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dt.date | None:
+    """The last event date among the counted rows under the filters."""
+    q = compiled(con, f, columns)
+    d = con.execute(f"SELECT max(event_date) FROM {_from(q)} WHERE {q.where.sql()}", q.where.params).fetchone()[0]
+    return dt.date.fromisoformat(d) if isinstance(d, str) else d
+
+
+def county_aor_source(con: duckdb.DuckDBPyConnection, f: Filters,
+                      columns: Columns | None = None) -> tuple[str, list[Any], str] | None:
+    """SQL giving (county_fips, aor) for the period, its parameters, and which map it is.
+
+    Prefers county_aor_periods (AOR of each county by date; open ends are NULL): the rows valid on the period's
+    last day (or the view's last event date); else the counties table's aor column; None without either.
+    """
+    cols = reader(con, columns)
+    if {"county_fips", "aor", "valid_from", "valid_to"} <= cols("county_aor_periods"):
+        day = f.date_to or last_event_date(con, f, columns)
+        vintage = "vintage" if "vintage" in cols("county_aor_periods") else "'county_aor_periods'"
+        valid = "coalesce(valid_from, DATE '0001-01-01') <= ? AND coalesce(valid_to, DATE '9999-12-31') >= ?"
+        if day is not None:
+            names = rows(con, f"SELECT DISTINCT {vintage} AS v FROM county_aor_periods WHERE {valid} ORDER BY 1",
+                         [day, day])
+            if names:
+                label = ", ".join(str(r["v"]) for r in names)
+                return (f"SELECT county_fips, aor FROM county_aor_periods WHERE {valid}", [day, day],
+                        f"county_aor_periods {label}, valid on {day}")
+    if {"county_fips", "aor"} <= cols("counties"):
+        return "SELECT county_fips, aor FROM counties", [], "counties.aor"
+    return None
+
+
+def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
+    """Each county with its AOR's counted total for the filters (the counts by AOR, every AOR's counties alike);
+    extra `map` names the county-to-AOR map, None without one (then no figures)."""
+    fa = Filters(f.table, f.date_from, f.date_to, None, f.method_class)
+    source = county_aor_source(con, fa, columns)
+    definitions = {"n": msg("Counted events of the county's AOR (every county of an AOR shows the AOR's total)")}
+    if source is None:
+        return AnalysisResult(name="aor_map", parameters=fa.as_params(), definitions=definitions,
+                              caveats=[msg("This warehouse has no county-to-AOR map (county_aor_periods or counties).")],
+                              extra={"map": None})
+    by_aor = counts(con, fa, ["aor"], columns, with_coverage=False)
+    n = {r["aor"]: r["n"] for r in by_aor.figures if r["aor"] is not None}
+    sql, params, label = source
+    counties = rows(con, f"SELECT county_fips, aor FROM ({sql}) WHERE aor IS NOT NULL ORDER BY county_fips", params)
+    figures = [{"county_fips": c["county_fips"], "aor": c["aor"], "n": n.get(c["aor"], 0)} for c in counties]
+    return AnalysisResult(name="aor_map", parameters=fa.as_params(), columns=["county_fips", "aor", "n"],
+                          figures=figures, definitions={**by_aor.definitions, **definitions},
+                          releases=by_aor.releases, extra={"map": label})
+
+
+def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
+    """Counted events per 10,000 non-citizen residents by county, events placed in counties as everywhere
+    (query.selection, placement 'event': places of the arrest itself, never the county of the arresting office).
+
+    extra: `available` (False without landmark_resolution, population or a table with landmarks; `missing` names
+    the tables), the population `year`, and how many events are `resolved` to a county of the `total`."""
+    cols = reader(con, columns)
+    missing = [t for t, need in (("landmark_resolution", {"aor", "landmark", "county_fips"}),
+                                 ("population", {"county_fips", "year", "noncitizen_pop"}))
+               if not need <= cols(t)]
+    definitions = {"rate": msg("Counted events placed in the county per 10,000 non-citizen residents (population "
+                               "year nearest before the period's end)")}
+    unavailable = AnalysisResult(name="county_rates", parameters=f.as_params(), definitions=definitions,
+                                 extra={"available": False, "missing": missing})
+    if missing or not {"landmark", "aor"} <= cols(f.table):
+        return unavailable
+    q = compiled(con, f, columns)
+    years = [r["year"] for r in rows(con, "SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1")]
+    if not years:
+        return unavailable
+    last = f.date_to or last_event_date(con, f, columns)
+    end = last.year if last else years[-1]
+    year = max([y for y in years if y <= end], default=years[0])
+    figures = rows(
+        con,
+        f"WITH a AS (SELECT res_county_fips AS county_fips, count(*) AS n FROM {q.source} "
+        f"WHERE {q.where.sql()} AND res_county_fips IS NOT NULL GROUP BY 1) "
+        "SELECT a.county_fips, a.n, p.noncitizen_pop, round(a.n * 10000.0 / p.noncitizen_pop, 2) AS rate "
+        "FROM a JOIN (SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
+        "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC",
+        [*q.where.params, year])
+    total = counts(con, f, [], columns, with_coverage=False)
+    return AnalysisResult(
+        name="county_rates", parameters=f.as_params(), columns=["county_fips", "n", "noncitizen_pop", "rate"],
+        figures=figures, definitions={**definitions, "n": counted(f.table)}, releases=total.releases,
+        extra={"available": True, "missing": [], "year": year, "resolved": sum(r["n"] for r in figures),
+               "total": total.extra["total"], "event_level": "kind" in cols("landmark_resolution")})
