@@ -73,6 +73,14 @@ def method_codes(con: duckdb.DuckDBPyConnection, table: str, columns: Columns | 
     return out
 
 
+def release_files(con: duckdb.DuckDBPyConnection, table: str, columns: Columns | None = None) -> list[dict[str, Any]]:
+    """The releases behind a table's rows, each with the source files its rows come from (empty where the table
+    records none): [{"release_id", "files"}]. `table` must come from an allow-list (a download's table names)."""
+    has_file = "source_file" in reader(con, columns)(table)
+    files = "list(DISTINCT source_file ORDER BY source_file)" if has_file else "[]"
+    return rows(con, f'SELECT release_id, {files} AS files FROM "{table}" GROUP BY release_id ORDER BY release_id')
+
+
 @lru_cache(maxsize=1)
 def catalog_releases() -> dict[str, dict[str, str | None]]:
     """Release id -> title and FOIA request number from the release catalog (empty if it cannot be read)."""

@@ -132,7 +132,7 @@ def download(
     if not has_table(wh.cursor(), name):
         raise ParamError("table", detention.NO_WAREHOUSE_TABLES, table)
     prov = _provenance(wh, name, aggregate_tables()[name])
-    source = wh.batches(f'SELECT * FROM "{name}"')  # a name from DOWNLOADS, never the request's text
+    source = export.table_batches(wh, name)  # a name from DOWNLOADS, never the request's text
     stem = f"icemonitor_{name}"
     if format == "csv":
         return StreamingResponse(close_after(export.csv_chunks(source, source.schema, prov), source),
@@ -147,14 +147,12 @@ def _provenance(wh, name: str, table) -> dict:  # noqa: ANN001 - Warehouse, sche
     """What a detention download contains (the shape of web/context.py's provenance): releases with the files
     behind the table's rows, the table's definition and every column's."""
     from icemonitor.web.context import warehouse_info
-    from icemonitor.analysis.holdings import catalog_releases
+    from icemonitor.analysis.holdings import catalog_releases, release_files
 
     known = catalog_releases()
     releases = []
     for src in DERIVED_FROM.get(name, (name,)):
-        has_file = "source_file" in wh.columns(src)
-        rows = wh.query(f'SELECT release_id, {"list(DISTINCT source_file ORDER BY source_file)" if has_file else "[]"} '
-                        f'AS files FROM "{src}" GROUP BY release_id ORDER BY release_id')
+        rows = release_files(wh.cursor(), src, wh.columns)
         releases += [{"release_id": r["release_id"], "title": known.get(r["release_id"], {}).get("title"),
                       "foia_request": known.get(r["release_id"], {}).get("foia_request"), "files": r["files"]}
                      for r in rows]

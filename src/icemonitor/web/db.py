@@ -136,6 +136,12 @@ class Warehouse:
         )
         return {r["column_name"] for r in rows}
 
+    def ordered_columns(self, table: str) -> list[str]:
+        """The table's columns in their order in the table."""
+        rows = self.query("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+                          "AND table_name = ? ORDER BY ordinal_position", [table], cache=True)
+        return [r["column_name"] for r in rows]
+
     def has(self, table: str, *columns: str) -> bool:
         """True when the table exists and has every named column."""
         return table in self.tables() and set(columns) <= self.columns(table)

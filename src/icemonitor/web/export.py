@@ -35,7 +35,7 @@ def events_query(wh: Warehouse, f: Filters) -> tuple[str, list, list[str]]:
     event-level download streams the rows the figures count (query.Selection's WHERE), not a figure."""
     q = overview.compiled(wh.cursor(), f, wh.columns)
     w = q.where
-    cols = _ordered_columns(wh, f.table)
+    cols = wh.ordered_columns(f.table)
     select = ", ".join(f"array_to_string(\"{c}\", ';') AS \"{c}\"" if c == "redacted" else f'"{c}"' for c in cols)
     # No ORDER BY: DuckDB keeps the table's insertion order (the build's release, file, row order) and can stream
     # the result; sorting a whole table first would hold it in memory.
@@ -43,10 +43,15 @@ def events_query(wh: Warehouse, f: Filters) -> tuple[str, list, list[str]]:
     return sql, w.params, overview.releases_used(wh.cursor(), q)
 
 
-def _ordered_columns(wh: Warehouse, table: str) -> list[str]:
-    rows = wh.query("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
-                    "AND table_name = ? ORDER BY ordinal_position", [table])
-    return [r["column_name"] for r in rows]
+def event_batches(wh: Warehouse, sql: str, params: list) -> pa.RecordBatchReader:
+    """The event-level download (events_query's SQL): DuckDB streams record batches, each written out and sent
+    before the next."""
+    return wh.batches(sql, params, BATCH_ROWS)
+
+
+def table_batches(wh: Warehouse, table: str) -> pa.RecordBatchReader:
+    """A whole warehouse table streamed as record batches; `table` must come from an allow-list."""
+    return wh.batches(f'SELECT * FROM "{table}"', (), BATCH_ROWS)
 
 
 def provenance_lines(prov: dict[str, Any]) -> list[str]:

@@ -268,7 +268,7 @@ def download(request: Request, fmt: str) -> Response:
         return Response(json.dumps(prov, indent=2, ensure_ascii=False), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.provenance.json"'})
     if source is None:  # events: DuckDB streams record batches; each is written out and sent before the next
-        source = page.wh.batches(sql, params, export.BATCH_ROWS)
+        source = export.event_batches(page.wh, sql, params)
         schema = source.schema
     if fmt == "csv":
         return StreamingResponse(close_after(export.csv_chunks(source, schema, prov), source),
