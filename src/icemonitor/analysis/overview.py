@@ -13,7 +13,7 @@ import duckdb
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
-from icemonitor.query.coverage import coverage
+from icemonitor.query.coverage import Coverage, coverage
 from icemonitor.query.filters import GROUP_BY, Columns, Filters, check_by, check_filters
 from icemonitor.query.selection import Compiled, Selection, table_columns
 
@@ -63,11 +63,11 @@ def _definitions(f: Filters, by: list[str]) -> dict[str, Any]:
     return out
 
 
-def place_coverage(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dict[str, Any]:
+def place_coverage(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> Coverage:
     """What the records cover of the filters' period and AOR (the AOR as the place), as query.coverage gives it."""
     filters = {k: v for k, v in f.column_filters().items() if k != "aor"}
     sel = Selection.of(f.table, f.date_from, f.date_to, f.aor, filters)
-    return coverage(con, sel.compile(con, columns=reader(con, columns))).to_dict()
+    return coverage(con, sel.compile(con, columns=reader(con, columns)))
 
 
 def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: Columns | None = None,
@@ -80,9 +80,9 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
     check_by(reader(con, columns), f.table, by)
     cover = place_coverage(con, f, columns) if with_coverage else None
     caveats: list[Any] = []
-    if cover is not None and cover["status"] in ("none", "subset"):
-        figures, total, releases = [], None, []
-        caveats.append(msg("No count: {why}.", why=cover["reason"] or cover["status"]))
+    if cover is not None and not cover.countable:
+        figures, total, releases = [], None, releases_used(con, q)  # a subset's releases are still named
+        caveats.append(cover.no_count_caveat())
     else:
         where = q.where
         if by:
@@ -94,11 +94,11 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
             figures = rows(con, f"SELECT count(*) AS n FROM {_from(q)} WHERE {where.sql()}", where.params)
         total = sum(r["n"] for r in figures)
         releases = releases_used(con, q)
-        if cover is not None and cover["status"] == "partial":
-            caveats.append(msg("Partial: {reason}.", reason=cover["reason"]))
+        if cover is not None and cover.status == "partial":
+            caveats.append(msg("Partial: {reason}.", reason=cover.reason))
     return AnalysisResult(name="counts", parameters={**f.as_params(), "by": by}, columns=[*by, "n"], figures=figures,
                           definitions=_definitions(f, by), releases=releases, caveats=caveats,
-                          extra={"total": total}, coverage=cover)
+                          extra={"total": total}, coverage=cover.to_dict() if cover is not None else None)
 
 
 def releases_used(con: duckdb.DuckDBPyConnection, q: Compiled) -> list[str]:
