@@ -214,7 +214,8 @@ def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None 
     definitions = {"n": msg("Counted events of the county's AOR (every county of an AOR shows the AOR's total)")}
     if source is None:
         return AnalysisResult(name="aor_map", parameters=fa.as_params(), definitions=definitions,
-                              caveats=[msg("This warehouse has no county-to-AOR map (county_aor_periods or counties).")],
+                              caveats=[msg("This warehouse has no county-to-AOR map (county_aor_periods or "
+                                           "counties).")],
                               extra={"map": None})
     by_aor = counts(con, fa, ["aor"], columns, with_coverage=False)
     n = {r["aor"]: r["n"] for r in by_aor.figures if r["aor"] is not None}
