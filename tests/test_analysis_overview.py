@@ -92,7 +92,7 @@ def test_holdings(con):
     assert holdings.loaded_releases(con) == []  # no releases table
 
 
-def test_on_the_real_warehouse_counts_agree_with_the_cli_and_say_no_records(warehouse_con):
+def test_on_the_real_warehouse_counts_agree_with_the_cli_and_say_no_records(warehouse_con, warehouse_client):
     """The API's and the data page's counts equal `icemonitor summary`'s for an AOR and month; a month past the
     records has no count (None, no rows), the coverage says none, and the caveat says there are no records."""
     from icemonitor.analysis.summary import summary
@@ -107,3 +107,10 @@ def test_on_the_real_warehouse_counts_agree_with_the_cli_and_say_no_records(ware
     gone = overview.counts(warehouse_con, Filters("arrests", dt.date(2026, 11, 1), dt.date(2026, 11, 30), "LOS"), [])
     assert gone.extra["total"] is None and gone.figures == [] and gone.coverage["status"] == "none"
     assert any("No records" in c for c in gone.caveats)
+    for lang, words in (("en", "There is no count for this question (not zero)"),
+                        ("es", "No hay conteo para esta pregunta (no es cero)")):
+        html = warehouse_client.get("/", params={"from": "2026-11-01", "to": "2026-11-30", "lang": lang}).text
+        assert words in html, lang
+        api = warehouse_client.get("/api/v1/summary", params={"from": "2026-11-01", "to": "2026-11-30",
+                                                              "aor": "LOS"}).json()
+        assert api["total"] is None and api["rows"] == [] and api["coverage"]["status"] == "none"

@@ -128,8 +128,7 @@ def _place_summary(request: Request, f: Filters, keys: list[str], place: str, la
     by = ["release" if k == "release_id" else k for k in keys]
     unknown = [k for k in by if k not in GROUPS]
     if unknown:
-        raise ParamError("by", msg("with place, group by one of: {choices}", choices=", ".join(GROUPS)),
-                                 unknown[0])
+        raise ParamError("by", msg("with place, group by one of: {choices}", choices=", ".join(GROUPS)), unknown[0])
     res = analyses.summary(wh, analyses.app_ref(request), f.table, by, f.date_from, f.date_to, place,
                            {"method_class": f.method_class, "criminality": f.criminality, "release": f.release})
     rows = [{**{k: r[b] for k, b in zip(keys, by)}, "n": r["events"]} for r in res.figures]

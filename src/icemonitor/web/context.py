@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 import csv
+import datetime as dt
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from icemonitor.analysis.holdings import catalog_releases
 from icemonitor.messages import msg

@@ -96,6 +96,12 @@ def _figure(key: str, spec: dict | None, rows: list[dict], columns: list[tuple[s
             "empty": empty, "spans": spans or []}
 
 
+def empty_text(page: Page, res: Any) -> str:
+    """What a figure without rows says: the analysis's caveats where the records do not cover the question (no
+    records is not zero), else that no counted row matches."""
+    return " ".join(render_messages(list(res.caveats), page.lang)) or page.t("figure.empty")
+
+
 def spans_text(page: Page, f: Filters) -> list[str]:
     """'release (first – last; AORs)' for each release behind a figure, so a one-AOR release is visible as such."""
     out = []
@@ -125,7 +131,7 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
         "trend", charts.trend(trend.figures, t, title, partial) if trend.figures else None,
         trend.figures,
         [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        defs["counted"] + " " + defs.get("method_class", ""), trend.releases, t("figure.empty"),
+        defs["counted"] + " " + defs.get("method_class", ""), trend.releases, empty_text(page, trend),
         spans_text(page, ft)))
     # 2. Arrests by AOR for the period (a map through `counties` when present, and a ranked chart).
     fa = Filters("arrests", f.date_from, f.date_to, None, f.method_class)
@@ -148,7 +154,7 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     out["figures"].append(_figure(
         "aor_bars", charts.ranked_bars(ranked, t, t("overview.aor_title", method=mc), "aor", "AOR") if ranked else None,
         ranked, [("aor", "AOR"), ("name", t("chart.field_office")), ("n", t("chart.events"))], aor_note,
-        by_aor.releases, t("figure.empty"), spans_text(page, fa)))
+        by_aor.releases, empty_text(page, by_aor), spans_text(page, fa)))
     # 3. Arrests per 10,000 non-citizen residents by county (needs landmark_resolution + population).
     rates = analyses.county_rates(wh, fa)
     extra = rates.extra
