@@ -17,8 +17,10 @@ from icemonitor.query.coverage import Coverage, coverage
 from icemonitor.query.filters import GROUP_BY, Columns, Filters, check_by, check_filters
 from icemonitor.query.selection import Compiled, Selection, table_columns
 
-# group keys of the dashboard that the CLI summary's GROUPS do not define
+CRIMINALITY = msg("Criminality class as the release's own field gives it (criminality_field)")
+# group keys of the dashboard that the CLI summary's GROUPS do not define (or define otherwise)
 KEY_DEFINITIONS = {
+    "criminality": CRIMINALITY,
     "year": msg("Calendar year of event_date"),
     "method_raw": msg("Apprehension method as the release writes it"),
     "criminality_field": msg("The release's own field the criminality class comes from"),
@@ -80,8 +82,9 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
     check_by(reader(con, columns), f.table, by)
     cover = place_coverage(con, f, columns) if with_coverage else None
     caveats: list[Any] = []
+    releases = releases_used(con, q)  # where there is no count, a subset's releases are still named
     if cover is not None and not cover.countable:
-        figures, total, releases = [], None, releases_used(con, q)  # a subset's releases are still named
+        figures, total = [], None
         caveats.append(cover.no_count_caveat())
     else:
         where = q.where
@@ -93,7 +96,6 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
         else:
             figures = rows(con, f"SELECT count(*) AS n FROM {_from(q)} WHERE {where.sql()}", where.params)
         total = sum(r["n"] for r in figures)
-        releases = releases_used(con, q)
         if cover is not None and cover.status == "partial":
             caveats.append(msg("Partial: {reason}.", reason=cover.reason))
     return AnalysisResult(name="counts", parameters={**f.as_params(), "by": by}, columns=[*by, "n"], figures=figures,
@@ -161,7 +163,7 @@ def criminality_fields(con: duckdb.DuckDBPyConnection, f: Filters, columns: Colu
     Each group stays within one release, so all of that release's rows are used (not only `counted` ones): a
     release that records criminality may overlap a fuller release that has precedence for counts but does not.
     """
-    definitions = {"criminality": msg("Criminality class as the release's own field gives it (criminality_field)"),
+    definitions = {"criminality": CRIMINALITY,
                    "n": msg("Rows of the release (not only counted rows): each group stays within one release")}
     if not {"criminality_field", "criminality", "release_id"} <= reader(con, columns)(f.table):
         return AnalysisResult(name="criminality_fields", parameters=f.as_params(), definitions=definitions)
