@@ -16,6 +16,7 @@ import duckdb
 
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.messages import msg
+from icemonitor.places.place_filter import AOR_MAP_VINTAGES
 from icemonitor.query.coverage import coverage, coverage_of
 from icemonitor.query.selection import Columns, Compiled, Selection, has_table, parse_place, table_columns
 from icemonitor.query.sql import in_list
@@ -209,6 +210,18 @@ def county_aors(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> tuple[st
     return None
 
 
+def whole_aors(con: duckdb.DuckDBPyConnection) -> tuple[str, list[Any]]:
+    """SQL giving (aor, state) for each AOR whose counties (in one map vintage with the counties every vintage
+    shares) all lie in one state: a state place counts such an AOR's arrests by its code (places.place_filter)."""
+    if not ({"county_fips", "aor", "vintage"} <= table_columns(con, "county_aor_periods")
+            and has_table(con, "counties")):
+        return "SELECT NULL::VARCHAR AS aor, NULL::VARCHAR AS state WHERE FALSE", []
+    return ("SELECT DISTINCT aor, state FROM (SELECT v.v, p.aor, min(c.state) AS state, count(DISTINCT c.state) AS k "
+            "FROM (SELECT unnest(?) AS v) v JOIN county_aor_periods p ON p.vintage IN (v.v, 'all') "
+            "JOIN counties c USING (county_fips) WHERE p.aor IS NOT NULL GROUP BY 1, 2) WHERE k = 1",
+            [list(AOR_MAP_VINTAGES)])
+
+
 def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
           ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
     """Counted arrests per 10,000 non-citizen residents for the place and its peers: every AOR for an AOR, every
@@ -245,12 +258,15 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
                "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
         params = [*dp, *map_params, year]
     elif p.level == "state":
-        sql = (f"WITH e AS (SELECT res_state AS peer, count(*) AS n FROM {src} WHERE {dwhere} AND res_state IS NOT NULL "
-               "GROUP BY 1), p AS (SELECT state AS peer, sum(noncitizen_pop) AS noncitizen_pop FROM population "
+        # a state's arrests as `summary --place` selects them: placed in it, or recorded by an AOR wholly inside it
+        whole, whole_params = whole_aors(con)
+        sql = (f"WITH w AS ({whole}), e AS (SELECT coalesce(w.state, x.res_state) AS peer, count(*) AS n "
+               f"FROM (SELECT * FROM {src} WHERE {dwhere}) x LEFT JOIN w ON x.aor = w.aor GROUP BY 1), "
+               "p AS (SELECT state AS peer, sum(noncitizen_pop) AS noncitizen_pop FROM population "
                "WHERE year = ? GROUP BY 1) "
                f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate "
                "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
-        params = [*dp, year]
+        params = [*whole_params, *dp, year]
     else:
         sql = (f"WITH e AS (SELECT res_county_fips AS peer, count(*) AS n FROM {src} WHERE {dwhere} "
                "AND res_county_fips IS NOT NULL GROUP BY 1), "
