@@ -157,7 +157,7 @@ def place_page(request: Request, code: str) -> Response:
     # sweeps detected in the place (the CLI's `sweeps --place`)
     scope = place.code
     try:
-        sw = analyses.sweeps(wh, app_ref(request), scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
+        sw = analyses.sweeps(wh, ref, scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
         sweeps_ctx = {"rows": sweep_places(page, place, sweep_rows(sw, scope)), "releases": sw.releases, "definitions": sw.definitions,
                       "caveats": sw.caveats, "error": None,
                       "not_measurable": sw.extra.get("not_measurable_because")}
@@ -180,7 +180,7 @@ def place_page(request: Request, code: str) -> Response:
             "peers", charts.peer_bars(shown, t, t(f"place.peer_title_{place.level}", place=label), label) if shown else None,
             shown, [("rank", "#"), ("label", t("place.peer")), ("n", t("chart.events")),
                     ("noncitizen_pop", t("chart.noncitizens")), ("rate", t("chart.rate"))],
-            peer_note, trend.releases, t("figure.empty"))
+            peer_note, peer_res.releases, t("figure.empty"))
     else:
         figures_peer = None
     resolution = profile("resolution").figures[0] if place.level == "county" else None
