@@ -162,6 +162,7 @@ def test_intake_context_analysis_reads_the_los_extract(warehouse_con):
     assert res.extra["last_here"] == max(dates).isoformat()
     assert res.extra["days_with_records"] == dates.nunique() == 10
     assert res.figures == [] and res.coverage["status"] == "partial"
+    assert res.extra["searched"] and all(s["not_measurable"] for s in res.extra["searched"])
     assert res.extra["status_today"]["answer"] == "yes" and res.extra["status_today"]["definition"] == "state-law"
 
 

@@ -70,16 +70,19 @@ def _sweep_releases(con: duckdb.DuckDBPyConnection, sweep: dict, ref: Any) -> li
 def recent_sweeps(con: duckdb.DuckDBPyConnection, place: Any, start: dt.date, end: dt.date, ref: Any,
                   top: int = TOP_SWEEPS) -> tuple[list[dict], list[dict]]:
     """The most recent sweeps (newest first, at most `top`) in the place and its AORs, and what was searched:
-    [{target, level, label, error}] (error: the exception's type where a search could not be computed)."""
+    [{target, level, label, error, not_measurable}] (error: the exception's type where a search could not be
+    computed; not_measurable: why sweeps cannot be measured there, e.g. too few days with records for a baseline)."""
     found: dict[tuple, dict] = {}
     searched = []
     for target, levels in _sweep_targets(place, resolution_available(con)):
         try:
             result = sweeps(con, place=target, date_from=start, date_to=end, levels=levels, limit=10, ref=ref)
         except (IcemonitorError, ValueError) as err:  # e.g. no events at all at that level in the window
-            searched.append({"target": target, "level": levels[0], "label": None, "error": type(err).__name__})
+            searched.append({"target": target, "level": levels[0], "label": None, "error": type(err).__name__,
+                             "not_measurable": None})
             continue
-        searched.append({"target": target, "level": levels[0], "label": result.parameters["place"], "error": None})
+        searched.append({"target": target, "level": levels[0], "label": result.parameters["place"], "error": None,
+                         "not_measurable": result.extra.get("not_measurable_because")})
         for r in result.figures:
             key = (r["level"], r["place"], str(r["start"]))
             found.setdefault(key, {**r, "releases": result.releases})

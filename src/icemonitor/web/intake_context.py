@@ -87,8 +87,16 @@ def status_line(s: dict) -> str:
 
 
 def _searched_text(place, searched: list[dict]) -> list[str]:
-    return [f"{place.label if x['target'] == place.code else x['target']} ({x['level']} level: could not be "
-            f"computed, {x['error']})" if x["error"] else f"{x['label']} ({x['level']} level)" for x in searched]
+    out = []
+    for x in searched:
+        if x["error"]:
+            out.append(f"{place.label if x['target'] == place.code else x['target']} ({x['level']} level: could not "
+                       f"be computed, {x['error']})")
+        elif x["not_measurable"]:
+            out.append(f"{x['label']} ({x['level']} level: cannot be measured, {x['not_measurable']})")
+        else:
+            out.append(f"{x['label']} ({x['level']} level)")
+    return out
 
 
 def _sweep_text(r: dict, labels: dict[str, str]) -> str:
@@ -172,6 +180,8 @@ class IntakeContext:
                 "measured against the 8 weeks before it)")
         if not searched:
             out[title] = "county and state sweeps need the landmark resolution, which this warehouse lacks"
+        elif not res.figures and all(s["not_measurable"] for s in x["searched"]):
+            out[title] = f"cannot be measured (this is not 'no sweep'): {'; '.join(searched)}{note}"
         elif not res.figures:
             out[title] = f"none detected in {'; '.join(searched)}{note}"
         else:
