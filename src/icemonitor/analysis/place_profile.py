@@ -42,9 +42,10 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-def _releases(con: duckdb.DuckDBPyConnection, q: Compiled) -> list[str]:
-    rows = con.execute(f"SELECT DISTINCT release_id FROM {q.source} WHERE {q.where.sql()}", q.where.params).fetchall()
-    return sorted(r[0] for r in rows if r[0])
+def _pop_releases(rows: list[dict[str, Any]]) -> list[str]:
+    """The releases behind the rows, taken out of each row's `rel` column (list(DISTINCT release_id)): one scan
+    gives the figures and their releases."""
+    return sorted({x for r in rows for x in (r.pop("rel") or []) if x})
 
 
 def _place_definition(q: Compiled) -> Any:
@@ -63,8 +64,8 @@ def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, 
     rows: list[dict[str, Any]] = []
     caveats: list[Any] = []
     if cov.countable:
-        rows = _rows(con, f"SELECT {group}, method_class, count(*) AS n FROM {q.source} WHERE {q.where.sql()} "
-                          "GROUP BY ALL ORDER BY 1, 2 NULLS LAST", q.where.params)
+        rows = _rows(con, f"SELECT {group}, method_class, count(*) AS n, list(DISTINCT release_id) AS rel "
+                          f"FROM {q.source} WHERE {q.where.sql()} GROUP BY ALL ORDER BY 1, 2 NULLS LAST", q.where.params)
         if cov.status == "partial":
             caveats.append(msg("Partial: {reason}.", reason=cov.reason))
     else:
@@ -73,7 +74,7 @@ def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, 
         name=name, parameters={"place": q.label, "from": d0, "to": d1},
         columns=[group.split(" AS ")[-1], "method_class", "n"], figures=rows,
         definitions={"place": _place_definition(q), "n": COUNTED, "method_class": METHOD_CLASS, **definitions},
-        releases=_releases(con, q) if rows else [], caveats=caveats,
+        releases=_pop_releases(rows), caveats=caveats,
         extra={"total": sum(r["n"] for r in rows) if cov.countable else None}, coverage=cov.to_dict())
 
 
@@ -125,8 +126,11 @@ def resolution(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = 
     cov = coverage(con, q)
     aors = list(q.place.aors) if q.place is not None else []
     row: dict[str, Any] = {"resolved": None, "aor_total": None, "aor_unresolved": None, "aors": aors}
+    releases: list[str] = []
     if cov.countable:
-        row["resolved"] = q.count(con)
+        row["resolved"], rel = con.execute(f"SELECT count(*), list(DISTINCT release_id) FROM {q.source} "
+                                           f"WHERE {q.where.sql()}", q.where.params).fetchone()
+        releases = sorted(x for x in rel or [] if x)
         if aors:
             sql, params = in_list("aor", aors)
             w = q.base.copy().add(sql, *params)
@@ -142,8 +146,7 @@ def resolution(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = 
                      "aor_total": msg("Counted arrests of the place's AOR(s) in the period"),
                      "aor_unresolved": msg("Counted arrests of the place's AOR(s) that no landmark resolution places "
                                            "in a county: they may or may not lie in the place")},
-        releases=_releases(con, q) if cov.countable else [],
-        caveats=[] if cov.countable else [cov.no_count_caveat()], coverage=cov.to_dict())
+        releases=releases, caveats=[] if cov.countable else [cov.no_count_caveat()], coverage=cov.to_dict())
 
 
 def policies(con: duckdb.DuckDBPyConnection, place: Any, ref: Any = None) -> AnalysisResult:
@@ -249,40 +252,43 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
         if amap is None:
             return AnalysisResult(**result, caveats=[msg("no peer comparison: the warehouse has no county-to-AOR map")])
         map_sql, map_params, _ = amap
-        sql = (f"WITH e AS (SELECT aor AS peer, count(*) AS n FROM {src} WHERE {dwhere} AND aor IS NOT NULL GROUP BY 1), "
+        sql = (f"WITH e AS (SELECT aor AS peer, count(*) AS n, list(DISTINCT release_id) AS rel FROM {src} "
+               f"WHERE {dwhere} AND aor IS NOT NULL GROUP BY 1), "
                f"c AS ({map_sql}), "
                "p AS (SELECT c.aor AS peer, sum(p.noncitizen_pop) AS noncitizen_pop FROM c JOIN "
                "(SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? GROUP BY 1) p "
                "USING (county_fips) GROUP BY 1) "
-               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate "
+               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate, e.rel "
                "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
         params = [*dp, *map_params, year]
     elif p.level == "state":
         # a state's arrests as `summary --place` selects them: placed in it, or recorded by an AOR wholly inside it
         whole, whole_params = whole_aors(con)
-        sql = (f"WITH w AS ({whole}), e AS (SELECT coalesce(w.state, x.res_state) AS peer, count(*) AS n "
+        sql = (f"WITH w AS ({whole}), e AS (SELECT coalesce(w.state, x.res_state) AS peer, count(*) AS n, "
+               "list(DISTINCT x.release_id) AS rel "
                f"FROM (SELECT * FROM {src} WHERE {dwhere}) x LEFT JOIN w ON x.aor = w.aor GROUP BY 1), "
                "p AS (SELECT state AS peer, sum(noncitizen_pop) AS noncitizen_pop FROM population "
                "WHERE year = ? GROUP BY 1) "
-               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate "
+               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate, e.rel "
                "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
         params = [*whole_params, *dp, year]
     else:
-        sql = (f"WITH e AS (SELECT res_county_fips AS peer, count(*) AS n FROM {src} WHERE {dwhere} "
-               "AND res_county_fips IS NOT NULL GROUP BY 1), "
+        sql = (f"WITH e AS (SELECT res_county_fips AS peer, count(*) AS n, list(DISTINCT release_id) AS rel FROM {src} "
+               f"WHERE {dwhere} AND res_county_fips IS NOT NULL GROUP BY 1), "
                "p AS (SELECT county_fips AS peer, any_value(county_name) AS name, sum(noncitizen_pop) AS noncitizen_pop "
                "FROM population WHERE year = ? AND state = ? GROUP BY 1) "
                "SELECT p.peer, p.name, coalesce(e.n, 0) AS n, p.noncitizen_pop, "
-               "round(coalesce(e.n, 0) * 10000.0 / p.noncitizen_pop, 2) AS rate "
+               "round(coalesce(e.n, 0) * 10000.0 / p.noncitizen_pop, 2) AS rate, e.rel "
                "FROM p LEFT JOIN e USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
         params = [*dp, year, p.states[0] if p.states else None]
     rows = _rows(con, sql, params)
+    releases = _pop_releases(rows)
     for i, r in enumerate(rows):
         r["rank"] = i + 1
         r["current"] = r["peer"] == p.code
     caveats = [msg("Partial: {reason}.", reason=cov.reason)] if cov.status == "partial" else []
     return AnalysisResult(
-        **result, figures=rows, releases=_releases(con, every),
+        **result, figures=rows, releases=releases,
         definitions={"n": COUNTED,
                      "noncitizen_pop": msg("Non-citizen residents in {year} (Census ACS estimates, warehouse table "
                                            "population)", year=year),
