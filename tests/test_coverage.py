@@ -180,7 +180,7 @@ def test_sweep_chart_leaves_days_without_records_empty_not_zero(warehouse_path):
     """A sweep near the end of the nationwide records (LOS, late August 2019): the daily chart's days after the
     last LOS record (31 Aug 2019, from the raw FY2019 file) are null and drawn as a 'no records' band, the covered
     days are counts (0 where nothing matched)."""
-    from icemonitor.web import charts
+    from icemonitor.analysis.sweep_days import fill_days
     from icemonitor.web.db import Warehouse
     from icemonitor.web.sweep_pages import daily, daily_chart
 
@@ -206,7 +206,7 @@ def test_sweep_chart_leaves_days_without_records_empty_not_zero(warehouse_path):
     values = next(x for x in spec["layer"] if x["mark"]["type"] == "bar")["data"]["values"]
     assert {v["n"] for v in values if v["day"] > last} == {None}
     # the same rule for any series: uncovered days are None, covered days without events 0
-    assert charts.fill_days({"2020-01-02": 3}, pd.Timestamp("2020-01-01").date(), pd.Timestamp("2020-01-04").date(),
+    assert fill_days({"2020-01-02": 3}, pd.Timestamp("2020-01-01").date(), pd.Timestamp("2020-01-04").date(),
                             [{"from": "2020-01-01", "to": "2020-01-02"}]) == [
         {"day": "2020-01-01", "n": 0}, {"day": "2020-01-02", "n": 3}, {"day": "2020-01-03", "n": None},
         {"day": "2020-01-04", "n": None}]
@@ -222,8 +222,9 @@ def test_place_trend_leaves_months_without_records_empty_and_marks_partial_month
     covered months carry the page's own counts (0 never stands for a month without records)."""
     import datetime as dt
 
+    from icemonitor.analysis.place_profile import trend
     from icemonitor.places.place_filter import parse_exact
-    from icemonitor.web import analyses, charts, place_queries as pq
+    from icemonitor.web import analyses, charts
     from icemonitor.web.db import Warehouse
     from icemonitor.web.place_pages import trend_months
 
@@ -243,7 +244,7 @@ def test_place_trend_leaves_months_without_records_empty_and_marks_partial_month
     place = parse_exact("06037", lambda p: SHARED / p)
     months = trend_months(analyses.coverage(wh, lambda p: SHARED / p, place, d0, d1))
     assert months == expected
-    rows = pq.trend(wh, place, d0, d1)["rows"]
+    rows = trend(wh.cursor(), place, d0, d1).figures
     spec = charts.trend_with_policies(rows, [], lambda key, **kw: key, "t", months)
     line = next(x for x in spec["layer"] if x["mark"]["type"] == "line")["data"]["values"]
     have = {(r["month"], r["method_class"]): r["n"] for r in rows}

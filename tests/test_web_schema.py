@@ -31,10 +31,11 @@ OPERATIONS = ["GET /api/v1/summary", "GET /api/v1/releases", "GET /api/v1/covera
               "GET /api/v1/priorities", "GET /api/v1/places/status", "GET /api/v1/targeting", "POST /api/v1/check",
               "GET /api/v1/detention/now", "GET /api/v1/detention/trend", "GET /api/v1/detention/held",
               "GET /api/v1/detention/check", "GET /api/v1/detention/errors", "GET /api/v1/detention/facilities",
-              "GET /api/v1/detention/place", "GET /api/v1/detention/download/{table}"]
+              "GET /api/v1/detention/place", "GET /api/v1/detention/download/{table}", "GET /api/v1/place/{place}"]
 # Fitting the targeting models takes about a second per parameter set (county level: several): fewer examples.
 # A download of the largest detention table (888,699 facility-days) takes seconds: fewer examples.
-EXAMPLES = {"GET /api/v1/targeting": 6, "GET /api/v1/detention/download/{table}": 8}
+# A place profile runs six analyses per request: fewer examples.
+EXAMPLES = {"GET /api/v1/targeting": 6, "GET /api/v1/detention/download/{table}": 8, "GET /api/v1/place/{place}": 12}
 
 
 def test_schema_has_the_operations(web_schema):

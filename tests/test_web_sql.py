@@ -16,9 +16,6 @@ ALLOWED: dict[str, str] = {
     "db.py": "plumbing: the read-only connection, its result cache, the table and column lists, record batches",
     "export.py": "event-level and whole-table downloads stream rows (not figures) as record batches; the WHERE "
                  "comes from query.Selection (analysis.overview.compiled)",
-    "place_queries.py": "moved into analyses by sel-place (issue #11); drop from this list at merge",
-    "intake_context.py": "moved into analyses by sel-place (issue #11); drop from this list at merge",
-    "sweep_pages.py": "moved into analyses by sel-place (issue #11); drop from this list at merge",
 }
 SQL_TEXT = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bFROM\s+information_schema\b")
 RUNS_SQL = {"execute", "executemany", "sql", "query", "batches", "fetchall", "fetchone", "fetchdf", "fetchnumpy"}
@@ -60,14 +57,13 @@ def test_web_runs_no_figure_sql_outside_the_allow_list():
     new = {m: lines for m, lines in found.items() if m not in ALLOWED}
     assert not new, ("web modules run SQL: move the figure into an analysis (analysis/*) and call it through "
                      f"web/analyses.py: {new}")
-    stale = sorted(set(ALLOWED) - set(found) - {"place_queries.py", "intake_context.py", "sweep_pages.py"})
+    stale = sorted(set(ALLOWED) - set(found))
     assert not stale, f"these modules no longer run SQL: drop them from ALLOWED: {stale}"
 
 
 def test_every_allowed_module_says_why():
     assert all(len(reason) > 20 for reason in ALLOWED.values())
-    assert all((WEB / m).is_file() for m in ALLOWED if m not in ("place_queries.py", "intake_context.py",
-                                                                    "sweep_pages.py"))
+    assert all((WEB / m).is_file() for m in ALLOWED)
 
 
 def test_the_check_sees_sql_in_a_new_web_module(tmp_path):

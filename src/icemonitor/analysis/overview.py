@@ -186,23 +186,32 @@ def last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns
 
 def county_aor_source(con: duckdb.DuckDBPyConnection, f: Filters,
                       columns: Columns | None = None) -> tuple[str, list[Any], str] | None:
-    """SQL giving (county_fips, aor) for the period, its parameters, and which map it is.
-
-    Prefers county_aor_periods (AOR of each county by date; open ends are NULL): the rows valid on the period's
-    last day (or the view's last event date); else the counties table's aor column; None without either.
-    """
+    """SQL giving (county_fips, aor) for the filters' period, its parameters, and which map it is: the map valid on
+    the period's last day, or on the view's last event date (county_aor_map)."""
     cols = reader(con, columns)
+    day = None
     if {"county_fips", "aor", "valid_from", "valid_to"} <= cols("county_aor_periods"):
         day = f.date_to or last_event_date(con, f, columns)
+    return county_aor_map(con, day, columns)
+
+
+def county_aor_map(con: duckdb.DuckDBPyConnection, day: dt.date | None,
+                   columns: Columns | None = None) -> tuple[str, list[Any], str] | None:
+    """SQL giving (county_fips, aor), its parameters, and which map it is.
+
+    Prefers county_aor_periods (AOR of each county by date; open ends are NULL): the rows valid on `day`; else the
+    counties table's aor column; None without either.
+    """
+    cols = reader(con, columns)
+    if day is not None and {"county_fips", "aor", "valid_from", "valid_to"} <= cols("county_aor_periods"):
         vintage = "vintage" if "vintage" in cols("county_aor_periods") else "'county_aor_periods'"
         valid = "coalesce(valid_from, DATE '0001-01-01') <= ? AND coalesce(valid_to, DATE '9999-12-31') >= ?"
-        if day is not None:
-            names = rows(con, f"SELECT DISTINCT {vintage} AS v FROM county_aor_periods WHERE {valid} ORDER BY 1",
-                         [day, day])
-            if names:
-                label = ", ".join(str(r["v"]) for r in names)
-                return (f"SELECT county_fips, aor FROM county_aor_periods WHERE {valid}", [day, day],
-                        f"county_aor_periods {label}, valid on {day}")
+        names = rows(con, f"SELECT DISTINCT {vintage} AS v FROM county_aor_periods WHERE {valid} ORDER BY 1",
+                     [day, day])
+        if names:
+            label = ", ".join(str(r["v"]) for r in names)
+            return (f"SELECT county_fips, aor FROM county_aor_periods WHERE {valid}", [day, day],
+                    f"county_aor_periods {label}, valid on {day}")
     if {"county_fips", "aor"} <= cols("counties"):
         return "SELECT county_fips, aor FROM counties", [], "counties.aor"
     return None

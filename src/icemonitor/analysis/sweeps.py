@@ -332,7 +332,7 @@ def window_score(counts: DailyCounts, place: str, start: dt.date, end: dt.date,
 
 # ---------------------------------------------------------------- warehouse side
 
-def _place_expr(level: str) -> str:
+def place_expr(level: str) -> str:
     return {
         "national": "'US'",
         "aor": "coalesce(aor, 'unknown')",
@@ -384,7 +384,7 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
     """
     cover = cover if cover is not None else Where().add("counted")
     rows = con.execute(
-        f"SELECT {_place_expr(level)} AS place, event_date AS day, count(*)::DOUBLE AS n FROM {source} "
+        f"SELECT {place_expr(level)} AS place, event_date AS day, count(*)::DOUBLE AS n FROM {source} "
         f"WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL",
         [*where.params, date_from, date_to],
     ).fetchnumpy()
@@ -415,8 +415,8 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
         # every AOR holding >= 5% of the place's events (states such as TX span several AORs); modal AOR first
         shares = con.execute(
             f"""SELECT place, aor, n FROM (
-                  SELECT {_place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, count(*) AS n,
-                         sum(count(*)) OVER (PARTITION BY {_place_expr(level)}) AS tot
+                  SELECT {place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, count(*) AS n,
+                         sum(count(*)) OVER (PARTITION BY {place_expr(level)}) AS tot
                   FROM {source} WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY 1, 2)
                 WHERE n >= 0.05 * tot ORDER BY place, n DESC""", [*where.params, date_from, date_to]).fetchall()
         aors = {}
@@ -449,7 +449,7 @@ def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], w
     """Where a sweep concentrated, its method mix and criminal history (where recorded)."""
     w = Where(list(where.parts), list(where.params))
     if level != "national":
-        w.add(f"{_place_expr(level)} = ?", sweep["place"])
+        w.add(f"{place_expr(level)} = ?", sweep["place"])
     sub = {"national": "coalesce(aor, 'unknown')", "aor": "coalesce(landmark, '(blank)')",
            "state": "coalesce(aor, 'unknown')", "county": "coalesce(landmark, '(blank)')",
            "landmark": "coalesce(method_raw, '(blank)')"}[level]

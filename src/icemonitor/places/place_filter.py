@@ -99,6 +99,9 @@ def _strip_suffix(name: str) -> str:
     return n
 
 
+AOR_MAP_VINTAGES = ("uwchr_2020", "dd2026")  # the county-to-AOR maps; rows of vintage 'all' belong to each
+
+
 class _Index:
     def __init__(self, ref: Ref):
         self.counties = load_counties(ref)
@@ -110,7 +113,7 @@ class _Index:
                 self.aor_counties.setdefault(a, set()).add(f)
         # per vintage, for "AOR wholly inside a place"
         self.aor_by_vintage: list[dict[str, set[str]]] = []
-        for v in ("uwchr_2020", "dd2026"):
+        for v in AOR_MAP_VINTAGES:
             m: dict[str, set[str]] = {}
             for f, a, vin in self.periods.select("county_fips", "aor", "vintage").iter_rows():
                 if a and vin in (v, "all"):

@@ -314,3 +314,34 @@ def method_codes(wh: Warehouse, table: str) -> dict[str, list[str]]:
     from icemonitor.analysis.holdings import method_codes as run
 
     return _cached(wh, ("method_codes", table), lambda: run(wh.cursor(), table, wh.columns))
+
+
+PLACE_PROFILE = ("trend", "method_mix", "criminality", "resolution", "policies", "peers")
+
+
+def place_profile(wh: Warehouse, ref: Any, part: str, place: Any, date_from: dt.date | None = None,
+                  date_to: dt.date | None = None) -> AnalysisResult:
+    """One figure of a place's profile (analysis.place_profile: trend, method_mix, criminality, resolution, policies,
+    peers) for a Place or what a person typed, cached per warehouse version."""
+    from icemonitor.analysis import place_profile as profile
+
+    if part not in PLACE_PROFILE:
+        raise ValueError(part)
+    check_dates(date_from, date_to)
+    key = ("place_profile", part, getattr(place, "level", None), getattr(place, "code", place), date_from, date_to)
+
+    def compute() -> AnalysisResult:
+        if part == "policies":
+            return profile.policies(wh.cursor(), place, ref)
+        return getattr(profile, part)(wh.cursor(), place, date_from, date_to, ref=ref, columns=wh.columns)
+
+    return _cached(wh, key, compute)
+
+
+def sweep_days(wh: Warehouse, ref: Any, level: str, place: str, measure: str, start: dt.date,
+               end: dt.date) -> AnalysisResult:
+    """analysis.sweep_days.sweep_days (a sweep page's daily counts around the sweep), cached."""
+    from icemonitor.analysis.sweep_days import sweep_days as run
+
+    key = ("sweep_days", level, place, measure, start, end)
+    return _cached(wh, key, lambda: run(wh.cursor(), level, place, measure, start, end, ref, wh.columns))

@@ -24,6 +24,7 @@ from icemonitor.web import (
     analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
     place_pages, place_search, sweep_pages,
 )
+from icemonitor.web import api_place
 from icemonitor.web.pages import COUNTY_TOPOJSON, topojson_path  # noqa: F401 - app.topojson_path stays importable
 from icemonitor.web.db import Warehouse, caching
 from icemonitor.web.body_limit import BodyLimit
@@ -237,6 +238,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
     app.include_router(api_analyses.router)
     app.include_router(api_claims.router)
     app.include_router(api_detention.router)
+    app.include_router(api_place.router)
     app.include_router(place_search.router)
     app.include_router(place_pages.router)
     app.include_router(sweep_pages.router)

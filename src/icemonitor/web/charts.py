@@ -41,18 +41,6 @@ def _month_range(first: str, last: str) -> list[str]:
     return out
 
 
-def fill_days(counts: dict[str, int], d0: dt.date, d1: dt.date, covered_spans: list[dict] | None) -> list[dict]:
-    """One row per day of [d0, d1]: the count, 0 on a day the records cover without a matching event, None (a gap,
-    no bar) on a day no covered span reaches (query.coverage's covered_spans). Spans None: every day covered."""
-    spans = [(dt.date.fromisoformat(str(s["from"])), dt.date.fromisoformat(str(s["to"]))) for s in covered_spans or []]
-    out, day = [], d0
-    while day <= d1:
-        covered = covered_spans is None or any(a <= day <= b for a, b in spans)
-        out.append({"day": day.isoformat(), "n": counts.get(day.isoformat(), 0) if covered else None})
-        day += dt.timedelta(days=1)
-    return out
-
-
 def gap_bands(days: list[dict]) -> list[dict]:
     """Runs of days whose count is None (no records) as bands [{"from", "to"}], `to` the day after the run."""
     return [{"from": a, "to": b} for a, b in gap_runs(days, "n")]

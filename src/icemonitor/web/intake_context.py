@@ -6,8 +6,8 @@ code or state, in English or Spanish, or a city through its primary county in ge
 Anything else, or a name that fits several places, is reported as not recognised. For the place it gives: the dates
 the records cover, the sanctuary status today and on the last covered date (the default definition, named),
 and the most recent sweeps in the county or its AOR(s) over the last 90 covered days
-(icemonitor.analysis.sweeps), each with its dates, observed and expected counts and release. Values are plain
-text; the intake escapes them.
+(icemonitor.analysis.sweeps), each with its dates, observed and expected counts and release: the figures of one
+analysis (icemonitor.analysis.local_context), rendered here as plain text; the intake escapes them.
 """
 
 from __future__ import annotations
@@ -24,11 +24,8 @@ import duckdb
 
 from icemonitor.errors import IcemonitorError
 from icemonitor.places.ref import Ref
-from icemonitor.query.selection import Compiled, Selection
 
 CITIES_FILE = "geo/simplemaps_uscities_slim.csv"
-SWEEP_DAYS = 90
-TOP_SWEEPS = 3
 MAX_TEXT = 200
 CACHE_SIZE = 64
 NOT_RECOGNISED = "Place"
@@ -82,71 +79,24 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     return connect(path, read_only=True)
 
 
-def _arrests(con: duckdb.DuckDBPyConnection, aors: tuple[str, ...] = (), d0: dt.date | None = None,
-             d1: dt.date | None = None, place: str | None = None, ref: Ref | None = None) -> Compiled:
-    """Counted arrests (in these AORs, this period, this place) as every interface selects them (query.Selection)."""
-    return Selection.of("arrests", d0, d1, place, {"aor": list(aors)} if aors else None).compile(con, ref)
+def status_line(s: dict) -> str:
+    """A sanctuary status (analysis.local_context.sanctuary) as a line of text."""
+    if s.get("error"):
+        return f"not available for this place ({s['error']})"
+    return f"{s['answer']}: {s['reason']}. Definition '{s['definition']}' (the default): {s['definition_text']}"
 
 
-def last_covered(con: duckdb.DuckDBPyConnection, aors: tuple[str, ...] = ()) -> dt.date | None:
-    """The latest event_date of counted arrests (in these AORs when given)."""
-    q = _arrests(con, aors)
-    row = con.execute(f"SELECT max(event_date) FROM {q.source} WHERE {q.where.sql()}", q.where.params).fetchone()
-    return row[0] if row else None
-
-
-def sanctuary_line(place, day: dt.date, ref: Ref) -> str:
-    from icemonitor.places.sanctuary import status
-
-    try:
-        s = status(place, day, None, ref)
-    except IcemonitorError as err:
-        return f"not available for this place ({err})"
-    return (f"{s.answer}: {s.reason}. Definition '{s.definition}' (the default): {' '.join(s.definition_text.split())}")
-
-
-def _sweep_targets(place, resolved: bool) -> list[tuple[str, tuple[str, ...]]]:
-    if place.level == "county":
-        own = [(place.code, ("county",))] if resolved else []
-        return own + [(a, ("aor",)) for a in place.aors]
-    if place.level == "aor":
-        return [(place.code, ("aor",))]
-    if place.level == "state":
-        return [(place.code, ("state",))] if resolved else []
-    return [(place.code, ("aor",))]
-
-
-def _sweep_releases(con, sweep: dict, ref: Ref) -> list[str]:
-    if sweep["level"] not in ("county", "aor", "state") or str(sweep["place"]).startswith("unresolved:"):
-        return []
-    q = _arrests(con, (), sweep["start"], sweep["end"], str(sweep["place"]), ref)
-    rows = con.execute(f"SELECT DISTINCT release_id FROM {q.source} WHERE {q.where.sql()}", q.where.params).fetchall()
-    return sorted(r[0] for r in rows if r[0])
-
-
-def recent_sweeps(con, place, start: dt.date, end: dt.date, ref: Ref) -> tuple[list[dict], list[str]]:
-    """The most recent sweeps (newest first, at most TOP_SWEEPS) in the place and its AORs, and what was searched."""
-    from icemonitor.analysis.common import resolution_available
-    from icemonitor.analysis.sweeps import sweeps
-
-    resolved = resolution_available(con)
-    found: dict[tuple, dict] = {}
-    searched = []
-    for target, levels in _sweep_targets(place, resolved):
-        try:
-            result = sweeps(con, place=target, date_from=start, date_to=end, levels=levels, limit=10, ref=ref)
-        except (IcemonitorError, ValueError) as err:  # e.g. no events at all at that level in the window
-            searched.append(f"{place.label if target == place.code else target} ({levels[0]} level: could not be "
-                            f"computed, {type(err).__name__})")
-            continue
-        searched.append(f"{result.parameters['place']} ({levels[0]} level)")
-        for r in result.figures:
-            key = (r["level"], r["place"], str(r["start"]))
-            found.setdefault(key, {**r, "releases": result.releases})
-    rows = sorted(found.values(), key=lambda r: (str(r["end"]), float(r["score"])), reverse=True)[:TOP_SWEEPS]
-    for r in rows:
-        r["releases"] = _sweep_releases(con, r, ref) or r["releases"]
-    return rows, searched
+def _searched_text(place, searched: list[dict]) -> list[str]:
+    out = []
+    for x in searched:
+        if x["error"]:
+            out.append(f"{place.label if x['target'] == place.code else x['target']} ({x['level']} level: could not "
+                       f"be computed, {x['error']})")
+        elif x["not_measurable"]:
+            out.append(f"{x['label']} ({x['level']} level: cannot be measured, {x['not_measurable']})")
+        else:
+            out.append(f"{x['label']} ({x['level']} level)")
+    return out
 
 
 def _sweep_text(r: dict, labels: dict[str, str]) -> str:
@@ -199,42 +149,46 @@ class IntakeContext:
         return f"{p.label} ({LEVEL_NAMES.get(p.level, p.level)} {p.code}){aors}. The text given was {found.how}."
 
     def _compute(self, place) -> dict[str, str]:
+        """The place's context (analysis.local_context) as lines of text."""
+        from icemonitor.analysis.local_context import SWEEP_DAYS, TOP_SWEEPS, local_context
+
         today = self.today()
-        out: dict[str, str] = {}
         con = _connect(self.warehouse)
         try:
-            everywhere = last_covered(con)
-            here = last_covered(con, tuple(place.aors)) if place.aors else everywhere
-            if here is None:
-                out["Records"] = "the warehouse holds no counted arrests for this place's AOR(s)"
-            else:
-                scope = f"AOR(s) {', '.join(place.aors)}" if place.aors else "the warehouse"
-                out["Records"] = (f"counted arrests (table arrests, rows with counted = true) in {scope} run to {here}, "
-                                  f"{(today - here).days} days before today; the warehouse as a whole to {everywhere}")
-            out[f"Sanctuary status today ({today})"] = sanctuary_line(place, today, self.ref)
-            if here is not None:
-                out[f"Sanctuary status on {here} (last covered date)"] = sanctuary_line(place, here, self.ref)
-                start = here - dt.timedelta(days=SWEEP_DAYS - 1)
-                rows, searched = recent_sweeps(con, place, start, here, self.ref)
-                labels = {place.code: place.label} if place.level == "county" else {}
-                title = f"Sweeps {start} to {here}"
-                q = _arrests(con, tuple(place.aors), start, here)
-                days = con.execute(f"SELECT count(DISTINCT event_date) FROM {q.source} WHERE {q.where.sql()}",
-                                   q.where.params).fetchone()[0]
-                note = (f" (the records hold arrests on {days} of these {SWEEP_DAYS} days; a sweep is measured "
-                        "against the 8 weeks before it)")
-                if not searched:
-                    out[title] = "county and state sweeps need the landmark resolution, which this warehouse lacks"
-                elif not rows:
-                    out[title] = f"none detected in {'; '.join(searched)}{note}"
-                else:
-                    for i, r in enumerate(rows, 1):
-                        out[f"Sweep {i} (most recent first)"] = _sweep_text(r, labels)
-                    out[title] = f"searched {'; '.join(searched)}; the {len(rows)} most recent shown{note}"
-                from icemonitor.analysis.sweeps import SWEEP_DEFINITIONS
-
-                out["Sweep definition"] = (f"{SWEEP_DEFINITIONS['sweep']} Expected: {SWEEP_DEFINITIONS['expected']} "
-                                           "Counted arrests only (icemonitor.analysis.sweeps).")
+            res = local_context(con, place, today, self.ref, SWEEP_DAYS, TOP_SWEEPS)
         finally:
             con.close()
+        x = res.extra
+        day = lambda v: dt.date.fromisoformat(v) if v else None  # noqa: E731
+        here, everywhere = day(x["last_here"]), day(x["last_everywhere"])
+        out: dict[str, str] = {}
+        if here is None:
+            out["Records"] = "the warehouse holds no counted arrests for this place's AOR(s)"
+        else:
+            scope = f"AOR(s) {', '.join(place.aors)}" if place.aors else "the warehouse"
+            out["Records"] = (f"counted arrests (table arrests, rows with counted = true) in {scope} run to {here}, "
+                              f"{(today - here).days} days before today; the warehouse as a whole to {everywhere}")
+        out[f"Sanctuary status today ({today})"] = status_line(x["status_today"])
+        if here is None:
+            return out
+        out[f"Sanctuary status on {here} (last covered date)"] = status_line(x["status_last"])
+        start = day(x["window"]["from"])
+        labels = {place.code: place.label} if place.level == "county" else {}
+        title = f"Sweeps {start} to {here}"
+        searched = _searched_text(place, x["searched"])
+        note = (f" (the records hold arrests on {x['days_with_records']} of these {x['window']['days']} days; a sweep is "
+                "measured against the 8 weeks before it)")
+        if not searched:
+            out[title] = "county and state sweeps need the landmark resolution, which this warehouse lacks"
+        elif not res.figures and all(s["not_measurable"] for s in x["searched"]):
+            out[title] = f"cannot be measured (this is not 'no sweep'): {'; '.join(searched)}{note}"
+        elif not res.figures:
+            out[title] = f"none detected in {'; '.join(searched)}{note}"
+        else:
+            for i, r in enumerate(res.figures, 1):
+                out[f"Sweep {i} (most recent first)"] = _sweep_text(r, labels)
+            out[title] = f"searched {'; '.join(searched)}; the {len(res.figures)} most recent shown{note}"
+        d = res.definitions
+        out["Sweep definition"] = (f"{d['sweep']} Expected: {d['expected']} "
+                                   "Counted arrests only (icemonitor.analysis.sweeps).")
         return out

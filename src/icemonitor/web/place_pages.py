@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from icemonitor.errors import InputError
 from icemonitor.query.filters import Filters
-from icemonitor.web import analyses, answers, charts, detention_pages, i18n, place_queries as pq, place_search
+from icemonitor.web import analyses, answers, charts, detention_pages, i18n, place_search
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import aor_names, definitions, filters_from_query
 from icemonitor.web.pages import Page, _figure, error_page, spans_text
@@ -43,7 +43,7 @@ def _resolve(page: Page, code: str):
 
 
 def _rows(res: Any) -> dict[str, Any]:
-    """An analysis's figures in the shape place_queries gives them ({"rows", "releases"})."""
+    """An analysis's figures as the page template takes them ({"rows", "releases"})."""
     return {"rows": res.figures, "releases": res.releases}
 
 
@@ -116,38 +116,40 @@ def place_page(request: Request, code: str) -> Response:
     f = filters_from_query(q)
     d0, d1 = f.date_from, f.date_to
     label = place.code if is_aor else place_search.local_label(page, place)
-    cover = analyses.coverage(wh, app_ref(request), place, d0, d1)
+    ref = app_ref(request)
+
+    def profile(part: str):  # every figure of the page is an analysis (analysis.place_profile), as the API's
+        return analyses.place_profile(wh, ref, part, place, d0, d1)
+
+    pol = profile("policies")
     policies = [{**p, "place_name": _county_name(page, p["place_name"]) if p.get("place_name") else None}
-                for p in pq.policies(wh, place)]
+                for p in pol.figures]
     figures, crim_figs = [], []
     if is_aor:
         fa = Filters("arrests", d0, d1, place.code, None)
         defs = definitions(wh, fa, page.lang)
-        trend = _rows(analyses.counts(wh, fa, ["month", "method_class"]))
-        mix = _rows(analyses.counts(wh, fa, ["fy", "method_class"]))
-        crim = analyses.criminality_fields(wh, fa).figures
         spans = spans_text(page, fa)
         place_def = t("place.def_aor", aor=place.code)
     else:
         defs = definitions(wh, Filters("arrests", d0, d1), page.lang)
-        trend = pq.trend(wh, place, d0, d1)
-        mix = pq.method_mix(wh, place, d0, d1)
-        crim = pq.criminality(wh, place, d0, d1)
         spans = []
         place_def = t("place.def_resolved", place=label)
+    trend, mix = profile("trend"), profile("method_mix")
+    cover = trend.coverage  # what the records cover of the place and period (query.coverage)
+    crim = profile("criminality").figures
     title = t("place.trend_title", aor=label)
     months = trend_months(cover)
-    spec = charts.trend_with_policies(trend["rows"], policies, t, title, months) if trend["rows"] else None
+    spec = charts.trend_with_policies(trend.figures, policies, t, title, months) if trend.figures else None
     figures.append(_figure(
-        "trend", spec, trend["rows"],
+        "trend", spec, trend.figures,
         [("month", t("chart.month")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
         " ".join([place_def, defs["counted"], defs.get("method_class", ""), t("place.policy_note")]),
-        trend["releases"], t("figure.empty"), spans))
+        trend.releases, t("figure.empty"), spans))
     figures.append(_figure(
-        "method_mix", charts.grouped_bars(mix["rows"], t, t("place.method_title", aor=label), "fy", t("chart.fy"),
-                                          "method_class", "class") if mix["rows"] else None,
-        mix["rows"], [("fy", t("chart.fy")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
-        " ".join([place_def, defs["counted"], defs.get("method_class", ""), t("def.fy")]), mix["releases"],
+        "method_mix", charts.grouped_bars(mix.figures, t, t("place.method_title", aor=label), "fy", t("chart.fy"),
+                                          "method_class", "class") if mix.figures else None,
+        mix.figures, [("fy", t("chart.fy")), ("method_class", t("chart.method_class")), ("n", t("chart.events"))],
+        " ".join([place_def, defs["counted"], defs.get("method_class", ""), t("def.fy")]), mix.releases,
         t("figure.empty")))
     for release, field in sorted({(r["release_id"], r["criminality_field"]) for r in crim}):
         rows = [r for r in crim if r["release_id"] == release and r["criminality_field"] == field]
@@ -160,17 +162,18 @@ def place_page(request: Request, code: str) -> Response:
     # sweeps detected in the place (the CLI's `sweeps --place`)
     scope = place.code
     try:
-        sw = analyses.sweeps(wh, app_ref(request), scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
+        sw = analyses.sweeps(wh, ref, scope, d0, d1, "at_large", None, SWEEPS_SHOWN)
         sweeps_ctx = {"rows": sweep_places(page, place, sweep_rows(sw, scope)), "releases": sw.releases, "definitions": sw.definitions,
                       "caveats": sw.caveats, "error": None,
                       "not_measurable": sw.extra.get("not_measurable_because")}
     except (InputError, duckdb.Error) as exc:  # a section that cannot be computed says why; the page stays
         sweeps_ctx = {"rows": [], "releases": [], "definitions": {}, "caveats": [], "error": str(exc)}
     try:
-        peer = pq.peers(wh, place, d0, d1)
+        peer_res = profile("peers")
+        peer = {"rows": [dict(r) for r in peer_res.figures], "year": peer_res.extra.get("population_year")}
     except duckdb.Error:  # e.g. a warehouse whose landmark_resolution lacks the state column: no peer section
         peer = None
-    if peer is not None:
+    if peer is not None and peer["year"] is not None:
         names = aor_names()
         for r in peer["rows"]:
             r["label"] = (f"{r['peer']} – {names.get(r['peer'], r['peer'])}" if place.level == "aor"
@@ -182,11 +185,13 @@ def place_page(request: Request, code: str) -> Response:
             "peers", charts.peer_bars(shown, t, t(f"place.peer_title_{place.level}", place=label), label) if shown else None,
             shown, [("rank", "#"), ("label", t("place.peer")), ("n", t("chart.events")),
                     ("noncitizen_pop", t("chart.noncitizens")), ("rate", t("chart.rate"))],
-            peer_note, trend["releases"], t("figure.empty"))
+            peer_note, peer_res.releases, t("figure.empty"))
     else:
         figures_peer = None
-    resolution = pq.resolution(wh, place, d0, d1) if place.level == "county" else None
-    local_counts = pq.local_policy_counts(wh, place)
+    resolution = profile("resolution").figures[0] if place.level == "county" else None
+    if resolution is not None and resolution["resolved"] is None:  # no records: no count to resolve (not zero)
+        resolution = None
+    local_counts = pol.extra["local_counts"]
     params = urlencode({k: v for k, v in q.items() if v})
     held = detention_pages.in_place(page, place, label)
     return page.render(
@@ -197,4 +202,4 @@ def place_page(request: Request, code: str) -> Response:
         policy_group=charts.policy_group, api_params=params, today=dt.date.today(), coverage=cover, held=held,
         reading=place_search.reading(page, place, request.query_params.get("asked")),
         answer=answers.place_answer(t, lambda v, d=0: i18n.number(page.lang, v, d), place_search.local_label(page, place, in_sentence=True),
-                                    trend["rows"], resolution, cover, page.lang))
+                                    trend.figures, resolution, cover, page.lang))

@@ -20,25 +20,15 @@ from icemonitor.analysis.sweeps import LEVELS
 from icemonitor.errors import InputError
 from icemonitor.messages import Message, msg
 from icemonitor.places.place_filter import AmbiguousPlace
-from icemonitor.web import analyses, answers, charts, i18n, place_queries as pq, place_search
+from icemonitor.web import analyses, answers, charts, i18n, place_search
 from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page, _figure, error_page
 from icemonitor.web.sweep_links import sweep_rows
-from icemonitor.web.queries import ParamError
+from icemonitor.query.filters import ParamError
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_FROM, DEFAULT_TO = dt.date(2015, 10, 1), dt.date(2019, 9, 30)
-# How each level names its places (as analysis.sweeps does): the SQL expression a sweep's place is matched on.
-PLACE_EXPR = {
-    "national": "'US'",
-    "aor": "coalesce(aor, 'unknown')",
-    "state": "coalesce(res_state, 'unresolved:' || coalesce(aor, 'unknown'))",
-    "county": "coalesce(res_county_fips, 'unresolved:' || coalesce(aor, 'unknown'))",
-    "landmark": "coalesce(aor, 'unknown') || ' | ' || coalesce(landmark, '(blank)')",
-}
-
-
 class SweepParams:
     """The list's parameters from the query string (blank = the CLI default), validated."""
 
@@ -102,32 +92,11 @@ def sweeps_page(request: Request) -> HTMLResponse:
     return page.render("sweeps.html", status=422 if error else 200, **ctx)
 
 
-def coverage_place(level: str, place: str) -> str | None:
-    """The place whose records coverage a sweep's days are read against: the nation, the AOR, the state or county
-    (an unresolved or landmark place: its AOR)."""
-    if level == "national":
-        return None
-    if place.startswith("unresolved:"):
-        return place.split(":", 1)[1]
-    return place.split(" | ", 1)[0] if level == "landmark" else place
-
-
 def daily(wh, level: str, place: str, measure: str, start: dt.date, end: dt.date,
           ref: Any = None) -> list[dict[str, Any]]:
-    """Counted arrests per day in the sweep's place (its level's place naming), 4 weeks before to 2 weeks after;
-    days the records do not cover (query.coverage) are None, a gap in the chart, never 0."""
-    src = pq.source(wh)
-    d0, d1 = start - dt.timedelta(days=28), end + dt.timedelta(days=14)
-    cond = "TRUE" if level == "national" else f"{PLACE_EXPR[level]} = ?"
-    params: list[Any] = [] if level == "national" else [place]
-    rows = wh.query(
-        f"SELECT event_date AS day, count(*) AS n FROM {src} WHERE counted AND ({MEASURES[measure][0]}) "
-        f"AND {cond} AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1", [*params, d0, d1])
-    have = {str(r["day"]): r["n"] for r in rows}
-    cover = analyses.coverage(wh, ref, coverage_place(level, place), d0, d1)
-    spans = None if cover["status"] == "unknown" else cover["covered_spans"]
-    return [{**r, "in_sweep": start <= dt.date.fromisoformat(r["day"]) <= end}
-            for r in charts.fill_days(have, d0, d1, spans)]
+    """Counted arrests per day in the sweep's place, 4 weeks before to 2 weeks after (analysis.sweep_days, cached);
+    days the records do not cover are None, a gap in the chart, never 0."""
+    return analyses.sweep_days(wh, ref, level, place, measure, start, end).figures
 
 
 def daily_chart(rows: list[dict], t, title: str, start: str, end: str, expected_per_day: float) -> dict:

@@ -1,0 +1,284 @@
+"""A place's profile (the place page's figures and `/api/v1/place/{place}`): the monthly trend, the method mix, the
+criminal history where a release records it, the arrests resolved to a county, the policy events, and the place's
+rate per 10,000 non-citizen residents beside its peers.
+
+Every count selects events through query.Selection (counted rows, event placements, the one place reader), so the
+trend sums to `icemonitor summary --place` for the same period. Each function returns an AnalysisResult with the
+coverage of its question; where the records do not cover it there are no rows (never zeros).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+
+from icemonitor.analysis.result import AnalysisResult
+from icemonitor.analysis.overview import county_aor_map
+from icemonitor.messages import msg
+from icemonitor.places.place_filter import AOR_MAP_VINTAGES
+from icemonitor.query.coverage import coverage, coverage_of
+from icemonitor.query.selection import Columns, Compiled, Selection, has_table, parse_place, table_columns
+from icemonitor.query.sql import in_list
+
+POLICY_COLUMNS = ("policy_id", "jurisdiction", "jurisdiction_level", "state", "county_fips", "place_name", "kind",
+                  "start", "end", "end_known", "citation", "source", "source_row", "evidence", "verified")
+COUNTED = msg("Counted arrests: rows of table arrests with counted = true (the release with precedence for the AOR "
+              "and date), placed by event placements only (query.selection).")
+METHOD_CLASS = msg("custodial / at_large / other (codes/apprehension_methods.csv); empty where not recorded")
+FY = msg("Federal fiscal year of event_date (1 Oct - 30 Sep)")
+
+
+def selected(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None, d1: dt.date | None,
+             counted: bool = True, ref: Any = None, columns: Columns | None = None) -> Compiled:
+    """The place's arrests in the period as `summary --place` selects them; counted=False keeps every release's
+    rows, for figures within one release."""
+    return Selection.of("arrests", d0, d1, place, counted_only=counted).compile(con, ref, columns)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def _pop_releases(rows: list[dict[str, Any]]) -> list[str]:
+    """The releases behind the rows, taken out of each row's `rel` column (list(DISTINCT release_id)): one scan
+    gives the figures and their releases."""
+    return sorted({x for r in rows for x in (r.pop("rel") or []) if x})
+
+
+def _place_definition(q: Compiled) -> Any:
+    if q.place is not None and q.place.level == "aor":
+        return msg("Arrests the AOR {aor} recorded (aor = {aor}).", aor=q.place.code)
+    return msg("Arrests placed in {place}: the state or county the release records, else the landmark's event "
+               "placement; arrests placed only by the arresting office's county are not counted.", place=q.label)
+
+
+def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, d0, d1, ref: Any,
+             columns: Columns | None, definitions: dict[str, Any]) -> AnalysisResult:
+    """Counted arrests of the place and period per `group` and method class, with coverage (no rows where the
+    records cover none of it, or only a subset of people)."""
+    q = selected(con, place, d0, d1, ref=ref, columns=columns)
+    cov = coverage(con, q)
+    rows: list[dict[str, Any]] = []
+    caveats: list[Any] = []
+    if cov.countable:
+        rows = _rows(con, f"SELECT {group}, method_class, count(*) AS n, list(DISTINCT release_id) AS rel "
+                          f"FROM {q.source} WHERE {q.where.sql()} GROUP BY ALL ORDER BY 1, 2 NULLS LAST", q.where.params)
+        if cov.status == "partial":
+            caveats.append(msg("Partial: {reason}.", reason=cov.reason))
+    else:
+        caveats.append(cov.no_count_caveat())
+    return AnalysisResult(
+        name=name, parameters={"place": q.label, "from": d0, "to": d1},
+        columns=[group.split(" AS ")[-1], "method_class", "n"], figures=rows,
+        definitions={"place": _place_definition(q), "n": COUNTED, "method_class": METHOD_CLASS, **definitions},
+        releases=_pop_releases(rows), caveats=caveats,
+        extra={"total": sum(r["n"] for r in rows) if cov.countable else None}, coverage=cov.to_dict())
+
+
+def trend(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
+          ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
+    """Counted arrests per calendar month and method class (month 'YYYY-MM')."""
+    return _grouped(con, "place_trend", "strftime(date_trunc('month', event_date), '%Y-%m') AS month", place, d0,
+                    d1, ref, columns, {"month": msg("Calendar month of event_date")})
+
+
+def method_mix(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
+               ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
+    """Counted arrests per fiscal year and method class."""
+    return _grouped(con, "place_method_mix", "CAST(fy AS INTEGER) AS fy", place, d0, d1, ref, columns, {"fy": FY})
+
+
+def criminality(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
+                ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
+    """Arrests by release, criminality field, fiscal year and class, where the release records criminality. Each
+    group stays within one release, so all its rows are used (not only counted ones): a release that records
+    criminality may overlap a fuller release that has precedence for counts but does not."""
+    q = selected(con, place, d0, d1, counted=False, ref=ref, columns=columns)
+    cov = coverage_of(con, "arrests", d0, d1, q.place, q.label, ("criminality",))
+    cols = (columns or (lambda t: table_columns(con, t)))("arrests")
+    rows: list[dict[str, Any]] = []
+    if {"criminality_field", "criminality"} <= cols:
+        rows = _rows(con, "SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, count(*) AS n "
+                          f"FROM {q.source} WHERE {q.where.sql()} AND criminality_field IS NOT NULL "
+                          "AND criminality_field <> 'not_recorded' GROUP BY ALL "
+                          "ORDER BY release_id, criminality_field, fy, criminality", q.where.params)
+    missing = cov.fields_not_recorded.get("criminality") or []
+    caveats = [msg("Criminality is not recorded in {releases}.", releases=", ".join(sorted(missing)))] if missing else []
+    caveats.append(msg("Criminality means different things per release; each figure names its source field."))
+    return AnalysisResult(
+        name="place_criminality", parameters={"place": q.label, "from": d0, "to": d1},
+        columns=["release_id", "criminality_field", "fy", "criminality", "n"], figures=rows,
+        definitions={"place": _place_definition(q), "fy": FY,
+                     "n": msg("Rows of the release (counted or not) with a criminality field, within that release"),
+                     "criminality": msg("convicted / pending_charges / no_record / unknown, from the release's own "
+                                        "field (criminality_field)")},
+        releases=sorted({r["release_id"] for r in rows}), caveats=caveats, coverage=cov.to_dict())
+
+
+def resolution(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
+               ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
+    """For a county (or any place within AORs): counted arrests resolved to it, and the counted arrests of its
+    AOR(s) that no landmark resolution places in any county (they may belong to this county or another)."""
+    q = selected(con, place, d0, d1, ref=ref, columns=columns)
+    cov = coverage(con, q)
+    aors = list(q.place.aors) if q.place is not None else []
+    row: dict[str, Any] = {"resolved": None, "aor_total": None, "aor_unresolved": None, "aors": aors}
+    releases: list[str] = []
+    if cov.countable:
+        row["resolved"], rel = con.execute(f"SELECT count(*), list(DISTINCT release_id) FROM {q.source} "
+                                           f"WHERE {q.where.sql()}", q.where.params).fetchone()
+        releases = sorted(x for x in rel or [] if x)
+        if aors:
+            sql, params = in_list("aor", aors)
+            w = q.base.copy().add(sql, *params)
+            row["aor_total"], row["aor_unresolved"] = con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE res_county_fips IS NULL) "
+                f"FROM {q.source} WHERE {w.sql()}", w.params).fetchone()
+        else:
+            row["aor_total"] = row["aor_unresolved"] = 0
+    return AnalysisResult(
+        name="place_resolution", parameters={"place": q.label, "from": d0, "to": d1},
+        columns=list(row), figures=[row],
+        definitions={"resolved": COUNTED,
+                     "aor_total": msg("Counted arrests of the place's AOR(s) in the period"),
+                     "aor_unresolved": msg("Counted arrests of the place's AOR(s) that no landmark resolution places "
+                                           "in a county: they may or may not lie in the place")},
+        releases=releases, caveats=[] if cov.countable else [cov.no_count_caveat()], coverage=cov.to_dict())
+
+
+def policies(con: duckdb.DuckDBPyConnection, place: Any, ref: Any = None) -> AnalysisResult:
+    """Policy events (warehouse `policies`, places/data) for the place: laws and lists of its state(s), and for a
+    county the county's and its cities' own agreements and listings. For a state or AOR, county and city events in
+    its counties are counted by kind (extra `local_counts`) rather than listed."""
+    place = parse_place(con, place, ref)
+    rows: list[dict[str, Any]] = []
+    local: list[dict[str, Any]] = []
+    if has_table(con, "policies") and place is not None:
+        have = table_columns(con, "policies")
+        select = ", ".join(f'"{c}"' for c in POLICY_COLUMNS if c in have)
+        conds, params = [], []
+        if place.states:
+            sql, p = in_list("state", list(place.states))
+            conds.append(f"(jurisdiction_level = 'state' AND {sql})")
+            params += p
+        if place.level == "county":
+            sql, p = in_list("county_fips", list(place.county_fips))
+            conds.append(f"(jurisdiction_level <> 'state' AND {sql})")
+            params += p
+        if conds:
+            rows = _rows(con, f"SELECT {select} FROM policies WHERE {' OR '.join(conds)} "
+                              "ORDER BY start NULLS LAST, policy_id", params)
+        if place.level != "county" and place.county_fips:
+            sql, p = in_list("county_fips", list(place.county_fips))
+            local = _rows(con, "SELECT kind, count(*) AS n, min(start) AS first, max(start) AS last FROM policies "
+                               f"WHERE jurisdiction_level <> 'state' AND {sql} GROUP BY kind ORDER BY kind", p)
+    return AnalysisResult(
+        name="place_policies", parameters={"place": getattr(place, "label", None)},
+        columns=list(POLICY_COLUMNS), figures=rows,
+        definitions={"kind": msg("The kind of policy event (places/data/policy_kinds): a state law, a 287(g) "
+                                 "agreement, a federal list of jurisdictions, ..."),
+                     "start": msg("The day the policy took effect (or the list was published)"),
+                     "local_counts": msg("County and city policy events in the place's counties, by kind")},
+        caveats=[msg("Policy events are the project's curated list with a source for each (warehouse table "
+                     "policies); a place missing from it is not known to have no policy.")],
+        extra={"local_counts": local})
+
+
+def population_year(con: duckdb.DuckDBPyConnection, end: dt.date | None) -> int | None:
+    """The latest year of non-citizen population estimates not after `end` (the earliest if all are later)."""
+    if not has_table(con, "population"):
+        return None
+    years = [r[0] for r in con.execute(
+        "SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1").fetchall()]
+    if not years:
+        return None
+    if end is None:
+        return years[-1]
+    return max([y for y in years if y <= end.year], default=years[0])
+
+
+def whole_aors(con: duckdb.DuckDBPyConnection) -> tuple[str, list[Any]]:
+    """SQL giving (aor, state) for each AOR whose counties (in one map vintage with the counties every vintage
+    shares) all lie in one state: a state place counts such an AOR's arrests by its code (places.place_filter)."""
+    if not ({"county_fips", "aor", "vintage"} <= table_columns(con, "county_aor_periods")
+            and has_table(con, "counties")):
+        return "SELECT NULL::VARCHAR AS aor, NULL::VARCHAR AS state WHERE FALSE", []
+    return ("SELECT DISTINCT aor, state FROM (SELECT v.v, p.aor, min(c.state) AS state, count(DISTINCT c.state) AS k "
+            "FROM (SELECT unnest(?) AS v) v JOIN county_aor_periods p ON p.vintage IN (v.v, 'all') "
+            "JOIN counties c USING (county_fips) WHERE p.aor IS NOT NULL GROUP BY 1, 2) WHERE k = 1",
+            [list(AOR_MAP_VINTAGES)])
+
+
+def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
+          ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
+    """Counted arrests per 10,000 non-citizen residents for the place and its peers: every AOR for an AOR, every
+    state for a state, the counties of the same state for a county (ranked, `current` marks the place). No rows
+    without the population table, for a named group, or where the records cover none of the period."""
+    q = selected(con, place, d0, d1, ref=ref, columns=columns)
+    every = selected(con, None, d0, d1, ref=ref, columns=columns)  # every place's counted arrests, placed alike
+    cov = coverage(con, every)
+    p = q.place
+    result = dict(name="place_peers", parameters={"place": q.label, "from": d0, "to": d1, "level": getattr(p, "level", None)},
+                  columns=["rank", "peer", "name", "n", "noncitizen_pop", "rate", "current"], coverage=cov.to_dict())
+    year = None
+    if p is not None and p.level != "group" and has_table(con, "population") and cov.countable:
+        end = d1 or con.execute(f"SELECT max(event_date) FROM {every.source} WHERE {every.where.sql()}",
+                                every.where.params).fetchone()[0]
+        year = population_year(con, end)
+    if year is None:
+        why = msg("no peer comparison: it needs the population table, a county, state or AOR, and records for the "
+                  "period")
+        return AnalysisResult(**result, caveats=[why if cov.countable else cov.no_count_caveat()])
+    src, dwhere, dp = every.source, every.base.sql(), every.base.params
+    rate = "round(e.n * 10000.0 / p.noncitizen_pop, 2)"
+    if p.level == "aor":
+        amap = county_aor_map(con, d1 or end)
+        if amap is None:
+            return AnalysisResult(**result, caveats=[msg("no peer comparison: the warehouse has no county-to-AOR map")])
+        map_sql, map_params, _ = amap
+        sql = (f"WITH e AS (SELECT aor AS peer, count(*) AS n, list(DISTINCT release_id) AS rel FROM {src} "
+               f"WHERE {dwhere} AND aor IS NOT NULL GROUP BY 1), "
+               f"c AS ({map_sql}), "
+               "p AS (SELECT c.aor AS peer, sum(p.noncitizen_pop) AS noncitizen_pop FROM c JOIN "
+               "(SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? GROUP BY 1) p "
+               "USING (county_fips) GROUP BY 1) "
+               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate, e.rel "
+               "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
+        params = [*dp, *map_params, year]
+    elif p.level == "state":
+        # a state's arrests as `summary --place` selects them: placed in it, or recorded by an AOR wholly inside it
+        whole, whole_params = whole_aors(con)
+        sql = (f"WITH w AS ({whole}), e AS (SELECT coalesce(w.state, x.res_state) AS peer, count(*) AS n, "
+               "list(DISTINCT x.release_id) AS rel "
+               f"FROM (SELECT * FROM {src} WHERE {dwhere}) x LEFT JOIN w ON x.aor = w.aor GROUP BY 1), "
+               "p AS (SELECT state AS peer, sum(noncitizen_pop) AS noncitizen_pop FROM population "
+               "WHERE year = ? GROUP BY 1) "
+               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate, e.rel "
+               "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
+        params = [*whole_params, *dp, year]
+    else:
+        sql = (f"WITH e AS (SELECT res_county_fips AS peer, count(*) AS n, list(DISTINCT release_id) AS rel FROM {src} "
+               f"WHERE {dwhere} AND res_county_fips IS NOT NULL GROUP BY 1), "
+               "p AS (SELECT county_fips AS peer, any_value(county_name) AS name, sum(noncitizen_pop) AS noncitizen_pop "
+               "FROM population WHERE year = ? AND state = ? GROUP BY 1) "
+               "SELECT p.peer, p.name, coalesce(e.n, 0) AS n, p.noncitizen_pop, "
+               "round(coalesce(e.n, 0) * 10000.0 / p.noncitizen_pop, 2) AS rate, e.rel "
+               "FROM p LEFT JOIN e USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
+        params = [*dp, year, p.states[0] if p.states else None]
+    rows = _rows(con, sql, params)
+    releases = _pop_releases(rows)
+    for i, r in enumerate(rows):
+        r["rank"] = i + 1
+        r["current"] = r["peer"] == p.code
+    caveats = [msg("Partial: {reason}.", reason=cov.reason)] if cov.status == "partial" else []
+    return AnalysisResult(
+        **result, figures=rows, releases=releases,
+        definitions={"n": COUNTED,
+                     "noncitizen_pop": msg("Non-citizen residents in {year} (Census ACS estimates, warehouse table "
+                                           "population)", year=year),
+                     "rate": msg("Counted arrests per 10,000 non-citizen residents")},
+        caveats=caveats, extra={"population_year": year})
