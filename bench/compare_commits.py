@@ -72,9 +72,31 @@ def parse_web(text: str) -> dict[str, float]:
     return out
 
 
+# Our side of bench_targeting alone (the same call, AOR and county level), without its naive baseline, which
+# runs the same code in both versions and takes minutes on a loaded machine.
+TARGETING_OURS = """
+import datetime as dt, sys, time, warnings
+import duckdb
+from icemonitor.analysis.targeting import targeting
+warnings.simplefilter("ignore")
+con = duckdb.connect(sys.argv[1], read_only=True)
+for level in ("aor", "county"):
+    t = time.perf_counter()
+    res = targeting(con, definition="state-law", date_from=dt.date(2015, 10, 1), date_to=dt.date(2019, 9, 30),
+                    level=level)
+    print(f"{level} | {time.perf_counter() - t:.2f} s ({len(res.extra['places'])} places) | ours only", flush=True)
+"""
+
+
+def parse_targeting_ours(text: str) -> dict[str, float]:
+    return {f"targeting {m.group(1)} ours s": _f(m.group(2))
+            for m in re.finditer(rf"^(aor|county) \| {NUM} s ", text, re.M)}
+
+
 BENCHES = {
     "sweeps": (["bench/bench_sweeps.py", "{warehouse}"], parse_sweeps),
     "targeting": (["bench/bench_targeting.py", "{warehouse}", "{data}"], parse_targeting),
+    "targeting-ours": (["-c", TARGETING_OURS, "{warehouse}"], parse_targeting_ours),
     "web": (["bench/bench_web.py", "--warehouse", "{warehouse}"], parse_web),
 }
 
@@ -106,7 +128,8 @@ def build(tree: Path, home: Path) -> Path:
 
 def run_bench(name: str, tree: Path, warehouse: Path, data: Path, extra: list[str]) -> tuple[dict[str, float], str]:
     args, parse = BENCHES[name]
-    cmd = [sys.executable, *(a.format(warehouse=warehouse, data=data) for a in args), *extra]
+    cmd = [sys.executable, *(a if a.startswith("\n") else a.format(warehouse=warehouse, data=data) for a in args),
+           *extra]
     env = {**os.environ, "PYTHONPATH": str(tree / "src"), "ICEMONITOR_HOME": str(warehouse.parent)}
     env.pop("ICEMONITOR_CACHE", None)
     done = subprocess.run(cmd, cwd=tree, env=env, text=True, capture_output=True)
@@ -124,7 +147,7 @@ def main() -> int:
     ap.add_argument("--warehouse-a")
     ap.add_argument("--warehouse-b")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="reference data (bench_targeting)")
-    ap.add_argument("--benches", default="sweeps,targeting,web")
+    ap.add_argument("--benches", default="sweeps,targeting,web", help="of " + ", ".join(BENCHES))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--web-args", default="", help="extra arguments of bench_web, e.g. '--requests 1000'")
     ap.add_argument("--tolerance", type=float, default=0.10, help="flag figures of B slower than A by more than this")
@@ -158,15 +181,18 @@ def main() -> int:
                     if args.log:
                         with open(args.log, "a") as f:
                             f.write(f"=== round {r + 1} {bench} {key} load {load:.2f}\n{raw}\n")
-        report(figures, loads, args.tolerance)
+            if r + 1 < args.rounds:  # the figures so far, in case the run is cut short
+                report(figures, loads, args.tolerance, f"after round {r + 1}")
+        report(figures, loads, args.tolerance, f"{args.rounds} rounds")
     finally:
         for tree in made:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
     return 0
 
 
-def report(figures: dict[str, dict[str, list[float]]], loads: dict[str, list[float]], tolerance: float) -> None:
-    print(f"\nload average (1 min) at the start of the runs: A median {statistics.median(loads['A']):.1f} "
+def report(figures: dict[str, dict[str, list[float]]], loads: dict[str, list[float]], tolerance: float,
+           title: str) -> None:
+    print(f"\n{title}: load average (1 min) at the start of the runs: A median {statistics.median(loads['A']):.1f} "
           f"(max {max(loads['A']):.1f}), B median {statistics.median(loads['B']):.1f} (max {max(loads['B']):.1f})")
     print(f"{'figure':44s}{'A median':>10s}{'B median':>10s}{'B/A':>7s}  n   spread A | B (min-max)")
     for name in sorted(set(figures["A"]) | set(figures["B"])):
