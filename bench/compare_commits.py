@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -187,6 +188,7 @@ def main() -> int:
     finally:
         for tree in made:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+        shutil.rmtree(scratch, ignore_errors=True)  # the worktrees and the warehouses built here
     return 0
 
 
