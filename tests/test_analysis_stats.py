@@ -33,6 +33,16 @@ def test_wilson_direct_formula():
     assert wilson_interval(0, 0) == (None, None)
 
 
+def test_normal_quantile_is_scipys_bit_for_bit():
+    from scipy.special import ndtri
+
+    from icemonitor.analysis.stats import Z_95, normal_quantile_two_sided
+
+    assert Z_95 == float(ndtri(0.975))  # the constant the analyses use without importing scipy
+    for confidence in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+        assert normal_quantile_two_sided(confidence) == float(ndtri(1 - (1 - confidence) / 2))
+
+
 def test_result_to_json_plain_values():
     r = AnalysisResult(
         name="x", parameters={"from": dt.date(2017, 9, 24)},

@@ -6,21 +6,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import yaml
 
-POLARS_TYPES: dict[str, pl.DataType] = {
-    "VARCHAR": pl.String(),
-    "DATE": pl.Date(),
-    "INTEGER": pl.Int32(),
-    "SMALLINT": pl.Int16(),
-    "BIGINT": pl.Int64(),
-    "BOOLEAN": pl.Boolean(),
-    "TIMESTAMP": pl.Datetime("us"),
-    "DOUBLE": pl.Float64(),
-    "VARCHAR[]": pl.List(pl.String()),
-}
+if TYPE_CHECKING:  # polars is imported by the readers and the build that need it, not by every command's start
+    import polars as pl
+
+
+@cache
+def polars_types() -> dict[str, pl.DataType]:
+    """The Polars type of each column type of schema.yaml."""
+    import polars as pl
+
+    return {
+        "VARCHAR": pl.String(),
+        "DATE": pl.Date(),
+        "INTEGER": pl.Int32(),
+        "SMALLINT": pl.Int16(),
+        "BIGINT": pl.Int64(),
+        "BOOLEAN": pl.Boolean(),
+        "TIMESTAMP": pl.Datetime("us"),
+        "DOUBLE": pl.Float64(),
+        "VARCHAR[]": pl.List(pl.String()),
+    }
+
+
+def load_yaml(text: str) -> Any:
+    """YAML's safe subset, parsed by libyaml (PyYAML's C parser; the pure-Python one took a tenth of a second of
+    every command's start on schema.yaml alone)."""
+    return yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - CSafeLoader is the safe loader in C
 
 
 @dataclass(frozen=True)
@@ -33,7 +48,7 @@ class Column:
 
     @property
     def polars_type(self) -> pl.DataType:
-        return POLARS_TYPES[self.type]
+        return polars_types()[self.type]
 
 
 @dataclass(frozen=True)
@@ -58,9 +73,14 @@ def _column(d: dict) -> Column:
 
 
 @cache
+def _spec() -> dict[str, Any]:
+    return load_yaml((resources.files("icemonitor.warehouse") / "schema.yaml").read_text())
+
+
+@cache
 def tables() -> dict[str, Table]:
     """Every canonical event table, common columns first."""
-    spec = yaml.safe_load((resources.files("icemonitor.warehouse") / "schema.yaml").read_text())
+    spec = _spec()
     common = [_column(c) for c in spec["common_columns"]]
     out = {}
     for name, t in spec["tables"].items():
@@ -79,7 +99,7 @@ def table(name: str) -> Table:
 @cache
 def aggregate_tables() -> dict[str, Table]:
     """Tables of published aggregates and what the build derives from them (no common columns)."""
-    spec = yaml.safe_load((resources.files("icemonitor.warehouse") / "schema.yaml").read_text())
+    spec = _spec()
     return {
         name: Table(name, t.get("description", ""), tuple(_column(c) for c in t.get("columns") or []))
         for name, t in (spec.get("aggregate_tables") or {}).items()

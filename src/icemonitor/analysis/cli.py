@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from icemonitor.analysis.result import AnalysisResult
 from icemonitor.messages import LANGS, Message, formats
+
+if TYPE_CHECKING:  # the CLI imports an analysis's modules only when its command runs (icemonitor --help stays fast)
+    from icemonitor.analysis.result import AnalysisResult
 
 out = Console()
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -138,11 +140,11 @@ def _say_how_place_was_read(con, place: Optional[str]) -> None:
     """Parse the place before the work starts (an unknown or ambiguous place stops here) and say on stderr how
     words that were not a literal place were read (a city as its county, a short name)."""
     from icemonitor.analysis.common import NATION, reference_for
-    from icemonitor.places.place_names import parse_place
-    from icemonitor.places.place_names import reading_note
 
     if not place or place.strip().upper() in NATION:
         return
+    from icemonitor.places.place_names import parse_place, reading_note  # polars: only when a place is given
+
     ref = reference_for(con)
     note = reading_note(parse_place(place, ref), ref)
     if note:

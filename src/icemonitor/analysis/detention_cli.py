@@ -8,10 +8,21 @@ from typing import Optional
 import typer
 
 from icemonitor.analysis.cli import show
-from icemonitor.analysis.common import open_warehouse, parse_date
 
 detention_app = typer.Typer(help="ICE detention statistics (every posting FY2019-FY2026) and facility populations.",
                             no_args_is_help=True)
+
+
+def open_warehouse():  # noqa: ANN201 - duckdb connection; imported when a command runs, not at --help
+    from icemonitor.analysis.common import open_warehouse as open_
+
+    return open_()
+
+
+def parse_date(value: str | None, name: str) -> dt.date | None:
+    from icemonitor.analysis.common import parse_date as parse
+
+    return parse(value, name)
 
 
 def _day(value: str, name: str) -> dt.date:

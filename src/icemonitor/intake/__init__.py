@@ -5,9 +5,22 @@ The integrator mounts it on the dashboard app with `mount_intake(app, IntakeSett
 
 from __future__ import annotations
 
-from icemonitor.intake.settings import IntakeSettings
+from typing import TYPE_CHECKING
 
-__all__ = ["IntakeSettings", "mount_intake", "mount_intake_from_env"]
+if TYPE_CHECKING:
+    from icemonitor.intake.settings import IntakeSettings
+
+__all__ = ["KEY_ENV", "IntakeSettings", "mount_intake", "mount_intake_from_env"]
+
+KEY_ENV = "ICEMONITOR_INTAKE_KEY_FILE"  # the environment variable naming the master key file (intake/keys.py)
+
+
+def __getattr__(name: str):  # noqa: ANN202 - IntakeSettings on first use: the CLI imports no cryptography at start
+    if name == "IntakeSettings":
+        from icemonitor.intake.settings import IntakeSettings
+
+        return IntakeSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def mount_intake(app, settings: IntakeSettings) -> None:  # noqa: ANN001 - fastapi.FastAPI
@@ -25,7 +38,7 @@ def mount_intake_from_env(app, **hooks) -> bool:  # noqa: ANN001 - fastapi.FastA
     """
     import os
 
-    from icemonitor.intake.keys import KEY_ENV
+    from icemonitor.intake.settings import IntakeSettings
 
     if not os.environ.get(KEY_ENV):
         return False

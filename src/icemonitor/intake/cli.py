@@ -5,22 +5,31 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from icemonitor import config
-from icemonitor.intake import audit, auth
-from icemonitor.intake.db import Database
-from icemonitor.intake.keys import KEY_ENV, IntakeKeyError, new_key, pending_key_file, write_key_file
-from icemonitor.intake.settings import IntakeSettings
-from icemonitor.intake.store import Vault
+from icemonitor.intake import KEY_ENV
+
+if TYPE_CHECKING:  # the intake's modules (cryptography, argon2) are imported by the command that runs
+    from icemonitor.intake.settings import IntakeSettings
+    from icemonitor.intake.store import Vault
 
 console = Console()
 err = Console(stderr=True)
 
 
+def _settings() -> IntakeSettings:
+    from icemonitor.intake.settings import IntakeSettings
+
+    return IntakeSettings.from_env()
+
+
 def _vault(settings: IntakeSettings) -> Vault:
+    from icemonitor.intake.db import Database
+    from icemonitor.intake.store import Vault
     from icemonitor.intake.web import check_key_file
 
     key_file = Path(settings.key_file)
@@ -54,6 +63,8 @@ def _clear_errors(fn):
 
 def _account(action, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
     """Run an account change; an AccountError is a one-line error and exit 2."""
+    from icemonitor.intake import auth
+
     try:
         return action(*args, **kwargs)
     except auth.AccountError as exc:
@@ -75,6 +86,8 @@ def add_commands(app: typer.Typer) -> None:
                                                 help="allow the key inside the data folder (not recommended)"),
     ) -> None:
         """Create a new random master key file (mode 0600); refuses to overwrite one."""
+        from icemonitor.intake.keys import IntakeKeyError, new_key, write_key_file
+
         path = key_file or (Path(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else None)
         if path is None:
             raise IntakeKeyError(f"give --key-file or set {KEY_ENV}")
@@ -91,7 +104,9 @@ def add_commands(app: typer.Typer) -> None:
 
         Safe while the server runs: the rotation holds the database's key check, and the server reloads the key
         (from the key file, or the pending `.new` file until it is renamed) before it seals or opens anything."""
-        settings = IntakeSettings.from_env()
+        from icemonitor.intake.keys import new_key, pending_key_file, write_key_file
+
+        settings = _settings()
         vault = _vault(settings)
         key_path = Path(settings.key_file)
         pending = pending_key_file(key_path)
@@ -117,7 +132,10 @@ def add_commands(app: typer.Typer) -> None:
                                                 "(default: the anchor file in the data folder)")) -> None:
         """Recompute the audit log's keyed hash chain and compare it with its anchor; exit 1 if any row was
         changed, removed or reordered, or the log was truncated."""
-        settings = IntakeSettings.from_env()
+        from icemonitor.intake import audit
+        from icemonitor.intake.keys import IntakeKeyError
+
+        settings = _settings()
         vault = _vault(settings)  # the chain is keyed: verifying needs the master key
         given = audit.parse_anchor(anchor) if anchor else None
         if anchor and given is None:
@@ -137,7 +155,9 @@ def add_commands(app: typer.Typer) -> None:
     def verify(as_json: bool = typer.Option(False, "--json")) -> None:
         """Open every request (each field and note) and every staff second factor with the master key, and check
         the audit log; exit 1 if anything does not open or the log was tampered with."""
-        settings = IntakeSettings.from_env()
+        from icemonitor.intake import audit
+
+        settings = _settings()
         vault = _vault(settings)
         records = vault.verify_records(actor="cli")
         chain = audit.verify(vault.db, vault.audit_key)
@@ -164,7 +184,9 @@ def add_commands(app: typer.Typer) -> None:
         base_url: str = typer.Option("", "--base-url", help="the server's address, to print a whole link"),
     ) -> None:
         """Create a staff account; prints its one-time enrolment link (its owner sets password and TOTP there)."""
-        vault = _vault(IntakeSettings.from_env())
+        from icemonitor.intake import auth
+
+        vault = _vault(_settings())
         token = _account(auth.add_user, vault, username, role, actor="cli")
         console.print(f"account {username} created. Give its owner this one-time enrolment link (valid 72 hours): "
                       f"{base_url.rstrip('/')}/staff/enrol/{token}", soft_wrap=True)
@@ -173,7 +195,9 @@ def add_commands(app: typer.Typer) -> None:
     @_clear_errors
     def reset_user(username: str, base_url: str = typer.Option("", "--base-url")) -> None:
         """Clear an account's password and second factor, end its sessions, print a new enrolment link."""
-        token = _account(auth.reset_user, _vault(IntakeSettings.from_env()), username, actor="cli")
+        from icemonitor.intake import auth
+
+        token = _account(auth.reset_user, _vault(_settings()), username, actor="cli")
         console.print(f"account {username} reset; new enrolment link: {base_url.rstrip('/')}/staff/enrol/{token}",
                       soft_wrap=True)
 
@@ -181,35 +205,45 @@ def add_commands(app: typer.Typer) -> None:
     @_clear_errors
     def set_roles(username: str, role: list[str] = typer.Option(..., "--role")) -> None:
         """Replace an account's roles (audited; shown to the other admins)."""
-        _account(auth.set_roles, _vault(IntakeSettings.from_env()), username, role, actor="cli")
+        from icemonitor.intake import auth
+
+        _account(auth.set_roles, _vault(_settings()), username, role, actor="cli")
         console.print(f"account {username}: roles {','.join(sorted(set(role)))}")
 
     @group.command("disable-user")
     @_clear_errors
     def disable_user(username: str, enable: bool = typer.Option(False, "--enable", help="enable it again")) -> None:
         """Disable an account (its sessions end at once), or enable it again."""
-        _account(auth.set_disabled, _vault(IntakeSettings.from_env()), username, not enable, actor="cli")
+        from icemonitor.intake import auth
+
+        _account(auth.set_disabled, _vault(_settings()), username, not enable, actor="cli")
         console.print(f"account {username} {'enabled' if enable else 'disabled; its sessions ended'}")
 
     @group.command("delete-user")
     @_clear_errors
     def delete_user(username: str) -> None:
         """Delete an account and its sessions; its assigned requests go back to the shared queue."""
-        _account(auth.delete_user, _vault(IntakeSettings.from_env()), username, actor="cli")
+        from icemonitor.intake import auth
+
+        _account(auth.delete_user, _vault(_settings()), username, actor="cli")
         console.print(f"account {username} deleted")
 
     @group.command("end-sessions")
     @_clear_errors
     def end_sessions(username: str) -> None:
         """Log an account out everywhere."""
-        n = _account(auth.end_sessions, _vault(IntakeSettings.from_env()), username, actor="cli")
+        from icemonitor.intake import auth
+
+        n = _account(auth.end_sessions, _vault(_settings()), username, actor="cli")
         console.print(f"account {username}: {n} sessions ended")
 
     @group.command("list-users")
     @_clear_errors
     def list_users() -> None:
         """Staff accounts: roles and state."""
-        for u in auth.list_users(_vault(IntakeSettings.from_env())):
+        from icemonitor.intake import auth
+
+        for u in auth.list_users(_vault(_settings())):
             state = "disabled" if u["disabled"] else ("waiting for enrolment" if not u["enrolled"] else "active")
             console.print(f"{u['username']}\t{u['roles']}\t{state}\tfailed logins {u['failed_logins']}",
                           markup=False, highlight=False)
@@ -219,7 +253,7 @@ def add_commands(app: typer.Typer) -> None:
     def purge(days: int = typer.Option(None, "--days", help="override the retention period in days"),
               as_json: bool = typer.Option(False, "--json")) -> None:
         """Crypto-shred every request closed more than the retention period ago (each shred is audited)."""
-        settings = IntakeSettings.from_env()
+        settings = _settings()
         vault = _vault(settings)
         n_days = settings.retention_days if days is None else days
         done = vault.purge(n_days, actor="cli-retention")

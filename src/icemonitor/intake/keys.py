@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from icemonitor.errors import IcemonitorError
+from icemonitor.intake import KEY_ENV  # noqa: F401 - defined in the package, where the CLI reads it cheaply
 
-KEY_ENV = "ICEMONITOR_INTAKE_KEY_FILE"
 KEY_HEADER = "icemonitor-intake-master-key v1"
 FORMAT = b"\x01"
 NONCE_BYTES = 12

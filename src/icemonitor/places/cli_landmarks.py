@@ -13,7 +13,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from icemonitor.errors import IcemonitorError, InputError
-from icemonitor.places.landmarks import CATEGORIES, coverage_of, landmark_table
 from icemonitor.places.ref import Ref
 
 TABLE_COLUMNS = ["aor", "landmark", "county_fips", "state", "level", "kind", "rule", "confidence", "n_arrests"]
@@ -30,6 +29,7 @@ def _ref(reference: Path | None) -> Ref:
 
 
 def _table(warehouse: Path | None, reference: Path | None):
+    from icemonitor.places.landmarks import landmark_table
     from icemonitor.warehouse import connect
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True)) as p:
@@ -90,6 +90,8 @@ def add_commands(places_app: typer.Typer) -> None:
         ),
     ) -> None:
         """Share of counted arrests placed at county (event / office proxy), state, AOR or nowhere, per AOR."""
+        from icemonitor.places.landmarks import CATEGORIES, coverage_of
+
         try:
             cov = coverage_of(_table(warehouse, reference))
             cov["signals"], cov["unmapped_recorded_counties"] = _signals(warehouse)

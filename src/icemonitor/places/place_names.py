@@ -87,12 +87,17 @@ class Names:
     cities: dict[str, list[City]] = field(default_factory=dict)  # folded city name -> cities, largest first
 
 
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, list[str]]:
+    """Folded alias -> the places it means (data/place_aliases: the package's own, whatever the reference files)."""
+    return {fold(row["alias"]): [m.strip() for m in row["means"].split("|") if m.strip()] for row in _data(ALIASES_FILE)}
+
+
 @lru_cache(maxsize=4)
 def names(ref: Ref) -> Names:
     idx = _index(ref)
     nm = Names()
-    for row in _data(ALIASES_FILE):
-        nm.aliases[fold(row["alias"])] = [m.strip() for m in row["means"].split("|") if m.strip()]
+    nm.aliases.update(_aliases())
     for code, name in idx.states.items():
         nm.states[fold(name)] = code
         nm.states[fold(code)] = code
@@ -148,19 +153,21 @@ def parse_place(text: str, ref: Ref) -> Place:
 
 def read(raw: str, ref: Ref) -> Place:
     """The place the words name (see module docstring)."""
-    nm = names(ref)
     key = fold(raw)
-    if key in nm.aliases:
-        return _from_alias(raw, nm.aliases[key], ref)
+    if key in _aliases():
+        return _from_alias(raw, _aliases()[key], ref)
     try:
         place = parse_exact(raw, ref)
     except UnknownPlace:
         place = None
+    # the index of every name (94,000 cities) only for words that are not a code or an exact name: a web request
+    # reads its place with a new resolver (`ref`), so names(ref)'s cache does not hold across requests
     if place is not None:
         if place.level == "county" and "," in raw and _bare(fold(raw.rsplit(",", 1)[0])) == fold(raw.rsplit(",", 1)[0]):
             # 'Houston, TX': Houston County, or the city of Houston (in Harris County)? Ask when they differ.
-            _check_city_elsewhere(raw, place, fold(raw.rsplit(",", 1)[0]), nm, ref)
+            _check_city_elsewhere(raw, place, fold(raw.rsplit(",", 1)[0]), names(ref), ref)
         return place
+    nm = names(ref)
     name, state = _split_comma_state(key, nm)
     said, name = _what_was_said(name)
     if state is None and said != "state":

@@ -208,10 +208,10 @@ class Selection:
         place = parse_place(con, self.place, ref)
         where = base.copy()
         if place is not None:
+            from icemonitor.places.place_names import place_label  # polars: only for a place, not for the nation
+
             sql, params = place.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
             where.add(sql, *params)
-        from icemonitor.places.place_names import place_label
-
         return Compiled(self, event_source(con, self.table, self.placement, columns), where, base, place,
                         place_label(place) if place is not None else vocabulary.nation_label(),
                         tuple(dict.fromkeys(fields)))

@@ -7,16 +7,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from icemonitor.codes.maps import load_maps
 from icemonitor.messages import Given
-from icemonitor.schema import tables
+from icemonitor.schema import load_yaml, tables
 
 
 @cache
 def _data() -> dict[str, Any]:
-    return yaml.safe_load((resources.files("icemonitor.query") / "data" / "vocabulary.yaml").read_text("utf-8"))
+    return load_yaml((resources.files("icemonitor.query") / "data" / "vocabulary.yaml").read_text("utf-8"))
 
 
 @cache

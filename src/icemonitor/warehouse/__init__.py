@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from icemonitor import config
 from icemonitor.errors import NoWarehouse
+
+if TYPE_CHECKING:  # imported by connect(): the CLI registers the warehouse's commands without loading DuckDB
+    import duckdb
 
 
 def connect(path: Path | None = None, read_only: bool = True) -> duckdb.DuckDBPyConnection:
@@ -15,4 +17,6 @@ def connect(path: Path | None = None, read_only: bool = True) -> duckdb.DuckDBPy
     path = Path(path) if path else config.warehouse_path()
     if read_only and not path.exists():
         raise NoWarehouse(f"no warehouse at {path}: run `icemonitor build` first")
+    import duckdb
+
     return duckdb.connect(str(path), read_only=read_only)

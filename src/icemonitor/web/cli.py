@@ -88,7 +88,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
 
 def register(app: typer.Typer) -> None:
     """Add the `serve` command."""
-    from icemonitor.web import server
+    from icemonitor.web import server_limits as limits  # the defaults only: uvicorn is imported when serve runs
 
     @app.command("serve")
     def serve(
@@ -98,11 +98,11 @@ def register(app: typer.Typer) -> None:
         trusted_proxy: Optional[list[str]] = typer.Option(
             None, "--trusted-proxy", help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
                                           "(repeat; default ICEMONITOR_TRUSTED_PROXIES; none, not even loopback)"),
-        header_timeout: float = typer.Option(server.HEADER_TIMEOUT, min=0.1,
+        header_timeout: float = typer.Option(limits.HEADER_TIMEOUT, min=0.1,
                                              help="Seconds a client has to send a request's line and headers"),
-        body_timeout: float = typer.Option(server.BODY_TIMEOUT, min=0.1,
+        body_timeout: float = typer.Option(limits.BODY_TIMEOUT, min=0.1,
                                            help="Seconds a client has to send a request's body after its headers"),
-        max_connections: int = typer.Option(server.MAX_CONNECTIONS, min=1,
+        max_connections: int = typer.Option(limits.MAX_CONNECTIONS, min=1,
                                             help="Open connections at once (per worker); more are answered 503 "
                                                  "and closed"),
         workers: int = typer.Option(1, min=1, max=64,
