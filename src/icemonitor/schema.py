@@ -84,3 +84,13 @@ def aggregate_tables() -> dict[str, Table]:
         name: Table(name, t.get("description", ""), tuple(_column(c) for c in t.get("columns") or []))
         for name, t in (spec.get("aggregate_tables") or {}).items()
     }
+
+
+@cache
+def derived_tables() -> dict[str, Table]:
+    """Tables the build derives from the event tables in SQL (schema.yaml's derived_tables: event_days)."""
+    spec = yaml.safe_load((resources.files("icemonitor.warehouse") / "schema.yaml").read_text())
+    return {
+        name: Table(name, t.get("description", ""), tuple(_column(c) for c in t.get("columns") or []))
+        for name, t in (spec.get("derived_tables") or {}).items()
+    }
