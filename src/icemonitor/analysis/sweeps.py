@@ -43,7 +43,7 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import msg
 from icemonitor.query.coverage import coverage, coverage_of
-from icemonitor.query.selection import Selection, rollup_source
+from icemonitor.query.selection import Selection, rollup_router, unplaced_source
 
 LEVELS = ("national", "aor", "state", "county", "landmark")
 
@@ -448,7 +448,7 @@ SWEEP_DEFINITIONS = {
 
 
 def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], window: int,
-            table: str | None = None) -> dict[str, Any]:
+            table: str | None = None, route: Any = None) -> dict[str, Any]:
     """Where a sweep concentrated, its method mix and criminal history (where recorded). With `table`, each query
     reads the build's event_days where its columns allow (rows weigh `n` there, 1 on the event rows)."""
     w = Where(list(where.parts), list(where.params))
@@ -458,9 +458,11 @@ def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], w
            "state": "coalesce(aor, 'unknown')", "county": "coalesce(landmark, '(blank)')",
            "landmark": "coalesce(method_raw, '(blank)')"}[level]
 
+    route = route or (rollup_router(con, table) if table else (lambda *sql: None))
+
     def weighed(*sql: str) -> tuple[str, str]:
-        rolled = rollup_source(con, table, w.sql(), *sql) if table else None
-        return (rolled[0], "n") if rolled else (source, "1")
+        rolled = route(w.sql(), *sql)
+        return (rolled[0], "n") if rolled else ((table and unplaced_source(table, w.sql(), *sql)) or source, "1")
 
     s, e = sweep["start"], sweep["end"]
     b0 = s - dt.timedelta(days=window)
@@ -616,9 +618,9 @@ def sweeps(
     m0, m1 = _series_period(con, table, cov, d0, d1, release)
     hist0 = m0 - dt.timedelta(days=window)
     all_rows: list[dict[str, Any]] = []
+    route = rollup_router(con, table)  # the build's event_days where a question names only its columns
     for level in levels:
-        src, count_sql = (rollup_source(con, table, where.sql(), cover.sql(), _place_expr(level))
-                          or (source, "count(*)"))  # the build's event_days where it serves
+        src, count_sql = route(where.sql(), cover.sql(), _place_expr(level)) or (source, "count(*)")
         grid = daily_counts(con, src, where, level, hist0, m1, cover, count_sql)
         floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
         found = find_sweeps(grid, window=window, min_excess=floor)
@@ -633,7 +635,7 @@ def sweeps(
     all_rows.sort(key=lambda r: -r["score"])
     top = all_rows[:limit] if limit else all_rows
     for r in top:
-        r.update(_detail(con, source, where, r["level"], r, window, table))
+        r.update(_detail(con, source, where, r["level"], r, window, table, route))
     cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
             "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]
@@ -660,7 +662,7 @@ def sweeps(
                     "fold_echoes": fold_echoes},
         columns=cols, figures=figures,
         definitions={**SWEEP_DEFINITIONS, "measure": MEASURES[measure][1]},
-        releases=releases_of(con, (rollup_source(con, table, where.sql()) or (source,))[0],
+        releases=releases_of(con, (route(where.sql()) or (source,))[0],
                              Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
         caveats=caveats,
         coverage=cov.to_dict(),

@@ -211,6 +211,8 @@ class Selection:
 
 
 EVENT_DAYS = "event_days"
+PLACED_COLUMNS = frozenset({"res_state", "res_county_fips", "office_county_fips", "res_level", "res_kind", "res_by",
+                            "res_county_by"})  # what event_source adds to a table's own columns
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -225,13 +227,29 @@ def rollup_source(con: duckdb.DuckDBPyConnection, table: str, *sql: str, placeme
     """(FROM clause, count expression) of `table`'s rows on the build's event_days when every column that `sql`
     (the question's WHERE, SELECT and GROUP BY) names is one of event_days' and the placement is `event`; None
     otherwise (then count(*) over event_source). See Compiled.rolled_up."""
-    if placement != "event" or table not in vocabulary.table_names():
-        return None
-    own = _rollup_ready(con, table) if columns is None else (
-        columns(table) | rollup_columns() | {"res_level", "res_kind"} if columns(EVENT_DAYS) else None)
-    if own is None or not (set(_WORD.findall(" ".join(sql))) & own) <= rollup_columns():
-        return None
-    return f"(SELECT * FROM {EVENT_DAYS} WHERE table_name = '{table}')", "coalesce(sum(n), 0)::BIGINT"
+    return rollup_router(con, table, placement, columns)(*sql)
+
+
+def rollup_router(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event",
+                  columns: Columns | None = None) -> Callable[..., tuple[str, str] | None]:
+    """rollup_source for several questions on one table: the warehouse is asked once whether it has event_days."""
+    own = None
+    if placement == "event" and table in vocabulary.table_names():
+        own = _rollup_ready(con, table) if columns is None else (
+            columns(table) | rollup_columns() | PLACED_COLUMNS if columns(EVENT_DAYS) else None)
+
+    def route(*sql: str) -> tuple[str, str] | None:
+        if own is None or not (set(_WORD.findall(" ".join(sql))) & own) <= rollup_columns():
+            return None
+        return f"(SELECT * FROM {EVENT_DAYS} WHERE table_name = '{table}')", "coalesce(sum(n), 0)::BIGINT"
+
+    return route
+
+
+def unplaced_source(table: str, *sql: str) -> str | None:
+    """The bare table when `sql` names none of the columns event_source adds (res_state, res_county_fips, ...): its
+    rows are event_source's rows (one per event; the placement joins match at most one row), without the joins."""
+    return None if set(_WORD.findall(" ".join(sql))) & PLACED_COLUMNS else table
 
 
 @per_warehouse
@@ -239,7 +257,7 @@ def _rollup_ready(con: duckdb.DuckDBPyConnection, table: str) -> frozenset[str] 
     """Every column event_source offers for `table` when the warehouse has event_days; None when it has not."""
     if not has_table.__wrapped__(con, EVENT_DAYS):
         return None
-    return frozenset(table_columns.__wrapped__(con, table)) | rollup_columns() | {"res_level", "res_kind"}
+    return frozenset(table_columns.__wrapped__(con, table)) | rollup_columns() | PLACED_COLUMNS
 
 
 def _in(col: str, vals: tuple[str, ...]) -> tuple[str, ...]:
