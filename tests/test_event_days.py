@@ -30,10 +30,18 @@ def _rows(con, sql: str, params: list) -> list[tuple]:
 
 
 def test_event_days_holds_every_row_once(warehouse_con):
-    """Per table and release, event_days' counts add up to the table's rows (an independent count of each table)."""
+    """Per table and release, event_days' counts add up to the table's rows (an independent count of each table),
+    and the placement joins add no rows (what lets unplaced_source read the bare table)."""
+    from icemonitor.query.selection import event_source, unplaced_source
+
     con = warehouse_con
     for table in TABLES:
         direct = dict(con.execute(f"SELECT release_id, count(*) FROM {table} GROUP BY 1").fetchall())  # noqa: S608
+        placed = dict(con.execute(f"SELECT release_id, count(*) FROM {event_source(con, table)} GROUP BY 1"
+                                  ).fetchall())
+        assert placed == direct
+        assert unplaced_source(table, "counted AND aor = ?", "coalesce(landmark, '(blank)')") == table
+        assert unplaced_source(table, "counted AND res_state = ?") is None
         rolled = dict(con.execute("SELECT release_id, sum(n)::BIGINT FROM event_days WHERE table_name = ? GROUP BY 1",
                                   [table]).fetchall())
         assert direct and rolled == direct
