@@ -99,8 +99,19 @@ def table(name: str) -> Table:
 @cache
 def aggregate_tables() -> dict[str, Table]:
     """Tables of published aggregates and what the build derives from them (no common columns)."""
+    return _section("aggregate_tables")
+
+
+@cache
+def derived_tables() -> dict[str, Table]:
+    """Tables the build derives from the event tables in SQL (schema.yaml's derived_tables: event_days)."""
+    return _section("derived_tables")
+
+
+def _section(key: str) -> dict[str, Table]:
+    """The tables of one section of schema.yaml that has no common columns."""
     spec = _spec()
     return {
         name: Table(name, t.get("description", ""), tuple(_column(c) for c in t.get("columns") or []))
-        for name, t in (spec.get("aggregate_tables") or {}).items()
+        for name, t in (spec.get(key) or {}).items()
     }

@@ -78,7 +78,7 @@ def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where,
 
 
 def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where, place: str | None,
-                        ref: Any = None) -> dict[str, Any] | None:
+                        ref: Any = None, count_sql: str = "count(*)") -> dict[str, Any] | None:
     """For a state, county or group place: the events under `base` (every filter but the place) in the place's
     AORs that the landmark resolver did not place at the place's level, so they may or may not lie in the place.
     None where nothing is undecided (no place, the nation, an AOR, or AORs wholly inside the place)."""
@@ -97,7 +97,7 @@ def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where
     else:
         level = "state"
         w.add("res_state IS NULL")
-    n = int(con.execute(f"SELECT count(*) FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
+    n = int(con.execute(f"SELECT {count_sql} FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
     from icemonitor.places.place_names import place_label
 
     return {"events": n, "aors": aors, "level": level,
@@ -116,7 +116,8 @@ def placement_mix(con: duckdb.DuckDBPyConnection, q: Any) -> dict[str, int] | No
     'landmark': n, 'aor': n} (event_source's res_by). None for no place, the nation or an AOR."""
     if q.place is None or q.place.level in ("aor", "nation"):
         return None
-    rows = con.execute(f"SELECT coalesce(res_by, 'aor'), count(*) FROM {q.source} WHERE {q.where.sql()} GROUP BY 1",
-                       q.where.params).fetchall()
+    r = q.rolled_up(con, "res_by")  # the build's event_days where it serves
+    rows = con.execute(f"SELECT coalesce(res_by, 'aor'), {r.count_sql} FROM {r.source} WHERE {q.where.sql()} "
+                       "GROUP BY 1", q.where.params).fetchall()
     return {"recorded_state": 0, "landmark": 0, **dict(rows)}
 

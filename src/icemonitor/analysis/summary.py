@@ -80,12 +80,15 @@ def summary(
     d0, d1 = sel.date_from, sel.date_to
     label = q.label if place else None
     rows: list[tuple] = []
+    rolled = q
     if cov.countable:
         exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
-        select = ", ".join(exprs + ["count(*) AS events", "list_sort(list_distinct(list(DISTINCT release_id))) AS releases"])
+        rolled = q.rolled_up(con, *exprs, "release_id")  # the build's event_days when the groups allow
+        select = ", ".join(exprs + [f"{rolled.count_sql} AS events",
+                                    "list_sort(list_distinct(list(DISTINCT release_id))) AS releases"])
         group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
         order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
-        rows = con.execute(f"SELECT {select} FROM {q.source} WHERE {q.where.sql()} {group_sql} {order_sql}",
+        rows = con.execute(f"SELECT {select} FROM {rolled.source} WHERE {q.where.sql()} {group_sql} {order_sql}",
                            q.where.params).fetchall()
         rows = [r for r in rows if r[len(groups)]]  # no groups: one row, empty when nothing matches
     total = sum(r[len(groups)] for r in rows) if cov.countable else None
@@ -125,7 +128,8 @@ def summary(
         caveats.append(msg("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped."))
     if "criminality" in groups:
         caveats.append(msg("Criminality means different things per release; the bracket names the source field."))
-    undecided = unresolved_in_place(con, q.source, q.base, place, ref) if cov.countable else None
+    undecided = (unresolved_in_place(con, rolled.source, q.base, place, ref, rolled.count_sql) if cov.countable
+                 else None)
     if undecided:
         caveats.append(msg("{text}.", text=undecided["text"]))
     office = q.office_placements(con) if cov.countable else None

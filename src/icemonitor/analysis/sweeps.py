@@ -43,7 +43,7 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import msg
 from icemonitor.query.coverage import coverage, coverage_of
-from icemonitor.query.selection import Selection
+from icemonitor.query.selection import Selection, rollup_router, unplaced_source
 
 LEVELS = ("national", "aor", "state", "county", "landmark")
 
@@ -376,15 +376,17 @@ def _coverage(con, source: str, cover: Where, level: str, places: list[str], pma
 
 
 def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, level: str,
-                 date_from: dt.date, date_to: dt.date, cover: Where | None = None) -> DailyCounts:
+                 date_from: dt.date, date_to: dt.date, cover: Where | None = None,
+                 count_sql: str = "count(*)") -> DailyCounts:
     """Counted events per place and day, as a dense grid, with per-place coverage (see _coverage).
 
     `cover` selects the rows that define coverage (default: counted rows); it should not carry the measure or
-    place filters, so coverage follows the releases rather than the events of interest.
+    place filters, so coverage follows the releases rather than the events of interest. `count_sql`: how `source`
+    counts rows (query.selection.rollup_source: the sum of n on the build's event_days).
     """
     cover = cover if cover is not None else Where().add("counted")
     rows = con.execute(
-        f"SELECT {place_expr(level)} AS place, event_date AS day, count(*)::DOUBLE AS n FROM {source} "
+        f"SELECT {place_expr(level)} AS place, event_date AS day, ({count_sql})::DOUBLE AS n FROM {source} "
         f"WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL",
         [*where.params, date_from, date_to],
     ).fetchnumpy()
@@ -415,8 +417,8 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
         # every AOR holding >= 5% of the place's events (states such as TX span several AORs); modal AOR first
         shares = con.execute(
             f"""SELECT place, aor, n FROM (
-                  SELECT {place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, count(*) AS n,
-                         sum(count(*)) OVER (PARTITION BY {place_expr(level)}) AS tot
+                  SELECT {place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, {count_sql} AS n,
+                         sum({count_sql}) OVER (PARTITION BY {place_expr(level)}) AS tot
                   FROM {source} WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY 1, 2)
                 WHERE n >= 0.05 * tot ORDER BY place, n DESC""", [*where.params, date_from, date_to]).fetchall()
         aors = {}
@@ -445,33 +447,44 @@ SWEEP_DEFINITIONS = {
 }
 
 
-def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], window: int) -> dict[str, Any]:
-    """Where a sweep concentrated, its method mix and criminal history (where recorded)."""
+def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], window: int,
+            table: str | None = None, route: Any = None) -> dict[str, Any]:
+    """Where a sweep concentrated, its method mix and criminal history (where recorded). With `table`, each query
+    reads the build's event_days where its columns allow (rows weigh `n` there, 1 on the event rows)."""
     w = Where(list(where.parts), list(where.params))
     if level != "national":
         w.add(f"{place_expr(level)} = ?", sweep["place"])
     sub = {"national": "coalesce(aor, 'unknown')", "aor": "coalesce(landmark, '(blank)')",
            "state": "coalesce(aor, 'unknown')", "county": "coalesce(landmark, '(blank)')",
            "landmark": "coalesce(method_raw, '(blank)')"}[level]
+
+    route = route or (rollup_router(con, table) if table else (lambda *sql: None))
+
+    def weighed(*sql: str) -> tuple[str, str]:
+        rolled = route(w.sql(), *sql)
+        return (rolled[0], "n") if rolled else ((table and unplaced_source(table, w.sql(), *sql)) or source, "1")
+
     s, e = sweep["start"], sweep["end"]
     b0 = s - dt.timedelta(days=window)
+    src, wt = weighed(sub)
     rows = con.execute(
         f"""SELECT {sub} AS part,
-                   count(*) FILTER (event_date BETWEEN ? AND ?) AS observed,
-                   count(*) FILTER (event_date BETWEEN ? AND ?) AS before
-            FROM {source} WHERE {w.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL""",
+                   coalesce(sum({wt}) FILTER (event_date BETWEEN ? AND ?), 0) AS observed,
+                   coalesce(sum({wt}) FILTER (event_date BETWEEN ? AND ?), 0) AS before
+            FROM {src} WHERE {w.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL""",
         [s, e, b0, s - dt.timedelta(days=1), *w.params, b0, e],
     ).fetchall()
     tot_before = sum(r[2] for r in rows) or 1
     parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * sweep["expected"], 1),
               "excess": round(r[1] - r[2] / tot_before * sweep["expected"], 1)} for r in rows]
     parts.sort(key=lambda x: -x["excess"])
+    src, wt = weighed("method_class criminality_field criminality")
     mix = con.execute(
-        f"SELECT coalesce(method_class, 'not recorded'), count(*) FROM {source} WHERE {w.sql()} "
-        f"AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC", [*w.params, s, e]).fetchall()
+        f"SELECT coalesce(method_class, 'not recorded'), sum({wt}) FROM {src} WHERE {w.sql()} "
+        f"AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC, 1", [*w.params, s, e]).fetchall()
     crim = con.execute(
-        f"SELECT criminality_field, coalesce(criminality, 'unknown'), count(*) FROM {source} WHERE {w.sql()} "
-        f"AND event_date BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 3 DESC", [*w.params, s, e]).fetchall()
+        f"SELECT criminality_field, coalesce(criminality, 'unknown'), sum({wt}) FROM {src} WHERE {w.sql()} "
+        f"AND event_date BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2", [*w.params, s, e]).fetchall()
     recorded = [r for r in crim if r[0] != "not_recorded"]
     return {
         "concentration": parts[:5],
@@ -605,8 +618,10 @@ def sweeps(
     m0, m1 = _series_period(con, table, cov, d0, d1, release)
     hist0 = m0 - dt.timedelta(days=window)
     all_rows: list[dict[str, Any]] = []
+    route = rollup_router(con, table)  # the build's event_days where a question names only its columns
     for level in levels:
-        grid = daily_counts(con, source, where, level, hist0, m1, cover)
+        src, count_sql = route(where.sql(), cover.sql(), place_expr(level)) or (source, "count(*)")
+        grid = daily_counts(con, src, where, level, hist0, m1, cover, count_sql)
         floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
         found = find_sweeps(grid, window=window, min_excess=floor)
         for r in found:
@@ -620,7 +635,7 @@ def sweeps(
     all_rows.sort(key=lambda r: -r["score"])
     top = all_rows[:limit] if limit else all_rows
     for r in top:
-        r.update(_detail(con, source, where, r["level"], r, window))
+        r.update(_detail(con, source, where, r["level"], r, window, table, route))
     cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
             "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]
@@ -647,7 +662,8 @@ def sweeps(
                     "fold_echoes": fold_echoes},
         columns=cols, figures=figures,
         definitions={**SWEEP_DEFINITIONS, "measure": MEASURES[measure][1]},
-        releases=releases_of(con, source, Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
+        releases=releases_of(con, (route(where.sql()) or (source,))[0],
+                             Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
         caveats=caveats,
         coverage=cov.to_dict(),
         extra={"measurable": measurable, "not_measurable_because": None if measurable else why,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -60,8 +61,15 @@ def _checked(name: str, rows: list[dict[str, str]], dates_required: bool) -> lis
 
 
 def _read(name: str) -> list[dict[str, str]]:
+    return [dict(r) for r in _parsed(name)]
+
+
+@cache
+def _parsed(name: str) -> tuple[dict[str, str], ...]:
+    """A curated file of the package, read once per process (it ships with the code; every sweep is explained
+    against it)."""
     text = resources.files("icemonitor.analysis.data").joinpath(name).read_text()
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    return tuple(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
 def announced_operations() -> list[KnownWindow]:

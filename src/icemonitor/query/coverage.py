@@ -12,10 +12,8 @@ status is `subset`: no total, and the count of its rows is stated as a lower bou
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -23,7 +21,7 @@ import numpy as np
 
 from icemonitor.messages import Given, msg
 from icemonitor.query import vocabulary
-from icemonitor.query.selection import Compiled, has_table
+from icemonitor.query.selection import Compiled, has_table, per_warehouse
 
 SPANS, FIELDS, SUBSETS = "coverage_spans", "coverage_fields", "coverage_subsets"
 
@@ -83,27 +81,7 @@ def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> str:
     return msg("{spans}; and {more} more", spans=parts, more=more) if more > 0 else parts
 
 
-def _per_warehouse(fn):
-    """Cache a reader of the build's small reference tables per warehouse file and version (path, mtime): they do
-    not change until the next build swaps in a new file."""
-    cache: dict[tuple, Any] = {}
-
-    def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
-        files = [r[2] for r in con.execute("PRAGMA database_list").fetchall() if r[2]]
-        key = (files[0], Path(files[0]).stat().st_mtime_ns, *args) if files and Path(files[0]).exists() else None
-        if key is None:
-            return fn(con, *args)
-        if key not in cache:
-            if len(cache) > 64:
-                cache.clear()
-            cache[key] = fn(con, *args)
-        return copy.deepcopy(cache[key])
-
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
-
-
-@_per_warehouse
+@per_warehouse
 def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """AOR -> the states of its counties (any map vintage), from the places tables of the build."""
     if not (has_table(con, "county_aor_periods") and has_table(con, "counties")):
@@ -116,7 +94,7 @@ def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return out
 
 
-@_per_warehouse
+@per_warehouse
 def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Territorial AORs any release has records for (what 'every AOR' means for the nation)."""
     seen = {r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {SPANS}").fetchall()}
@@ -204,7 +182,7 @@ def subset_text(n: int | None, subsets: list[dict[str, str]]) -> Any:
             msg("not countable ({what})", what=what))
 
 
-@_per_warehouse
+@per_warehouse
 def subset_releases(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """release -> {release, en, es} for releases the catalog declares a subset of people or cases."""
     if not has_table(con, SUBSETS):
@@ -331,7 +309,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                     subsets)
 
 
-@_per_warehouse
+@per_warehouse
 def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> list[dict[str, Any]]:
     """How far a table's counted records reach: one row per release, nationwide (>= 3/4 of the AORs with
     records) or per AOR, with first and last day and the days with records."""

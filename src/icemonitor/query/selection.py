@@ -16,9 +16,12 @@ Columns every compiled source offers besides the table's own:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +30,48 @@ import duckdb
 from icemonitor.errors import InputError
 from icemonitor.query import vocabulary
 from icemonitor.query.sql import Where, in_list
+from icemonitor.schema import derived_tables
+from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TABLE, placed_source  # noqa: F401
 
-RESOLUTION_TABLE = "landmark_resolution"
-RECORDED_COUNTY_TABLE = "recorded_counties"
 ROWS = ("counted", "all")
 
 
+def per_warehouse(fn):
+    """Cache a reader of what a warehouse file holds (its tables, columns, small reference tables) per file and
+    version (path, mtime, size), for read-only connections: the file does not change until a build swaps in a new
+    one. This is metadata, not answers: it stays cached when the web tier's caches of answers are off
+    (ICEMONITOR_CACHE=off). A writable or in-memory connection is asked every time. Callers get a copy."""
+    cache: dict[tuple, Any] = {}
+
+    def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
+        row = con.execute("SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
+                          ).fetchone()
+        try:
+            st = Path(row[0]).stat() if row and row[0] and row[1] else None
+        except OSError:
+            st = None
+        if st is None:
+            return fn(con, *args)
+        key = (row[0], st.st_mtime_ns, st.st_size, *args)
+        if key not in cache:
+            if len(cache) > 256:
+                cache.clear()
+            cache[key] = fn(con, *args)
+        return copy.deepcopy(cache[key])
+
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+@per_warehouse
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(
         con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
     )
 
 
+@per_warehouse
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
     return {r[0] for r in rows}
@@ -65,51 +98,11 @@ Columns = Callable[[str], set[str]]  # table -> its columns (empty when there is
 
 def event_source(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event",
                  columns: Columns | None = None) -> str:
-    """FROM clause for a table with res_state, res_county_fips and office_county_fips (module docstring).
+    """FROM clause for a table with res_state, res_county_fips and office_county_fips (module docstring; the SQL is
+    warehouse/placement.py's, which the build's event_days table is derived from too).
     `columns`: a cached reader of the warehouse's columns (the web tier's), else information_schema is asked."""
     check_placement(placement)
-    columns = columns or (lambda t: table_columns(con, t))
-    cols = columns(table)
-    state = "e.state" if "state" in cols else "NULL::VARCHAR"
-    res_cols = columns(RESOLUTION_TABLE)
-    if res_cols and {"aor", "landmark"} <= cols:
-        kind = "r.kind" if "kind" in res_cols else "NULL::VARCHAR"
-        level = "r.level" if "level" in res_cols else "NULL::VARCHAR"
-        placed = f"{kind} IS DISTINCT FROM 'office_proxy'" if placement == "event" else "TRUE"
-        # the policy is applied to the resolution table's rows (one per AOR and landmark), not to every event
-        res = (f"(SELECT r.aor, r.landmark, CASE WHEN {placed} THEN r.state END AS placed_state, "
-               f"CASE WHEN {placed} THEN r.county_fips END AS placed_county, "
-               f"CASE WHEN {kind} = 'office_proxy' THEN r.county_fips END AS office_county, {level} AS level, "
-               f"{kind} AS kind FROM {RESOLUTION_TABLE} r)")
-        # the state a release records wins over the landmark's; a landmark county in another state is dropped
-        same_state = f"({state} IS NULL OR r.placed_state = {state})"
-        county, by_county, join = _recorded_county(con, cols)
-        landmark_county = f"CASE WHEN {same_state} THEN r.placed_county END"
-        return (
-            f"(SELECT e.*, coalesce({state}, r.placed_state) AS res_state, "
-            f"coalesce({county}, {landmark_county}) AS res_county_fips, "
-            f"CASE WHEN {same_state} THEN r.office_county END AS office_county_fips, r.level AS res_level, "
-            f"r.kind AS res_kind, CASE WHEN {state} IS NOT NULL THEN 'recorded_state' "
-            f"WHEN r.placed_state IS NOT NULL THEN 'landmark' END AS res_by, "
-            f"CASE WHEN {county} IS NOT NULL THEN '{by_county}' WHEN {landmark_county} IS NOT NULL THEN 'landmark' "
-            f"END AS res_county_by "
-            f"FROM {table} e LEFT JOIN {res} r ON e.aor = r.aor AND e.landmark = r.landmark{join})"
-        )
-    county, by_county, join = _recorded_county(con, cols)
-    return (f"(SELECT e.*, {state} AS res_state, {county} AS res_county_fips, "
-            f"NULL::VARCHAR AS office_county_fips, NULL::VARCHAR AS res_level, NULL::VARCHAR AS res_kind, "
-            f"CASE WHEN {state} IS NOT NULL THEN 'recorded_state' END AS res_by, "
-            f"CASE WHEN {county} IS NOT NULL THEN '{by_county}' END AS res_county_by FROM {table} e{join})")
-
-
-def _recorded_county(con: duckdb.DuckDBPyConnection, cols: set[str]) -> tuple[str, str, str]:
-    """(county expression, its res_county_by label, join) for the county a release records (places'
-    recorded_counties table: the recorded state and county name mapped to a FIPS code), which wins over the
-    landmark's county; NULL where the table records no county or the warehouse has no mapping."""
-    if {"state", "county_raw"} <= cols and has_table(con, RECORDED_COUNTY_TABLE):
-        return ("rc.county_fips", "recorded_county",
-                f" LEFT JOIN {RECORDED_COUNTY_TABLE} rc ON rc.state = e.state AND rc.county_raw = e.county_raw")
-    return "NULL::VARCHAR", "recorded_county", ""
+    return placed_source(table, placement, columns or (lambda t: table_columns(con, t)))
 
 
 def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
@@ -217,6 +210,56 @@ class Selection:
                         tuple(dict.fromkeys(fields)))
 
 
+EVENT_DAYS = "event_days"
+PLACED_COLUMNS = frozenset({"res_state", "res_county_fips", "office_county_fips", "res_level", "res_kind", "res_by",
+                            "res_county_by"})  # what event_source adds to a table's own columns
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@cache
+def rollup_columns() -> frozenset[str]:
+    """The columns of event_days a question may use (schema.yaml's derived_tables; not its table_name and n)."""
+    return frozenset(c.name for c in derived_tables()[EVENT_DAYS].columns) - {"table_name", "n"}
+
+
+def rollup_source(con: duckdb.DuckDBPyConnection, table: str, *sql: str, placement: str = "event",
+                  columns: Columns | None = None) -> tuple[str, str] | None:
+    """(FROM clause, count expression) of `table`'s rows on the build's event_days when every column that `sql`
+    (the question's WHERE, SELECT and GROUP BY) names is one of event_days' and the placement is `event`; None
+    otherwise (then count(*) over event_source). See Compiled.rolled_up."""
+    return rollup_router(con, table, placement, columns)(*sql)
+
+
+def rollup_router(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event",
+                  columns: Columns | None = None) -> Callable[..., tuple[str, str] | None]:
+    """rollup_source for several questions on one table: the warehouse is asked once whether it has event_days."""
+    own = None
+    if placement == "event" and table in vocabulary.table_names():
+        own = _rollup_ready(con, table) if columns is None else (
+            columns(table) | rollup_columns() | PLACED_COLUMNS if columns(EVENT_DAYS) else None)
+
+    def route(*sql: str) -> tuple[str, str] | None:
+        if own is None or not (set(_WORD.findall(" ".join(sql))) & own) <= rollup_columns():
+            return None
+        return f"(SELECT * FROM {EVENT_DAYS} WHERE table_name = '{table}')", "coalesce(sum(n), 0)::BIGINT"
+
+    return route
+
+
+def unplaced_source(table: str, *sql: str) -> str | None:
+    """The bare table when `sql` names none of the columns event_source adds (res_state, res_county_fips, ...): its
+    rows are event_source's rows (one per event; the placement joins match at most one row), without the joins."""
+    return None if set(_WORD.findall(" ".join(sql))) & PLACED_COLUMNS else table
+
+
+@per_warehouse
+def _rollup_ready(con: duckdb.DuckDBPyConnection, table: str) -> frozenset[str] | None:
+    """Every column event_source offers for `table` when the warehouse has event_days; None when it has not."""
+    if not has_table.__wrapped__(con, EVENT_DAYS):
+        return None
+    return frozenset(table_columns.__wrapped__(con, table)) | rollup_columns() | PLACED_COLUMNS
+
+
 def _in(col: str, vals: tuple[str, ...]) -> tuple[str, ...]:
     sql, params = in_list(col, vals)
     return (sql, *params)
@@ -233,10 +276,23 @@ class Compiled:
     place: Any  # places.place_filter.Place, or None for the nation
     label: str
     fields: tuple[str, ...] = field(default=())
+    # how `source` counts rows: count(*) on the event rows, the sum of `n` on the build's event_days (rolled_up)
+    count_sql: str = "count(*)"
 
     def count(self, con: duckdb.DuckDBPyConnection) -> int:
-        return int(con.execute(f"SELECT count(*) FROM {self.source} WHERE {self.where.sql()}",
+        return int(con.execute(f"SELECT {self.count_sql} FROM {self.source} WHERE {self.where.sql()}",
                                self.where.params).fetchone()[0])
+
+    def rolled_up(self, con: duckdb.DuckDBPyConnection, *sql: str, columns: Columns | None = None) -> "Compiled":
+        """The same selection read from the build's event_days table (rows counted per day, release, AOR, placed
+        state and county, method class and criminality; warehouse/aggregates.py) when the question needs no other
+        column: its WHERE, and `sql` (the caller's SELECT and GROUP BY expressions), name only event_days' columns,
+        and the placement is `event`. Count with `count_sql`, never count(*). Otherwise this selection as it is,
+        on the event rows. The figures are equal either way (tests/test_event_days.py)."""
+        sel = self.selection
+        rolled = rollup_source(con, sel.table, self.where.sql(), self.base.sql(), *sql, placement=sel.placement,
+                               columns=columns)
+        return self if rolled is None else replace(self, source=rolled[0], count_sql=rolled[1])
 
     def office_placements(self, con: duckdb.DuckDBPyConnection) -> int | None:
         """Events of the place's AORs placed in the place's counties only by the arresting office's county (not
@@ -251,7 +307,8 @@ class Compiled:
         w.add(*_in("aor", aors))
         w.add(*_in("office_county_fips", tuple(p.county_fips)))
         w.add("res_county_fips IS NULL")
-        return int(con.execute(f"SELECT count(*) FROM {self.source} WHERE {w.sql()}", w.params).fetchone()[0])
+        r = self.rolled_up(con, w.sql())
+        return int(con.execute(f"SELECT {r.count_sql} FROM {r.source} WHERE {w.sql()}", w.params).fetchone()[0])
 
 
 def split_list(values: Any) -> list[str]:

@@ -29,6 +29,7 @@ from icemonitor.readers._canon import RECORD_HASH
 from icemonitor.schema import Table, tables
 from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, stays
+from icemonitor.warehouse import aggregates
 from icemonitor.warehouse.coverage import write_coverage
 
 log = logging.getLogger(__name__)
@@ -375,6 +376,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     write_coverage(con)
     if extra_tables:
         extra_tables(con)
+    aggregates.write_event_days(con)  # after the places stage: counts per day and placed county (event_days)
     con.execute(incremental_.BUILD_INFO_DDL)
     con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
     con.execute("CHECKPOINT")

@@ -1,0 +1,50 @@
+"""The build's count table event_days (schema.yaml's derived_tables): every event table's rows counted per day,
+release, AOR, placed state and county, method class and criminality, in SQL.
+
+A count or group-by on these columns reads this table (query.Selection.rolled_up) instead of every row joined
+to the landmark resolution: the table grows with days x places x categories, not with rows. Placement is
+warehouse/placement.py's, the same SQL every query uses (policy `event`). Derived after the places stage (it
+needs landmark_resolution and recorded_counties), by every build, full or incremental."""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+
+from icemonitor.schema import derived_tables, tables
+from icemonitor.warehouse.placement import placed_source
+
+log = logging.getLogger(__name__)
+
+EVENT_DAYS = "event_days"
+
+
+def _columns(con: duckdb.DuckDBPyConnection):
+    def read(table: str) -> set[str]:
+        rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+                           "AND table_name = ?", [table]).fetchall()
+        return {r[0] for r in rows}
+
+    return read
+
+
+def write_event_days(con: duckdb.DuckDBPyConnection) -> int:
+    """(Re)create event_days from the event tables present; returns its rows."""
+    spec = derived_tables()[EVENT_DAYS]
+    keys = [c.name for c in spec.columns if c.name not in ("table_name", "n")]
+    columns = _columns(con)
+    con.execute(f"DROP TABLE IF EXISTS {EVENT_DAYS}")
+    con.execute(spec.ddl())
+    for table in tables():
+        cols = columns(table)
+        if not cols:
+            continue
+        # a column the table lacks is NULL for all its rows (every event table has the common columns today)
+        picked = ", ".join(k if k in cols or k.startswith("res_") or k == "office_county_fips" else f"NULL AS {k}"
+                           for k in keys)
+        con.execute(f"INSERT INTO {EVENT_DAYS} SELECT ? AS table_name, {picked}, count(*) AS n "
+                    f"FROM {placed_source(table, 'event', columns)} GROUP BY ALL ORDER BY event_date", [table])
+    n = int(con.execute(f"SELECT count(*) FROM {EVENT_DAYS}").fetchone()[0])
+    log.info("%s: %d rows written", EVENT_DAYS, n)
+    return n

@@ -1,0 +1,189 @@
+"""The build's count table event_days (warehouse/aggregates.py) and query.Selection's routing to it: every count and
+group-by read from it equals the same question asked of the event rows (random selections on the real data), the
+analyses give the same figures with and without it, questions it cannot answer stay on the event rows, an
+incremental refresh derives it as a full build does, and warehouse metadata is read once per file version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from icemonitor.query.selection import Selection, has_table, rollup_source, table_columns
+from icemonitor.warehouse.build import build
+
+TABLES = ("arrests", "encounters", "removals")
+PLACES = (None, "LOS", "SEA", "NYC", "CA", "TX", "WA", "06037", "48201", "53033")
+GROUPS = ("fy", "event_date", "aor", "state", "res_state", "res_county_fips", "office_county_fips", "res_by",
+          "res_county_by", "method_class", "criminality", "criminality_field", "release_id")
+DATES = st.dates(min_value=dt.date(2012, 1, 1), max_value=dt.date(2026, 3, 31))
+
+
+def _rows(con, sql: str, params: list) -> list[tuple]:
+    return sorted(con.execute(sql, params).fetchall(), key=repr)
+
+
+def test_event_days_holds_every_row_once(warehouse_con):
+    """Per table and release, event_days' counts add up to the table's rows (an independent count of each table),
+    and the placement joins add no rows (what lets unplaced_source read the bare table)."""
+    from icemonitor.query.selection import event_source, unplaced_source
+
+    con = warehouse_con
+    for table in TABLES:
+        direct = dict(con.execute(f"SELECT release_id, count(*) FROM {table} GROUP BY 1").fetchall())  # noqa: S608
+        placed = dict(con.execute(f"SELECT release_id, count(*) FROM {event_source(con, table)} GROUP BY 1"
+                                  ).fetchall())
+        assert placed == direct
+        assert unplaced_source(table, "counted AND aor = ?", "coalesce(landmark, '(blank)')") == table
+        assert unplaced_source(table, "counted AND res_state = ?") is None
+        rolled = dict(con.execute("SELECT release_id, sum(n)::BIGINT FROM event_days WHERE table_name = ? GROUP BY 1",
+                                  [table]).fetchall())
+        assert direct and rolled == direct
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=st.sampled_from(TABLES), place=st.sampled_from(PLACES), d0=st.one_of(st.none(), DATES),
+       days=st.integers(0, 2000), by=st.lists(st.sampled_from(GROUPS), max_size=3, unique=True),
+       method=st.sampled_from([None, "at_large", "custodial", "at_large,other"]),
+       measure=st.sampled_from(["all", "at_large"]), counted=st.booleans())
+def test_rolled_up_counts_equal_the_event_rows(warehouse_con, table, place, d0, days, by, method, measure, counted):
+    """Random selections (table, place, period, filters, measure, counted or every release) grouped by random
+    columns: the same rows and counts from event_days as from the event rows."""
+    con = warehouse_con
+    d1 = d0 + dt.timedelta(days=days) if d0 else None
+    sel = Selection.of(table, d0, d1, place, {"method_class": method} if method else None, measure=measure,
+                       counted_only=counted)
+    q = sel.compile(con)
+    rolled = q.rolled_up(con, *by, "release_id")
+    assert rolled.source != q.source and rolled.count_sql != "count(*)"  # routed
+    keys = ", ".join(by) or "TRUE"
+    direct = _rows(con, f"SELECT {keys}, count(*), list_sort(list(DISTINCT release_id)) FROM {q.source} "
+                        f"WHERE {q.where.sql()} GROUP BY ALL", q.where.params)
+    from_days = _rows(con, f"SELECT {keys}, {rolled.count_sql}, list_sort(list(DISTINCT release_id)) FROM "
+                           f"{rolled.source} WHERE {q.where.sql()} GROUP BY ALL", q.where.params)
+    assert from_days == [r for r in direct if r[len(by)]] or (not by and direct == [(True, 0, [])] == from_days)
+    assert rolled.count(con) == q.count(con)
+    assert rolled.office_placements(con) == q.office_placements(con)
+
+
+def test_questions_event_days_cannot_answer_stay_on_the_event_rows(warehouse_con):
+    con = warehouse_con
+    q = Selection.of("arrests", "2018-01-01", "2018-12-31", "CA").compile(con)
+    assert q.rolled_up(con, "landmark") is q  # a column event_days does not hold
+    assert q.rolled_up(con, "coalesce(citizenship, '(blank)')") is q
+    anyq = Selection.of("arrests", "2018-01-01", "2018-12-31", "CA", placement="any").compile(con)
+    assert anyq.rolled_up(con, "fy") is anyq  # event_days places by policy `event` only
+    cit = Selection.of("arrests", filters={"citizenship": "MEXICO"}).compile(con)
+    assert cit.rolled_up(con, "fy") is cit  # a filter on a column it does not hold
+    assert rollup_source(con, "arrests", "landmark = ?") is None
+    assert rollup_source(con, "arrests", "counted AND aor = ?", "method_class") is not None
+
+
+@pytest.fixture(scope="module")
+def without_event_days(warehouse_path, tmp_path_factory):
+    """A copy of the built warehouse (in its data folder's place: reference files by link) without event_days."""
+    home = tmp_path_factory.mktemp("no-event-days")
+    for name in ("raw", "cache"):
+        if (warehouse_path.parent / name).exists():
+            (home / name).symlink_to(warehouse_path.parent / name)
+    copy = home / "warehouse.duckdb"
+    shutil.copyfile(warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("DROP TABLE event_days")
+    con.close()
+    return copy
+
+
+@pytest.mark.parametrize("args", [
+    dict(table="arrests", by=["month", "method_class"]),
+    dict(table="arrests", by=["fy"], place="CA"),
+    dict(table="arrests", by=["county", "criminality"], place="TX", date_from="2016-10-01", date_to="2017-09-30"),
+    dict(table="arrests", by=["state"], place="06037"),
+    dict(table="encounters", by=["aor", "release"], date_from="2017-01-01", date_to="2017-12-31"),
+    dict(table="arrests", by=["fy", "gender"], place="WA"),  # gender: on the event rows
+])
+def test_summaries_are_equal_with_and_without_event_days(warehouse_path, without_event_days, args):
+    from icemonitor.analysis.summary import summary
+    from conftest import shared_ref
+
+    def run(path: Path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return summary(con, ref=shared_ref, **args).model_dump(mode="json")
+        finally:
+            con.close()
+
+    with_days, without = run(warehouse_path), run(without_event_days)
+    assert with_days["figures"] and with_days == without
+
+
+@pytest.mark.parametrize("place", ["LOS", "CA"])
+def test_sweeps_are_equal_with_and_without_event_days(warehouse_path, without_event_days, place):
+    from icemonitor.analysis.sweeps import sweeps
+    from conftest import shared_ref
+
+    def run(path: Path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return sweeps(con, place=place, measure="at_large", limit=10, ref=shared_ref).model_dump(mode="json")
+        finally:
+            con.close()
+
+    with_days, without = run(warehouse_path), run(without_event_days)
+    assert with_days["figures"] and with_days == without
+
+
+def test_metadata_is_read_once_per_file_version_and_never_cached_while_writable(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    assert not has_table(con, "t")
+    con.execute("CREATE TABLE t (a INTEGER)")
+    assert has_table(con, "t") and table_columns(con, "t") == {"a"}  # a writable file is asked every time
+    con.close()
+    ro = duckdb.connect(str(path), read_only=True)
+    assert table_columns(ro, "t") == {"a"}
+    ro.close()
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE t ADD COLUMN b INTEGER")
+    con.close()  # a new version of the file (a build swaps in a new file: new mtime)
+    ro = duckdb.connect(str(path), read_only=True)
+    assert table_columns(ro, "t") == {"a", "b"}
+    ro.close()
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+
+def _event_days(path: Path) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return sorted(con.execute("SELECT * FROM event_days").fetchall(), key=repr)
+    finally:
+        con.close()
+
+
+def test_an_incremental_refresh_derives_event_days_as_a_full_build_does(tmp_path):
+    import generate_national as gen
+
+    main = gen.generate(tmp_path / "latest", seed=14, rows={"arrests": 3_000, "encounters": 2_000}, chunk_rows=3_000)
+    added = gen.generate(tmp_path / "march", seed=15, rows={"arrests": 1_000}, chunk_rows=3_000)
+    base, more = gen.build_sources(main), gen.build_sources(added, "ddp-ice-2026-03")
+    cache, target = tmp_path / "cache", tmp_path / "w.duckdb"
+    build(base, target, cache_dir=cache)
+    before = _event_days(target)
+    grown = build(base + more, target, cache_dir=cache)
+    assert grown.incremental
+    build(base + more, tmp_path / "full.duckdb")
+    after = _event_days(target)
+    assert after == _event_days(tmp_path / "full.duckdb") and after != before
+    con = duckdb.connect(str(target), read_only=True)
+    counted = con.execute("SELECT count(*) FILTER (WHERE counted) FROM arrests").fetchone()[0]
+    assert con.execute("SELECT sum(n) FILTER (WHERE counted) FROM event_days WHERE table_name = 'arrests'"
+                       ).fetchone()[0] == counted
+    con.close()
