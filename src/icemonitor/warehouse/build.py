@@ -285,6 +285,8 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     # source_file, source_row), and keeping it costs about half the write time.
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    # DuckDB draws a progress bar on stdout for queries over 2 s: a build must not write into a command's output
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
