@@ -40,7 +40,7 @@ CHUNK_ROWS = 100_000
 MEMORY_LIMIT = "512MB"
 # Files parsed at a time, while the main thread inserts the parsed ones (two cores busy). Two parse threads put two
 # whole nationwide files in memory at once (the CSV readers cannot chunk): peak RSS of the real-data build 839 MiB
-# with two, 607 MiB with one, the same CPU time (24.4 s).
+# with two, 612-630 MiB with one, the same CPU time (24-25 s).
 PARSE_WORKERS = 1
 
 # Columns that are not part of a record's content when looking for identical rows.
@@ -326,7 +326,7 @@ def build(
         parsed: list[str] = []
         fresh: set[tuple[str, str]] = set()  # (table, release) with rows inserted in this build
         stints_changed: set[str] = set()
-        touched: set[tuple[str, str]] = set()  # (table, release) with rows deleted in this build
+        touched: set[tuple[str, str]] = set()  # (table, release) with rows deleted or inserted: coverage_fields again
         try:
             if not prev:
                 for table in schema.values():
