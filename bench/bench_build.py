@@ -113,7 +113,7 @@ def run(code: str, workdir: Path) -> dict:
     )
     if proc.returncode:
         sys.exit(f"benchmark step failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])  # after any progress bar
 
 
 def main() -> None:

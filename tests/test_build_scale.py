@@ -71,7 +71,8 @@ def test_chunked_reading_gives_the_rows_of_whole_file_reading(generated):
 def _contents(path: Path) -> dict[str, list]:
     con = duckdb.connect(str(path), read_only=True)
     out = {}
-    for t in ("arrests", "detainers", "encounters", "detention_stints", "detention_stays", "coverage_spans"):
+    for t in ("arrests", "detainers", "encounters", "detention_stints", "detention_stays", "coverage_spans",
+              "coverage_fields"):
         out[t] = sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr)  # noqa: S608
     out["releases"] = sorted(con.execute("SELECT * EXCLUDE (rows_counted) FROM releases").fetchall(), key=repr)
     con.close()
@@ -99,3 +100,21 @@ def test_adding_and_removing_a_release_refreshes_in_place(generated, tmp_path):
     assert shrunk.incremental and shrunk.parsed == []
     build(base, tmp_path / "base.duckdb")
     assert _contents(target) == _contents(tmp_path / "base.duckdb")
+
+
+def test_a_release_adding_rows_leaves_the_others_counted_as_they_were(generated, tmp_path):
+    _, main, added = generated
+    base = gen.build_sources(main)  # the processed files only
+    later = gen.build_sources(added, "ddp-ice-2025-07")  # ranks after them: supersedes none of their rows
+    cache, target = tmp_path / "cache", tmp_path / "w.duckdb"
+    build(base, target, cache_dir=cache)
+    before = _contents(target)
+    grown = build(base + later, target, cache_dir=cache)
+    assert grown.incremental and sorted(grown.parsed) == sorted(s.name for s in later)
+    build(base + later, tmp_path / "full.duckdb")
+    after = _contents(target)
+    assert after == _contents(tmp_path / "full.duckdb")
+    for t in ("arrests", "detention_stints", "detention_stays", "encounters", "detainers"):
+        kept = [r for r in after[t] if r[0] != "ddp-ice-2025-07"]
+        assert kept == before[t]  # every earlier row as it was, counted included
+    assert {r[1] for r in after["coverage_fields"]} - {r[1] for r in before["coverage_fields"]} == {"ddp-ice-2025-07"}

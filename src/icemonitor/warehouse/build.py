@@ -30,7 +30,7 @@ from icemonitor.schema import Table, tables
 from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, stays
 from icemonitor.warehouse import aggregates
-from icemonitor.warehouse.coverage import write_coverage
+from icemonitor.warehouse.coverage import FIELDS_TABLE, write_coverage
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 100_000
 # DuckDB's memory for assembling the warehouse; beyond it DuckDB spills to a temporary folder beside the target.
 MEMORY_LIMIT = "512MB"
+# Files parsed at a time, while the main thread inserts the parsed ones (two cores busy). Two parse threads put two
+# whole nationwide files in memory at once (the CSV readers cannot chunk): peak RSS of the real-data build 839 MiB
+# with two, 612-630 MiB with one, the same CPU time (24-25 s).
+PARSE_WORKERS = 1
 
 # Columns that are not part of a record's content when looking for identical rows.
 NOT_CONTENT = {"source_file", "source_sheet", "source_row"}
@@ -208,21 +212,27 @@ def iter_sources(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> Iterator[tuple[int, Path, list[dict[str, Any]], bool]]:
-    """Parse every source (or take its cached parse) in parallel threads; yield (source index, folder, provenance
-    records, parsed now) as each one is done. Memory holds at most a chunk of each file in flight."""
-    workers = workers or min(2, os.cpu_count() or 1)
+    """Parse every source (or take its cached parse) in `workers` threads (PARSE_WORKERS); yield (source index,
+    folder, provenance records, parsed now) as each one is done, the next files already being parsed while the caller
+    inserts it. Memory holds at most a chunk of each file in flight (a whole file where its reader cannot chunk)."""
+    workers = workers or PARSE_WORKERS
     queue = list(enumerate(sources))[::-1]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures: dict[Future, int] = {}
+
+        def submit() -> None:
+            while queue and len(futures) < workers:
+                i, src = queue.pop()
+                futures[pool.submit(_parsed, src, parse_dir, con)] = i
+
         try:
             done = 0
-            while queue or futures:
-                while queue and len(futures) < workers:
-                    i, src = queue.pop()
-                    futures[pool.submit(_parsed, src, parse_dir, con)] = i
+            submit()
+            while futures:
                 fut = next(as_completed(futures))
                 i = futures.pop(fut)
                 folder, files, fresh = fut.result()
+                submit()  # parsing goes on while the caller inserts this file
                 done += 1
                 if progress:
                     progress(sources[i].name, done, len(sources))
@@ -276,6 +286,8 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     # source_file, source_row), and keeping it costs about half the write time.
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    # DuckDB draws a progress bar on stdout for queries over 2 s: a build must not write into a command's output
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -315,6 +327,7 @@ def build(
         parsed: list[str] = []
         fresh: set[tuple[str, str]] = set()  # (table, release) with rows inserted in this build
         stints_changed: set[str] = set()
+        touched: set[tuple[str, str]] = set()  # (table, release) with rows deleted or inserted: coverage_fields again
         try:
             if not prev:
                 for table in schema.values():
@@ -326,8 +339,8 @@ def build(
                 key = (sources[i].release_id, sources[i].name)
                 if prev and prev.files.get(key) == recs[0]["sha256"]:
                     continue  # the copy holds its rows
-                if prev and key in prev.files and "detention_stints" in incremental_.delete_file(con, prev, key):
-                    stints_changed.add(key[0])
+                if prev and key in prev.files:
+                    touched |= _deleted(con, prev, key, stints_changed)
                 for rec in recs:
                     t = schema[rec["table_name"]]
                     insert_parsed(con, t, folder, precedence.counted(t.name, rec["release_id"], loaded, rules))
@@ -338,15 +351,18 @@ def build(
             if prev:
                 keys = {(s.release_id, s.name) for s in sources}
                 for key in set(prev.files) - keys:  # files no longer loaded
-                    if "detention_stints" in incremental_.delete_file(con, prev, key):
-                        stints_changed.add(key[0])
+                    touched |= _deleted(con, prev, key, stints_changed)
                 changed = loaded ^ prev.loaded
                 updated = incremental_.recount(con, schema, changed, loaded, fresh)
                 stays_for = stints_changed
-                stays.recount(con, {r for t, r in updated if t == "detention_stints"} - stints_changed)
-                incremental_.drop_derived(con, set(schema))
+                recounted = {r for t, r in updated if t == "detention_stints"} - stints_changed
+                stays.recount(con, recounted)
+                # recounting changes `counted` only, which coverage_fields does not read
+                touched |= fresh | {("detention_stays", r) for r in stints_changed}
+                incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE})
             files = [rec for i in sorted(records) for rec in records[i]]
-            rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest)
+            rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
+                          fields_for=touched if prev else None)
         finally:
             con.close()
         os.replace(tmp, target)
@@ -360,11 +376,23 @@ def build(
     return BuildReport(target, rows, files, parsed, incremental=prev is not None)
 
 
+def _deleted(con: duckdb.DuckDBPyConnection, prev: incremental_.Previous, key: tuple[str, str],
+             stints_changed: set[str]) -> set[tuple[str, str]]:
+    """Delete the rows one file gave the old warehouse; returns the (table, release) pairs touched (and notes a
+    release whose stints changed in `stints_changed`)."""
+    gone = incremental_.delete_file(con, prev, key)
+    if "detention_stints" in gone:
+        stints_changed.add(key[0])
+    return {(t, key[0]) for t in gone}
+
+
 def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
            extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None, *,
-           stays_for: set[str] | None = None, digest: str = "") -> dict[str, int]:
+           stays_for: set[str] | None = None, digest: str = "",
+           fields_for: set[tuple[str, str]] | None = None) -> dict[str, int]:
     """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
-    releases table, coverage, then the extra stages (places, detention). Returns rows per event table."""
+    releases table, coverage (the fields recorded of the (table, release) pairs in `fields_for` only when given: a
+    refresh keeps the others'), then the extra stages (places, detention). Returns rows per event table."""
     schema = tables()
     if "detention_stays" in schema:  # derived from the stints just written
         read = {f["release_id"] for f in files if f["table_name"] == "detention_stays"}  # their own stays file
@@ -373,7 +401,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     for tname, n in rows.items():
         log.info("%s: %d rows written", tname, n)
     _write_releases(con, files)
-    write_coverage(con)
+    write_coverage(con, fields_for)
     if extra_tables:
         extra_tables(con)
     aggregates.write_event_days(con)  # after the places stage: counts per day and placed county (event_days)

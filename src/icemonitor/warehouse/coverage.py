@@ -34,7 +34,8 @@ SPANS_DDL = """CREATE TABLE coverage_spans (
   span_from DATE, span_to DATE, days_with_records INTEGER, rows BIGINT
 )"""
 SUBSETS_DDL = "CREATE TABLE coverage_subsets (release_id VARCHAR, what_en VARCHAR, what_es VARCHAR)"
-FIELDS_DDL = """CREATE TABLE coverage_fields (
+FIELDS_TABLE = "coverage_fields"
+FIELDS_DDL = f"""CREATE TABLE {FIELDS_TABLE} (
   table_name VARCHAR, release_id VARCHAR, field VARCHAR, recorded BOOLEAN, rows_with_value BIGINT, rows BIGINT
 )"""
 
@@ -59,7 +60,7 @@ def _spans_sql(table: str) -> str:
     FROM runs r JOIN scope s USING (release_id) GROUP BY r.release_id, r.counted, r.aor, s.state, run"""
 
 
-def _fields_sql(table: str) -> tuple[str, list[str]]:
+def _fields_sql(table: str, where: str = "") -> tuple[str, list[str]]:
     spec = tables()[table]
     names, exprs = [], []
     for c in spec.columns:
@@ -68,7 +69,7 @@ def _fields_sql(table: str) -> tuple[str, list[str]]:
         test = c.recorded_if or f'"{c.name}" IS NOT NULL OR list_contains(redacted, \'{c.name}\')'
         names.append(c.name)
         exprs.append(f"count(*) FILTER (WHERE {test})")
-    return f'SELECT release_id, count(*), {", ".join(exprs)} FROM "{table}" GROUP BY release_id', names
+    return f'SELECT release_id, count(*), {", ".join(exprs)} FROM "{table}" {where} GROUP BY release_id', names
 
 
 def _declared_scopes() -> list[tuple[str, str]]:
@@ -85,10 +86,17 @@ def _declared_subsets() -> list[tuple[str, str, str]]:
     return [(r.id, r.subset.en, r.subset.es) for r in load_catalog().releases if r.subset]
 
 
-def write_coverage(con: duckdb.DuckDBPyConnection) -> None:
-    """Write coverage_spans, coverage_subsets and coverage_fields for every event table of schema.yaml."""
+def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, str]] | None = None) -> None:
+    """Write coverage_spans, coverage_subsets and coverage_fields for every event table of schema.yaml. With
+    `fields_for` ((table, release) pairs whose rows changed), coverage_fields is kept and only those pairs' rows are
+    derived again (what each release records depends on its own rows only: a refresh need not read every column of
+    every table)."""
     con.execute(SPANS_DDL)
-    con.execute(FIELDS_DDL)
+    if fields_for is None:
+        con.execute(FIELDS_DDL)
+    else:
+        for table, release_id in sorted(fields_for):
+            con.execute(f"DELETE FROM {FIELDS_TABLE} WHERE table_name = ? AND release_id = ?", [table, release_id])
     con.execute(SUBSETS_DDL)
     subsets = _declared_subsets()
     if subsets:
@@ -99,9 +107,16 @@ def write_coverage(con: duckdb.DuckDBPyConnection) -> None:
         con.executemany("INSERT INTO release_scope VALUES (?, ?)", scopes)
     for table in tables():
         con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
-        sql, names = _fields_sql(table)
+        if fields_for is None:
+            sql, names = _fields_sql(table)
+            params: list[str] = []
+        else:
+            params = sorted(r for t, r in fields_for if t == table)
+            if not params:
+                continue
+            sql, names = _fields_sql(table, f"WHERE release_id IN ({', '.join('?' for _ in params)})")
         rows = []
-        for release_id, n, *with_value in con.execute(sql).fetchall():
+        for release_id, n, *with_value in con.execute(sql, params).fetchall():
             rows += [[table, release_id, f, k > 0, k, n] for f, k in zip(names, with_value)]
         if rows:
-            con.executemany("INSERT INTO coverage_fields VALUES (?,?,?,?,?,?)", rows)
+            con.executemany(f"INSERT INTO {FIELDS_TABLE} VALUES (?,?,?,?,?,?)", rows)

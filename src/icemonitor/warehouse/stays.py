@@ -10,29 +10,35 @@ import duckdb
 _PERSON = "coalesce(person_id, source_file || ':' || source_row)"
 _STAY_AT = "coalesce(stay_book_in_at, book_in_at)"
 
+# One aggregate over the stints (no window over whole rows): each stay's first stint (by book-in, file, row; a
+# stint without book-in last) is found by its rowid and joined back for its fields; the stay's release reason is its
+# last stint's (ties broken by file and row, so a rebuild gives the same answer).
 STAYS_SQL = f"""
 INSERT INTO detention_stays BY NAME
-WITH keyed AS (
-  SELECT *, {_PERSON} AS _person, {_STAY_AT} AS _stay_at FROM detention_stints {{where}}
-), stays AS (
-  SELECT release_id, _person, _stay_at,
-         count(DISTINCT strftime(book_in_at, '%Y-%m-%d %H:%M:%S') || '|' || coalesce(facility_code, '')) AS stints,
+WITH stays AS (
+  SELECT release_id,
+         arg_min(rowid, (coalesce(book_in_at, 'infinity'::TIMESTAMP), source_file, source_row)) AS first_rowid,
+         count(DISTINCT CASE WHEN book_in_at IS NOT NULL
+                        THEN (date_trunc('second', book_in_at), coalesce(facility_code, '')) END) AS stints,
          max(stay_book_out_at) AS stay_book_out_at,
-         arg_max(stay_release_reason, book_in_at) AS stay_release_reason
-  FROM keyed GROUP BY ALL
+         arg_max(stay_release_reason, CASE WHEN book_in_at IS NOT NULL THEN (book_in_at, source_file, source_row) END)
+           AS stay_release_reason
+  FROM detention_stints {{where}}
+  GROUP BY release_id, {_PERSON}, {_STAY_AT}
 ), first_stint AS (
-  SELECT * FROM keyed
-  QUALIFY row_number() OVER (PARTITION BY release_id, _person, _stay_at ORDER BY book_in_at, source_file, source_row) = 1
+  SELECT f.* EXCLUDE (stay_book_out_at, stay_release_reason), {_STAY_AT} AS _stay_at,
+         s.stay_book_out_at, s.stay_release_reason, s.stints
+  FROM stays s JOIN detention_stints f ON f.rowid = s.first_rowid
 )
-SELECT f.release_id, f.source_file, f.source_sheet, f.source_row,
-       CAST(f._stay_at AS DATE) AS event_date,
-       CAST(year(f._stay_at) + CASE WHEN month(f._stay_at) >= 10 THEN 1 ELSE 0 END AS SMALLINT) AS fy,
-       f.aor_raw, f.aor, f.state, f.landmark, f.method_raw, f.method_class, f.criminality_field, f.criminality_raw,
-       f.criminality, f.operation_raw, f.operation, f.disposition, f.citizenship, f.gender, f.person_id, f.redacted,
-       f.duplicate_group, f.duplicate_count, f.counted,
-       f._stay_at AS stay_book_in_at, s.stay_book_out_at, s.stay_release_reason,
-       f.facility_code AS first_facility_code, f.detention_facility AS first_facility, CAST(s.stints AS INTEGER) AS stints
-FROM first_stint f JOIN stays s USING (release_id, _person, _stay_at)
+SELECT release_id, source_file, source_sheet, source_row,
+       CAST(_stay_at AS DATE) AS event_date,
+       CAST(year(_stay_at) + CASE WHEN month(_stay_at) >= 10 THEN 1 ELSE 0 END AS SMALLINT) AS fy,
+       aor_raw, aor, state, landmark, method_raw, method_class, criminality_field, criminality_raw,
+       criminality, operation_raw, operation, disposition, citizenship, gender, person_id, redacted,
+       duplicate_group, duplicate_count, counted,
+       _stay_at AS stay_book_in_at, stay_book_out_at, stay_release_reason,
+       facility_code AS first_facility_code, detention_facility AS first_facility, CAST(stints AS INTEGER) AS stints
+FROM first_stint
 """
 
 
