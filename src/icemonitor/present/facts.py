@@ -74,6 +74,8 @@ class PolicyEventRow(BaseModel):
 
 class PolicyRow(BaseModel):
     jurisdiction: str  # label of the state or county asked about
+    level: str = ""  # its level (state, county, group) and code, to say its name in the report's language
+    code: str = ""
     definition: str
     definition_text: SkipValidation[str]
     answer: Literal["yes", "no", "unknown"]
@@ -531,8 +533,9 @@ def _policy_row(rf: ReportFacts, target: str, day: dt.date, name: str, is_defaul
     rf.add(f"{key}:n", "count", len(st.events), msg("policy events that apply on {day} under '{name}': {text}",
                                                     day=day, name=name, text=st.definition_text),
            "note_policy", rels, q, note_args=na)
-    row = PolicyRow(jurisdiction=st.place_label, definition=name, definition_text=st.definition_text,
-                    answer=st.answer, reason=st.reason, n_events_key=f"{key}:n", is_default=is_default)
+    row = PolicyRow(jurisdiction=st.place_label, level=st.place_level, code=st.place_code, definition=name,
+                    definition_text=st.definition_text, answer=st.answer, reason=st.reason, n_events_key=f"{key}:n",
+                    is_default=is_default)
     _policy_events(rf, row, st.events, key, rels, q, na)
     rf.policies.append(row)
 
@@ -570,8 +573,8 @@ def _policy_by_county(rf: ReportFacts, parsed, day: dt.date, name: str, is_defau
                                                  "counties", day=day, name=name), "note_policy", rels, q,
            note_args=na)
     answers = {r.answer for r in results}
-    row = PolicyRow(jurisdiction=parsed.label, definition=name, definition_text=text,
-                    answer=answers.pop() if len(answers) == 1 else "unknown", reason="county by county",
+    row = PolicyRow(jurisdiction=parsed.label, level=parsed.level, code=parsed.code, definition=name,
+                    definition_text=text, answer=answers.pop() if len(answers) == 1 else "unknown", reason="county by county",
                     n_events_key=f"{key}:n", is_default=is_default, by_county=True)
     _policy_events(rf, row, sorted(events, key=lambda e: (e.role, e.start or dt.date.min)), key, rels, q, na)
     rf.policies.append(row)
