@@ -175,7 +175,8 @@ def test_fold_rule_on_constructed_rows():
     nat = _row("national", "US", "2018-01-01", 2, 100, 20)  # excess 160
     nat["aors"] = None
     held = _row("aor", "AAA", "2018-01-02", 3, 90, 10)  # 80 on the shared day 2 Jan: exactly half
-    assert fold_echoes_into_aor_sweeps([nat, held]) == [nat] and held["also_seen_as"][0].startswith("US Jan 1–2, 2018")
+    assert fold_echoes_into_aor_sweeps([nat, held]) == [nat]
+    assert held["also_seen_as"][0].startswith("US Jan 1–2, 2018")
     nat2 = _row("national", "US", "2018-02-01", 2, 100, 20)
     nat2["aors"] = None
     small = _row("aor", "BBB", "2018-02-01", 1, 60, 10)  # 50 of 160: below half, national stays

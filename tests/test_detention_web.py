@@ -138,7 +138,8 @@ def test_place_pages_and_the_api_give_the_same_count_of_people_held(warehouse_cl
         assert api["extra"]["held_before"] == _held_in(raw_days, warehouse_con, before, counties)[1]
         html = warehouse_client.get(f"/place/{code}", params={"lang": "en"}).text
         sentence = re.search(r'<p id="detention-total">(.*?)</p>', html, re.S).group(1)
-        assert sentence.startswith(f"{people:,} people were held at some time on {last_day}"), sentence
+        assert sentence.startswith(f"{people:,} people were held at some time on {formats.day(last_day, 'en')}"), \
+            sentence
         assert 'id="detention-facilities"' in html and 'data-chart-for="chart-detention"' in html
 
 

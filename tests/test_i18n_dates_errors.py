@@ -45,7 +45,8 @@ def test_days_months_and_nested_messages_survive_pickle_and_the_warehouse_json()
         assert copy.render("es") == m.render("es") == ("no hay registros de arrests para LA (es), 1–30 nov 2026; "
                                                        "2 ene 2020, sep 2017")
     # the older stored form (id and plain parameters) still reads
-    assert from_json('{"msgid": "no rule reads this sheet", "params": {}}').render("es") == "ninguna regla lee esta hoja"
+    old = from_json('{"msgid": "no rule reads this sheet", "params": {}}')
+    assert old.render("es") == "ninguna regla lee esta hoja"
 
 
 def test_an_input_error_in_spanish_keeps_its_english_text():
@@ -150,5 +151,6 @@ def test_a_busy_server_is_a_503_in_the_requests_language(warehouse_path, monkeyp
         for _ in range(taken):
             analyses.CHECKS_AT_ONCE.release()
     assert es.status_code == en.status_code == 503 and es.headers["retry-after"] == "10"
-    assert es.json()["detail"] == "el servidor está ocupado verificando otras afirmaciones; vuelva a intentarlo en unos segundos"
+    assert es.json()["detail"] == ("el servidor está ocupado verificando otras afirmaciones; vuelva a intentarlo en "
+                                   "unos segundos")
     assert en.json()["detail"] == "the server is busy checking other claims; try again shortly"

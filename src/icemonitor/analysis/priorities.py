@@ -58,7 +58,8 @@ def priorities(
 ) -> AnalysisResult:
     """Shares convicted / pending charges only / no record, per criminality field, period and method class."""
     if table not in PRIORITY_TABLES:
-        raise InputError(msg("Priorities cover {tables}", tables=", ".join(PRIORITY_TABLES)), field="table", value=table)
+        raise InputError(msg("Priorities cover {tables}", tables=", ".join(PRIORITY_TABLES)), field="table",
+                         value=table)
     if period not in PERIODS:
         raise InputError(msg("Unknown period; choose from {choices}", choices=", ".join(PERIODS)), field="by",
                          value=period)

@@ -547,7 +547,8 @@ def _measurable(con, table: str, place: str | None, d0: dt.date, d1: dt.date, wi
     if days < need:
         return False, cov, msg("the expected count needs at least {need} days with records in {span} (the {w} days "
                                "before the period and the period), and records cover {n} of them for {place} ({reach})",
-                               need=need, span=DateSpan(h0, d1), w=window, n=days, place=q.label, reach=cov.records_reach)
+                               need=need, span=DateSpan(h0, d1), w=window, n=days, place=q.label,
+                               reach=cov.records_reach)
     return True, cov, ""
 
 

@@ -44,8 +44,8 @@ def day(value: Any, lang: str) -> str:
 
 def span(first: Any, last: Any, lang: str) -> str:
     """Days from `first` to `last` in the language's medium format, saying once what both ends share:
-    'Nov 1–30, 2026' / '1–30 nov 2026'; 'Apr 6 – Jun 10, 2025' / '6 abr – 10 jun 2025'; across years both days in
-    full. One day is that day; an end that is not a date is shown as it is."""
+    'Nov 1–30, 2026' / '1–30 nov 2026'; 'Apr 6 – Jun 10, 2025' / '6 abr – 10 jun 2025'; across years both
+    days in full. One day is that day; an end that is not a date is shown as it is."""
     from babel.dates import format_date, format_skeleton
 
     a, b = _as_date(first), _as_date(last)

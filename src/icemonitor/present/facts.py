@@ -574,7 +574,7 @@ def _policy_by_county(rf: ReportFacts, parsed, day: dt.date, name: str, is_defau
            note_args=na)
     answers = {r.answer for r in results}
     row = PolicyRow(jurisdiction=parsed.label, level=parsed.level, code=parsed.code, definition=name,
-                    definition_text=text, answer=answers.pop() if len(answers) == 1 else "unknown", reason="county by county",
-                    n_events_key=f"{key}:n", is_default=is_default, by_county=True)
+                    definition_text=text, answer=answers.pop() if len(answers) == 1 else "unknown",
+                    reason="county by county", n_events_key=f"{key}:n", is_default=is_default, by_county=True)
     _policy_events(rf, row, sorted(events, key=lambda e: (e.role, e.start or dt.date.min)), key, rels, q, na)
     rf.policies.append(row)

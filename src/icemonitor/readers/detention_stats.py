@@ -503,7 +503,8 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
                 continue
             _add_values(columns, got.values, f, sheet, fy, as_of)
             facilities.extend({**a, "source_sheet": sheet, "stated_as_of": as_of} for a in got.attributes)
-            note = msg("no figure shown in {cells}", cells=", ".join(got.no_value_cells)) if got.no_value_cells else None
+            note = (msg("no figure shown in {cells}", cells=", ".join(got.no_value_cells)) if got.no_value_cells
+                    else None)
             tables.append(_table_row(sheet, f, fy, as_of, "read", note, got.values))
     return {
         "detention_values": _columns_frame(columns, source, VALUE_COLUMNS),

@@ -185,6 +185,7 @@ def detention_page(request: Request) -> HTMLResponse:
     return page.render(
         "detention.html", now=now, changes=changes, biggest=biggest, unlisted=unlisted,
         adp_spec=agency_lines(adp, t, t("detention.adp_title"), t("detention.adp_axis")) if adp else None,
-        map_spec=facility_map(points, t, topo, day) if points and topo else None, off_map=off_map,
+        map_spec=facility_map(points, t, topo, formats.day(day, page.lang)) if points and topo else None,
+        off_map=off_map,
         answer=answer(t, lambda v, d=0: i18n.number(page.lang, v, d), now, every,
                       lambda v: formats.day(v, page.lang)), **common)
