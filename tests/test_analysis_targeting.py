@@ -171,7 +171,8 @@ def test_fy2016_19_models_and_california_did(con):
     changes = {(c["state"], c["date"]) for c in res.extra["status_changes"]}
     assert ("CA", "2018-01-01") in changes and ("IL", "2017-08-28") in changes
     assert any(e["event"] == "2018-01" and e["quarter"] == 0 for e in res.extra["event_study"])
-    assert any("2019-09" in c for c in res.caveats)  # the one-day month is left out, and said
+    assert any("Sep 2019 (1 days" in c for c in res.caveats)  # the one-day month is left out, and said
+    assert any("sep 2019 (1 días" in c.render("es") for c in res.caveats if hasattr(c, "render"))
     assert res.extra["plain_words"] and any("not intentions" in w for w in res.extra["plain_words"])
 
 

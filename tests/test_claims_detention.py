@@ -69,8 +69,8 @@ def test_more_than_60000_on_10_june_2025_fails_under_both_facility_measures(con)
     assert _measure(row, "held_during_day")["count"] == during and _measure(row, "held_at_midnight")["count"] == midnight
     ice = _measure(row, "currently_detained")
     assert ice["count"] is None and ice["verdict"] == "not checkable"
-    assert "no ICE posting states a currently-detained figure for 2025-06-10" in ice["reason"]
-    assert "51,302 stated for 2025-06-01" in ice["reason"] and "56,397 stated for 2025-06-15" in ice["reason"]
+    assert "no ICE posting states a currently-detained figure for Jun 10, 2025" in ice["reason"]
+    assert "51,302 stated for Jun 1, 2025" in ice["reason"] and "56,397 stated for Jun 15, 2025" in ice["reason"]
     assert "held_during_day" in row["definition"] and "currently_detained" in row["reason"]
     # named definitions: the posting's has no figure that day (not checkable, not zero)
     only_ice = check_claim(con, _claim("2025-06-10", 60000, definition="currently_detained"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -9,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.console import Console
 
-from icemonitor.errors import IcemonitorError
+from icemonitor.errors import IcemonitorError, InputError
+from icemonitor.messages import LANGS
 
 app = typer.Typer(
     name="icemonitor",
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise
             choice = _ask(err) if getattr(err, "choices", None) else None
             if choice is None:
-                _report(err)
+                _report(err, lang=_text_language(args))
                 sys.exit(2)
             args = _replace_value(args, str(err.value), choice)
         except (KeyboardInterrupt, EOFError):
@@ -86,9 +88,23 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1)
 
 
-def _report(err: Exception, prefix: str = "", hint: str | None = None) -> None:
-    """The error on one line, then its hint."""
-    console.print(f"[bold red]error:[/] {escape(prefix + ' '.join(str(err).split()))}", highlight=False, soft_wrap=True)
+def _text_language(args: list[str]) -> str:
+    """The language a command's text is asked in (`--lang es` / `--lang=es`, else ICEMONITOR_LANG): its input
+    errors are said in it too; English otherwise."""
+    for i, a in enumerate(args):
+        if a == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--lang="):
+            return a.split("=", 1)[1]
+    return os.environ.get("ICEMONITOR_LANG", "en")
+
+
+def _report(err: Exception, prefix: str = "", hint: str | None = None, lang: str = "en") -> None:
+    """The error on one line (an input error in `lang` when it has that language), then its hint."""
+    text = str(err)
+    if lang != "en" and isinstance(err, InputError) and lang in LANGS:
+        text = err.render(lang)
+    console.print(f"[bold red]error:[/] {escape(prefix + ' '.join(text.split()))}", highlight=False, soft_wrap=True)
     console.print(f"[bold]hint:[/] {escape(hint or getattr(err, 'hint', None) or GENERIC_HINT)}", highlight=False,
                   soft_wrap=True)
 

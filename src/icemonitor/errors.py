@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from icemonitor.messages import Message, msg
+
 
 class IcemonitorError(Exception):
     """Base class for errors shown to the user without a traceback (one line, then `hint` when there is one)."""
@@ -32,16 +34,19 @@ class InputError(IcemonitorError):
         self.message = message  # a Message when the text has translations (pages render it in their language)
         if hint is not None:
             self.hint = hint
-        where = []
-        if file is not None:
-            where.append(f"file {file}")
-        if row is not None:
-            where.append(f"row {row}")
-        if field is not None:
-            where.append(f"field {field!r}")
-        if value is not None:
-            where.append(f"value {value!r}")
-        super().__init__(f"{message} ({', '.join(where)})" if where else message)
+        super().__init__(self.render("en"))
+
+    def render(self, lang: str) -> str:
+        """The error and where it is (file, row, field, value) in `lang`: a message in its translation, other
+        text as written."""
+        where = [w for w in (
+            None if self.file is None else msg("file {file}", file=self.file),
+            None if self.row is None else msg("row {row}", row=self.row),
+            None if self.field is None else msg("field {field!r}", field=self.field),
+            None if self.value is None else msg("value {value!r}", value=self.value)) if w is not None]
+        text = self.message.render(lang) if isinstance(self.message, Message) else str(self.message)
+        where_text = ", ".join(w.render(lang) for w in where)
+        return f"{text} ({where_text})" if where else text
 
 
 class UnknownCodeError(InputError):

@@ -112,9 +112,18 @@ def _sweep_row(f: dict) -> dict:
     row["excess [95%]"] = f"{f['excess']:,.0f} [{f['excess_low']:,.0f}, {f['excess_high']:,.0f}]"
     row["where"] = "; ".join(f"{c['part'][:28]} +{c['excess']:,.0f}" for c in (f.get("concentration") or [])[:2])
     row["methods"] = ", ".join(f"{k} {v}" for k, v in (f.get("method_mix") or {}).items())
-    seen = [e.rsplit(" ", 3)[0] for e in (f.get("also_seen_as") or [])]  # "state UT 2015-..(score x)" -> "state UT"
+    # "state UT Oct 24–26, 2015 (score x)" -> "state UT"
+    seen = [_seen_where(e) for e in (f.get("also_seen_as") or [])]
     row["also_seen_as"] = ", ".join(seen[:3]) + (f" +{len(seen) - 3}" if len(seen) > 3 else "")
     return row
+
+
+def _seen_where(echo: Any) -> str:
+    """The level and place of an `also_seen_as` message, without its days and score ("state UT", "US")."""
+    params = getattr(echo, "params", {})
+    if "level" in params:
+        return f"{params['level']} {params['place']}"
+    return str(echo).split(" ", 1)[0]
 
 
 def _working(message: str):

@@ -40,17 +40,18 @@ def open_warehouse(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
 
 def check_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     if table not in TABLES:
-        raise InputError(f"Unknown table; choose one of {', '.join(TABLES)}", field="table", value=table)
+        raise InputError(msg("Unknown table; choose one of {choices}", choices=", ".join(TABLES)), field="table",
+                         value=table)
     if not has_table(con, table):
-        raise InputError("The warehouse has no such table (no release loaded for it)", field="table", value=table)
+        raise InputError(msg("The warehouse has no such table (no release loaded for it)"), field="table", value=table)
 
 
 def counted_in_period(date_from: Any, date_to: Any) -> tuple[Where, dt.date | None, dt.date | None]:
     """A WHERE on counted rows dated within [date_from, date_to] (either may be None), and the parsed dates."""
     d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
     if d0 and d1 and d0 > d1:
-        raise InputError(f"the period ends ({d1}) before it starts ({d0})", field="from", value=f"{d0}..{d1}",
-                         hint="swap --from and --to: --from is the first day, --to the last")
+        raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=str(d1), d0=str(d0)), field="from",
+                         value=f"{d0}..{d1}", hint="swap --from and --to: --from is the first day, --to the last")
     where = Where().add("counted")
     if d0:
         where.add("event_date >= ?", d0)

@@ -8,7 +8,6 @@ answer says so: no records is not zero."""
 from __future__ import annotations
 
 import csv
-import json
 import datetime as dt
 from functools import cache
 from importlib import resources
@@ -20,7 +19,7 @@ import duckdb
 from icemonitor.analysis.common import has_table
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
-from icemonitor.messages import Given, Message, msg
+from icemonitor.messages import Given, Message, from_json, msg
 
 Statistic = Literal["bookins", "adp", "bookouts"]
 Agency = Literal["total", "ice", "cbp"]
@@ -60,15 +59,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-# reasons whose evidence is the reader's technical English detail (cells, values), kept as written on English pages
-READER_DETAIL = {
-    "table_stopped": msg("ICE's table could not be read without guessing and is left out, not counted (the English "
-                         "page and the exclusions download give the cells and values)"),
-    "unknown_title": msg("a table title the reader does not know is left out, not counted (the English page and the "
-                         "exclusions download give the title)"),
-}
-
-
 def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list[Message]:
     """ICE's known errors of one posting, as caveat lines (errors of single values, revised months and ICE's
     Semiannual 0 placeholders, left out: see `errors`)."""
@@ -85,10 +75,7 @@ def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list
 def _posting_error(source_file: str, r: dict[str, Any]) -> Message:
     """One caveat line: posting, reason code, sheet and table, and the evidence (a message when the warehouse kept
     one; else its English text, as given: rebuild the warehouse for other languages)."""
-    stored = json.loads(r["evidence_message"]) if r["evidence_message"] else None
-    evidence = Message(stored["msgid"], **stored["params"]) if stored else Given(r["evidence"], es=r["evidence"])
-    if r["reason"] in READER_DETAIL:  # the reader's own technical English: other languages say what it means
-        evidence = Given(str(evidence), es=READER_DETAIL[r["reason"]].render("es"))
+    evidence = from_json(r["evidence_message"]) if r["evidence_message"] else Given(r["evidence"], es=r["evidence"])
     base = dict(file=source_file, reason=r["reason"], evidence=evidence)
     if r["source_sheet"] and r["table_key"]:
         return msg("{file}: {reason} ({sheet}, {table}): {evidence}", sheet=r["source_sheet"], table=r["table_key"],
@@ -138,7 +125,8 @@ def detention_trend(con: duckdb.DuckDBPyConnection, statistic: Statistic = "adp"
     for name, value, allowed in (("statistic", statistic, STATISTICS), ("agency", agency, AGENCIES),
                                  ("criminality", criminality, CRIMINALITIES)):
         if value not in allowed:
-            raise InputError(f"unknown {name}; choose one of {', '.join(allowed)}", field=name, value=value)
+            raise InputError(msg("unknown {name}; choose one of {choices}", name=name, choices=", ".join(allowed)),
+                             field=name, value=value)
     figures = _rows(con, "SELECT month, value, complete, value_min, value_max, n_postings, stated_as_of, source_file, "
                          "source_sheet, cell, release_id FROM detention_monthly WHERE statistic = ? AND agency = ? "
                          "AND criminality = ? AND (? IS NULL OR month >= ?) AND (? IS NULL OR month <= ?) ORDER BY month",

@@ -20,7 +20,7 @@ import duckdb
 
 from icemonitor.analysis import detention
 from icemonitor.analysis.common import has_table
-from icemonitor.messages import msg
+from icemonitor.messages import msg, to_date
 from icemonitor.query import vocabulary
 from icemonitor.query.coverage import semicolons
 
@@ -45,7 +45,8 @@ def _measures(con: duckdb.DuckDBPyConnection, day: dt.date) -> tuple[dict[str, d
             found["currently_detained"] = {"count": f["people"], "date": f["date"], "source_file": f["source_file"],
                                            "sheet": f["source_sheet"], "cell": f["cell"], "release_id": f["release_id"]}
         else:
-            nearest.append(msg("{n:,} stated for {day} ({file})", n=f["people"], day=f["date"], file=f["source_file"]))
+            nearest.append(msg("{n:,} stated for {day} ({file})", n=f["people"], day=to_date(f["date"]),
+                               file=f["source_file"]))
     (first, last) = con.execute("SELECT min(date), max(date) FROM detention_facility_days").fetchone()
     for m in ("held_during_day", "held_at_midnight"):
         if m not in found:

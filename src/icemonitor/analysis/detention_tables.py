@@ -36,7 +36,8 @@ def panel(con: duckdb.DuckDBPyConnection, name: str, filters: dict[str, Any], or
     given = {k: v for k, v in filters.items() if v is not None}
     unknown = set(given) - set(aggregate_tables()[table].names())
     if unknown:
-        raise InputError(f"unknown column(s) {', '.join(sorted(unknown))}", field="filter", value=sorted(unknown))
+        raise InputError(msg("unknown column(s) {columns}", columns=", ".join(sorted(unknown))), field="filter",
+                         value=sorted(unknown))
     where = " AND ".join(f'"{k}" = ?' for k in given) or "TRUE"
     params = list(given.values())
     if days is not None:

@@ -71,9 +71,9 @@ def outcomes(con: duckdb.DuckDBPyConnection, date_from: str | dt.date | None = N
             figures.append({"release": rid, "outcome": outcome, "arrests": n, "share": n / totals[rid],
                             "share_low": lo, "share_high": hi})
         last_days = {rid: _last_day(con, rid) for rid in totals}
+    days = [msg("{release}: {day}", release=r, day=d) for r, d in sorted(last_days.items())]
     caveats = [msg("Ended outcomes are lower bounds: stays still open on the release's last day ({days}) count as "
-                   "'{detained}'.", days=", ".join(f"{r}: {d}" for r, d in sorted(last_days.items())),
-                   detained=DETAINED)] if figures else [
+                   "'{detained}'.", days=days, detained=DETAINED)] if figures else [
         msg("No release in this warehouse holds both arrests and detention stays: outcomes cannot be linked (person "
             "identifiers are never linked across releases).")]
     # the figures are drawn from detention_stays: its documented problems (e.g. hospital stints omitted) are shown

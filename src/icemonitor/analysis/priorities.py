@@ -58,9 +58,11 @@ def priorities(
 ) -> AnalysisResult:
     """Shares convicted / pending charges only / no record, per criminality field, period and method class."""
     if table not in PRIORITY_TABLES:
-        raise InputError(f"Priorities cover {', '.join(PRIORITY_TABLES)}", field="table", value=table)
+        raise InputError(msg("Priorities cover {tables}", tables=", ".join(PRIORITY_TABLES)), field="table",
+                         value=table)
     if period not in PERIODS:
-        raise InputError(f"Unknown period; choose from {', '.join(PERIODS)}", field="by", value=period)
+        raise InputError(msg("Unknown period; choose from {choices}", choices=", ".join(PERIODS)), field="by",
+                         value=period)
     check_table(con, table)
     source = event_source(con, table)
     where, d0, d1 = counted_in_period(date_from, date_to)

@@ -13,6 +13,7 @@ import polars as pl
 
 from icemonitor.analysis.common import has_table
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.places.place_filter import Place
 from icemonitor.places.sanctuary import Definition, _covered, _relevant, _role, default_definition, definitions
 
@@ -34,7 +35,8 @@ def get_definition(con: duckdb.DuckDBPyConnection | None, name: str | None) -> D
     if con is not None and has_table(con, "sanctuary_definitions"):
         known = [r[0] for r in con.execute("SELECT name FROM sanctuary_definitions ORDER BY name").fetchall()]
     if name not in defs or name not in known:
-        raise InputError(f"unknown sanctuary definition (known: {', '.join(known)})", field="definition", value=name)
+        raise InputError(msg("unknown sanctuary definition (known: {known})", known=", ".join(known)),
+                         field="definition", value=name)
     return defs[name]
 
 

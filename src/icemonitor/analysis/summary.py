@@ -61,18 +61,22 @@ def summary(
     groups = split_list(by) or []
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
-        raise InputError(f"Unknown grouping; choose from {', '.join(GROUPS)}", field="by", value=unknown[0])
+        raise InputError(msg("Unknown grouping; choose from {choices}", choices=", ".join(GROUPS)), field="by",
+                         value=unknown[0])
     if "county" in groups and not resolution_available(con):
-        raise InputError("County grouping needs the places stage's landmark_resolution table", field="by", value="county")
+        raise InputError(msg("County grouping needs the places stage's landmark_resolution table"), field="by",
+                         value="county")
     if "apprehension_type" in groups and "apprehension_type" not in table_columns(con, table):
-        raise InputError(f"Table {table} has no apprehension type", field="by", value="apprehension_type")
+        raise InputError(msg("Table {table} has no apprehension type", table=table), field="by",
+                         value="apprehension_type")
     applied: dict[str, list[str]] = {}
     for key, values in (filters or {}).items():
         vals = split_list(values)
         if not vals:
             continue
         if key not in FILTERS:
-            raise InputError(f"Unknown filter; choose from {', '.join(FILTERS)}", field=key, value=vals)
+            raise InputError(msg("Unknown filter; choose from {choices}", choices=", ".join(FILTERS)), field=key,
+                             value=vals)
         applied[key] = vals
     sel = Selection.of(table, date_from, date_to, place, applied, placement=placement)
     q = sel.compile(con, ref)

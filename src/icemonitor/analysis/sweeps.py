@@ -41,7 +41,7 @@ from icemonitor.analysis.common import (
 )
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
-from icemonitor.messages import msg
+from icemonitor.messages import DateSpan, msg
 from icemonitor.query.coverage import coverage, coverage_of
 from icemonitor.query.selection import Selection, rollup_router, unplaced_source
 
@@ -530,10 +530,10 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
             r["echo_share"] = round(held / r["excess"], 2)
             for a in parts:
                 a.setdefault("also_seen_as", []).append(
-                    msg("US {start}..{end} (score {score})", start=r["start"], end=r["end"], score=r["score"])
+                    msg("US {span} (score {score})", span=DateSpan(r["start"], r["end"]), score=r["score"])
                     if r["level"] == "national" else
-                    msg("{level} {place} {start}..{end} (score {score})", level=LEVEL_NAMES[r["level"]],
-                        place=r["place"], start=r["start"], end=r["end"], score=r["score"]))
+                    msg("{level} {place} {span} (score {score})", level=LEVEL_NAMES[r["level"]],
+                        place=r["place"], span=DateSpan(r["start"], r["end"]), score=r["score"]))
             folded.append(r)
     return folded
 
@@ -560,7 +560,8 @@ def _measurable(con, table: str, place: str | None, d0: dt.date, d1: dt.date, wi
     if days < need:
         return False, cov, msg("the expected count needs at least {need} days with records in {span} (the {w} days "
                                "before the period and the period), and records cover {n} of them for {place} ({reach})",
-                               need=need, span=f"{h0}..{d1}", w=window, n=days, place=q.label, reach=cov.records_reach)
+                               need=need, span=DateSpan(h0, d1), w=window, n=days, place=q.label,
+                               reach=cov.records_reach)
     return True, cov, ""
 
 
@@ -589,11 +590,12 @@ def sweeps(
     echo AOR sweeps on the same days are folded into them (fold_echoes_into_aor_sweeps) instead of ranked twice.
     """
     if measure not in MEASURES:
-        raise InputError(f"Unknown measure; choose one of {', '.join(MEASURES)}", field="measure", value=measure)
+        raise InputError(msg("Unknown measure; choose one of {choices}", choices=", ".join(MEASURES)), field="measure",
+                         value=measure)
     check_table(con, table)
     d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
     if d0 is None or d1 is None or d1 < d0:
-        raise InputError("Give --from and --to with from <= to", field="from", value=f"{d0}..{d1}")
+        raise InputError(msg("Give --from and --to with from <= to"), field="from", value=f"{d0}..{d1}")
     source = event_source(con, table)
     where = Where().add("counted") if release is None else Where().add("release_id = ?", release)
     cover = Where(list(where.parts), list(where.params))
@@ -608,7 +610,8 @@ def sweeps(
             levels = ("aor",) + (("county",) if resolved else ())
     bad = [lv for lv in levels if lv not in LEVELS]
     if bad:
-        raise InputError(f"Unknown level; choose from {', '.join(LEVELS)}", field="level", value=bad[0])
+        raise InputError(msg("Unknown level; choose from {choices}", choices=", ".join(LEVELS)), field="level",
+                         value=bad[0])
     measurable, cov, why = _measurable(con, table, place, d0, d1, window, release, ref)
     if not measurable:
         levels = ()

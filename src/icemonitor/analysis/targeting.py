@@ -23,7 +23,7 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.sanctuary_grid import county_month_status, county_status_segments, frame
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
-from icemonitor.messages import msg
+from icemonitor.messages import Month, msg
 
 LEVELS = ("aor", "county")
 PERIODS = ("month", "fy")
@@ -83,7 +83,7 @@ def _covered_months(con: duckdb.DuckDBPyConnection, d0: dt.date, d1: dt.date) ->
         "SELECT date_trunc('month', event_date)::DATE AS m, count(DISTINCT event_date) AS days FROM arrests "
         "WHERE counted AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1", [d0, d1]).fetchall()
     kept = [m for m, n in rows if n >= MIN_DAYS_COVERED]
-    dropped = [msg("{month} ({n} days with data)", month=f"{m:%Y-%m}", n=n) for m, n in rows if n < MIN_DAYS_COVERED]
+    dropped = [msg("{month} ({n} days with data)", month=Month(m), n=n) for m, n in rows if n < MIN_DAYS_COVERED]
     return kept, dropped
 
 
@@ -287,12 +287,13 @@ def targeting(
 ) -> AnalysisResult:
     """Rates, rate ratios and DiD estimates of arrests in sanctuary vs other places (see the module doc)."""
     if level not in LEVELS:
-        raise InputError(f"level must be one of {', '.join(LEVELS)}", field="level", value=level)
+        raise InputError(msg("level must be one of {choices}", choices=", ".join(LEVELS)), field="level", value=level)
     if period not in PERIODS:
-        raise InputError(f"period must be one of {', '.join(PERIODS)}", field="period", value=period)
+        raise InputError(msg("period must be one of {choices}", choices=", ".join(PERIODS)), field="period",
+                         value=period)
     d0, d1 = parse_date(date_from, "from") or dt.date(2015, 10, 1), parse_date(date_to, "to") or dt.date(2019, 9, 30)
     if d1 < d0:
-        raise InputError("--to is before --from", field="to", value=str(d1))
+        raise InputError(msg("--to is before --from"), field="to", value=str(d1))
     for t in ("arrests", "population", "policies", "counties"):
         if not has_table(con, t):
             raise InputError(f"the warehouse has no table {t}; rebuild it (icemonitor build)", field="warehouse")

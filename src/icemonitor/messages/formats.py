@@ -2,12 +2,14 @@
 
 English follows CLDR en_US and Spanish CLDR es_US (Spanish as written in the United States, the same numbers as
 es_MX): 1,234.5 in both; days "Sep 24, 2017" / "24 sep 2017"; months "Sep 2017" / "sep 2017" (Babel's CLDR
-data, medium date format).
+data, medium date format); spans of days "Nov 1–30, 2026" / "1–30 nov 2026", "Apr 6 – Jun 10, 2025" /
+"6 abr – 10 jun 2025" (the medium format, with what the two ends share said once).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cache
 from typing import Any
 
@@ -38,6 +40,25 @@ def day(value: Any, lang: str) -> str:
 
     d = _as_date(value)
     return format_date(d, "medium", locale=_locale(lang)) if d else ("–" if value is None else str(value))
+
+
+def span(first: Any, last: Any, lang: str) -> str:
+    """Days from `first` to `last` in the language's medium format, saying once what both ends share:
+    'Nov 1–30, 2026' / '1–30 nov 2026'; 'Apr 6 – Jun 10, 2025' / '6 abr – 10 jun 2025'; across years both
+    days in full. One day is that day; an end that is not a date is shown as it is."""
+    from babel.dates import format_date, format_skeleton
+
+    a, b = _as_date(first), _as_date(last)
+    if a is None or b is None:
+        return f"{day(first, lang)} – {day(last, lang)}"
+    if a == b:
+        return day(a, lang)
+    loc = _locale(lang)
+    if (a.year, a.month) == (b.year, b.month):  # the medium pattern with its day as 'first–last'
+        pattern = re.sub(r"(?<![d'])d(?!d)", f"'{a.day}–'d", loc.date_formats["medium"].pattern, count=1)
+        return format_date(b, pattern, locale=loc)
+    start = format_skeleton("MMMd", a, locale=loc) if a.year == b.year else day(a, lang)
+    return f"{start} – {day(b, lang)}"
 
 
 def month(value: Any, lang: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.places.ref import Ref
 
 COUNTIES_FILE = "geo/counties_fips.csv"
@@ -154,7 +155,7 @@ def as_date(value: dt.date | str, field: str = "date") -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
-        raise InputError("not an ISO date (YYYY-MM-DD)", field=field, value=value) from exc
+        raise InputError(msg("not an ISO date (YYYY-MM-DD)"), field=field, value=value) from exc
 
 
 def check_fips(county_fips: str, ref: Ref) -> str:

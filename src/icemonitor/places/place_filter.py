@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from icemonitor.errors import InputError
-from icemonitor.messages import msg
+from icemonitor.messages import msg, semicolons
 from icemonitor.places.counties import COUNTIES_FILE, aor_codes, county_aor_periods, load_counties
 from icemonitor.places.ref import Ref
 
@@ -70,8 +70,9 @@ class AmbiguousPlace(InputError):
 
     def __init__(self, text: str, choices: list[tuple[str, str]]) -> None:
         self.choices = choices
-        listed = "; ".join(f"{label} [{value}]" for value, label in choices)
-        super().__init__(f"{text!r} can mean several places: {listed}", field="place", value=text,
+        listed = semicolons([msg("{label} [{value}]", label=label, value=value) for value, label in choices])
+        super().__init__(msg("{text!r} can mean several places: {listed}", text=text, listed=listed), field="place",
+                         value=text,
                          hint="give one of the values in brackets, e.g. --place " + _quoted(choices[0][0]))
 
 
@@ -184,7 +185,8 @@ def parse_exact(raw: str, ref: Ref) -> Place:
     if re.fullmatch(r"\d{4,5}", raw):
         f = raw.zfill(5)
         if f not in idx.county_rows:
-            raise InputError(f"unknown county FIPS {raw!r}", file=COUNTIES_FILE, field="fips5", value=raw)
+            raise InputError(msg("unknown county FIPS {fips!r}", fips=raw), file=COUNTIES_FILE, field="fips5",
+                             value=raw)
         r = idx.county_rows[f]
         return idx.make("county", f, f"{r['county_name']}, {r['state']}", {f}, source=COUNTIES_FILE)
     # named group

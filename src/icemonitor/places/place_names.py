@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from icemonitor.errors import InputError
-from icemonitor.messages import Given
+from icemonitor.messages import Given, msg
 from icemonitor.places.place_filter import (AmbiguousPlace, Place, UnknownPlace, _index, close_names, parse_exact,
                                             place_groups)
 from icemonitor.places.ref import Ref
@@ -147,7 +147,7 @@ def parse_place(text: str, ref: Ref) -> Place:
     saying so: 'Pomona, CA'), a short name ('LA County') or a named group ('Southern California').
     Words that name several places ('LA') raise AmbiguousPlace with the choices."""
     if text is None or not str(text).strip():
-        raise InputError("empty place", field="place", value=text)
+        raise InputError(msg("empty place"), field="place", value=text)
     return read(str(text).strip(), ref)
 
 
@@ -287,22 +287,25 @@ def _check_city_elsewhere(raw: str, county: Place, name: str, nm: Names, ref: Re
 
 
 def _choice(value: str, ref: Ref) -> tuple[str, str]:
-    """(a text that parse_exact reads as exactly this place, a label saying what it is)."""
+    """(a text that parse_exact reads as exactly this place, a label saying what it is: a message)."""
     place = parse_exact(value, ref)
     if place.level == "state":
         name = place.label
-        return (name if fold(name) not in names(ref).aliases else f"{name} State"), f"{name} (state)"
+        return ((name if fold(name) not in names(ref).aliases else f"{name} State"),
+                msg("{name} (state)", name=place_label(place)))
     if place.level == "aor":
         name = _index(ref).aor_names.get(place.code, place.code)
-        return place.code, f"{name} field office (ICE AOR {place.code})"
+        return place.code, msg("{name} field office (ICE AOR {code})", name=Given(name, es=spanish_name(name)),
+                               code=place.code)
     if place.level == "group":
-        return place.code, f"{place.label} (region of {len(place.county_fips)} counties)"
-    return place.code, f"{place.label} (county)"
+        return place.code, msg("{name} (region of {n} counties)", name=place_label(place), n=len(place.county_fips))
+    return place.code, msg("{name} (county)", name=place_label(place))
 
 
 def _city_choice(city: City, ref: Ref) -> tuple[str, str]:
     county = parse_exact(city.county_fips, ref)
-    return f"city of {city.label}", f"{city.label} (city; its figures are those of {county.label})"
+    return f"city of {city.label}", msg("{city} (city; its figures are those of {county})", city=city.label,
+                                        county=place_label(county))
 
 
 def suggest(text: str, ref: Ref, limit: int = 8) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, SkipValidation
 
 from icemonitor.errors import InputError
-from icemonitor.messages import msg
+from icemonitor.messages import DateSpan, msg, semicolons, to_date
 from icemonitor.places.counties import as_date
 from icemonitor.places.place_filter import Place
 from icemonitor.places.place_names import parse_place
@@ -133,7 +133,8 @@ def _relevant(policies: pl.DataFrame, place: Place, d: Definition) -> pl.DataFra
         if "children" in d.match or "local" in d.match:
             cond = cond | ((pl.col("jurisdiction_level") != "state") & (pl.col("state") == state))
     else:
-        raise InputError("sanctuary status is answered for a county or a state", field="place", value=place.code)
+        raise InputError(msg("sanctuary status is answered for a county or a state"), field="place",
+                         value=place.code)
     return p.filter(cond)
 
 
@@ -168,7 +169,8 @@ def status(place: str | Place, date: dt.date | str, definition: str | None, ref:
     defs = definitions()
     name = definition or default_definition()[0]
     if name not in defs:
-        raise InputError(f"unknown definition {name!r} (known: {', '.join(defs)})", file=DEFINITIONS_FILE,
+        raise InputError(msg("unknown definition {name!r} (known: {known})", name=name, known=", ".join(defs)),
+                         file=DEFINITIONS_FILE,
                          field="definition", value=name)
     d = defs[name]
     pl_place = place if isinstance(place, Place) else parse_place(place, ref)
@@ -194,7 +196,8 @@ def status(place: str | Place, date: dt.date | str, definition: str | None, ref:
             answer, reason = "no", msg("{n} agreement(s) active on {day}", day=day,
                                        n=sum(e.role == "in_force" for e in events))
         elif (note := _covered(d, day)) is None:
-            windows = "; ".join(f"{c['from']}..{c.get('to') or 'open'}" for c in d.coverage)
+            windows = semicolons([DateSpan(c["from"], c["to"]) if c.get("to") else
+                                  msg("since {day}", day=to_date(c["from"])) for c in d.coverage])
             answer, reason = "unknown", msg("{day} lies outside the sources' coverage ({windows})", day=day,
                                             windows=windows)
         elif roles:

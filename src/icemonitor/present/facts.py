@@ -22,7 +22,7 @@ from icemonitor.analysis.priorities import priorities
 from icemonitor.analysis.summary import summary
 from icemonitor.analysis.sweeps import sweeps
 from icemonitor.errors import InputError
-from icemonitor.messages import msg
+from icemonitor.messages import DateSpan, msg, semicolons
 
 TABLE = "arrests"
 BASELINE_WEEKS = (-4, -3, -2, -1, 1, 2, 3, 4)
@@ -74,6 +74,8 @@ class PolicyEventRow(BaseModel):
 
 class PolicyRow(BaseModel):
     jurisdiction: str  # label of the state or county asked about
+    level: str = ""  # its level (state, county, group) and code, to say its name in the report's language
+    code: str = ""
     definition: str
     definition_text: SkipValidation[str]
     answer: Literal["yes", "no", "unknown"]
@@ -151,9 +153,9 @@ def build_facts(con: duckdb.DuckDBPyConnection, place: str, date_from: str | dt.
 
     d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
     if d0 is None or d1 is None or d1 < d0:
-        raise InputError("give --from and --to with from <= to", field="from", value=f"{d0}..{d1}")
+        raise InputError(msg("give --from and --to with from <= to"), field="from", value=f"{d0}..{d1}")
     if (d1 - d0).days > 92:
-        raise InputError("a report covers at most 93 days (the baseline compares the same weekdays)", field="to",
+        raise InputError(msg("a report covers at most 93 days (the baseline compares the same weekdays)"), field="to",
                          value=str(d1))
     parsed = parse_place(place, ref)
     rf = ReportFacts(place_code=parsed.code, place_label=parsed.label, place_level=parsed.level, date_from=d0,
@@ -290,7 +292,7 @@ def _baseline(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: A
         rows = [f for f in res.figures if a.isoformat() <= f["day"] <= b.isoformat()]
         totals.append(sum(f["events"] for f in rows))
         at_large.append(sum(f["events"] for f in rows if f["method_class"] == "at_large"))
-    na = {"windows": ", ".join(f"{a}..{b}" for a, b in windows)}
+    na = {"windows": semicolons([DateSpan(a, b) for a, b in windows])}
     defin = msg("Mean of counted arrests over {n} windows of the same weekdays shifted by whole weeks (1-4 weeks "
                 "before and after, only where the place's releases cover the window): {windows}", n=len(windows),
                 windows=na["windows"])
@@ -531,8 +533,9 @@ def _policy_row(rf: ReportFacts, target: str, day: dt.date, name: str, is_defaul
     rf.add(f"{key}:n", "count", len(st.events), msg("policy events that apply on {day} under '{name}': {text}",
                                                     day=day, name=name, text=st.definition_text),
            "note_policy", rels, q, note_args=na)
-    row = PolicyRow(jurisdiction=st.place_label, definition=name, definition_text=st.definition_text,
-                    answer=st.answer, reason=st.reason, n_events_key=f"{key}:n", is_default=is_default)
+    row = PolicyRow(jurisdiction=st.place_label, level=st.place_level, code=st.place_code, definition=name,
+                    definition_text=st.definition_text, answer=st.answer, reason=st.reason, n_events_key=f"{key}:n",
+                    is_default=is_default)
     _policy_events(rf, row, st.events, key, rels, q, na)
     rf.policies.append(row)
 
@@ -570,8 +573,8 @@ def _policy_by_county(rf: ReportFacts, parsed, day: dt.date, name: str, is_defau
                                                  "counties", day=day, name=name), "note_policy", rels, q,
            note_args=na)
     answers = {r.answer for r in results}
-    row = PolicyRow(jurisdiction=parsed.label, definition=name, definition_text=text,
-                    answer=answers.pop() if len(answers) == 1 else "unknown", reason="county by county",
-                    n_events_key=f"{key}:n", is_default=is_default, by_county=True)
+    row = PolicyRow(jurisdiction=parsed.label, level=parsed.level, code=parsed.code, definition=name,
+                    definition_text=text, answer=answers.pop() if len(answers) == 1 else "unknown",
+                    reason="county by county", n_events_key=f"{key}:n", is_default=is_default, by_county=True)
     _policy_events(rf, row, sorted(events, key=lambda e: (e.role, e.start or dt.date.min)), key, rels, q, na)
     rf.policies.append(row)

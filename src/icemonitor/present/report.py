@@ -100,6 +100,17 @@ class Renderer:
             return self.txt(spanish_label(self.rf.place_label, self.rf.place_level, self.rf.place_code))
         return self.txt(self.rf.place_label)
 
+    def label(self, label: str, level: str, code: str = "") -> Any:
+        """A state's, county's or region's label in the report's language ('Luisiana', 'condado de Los Ángeles, CA');
+        other labels (AOR codes) as they are. Level 'place': the report's own place."""
+        if level == "place":
+            level, code = self.rf.place_level, self.rf.place_code
+        if self.lang == "es" and level in ("state", "county", "group"):
+            from icemonitor.places.place_names import spanish_label
+
+            return self.txt(spanish_label(label, level, code))
+        return self.txt(label)
+
     def county(self, label: str) -> Any:
         """A county's label in the report's language ('condado de Los Angeles, CA' in Spanish)."""
         if self.lang == "es":

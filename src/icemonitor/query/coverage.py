@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from icemonitor.messages import Given, msg
+from icemonitor.messages import DateSpan, Given, msg, semicolons  # noqa: F401 - semicolons: here since #11
 from icemonitor.query import vocabulary
 from icemonitor.query.selection import Compiled, has_table, per_warehouse
 
@@ -74,9 +74,12 @@ def _fmt(d: dt.date) -> str:
     return d.isoformat()
 
 
-def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> str:
-    parts = "; ".join(f"{s['from']}..{s['to']}" + (f" ({', '.join(s['aors'])})" if s.get("aors") else "")
-                      for s in spans[:limit])
+def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> Any:
+    """The first `limit` spans ('Apr 6 – Jun 10, 2025 (LOS)'; dates in the reader's language), then how many more."""
+    if not spans:
+        return ""
+    parts = semicolons([msg("{span} ({aors})", span=DateSpan(s["from"], s["to"]), aors=", ".join(s["aors"]))
+                        if s.get("aors") else DateSpan(s["from"], s["to"]) for s in spans[:limit]])
     more = len(spans) - limit
     return msg("{spans}; and {more} more", spans=parts, more=more) if more > 0 else parts
 
@@ -281,7 +284,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
                              key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
-    where = msg("{place}, {span}", place=label, span=f"{_fmt(d0)}..{_fmt(d1)}")
+    where = msg("{place}, {span}", place=label, span=DateSpan(d0, d1))
     unrecorded = [msg("{field} is not recorded in {releases}", field=f, releases=", ".join(r))
                   for f, r in not_recorded.items()]
     subsets = [subsets_met[r] for r in sorted(subsets_met)]
@@ -332,23 +335,16 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
 
 
 def reach_text(reach: list[dict[str, Any]], table: str = "arrests") -> str:
-    """One line (a message): "arrests records reach: nationwide 2015-10-01..2019-09-01; LOS 2025-06-01..2025-06-10"."""
+    """One line (a message): "arrests records reach: nationwide Oct 1, 2015 – Sep 1, 2019 (...); AOR LOS Jun 1–10,
+    2025 (...)", dates in the reader's language."""
     if not reach:
         return msg("{table} records: none loaded", table=table)
     parts = [msg("{where} {span} (up to {n:,} days with records per AOR, {release}{subset})",
                  where=msg("nationwide") if r["scope"] == "nationwide" else msg("AOR {codes}", codes=", ".join(r["aors"])),
-                 span=f"{_fmt(r['from'])}..{_fmt(r['to'])}", n=r["days_with_records"], release=r["release"],
+                 span=DateSpan(r["from"], r["to"]), n=r["days_with_records"], release=r["release"],
                  subset=msg("; a subset: {what}", what=_subset_words([r["subset"]])) if r.get("subset") else "")
              for r in reach]
     return msg("{table} records reach: {parts}", table=table, parts=semicolons(parts))
-
-
-def semicolons(items: list[Any]) -> Any:
-    """Items joined with '; ' as one message (each rendered in the reader's language)."""
-    out: Any = items[0]
-    for item in items[1:]:
-        out = msg("{a}; {b}", a=out, b=item)
-    return out
 
 
 def gap_runs(days: list[dict[str, Any]], key: str) -> list[tuple[str, str]]:

@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.query.sql import Where, in_list
 from icemonitor.schema import derived_tables
@@ -83,12 +84,12 @@ def parse_date(value: str | dt.date | None, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError("Dates must be YYYY-MM-DD", field=name, value=value) from None
+        raise InputError(msg("Dates must be YYYY-MM-DD"), field=name, value=value) from None
 
 
 def check_placement(placement: str) -> str:
     if placement not in vocabulary.placements():
-        raise InputError(f"Unknown placement; choose one of {', '.join(vocabulary.placements())}",
+        raise InputError(msg("Unknown placement; choose one of {choices}", choices=", ".join(vocabulary.placements())),
                          field="placement", value=placement)
     return placement
 
@@ -111,7 +112,7 @@ def reference_for(con: duckdb.DuckDBPyConnection) -> Any:
 
     files = [r[2] for r in con.execute("PRAGMA database_list").fetchall() if r[2]]
     if not files:
-        raise InputError("place filters need a warehouse file inside its data folder", field="place")
+        raise InputError(msg("place filters need a warehouse file inside its data folder"), field="place")
     return reference_resolver(home=Path(files[0]).parent)
 
 
@@ -155,15 +156,16 @@ class Selection:
            placement: str = "event", counted_only: bool = True) -> "Selection":
         """Build from loose input (ISO dates, comma lists); InputError names the bad field."""
         if table not in vocabulary.table_names():
-            raise InputError(f"Unknown table; choose one of {', '.join(vocabulary.table_names())}", field="table",
-                             value=table)
+            raise InputError(msg("Unknown table; choose one of {choices}", choices=", ".join(vocabulary.table_names())),
+                             field="table", value=table)
         if measure not in vocabulary.measures():
-            raise InputError(f"Unknown measure; choose one of {', '.join(vocabulary.measures())}", field="measure",
-                             value=measure)
+            raise InputError(msg("Unknown measure; choose one of {choices}", choices=", ".join(vocabulary.measures())),
+                             field="measure", value=measure)
         check_placement(placement)
         d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
         if d0 and d1 and d1 < d0:
-            raise InputError(f"the period ends ({d1}) before it starts ({d0})", field="from", value=f"{d0}..{d1}",
+            raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=str(d1), d0=str(d0)),
+                             field="from", value=f"{d0}..{d1}",
                              hint="swap --from and --to: --from is the first day, --to the last")
         flat = []
         for key, values in (filters or {}).items():
@@ -178,7 +180,7 @@ class Selection:
         columns = columns or (lambda t: table_columns(con, t))
         cols = columns(self.table)
         if not cols:
-            raise InputError("The warehouse has no such table (no release loaded for it)", field="table",
+            raise InputError(msg("The warehouse has no such table (no release loaded for it)"), field="table",
                              value=self.table)
         base = (Where().add("release_id = ?", self.release) if self.release is not None
                 else Where().add("counted") if self.counted_only else Where())
@@ -190,7 +192,8 @@ class Selection:
         for key, vals in self.filters:
             col = "release_id" if key == "release" else key
             if col not in cols:
-                raise InputError(f"Table {self.table} has no column {col}", field=key, value=list(vals))
+                raise InputError(msg("Table {table} has no column {column}", table=self.table, column=col), field=key,
+                                 value=list(vals))
             base.add(*_in(col, vals))
             if col != "release_id":
                 fields.append(col)

@@ -16,11 +16,13 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from icemonitor.messages import msg
 from icemonitor.readers.detention_stats import (
     OWN_LAYOUTS,
     TableStopped,
     _empty,
     _rows,
+    at_cell,
     cell_name,
     no_value_marks,
     norm,
@@ -56,7 +58,7 @@ class BondTable:
     title: str
     i: int
     values: list[tuple]  # (None, row_label, column_label, value, spreadsheet row, cell, month, row key, unit)
-    message: str | None
+    message: None  # a read bond table has no message
 
 
 def _title_key(c: object) -> str | None:
@@ -80,22 +82,24 @@ def read_bond(rows: list[list[object]], file: str, sheet: str) -> list[BondTable
                            lambda r, t, end, key, title: _read_one(r, t, end, key, title, file, sheet), lambda key: key)
 
 
-def _where(file: str, sheet: str, i: int, j: int) -> str:
-    return f"file {file}, sheet {sheet!r}, cell {cell_name(i, j)}"
+def _where(file: str, sheet: str, i: int, j: int, what) -> TableStopped:  # noqa: ANN001 - a Message
+    """The stop of a table at a cell."""
+    return TableStopped(at_cell(file, sheet, cell_name(i, j), what))
 
 
 def _read_one(rows, t: int, end: int, key: str, title: str, file: str, sheet: str) -> BondTable:
     h = next((i for i in range(t + 1, min(t + 1 + HEADER_SEARCH_ROWS, end)) if any(not _empty(c) for c in rows[i])),
              None)
     if h is None:
-        raise TableStopped(f"file {file}, sheet {sheet!r}, table {title!r}: no header row under the title")
+        raise TableStopped(msg("file {file}, sheet {sheet!r}, table {title!r}: no header row under the title",
+                               file=file, sheet=sheet, title=title))
     columns = {}
     for j, c in enumerate(rows[h][1:], start=1):
         if _empty(c):
             continue
         month = _month(c)
         if month is None:
-            raise TableStopped(f"{_where(file, sheet, h, j)}: {c!r} is not a month (table {title!r})")
+            raise _where(file, sheet, h, j, msg("{value!r} is not a month (table {title!r})", value=c, title=title))
         columns[j] = month
     values, by_key = [], {}
     for i in range(h + 1, end):
@@ -107,13 +111,14 @@ def _read_one(rows, t: int, end: int, key: str, title: str, file: str, sheet: st
         label = norm(row[0])
         spec = bond_rows().get(label.lower())
         if spec is None:
-            raise TableStopped(f"{_where(file, sheet, i, 0)}: row label {label!r} is not in detention_bond.csv "
-                               f"(table {title!r})")
+            raise _where(file, sheet, i, 0, msg("row label {label!r} is not in detention_bond.csv (table {title!r})",
+                                                label=label, title=title))
         for j in range(1, len(row)):
             c = row[j]
             if j not in columns:
                 if not _empty(c):
-                    raise TableStopped(f"{_where(file, sheet, i, j)}: {c!r} under no month (table {title!r})")
+                    raise _where(file, sheet, i, j, msg("{value!r} under no month (table {title!r})", value=c,
+                                                        title=title))
                 continue
             if isinstance(c, (int, float)) and not isinstance(c, bool):
                 month, column_label = columns[j]
@@ -121,7 +126,8 @@ def _read_one(rows, t: int, end: int, key: str, title: str, file: str, sheet: st
                                spec.unit))
                 by_key[(spec.key, j)] = (float(c), i)
             elif not _empty(c) and norm(c) not in no_value_marks():
-                raise TableStopped(f"{_where(file, sheet, i, j)}: {c!r} is not a number (table {title!r})")
+                raise _where(file, sheet, i, j, msg("{value!r} is not a number (table {title!r})", value=c,
+                                                    title=title))
     _check_counts(by_key, columns, file, sheet, title)
     return BondTable(key, title, t, values, None)
 
@@ -133,10 +139,10 @@ def _check_counts(by_key: dict, columns: dict, file: str, sheet: str, title: str
             posted = by_key.get((total_key.replace("total_", "bond_posted_"), j))
             total = by_key.get((total_key, j))
             if posted and total and posted[0] > total[0]:
-                raise TableStopped(
-                    f"{_where(file, sheet, posted[1], j)}: {posted[0]:g} with a bond posted is more than the total "
-                    f"{total[0]:g} ({cell_name(total[1], j)}); ICE defines the first as part of the second (the two "
-                    f"count rows may be swapped; not read as either; table {title!r})")
+                raise _where(file, sheet, posted[1], j, msg(
+                    "{posted:g} with a bond posted is more than the total {total:g} ({cell}); ICE defines the first "
+                    "as part of the second (the two count rows may be swapped; not read as either; table {title!r})",
+                    posted=posted[0], total=total[0], cell=cell_name(total[1], j), title=title))
 
 
 OWN_LAYOUTS["bond"] = read_bond

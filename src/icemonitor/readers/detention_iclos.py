@@ -15,11 +15,13 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from icemonitor.messages import Message, msg
 from icemonitor.readers.detention_stats import (
     OWN_LAYOUTS,
     TableStopped,
     _empty,
     _rows,
+    at_cell,
     cell_name,
     no_value_marks,
     norm,
@@ -58,7 +60,7 @@ class IclosTable:
     title: str
     i: int  # title row (0-based)
     values: list[tuple]  # (row_group, row_label, column_label, value, spreadsheet row, cell, month, half)
-    message: str | None
+    message: Message | None
 
     @property
     def key(self) -> str:
@@ -80,31 +82,32 @@ def _columns(rows: list[list[object]], y: int, file: str, sheet: str, title: str
         if isinstance(years[j], (int, float)) and not isinstance(years[j], bool):
             stated = int(years[j])
         elif not _empty(years[j]):
-            raise TableStopped(f"file {file}, sheet {sheet!r}, cell {cell_name(y, j)}: {years[j]!r} is not a year "
-                               f"(table {title!r})")
+            raise TableStopped(at_cell(file, sheet, cell_name(y, j), msg(
+                "{value!r} is not a year (table {title!r})", value=years[j], title=title)))
         if not _empty(months[j]):
             m = MONTHS.get(norm(months[j]).lower())
             if m is None:
-                raise TableStopped(f"file {file}, sheet {sheet!r}, cell {cell_name(y + 1, j)}: {months[j]!r} is not "
-                                   f"a month name (table {title!r})")
+                raise TableStopped(at_cell(file, sheet, cell_name(y + 1, j), msg(
+                    "{value!r} is not a month name (table {title!r})", value=months[j], title=title)))
             in_order = year + (m <= month) if month is not None and year is not None else None
             if stated is not None and in_order is not None and stated != in_order:
-                raise TableStopped(f"file {file}, sheet {sheet!r}, cell {cell_name(y, j)}: year {stated} over "
-                                   f"{norm(months[j])} contradicts the months before it (in order: {in_order}; "
-                                   f"table {title!r})")
+                raise TableStopped(at_cell(file, sheet, cell_name(y, j), msg(
+                    "year {year} over {month} contradicts the months before it (in order: {in_order}; table "
+                    "{title!r})", year=stated, month=norm(months[j]), in_order=in_order, title=title)))
             if stated is None and in_order is not None and in_order != year:
                 inferred.append(cell_name(y + 1, j))
             year = stated if stated is not None else in_order
             month = m
         elif stated is not None:
-            raise TableStopped(f"file {file}, sheet {sheet!r}, cell {cell_name(y, j)}: year {stated} over no month "
-                               f"(table {title!r})")
+            raise TableStopped(at_cell(file, sheet, cell_name(y, j), msg(
+                "year {year} over no month (table {title!r})", year=stated, title=title)))
         if _empty(halves[j]):
             continue
         half = HALVES.get(norm(halves[j]).lower())
         if half is None or year is None or month is None:
-            raise TableStopped(f"file {file}, sheet {sheet!r}, cell {cell_name(y + 2, j)}: {halves[j]!r} under "
-                               f"no known year and month, or not 'mid'/'end' (table {title!r})")
+            raise TableStopped(at_cell(file, sheet, cell_name(y + 2, j), msg(
+                "{value!r} under no known year and month, or not 'mid'/'end' (table {title!r})", value=halves[j],
+                title=title)))
         out[j] = (dt.date(year, month, 1), half, f"{dt.date(year, month, 1):%B %Y} {half}")
     return out, inferred
 
@@ -119,23 +122,24 @@ def _read_one(rows, t: int, end: int, spec: IclosSpec, title: str, file: str, sh
     y = next((i for i in range(t + 1, min(t + 1 + HEADER_SEARCH_ROWS, end - 2))
               if isinstance(rows[i][0], str) and _POPULATION.match(norm(rows[i][0]))), None)
     if y is None:
-        raise TableStopped(f"file {file}, sheet {sheet!r}, table {title!r} at {cell_name(t, 0)}: no 'Population' "
-                           f"header row within {HEADER_SEARCH_ROWS} rows")
+        raise TableStopped(msg("file {file}, sheet {sheet!r}, table {title!r} at {cell}: no 'Population' header row "
+                               "within {n} rows", file=file, sheet=sheet, title=title, cell=cell_name(t, 0),
+                               n=HEADER_SEARCH_ROWS))
     columns, inferred = _columns(rows, y, file, sheet, title)
     values, group = [], None
     for i in range(y + 3, end):
         row = rows[i]
         if _empty(row[0]):
             if any(not _empty(c) for c in row[1:]):
-                raise TableStopped(f"file {file}, sheet {sheet!r}, row {i + 1}: values without a row label "
-                                   f"(table {title!r})")
+                raise TableStopped(msg("file {file}, sheet {sheet!r}, row {row}: values without a row label (table "
+                                       "{title!r})", file=file, sheet=sheet, row=i + 1, title=title))
             continue
         label = norm(row[0])
         numbers = [j for j in columns if isinstance(row[j], (int, float)) and not isinstance(row[j], bool)]
         stray = [j for j in range(1, len(row)) if j not in columns and not _empty(row[j])]
         if stray:
-            raise TableStopped(f"file {file}, sheet {sheet!r}, cell {cell_name(i, stray[0])}: {row[stray[0]]!r} "
-                               f"under no month and mid/end header (table {title!r})")
+            raise TableStopped(at_cell(file, sheet, cell_name(i, stray[0]), msg(
+                "{value!r} under no month and mid/end header (table {title!r})", value=row[stray[0]], title=title)))
         if not numbers and all(_empty(row[j]) for j in columns):
             group = label  # a population heading of the detainees table
             continue
@@ -144,10 +148,11 @@ def _read_one(rows, t: int, end: int, spec: IclosSpec, title: str, file: str, sh
             if j in numbers:
                 values.append((group, label, column_label, float(c), i + 1, cell_name(i, j), month, half))
             elif not _empty(c) and norm(c) not in no_value_marks():
-                raise TableStopped(f"file {file}, sheet {sheet!r}, cell {cell_name(i, j)}: {c!r} is not a number "
-                                   f"(table {title!r}, column {column_label!r})")
-    message = (f"no year cell over the months starting at {', '.join(inferred)}: year taken as the previous one "
-               "plus one (months run in order)") if inferred else None
+                raise TableStopped(at_cell(file, sheet, cell_name(i, j), msg(
+                    "{value!r} is not a number (table {title!r}, column {column!r})", value=c, title=title,
+                    column=column_label)))
+    message = msg("no year cell over the months starting at {cells}: year taken as the previous one plus one "
+                  "(months run in order)", cells=", ".join(inferred)) if inferred else None
     return IclosTable(spec, title, t, values, message)
 
 

@@ -21,6 +21,7 @@ import polars as pl
 from python_calamine import CalamineError, CalamineWorkbook
 
 from icemonitor.errors import InputError
+from icemonitor.messages import Message, msg, to_json
 from icemonitor.readers import SourceFile
 from icemonitor.readers._xlsx import open_workbook, sheet_rows
 
@@ -267,7 +268,17 @@ def find_tables(sheet: str, rows: list[list[object]]) -> list[Found]:
 
 
 class TableStopped(Exception):
-    """A value cell holds something that is not a number: the table is not read."""
+    """A value cell holds something that is not a number: the table is not read. `message` says why (a display
+    message, kept by the warehouse for pages in other languages); str() is its English text."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def at_cell(file: str, sheet: str, cell: str, what: Message) -> Message:
+    """'file F, sheet 'S', cell C: what' (why a table stopped, where)."""
+    return msg("file {file}, sheet {sheet!r}, cell {cell}: {what}", file=file, sheet=sheet, cell=cell, what=what)
 
 
 @dataclass
@@ -344,10 +355,9 @@ def _merged_header(rows: list[list[object]], h: int, f: Found, header: list[str]
         span = [k for k in range(c0, min(c1, f.end - 1) + 1)]
         with_numbers = [k for k in span if any(_number(_get(rows, i, k)) for i in data)]
         if len(with_numbers) > 1:
-            raise TableStopped(
-                f"file {file}, sheet {f.sheet!r}, cell {cell_name(h, c0)}: header {header[c0 - f.j]!r} is merged over "
-                f"{cell_name(h, c0)}:{cell_name(h, c1)}, whose columns each hold numbers (table {f.title!r})"
-            )
+            raise TableStopped(at_cell(file, f.sheet, cell_name(h, c0), msg(
+                "header {header!r} is merged over {cells}, whose columns each hold numbers (table {title!r})",
+                header=header[c0 - f.j], cells=f"{cell_name(h, c0)}:{cell_name(h, c1)}", title=f.title)))
         for k in with_numbers:
             out[k - f.j] = header[c0 - f.j]
         for k in span:
@@ -400,10 +410,9 @@ def read_table(rows: list[list[object]], f: Found, file: str, merged: Merged = (
                 row_group = group
         for k in unlabelled:
             if _number(row[k]):
-                raise TableStopped(
-                    f"file {file}, sheet {f.sheet!r}, cell {cell_name(i, k)}: a number under no column header "
-                    f"(table {f.title!r}; header row {h + 1}: a merged, moved or missing header cell)"
-                )
+                raise TableStopped(at_cell(file, f.sheet, cell_name(i, k), msg(
+                    "a number under no column header (table {title!r}; header row {row}: a merged, moved or missing "
+                    "header cell)", title=f.title, row=h + 1)))
         for k in value_cols:
             c = row[k]
             kind = type(c)
@@ -415,10 +424,9 @@ def read_table(rows: list[list[object]], f: Found, file: str, merged: Merged = (
             if kind is str and norm(c) in no_value_marks():
                 marks.append(cell_name(i, k))
                 continue
-            raise TableStopped(
-                f"file {file}, sheet {f.sheet!r}, cell {cell_name(i, k)}: {c!r} is not a number "
-                f"(table {f.title!r}, column {header[k - f.j]!r})"
-            )
+            raise TableStopped(at_cell(file, f.sheet, cell_name(i, k), msg(
+                "{value!r} is not a number (table {title!r}, column {column!r})", value=c, title=f.title,
+                column=header[k - f.j])))
     return TableRead(values, attributes, marks)
 
 
@@ -471,18 +479,18 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
             continue
         if role not in READ_ROLES:
             if role is None:
-                tables.append(_table_row(sheet, None, None, None, "sheet_not_read", "no rule reads this sheet"))
+                tables.append(_table_row(sheet, None, None, None, "sheet_not_read", msg("no rule reads this sheet")))
             continue
         rows, merged = _sheet(wb, sheet, file)
         sheet_fy = fiscal_year_of(sheet) or posting_fy
         sheet_stated = _sheet_source_date(rows)
         found = find_tables(sheet, rows)
         if not found:
-            tables.append(_table_row(sheet, None, None, None, "stopped", "no known table title in this sheet"))
+            tables.append(_table_row(sheet, None, None, None, "stopped", msg("no known table title in this sheet")))
         for f in found:
             if f.spec is None:
-                tables.append(_table_row(sheet, f, None, None, "unknown_title",
-                                         f"title not in detention_tables.csv at cell {cell_name(f.i, f.j)}"))
+                tables.append(_table_row(sheet, f, None, None, "unknown_title", msg(
+                    "title not in detention_tables.csv at cell {cell}", cell=cell_name(f.i, f.j))))
                 continue
             fy = fiscal_year_of(f.title) or sheet_fy
             as_of = sheet_stated if f.spec.topic == "facilities" else stated.get(f.spec.topic)
@@ -491,11 +499,12 @@ def read(source: SourceFile) -> dict[str, pl.DataFrame]:
                 if f.spec.topic == "note":
                     as_of = note_date(rows, f)
             except TableStopped as stop:
-                tables.append(_table_row(sheet, f, fy, as_of, "stopped", str(stop)))
+                tables.append(_table_row(sheet, f, fy, as_of, "stopped", stop.message))
                 continue
             _add_values(columns, got.values, f, sheet, fy, as_of)
             facilities.extend({**a, "source_sheet": sheet, "stated_as_of": as_of} for a in got.attributes)
-            note = f"no figure shown in {', '.join(got.no_value_cells)}" if got.no_value_cells else None
+            note = (msg("no figure shown in {cells}", cells=", ".join(got.no_value_cells)) if got.no_value_cells
+                    else None)
             tables.append(_table_row(sheet, f, fy, as_of, "read", note, got.values))
     return {
         "detention_values": _columns_frame(columns, source, VALUE_COLUMNS),
@@ -538,7 +547,7 @@ def tables_by_title(rows: list[list[object]], spec_of, read_one, key_of) -> list
         try:
             out.append(read_one(rows, t, end, spec, title))
         except TableStopped as stop:
-            out.append((title, key_of(spec), t, str(stop)))
+            out.append((title, key_of(spec), t, stop.message))
     return out
 
 
@@ -553,7 +562,8 @@ def _add_own_layout(columns: dict[str, list], tables: list[dict], role: str, row
     sheet (one column per month), read by their own modules, added to the long table."""
     found = OWN_LAYOUTS[role](rows, file, sheet)
     if not found:
-        tables.append(_table_row(sheet, None, None, None, "stopped", f"no known {role} table title in this sheet"))
+        tables.append(_table_row(sheet, None, None, None, "stopped",
+                                 msg("no known {role} table title in this sheet", role=role)))
     for t in found:
         if isinstance(t, tuple):
             title, key, i, message = t
@@ -618,7 +628,7 @@ def _sheet_source_date(rows: list[list[object]]) -> dt.date | None:
 
 
 TABLE_COLUMNS = ["table_key", "table_title", "title_cell", "fiscal_year", "stated_as_of", "status", "message",
-                 "n_values", "content_sha256"]
+                 "message_json", "n_values", "content_sha256"]
 
 
 def content_digest(values: list[tuple]) -> str:
@@ -627,11 +637,14 @@ def content_digest(values: list[tuple]) -> str:
     return hashlib.sha256(repr([v[:4] for v in values]).encode()).hexdigest()
 
 
-def _table_row(sheet, f: Found | None, fy, as_of, status, message, values: list[tuple] | None = None) -> dict:
+def _table_row(sheet, f: Found | None, fy, as_of, status, message: Message | None,
+               values: list[tuple] | None = None) -> dict:
+    """One row of detention_tables; `message` as English text and as its message (JSON) for other languages."""
     return {
         "source_sheet": sheet, "table_key": f.spec.key if f and f.spec else None, "table_title": f.title if f else None,
         "title_cell": cell_name(f.i, f.j) if f else None, "fiscal_year": fy, "stated_as_of": as_of,
-        "status": status, "message": message, "n_values": len(values or []),
+        "status": status, "message": None if message is None else str(message),
+        "message_json": None if message is None else to_json(message), "n_values": len(values or []),
         "content_sha256": content_digest(values) if values else None,
     }
 

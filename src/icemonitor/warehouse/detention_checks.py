@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from icemonitor.messages import Message, msg
+from icemonitor.messages import Message, from_json, msg
 
 from icemonitor.warehouse.detention_bond_panel import bond_undated
 from icemonitor.warehouse.detention_iclos_panel import iclos_undated
@@ -131,12 +131,16 @@ def revised_values(values: pl.DataFrame) -> list[dict]:
 
 
 def table_problems(tables: pl.DataFrame) -> list[dict]:
-    """Tables the reader stopped, and titles it does not know."""
+    """Tables the reader stopped, and titles it does not know, with the reader's reason (its message)."""
     bad = tables.filter(pl.col("status").is_in(["stopped", "unknown_title"]))
-    return [_row(r, "table_stopped" if r["status"] == "stopped" else "unknown_title", True,
-                 msg("{detail}", detail=r["message"]) if r["status"] == "stopped"
-                 else msg("{detail}: {title!r}", detail=r["message"], title=r["table_title"]),
-                 sheet=r["source_sheet"], table=r["table_key"]) for r in bad.to_dicts()]
+    out = []
+    for r in bad.to_dicts():
+        detail = from_json(r["message_json"]) if r.get("message_json") else msg("{detail}", detail=r["message"])
+        out.append(_row(r, "table_stopped" if r["status"] == "stopped" else "unknown_title", True,
+                        detail if r["status"] == "stopped" else
+                        msg("{detail}: {title!r}", detail=detail, title=r["table_title"]),
+                        sheet=r["source_sheet"], table=r["table_key"]))
+    return out
 
 
 def exclusions(postings: pl.DataFrame, tables: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:

@@ -15,12 +15,11 @@ Semiannual table where an earlier posting reported a number for the same fiscal 
 
 from __future__ import annotations
 
-import json
 import re
 
 import polars as pl
 
-from icemonitor.messages import Message, msg
+from icemonitor.messages import Message, msg, to_json
 
 ATD_TABLES = {"atd_by_technology": "by_technology", "atd_by_status": "by_status",
               "atd_by_aor_technology": "by_aor_technology"}
@@ -47,8 +46,7 @@ def _category_ok(table: str) -> pl.Expr:
 
 def evidence_columns(evidence: Message) -> dict:
     """The evidence as English text and as its message (id and parameters, JSON) for pages in other languages."""
-    return {"evidence": str(evidence),
-            "evidence_message": json.dumps({"msgid": evidence.msgid, "params": evidence.params}, default=str)}
+    return {"evidence": str(evidence), "evidence_message": to_json(evidence)}
 
 
 def atd_label_problems(values: pl.DataFrame) -> list[dict]:

@@ -19,7 +19,7 @@ from icemonitor import client_address
 from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
 from icemonitor.analysis.holdings import catalog_releases
-from icemonitor.messages import Message
+from icemonitor.messages import Message, msg
 from icemonitor.web import (
     analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
     place_pages, place_search, sweep_pages,
@@ -32,6 +32,12 @@ from icemonitor.web.middleware import WebMiddleware
 from icemonitor.query.filters import Filters, ParamError
 
 Ref = Callable[[str], Path]
+BUSY = msg("the server is busy checking other claims; try again shortly")
+
+
+def json_language(request: Request) -> str:
+    """The language of a JSON error: the `lang` parameter, else Accept-Language (i18n.api_language)."""
+    return i18n.api_language(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def _package_dir(name: str) -> Path:
@@ -185,8 +191,9 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
     @app.exception_handler(ParamError)
     async def param_error(request: Request, exc: ParamError):
         if request.url.path.startswith("/api/"):
+            text = i18n.analysis_text(json_language(request), exc.message)
             return JSONResponse(status_code=422, content={"detail": [
-                {"loc": ["body" if exc.param == "claims" else "query", exc.param], "msg": exc.message, "type": "value_error",
+                {"loc": ["body" if exc.param == "claims" else "query", exc.param], "msg": text, "type": "value_error",
                  "input": None if exc.value is None else str(exc.value)}]})
         return pages.error_page(request, 422, "error.param", param=exc.param, message=exc.message)
 
@@ -198,9 +205,11 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
         if param not in asked and "place" in asked:  # e.g. the places module's own field names (fips5)
             param = "place"
         message = str(exc.args[0]) if exc.args else str(exc)
-        if isinstance(exc.message, Message) and pages.Page(request).lang != "en":
-            message = exc.message  # its translation (the English text keeps the field and value)
-        if request.url.path.startswith("/api/"):
+        api = request.url.path.startswith("/api/")
+        lang = json_language(request) if api else pages.Page(request).lang
+        if isinstance(exc.message, Message) and lang != "en":
+            message = exc.message.render(lang)  # its translation (the English text keeps the field and value)
+        if api:
             where = "body" if request.method == "POST" else "query"
             return JSONResponse(status_code=422, content={"detail": [
                 {"loc": [where, param], "msg": message, "type": "value_error",
@@ -209,14 +218,20 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
 
     @app.exception_handler(analyses.Busy)
     async def busy(request: Request, exc: analyses.Busy):
-        """Every claim-check slot is taken: try again shortly."""
+        """Every claim-check slot is taken: try again shortly (in the request's language)."""
+        if not request.url.path.startswith("/api/"):
+            page = pages.error_page(request, 503, "error.busy")
+            page.headers["Retry-After"] = "10"
+            return page
         return JSONResponse(status_code=503, headers={"Retry-After": "10"},
-                            content={"detail": "the server is busy checking other claims; try again shortly"})
+                            content={"detail": BUSY.render(json_language(request))})
 
     @app.exception_handler(FileNotFoundError)
     async def no_warehouse(request: Request, exc: FileNotFoundError):
         if request.url.path.startswith("/api/"):
-            return JSONResponse(status_code=503, content={"detail": f"no warehouse at {request.app.state.warehouse.path}"})
+            text = msg("no warehouse at {path}; build it with the icemonitor build command",
+                       path=str(request.app.state.warehouse.path))
+            return JSONResponse(status_code=503, content={"detail": text.render(json_language(request))})
         return pages.error_page(request, 503, "error.no_warehouse", path=str(request.app.state.warehouse.path))
 
     @app.get("/geo/counties.topojson", include_in_schema=False)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from icemonitor.analysis import detention
 from icemonitor.analysis.common import has_table
+from icemonitor.messages import formats
 from icemonitor.web import api_detention, charts, i18n
 from icemonitor.web.pages import Page
 
@@ -112,21 +113,22 @@ def facility_map(points: list[dict], t, topo_url: str, day: str) -> dict:  # noq
     return spec
 
 
-def answer(t, number, now, held) -> str | None:  # noqa: ANN001 - translator, formatter, results
+def answer(t, number, now, held, day=str) -> str | None:  # noqa: ANN001 - translator, formatters, results
     """One or two plain sentences from the page's own figures: ICE's latest count with the share with no
-    conviction and no pending charge, and the records' count of people held on their last day."""
+    conviction and no pending charge, and the records' count of people held on their last day (`day` says a date
+    in the page's language)."""
     parts = []
     if now is not None and now.figures and now.extra["total"]:
         no_record = next((f["people"] for f in now.figures if f["agency"] == "total"
                           and f["criminality"] == "other_immigration_violator"), None)
         key = "detention.answer_now" if no_record is not None else "detention.answer_now_total"
-        parts.append(t(key, total=number(now.extra["total"]), date=now.extra["as_of"], none=number(no_record),
+        parts.append(t(key, total=number(now.extra["total"]), date=day(now.extra["as_of"]), none=number(no_record),
                        pct=number(100 * (now.extra["share_no_conviction_no_pending_charge"] or 0), 0)))
     if held is not None and held.figures:
         people = sum(f["held_during_day"] for f in held.figures)
         n = sum(1 for f in held.figures if f["held_during_day"])
         parts.append(t("detention.answer_records", people=number(people), facilities=number(n),
-                       date=held.parameters["date"]))
+                       date=day(held.parameters["date"])))
     return " ".join(parts) or None
 
 
@@ -183,5 +185,7 @@ def detention_page(request: Request) -> HTMLResponse:
     return page.render(
         "detention.html", now=now, changes=changes, biggest=biggest, unlisted=unlisted,
         adp_spec=agency_lines(adp, t, t("detention.adp_title"), t("detention.adp_axis")) if adp else None,
-        map_spec=facility_map(points, t, topo, day) if points and topo else None, off_map=off_map,
-        answer=answer(t, lambda v, d=0: i18n.number(page.lang, v, d), now, every), **common)
+        map_spec=facility_map(points, t, topo, formats.day(day, page.lang)) if points and topo else None,
+        off_map=off_map,
+        answer=answer(t, lambda v, d=0: i18n.number(page.lang, v, d), now, every,
+                      lambda v: formats.day(v, page.lang)), **common)

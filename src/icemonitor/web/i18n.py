@@ -47,6 +47,12 @@ def pick_language(query: str | None, cookie: str | None, accept: str | None) -> 
     return DEFAULT
 
 
+def api_language(query: str | None, accept: str | None) -> str:
+    """The language of the JSON API's texts (its error messages): ?lang=, else Accept-Language, else English (no
+    cookie: a program's request names its language itself)."""
+    return pick_language(query, None, accept)
+
+
 def number(lang: str, value: float | int | None, digits: int = 0) -> str:
     """Numbers with thousands separators, one format per language (messages/formats.py: 1,234.5 in both)."""
     from icemonitor.messages import formats
