@@ -477,7 +477,7 @@ def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], w
     tot_before = sum(r[2] for r in rows) or 1
     parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * sweep["expected"], 1),
               "excess": round(r[1] - r[2] / tot_before * sweep["expected"], 1)} for r in rows]
-    parts.sort(key=lambda x: -x["excess"])
+    parts.sort(key=lambda x: (-x["excess"], -x["observed"], str(x["part"])))  # ties by name: the same on every run
     src, wt = weighed("method_class criminality_field criminality")
     mix = con.execute(
         f"SELECT coalesce(method_class, 'not recorded'), sum({wt}) FROM {src} WHERE {w.sql()} "
