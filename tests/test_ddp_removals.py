@@ -30,15 +30,16 @@ JULY = ["Departed Date", "Port of Departure", "Departure Country", "Docket AOR",
         "Latest Person Apprehension Date", "Final Order Yes No", "Final Order Date", "Final Charge Code",
         "Final Charge Section Code", "Prior Deport Yes No", "Latest Person Departed Date", "Alien File Number",
         "EID Case ID", "EID Subject ID", "Unique Identifier"]
-# March 2026 (FOIA 2026-ICLI-00005): the 2026 removals columns of ian-nason/ice-database DICTIONARY.md, as titles
-MARCH = ["Departed Date", "Port of Departure", "Departure Country", "Case AOR", "State", "County", "Case Status",
-         "Case Category", "Final Order Yes No", "Final Order Date", "Gender", "Birth Country", "Citizenship Country",
-         "Birth Year", "Entry Status", "Entry Date", "MSC Charge", "MSC Charge Date", "MSC Charge Code",
-         "MSC Conviction Date", "MSC Criminal Charge Status", "Case Threat Level", "Processing Disposition",
-         "Known Terrorist Yes No", "Suspected Gang Yes No", "Case Criminality", "Aggravated Felon Yes No",
-         "Final Program", "Final Program Code", "Arresting Agency", "TOA Case Category",
-         "Latest Apprehension Final Program", "Latest Arresting Agency", "Latest Apprehension Date",
-         "Final Charge Code", "Final Charge Section", "Prior Deport Yes No", "Anonymized Identifier"]
+# March 2026 (FOIA 2026-ICLI-00005): the 39 titles, in order, of DDP's reader of these workbooks (deportationdata/ice,
+# branch cpang, code/removals-latest.R at 2875c3c, col_types: readxl takes exactly one type per column)
+MARCH = ["Departed Date", "Port of Departure", "Departure Country", "Case AOR", "State", "County", "Case Status", "Gender",
+         "Birth Country", "Citizenship Country", "Birth Date", "Birth Year", "Entry Date", "Entry Status",
+         "Known Terrorist Yes No", "Suspected Gang Yes No", "MSC Charge", "MSC Charge Date", "MSC Criminal Charge Status",
+         "MSC Charge Code", "MSC Conviction Date", "Case Criminality", "Case Threat Level", "Aggravated Felon Yes No",
+         "Processing Disposition", "Case Category", "Final Program", "Final Program Code", "Arresting Agency",
+         "TOA Case Category", "Latest Apprehension Final Program", "Latest Arresting Agency", "Latest Apprehension Date",
+         "Final Order Yes No", "Final Order Date", "Final Charge Code", "Final Charge Section", "Prior Deport Yes No",
+         "Anonymized Identifier"]
 # DDP's 2012-2023 removals Feather (code/removals-2012-2023.R: janitor names of the FY2012-2023 titles, file/sheet/row)
 LINKED = ["departure_date", "port_of_departure", "departure_country", "case_status", "case_category",
           "final_order_yes_no", "final_order_date", "case_id", "gender", "birth_country", "citizenship_country",
