@@ -159,6 +159,23 @@ def test_later_release_supersedes_for_the_days_both_cover(wh):
     assert rows == {"ddp-ice-2025-07": 0, "ddp-ice-2026-03": 4, "ddp-ice-2012-2023": 2}
 
 
+def test_october_2025_removals_supersede_july_and_carry_ddps_warning(tmp_path):
+    """The 15 Oct 2025 release (its removals taken to have the July titles) counts instead of the late-July one for the
+    days both cover, and every figure drawn from it shows DDP's warning."""
+    july = write_xlsx(tmp_path / "july.xlsx", {"Removals": TITLE + [JULY] + [_row(JULY, i, D(2025, 6, 1 + i)) for i in range(3)]})
+    october = write_xlsx(tmp_path / "8sf3s6hqfdcko9hngnl7mg6dabt0boy8.xlsx",
+                         {"Removals": TITLE + [JULY] + [_row(JULY, i, D(2025, 6, 1 + i)) for i in range(5)]})
+    build([BuildSource("ddp-ice-2025-07", july.name, july, "ddp_ice", None, {"table": "removals"}),
+           BuildSource("ddp-ice-2025-10", october.name, october, "ddp_ice", None, {"table": "removals"})],
+          tmp_path / "wh.duckdb")
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        rows = dict(con.execute("SELECT release_id, count(*) FILTER (WHERE counted) FROM removals GROUP BY 1").fetchall())
+        assert rows == {"ddp-ice-2025-07": 0, "ddp-ice-2025-10": 5}
+        r = summary(con, table="removals", by="criminality", date_from="2025-06-01", date_to="2025-06-30")
+    assert sum(f["events"] for f in r.figures) == 5 and r.releases == ["ddp-ice-2025-10"]
+    assert any("ddp-ice-2025-10" in c and "significant errors" in c for c in r.caveats)
+
+
 def test_removals_figures_show_the_documented_problem(wh):
     r = summary(wh, table="removals", by="criminality", date_from="2025-06-01", date_to="2025-06-30")
     got = {f["criminality"].split(" [")[0]: f["events"] for f in r.figures}
