@@ -55,3 +55,27 @@ def test_march_2026_detainers_with_and_without_birth_date(tmp_path):
     coded = encode(frame, table("detainers"))
     assert coded["criminality"].to_list() == ["convicted", "pending_charges", "no_record", "convicted", "pending_charges"]
     assert set(coded["state"]) == {"TX"} and set(coded["aor"]) == {"HOU"}
+
+
+# DDP's draft reader of the March 2026 Encounters files (deportationdata/ice pull request #9 head 58c2642,
+# code/encounters-latest.R): 23 titles, ICE's "Citizenship County" (sic)
+ENCOUNTERS = ["Event Date", "Event Type", "Event Landmark", "Operation", "Encounter Threat Level", "Responsible AOR",
+              "Responsible Site", "Lead Event Type", "Lead Source", "Final Program", "Arresting Agency",
+              "Encounter Criminality", "Processing Disposition", "Case Status", "Case Category", "Departed Date",
+              "Departure Country", "Final Order Yes No", "Final Order Date", "Birth Year", "Citizenship County", "Gender",
+              "Anonymized Identifier"]
+
+
+def test_march_2026_encounters(tmp_path):
+    values = {"Event Date": dt.datetime(2026, 1, 5, 9, 30), "Event Landmark": "HARRIS COUNTY JAIL",
+              "Operation": "ICE Wall FY26", "Responsible AOR": "Houston Area of Responsibility",
+              "Encounter Criminality": "2 Pending Criminal Charges", "Citizenship County": "HONDURAS", "Gender": "Female",
+              "Anonymized Identifier": "c" * 40}
+    path = write_xlsx(tmp_path / "2026-ICLI-00005_Encounters_FY23..FY26_20260311_Redacted.xlsx",
+                      {"FY26": TITLE + [ENCOUNTERS] + [[values.get(c) for c in ENCOUNTERS]] * 2})
+    frame = read(SourceFile(path, path.name, "ddp-ice-2026-03", "ddp_ice", {"table": "encounters"}))["encounters"]
+    assert frame.height == 2 and frame["event_date"].to_list() == [dt.date(2026, 1, 5)] * 2
+    assert frame["citizenship"].to_list() == ["HONDURAS"] * 2 and frame["person_id"].to_list() == ["c" * 40] * 2
+    coded = encode(frame, table("encounters"))
+    assert set(coded["operation"]) == {"ICE Wall FY26"} and set(coded["aor"]) == {"HOU"}
+    assert set(coded["criminality"]) == {"pending_charges"} and set(coded["landmark"]) == {"HARRIS COUNTY JAIL"}
