@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.feather as feather
 
-# code/detentions-2012-2023.R col_types, janitor names (as tests/test_ddp_linked_set.py)
+# code/detentions-2012-2023.R col_types, janitor names
 DETENTIONS = ["detention_id", "case_id", "subject_id", "stay_book_in_date", "detention_book_in_date", "detention_facility",
               "detention_facility_code", "detention_book_out_date", "detention_release_reason", "stay_book_out_date",
               "stay_release_reason", "religion", "marital", "gender", "birth_date", "ethnicity", "alien_file_number",
@@ -26,7 +26,7 @@ NAME = "ice-detentions-2012-2023.feather"
 
 
 def detentions_frame(rows: int) -> pl.DataFrame:
-    """`rows` stints, computed (not random): dates from Oct 2011, 400 facilities, 40-hex person identifiers."""
+    """`rows` stints, computed (not random): dates from Oct 2011, 400 facilities, 40-character person identifiers."""
     i = pl.int_range(0, rows, dtype=pl.Int64)
     start = pl.lit(dt.date(2011, 10, 1)) + pl.duration(days=i % 4000)
     filled = {
