@@ -32,7 +32,11 @@ LFS = {
 }
 BOX_IDS = ("8o9t933aq750z7eblcch11z7twexjbn5", "k699orsf5wm8i9ehr1x4foownlj5zuyn", "c6tfgtq90er5df898vaq912okchn9o66",
            "tp02l4356coo3vzjbbksk51olobzis73", "hrofkgyefmmvki95f487rpk1wigcefd5")
-DDP_RELEASES = ("ddp-ice-2012-2023", "ddp-ice-2025-07", "ddp-ice-2026-03", "ddp-ice-processed-latest")
+DDP_RELEASES = ("ddp-ice-2012-2023", "ddp-ice-2025-07", "ddp-ice-2025-10", "ddp-ice-2026-03", "ddp-ice-processed-latest")
+# the 15 Oct 2025 release: DDP code/*-latest.R at 23b8c3f (arrests, detainers, detentions) and the removals link of DDP's
+# news post of 17 Feb 2026; no address of its encounters workbook was found
+OCTOBER_BOX = {"tvdx5ulcg4hj3ul91qhggs3yxcdjdcib": "arrests", "w3di8ek30zco6b4dzggpi3sl6hyp19oe": "detainers",
+               "l55xu3n0r7xnovjrc5ak1fksan2dsj70": "detention_stints", "8sf3s6hqfdcko9hngnl7mg6dabt0boy8": "removals"}
 
 
 def test_every_ddp_file_is_catalogued_with_its_address_and_checksum():
@@ -56,6 +60,22 @@ def test_every_ddp_file_is_catalogued_with_its_address_and_checksum():
     assert catalog.release("ddp-ice-2012-2023").foia_request == "2023-ICFO-42034"
     assert catalog.release("ddp-ice-2025-07").foia_request.startswith("2025-ICLI-00019")
     assert all(catalog.release(r).fetch == "on_request" for r in DDP_RELEASES)
+
+
+def test_october_2025_release_is_catalogued_with_its_box_addresses_and_documented_problems():
+    from icemonitor.catalog.problems import problems_for
+
+    october = load_catalog().release("ddp-ice-2025-10")
+    assert october.foia_request == "2025-ICLI-00019 / 2024-ICFO-39357" and october.fetch == "on_request"
+    assert (str(october.coverage.from_), str(october.coverage.to)) == ("2023-09-01", "2025-10-15")
+    assert october.origin.commit == "23b8c3fee1285827cae3842eac874ac8c3adf243"
+    assert {f.name: f.options["table"] for f in october.files} == {f"{b}.xlsx": t for b, t in OCTOBER_BOX.items()}
+    for f in october.files:
+        assert f.url == f"https://ucla.box.com/shared/static/{f.name}" and f.pinned_at_first_fetch and f.reader == "ddp_ice"
+    assert "encounters" not in {f.options["table"] for f in october.files} and "not catalogued" in october.notes
+    [removals] = problems_for("removals", ["ddp-ice-2025-10"])
+    assert removals.catalogued and "significant errors" in removals.problem_en
+    assert "2026-02-17-update-ICE-removals" in removals.source
 
 
 def test_releases_absent_from_the_mirror_are_left_out_and_named(tmp_path):

@@ -20,14 +20,13 @@ from xlsx_support import write_xlsx
 # ICE's 23 columns of the late-July 2025 release, as in the North Carolina file's header (SOURCE.md)
 JULY = (ICE_DATA / "nc-ddp-arrests-2023-25" / "nc_ice_arrests_raw_columns.csv").read_text().splitlines()[0].split(",")
 OCTOBER = JULY
-# March 2026 (FOIA 2026-ICLI-00005): ian-nason/ice-database DICTIONARY.md and issue #12 (State, County, Apprehension Type,
-# Operation, TOA Current Duty Site)
-MARCH = ["Apprehension Date", "State", "County", "TOA Current Duty AOR", "TOA Current Duty Site",
-         "Apprehension Final Program", "Arresting Agency", "Apprehension Method", "Apprehension Type", "Operation",
-         "Apprehension Criminality", "Case Criminality", "Case Threat Level", "Case Status", "Case Category",
-         "Departed Date", "Departure Country", "Final Order Yes No", "Final Order Date", "Birth Year",
-         "Citizenship Country", "Gender", "Apprehension Site Landmark", "Alien File Number", "EID Case ID",
-         "EID Subject ID", "Arrest Created By", "Unique Identifier"]
+# March 2026 (FOIA 2026-ICLI-00005): the 25 titles, in order, of DDP's reader of these workbooks (deportationdata/ice
+# code/arrests-latest.R at 71fb6ae, col_types: readxl takes exactly one type per column)
+MARCH = ["Apprehension Date", "Apprehension Type", "State", "County", "TOA Current Duty AOR", "Apprehension Final Program",
+         "Arresting Agency", "Apprehension Method", "Apprehension Criminality", "Case Status", "Case Category",
+         "Departure Country", "Final Order Yes No", "Birth Date", "Birth Year", "Citizenship Country", "Gender",
+         "Departed Date", "Final Order Date", "Apprehension Site Landmark", "Operation", "TOA Current Duty Site",
+         "Case Criminality", "Case Threat Level", "Anonymized Identifier"]
 AUGUST = [("Event Landmark" if c == "Apprehension Site Landmark" else c) for c in MARCH]
 REDACTED = "(b)(6), (b)(7)(C)"
 
@@ -40,7 +39,7 @@ def _value(col: str, i: int) -> object:
         "Apprehension Type": ["Targeted", "Collateral"][i % 2], "Operation": ["ICE Wall FY26", "(B)(7)(E)"][i % 2],
         "Apprehension Criminality": "2 Pending Criminal Charges", "Apprehension Site Landmark": "HARRIS COUNTY JAIL",
         "Event Landmark": "HARRIS COUNTY JAIL", "Citizenship Country": "MEXICO", "Gender": "Male",
-        "Unique Identifier": f"{i:040x}", "Birth Year": 1990, "Case Threat Level": 3,
+        "Unique Identifier": f"{i:040x}", "Anonymized Identifier": f"{i:040x}", "Birth Year": 1990, "Case Threat Level": 3,
         "Departed Date": dt.datetime(2025, 9, 1), "Final Order Date": dt.datetime(2025, 8, 20),
     }
     if col in values:
@@ -80,6 +79,7 @@ def test_2026_layouts_type_operation_state_county(tmp_path, layout, columns):
     assert frame.height == 5 and frame["source_sheet"].unique(maintain_order=True).to_list() == ["FY23-24", "FY25", "FY26"]
     assert set(frame["state"]) == {"TX"} and set(frame["county_raw"]) == {"HARRIS"}
     assert set(frame["landmark"]) == {"HARRIS COUNTY JAIL"}  # Event Landmark in the Aug 2026 layout
+    assert frame["person_id"][4] == f"{4:040x}"  # Anonymized Identifier (March 2026), Unique Identifier (Aug 2026)
     coded = encode(frame, table("arrests"))
     assert coded["apprehension_type"].to_list() == ["targeted", "collateral"] * 2 + ["targeted"]
     assert coded["operation"].to_list() == ["ICE Wall FY26", None, "ICE Wall FY26", None, "ICE Wall FY26"]
@@ -134,6 +134,30 @@ def test_ddp_processed_parquet(tmp_path):
     with pytest.raises(InputError) as err:
         _read(path)
     assert err.value.field == "new_column"
+
+
+def test_ddp_processed_parquet_of_march_2026_renames(tmp_path):
+    """DDP's processed March 2026 arrests (code/arrests-latest.R at 71fb6ae, 'Rename to match Oct 2025 release'):
+    State kept as apprehension_state_original (the recorded state), DDP's duty-site guess apprehension_state_filled_in
+    not taken for it, the identifier renamed unique_identifier, DDP's duplicate-episode columns."""
+    frame = pl.DataFrame({
+        "apprehension_date": [dt.date(2025, 9, 2), dt.date(2025, 9, 3)], "apprehension_type": ["Targeted", None],
+        "apprehension_state_filled_in": ["TEXAS", "FLORIDA"], "apprehension_state_original": ["TEXAS", None],
+        "county": ["HARRIS", None], "apprehension_aor": ["Houston Area of Responsibility"] * 2,
+        "final_program": ["ERO Criminal Alien Program"] * 2, "apprehension_method": ["Custodial Arrest"] * 2,
+        "apprehension_criminality": ["1 Convicted Criminal"] * 2, "toa_current_duty_site": ["ERO - Miami, FL"] * 2,
+        "unique_identifier": ["b" * 40, "c" * 40],
+        "apprehension_date_time": [dt.datetime(2025, 9, 2, 8), dt.datetime(2025, 9, 3, 9)],
+        "duplicate_episode_identifier": [1, 1], "duplicate_episode_first": [True, True],
+        "duplicate_likely": [False, False], "duplicate_drop_row": [False, False],
+        "file_original": ["2026-ICLI-00005_Arrests_FY23..FY26_20260311_Redacted.xlsx"] * 2,
+        "sheet_original": ["FY26"] * 2, "row_original": [8, 9],
+    })
+    path = tmp_path / "arrests-latest.parquet"
+    frame.write_parquet(path)
+    got = _read(path)
+    assert got["state"].to_list() == ["TX", None]  # the recorded state only, never DDP's guess
+    assert got["person_id"].to_list() == ["b" * 40, "c" * 40]
 
 
 def test_unknown_redaction_marker_in_operation_stops(tmp_path):

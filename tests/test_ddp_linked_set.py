@@ -15,6 +15,8 @@ from icemonitor.errors import InputError
 from icemonitor.readers import SourceFile, read
 from icemonitor.warehouse.build import BuildSource, build
 
+from ddp_feather_support import DETENTIONS as DDP_DETENTIONS
+
 RELEASE = "ddp-ice-2012-2023"
 D = dt.datetime
 # code/arrests-2012-2023.R: col_nms, DDP's file/sheet/row and its same-day flag
@@ -26,13 +28,7 @@ ARRESTS = {"file": ["2023-ICFO_42034_Admin Arrests_FY16-12_LESA-STU_FINAL-Redact
            "alien_file_number": ["(b)(6), (b)(7)(C)"] * 3, "unique_identifier": ["a" * 40, "a" * 40, None],
            "dupe_flag_day": [True, True, None]}
 # code/detentions-2012-2023.R col_types, janitor names; dates only
-DETENTIONS = ["detention_id", "case_id", "subject_id", "stay_book_in_date", "detention_book_in_date", "detention_facility",
-              "detention_facility_code", "detention_book_out_date", "detention_release_reason", "stay_book_out_date",
-              "stay_release_reason", "religion", "marital", "gender", "birth_date", "ethnicity", "alien_file_number",
-              "birth_year", "entry_status", "bond_posted_date", "bond_posted_amount", "initial_bond_set_amount",
-              "case_status", "case_category", "final_order_yes_no", "final_order_date", "departed_date",
-              "departure_country", "case_threat_level", "charge", "charge_code", "charge_section_code",
-              "anonymized_identifier", "file", "sheet", "row"]
+DETENTIONS = DDP_DETENTIONS
 # code/rca-2012-2023.R col_types: ICE's titles (DDP writes the frame before janitor), with the sheets' title variants
 RCA = ["RCA_AOR", "RCA_DCO", "A_NUMBER", "SUBJ_ID", "LAST_NAME", "FIRST_NAME", "ALERT_CODE", "ACTIVE_INACTIVE",
        "SUBMISSION_DATE", "STATUS_CODE", "RISK_TO_PUBLIC_SAFETY", "RISK_OF_FLIGHT", "SPECIAL_VULNERABILITY",

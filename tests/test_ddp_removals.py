@@ -30,15 +30,16 @@ JULY = ["Departed Date", "Port of Departure", "Departure Country", "Docket AOR",
         "Latest Person Apprehension Date", "Final Order Yes No", "Final Order Date", "Final Charge Code",
         "Final Charge Section Code", "Prior Deport Yes No", "Latest Person Departed Date", "Alien File Number",
         "EID Case ID", "EID Subject ID", "Unique Identifier"]
-# March 2026 (FOIA 2026-ICLI-00005): the 2026 removals columns of ian-nason/ice-database DICTIONARY.md, as titles
-MARCH = ["Departed Date", "Port of Departure", "Departure Country", "Case AOR", "State", "County", "Case Status",
-         "Case Category", "Final Order Yes No", "Final Order Date", "Gender", "Birth Country", "Citizenship Country",
-         "Birth Year", "Entry Status", "Entry Date", "MSC Charge", "MSC Charge Date", "MSC Charge Code",
-         "MSC Conviction Date", "MSC Criminal Charge Status", "Case Threat Level", "Processing Disposition",
-         "Known Terrorist Yes No", "Suspected Gang Yes No", "Case Criminality", "Aggravated Felon Yes No",
-         "Final Program", "Final Program Code", "Arresting Agency", "TOA Case Category",
-         "Latest Apprehension Final Program", "Latest Arresting Agency", "Latest Apprehension Date",
-         "Final Charge Code", "Final Charge Section", "Prior Deport Yes No", "Anonymized Identifier"]
+# March 2026 (FOIA 2026-ICLI-00005): the 39 titles, in order, of DDP's reader of these workbooks (deportationdata/ice,
+# branch cpang, code/removals-latest.R at 2875c3c, col_types: readxl takes exactly one type per column)
+MARCH = ["Departed Date", "Port of Departure", "Departure Country", "Case AOR", "State", "County", "Case Status", "Gender",
+         "Birth Country", "Citizenship Country", "Birth Date", "Birth Year", "Entry Date", "Entry Status",
+         "Known Terrorist Yes No", "Suspected Gang Yes No", "MSC Charge", "MSC Charge Date", "MSC Criminal Charge Status",
+         "MSC Charge Code", "MSC Conviction Date", "Case Criminality", "Case Threat Level", "Aggravated Felon Yes No",
+         "Processing Disposition", "Case Category", "Final Program", "Final Program Code", "Arresting Agency",
+         "TOA Case Category", "Latest Apprehension Final Program", "Latest Arresting Agency", "Latest Apprehension Date",
+         "Final Order Yes No", "Final Order Date", "Final Charge Code", "Final Charge Section", "Prior Deport Yes No",
+         "Anonymized Identifier"]
 # DDP's 2012-2023 removals Feather (code/removals-2012-2023.R: janitor names of the FY2012-2023 titles, file/sheet/row)
 LINKED = ["departure_date", "port_of_departure", "departure_country", "case_status", "case_category",
           "final_order_yes_no", "final_order_date", "case_id", "gender", "birth_country", "citizenship_country",
@@ -156,6 +157,23 @@ def wh(tmp_path_factory):
 def test_later_release_supersedes_for_the_days_both_cover(wh):
     rows = dict(wh.execute("SELECT release_id, count(*) FILTER (WHERE counted) FROM removals GROUP BY 1").fetchall())
     assert rows == {"ddp-ice-2025-07": 0, "ddp-ice-2026-03": 4, "ddp-ice-2012-2023": 2}
+
+
+def test_october_2025_removals_supersede_july_and_carry_ddps_warning(tmp_path):
+    """The 15 Oct 2025 release (its removals taken to have the July titles) counts instead of the late-July one for the
+    days both cover, and every figure drawn from it shows DDP's warning."""
+    july = write_xlsx(tmp_path / "july.xlsx", {"Removals": TITLE + [JULY] + [_row(JULY, i, D(2025, 6, 1 + i)) for i in range(3)]})
+    october = write_xlsx(tmp_path / "8sf3s6hqfdcko9hngnl7mg6dabt0boy8.xlsx",
+                         {"Removals": TITLE + [JULY] + [_row(JULY, i, D(2025, 6, 1 + i)) for i in range(5)]})
+    build([BuildSource("ddp-ice-2025-07", july.name, july, "ddp_ice", None, {"table": "removals"}),
+           BuildSource("ddp-ice-2025-10", october.name, october, "ddp_ice", None, {"table": "removals"})],
+          tmp_path / "wh.duckdb")
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        rows = dict(con.execute("SELECT release_id, count(*) FILTER (WHERE counted) FROM removals GROUP BY 1").fetchall())
+        assert rows == {"ddp-ice-2025-07": 0, "ddp-ice-2025-10": 5}
+        r = summary(con, table="removals", by="criminality", date_from="2025-06-01", date_to="2025-06-30")
+    assert sum(f["events"] for f in r.figures) == 5 and r.releases == ["ddp-ice-2025-10"]
+    assert any("ddp-ice-2025-10" in c and "significant errors" in c for c in r.caveats)
 
 
 def test_removals_figures_show_the_documented_problem(wh):

@@ -230,32 +230,42 @@ def _read_workbook(source: SourceFile, cmap: ColumnMap) -> pl.DataFrame:
 
 
 def _open_processed(source: SourceFile):  # noqa: ANN202 - a pyarrow reader
-    """The file's record batches: Parquet row groups or the Feather/Arrow file's batches."""
+    """The file's record batches: Parquet row groups, or the Feather/Arrow IPC file's batches read from a memory map
+    (an uncompressed batch is not copied; a compressed one is decompressed one batch at a time)."""
+    import pyarrow as pa
     import pyarrow.ipc
     import pyarrow.parquet as pq
 
     try:
         if source.name.endswith(".parquet"):
             return pq.ParquetFile(Path(source.path))
-        return pyarrow.ipc.open_file(Path(source.path))
+        return pyarrow.ipc.open_file(pa.memory_map(str(source.path), "r"))
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"not a readable {Path(source.name).suffix} file: {exc}", file=source.name) from exc
+
+
+def _arrow_batches(reader, rows: int) -> Iterator:  # noqa: ANN001 - a pyarrow reader
+    """The reader's record batches cut into slices of at most `rows` rows before any conversion: a file written as one
+    huge batch (or a few) never becomes one huge frame."""
+    if hasattr(reader, "iter_batches"):
+        yield from reader.iter_batches(batch_size=rows)
+        return
+    for i in range(reader.num_record_batches):
+        batch = reader.get_batch(i)
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)
+        del batch
 
 
 def _processed_batches(source: SourceFile, rows: int) -> Iterator[pl.DataFrame]:
     """The processed file as frames of at most `rows` rows, in file order."""
     reader = _open_processed(source)
     try:
-        if hasattr(reader, "iter_batches"):
-            batches = reader.iter_batches(batch_size=rows)
-        else:
-            batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
         empty = True
-        for batch in batches:
-            frame = pl.from_arrow(batch)
-            for start in range(0, frame.height, rows):
+        for batch in _arrow_batches(reader, rows):
+            if batch.num_rows:
                 empty = False
-                yield frame.slice(start, rows)
+                yield pl.from_arrow(batch)
         if empty:  # a file without records still has its columns checked
             schema = reader.schema_arrow if hasattr(reader, "schema_arrow") else reader.schema
             yield pl.from_arrow(schema.empty_table())
