@@ -15,7 +15,7 @@ from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
 from icemonitor.query.coverage import Coverage, coverage
 from icemonitor.query.filters import GROUP_BY, Columns, Filters, check_by, check_filters
-from icemonitor.query.selection import Compiled, Selection, table_columns
+from icemonitor.query.selection import Compiled, Selection, has_table, table_columns
 
 CRIMINALITY = msg("Criminality class as the release's own field gives it (criminality_field)")
 # group keys of the dashboard that the CLI summary's GROUPS do not define (or define otherwise)
@@ -238,6 +238,19 @@ def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None 
                           releases=by_aor.releases, extra={"map": label})
 
 
+def population_year(con: duckdb.DuckDBPyConnection, end: dt.date | None) -> int | None:
+    """The latest year of non-citizen population estimates not after `end` (the earliest if all are later)."""
+    if not has_table(con, "population"):
+        return None
+    years = [r[0] for r in con.execute(
+        "SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1").fetchall()]
+    if not years:
+        return None
+    if end is None:
+        return years[-1]
+    return max([y for y in years if y <= end.year], default=years[0])
+
+
 def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
     """Counted events per 10,000 non-citizen residents by county, events placed in counties as everywhere
     (query.selection, placement 'event': places of the arrest itself, never the county of the arresting office).
@@ -255,12 +268,9 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
     if missing or not {"landmark", "aor"} <= cols(f.table):
         return unavailable
     q = compiled(con, f, columns)
-    years = [r["year"] for r in rows(con, "SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1")]
-    if not years:
+    year = population_year(con, f.date_to or last_event_date(con, f, columns))
+    if year is None:
         return unavailable
-    last = f.date_to or last_event_date(con, f, columns)
-    end = last.year if last else years[-1]
-    year = max([y for y in years if y <= end], default=years[0])
     figures = rows(
         con,
         f"WITH a AS (SELECT res_county_fips AS county_fips, count(*) AS n FROM {q.source} "

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from icemonitor.analysis.result import AnalysisResult
-from icemonitor.analysis.overview import county_aor_map
+from icemonitor.analysis.overview import county_aor_map, population_year
 from icemonitor.messages import msg
 from icemonitor.places.place_filter import AOR_MAP_VINTAGES
 from icemonitor.query.coverage import coverage, coverage_of
@@ -186,19 +186,6 @@ def policies(con: duckdb.DuckDBPyConnection, place: Any, ref: Any = None) -> Ana
         caveats=[msg("Policy events are the project's curated list with a source for each (warehouse table "
                      "policies); a place missing from it is not known to have no policy.")],
         extra={"local_counts": local})
-
-
-def population_year(con: duckdb.DuckDBPyConnection, end: dt.date | None) -> int | None:
-    """The latest year of non-citizen population estimates not after `end` (the earliest if all are later)."""
-    if not has_table(con, "population"):
-        return None
-    years = [r[0] for r in con.execute(
-        "SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1").fetchall()]
-    if not years:
-        return None
-    if end is None:
-        return years[-1]
-    return max([y for y in years if y <= end.year], default=years[0])
 
 
 def whole_aors(con: duckdb.DuckDBPyConnection) -> tuple[str, list[Any]]:

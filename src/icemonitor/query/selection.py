@@ -32,6 +32,7 @@ from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.query.sql import Where, in_list
 from icemonitor.schema import derived_tables
+from icemonitor.warehouse.aggregates import EVENT_DAYS
 from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TABLE, placed_source  # noqa: F401
 
 ROWS = ("counted", "all")
@@ -213,7 +214,6 @@ class Selection:
                         tuple(dict.fromkeys(fields)))
 
 
-EVENT_DAYS = "event_days"
 PLACED_COLUMNS = frozenset({"res_state", "res_county_fips", "office_county_fips", "res_level", "res_kind", "res_by",
                             "res_county_by"})  # what event_source adds to a table's own columns
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
