@@ -72,7 +72,7 @@ def _contents(path: Path) -> dict[str, list]:
     con = duckdb.connect(str(path), read_only=True)
     out = {}
     for t in ("arrests", "detainers", "encounters", "detention_stints", "detention_stays", "coverage_spans",
-              "coverage_fields"):
+              "coverage_fields", "event_days"):
         out[t] = sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr)  # noqa: S608
     out["releases"] = sorted(con.execute("SELECT * EXCLUDE (rows_counted) FROM releases").fetchall(), key=repr)
     con.close()

@@ -187,3 +187,47 @@ def test_an_incremental_refresh_derives_event_days_as_a_full_build_does(tmp_path
     assert con.execute("SELECT sum(n) FILTER (WHERE counted) FROM event_days WHERE table_name = 'arrests'"
                        ).fetchone()[0] == counted
     con.close()
+
+
+def _resolution(fixed: bool):
+    """A places stage for the test: landmark_resolution placing landmarks in counties; `fixed`: the same rows
+    whatever the warehouse holds (a refresh keeps the placement), else one row per landmark held (a new release's
+    landmarks change the table)."""
+
+    def stage(con: duckdb.DuckDBPyConnection) -> None:
+        rows = ("SELECT DISTINCT aor, landmark FROM arrests WHERE landmark IS NOT NULL"
+                if not fixed else "SELECT DISTINCT aor, landmark FROM arrests WHERE release_id = "
+                "'ddp-ice-processed-latest' AND landmark IS NOT NULL")
+        con.execute(f"""CREATE TABLE landmark_resolution AS SELECT aor, landmark, 'TX' AS state,
+            '48' || lpad(CAST(hash(landmark) % 200 AS VARCHAR), 3, '0') AS county_fips,
+            CASE WHEN hash(landmark) % 7 = 0 THEN 'office_proxy' ELSE 'landmark' END AS kind,
+            'county' AS level FROM ({rows})""")
+
+    return stage
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_a_refresh_counts_again_only_what_changed_unless_placement_changed(tmp_path, caplog, fixed):
+    """Where the placement tables are unchanged, a refresh counts again only the changed tables and releases (and
+    what it keeps equals a full build); where they changed, it counts everything again, also equal."""
+    import logging
+
+    import generate_national as gen
+
+    main = gen.generate(tmp_path / "latest", seed=14, rows={"arrests": 3_000, "encounters": 2_000}, chunk_rows=3_000)
+    added = gen.generate(tmp_path / "march", seed=15, rows={"arrests": 1_000}, chunk_rows=3_000)
+    # the July 2025 release ranks after the processed files: it supersedes none of their rows
+    base, more = gen.build_sources(main), gen.build_sources(added, "ddp-ice-2025-07")
+    cache, target, stage = tmp_path / "cache", tmp_path / "w.duckdb", _resolution(fixed)
+    build(base, target, cache_dir=cache, extra_tables=stage)
+    before = _event_days(target)
+    with caplog.at_level(logging.INFO, logger="icemonitor.warehouse.aggregates"):
+        assert build(base + more, target, cache_dir=cache, extra_tables=stage).incremental
+    build(base + more, tmp_path / "full.duckdb", extra_tables=stage)
+    after = _event_days(target)
+    assert after == _event_days(tmp_path / "full.duckdb") and after != before
+    assert any(r[9] is not None for r in after)  # rows placed in a county through the landmark
+    again = [r.getMessage() for r in caplog.records if "table-releases again" in r.getMessage()]
+    assert bool(again) == fixed
+    if fixed:  # only the new release's arrests counted again; the processed files' counts were kept
+        assert "(1 table-releases again)" in again[0]

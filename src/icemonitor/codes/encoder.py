@@ -59,6 +59,18 @@ def _map_column(
     )
 
 
+def _marker_candidates(df: pl.DataFrame, column: str, markers: frozenset[str]) -> list[str | None]:
+    """The column's distinct values that may be or look like a redaction marker: those holding a '(' (as every
+    REDACTION_LIKE value does) or a marker's text. A high-cardinality column (identifiers, landmarks) is narrowed
+    in Polars before the exact test in Python."""
+    values = df.get_column(column).unique()
+    needles = sorted({"(", *markers} - {""})
+    hit = values.str.contains_any(needles)
+    if "" in markers:  # a blank marker: every value may be one once stripped
+        hit = hit | values.str.strip_chars().eq("") | values.is_null()
+    return values.filter(hit.fill_null(False)).to_list()
+
+
 def _redactions(df: pl.DataFrame, table: Table, maps: CodeMaps) -> tuple[list[pl.Expr], list[pl.Expr]]:
     """Null the redaction markers of plain text columns; return new columns and per-column flags."""
     exprs, flags = [], []
@@ -66,7 +78,7 @@ def _redactions(df: pl.DataFrame, table: Table, maps: CodeMaps) -> tuple[list[pl
         if col.source != "reader" or col.type != "VARCHAR" or col.name in CODED_RAW | PROVENANCE:
             continue
         markers = []
-        for raw in _distinct(df, col.name):
+        for raw in _marker_candidates(df, col.name, maps.redaction_markers):
             key = normalise(raw)
             if key in maps.redaction_markers:
                 markers.append(raw)

@@ -83,6 +83,8 @@ def parse_date_column(
     logged (placeholders such as 0001-01-01 in secondary dates).
     """
     raw = frame.get_column(source_col)
+    if raw.dtype.is_temporal():  # typed already (a processed file's dates): only the range is checked
+        return _in_range(raw.cast(pl.Date), raw, source_col, file, frame, strict_range=strict_range)
     parsed = _parse(raw, formats)
     bad = raw.is_not_null() & parsed.is_null()
     if bad.any():  # second chance: surrounding spaces, a time suffix (T00:00:00Z)
@@ -98,6 +100,19 @@ def parse_date_column(
             field=source_col,
             value=raw[i],
         )
+    return _in_range(parsed, raw, source_col, file, frame, strict_range=strict_range)
+
+
+def _shown(raw: pl.Series, i: int) -> str | None:
+    """Row i's value as its file's reader showed it (a typed date-time as text, for messages only)."""
+    if isinstance(raw.dtype, pl.Datetime):
+        return raw[i : i + 1].dt.strftime("%Y-%m-%d %H:%M:%S")[0]
+    return raw[i : i + 1].cast(pl.String)[0]
+
+
+def _in_range(parsed: pl.Series, raw: pl.Series, source_col: str, file: str, frame: pl.DataFrame, *,
+              strict_range: bool) -> pl.Series:
+    """Dates outside 1900-2100: an error for the event date (`strict_range`), else NULL and logged."""
     out_of_range = parsed.is_not_null() & ((parsed < PLAUSIBLE_FROM) | (parsed >= PLAUSIBLE_TO))
     if out_of_range.any():
         i = int(out_of_range.arg_true()[0])
@@ -107,7 +122,7 @@ def parse_date_column(
                 file=file,
                 row=int(frame.get_column(SOURCE_ROW)[i]),
                 field=source_col,
-                value=raw[i],
+                value=_shown(raw, i),
             )
         log.warning(
             "%s: %d placeholder date(s) in %r set to NULL (first at source_row %s: %r)",
@@ -115,7 +130,7 @@ def parse_date_column(
             int(out_of_range.sum()),
             source_col,
             frame.get_column(SOURCE_ROW)[i],
-            raw[i],
+            _shown(raw, i),
         )
         parsed = pl.select(pl.when(out_of_range).then(None).otherwise(parsed)).to_series()
     return parsed

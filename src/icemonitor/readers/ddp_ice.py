@@ -117,12 +117,14 @@ def _mapping(frame: pl.DataFrame, cmap: ColumnMap, file: str) -> tuple[pl.DataFr
         srcs = cmap.sources(col, present)
         if col == "event_date" or not srcs:
             continue
-        expr = pl.coalesce(*(pl.col(s) for s in srcs)) if len(srcs) > 1 else pl.col(srcs[0])
+        expr = pl.coalesce(*(as_text(frame, s) for s in srcs)) if len(srcs) > 1 else as_text(frame, srcs[0])
         if col not in types and built.get(col) != "TIMESTAMP":  # derived by the build elsewhere (stays)
             frame = frame.with_columns(expr.alias(f"{BUILT}{col}"))
         elif types.get(col) == "DATE":  # secondary dates (removals: departed, apprehension)
             if len(srcs) > 1:
-                frame = frame.with_columns(expr.alias(f"{DATE_SRC}{col}"))
+                typed = all(typed_temporal(frame.schema[s]) for s in srcs)
+                both = pl.coalesce(*(pl.col(s) for s in srcs)) if typed else expr
+                frame = frame.with_columns(both.alias(f"{DATE_SRC}{col}"))
             dates[col] = f"{DATE_SRC}{col}" if len(srcs) > 1 else srcs[0]
         elif types.get(col) == "TIMESTAMP" or built.get(col) == "TIMESTAMP":
             frame = frame.with_columns(parse_datetimes(frame, srcs, file).alias(f"{TIME}{col}"))
@@ -153,12 +155,27 @@ def criminality_field(cmap: ColumnMap, present: list[str]) -> str:
     return NOT_RECORDED
 
 
+def typed_temporal(dtype: pl.DataType) -> bool:
+    """A date or a date-time without time zone: kept typed from a processed file to the warehouse."""
+    return dtype == pl.Date or (isinstance(dtype, pl.Datetime) and dtype.time_zone is None)
+
+
+def as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A source column as the text a processed file's value reads as (a typed date-time as ISO_DATETIME)."""
+    dtype = frame.schema[column]
+    if isinstance(dtype, pl.Datetime) and typed_temporal(dtype):
+        return pl.col(column).dt.strftime(ISO_DATETIME)
+    return pl.col(column).cast(pl.String) if dtype == pl.Date else pl.col(column)
+
+
 def parse_datetimes(frame: pl.DataFrame, sources: list[str], file: str) -> pl.Series:
     """Date-times from the first non-empty source: ``YYYY-MM-DD HH:MM[:SS]``, ``...T...`` (workbooks) or a bare date
     (a workbook cell at midnight); anything else stops, naming row, field and value."""
+    if all(typed_temporal(frame.schema[s]) for s in sources):  # a processed file's typed columns: no parsing
+        return pl.select(pl.coalesce(*(frame.get_column(s).cast(pl.Datetime("us")) for s in sources))).to_series()
     out = None
     for src in sources:
-        raw = frame.get_column(src)
+        raw = frame.select(as_text(frame, src)).to_series()
         text = raw.str.strip_chars().str.replace("T", " ", literal=True)
         parsed = text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
         bad = raw.is_not_null() & parsed.is_null()
@@ -276,10 +293,14 @@ def _processed_batches(source: SourceFile, rows: int) -> Iterator[pl.DataFrame]:
 
 
 def _processed_chunk(raw: pl.DataFrame, source: SourceFile, cmap: ColumnMap, first_row: int) -> pl.DataFrame:
-    """One chunk of a processed file, canonical; `first_row` is the 1-based file row of its first record."""
+    """One chunk of a processed file, canonical; `first_row` is the 1-based file row of its first record. Dates and
+    date-times stay typed (a date-time cut to the second, as its text would be: the same rows and the same groups of
+    identical records as through text); every other column is read as text, NA and blank as missing."""
     as_text = []
     for name, dtype in raw.schema.items():
-        if dtype.is_temporal() and dtype != pl.Date:
+        if typed_temporal(dtype):  # kept typed, at the second the text form (ISO_DATETIME) would keep
+            as_text.append(pl.col(name) if dtype == pl.Date else pl.col(name).dt.truncate("1s").cast(pl.Datetime("us")))
+        elif dtype.is_temporal() and dtype != pl.Date:
             as_text.append(pl.col(name).dt.strftime(ISO_DATETIME))
         elif dtype == pl.Boolean:
             as_text.append(pl.col(name).cast(pl.String).str.to_uppercase())

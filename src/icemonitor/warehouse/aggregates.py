@@ -4,7 +4,8 @@ release, AOR, placed state and county, method class and criminality, in SQL.
 A count or group-by on these columns reads this table (query.Selection.rolled_up) instead of every row joined
 to the landmark resolution: the table grows with days x places x categories, not with rows. Placement is
 warehouse/placement.py's, the same SQL every query uses (policy `event`). Derived after the places stage (it
-needs landmark_resolution and recorded_counties), by every build, full or incremental."""
+needs landmark_resolution and recorded_counties), by every build; a refresh derives again only the counts of the
+tables and releases whose rows changed, unless the placement tables changed (then all of them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 import duckdb
 
 from icemonitor.schema import derived_tables, tables
-from icemonitor.warehouse.placement import placed_source
+from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TABLE, placed_source
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +30,46 @@ def _columns(con: duckdb.DuckDBPyConnection):
     return read
 
 
-def write_event_days(con: duckdb.DuckDBPyConnection) -> int:
-    """(Re)create event_days from the event tables present; returns its rows."""
+def placement_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of the placement tables' rows (landmark_resolution, recorded_counties; '' for one absent): while it
+    holds, the placement of rows already counted has not changed."""
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+                                       ).fetchall()}
+    parts = []
+    for name in (RESOLUTION_TABLE, RECORDED_COUNTY_TABLE):
+        if name in names:
+            parts.append(con.execute(f"SELECT count(*) || ':' || coalesce(md5(string_agg(CAST(t AS VARCHAR), '|' "
+                                     f"ORDER BY CAST(t AS VARCHAR))), '') FROM {name} t").fetchone()[0])
+        else:
+            parts.append("")
+    return "/".join(parts)
+
+
+def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
+    """(Re)create event_days from the event tables present; returns its rows. With `only` ((table, release) pairs
+    whose rows changed; the placement tables unchanged), the table is kept and only those pairs' counts are derived
+    again: each count depends on its own table's and release's rows only."""
     spec = derived_tables()[EVENT_DAYS]
     keys = [c.name for c in spec.columns if c.name not in ("table_name", "n")]
     columns = _columns(con)
-    con.execute(f"DROP TABLE IF EXISTS {EVENT_DAYS}")
-    con.execute(spec.ddl())
+    if only is None:
+        con.execute(f"DROP TABLE IF EXISTS {EVENT_DAYS}")
+        con.execute(spec.ddl())
+    else:
+        for table, release_id in sorted(only):
+            con.execute(f"DELETE FROM {EVENT_DAYS} WHERE table_name = ? AND release_id = ?", [table, release_id])
     for table in tables():
         cols = columns(table)
-        if not cols:
+        releases = sorted(r for t, r in only if t == table) if only is not None else None
+        if not cols or releases == []:
             continue
         # a column the table lacks is NULL for all its rows (every event table has the common columns today)
         picked = ", ".join(k if k in cols or k.startswith("res_") or k == "office_county_fips" else f"NULL AS {k}"
                            for k in keys)
+        where = f"WHERE release_id IN ({', '.join('?' for _ in releases)}) " if releases else ""
         con.execute(f"INSERT INTO {EVENT_DAYS} SELECT ? AS table_name, {picked}, count(*) AS n "
-                    f"FROM {placed_source(table, 'event', columns)} GROUP BY ALL ORDER BY event_date", [table])
+                    f"FROM {placed_source(table, 'event', columns)} {where}GROUP BY ALL ORDER BY event_date",
+                    [table, *(releases or [])])
     n = int(con.execute(f"SELECT count(*) FROM {EVENT_DAYS}").fetchone()[0])
-    log.info("%s: %d rows written", EVENT_DAYS, n)
+    log.info("%s: %d rows written%s", EVENT_DAYS, n, "" if only is None else f" ({len(only)} table-releases again)")
     return n

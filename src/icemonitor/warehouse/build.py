@@ -30,7 +30,7 @@ from icemonitor.schema import Table, tables
 from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, stays
 from icemonitor.warehouse import aggregates
-from icemonitor.warehouse.coverage import FIELDS_TABLE, write_coverage
+from icemonitor.warehouse.coverage import FIELDS_TABLE, SPANS_TABLE, declared_scopes, write_coverage
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,8 @@ def build(
     remove_stale(target, cache_dir)
     parse_dir = Path(cache_dir) if cache_dir else target.with_name(f".{target.name}.parse-{os.getpid()}")
     parse_dir.mkdir(parents=True, exist_ok=True)
-    digest = incremental_.build_digest(code_version())
+    # spans read the catalog's declared scopes: a change of them rebuilds whole
+    digest = incremental_.build_digest(code_version() + repr(declared_scopes()))
     prev = incremental_.previous(target, digest) if cache_dir and incremental else None
     try:
         loaded = {s.release_id for s in sources}
@@ -359,10 +360,14 @@ def build(
                 stays.recount(con, recounted)
                 # recounting changes `counted` only, which coverage_fields does not read
                 touched |= fresh | {("detention_stays", r) for r in stints_changed}
-                incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE})
+                # event_days counts `counted` too: the recounted (table, release) pairs are counted again as well
+                counts_for = touched | updated | {("detention_stays", r) for r in recounted}
+                placement = aggregates.placement_fingerprint(con)
+                incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS})
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
-                          fields_for=touched if prev else None)
+                          fields_for=touched if prev else None,
+                          counts_for=(counts_for, placement) if prev else None)
         finally:
             con.close()
         os.replace(tmp, target)
@@ -389,10 +394,14 @@ def _deleted(con: duckdb.DuckDBPyConnection, prev: incremental_.Previous, key: t
 def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
            extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None, *,
            stays_for: set[str] | None = None, digest: str = "",
-           fields_for: set[tuple[str, str]] | None = None) -> dict[str, int]:
+           fields_for: set[tuple[str, str]] | None = None,
+           counts_for: tuple[set[tuple[str, str]], str] | None = None) -> dict[str, int]:
     """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
     releases table, coverage (the fields recorded of the (table, release) pairs in `fields_for` only when given: a
-    refresh keeps the others'), then the extra stages (places, detention). Returns rows per event table."""
+    refresh keeps the others'), then the extra stages (places, detention) and event_days. With `counts_for` (the
+    (table, release) pairs whose rows or `counted` flags changed, and the placement tables' fingerprint before the
+    refresh), coverage spans are derived again for those pairs only, and so are the event_days counts while the
+    placement tables are unchanged. Returns rows per event table."""
     schema = tables()
     if "detention_stays" in schema:  # derived from the stints just written
         read = {f["release_id"] for f in files if f["table_name"] == "detention_stays"}  # their own stays file
@@ -401,10 +410,13 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     for tname, n in rows.items():
         log.info("%s: %d rows written", tname, n)
     _write_releases(con, files)
-    write_coverage(con, fields_for)
+    write_coverage(con, fields_for, counts_for[0] if counts_for is not None else None)
     if extra_tables:
         extra_tables(con)
-    aggregates.write_event_days(con)  # after the places stage: counts per day and placed county (event_days)
+    only = None
+    if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
+        only = counts_for[0]
+    aggregates.write_event_days(con, only)  # after the places stage: counts per day and placed county (event_days)
     con.execute(incremental_.BUILD_INFO_DDL)
     con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
     con.execute("CHECKPOINT")

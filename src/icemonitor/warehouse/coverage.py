@@ -29,6 +29,7 @@ QUIET_DAYS = 7
 NOT_FIELDS = {"release_id", "source_file", "source_sheet", "source_row", "event_date", "fy", "aor_raw", "redacted",
               "duplicate_group", "duplicate_count", "counted", "criminality_field", "criminality_raw"}
 
+SPANS_TABLE = "coverage_spans"
 SPANS_DDL = """CREATE TABLE coverage_spans (
   table_name VARCHAR, release_id VARCHAR, counted BOOLEAN, aor VARCHAR, state VARCHAR,
   span_from DATE, span_to DATE, days_with_records INTEGER, rows BIGINT
@@ -40,15 +41,17 @@ FIELDS_DDL = f"""CREATE TABLE {FIELDS_TABLE} (
 )"""
 
 
-def _spans_sql(table: str) -> str:
+def _spans_sql(table: str, releases: str = "TRUE") -> str:
+    """The spans of `table`'s rows of the releases `releases` selects (an SQL condition on release_id)."""
     return f"""
-    WITH scope AS (
+    WITH rows AS (SELECT * FROM "{table}" WHERE {releases}),
+    scope AS (
       SELECT t.release_id, coalesce(any_value(d.state),
              CASE WHEN count(DISTINCT t.state) = 1 AND count(t.state) = count(*) THEN any_value(t.state) END) AS state
-      FROM "{table}" t LEFT JOIN release_scope d USING (release_id) GROUP BY t.release_id),
-    no_aor AS (SELECT release_id FROM "{table}" GROUP BY release_id HAVING count(aor) = 0),
+      FROM rows t LEFT JOIN release_scope d USING (release_id) GROUP BY t.release_id),
+    no_aor AS (SELECT release_id FROM rows GROUP BY release_id HAVING count(aor) = 0),
     days AS (
-      SELECT release_id, counted, aor, event_date, count(*) AS n FROM "{table}"
+      SELECT release_id, counted, aor, event_date, count(*) AS n FROM rows
       WHERE event_date IS NOT NULL AND (aor IS NOT NULL OR release_id IN (SELECT release_id FROM no_aor))
       GROUP BY ALL),
     runs AS (
@@ -72,7 +75,12 @@ def _fields_sql(table: str, where: str = "") -> tuple[str, list[str]]:
     return f'SELECT release_id, count(*), {", ".join(exprs)} FROM "{table}" {where} GROUP BY release_id', names
 
 
-def _declared_scopes() -> list[tuple[str, str]]:
+def _in(n: int) -> str:
+    """The condition `release_id IN (?, ...)` for n parameters."""
+    return f"release_id IN ({', '.join('?' for _ in range(n))})"
+
+
+def declared_scopes() -> list[tuple[str, str]]:
     """(release, state) for releases the catalog declares a selection of one state's rows (scope_state)."""
     from icemonitor.catalog.catalog import load_catalog
 
@@ -86,12 +94,17 @@ def _declared_subsets() -> list[tuple[str, str, str]]:
     return [(r.id, r.subset.en, r.subset.es) for r in load_catalog().releases if r.subset]
 
 
-def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, str]] | None = None) -> None:
+def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, str]] | None = None,
+                   spans_for: set[tuple[str, str]] | None = None) -> None:
     """Write coverage_spans, coverage_subsets and coverage_fields for every event table of schema.yaml. With
     `fields_for` ((table, release) pairs whose rows changed), coverage_fields is kept and only those pairs' rows are
     derived again (what each release records depends on its own rows only: a refresh need not read every column of
-    every table)."""
-    con.execute(SPANS_DDL)
+    every table); likewise coverage_spans with `spans_for` (pairs whose rows or `counted` flags changed)."""
+    if spans_for is None:
+        con.execute(SPANS_DDL)
+    else:
+        for table, release_id in sorted(spans_for):
+            con.execute("DELETE FROM coverage_spans WHERE table_name = ? AND release_id = ?", [table, release_id])
     if fields_for is None:
         con.execute(FIELDS_DDL)
     else:
@@ -102,11 +115,14 @@ def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, st
     if subsets:
         con.executemany("INSERT INTO coverage_subsets VALUES (?, ?, ?)", subsets)
     con.execute("CREATE TEMP TABLE release_scope (release_id VARCHAR, state VARCHAR)")
-    scopes = _declared_scopes()
+    scopes = declared_scopes()
     if scopes:
         con.executemany("INSERT INTO release_scope VALUES (?, ?)", scopes)
     for table in tables():
-        con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
+        if spans_for is None:
+            con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
+        elif spans := sorted(r for t, r in spans_for if t == table):
+            con.execute(f"INSERT INTO coverage_spans {_spans_sql(table, _in(len(spans)))}", spans)
         if fields_for is None:
             sql, names = _fields_sql(table)
             params: list[str] = []
@@ -114,7 +130,7 @@ def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, st
             params = sorted(r for t, r in fields_for if t == table)
             if not params:
                 continue
-            sql, names = _fields_sql(table, f"WHERE release_id IN ({', '.join('?' for _ in params)})")
+            sql, names = _fields_sql(table, f"WHERE {_in(len(params))}")
         rows = []
         for release_id, n, *with_value in con.execute(sql, params).fetchall():
             rows += [[table, release_id, f, k > 0, k, n] for f, k in zip(names, with_value)]
