@@ -118,3 +118,52 @@ def test_a_release_adding_rows_leaves_the_others_counted_as_they_were(generated,
         kept = [r for r in after[t] if r[0] != "ddp-ice-2025-07"]
         assert kept == before[t]  # every earlier row as it was, counted included
     assert {r[1] for r in after["coverage_fields"]} - {r[1] for r in before["coverage_fields"]} == {"ddp-ice-2025-07"}
+
+
+@pytest.mark.parametrize("table", ["arrests", "detainers", "detention_stints"])
+def test_typed_dates_give_the_rows_and_duplicate_groups_of_their_text(generated, tmp_path, table):
+    """A processed file's dates and date-times are kept typed (readers/ddp_ice.py); the same file with them written
+    as text (as the reader used to turn them) gives the same rows, and the same groups of identical records: values
+    differing below the second are identical in both, a date before 1970 and a missing one read alike."""
+    import datetime as dt
+
+    m = generated[1][table]
+    typed = pl.read_parquet(m["parquet"]).head(600)
+    temporal = [c for c, t in typed.schema.items() if t.is_temporal()]
+    assert temporal
+    first = temporal[0]
+    base = typed.get_column(first)
+    if base.dtype == pl.Date:
+        special = [dt.date(1969, 7, 20), None]
+    else:
+        special = [dt.datetime(1969, 7, 20, 20, 17, 40, 250_000), None]
+    # rows 0/1: a pre-1970 value (it is the event date where it is the first column: keep it in range elsewhere)
+    typed = typed.with_columns(pl.Series(first, special + base.to_list()[2:], dtype=base.dtype))
+    later = [c for c in temporal if isinstance(typed.schema[c], pl.Datetime)]
+    if later:  # rows 10 and 11: identical but for microseconds
+        c = later[-1]
+        vals = typed.get_column(c).to_list()
+        vals[10] = dt.datetime(2024, 3, 1, 8, 30, 15, 1)
+        vals[11] = dt.datetime(2024, 3, 1, 8, 30, 15, 999_999)
+        typed = typed.with_columns(pl.Series(c, vals, dtype=typed.schema[c]))
+        row11 = typed.slice(10, 1).with_columns(pl.lit(vals[11], dtype=typed.schema[c]).alias(c))
+        typed = pl.concat([typed.head(11), row11, typed.slice(12)])  # row 11: row 10 but for the microseconds
+    text = typed.with_columns(
+        pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S") if isinstance(typed.schema[c], pl.Datetime)
+        else pl.col(c).cast(pl.String) for c in temporal)
+    read_back = {}
+    for name, frame in (("typed", typed), ("text", text)):
+        path = tmp_path / f"{name}.parquet"
+        frame.write_parquet(path)
+        src = SourceFile(path, "same.parquet", "ddp-ice-processed-latest", "ddp_ice", {"table": table})
+        read_back[name] = read(src)[table]
+    a, b = read_back["typed"], read_back["text"]
+    hash_col = "_record_hash"
+    assert a.drop(hash_col).equals(b.drop(hash_col))
+    groups = []  # each row's group of identical records, named by its first row
+    for f in (a, b):
+        first_of: dict[int, int] = {}
+        groups.append([first_of.setdefault(h, i) for i, h in enumerate(f.get_column(hash_col).to_list())])
+    assert groups[0] == groups[1]
+    if later:
+        assert groups[0][10] == groups[0][11]
