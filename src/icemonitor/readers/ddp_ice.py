@@ -296,18 +296,19 @@ def _processed_chunk(raw: pl.DataFrame, source: SourceFile, cmap: ColumnMap, fir
     """One chunk of a processed file, canonical; `first_row` is the 1-based file row of its first record. Dates and
     date-times stay typed (a date-time cut to the second, as its text would be: the same rows and the same groups of
     identical records as through text); every other column is read as text, NA and blank as missing."""
-    as_text = []
+    columns = []
     for name, dtype in raw.schema.items():
         if typed_temporal(dtype):  # kept typed, at the second the text form (ISO_DATETIME) would keep
-            as_text.append(pl.col(name) if dtype == pl.Date else pl.col(name).dt.truncate("1s").cast(pl.Datetime("us")))
+            second = pl.col(name).dt.truncate("1s").cast(pl.Datetime("us"))
+            columns.append(pl.col(name) if dtype == pl.Date else second)
         elif dtype.is_temporal() and dtype != pl.Date:
-            as_text.append(pl.col(name).dt.strftime(ISO_DATETIME))
+            columns.append(pl.col(name).dt.strftime(ISO_DATETIME))
         elif dtype == pl.Boolean:
-            as_text.append(pl.col(name).cast(pl.String).str.to_uppercase())
+            columns.append(pl.col(name).cast(pl.String).str.to_uppercase())
         else:
             expr = pl.col(name).cast(pl.String)
-            as_text.append(pl.when(expr.is_in(NA_TEXT) | (expr == "")).then(None).otherwise(expr).alias(name))
-    frame = raw.select(as_text).with_columns(
+            columns.append(pl.when(expr.is_in(NA_TEXT) | (expr == "")).then(None).otherwise(expr).alias(name))
+    frame = raw.select(columns).with_columns(
         pl.int_range(first_row, first_row + raw.height, dtype=pl.Int32).alias(SOURCE_ROW))
     return _canonical(frame, source, cmap, None)
 
