@@ -44,7 +44,7 @@ class Fact(BaseModel):
                                                         "the report's language)")
     note: str = Field(description="Message-catalog key of the footnote text")
     releases: list[str] = Field(default_factory=list)
-    query: str = Field(description="The analysis call or SQL that produced the figure, with its parameters")
+    query: str = Field(description="The analysis call that produced the figure, with its parameters")
     note_args: dict[str, SkipValidation[str]] = Field(default_factory=dict,
                                                       description="Values for the footnote's placeholders (messages "
                                                                   "are rendered in the report's language)")
