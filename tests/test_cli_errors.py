@@ -30,10 +30,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_cli(args: list[str], home: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(args: list[str], home: Path, stdin: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python -m icemonitor ARGS` in a child process (what the console script runs: icemonitor.cli:main)."""
+    given = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("ICEMONITOR_")}
-    env.update(ICEMONITOR_HOME=str(home), PYTHONPATH=str(REPO / "src"), COLUMNS="200")
+    env.update(ICEMONITOR_HOME=str(home), PYTHONPATH=str(REPO / "src"), COLUMNS="200", **given)
     return subprocess.run([sys.executable, "-m", "icemonitor", *args], capture_output=True, text=True, env=env,
                           input=stdin, timeout=300)
 
@@ -113,3 +115,24 @@ def test_la_is_asked_with_choices(home, monkeypatch, capsys):
     assert done.value.code in (0, None)
     out = capsys.readouterr()
     assert "1. Louisiana (state)" in out.err and '"place": "Los Angeles County, CA"' in out.out
+
+
+def test_errors_and_hints_in_spanish(home, tmp_path):
+    """`--lang es` (or ICEMONITOR_LANG=es): the error line and its hint in Spanish, the same two lines."""
+    r = run_cli(["summary", "--place", "Narnia", "--lang", "es"], home)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 2, r.stderr
+    assert lines[0].startswith("error: no se conoce el lugar 'Narnia'")
+    assert lines[1].startswith("sugerencia: un lugar es un estado") and "hint" not in r.stderr
+    r = run_cli(["summary", "--place", "LOS", "--from", "2017-09-27", "--to", "2017-09-24", "--lang", "es"], home)
+    assert "sugerencia: intercambie --from y --to" in r.stderr and "swap" not in r.stderr
+    r = run_cli(["summary", "--place", "LA", "--from", "2017-09-24", "--to", "2017-09-27", "--lang=es"], home,
+                stdin="")
+    assert "sugerencia: indique uno de los valores entre corchetes, p. ej. --place Louisiana" in r.stderr
+    env_es = run_cli(["summary", "--by", "fy"], tmp_path, env={"ICEMONITOR_LANG": "es"})
+    assert env_es.returncode == 2 and "no hay almacén de datos en" in env_es.stderr
+    assert "sugerencia: ejecute `icemonitor fetch` y después `icemonitor build`" in env_es.stderr
+    assert "warehouse at" not in env_es.stderr
+    # English stays as it was
+    en = run_cli(["summary", "--by", "fy"], tmp_path)
+    assert_one_line_and_hint(en, "no warehouse at", "hint: run `icemonitor fetch` then `icemonitor build`")

@@ -154,3 +154,55 @@ def test_a_busy_server_is_a_503_in_the_requests_language(warehouse_path, monkeyp
     assert es.json()["detail"] == ("el servidor está ocupado verificando otras afirmaciones; vuelva a intentarlo en "
                                    "unos segundos")
     assert en.json()["detail"] == "the server is busy checking other claims; try again shortly"
+
+
+# -- the session 6 leftovers: curated texts, detention evidence and data age ---------------------------------------
+
+def test_the_sanctuary_definitions_say_their_dates_in_the_readers_language():
+    from icemonitor.places.sanctuary import curated_text, definitions
+
+    texts = [t for d in definitions().values() for t in (d.description, *d.caveats)]
+    texts += [curated_text(c["note"]) for d in definitions().values() for c in d.coverage if c.get("note")]
+    for t in texts:
+        assert not ISO_DAY.search(str(t)) and not ISO_DAY.search(t.render("es")), t
+    d = definitions()
+    assert "published Aug 5, 2025 (EO 14287)" in d["doj-2025"].description
+    assert "publicada el 5 ago 2025 (EO 14287)" in d["doj-2025"].description.render("es")
+    (outside,) = [c for c in d["no-287g"].caveats if str(c).startswith("Outside")]
+    assert "(Jan 1, 2020 – Jan 3, 2025)" in outside and "(1 ene 2020 – 3 ene 2025)" in outside.render("es")
+    with pytest.raises(InputError, match="names a date the file does not give"):
+        curated_text("the list of {no_such_date}")
+
+
+def test_the_sanctuary_status_reason_says_the_coverage_note_in_spanish(ref):
+    from icemonitor.places.sanctuary import status
+
+    st = status("06037", dt.date(2025, 6, 1), "no-287g", ref)
+    reason = st.reason.render("es")
+    assert "hojas de agencias participantes del ICE 4 ene 2025 – 18 may 2026" in reason, reason
+    assert not ISO_DAY.search(reason) and not ISO_DAY.search(str(st.reason))
+
+
+def test_detention_check_evidence_says_its_dates_in_each_language():
+    import polars as pl
+
+    from icemonitor.messages import from_json
+    from icemonitor.warehouse.detention_checks import stated_date_older
+
+    postings = pl.DataFrame({"release_id": ["r", "r"], "source_file": ["a.xlsx", "b.xlsx"],
+                             "archived_on": [dt.date(2021, 1, 7), dt.date(2021, 1, 14)],
+                             "stated_as_of": [dt.date(2021, 1, 2), dt.date(2020, 10, 2)]})
+    (row,) = stated_date_older(postings)
+    assert row["evidence"] == "states Oct 2, 2020 (archived Jan 14, 2021) after a.xlsx stated Jan 2, 2021 (archived " \
+                              "Jan 7, 2021)"
+    es = from_json(row["evidence_message"]).render("es")
+    assert "2 oct 2020" in es and "14 ene 2021" in es and not ISO_DAY.search(es)
+
+
+def test_detention_data_age_says_its_dates_in_each_language():
+    from icemonitor.analysis.detention import reach
+
+    r = reach(dt.date(2015, 10, 1), dt.date(2026, 4, 4))
+    assert str(r) == "detention facility records reach: Oct 1, 2015 – Apr 4, 2026 (ddp-facility-daily-population)"
+    assert "1 oct 2015 – 4 abr 2026" in r.render("es") and not ISO_DAY.search(r.render("es"))
+    assert str(reach(None, None)) == "detention_facility_days records: none loaded"

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.console import Console
 
 from icemonitor.errors import IcemonitorError, InputError
-from icemonitor.messages import LANGS
+from icemonitor.messages import LANGS, Message, msg
 
 app = typer.Typer(
     name="icemonitor",
@@ -51,8 +51,9 @@ _register()
 
 
 DEBUG_FLAG = "--debug"
-GENERIC_HINT = "see `icemonitor COMMAND --help` for the options; add --debug to see where it failed"
-BUG_HINT = "this looks like a bug in icemonitor: run the same command with --debug and report the traceback"
+GENERIC_HINT = msg("see `icemonitor COMMAND --help` for the options; add --debug to see where it failed")
+BUG_HINT = msg("this looks like a bug in icemonitor: run the same command with --debug and report the traceback")
+ERROR_LABEL, HINT_LABEL = msg("error:"), msg("hint:")
 
 
 @app.callback()
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         except Exception as err:
             if debug:
                 raise
-            _report(err, prefix=f"unexpected {type(err).__name__}: ", hint=BUG_HINT)
+            _report(err, prefix=f"unexpected {type(err).__name__}: ", hint=BUG_HINT, lang=_text_language(args))
             sys.exit(1)
 
 
@@ -100,13 +101,16 @@ def _text_language(args: list[str]) -> str:
 
 
 def _report(err: Exception, prefix: str = "", hint: str | None = None, lang: str = "en") -> None:
-    """The error on one line (an input error in `lang` when it has that language), then its hint."""
-    text = str(err)
-    if lang != "en" and isinstance(err, InputError) and lang in LANGS:
-        text = err.render(lang)
-    console.print(f"[bold red]error:[/] {escape(prefix + ' '.join(text.split()))}", highlight=False, soft_wrap=True)
-    console.print(f"[bold]hint:[/] {escape(hint or getattr(err, 'hint', None) or GENERIC_HINT)}", highlight=False,
-                  soft_wrap=True)
+    """The error on one line (an input error in `lang` when it has that language), then its hint (a message:
+    in `lang` too)."""
+    lang = lang if lang in LANGS else "en"
+    said_as = err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Message) else None
+    text = err.render(lang) if isinstance(err, InputError) else said_as.render(lang) if said_as else str(err)
+    hint = hint or getattr(err, "hint", None) or GENERIC_HINT
+    said = hint.render(lang) if isinstance(hint, Message) else str(hint)
+    console.print(f"[bold red]{escape(ERROR_LABEL.render(lang))}[/] {escape(prefix + ' '.join(text.split()))}",
+                  highlight=False, soft_wrap=True)
+    console.print(f"[bold]{escape(HINT_LABEL.render(lang))}[/] {escape(said)}", highlight=False, soft_wrap=True)
 
 
 def _ask(err: IcemonitorError) -> str | None:

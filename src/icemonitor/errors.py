@@ -6,7 +6,8 @@ from icemonitor.messages import Message, msg
 
 
 class IcemonitorError(Exception):
-    """Base class for errors shown to the user without a traceback (one line, then `hint` when there is one)."""
+    """Base class for errors shown to the user without a traceback (one line, then `hint` when there is one: a
+    message, said in the command's language)."""
 
     hint: str | None = None
 
@@ -14,7 +15,8 @@ class IcemonitorError(Exception):
 class NoWarehouse(IcemonitorError):
     """The warehouse file does not exist yet."""
 
-    hint = "run `icemonitor fetch` then `icemonitor build`, or set ICEMONITOR_HOME to the folder that holds warehouse.duckdb"
+    hint = msg("run `icemonitor fetch` then `icemonitor build`, or set ICEMONITOR_HOME to the folder that holds "
+               "warehouse.duckdb")
 
 
 class InputError(IcemonitorError):

@@ -51,7 +51,7 @@ def counted_in_period(date_from: Any, date_to: Any) -> tuple[Where, dt.date | No
     d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
     if d0 and d1 and d0 > d1:
         raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=str(d1), d0=str(d0)), field="from",
-                         value=f"{d0}..{d1}", hint="swap --from and --to: --from is the first day, --to the last")
+                         value=f"{d0}..{d1}", hint=msg("swap --from and --to: --from is the first day, --to the last"))
     where = Where().add("counted")
     if d0:
         where.add("event_date >= ?", d0)

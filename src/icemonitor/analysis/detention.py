@@ -19,7 +19,7 @@ import duckdb
 from icemonitor.analysis.common import has_table
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
-from icemonitor.messages import Given, Message, from_json, msg
+from icemonitor.messages import DateSpan, Given, Message, from_json, msg
 
 Statistic = Literal["bookins", "adp", "bookouts"]
 Agency = Literal["total", "ice", "cbp"]
@@ -151,6 +151,14 @@ def detention_trend(con: duckdb.DuckDBPyConnection, statistic: Statistic = "adp"
 
 
 DDP_RELEASE = "ddp-facility-daily-population"
+
+
+def reach(first: dt.date | None, last: dt.date | None) -> Message:
+    """How far the facility records reach (a message: its dates in the reader's language)."""
+    if first is None or last is None:
+        return msg("{table} records: none loaded", table="detention_facility_days")
+    return msg("detention facility records reach: {span} ({release})", span=DateSpan(first, last),
+               release=DDP_RELEASE)
 
 
 def held_on(con: duckdb.DuckDBPyConnection, day: dt.date) -> AnalysisResult:
@@ -338,7 +346,7 @@ def in_place(con: duckdb.DuckDBPyConnection, label: str, counties: Sequence[str]
                           "d.detention_facility_code = p.facility_code AND d.date = ? WHERE p.county_fips IS NULL "
                           "AND d.n_detained > 0", [day])[0]
     coverage = {"status": "full", "share": 1.0, "from": first, "to": last, "releases": [DDP_RELEASE],
-                "reason": "", "records_reach": f"{first}..{last}"}
+                "reason": "", "records_reach": reach(first, last)}
     caveats = []
     extra: dict[str, Any] = {"facilities": len(figures), "held_during_day": None, "held_at_midnight": None,
                              "held_before": None, "before": before, "monthly": [], "unplaced": unplaced}

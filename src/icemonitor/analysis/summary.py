@@ -162,3 +162,25 @@ def summary(
                "known_problems": as_records(problems)},
         coverage=cov.to_dict(),
     )
+
+
+def event_span(con: duckdb.DuckDBPyConnection, table: str = "arrests", place: str | None = None,
+               ref: Any = None) -> AnalysisResult:
+    """The first and last day with counted events in the place, whichever release holds them (one row {first,
+    last, events}; first and last None where the place has no counted event). The place is read and its events
+    placed as `summary --place` does (query.selection, placement 'event')."""
+    check_table(con, table)
+    q = Selection.of(table, place=place).compile(con, ref)
+    r = q.rolled_up(con, "event_date", "release_id")  # the build's event_days where it serves
+    first, last, n, rels = con.execute(
+        f"SELECT min(event_date), max(event_date), {r.count_sql}, list_sort(list_distinct(list(release_id))) "
+        f"FROM {r.source} WHERE {q.where.sql()}", q.where.params).fetchone()
+    releases = [x for x in rels or [] if x]
+    return AnalysisResult(
+        name="event_span", parameters={"table": table, "place": q.label if place else None},
+        columns=["first", "last", "events"], figures=[{"first": first, "last": last, "events": int(n or 0)}],
+        definitions={"first/last": msg("First and last event_date of the place's counted {table} rows, any release",
+                                       table=table),
+                     "events": msg("Rows of table {table} with counted = true (the release with precedence for the "
+                                   "table, AOR and date)", table=table)},
+        releases=releases, coverage=coverage(con, q).to_dict())

@@ -73,7 +73,8 @@ class AmbiguousPlace(InputError):
         listed = semicolons([msg("{label} [{value}]", label=label, value=value) for value, label in choices])
         super().__init__(msg("{text!r} can mean several places: {listed}", text=text, listed=listed), field="place",
                          value=text,
-                         hint="give one of the values in brackets, e.g. --place " + _quoted(choices[0][0]))
+                         hint=msg("give one of the values in brackets, e.g. --place {value}",
+                                  value=_quoted(choices[0][0])))
 
 
 def _quoted(value: str) -> str:
@@ -228,9 +229,9 @@ class UnknownPlace(InputError):
         super().__init__(text, field="place", value=raw, hint=PLACE_HINT)
 
 
-PLACE_HINT = ("a place is a state (CA, California), a county (Los Angeles County, 06037), a city (Pomona, CA), "
-              "an ICE field office (Los Angeles field office, LOS) or a region (Southern California); "
-              "`icemonitor places find WORDS` lists the matches")
+PLACE_HINT = msg("a place is a state (CA, California), a county (Los Angeles County, 06037), a city (Pomona, CA), "
+                 "an ICE field office (Los Angeles field office, LOS) or a region (Southern California); "
+                 "`icemonitor places find WORDS` lists the matches")
 
 
 def close_names(raw: str, ref: Ref) -> list[str]:

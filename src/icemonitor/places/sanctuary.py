@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import string
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 from pydantic import BaseModel, SkipValidation
 
 from icemonitor.errors import InputError
-from icemonitor.messages import DateSpan, msg, semicolons, to_date
+from icemonitor.messages import DateSpan, Message, msg, semicolons, to_date
 from icemonitor.places.counties import as_date
 from icemonitor.places.place_filter import Place
 from icemonitor.places.place_names import parse_place
@@ -78,6 +79,19 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def curated_text(text: object) -> Message:
+    """A display text of the definitions file as a message: the dates it names ({name}, the file's `dates`) are
+    said in the reader's language (a day, or a span [first, last])."""
+    line = _one_line(text)
+    dates = _raw_definitions().get("dates") or {}
+    names = {field for _, field, _, _ in string.Formatter().parse(line) if field}
+    unknown = names - set(dates)
+    if unknown:
+        raise InputError("a definition's text names a date the file does not give", file=DEFINITIONS_FILE,
+                         field="dates", value=sorted(unknown)[0])
+    return msg(line, **{k: DateSpan(*dates[k]) if isinstance(dates[k], list) else to_date(dates[k]) for k in names})
+
+
 def definitions() -> dict[str, Definition]:
     """All sanctuary definitions by short name."""
     raw = _raw_definitions()
@@ -86,8 +100,8 @@ def definitions() -> dict[str, Definition]:
         bad = [k for k in d["kinds"] if k not in KINDS]
         if bad:
             raise InputError("definition names an unknown policy kind", file=DEFINITIONS_FILE, field=name, value=bad[0])
-        texts = {"description": msg(_one_line(d["description"])),
-                 "caveats": [msg(_one_line(c)) for c in d.get("caveats", [])]}
+        texts = {"description": curated_text(d["description"]),
+                 "caveats": [curated_text(c) for c in d.get("caveats", [])]}
         out[name] = Definition(name=name, **{**d, **texts})
     return out
 
@@ -105,7 +119,8 @@ def definitions_table() -> pl.DataFrame:
         "name": d.name, "description": d.description, "test": d.test, "kinds": ";".join(d.kinds),
         "match": ";".join(d.match), "verified_only": d.verified_only, "exclude_scopes": ";".join(d.exclude_scopes),
         "include_scopes": ";".join(d.include_scopes),
-        "coverage": "; ".join(f"{c['from']}..{c.get('to') or 'open'}: {c.get('note', '')}" for c in d.coverage),
+        "coverage": "; ".join(f"{c['from']}..{c.get('to') or 'open'}: {curated_text(c.get('note', ''))}"
+                              for c in d.coverage),
         "caveats": " | ".join(d.caveats), "is_default": d.name == default,
     } for d in definitions().values()]
     return pl.DataFrame(rows)
@@ -205,7 +220,7 @@ def status(place: str | Place, date: dt.date | str, definition: str | None, ref:
                                             "model not recorded)", day=day)
         else:
             answer, reason = "yes", msg("no agreement known to be active on {day}; coverage: {note}", day=day,
-                                        note=msg(note) if note else "")
+                                        note=curated_text(note) if note else "")
     return StatusResult(
         place_code=pl_place.code, place_label=pl_place.label, place_level=pl_place.level, date=day, definition=name,
         definition_text=d.description, caveats=d.caveats, answer=answer, reason=reason,

@@ -1,7 +1,7 @@
 """Report facts: every figure a report prints, with its definition, releases and the query behind it.
 
-`build_facts(con, place, date_from, date_to, ref)` runs the analyses (icemonitor.analysis) and a few parameterised
-queries on the warehouse and returns a `ReportFacts`. Renderers (report.py) only format these values, so a test
+`build_facts(con, place, date_from, date_to, ref)` runs the analyses (icemonitor.analysis; no SQL of its own,
+tests/test_present_sql.py) and returns a `ReportFacts`. Renderers (report.py) only format these values, so a test
 can check every number in a rendered report against the fact it cites.
 """
 
@@ -15,9 +15,9 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, Field, SkipValidation
 
-from icemonitor.analysis.common import Where, event_source, parse_date, parse_place, place_where, resolution_available
-from icemonitor.query.coverage import coverage_of
-from icemonitor.query.selection import Selection
+from icemonitor.analysis.baseline import same_weekdays
+from icemonitor.analysis.common import parse_date
+from icemonitor.analysis.landmark_counties import landmark_counties
 from icemonitor.analysis.priorities import priorities
 from icemonitor.analysis.summary import summary
 from icemonitor.analysis.sweeps import sweeps
@@ -44,7 +44,7 @@ class Fact(BaseModel):
                                                         "the report's language)")
     note: str = Field(description="Message-catalog key of the footnote text")
     releases: list[str] = Field(default_factory=list)
-    query: str = Field(description="The analysis call or SQL that produced the figure, with its parameters")
+    query: str = Field(description="The analysis call that produced the figure, with its parameters")
     note_args: dict[str, SkipValidation[str]] = Field(default_factory=dict,
                                                       description="Values for the footnote's placeholders (messages "
                                                                   "are rendered in the report's language)")
@@ -236,14 +236,6 @@ def _coverage_facts(rf: ReportFacts, q: str) -> None:
                        msg("covered span {n}: last day", n=i + 1), "note_coverage", rels, q)
 
 
-def _place_span(con, place: str, ref: Any) -> tuple[dt.date | None, dt.date | None]:
-    """First and last day with counted arrests in the place (any release)."""
-    src = event_source(con, TABLE)
-    where = Where().add("counted")
-    place_where(con, place, where, ref)
-    return con.execute(f"SELECT min(event_date), max(event_date) FROM {src} WHERE {where.sql()}", where.params).fetchone()
-
-
 def chart_days(figures: list[dict[str, Any]], d0: dt.date, d1: dt.date,
                cover: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The daily chart's rows (day, method_class, events): the summary's figures on the days the records cover,
@@ -264,49 +256,30 @@ def chart_days(figures: list[dict[str, Any]], d0: dt.date, d1: dt.date,
 
 def _baseline(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
     """Same weekdays 1-4 weeks before and after: mean of the shifted windows the place's data fully cover."""
-    lo, hi = d0 - dt.timedelta(weeks=4), d1 + dt.timedelta(weeks=4)
-    res = summary(con, TABLE, by=["day", "method_class"], date_from=lo, date_to=hi, place=place, ref=ref)
-    q = _call("summary", table=TABLE, by=["day", "method_class"], date_from=lo.isoformat(), date_to=hi.isoformat(),
-              place=place)
-    rf.chart_days = chart_days(res.figures, lo, hi, res.coverage)
-    first, last = _place_span(con, place, ref)
-    parsed = parse_place(con, place, ref)
-    label = parsed.label if parsed is not None else place
-    windows = []
-    for w in BASELINE_WEEKS:
-        a, b = d0 + dt.timedelta(weeks=w), d1 + dt.timedelta(weeks=w)
-        if first is None or a < first or b > last:
-            continue
-        if coverage_of(con, TABLE, a, b, parsed, label).status not in ("full", "unknown"):
-            continue  # a window the records do not wholly cover would count its days without records as zeros
-        if w < 0 and b >= d0 or w > 0 and a <= d1:  # long periods: shifted windows must not overlap the period
-            continue
-        windows.append((a, b))
+    res = same_weekdays(con, TABLE, place=place, date_from=d0, date_to=d1, ref=ref, weeks=BASELINE_WEEKS)
+    q = _call("same_weekdays", table=TABLE, place=place, date_from=d0.isoformat(), date_to=d1.isoformat(),
+              weeks=BASELINE_WEEKS)
+    day = dt.date.fromisoformat
+    rf.chart_days = chart_days(res.extra["days"], day(res.extra["lo"]), day(res.extra["hi"]), res.coverage)
+    windows = [(day(f["from"]), day(f["to"])) for f in res.figures]
     if not windows:
         rf.caveats.append("cav_no_baseline")
         return
     rf.has_baseline = True
     rels = res.releases
-    totals, at_large = [], []
-    for a, b in windows:
-        rows = [f for f in res.figures if a.isoformat() <= f["day"] <= b.isoformat()]
-        totals.append(sum(f["events"] for f in rows))
-        at_large.append(sum(f["events"] for f in rows if f["method_class"] == "at_large"))
     na = {"windows": semicolons([DateSpan(a, b) for a, b in windows])}
     defin = msg("Mean of counted arrests over {n} windows of the same weekdays shifted by whole weeks (1-4 weeks "
                 "before and after, only where the place's releases cover the window): {windows}", n=len(windows),
                 windows=na["windows"])
     rf.add("baseline_windows", "count", len(windows), msg("Number of shifted windows in the baseline"),
            "note_baseline", rels, q, note_args=na)
-    rf.add("baseline_mean", "number", sum(totals) / len(totals), defin, "note_baseline", rels, q, decimals=1,
-           note_args=na)
-    rf.add("baseline_at_large_mean", "number", sum(at_large) / len(at_large),
-           msg("{definition} (at_large only)", definition=defin), "note_baseline", rels, q, decimals=1, note_args=na)
-    mean = sum(totals) / len(totals)
+    mean, mean_al = res.extra["mean"], res.extra["at_large_mean"]
+    rf.add("baseline_mean", "number", mean, defin, "note_baseline", rels, q, decimals=1, note_args=na)
+    rf.add("baseline_at_large_mean", "number", mean_al, msg("{definition} (at_large only)", definition=defin),
+           "note_baseline", rels, q, decimals=1, note_args=na)
     if mean > 0:
         rf.add("baseline_ratio", "number", rf.facts["total"].value / mean, msg("total / baseline_mean"),
                "note_baseline", rels, q, decimals=1, note_args=na)
-    mean_al = sum(at_large) / len(at_large)
     if mean_al > 0:
         rf.add("baseline_at_large_ratio", "number", rf.facts["at_large"].value / mean_al,
                msg("at_large / baseline_at_large_mean"), "note_baseline", rels, q, decimals=1, note_args=na)
@@ -333,19 +306,17 @@ def _shares(con, rf: ReportFacts, parsed, d0: dt.date, d1: dt.date, ref: Any) ->
     # the place's own AORs, when the place is smaller than them
     if parsed.level in ("county", "group", "state") and set(parsed.aors) - set(parsed.filter_aors):
         aors = list(parsed.aors)
-        src = event_source(con, TABLE)
-        where = Where().add("counted").add("event_date BETWEEN ? AND ?", d0, d1)
-        where.add(f"aor IN ({', '.join('?' * len(aors))})", *aors)
-        sql = f"SELECT count(*), list_sort(list_distinct(list(DISTINCT release_id))) FROM {src} WHERE {where.sql()}"
-        n, rels = con.execute(sql, where.params).fetchone()
+        res = summary(con, TABLE, by=[], date_from=d0, date_to=d1, filters={"aor": aors}, ref=ref)
+        n = res.extra["total_events"]
         if n:
             rf.has_region = True
-            q = f"{sql} -- params {where.params}"
+            q = _call("summary", table=TABLE, by=[], date_from=d0.isoformat(), date_to=d1.isoformat(),
+                      filters={"aor": aors})
             na = {"aors": ", ".join(aors)}
             rf.add("region_total", "count", n, msg("Counted arrests in AOR(s) {aors} in the period",
-                                                   aors=", ".join(aors)), "note_region", list(rels or []), q,
+                                                   aors=", ".join(aors)), "note_region", res.releases, q,
                    note_args=na)
-            rf.add("region_share", "percent", total / n, msg("total / region_total"), "note_region", list(rels or []),
+            rf.add("region_share", "percent", total / n, msg("total / region_total"), "note_region", res.releases,
                    q, decimals=1, note_args=na)
 
 
@@ -357,47 +328,25 @@ def _county_names(ref: Any) -> dict[str, str]:
 
 def _counties(con, rf: ReportFacts, place: str, d0: dt.date, d1: dt.date, ref: Any) -> None:
     """Arrests by county of the landmark: event counties, office proxies, and what stays unresolved."""
-    if not resolution_available(con):
+    res = landmark_counties(con, TABLE, place=place, date_from=d0, date_to=d1, ref=ref)
+    if not res.extra["available"]:
         rf.caveats.append("cav_no_resolution")
         return
-    # the rows of the total (placement 'event', query.selection); for a county, state or group the office
-    # placements in it are not among them and are counted apart (Compiled.office_placements)
-    compiled = Selection.of(TABLE, d0, d1, place).compile(con, ref)
-    src, where = compiled.source, compiled.where
-    sql = (f"SELECT CASE WHEN res_level = 'county' THEN coalesce(res_kind, 'event') ELSE coalesce(res_level, "
-           f"'unmatched') END AS what, coalesce(res_county_fips, office_county_fips), count(*) AS n, "
-           f"list_sort(list_distinct(list(DISTINCT release_id))) FROM {src} WHERE {where.sql()} GROUP BY 1, 2 ORDER BY 3 DESC, 2")
-    rows = con.execute(sql, where.params).fetchall()
-    office_apart = compiled.office_placements(con)
-    if office_apart:
-        rows.append(("office_proxy", None, office_apart, []))
-    q = f"{sql} -- params {[str(p) for p in where.params]}"
-    rels = sorted({r for row in rows for r in row[3]})
-    groups = {"event": 0, "office_proxy": 0, "state": 0, "unresolved": 0}
-    for what, _fips, n, _r in rows:
-        groups[what if what in ("event", "office_proxy", "state") else "unresolved"] += n
-    defs = {
-        "event": msg("arrests whose landmark names where the arrest happened (a jail, court, city or county); "
-                     "landmark_resolution.level = 'county' and kind = 'event'"),
-        "office_proxy": msg("arrests whose landmark only names the arresting office or team; the county is the "
-                            "office's, not necessarily the place of arrest (kind = 'office_proxy')"),
-        "state": msg("landmark resolved to a state only (level = 'state')"),
-        "unresolved": msg("landmark resolved to the AOR only, blank, or not in landmark_resolution (level in ('aor', "
-                          "'none') or no match)"),
-    }
-    for g, n in groups.items():
+    q = _call("landmark_counties", table=TABLE, place=place, date_from=d0.isoformat(), date_to=d1.isoformat())
+    rels, defs = res.releases, res.definitions
+    for g, n in (res.extra["groups"] or {}).items():
         rf.add(f"county_{g}", "count", n, defs[g], "note_counties", rels, q)
         if rf.facts["total"].value:
             rf.add(f"county_{g}_share", "percent", n / rf.facts["total"].value, msg("{key} / total", key=f"county_{g}"),
                    "note_counties", rels, q, decimals=1)
     names = _county_names(ref)
-    events = [r for r in rows if r[0] == "event" and r[1]]
-    for fips, n in [(r[1], r[2]) for r in events[:TOP_COUNTIES]]:
+    events = [(f["county_fips"], f["events"]) for f in res.figures if f["placed"] == "event" and f["county_fips"]]
+    for fips, n in events[:TOP_COUNTIES]:
         key = f"county:{fips}"
         rf.add(key, "count", n, msg("{definition}; county_fips = {fips}", definition=defs["event"], fips=fips),
                "note_counties", rels, q)
         rf.counties.append(CountyRow(fips=fips, name=names.get(fips, fips), key=key))
-    rest = sum(r[2] for r in events[TOP_COUNTIES:])
+    rest = sum(n for _fips, n in events[TOP_COUNTIES:])
     if len(events) > TOP_COUNTIES:
         rf.add("county_other_events", "count", rest, msg("event-county arrests in counties beyond the ones listed"),
                "note_counties", rels, q)

@@ -82,6 +82,13 @@ class Filters:
                             counted_only=counted_only)
 
 
+def check_order(date_from: date | None, date_to: date | None) -> None:
+    """A period ends on or after its start, else ParamError on `to` (every API and page handler asks this; the
+    message is rendered in the request's language)."""
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
+
+
 def parse_by(by: str | None) -> list[str]:
     """Comma-separated group-by keys, each from GROUP_BY."""
     keys = [k.strip() for k in (by or "").split(",") if k.strip()]
@@ -107,8 +114,7 @@ def check_filters(columns: Columns, f: Filters) -> None:
     """Every filter answerable by the warehouse's table, else ParamError naming the first that is not."""
     check_table(columns, f.table)
     cols = columns(f.table)
-    if f.date_from and f.date_to and f.date_from > f.date_to:
-        raise ParamError("to", msg("must not be before 'from'"), f.date_to.isoformat())
+    check_order(f.date_from, f.date_to)
     if f.aor and "aor" not in cols:
         raise ParamError("aor", msg("table {table} has no AOR", table=f.table), f.aor)
     for column, value, allowed, missing in (

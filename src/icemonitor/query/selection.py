@@ -167,7 +167,7 @@ class Selection:
         if d0 and d1 and d1 < d0:
             raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=str(d1), d0=str(d0)),
                              field="from", value=f"{d0}..{d1}",
-                             hint="swap --from and --to: --from is the first day, --to the last")
+                             hint=msg("swap --from and --to: --from is the first day, --to the last"))
         flat = []
         for key, values in (filters or {}).items():
             vals = split_list(values)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from icemonitor import config
 from icemonitor.errors import NoWarehouse
+from icemonitor.messages import msg
 
 if TYPE_CHECKING:  # imported by connect(): the CLI registers the warehouse's commands without loading DuckDB
     import duckdb
@@ -16,7 +17,7 @@ def connect(path: Path | None = None, read_only: bool = True) -> duckdb.DuckDBPy
     """Open the warehouse (read-only by default); a clear error if it has not been built."""
     path = Path(path) if path else config.warehouse_path()
     if read_only and not path.exists():
-        raise NoWarehouse(f"no warehouse at {path}: run `icemonitor build` first")
+        raise NoWarehouse(msg("no warehouse at {path}: run `icemonitor build` first", path=str(path)))
     import duckdb
 
     return duckdb.connect(str(path), read_only=read_only)

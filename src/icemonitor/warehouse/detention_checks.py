@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from icemonitor.messages import Message, from_json, msg
+from icemonitor.messages import Message, Month, from_json, msg
 
 from icemonitor.warehouse.detention_bond_panel import bond_undated
 from icemonitor.warehouse.detention_iclos_panel import iclos_undated
@@ -78,9 +78,9 @@ def stated_date_older(postings: pl.DataFrame) -> list[dict]:
         if latest is not None and p["stated_as_of"] < latest["stated_as_of"]:
             out.append(_row(p, "stated_date_older", False,
                             msg("states {stated} (archived {archived}) after {other} stated {other_stated} "
-                                "(archived {other_archived})", stated=str(p["stated_as_of"]),
-                                archived=str(p["archived_on"]), other=latest["source_file"],
-                                other_stated=str(latest["stated_as_of"]), other_archived=str(latest["archived_on"]))))
+                                "(archived {other_archived})", stated=p["stated_as_of"], archived=p["archived_on"],
+                                other=latest["source_file"], other_stated=latest["stated_as_of"],
+                                other_archived=latest["archived_on"])))
         if latest is None or p["stated_as_of"] > latest["stated_as_of"]:
             latest = p
     return out
@@ -103,8 +103,8 @@ def unchanged_tables(tables: pl.DataFrame, postings: pl.DataFrame) -> list[dict]
                 out.append(_row(r, "unchanged_table", True,
                                 msg("table identical to {other} ({other_sheet}!{other_cell}, stated {other_stated}) "
                                     "but stated {stated}", other=prev["source_file"], other_sheet=prev["source_sheet"],
-                                    other_cell=prev["title_cell"], other_stated=str(prev["stated_as_of"]),
-                                    stated=str(r["stated_as_of"])),
+                                    other_cell=prev["title_cell"], other_stated=prev["stated_as_of"],
+                                    stated=r["stated_as_of"]),
                                 sheet=r["source_sheet"], table=r["table_key"]))
     return out
 
@@ -122,7 +122,7 @@ def revised_values(values: pl.DataFrame) -> list[dict]:
     return [
         _row(r, "value_revised", False,
              msg("{month} {label}: {before:g} in {file_before} {cell_before} -> {value:g} at {cell}",
-                 month=f"{r['month']:%Y-%m}", label=f"{r['row_group'] or ''} {r['row_label']}".strip(),
+                 month=Month(r["month"]), label=f"{r['row_group'] or ''} {r['row_label']}".strip(),
                  before=r["before"], file_before=r["file_before"], cell_before=r["cell_before"], value=r["value"],
                  cell=r["cell"]),
              sheet=r["source_sheet"], table=r["table_key"])

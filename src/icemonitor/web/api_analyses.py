@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from icemonitor.messages import msg
 from icemonitor.places.sanctuary import PolicyEvent
+from icemonitor.query.filters import check_order
 from icemonitor.web import analyses
 from icemonitor.web.analyses import app_ref  # noqa: F401 - imported from here by the page modules
 from icemonitor.web.api import ERRORS, PLACE_HELP, PLACE_PATTERN, Release, WarehouseInfo
@@ -83,8 +84,7 @@ def sweeps(
     """Multi-day surges of arrests above the expected daily count, ranked (as `icemonitor sweeps --json`)."""
     from icemonitor.query.filters import ParamError
 
-    if date_to < date_from:
-        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
+    check_order(date_from, date_to)
     if (date_to - date_from).days > 366 * 12:
         raise ParamError("from", msg("at most twelve years at once"), date_from.isoformat())
     res = analyses.sweeps(request.app.state.warehouse, app_ref(request), place, date_from, date_to, measure,
@@ -102,10 +102,7 @@ def priorities(
     by: Period = Query("fy", description="Period: fy, month or all"),
 ) -> AnalysisResponse:
     """Shares convicted / pending charges only / no record, per the release's own field (as `icemonitor priorities`)."""
-    from icemonitor.query.filters import ParamError
-
-    if date_from and date_to and date_to < date_from:
-        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
+    check_order(date_from, date_to)
     res = analyses.priorities(request.app.state.warehouse, app_ref(request), table, place, date_from, date_to, by)
     return respond(request, res, table)
 

@@ -15,7 +15,7 @@ from icemonitor.messages import msg
 from icemonitor.web import analyses
 from icemonitor.web.api import ERRORS, ErrorResponse
 from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
-from icemonitor.query.filters import ParamError
+from icemonitor.query.filters import ParamError, check_order
 
 router = APIRouter(prefix="/api/v1", tags=["analyses"])
 
@@ -43,8 +43,7 @@ def targeting(
     period: Literal["month", "fy"] = Query("month", description="Period fixed effects"),
 ) -> AnalysisResponse:
     """Arrest rates per 10,000 non-citizens in sanctuary vs other places, rate ratios and DiD estimates."""
-    if date_to < date_from:
-        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
+    check_order(date_from, date_to)
     if (date_to - date_from).days > 366 * 12:
         raise ParamError("from", msg("at most twelve years at once"), date_from.isoformat())
     res = run_targeting(request, definition, date_from, date_to, level, period)

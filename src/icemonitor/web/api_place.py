@@ -8,7 +8,7 @@ import datetime as dt
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from icemonitor.messages import msg
+from icemonitor.query.filters import check_order
 from icemonitor.web import analyses
 from icemonitor.web.analyses import app_ref
 from icemonitor.web.api import ERRORS, PLACE_HELP, PLACE_PATTERN
@@ -35,10 +35,7 @@ def place_profile(
     date_to: dt.date | None = Query(None, alias="to", description="Last day (default: the last record)"),
 ) -> PlaceProfileResponse:
     """A place's profile, as its page shows it."""
-    from icemonitor.query.filters import ParamError
-
-    if date_from and date_to and date_to < date_from:
-        raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
+    check_order(date_from, date_to)
     wh, ref = request.app.state.warehouse, app_ref(request)
     return PlaceProfileResponse(**{
         part: respond(request, analyses.place_profile(wh, ref, part, analyses.national(place), date_from, date_to))

@@ -12,7 +12,7 @@ from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.api_claims import CLAIMS_EXAMPLE, run_targeting
 from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page
-from icemonitor.query.filters import ParamError
+from icemonitor.query.filters import ParamError, check_order
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,8 +66,7 @@ def targeting_page(request: Request) -> HTMLResponse:
     import datetime as dt
 
     d0, d1 = d0 or dt.date(2015, 10, 1), d1 or dt.date(2019, 9, 30)
-    if d1 < d0:
-        raise ParamError("to", msg("must not be before 'from'"), d1.isoformat())
+    check_order(d0, d1)
     res = run_targeting(request, definition, d0, d1, level, period)
     models = res.extra.get("models", [])
     did = res.extra.get("did", [])

@@ -25,7 +25,7 @@ from icemonitor.web.api_analyses import app_ref
 from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page, _figure, error_page
 from icemonitor.web.sweep_links import sweep_rows
-from icemonitor.query.filters import ParamError
+from icemonitor.query.filters import ParamError, check_order
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_FROM, DEFAULT_TO = dt.date(2015, 10, 1), dt.date(2019, 9, 30)
@@ -38,8 +38,7 @@ class SweepParams:
             raise ParamError("place", msg("at most 80 characters"), self.place)
         self.date_from = parse_date("from", q.get("from")) or DEFAULT_FROM
         self.date_to = parse_date("to", q.get("to")) or DEFAULT_TO
-        if self.date_to < self.date_from:
-            raise ParamError("to", msg("must not be before 'from'"), self.date_to.isoformat())
+        check_order(self.date_from, self.date_to)
         self.measure = (q.get("measure") or "at_large").strip()
         if self.measure not in MEASURES:
             raise ParamError("measure", msg("allowed: {choices}", choices=", ".join(MEASURES)), self.measure)
