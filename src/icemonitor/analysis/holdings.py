@@ -13,6 +13,7 @@ from icemonitor.analysis.overview import reader, rows
 from icemonitor.analysis.result import AnalysisResult, _plain
 from icemonitor.messages import msg
 from icemonitor.query.filters import EVENT_TABLES, Columns
+from icemonitor.warehouse.aggregates import EVENT_DAYS, EVENT_METHODS
 
 # Columns of the warehouse's releases table shown by the API and the pages (whichever exist).
 RELEASE_COLUMNS = ("release_id", "file_name", "table_name", "sha256", "rows_read", "rows_loaded", "rows_rejected",
@@ -65,8 +66,12 @@ def method_codes(con: duckdb.DuckDBPyConnection, table: str, columns: Columns | 
     """Which raw apprehension methods fall in each method class, as the warehouse maps them (most used first)."""
     if table not in EVENT_TABLES or not {"method_class", "method_raw"} <= reader(con, columns)(table):
         return {}
-    found = rows(con, f"SELECT method_class, method_raw, count(*) AS n FROM {table} WHERE method_raw IS NOT NULL "
-                      "GROUP BY ALL ORDER BY method_class, n DESC, method_raw")  # ties in a fixed order
+    if reader(con, columns)(EVENT_METHODS):  # the build's count per class and raw method: no scan of the rows
+        found = rows(con, f"SELECT method_class, method_raw, n FROM {EVENT_METHODS} WHERE table_name = ? "
+                          "ORDER BY method_class, n DESC, method_raw", [table])
+    else:
+        found = rows(con, f"SELECT method_class, method_raw, count(*) AS n FROM {table} WHERE method_raw IS NOT NULL "
+                          "GROUP BY ALL ORDER BY method_class, n DESC, method_raw")  # ties in a fixed order
     out: dict[str, list[str]] = {}
     for r in found:
         out.setdefault(r["method_class"] or "unclassified", []).append(r["method_raw"])

@@ -1,5 +1,6 @@
-"""The build's count table event_days (schema.yaml's derived_tables): every event table's rows counted per day,
-release, AOR, placed state and county, method class and criminality, in SQL.
+"""The build's count tables (schema.yaml's derived_tables), in SQL: event_days, every event table's rows counted per
+day, release, AOR, placed state and county, method class and criminality; event_methods, the rows per method class
+and raw apprehension method (what every figure's definition of the method classes lists).
 
 A count or group-by on these columns reads this table (query.Selection.rolled_up) instead of every row joined
 to the landmark resolution: the table grows with days x places x categories, not with rows. Placement is
@@ -18,6 +19,7 @@ from icemonitor.warehouse.placement import placed_source
 log = logging.getLogger(__name__)
 
 EVENT_DAYS = "event_days"
+EVENT_METHODS = "event_methods"
 
 
 def _columns(con: duckdb.DuckDBPyConnection):
@@ -48,3 +50,24 @@ def write_event_days(con: duckdb.DuckDBPyConnection) -> int:
     n = int(con.execute(f"SELECT count(*) FROM {EVENT_DAYS}").fetchone()[0])
     log.info("%s: %d rows written", EVENT_DAYS, n)
     return n
+
+
+def write_event_methods(con: duckdb.DuckDBPyConnection) -> int:
+    """(Re)create event_methods: per event table with both columns, rows per method class and raw method."""
+    spec = derived_tables()[EVENT_METHODS]
+    columns = _columns(con)
+    con.execute(f"DROP TABLE IF EXISTS {EVENT_METHODS}")
+    con.execute(spec.ddl())
+    for table in tables():
+        if {"method_class", "method_raw"} <= columns(table):
+            con.execute(f"INSERT INTO {EVENT_METHODS} SELECT ? AS table_name, method_class, method_raw, count(*) AS n "
+                        f"FROM {table} WHERE method_raw IS NOT NULL GROUP BY ALL", [table])
+    n = int(con.execute(f"SELECT count(*) FROM {EVENT_METHODS}").fetchone()[0])
+    log.info("%s: %d rows written", EVENT_METHODS, n)
+    return n
+
+
+def write_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every derived table (after the places stage, which event_days' placement needs)."""
+    write_event_days(con)
+    write_event_methods(con)

@@ -404,7 +404,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     write_coverage(con, fields_for)
     if extra_tables:
         extra_tables(con)
-    aggregates.write_event_days(con)  # after the places stage: counts per day and placed county (event_days)
+    aggregates.write_derived_tables(con)  # after the places stage: event_days, event_methods
     con.execute(incremental_.BUILD_INFO_DDL)
     con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
     con.execute("CHECKPOINT")
