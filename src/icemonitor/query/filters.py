@@ -86,15 +86,16 @@ class Filters:
                             counted_only=counted_only)
 
 
-def grouped_sql(by: list[str], count_sql: str, source: str, where: str) -> str:
-    """SELECT the `by` keys (GROUP_BY) and `count_sql` AS n from `source` where `where`, ordered by the keys (NULLs
-    last). A date key is grouped on the date and written as text once per group, not once per row (the same text:
-    strftime of the same date)."""
+def grouped_sql(by: list[str], count_sql: str, source: str, where: str, also: dict[str, str] | None = None) -> str:
+    """SELECT the `by` keys (GROUP_BY) and `count_sql` AS n (and each aggregate of `also`, alias -> SQL) from
+    `source` where `where`, ordered by the keys (NULLs last). A date key is grouped on the date and written as text
+    once per group, not once per row (the same text: strftime of the same date)."""
     inner = ", ".join(f"{DATE_KEYS[k][0] if k in DATE_KEYS else GROUP_BY[k][0]} AS {k}" for k in by)
     outer = ", ".join(f"strftime({k}, '{DATE_KEYS[k][1]}') AS {k}" if k in DATE_KEYS else k for k in by)
     order = ", ".join(str(i + 1) for i in range(len(by)))
-    return (f"SELECT {outer}, n FROM (SELECT {inner}, {count_sql} AS n FROM {source} WHERE {where} GROUP BY ALL) "
-            f"ORDER BY {order} NULLS LAST")
+    more = "".join(f", {sql} AS {alias}" for alias, sql in (also or {}).items())
+    return (f"SELECT {outer}, n{''.join(f', {a}' for a in also or {})} FROM (SELECT {inner}, {count_sql} AS n{more} "
+            f"FROM {source} WHERE {where} GROUP BY ALL) ORDER BY {order} NULLS LAST")
 
 
 def parse_by(by: str | None) -> list[str]:
