@@ -59,11 +59,14 @@ def database_file(con: duckdb.DuckDBPyConnection) -> tuple[str | None, bool]:
     return found
 
 
-def per_warehouse(fn):
+def per_warehouse(fn=None, *, frozen: bool = False):
     """Cache a reader of what a warehouse file holds (its tables, columns, small reference tables) per file and
     version (path, mtime, size), for read-only connections: the file does not change until a build swaps in a new
     one. This is metadata, not answers: it stays cached when the web tier's caches of answers are off
-    (ICEMONITOR_CACHE=off). A writable or in-memory connection is asked every time. Callers get a copy."""
+    (ICEMONITOR_CACHE=off). A writable or in-memory connection is asked every time. Callers get a copy, or with
+    `frozen` (a reader returning immutable values: tuples of tuples) the value itself."""
+    if fn is None:
+        return lambda f: per_warehouse(f, frozen=frozen)
     cache: dict[tuple, Any] = {}
 
     def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
@@ -79,7 +82,7 @@ def per_warehouse(fn):
             if len(cache) > 256:
                 cache.clear()
             cache[key] = fn(con, *args)
-        return copy.deepcopy(cache[key])
+        return cache[key] if frozen else copy.deepcopy(cache[key])
 
     wrapper.__doc__ = fn.__doc__
     wrapper.__wrapped__ = fn
