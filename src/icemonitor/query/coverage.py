@@ -13,7 +13,8 @@ status is `subset`: no total, and the count of its rows is stated as a lower bou
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import duckdb
@@ -65,9 +66,20 @@ class Coverage:
         return msg("No records: {why}. There is no count for this question (not zero).", why=self.reason)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The fields as a dict (from/to for the dates), lists and dicts copied (what asdict gives, without its
+        generic recursion: a figure's coverage is converted on every request)."""
+        d = {f.name: _copied(getattr(self, f.name)) for f in dataclass_fields(self)}
         d["from"], d["to"] = d.pop("date_from"), d.pop("date_to")
         return d
+
+
+def _copied(value: Any) -> Any:
+    """A copy of lists and dicts of plain values (a Coverage's fields), as dataclasses.asdict copies them."""
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
 
 
 def _fmt(d: dt.date) -> str:

@@ -82,7 +82,10 @@ def per_warehouse(fn=None, *, frozen: bool = False):
             if len(cache) > 256:
                 cache.clear()
             cache[key] = fn(con, *args)
-        return cache[key] if frozen else copy.deepcopy(cache[key])
+        value = cache[key]
+        if frozen or isinstance(value, (bool, str, frozenset)):
+            return value
+        return set(value) if isinstance(value, set) else copy.deepcopy(value)  # a set's members are immutable
 
     wrapper.__doc__ = fn.__doc__
     wrapper.__wrapped__ = fn
