@@ -291,7 +291,8 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
         f"WHERE {q.where.sql()} AND res_county_fips IS NOT NULL GROUP BY 1) "
         "SELECT a.county_fips, a.n, p.noncitizen_pop, round(a.n * 10000.0 / p.noncitizen_pop, 2) AS rate "
         "FROM a JOIN (SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
-        "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC",
+        "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 "
+        "ORDER BY rate DESC, county_fips",  # ties in a fixed order
         [*q.where.params, year])
     total = counts(con, f, [], columns, with_coverage=False)
     return AnalysisResult(
