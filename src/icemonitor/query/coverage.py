@@ -324,9 +324,16 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         reason = semicolons(([reason] if reason else []) + [
             msg("rows of {release} ({what}) are counted too, a lower bound where no other release covers them",
                 release=s["release"], what=_subset_words([s])) for s in subsets])
+    reach, reach_line = _reach(con, table)
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
-                    sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach,
-                    subsets)
+                    sorted(used_releases), reason, reach_line, [dict(r) for r in reach], subsets)
+
+
+@per_warehouse(frozen=True)
+def _reach(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[dict[str, Any], ...], Any]:
+    """records_reach and its line of text (reach_text), made once per warehouse file for every figure's data age."""
+    reach = records_reach(con, table)
+    return tuple(reach), reach_text(reach, table)
 
 
 @per_warehouse(frozen=True)
