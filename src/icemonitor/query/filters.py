@@ -93,9 +93,11 @@ def grouped_sql(by: list[str], count_sql: str, source: str, where: str, also: di
     inner = ", ".join(f"{DATE_KEYS[k][0] if k in DATE_KEYS else GROUP_BY[k][0]} AS {k}" for k in by)
     outer = ", ".join(f"strftime({k}, '{DATE_KEYS[k][1]}') AS {k}" if k in DATE_KEYS else k for k in by)
     order = ", ".join(str(i + 1) for i in range(len(by)))
-    more = "".join(f", {sql} AS {alias}" for alias, sql in (also or {}).items())
-    return (f"SELECT {outer}, n{''.join(f', {a}' for a in also or {})} FROM (SELECT {inner}, {count_sql} AS n{more} "
-            f"FROM {source} WHERE {where} GROUP BY ALL) ORDER BY {order} NULLS LAST")
+    also = also or {}
+    aggregates = "".join(f", {sql} AS {alias}" for alias, sql in also.items())
+    passed = "".join(f", {alias}" for alias in also)
+    return (f"SELECT {outer}, n{passed} FROM (SELECT {inner}, {count_sql} AS n{aggregates} FROM {source} "
+            f"WHERE {where} GROUP BY ALL) ORDER BY {order} NULLS LAST")
 
 
 def parse_by(by: str | None) -> list[str]:
