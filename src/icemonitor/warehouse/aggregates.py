@@ -10,6 +10,7 @@ needs landmark_resolution and recorded_counties), by every build, full or increm
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import duckdb
 
@@ -31,40 +32,47 @@ def _columns(con: duckdb.DuckDBPyConnection):
     return read
 
 
+def _derive(con: duckdb.DuckDBPyConnection, name: str, select: Callable[[str, Callable[[str], set[str]]], str | None]
+            ) -> int:
+    """(Re)create the derived table `name` (schema.yaml) from each event table present: `select(table, columns)`
+    gives the SELECT of its rows (its one parameter: the table's name), or None; returns the table's rows."""
+    columns = _columns(con)
+    con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute(derived_tables()[name].ddl())
+    for table in tables():
+        sql = select(table, columns) if columns(table) else None
+        if sql:
+            con.execute(f"INSERT INTO {name} {sql}", [table])
+    n = int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+    log.info("%s: %d rows written", name, n)
+    return n
+
+
 def write_event_days(con: duckdb.DuckDBPyConnection) -> int:
     """(Re)create event_days from the event tables present; returns its rows."""
-    spec = derived_tables()[EVENT_DAYS]
-    keys = [c.name for c in spec.columns if c.name not in ("table_name", "n")]
-    columns = _columns(con)
-    con.execute(f"DROP TABLE IF EXISTS {EVENT_DAYS}")
-    con.execute(spec.ddl())
-    for table in tables():
+    keys = [c.name for c in derived_tables()[EVENT_DAYS].columns if c.name not in ("table_name", "n")]
+
+    def select(table: str, columns: Callable[[str], set[str]]) -> str:
         cols = columns(table)
-        if not cols:
-            continue
         # a column the table lacks is NULL for all its rows (every event table has the common columns today)
         picked = ", ".join(k if k in cols or k.startswith("res_") or k == "office_county_fips" else f"NULL AS {k}"
                            for k in keys)
-        con.execute(f"INSERT INTO {EVENT_DAYS} SELECT ? AS table_name, {picked}, count(*) AS n "
-                    f"FROM {placed_source(table, 'event', columns)} GROUP BY ALL ORDER BY event_date", [table])
-    n = int(con.execute(f"SELECT count(*) FROM {EVENT_DAYS}").fetchone()[0])
-    log.info("%s: %d rows written", EVENT_DAYS, n)
-    return n
+        return (f"SELECT ? AS table_name, {picked}, count(*) AS n FROM {placed_source(table, 'event', columns)} "
+                "GROUP BY ALL ORDER BY event_date")
+
+    return _derive(con, EVENT_DAYS, select)
 
 
 def write_event_methods(con: duckdb.DuckDBPyConnection) -> int:
     """(Re)create event_methods: per event table with both columns, rows per method class and raw method."""
-    spec = derived_tables()[EVENT_METHODS]
-    columns = _columns(con)
-    con.execute(f"DROP TABLE IF EXISTS {EVENT_METHODS}")
-    con.execute(spec.ddl())
-    for table in tables():
-        if {"method_class", "method_raw"} <= columns(table):
-            con.execute(f"INSERT INTO {EVENT_METHODS} SELECT ? AS table_name, method_class, method_raw, count(*) AS n "
-                        f"FROM {table} WHERE method_raw IS NOT NULL GROUP BY ALL", [table])
-    n = int(con.execute(f"SELECT count(*) FROM {EVENT_METHODS}").fetchone()[0])
-    log.info("%s: %d rows written", EVENT_METHODS, n)
-    return n
+
+    def select(table: str, columns: Callable[[str], set[str]]) -> str | None:
+        if not {"method_class", "method_raw"} <= columns(table):
+            return None
+        return (f"SELECT ? AS table_name, method_class, method_raw, count(*) AS n FROM {table} "
+                "WHERE method_raw IS NOT NULL GROUP BY ALL")
+
+    return _derive(con, EVENT_METHODS, select)
 
 
 def write_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
