@@ -87,7 +87,8 @@ def test_questions_event_days_cannot_answer_stay_on_the_event_rows(warehouse_con
 
 @pytest.fixture(scope="module")
 def without_event_days(warehouse_path, tmp_path_factory):
-    """A copy of the built warehouse (in its data folder's place: reference files by link) without event_days."""
+    """A copy of the built warehouse (in its data folder's place: reference files by link) without the derived
+    tables (event_days, event_methods)."""
     home = tmp_path_factory.mktemp("no-event-days")
     for name in ("raw", "cache"):
         if (warehouse_path.parent / name).exists():
@@ -96,6 +97,7 @@ def without_event_days(warehouse_path, tmp_path_factory):
     shutil.copyfile(warehouse_path, copy)
     con = duckdb.connect(str(copy))
     con.execute("DROP TABLE event_days")
+    con.execute("DROP TABLE event_methods")
     con.close()
     return copy
 
@@ -137,6 +139,73 @@ def test_sweeps_are_equal_with_and_without_event_days(warehouse_path, without_ev
 
     with_days, without = run(warehouse_path), run(without_event_days)
     assert with_days["figures"] and with_days == without
+
+
+def test_event_methods_count_each_tables_methods(warehouse_con):
+    """event_methods holds, per event table, the rows of each method class and raw method (an independent count of
+    each table's rows)."""
+    con = warehouse_con
+    for table in ("arrests", "encounters", "removals"):
+        direct = _rows(con, f"SELECT method_class, method_raw, count(*) FROM {table} "  # noqa: S608
+                            "WHERE method_raw IS NOT NULL GROUP BY ALL", [])
+        derived = _rows(con, "SELECT method_class, method_raw, n FROM event_methods WHERE table_name = ?", [table])
+        assert derived == direct
+    assert _rows(con, "SELECT DISTINCT table_name FROM event_methods", []) != []
+
+
+DASHBOARD = [  # (module, function, arguments): the dashboard's and place pages' figures
+    ("overview", "counts", (dict(table="arrests"), ["month", "method_class"])),
+    ("overview", "counts", (dict(table="arrests", aor="LOS", method_class="at_large"), ["week", "release_id"])),
+    ("overview", "counts", (dict(table="encounters", date_from="2017-01-01", date_to="2017-06-30"), ["day", "state"])),
+    ("overview", "counts", (dict(table="arrests", criminality="convicted"), [])),
+    ("overview", "release_spans", (dict(table="arrests", aor="SEA"),)),
+    ("overview", "partial_months", (dict(table="arrests"),)),
+    ("overview", "criminality_fields", (dict(table="arrests", aor="SEA"),)),
+    ("overview", "county_rates", (dict(table="arrests", date_from="2016-10-01", date_to="2017-09-30"),)),
+    ("overview", "aor_map", (dict(table="arrests"),)),
+    ("holdings", "table_coverage", ()),
+    ("holdings", "aors", ("encounters",)),
+    ("holdings", "method_codes", ("arrests",)),
+    ("place_profile", "trend", ("LOS",)),
+    ("place_profile", "method_mix", ("CA", "2016-10-01", "2019-09-30")),
+    ("place_profile", "criminality", ("SEA",)),
+    ("place_profile", "resolution", ("06037", "2017-01-01", "2017-12-31")),
+    ("place_profile", "peers", ("LOS",)),
+    ("place_profile", "peers", ("TX", "2017-01-01", "2017-12-31")),
+    ("place_profile", "peers", ("06037",)),
+]
+
+
+@pytest.mark.parametrize("module, name, args", DASHBOARD)
+def test_dashboard_figures_are_equal_with_and_without_the_derived_tables(warehouse_path, without_event_days, module,
+                                                                          name, args):
+    """The dashboard's counts, the warehouse's holdings and the place profiles read event_days and event_methods
+    where they answer: the same figures as from the event rows."""
+    import importlib
+
+    from conftest import shared_ref
+    from icemonitor.query.filters import Filters
+
+    fn = getattr(importlib.import_module(f"icemonitor.analysis.{module}"), name)
+
+    def run(path: Path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            if module == "overview":
+                f = args[0]
+                d0, d1 = (dt.date.fromisoformat(f[k]) if f.get(k) else None for k in ("date_from", "date_to"))
+                res = fn(con, Filters(**{**f, "date_from": d0, "date_to": d1}), *args[1:])
+            elif module == "place_profile":
+                dates = [dt.date.fromisoformat(d) for d in args[1:]]
+                res = fn(con, args[0], *dates, ref=shared_ref)
+            else:
+                res = fn(con, *args)
+            return res.model_dump(mode="json") if hasattr(res, "model_dump") else res
+        finally:
+            con.close()
+
+    with_days, without = run(warehouse_path), run(without_event_days)
+    assert with_days and with_days == without
 
 
 def test_metadata_is_read_once_per_file_version_and_never_cached_while_writable(tmp_path):

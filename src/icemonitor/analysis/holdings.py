@@ -13,6 +13,7 @@ from icemonitor.analysis.overview import reader, rows
 from icemonitor.analysis.result import AnalysisResult, _plain
 from icemonitor.messages import msg
 from icemonitor.query.filters import EVENT_TABLES, Columns
+from icemonitor.warehouse.aggregates import EVENT_DAYS, EVENT_METHODS
 
 # Columns of the warehouse's releases table shown by the API and the pages (whichever exist).
 RELEASE_COLUMNS = ("release_id", "file_name", "table_name", "sha256", "rows_read", "rows_loaded", "rows_rejected",
@@ -27,8 +28,12 @@ def event_tables(con: duckdb.DuckDBPyConnection, columns: Columns | None = None)
 
 def aors(con: duckdb.DuckDBPyConnection, table: str = "arrests", columns: Columns | None = None) -> list[str]:
     """AOR codes present in a table."""
-    if table not in EVENT_TABLES or "aor" not in reader(con, columns)(table):
+    cols = reader(con, columns)
+    if table not in EVENT_TABLES or "aor" not in cols(table):
         return []
+    if cols(EVENT_DAYS):  # the build's count table holds every row's AOR, in far fewer rows
+        return [r["aor"] for r in rows(con, f"SELECT DISTINCT aor FROM {EVENT_DAYS} WHERE table_name = ? "
+                                            "AND aor IS NOT NULL ORDER BY 1", [table])]
     return [r["aor"] for r in rows(con, f"SELECT DISTINCT aor FROM {table} WHERE aor IS NOT NULL ORDER BY 1")]
 
 
@@ -36,11 +41,17 @@ def table_coverage(con: duckdb.DuckDBPyConnection, columns: Columns | None = Non
     """Per event table: rows, counted rows, first and last event date, releases."""
     cols = reader(con, columns)
     figures = []
+    rolled = bool(cols(EVENT_DAYS))  # the build's count table: every row of each table, counted per day and more
     for t in event_tables(con, columns):
-        n_counted = "count(*) FILTER (WHERE counted)" if "counted" in cols(t) else "count(*)"
-        row = rows(con, f"SELECT count(*) AS rows, {n_counted} AS counted_rows, min(event_date) AS min_date, "
-                        f"max(event_date) AS max_date, list(DISTINCT release_id ORDER BY release_id) AS releases "
-                        f"FROM {t}")[0]
+        if rolled:
+            n, source, params = "coalesce(sum(n), 0)::BIGINT", f"{EVENT_DAYS} WHERE table_name = ?", [t]
+            n_counted = "coalesce(sum(n) FILTER (WHERE counted), 0)::BIGINT"
+        else:
+            n, source, params = "count(*)", t, []
+            n_counted = "count(*) FILTER (WHERE counted)"
+        row = rows(con, f"SELECT {n} AS rows, {n_counted if 'counted' in cols(t) else n} AS counted_rows, "
+                        "min(event_date) AS min_date, max(event_date) AS max_date, "
+                        f"list(DISTINCT release_id ORDER BY release_id) AS releases FROM {source}", params)[0]
         figures.append({"table": t, **row})
     return AnalysisResult(
         name="table_coverage", columns=["table", "rows", "counted_rows", "min_date", "max_date", "releases"],
@@ -65,8 +76,12 @@ def method_codes(con: duckdb.DuckDBPyConnection, table: str, columns: Columns | 
     """Which raw apprehension methods fall in each method class, as the warehouse maps them (most used first)."""
     if table not in EVENT_TABLES or not {"method_class", "method_raw"} <= reader(con, columns)(table):
         return {}
-    found = rows(con, f"SELECT method_class, method_raw, count(*) AS n FROM {table} WHERE method_raw IS NOT NULL "
-                      "GROUP BY ALL ORDER BY method_class, n DESC, method_raw")  # ties in a fixed order
+    if reader(con, columns)(EVENT_METHODS):  # the build's count per class and raw method: no scan of the rows
+        found = rows(con, f"SELECT method_class, method_raw, n FROM {EVENT_METHODS} WHERE table_name = ? "
+                          "ORDER BY method_class, n DESC, method_raw", [table])
+    else:
+        found = rows(con, f"SELECT method_class, method_raw, count(*) AS n FROM {table} WHERE method_raw IS NOT NULL "
+                          "GROUP BY ALL ORDER BY method_class, n DESC, method_raw")  # ties in a fixed order
     out: dict[str, list[str]] = {}
     for r in found:
         out.setdefault(r["method_class"] or "unclassified", []).append(r["method_raw"])

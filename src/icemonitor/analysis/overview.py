@@ -14,8 +14,8 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
 from icemonitor.query.coverage import Coverage, coverage
-from icemonitor.query.filters import GROUP_BY, Columns, Filters, check_by, check_filters
-from icemonitor.query.selection import Compiled, Selection, has_table, table_columns
+from icemonitor.query.filters import DATE_KEYS, GROUP_BY, Columns, Filters, check_by, check_filters, grouped_sql
+from icemonitor.query.selection import Compiled, Selection, has_table, table_columns, unplaced_source
 
 CRIMINALITY = msg("Criminality class as the release's own field gives it (criminality_field)")
 # group keys of the dashboard that the CLI summary's GROUPS do not define (or define otherwise)
@@ -54,9 +54,15 @@ def compiled(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None
     return f.selection(counted_only).compile(con, columns=columns)
 
 
-def _from(q: Compiled, placed: bool = False) -> str:
-    """The selection's FROM: the table itself where no placed column (res_state, res_county_fips) is needed."""
-    return q.source if placed or q.place is not None else q.selection.table
+def _from(con: duckdb.DuckDBPyConnection, q: Compiled, *sql: str, columns: Columns | None = None) -> tuple[str, str]:
+    """(FROM, count expression) for a question on the selection whose SELECT, GROUP BY and extra conditions are
+    `sql`: the build's event_days where its columns answer it (Compiled.rolled_up: sum of n), else the table itself
+    where no placed column (res_state, res_county_fips) is named, else the placed rows (count(*))."""
+    rolled = q.rolled_up(con, *sql, columns=columns)
+    if rolled is not q:
+        return rolled.source, rolled.count_sql
+    bare = unplaced_source(q.selection.table, q.where.sql(), *sql) if q.place is None else None
+    return bare or q.source, "count(*)"
 
 
 def _definitions(f: Filters, by: list[str]) -> dict[str, Any]:
@@ -82,19 +88,20 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
     check_by(reader(con, columns), f.table, by)
     cover = place_coverage(con, f, columns) if with_coverage else None
     caveats: list[Any] = []
-    releases = releases_used(con, q)  # where there is no count, a subset's releases are still named
     if cover is not None and not cover.countable:
         figures, total = [], None
+        releases = releases_used(con, q, columns)  # where there is no count, a subset's releases are still named
         caveats.append(cover.no_count_caveat())
     else:
         where = q.where
+        # one scan: the counts and, per group, the releases behind them (their union: the figure's releases)
+        source, n = _from(con, q, *(GROUP_BY[k][0] for k in by), "release_id", columns=columns)
+        rel = "list(DISTINCT release_id)"
         if by:
-            select = ", ".join(f"{GROUP_BY[k][0]} AS {k}" for k in by)
-            order = ", ".join(str(i + 1) for i in range(len(by)))
-            figures = rows(con, f"SELECT {select}, count(*) AS n FROM {_from(q, 'state' in by)} WHERE {where.sql()} "
-                                f"GROUP BY ALL ORDER BY {order} NULLS LAST", where.params)
+            figures = rows(con, grouped_sql(by, n, source, where.sql(), {"rel": rel}), where.params)
         else:
-            figures = rows(con, f"SELECT count(*) AS n FROM {_from(q)} WHERE {where.sql()}", where.params)
+            figures = rows(con, f"SELECT {n} AS n, {rel} AS rel FROM {source} WHERE {where.sql()}", where.params)
+        releases = sorted({x for r in figures for x in (r.pop("rel") or []) if x is not None})
         total = sum(r["n"] for r in figures)
         if cover is not None and cover.status == "partial":
             caveats.append(msg("Partial: {reason}.", reason=cover.reason))
@@ -103,8 +110,9 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
                           extra={"total": total}, coverage=cover.to_dict() if cover is not None else None)
 
 
-def releases_used(con: duckdb.DuckDBPyConnection, q: Compiled) -> list[str]:
-    found = rows(con, f"SELECT DISTINCT release_id FROM {_from(q)} WHERE {q.where.sql()} ORDER BY 1", q.where.params)
+def releases_used(con: duckdb.DuckDBPyConnection, q: Compiled, columns: Columns | None = None) -> list[str]:
+    source, _ = _from(con, q, "release_id", columns=columns)
+    found = rows(con, f"SELECT DISTINCT release_id FROM {source} WHERE {q.where.sql()} ORDER BY 1", q.where.params)
     return [r["release_id"] for r in found if r["release_id"] is not None]
 
 
@@ -113,8 +121,9 @@ def release_spans(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns |
     q = compiled(con, f, columns)
     aor = ("list(DISTINCT aor ORDER BY aor) FILTER (WHERE aor IS NOT NULL)" if "aor" in reader(con, columns)(f.table)
            else "[]")
-    figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, count(*) AS n, "
-                        f"{aor} AS aors FROM {_from(q)} WHERE {q.where.sql()} GROUP BY release_id "
+    source, n = _from(con, q, "release_id", "event_date", aor, columns=columns)
+    figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, {n} AS n, "
+                        f"{aor} AS aors FROM {source} WHERE {q.where.sql()} GROUP BY release_id "
                         "ORDER BY first, release_id", q.where.params)
     return AnalysisResult(
         name="release_spans", parameters=f.as_params(), figures=figures,
@@ -133,9 +142,11 @@ def partial_months(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns 
     if f.aor or not {"aor", "event_date"} <= cols:
         return AnalysisResult(name="partial_months", parameters=f.as_params(), definitions=definitions)
     q = compiled(con, f, columns)
-    found = rows(con, f"SELECT {GROUP_BY['month'][0]} AS month, list(DISTINCT aor ORDER BY aor) FILTER "
-                      f"(WHERE aor IS NOT NULL) AS aors FROM {_from(q)} WHERE {q.where.sql()} "
-                      "AND event_date IS NOT NULL GROUP BY 1 ORDER BY 1", q.where.params)
+    month, fmt = DATE_KEYS["month"]  # grouped on the month's first day, written as text once per month
+    source, _ = _from(con, q, "aor", "event_date", columns=columns)
+    found = rows(con, f"SELECT strftime(m, '{fmt}') AS month, aors FROM (SELECT {month} AS m, list(DISTINCT aor "
+                      f"ORDER BY aor) FILTER (WHERE aor IS NOT NULL) AS aors FROM {source} WHERE {q.where.sql()} "
+                      "AND event_date IS NOT NULL GROUP BY 1) ORDER BY 1", q.where.params)
     most = max((len(r["aors"] or []) for r in found), default=0)
     runs: list[dict[str, Any]] = []
     previous = None
@@ -168,9 +179,10 @@ def criminality_fields(con: duckdb.DuckDBPyConnection, f: Filters, columns: Colu
     if not {"criminality_field", "criminality", "release_id"} <= reader(con, columns)(f.table):
         return AnalysisResult(name="criminality_fields", parameters=f.as_params(), definitions=definitions)
     q = compiled(con, f, columns, counted_only=False)
-    figures = rows(con, f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, count(*) AS n "
-                        f"FROM {_from(q)} WHERE {q.where.sql()} AND criminality_field IS NOT NULL "
-                        "AND criminality_field <> 'not_recorded' GROUP BY ALL "
+    kept = "criminality_field IS NOT NULL AND criminality_field <> 'not_recorded'"
+    source, n = _from(con, q, "release_id, criminality_field, fy, criminality", kept, columns=columns)
+    figures = rows(con, f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, {n} AS n "
+                        f"FROM {source} WHERE {q.where.sql()} AND {kept} GROUP BY ALL "
                         "ORDER BY release_id, criminality_field, fy, criminality", q.where.params)
     return AnalysisResult(name="criminality_fields", parameters=f.as_params(), figures=figures,
                           columns=["release_id", "criminality_field", "fy", "criminality", "n"],
@@ -180,7 +192,8 @@ def criminality_fields(con: duckdb.DuckDBPyConnection, f: Filters, columns: Colu
 def last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dt.date | None:
     """The last event date among the counted rows under the filters."""
     q = compiled(con, f, columns)
-    d = con.execute(f"SELECT max(event_date) FROM {_from(q)} WHERE {q.where.sql()}", q.where.params).fetchone()[0]
+    source, _ = _from(con, q, "event_date", columns=columns)
+    d = con.execute(f"SELECT max(event_date) FROM {source} WHERE {q.where.sql()}", q.where.params).fetchone()[0]
     return dt.date.fromisoformat(d) if isinstance(d, str) else d
 
 
@@ -271,13 +284,15 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
     year = population_year(con, f.date_to or last_event_date(con, f, columns))
     if year is None:
         return unavailable
+    source, n = _from(con, q, "res_county_fips", columns=columns)
     figures = rows(
         con,
-        f"WITH a AS (SELECT res_county_fips AS county_fips, count(*) AS n FROM {q.source} "
+        f"WITH a AS (SELECT res_county_fips AS county_fips, {n} AS n FROM {source} "
         f"WHERE {q.where.sql()} AND res_county_fips IS NOT NULL GROUP BY 1) "
         "SELECT a.county_fips, a.n, p.noncitizen_pop, round(a.n * 10000.0 / p.noncitizen_pop, 2) AS rate "
         "FROM a JOIN (SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
-        "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC",
+        "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 "
+        "ORDER BY rate DESC, county_fips",  # ties in a fixed order
         [*q.where.params, year])
     total = counts(con, f, [], columns, with_coverage=False)
     return AnalysisResult(

@@ -20,6 +20,7 @@ from icemonitor.messages import msg
 from icemonitor.places.place_filter import AOR_MAP_VINTAGES
 from icemonitor.query.coverage import coverage, coverage_of
 from icemonitor.query.selection import Columns, Compiled, Selection, has_table, parse_place, table_columns
+from icemonitor.query.filters import GROUP_BY, grouped_sql
 from icemonitor.query.sql import in_list
 
 POLICY_COLUMNS = ("policy_id", "jurisdiction", "jurisdiction_level", "state", "county_fips", "place_name", "kind",
@@ -58,22 +59,23 @@ def _place_definition(q: Compiled) -> Any:
 
 def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, d0, d1, ref: Any,
              columns: Columns | None, definitions: dict[str, Any]) -> AnalysisResult:
-    """Counted arrests of the place and period per `group` and method class, with coverage (no rows where the
-    records cover none of it, or only a subset of people)."""
+    """Counted arrests of the place and period per `group` (a query.filters.GROUP_BY key) and method class, with
+    coverage (no rows where the records cover none of it, or only a subset of people)."""
     q = selected(con, place, d0, d1, ref=ref, columns=columns)
     cov = coverage(con, q)
     rows: list[dict[str, Any]] = []
     caveats: list[Any] = []
     if cov.countable:
-        rows = _rows(con, f"SELECT {group}, method_class, count(*) AS n, list(DISTINCT release_id) AS rel "
-                          f"FROM {q.source} WHERE {q.where.sql()} GROUP BY ALL ORDER BY 1, 2 NULLS LAST", q.where.params)
+        r = q.rolled_up(con, GROUP_BY[group][0], "method_class, release_id", columns=columns)  # event_days if it can
+        rows = _rows(con, grouped_sql([group, "method_class"], r.count_sql, r.source, q.where.sql(),
+                                      {"rel": "list(DISTINCT release_id)"}), q.where.params)
         if cov.status == "partial":
             caveats.append(msg("Partial: {reason}.", reason=cov.reason))
     else:
         caveats.append(cov.no_count_caveat())
     return AnalysisResult(
         name=name, parameters={"place": q.label, "from": d0, "to": d1},
-        columns=[group.split(" AS ")[-1], "method_class", "n"], figures=rows,
+        columns=[group, "method_class", "n"], figures=rows,
         definitions={"place": _place_definition(q), "n": COUNTED, "method_class": METHOD_CLASS, **definitions},
         releases=_pop_releases(rows), caveats=caveats,
         extra={"total": sum(r["n"] for r in rows) if cov.countable else None}, coverage=cov.to_dict())
@@ -82,14 +84,14 @@ def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, 
 def trend(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
           ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
     """Counted arrests per calendar month and method class (month 'YYYY-MM')."""
-    return _grouped(con, "place_trend", "strftime(date_trunc('month', event_date), '%Y-%m') AS month", place, d0,
-                    d1, ref, columns, {"month": msg("Calendar month of event_date")})
+    return _grouped(con, "place_trend", "month", place, d0, d1, ref, columns,
+                    {"month": msg("Calendar month of event_date")})
 
 
 def method_mix(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
                ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
     """Counted arrests per fiscal year and method class."""
-    return _grouped(con, "place_method_mix", "CAST(fy AS INTEGER) AS fy", place, d0, d1, ref, columns, {"fy": FY})
+    return _grouped(con, "place_method_mix", "fy", place, d0, d1, ref, columns, {"fy": FY})
 
 
 def criminality(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
@@ -102,9 +104,10 @@ def criminality(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None =
     cols = (columns or (lambda t: table_columns(con, t)))("arrests")
     rows: list[dict[str, Any]] = []
     if {"criminality_field", "criminality"} <= cols:
-        rows = _rows(con, "SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, count(*) AS n "
-                          f"FROM {q.source} WHERE {q.where.sql()} AND criminality_field IS NOT NULL "
-                          "AND criminality_field <> 'not_recorded' GROUP BY ALL "
+        kept = "criminality_field IS NOT NULL AND criminality_field <> 'not_recorded'"
+        r = q.rolled_up(con, "release_id, criminality_field, fy, criminality", kept, columns=columns)
+        rows = _rows(con, f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, "
+                          f"{r.count_sql} AS n FROM {r.source} WHERE {q.where.sql()} AND {kept} GROUP BY ALL "
                           "ORDER BY release_id, criminality_field, fy, criminality", q.where.params)
     missing = cov.fields_not_recorded.get("criminality") or []
     caveats = [msg("Criminality is not recorded in {releases}.", releases=", ".join(sorted(missing)))] if missing else []
@@ -129,15 +132,18 @@ def resolution(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = 
     row: dict[str, Any] = {"resolved": None, "aor_total": None, "aor_unresolved": None, "aors": aors}
     releases: list[str] = []
     if cov.countable:
-        row["resolved"], rel = con.execute(f"SELECT count(*), list(DISTINCT release_id) FROM {q.source} "
+        r = q.rolled_up(con, "release_id", columns=columns)  # the build's event_days where it answers
+        row["resolved"], rel = con.execute(f"SELECT {r.count_sql}, list(DISTINCT release_id) FROM {r.source} "
                                            f"WHERE {q.where.sql()}", q.where.params).fetchone()
         releases = sorted(x for x in rel or [] if x)
         if aors:
             sql, params = in_list("aor", aors)
             w = q.base.copy().add(sql, *params)
+            r = q.rolled_up(con, w.sql(), "res_county_fips", columns=columns)
+            unresolved = ("coalesce(sum(n) FILTER (WHERE res_county_fips IS NULL), 0)::BIGINT" if r is not q
+                          else "count(*) FILTER (WHERE res_county_fips IS NULL)")
             row["aor_total"], row["aor_unresolved"] = con.execute(
-                "SELECT count(*), count(*) FILTER (WHERE res_county_fips IS NULL) "
-                f"FROM {q.source} WHERE {w.sql()}", w.params).fetchone()
+                f"SELECT {r.count_sql}, {unresolved} FROM {r.source} WHERE {w.sql()}", w.params).fetchone()
         else:
             row["aor_total"] = row["aor_unresolved"] = 0
     return AnalysisResult(
@@ -213,21 +219,23 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
                   columns=["rank", "peer", "name", "n", "noncitizen_pop", "rate", "current"], coverage=cov.to_dict())
     year = None
     if p is not None and p.level != "group" and has_table(con, "population") and cov.countable:
-        end = d1 or con.execute(f"SELECT max(event_date) FROM {every.source} WHERE {every.where.sql()}",
+        last = every.rolled_up(con, "event_date", columns=columns)
+        end = d1 or con.execute(f"SELECT max(event_date) FROM {last.source} WHERE {every.where.sql()}",
                                 every.where.params).fetchone()[0]
         year = population_year(con, end)
     if year is None:
         why = msg("no peer comparison: it needs the population table, a county, state or AOR, and records for the "
                   "period")
         return AnalysisResult(**result, caveats=[why if cov.countable else cov.no_count_caveat()])
-    src, dwhere, dp = every.source, every.base.sql(), every.base.params
+    rolled = every.rolled_up(con, "aor, release_id, res_state, res_county_fips", columns=columns)
+    src, n, dwhere, dp = rolled.source, rolled.count_sql, every.base.sql(), every.base.params
     rate = "round(e.n * 10000.0 / p.noncitizen_pop, 2)"
     if p.level == "aor":
         amap = county_aor_map(con, d1 or end)
         if amap is None:
             return AnalysisResult(**result, caveats=[msg("no peer comparison: the warehouse has no county-to-AOR map")])
         map_sql, map_params, _ = amap
-        sql = (f"WITH e AS (SELECT aor AS peer, count(*) AS n, list(DISTINCT release_id) AS rel FROM {src} "
+        sql = (f"WITH e AS (SELECT aor AS peer, {n} AS n, list(DISTINCT release_id) AS rel FROM {src} "
                f"WHERE {dwhere} AND aor IS NOT NULL GROUP BY 1), "
                f"c AS ({map_sql}), "
                "p AS (SELECT c.aor AS peer, sum(p.noncitizen_pop) AS noncitizen_pop FROM c JOIN "
@@ -239,7 +247,7 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
     elif p.level == "state":
         # a state's arrests as `summary --place` selects them: placed in it, or recorded by an AOR wholly inside it
         whole, whole_params = whole_aors(con)
-        sql = (f"WITH w AS ({whole}), e AS (SELECT coalesce(w.state, x.res_state) AS peer, count(*) AS n, "
+        sql = (f"WITH w AS ({whole}), e AS (SELECT coalesce(w.state, x.res_state) AS peer, {n} AS n, "
                "list(DISTINCT x.release_id) AS rel "
                f"FROM (SELECT * FROM {src} WHERE {dwhere}) x LEFT JOIN w ON x.aor = w.aor GROUP BY 1), "
                "p AS (SELECT state AS peer, sum(noncitizen_pop) AS noncitizen_pop FROM population "
@@ -248,7 +256,7 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
                "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
         params = [*whole_params, *dp, year]
     else:
-        sql = (f"WITH e AS (SELECT res_county_fips AS peer, count(*) AS n, list(DISTINCT release_id) AS rel FROM {src} "
+        sql = (f"WITH e AS (SELECT res_county_fips AS peer, {n} AS n, list(DISTINCT release_id) AS rel FROM {src} "
                f"WHERE {dwhere} AND res_county_fips IS NOT NULL GROUP BY 1), "
                "p AS (SELECT county_fips AS peer, any_value(county_name) AS name, sum(noncitizen_pop) AS noncitizen_pop "
                "FROM population WHERE year = ? AND state = ? GROUP BY 1) "

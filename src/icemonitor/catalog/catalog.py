@@ -360,7 +360,7 @@ def _expand_input_manifests(data: dict, folder: Path) -> None:
 
 def _load(path: Path, spec: UrlRewrite) -> Catalog:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506 - libyaml, safe
     except OSError as err:
         raise InputError(f"cannot read the catalog: {err}", file=str(path)) from None
     except yaml.YAMLError as err:

@@ -110,9 +110,11 @@ class _Index:
         self.periods = county_aor_periods(ref)
         self.aor_names = {c: n for c, n in aor_codes(ref).iter_rows()}
         self.aor_counties: dict[str, set[str]] = {}
+        self.county_aors: dict[str, set[str]] = {}  # the AORs of each county under any map vintage
         for f, a in self.periods.select("county_fips", "aor").iter_rows():
             if a:
                 self.aor_counties.setdefault(a, set()).add(f)
+                self.county_aors.setdefault(f, set()).add(a)
         # per vintage, for "AOR wholly inside a place"
         self.aor_by_vintage: list[dict[str, set[str]]] = []
         for v in AOR_MAP_VINTAGES:
@@ -136,7 +138,7 @@ class _Index:
                 self.by_name.setdefault((key, r["state"]), []).append(f)
 
     def aors_of(self, fips: set[str]) -> tuple[str, ...]:
-        return tuple(sorted({a for f, a in self.periods.select("county_fips", "aor").iter_rows() if f in fips and a}))
+        return tuple(sorted({a for f in fips for a in self.county_aors.get(f, ())}))
 
     def make(self, level, code, label, fips: set[str], source="") -> Place:
         states = tuple(sorted({self.county_rows[f]["state"] for f in fips if self.county_rows[f]["state"]}))

@@ -13,7 +13,8 @@ status is `subset`: no total, and the count of its rows is stated as a lower bou
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import duckdb
@@ -65,9 +66,20 @@ class Coverage:
         return msg("No records: {why}. There is no count for this question (not zero).", why=self.reason)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The fields as a dict (from/to for the dates), lists and dicts copied (what asdict gives, without its
+        generic recursion: a figure's coverage is converted on every request)."""
+        d = {f.name: _copied(getattr(self, f.name)) for f in dataclass_fields(self)}
         d["from"], d["to"] = d.pop("date_from"), d.pop("date_to")
         return d
+
+
+def _copied(value: Any) -> Any:
+    """A copy of lists and dicts of plain values (a Coverage's fields), as dataclasses.asdict copies them."""
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
 
 
 def _fmt(d: dt.date) -> str:
@@ -106,6 +118,22 @@ def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [a for a in vocabulary.territorial_aors() if a in seen]
 
 
+@per_warehouse(frozen=True)
+def aor_periods(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str, Any, Any], ...]:
+    """(county_fips, aor, valid_from, valid_to) of the places stage's county_aor_periods (AORs change, e.g.
+    Harlingen split from San Antonio in FY2022), read once per warehouse file; empty without the table."""
+    if not has_table(con, "county_aor_periods"):
+        return ()
+    return tuple(con.execute("SELECT county_fips, aor, valid_from, valid_to FROM county_aor_periods "
+                             "WHERE aor IS NOT NULL GROUP BY ALL").fetchall())
+
+
+def _place_periods(con: duckdb.DuckDBPyConnection, place: Any) -> list[tuple[str, Any, Any]]:
+    """(aor, valid_from, valid_to) of the AORs holding a county of the place, each period once."""
+    fips = set(place.county_fips)
+    return list(dict.fromkeys((a, v0, v1) for f, a, v0, v1 in aor_periods(con) if f in fips))
+
+
 def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: np.ndarray) -> np.ndarray:
     """(AOR, day) -> the AOR holds part of the place that day (county_aor_periods: AORs change, e.g. Harlingen
     split from San Antonio in FY2022). An AOR place, the nation, or a warehouse without the table: every day."""
@@ -113,10 +141,7 @@ def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: 
     if (not len(days) or place is None or place.level == "aor" or not place.county_fips
             or not has_table(con, "county_aor_periods")):
         return out
-    fips = list(place.county_fips)
-    rows = con.execute(
-        f"SELECT aor, valid_from, valid_to FROM county_aor_periods WHERE county_fips IN ({', '.join('?' * len(fips))}) "
-        "AND aor IS NOT NULL GROUP BY ALL", fips).fetchall()
+    rows = _place_periods(con, place)
     out[:] = False
     aidx = {a: i for i, a in enumerate(aors)}
     for a, v0, v1 in rows:
@@ -132,10 +157,7 @@ def _applies_days(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], l
     days = (hi - lo).days + 1
     if place is None or place.level == "aor" or not place.county_fips or not has_table(con, "county_aor_periods"):
         return len(aors) * days
-    fips = list(place.county_fips)
-    rows = con.execute(
-        f"SELECT aor, valid_from, valid_to FROM county_aor_periods WHERE county_fips IN ({', '.join('?' * len(fips))}) "
-        "AND aor IS NOT NULL GROUP BY ALL", fips).fetchall()
+    rows = _place_periods(con, place)
     total = 0
     for a in aors:
         spans = sorted((max(v0 or lo, lo), min(v1 or hi, hi)) for x, v0, v1 in rows if x == a)
@@ -202,13 +224,12 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     if not has_table(con, SPANS):
         return Coverage("unknown", None, d0, d1,
                         reason=msg("this warehouse was built without coverage tables; rebuild it"))
-    rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
-    if releases_filter:
-        rows_cond += f" AND release_id IN ({', '.join('?' * len(releases_filter))})"
-        params += list(releases_filter)
+    # the table's spans whose rows the selection counts: counted rows, or one release's own
+    kept = [s for s in table_spans(con, table) if (s[5] if release is None else s[0] == release)
+            and (not releases_filter or s[0] in releases_filter)]
     if d0 is None or d1 is None:
-        lo, hi = con.execute(f"SELECT min(span_from), max(span_to) FROM {SPANS} WHERE table_name = ? AND {rows_cond}",
-                             [table, *params]).fetchone()
+        lo = min((s[3] for s in kept if s[3] is not None), default=None)
+        hi = max((s[4] for s in kept if s[4] is not None), default=None)
         d0, d1 = d0 or lo, d1 or hi
     if d0 is None or d1 is None or d1 < d0:
         return Coverage("none", 0.0, d0, d1, reason=msg("no records of {table} at all", table=table),
@@ -221,14 +242,10 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         aors = sorted(place.aors)
     states_of = aor_states(con)
     place_states = set(place.states) if place is not None and place.level != "aor" else None
-    spans = con.execute(
-        f"SELECT release_id, aor, state, span_from, span_to FROM {SPANS} WHERE table_name = ? AND {rows_cond} "
-        "AND span_to >= ? AND span_from <= ?", [table, *params, d0, d1]).fetchall()
+    spans = [s[:5] for s in kept if s[4] is not None and s[3] is not None and s[4] >= d0 and s[3] <= d1]
     missing_fields: dict[str, set[str]] = {}
-    if fields and has_table(con, FIELDS):
-        for f, rid in con.execute(
-                f"SELECT field, release_id FROM {FIELDS} WHERE table_name = ? AND NOT recorded AND field IN "
-                f"({', '.join('?' * len(fields))})", [table, *fields]).fetchall():
+    for t, f, rid in unrecorded_fields(con) if fields else ():
+        if t == table and f in fields:
             missing_fields.setdefault(f, set()).add(rid)
     lacking = set().union(*missing_fields.values()) if missing_fields else set()
     # the grid spans only the days some span reaches; days before and after are uncovered, counted arithmetically
@@ -307,9 +324,32 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         reason = semicolons(([reason] if reason else []) + [
             msg("rows of {release} ({what}) are counted too, a lower bound where no other release covers them",
                 release=s["release"], what=_subset_words([s])) for s in subsets])
+    reach, reach_line = _reach(con, table)
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
-                    sorted(used_releases), reason, reach_text(reach := records_reach(con, table), table), reach,
-                    subsets)
+                    sorted(used_releases), reason, reach_line, [dict(r) for r in reach], subsets)
+
+
+@per_warehouse(frozen=True)
+def _reach(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[dict[str, Any], ...], Any]:
+    """records_reach and its line of text (reach_text), made once per warehouse file for every figure's data age."""
+    reach = records_reach(con, table)
+    return tuple(reach), reach_text(reach, table)
+
+
+@per_warehouse(frozen=True)
+def table_spans(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[Any, ...], ...]:
+    """(release_id, aor, state, span_from, span_to, counted) of the table's coverage spans (the build's
+    coverage_spans, a few rows per release and AOR), read once per warehouse file."""
+    return tuple(con.execute(f"SELECT release_id, aor, state, span_from, span_to, counted FROM {SPANS} "
+                             "WHERE table_name = ?", [table]).fetchall())
+
+
+@per_warehouse(frozen=True)
+def unrecorded_fields(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str, str], ...]:
+    """(table, field, release) for each field a release does not record (the build's coverage_fields)."""
+    if not has_table(con, FIELDS):
+        return ()
+    return tuple(con.execute(f"SELECT table_name, field, release_id FROM {FIELDS} WHERE NOT recorded").fetchall())
 
 
 @per_warehouse

@@ -15,11 +15,15 @@ EVENT_TABLES = ("arrests", "encounters", "removals", "bookins", "detainers", "i2
 METHOD_CLASSES = ("custodial", "at_large", "other")
 CRIMINALITY = ("convicted", "pending_charges", "no_record", "unknown")
 
+# Group-by keys written as text from a date: key -> (the date value grouped on, its strftime format).
+DATE_KEYS: dict[str, tuple[str, str]] = {
+    "day": ("event_date", "%Y-%m-%d"),
+    "week": ("date_trunc('week', event_date)", "%Y-%m-%d"),
+    "month": ("date_trunc('month', event_date)", "%Y-%m"),
+}
 # Allowed group-by keys: key -> (SQL expression, column it needs). Never interpolate anything else.
 GROUP_BY: dict[str, tuple[str, str]] = {
-    "day": ("strftime(event_date, '%Y-%m-%d')", "event_date"),
-    "week": ("strftime(date_trunc('week', event_date), '%Y-%m-%d')", "event_date"),
-    "month": ("strftime(date_trunc('month', event_date), '%Y-%m')", "event_date"),
+    **{k: (f"strftime({value}, '{fmt}')", "event_date") for k, (value, fmt) in DATE_KEYS.items()},
     "year": ("CAST(year(event_date) AS INTEGER)", "event_date"),
     "fy": ("CAST(fy AS INTEGER)", "fy"),
     "aor": ("aor", "aor"),
@@ -87,6 +91,20 @@ def check_order(date_from: date | None, date_to: date | None) -> None:
     message is rendered in the request's language)."""
     if date_from is not None and date_to is not None and date_to < date_from:
         raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
+
+
+def grouped_sql(by: list[str], count_sql: str, source: str, where: str, also: dict[str, str] | None = None) -> str:
+    """SELECT the `by` keys (GROUP_BY) and `count_sql` AS n (and each aggregate of `also`, alias -> SQL) from
+    `source` where `where`, ordered by the keys (NULLs last). A date key is grouped on the date and written as text
+    once per group, not once per row (the same text: strftime of the same date)."""
+    inner = ", ".join(f"{DATE_KEYS[k][0] if k in DATE_KEYS else GROUP_BY[k][0]} AS {k}" for k in by)
+    outer = ", ".join(f"strftime({k}, '{DATE_KEYS[k][1]}') AS {k}" if k in DATE_KEYS else k for k in by)
+    order = ", ".join(str(i + 1) for i in range(len(by)))
+    also = also or {}
+    aggregates = "".join(f", {sql} AS {alias}" for alias, sql in also.items())
+    passed = "".join(f", {alias}" for alias in also)
+    return (f"SELECT {outer}, n{passed} FROM (SELECT {inner}, {count_sql} AS n{aggregates} FROM {source} "
+            f"WHERE {where} GROUP BY ALL) ORDER BY {order} NULLS LAST")
 
 
 def parse_by(by: str | None) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -38,16 +39,38 @@ from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TAB
 ROWS = ("counted", "all")
 
 
-def per_warehouse(fn):
+_FILES: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[str | None, bool]]" = weakref.WeakKeyDictionary()
+
+
+def database_file(con: duckdb.DuckDBPyConnection) -> tuple[str | None, bool]:
+    """(path, read-only) of the connection's database, asked once per connection (it never changes for one), so a
+    per_warehouse reader costs a stat, not a query."""
+    try:
+        return _FILES[con]
+    except (KeyError, TypeError):
+        pass
+    row = con.execute("SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
+                      ).fetchone()
+    found = (row[0], bool(row[1])) if row else (None, False)
+    try:
+        _FILES[con] = found
+    except TypeError:  # an object that takes no weak reference: asked every time
+        pass
+    return found
+
+
+def per_warehouse(fn=None, *, frozen: bool = False):
     """Cache a reader of what a warehouse file holds (its tables, columns, small reference tables) per file and
     version (path, mtime, size), for read-only connections: the file does not change until a build swaps in a new
     one. This is metadata, not answers: it stays cached when the web tier's caches of answers are off
-    (ICEMONITOR_CACHE=off). A writable or in-memory connection is asked every time. Callers get a copy."""
+    (ICEMONITOR_CACHE=off). A writable or in-memory connection is asked every time. Callers get a copy, or with
+    `frozen` (a reader returning tuples that no caller changes) the value itself."""
+    if fn is None:
+        return lambda f: per_warehouse(f, frozen=frozen)
     cache: dict[tuple, Any] = {}
 
     def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
-        row = con.execute("SELECT path, readonly FROM duckdb_databases() WHERE database_name = current_database()"
-                          ).fetchone()
+        row = database_file(con)
         try:
             st = Path(row[0]).stat() if row and row[0] and row[1] else None
         except OSError:
@@ -59,7 +82,10 @@ def per_warehouse(fn):
             if len(cache) > 256:
                 cache.clear()
             cache[key] = fn(con, *args)
-        return copy.deepcopy(cache[key])
+        value = cache[key]
+        if frozen or isinstance(value, (bool, str, frozenset)):
+            return value
+        return set(value) if isinstance(value, set) else copy.deepcopy(value)  # a set's members are immutable
 
     wrapper.__doc__ = fn.__doc__
     wrapper.__wrapped__ = fn

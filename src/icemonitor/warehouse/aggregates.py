@@ -1,5 +1,6 @@
-"""The build's count table event_days (schema.yaml's derived_tables): every event table's rows counted per day,
-release, AOR, placed state and county, method class and criminality, in SQL.
+"""The build's count tables (schema.yaml's derived_tables), in SQL: event_days, every event table's rows counted per
+day, release, AOR, placed state and county, method class and criminality; event_methods, the rows per method class
+and raw apprehension method (what every figure's definition of the method classes lists).
 
 A count or group-by on these columns reads this table (query.Selection.rolled_up) instead of every row joined
 to the landmark resolution: the table grows with days x places x categories, not with rows. Placement is
@@ -10,6 +11,7 @@ tables and releases whose rows changed, unless the placement tables changed (the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import duckdb
 
@@ -19,6 +21,7 @@ from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TAB
 log = logging.getLogger(__name__)
 
 EVENT_DAYS = "event_days"
+EVENT_METHODS = "event_methods"
 
 
 def _columns(con: duckdb.DuckDBPyConnection):
@@ -73,3 +76,38 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
     n = int(con.execute(f"SELECT count(*) FROM {EVENT_DAYS}").fetchone()[0])
     log.info("%s: %d rows written%s", EVENT_DAYS, n, "" if only is None else f" ({len(only)} table-releases again)")
     return n
+
+
+def _derive(con: duckdb.DuckDBPyConnection, name: str, select: Callable[[str, Callable[[str], set[str]]], str | None]
+            ) -> int:
+    """(Re)create the derived table `name` (schema.yaml) from each event table present: `select(table, columns)`
+    gives the SELECT of its rows (its one parameter: the table's name), or None; returns the table's rows."""
+    columns = _columns(con)
+    con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute(derived_tables()[name].ddl())
+    for table in tables():
+        sql = select(table, columns) if columns(table) else None
+        if sql:
+            con.execute(f"INSERT INTO {name} {sql}", [table])
+    n = int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+    log.info("%s: %d rows written", name, n)
+    return n
+
+
+def write_event_methods(con: duckdb.DuckDBPyConnection) -> int:
+    """(Re)create event_methods: per event table with both columns, rows per method class and raw method."""
+
+    def select(table: str, columns: Callable[[str], set[str]]) -> str | None:
+        if not {"method_class", "method_raw"} <= columns(table):
+            return None
+        return (f"SELECT ? AS table_name, method_class, method_raw, count(*) AS n FROM {table} "
+                "WHERE method_raw IS NOT NULL GROUP BY ALL")
+
+    return _derive(con, EVENT_METHODS, select)
+
+
+def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> None:
+    """Every derived table (after the places stage, which event_days' placement needs); `only` as in
+    write_event_days (event_methods is small and always derived again)."""
+    write_event_days(con, only)
+    write_event_methods(con)

@@ -416,7 +416,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     only = None
     if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
         only = counts_for[0]
-    aggregates.write_event_days(con, only)  # after the places stage: counts per day and placed county (event_days)
+    aggregates.write_derived_tables(con, only)  # after the places stage: event_days, event_methods
     con.execute(incremental_.BUILD_INFO_DDL)
     con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
     con.execute("CHECKPOINT")

@@ -345,3 +345,12 @@ def sweep_days(wh: Warehouse, ref: Any, level: str, place: str, measure: str, st
 
     key = ("sweep_days", level, place, measure, start, end)
     return _cached(wh, key, lambda: run(wh.cursor(), level, place, measure, start, end, ref, wh.columns))
+
+
+def detention_in_place(wh: Warehouse, label: str, county_fips: tuple[str, ...]) -> AnalysisResult:
+    """analysis.detention.in_place (a place page's detention section), cached per warehouse version as the page's
+    other figures are."""
+    from icemonitor.analysis.detention import in_place as run
+
+    fips = tuple(county_fips)
+    return _cached(wh, ("detention_in_place", label, fips), lambda: run(wh.cursor(), label, fips))

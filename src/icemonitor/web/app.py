@@ -96,6 +96,7 @@ def warm_up(app: FastAPI) -> threading.Thread:
     def run() -> None:
         try:
             catalog_releases()
+            _warm_code(app)
             wh = app.state.warehouse
             if wh.exists():
                 analyses.table_coverage(wh)
@@ -109,6 +110,26 @@ def warm_up(app: FastAPI) -> threading.Thread:
     app.state.warm_up = thread
     thread.start()
     return thread
+
+
+def _warm_code(app: FastAPI) -> None:
+    """What every worker loads once whatever it answers (kept with caching off: code and reference files, not
+    answers): the page templates compiled, the interface and message catalogs of both languages, the places index."""
+    from icemonitor import messages
+
+    env = app.state.templates
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
+    for lang in i18n.LANGUAGES:
+        i18n.catalog(lang)
+        messages.catalog(lang)
+    if app.state.ref is not None:
+        from icemonitor.places.place_names import names
+
+        try:
+            names(app.state.ref)  # the place index behind every place page and place filter
+        except Exception:  # a resolver without the reference files: place pages report it on request
+            logging.getLogger(__name__).info("places index not warmed", exc_info=True)
 
 
 def _warm_sweeps(app: FastAPI) -> None:

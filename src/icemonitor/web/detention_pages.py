@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from icemonitor.analysis import detention
 from icemonitor.analysis.common import has_table
 from icemonitor.messages import formats
-from icemonitor.web import api_detention, charts, i18n
+from icemonitor.web import analyses, api_detention, charts, i18n
 from icemonitor.web.pages import Page
 
 router = APIRouter(include_in_schema=False)
@@ -155,7 +155,7 @@ def in_place(page: Page, place, label: str) -> dict | None:  # noqa: ANN001 - pl
     con = page.wh.cursor()
     if not detention.has_detention_tables(con) or not has_table(con, "detention_facility_places"):
         return None
-    res = detention.in_place(con, label, place.county_fips)
+    res = analyses.detention_in_place(page.wh, label, place.county_fips)
     busy = [f for f in res.figures if f["held_during_day"] or f["held_before"]]
     spec = held_by_month(res.extra["monthly"], page.t, label) if len(res.extra["monthly"]) > 1 else None
     return {"result": res, "busy": busy, "idle": len(res.figures) - len(busy), "spec": spec,

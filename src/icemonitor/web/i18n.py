@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-import yaml
 from markupsafe import Markup, escape
 
 from icemonitor.messages import Message
+from icemonitor.schema import load_yaml
 
 LANGUAGES = ("en", "es")
 DEFAULT = "en"
@@ -18,7 +18,7 @@ DEFAULT = "en"
 def catalog(lang: str) -> dict[str, str]:
     """The flat key -> text catalog of one language."""
     text = resources.files("icemonitor.web").joinpath(f"i18n/{lang}.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     if not isinstance(data, dict):
         raise ValueError(f"i18n/{lang}.yaml is not a mapping")
     return {str(k): str(v) for k, v in data.items()}
