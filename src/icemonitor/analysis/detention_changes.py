@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from icemonitor.analysis.common import has_table
-from icemonitor.analysis.detention import DDP_RELEASE, _rows, definitions
+from icemonitor.analysis.detention import DDP_RELEASE, NO_WAREHOUSE_TABLES, _rows, definitions
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.messages import msg
 
@@ -35,9 +35,7 @@ def postings(con: duckdb.DuckDBPyConnection, date_from: dt.date | None = None,
     revised single values left out)."""
     params = {"from": date_from, "to": date_to}
     if not has_watch_tables(con):
-        return AnalysisResult(name="detention_postings", parameters=params,
-                              caveats=[msg("The warehouse has no detention tables: build it with the detention "
-                                           "releases (icemonitor build).")])
+        return AnalysisResult(name="detention_postings", parameters=params, caveats=[NO_WAREHOUSE_TABLES])
     figures = _rows(con, "SELECT p.source_file, p.ice_file_name, p.stated_as_of, p.status, p.posting_order, "
                          "p.release_id, s.value::BIGINT AS detained, coalesce(e.errors, []) AS errors "
                          "FROM detention_postings p LEFT JOIN detention_snapshots s ON s.as_of = p.stated_as_of "
