@@ -41,8 +41,9 @@ def postings(con: duckdb.DuckDBPyConnection, date_from: dt.date | None = None,
                          "FROM detention_postings p LEFT JOIN detention_snapshots s ON s.as_of = p.stated_as_of "
                          "AND s.agency = 'total' AND s.criminality = 'total' LEFT JOIN (SELECT source_file, "
                          "list(DISTINCT reason ORDER BY reason) AS errors FROM detention_exclusions WHERE reason <> "
-                         "'value_revised' GROUP BY 1) e ON e.source_file = p.source_file WHERE (? IS NULL OR p.stated_as_of >= ?) "
-                         "AND (? IS NULL OR p.stated_as_of <= ?) ORDER BY p.posting_order",
+                         "'value_revised' GROUP BY 1) e ON e.source_file = p.source_file "
+                         "WHERE (? IS NULL OR p.stated_as_of >= ?) AND (? IS NULL OR p.stated_as_of <= ?) "
+                         "ORDER BY p.posting_order",
                     [date_from, date_from, date_to, date_to])
     return AnalysisResult(
         name="detention_postings", parameters=params,
