@@ -38,7 +38,7 @@ STALE_REASONS = {
 
 
 def _day(value: str | None) -> dt.date | None:
-    """A date of an analysis's figures (ISO text) as a date."""
+    """A date of an analysis's figures (ISO text) as a date, as the findings have always carried it."""
     return dt.date.fromisoformat(value) if value else None
 
 
@@ -48,7 +48,7 @@ def new_postings(con: duckdb.DuckDBPyConnection, watch_id: int, seen: set[str]) 
     for p in figures.postings(con).figures:
         if p["status"] != "read" or p["source_file"] in seen:
             continue
-        file, ice_name, as_of, detained, errors = (p["source_file"], p["ice_file_name"], p["stated_as_of"],
+        file, ice_name, as_of, detained, errors = (p["source_file"], p["ice_file_name"], _day(p["stated_as_of"]),
                                                    p["detained"], p["errors"])
         body = (f"ICE posted {ice_name}, stating {as_of or 'no date'}: "
                 + (f"{detained:,} people detained." if detained is not None else "no currently-detained figure read.")
@@ -66,14 +66,14 @@ def facility_threshold(con: duckdb.DuckDBPyConnection, watch_id: int, threshold:
     """Days on which a facility's people held during the day rose past `threshold` (optionally one facility,
     optionally only days after `since` and up to `until`)."""
     rows = figures.facility_crossings(con, threshold, facility_code, since, until).figures
-    return [Finding(watch_id, "facility-threshold", r["facility_code"], r["date"],
+    return [Finding(watch_id, "facility-threshold", r["facility_code"], str(day),
                     f"{r['name']} held more than {threshold:,} people",
-                    f"{r['name']} ({r['facility_code']}) held {r['held']:,} people during {r['date']} (the day before: "
+                    f"{r['name']} ({r['facility_code']}) held {r['held']:,} people during {day} (the day before: "
                     f"{r['before']:,}); threshold {threshold:,}.",
-                    {"facility_code": r["facility_code"], "date": r["date"], "held": r["held"], "before": r["before"],
+                    {"facility_code": r["facility_code"], "date": day, "held": r["held"], "before": r["before"],
                      "threshold": threshold, "releases": [r["release_id"]],
                      "definition": DEFINITIONS["facility-threshold"]})
-            for r in rows]
+            for r in rows if (day := _day(r["date"]))]
 
 
 def stale_posting(con: duckdb.DuckDBPyConnection, watch_id: int, today: dt.date,
@@ -83,10 +83,10 @@ def stale_posting(con: duckdb.DuckDBPyConnection, watch_id: int, today: dt.date,
     newest = figures.newest_posting(con).figures
     if not newest:
         return []
-    file, ice_name, as_of, release = (newest[0][k] for k in ("source_file", "ice_file_name", "stated_as_of",
-                                                             "release_id"))
+    file, ice_name, release = (newest[0][k] for k in ("source_file", "ice_file_name", "release_id"))
+    as_of = _day(newest[0]["stated_as_of"])
     out = []
-    age = (today - _day(as_of)).days
+    age = (today - as_of).days
     if age > max_age_days:
         out.append(Finding(watch_id, "stale-posting", "US", f"{as_of}/late", "No new ICE detention posting",
                            f"The newest posting ({ice_name}) states {as_of}, {age} days before {today}; ICE posts "
@@ -100,7 +100,7 @@ def posting_errors(con: duckdb.DuckDBPyConnection, watch_id: int, files: set[str
     """One finding per posting in `files` and kind of staleness error ICE made in it, with the evidence."""
     out = []
     for r in figures.staleness_errors(con, files).figures:
-        file, ice_name, as_of, reason, evidence = (r["source_file"], r["ice_file_name"], r["stated_as_of"],
+        file, ice_name, as_of, reason, evidence = (r["source_file"], r["ice_file_name"], _day(r["stated_as_of"]),
                                                    r["reason"], r["evidence"])
         parts = [p for p in r["parts"] if p]
         where = ", ".join(parts)
