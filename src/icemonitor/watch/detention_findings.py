@@ -7,6 +7,9 @@
 - stale-posting: ICE's newest stated date is more than `max_age_days` old (ICE posts about twice a month; one
   finding per newest stated date), or a posting carries one of ICE's staleness errors (detention_exclusions):
   tables repeated unchanged under a newer date, a stated date older than the previous posting's, a stale sheet.
+The figures come from analysis.detention_changes (a posting's people detained is `icemonitor detention now --as-of`
+its date's; a crossing day's people held is `icemonitor detention facilities --date` that day's); this module only
+words them.
 """
 
 from __future__ import annotations
