@@ -112,6 +112,8 @@ def monthly(con: duckdb.DuckDBPyConnection, q: Compiled, share_of: str | None = 
         con, f"SELECT {MONTH} AS month, count(*) AS n, list(DISTINCT release_id ORDER BY release_id) AS releases"
              f"{extra_cols} FROM {q.source} WHERE {q.where.sql()} GROUP BY 1", q.where.params)}
     figures, caveats = [], []
+    places = _places(con, q, places)
+    label = "; ".join(str(p.label) for p in places if p is not None) or q.label
     for month in month_list(sel.date_from, sel.date_to):
         cover = month_coverage(con, q, month, places)
         row = found.get(month, {"n": 0, "releases": [], "no_record": 0, "fields": []})
@@ -131,7 +133,7 @@ def monthly(con: duckdb.DuckDBPyConnection, q: Compiled, share_of: str | None = 
     if share_of == "no_record":
         definitions["no_record"] = msg("Counted events coded no_record (codes/criminality.csv) among those counted")
     return AnalysisResult(
-        name="monthly", parameters={"table": sel.table, "from": sel.date_from, "to": sel.date_to, "place": q.label,
+        name="monthly", parameters={"table": sel.table, "from": sel.date_from, "to": sel.date_to, "place": label,
                                     "filters": {k: list(v) for k, v in sel.filters}, "measure": sel.measure},
         columns=list(figures[0]) if figures else ["month", "n"], figures=figures, definitions=definitions,
         releases=[x for f in figures for x in f["releases"]], caveats=caveats)
