@@ -181,6 +181,9 @@ def test_detention_watch_findings(con) -> None:
                     for d in (f.data["date"], f.data["date"] - dt.timedelta(days=1)))
     assert (held, before) == (f.data["held"], f.data["before"])
     assert len({x.dedup_key for x in found}) == len(found)
+    # one question, one number: the crossing day's figure is `icemonitor detention facilities --date` that day's
+    day = detention.facilities(con, f.data["date"], limit=2000).figures
+    assert [r["held_during_day"] for r in day if r["facility_code"] == f.place] == [f.data["held"]]
 
 
 @pytest.mark.parametrize("lang, text", [("en", "No detention-statistics posting is loaded"),

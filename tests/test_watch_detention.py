@@ -114,6 +114,12 @@ def test_detention_watches_end_to_end(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (data["source_file"], data["detained"], posting["period"]) == (JANUARY, 68990, "2026-01-07")
     assert "68,990 people detained" in posting["body"] and "stale_sheet" in data["errors"]
     assert posting["delivery"] == "pending"
+    # one question, one number: the posting's figure is `icemonitor detention now --as-of` its stated date's
+    res = runner.invoke(app, ["detention", "now", "--as-of", data["stated_as_of"], "--json"])
+    assert res.exit_code == 0, res.output
+    now = json.loads(res.output)
+    assert now["extra"]["total"] == data["detained"] and now["extra"]["as_of"] == data["stated_as_of"]
+    assert now["extra"]["postings"] == [JANUARY] and data["releases"] == now["releases"]
     stale = _findings(home, "stale-posting")
     assert [s["period"] for s in stale] == ["2026-01-07/stale_sheet"]
     assert "Detention EOFY2020" in stale[0]["body"]

@@ -7,7 +7,7 @@ import pytest
 from scipy import optimize, stats
 from statsmodels.stats.proportion import proportion_confint
 
-from test_watch_support import LESA, SEATTLE, Archive, lesa_file, raw_lesa_arrests, run_refresh
+from test_watch_support import LESA, SEATTLE, SHARED_DATA, Archive, lesa_file, raw_lesa_arrests, run_refresh
 
 pytestmark = pytest.mark.skipif(not LESA.exists(), reason="../shared/data is not beside the repo")
 
@@ -217,3 +217,53 @@ def test_set_of_counties_filters_on_the_landmark_resolution(lesa_home, tmp_path)
     assert expected and {f.period: (f.data["count"], f.data["baseline_mean"]) for f in found} == expected
     assert "Los Angeles" in found[0].title and "Ventura" in found[0].title
     assert "unresolved landmarks are left out" in found[0].body
+
+
+def test_a_watch_month_is_the_cli_figure_and_no_records_stay_no_records(lesa_home, monkeypatch):
+    """One question, one number: the at-large-rise finding for LOS in September 2017 counts what `icemonitor summary
+    --place LOS --method-class at_large` counts for that month (and what pandas counts in the raw file); months past
+    the records have no figure (None, 'no records'), are never tested, never used as a zero baseline."""
+    import datetime as dt
+    import json
+
+    import duckdb
+    from typer.testing import CliRunner
+
+    from icemonitor.analysis.summary import summary
+    from icemonitor.analysis.watch_figures import monthly
+    from icemonitor.cli import app
+    from icemonitor.watch.findings import at_large_rise
+    from icemonitor.watch.places import parse
+
+    raw = raw_lesa_arrests(lesa_file(2017))
+    by_pandas = int(((raw.aor_name == "Los Angeles Area of Responsibility") & raw.method.isin(AT_LARGE_RAW)
+                     & (raw.month == "2017-09")).sum())
+    con = duckdb.connect(str(lesa_home / "warehouse.duckdb"), read_only=True)
+    try:
+        place = parse("LOS", con)
+        (finding,) = [f for f in at_large_rise(con, 1, place, ["2017-09"])]
+        cli_analysis = summary(con, by=None, date_from="2017-09-01", date_to="2017-09-30", place="LOS",
+                               filters={"method_class": "at_large"})
+        later = monthly(con, place.select(con, dt.date(2017, 9, 1), dt.date(2017, 12, 31)))
+        assert at_large_rise(con, 1, place, ["2017-10", "2017-11", "2017-12"]) == []
+        nov = summary(con, by=None, date_from="2017-11-01", date_to="2017-11-30", place="LOS")
+    finally:
+        con.close()
+    monkeypatch.setenv("ICEMONITOR_HOME", str(lesa_home))
+    monkeypatch.setenv("ICEMONITOR_MIRROR", str(SHARED_DATA))  # the reference files a --place reads, from the mirror
+    for ref in ("ref-geo", "ref-aor"):
+        res = CliRunner().invoke(app, ["fetch", ref])
+        assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["summary", "--place", "LOS", "--from", "2017-09-01", "--to", "2017-09-30",
+                                   "--method-class", "at_large", "--by", "month", "--json"])
+    assert res.exit_code == 0, res.output
+    cli = json.loads(res.output)
+    assert finding.data["count"] == cli_analysis.extra["total_events"] == cli["extra"]["total_events"] == by_pandas
+    assert [r["events"] for r in cli["figures"]] == [by_pandas] and cli["figures"][0]["month"] == "2017-09"
+    assert finding.data["releases"] == cli["releases"]
+    months = {f["month"]: f for f in later.figures}
+    assert months["2017-09"]["coverage"] == "full" and months["2017-09"]["n"] > by_pandas  # all methods
+    for m in ("2017-10", "2017-11", "2017-12"):
+        assert months[m]["n"] is None and months[m]["coverage"] == "none"
+    assert nov.extra["total_events"] is None and nov.coverage["status"] == "none"
+    assert any("2017-11: no records" in str(c) and "Los Angeles" in str(c) for c in later.caveats)

@@ -7,10 +7,13 @@
   no_record; 'unknown' left out), the share with no_record in month M against the pooled share of the 12
   months before. A finding when the 95% Wilson interval of M's share lies wholly above the baseline share
   (and M has >= 20 arrests with known criminality). Which source field gives criminality is named per release.
-- sweeps: icemonitor.analysis.sweeps over the newly covered dates, when that analysis is installed.
+- sweeps: icemonitor.analysis.sweeps over the newly covered dates.
 A month is covered when the arrests table has counted rows on >= 20 distinct days of it, nationally, with the
-field the watch needs recorded (an apprehension method; a known criminality); months without coverage are neither
-tested nor used as baseline, so a release that lacks the field cannot fake a rise.
+field the watch needs recorded (an apprehension method; a known criminality), and the records cover the watch's
+place on >= 20 days of it (query.coverage); months without coverage are neither tested nor used as baseline, so a
+release that lacks the field cannot fake a rise and a month without records is never a zero.
+Every figure comes from an analysis (analysis.watch_figures, on query.Selection), so a watch's monthly count is
+`icemonitor summary`'s for the same place, month and filters; this module only judges and words them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 import duckdb
 from scipy import stats
 
-from icemonitor.query.selection import Selection
+from icemonitor.analysis.watch_figures import KNOWN_CRIMINALITY, days_with_records, monthly
 from icemonitor.watch.places import WatchPlace
 
 KINDS = ("sweeps", "at-large-rise", "no-record-rise")
@@ -96,22 +99,7 @@ def month_bounds(first: str, last: str) -> tuple[dt.date, dt.date]:
 
 def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known: str) -> set[str]:
     """Months with counted arrests on >= MIN_COVERED_DAYS days whose `known` field is recorded (nationally)."""
-    extra = {
-        "method": "method_class IS NOT NULL",
-        "criminality": "criminality IS NOT NULL AND criminality <> 'unknown'",
-    }[known]
-    q = Selection.of("arrests", *month_bounds(first, last)).compile(con)
-    w = q.where.copy().add(extra)
-    rows = con.execute(
-        f"SELECT strftime(event_date, '%Y-%m') AS m, count(DISTINCT event_date) FROM {q.source} WHERE {w.sql()} "
-        "GROUP BY m", w.params).fetchall()
-    return {m for m, days in rows if days >= MIN_COVERED_DAYS}
-
-
-def _by_month(con, q, select: str = "count(*)") -> list[tuple]:
-    """(month, *select) per month of a compiled selection."""
-    return con.execute(f"SELECT strftime(event_date, '%Y-%m') AS m, {select} FROM {q.source} WHERE {q.where.sql()} "
-                       "GROUP BY m", q.where.params).fetchall()
+    return set(days_with_records(con, *month_bounds(first, last), known, MIN_COVERED_DAYS).extra["covered"])
 
 
 RESOLUTION_CAVEAT = (
@@ -124,10 +112,29 @@ def _caveat(place: WatchPlace) -> str:
     return "" if place.level in ("national", "aor") else "\n" + RESOLUTION_CAVEAT
 
 
-def _releases(con, place: WatchPlace, first: str, last: str) -> list[str]:
-    q = place.select(con, *month_bounds(first, last))
-    rows = con.execute(f"SELECT DISTINCT release_id FROM {q.source} WHERE {q.where.sql()}", q.where.params).fetchall()
-    return sorted(r[0] for r in rows)
+def _releases(by_month: dict[str, dict[str, Any]], months: list[str]) -> list[str]:
+    """The releases behind the figures of these months."""
+    return sorted({r for m in months for r in by_month.get(m, {}).get("releases", [])})
+
+
+def _by_month(con, place: WatchPlace, first: str, last: str, measure: str = "all",
+              filters: dict[str, Any] | None = None, share_of: str | None = None) -> dict[str, dict[str, Any]]:
+    """month -> the place's monthly figure (analysis.watch_figures.monthly: n None where no records cover it)."""
+    q = place.select(con, *month_bounds(first, last), measure=measure, filters=filters)
+    result = monthly(con, q, share_of=share_of, places=place.coverage_places())
+    return {f["month"]: f for f in result.figures}
+
+
+def _place_covered(figure: dict[str, Any] | None) -> bool:
+    """The records cover the watch's place on >= MIN_COVERED_DAYS days of the month (query.coverage's share of its
+    days): a month with no records has no figure and is never a zero, and a month covered for a few days only is
+    neither tested nor used as baseline."""
+    if figure is None or figure["n"] is None:
+        return False
+    if figure["coverage"] in ("full", "unknown"):
+        return True
+    d0, d1 = month_bounds(figure["month"], figure["month"])
+    return (figure["coverage_share"] or 0) * ((d1 - d0).days + 1) >= MIN_COVERED_DAYS
 
 
 def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> list[Finding]:
@@ -135,18 +142,19 @@ def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> l
         return []
     first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
     covered = _covered_months(con, first, last, known="method")
-    counts = dict(_by_month(con, place.select(con, *month_bounds(first, last), measure="at_large")))
+    by_month = _by_month(con, place, first, last, measure="at_large")
+    covered = {m for m in covered if _place_covered(by_month.get(m))}  # no records is not zero
     out = []
     for m in months:
         base = [month_add(m, -k) for k in range(1, BASELINE_MONTHS + 1)]
         if m not in covered or not all(b in covered for b in base):
             continue
-        c = int(counts.get(m, 0))
-        mean = sum(int(counts.get(b, 0)) for b in base) / BASELINE_MONTHS
+        c = by_month[m]["n"]
+        mean = sum(by_month[b]["n"] for b in base) / BASELINE_MONTHS
         low, high = poisson_interval(c)
         if c < MIN_AT_LARGE or low <= mean:
             continue
-        releases = _releases(con, place, base[-1], m)
+        releases = _releases(by_month, [*base, m])
         title = f"At-large arrests rose in {place.label} in {m}: {c:,} against a 12-month mean of {mean:,.1f}"
         body = (
             f"{title}.\n"
@@ -170,29 +178,26 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
         return []
     first, last = month_add(min(months), -BASELINE_MONTHS), max(months)
     covered = _covered_months(con, first, last, known="criminality")
-    known = place.select(con, *month_bounds(first, last),
-                         filters={"criminality": ["convicted", "pending_charges", "no_record"]})
-    rows = _by_month(con, known, "count(*) FILTER (WHERE criminality = 'no_record'), count(*)")
-    by_month = {m: (int(k), int(n)) for m, k, n in rows}
+    figures = _by_month(con, place, first, last, filters={"criminality": list(KNOWN_CRIMINALITY)},
+                        share_of="no_record")
+    covered = {m for m in covered if _place_covered(figures.get(m))}  # no records is not zero
+    by_month = {m: (f["no_record"], f["n"]) for m, f in figures.items() if m in covered}
     out = []
     for m in months:
         base = [month_add(m, -k) for k in range(1, BASELINE_MONTHS + 1)]
         if m not in covered or not all(b in covered for b in base):
             continue
-        k, n = by_month.get(m, (0, 0))
-        bk = sum(by_month.get(b, (0, 0))[0] for b in base)
-        bn = sum(by_month.get(b, (0, 0))[1] for b in base)
+        k, n = by_month[m]
+        bk = sum(by_month[b][0] for b in base)
+        bn = sum(by_month[b][1] for b in base)
         if n < MIN_KNOWN or bn == 0:
             continue
         share, baseline = k / n, bk / bn
         low, high = wilson_interval(k, n)
         if low <= baseline:
             continue
-        q = place.select(con, *month_bounds(base[-1], m))
-        w = q.where.copy().add("criminality <> 'unknown'")
-        fields = [r[0] for r in con.execute(
-            f"SELECT DISTINCT criminality_field FROM {q.source} WHERE {w.sql()} ORDER BY 1", w.params).fetchall()]
-        releases = _releases(con, place, base[-1], m)
+        fields = sorted({x for b in [*base, m] for x in figures[b]["fields"]})
+        releases = _releases(figures, [*base, m])
         title = (
             f"The share of arrests with no criminal record rose in {place.label} in {m}: "
             f"{share:.1%} ({k:,} of {n:,}) against {baseline:.1%} in the 12 months before"

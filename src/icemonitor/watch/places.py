@@ -33,7 +33,8 @@ class WatchPlace:
     level: str = "aor"  # national / aor / state / county / counties / group
     source: str = "arrests"  # FROM clause the filter applies to
     ref: Callable[[str], Path] | None = field(default=None, compare=False, repr=False)  # reference files
-    place: Any = field(default=None, compare=False, repr=False)  # the parsed Place (state, county, group)
+    place: Any = field(default=None, compare=False, repr=False)  # the parsed Place (state, county, group; counties:
+    # a tuple of them)
 
     def select(self, con: duckdb.DuckDBPyConnection, d0: dt.date | None = None, d1: dt.date | None = None,
                measure: str = "all", filters: dict[str, Any] | None = None) -> Compiled:
@@ -47,6 +48,11 @@ class WatchPlace:
         if self.level == "counties":
             q.where.add(self.sql, *self.params)
         return q
+
+    def coverage_places(self) -> list[Any] | None:
+        """The places whose coverage a figure of this watch needs where its selection does not name them (a set of
+        counties, filtered by hand); None: the selection's own place, AORs or nation."""
+        return list(self.place) if self.level == "counties" else None
 
 
 def parse(
@@ -67,7 +73,9 @@ def parse(
 
 def _aors(codes: list[str], con, place: str, ref=None) -> WatchPlace:
     if con is not None:
-        known = {r[0] for r in con.execute("SELECT DISTINCT aor FROM arrests WHERE aor IS NOT NULL").fetchall()}
+        from icemonitor.analysis.holdings import aors
+
+        known = set(aors(con, "arrests"))
         unknown = [c for c in codes if c not in known]
         if unknown:
             raise InputError(
@@ -88,7 +96,7 @@ def _resolved(raw: str, con, ref) -> WatchPlace:
         return WatchPlace(
             ",".join(w.text for w in each), "counties " + "; ".join(w.label for w in each),
             "(" + " OR ".join(w.sql for w in each) + ")", tuple(x for w in each for x in w.params),
-            level="counties", source=each[0].source, ref=ref,
+            level="counties", source=each[0].source, ref=ref, place=tuple(w.place for w in each),
         )
     return _one_place(raw, con, ref)
 
