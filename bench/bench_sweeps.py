@@ -2,6 +2,8 @@
 
 County-day needs the places stage's landmark_resolution table; without it the bench uses landmark-day
 (about 7,000 raw landmark places per AOR, more places than there are counties) as the stand-in.
+"query" is the place x day grid as the sweeps analysis reads it (analysis.sweeps.level_counts: the build's
+event_days count table where the warehouse has it, else the event rows).
 Run: PYTHONPATH=src python bench/bench_sweeps.py [warehouse.duckdb]  (default: ICEMONITOR_HOME's warehouse)
 """
 
@@ -19,8 +21,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from icemonitor.analysis.common import Where, event_source, resolution_available  # noqa: E402
-from icemonitor.analysis.sweeps import daily_counts, federal_holidays, find_sweeps  # noqa: E402
+from icemonitor.analysis.common import Where, resolution_available  # noqa: E402
+from icemonitor.analysis.sweeps import federal_holidays, find_sweeps, level_counts  # noqa: E402
+from icemonitor.query.selection import rollup_router  # noqa: E402
 
 
 def naive(grid, window=56, max_days=10, min_excess=20.0):
@@ -58,15 +61,15 @@ def main() -> None:
 
         path = config.warehouse_path()
     con = duckdb.connect(str(path), read_only=True)
-    source = event_source(con, "arrests")
     where = Where().add("counted")
+    route = rollup_router(con, "arrests")  # the warehouse's catalogue is read before the clock starts
     import datetime as dt
 
     d0, d1 = dt.date(2015, 10, 1), dt.date(2019, 9, 30)
     small_level = "county" if resolution_available(con) else "landmark"
     for level in ("aor", small_level):
         t0 = time.perf_counter()
-        grid = daily_counts(con, source, where, level, d0, d1)
+        grid = level_counts(con, "arrests", where, level, d0, d1, route=route)
         t1 = time.perf_counter()
         rows = find_sweeps(grid, min_excess=20 if level == "aor" else 10)
         t2 = time.perf_counter()

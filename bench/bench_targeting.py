@@ -28,6 +28,7 @@ START, END = dt.date(2015, 10, 1), dt.date(2019, 9, 30)
 
 def naive(con: duckdb.DuckDBPyConnection, level: str, ref) -> pd.DataFrame:
     """The same place x month panel, one place and one month at a time, then the same NB model."""
+    from icemonitor.places.place_filter import parse_exact
     from icemonitor.places.sanctuary import status
 
     key = "aor" if level == "aor" else "res_county_fips"
@@ -43,8 +44,10 @@ def naive(con: duckdb.DuckDBPyConnection, level: str, ref) -> pd.DataFrame:
 
     def yes_frac(state: str, month: pd.Timestamp) -> float:
         if (state, month) not in status_cache:
-            # one status call per state and month (on the 1st; ours weighs the days exactly)
-            status_cache[(state, month)] = float(status(state, month.date(), "state-law", ref).answer == "yes")
+            # one status call per state and month (on the 1st; ours weighs the days exactly); the state by its code
+            # (parse_exact: 'LA' is Louisiana here, where the place parser asks which of several places is meant)
+            state_place = parse_exact(state, ref)
+            status_cache[(state, month)] = float(status(state_place, month.date(), "state-law", ref).answer == "yes")
         return status_cache[(state, month)]
 
     places = sorted(p for p in ev["place"].dropna().unique() if (pop["aor" if level == "aor" else "county_fips"] == p).any())

@@ -300,3 +300,46 @@ def test_a_refresh_counts_again_only_what_changed_unless_placement_changed(tmp_p
     assert bool(again) == fixed
     if fixed:  # only the new release's arrests counted again; the processed files' counts were kept
         assert "(1 table-releases again)" in again[0]
+
+
+@pytest.mark.parametrize("level", ["aor", "county"])
+def test_targeting_counts_are_equal_with_and_without_event_days(warehouse_path, without_event_days, level):
+    """targeting reads its monthly counts, its per-AOR resolved counts and its covered days from event_days where
+    the warehouse has it: the same numbers as on the event rows."""
+    from icemonitor.analysis.targeting import _counts, _covered_months
+
+    d0, d1 = dt.date(2015, 10, 1), dt.date(2019, 9, 30)
+
+    def run(path: Path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            counts, left, releases = _counts(con, level, d0, d1)
+            months, dropped = _covered_months(con, d0, d1)
+            return counts.sort("place", "month").to_dicts(), left, releases, months, [str(d) for d in dropped]
+        finally:
+            con.close()
+
+    with_days, without = run(warehouse_path), run(without_event_days)
+    assert with_days[0] and with_days == without
+
+
+def test_sweep_grids_are_equal_with_and_without_event_days(warehouse_path, without_event_days):
+    """level_counts (the grid sweeps() and bench_sweeps read) is the same grid on event_days and on the event rows."""
+    import numpy as np
+
+    from icemonitor.analysis.common import Where
+    from icemonitor.analysis.sweeps import level_counts
+
+    def run(path: Path, level: str):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return level_counts(con, "arrests", Where().add("counted").add("method_class = 'at_large'"), level,
+                                dt.date(2016, 10, 1), dt.date(2017, 9, 30))
+        finally:
+            con.close()
+
+    for level in ("national", "aor", "county"):
+        a, b = run(warehouse_path, level), run(without_event_days, level)
+        assert a.places and a.places == b.places and a.aors == b.aors
+        assert np.array_equal(a.days, b.days) and np.array_equal(a.counts, b.counts)
+        assert np.array_equal(a.covered, b.covered)

@@ -4,14 +4,16 @@ fixed effects, cluster-robust standard errors) and difference-in-differences / e
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 import warnings
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from icemonitor.messages import msg
 
@@ -22,6 +24,18 @@ NOT_IDENTIFIED = msg("not identified: the data cannot separate this term from th
 NO_VARIATION = msg("no variation in this term over the places and periods")
 TERMS = {(True, True): msg("place + period fixed effects"), (False, True): msg("period fixed effects"),
          (True, False): msg("place + no period effects"), (False, False): msg("no period effects")}
+
+
+def one_blas_thread():
+    """A context in which BLAS runs on one thread: more threads on a shared machine only slow these small fits.
+    threadpoolctl's scan of the loaded libraries (the slow part of threadpool_limits) runs again only once more
+    modules have been imported, which may have loaded another BLAS."""
+    return _blas_controller(len(sys.modules)).limit(limits=1)
+
+
+@lru_cache(maxsize=4)
+def _blas_controller(_modules: int) -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 @dataclass
@@ -162,7 +176,7 @@ def fit_rate_ratios(
         return [_empty(t, n, k, method, NO_VARIATION) for t in terms]
     cols = list(X.columns)
     Xa = X.to_numpy(dtype=float)
-    with warnings.catch_warnings(), threadpool_limits(1):  # BLAS threads on a shared machine only slow these small fits
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore")
         try:
             b0, _, mu0 = glm_nb(y, Xa, off, 0.0, groups)
@@ -217,7 +231,7 @@ def fit_poisson_fe(df: pd.DataFrame, count: str, exposure: str, terms: list[str]
     d["_log_exposure"] = np.log(d[exposure].astype(float))
     d["_place"] = d[cluster].astype(str)
     d["_period"] = d[period].astype(str)
-    with warnings.catch_warnings(), threadpool_limits(1):
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore")
         try:
             fit = pf.fepois(f"{count} ~ {' + '.join(usable)} | _place + _period", data=d, offset="_log_exposure",

@@ -429,6 +429,16 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
     return DailyCounts(places, days, mat, covered, aors)
 
 
+def level_counts(con: duckdb.DuckDBPyConnection, table: str, where: Where, level: str, date_from: dt.date,
+                 date_to: dt.date, cover: Where | None = None, route: Any = None) -> DailyCounts:
+    """daily_counts of `table` at `level` as sweeps() reads them: from the build's event_days where the question
+    names only its columns (`route`: query.selection.rollup_router), else counted on the event rows."""
+    cover = cover if cover is not None else Where().add("counted")
+    route = route or rollup_router(con, table)
+    src, count_sql = route(where.sql(), cover.sql(), place_expr(level)) or (event_source(con, table), "count(*)")
+    return daily_counts(con, src, where, level, date_from, date_to, cover, count_sql)
+
+
 SWEEP_DEFINITIONS = {
     "sweep": msg("A run of 2-10 consecutive days on which a place's counted events exceed the expected count "
                  "(z >= 5, excess >= min_excess, observed/expected >= 1.5, >= 2 days with daily z >= 2)."),
@@ -623,8 +633,7 @@ def sweeps(
     all_rows: list[dict[str, Any]] = []
     route = rollup_router(con, table)  # the build's event_days where a question names only its columns
     for level in levels:
-        src, count_sql = route(where.sql(), cover.sql(), place_expr(level)) or (source, "count(*)")
-        grid = daily_counts(con, src, where, level, hist0, m1, cover, count_sql)
+        grid = level_counts(con, table, where, level, hist0, m1, cover, route)
         floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
         found = find_sweeps(grid, window=window, min_excess=floor)
         for r in found:

@@ -24,6 +24,7 @@ from icemonitor.analysis.sanctuary_grid import county_month_status, county_statu
 from icemonitor.analysis.stats import wilson_interval
 from icemonitor.errors import InputError
 from icemonitor.messages import Month, msg
+from icemonitor.query.selection import rollup_source
 
 LEVELS = ("aor", "county")
 PERIODS = ("month", "fy")
@@ -79,8 +80,9 @@ PLAIN_WORDS = [
 
 
 def _covered_months(con: duckdb.DuckDBPyConnection, d0: dt.date, d1: dt.date) -> tuple[list[dt.date], list[str]]:
+    src = (rollup_source(con, "arrests", "counted event_date") or ("arrests",))[0]  # the same days on event_days
     rows = con.execute(
-        "SELECT date_trunc('month', event_date)::DATE AS m, count(DISTINCT event_date) AS days FROM arrests "
+        f"SELECT date_trunc('month', event_date)::DATE AS m, count(DISTINCT event_date) AS days FROM {src} "
         "WHERE counted AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1", [d0, d1]).fetchall()
     kept = [m for m, n in rows if n >= MIN_DAYS_COVERED]
     dropped = [msg("{month} ({n} days with data)", month=Month(m), n=n) for m, n in rows if n < MIN_DAYS_COVERED]
@@ -116,24 +118,34 @@ def _place_months_county(con, status: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _weighed(con, level: str, where: Where, *sql: str) -> tuple[str, str, Any]:
+    """The place column of `level`, the FROM clause of its arrests and how to count their rows that meet a condition:
+    the build's event_days where the question names only its columns (rows weigh n there;
+    query.selection.rollup_source), else the event rows (the bare table at AOR level)."""
+    key = "aor" if level == "aor" else "res_county_fips"
+    rolled = rollup_source(con, "arrests", where.sql(), key, *sql)
+    if rolled:
+        return key, rolled[0], lambda cond: f"coalesce(sum(n) FILTER (WHERE {cond}), 0)::BIGINT"
+    return key, "arrests" if level == "aor" else event_source(con, "arrests"), lambda cond: (
+        f"count(*) FILTER (WHERE {cond})")
+
+
 def _counts(con, level: str, d0: dt.date, d1: dt.date) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
     """Arrests and at-large arrests per place and month; plus what was left out and the releases used."""
-    if level == "aor":
-        src, key = "arrests", "aor"
-    else:
-        src, key = event_source(con, "arrests"), "res_county_fips"
     where = Where().add("counted").add("event_date BETWEEN ? AND ?", d0, d1)
+    key, src, count = _weighed(con, level, where, "method_class release_id aor")
+    at_large = count("method_class = 'at_large'")
     df = frame(
-        con, f"SELECT {key} AS place, date_trunc('month', event_date)::DATE AS month, count(*) AS arrests, "
-        f"count(*) FILTER (WHERE method_class = 'at_large') AS at_large, "
-        f"list_distinct(list(DISTINCT release_id)) AS releases FROM {src} WHERE {where.sql()} GROUP BY 1, 2",
-        where.params)
+        con, f"SELECT {key} AS place, date_trunc('month', event_date)::DATE AS month, {count('TRUE')} AS arrests, "
+        f"{at_large} AS at_large, list_distinct(list(DISTINCT release_id)) AS releases FROM {src} "
+        f"WHERE {where.sql()} GROUP BY 1, 2", where.params)
     releases = sorted({r for rs in df["releases"].to_list() for r in rs if r})
     left = {"no_place": int(df.filter(pl.col("place").is_null())["arrests"].sum())}
     if level == "county":
         aor_tot = con.execute(
-            f"SELECT coalesce(aor, '(blank)') AS aor, count(*) AS arrests, count(res_county_fips) AS resolved "
-            f"FROM {src} WHERE {where.sql()} GROUP BY 1 ORDER BY 1", where.params).fetchall()
+            f"SELECT coalesce(aor, '(blank)') AS aor, {count('TRUE')} AS arrests, "
+            f"{count('res_county_fips IS NOT NULL')} AS resolved FROM {src} WHERE {where.sql()} GROUP BY 1 ORDER BY 1",
+            where.params).fetchall()
         left["by_aor"] = [{"aor": a, "arrests": n, "resolved": r, "unresolved_share": (n - r) / n if n else None}
                           for a, n, r in aor_tot]
     return df.drop("releases").filter(pl.col("place").is_not_null()), left, releases

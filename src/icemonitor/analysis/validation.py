@@ -177,8 +177,8 @@ def check_recorded(con: Any, series_release: str, names_release: str, measure: s
     own AOR counts that overlap it, and the operation's own days scored with the sweep baseline (window_score),
     so an operation too small to be flagged shows how far below the thresholds it stayed.
     """
-    from icemonitor.analysis.common import MEASURES, event_source
-    from icemonitor.analysis.sweeps import daily_counts, sweeps, window_score
+    from icemonitor.analysis.common import MEASURES
+    from icemonitor.analysis.sweeps import level_counts, sweeps, window_score
     from icemonitor.analysis.common import Where
 
     found = sweeps(con, date_from=date_from, date_to=date_to, measure=measure, levels=("aor",), limit=0,
@@ -190,7 +190,7 @@ def check_recorded(con: Any, series_release: str, names_release: str, measure: s
         if op.days is None or op.days > max_days:
             continue
         d0 = op.start - dt.timedelta(days=120)
-        grid = daily_counts(con, event_source(con, "arrests"), where, "aor", d0, op.end + dt.timedelta(days=7), cover)
+        grid = level_counts(con, "arrests", where, "aor", d0, op.end + dt.timedelta(days=7), cover)
         hits = [f for f in found if f["place"] in op.aors
                 and overlaps(dt.date.fromisoformat(str(f["start"])), dt.date.fromisoformat(str(f["end"])), op)]
         scores = [window_score(grid, a, op.start, op.end) for a in op.aors if a in grid.places]
