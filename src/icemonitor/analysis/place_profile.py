@@ -45,7 +45,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
 
 
 def _pop_releases(rows: list[dict[str, Any]]) -> list[str]:
-    """The releases behind the rows, taken out of each row's `rel` column (list(DISTINCT release_id)): one scan
+    """The releases behind the rows, taken out of each row's `rel` column (query.filters.grouped_sql): one scan
     gives the figures and their releases."""
     return sorted({x for r in rows for x in (r.pop("rel") or []) if x})
 
@@ -67,8 +67,7 @@ def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, 
     caveats: list[Any] = []
     if cov.countable:
         r = q.rolled_up(con, GROUP_BY[group][0], "method_class, release_id", columns=columns)  # event_days if it can
-        rows = _rows(con, grouped_sql([group, "method_class"], r.count_sql, r.source, q.where.sql(),
-                                      {"rel": "list(DISTINCT release_id)"}), q.where.params)
+        rows = _rows(con, grouped_sql([group, "method_class"], r.count_sql, r.source, q.where.sql()), q.where.params)
         if cov.status == "partial":
             caveats.append(msg("Partial: {reason}.", reason=cov.reason))
     else:

@@ -93,18 +93,20 @@ def check_order(date_from: date | None, date_to: date | None) -> None:
         raise ParamError("to", msg("must not be before 'from'"), date_to.isoformat())
 
 
-def grouped_sql(by: list[str], count_sql: str, source: str, where: str, also: dict[str, str] | None = None) -> str:
-    """SELECT the `by` keys (GROUP_BY) and `count_sql` AS n (and each aggregate of `also`, alias -> SQL) from
-    `source` where `where`, ordered by the keys (NULLs last). A date key is grouped on the date and written as text
-    once per group, not once per row (the same text: strftime of the same date)."""
-    inner = ", ".join(f"{DATE_KEYS[k][0] if k in DATE_KEYS else GROUP_BY[k][0]} AS {k}" for k in by)
-    outer = ", ".join(f"strftime({k}, '{DATE_KEYS[k][1]}') AS {k}" if k in DATE_KEYS else k for k in by)
+def grouped_sql(by: list[str], count_sql: str, source: str, where: str) -> str:
+    """SELECT the `by` keys (GROUP_BY), `count_sql` summed AS n and AS rel the list of releases behind each group's
+    count, from `source` where `where`, ordered by the keys (NULLs last); with no keys, one row (n 0 where no rows
+    match). Counted per group and release first, then summed per group: one scan gives the figures and their
+    releases, cheaper than list(DISTINCT release_id) over the rows. A date key is grouped on the date and written as
+    text once per group, not once per row (the same text: strftime of the same date)."""
+    inner = "".join(f"{DATE_KEYS[k][0] if k in DATE_KEYS else GROUP_BY[k][0]} AS {k}, " for k in by)
+    outer = "".join(f"strftime({k}, '{DATE_KEYS[k][1]}') AS {k}, " if k in DATE_KEYS else f"{k}, " for k in by)
+    counts = (f"SELECT {outer}coalesce(sum(n), 0)::BIGINT AS n, list(release_id) AS rel FROM (SELECT {inner}release_id, "
+              f"{count_sql} AS n FROM {source} WHERE {where} GROUP BY ALL)")
+    if not by:
+        return counts
     order = ", ".join(str(i + 1) for i in range(len(by)))
-    also = also or {}
-    aggregates = "".join(f", {sql} AS {alias}" for alias, sql in also.items())
-    passed = "".join(f", {alias}" for alias in also)
-    return (f"SELECT {outer}, n{passed} FROM (SELECT {inner}, {count_sql} AS n{aggregates} FROM {source} "
-            f"WHERE {where} GROUP BY ALL) ORDER BY {order} NULLS LAST")
+    return f"{counts} GROUP BY ALL ORDER BY {order} NULLS LAST"
 
 
 def parse_by(by: str | None) -> list[str]:

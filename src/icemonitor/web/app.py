@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -105,6 +106,9 @@ def warm_up(app: FastAPI) -> threading.Thread:
                     _warm_sweeps(app)
         except Exception:  # warming is an optimisation; the request path reports real errors
             logging.getLogger(__name__).exception("warm-up failed")
+        # What the worker loaded so far (code, catalogs, the places index, metadata) lives as long as it does: out of
+        # the garbage collector's full passes, which otherwise walk it again and again while answering.
+        gc.freeze()
 
     thread = threading.Thread(target=run, name="icemonitor-web-warm-up", daemon=True)
     app.state.warm_up = thread
