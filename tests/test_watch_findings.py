@@ -266,4 +266,4 @@ def test_a_watch_month_is_the_cli_figure_and_no_records_stay_no_records(lesa_hom
     for m in ("2017-10", "2017-11", "2017-12"):
         assert months[m]["n"] is None and months[m]["coverage"] == "none"
     assert nov.extra["total_events"] is None and nov.coverage["status"] == "none"
-    assert any("2017-11: no records" in str(c) and "Los Angeles" in str(c) for c in later.caveats)
+    assert any("Nov 2017: no records" in str(c) and "Los Angeles" in str(c) for c in later.caveats)

@@ -16,7 +16,7 @@ import duckdb
 
 from icemonitor.analysis.overview import counted, rows
 from icemonitor.analysis.result import AnalysisResult
-from icemonitor.messages import msg
+from icemonitor.messages import Month, msg
 from icemonitor.query.coverage import coverage_of
 from icemonitor.query.selection import Compiled, Selection, parse_place
 
@@ -126,9 +126,9 @@ def monthly(con: duckdb.DuckDBPyConnection, q: Compiled, share_of: str | None = 
             fig["fields"] = [x for x in row["fields"] if x] if countable else []
         figures.append(fig)
         if not countable:
-            caveats.append(msg("{month}: no records ({why}); no count, not zero.", month=month, why=cover["reason"]))
+            caveats.append(msg("{month}: no records ({why}); no count, not zero.", month=Month(month), why=cover["reason"]))
         elif cover["status"] == "partial":
-            caveats.append(msg("{month}: partial ({why}).", month=month, why=cover["reason"]))
+            caveats.append(msg("{month}: partial ({why}).", month=Month(month), why=cover["reason"]))
     definitions = {"n": counted(sel.table), "month": msg("Calendar month of event_date")}
     if share_of == "no_record":
         definitions["no_record"] = msg("Counted events coded no_record (codes/criminality.csv) among those counted")
@@ -136,4 +136,4 @@ def monthly(con: duckdb.DuckDBPyConnection, q: Compiled, share_of: str | None = 
         name="monthly", parameters={"table": sel.table, "from": sel.date_from, "to": sel.date_to, "place": label,
                                     "filters": {k: list(v) for k, v in sel.filters}, "measure": sel.measure},
         columns=list(figures[0]) if figures else ["month", "n"], figures=figures, definitions=definitions,
-        releases=[x for f in figures for x in f["releases"]], caveats=caveats)
+        releases=sorted({x for f in figures for x in f["releases"]}), caveats=caveats)
