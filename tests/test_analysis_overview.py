@@ -114,3 +114,26 @@ def test_on_the_real_warehouse_counts_agree_with_the_cli_and_say_no_records(ware
         api = warehouse_client.get("/api/v1/summary", params={"from": "2026-11-01", "to": "2026-11-30",
                                                               "aor": "LOS"}).json()
         assert api["total"] is None and api["rows"] == [] and api["coverage"]["status"] == "none"
+
+
+def test_an_empty_event_table_has_no_releases_and_no_dates(tmp_path):
+    """A table the build created with no rows (a release without removals, say): its coverage is 0 rows and no
+    releases, not an error (the dashboard's home and /api/v1/coverage answered 500 on such a warehouse)."""
+    import duckdb
+
+    from icemonitor.analysis import holdings
+    from icemonitor.schema import tables
+    from icemonitor.warehouse.aggregates import write_derived_tables
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    for name in ("arrests", "removals"):
+        con.execute(tables()[name].ddl())
+    con.execute("INSERT INTO arrests (event_date, fy, release_id, counted, aor) "
+                "VALUES ('2017-09-24', 2017, 'r1', true, 'LOS')")
+    write_derived_tables(con)
+    result = holdings.table_coverage(con)
+    by_table = {f["table"]: f for f in result.figures}
+    assert by_table["removals"]["rows"] == 0 and by_table["removals"]["releases"] == []
+    assert by_table["removals"]["min_date"] is None
+    assert by_table["arrests"]["rows"] == 1 and by_table["arrests"]["releases"] == ["r1"]
+    assert result.releases == ["r1"]

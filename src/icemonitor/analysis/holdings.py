@@ -52,7 +52,7 @@ def table_coverage(con: duckdb.DuckDBPyConnection, columns: Columns | None = Non
         row = rows(con, f"SELECT {n} AS rows, {n_counted if 'counted' in cols(t) else n} AS counted_rows, "
                         "min(event_date) AS min_date, max(event_date) AS max_date, "
                         f"list(DISTINCT release_id ORDER BY release_id) AS releases FROM {source}", params)[0]
-        figures.append({"table": t, **row})
+        figures.append({"table": t, **row, "releases": row["releases"] or []})  # an empty table: no releases
     return AnalysisResult(
         name="table_coverage", columns=["table", "rows", "counted_rows", "min_date", "max_date", "releases"],
         figures=figures, releases=[r for f in figures for r in f["releases"] if r],
