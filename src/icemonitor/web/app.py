@@ -106,9 +106,11 @@ def warm_up(app: FastAPI) -> threading.Thread:
                     _warm_sweeps(app)
         except Exception:  # warming is an optimisation; the request path reports real errors
             logging.getLogger(__name__).exception("warm-up failed")
-        # What the worker loaded so far (code, catalogs, the places index, metadata) lives as long as it does: out of
-        # the garbage collector's full passes, which otherwise walk it again and again while answering.
-        gc.freeze()
+        if app.state.long_lived:
+            # What the server process loaded so far (code, catalogs, the places index, metadata) lives as long as it
+            # does: out of the garbage collector's full passes, which otherwise walk it again and again while
+            # answering. Not for apps made and dropped in one process (tests): frozen objects are never collected.
+            gc.freeze()
 
     thread = threading.Thread(target=run, name="icemonitor-web-warm-up", daemon=True)
     app.state.warm_up = thread
@@ -183,11 +185,14 @@ def body_limits() -> dict[str, int]:
 
 
 def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
-               trusted_proxies: str | list[str] | None = None) -> FastAPI:
+               trusted_proxies: str | list[str] | None = None, long_lived: bool = False) -> FastAPI:
     """The web app over the warehouse at `warehouse_path` (default config.warehouse_path()).
 
     `trusted_proxies`: addresses or networks whose X-Forwarded-For is believed (default ICEMONITOR_TRUSTED_PROXIES;
     none when unset), see icemonitor.client_address.
+
+    `long_lived`: the app is a server process's for its whole life (`icemonitor serve`): what its warm-up loads is
+    moved out of the garbage collector's reach.
 
     `ref` maps a shared/data-layout path to a local file (reference data such as the county TopoJSON);
     without it the catalog's resolver is used if present, else maps are reported as unavailable.
@@ -206,6 +211,7 @@ def create_app(warehouse_path: Path | str | None = None, ref: Ref | None = None,
         "the releases and definitions behind its figures."), docs_url=None, redoc_url=None)  # docs: web/api_docs.py (vendored)
     app.state.warehouse = Warehouse(warehouse_path)
     app.state.ref = ref if ref is not None else default_ref(warehouse_path)
+    app.state.long_lived = long_lived
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
 

@@ -80,7 +80,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
 
     from icemonitor.web.app import create_app
 
-    app = create_app(warehouse, trusted_proxies=trusted_proxies or None)
+    app = create_app(warehouse, trusted_proxies=trusted_proxies or None, long_lived=True)
     mount_intake_with_monitor(app)
     # limits: header/body timeouts, connections; the access log drops every /intake and /staff line
     uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))

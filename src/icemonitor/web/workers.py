@@ -42,7 +42,7 @@ def app():  # noqa: ANN201 - fastapi.FastAPI; the factory uvicorn calls in each 
     from icemonitor.web.app import create_app
 
     settings = _settings()
-    return create_app(settings["warehouse"], trusted_proxies=settings["trusted_proxies"] or None)
+    return create_app(settings["warehouse"], trusted_proxies=settings["trusted_proxies"] or None, long_lived=True)
 
 
 Protocol = guarded_protocol(**_settings().get("limits", {}))
