@@ -74,9 +74,10 @@ def built_warehouse(tmp: Path) -> Path:
         "from icemonitor.catalog.fetch import fetch, reference_resolver;"
         "from icemonitor.places.build_step import place_stage; from icemonitor.warehouse.build import build;"
         "from icemonitor.warehouse.sources import catalog_sources;"
+        "from icemonitor.analysis.sweeps_stored import sweeps_stage;"
         "home = Path(sys.argv[1]); fetch(None, home=home, mirror=Path(sys.argv[2]));"
         "build(catalog_sources(home=home), config.warehouse_path(home), cache_dir=config.cache_dir(home),"
-        " extra_tables=place_stage(reference_resolver(home)))")
+        " extra_tables=place_stage(reference_resolver(home)), answer_tables=sweeps_stage(reference_resolver(home)))")
     home = tmp / "home"
     print(f"building the 1x warehouse from {SHARED} in {home} ...", flush=True)
     subprocess.run([sys.executable, "-c", code, str(home), str(SHARED)], check=True, env=_env(),

@@ -33,6 +33,8 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
     from icemonitor.places.build_step import catalog_stage
+    from icemonitor.analysis.sweeps_stored import sweeps_stage
+    from icemonitor.catalog.fetch import reference_resolver
     from icemonitor.warehouse.sources import catalog_sources
 
     home = tmp_path_factory.mktemp("icemonitor-home")
@@ -41,6 +43,7 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         catalog_sources(home=home),
         config.warehouse_path(home),
         extra_tables=catalog_stage(home),
+        answer_tables=sweeps_stage(reference_resolver(home)),
     )
     return home
 

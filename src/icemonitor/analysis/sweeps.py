@@ -457,48 +457,71 @@ SWEEP_DEFINITIONS = {
 }
 
 
-def _detail(con, source: str, where: Where, level: str, sweep: dict[str, Any], window: int,
-            table: str | None = None, route: Any = None) -> dict[str, Any]:
-    """Where a sweep concentrated, its method mix and criminal history (where recorded). With `table`, each query
-    reads the build's event_days where its columns allow (rows weigh `n` there, 1 on the event rows)."""
+def detail_rows(con, source: str, where: Where, level: str, found: list[dict[str, Any]], window: int,
+                table: str | None = None, route: Any = None) -> list[dict[str, list]]:
+    """The counts behind each sweep's detail (see _detail), for several sweeps of one level in three queries: per
+    sub-place in the sweep and in the `window` days before, per method class, per criminality field and class. With
+    `table`, each query reads the build's event_days where its columns allow (rows weigh `n` there, 1 on the event
+    rows). Plain lists (the derived table keeps them as JSON)."""
+    if not found:
+        return []
     w = Where(list(where.parts), list(where.params))
+    on = "TRUE"
     if level != "national":
-        w.add(f"{place_expr(level)} = ?", sweep["place"])
-    sub = {"national": "coalesce(aor, 'unknown')", "aor": "coalesce(landmark, '(blank)')",
-           "state": "coalesce(aor, 'unknown')", "county": "coalesce(landmark, '(blank)')",
-           "landmark": "coalesce(method_raw, '(blank)')"}[level]
-
+        w.add(f"{place_expr(level)} = ?", None)  # the columns the sources are chosen by; the join names the place
+        on = f"{place_expr(level)} = sw_place"
+    sub = DETAIL_PARTS[level]
     route = route or (rollup_router(con, table) if table else (lambda *sql: None))
 
     def weighed(*sql: str) -> tuple[str, str]:
         rolled = route(w.sql(), *sql)
         return (rolled[0], "n") if rolled else ((table and unplaced_source(table, w.sql(), *sql)) or source, "1")
 
-    s, e = sweep["start"], sweep["end"]
-    b0 = s - dt.timedelta(days=window)
+    values, params = [], []
+    for i, r in enumerate(found):
+        values.append("(?, ?, ?::DATE, ?::DATE, ?::DATE, ?::DATE)")
+        params += [i, str(r["place"]), r["start"], r["end"], r["start"] - dt.timedelta(days=window),
+                   r["start"] - dt.timedelta(days=1)]
+    sw = f"(SELECT * FROM (VALUES {', '.join(values)}) v(sw_i, sw_place, sw_s0, sw_s1, sw_b0, sw_b1))"
+    cond = where.sql()
+
+    def query(src: str, select: str, sums: str, start: str) -> list[tuple]:
+        return con.execute(
+            f"SELECT sw_i, {select}, {sums} FROM {src} JOIN {sw} ON {on} AND event_date BETWEEN {start} AND sw_s1 "
+            f"WHERE {cond} GROUP BY ALL", [*params, *where.params]).fetchall()
+
     src, wt = weighed(sub)
-    rows = con.execute(
-        f"""SELECT {sub} AS part,
-                   coalesce(sum({wt}) FILTER (event_date BETWEEN ? AND ?), 0) AS observed,
-                   coalesce(sum({wt}) FILTER (event_date BETWEEN ? AND ?), 0) AS before
-            FROM {src} WHERE {w.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL""",
-        [s, e, b0, s - dt.timedelta(days=1), *w.params, b0, e],
-    ).fetchall()
-    tot_before = sum(r[2] for r in rows) or 1
-    parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * sweep["expected"], 1),
-              "excess": round(r[1] - r[2] / tot_before * sweep["expected"], 1)} for r in rows]
-    parts.sort(key=lambda x: (-x["excess"], -x["observed"], str(x["part"])))  # ties by name: the same on every run
+    parts = query(src, f"{sub} AS part", f"coalesce(sum({wt}) FILTER (event_date BETWEEN sw_s0 AND sw_s1), 0), "
+                  f"coalesce(sum({wt}) FILTER (event_date BETWEEN sw_b0 AND sw_b1), 0)", "sw_b0")
     src, wt = weighed("method_class criminality_field criminality")
-    mix = con.execute(
-        f"SELECT coalesce(method_class, 'not recorded'), sum({wt}) FROM {src} WHERE {w.sql()} "
-        f"AND event_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC, 1", [*w.params, s, e]).fetchall()
-    crim = con.execute(
-        f"SELECT criminality_field, coalesce(criminality, 'unknown'), sum({wt}) FROM {src} WHERE {w.sql()} "
-        f"AND event_date BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2", [*w.params, s, e]).fetchall()
-    recorded = [r for r in crim if r[0] != "not_recorded"]
+    mix = query(src, "coalesce(method_class, 'not recorded')", f"sum({wt})", "sw_s0")
+    crim = query(src, "criminality_field, coalesce(criminality, 'unknown')", f"sum({wt})", "sw_s0")
+    out: list[dict[str, list]] = [{"parts": [], "mix": [], "crim": []} for _ in found]
+    for r in parts:
+        out[r[0]]["parts"].append([r[1], int(r[2]), int(r[3])])
+    for r in sorted(mix, key=lambda r: (-r[2], r[1])):
+        out[r[0]]["mix"].append([r[1], int(r[2])])
+    for r in sorted(crim, key=lambda r: (r[1] is None, r[1] or "", -r[3], r[2])):
+        out[r[0]]["crim"].append([r[1], r[2], int(r[3])])
+    return out
+
+
+DETAIL_PARTS = {"national": "coalesce(aor, 'unknown')", "aor": "coalesce(landmark, '(blank)')",
+                "state": "coalesce(aor, 'unknown')", "county": "coalesce(landmark, '(blank)')",
+                "landmark": "coalesce(method_raw, '(blank)')"}
+
+
+def _detail(counts: dict[str, list], sweep: dict[str, Any]) -> dict[str, Any]:
+    """Where a sweep concentrated (the sub-places with the largest excess, each expected at its share of the weeks
+    before), its method mix and criminal history (where recorded), from detail_rows' counts."""
+    tot_before = sum(r[2] for r in counts["parts"]) or 1
+    parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * sweep["expected"], 1),
+              "excess": round(r[1] - r[2] / tot_before * sweep["expected"], 1)} for r in counts["parts"]]
+    parts.sort(key=lambda x: (-x["excess"], -x["observed"], str(x["part"])))  # ties by name: the same on every run
+    recorded = [r for r in counts["crim"] if r[0] != "not_recorded"]
     return {
         "concentration": parts[:5],
-        "method_mix": {r[0]: r[1] for r in mix},
+        "method_mix": {r[0]: r[1] for r in counts["mix"]},
         "criminality": ({msg("{cls} ({field})", cls=CRIMINALITY_CLASSES.get(r[1], r[1]), field=r[0]): r[2]
                          for r in recorded} if recorded else msg("not recorded in this release")),
     }
@@ -587,18 +610,38 @@ def _series_period(con, table: str, cov: Any, d0: dt.date, d1: dt.date, release:
     return (min(d0, lo) if lo else d0), (max(d1, hi) if hi else d1)
 
 
-def sweeps(
-    con: duckdb.DuckDBPyConnection, place: str | None = None, date_from: str | dt.date | None = "2015-10-01",
-    date_to: str | dt.date | None = "2019-09-30", measure: str = "all", levels: tuple[str, ...] | None = None,
-    table: str = "arrests", limit: int = 20, min_excess: float | None = None, window: int = 56, ref: Any = None,
-    release: str | None = None, fold_echoes: bool = True,
-) -> AnalysisResult:
-    """Find and rank sweeps for a place (default: the nation and every AOR).
+@dataclass
+class Plan:
+    """What a sweeps question scans: the rows (`where`: counted or a release's, the measure, the place), the levels,
+    whether the records can measure it, and the days each level's model runs over (the whole series of records the
+    period lies in, with `window` days of history before it)."""
 
-    With `release`, counts that release's own rows (whether or not another release has precedence for them), e.g.
-    to read a regional production as a series of its own. With `fold_echoes` (default), sweeps at other levels that
-    echo AOR sweeps on the same days are folded into them (fold_echoes_into_aor_sweeps) instead of ranked twice.
-    """
+    table: str
+    source: str
+    where: Where
+    cover: Where
+    label: str | None
+    levels: tuple[str, ...]
+    resolved: bool
+    measurable: bool
+    cov: Any
+    why: str
+    date_from: dt.date
+    date_to: dt.date
+    scan_from: dt.date
+    scan_to: dt.date
+    window: int
+    min_excess: float | None
+
+    def floor(self, level: str) -> float:
+        """The least excess a sweep at `level` must reach."""
+        return self.min_excess if self.min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
+
+
+def plan(con: duckdb.DuckDBPyConnection, place: str | None, date_from: str | dt.date | None,
+         date_to: str | dt.date | None, measure: str, levels: tuple[str, ...] | None, table: str,
+         min_excess: float | None, window: int, ref: Any, release: str | None) -> Plan:
+    """The checked parameters of a sweeps question and what it scans (see Plan)."""
     if measure not in MEASURES:
         raise InputError(msg("Unknown measure; choose one of {choices}", choices=", ".join(MEASURES)), field="measure",
                          value=measure)
@@ -623,31 +666,64 @@ def sweeps(
         raise InputError(msg("Unknown level; choose from {choices}", choices=", ".join(LEVELS)), field="level",
                          value=bad[0])
     measurable, cov, why = _measurable(con, table, place, d0, d1, window, release, ref)
-    if not measurable:
-        levels = ()
     # The model runs over the whole series of records the period lies in, whatever part of it was asked, so a
     # sweep has the same observed and expected counts in every interface (CLI, API, pages, reports, watches);
     # history before the series' first day feeds the baseline, so its first weeks can be scanned too.
     m0, m1 = _series_period(con, table, cov, d0, d1, release)
-    hist0 = m0 - dt.timedelta(days=window)
+    return Plan(table, source, where, cover, label, tuple(levels) if measurable else (), resolved, measurable, cov,
+                why, d0, d1, m0 - dt.timedelta(days=window), m1, window, min_excess)
+
+
+def level_sweeps(con: duckdb.DuckDBPyConnection, p: Plan, level: str, route: Any) -> list[dict[str, Any]]:
+    """The sweeps the model finds at `level` over the plan's whole scan (not yet cut to the asked period), best
+    score first, each with its level and AORs (find_sweeps' rows)."""
+    grid = level_counts(con, p.table, p.where, level, p.scan_from, p.scan_to, p.cover, route)
+    found = find_sweeps(grid, window=p.window, min_excess=p.floor(level))
+    for r in found:
+        r["level"] = level
+        r["aors"] = None if grid.aors is None else grid.aors.get(r["place"], [])
+    return found
+
+
+def sweeps(
+    con: duckdb.DuckDBPyConnection, place: str | None = None, date_from: str | dt.date | None = "2015-10-01",
+    date_to: str | dt.date | None = "2019-09-30", measure: str = "all", levels: tuple[str, ...] | None = None,
+    table: str = "arrests", limit: int = 20, min_excess: float | None = None, window: int = 56, ref: Any = None,
+    release: str | None = None, fold_echoes: bool = True, stored: bool = True,
+) -> AnalysisResult:
+    """Find and rank sweeps for a place (default: the nation and every AOR).
+
+    With `release`, counts that release's own rows (whether or not another release has precedence for them), e.g.
+    to read a regional production as a series of its own. With `fold_echoes` (default), sweeps at other levels that
+    echo AOR sweeps on the same days are folded into them (fold_echoes_into_aor_sweeps) instead of ranked twice.
+    With `stored` (default), a level whose scan the build ran already (analysis.sweeps_stored: the defaults'
+    scans, derived on every build) is read from the warehouse's sweep_findings; any other scan runs here.
+    """
+    from icemonitor.analysis.sweeps_stored import StoredSweeps
+
+    p = plan(con, place, date_from, date_to, measure, levels, table, min_excess, window, ref, release)
+    d0, d1, where, source = p.date_from, p.date_to, p.where, p.source
+    measurable, cov, why, resolved, label = p.measurable, p.cov, p.why, p.resolved, p.label
+    levels = p.levels
     all_rows: list[dict[str, Any]] = []
     route = rollup_router(con, table)  # the build's event_days where a question names only its columns
-    for level in levels:
-        grid = level_counts(con, table, where, level, hist0, m1, cover, route)
-        floor = min_excess if min_excess is not None else {"national": 60, "aor": 20, "state": 20}.get(level, 10)
-        found = find_sweeps(grid, window=window, min_excess=floor)
-        for r in found:
-            if r["end"] >= d0 and r["start"] <= d1:
-                r["level"] = level
-                r["aors"] = None if grid.aors is None else grid.aors.get(r["place"], [])
-                all_rows.append(r)
-    folded = fold_echoes_into_aor_sweeps(all_rows) if fold_echoes and "aor" in levels else []
+    store = StoredSweeps(con) if stored else None
+    for level in p.levels:
+        found = store.level_sweeps(p, level) if store is not None else None
+        if found is None:
+            found = level_sweeps(con, p, level, route)
+        all_rows += [r for r in found if r["end"] >= d0 and r["start"] <= d1]
+    folded = fold_echoes_into_aor_sweeps(all_rows) if fold_echoes and "aor" in p.levels else []
     folded_ids = {id(r) for r in folded}
     all_rows = [r for r in all_rows if id(r) not in folded_ids]
     all_rows.sort(key=lambda r: -r["score"])
     top = all_rows[:limit] if limit else all_rows
+    for level in levels:  # the counts behind the shown sweeps' details: stored, or counted here per level
+        todo = [r for r in top if r["level"] == level and not r.get("_detail")]
+        for r, counts in zip(todo, detail_rows(con, source, where, level, todo, window, table, route)):
+            r["_detail"] = counts
     for r in top:
-        r.update(_detail(con, source, where, r["level"], r, window, table, route))
+        r.update(_detail(r["_detail"], r))
     cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
             "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]

@@ -296,6 +296,7 @@ def build(
     target: Path,
     *,
     extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    answer_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     progress: Progress | None = None,
     cache_dir: Path | None = None,
     incremental: bool = True,
@@ -307,6 +308,8 @@ def build(
     `cache_dir`, into a temporary folder beside the target). DuckDB assembles the tables from those files.
     With `cache_dir` and `incremental`, a warehouse built by the same code is refreshed from a copy of itself
     (warehouse/incremental.py): only the rows of new, changed or removed files and what depends on them change.
+    `answer_tables`: the analyses' derived answers (e.g. analysis.sweeps_stored.sweeps_stage), written last, on
+    every build and refresh, after the count tables they read.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -367,7 +370,7 @@ def build(
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,
-                          counts_for=(counts_for, placement) if prev else None)
+                          counts_for=(counts_for, placement) if prev else None, answer_tables=answer_tables)
         finally:
             con.close()
         os.replace(tmp, target)
@@ -395,7 +398,8 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
            extra_tables: Callable[[duckdb.DuckDBPyConnection], None] | None, *,
            stays_for: set[str] | None = None, digest: str = "",
            fields_for: set[tuple[str, str]] | None = None,
-           counts_for: tuple[set[tuple[str, str]], str] | None = None) -> dict[str, int]:
+           counts_for: tuple[set[tuple[str, str]], str] | None = None,
+           answer_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> dict[str, int]:
     """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
     releases table, coverage (the fields recorded of the (table, release) pairs in `fields_for` only when given: a
     refresh keeps the others'), then the extra stages (places, detention) and event_days. With `counts_for` (the
@@ -417,6 +421,8 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
         only = counts_for[0]
     aggregates.write_derived_tables(con, only)  # after the places stage: event_days, event_methods
+    if answer_tables:  # after the count tables they read (a refresh dropped the old ones: derived again whole)
+        answer_tables(con)
     con.execute(incremental_.BUILD_INFO_DDL)
     con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
     con.execute("CHECKPOINT")

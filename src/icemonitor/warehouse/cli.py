@@ -30,6 +30,8 @@ def build_command(
     from icemonitor.catalog.fetch import fetch
     from icemonitor.warehouse.build import build
     from icemonitor.places.build_step import catalog_stage
+    from icemonitor.analysis.sweeps_stored import sweeps_stage
+    from icemonitor.catalog.fetch import reference_resolver
     from icemonitor.warehouse.sources import catalog_sources
     from icemonitor.lock import RefreshLock
 
@@ -53,6 +55,7 @@ def build_command(
             report = build(
                 sources, config.warehouse_path(), progress=progress,
                 extra_tables=catalog_stage(say=lambda step: bar.update(task, description=step)),
+                answer_tables=sweeps_stage(reference_resolver()),
                 cache_dir=None if no_cache else config.cache_dir(),
             )
     except IcemonitorError as err:

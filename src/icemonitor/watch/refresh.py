@@ -188,7 +188,10 @@ def catalog_build(home: Path) -> Build:
                 detention(con)
                 write_facility_signal(con, gazetteer(ref))  # again, with the facilities the detention stage placed
 
-        return build(events, target, progress=progress, extra_tables=extra, cache_dir=config.cache_dir(home))
+        from icemonitor.analysis.sweeps_stored import sweeps_stage
+
+        return build(events, target, progress=progress, extra_tables=extra, answer_tables=sweeps_stage(ref),
+                     cache_dir=config.cache_dir(home))
 
     return run
 

@@ -1,0 +1,153 @@
+"""The sweeps model's default answers as derived data (schema.yaml's sweep_runs and sweep_findings).
+
+Every build (and refresh) runs the model once for the questions the CLI, API and pages ask by default: at-large
+arrests, the default window and least excess, for the nation and every AOR and state with records, over the
+series of records that holds the default period (FY2016-FY2019), and for the nation also the one that holds the
+last twelve months of arrests data (the overview's recent sweeps). A run
+is one level's scan (analysis.sweeps.level_sweeps: every sweep found over the whole series, with its daily counts
+and the counts behind its detail), keyed by what it reads (run_key). analysis.sweeps.sweeps reads a level from here
+when its scan has the same key and runs the model otherwise, so a stored answer is the on-the-fly one, whatever
+part of the series is asked. Coverage ("cannot be measured") is decided per question, never stored: a question the
+records cannot answer says so either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from icemonitor.analysis.common import has_table
+from icemonitor.analysis.sweeps import Plan, detail_rows, level_sweeps, plan
+from icemonitor.errors import InputError
+from icemonitor.query.selection import rollup_router
+from icemonitor.schema import derived_tables
+
+log = logging.getLogger(__name__)
+
+RUNS, FINDINGS = "sweep_runs", "sweep_findings"
+MEASURE = "at_large"  # the CLI's, the API's and the pages' default
+DEFAULT_PERIOD = (dt.date(2015, 10, 1), dt.date(2019, 9, 30))  # the CLI's and the API's default period
+RECENT = dt.timedelta(days=365)  # the overview's recent sweeps: the last twelve months of arrests data
+FIGURES = ("place", "start", "end", "days", "observed", "expected", "excess", "excess_low", "excess_high", "ratio",
+           "score")
+
+
+def run_key(p: Plan, level: str) -> str:
+    """What one level's scan reads: the rows' conditions and parameters, the level, the days, the window and the
+    least excess. Two questions with one key get the same sweeps from the model."""
+    what = [p.table, p.where.sql(), p.where.params, p.cover.sql(), p.cover.params, level, p.scan_from.isoformat(),
+            p.scan_to.isoformat(), p.window, p.floor(level)]
+    return hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:32]
+
+
+class StoredSweeps:
+    """The build's stored runs of one warehouse connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.present = has_table(con, RUNS) and has_table(con, FINDINGS)
+
+    def level_sweeps(self, p: Plan, level: str) -> list[dict[str, Any]] | None:
+        """level_sweeps(p, level) as the build stored it, or None when the build did not run this scan."""
+        if not self.present:
+            return None
+        key = run_key(p, level)
+        if self.con.execute(f"SELECT 1 FROM {RUNS} WHERE run_key = ?", [key]).fetchone() is None:
+            return None
+        rows = self.con.execute(
+            f"SELECT level, {', '.join(c if c not in ('start', 'end') else 'sweep_' + c for c in FIGURES)}, aors, daily, "
+            f"detail FROM {FINDINGS} WHERE run_key = ? ORDER BY ordinal", [key]).fetchall()
+        out = []
+        for row in rows:
+            r = dict(zip(FIGURES, row[1:12]))
+            r.update(level=row[0], aors=json.loads(row[12]), _detail=row[14] and json.loads(row[14]),
+                     _daily={dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])})
+            out.append(r)
+        return out
+
+
+def _scopes(con: duckdb.DuckDBPyConnection) -> list[str | None]:
+    """The nation (None), then every AOR and every placed state with counted arrests."""
+    src = "event_days WHERE table_name = 'arrests' AND counted" if has_table(con, "event_days") else \
+        "arrests WHERE counted"
+    aors = [r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {src} AND aor IS NOT NULL ORDER BY 1").fetchall()]
+    states = []
+    if "res_state" in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src.split()[0]}").fetchall()}:
+        states = [r[0] for r in con.execute(f"SELECT DISTINCT res_state FROM {src} AND res_state IS NOT NULL "
+                                            "ORDER BY 1").fetchall()]
+    return [None, *aors, *states]
+
+
+DETAILED = 25  # per level and period, the best sweeps whose detail is stored (the API lists 20 by default)
+
+
+def _shown(rows: list[dict[str, Any]], periods: list[tuple[dt.date, dt.date]]) -> list[dict[str, Any]]:
+    """The rows among the DETAILED best of the level in each default period: the ones the default questions show.
+    Others' details are counted when a question shows them."""
+    out: dict[int, dict[str, Any]] = {}
+    for d0, d1 in periods:
+        out.update((id(r), r) for r in [r for r in rows if r["end"] >= d0 and r["start"] <= d1][:DETAILED])
+    return list(out.values())
+
+
+def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
+    """(Re)create sweep_runs and sweep_findings: each default question's scans (see the module), run once; returns
+    the sweeps stored. A warehouse without arrests or coverage spans gets empty tables (every question runs)."""
+    tables = derived_tables()
+    for name in (RUNS, FINDINGS):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute(tables[name].ddl())
+    if not has_table(con, "arrests") or not has_table(con, "coverage_spans"):
+        return 0
+    last = con.execute("SELECT max(event_date) FROM arrests WHERE counted AND event_date <= current_date").fetchone()[0]
+    periods = [DEFAULT_PERIOD] + ([(last - RECENT, last)] if last else [])
+    route = rollup_router(con, "arrests")
+    runs: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    for scope in _scopes(con):
+        for d0, d1 in periods if scope is None else periods[:1]:  # the last twelve months: the overview's, national
+            try:
+                p = plan(con, scope, d0, d1, MEASURE, None, "arrests", None, 56, ref, None)
+            except InputError:  # a code the place index does not read: its questions run when asked
+                continue
+            for level in p.levels:
+                key = run_key(p, level)
+                if any(r["run_key"] == key for r in runs):
+                    continue
+                rows = level_sweeps(con, p, level, route)
+                shown = _shown(rows, periods)
+                details = dict(zip(map(id, shown), detail_rows(con, p.source, p.where, level, shown, p.window, p.table,
+                                                                 route)))
+                runs.append({"run_key": key, "place": scope or "US", "measure": MEASURE, "level": level,
+                             "scan_from": p.scan_from, "scan_to": p.scan_to, "window_days": p.window,
+                             "min_excess": float(p.floor(level)), "sweeps": len(rows)})
+                for i, r in enumerate(rows):
+                    detail = details.get(id(r))
+                    found.append({
+                        "run_key": key, "ordinal": i, "level": level,
+                        **{(c if c not in ("start", "end") else "sweep_" + c): r[c] for c in FIGURES},
+                        "aors": json.dumps(r["aors"]), "detail": None if detail is None else json.dumps(detail),
+                        "daily": json.dumps([[d.isoformat(), o, e] for d, (o, e) in r["_daily"].items()])})
+    cur = con.cursor()  # the model's queries may leave a result open on `con`
+    for name, rows in ((RUNS, runs), (FINDINGS, found)):
+        if rows:
+            frame = pl.DataFrame(rows, schema={c.name: c.polars_type for c in tables[name].columns}, orient="row")
+            cur.register("_sweep_frame", frame.to_arrow())
+            cur.execute(f"INSERT INTO {name} SELECT * FROM _sweep_frame")
+            cur.unregister("_sweep_frame")
+    cur.close()
+    log.info("%s: %d runs, %s: %d sweeps written", RUNS, len(runs), FINDINGS, len(found))
+    return len(found)
+
+
+def sweeps_stage(ref: Any = None) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """The build hook that derives the stored sweeps (after the count tables, which the model reads), places
+    read through `ref`."""
+    return lambda con: write_stored_sweeps(con, ref)
