@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -685,6 +687,47 @@ def level_sweeps(con: duckdb.DuckDBPyConnection, p: Plan, level: str, route: Any
     return found
 
 
+# ---------------------------------------------------------------- the build's stored scans (analysis.sweeps_stored)
+
+RUNS, FINDINGS = "sweep_runs", "sweep_findings"
+FIGURES = ("place", "start", "end", "days", "observed", "expected", "excess", "excess_low", "excess_high", "ratio",
+           "score")
+
+
+def run_key(p: Plan, level: str) -> str:
+    """What one level's scan reads: the rows' conditions and parameters, the level, the days, the window and the
+    least excess. Two questions with one key get the same sweeps from the model."""
+    what = [p.table, p.where.sql(), p.where.params, p.cover.sql(), p.cover.params, level, p.scan_from.isoformat(),
+            p.scan_to.isoformat(), p.window, p.floor(level)]
+    return hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:32]
+
+
+class StoredSweeps:
+    """The build's stored runs of one warehouse connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.present = has_table(con, RUNS) and has_table(con, FINDINGS)
+
+    def level_sweeps(self, p: Plan, level: str) -> list[dict[str, Any]] | None:
+        """level_sweeps(p, level) as the build stored it, or None when the build did not run this scan."""
+        if not self.present:
+            return None
+        key = run_key(p, level)
+        if self.con.execute(f"SELECT 1 FROM {RUNS} WHERE run_key = ?", [key]).fetchone() is None:
+            return None
+        rows = self.con.execute(
+            f"SELECT level, {', '.join(c if c not in ('start', 'end') else 'sweep_' + c for c in FIGURES)}, aors, daily, "
+            f"detail FROM {FINDINGS} WHERE run_key = ? ORDER BY ordinal", [key]).fetchall()
+        out = []
+        for row in rows:
+            r = dict(zip(FIGURES, row[1:12]))
+            r.update(level=row[0], aors=json.loads(row[12]), _detail=row[14] and json.loads(row[14]),
+                     _daily={dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])})
+            out.append(r)
+        return out
+
+
 def sweeps(
     con: duckdb.DuckDBPyConnection, place: str | None = None, date_from: str | dt.date | None = "2015-10-01",
     date_to: str | dt.date | None = "2019-09-30", measure: str = "all", levels: tuple[str, ...] | None = None,
@@ -699,8 +742,6 @@ def sweeps(
     With `stored` (default), a level whose scan the build ran already (analysis.sweeps_stored: the defaults'
     scans, derived on every build) is read from the warehouse's sweep_findings; any other scan runs here.
     """
-    from icemonitor.analysis.sweeps_stored import StoredSweeps
-
     p = plan(con, place, date_from, date_to, measure, levels, table, min_excess, window, ref, release)
     d0, d1, where, source = p.date_from, p.date_to, p.where, p.source
     measurable, cov, why, resolved, label = p.measurable, p.cov, p.why, p.resolved, p.label

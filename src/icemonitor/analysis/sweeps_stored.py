@@ -14,7 +14,6 @@ records cannot answer says so either way.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -24,53 +23,16 @@ import duckdb
 import polars as pl
 
 from icemonitor.analysis.common import has_table
-from icemonitor.analysis.sweeps import Plan, detail_rows, level_sweeps, plan
+from icemonitor.analysis.sweeps import FIGURES, FINDINGS, RUNS, detail_rows, level_sweeps, plan, run_key
 from icemonitor.errors import InputError
 from icemonitor.query.selection import rollup_router
 from icemonitor.schema import derived_tables
 
 log = logging.getLogger(__name__)
 
-RUNS, FINDINGS = "sweep_runs", "sweep_findings"
 MEASURE = "at_large"  # the CLI's, the API's and the pages' default
 DEFAULT_PERIOD = (dt.date(2015, 10, 1), dt.date(2019, 9, 30))  # the CLI's and the API's default period
 RECENT = dt.timedelta(days=365)  # the overview's recent sweeps: the last twelve months of arrests data
-FIGURES = ("place", "start", "end", "days", "observed", "expected", "excess", "excess_low", "excess_high", "ratio",
-           "score")
-
-
-def run_key(p: Plan, level: str) -> str:
-    """What one level's scan reads: the rows' conditions and parameters, the level, the days, the window and the
-    least excess. Two questions with one key get the same sweeps from the model."""
-    what = [p.table, p.where.sql(), p.where.params, p.cover.sql(), p.cover.params, level, p.scan_from.isoformat(),
-            p.scan_to.isoformat(), p.window, p.floor(level)]
-    return hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:32]
-
-
-class StoredSweeps:
-    """The build's stored runs of one warehouse connection."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-        self.present = has_table(con, RUNS) and has_table(con, FINDINGS)
-
-    def level_sweeps(self, p: Plan, level: str) -> list[dict[str, Any]] | None:
-        """level_sweeps(p, level) as the build stored it, or None when the build did not run this scan."""
-        if not self.present:
-            return None
-        key = run_key(p, level)
-        if self.con.execute(f"SELECT 1 FROM {RUNS} WHERE run_key = ?", [key]).fetchone() is None:
-            return None
-        rows = self.con.execute(
-            f"SELECT level, {', '.join(c if c not in ('start', 'end') else 'sweep_' + c for c in FIGURES)}, aors, daily, "
-            f"detail FROM {FINDINGS} WHERE run_key = ? ORDER BY ordinal", [key]).fetchall()
-        out = []
-        for row in rows:
-            r = dict(zip(FIGURES, row[1:12]))
-            r.update(level=row[0], aors=json.loads(row[12]), _detail=row[14] and json.loads(row[14]),
-                     _daily={dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])})
-            out.append(r)
-        return out
 
 
 def _scopes(con: duckdb.DuckDBPyConnection) -> list[str | None]:
