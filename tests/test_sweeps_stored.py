@@ -28,8 +28,7 @@ def both(con, **question):
 def test_the_build_stores_every_level_of_the_national_default(con):
     """Each level of the default national question is a stored run, and the stored sweeps (figures, AORs, daily
     counts, details) are the model's."""
-    from icemonitor.analysis.sweeps import detail_rows, level_sweeps, plan
-    from icemonitor.analysis.sweeps_stored import StoredSweeps
+    from icemonitor.analysis.sweeps import StoredSweeps, detail_rows, level_sweeps, plan
     from icemonitor.query.selection import rollup_router
 
     p = plan(con, None, "2015-10-01", "2019-09-30", "at_large", None, "arrests", None, 56, shared_ref, None)
@@ -68,8 +67,10 @@ def test_stored_answers_equal_the_model_run_now(con, question):
 
 def test_recent_national_sweeps_equal_the_model_run_now(con):
     """The overview's question: the last twelve months of arrests data."""
-    (last,) = con.execute("SELECT max(event_date) FROM arrests WHERE counted AND event_date <= current_date"
-                          ).fetchone()
+    from icemonitor.analysis.overview import last_event_date
+    from icemonitor.query.filters import Filters
+
+    last = last_event_date(con, Filters("arrests"))
     stored, fresh = both(con, measure="at_large", date_from=last - dt.timedelta(days=365), date_to=last, limit=5)
     assert stored == fresh
 

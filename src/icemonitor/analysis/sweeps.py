@@ -554,8 +554,8 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
         mine = r.get("aors")
         held, parts = 0.0, []
         for a in aor_rows:
-            if mine is not None and a["place"] not in mine:
-                continue
+            if (mine is not None and a["place"] not in mine) or a["end"] < r["start"] or a["start"] > r["end"]:
+                continue  # another AOR, or no day in common
             shared = [d for d in r["_daily"] if d in a["_daily"]]
             if shared:
                 held += sum(a["_daily"][d][0] - a["_daily"][d][1] for d in shared)

@@ -24,7 +24,9 @@ import polars as pl
 
 from icemonitor.analysis.common import has_table
 from icemonitor.analysis.sweeps import FIGURES, FINDINGS, RUNS, detail_rows, level_sweeps, plan, run_key
+from icemonitor.analysis.overview import last_event_date
 from icemonitor.errors import InputError
+from icemonitor.query.filters import Filters
 from icemonitor.query.selection import rollup_router
 from icemonitor.schema import derived_tables
 
@@ -68,7 +70,7 @@ def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
         con.execute(tables[name].ddl())
     if not has_table(con, "arrests") or not has_table(con, "coverage_spans"):
         return 0
-    last = con.execute("SELECT max(event_date) FROM arrests WHERE counted AND event_date <= current_date").fetchone()[0]
+    last = last_event_date(con, Filters("arrests"))  # the overview's last day (web.pages.recent_sweeps)
     periods = [DEFAULT_PERIOD] + ([(last - RECENT, last)] if last else [])
     route = rollup_router(con, "arrests")
     runs: list[dict[str, Any]] = []
