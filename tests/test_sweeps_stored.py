@@ -5,6 +5,7 @@ and questions the records cannot answer still say so."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_the_build_stores_every_level_of_the_national_default(con):
         assert [{k: v for k, v in r.items() if k != "_detail"} for r in stored] == fresh, level
         detailed = [r for r in stored if r["_detail"]]
         assert detailed, level
-        assert [r["_detail"] for r in detailed] == detail_rows(con, p.source, p.where, level, detailed, p.window,
+        assert [json.loads(r["_detail"]) for r in detailed] == detail_rows(con, p.source, p.where, level, detailed, p.window,
                                                               p.table, route)
     assert sum(len(store.level_sweeps(p, lv)) for lv in p.levels) > 100  # a real comparison: the model finds many
 

@@ -547,15 +547,19 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
     run spread over many AORs, or a county surge too small to lift its AOR) stays ranked at its own level.
     """
     aor_rows = [r for r in rows if r["level"] == "aor"]
+    by_place: dict[str, list[int]] = {}
+    for i, a in enumerate(aor_rows):
+        by_place.setdefault(a["place"], []).append(i)
     folded = []
     for r in rows:
         if r["level"] == "aor" or r["excess"] <= 0:
             continue
         mine = r.get("aors")
         held, parts = 0.0, []
-        for a in aor_rows:
-            if (mine is not None and a["place"] not in mine) or a["end"] < r["start"] or a["start"] > r["end"]:
-                continue  # another AOR, or no day in common
+        mine_idx = range(len(aor_rows)) if mine is None else sorted(i for p in set(mine) for i in by_place.get(p, ()))
+        for a in (aor_rows[i] for i in mine_idx):  # the sweep's AORs' sweeps, in the rows' order
+            if a["end"] < r["start"] or a["start"] > r["end"]:
+                continue  # no day in common
             shared = [d for d in r["_daily"] if d in a["_daily"]]
             if shared:
                 held += sum(a["_daily"][d][0] - a["_daily"][d][1] for d in shared)
@@ -722,7 +726,7 @@ class StoredSweeps:
         out = []
         for row in rows:
             r = dict(zip(FIGURES, row[1:12]))
-            r.update(level=row[0], aors=json.loads(row[12]), _detail=row[14] and json.loads(row[14]),
+            r.update(level=row[0], aors=json.loads(row[12]), _detail=row[14],  # JSON, read when shown
                      _daily={dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])})
             out.append(r)
         return out
@@ -759,6 +763,9 @@ def sweeps(
     all_rows = [r for r in all_rows if id(r) not in folded_ids]
     all_rows.sort(key=lambda r: -r["score"])
     top = all_rows[:limit] if limit else all_rows
+    for r in top:
+        if isinstance(r.get("_detail"), str):
+            r["_detail"] = json.loads(r["_detail"])
     for level in levels:  # the counts behind the shown sweeps' details: stored, or counted here per level
         todo = [r for r in top if r["level"] == level and not r.get("_detail")]
         for r, counts in zip(todo, detail_rows(con, source, where, level, todo, window, table, route)):

@@ -74,21 +74,33 @@ def _parsed(name: str) -> tuple[dict[str, str], ...]:
 
 def announced_operations() -> list[KnownWindow]:
     """ICE-announced multi-day operations FY2016-FY2019 (data/announced_operations.csv)."""
-    return [
+    return list(_announced())
+
+
+@cache
+def _announced() -> tuple[KnownWindow, ...]:
+    """announced_operations, checked and read once per process (every shown sweep is explained against them)."""
+    return tuple(
         KnownWindow(msg(r["name"]), _date(r["start"]), _date(r["end"]), tuple(r["aors"].split(";")),
                     int(r["announced_arrests"]) if r["announced_arrests"].strip() else None, r["scope"],
                     r["source_url"], r.get("dating") or "stated")
         for r in _checked("announced_operations.csv", _read("announced_operations.csv"), dates_required=False)
-    ]
+    )
 
 
 def known_events() -> list[KnownWindow]:
     """Non-operation events that move arrest counts (data/known_events.csv)."""
-    return [
+    return list(_known())
+
+
+@cache
+def _known() -> tuple[KnownWindow, ...]:
+    """known_events, checked and read once per process."""
+    return tuple(
         KnownWindow(msg(r["name"]), dt.date.fromisoformat(r["start"]), dt.date.fromisoformat(r["end"]),
                     tuple(r["aors"].split(";")), None, r["kind"], r["source_url"])
         for r in _checked("known_events.csv", _read("known_events.csv"), dates_required=True)
-    ]
+    )
 
 
 def recall_set(min_arrests: int = 100, max_days: int = 10) -> list[KnownWindow]:
