@@ -499,7 +499,7 @@ def detail_rows(con, source: str, where: Where, level: str, found: list[dict[str
     mix = query(src, "coalesce(method_class, 'not recorded')", f"sum({wt})", "sw_s0")
     crim = query(src, "criminality_field, coalesce(criminality, 'unknown')", f"sum({wt})", "sw_s0")
     out: list[dict[str, list]] = [{"parts": [], "mix": [], "crim": []} for _ in found]
-    for r in parts:
+    for r in sorted(parts, key=lambda r: (r[0], r[1])):  # in a fixed order (the stored and the counted alike)
         out[r[0]]["parts"].append([r[1], int(r[2]), int(r[3])])
     for r in sorted(mix, key=lambda r: (-r[2], r[1])):
         out[r[0]]["mix"].append([r[1], int(r[2])])
