@@ -536,7 +536,8 @@ CRIMINALITY_CLASSES = {"convicted": msg("convicted"), "pending_charges": msg("pe
 ECHO_SHARE = 0.5  # a sweep is an echo when AOR sweeps on its days hold at least half its excess
 
 
-def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_SHARE) -> list[dict[str, Any]]:
+def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_SHARE,
+                               named: bool = True) -> list[dict[str, Any]]:
     """Fold sweeps at other levels that merely echo AOR sweeps into those AOR sweeps; return the folded rows.
 
     The AOR (field office) is the unit that runs operations, so the ranked list names each event once, at AOR
@@ -545,6 +546,7 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
     (observed - expected summed over those days): the same event seen at two levels. It then leaves the ranked
     list and is named on each AOR sweep it echoes (`also_seen_as`). A surge that no AOR sweep holds (a national
     run spread over many AORs, or a county surge too small to lift its AOR) stays ranked at its own level.
+    With `named` False, the echoes are kept in `_echoes` and named (echo_name) by the caller for the rows it shows.
     """
     aor_rows = [r for r in rows if r["level"] == "aor"]
     by_place: dict[str, list[int]] = {}
@@ -568,13 +570,19 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
             r["echo_of"] = [f"{a['place']} {a['start']}..{a['end']}" for a in parts]
             r["echo_share"] = round(held / r["excess"], 2)
             for a in parts:
-                a.setdefault("also_seen_as", []).append(
-                    msg("US {span} (score {score})", span=DateSpan(r["start"], r["end"]), score=r["score"])
-                    if r["level"] == "national" else
-                    msg("{level} {place} {span} (score {score})", level=LEVEL_NAMES[r["level"]],
-                        place=r["place"], span=DateSpan(r["start"], r["end"]), score=r["score"]))
+                a.setdefault("_echoes", []).append(r)
+                if named:
+                    a.setdefault("also_seen_as", []).append(echo_name(r))
             folded.append(r)
     return folded
+
+
+def echo_name(r: dict[str, Any]) -> Any:
+    """How an AOR sweep names a sweep folded into it (`also_seen_as`)."""
+    if r["level"] == "national":
+        return msg("US {span} (score {score})", span=DateSpan(r["start"], r["end"]), score=r["score"])
+    return msg("{level} {place} {span} (score {score})", level=LEVEL_NAMES[r["level"]], place=r["place"],
+               span=DateSpan(r["start"], r["end"]), score=r["score"])
 
 
 MIN_BASELINE_DAYS = 21  # days with records the trailing baseline needs before the first scanned day
@@ -758,12 +766,14 @@ def sweeps(
         if found is None:
             found = level_sweeps(con, p, level, route)
         all_rows += [r for r in found if r["end"] >= d0 and r["start"] <= d1]
-    folded = fold_echoes_into_aor_sweeps(all_rows) if fold_echoes and "aor" in p.levels else []
+    folded = fold_echoes_into_aor_sweeps(all_rows, named=False) if fold_echoes and "aor" in p.levels else []
     folded_ids = {id(r) for r in folded}
     all_rows = [r for r in all_rows if id(r) not in folded_ids]
     all_rows.sort(key=lambda r: -r["score"])
     top = all_rows[:limit] if limit else all_rows
     for r in top:
+        if r.get("_echoes"):  # the sweeps folded into it, named for the rows shown only
+            r["also_seen_as"] = [echo_name(e) for e in r["_echoes"]]
         if isinstance(r.get("_detail"), str):
             r["_detail"] = json.loads(r["_detail"])
     for level in levels:  # the counts behind the shown sweeps' details: stored, or counted here per level
