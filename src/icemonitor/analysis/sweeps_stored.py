@@ -3,9 +3,9 @@
 Every build (and refresh) runs the model once for the questions the CLI, API and pages ask by default: at-large
 arrests, the default window and least excess, for the nation and every AOR and state with records, over the
 series of records that holds the default period (FY2016-FY2019), and for the nation also the one that holds the
-last twelve months of arrests data (the overview's recent sweeps). A run
-is one level's scan (analysis.sweeps.level_sweeps: every sweep found over the whole series, with its daily counts
-and the counts behind its detail), keyed by what it reads (run_key). analysis.sweeps.sweeps reads a level from here
+last twelve months of arrests data (the overview's recent sweeps). A run is one level's scan
+(analysis.sweeps.level_sweeps: every sweep found over the whole series, with its daily counts and the counts behind
+the details of those the default questions show), keyed by what it reads (run_key). analysis.sweeps.sweeps reads a level from here
 when its scan has the same key and runs the model otherwise, so a stored answer is the on-the-fly one, whatever
 part of the series is asked. Coverage ("cannot be measured") is decided per question, never stored: a question the
 records cannot answer says so either way.
@@ -38,14 +38,14 @@ RECENT = dt.timedelta(days=365)  # the overview's recent sweeps: the last twelve
 
 
 def _scopes(con: duckdb.DuckDBPyConnection) -> list[str | None]:
-    """The nation (None), then every AOR and every placed state with counted arrests."""
-    src = "event_days WHERE table_name = 'arrests' AND counted" if has_table(con, "event_days") else \
-        "arrests WHERE counted"
-    aors = [r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {src} AND aor IS NOT NULL ORDER BY 1").fetchall()]
-    states = []
-    if "res_state" in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src.split()[0]}").fetchall()}:
-        states = [r[0] for r in con.execute(f"SELECT DISTINCT res_state FROM {src} AND res_state IS NOT NULL "
-                                            "ORDER BY 1").fetchall()]
+    """The nation (None), then every AOR and every placed state with counted arrests (from event_days, the
+    build's count table)."""
+    if not has_table(con, "event_days"):
+        return [None]
+    rows = "FROM event_days WHERE table_name = 'arrests' AND counted"
+    aors = [r[0] for r in con.execute(f"SELECT DISTINCT aor {rows} AND aor IS NOT NULL ORDER BY 1").fetchall()]
+    states = [r[0] for r in con.execute(f"SELECT DISTINCT res_state {rows} AND res_state IS NOT NULL ORDER BY 1"
+                                        ).fetchall()]
     return [None, *aors, *states]
 
 
