@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from icemonitor.analysis.result import AnalysisResult
+from icemonitor.analysis.result import AnalysisResult, _plain
 from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
 from icemonitor.query.coverage import Coverage, coverage
@@ -226,9 +226,20 @@ def county_aor_map(con: duckdb.DuckDBPyConnection, day: dt.date | None,
     return None
 
 
-def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
+def counted_by_aor(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None,
+                   by_aor: AnalysisResult | None = None) -> AnalysisResult:
+    """counts(f, ["aor"]) without coverage: `by_aor` itself where it is that count already (the overview's ranked
+    AORs: the same filters, and a count, not a question the records do not cover), else counted here."""
+    if (by_aor is not None and by_aor.extra.get("total") is not None
+            and by_aor.parameters == _plain({**f.as_params(), "by": ["aor"]})):
+        return by_aor
+    return counts(con, f, ["aor"], columns, with_coverage=False)
+
+
+def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None,
+            by_aor: AnalysisResult | None = None) -> AnalysisResult:
     """Each county with its AOR's counted total for the filters (the counts by AOR, every AOR's counties alike);
-    extra `map` names the county-to-AOR map, None without one (then no figures)."""
+    extra `map` names the county-to-AOR map, None without one (then no figures). `by_aor`: see counted_by_aor."""
     fa = Filters(f.table, f.date_from, f.date_to, None, f.method_class)
     source = county_aor_source(con, fa, columns)
     definitions = {"n": msg("Counted events of the county's AOR (every county of an AOR shows the AOR's total)")}
@@ -237,7 +248,7 @@ def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None 
                               caveats=[msg("This warehouse has no county-to-AOR map (county_aor_periods or "
                                            "counties).")],
                               extra={"map": None})
-    by_aor = counts(con, fa, ["aor"], columns, with_coverage=False)
+    by_aor = counted_by_aor(con, fa, columns, by_aor)
     n = {r["aor"]: r["n"] for r in by_aor.figures if r["aor"] is not None}
     sql, params, label = source
     counties = rows(con, f"SELECT county_fips, aor FROM ({sql}) WHERE aor IS NOT NULL ORDER BY county_fips", params)
@@ -260,12 +271,14 @@ def population_year(con: duckdb.DuckDBPyConnection, end: dt.date | None) -> int 
     return max([y for y in years if y <= end.year], default=years[0])
 
 
-def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> AnalysisResult:
+def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None,
+                 by_aor: AnalysisResult | None = None) -> AnalysisResult:
     """Counted events per 10,000 non-citizen residents by county, events placed in counties as everywhere
     (query.selection, placement 'event': places of the arrest itself, never the county of the arresting office).
 
     extra: `available` (False without landmark_resolution, population or a table with landmarks; `missing` names
-    the tables), the population `year`, and how many events are `resolved` to a county of the `total`."""
+    the tables), the population `year`, and how many events are `resolved` to a county of the `total` (the
+    counted events under the filters: the sum over AORs, `by_aor` where given, see counted_by_aor)."""
     cols = reader(con, columns)
     missing = [t for t, need in (("landmark_resolution", {"aor", "landmark", "county_fips"}),
                                  ("population", {"county_fips", "year", "noncitizen_pop"}))
@@ -290,7 +303,7 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
         "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 "
         "ORDER BY rate DESC, county_fips",  # ties in a fixed order
         [*q.where.params, year])
-    total = counts(con, f, [], columns, with_coverage=False)
+    total = counted_by_aor(con, f, columns, by_aor)
     return AnalysisResult(
         name="county_rates", parameters=f.as_params(), columns=["county_fips", "n", "noncitizen_pop", "rate"],
         figures=figures, definitions={**definitions, "n": counted(f.table)}, releases=total.releases,

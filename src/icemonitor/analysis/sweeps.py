@@ -45,7 +45,7 @@ from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import DateSpan, msg
 from icemonitor.query.coverage import coverage, coverage_of
-from icemonitor.query.selection import Selection, rollup_router, unplaced_source
+from icemonitor.query.selection import Selection, per_warehouse, rollup_router, unplaced_source
 
 LEVELS = ("national", "aor", "state", "county", "landmark")
 
@@ -347,6 +347,33 @@ def place_expr(level: str) -> str:
 NATIONAL_COVERAGE = 0.75  # national days count only where releases cover >= 75% of the AORs seen
 
 
+# What the releases cover of a scan (the days with covered rows; each release's first and last day per AOR) depends
+# on the covering rows and the days only, never on the measure or the place asked: read once per warehouse version
+# (query.selection.per_warehouse: metadata of a read-only file; a build's writable connection asks every time).
+
+@per_warehouse(frozen=True)
+def cover_days(con: duckdb.DuckDBPyConnection, source: str, cover_sql: str, params: tuple, date_from: dt.date,
+               date_to: dt.date) -> np.ndarray:
+    """The days (datetime64[D], read-only) on which `source` holds rows under `cover_sql`, within the dates."""
+    days = con.execute(
+        f"SELECT DISTINCT event_date FROM {source} WHERE {cover_sql} AND event_date BETWEEN ? AND ?",
+        [*params, date_from, date_to],
+    ).fetchnumpy()["event_date"].astype("datetime64[D]")
+    days.flags.writeable = False
+    return days
+
+
+@per_warehouse(frozen=True)
+def cover_spans(con: duckdb.DuckDBPyConnection, source: str, cover_sql: str, params: tuple, date_from: dt.date,
+                date_to: dt.date) -> tuple[tuple[str, dt.date, dt.date], ...]:
+    """(AOR, first day, last day) of each release's rows per AOR under `cover_sql`, within the dates."""
+    return tuple(con.execute(
+        f"SELECT coalesce(aor, 'unknown') AS aor, min(event_date), max(event_date) FROM {source} "
+        f"WHERE {cover_sql} AND event_date BETWEEN ? AND ? GROUP BY release_id, 1",
+        [*params, date_from, date_to],
+    ).fetchall())
+
+
 def _coverage(con, source: str, cover: Where, level: str, places: list[str], pmap: dict[str, str],
               days: np.ndarray) -> np.ndarray:
     """(P, D) bool: the day lies within the span of a release that covers the place's AOR.
@@ -356,11 +383,8 @@ def _coverage(con, source: str, cover: Where, level: str, places: list[str], pma
     cover at least NATIONAL_COVERAGE of the AORs seen. So a regional release reaching back before the nationwide
     one (e.g. Seattle 2012-2015) does not make the other AORs look empty before the nationwide series starts.
     """
-    spans = con.execute(
-        f"SELECT coalesce(aor, 'unknown') AS aor, min(event_date), max(event_date) FROM {source} "
-        f"WHERE {cover.sql()} AND event_date BETWEEN ? AND ? GROUP BY release_id, 1",
-        [*cover.params, days[0].astype(dt.date), days[-1].astype(dt.date)],
-    ).fetchall()
+    spans = cover_spans(con, source, cover.sql(), tuple(cover.params), days[0].astype(dt.date),
+                        days[-1].astype(dt.date))
     aors = sorted({a for a, _, _ in spans})
     aidx = {a: i for i, a in enumerate(aors)}
     by_aor = np.zeros((len(aors), len(days)), dtype=bool)
@@ -393,10 +417,7 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
         [*where.params, date_from, date_to],
     ).fetchnumpy()
     rows = pl.DataFrame({"place": rows["place"], "day": rows["day"], "n": rows["n"]})
-    cov = con.execute(
-        f"SELECT DISTINCT event_date FROM {source} WHERE {cover.sql()} AND event_date BETWEEN ? AND ?",
-        [*cover.params, date_from, date_to],
-    ).fetchnumpy()["event_date"].astype("datetime64[D]")
+    cov = cover_days(con, source, cover.sql(), tuple(cover.params), date_from, date_to)
     if len(cov):
         date_from, date_to = max(date_from, cov.min().astype(dt.date)), min(date_to, cov.max().astype(dt.date))
     days = np.arange(np.datetime64(date_from, "D"), np.datetime64(date_to, "D") + 1)

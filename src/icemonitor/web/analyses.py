@@ -274,16 +274,18 @@ def last_event_date(wh: Warehouse, f: Filters) -> dt.date | None:
     return _cached(wh, ("last_event_date", f), lambda: run(wh.cursor(), f, wh.columns))
 
 
-def aor_map(wh: Warehouse, f: Filters) -> AnalysisResult:
+def aor_map(wh: Warehouse, f: Filters, by_aor: AnalysisResult | None = None) -> AnalysisResult:
+    """analysis.overview.aor_map; `by_aor`: counts(f, ["aor"]) if the caller has it (not counted twice)."""
     from icemonitor.analysis.overview import aor_map as run
 
-    return _cached(wh, ("aor_map", f), lambda: run(wh.cursor(), f, wh.columns))
+    return _cached(wh, ("aor_map", f), lambda: run(wh.cursor(), f, wh.columns, by_aor))
 
 
-def county_rates(wh: Warehouse, f: Filters) -> AnalysisResult:
+def county_rates(wh: Warehouse, f: Filters, by_aor: AnalysisResult | None = None) -> AnalysisResult:
+    """analysis.overview.county_rates; `by_aor` as for aor_map."""
     from icemonitor.analysis.overview import county_rates as run
 
-    return _cached(wh, ("county_rates", f), lambda: run(wh.cursor(), f, wh.columns))
+    return _cached(wh, ("county_rates", f), lambda: run(wh.cursor(), f, wh.columns, by_aor))
 
 
 def event_tables(wh: Warehouse) -> list[str]:

@@ -143,7 +143,7 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
     mc = t(f"class.{f.method_class}") if f.method_class else t("overview.all_methods")
     aor_note = defs["counted"] + " " + t("overview.aor_note", method=mc)
     topo = _topo_url(page.request)
-    county_aor = analyses.aor_map(wh, fa)
+    county_aor = analyses.aor_map(wh, fa, by_aor)
     if county_aor.extra["map"] is not None and topo:
         out["figures"].append(_figure(
             "aor_map", charts.choropleth(county_aor.figures, t, t("overview.aor_map_title", method=mc), topo, "n",
@@ -156,7 +156,7 @@ def overview_figures(page: Page, f: Filters) -> dict[str, Any]:
         ranked, [("aor", "AOR"), ("name", t("chart.field_office")), ("n", t("chart.events"))], aor_note,
         by_aor.releases, empty_text(page, by_aor), spans_text(page, fa)))
     # 3. Arrests per 10,000 non-citizen residents by county (needs landmark_resolution + population).
-    rates = analyses.county_rates(wh, fa)
+    rates = analyses.county_rates(wh, fa, by_aor)
     extra = rates.extra
     if not extra["available"]:
         out["figures"].append(_figure("rates", None, [], [], "", [], t("overview.rates_unavailable",
