@@ -255,14 +255,15 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
                "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
         params = [*whole_params, *dp, year]
     else:
-        sql = (f"WITH e AS (SELECT res_county_fips AS peer, {n} AS n, list(DISTINCT release_id) AS rel FROM {src} "
-               f"WHERE {dwhere} AND res_county_fips IS NOT NULL GROUP BY 1), "
-               "p AS (SELECT county_fips AS peer, any_value(county_name) AS name, sum(noncitizen_pop) AS noncitizen_pop "
-               "FROM population WHERE year = ? AND state = ? GROUP BY 1) "
+        # the arrests of the state's counties only (the counties the population rows name; no other is shown)
+        sql = (f"WITH p AS (SELECT county_fips AS peer, any_value(county_name) AS name, "
+               "sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? AND state = ? GROUP BY 1), "
+               f"e AS (SELECT res_county_fips AS peer, {n} AS n, list(DISTINCT release_id) AS rel FROM {src} "
+               f"WHERE {dwhere} AND res_county_fips IN (SELECT peer FROM p) GROUP BY 1) "
                "SELECT p.peer, p.name, coalesce(e.n, 0) AS n, p.noncitizen_pop, "
                "round(coalesce(e.n, 0) * 10000.0 / p.noncitizen_pop, 2) AS rate, e.rel "
                "FROM p LEFT JOIN e USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
-        params = [*dp, year, p.states[0] if p.states else None]
+        params = [year, p.states[0] if p.states else None, *dp]
     rows = _rows(con, sql, params)
     releases = _pop_releases(rows)
     for i, r in enumerate(rows):

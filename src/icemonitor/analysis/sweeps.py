@@ -517,8 +517,16 @@ def detail_rows(con, source: str, where: Where, level: str, found: list[dict[str
     parts = query(src, f"{sub} AS part", f"coalesce(sum({wt}) FILTER (event_date BETWEEN sw_s0 AND sw_s1), 0), "
                   f"coalesce(sum({wt}) FILTER (event_date BETWEEN sw_b0 AND sw_b1), 0)", "sw_b0")
     src, wt = weighed("method_class criminality_field criminality")
-    mix = query(src, "coalesce(method_class, 'not recorded')", f"sum({wt})", "sw_s0")
-    crim = query(src, "criminality_field, coalesce(criminality, 'unknown')", f"sum({wt})", "sw_s0")
+    # the method mix and the criminal history from one scan: counts per (method, field, class), summed each way
+    both = query(src, "coalesce(method_class, 'not recorded'), criminality_field, coalesce(criminality, 'unknown')",
+                 f"sum({wt})", "sw_s0")
+    mix_n: dict[tuple, int] = {}
+    crim_n: dict[tuple, int] = {}
+    for i, method, field, cls, n in both:
+        mix_n[i, method] = mix_n.get((i, method), 0) + int(n)
+        crim_n[i, field, cls] = crim_n.get((i, field, cls), 0) + int(n)
+    mix = [(*k, n) for k, n in mix_n.items()]
+    crim = [(*k, n) for k, n in crim_n.items()]
     out: list[dict[str, list]] = [{"parts": [], "mix": [], "crim": []} for _ in found]
     for r in sorted(parts, key=lambda r: (r[0], r[1])):  # in a fixed order (the stored and the counted alike)
         out[r[0]]["parts"].append([r[1], int(r[2]), int(r[3])])
