@@ -15,7 +15,7 @@ from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
 from icemonitor.query.coverage import Coverage, coverage
 from icemonitor.query.filters import DATE_KEYS, GROUP_BY, Columns, Filters, check_by, check_filters, grouped_sql
-from icemonitor.query.selection import Compiled, Selection, has_table, table_columns, unplaced_source
+from icemonitor.query.selection import Compiled, Selection, has_table, per_warehouse, table_columns, unplaced_source
 
 CRIMINALITY = msg("Criminality class as the release's own field gives it (criminality_field)")
 # group keys of the dashboard that the CLI summary's GROUPS do not define (or define otherwise)
@@ -258,12 +258,18 @@ def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None 
                           releases=by_aor.releases, extra={"map": label})
 
 
+@per_warehouse(frozen=True)
+def population_years(con: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
+    """The years of non-citizen population estimates (a reference table: read once per warehouse version)."""
+    if not has_table(con, "population"):
+        return ()
+    return tuple(r[0] for r in con.execute(
+        "SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1").fetchall())
+
+
 def population_year(con: duckdb.DuckDBPyConnection, end: dt.date | None) -> int | None:
     """The latest year of non-citizen population estimates not after `end` (the earliest if all are later)."""
-    if not has_table(con, "population"):
-        return None
-    years = [r[0] for r in con.execute(
-        "SELECT DISTINCT year FROM population WHERE noncitizen_pop > 0 ORDER BY 1").fetchall()]
+    years = population_years(con)
     if not years:
         return None
     if end is None:
