@@ -137,3 +137,28 @@ def test_an_empty_event_table_has_no_releases_and_no_dates(tmp_path):
     assert by_table["removals"]["min_date"] is None
     assert by_table["arrests"]["rows"] == 1 and by_table["arrests"]["releases"] == ["r1"]
     assert result.releases == ["r1"]
+
+
+def test_the_map_and_rates_given_the_pages_counts_by_aor_are_the_ones_they_count_themselves(warehouse_con):
+    """The overview hands its counts by AOR to the AOR map and the county rates (counted once per page): the
+    figures, releases and totals are those each counts on its own, for periods with and without records, and a
+    count of other filters (or of a question without records) is not taken."""
+    from icemonitor.analysis.result import AnalysisResult
+
+    for f in (Filters("arrests"), Filters("arrests", dt.date(2017, 1, 1), dt.date(2017, 12, 31)),
+              Filters("arrests", dt.date(2018, 1, 1), dt.date(2018, 6, 30), None, "at_large"),
+              Filters("arrests", dt.date(2026, 11, 1), dt.date(2026, 11, 30))):
+        by_aor = overview.counts(warehouse_con, f, ["aor"])
+        for name in ("aor_map", "county_rates"):
+            own, given = (getattr(overview, name)(warehouse_con, f, None, b) for b in (None, by_aor))
+            assert given.to_dict() == own.to_dict(), (name, f)
+        rates = overview.county_rates(warehouse_con, f)
+        if by_aor.extra["total"] is not None:  # the rates' total: every counted event of the filters
+            assert rates.extra["total"] == overview.counts(warehouse_con, f, [], with_coverage=False).extra["total"]
+    other = overview.counts(warehouse_con, Filters("arrests", dt.date(2017, 1, 1), dt.date(2017, 12, 31)), ["aor"])
+    f = Filters("arrests")
+    assert overview.counted_by_aor(warehouse_con, f, None, other) is not other
+    assert overview.counted_by_aor(warehouse_con, f, None, overview.counts(warehouse_con, f, ["aor"])).extra["total"] \
+        == overview.counts(warehouse_con, f, []).extra["total"]
+    empty = AnalysisResult(name="counts", parameters={**f.as_params(), "by": ["aor"]}, extra={"total": None})
+    assert overview.counted_by_aor(warehouse_con, f, None, empty) is not empty

@@ -284,3 +284,29 @@ def test_a_place_with_too_few_arrests_has_no_sweep(warehouse_path):
     with connect(warehouse_path) as con:
         assert sweeps(con, "HAL", "2017-01-01", "2017-03-31").figures == []
         assert sweeps(con, "BUF", "2017-01-02", "2017-01-08").figures == []
+
+
+def test_what_the_releases_cover_is_read_once_per_warehouse_and_equals_the_query(warehouse_con):
+    """cover_days and cover_spans (the days with counted rows; each release's span per AOR) are the queries'
+    answers, the same object on a second call (read once per warehouse version) and not writable."""
+    import datetime as dt
+
+    import numpy as np
+
+    from icemonitor.analysis.sweeps import cover_days, cover_spans
+
+    d0, d1 = dt.date(2016, 1, 1), dt.date(2016, 12, 31)
+    src = "(SELECT * FROM event_days WHERE table_name = 'arrests')"
+    days = cover_days(warehouse_con, src, "counted", (), d0, d1)
+    want = sorted(r[0] for r in warehouse_con.execute(
+        "SELECT DISTINCT event_date FROM event_days WHERE table_name = 'arrests' AND counted "
+        "AND event_date BETWEEN ? AND ?", [d0, d1]).fetchall())
+    assert sorted(days.astype("datetime64[D]").tolist()) == want and len(want) > 300
+    assert cover_days(warehouse_con, src, "counted", (), d0, d1) is days and not days.flags.writeable
+    spans = cover_spans(warehouse_con, src, "counted", (), d0, d1)
+    want = warehouse_con.execute(
+        "SELECT coalesce(aor, 'unknown'), release_id, min(event_date), max(event_date) FROM event_days "
+        "WHERE table_name = 'arrests' AND counted AND event_date BETWEEN ? AND ? GROUP BY ALL", [d0, d1]).fetchall()
+    assert sorted(spans) == sorted((a, lo, hi) for a, _, lo, hi in want)
+    assert cover_spans(warehouse_con, src, "counted", (), d0, d1) is spans
+    assert np.datetime64(d0) <= days.min()
