@@ -64,16 +64,11 @@ def evaluate_watches(
     return new
 
 
-def watch_lang(watch: sqlite3.Row) -> str:
-    """The language the watch's alerts are written in (its `lang`; English for rows without one)."""
-    return (watch["lang"] if "lang" in watch.keys() else None) or "en"
-
-
 def queue(con: sqlite3.Connection, watch: sqlite3.Row, finding: Finding, refresh_id: int | None) -> int | None:
     """Store a finding (its title and body said in the watch's language) and its outbox row in one transaction;
     None when the finding was already known."""
     now = state.iso(state.now_utc())
-    lang = watch_lang(watch)
+    lang = watch["lang"] or "en"  # the language the watch's alerts are written in (state schema 3)
     con.execute("BEGIN IMMEDIATE")
     try:
         if finding.kind == "sweeps" and _overlapping_sweep(con, watch["id"], finding):

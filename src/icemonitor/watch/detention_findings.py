@@ -66,9 +66,8 @@ def new_postings(con: duckdb.DuckDBPyConnection, watch_id: int, seen: set[str]) 
             body = msg("{a} {b}", a=body, b=msg("Known errors: {errors}.", errors=", ".join(errors)))
         out.append(Finding(watch_id, "detention-posting", "US", str(as_of or file),
                            msg("New ICE detention posting: {name}", name=ice_name), body,
-                           {"source_file": file, "stated_as_of": as_of, "detained": detained,
-                                                 "errors": errors, "releases": [p["release_id"]],
-                                                 "definition": DEFINITIONS["detention-posting"]}))
+                           {"source_file": file, "stated_as_of": as_of, "detained": detained, "errors": errors,
+                            "releases": [p["release_id"]], "definition": DEFINITIONS["detention-posting"]}))
     return out
 
 
@@ -105,8 +104,8 @@ def stale_posting(con: duckdb.DuckDBPyConnection, watch_id: int, today: dt.date,
                            msg("The newest posting ({name}) states {day}, {age} days before {today}; ICE posts about "
                                "twice a month.", name=ice_name, day=as_of, age=age, today=today),
                            {"source_file": file, "stated_as_of": as_of, "age_days": age,
-                                                    "max_age_days": max_age_days, "releases": [release],
-                                                    "definition": DEFINITIONS["stale-posting"]}))
+                            "max_age_days": max_age_days, "releases": [release],
+                            "definition": DEFINITIONS["stale-posting"]}))
     return out + posting_errors(con, watch_id, {file} if files is None else files)
 
 
