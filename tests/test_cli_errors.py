@@ -102,6 +102,11 @@ def test_result_labels_are_said_in_the_asked_language(home):
     assert "cobertura: SIN REGISTROS (sin conteo) (0% del período y el lugar)" in none
     assert "advertencia: " in none and "1–31 ene 2021" in none and "caveat:" not in none
     assert run_cli([*covered, "--json"], home).stdout == run_cli([*covered, "--json", "--lang", "es"], home).stdout
+    detention = run_cli(["detention", "now", "--lang", "es"], home)
+    assert detention.returncode == 0, detention.stderr
+    lines = detention.stdout.splitlines()
+    assert any(line.startswith("entregas de datos: ice-detention-stats") for line in lines), detention.stdout
+    assert not any(line.startswith(("releases:", "caveat:")) for line in lines)
 
 
 def test_debug_shows_the_traceback(tmp_path):
