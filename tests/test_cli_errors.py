@@ -70,7 +70,43 @@ def test_missing_warehouse_is_one_line_and_a_hint(tmp_path):
 def test_unknown_place_and_reversed_dates_are_one_line_and_a_hint(home):
     assert_one_line_and_hint(run_cli(["summary", "--place", "Narnia"], home), "unknown place 'Narnia'")
     r = run_cli(["summary", "--place", "LOS", "--from", "2017-09-27", "--to", "2017-09-24"], home)
-    assert_one_line_and_hint(r, "ends (2017-09-24) before it starts (2017-09-27)", "swap --from and --to")
+    assert_one_line_and_hint(r, "ends (Sep 24, 2017) before it starts (Sep 27, 2017)", "swap --from and --to")
+
+
+def test_reversed_dates_are_said_in_the_asked_language(home):
+    reversed_days = ["summary", "--place", "LOS", "--from", "2017-09-27", "--to", "2017-09-24"]
+    for r in (run_cli([*reversed_days, "--lang", "es"], home), run_cli(reversed_days, home, env={"ICEMONITOR_LANG": "es"})):
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 2, r.stderr
+        assert lines[0].startswith("error: el periodo termina (24 sep 2017) antes de empezar (27 sep 2017)")
+        assert lines[1].startswith("sugerencia: intercambie --from y --to")
+        assert "before" not in r.stderr and "2017-09-24)" not in r.stderr
+
+
+def test_result_labels_are_said_in_the_asked_language(home):
+    """A figure's releases, coverage, data age and caveats: labelled in Spanish with --lang es or ICEMONITOR_LANG=es
+    (a period the records cover: 'completa'; one they do not cover: 'SIN REGISTROS', never a zero); JSON unchanged."""
+    covered = ["summary", "--place", "LOS", "--from", "2017-09-24", "--to", "2017-09-27"]
+    uncovered = ["summary", "--place", "LOS", "--from", "2021-01-01", "--to", "2021-01-31"]
+    english = run_cli(covered, home).stdout
+    assert "releases: uwchr-ice-enforce-fy16-19" in english and "coverage: full" in english and "data age: " in english
+    for spanish in (run_cli([*covered, "--lang", "es"], home).stdout,
+                    run_cli(covered, home, env={"ICEMONITOR_LANG": "es"}).stdout):
+        lines = spanish.splitlines()
+        assert "entregas de datos: uwchr-ice-enforce-fy16-19" in lines
+        assert any(line.startswith("cobertura: completa (100% del período y el lugar)") for line in lines), spanish
+        assert any(line.startswith("antigüedad de los datos: ") for line in lines)
+        assert "from=24 sep 2017, to=27 sep 2017" in " ".join(spanish.split())
+        assert not any(line.startswith(("releases:", "coverage:", "data age:", "caveat:")) for line in lines)
+    none = " ".join(run_cli([*uncovered, "--lang", "es"], home).stdout.split())
+    assert "cobertura: SIN REGISTROS (sin conteo) (0% del período y el lugar)" in none
+    assert "advertencia: " in none and "1–31 ene 2021" in none and "caveat:" not in none
+    assert run_cli([*covered, "--json"], home).stdout == run_cli([*covered, "--json", "--lang", "es"], home).stdout
+    detention = run_cli(["detention", "now", "--lang", "es"], home)
+    assert detention.returncode == 0, detention.stderr
+    lines = detention.stdout.splitlines()
+    assert any(line.startswith("entregas de datos: ice-detention-stats") for line in lines), detention.stdout
+    assert not any(line.startswith(("releases:", "caveat:")) for line in lines)
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -7,6 +7,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -260,12 +261,68 @@ def test_email_alerts_over_starttls_with_auth(home, smtp, monkeypatch):
     for raw, msg in zip(smtp.messages, msgs):
         assert raw["tls"] and raw["authenticated"] and raw["rcpt_tos"] == ["legal-aid@example.org"]
         assert msg["From"] == "icemonitor@example.org"
-        assert msg["Subject"].startswith("[icemonitor] At-large arrests rose in AOR LOS in 2017-")
+        assert re.match(r"\[icemonitor\] At-large arrests rose in AOR LOS in [A-Z][a-z]{2} 2017: ", msg["Subject"])
         text = msg.get_body().get_content()
         assert "Definition: At-large arrests" in text and LESA_ID in text and "95% Poisson interval" in text
     keys = {r[0] for r in con.execute("SELECT idempotency_key FROM deliveries")}
     assert {m["Message-ID"] for m in msgs} == {f"<{k}@icemonitor>" for k in keys}
     con.close()
+
+
+SPANISH_MONTHS = "ene feb mar abr may jun jul ago sep oct nov dic".split()  # CLDR es_US, written out here
+
+
+def spanish_month(month: str) -> str:
+    """'2017-09' -> 'sep 2017' (by hand, not through the product's formats)."""
+    return f"{SPANISH_MONTHS[int(month[5:]) - 1]} {month[:4]}"
+
+
+def test_a_spanish_watch_says_its_alerts_in_spanish(home):
+    """`watch add --lang es`: the same findings as an English watch, titles, bodies and the e-mail's footer said in
+    Spanish with the months in Spanish; the figures (JSON) the same in both."""
+    from icemonitor.watch.delivery import Outgoing, SmtpSettings, email_message, payload
+
+    receiver = WebhookReceiver()
+    receiver.start()
+    try:
+        cli("watch", "add", "--place", "LOS", "--watch", "at-large-rise", "--webhook", receiver.url,
+            "--secret-env", "HOOK_SECRET", "--lang", "es")
+        cli("watch", "add", "--place", "LOS", "--watch", "at-large-rise", "--email", "a@example.org")
+        assert [(w["id"], w["lang"]) for w in json.loads(cli("watch", "list", "--json"))] == [(1, "es"), (2, "en")]
+        add_fy17(home)
+        con = state(home)
+        rows = con.execute("SELECT f.*, w.lang FROM findings f JOIN watches w ON w.id = f.watch_id "
+                           "ORDER BY f.period, w.lang").fetchall()
+        by_lang = {lang: {r["period"]: r for r in rows if r["lang"] == lang} for lang in ("en", "es")}
+        assert by_lang["es"] and by_lang["es"].keys() == by_lang["en"].keys()
+        for period, es in by_lang["es"].items():
+            en, data = by_lang["en"][period], json.loads(es["data"])
+            assert json.loads(en["data"]) == data
+            count, mean = data["count"], data["baseline_mean"]
+            first, last = data["baseline_months"]
+            assert es["title"].startswith(f"Los arrestos en libertad aumentaron en AOR LOS en {spanish_month(period)}: "
+                                          f"{count:,} frente a un promedio de "), es["title"]
+            assert f"Línea de base: de {spanish_month(first)} a {spanish_month(last)}." in es["body"]
+            assert "Definición: Arrestos en libertad: filas contadas" in es["body"]
+            assert "Entregas de datos: uwchr-ice-enforce-fy16-19." in es["body"]
+            assert "Definition" not in es["body"] and "Baseline" not in es["body"] and period not in es["title"]
+            assert en["title"].startswith(f"At-large arrests rose in AOR LOS in "
+                                          f"{dt.date.fromisoformat(period + '-01'):%b %Y}: {count:,} against")
+        es = next(iter(by_lang["es"].values()))
+        out = Outgoing(1, "key-1", "email", "a@example.org", None, {**dict(es), "lang": "es"})
+        mail = email_message(out, SmtpSettings())
+        text = mail.get_body().get_content()
+        assert mail["Subject"] == f"[icemonitor] {es['title']}" and mail["Content-Language"] == "es"
+        assert "alerta de vigilancia de icemonitor (at-large-rise, LOS, " in text and "Cifras en JSON:" in text
+        assert payload(out)["lang"] == "es"
+        from icemonitor.watch.delivery import deliver_due
+
+        deliver_due(con, home=home)
+        sent = [json.loads(r["body"]) for r in receiver.requests]
+        assert sent and {b["lang"] for b in sent} == {"es"} and all(b["title"].startswith("Los arrestos") for b in sent)
+        con.close()
+    finally:
+        receiver.stop()
 
 
 def test_watch_cli_validates_and_lists(home):

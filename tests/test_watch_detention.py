@@ -12,6 +12,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -166,8 +167,29 @@ def test_stale_watch_alerts_once_per_late_stated_date(tmp_path: Path) -> None:
     (late,) = detention_watches.evaluate_detention(con, wh, None, dt.date(2026, 5, 5))
     assert detention_watches.evaluate_detention(con, wh, None, dt.date(2026, 6, 5)) == []
     row = con.execute("SELECT period, body FROM findings WHERE id = ?", [late]).fetchone()
-    assert row["period"] == "2026-04-04/late" and "31 days before 2026-05-05" in row["body"]
+    assert row["period"] == "2026-04-04/late" and "states Apr 4, 2026, 31 days before May 5, 2026" in row["body"]
+    # the same watch in Spanish: its alert said in Spanish, its dates in Spanish
+    warehouse = duckdb.connect(str(wh), read_only=True)
+    wid_es = detention_watches.add(con, warehouse, "stale-posting", code, label, options, "email", "b@example.org",
+                                   None, lang="es")
+    warehouse.close()
+    (late_es,) = detention_watches.evaluate_detention(con, wh, None, dt.date(2026, 5, 5))
+    row = con.execute("SELECT watch_id, title, body FROM findings WHERE id = ?", [late_es]).fetchone()
+    assert row["watch_id"] == wid_es and row["title"] == "No hay una nueva publicación de detención del ICE"
+    assert "declara el 4 abr 2026, 31 días antes del 5 may 2026; el ICE publica unas dos veces al mes." in row["body"]
     con.close()
+
+
+def test_every_staleness_code_has_words_in_both_languages() -> None:
+    """The codes the analysis selects (detention_changes.STALENESS, the one source) each have the alert's words,
+    in English and Spanish, and the watch names no code the analysis does not select."""
+    from icemonitor.analysis.detention_changes import STALENESS
+    from icemonitor.watch.detention_findings import STALE_REASONS
+
+    assert tuple(STALE_REASONS) == STALENESS
+    for code in STALENESS:
+        words = STALE_REASONS[code]
+        assert words.render("en") and words.render("es") and words.render("es") != words.render("en"), code
 
 
 PAGE = """<html><body><h1>Detention Management</h1>

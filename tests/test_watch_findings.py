@@ -12,6 +12,7 @@ from test_watch_support import LESA, SEATTLE, SHARED_DATA, Archive, lesa_file, r
 pytestmark = pytest.mark.skipif(not LESA.exists(), reason="../shared/data is not beside the repo")
 
 AT_LARGE_RAW = {"Located", "Non-Custodial Arrest"}  # the raw methods DESIGN.md calls at-large
+SPANISH_MONTHS = "ene feb mar abr may jun jul ago sep oct nov dic".split()  # CLDR es_US, written out here
 
 
 def months_between(first: str, last: str) -> list[str]:
@@ -159,6 +160,11 @@ def test_sweep_findings_cite_raw_counts(lesa_home):
         observed = int(((los_days >= start) & (los_days <= end)).sum())
         assert f.data["observed"] == observed
         assert f"{observed:,} arrests" in f.title and f.data["releases"] == ["uwchr-ice-enforce-fy16-19"]
+        spanish = f.title.render("es")  # the same sweep said in Spanish, its days in Spanish
+        d0, d1 = pd.Timestamp(start), pd.Timestamp(end)
+        assert spanish.startswith("Posible redada en AOR LOS, ") and f"{observed:,} arrestos frente a " in spanish
+        assert f"{d1.day} {SPANISH_MONTHS[d1.month - 1]} {d1.year}:" in spanish and str(d0.year) in spanish
+        assert "Entregas de datos: uwchr-ice-enforce-fy16-19." in f.body.render("es")
     assert len({f.dedup_key for f in found}) == len(found)
 
 
@@ -217,6 +223,9 @@ def test_set_of_counties_filters_on_the_landmark_resolution(lesa_home, tmp_path)
     assert expected and {f.period: (f.data["count"], f.data["baseline_mean"]) for f in found} == expected
     assert "Los Angeles" in found[0].title and "Ventura" in found[0].title
     assert "unresolved landmarks are left out" in found[0].body
+    spanish = found[0].title.render("es")
+    assert "en condado de Los Ángeles, CA; condado de Ventura, CA en " in spanish, spanish
+    assert "los arrestos con puntos de referencia sin resolver quedan fuera" in found[0].body.render("es")
 
 
 def test_a_watch_month_is_the_cli_figure_and_no_records_stay_no_records(lesa_home, monkeypatch):

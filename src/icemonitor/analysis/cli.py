@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from icemonitor.messages import LANGS, Message, formats
+from icemonitor.messages import LANGS, Message, formats, msg
 
 if TYPE_CHECKING:  # the CLI imports an analysis's modules only when its command runs (icemonitor --help stays fast)
     from icemonitor.analysis.result import AnalysisResult
@@ -32,6 +32,18 @@ def _check_lang(lang: str) -> str:
     return lang
 
 
+# the labels of a result's lines after its table, and how its coverage is said
+RELEASES, COVERAGE, DATA_AGE, CAVEAT = msg("releases"), msg("coverage"), msg("data age"), msg("caveat")
+IN_PLAIN_WORDS = msg("in plain words")
+COVERAGE_STATUS = {"full": msg("full"), "partial": msg("PARTIAL"), "none": msg("NO RECORDS (no count)"),
+                   "subset": msg("NOT COUNTABLE (a subset: lower bound)")}
+
+
+def _label(label: Message, lang: str, style: str = "bold") -> str:
+    """A line's label in `lang`, styled (Rich markup)."""
+    return f"[{style}]{escape(label.render(lang))}[/]"
+
+
 def _fmt(v: Any, lang: str = "en") -> str:
     if v is None:
         return "–"
@@ -48,9 +60,10 @@ def _fmt(v: Any, lang: str = "en") -> str:
     return str(v)
 
 
-def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None, lang: str = "en") -> None:
+def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None, lang: str | None = None) -> None:
     """Print a result as JSON, or as a Rich table followed by its definitions, releases and caveats with the
-    analysis text, dates and numbers in `lang`."""
+    labels, analysis text, dates and numbers in `lang` (default: ICEMONITOR_LANG, else English)."""
+    lang = _check_lang(lang or _lang_default())
     if as_json:
         print(result.to_json())
         return
@@ -69,19 +82,20 @@ def show(result: AnalysisResult, as_json: bool, columns: list[str] | None = None
         out.print(table)
     for term, text in result.definitions.items():
         out.print(f"[bold]{escape(term)}[/]: {escape(_fmt(text, lang))}", highlight=False)
-    out.print(f"[bold]releases[/]: {escape(', '.join(result.releases) or '–')}", highlight=False)
+    out.print(f"{_label(RELEASES, lang)}: {escape(', '.join(result.releases) or '–')}", highlight=False)
     cov = result.coverage
     if cov:
-        what = {"full": "full", "partial": "PARTIAL", "none": "NO RECORDS (no count)",
-                "subset": "NOT COUNTABLE (a subset: lower bound)"}.get(cov["status"], cov["status"])
-        share = "" if cov.get("share") is None else f" ({cov['share']:.0%} of the period and place)"
+        status = COVERAGE_STATUS.get(cov["status"])
+        what = status.render(lang) if status else str(cov["status"])
+        share = "" if cov.get("share") is None else " " + msg("({share:.0%} of the period and place)",
+                                                              share=cov["share"]).render(lang)
         reason = _fmt(cov["reason"], lang) if cov.get("reason") else ""
-        out.print(f"[bold]coverage[/]: {escape(what + share)}{escape(': ' + reason) if reason else ''}",
+        out.print(f"{_label(COVERAGE, lang)}: {escape(what + share)}{escape(': ' + reason) if reason else ''}",
                   highlight=False)
         if cov.get("records_reach"):
-            out.print(f"[bold]data age[/]: {escape(_fmt(cov['records_reach'], lang))}", highlight=False)
+            out.print(f"{_label(DATA_AGE, lang)}: {escape(_fmt(cov['records_reach'], lang))}", highlight=False)
     for c in result.caveats:
-        out.print(f"[yellow]caveat[/]: {escape(_fmt(c, lang))}", highlight=False)
+        out.print(f"{_label(CAVEAT, lang, 'yellow')}: {escape(_fmt(c, lang))}", highlight=False)
 
 
 def _too_wide(cols: list[str], cells: list[list[str]]) -> bool:
@@ -295,7 +309,7 @@ def register(app: typer.Typer) -> None:
                           f"{u['aor']} {u['unresolved_share']:.0%}" for u in unresolved if u["unresolved_share"] is not None),
                       highlight=False)
         for line in res.extra.get("plain_words", []):
-            out.print(f"[bold]in plain words[/]: {escape(_fmt(line, lang))}", highlight=False)
+            out.print(f"{_label(IN_PLAIN_WORDS, lang)}: {escape(_fmt(line, lang))}", highlight=False)
 
     @app.command("check")
     def check_cmd(

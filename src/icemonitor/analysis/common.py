@@ -50,7 +50,7 @@ def counted_in_period(date_from: Any, date_to: Any) -> tuple[Where, dt.date | No
     """A WHERE on counted rows dated within [date_from, date_to] (either may be None), and the parsed dates."""
     d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
     if d0 and d1 and d0 > d1:
-        raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=str(d1), d0=str(d0)), field="from",
+        raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=d1, d0=d0), field="from",
                          value=f"{d0}..{d1}", hint=msg("swap --from and --to: --from is the first day, --to the last"))
     where = Where().add("counted")
     if d0:

@@ -7,10 +7,13 @@ from typing import Optional
 
 import typer
 
-from icemonitor.analysis.cli import show
+from icemonitor.analysis.cli import LANG_HELP, _check_lang, _lang_default, show
 
 detention_app = typer.Typer(help="ICE detention statistics (every posting FY2019-FY2026) and facility populations.",
                             no_args_is_help=True)
+
+
+LANG_OPTION = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang)
 
 
 def open_warehouse():  # noqa: ANN201 - duckdb connection; imported when a command runs, not at --help
@@ -35,12 +38,14 @@ def _day(value: str, name: str) -> dt.date:
 def now_cmd(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: the snapshot ICE states on or before it"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """People ICE held on its latest stated date, by arresting agency and criminality, with the posting's errors."""
     from icemonitor.analysis.detention import detained_now
 
     show(detained_now(open_warehouse(), parse_date(as_of, "as_of")), as_json,
-         ["agency", "criminality", "people", "share_of_all", "as_of", "value_min", "value_max", "source_file", "cell"])
+         ["agency", "criminality", "people", "share_of_all", "as_of", "value_min", "value_max", "source_file", "cell"],
+         lang=lang)
 
 
 @detention_app.command("trend")
@@ -52,6 +57,7 @@ def trend_cmd(
     date_from: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD"),
     date_to: Optional[str] = typer.Option(None, "--to", help="YYYY-MM-DD"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """One value per month, FY2019-FY2026, as last reported, with the range across postings."""
     from icemonitor.analysis.detention import detention_trend
@@ -59,15 +65,19 @@ def trend_cmd(
     res = detention_trend(open_warehouse(), statistic, agency, criminality,  # type: ignore[arg-type]
                           parse_date(date_from, "from"), parse_date(date_to, "to"))
     show(res, as_json, ["month", "value", "complete", "value_min", "value_max", "n_postings", "stated_as_of",
-                        "source_file", "cell"])
+                        "source_file", "cell"], lang=lang)
 
 
 @detention_app.command("held")
-def held_cmd(day: str = typer.Argument(..., help="YYYY-MM-DD"), as_json: bool = typer.Option(False, "--json")) -> None:
+def held_cmd(
+    day: str = typer.Argument(..., help="YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
+) -> None:
     """People held on a day: DDP's facility-day counts and ICE's snapshots nearest the day."""
     from icemonitor.analysis.detention import held_on
 
-    show(held_on(open_warehouse(), _day(day, "date")), as_json)
+    show(held_on(open_warehouse(), _day(day, "date")), as_json, lang=lang)
 
 
 @detention_app.command("check")
@@ -76,12 +86,13 @@ def check_cmd(
     people: int = typer.Argument(..., help="The number claimed"),
     fewer: bool = typer.Option(False, "--fewer", help="The claim is 'fewer than' (default: 'more than')"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """Check "ICE held more (fewer) than N people on DAY" against every count of that day."""
     from icemonitor.analysis.detention import check_held
 
     res = check_held(open_warehouse(), _day(day, "date"), people, "fewer" if fewer else "more")
-    show(res, as_json)
+    show(res, as_json, lang=lang)
     if not as_json:
         print(f"{res.extra['claim']}: {res.extra['answer']}")
 
@@ -92,12 +103,13 @@ def errors_cmd(
     posting: Optional[str] = typer.Option(None, "--posting", help="A posting's file name"),
     limit: int = typer.Option(50, "--limit", min=1, max=10000),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """ICE's errors found in its postings, with the evidence."""
     from icemonitor.analysis.detention import posting_errors
 
     show(posting_errors(open_warehouse(), reason, posting, limit), as_json,
-         ["source_file", "source_sheet", "table_key", "reason", "excluded", "evidence"])
+         ["source_file", "source_sheet", "table_key", "reason", "excluded", "evidence"], lang=lang)
 
 
 @detention_app.command("facilities")
@@ -109,6 +121,7 @@ def facilities_cmd(
     as_json: bool = typer.Option(False, "--json"),
     not_in_any_list: bool = typer.Option(False, "--not-in-any-list",
                                          help="Only facilities neither ICE's published lists nor its over-72-hour list show"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """People held per facility on a day, with county and whether ICE's published lists and its authorised
     over-72-hour list show the facility."""
@@ -117,7 +130,7 @@ def facilities_cmd(
     res = facilities(open_warehouse(), parse_date(day, "date"), state.upper() if state else None, not_in_ice_list,
                      limit, not_in_any_list=not_in_any_list)
     show(res, as_json, ["facility_code", "ddp_name", "state", "county_name", "held_during_day", "held_at_midnight",
-                        "matched_to_ice_list", "in_authorised_list"])
+                        "matched_to_ice_list", "in_authorised_list"], lang=lang)
 
 
 @detention_app.command("place")
@@ -125,6 +138,7 @@ def place_cmd(
     place: str = typer.Argument(..., help="An AOR (LOS), a state (CA) or a county (06037, 'Cook County, IL')"),
     day: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD (default: the records' last day)"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """People held in the ICE detention facilities of a place on a day, each facility with its 30-day trend (as
     /api/v1/detention/place and the place pages); a place with no facility in the records has no count."""
@@ -136,7 +150,7 @@ def place_cmd(
     found = parse_place(place, reference_for(con))
     res = in_place(con, found.label, found.county_fips, parse_date(day, "date"))
     show(res, as_json, ["facility_code", "name", "county_name", "held_during_day", "held_before", "change",
-                        "matched_to_ice_list"])
+                        "matched_to_ice_list"], lang=lang)
     if not as_json and res.extra["held_during_day"] is not None:
         from icemonitor.analysis.cli import out
 
@@ -182,13 +196,14 @@ def atd_cmd(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: ICE's latest stated date on or before it"),
     measure: str = typer.Option("count", "--measure", help="count | daily_tech_cost | alip"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """Alternatives to Detention: active participants by technology, status, or AOR and technology."""
     from icemonitor.analysis.detention_tables import atd
 
     show(atd(open_warehouse(), statistic, aor.upper() if aor and aor != "total" else aor, parse_date(as_of, "as_of"),
              measure), as_json, ["as_of", "aor", "category", "measure", "value", "unit", "value_min", "value_max",
-                                 "source_file", "source_sheet", "cell"])
+                                 "source_file", "source_sheet", "cell"], lang=lang)
 
 
 @detention_app.command("semiannual")
@@ -198,6 +213,7 @@ def semiannual_cmd(
     event: Optional[str] = typer.Option(None, "--event", help="arrests | bookins | removals"),
     country: str = typer.Option("all", "--country", help="TPS tables: the citizenship country as ICE writes it"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """Arrests, book-ins and removals of U.S. citizens, armed-forces members, parents of U.S. citizens and TPS
     nationals per fiscal year, as last reported."""
@@ -205,7 +221,7 @@ def semiannual_cmd(
 
     show(semiannual(open_warehouse(), population, event, country), as_json,
          ["population", "event", "country", "fiscal_year", "value", "partial_year", "value_min", "value_max",
-          "source_file", "source_sheet", "cell"])
+          "source_file", "source_sheet", "cell"], lang=lang)
 
 
 @detention_app.command("segregation")
@@ -213,12 +229,14 @@ def segregation_cmd(
     fiscal_year: Optional[int] = typer.Option(None, "--fiscal-year"),
     measure: str = typer.Option("placements", "--measure", help="placements | avg_consecutive_days | avg_cumulative_days"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """Segregation placements of vulnerable and special populations by quarter and placement reason."""
     from icemonitor.analysis.detention_tables import segregation
 
     show(segregation(open_warehouse(), fiscal_year, measure), as_json,
-         ["fiscal_year", "quarter", "reason", "measure", "value", "unit", "source_file", "source_sheet", "cell"])
+         ["fiscal_year", "quarter", "reason", "measure", "value", "unit", "source_file", "source_sheet", "cell"],
+         lang=lang)
 
 
 @detention_app.command("iclos")
@@ -232,6 +250,7 @@ def iclos_cmd(
     since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
     until: Optional[str] = typer.Option(None, "--until", help="YYYY-MM-DD"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """In-custody length of stay (ICLOS): average days in custody, or people in custody by length of stay, on the
     15th and the last day of each month, as last reported."""
@@ -239,7 +258,7 @@ def iclos_cmd(
 
     show(iclos(open_warehouse(), measure, population, stay, parse_date(since, "since"), parse_date(until, "until")),
          as_json, ["day", "population", "stay", "value", "unit", "value_min", "value_max", "source_file",
-                   "source_sheet", "cell"])
+                   "source_sheet", "cell"], lang=lang)
 
 
 @detention_app.command("bond")
@@ -250,13 +269,14 @@ def bond_cmd(
     since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
     until: Optional[str] = typer.Option(None, "--until", help="YYYY-MM-DD"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """Monthly bond statistics: final releases / book-outs, those with a bond posted, average bond, length of stay."""
     from icemonitor.analysis.detention_tables import bond
 
     show(bond(open_warehouse(), measure, parse_date(since, "since"), parse_date(until, "until")), as_json,
          ["month", "measure", "value", "unit", "complete", "value_min", "value_max", "source_file", "source_sheet",
-          "cell"])
+          "cell"], lang=lang)
 
 
 def register(app: typer.Typer) -> None:

@@ -191,7 +191,7 @@ class Selection:
         check_placement(placement)
         d0, d1 = parse_date(date_from, "from"), parse_date(date_to, "to")
         if d0 and d1 and d1 < d0:
-            raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=str(d1), d0=str(d0)),
+            raise InputError(msg("the period ends ({d1}) before it starts ({d0})", d1=d1, d0=d0),
                              field="from", value=f"{d0}..{d1}",
                              hint=msg("swap --from and --to: --from is the first day, --to the last"))
         flat = []

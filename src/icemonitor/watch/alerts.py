@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from icemonitor.messages import render
 from icemonitor.watch import state
 from icemonitor.watch.findings import EVALUATORS, Finding
 from icemonitor.watch.places import parse, product_ref
@@ -64,8 +65,10 @@ def evaluate_watches(
 
 
 def queue(con: sqlite3.Connection, watch: sqlite3.Row, finding: Finding, refresh_id: int | None) -> int | None:
-    """Store a finding and its outbox row in one transaction; None when the finding was already known."""
+    """Store a finding (its title and body said in the watch's language) and its outbox row in one transaction;
+    None when the finding was already known."""
     now = state.iso(state.now_utc())
+    lang = watch["lang"] or "en"  # the language the watch's alerts are written in (state schema 3)
     con.execute("BEGIN IMMEDIATE")
     try:
         if finding.kind == "sweeps" and _overlapping_sweep(con, watch["id"], finding):
@@ -74,8 +77,9 @@ def queue(con: sqlite3.Connection, watch: sqlite3.Row, finding: Finding, refresh
         cur = con.execute(
             "INSERT OR IGNORE INTO findings (dedup_key, watch_id, refresh_id, kind, place, period, title, body, data, "
             "created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [finding.dedup_key, watch["id"], refresh_id, finding.kind, finding.place, finding.period, finding.title,
-             finding.body, json.dumps(finding.data, default=str, sort_keys=True), now],
+            [finding.dedup_key, watch["id"], refresh_id, finding.kind, finding.place, finding.period,
+             render(finding.title, lang), render(finding.body, lang),
+             json.dumps(finding.data, default=str, sort_keys=True), now],
         )
         if cur.rowcount == 0:
             con.execute("COMMIT")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from icemonitor import config
+from icemonitor.analysis.cli import _check_lang, _lang_default
 from icemonitor.errors import IcemonitorError, InputError
 
 console = Console(stderr=True, soft_wrap=True)  # error lines unbroken (paths, field names)
@@ -169,6 +170,7 @@ def watch_add(
     facility: Annotated[Optional[str], typer.Option(help="facility-threshold: ICE's facility code (see `icemonitor detention facilities`)")] = None,
     threshold: Annotated[Optional[int], typer.Option(help="facility-threshold: alert when people held during a day rise past this")] = None,
     max_age_days: Annotated[Optional[int], typer.Option(help="stale-posting: alert when ICE's newest stated date is older than this (default 21)")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="language of the alerts' text: en or es (default: ICEMONITOR_LANG, else en); the JSON figures are unaffected", default_factory=_lang_default, callback=_check_lang)] = ...,
 ) -> None:
     """Watch a place (or, with intake-urgent, the intake inbox; with the detention watches, ICE's detention
     statistics); alerts go to one e-mail address or one webhook."""
@@ -185,7 +187,7 @@ def watch_add(
         if watch in DETENTION_KINDS:
             _check_target(email, webhook, secret_env)
             wid, label = _add_detention_watch(watch, place, facility, threshold, max_age_days, email, webhook,
-                                              secret_env)
+                                              secret_env, lang)
             out.print(f"watch {wid}: {watch} {label} -> {email or webhook}", highlight=False)
             return
         if facility or threshold is not None or max_age_days is not None:
@@ -216,10 +218,10 @@ def watch_add(
         con = state.connect()
         try:
             wid = con.execute(
-                "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at) "
-                "VALUES (?,?,?,?,?,?,?)",
-                [parsed.text, parsed.label, watch, "email" if email else "webhook", email or webhook,
-                 secret_env if webhook else None, state.iso(state.now_utc())],
+                "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at, lang) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                [parsed.text, str(parsed.label), watch, "email" if email else "webhook", email or webhook,
+                 secret_env if webhook else None, state.iso(state.now_utc()), lang],
             ).lastrowid
         finally:
             con.close()
@@ -247,7 +249,7 @@ def _check_target(email: Optional[str], webhook: Optional[str], secret_env: Opti
 
 def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str], threshold: Optional[int],
                          max_age_days: Optional[int], email: Optional[str], webhook: Optional[str],
-                         secret_env: Optional[str]) -> tuple[int, str]:
+                         secret_env: Optional[str], lang: str = "en") -> tuple[int, str]:
     """Store a detention watch with its baseline (what the warehouse in use already shows); (id, label)."""
     from icemonitor.watch import detention_watches, state
 
@@ -265,7 +267,7 @@ def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str
     try:
         code, label, options = detention_watches.settings(dcon, kind, facility, threshold, max_age_days)
         wid = detention_watches.add(con, dcon, kind, code, label, options, "email" if email else "webhook",
-                                    email or webhook, secret_env if webhook else None)
+                                    email or webhook, secret_env if webhook else None, lang)
     finally:
         con.close()
         if dcon is not None:
@@ -289,10 +291,10 @@ def watch_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         out.print_json(json.dumps(rows))
         return
     t = Table(title="watches")
-    for c in ("id", "place", "watch", "channel", "target", "created"):
+    for c in ("id", "place", "watch", "channel", "target", "lang", "created"):
         t.add_column(c)
     for r in rows:
-        t.add_row(str(r["id"]), r["place_label"], r["kind"], r["channel"], r["target"], r["created_at"])
+        t.add_row(str(r["id"]), r["place_label"], r["kind"], r["channel"], r["target"], r["lang"], r["created_at"])
     out.print(t)
 
 

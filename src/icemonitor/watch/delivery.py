@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from icemonitor import config
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import msg
 from icemonitor.watch import state
 from icemonitor.watch.lock import RefreshLock
 
@@ -82,6 +83,7 @@ def payload(out: Outgoing) -> dict[str, Any]:
         "period": f["period"],
         "title": f["title"],
         "text": f["body"],
+        "lang": f.get("lang") or "en",
         "data": json.loads(f["data"]),
         "found_at": f["created_at"],
     }
@@ -128,18 +130,20 @@ def send_webhook(out: Outgoing, *, timeout: float = 10.0) -> str:
 
 def email_message(out: Outgoing, settings: SmtpSettings) -> EmailMessage:
     f = out.finding
-    msg = EmailMessage()
-    msg["From"] = settings.sender
-    msg["To"] = out.target
-    msg["Subject"] = f"[icemonitor] {f['title']}"
-    msg["Message-ID"] = f"<{out.idempotency_key}@icemonitor>"
-    msg["Date"] = format_datetime(state.parse_iso(f["created_at"]))
-    msg["X-Icemonitor-Finding"] = out.idempotency_key
-    msg.set_content(
-        f"{f['body']}\n\n--\nicemonitor watch alert ({f['kind']}, {f['place']}, {f['period']}).\n"
-        f"Finding {out.idempotency_key}. Figures as JSON:\n{json.dumps(json.loads(f['data']), indent=2, sort_keys=True)}\n"
-    )
-    return msg
+    lang = f.get("lang") or "en"
+    mail = EmailMessage()
+    mail["From"] = settings.sender
+    mail["To"] = out.target
+    mail["Subject"] = f"[icemonitor] {f['title']}"
+    mail["Message-ID"] = f"<{out.idempotency_key}@icemonitor>"
+    mail["Date"] = format_datetime(state.parse_iso(f["created_at"]))
+    mail["X-Icemonitor-Finding"] = out.idempotency_key
+    footer = msg("icemonitor watch alert ({kind}, {place}, {period}).\nFinding {key}. Figures as JSON:",
+                 kind=f["kind"], place=f["place"], period=f["period"], key=out.idempotency_key)
+    mail.set_content(f"{f['body']}\n\n--\n{footer.render(lang)}\n"
+                     f"{json.dumps(json.loads(f['data']), indent=2, sort_keys=True)}\n")
+    mail["Content-Language"] = lang  # after set_content, which drops Content-* headers
+    return mail
 
 
 def send_email(out: Outgoing, settings: SmtpSettings | None = None) -> str:
@@ -212,7 +216,8 @@ def deliver_due(
     run = DeliveryRun()
     with RefreshLock(home or config.home(), name="deliver"):
         rows = con.execute(
-            "SELECT d.*, w.secret_env, f.kind, f.place, f.period, f.title, f.body, f.data, f.created_at AS f_created "
+            "SELECT d.*, w.secret_env, w.lang, f.kind, f.place, f.period, f.title, f.body, f.data, "
+            "f.created_at AS f_created "
             "FROM deliveries d JOIN findings f ON f.id = d.finding_id JOIN watches w ON w.id = d.watch_id "
             "WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= ? ORDER BY d.id",
             [state.iso(now())],
@@ -227,7 +232,7 @@ def deliver_due(
             out = Outgoing(
                 r["id"], r["idempotency_key"], r["channel"], r["target"], r["secret_env"],
                 {"kind": r["kind"], "place": r["place"], "period": r["period"], "title": r["title"],
-                 "body": r["body"], "data": r["data"], "created_at": r["f_created"]},
+                 "body": r["body"], "data": r["data"], "created_at": r["f_created"], "lang": r["lang"]},
             )
             try:
                 detail = senders[r["channel"]](out)

@@ -19,25 +19,30 @@ import datetime as dt
 import duckdb
 
 from icemonitor.analysis import detention_changes as figures
+from icemonitor.messages import Message, msg
 from icemonitor.watch.findings import Finding
 
 KINDS = ("detention-posting", "facility-threshold", "stale-posting")
 STALE_AFTER_DAYS = 21
 
 DEFINITIONS = {
-    "detention-posting": "A detention-statistics posting (release file) of ICE's not among those already seen.",
-    "facility-threshold": "People held during the day at a facility (DDP facility daily population, from ICE's "
-                          "records) above the threshold, the day before at or below it.",
-    "stale-posting": f"ICE's newest stated date older than {STALE_AFTER_DAYS} days (or the watch's own limit), or a "
-                     "posting whose tables repeat an earlier posting's unchanged under a newer date, whose stated date "
-                     "is older than the previous posting's, or which carries a stale sheet (detention_exclusions).",
+    "detention-posting": msg("A detention-statistics posting (release file) of ICE's not among those already seen."),
+    "facility-threshold": msg("People held during the day at a facility (DDP facility daily population, from ICE's "
+                              "records) above the threshold, the day before at or below it."),
+    "stale-posting": msg("ICE's newest stated date older than {days} days (or the watch's own limit), or a posting "
+                         "whose tables repeat an earlier posting's unchanged under a newer date, whose stated date is "
+                         "older than the previous posting's, or which carries a stale sheet (detention_exclusions).",
+                         days=STALE_AFTER_DAYS),
 }
-# ICE's errors that make a posting stale (analysis.detention_changes.STALENESS), with what the alert says of each
-STALE_REASONS = {
-    "unchanged_table": "repeats unchanged tables of an earlier posting under a newer date",
-    "stated_date_older": "states a date older than the previous posting's",
-    "stale_sheet": "carries a stale sheet of an earlier year",
+# what the alert says of each of ICE's errors that make a posting stale; the codes are the analysis's
+# (analysis.detention_changes.STALENESS): a code without words fails here, on import
+_STALE_WORDS = {
+    "unchanged_table": msg("repeats unchanged tables of an earlier posting under a newer date"),
+    "stated_date_older": msg("states a date older than the previous posting's"),
+    "stale_sheet": msg("carries a stale sheet of an earlier year"),
 }
+STALE_REASONS: dict[str, Message] = {code: _STALE_WORDS[code] for code in figures.STALENESS}
+NO_DATE = msg("no date")
 
 
 def _day(value: str | None) -> dt.date | None:
@@ -53,13 +58,16 @@ def new_postings(con: duckdb.DuckDBPyConnection, watch_id: int, seen: set[str]) 
             continue
         file, ice_name, as_of, detained, errors = (p["source_file"], p["ice_file_name"], _day(p["stated_as_of"]),
                                                    p["detained"], p["errors"])
-        body = (f"ICE posted {ice_name}, stating {as_of or 'no date'}: "
-                + (f"{detained:,} people detained." if detained is not None else "no currently-detained figure read.")
-                + (f" Known errors: {', '.join(errors)}." if errors else ""))
-        out.append(Finding(watch_id, "detention-posting", "US", str(as_of or file), f"New ICE detention posting: "
-                           f"{ice_name}", body, {"source_file": file, "stated_as_of": as_of, "detained": detained,
-                                                 "errors": errors, "releases": [p["release_id"]],
-                                                 "definition": DEFINITIONS["detention-posting"]}))
+        stated = msg("ICE posted {name}, stating {day}:", name=ice_name, day=as_of or NO_DATE)
+        said = (msg("{n:,} people detained.", n=detained) if detained is not None
+                else msg("no currently-detained figure read."))
+        body = msg("{a} {b}", a=stated, b=said)
+        if errors:
+            body = msg("{a} {b}", a=body, b=msg("Known errors: {errors}.", errors=", ".join(errors)))
+        out.append(Finding(watch_id, "detention-posting", "US", str(as_of or file),
+                           msg("New ICE detention posting: {name}", name=ice_name), body,
+                           {"source_file": file, "stated_as_of": as_of, "detained": detained, "errors": errors,
+                            "releases": [p["release_id"]], "definition": DEFINITIONS["detention-posting"]}))
     return out
 
 
@@ -70,9 +78,10 @@ def facility_threshold(con: duckdb.DuckDBPyConnection, watch_id: int, threshold:
     optionally only days after `since` and up to `until`)."""
     rows = figures.facility_crossings(con, threshold, facility_code, since, until).figures
     return [Finding(watch_id, "facility-threshold", r["facility_code"], str(day),
-                    f"{r['name']} held more than {threshold:,} people",
-                    f"{r['name']} ({r['facility_code']}) held {r['held']:,} people during {day} (the day before: "
-                    f"{r['before']:,}); threshold {threshold:,}.",
+                    msg("{name} held more than {threshold:,} people", name=r["name"], threshold=threshold),
+                    msg("{name} ({code}) held {held:,} people during {day} (the day before: {before:,}); threshold "
+                        "{threshold:,}.", name=r["name"], code=r["facility_code"], held=r["held"], day=day,
+                        before=r["before"], threshold=threshold),
                     {"facility_code": r["facility_code"], "date": day, "held": r["held"], "before": r["before"],
                      "threshold": threshold, "releases": [r["release_id"]],
                      "definition": DEFINITIONS["facility-threshold"]})
@@ -91,11 +100,12 @@ def stale_posting(con: duckdb.DuckDBPyConnection, watch_id: int, today: dt.date,
     out = []
     age = (today - as_of).days
     if age > max_age_days:
-        out.append(Finding(watch_id, "stale-posting", "US", f"{as_of}/late", "No new ICE detention posting",
-                           f"The newest posting ({ice_name}) states {as_of}, {age} days before {today}; ICE posts "
-                           f"about twice a month.", {"source_file": file, "stated_as_of": as_of, "age_days": age,
-                                                    "max_age_days": max_age_days, "releases": [release],
-                                                    "definition": DEFINITIONS["stale-posting"]}))
+        out.append(Finding(watch_id, "stale-posting", "US", f"{as_of}/late", msg("No new ICE detention posting"),
+                           msg("The newest posting ({name}) states {day}, {age} days before {today}; ICE posts about "
+                               "twice a month.", name=ice_name, day=as_of, age=age, today=today),
+                           {"source_file": file, "stated_as_of": as_of, "age_days": age,
+                            "max_age_days": max_age_days, "releases": [release],
+                            "definition": DEFINITIONS["stale-posting"]}))
     return out + posting_errors(con, watch_id, {file} if files is None else files)
 
 
@@ -107,11 +117,15 @@ def posting_errors(con: duckdb.DuckDBPyConnection, watch_id: int, files: set[str
                                                    r["reason"], r["evidence"])
         parts = [p for p in r["parts"] if p]
         where = ", ".join(parts)
+        said = msg("{name} (stating {day}) {reason}", name=ice_name, day=as_of or NO_DATE,
+                   reason=STALE_REASONS[reason])
+        said = msg("{said}: {where}.", said=said, where=where) if where else msg("{said}.", said=said)
+        shown = msg("Evidence: {evidence}", evidence=evidence[0])
+        if len(evidence) > 1:
+            shown = msg("{evidence} (and {n} more)", evidence=shown, n=len(evidence) - 1)
         out.append(Finding(watch_id, "stale-posting", "US", f"{as_of or file}/{reason}",
-                           f"ICE detention posting {ice_name} {STALE_REASONS[reason]}",
-                           f"{ice_name} (stating {as_of or 'no date'}) {STALE_REASONS[reason]}"
-                           + (f": {where}." if where else ".") + f" Evidence: {evidence[0]}"
-                           + (f" (and {len(evidence) - 1} more)" if len(evidence) > 1 else ""),
+                           msg("ICE detention posting {name} {reason}", name=ice_name, reason=STALE_REASONS[reason]),
+                           msg("{a} {b}", a=said, b=shown),
                            {"source_file": file, "stated_as_of": as_of, "reason": reason, "tables": parts,
                             "evidence": evidence[:20], "releases": [r["release_id"]],
                             "definition": DEFINITIONS["stale-posting"]}))

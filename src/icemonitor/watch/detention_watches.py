@@ -57,7 +57,7 @@ def settings(con: duckdb.DuckDBPyConnection | None, kind: str, facility: str | N
 
 
 def add(con: sqlite3.Connection, warehouse: duckdb.DuckDBPyConnection | None, kind: str, place: str, label: str,
-        options: dict, channel: str, target: str, secret_env: str | None) -> int:
+        options: dict, channel: str, target: str, secret_env: str | None, lang: str = "en") -> int:
     """Store the watch and its baseline (the postings already in the warehouse) in one transaction."""
     now = state.iso(state.now_utc())
     ready = warehouse is not None and df.has_detention(warehouse)
@@ -66,8 +66,9 @@ def add(con: sqlite3.Connection, warehouse: duckdb.DuckDBPyConnection | None, ki
     con.execute("BEGIN IMMEDIATE")
     try:
         wid = con.execute(
-            "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at, options) "
-            "VALUES (?,?,?,?,?,?,?,?)", [place, label, kind, channel, target, secret_env, now, json.dumps(options)],
+            "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at, options, lang) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [place, label, kind, channel, target, secret_env, now, json.dumps(options), lang],
         ).lastrowid
         if ready:
             _mark_seen(con, wid, df.postings(warehouse), None)

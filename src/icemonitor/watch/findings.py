@@ -27,6 +27,7 @@ import duckdb
 from scipy import stats
 
 from icemonitor.analysis.watch_figures import KNOWN_CRIMINALITY, days_with_records, monthly
+from icemonitor.messages import DateSpan, Message, Month, msg
 from icemonitor.watch.places import WatchPlace
 
 KINDS = ("sweeps", "at-large-rise", "no-record-rise")
@@ -37,30 +38,34 @@ MIN_AT_LARGE = 10
 MIN_KNOWN = 20
 
 DEFINITIONS = {
-    "at-large-rise": (
+    "at-large-rise": msg(
         "At-large arrests: counted rows of the arrests table with method_class = 'at_large' (raw apprehension "
         "methods mapped in codes/apprehension_methods.csv, e.g. 'Located', 'Non-Custodial Arrest'). A rise: the "
         "month's count has an exact 95% Poisson interval wholly above the mean monthly count of the 12 covered "
         "months before it."
     ),
-    "no-record-rise": (
+    "no-record-rise": msg(
         "Share with no criminal record: among counted arrests whose criminality is known (convicted, "
         "pending_charges or no_record), the share coded no_record (codes/criminality.csv; the source field is "
         "named per release). A rise: the month's 95% Wilson interval lies wholly above the pooled share of the "
         "12 covered months before it."
     ),
-    "sweeps": "A multi-day surge of counted arrests above the place's expected daily count (icemonitor.analysis.sweeps).",
+    "sweeps": msg("A multi-day surge of counted arrests above the place's expected daily count "
+                  "(icemonitor.analysis.sweeps)."),
 }
 
 
 @dataclass
 class Finding:
+    """What a watch found: `title` and `body` are messages (their str is the English text), said in the watch's
+    language when the finding is queued (alerts.queue); `data` holds the figures (JSON: ISO dates, English)."""
+
     watch_id: int
     kind: str
     place: str
     period: str
-    title: str
-    body: str
+    title: str | Message
+    body: str | Message
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,14 +107,27 @@ def _covered_months(con: duckdb.DuckDBPyConnection, first: str, last: str, known
     return set(days_with_records(con, *month_bounds(first, last), known, MIN_COVERED_DAYS).extra["covered"])
 
 
-RESOLUTION_CAVEAT = (
+RESOLUTION_CAVEAT = msg(
     "Below AOR level, counts include only arrests whose apprehension landmark the places stage resolved to the "
     "place (and AORs wholly inside it); arrests with unresolved landmarks are left out, so levels are undercounts."
 )
 
 
-def _caveat(place: WatchPlace) -> str:
-    return "" if place.level in ("national", "aor") else "\n" + RESOLUTION_CAVEAT
+def lines(*parts: Message | None) -> Message:
+    """The parts (None left out) as one message, a line each, every part said in the reader's language."""
+    said = [p for p in parts if p is not None]
+    out = said[0]
+    for part in said[1:]:
+        out = msg("{a}\n{b}", a=out, b=part)
+    return out
+
+
+def _caveat(place: WatchPlace) -> Message | None:
+    return None if place.level in ("national", "aor") else RESOLUTION_CAVEAT
+
+
+def _releases_line(releases: list[str]) -> Message:
+    return msg("Releases: {releases}.", releases=", ".join(releases))
 
 
 def _releases(by_month: dict[str, dict[str, Any]], months: list[str]) -> list[str]:
@@ -155,15 +173,18 @@ def at_large_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> l
         if c < MIN_AT_LARGE or low <= mean:
             continue
         releases = _releases(by_month, [*base, m])
-        title = f"At-large arrests rose in {place.label} in {m}: {c:,} against a 12-month mean of {mean:,.1f}"
-        body = (
-            f"{title}.\n"
-            f"95% Poisson interval for {m}: {low:,.1f} to {high:,.1f} (wholly above the baseline mean).\n"
-            f"Baseline: {base[-1]} to {base[0]}.\n"
-            f"Definition: {DEFINITIONS['at-large-rise']}\n"
-            f"Releases: {', '.join(releases)}.\n"
-            "A rise says how many at-large arrests the records show, not why."
-            + _caveat(place)
+        month = Month(m)
+        title = msg("At-large arrests rose in {place} in {month}: {count:,} against a 12-month mean of {mean:,.1f}",
+                    place=place.label, month=month, count=c, mean=mean)
+        body = lines(
+            msg("{title}.", title=title),
+            msg("95% Poisson interval for {month}: {low:,.1f} to {high:,.1f} (wholly above the baseline mean).",
+                month=month, low=low, high=high),
+            msg("Baseline: {first} to {last}.", first=Month(base[-1]), last=Month(base[0])),
+            msg("Definition: {definition}", definition=DEFINITIONS["at-large-rise"]),
+            _releases_line(releases),
+            msg("A rise says how many at-large arrests the records show, not why."),
+            _caveat(place),
         )
         out.append(Finding(watch_id, "at-large-rise", place.text, m, title, body, {
             "month": m, "count": c, "baseline_mean": round(mean, 2), "baseline_months": [base[-1], base[0]],
@@ -198,17 +219,20 @@ def no_record_rise(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
             continue
         fields = sorted({x for b in [*base, m] for x in figures[b]["fields"]})
         releases = _releases(figures, [*base, m])
-        title = (
-            f"The share of arrests with no criminal record rose in {place.label} in {m}: "
-            f"{share:.1%} ({k:,} of {n:,}) against {baseline:.1%} in the 12 months before"
-        )
-        body = (
-            f"{title}.\n"
-            f"95% Wilson interval for {m}: {low:.1%} to {high:.1%} (wholly above the baseline share).\n"
-            f"Baseline: {base[-1]} to {base[0]}, {bk:,} of {bn:,} arrests with known criminality.\n"
-            f"Definition: {DEFINITIONS['no-record-rise']} Criminality source field(s): {', '.join(fields)}.\n"
-            f"Releases: {', '.join(releases)}."
-            + _caveat(place)
+        month = Month(m)
+        title = msg("The share of arrests with no criminal record rose in {place} in {month}: {share:.1%} ({k:,} of "
+                    "{n:,}) against {baseline:.1%} in the 12 months before", place=place.label, month=month,
+                    share=share, k=k, n=n, baseline=baseline)
+        body = lines(
+            msg("{title}.", title=title),
+            msg("95% Wilson interval for {month}: {low:.1%} to {high:.1%} (wholly above the baseline share).",
+                month=month, low=low, high=high),
+            msg("Baseline: {first} to {last}, {k:,} of {n:,} arrests with known criminality.",
+                first=Month(base[-1]), last=Month(base[0]), k=bk, n=bn),
+            msg("Definition: {definition} Criminality source field(s): {fields}.",
+                definition=DEFINITIONS["no-record-rise"], fields=", ".join(fields)),
+            _releases_line(releases),
+            _caveat(place),
         )
         out.append(Finding(watch_id, "no-record-rise", place.text, m, title, body, {
             "month": m, "no_record": k, "known": n, "share": round(share, 4), "baseline_share": round(baseline, 4),
@@ -242,18 +266,18 @@ def sweep_findings(con, watch_id: int, place: WatchPlace, months: list[str]) -> 
             if str(row["end"])[:7] not in wanted or (code is not None and row["place"] != code):
                 continue
             label = place.label if code is None else f"AOR {code}"
-            title = (
-                f"Possible sweep in {label} from {row['start']} to {row['end']}: {row['observed']:,} arrests "
-                f"against {row['expected']:,} expected"
-            )
-            body = (
-                f"{title} (excess {row['excess']:,}, 95% interval {row['excess_low']:,} to {row['excess_high']:,}).\n"
-                + "".join(f"{k}: {v}\n" for k, v in result.definitions.items())
-                + f"Releases: {', '.join(result.releases)}.\n"
-                + "".join(f"{c}\n" for c in result.caveats)
+            title = msg("Possible sweep in {place}, {days}: {observed:,} arrests against {expected:,} expected",
+                        place=label, days=DateSpan(row["start"], row["end"]), observed=row["observed"],
+                        expected=row["expected"])
+            body = lines(
+                msg("{title} (excess {excess:,}, 95% interval {low:,} to {high:,}).", title=title,
+                    excess=row["excess"], low=row["excess_low"], high=row["excess_high"]),
+                *(msg("{term}: {text}", term=k, text=v) for k, v in result.definitions.items()),
+                _releases_line(result.releases),
+                *result.caveats,
             )
             out.append(Finding(watch_id, "sweeps", code or place.text, f"{row['start']}..{row['end']}", title,
-                               body.rstrip(), {**row, "definitions": result.definitions, "releases": result.releases}))
+                               body, {**row, "definitions": result.definitions, "releases": result.releases}))
     return out
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from icemonitor import config
+from icemonitor.messages import msg
 from icemonitor.watch import state
 from icemonitor.watch.alerts import queue
 from icemonitor.watch.findings import Finding
@@ -74,20 +75,24 @@ class IntakeFinding(Finding):
 def intake_finding(watch_id: int, references: list[str] | str, day: str, anchor: str = "") -> IntakeFinding:
     """One urgent request, or a summary of several (held back during a flood of urgent submissions)."""
     refs = [references] if isinstance(references, str) else list(references)
-    tail = f" Audit log at the time: {anchor} (rows:head; `icemonitor intake verify-audit` compares it)." if anchor else ""
     if len(refs) == 1:
-        title = f"Urgent intake request waiting: reference {refs[0]}"
-        body = (f"A new urgent case-evaluation request is waiting in the intake inbox (reference {refs[0]}). "
-                "Log in to the staff inbox (/staff) to read it. This alert carries no personal data.")
+        title = msg("Urgent intake request waiting: reference {reference}", reference=refs[0])
+        body = msg("A new urgent case-evaluation request is waiting in the intake inbox (reference {reference}). "
+                   "Log in to the staff inbox (/staff) to read it. This alert carries no personal data.",
+                   reference=refs[0])
     else:
-        title = f"{len(refs)} more urgent intake requests waiting (summary)"
-        body = (f"{len(refs)} further urgent requests arrived while urgent alerts were being throttled (several from "
-                f"one sender, or more than the alert limit in the period): {', '.join(refs)}. Some may be fake; each "
-                "is in the staff inbox (/staff). This alert carries no personal data.")
+        title = msg("{n} more urgent intake requests waiting (summary)", n=len(refs))
+        body = msg("{n} further urgent requests arrived while urgent alerts were being throttled (several from one "
+                   "sender, or more than the alert limit in the period): {references}. Some may be fake; each is in "
+                   "the staff inbox (/staff). This alert carries no personal data.", n=len(refs),
+                   references=", ".join(refs))
+    if anchor:
+        body = msg("{body} Audit log at the time: {anchor} (rows:head; `icemonitor intake verify-audit` compares it).",
+                   body=body, anchor=anchor)
     data = {"reference": refs[0] if len(refs) == 1 else "", "references": refs, "kind": INTAKE_KIND}
     if anchor:
         data["audit_anchor"] = anchor
-    return IntakeFinding(watch_id, INTAKE_KIND, INTAKE_PLACE, day, title, body + tail, data,
+    return IntakeFinding(watch_id, INTAKE_KIND, INTAKE_PLACE, day, title, body, data,
                          reference=",".join(refs))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg, semicolons
 from icemonitor.query import vocabulary
 from icemonitor.query.selection import Compiled, Selection
 
@@ -27,7 +28,7 @@ from icemonitor.query.selection import Compiled, Selection
 @dataclass(frozen=True)
 class WatchPlace:
     text: str  # as stored with the watch (normalised)
-    label: str
+    label: str  # display text: a message where the languages say it differently (str: its English)
     sql: str  # a WHERE fragment with ? parameters
     params: tuple[str, ...]
     level: str = "aor"  # national / aor / state / county / counties / group
@@ -84,7 +85,7 @@ def _aors(codes: list[str], con, place: str, ref=None) -> WatchPlace:
             )
     codes = sorted(set(codes))
     marks = ", ".join("?" for _ in codes)
-    label = ("AOR " if len(codes) == 1 else "AORs ") + ", ".join(codes)
+    label = f"AOR {codes[0]}" if len(codes) == 1 else msg("AORs {codes}", codes=", ".join(codes))
     return WatchPlace(",".join(codes), label, f"aor IN ({marks})", tuple(codes), ref=ref)
 
 
@@ -94,7 +95,7 @@ def _resolved(raw: str, con, ref) -> WatchPlace:
         # a set of counties by FIPS: the union of each county's filter
         each = [_resolved(p, con, ref) for p in sorted(set(p.zfill(5) for p in parts))]
         return WatchPlace(
-            ",".join(w.text for w in each), "counties " + "; ".join(w.label for w in each),
+            ",".join(w.text for w in each), msg("counties {names}", names=semicolons([w.label for w in each])),
             "(" + " OR ".join(w.sql for w in each) + ")", tuple(x for w in each for x in w.params),
             level="counties", source=each[0].source, ref=ref, place=tuple(w.place for w in each),
         )
@@ -103,7 +104,7 @@ def _resolved(raw: str, con, ref) -> WatchPlace:
 
 def _one_place(raw: str, con, ref) -> WatchPlace:
     from icemonitor.analysis.common import event_source, resolution_available
-    from icemonitor.places.place_names import parse_place
+    from icemonitor.places.place_names import parse_place, place_label
 
     if ref is None:
         raise InputError("states and counties need the reference files: run `icemonitor refresh` first",
@@ -119,7 +120,7 @@ def _one_place(raw: str, con, ref) -> WatchPlace:
         )
     sql, params = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")
     source = event_source(con, "arrests") if con is not None else "arrests"
-    return WatchPlace(parsed.code if parsed.level == "county" else raw, parsed.label, sql, tuple(params),
+    return WatchPlace(parsed.code if parsed.level == "county" else raw, place_label(parsed), sql, tuple(params),
                       level=parsed.level, source=f"{source} AS events", ref=ref, place=parsed)
 
 

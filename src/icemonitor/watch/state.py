@@ -115,6 +115,10 @@ MIGRATIONS: list[str] = [
       PRIMARY KEY (watch_id, item)
     )
     """,
+    # 3: the language a watch's alerts are written in (titles, bodies, the e-mail's footer): en / es
+    """
+    ALTER TABLE watches ADD COLUMN lang TEXT NOT NULL DEFAULT 'en'
+    """,
 ]
 
 
