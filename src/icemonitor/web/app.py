@@ -167,13 +167,25 @@ def known_params(app: FastAPI) -> frozenset[str]:
     """Query parameters the cache may key on: the pages' (middleware.PAGE_PARAMS) and every API route's."""
     known = getattr(app.state, "known_params", None)
     if known is None:
-        from fastapi.routing import APIRoute
-
         from icemonitor.web.middleware import PAGE_PARAMS
 
-        api = {p.alias for r in app.routes if isinstance(r, APIRoute) for p in r.dependant.query_params}
+        api = {p.alias for r in api_routes(app.routes) for p in r.dependant.query_params}
         known = app.state.known_params = PAGE_PARAMS | api
     return known
+
+
+def api_routes(routes: list) -> list:
+    """The API routes among `routes`, those of included routers too: FastAPI keeps an included router as one
+    route that holds it (original_router) since 0.16x, where older versions copied its routes in."""
+    from fastapi.routing import APIRoute
+
+    out = []
+    for r in routes:
+        if isinstance(r, APIRoute):
+            out.append(r)
+        elif getattr(r, "original_router", None) is not None:
+            out.extend(api_routes(r.original_router.routes))
+    return out
 
 
 def body_limits() -> dict[str, int]:
