@@ -18,7 +18,6 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import duckdb
-import numpy as np
 
 from icemonitor.messages import DateSpan, Given, msg, semicolons  # noqa: F401 - semicolons: here since #11
 from icemonitor.query import vocabulary
@@ -137,6 +136,8 @@ def _place_periods(con: duckdb.DuckDBPyConnection, place: Any) -> list[tuple[str
 def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: np.ndarray) -> np.ndarray:
     """(AOR, day) -> the AOR holds part of the place that day (county_aor_periods: AORs change, e.g. Harlingen
     split from San Antonio in FY2022). An AOR place, the nation, or a warehouse without the table: every day."""
+    import numpy as np  # here, not at import: a server answers before it has loaded numpy (web/app.py's warm-up)
+
     out = np.ones((len(aors), len(days)), dtype=bool)
     if (not len(days) or place is None or place.level == "aor" or not place.county_fips
             or not has_table(con, "county_aor_periods")):
@@ -173,6 +174,8 @@ def _applies_days(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], l
 def _runs(mask: np.ndarray, aors: list[str], days: np.ndarray) -> list[tuple[tuple[str, ...], dt.date, dt.date]]:
     """Runs of consecutive days on which the same AORs are set in `mask` (AOR x day): (those AORs, first day,
     last day). Vectorised: a period of years costs a few array passes, not a Python loop per day and AOR."""
+    import numpy as np
+
     if not len(days):
         return []
     change = np.flatnonzero(np.any(mask[:, 1:] != mask[:, :-1], axis=0)) + 1
@@ -221,6 +224,8 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                 releases_filter: tuple[str, ...] | list[str] | None = None) -> Coverage:
     """Coverage of `table` for a place (places' Place, None for the nation) and period, where the figure uses
     `fields`; counted rows, or `release`'s own rows; `releases_filter` keeps only those releases."""
+    import numpy as np
+
     if not has_table(con, SPANS):
         return Coverage("unknown", None, d0, d1,
                         reason=msg("this warehouse was built without coverage tables; rebuild it"))

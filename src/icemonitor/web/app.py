@@ -118,11 +118,22 @@ def warm_up(app: FastAPI) -> threading.Thread:
     return thread
 
 
+# Modules the routes import when first asked, not before the server answers (numpy, polars, pyarrow and what
+# needs them): the warm-up loads them, so no visitor waits for an import.
+DEFERRED_IMPORTS = ("numpy", "polars", "pyarrow", "icemonitor.query.coverage", "icemonitor.places.counties",
+                    "icemonitor.places.sanctuary", "icemonitor.analysis.sweeps", "icemonitor.web.export")
+
+
 def _warm_code(app: FastAPI) -> None:
     """What every worker loads once whatever it answers (kept with caching off: code and reference files, not
-    answers): the page templates compiled, the interface and message catalogs of both languages, the places index."""
+    answers): the modules the routes import when first asked (DEFERRED_IMPORTS), the page templates compiled, the
+    interface and message catalogs of both languages, the places index."""
+    import importlib
+
     from icemonitor import messages
 
+    for name in DEFERRED_IMPORTS:
+        importlib.import_module(name)
     env = app.state.templates
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
