@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import duckdb
 
@@ -95,26 +96,29 @@ def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> Any:
     return msg("{spans}; and {more} more", spans=parts, more=more) if more > 0 else parts
 
 
-@per_warehouse
-def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+# The per-warehouse readers below are `frozen`: every caller gets the one cached value, read-only (tuples,
+# frozensets, MappingProxyType), not a copy made for each figure (tests/test_coverage.py tries to change them).
+
+@per_warehouse(frozen=True)
+def aor_states(con: duckdb.DuckDBPyConnection) -> Mapping[str, frozenset[str]]:
     """AOR -> the states of its counties (any map vintage), from the places tables of the build."""
     if not (has_table(con, "county_aor_periods") and has_table(con, "counties")):
-        return {}
+        return MappingProxyType({})
     rows = con.execute("SELECT p.aor, c.state FROM county_aor_periods p JOIN counties c USING (county_fips) "
                        "WHERE p.aor IS NOT NULL AND c.state IS NOT NULL GROUP BY ALL").fetchall()
     out: dict[str, set[str]] = {}
     for a, s in rows:
         out.setdefault(a, set()).add(s)
-    return out
+    return MappingProxyType({a: frozenset(s) for a, s in out.items()})
 
 
-@per_warehouse
-def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
+@per_warehouse(frozen=True)
+def covered_aors(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """Territorial AORs any release has records for (what 'every AOR' means for the nation)."""
     seen = {r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {SPANS}").fetchall()}
     if None in seen:  # a release that records no AOR covers the whole nation
-        return list(vocabulary.territorial_aors())
-    return [a for a in vocabulary.territorial_aors() if a in seen]
+        return tuple(vocabulary.territorial_aors())
+    return tuple(a for a in vocabulary.territorial_aors() if a in seen)
 
 
 @per_warehouse(frozen=True)
@@ -210,13 +214,13 @@ def subset_text(n: int | None, subsets: list[dict[str, str]]) -> Any:
             msg("not countable ({what})", what=what))
 
 
-@per_warehouse
-def subset_releases(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+@per_warehouse(frozen=True)
+def subset_releases(con: duckdb.DuckDBPyConnection) -> Mapping[str, Mapping[str, str]]:
     """release -> {release, en, es} for releases the catalog declares a subset of people or cases."""
     if not has_table(con, SUBSETS):
-        return {}
-    return {r: {"release": r, "en": en, "es": es}
-            for r, en, es in con.execute(f"SELECT release_id, what_en, what_es FROM {SUBSETS}").fetchall()}
+        return MappingProxyType({})
+    return MappingProxyType({r: MappingProxyType({"release": r, "en": en, "es": es}) for r, en, es in con.execute(
+        f"SELECT release_id, what_en, what_es FROM {SUBSETS}").fetchall()})
 
 
 def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
@@ -240,7 +244,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         return Coverage("none", 0.0, d0, d1, reason=msg("no records of {table} at all", table=table),
                         records_reach=reach_text([], table))
     if place is None:
-        aors = covered_aors(con)
+        aors = list(covered_aors(con))
     elif place.level == "aor":
         aors = [place.code]
     else:
@@ -282,7 +286,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                 continue
         if rid in subset_of:  # records of some people only: never a covered AOR-day
             if (mask & applies[rows_of]).any():
-                subsets_met[rid] = subset_of[rid]
+                subsets_met[rid] = dict(subset_of[rid])
             continue
         records[rows_of] |= mask
         if rid in lacking:
@@ -331,14 +335,33 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                 release=s["release"], what=_subset_words([s])) for s in subsets])
     reach, reach_line = _reach(con, table)
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
-                    sorted(used_releases), reason, reach_line, [dict(r) for r in reach], subsets)
+                    sorted(used_releases), reason, reach_line, [_thawed(r) for r in reach], subsets)
 
 
 @per_warehouse(frozen=True)
-def _reach(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[dict[str, Any], ...], Any]:
-    """records_reach and its line of text (reach_text), made once per warehouse file for every figure's data age."""
+def _reach(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[Mapping[str, Any], ...], Any]:
+    """records_reach (read-only) and its line of text (reach_text), made once per warehouse file for every figure's
+    data age."""
     reach = records_reach(con, table)
-    return tuple(reach), reach_text(reach, table)
+    return tuple(_frozen(r) for r in reach), reach_text(reach, table)
+
+
+def _frozen(value: Any) -> Any:
+    """Dicts and lists of plain values as read-only mappings and tuples (what a frozen reader keeps)."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    """A caller's own copy of a _frozen value: dicts and lists again."""
+    if isinstance(value, MappingProxyType):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
 
 
 @per_warehouse(frozen=True)
@@ -375,7 +398,7 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
         nationwide = len(every) > 0 and len(territorial) >= 0.75 * len(every)
         out.append({"table": table, "release": rid, "scope": "nationwide" if nationwide else "aor",
                     "aors": [] if nationwide else territorial, "state": state, "from": d0, "to": d1,
-                    "days_with_records": int(ndays), "subset": subsets.get(rid)})
+                    "days_with_records": int(ndays), "subset": dict(subsets[rid]) if rid in subsets else None})
     return out
 
 
