@@ -275,26 +275,27 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
             rows_of = aidx[aor]
         else:
             continue
-        mask = (days >= np.datetime64(s0, "D")) & (days <= np.datetime64(s1, "D"))
+        # the span's days on the grid, a slice (every span in `spans` meets the grid)
+        on = slice(max(0, (s0 - g0).days), (s1 - g0).days + 1)
         if state is not None:  # a release limited to one state covers the part of the place in that state
             inside = place_states if place_states is not None else states_of.get(aor)
             # an AOR whose states the warehouse does not know (built without the places stage) is taken as covered
             if inside is not None and (not inside or not inside <= {state}):
-                if state in inside and (mask & applies[rows_of]).any():  # a larger place: its rows, a lower bound
+                if state in inside and applies[rows_of, on].any():  # a larger place: its rows, a lower bound
                     subsets_met.setdefault(rid, {"release": rid, "en": f"only events in {state}",
                                                  "es": f"solo hechos en {state}"})
                 continue
         if rid in subset_of:  # records of some people only: never a covered AOR-day
-            if (mask & applies[rows_of]).any():
+            if applies[rows_of, on].any():
                 subsets_met[rid] = dict(subset_of[rid])
             continue
-        records[rows_of] |= mask
+        records[rows_of, on] = True
         if rid in lacking:
             for f, rids in missing_fields.items():
                 if rid in rids:
                     field_gaps.setdefault(f, set()).add(rid)
         else:
-            usable[rows_of] |= mask
+            usable[rows_of, on] = True
             used_releases.add(rid)
     usable &= applies
     outside = [(d0, g0 - dt.timedelta(days=1)), (g1 + dt.timedelta(days=1), d1)] if len(days) else [(d0, d1)]
@@ -310,22 +311,23 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
                              key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
-    where = msg("{place}, {span}", place=label, span=DateSpan(d0, d1))
+    where = lambda: msg("{place}, {span}", place=label, span=DateSpan(d0, d1))  # noqa: E731 - only where said
     unrecorded = [msg("{field} is not recorded in {releases}", field=f, releases=", ".join(r))
                   for f, r in not_recorded.items()]
     subsets = [subsets_met[r] for r in sorted(subsets_met)]
-    if not (records & applies).any() and subsets:
+    met = bool((records & applies).any())
+    if not met and subsets:
         status, reason = "subset", subset_text(None, subsets)
-    elif not (records & applies).any():
-        status, reason = "none", msg("no records of {table} for {where}", table=table, where=where)
+    elif not met:
+        status, reason = "none", msg("no records of {table} for {where}", table=table, where=where())
     elif share == 0:
         status = "none"
         reason = (semicolons(unrecorded) if unrecorded else
-                  msg("no usable records of {table} for {where}", table=table, where=where))
+                  msg("no usable records of {table} for {where}", table=table, where=where()))
     elif share < 1:
         status = "partial"
         reason = msg("records cover {share:.0%} of {where} (AOR-days); covered: {spans}{unrecorded}", share=share,
-                     where=where, spans=_span_text(covered_spans),
+                     where=where(), spans=_span_text(covered_spans),
                      unrecorded=msg("; {reasons}", reasons=semicolons(unrecorded)) if unrecorded else "")
     else:
         status, reason = "full", ""

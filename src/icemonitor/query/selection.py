@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import re
 import weakref
 from collections.abc import Callable
@@ -72,7 +73,7 @@ def per_warehouse(fn=None, *, frozen: bool = False):
     def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
         row = database_file(con)
         try:
-            st = Path(row[0]).stat() if row and row[0] and row[1] else None
+            st = os.stat(row[0]) if row and row[0] and row[1] else None
         except OSError:
             st = None
         if st is None:
