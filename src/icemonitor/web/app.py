@@ -98,6 +98,8 @@ def warm_up(app: FastAPI) -> threading.Thread:
         try:
             catalog_releases()
             _warm_code(app)
+            if app.state.long_lived:  # code and catalogs: frozen now, so the full passes the warm-up's analyses
+                gc.freeze()           # trigger do not walk them again (see below)
             wh = app.state.warehouse
             if wh.exists():
                 analyses.table_coverage(wh)
