@@ -24,7 +24,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {(k if type(k) is str or isinstance(k, str) else str(k)): v if type(v) in _READY else _plain(v)
+        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else _plain(v)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_plain(v) for v in value]

@@ -311,7 +311,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
                              key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
-    where = lambda: msg("{place}, {span}", place=label, span=DateSpan(d0, d1))  # noqa: E731 - only where said
+    where = lambda: msg("{place}, {span}", place=label, span=DateSpan(d0, d1))  # noqa: E731 - made only where a reason says it
     unrecorded = [msg("{field} is not recorded in {releases}", field=f, releases=", ".join(r))
                   for f, r in not_recorded.items()]
     subsets = [subsets_met[r] for r in sorted(subsets_met)]
