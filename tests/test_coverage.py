@@ -304,3 +304,43 @@ def test_report_chart_and_baseline_never_count_days_without_records(warehouse_co
     en, es = render(rf, "en", "html"), render(rf, "es", "html")
     assert "averaged" not in en.text and "promedi" not in es.text
     assert "no records for these days" in en.charts[0][1] and "no hay registros" in es.charts[0][1]
+
+
+def _read_only(value, where="value"):
+    """Every container in `value` is immutable: no dict, list or set a caller could change."""
+    from types import MappingProxyType
+
+    assert not isinstance(value, (dict, list, set)), f"{where} is a {type(value).__name__}"
+    if isinstance(value, MappingProxyType):
+        with pytest.raises(TypeError):
+            value["changed"] = 1  # type: ignore[index]
+        for k, v in value.items():
+            _read_only(v, f"{where}[{k!r}]")
+    elif isinstance(value, (tuple, frozenset)):
+        for i, v in enumerate(value):
+            _read_only(v, f"{where}[{i}]")
+
+
+def test_per_warehouse_readers_give_one_read_only_value(warehouse_con):
+    """The coverage readers cached per warehouse file hand every caller the one cached value (no copy per figure),
+    and nothing in it can be changed by a caller; a figure's coverage is the caller's own to change."""
+    from icemonitor.query import coverage as cov
+
+    readers = [(cov.aor_states, ()), (cov.covered_aors, ()), (cov.subset_releases, ()), (cov.aor_periods, ()),
+               (cov.table_spans, ("arrests",)), (cov.unrecorded_fields, ()), (cov._reach, ("arrests",))]
+    for reader, args in readers:
+        value = reader(warehouse_con, *args)
+        name = reader.__wrapped__.__name__
+        assert reader(warehouse_con, *args) is value, name
+        _read_only(value, name)
+    assert cov.aor_states(warehouse_con)["LOS"] == {"CA"} and "LOS" in cov.covered_aors(warehouse_con)
+    assert cov.subset_releases(warehouse_con), "the shared data has a subset release"
+    reach, _ = cov._reach(warehouse_con, "arrests")
+    first = cov.coverage_of(warehouse_con, "arrests", None, None, None, "US")
+    first.reach[0]["aors"].append("ZZZ")  # a caller's copy
+    first.reach[0]["release"] = "changed"
+    first.aors.append("ZZZ")
+    again = cov.coverage_of(warehouse_con, "arrests", None, None, None, "US")
+    assert "ZZZ" not in again.aors and again.reach[0]["release"] == reach[0]["release"] != "changed"
+    assert again.reach == [dict(r, aors=list(r["aors"]), subset=dict(r["subset"]) if r["subset"] else None)
+                           for r in reach]

@@ -337,6 +337,24 @@ def test_junk_parameters_and_cookies_do_not_fill_the_cache(app):
     assert again.status_code == 200 and cache.hits >= 1 and len(cache.cache) == entries
 
 
+def test_every_api_parameter_is_a_cache_key(app):
+    """The API's own parameters (date of /places/status, ...) are read from its routes, included routers too: a
+    repeated answer comes from the cache, not from the analysis again."""
+    from icemonitor.web.app import known_params
+
+    known = known_params(app)
+    assert {"date", "definition", "place", "limit", "by"} <= known
+    assert "junk" not in known
+    client = TestClient(app)
+    url = "/api/v1/places/status?place=CA&date=2018-02-01"
+    first = client.get(url)
+    assert first.status_code == 200
+    cache = web_cache(app)
+    hits = cache.hits
+    again = client.get(url)
+    assert again.status_code == 200 and again.content == first.content and cache.hits == hits + 1
+
+
 def test_cache_is_bounded_in_bytes(app, monkeypatch):
     import datetime as dt
 

@@ -10,8 +10,13 @@ from typing import Any
 from pydantic import BaseModel, Field, SkipValidation
 
 
+_READY = frozenset({str, int, bool, type(None)})  # exact types that are JSON-ready as they are
+
+
 def _plain(value: Any) -> Any:
     """Turn numpy/pandas/date scalars into JSON-ready Python values."""
+    if type(value) in _READY:  # the common case first: a figure row's keys and counts
+        return value
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
@@ -19,7 +24,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {(k if isinstance(k, str) else str(k)): _plain(v) for k, v in value.items()}
+        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else _plain(v)
+                for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_plain(v) for v in value]
     if hasattr(value, "item"):  # numpy scalar

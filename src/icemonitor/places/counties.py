@@ -3,6 +3,9 @@
 Sources (shared/data layout): geo/counties_fips.csv (county list), aor/county_aor_crosswalk.csv (two AOR map
 vintages: UWCHR c. 2020 and deportationdata 2026). Which vintage applies on which dates is a hand-kept rule in
 places/data/aor_map_vintages.csv (with its evidence).
+
+polars is imported by the functions that read the tables, not with the module: the web server imports the place
+classes before it answers and loads polars in its warm-up (web/app.py).
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import datetime as dt
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-
-import polars as pl
 
 from icemonitor.errors import InputError
 from icemonitor.messages import msg
@@ -42,6 +43,8 @@ def _date_or_none(text: str, file: str, row: int, field: str) -> dt.date | None:
 
 def aor_map_vintages() -> pl.DataFrame:
     """The AOR map vintages and the dates each applies to (places/data/aor_map_vintages.csv)."""
+    import polars as pl
+
     path = _data_path(VINTAGES_FILE)
     rows = []
     with path.open(newline="", encoding="utf-8") as fh:
@@ -55,6 +58,8 @@ def aor_map_vintages() -> pl.DataFrame:
 
 
 def _read_str_csv(path: Path) -> pl.DataFrame:
+    import polars as pl
+
     return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
 
 
@@ -66,6 +71,8 @@ def load_counties(ref: Ref) -> pl.DataFrame:
 
 @lru_cache(maxsize=4)
 def _load_counties_cached(counties_path: str, crosswalk_path: str) -> pl.DataFrame:
+    import polars as pl
+
     geo = _read_str_csv(Path(counties_path))
     xw = _read_str_csv(Path(crosswalk_path))
     base = geo.select(
@@ -118,6 +125,8 @@ def county_aor_periods(ref: Ref) -> pl.DataFrame:
 
     Counties whose AOR is the same in every map vintage get one open-ended row; the South Texas counties that
     moved (Harlingen carved out of San Antonio/Houston; HOU/SNA boundary) get one row per vintage."""
+    import polars as pl
+
     counties = load_counties(ref)
     vint = aor_map_vintages()
     col_of = {"uwchr_aor_code": "aor_2020", "dd2026_aor_code": "aor"}
@@ -171,6 +180,8 @@ def check_fips(county_fips: str, ref: Ref) -> str:
 
 def county_aors_on(date: dt.date | str, ref: Ref) -> pl.DataFrame:
     """The AOR map in force on a date: county_fips, aor, vintage (one row per county that has an AOR)."""
+    import polars as pl
+
     day = as_date(date)
     return county_aor_periods(ref).filter(
         (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
@@ -180,6 +191,8 @@ def county_aors_on(date: dt.date | str, ref: Ref) -> pl.DataFrame:
 
 def aor_of(county_fips: str, date: dt.date | str, ref: Ref) -> str | None:
     """The AOR code of a county on a date (None if the county has no AOR, e.g. American Samoa)."""
+    import polars as pl
+
     code = check_fips(county_fips, ref)
     hit = county_aors_on(date, ref).filter(pl.col("county_fips") == code)
     return hit["aor"][0] if hit.height else None

@@ -18,6 +18,7 @@ from icemonitor.messages import DateSpan, Message, msg, semicolons, to_date
 from icemonitor.places.counties import as_date
 from icemonitor.places.place_filter import Place
 from icemonitor.places.place_names import parse_place
+from icemonitor.places.policy_event import PolicyEvent
 from icemonitor.places.policies import KINDS, load_policies
 from icemonitor.places.ref import Ref
 
@@ -36,23 +37,6 @@ class Definition(BaseModel):
     verified_only: bool = True
     coverage: list[dict] = []
     caveats: list[SkipValidation[str]] = []
-
-
-class PolicyEvent(BaseModel):
-    policy_id: str
-    jurisdiction: str
-    jurisdiction_level: str
-    kind: str
-    start: dt.date | None
-    end: dt.date | None
-    end_known: bool
-    citation: str | None
-    source: str
-    source_row: int | None
-    evidence: str | None
-    confidence: str | None
-    verified: bool
-    role: Literal["in_force", "possibly_in_force", "unverified", "model_unknown"]
 
 
 class StatusResult(BaseModel):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import duckdb
-import numpy as np
 
 from icemonitor.messages import DateSpan, Given, msg, semicolons  # noqa: F401 - semicolons: here since #11
 from icemonitor.query import vocabulary
@@ -96,26 +96,29 @@ def _span_text(spans: list[dict[str, Any]], limit: int = 4) -> Any:
     return msg("{spans}; and {more} more", spans=parts, more=more) if more > 0 else parts
 
 
-@per_warehouse
-def aor_states(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+# The per-warehouse readers below are `frozen`: every caller gets the one cached value, read-only (tuples,
+# frozensets, MappingProxyType), not a copy made for each figure (tests/test_coverage.py tries to change them).
+
+@per_warehouse(frozen=True)
+def aor_states(con: duckdb.DuckDBPyConnection) -> Mapping[str, frozenset[str]]:
     """AOR -> the states of its counties (any map vintage), from the places tables of the build."""
     if not (has_table(con, "county_aor_periods") and has_table(con, "counties")):
-        return {}
+        return MappingProxyType({})
     rows = con.execute("SELECT p.aor, c.state FROM county_aor_periods p JOIN counties c USING (county_fips) "
                        "WHERE p.aor IS NOT NULL AND c.state IS NOT NULL GROUP BY ALL").fetchall()
     out: dict[str, set[str]] = {}
     for a, s in rows:
         out.setdefault(a, set()).add(s)
-    return out
+    return MappingProxyType({a: frozenset(s) for a, s in out.items()})
 
 
-@per_warehouse
-def covered_aors(con: duckdb.DuckDBPyConnection) -> list[str]:
+@per_warehouse(frozen=True)
+def covered_aors(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """Territorial AORs any release has records for (what 'every AOR' means for the nation)."""
     seen = {r[0] for r in con.execute(f"SELECT DISTINCT aor FROM {SPANS}").fetchall()}
     if None in seen:  # a release that records no AOR covers the whole nation
-        return list(vocabulary.territorial_aors())
-    return [a for a in vocabulary.territorial_aors() if a in seen]
+        return tuple(vocabulary.territorial_aors())
+    return tuple(a for a in vocabulary.territorial_aors() if a in seen)
 
 
 @per_warehouse(frozen=True)
@@ -137,6 +140,8 @@ def _place_periods(con: duckdb.DuckDBPyConnection, place: Any) -> list[tuple[str
 def _applies(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], days: np.ndarray) -> np.ndarray:
     """(AOR, day) -> the AOR holds part of the place that day (county_aor_periods: AORs change, e.g. Harlingen
     split from San Antonio in FY2022). An AOR place, the nation, or a warehouse without the table: every day."""
+    import numpy as np  # here, not at import: a server answers before it has loaded numpy (web/app.py's warm-up)
+
     out = np.ones((len(aors), len(days)), dtype=bool)
     if (not len(days) or place is None or place.level == "aor" or not place.county_fips
             or not has_table(con, "county_aor_periods")):
@@ -173,6 +178,8 @@ def _applies_days(con: duckdb.DuckDBPyConnection, place: Any, aors: list[str], l
 def _runs(mask: np.ndarray, aors: list[str], days: np.ndarray) -> list[tuple[tuple[str, ...], dt.date, dt.date]]:
     """Runs of consecutive days on which the same AORs are set in `mask` (AOR x day): (those AORs, first day,
     last day). Vectorised: a period of years costs a few array passes, not a Python loop per day and AOR."""
+    import numpy as np
+
     if not len(days):
         return []
     change = np.flatnonzero(np.any(mask[:, 1:] != mask[:, :-1], axis=0)) + 1
@@ -207,13 +214,13 @@ def subset_text(n: int | None, subsets: list[dict[str, str]]) -> Any:
             msg("not countable ({what})", what=what))
 
 
-@per_warehouse
-def subset_releases(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+@per_warehouse(frozen=True)
+def subset_releases(con: duckdb.DuckDBPyConnection) -> Mapping[str, Mapping[str, str]]:
     """release -> {release, en, es} for releases the catalog declares a subset of people or cases."""
     if not has_table(con, SUBSETS):
-        return {}
-    return {r: {"release": r, "en": en, "es": es}
-            for r, en, es in con.execute(f"SELECT release_id, what_en, what_es FROM {SUBSETS}").fetchall()}
+        return MappingProxyType({})
+    return MappingProxyType({r: MappingProxyType({"release": r, "en": en, "es": es}) for r, en, es in con.execute(
+        f"SELECT release_id, what_en, what_es FROM {SUBSETS}").fetchall()})
 
 
 def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
@@ -221,6 +228,8 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                 releases_filter: tuple[str, ...] | list[str] | None = None) -> Coverage:
     """Coverage of `table` for a place (places' Place, None for the nation) and period, where the figure uses
     `fields`; counted rows, or `release`'s own rows; `releases_filter` keeps only those releases."""
+    import numpy as np
+
     if not has_table(con, SPANS):
         return Coverage("unknown", None, d0, d1,
                         reason=msg("this warehouse was built without coverage tables; rebuild it"))
@@ -235,7 +244,7 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         return Coverage("none", 0.0, d0, d1, reason=msg("no records of {table} at all", table=table),
                         records_reach=reach_text([], table))
     if place is None:
-        aors = covered_aors(con)
+        aors = list(covered_aors(con))
     elif place.level == "aor":
         aors = [place.code]
     else:
@@ -266,26 +275,27 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
             rows_of = aidx[aor]
         else:
             continue
-        mask = (days >= np.datetime64(s0, "D")) & (days <= np.datetime64(s1, "D"))
+        # the span's days on the grid, a slice (every span in `spans` meets the grid)
+        on = slice(max(0, (s0 - g0).days), (s1 - g0).days + 1)
         if state is not None:  # a release limited to one state covers the part of the place in that state
             inside = place_states if place_states is not None else states_of.get(aor)
             # an AOR whose states the warehouse does not know (built without the places stage) is taken as covered
             if inside is not None and (not inside or not inside <= {state}):
-                if state in inside and (mask & applies[rows_of]).any():  # a larger place: its rows, a lower bound
+                if state in inside and applies[rows_of, on].any():  # a larger place: its rows, a lower bound
                     subsets_met.setdefault(rid, {"release": rid, "en": f"only events in {state}",
                                                  "es": f"solo hechos en {state}"})
                 continue
         if rid in subset_of:  # records of some people only: never a covered AOR-day
-            if (mask & applies[rows_of]).any():
-                subsets_met[rid] = subset_of[rid]
+            if applies[rows_of, on].any():
+                subsets_met[rid] = dict(subset_of[rid])
             continue
-        records[rows_of] |= mask
+        records[rows_of, on] = True
         if rid in lacking:
             for f, rids in missing_fields.items():
                 if rid in rids:
                     field_gaps.setdefault(f, set()).add(rid)
         else:
-            usable[rows_of] |= mask
+            usable[rows_of, on] = True
             used_releases.add(rid)
     usable &= applies
     outside = [(d0, g0 - dt.timedelta(days=1)), (g1 + dt.timedelta(days=1), d1)] if len(days) else [(d0, d1)]
@@ -301,22 +311,23 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     uncovered_spans = sorted(uncovered_spans + [{"from": _fmt(a), "to": _fmt(b), "aors": []} for a, b in outside],
                              key=lambda s: s["from"])
     not_recorded = {f: sorted(r) for f, r in field_gaps.items()}
-    where = msg("{place}, {span}", place=label, span=DateSpan(d0, d1))
+    where = lambda: msg("{place}, {span}", place=label, span=DateSpan(d0, d1))  # noqa: E731 - made only where a reason says it
     unrecorded = [msg("{field} is not recorded in {releases}", field=f, releases=", ".join(r))
                   for f, r in not_recorded.items()]
     subsets = [subsets_met[r] for r in sorted(subsets_met)]
-    if not (records & applies).any() and subsets:
+    met = bool((records & applies).any())
+    if not met and subsets:
         status, reason = "subset", subset_text(None, subsets)
-    elif not (records & applies).any():
-        status, reason = "none", msg("no records of {table} for {where}", table=table, where=where)
+    elif not met:
+        status, reason = "none", msg("no records of {table} for {where}", table=table, where=where())
     elif share == 0:
         status = "none"
         reason = (semicolons(unrecorded) if unrecorded else
-                  msg("no usable records of {table} for {where}", table=table, where=where))
+                  msg("no usable records of {table} for {where}", table=table, where=where()))
     elif share < 1:
         status = "partial"
         reason = msg("records cover {share:.0%} of {where} (AOR-days); covered: {spans}{unrecorded}", share=share,
-                     where=where, spans=_span_text(covered_spans),
+                     where=where(), spans=_span_text(covered_spans),
                      unrecorded=msg("; {reasons}", reasons=semicolons(unrecorded)) if unrecorded else "")
     else:
         status, reason = "full", ""
@@ -326,14 +337,33 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
                 release=s["release"], what=_subset_words([s])) for s in subsets])
     reach, reach_line = _reach(con, table)
     return Coverage(status, round(share, 4), d0, d1, aors, covered_spans, uncovered_spans, not_recorded,
-                    sorted(used_releases), reason, reach_line, [dict(r) for r in reach], subsets)
+                    sorted(used_releases), reason, reach_line, [_thawed(r) for r in reach], subsets)
 
 
 @per_warehouse(frozen=True)
-def _reach(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[dict[str, Any], ...], Any]:
-    """records_reach and its line of text (reach_text), made once per warehouse file for every figure's data age."""
+def _reach(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[Mapping[str, Any], ...], Any]:
+    """records_reach (read-only) and its line of text (reach_text), made once per warehouse file for every figure's
+    data age."""
     reach = records_reach(con, table)
-    return tuple(reach), reach_text(reach, table)
+    return tuple(_frozen(r) for r in reach), reach_text(reach, table)
+
+
+def _frozen(value: Any) -> Any:
+    """Dicts and lists of plain values as read-only mappings and tuples (what a frozen reader keeps)."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    """A caller's own copy of a _frozen value: dicts and lists again."""
+    if isinstance(value, MappingProxyType):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
 
 
 @per_warehouse(frozen=True)
@@ -370,7 +400,7 @@ def records_reach(con: duckdb.DuckDBPyConnection, table: str = "arrests") -> lis
         nationwide = len(every) > 0 and len(territorial) >= 0.75 * len(every)
         out.append({"table": table, "release": rid, "scope": "nationwide" if nationwide else "aor",
                     "aors": [] if nationwide else territorial, "state": state, "from": d0, "to": d1,
-                    "days_with_records": int(ndays), "subset": subsets.get(rid)})
+                    "days_with_records": int(ndays), "subset": dict(subsets[rid]) if rid in subsets else None})
     return out
 
 

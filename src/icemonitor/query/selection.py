@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import re
 import weakref
 from collections.abc import Callable
@@ -64,7 +65,7 @@ def per_warehouse(fn=None, *, frozen: bool = False):
     version (path, mtime, size), for read-only connections: the file does not change until a build swaps in a new
     one. This is metadata, not answers: it stays cached when the web tier's caches of answers are off
     (ICEMONITOR_CACHE=off). A writable or in-memory connection is asked every time. Callers get a copy, or with
-    `frozen` (a reader returning tuples that no caller changes) the value itself."""
+    `frozen` (a reader returning only read-only containers: tuples, frozensets, MappingProxyType) the value itself."""
     if fn is None:
         return lambda f: per_warehouse(f, frozen=frozen)
     cache: dict[tuple, Any] = {}
@@ -72,7 +73,7 @@ def per_warehouse(fn=None, *, frozen: bool = False):
     def wrapper(con: duckdb.DuckDBPyConnection, *args: Any) -> Any:
         row = database_file(con)
         try:
-            st = Path(row[0]).stat() if row and row[0] and row[1] else None
+            st = os.stat(row[0]) if row and row[0] and row[1] else None
         except OSError:
             st = None
         if st is None:

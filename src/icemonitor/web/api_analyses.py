@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from icemonitor.messages import msg
-from icemonitor.places.sanctuary import PolicyEvent
+from icemonitor.places.policy_event import PolicyEvent  # not places.sanctuary: polars, loaded by the warm-up
 from icemonitor.query.filters import check_order
 from icemonitor.web import analyses
 from icemonitor.web.analyses import app_ref  # noqa: F401 - imported from here by the page modules

@@ -98,6 +98,8 @@ def warm_up(app: FastAPI) -> threading.Thread:
         try:
             catalog_releases()
             _warm_code(app)
+            if app.state.long_lived:  # code and catalogs: frozen now, so the full passes the warm-up's analyses
+                gc.freeze()           # trigger do not walk them again (see below)
             wh = app.state.warehouse
             if wh.exists():
                 analyses.table_coverage(wh)
@@ -118,11 +120,22 @@ def warm_up(app: FastAPI) -> threading.Thread:
     return thread
 
 
+# Modules the routes import when first asked, not before the server answers (numpy, polars, pyarrow and what
+# needs them): the warm-up loads them, so no visitor waits for an import.
+DEFERRED_IMPORTS = ("numpy", "polars", "pyarrow", "icemonitor.query.coverage", "icemonitor.places.counties",
+                    "icemonitor.places.sanctuary", "icemonitor.analysis.sweeps", "icemonitor.web.export")
+
+
 def _warm_code(app: FastAPI) -> None:
     """What every worker loads once whatever it answers (kept with caching off: code and reference files, not
-    answers): the page templates compiled, the interface and message catalogs of both languages, the places index."""
+    answers): the modules the routes import when first asked (DEFERRED_IMPORTS), the page templates compiled, the
+    interface and message catalogs of both languages, the places index."""
+    import importlib
+
     from icemonitor import messages
 
+    for name in DEFERRED_IMPORTS:
+        importlib.import_module(name)
     env = app.state.templates
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
@@ -167,13 +180,25 @@ def known_params(app: FastAPI) -> frozenset[str]:
     """Query parameters the cache may key on: the pages' (middleware.PAGE_PARAMS) and every API route's."""
     known = getattr(app.state, "known_params", None)
     if known is None:
-        from fastapi.routing import APIRoute
-
         from icemonitor.web.middleware import PAGE_PARAMS
 
-        api = {p.alias for r in app.routes if isinstance(r, APIRoute) for p in r.dependant.query_params}
+        api = {p.alias for r in api_routes(app.routes) for p in r.dependant.query_params}
         known = app.state.known_params = PAGE_PARAMS | api
     return known
+
+
+def api_routes(routes: list) -> list:
+    """The API routes among `routes`, those of included routers too: FastAPI keeps an included router as one
+    route that holds it (original_router) since 0.16x, where older versions copied its routes in."""
+    from fastapi.routing import APIRoute
+
+    out = []
+    for r in routes:
+        if isinstance(r, APIRoute):
+            out.append(r)
+        elif getattr(r, "original_router", None) is not None:
+            out.extend(api_routes(r.original_router.routes))
+    return out
 
 
 def body_limits() -> dict[str, int]:

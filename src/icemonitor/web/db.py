@@ -51,6 +51,7 @@ class Warehouse:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._file = str(self.path)
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._mtime: float | None = None
@@ -64,7 +65,7 @@ class Warehouse:
     @property
     def mtime(self) -> float | None:
         try:
-            return self.path.stat().st_mtime
+            return os.stat(self._file).st_mtime  # asked by every request: no pathlib on the way
         except FileNotFoundError:
             return None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from typing import Any, Callable
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qsl
 
 from starlette.requests import cookie_parser
 
@@ -41,15 +41,22 @@ PAGE_PARAMS = frozenset({"lang", "q", "from", "to", "aor", "method_class", "crim
                          "definition", "level", "levels", "limit", "measure", "period", "place", "in"})
 
 
-def cache_key(scope: dict, known: frozenset[str]) -> tuple | None:
-    """(path, known parameters in a fixed order, language, htmx) or None when the request must not be cached."""
+def query_pairs(scope: dict) -> list[tuple[str, str]]:
+    """The request's query parameters in order, blank values kept."""
     raw = scope["query_string"]
-    if len(raw) > MAX_QUERY:
+    return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
+
+
+def cache_key(scope: dict, known: frozenset[str], pairs: list[tuple[str, str]] | None = None,
+              headers: dict[bytes, bytes] | None = None) -> tuple | None:
+    """(path, known parameters in a fixed order, language, htmx) or None when the request must not be cached.
+    `pairs` and `headers`: the query_pairs and headers already read from `scope`."""
+    if len(scope["query_string"]) > MAX_QUERY:
         return None
-    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    pairs = query_pairs(scope) if pairs is None else pairs
     if any(name not in known for name, _ in pairs):
         return None
-    headers = dict(scope["headers"])
+    headers = dict(scope["headers"]) if headers is None else headers
     cookie = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get("lang")
     lang = pick_language(dict(pairs).get("lang"), cookie, headers.get(b"accept-language", b"").decode("latin-1"))
     return (scope["path"], tuple(sorted(pairs, key=lambda kv: kv[0])), lang, headers.get(b"hx-request") == b"true")
@@ -85,9 +92,9 @@ class WebMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
         extra = list(SECURITY_HEADERS)
-        lang = parse_qs(scope["query_string"].decode("latin-1")).get("lang", [None])[0]
+        pairs = query_pairs(scope)  # read once: the language cookie and the cache key
+        lang = next((v for k, v in pairs if k == "lang" and v), None)
         path = scope["path"]
         dashboard = path in CACHED_PATHS or path.startswith(CACHED_PREFIXES + ("/data/",))
         if lang in LANGUAGES and dashboard:  # the dashboard's own language cookie, not on other mounted apps
@@ -95,7 +102,7 @@ class WebMiddleware:
         key = None
         if scope["method"] == "GET" and dashboard and not path.startswith("/data/") and self.caching:
             mtime = self.mtime()
-            request_key = cache_key(scope, self.known()) if mtime is not None else None
+            request_key = cache_key(scope, self.known(), pairs, dict(scope["headers"])) if mtime is not None else None
             if request_key is not None:
                 key = (mtime, *request_key)
         if key is not None:

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from icemonitor.messages import msg
 from icemonitor.messages import render as render_messages
 from icemonitor.query.filters import GROUP_BY, Filters, ParamError, parse_by
-from icemonitor.web import analyses, charts, export, i18n
+from icemonitor.web import analyses, charts, i18n
 from icemonitor.web.context import (
     aor_names, definitions, filters_from_query, provenance, release_details, warehouse_info,
 )
@@ -231,6 +231,8 @@ def overview(request: Request) -> HTMLResponse:
 
 @router.get("/data", response_class=HTMLResponse)
 def data_page(request: Request) -> HTMLResponse:
+    from icemonitor.web import export  # pyarrow: loaded by the warm-up, not before the server answers
+
     page = Page(request)
     q = dict(request.query_params)
     f = filters_from_query(q)
@@ -253,6 +255,8 @@ def data_page(request: Request) -> HTMLResponse:
 
 @router.get("/data/export.{fmt}")
 def download(request: Request, fmt: str) -> Response:
+    from icemonitor.web import export
+
     page = Page(request)
     if fmt not in ("csv", "parquet", "provenance.json"):
         return error_page(request, 404, "error.not_found")

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from icemonitor.analysis.common import MEASURES
-from icemonitor.analysis.sweeps import LEVELS
 from icemonitor.errors import InputError
 from icemonitor.messages import Message, msg
 from icemonitor.places.place_filter import AmbiguousPlace
@@ -26,6 +25,15 @@ from icemonitor.web.context import parse_date
 from icemonitor.web.pages import Page, _figure, error_page
 from icemonitor.web.sweep_links import sweep_rows
 from icemonitor.query.filters import ParamError, check_order
+
+
+def sweep_levels() -> tuple[str, ...]:
+    """analysis.sweeps.LEVELS, imported when a sweep page is asked (numpy and polars load in the server's warm-up,
+    not before it answers)."""
+    from icemonitor.analysis.sweeps import LEVELS
+
+    return LEVELS
+
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_FROM, DEFAULT_TO = dt.date(2015, 10, 1), dt.date(2019, 9, 30)
@@ -44,8 +52,8 @@ class SweepParams:
             raise ParamError("measure", msg("allowed: {choices}", choices=", ".join(MEASURES)), self.measure)
         flat = [x.strip() for v in levels for x in v.split(",") if x.strip()]
         for lv in flat:
-            if lv not in LEVELS:
-                raise ParamError("level", msg("allowed: {choices}", choices=", ".join(LEVELS)), lv)
+            if lv not in sweep_levels():
+                raise ParamError("level", msg("allowed: {choices}", choices=", ".join(sweep_levels())), lv)
         self.levels = tuple(dict.fromkeys(flat)) or None
         try:
             self.limit = int(q.get("limit") or 20)
@@ -86,7 +94,7 @@ def sweeps_page(request: Request) -> HTMLResponse:
     if rows and sp.levels:
         for r in rows:  # the run's explicit levels travel along, so the page re-runs the same analysis
             r["url"] += "&" + urlencode([("levels", ",".join(sp.levels))])
-    ctx = dict(sp=sp, res=res, rows=rows, error=error, levels=LEVELS, measures=list(MEASURES),
+    ctx = dict(sp=sp, res=res, rows=rows, error=error, levels=sweep_levels(), measures=list(MEASURES),
                api=f"/api/v1/sweeps?{sp.api_query()}", active="sweeps")
     return page.render("sweeps.html", status=422 if error else 200, **ctx)
 
@@ -137,8 +145,8 @@ def sweep_page(request: Request, place: str, start: str, end: str) -> HTMLRespon
         return error_page(request, 404, "error.not_found")
     level = q.get("level") or ("national" if place == "US" else "aor" if len(place) == 3 and place.isalpha()
                                else "state" if len(place) == 2 and place.isalpha() else "county")
-    if level not in LEVELS:
-        raise ParamError("level", msg("allowed: {choices}", choices=", ".join(LEVELS)), level)
+    if level not in sweep_levels():
+        raise ParamError("level", msg("allowed: {choices}", choices=", ".join(sweep_levels())), level)
     sp = SweepParams(q, request.query_params.getlist("levels"))
     res, row = None, None
     for limit in (sp.limit, 200):
