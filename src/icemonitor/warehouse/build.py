@@ -46,6 +46,10 @@ MEMORY_LIMIT = "512MB"
 # with two, 612-630 MiB with one, the same CPU time (24-25 s).
 PARSE_WORKERS = 1
 
+# The parse cache's Parquet: read whole by DuckDB, never filtered, so no dictionaries and no statistics (half the
+# writer's CPU: 0.30 s against 0.65 s per 600,000 stints, the file 10% larger).
+CACHE_PARQUET = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
+
 # Columns that are not part of a record's content when looking for identical rows.
 NOT_CONTENT = {"source_file", "source_sheet", "source_row"}
 
@@ -161,7 +165,7 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
                     )
                     arrow = encoded.to_arrow()
                     if tname not in writers:
-                        writers[tname] = pq.ParquetWriter(tmp / f"{tname}.parquet", arrow.schema, compression="lz4")
+                        writers[tname] = pq.ParquetWriter(tmp / f"{tname}.parquet", arrow.schema, **CACHE_PARQUET)
                     elif arrow.schema != writers[tname].schema:
                         arrow = arrow.cast(writers[tname].schema)
                     writers[tname].write_table(arrow, row_group_size=122_880)
