@@ -220,6 +220,13 @@ def _parsed(src: BuildSource, parse_dir: Path, con: duckdb.DuckDBPyConnection,
     return folder, files, True
 
 
+def _size(path: Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:  # a missing file: its check names it
+        return 0
+
+
 def iter_sources(
     sources: Sequence[BuildSource],
     parse_dir: Path,
@@ -232,7 +239,9 @@ def iter_sources(
     folder, provenance records, parsed now) as each one is done, the next files already being parsed while the caller
     inserts it. Memory holds at most a chunk of each file in flight (a whole file where its reader cannot chunk)."""
     workers = workers or PARSE_WORKERS
-    queue = list(enumerate(sources))[::-1]
+    # largest file first: its insert then runs while the smaller ones are parsed, and the build's tail is the insert
+    # of a small file (8x set: the 15.6 M stints parsed last left 36 s CPU of inserting them after every parse)
+    queue = sorted(enumerate(sources), key=lambda item: (_size(item[1].path), -item[0]))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures: dict[Future, int] = {}
 
