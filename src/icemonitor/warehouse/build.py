@@ -347,15 +347,16 @@ def build(
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
         schema = tables()
+        stages = StageLog()
         if prev:
-            shutil.copyfile(target, tmp)
+            with stages.stage("copy of the previous warehouse"):
+                shutil.copyfile(target, tmp)
         con = _connect(tmp)
         records: dict[int, list[dict[str, Any]]] = {}
         parsed: list[str] = []
         fresh: set[tuple[str, str]] = set()  # (table, release) with rows inserted in this build
         stints_changed: set[str] = set()
         touched: set[tuple[str, str]] = set()  # (table, release) with rows deleted or inserted: coverage_fields again
-        stages = StageLog()
         try:
             if not prev:
                 for table in schema.values():
@@ -368,7 +369,8 @@ def build(
                 if prev and prev.files.get(key) == recs[0]["sha256"]:
                     continue  # the copy holds its rows
                 if prev and key in prev.files:
-                    touched |= _deleted(con, prev, key, stints_changed)
+                    with stages.stage(f"delete the old rows of {sources[i].name}"):
+                        touched |= _deleted(con, prev, key, stints_changed)
                 for rec in recs:
                     t = schema[rec["table_name"]]
                     with stages.stage(f"insert {sources[i].name} into {t.name}", rec["rows_loaded"]) as s:
@@ -383,16 +385,19 @@ def build(
                 for key in set(prev.files) - keys:  # files no longer loaded
                     touched |= _deleted(con, prev, key, stints_changed)
                 changed = loaded ^ prev.loaded
-                updated = incremental_.recount(con, schema, changed, loaded, fresh)
+                with stages.stage("counted re-derived (precedence)"):
+                    updated = incremental_.recount(con, schema, changed, loaded, fresh)
                 stays_for = stints_changed
                 recounted = {r for t, r in updated if t == "detention_stints"} - stints_changed
-                stays.recount(con, recounted)
+                with stages.stage("stays' counted again"):
+                    stays.recount(con, recounted)
                 # recounting changes `counted` only, which coverage_fields does not read
                 touched |= fresh | {("detention_stays", r) for r in stints_changed}
                 # event_days counts `counted` too: the recounted (table, release) pairs are counted again as well
                 counts_for = touched | updated | {("detention_stays", r) for r in recounted}
                 placement = aggregates.placement_fingerprint(con)
-                incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS})
+                with stages.stage("derived tables dropped"):
+                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS})
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,
