@@ -70,6 +70,8 @@ def write_stays(con: duckdb.DuckDBPyConnection, releases: set[str] | None = None
         n = con.execute("SELECT count(*) FROM detention_stints WHERE release_id = ?", [rid]).fetchone()[0]
         files = [f for (f,) in con.execute("SELECT DISTINCT source_file FROM detention_stints WHERE release_id = ? "
                                            "ORDER BY source_file", [rid]).fetchall()]
+        if len(files) >= 256:  # the file's rank has 8 bits in the order (_ORDER)
+            raise ValueError(f"release {rid}: {len(files)} stint files, more than the stays' order holds (255)")
         parts = max(1, -(-n // PART_STINTS))
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         if parts > 1:
