@@ -49,20 +49,30 @@ print(json.dumps({"wall": time.perf_counter() - t, "rows": sum(v["rows"] for v i
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+# argv: bench folder, target, parse cache, places home ("-": no places stage), then (data folder, release) pairs.
+# With a places home, the real reference releases of ICEMONITOR_MIRROR are fetched into it and the normal places
+# stage runs after the event tables (the generated set has no reference tables of its own).
 BUILD = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 import generate_national as g
 from pathlib import Path
 from icemonitor.warehouse.build import build
-target, cache = Path(sys.argv[2]), Path(sys.argv[3])
+target, cache, home = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 sources = []
-for folder, release in zip(sys.argv[4::2], sys.argv[5::2]):
+for folder, release in zip(sys.argv[5::2], sys.argv[6::2]):
     sources += g.build_sources(json.loads((Path(folder) / "manifest.json").read_text()), release)
+extra = None
+if home != "-":
+    from icemonitor.catalog.fetch import fetch, reference_resolver
+    from icemonitor.places.build_step import place_stage
+    fetch(None, home=Path(home), mirror=Path(os.environ["ICEMONITOR_MIRROR"]))
+    extra = place_stage(reference_resolver(Path(home)))
 t = time.perf_counter(); c = time.process_time()
-report = build(sources, target, cache_dir=cache)
+report = build(sources, target, cache_dir=cache, extra_tables=extra)
 print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "rows": report.rows,
                   "parsed": report.parsed, "incremental": report.incremental, "bytes": target.stat().st_size,
+                  "stages": report.stages,
                   "load": os.getloadavg()[0], "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -84,7 +94,8 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - 
 def run(code: str, *args: object) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")},
+        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
+             "ICEMONITOR_MIRROR": os.environ.get("ICEMONITOR_MIRROR", str(REPO.parent / "shared" / "data"))},
     )
     if proc.returncode:
         sys.exit(f"benchmark step failed:\n{proc.stderr[-3000:]}")
@@ -105,7 +116,7 @@ def scale_run(work: Path, scale: float) -> dict:
     if not (added / "manifest.json").exists():
         run(GENERATE, bench, added, 1, 15, json.dumps(ADDED_ROWS))
     cache, target = work / f"cache-{scale:g}x", work / f"warehouse-{scale:g}x.duckdb"
-    full = run(BUILD, bench, target, cache, data, "ddp-ice-processed-latest")
+    full = run(BUILD, bench, target, cache, "-", data, "ddp-ice-processed-latest")
     print(f"[{scale:g}x] full build : {full['wall']:.1f} s wall, {full['cpu']:.1f} s CPU, peak RSS "
           f"{full['rss_mib']:.0f} MiB, warehouse {full['bytes'] / 2**20:.0f} MiB; load {full['load']:.1f}", flush=True)
     floor = run(FLOOR, work / f"floor-{scale:g}x.duckdb", data)
@@ -117,7 +128,7 @@ def scale_run(work: Path, scale: float) -> dict:
     adds = {}
     for case, release in ADD_CASES.items():
         shutil.copyfile(kept, target)
-        add = adds[case] = run(BUILD, bench, target, cache, data, "ddp-ice-processed-latest", added, release)
+        add = adds[case] = run(BUILD, bench, target, cache, "-", data, "ddp-ice-processed-latest", added, release)
         print(f"[{scale:g}x] add 1 M-row release ({case}, as {release}): {add['wall']:.1f} s wall, {add['cpu']:.1f} s "
               f"CPU, peak RSS {add['rss_mib']:.0f} MiB, parsed {add['parsed']}, in place: {add['incremental']}; "
               f"load {add['load']:.1f}", flush=True)
@@ -133,6 +144,59 @@ def scale_run(work: Path, scale: float) -> dict:
           f" (target <= 20%); warehouse/input {full['bytes'] / gen['bytes']:.2f}x "
           f"(target <= 1.5), peak RSS {full['rss_mib'] / 1024:.2f} GiB (target <= 4 at 8x)", flush=True)
     return result
+
+
+def print_stages(label: str, result: dict) -> None:
+    """The build's stage log (warehouse/build_stages.py): one line per stage, then the parse, duplicates and insert
+    stages summed (a parse's CPU is the process's while it ran: it overlaps the insert of the file before)."""
+    for st in result["stages"]:
+        rows = lambda n: "-" if n is None else f"{n:,}"  # noqa: E731
+        print(f"{label}   {st['name']:<58} {rows(st['rows_in']):>12} in {rows(st['rows_out']):>12} out "
+              f"{st['wall']:7.1f} s wall {st['cpu']:7.1f} s CPU", flush=True)
+    for kind in ("parse", "duplicates", "insert"):
+        part = [st for st in result["stages"] if st["name"].startswith(kind + " ")]
+        if part:
+            print(f"{label}   {kind + ' (all files)':<58} {sum(st['rows_in'] or 0 for st in part):>12,} in "
+                  f"{'':>16} {sum(st['wall'] for st in part):7.1f} s wall "
+                  f"{sum(st['cpu'] for st in part):7.1f} s CPU", flush=True)
+
+
+def stages_run(work: Path, scale: float, places: Path | None) -> dict:
+    """The build by stage: a cold build (empty parse cache), then a warm one (a new warehouse from the same parse
+    cache: no file parsed), then DuckDB's floor; with `places`, the warm build runs the places stage with the real
+    reference releases into places/warehouse.duckdb, which is kept (ICEMONITOR_HOME=places)."""
+    bench = REPO / "bench"
+    data = work / f"gen-{scale:g}x"
+    gen = reuse(data, scale) or run(GENERATE, bench, data, scale, 14)
+    print(f"[{scale:g}x] {gen['rows']:,} rows, {gen['bytes'] / 2**20:.0f} MiB Parquet; {load()}", flush=True)
+    cache, target = work / f"cache-{scale:g}x", work / f"warehouse-{scale:g}x.duckdb"
+    shutil.rmtree(cache, ignore_errors=True)
+    target.unlink(missing_ok=True)
+    out = {"scale": scale, "rows": gen["rows"], "input_bytes": gen["bytes"]}
+    for case in ("cold", "warm"):
+        home = places if case == "warm" and places else None
+        if home:
+            home.mkdir(parents=True, exist_ok=True)
+            target = home / "warehouse.duckdb"
+        target.unlink(missing_ok=True)
+        r = out[case] = run(BUILD, bench, target, cache, home or "-", data, "ddp-ice-processed-latest")
+        print(f"[{scale:g}x] {case} build{' with places' if home else ''}: {r['wall']:.1f} s wall, {r['cpu']:.1f} s "
+              f"CPU, peak RSS {r['rss_mib']:.0f} MiB, warehouse {r['bytes'] / 2**20:.0f} MiB; load {r['load']:.1f}",
+              flush=True)
+        print_stages(f"[{scale:g}x {case}]", r)
+    floor = out["floor"] = run(FLOOR, work / f"floor-{scale:g}x.duckdb", data)
+    (work / f"floor-{scale:g}x.duckdb").unlink()
+    print(f"[{scale:g}x] DuckDB floor: {floor['wall']:.1f} s wall, {floor['cpu']:.1f} s CPU, peak RSS "
+          f"{floor['rss_mib']:.0f} MiB; load {floor['load']:.1f}", flush=True)
+    cold = out["cold"]
+    print(f"[{scale:g}x] ratios: cold build/floor {cold['wall'] / floor['wall']:.2f}x wall, "
+          f"{cold['cpu'] / floor['cpu']:.2f}x CPU (target <= 3); warehouse/input {cold['bytes'] / gen['bytes']:.2f}x; "
+          f"peak RSS {cold['rss_mib'] / 1024:.2f} GiB", flush=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    if not places:
+        target.unlink(missing_ok=True)
+    (work / f"warehouse-{scale:g}x.duckdb").unlink(missing_ok=True)
+    return out
 
 
 def reuse(data: Path, scale: float) -> dict | None:
@@ -154,8 +218,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scales", type=float, nargs="+", default=[1, 8])
     ap.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one, removed)")
+    ap.add_argument("--stages", action="store_true",
+                    help="the build by stage instead: cold build, warm build (parse cache kept), floor")
+    ap.add_argument("--places", type=Path, help="with --stages: run the places stage in the warm build, into this "
+                    "ICEMONITOR_HOME (its warehouse.duckdb is kept)")
     args = ap.parse_args()
-    if args.keep:
+    if args.stages:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+            work = args.keep or Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            results = [stages_run(work, s, args.places) for s in args.scales]
+    elif args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         work = args.keep
         results = [scale_run(work, s) for s in args.scales]

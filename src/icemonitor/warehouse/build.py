@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from icemonitor.schema import Table, tables
 from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, stays
 from icemonitor.warehouse import aggregates
+from icemonitor.warehouse.build_stages import Stage, StageLog
 from icemonitor.warehouse.coverage import FIELDS_TABLE, SPANS_TABLE, declared_scopes, write_coverage
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ MEMORY_LIMIT = "512MB"
 # whole nationwide files in memory at once (the CSV readers cannot chunk): peak RSS of the real-data build 839 MiB
 # with two, 612-630 MiB with one, the same CPU time (24-25 s).
 PARSE_WORKERS = 1
+
+# The parse cache's Parquet: read whole by DuckDB, never filtered, so no dictionaries and no statistics (half the
+# writer's CPU: 0.30 s against 0.65 s per 600,000 stints, the file 10% larger).
+CACHE_PARQUET = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
 
 # Columns that are not part of a record's content when looking for identical rows.
 NOT_CONTENT = {"source_file", "source_sheet", "source_row"}
@@ -67,6 +73,7 @@ class BuildReport:
     files: list[dict[str, Any]]
     parsed: list[str] = field(default_factory=list)  # files parsed in this build (the others came from the cache)
     incremental: bool = False  # refreshed from a copy of the previous warehouse
+    stages: list[dict[str, Any]] = field(default_factory=list)  # build_stages.Stage per stage, in order
 
 
 Progress = Callable[[str, int, int], None]
@@ -134,7 +141,8 @@ def _checked_digest(src: BuildSource) -> str:
     return digest
 
 
-def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConnection,
+           stages: StageLog | None = None) -> list[dict[str, Any]]:
     """Read and encode one source file chunk by chunk into `folder`: `<table>.parquet` (the rows) and
     `<table>.dups.parquet` (its groups of identical records), written in a temporary folder renamed when
     complete. Returns the file's provenance records (also kept as files.json)."""
@@ -157,7 +165,7 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
                     )
                     arrow = encoded.to_arrow()
                     if tname not in writers:
-                        writers[tname] = pq.ParquetWriter(tmp / f"{tname}.parquet", arrow.schema, compression="lz4")
+                        writers[tname] = pq.ParquetWriter(tmp / f"{tname}.parquet", arrow.schema, **CACHE_PARQUET)
                     elif arrow.schema != writers[tname].schema:
                         arrow = arrow.cast(writers[tname].schema)
                     writers[tname].write_table(arrow, row_group_size=122_880)
@@ -172,7 +180,8 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
             raise InputError("the reader found no records", file=src.name)
         files = []
         for tname, (read_n, loaded_n) in counts.items():
-            dup_rows = _write_duplicates(con, tmp / f"{tname}.parquet", tmp / f"{tname}.dups.parquet")
+            with (stages or StageLog()).stage(f"duplicates {src.name} ({tname})", loaded_n) as s:
+                s.rows_out = dup_rows = _write_duplicates(con, tmp / f"{tname}.parquet", tmp / f"{tname}.dups.parquet")
             files.append({
                 "release_id": src.release_id, "file_name": src.name, "sha256": digest,
                 "bytes": src.path.stat().st_size, "reader": src.reader, "table_name": tname,
@@ -190,9 +199,11 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
     return files
 
 
-def _parsed(src: BuildSource, parse_dir: Path, con: duckdb.DuckDBPyConnection) -> tuple[Path, list[dict[str, Any]], bool]:
+def _parsed(src: BuildSource, parse_dir: Path, con: duckdb.DuckDBPyConnection,
+            stages: StageLog | None = None) -> tuple[Path, list[dict[str, Any]], bool]:
     """Check one source file and give the folder of its parsed rows: taken from the cache (keyed by its checksum and
     the code version) or parsed now. Returns (folder, provenance records, whether it was parsed)."""
+    wall, cpu = time.perf_counter(), time.process_time()
     digest = _checked_digest(src)
     folder = parse_dir / _cache_key(src, digest)
     if (folder / "files.json").exists():
@@ -200,9 +211,20 @@ def _parsed(src: BuildSource, parse_dir: Path, con: duckdb.DuckDBPyConnection) -
         return folder, json.loads((folder / "files.json").read_text()), False
     cur = con.cursor()
     try:
-        return folder, _parse(src, digest, folder, cur), True
+        files = _parse(src, digest, folder, cur, stages)
     finally:
         cur.close()
+    if stages is not None:  # process CPU: the insert of the file before runs at the same time
+        stages.add(Stage(f"parse {src.name} (beside inserts)", sum(f["rows_read"] for f in files),
+                         sum(f["rows_loaded"] for f in files), time.perf_counter() - wall, time.process_time() - cpu))
+    return folder, files, True
+
+
+def _size(path: Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:  # a missing file: its check names it
+        return 0
 
 
 def iter_sources(
@@ -211,19 +233,22 @@ def iter_sources(
     con: duckdb.DuckDBPyConnection,
     progress: Progress | None = None,
     workers: int | None = None,
+    stages: StageLog | None = None,
 ) -> Iterator[tuple[int, Path, list[dict[str, Any]], bool]]:
     """Parse every source (or take its cached parse) in `workers` threads (PARSE_WORKERS); yield (source index,
     folder, provenance records, parsed now) as each one is done, the next files already being parsed while the caller
     inserts it. Memory holds at most a chunk of each file in flight (a whole file where its reader cannot chunk)."""
     workers = workers or PARSE_WORKERS
-    queue = list(enumerate(sources))[::-1]
+    # largest file first: its insert then runs while the smaller ones are parsed, and the build's tail is the insert
+    # of a small file (8x set: the 15.6 M stints parsed last left 36 s CPU of inserting them after every parse)
+    queue = sorted(enumerate(sources), key=lambda item: (_size(item[1].path), -item[0]))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures: dict[Future, int] = {}
 
         def submit() -> None:
             while queue and len(futures) < workers:
                 i, src = queue.pop()
-                futures[pool.submit(_parsed, src, parse_dir, con)] = i
+                futures[pool.submit(_parsed, src, parse_dir, con, stages)] = i
 
         try:
             done = 0
@@ -269,15 +294,16 @@ def _select(table: Table, counted_sql: str) -> str:
     return ", ".join(out)
 
 
-def insert_parsed(con: duckdb.DuckDBPyConnection, table: Table, folder: Path, counted: tuple[str, list]) -> None:
-    """Append one file's cached rows of `table` to the warehouse, with fy, counted and the duplicate flags."""
+def insert_parsed(con: duckdb.DuckDBPyConnection, table: Table, folder: Path, counted: tuple[str, list]) -> int:
+    """Append one file's cached rows of `table` to the warehouse, with fy, counted and the duplicate flags; returns
+    the rows inserted."""
     sql, params = counted
     rows, dups = folder / f"{table.name}.parquet", folder / f"{table.name}.dups.parquet"
-    con.execute(
+    return con.execute(
         f'INSERT INTO "{table.name}" SELECT {_select(table, sql)} FROM read_parquet(?) p '
         f"LEFT JOIN read_parquet(?) d USING ({RECORD_HASH})",
         [*params, str(rows), str(dups)],
-    )
+    ).fetchone()[0]
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -324,8 +350,10 @@ def build(
         loaded = {s.release_id for s in sources}
         rules = precedence.load_rules()
         schema = tables()
+        stages = StageLog()
         if prev:
-            shutil.copyfile(target, tmp)
+            with stages.stage("copy of the previous warehouse"):
+                shutil.copyfile(target, tmp)
         con = _connect(tmp)
         records: dict[int, list[dict[str, Any]]] = {}
         parsed: list[str] = []
@@ -336,7 +364,7 @@ def build(
             if not prev:
                 for table in schema.values():
                     con.execute(table.ddl())
-            for i, folder, recs, was_parsed in iter_sources(sources, parse_dir, con, progress):
+            for i, folder, recs, was_parsed in iter_sources(sources, parse_dir, con, progress, stages=stages):
                 records[i] = recs
                 if was_parsed:
                     parsed.append(sources[i].name)
@@ -344,10 +372,13 @@ def build(
                 if prev and prev.files.get(key) == recs[0]["sha256"]:
                     continue  # the copy holds its rows
                 if prev and key in prev.files:
-                    touched |= _deleted(con, prev, key, stints_changed)
+                    with stages.stage(f"delete the old rows of {sources[i].name}"):
+                        touched |= _deleted(con, prev, key, stints_changed)
                 for rec in recs:
                     t = schema[rec["table_name"]]
-                    insert_parsed(con, t, folder, precedence.counted(t.name, rec["release_id"], loaded, rules))
+                    with stages.stage(f"insert {sources[i].name} into {t.name}", rec["rows_loaded"]) as s:
+                        s.rows_out = insert_parsed(con, t, folder,
+                                                   precedence.counted(t.name, rec["release_id"], loaded, rules))
                     fresh.add((t.name, rec["release_id"]))
                     if t.name == "detention_stints":
                         stints_changed.add(rec["release_id"])
@@ -357,20 +388,24 @@ def build(
                 for key in set(prev.files) - keys:  # files no longer loaded
                     touched |= _deleted(con, prev, key, stints_changed)
                 changed = loaded ^ prev.loaded
-                updated = incremental_.recount(con, schema, changed, loaded, fresh)
+                with stages.stage("counted re-derived (precedence)"):
+                    updated = incremental_.recount(con, schema, changed, loaded, fresh)
                 stays_for = stints_changed
                 recounted = {r for t, r in updated if t == "detention_stints"} - stints_changed
-                stays.recount(con, recounted)
+                with stages.stage("stays' counted again"):
+                    stays.recount(con, recounted)
                 # recounting changes `counted` only, which coverage_fields does not read
                 touched |= fresh | {("detention_stays", r) for r in stints_changed}
                 # event_days counts `counted` too: the recounted (table, release) pairs are counted again as well
                 counts_for = touched | updated | {("detention_stays", r) for r in recounted}
                 placement = aggregates.placement_fingerprint(con)
-                incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS})
+                with stages.stage("derived tables dropped"):
+                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS})
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,
-                          counts_for=(counts_for, placement) if prev else None, answer_tables=answer_tables)
+                          counts_for=(counts_for, placement) if prev else None, stages=stages,
+                          answer_tables=answer_tables)
         finally:
             con.close()
         os.replace(tmp, target)
@@ -381,7 +416,7 @@ def build(
     finally:
         if not cache_dir:
             shutil.rmtree(parse_dir, ignore_errors=True)
-    return BuildReport(target, rows, files, parsed, incremental=prev is not None)
+    return BuildReport(target, rows, files, parsed, incremental=prev is not None, stages=stages.as_dicts())
 
 
 def _deleted(con: duckdb.DuckDBPyConnection, prev: incremental_.Previous, key: tuple[str, str],
@@ -399,6 +434,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
            stays_for: set[str] | None = None, digest: str = "",
            fields_for: set[tuple[str, str]] | None = None,
            counts_for: tuple[set[tuple[str, str]], str] | None = None,
+           stages: StageLog | None = None,
            answer_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> dict[str, int]:
     """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
     releases table, coverage (the fields recorded of the (table, release) pairs in `fields_for` only when given: a
@@ -407,25 +443,38 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     refresh), coverage spans are derived again for those pairs only, and so are the event_days counts while the
     placement tables are unchanged. Returns rows per event table."""
     schema = tables()
+    stages = stages or StageLog()
+    count = lambda t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # noqa: E731
     if "detention_stays" in schema:  # derived from the stints just written
         read = {f["release_id"] for f in files if f["table_name"] == "detention_stays"}  # their own stays file
-        stays.write_stays(con, stays_for, read=read)
-    rows = {t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in schema}
+        with stages.stage("detention_stays", count("detention_stints")) as s:
+            s.rows_out = stays.write_stays(con, stays_for, read=read)
+    rows = {t: count(t) for t in schema}
     for tname, n in rows.items():
         log.info("%s: %d rows written", tname, n)
-    _write_releases(con, files)
-    write_coverage(con, fields_for, counts_for[0] if counts_for is not None else None)
+    events = sum(rows.values())
+    with stages.stage("releases", events) as s:
+        _write_releases(con, files)
+        s.rows_out = count("releases")
+    with stages.stage("coverage", events) as s:
+        write_coverage(con, fields_for, counts_for[0] if counts_for is not None else None)
+        s.rows_out = count("coverage_spans") + count("coverage_fields")
     if extra_tables:
-        extra_tables(con)
+        with stages.stage("extra stages (places, detention)"):
+            extra_tables(con)
     only = None
     if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
         only = counts_for[0]
-    aggregates.write_derived_tables(con, only)  # after the places stage: event_days, event_methods
+    with stages.stage("event_days, event_methods", events) as s:
+        aggregates.write_derived_tables(con, only)  # after the places stage: event_days, event_methods
+        s.rows_out = count(aggregates.EVENT_DAYS) + count(aggregates.EVENT_METHODS)
     if answer_tables:  # after the count tables they read (a refresh dropped the old ones: derived again whole)
-        answer_tables(con)
+        with stages.stage("answer tables (stored sweeps)", events):
+            answer_tables(con)
     con.execute(incremental_.BUILD_INFO_DDL)
     con.execute("INSERT INTO build_info (build_digest) VALUES (?)", [digest])
-    con.execute("CHECKPOINT")
+    with stages.stage("checkpoint"):
+        con.execute("CHECKPOINT")
     return rows
 
 
