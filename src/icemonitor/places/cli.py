@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from icemonitor.analysis.cli import LANG_HELP, _check_lang, _label, _lang_default
 from icemonitor.errors import IcemonitorError, InputError
 from icemonitor.messages import Message, msg
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _label, _lang_default
 from icemonitor.places.ref import Ref, dir_ref
 
 places_app = typer.Typer(help="Places: counties, AORs by date, population, policies and sanctuary status.",
