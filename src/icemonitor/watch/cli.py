@@ -40,9 +40,9 @@ ALERTS_COLUMNS = {"id": msg("id"), "status": msg("status"), "to": msg("to"), "at
                   "when": msg("sent / next try"), "finding": msg("finding"), "error": msg("last error")}
 
 
-def _say(message: Message, lang: str) -> None:
-    """A confirmation line in `lang`."""
-    out.print(escape(message.render(lang)), highlight=False)
+def _say(message: str, lang: str) -> None:
+    """A confirmation line in `lang` (a message; plain text, e.g. a watch's problem, as it is)."""
+    out.print(escape(message.render(lang) if isinstance(message, Message) else message), highlight=False)
 
 
 def _fail(err: Exception, code: int = EXIT_ERROR) -> None:
@@ -95,7 +95,7 @@ def refresh_command(
             finally:
                 con.close()
     except LockHeld as err:  # another process is sending: it will send these too
-        result.messages.append(f"alerts not sent now: {err}")
+        result.messages.append(msg("alerts not sent now: {err}", err=str(err)))
     except IcemonitorError as err:
         _fail(err)
     summary = {
@@ -111,8 +111,8 @@ def refresh_command(
     if as_json:
         out.print_json(json.dumps(summary))
     else:
-        for m in result.messages:
-            out.print(m, highlight=False)
+        for m in result.messages:  # messages of the refresh (and plain text of the watches' problems)
+            _say(m, lang)
         _say(msg("refresh {id}: {status}; {n} new finding(s); {sent} alert(s) sent, {failed} failed (will retry)", id=result.refresh_id,
                  status=REFRESH_STATUS.get(result.status, result.status), n=summary["new_findings"],
                  sent=summary["sent"], failed=summary["failed"]), lang)
