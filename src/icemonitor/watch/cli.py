@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from icemonitor import config
-from icemonitor.analysis.cli import LANG_HELP, _check_lang, _lang_default
 from icemonitor.errors import IcemonitorError, InputError
 from icemonitor.messages import Message, Month, msg
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default
 
 console = Console(stderr=True, soft_wrap=True)  # error lines unbroken (paths, field names)
 out = Console()
@@ -113,8 +113,8 @@ def refresh_command(
     else:
         for m in result.messages:  # messages of the refresh (and plain text of the watches' problems)
             _say(m, lang)
-        _say(msg("refresh {id}: {status}; {n} new finding(s); {sent} alert(s) sent, {failed} failed (will retry)", id=result.refresh_id,
-                 status=REFRESH_STATUS.get(result.status, result.status), n=summary["new_findings"],
+        _say(msg("refresh {id}: {status}; {n} new finding(s); {sent} alert(s) sent, {failed} failed (will retry)",
+                 id=result.refresh_id, status=REFRESH_STATUS.get(result.status, result.status), n=summary["new_findings"],
                  sent=summary["sent"], failed=summary["failed"]), lang)
     if result.status == "held_back":
         raise typer.Exit(EXIT_HELD_BACK)
