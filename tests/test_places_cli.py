@@ -42,6 +42,30 @@ def test_status_json(app):
     assert json.loads(r2.output)["answer"] == "no"
 
 
+def test_status_text_in_the_chosen_language(app, monkeypatch):
+    """`places status --lang es` (or ICEMONITOR_LANG=es) says its line, labels, reason, definition and caveats in
+    Spanish, dates as dates; English stays as it was; the JSON is the same in both."""
+    from icemonitor.places.sanctuary import definitions
+
+    args = ("status", "CA", "--date", "2018-01-02", "--definition", "state-law")
+    en = " ".join(run(app, *args, "--lang", "en").output.split())
+    assert "California on Jan 2, 2018 under state-law: YES" in en
+    assert "Reason: 1 counting event(s) in force on Jan 2, 2018" in en and "Caveat: " in en
+    r = run(app, *args, "--lang", "es")
+    assert r.exit_code == 0, r.output
+    es = " ".join(r.output.split())
+    d = definitions()["state-law"]
+    assert "California el 2 ene 2018 según state-law: SÍ" in es
+    assert "Motivo: 1 evento(s) que cuentan vigente(s) el 2 ene 2018" in es
+    assert f"Definición: {' '.join(d.description.render('es').split())}" in es
+    assert f"Advertencia: {' '.join(d.caveats[0].render('es').split())}" in es
+    assert "Reason" not in es and "Jan 2" not in es and "Eventos de política en que se basa la respuesta" in es
+    monkeypatch.setenv("ICEMONITOR_LANG", "es")
+    assert "Motivo:" in run(app, *args).output
+    assert json.loads(run(app, *args, "--json").output) == json.loads(run(app, *args, "--json", "--lang", "en").output)
+    assert run(app, *args, "--lang", "fr").exit_code == 2
+
+
 def test_status_bad_place(app):
     r = run(app, "status", "Narnia", "--date", "2018-01-02")
     assert r.exit_code == 2 and "unknown place" in r.output

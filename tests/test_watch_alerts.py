@@ -404,3 +404,25 @@ def test_a_sweep_found_again_with_shifted_days_is_not_queued_twice(tmp_path):
     assert queue(con, w, sweep("2017-05-25..2017-05-27"), None) is not None  # a later one
     assert con.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 2
     con.close()
+
+
+def test_watch_confirmations_in_the_chosen_language(home, monkeypatch):
+    """The watch commands' confirmations in the CLI's language (--lang, else ICEMONITOR_LANG): adding, checking
+    (months as months), the alert log, sending and removing; the same words in English as before."""
+    receiver = WebhookReceiver()  # never started: alerts stay unsent
+    add_fy17(home)
+    said = cli("watch", "add", "--place", "SEA", "--watch", "at-large-rise", "--webhook", receiver.url,
+               "--secret-env", "HOOK_SECRET", "--lang", "es")
+    assert said.startswith("vigilancia 1: at-large-rise en ") and f"-> {receiver.url}" in said
+    out = " ".join(cli("watch", "check", "1", "--from", "2016-10", "--to", "2017-09", "--lang", "es").split())
+    assert out == "vigilancia 1: 2 hallazgo(s) nuevo(s) de oct 2016 a sep 2017; 0 enviada(s), 2 fallida(s) (se reintentará)"
+    en = " ".join(cli("watch", "check", "1", "--from", "2016-10", "--to", "2017-09").split())
+    assert en == "watch 1: 0 new finding(s) from Oct 2016 to Sep 2017"
+    monkeypatch.setenv("ICEMONITOR_LANG", "es")
+    log = cli("alerts", "log")
+    assert "alertas" in log and "próximo" in log and "pendiente" in log and "intentos" in log
+    assert "next" not in log and "attempts" not in log
+    assert "0 enviada(s), 0 fallida(s) (se reintentará), 0 reanudada(s) tras una interrupción" in " ".join(
+        cli("alerts", "deliver").split())
+    assert " ".join(cli("watch", "remove", "1").split()) == \
+        "vigilancia 1 eliminada; 2 alerta(s) no enviada(s) cancelada(s)"

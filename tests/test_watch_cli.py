@@ -55,6 +55,9 @@ def test_refresh_cli_through_the_catalog(built_home, tmp_path):
     second = icemonitor(home, "refresh", "--json")
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["status"] == "unchanged"
+    said = icemonitor(home, "refresh", "--no-deliver", "--lang", "es")  # the summary in the CLI's language
+    assert said.returncode == 0, said.stderr
+    assert "nada nuevo: el almacén de datos está al día actualización 3: sin cambios; 0 hallazgo(s) nuevo(s); 0 alerta(s) enviada(s), 0 fallida(s)" in " ".join(said.stdout.split())
 
     add = icemonitor(home, "watch", "add", "--place", "LOS", "--watch", "at-large-rise", "--email", "a@example.org")
     assert add.returncode == 0, add.stderr

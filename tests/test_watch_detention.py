@@ -250,3 +250,34 @@ def _archived_folder(home: Path) -> str:
 
     (v,) = discovered_versions(home)
     return v.path.parent.name
+
+
+def test_staleness_evidence_in_the_watchs_language(tmp_path: Path) -> None:
+    """ICE's staleness error's evidence (a table of April 2021's second posting identical to the first's under a
+    newer date) is said in the alert's language, its dates as dates; the finding's data keeps the English text;
+    `detention errors` says the same evidence per --lang."""
+    from icemonitor.watch import detention_findings
+
+    first, second = "2021-04-01_FY21_detention-stats_0331.xlsx", "2021-04-15_FY21_detention-stats_0414.xlsx"
+    home = tmp_path / "home"
+    archive = Archive()
+    for name in (first, second):
+        _add(archive, name)
+    run_refresh(home, archive, run_watches=False)
+    wh = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        found = detention_findings.posting_errors(wh, 1, {second})
+    finally:
+        wh.close()
+    (table,) = [f for f in found if f.period.endswith("/unchanged_table")]
+    en, es = table.body.render("en"), table.body.render("es")
+    assert f"table identical to {first} (Detention FY21 YTD!" in en and "stated Apr 10, 2021" in en
+    assert "Evidencia: " in es and f"tabla idéntica a la de {first}" in es and "10 abr 2021" in es
+    assert "Apr 10, 2021" not in es and "stated" not in es
+    assert table.data["evidence"][0] == str(table.data["evidence"][0]) and "stated Apr 10, 2021" in json.dumps(
+        table.data["evidence"])
+    runner = CliRunner()
+    res = runner.invoke(app, ["detention", "errors", "--posting", second, "--reason", "unchanged_table", "--lang", "es"],
+                        env={"ICEMONITOR_HOME": str(home)})
+    assert res.exit_code == 0, res.output
+    assert "10 abr 2021" in " ".join(res.output.split()) and "Apr 10" not in res.output

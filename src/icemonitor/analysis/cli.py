@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -11,37 +10,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from icemonitor.messages import LANGS, Message, formats, msg
+from icemonitor.messages import Message, formats, msg
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _label, _lang_default  # noqa: F401 (used by the stages' CLIs)
 
 if TYPE_CHECKING:  # the CLI imports an analysis's modules only when its command runs (icemonitor --help stays fast)
     from icemonitor.analysis.result import AnalysisResult
 
 out = Console()
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-# the language of text output (analysis text, dates): --lang, else ICEMONITOR_LANG, else English; JSON stays as is
-LANG_HELP = "language of the text output: en or es (default: ICEMONITOR_LANG, else en); --json is unaffected"
-
-
-def _lang_default() -> str:
-    return os.environ.get("ICEMONITOR_LANG", "en")
-
-
-def _check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise typer.BadParameter(f"choose one of {', '.join(LANGS)}", param_hint="--lang")
-    return lang
-
-
 # the labels of a result's lines after its table, and how its coverage is said
 RELEASES, COVERAGE, DATA_AGE, CAVEAT = msg("releases"), msg("coverage"), msg("data age"), msg("caveat")
 IN_PLAIN_WORDS = msg("in plain words")
 COVERAGE_STATUS = {"full": msg("full"), "partial": msg("PARTIAL"), "none": msg("NO RECORDS (no count)"),
                    "subset": msg("NOT COUNTABLE (a subset: lower bound)")}
-
-
-def _label(label: Message, lang: str, style: str = "bold") -> str:
-    """A line's label in `lang`, styled (Rich markup)."""
-    return f"[{style}]{escape(label.render(lang))}[/]"
 
 
 def _fmt(v: Any, lang: str = "en") -> str:

@@ -62,8 +62,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
 def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list[Message]:
     """ICE's known errors of one posting, as caveat lines (errors of single values, revised months and ICE's
     Semiannual 0 placeholders, left out: see `errors`)."""
-    kept = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'detention_exclusions' "
-                       "AND column_name = 'evidence_message'").fetchone()[0]  # warehouses built before it: NULL
+    kept = has_evidence_messages(con)  # warehouses built before it: NULL
     rows = _rows(con, "SELECT reason, source_sheet, table_key, evidence, "
                       f"{'evidence_message' if kept else 'NULL AS evidence_message'} FROM detention_exclusions "
                       "WHERE source_file = ? AND reason NOT IN ('value_revised', 'zero_placeholder') "
@@ -72,10 +71,22 @@ def posting_errors_for(con: duckdb.DuckDBPyConnection, source_file: str) -> list
     return [_posting_error(source_file, r) for r in rows]
 
 
+def evidence_of(text: str, message: str | None) -> Message:
+    """An exclusion's evidence as a message, said in the reader's language: the message the warehouse kept
+    (detention_exclusions.evidence_message, dates as dates), else its English text, as given (warehouses built
+    before it kept one: rebuild for other languages)."""
+    return from_json(message) if message else Given(text, es=text)
+
+
+def has_evidence_messages(con: duckdb.DuckDBPyConnection) -> bool:
+    """The warehouse's detention_exclusions keeps the evidence as messages (warehouses built before it do not)."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                            "'detention_exclusions' AND column_name = 'evidence_message'").fetchone()[0])
+
+
 def _posting_error(source_file: str, r: dict[str, Any]) -> Message:
-    """One caveat line: posting, reason code, sheet and table, and the evidence (a message when the warehouse kept
-    one; else its English text, as given: rebuild the warehouse for other languages)."""
-    evidence = from_json(r["evidence_message"]) if r["evidence_message"] else Given(r["evidence"], es=r["evidence"])
+    """One caveat line: posting, reason code, sheet and table, and the evidence (evidence_of)."""
+    evidence = evidence_of(r["evidence"], r["evidence_message"])
     base = dict(file=source_file, reason=r["reason"], evidence=evidence)
     if r["source_sheet"] and r["table_key"]:
         return msg("{file}: {reason} ({sheet}, {table}): {evidence}", sheet=r["source_sheet"], table=r["table_key"],
@@ -225,14 +236,19 @@ def check_held(con: duckdb.DuckDBPyConnection, day: dt.date, people: int,
 
 def posting_errors(con: duckdb.DuckDBPyConnection, reason: str | None = None,
                    source_file: str | None = None, limit: int = 200) -> AnalysisResult:
-    """ICE's errors found in its postings (detention_exclusions), newest postings first."""
+    """ICE's errors found in its postings (detention_exclusions), newest postings first; the evidence a message
+    (evidence_of: said in the reader's language, its str the English text)."""
     _require(con, "detention_exclusions", "detention_postings")
+    kept = "e.evidence_message" if has_evidence_messages(con) else "NULL::VARCHAR AS evidence_message"
     figures = _rows(con, "SELECT e.source_file, p.ice_file_name, p.archived_on, p.stated_as_of, e.source_sheet, "
-                         "e.table_key, e.reason, e.excluded, e.evidence, e.release_id FROM detention_exclusions e "
+                         f"e.table_key, e.reason, e.excluded, e.evidence, {kept}, e.release_id FROM "
+                         "detention_exclusions e "
                          "LEFT JOIN detention_postings p USING (source_file) WHERE (? IS NULL OR e.reason = ?) "
                          "AND (? IS NULL OR e.source_file = ?) ORDER BY p.posting_order DESC NULLS FIRST, e.reason, "
                          "e.source_sheet, e.table_key LIMIT ?",
                     [reason, reason, source_file, source_file, limit])
+    for f in figures:
+        f["evidence"] = evidence_of(f["evidence"], f.pop("evidence_message"))
     counts = dict(con.execute("SELECT reason, count(*) FROM detention_exclusions GROUP BY reason ORDER BY reason").fetchall())
     return AnalysisResult(name="detention_errors", parameters={"reason": reason, "source_file": source_file,
                                                                "limit": limit},

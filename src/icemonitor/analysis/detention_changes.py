@@ -14,7 +14,14 @@ from typing import Any
 import duckdb
 
 from icemonitor.analysis.common import has_table
-from icemonitor.analysis.detention import DDP_RELEASE, NO_WAREHOUSE_TABLES, _rows, definitions
+from icemonitor.analysis.detention import (
+    DDP_RELEASE,
+    NO_WAREHOUSE_TABLES,
+    _rows,
+    definitions,
+    evidence_of,
+    has_evidence_messages,
+)
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.messages import msg
 
@@ -65,18 +72,23 @@ def newest_posting(con: duckdb.DuckDBPyConnection) -> AnalysisResult:
 
 def staleness_errors(con: duckdb.DuckDBPyConnection, files: Iterable[str]) -> AnalysisResult:
     """ICE's staleness errors (STALENESS) in the postings named by `files`: one row per posting and reason, with
-    the tables or sheets concerned and the evidence, in posting order."""
+    the tables or sheets concerned and the evidence (messages: dates said in the reader's language; their str is
+    the English text), in posting order."""
     wanted = sorted(set(files))
     if not wanted or not has_watch_tables(con):
         return AnalysisResult(name="detention_staleness", parameters={"files": wanted})
     marks = ", ".join("?" for _ in STALENESS)
+    kept = "e.evidence_message" if has_evidence_messages(con) else "NULL::VARCHAR"
     figures = _rows(
         con, "SELECT p.source_file, any_value(p.ice_file_name) AS ice_file_name, any_value(p.stated_as_of) AS "
              "stated_as_of, any_value(p.release_id) AS release_id, e.reason, list(DISTINCT coalesce(e.table_key, "
              "e.source_sheet, '') ORDER BY coalesce(e.table_key, e.source_sheet, '')) AS parts, list(e.evidence "
-             "ORDER BY e.evidence) AS evidence FROM detention_exclusions e JOIN detention_postings p USING "
+             f"ORDER BY e.evidence) AS evidence, list({kept} ORDER BY e.evidence) AS messages FROM "
+             "detention_exclusions e JOIN detention_postings p USING "
              f"(source_file) WHERE e.reason IN ({marks}) AND list_contains(?, p.source_file) "
              "GROUP BY p.source_file, e.reason ORDER BY any_value(p.posting_order), e.reason", [*STALENESS, wanted])
+    for f in figures:  # the evidence said in the reader's language (its English text stays the str value)
+        f["evidence"] = [evidence_of(t, m) for t, m in zip(f["evidence"], f.pop("messages"), strict=True)]
     return AnalysisResult(name="detention_staleness", parameters={"files": wanted},
                           columns=["source_file", "ice_file_name", "stated_as_of", "release_id", "reason", "parts",
                                    "evidence"], figures=figures,

@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from icemonitor.errors import IcemonitorError, InputError
+from icemonitor.messages import Message, msg
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _label, _lang_default
 from icemonitor.places.ref import Ref, dir_ref
 
 places_app = typer.Typer(help="Places: counties, AORs by date, population, policies and sanctuary status.",
@@ -71,6 +73,12 @@ def _print_df(df, title: str, caption: str = "") -> None:
     out.print(table)
 
 
+# what `places status` says around the analysis's text (its reason, definition and caveats are messages)
+ANSWERS = {"yes": msg("YES"), "no": msg("NO"), "unknown": msg("UNKNOWN")}
+DEFINITION, REASON, CAVEAT = msg("Definition"), msg("Reason"), msg("Caveat")
+EVENTS_TITLE = msg("Policy events behind the answer")
+
+
 @places_app.command("status")
 def status_cmd(
     place: str = typer.Argument(..., help="A place as people name it: a state, a county (FIPS or name), a city, a field office"),
@@ -78,6 +86,7 @@ def status_cmd(
     definition: Optional[str] = typer.Option(None, "--definition", help="Definition short name (default: state-law)"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+    lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
 ) -> None:
     """Was this place a sanctuary jurisdiction on that date under that definition? With the events behind the answer."""
     from icemonitor.places.sanctuary import status
@@ -90,12 +99,13 @@ def status_cmd(
     if as_json:
         print(result.model_dump_json(indent=2))
         return
-    out.print(f"[bold]{escape(result.place_label)}[/] on {result.date} under [bold]{escape(result.definition)}[/]: "
-              f"[bold]{escape(result.answer.upper())}[/]", highlight=False)
-    out.print(f"Definition: {escape(result.definition_text)}", highlight=False)
-    out.print(f"Reason: {escape(result.reason)}", highlight=False)
+    said = msg("{place} on {day} under {definition}: {answer}", place=result.place_label, day=result.date,
+               definition=result.definition, answer=ANSWERS[result.answer])
+    out.print(f"[bold]{escape(said.render(lang))}[/]", highlight=False)
+    out.print(f"{_label(DEFINITION, lang, 'default')}: {escape(_said(result.definition_text, lang))}", highlight=False)
+    out.print(f"{_label(REASON, lang, 'default')}: {escape(_said(result.reason, lang))}", highlight=False)
     if result.events:
-        t = Table(title="Policy events behind the answer")
+        t = Table(title=EVENTS_TITLE.render(lang))
         for c in ("role", "kind", "jurisdiction", "start", "end", "citation", "source", "row"):
             t.add_column(c)
         for e in result.events[:50]:
@@ -103,9 +113,14 @@ def status_cmd(
                                             e.citation or "", e.source, str(e.source_row or ""))))
         out.print(t)
         if len(result.events) > 50:
-            out.print(f"... {len(result.events) - 50} more (use --json)")
+            out.print(escape(msg("... {n} more (use --json)", n=len(result.events) - 50).render(lang)))
     for c in result.caveats:
-        out.print(f"Caveat: {escape(c)}", highlight=False)
+        out.print(f"{_label(CAVEAT, lang, 'default')}: {escape(_said(c, lang))}", highlight=False)
+
+
+def _said(text: str, lang: str) -> str:
+    """A text of the analysis in `lang` (a message; plain text as it is)."""
+    return text.render(lang) if isinstance(text, Message) else str(text)
 
 
 @places_app.command("counties")

@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from icemonitor import config
-from icemonitor.analysis.cli import _check_lang, _lang_default
 from icemonitor.errors import IcemonitorError, InputError
+from icemonitor.messages import Message, Month, msg
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default
 
 console = Console(stderr=True, soft_wrap=True)  # error lines unbroken (paths, field names)
 out = Console()
@@ -28,6 +29,20 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: another refresh holds the lock; try again later
 
 watch_app = typer.Typer(help="Watched places and what to tell whom.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts: the log of what was sent, and sending what is due.", no_args_is_help=True)
+
+
+Lang = Annotated[str, typer.Option("--lang", help=LANG_HELP, default_factory=_lang_default, callback=_check_lang)]
+# the confirmations' words (the findings' titles are stored in each watch's language)
+REFRESH_STATUS = {"updated": msg("updated"), "unchanged": msg("unchanged"), "held_back": msg("held back")}
+DELIVERY_STATUS = {"pending": msg("pending"), "sending": msg("sending"), "sent": msg("sent"),
+                   "cancelled": msg("cancelled")}
+ALERTS_COLUMNS = {"id": msg("id"), "status": msg("status"), "to": msg("to"), "attempts": msg("attempts"),
+                  "when": msg("sent / next try"), "finding": msg("finding"), "error": msg("last error")}
+
+
+def _say(message: str, lang: str) -> None:
+    """A confirmation line in `lang` (a message; plain text, e.g. a watch's problem, as it is)."""
+    out.print(escape(message.render(lang) if isinstance(message, Message) else message), highlight=False)
 
 
 def _fail(err: Exception, code: int = EXIT_ERROR) -> None:
@@ -43,6 +58,7 @@ def refresh_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     allow_removal: Annotated[bool, typer.Option("--allow-removal", help="Swap in the new warehouse even when it lacks files the one in use has (e.g. files dropped from the catalog)")] = False,
     detention_page: Annotated[Optional[str], typer.Option("--detention-page", help="Also look at ICE's Detention Management page (give its address) and archive every new detention-statistics posting before building")] = None,
+    lang: Lang = ...,
 ) -> None:
     """Fetch new releases, rebuild, record what changed, run the watches and send alerts (one shot, cron-friendly).
 
@@ -79,7 +95,7 @@ def refresh_command(
             finally:
                 con.close()
     except LockHeld as err:  # another process is sending: it will send these too
-        result.messages.append(f"alerts not sent now: {err}")
+        result.messages.append(msg("alerts not sent now: {err}", err=str(err)))
     except IcemonitorError as err:
         _fail(err)
     summary = {
@@ -95,10 +111,11 @@ def refresh_command(
     if as_json:
         out.print_json(json.dumps(summary))
     else:
-        for m in result.messages:
-            out.print(m, highlight=False)
-        out.print(f"refresh {result.refresh_id}: {result.status}; {summary['new_findings']} new finding(s); "
-                  f"{summary['sent']} alert(s) sent, {summary['failed']} failed (will retry)", highlight=False)
+        for m in result.messages:  # messages of the refresh (and plain text of the watches' problems)
+            _say(m, lang)
+        _say(msg("refresh {id}: {status}; {n} new finding(s); {sent} alert(s) sent, {failed} failed (will retry)",
+                 id=result.refresh_id, status=REFRESH_STATUS.get(result.status, result.status), n=summary["new_findings"],
+                 sent=summary["sent"], failed=summary["failed"]), lang)
     if result.status == "held_back":
         raise typer.Exit(EXIT_HELD_BACK)
     raise typer.Exit(EXIT_FETCH_FAILED if result.fetch_errors else EXIT_OK)
@@ -188,7 +205,8 @@ def watch_add(
             _check_target(email, webhook, secret_env)
             wid, label = _add_detention_watch(watch, place, facility, threshold, max_age_days, email, webhook,
                                               secret_env, lang)
-            out.print(f"watch {wid}: {watch} {label} -> {email or webhook}", highlight=False)
+            _say(msg("watch {id}: {watch} {label} -> {target}", id=wid, watch=watch, label=label,
+                     target=email or webhook), lang)
             return
         if facility or threshold is not None or max_age_days is not None:
             raise InputError("--facility, --threshold and --max-age-days are for the detention watches",
@@ -227,8 +245,11 @@ def watch_add(
             con.close()
     except IcemonitorError as err:
         _fail(err)
-    where = "" if watch == INTAKE_KIND else f" in {parsed.label}"
-    out.print(f"watch {wid}: {watch}{where} -> {email or webhook}", highlight=False)
+    if watch == INTAKE_KIND:
+        _say(msg("watch {id}: {watch} -> {target}", id=wid, watch=watch, target=email or webhook), lang)
+    else:
+        _say(msg("watch {id}: {watch} in {place} -> {target}", id=wid, watch=watch, place=parsed.label,
+                 target=email or webhook), lang)
 
 
 def _check_target(email: Optional[str], webhook: Optional[str], secret_env: Optional[str]) -> None:
@@ -273,7 +294,7 @@ def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str
         if dcon is not None:
             dcon.close()
     if kind == "facility-threshold":
-        label = f"at {label}, above {threshold:,} held during a day"
+        return wid, msg("at {facility}, above {threshold:,} held during a day", facility=label, threshold=threshold)
     return wid, label
 
 
@@ -299,7 +320,7 @@ def watch_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 
 @watch_app.command("remove")
-def watch_remove(watch_id: Annotated[int, typer.Argument(help="Watch id (see `watch list`)")]) -> None:
+def watch_remove(watch_id: Annotated[int, typer.Argument(help="Watch id (see `watch list`)")], lang: Lang = ...) -> None:
     """Stop a watch (its findings and the alert log are kept)."""
     from icemonitor.watch import state
 
@@ -313,7 +334,8 @@ def watch_remove(watch_id: Annotated[int, typer.Argument(help="Watch id (see `wa
         con.close()
     if not n:
         _fail(InputError("no active watch with that id", field="watch_id", value=watch_id))
-    out.print(f"watch {watch_id} removed" + (f"; {cancelled} unsent alert(s) cancelled" if cancelled else ""))
+    _say(msg("watch {id} removed; {n} unsent alert(s) cancelled", id=watch_id, n=cancelled) if cancelled else
+         msg("watch {id} removed", id=watch_id), lang)
 
 
 @watch_app.command("check")
@@ -322,6 +344,7 @@ def watch_check(
     date_from: Annotated[str, typer.Option("--from", help="First month, YYYY-MM")],
     date_to: Annotated[str, typer.Option("--to", help="Last month, YYYY-MM")],
     send: Annotated[bool, typer.Option(help="Send the new alerts now")] = True,
+    lang: Lang = ...,
 ) -> None:
     """Run a watch over past months of the warehouse now (e.g. right after adding it); nothing is sent twice."""
     from icemonitor.watch import state
@@ -348,8 +371,11 @@ def watch_check(
             con.close()
     except IcemonitorError as err:
         _fail(err)
-    out.print(f"watch {watch_id}: {len(new)} new finding(s) over {date_from}..{date_to}"
-              + (f"; {len(run.sent)} sent, {len(run.failed)} failed (will retry)" if run else ""))
+    said = msg("watch {id}: {n} new finding(s) from {first} to {last}", id=watch_id, n=len(new),
+               first=Month(date_from), last=Month(date_to))
+    if run:
+        said = msg("{said}; {sent} sent, {failed} failed (will retry)", said=said, sent=len(run.sent), failed=len(run.failed))
+    _say(said, lang)
 
 
 def _check_any(con, watch_id: int, months: list[str]) -> list[int]:  # noqa: ANN001 - sqlite3 connection
@@ -371,6 +397,7 @@ def _check_any(con, watch_id: int, months: list[str]) -> list[int]:  # noqa: ANN
 def alerts_log(
     limit: Annotated[int, typer.Option(help="How many deliveries, newest first")] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    lang: Lang = ...,
 ) -> None:
     """What was sent (or is waiting to be retried), to whom, and when."""
     from icemonitor.watch import state
@@ -389,18 +416,19 @@ def alerts_log(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    t = Table(title="alerts")
-    for c in ("id", "status", "to", "attempts", "sent / next try", "finding", "last error"):
-        t.add_column(c)
+    t = Table(title=msg("alerts").render(lang))
+    for c in ALERTS_COLUMNS.values():
+        t.add_column(c.render(lang))
     for r in rows:
-        when = r["sent_at"] if r["status"] == "sent" else f"next {r['next_attempt_at']}"
-        t.add_row(str(r["id"]), r["status"], f"{r['channel']}:{r['target']}", str(r["attempts"]), when,
-                  r["title"], r["last_error"] or "")
+        when = r["sent_at"] if r["status"] == "sent" else msg("next {at}", at=r["next_attempt_at"]).render(lang)
+        t.add_row(str(r["id"]), DELIVERY_STATUS[r["status"]].render(lang) if r["status"] in DELIVERY_STATUS
+                  else r["status"], f"{r['channel']}:{r['target']}", str(r["attempts"]), escape(when),
+                  escape(r["title"]), escape(r["last_error"] or ""))
     out.print(t)
 
 
 @alerts_app.command("deliver")
-def alerts_deliver() -> None:
+def alerts_deliver(lang: Lang = ...) -> None:
     """Send the alerts that are due (retries included)."""
     from icemonitor.watch import state
     from icemonitor.watch.delivery import deliver_due
@@ -413,7 +441,8 @@ def alerts_deliver() -> None:
         _fail(err, EXIT_LOCKED)
     finally:
         con.close()
-    out.print(f"{len(run.sent)} sent, {len(run.failed)} failed (will retry), {len(run.resumed)} resumed after an interruption")
+    _say(msg("{sent} sent, {failed} failed (will retry), {resumed} resumed after an interruption",
+             sent=len(run.sent), failed=len(run.failed), resumed=len(run.resumed)), lang)
 
 
 def scheduler_command(

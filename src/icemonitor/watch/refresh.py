@@ -19,6 +19,7 @@ from pathlib import Path
 
 from icemonitor import config
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import msg
 from icemonitor.warehouse.build import BuildSource
 from icemonitor.watch import exclusions, snapshot, state
 from icemonitor.watch.lock import RefreshLock
@@ -254,7 +255,8 @@ def _detention_watches(con: sqlite3.Connection, warehouse: Path, refresh_id: int
     try:
         return evaluate_detention(con, warehouse, refresh_id)
     except Exception as err:  # noqa: BLE001 - reported; the refresh itself is done
-        result.messages.append(f"detention watches not run (will run at the next refresh): {type(err).__name__}: {err}")
+        result.messages.append(msg("detention watches not run (will run at the next refresh): {kind}: {err}",
+                                   kind=type(err).__name__, err=str(err)))
         return []
 
 
@@ -266,7 +268,7 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
     result = RefreshResult(refresh_id, "unchanged")
     result.fetch_errors = list(fetch(home, mirror) or [])
     for err in result.fetch_errors:
-        result.messages.append(f"not fetched (the version in use, if any, stays): {err}")
+        result.messages.append(msg("not fetched (the version in use, if any, stays): {err}", err=str(err)))
     sources = list_sources(home)
     in_use = _in_use(con)
     excluded = exclusions.load(home)
@@ -282,13 +284,13 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
         if ex is not None and ex.decision == "suspect":
             old = in_use.get(key)
             if old is None:
-                result.messages.append(f"{src.release_id}/{src.name}: version {sha[:12]} is excluded as suspect; not loaded")
+                result.messages.append(msg("{release}/{file}: version {sha} is excluded as suspect; not loaded",
+                                           release=src.release_id, file=src.name, sha=sha[:12]))
                 continue
             chosen.append(replace(src, path=Path(old["kept_path"]), sha256=old["sha256"]))
             shas[key] = old["sha256"]
-            result.messages.append(
-                f"{src.release_id}/{src.name}: version {sha[:12]} is excluded as suspect; keeping {old['sha256'][:12]}"
-            )
+            result.messages.append(msg("{release}/{file}: version {sha} is excluded as suspect; keeping {kept}",
+                                       release=src.release_id, file=src.name, sha=sha[:12], kept=old["sha256"][:12]))
             continue
         if ex is not None and ex.decision == "accepted":
             accepted_unchecked.add(src.release_id)
@@ -305,7 +307,8 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
             chosen.append(BuildSource(key[0], key[1], Path(old["kept_path"]), old["reader"], old["sha256"],
                                       json.loads(old["options"] or "{}")))
             shas[key] = old["sha256"]
-            result.messages.append(f"{key[0]}/{key[1]}: kept the version in use ({old['sha256'][:12]})")
+            result.messages.append(msg("{release}/{file}: kept the version in use ({kept})", release=key[0],
+                                       file=key[1], kept=old["sha256"][:12]))
         else:
             result.removed.append(key)
     lost = {k: n for k, n in warehouse_files(target).items() if k not in shas}
@@ -315,12 +318,13 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
             chosen.append(kept)
             shas[key] = loaded.sha256
             del lost[key]
-            result.messages.append(f"{key[0]}/{key[1]}: kept the version in the warehouse ({loaded.sha256[:12]})")
+            result.messages.append(msg("{release}/{file}: kept the version in the warehouse ({kept})",
+                                       release=key[0], file=key[1], kept=loaded.sha256[:12]))
     if lost and not allow_removal:
         refuse_removal(lost, result.fetch_errors)
 
     if not (result.added or result.changed or result.removed) and target.exists():
-        result.messages.append("nothing new: the warehouse is up to date")
+        result.messages.append(msg("nothing new: the warehouse is up to date"))
         return result
 
     before = snapshot.load(con)
