@@ -100,7 +100,7 @@ def test_the_build_logs_each_stage_with_its_rows_and_seconds(built, tmp_path, ca
     assert stages["detention_stays"]["rows_out"] == n("detention_stays")
     inserted = sum(s["rows_out"] for name, s in stages.items() if name.startswith("insert "))
     assert inserted == sum(n(t) for t in ("arrests", "detainers", "encounters", "detention_stints"))
-    assert stages["event_days, event_methods"]["rows_out"] == n("event_days") + n("event_methods")
+    assert stages["event_days, aor_days, event_methods"]["rows_out"] == n("event_days") + n("aor_days") + n("event_methods")
     assert all(s["wall"] >= 0 and s["cpu"] >= 0 for s in report.stages)
     con.close()
     # a build logs them as they end (here from the cache: no parse stage, the inserts and what follows)

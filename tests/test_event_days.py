@@ -85,10 +85,34 @@ def test_questions_event_days_cannot_answer_stay_on_the_event_rows(warehouse_con
     assert rollup_source(con, "arrests", "counted AND aor = ?", "method_class") is not None
 
 
+def test_aor_days_is_event_days_summed_over_placement(warehouse_con):
+    """aor_days holds event_days' rows summed over the placement columns: per table, day, release, AOR, state,
+    method class and criminality, the same counts (an independent GROUP BY of event_days), and a quarter or fewer
+    of its rows for arrests."""
+    con = warehouse_con
+    keys = "table_name, event_date, fy, release_id, counted, aor, state, method_class, criminality_field, criminality"
+    summed = _rows(con, f"SELECT {keys}, sum(n)::BIGINT FROM event_days GROUP BY ALL", [])
+    assert summed and _rows(con, f"SELECT {keys}, n FROM aor_days", []) == summed
+    n = lambda t: con.execute(f"SELECT count(*) FROM {t} WHERE table_name = 'arrests'").fetchone()[0]  # noqa: E731
+    assert n("aor_days") * 3 < n("event_days")
+
+
+def test_a_question_naming_no_placed_column_reads_aor_days(warehouse_con):
+    con = warehouse_con
+    assert "aor_days" in rollup_source(con, "arrests", "counted AND aor = ?", "method_class", "release_id")[0]
+    assert "aor_days" in Selection.of("arrests", "2017-01-01", "2017-12-31", "LOS").compile(con).rolled_up(
+        con, "fy").source
+    for placed in ("res_state", "res_county_fips", "office_county_fips", "res_by", "res_county_by"):
+        source, _ = rollup_source(con, "arrests", "counted AND aor = ?", placed)
+        assert "event_days" in source and "aor_days" not in source
+    county = Selection.of("arrests", "2017-01-01", "2017-12-31", "06037").compile(con)
+    assert "event_days" in county.rolled_up(con, "fy").source  # a county is found by res_county_fips
+
+
 @pytest.fixture(scope="module")
 def without_event_days(warehouse_path, tmp_path_factory):
     """A copy of the built warehouse (in its data folder's place: reference files by link) without the derived
-    tables (event_days, event_methods)."""
+    tables (event_days, aor_days, event_methods)."""
     home = tmp_path_factory.mktemp("no-event-days")
     for name in ("raw", "cache"):
         if (warehouse_path.parent / name).exists():
@@ -97,6 +121,7 @@ def without_event_days(warehouse_path, tmp_path_factory):
     shutil.copyfile(warehouse_path, copy)
     con = duckdb.connect(str(copy))
     con.execute("DROP TABLE event_days")
+    con.execute("DROP TABLE aor_days")
     con.execute("DROP TABLE event_methods")
     con.close()
     return copy

@@ -1,5 +1,6 @@
 """The build's count tables (schema.yaml's derived_tables), in SQL: event_days, every event table's rows counted per
-day, release, AOR, placed state and county, method class and criminality; event_methods, the rows per method class
+day, release, AOR, placed state and county, method class and criminality; aor_days, the same summed over the
+placement columns; event_methods, the rows per method class
 and raw apprehension method (what every figure's definition of the method classes lists).
 
 A count or group-by on these columns reads this table (query.Selection.rolled_up) instead of every row joined
@@ -21,6 +22,7 @@ from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TAB
 log = logging.getLogger(__name__)
 
 EVENT_DAYS = "event_days"
+AOR_DAYS = "aor_days"
 EVENT_METHODS = "event_methods"
 
 
@@ -78,6 +80,19 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
     return n
 
 
+def write_aor_days(con: duckdb.DuckDBPyConnection) -> int:
+    """(Re)create aor_days: event_days summed over its placement columns (what a question naming no placed column
+    reads). Derived again whole from event_days, a fraction of the cost of event_days itself."""
+    keys = ", ".join(c.name for c in derived_tables()[AOR_DAYS].columns if c.name != "n")
+    con.execute(f"DROP TABLE IF EXISTS {AOR_DAYS}")
+    con.execute(derived_tables()[AOR_DAYS].ddl())
+    con.execute(f"INSERT INTO {AOR_DAYS} SELECT {keys}, sum(n)::BIGINT AS n FROM {EVENT_DAYS} GROUP BY ALL "
+                "ORDER BY table_name, event_date")
+    n = int(con.execute(f"SELECT count(*) FROM {AOR_DAYS}").fetchone()[0])
+    log.info("%s: %d rows written", AOR_DAYS, n)
+    return n
+
+
 def _derive(con: duckdb.DuckDBPyConnection, name: str, select: Callable[[str, Callable[[str], set[str]]], str | None]
             ) -> int:
     """(Re)create the derived table `name` (schema.yaml) from each event table present: `select(table, columns)`
@@ -110,4 +125,5 @@ def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, st
     """Every derived table (after the places stage, which event_days' placement needs); `only` as in
     write_event_days (event_methods is small and always derived again)."""
     write_event_days(con, only)
+    write_aor_days(con)
     write_event_methods(con)

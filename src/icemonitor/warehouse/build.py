@@ -465,9 +465,9 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     only = None
     if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
         only = counts_for[0]
-    with stages.stage("event_days, event_methods", events) as s:
-        aggregates.write_derived_tables(con, only)  # after the places stage: event_days, event_methods
-        s.rows_out = count(aggregates.EVENT_DAYS) + count(aggregates.EVENT_METHODS)
+    with stages.stage("event_days, aor_days, event_methods", events) as s:
+        aggregates.write_derived_tables(con, only)  # after the places stage: event_days, aor_days, event_methods
+        s.rows_out = sum(count(t) for t in (aggregates.EVENT_DAYS, aggregates.AOR_DAYS, aggregates.EVENT_METHODS))
     if answer_tables:  # after the count tables they read (a refresh dropped the old ones: derived again whole)
         with stages.stage("answer tables (stored sweeps)", events):
             answer_tables(con)
