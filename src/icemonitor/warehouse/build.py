@@ -444,7 +444,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     placement tables are unchanged. Returns rows per event table."""
     schema = tables()
     stages = stages or StageLog()
-    count = lambda t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])  # noqa: E731
+    count = lambda t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])  # noqa: E731  (all fetched: no result left open for the stages' register)
     if "detention_stays" in schema:  # derived from the stints just written
         read = {f["release_id"] for f in files if f["table_name"] == "detention_stays"}  # their own stays file
         with stages.stage("detention_stays", count("detention_stints")) as s:
