@@ -5,6 +5,11 @@ from __future__ import annotations
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
+# Loaded now, at collection, rather than by the first test's schema load: pytest rewrites schemathesis's modules
+# (a pytest plugin) with ast.parse, and CPython 3.11's AST converter keeps one recursion counter for the whole
+# interpreter, which a server thread left by an earlier test can leave unbalanced ("SystemError: AST constructor
+# recursion depth mismatch" in the full suite, never in this file alone).
+import schemathesis.specs.openapi.schemas  # noqa: E402,F401
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
