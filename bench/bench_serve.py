@@ -163,6 +163,24 @@ def worker_cpu_s(parent: int) -> float:
     return total / ticks
 
 
+def wait_warm(base: str, workers: int, timeout: float = 120.0) -> set[int]:
+    """The worker pids seen warm (/healthz: warm-up done), each asked on a fresh connection so that any worker may
+    take it, until all `workers` are or the time is up. A worker answers before its warm-up ends, and a load started
+    then lands on the warm workers alone (its clients keep their connections)."""
+    warm: set[int] = set()
+    end = time.perf_counter() + timeout
+    while len(warm) < workers and time.perf_counter() < end:
+        try:
+            with httpx.Client(base_url=base, timeout=10) as c:
+                j = c.get("/healthz").json()
+            if j.get("warm"):
+                warm.add(j["pid"])
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    return warm
+
+
 async def load(base: str, clients: int, seconds: float) -> tuple[dict[str, list[float]], dict[str, list[float]],
                                                                  list[str], set[int]]:
     """`clients` clients, each asking the mix in turn (from its own offset) until the time is up, with a
@@ -231,6 +249,8 @@ def main() -> int:
                 except httpx.TransportError:
                     time.sleep(0.1)
             start_s = time.perf_counter() - t0
+            warm = wait_warm(base, args.workers)
+            print(f"workers warm before the load: {len(warm)} of {args.workers} seen warm", flush=True)
             first: dict[str, float] = {}
             for _, url in MIX:  # each URL once, sequentially: the first (cold) answers
                 t = time.perf_counter()
