@@ -57,21 +57,16 @@ def _place_definition(q: Compiled) -> Any:
                "placement; arrests placed only by the arresting office's county are not counted.", place=q.label)
 
 
-def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, d0, d1, ref: Any,
-             columns: Columns | None, definitions: dict[str, Any]) -> AnalysisResult:
-    """Counted arrests of the place and period per `group` (a query.filters.GROUP_BY key) and method class, with
-    coverage (no rows where the records cover none of it, or only a subset of people)."""
-    q = selected(con, place, d0, d1, ref=ref, columns=columns)
-    cov = coverage(con, q)
-    rows: list[dict[str, Any]] = []
+def _grouped_result(q: Compiled, cov: Any, name: str, group: str, rows: list[dict[str, Any]] | None, d0, d1,
+                    definitions: dict[str, Any]) -> AnalysisResult:
+    """The AnalysisResult of counted arrests per `group` and method class: `rows` (with their `rel` lists) where
+    the records cover the question (`cov`, query.coverage), else none."""
     caveats: list[Any] = []
-    if cov.countable:
-        r = q.rolled_up(con, GROUP_BY[group][0], "method_class, release_id", columns=columns)  # event_days if it can
-        rows = _rows(con, grouped_sql([group, "method_class"], r.count_sql, r.source, q.where.sql()), q.where.params)
-        if cov.status == "partial":
-            caveats.append(msg("Partial: {reason}.", reason=cov.reason))
-    else:
+    rows = rows if cov.countable else []
+    if not cov.countable:
         caveats.append(cov.no_count_caveat())
+    elif cov.status == "partial":
+        caveats.append(msg("Partial: {reason}.", reason=cov.reason))
     return AnalysisResult(
         name=name, parameters={"place": q.label, "from": d0, "to": d1},
         columns=[group, "method_class", "n"], figures=rows,
@@ -80,11 +75,27 @@ def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, 
         extra={"total": sum(r["n"] for r in rows) if cov.countable else None}, coverage=cov.to_dict())
 
 
+def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, d0, d1, ref: Any,
+             columns: Columns | None, definitions: dict[str, Any]) -> AnalysisResult:
+    """Counted arrests of the place and period per `group` (a query.filters.GROUP_BY key) and method class, with
+    coverage."""
+    q = selected(con, place, d0, d1, ref=ref, columns=columns)
+    cov = coverage(con, q)
+    rows = None
+    if cov.countable:
+        r = q.rolled_up(con, GROUP_BY[group][0], "method_class, release_id", columns=columns)  # event_days if it can
+        rows = _rows(con, grouped_sql([group, "method_class"], r.count_sql, r.source, q.where.sql()), q.where.params)
+    return _grouped_result(q, cov, name, group, rows, d0, d1, definitions)
+
+
+MONTH = {"month": msg("Calendar month of event_date")}
+CRIMINALITY_KEPT = "criminality_field IS NOT NULL AND criminality_field <> 'not_recorded'"
+
+
 def trend(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
           ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
     """Counted arrests per calendar month and method class (month 'YYYY-MM')."""
-    return _grouped(con, "place_trend", "month", place, d0, d1, ref, columns,
-                    {"month": msg("Calendar month of event_date")})
+    return _grouped(con, "place_trend", "month", place, d0, d1, ref, columns, MONTH)
 
 
 def method_mix(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
@@ -93,21 +104,9 @@ def method_mix(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = 
     return _grouped(con, "place_method_mix", "fy", place, d0, d1, ref, columns, {"fy": FY})
 
 
-def criminality(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
-                ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
-    """Arrests by release, criminality field, fiscal year and class, where the release records criminality. Each
-    group stays within one release, so all its rows are used (not only counted ones): a release that records
-    criminality may overlap a fuller release that has precedence for counts but does not."""
-    q = selected(con, place, d0, d1, counted=False, ref=ref, columns=columns)
+def _criminality_result(con: duckdb.DuckDBPyConnection, q: Compiled, rows: list[dict[str, Any]], d0, d1
+                        ) -> AnalysisResult:
     cov = coverage_of(con, "arrests", d0, d1, q.place, q.label, ("criminality",))
-    cols = (columns or (lambda t: table_columns(con, t)))("arrests")
-    rows: list[dict[str, Any]] = []
-    if {"criminality_field", "criminality"} <= cols:
-        kept = "criminality_field IS NOT NULL AND criminality_field <> 'not_recorded'"
-        r = q.rolled_up(con, "release_id, criminality_field, fy, criminality", kept, columns=columns)
-        rows = _rows(con, f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, "
-                          f"{r.count_sql} AS n FROM {r.source} WHERE {q.where.sql()} AND {kept} GROUP BY ALL "
-                          "ORDER BY release_id, criminality_field, fy, criminality", q.where.params)
     missing = cov.fields_not_recorded.get("criminality") or []
     caveats = [msg("Criminality is not recorded in {releases}.", releases=", ".join(sorted(missing)))] if missing else []
     caveats.append(msg("Criminality means different things per release; each figure names its source field."))
@@ -119,6 +118,74 @@ def criminality(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None =
                      "criminality": msg("convicted / pending_charges / no_record / unknown, from the release's own "
                                         "field (criminality_field)")},
         releases=sorted({r["release_id"] for r in rows}), caveats=caveats, coverage=cov.to_dict())
+
+
+def _has_criminality(con: duckdb.DuckDBPyConnection, columns: Columns | None) -> bool:
+    return {"criminality_field", "criminality"} <= (columns or (lambda t: table_columns(con, t)))("arrests")
+
+
+def criminality(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
+                ref: Any = None, columns: Columns | None = None) -> AnalysisResult:
+    """Arrests by release, criminality field, fiscal year and class, where the release records criminality. Each
+    group stays within one release, so all its rows are used (not only counted ones): a release that records
+    criminality may overlap a fuller release that has precedence for counts but does not."""
+    q = selected(con, place, d0, d1, counted=False, ref=ref, columns=columns)
+    rows: list[dict[str, Any]] = []
+    if _has_criminality(con, columns):
+        r = q.rolled_up(con, "release_id, criminality_field, fy, criminality", CRIMINALITY_KEPT, columns=columns)
+        rows = _rows(con, f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, "
+                          f"{r.count_sql} AS n FROM {r.source} WHERE {q.where.sql()} AND {CRIMINALITY_KEPT} "
+                          "GROUP BY ALL ORDER BY release_id, criminality_field, fy, criminality", q.where.params)
+    return _criminality_result(con, q, rows, d0, d1)
+
+
+COUNTED_PARTS = ("trend", "method_mix", "criminality")
+
+
+def counted_parts(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
+                  ref: Any = None, columns: Columns | None = None) -> dict[str, AnalysisResult]:
+    """trend, method_mix and criminality (the same results as those functions) from one scan of the place's rows:
+    the rows of every release grouped once per month, fiscal year, release, counted flag, method class and
+    criminality, then summed three ways (counted rows for trend and method_mix, rows with a criminality field for
+    criminality)."""
+    every = selected(con, place, d0, d1, counted=False, ref=ref, columns=columns)
+    q = selected(con, every.place, d0, d1, ref=ref, columns=columns)
+    if q.where.parts != ["counted", *every.where.parts] or q.where.params != every.where.params:
+        return {"trend": trend(con, every.place, d0, d1, ref, columns),  # not the same rows: asked one by one
+                "method_mix": method_mix(con, every.place, d0, d1, ref, columns),
+                "criminality": criminality(con, every.place, d0, d1, ref, columns)}
+    crim = _has_criminality(con, columns)
+    keys = "counted, method_class, release_id" + (", criminality_field, criminality" if crim else "")
+    r = every.rolled_up(con, "event_date, fy", keys, columns=columns)
+    branches = [
+        "SELECT 'trend' AS part, strftime(m, '%Y-%m') AS month, method_class, sum(n)::BIGINT AS n, "
+        "list(release_id) AS rel, row_number() OVER (ORDER BY m, method_class NULLS LAST) AS o "
+        "FROM x WHERE counted GROUP BY m, method_class",
+        "SELECT 'method_mix' AS part, CAST(fy AS INTEGER) AS fy, method_class, sum(n)::BIGINT AS n, "
+        "list(release_id) AS rel, row_number() OVER (ORDER BY CAST(fy AS INTEGER), method_class NULLS LAST) AS o "
+        "FROM x WHERE counted GROUP BY 2, method_class"]
+    if crim:
+        branches.append(
+            "SELECT 'criminality' AS part, release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, "
+            "sum(n)::BIGINT AS n, row_number() OVER (ORDER BY release_id, criminality_field, CAST(fy AS INTEGER), "
+            f"criminality) AS o FROM x WHERE {CRIMINALITY_KEPT} GROUP BY release_id, criminality_field, 4, "
+            "criminality")
+    sql = (f"WITH x AS MATERIALIZED (SELECT date_trunc('month', event_date) AS m, fy, {keys}, {r.count_sql} AS n "
+           f"FROM {r.source} WHERE {every.where.sql()} GROUP BY ALL) "
+           + " UNION ALL BY NAME ".join(f"({b})" for b in branches) + " ORDER BY part, o")
+    cur = con.execute(sql, every.where.params)
+    names = [d[0] for d in cur.description]
+    fields = {"trend": ("month", "method_class", "n", "rel"), "method_mix": ("fy", "method_class", "n", "rel"),
+              "criminality": ("release_id", "criminality_field", "fy", "criminality", "n")}
+    at = {name: i for i, name in enumerate(names)}
+    parts: dict[str, list[dict[str, Any]]] = {part: [] for part in COUNTED_PARTS}
+    for row in cur.fetchall():
+        part = row[at["part"]]
+        parts[part].append({k: row[at[k]] for k in fields[part]})
+    cov = coverage(con, q)
+    return {"trend": _grouped_result(q, cov, "place_trend", "month", parts["trend"], d0, d1, MONTH),
+            "method_mix": _grouped_result(q, cov, "place_method_mix", "fy", parts["method_mix"], d0, d1, {"fy": FY}),
+            "criminality": _criminality_result(con, every, parts["criminality"], d0, d1)}
 
 
 def resolution(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
@@ -226,7 +293,9 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
         why = msg("no peer comparison: it needs the population table, a county, state or AOR, and records for the "
                   "period")
         return AnalysisResult(**result, caveats=[why if cov.countable else cov.no_count_caveat()])
-    rolled = every.rolled_up(con, "aor, release_id, res_state, res_county_fips", columns=columns)
+    named = {"aor": "aor, release_id", "state": "aor, res_state, release_id"}.get(p.level,
+                                                                              "res_county_fips, release_id")
+    rolled = every.rolled_up(con, named, columns=columns)  # the smallest count table holding the level's columns
     src, n, dwhere, dp = rolled.source, rolled.count_sql, every.base.sql(), every.base.params
     rate = "round(e.n * 10000.0 / p.noncitizen_pop, 2)"
     if p.level == "aor":
@@ -246,9 +315,11 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
     elif p.level == "state":
         # a state's arrests as `summary --place` selects them: placed in it, or recorded by an AOR wholly inside it
         whole, whole_params = whole_aors(con)
-        sql = (f"WITH w AS ({whole}), e AS (SELECT coalesce(w.state, x.res_state) AS peer, {n} AS n, "
-               "list(DISTINCT x.release_id) AS rel "
-               f"FROM (SELECT * FROM {src} WHERE {dwhere}) x LEFT JOIN w ON x.aor = w.aor GROUP BY 1), "
+        # counted per AOR, state and release first (a few thousand rows), then placed: the same sums
+        sql = (f"WITH w AS ({whole}), x AS (SELECT aor, res_state, release_id, {n} AS n FROM {src} "
+               f"WHERE {dwhere} GROUP BY ALL), e AS (SELECT coalesce(w.state, x.res_state) AS peer, "
+               "sum(x.n)::BIGINT AS n, list(DISTINCT x.release_id) AS rel FROM x LEFT JOIN w ON x.aor = w.aor "
+               "GROUP BY 1), "
                "p AS (SELECT state AS peer, sum(noncitizen_pop) AS noncitizen_pop FROM population "
                "WHERE year = ? GROUP BY 1) "
                f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate, e.rel "

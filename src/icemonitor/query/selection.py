@@ -34,7 +34,7 @@ from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.query.sql import Where, in_list
 from icemonitor.schema import derived_tables
-from icemonitor.warehouse.aggregates import AOR_DAYS, EVENT_DAYS
+from icemonitor.warehouse.aggregates import AOR_DAYS, COUNTY_COLUMNS, EVENT_DAYS, STATE_DAYS
 from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TABLE, placed_source  # noqa: F401
 
 ROWS = ("counted", "all")
@@ -263,18 +263,26 @@ def rollup_source(con: duckdb.DuckDBPyConnection, table: str, *sql: str, placeme
 def rollup_router(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event",
                   columns: Columns | None = None) -> Callable[..., tuple[str, str] | None]:
     """rollup_source for several questions on one table: the warehouse is asked once whether it has event_days (and
-    aor_days, which answers a question naming no placed column from a quarter of the rows)."""
-    own, coarse = None, False
+    aor_days, which answers a question naming no placed column from a sixth of the rows, and state_days, which
+    answers one naming a placed state column but no county column from a third)."""
+    own, coarse, states = None, False, False
     if placement == "event" and table in vocabulary.table_names():
         own = _rollup_ready(con, table) if columns is None else (
             columns(table) | rollup_columns() | PLACED_COLUMNS if columns(EVENT_DAYS) else None)
-        coarse = own is not None and (has_table(con, AOR_DAYS) if columns is None else bool(columns(AOR_DAYS)))
+        has = (lambda t: has_table(con, t)) if columns is None else (lambda t: bool(columns(t)))
+        coarse = own is not None and has(AOR_DAYS)
+        states = own is not None and has(STATE_DAYS)
 
     def route(*sql: str) -> tuple[str, str] | None:
         named = set(_WORD.findall(" ".join(sql))) & own if own is not None else None
         if named is None or not named <= rollup_columns():
             return None
-        source = AOR_DAYS if coarse and not named & PLACED_COLUMNS else EVENT_DAYS  # no placed column: summed over them
+        if coarse and not named & PLACED_COLUMNS:
+            source = AOR_DAYS  # no placed column: summed over them
+        elif states and not named & COUNTY_COLUMNS:
+            source = STATE_DAYS  # a placed state but no county: summed over the county columns
+        else:
+            source = EVENT_DAYS
         return f"(SELECT * FROM {source} WHERE table_name = '{table}')", "coalesce(sum(n), 0)::BIGINT"
 
     return route

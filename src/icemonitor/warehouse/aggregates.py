@@ -4,7 +4,9 @@ placement columns; event_methods, the rows per method class
 and raw apprehension method (what every figure's definition of the method classes lists).
 
 A count or group-by on these columns reads this table (query.Selection.rolled_up) instead of every row joined
-to the landmark resolution: the table grows with days x places x categories, not with rows. Placement is
+to the landmark resolution: the table grows with days x places x categories, not with rows. state_days is
+event_days summed over its county columns (what a question naming a placed state but no county reads: a third of
+event_days' rows), and aor_days is state_days summed over the placed state too. Placement is
 warehouse/placement.py's, the same SQL every query uses (policy `event`). Derived after the places stage (it
 needs landmark_resolution and recorded_counties), by every build; a refresh derives again only the counts of the
 tables and releases whose rows changed, unless the placement tables changed (then all of them)."""
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 EVENT_DAYS = "event_days"
 AOR_DAYS = "aor_days"
+STATE_DAYS = "state_days"
+COUNTY_COLUMNS = frozenset({"res_county_fips", "office_county_fips", "res_county_by"})  # what state_days sums over
 EVENT_METHODS = "event_methods"
 
 
@@ -80,13 +84,39 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
     return n
 
 
+def write_state_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
+    """(Re)create state_days: event_days summed over its county columns (COUNTY_COLUMNS), keeping the placed state;
+    ordered by table, placed state and AOR, so a state's rows lie together. With `only` (write_event_days), only
+    those (table, release) pairs are summed again: each sum reads its own pair's event_days rows."""
+    spec = derived_tables()[STATE_DAYS]
+    keys = ", ".join(c.name for c in spec.columns if c.name != "n")
+    if only is not None and not _columns(con)(STATE_DAYS):  # a warehouse without it (an older build): derived whole
+        only = None
+    if only is None:
+        con.execute(f"DROP TABLE IF EXISTS {STATE_DAYS}")
+        con.execute(spec.ddl())
+    pairs = sorted(only) if only is not None else None
+    for table, release_id in pairs or []:
+        con.execute(f"DELETE FROM {STATE_DAYS} WHERE table_name = ? AND release_id = ?", [table, release_id])
+    if pairs != []:
+        where = ("WHERE " + " OR ".join("(table_name = ? AND release_id = ?)" for _ in pairs) + " ") if pairs else ""
+        con.execute(f"INSERT INTO {STATE_DAYS} SELECT {keys}, sum(n)::BIGINT AS n FROM {EVENT_DAYS} {where}"
+                    "GROUP BY ALL ORDER BY table_name, res_state, aor, event_date",
+                    [x for pair in pairs or [] for x in pair])
+    n = int(con.execute(f"SELECT count(*) FROM {STATE_DAYS}").fetchone()[0])
+    log.info("%s: %d rows written", STATE_DAYS, n)
+    return n
+
+
 def write_aor_days(con: duckdb.DuckDBPyConnection) -> int:
     """(Re)create aor_days: event_days summed over its placement columns (what a question naming no placed column
-    reads). Derived again whole from event_days, a fraction of the cost of event_days itself."""
+    reads), from state_days (already summed over the county columns) where it is derived, else from event_days.
+    Derived again whole, a fraction of the cost of event_days itself."""
     keys = ", ".join(c.name for c in derived_tables()[AOR_DAYS].columns if c.name != "n")
+    source = STATE_DAYS if _columns(con)(STATE_DAYS) else EVENT_DAYS
     con.execute(f"DROP TABLE IF EXISTS {AOR_DAYS}")
     con.execute(derived_tables()[AOR_DAYS].ddl())
-    con.execute(f"INSERT INTO {AOR_DAYS} SELECT {keys}, sum(n)::BIGINT AS n FROM {EVENT_DAYS} GROUP BY ALL "
+    con.execute(f"INSERT INTO {AOR_DAYS} SELECT {keys}, sum(n)::BIGINT AS n FROM {source} GROUP BY ALL "
                 "ORDER BY table_name, event_date")
     n = int(con.execute(f"SELECT count(*) FROM {AOR_DAYS}").fetchone()[0])
     log.info("%s: %d rows written", AOR_DAYS, n)
@@ -123,7 +153,8 @@ def write_event_methods(con: duckdb.DuckDBPyConnection) -> int:
 
 def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> None:
     """Every derived table (after the places stage, which event_days' placement needs); `only` as in
-    write_event_days (event_methods is small and always derived again)."""
+    write_event_days and write_state_days (event_methods is small and always derived again)."""
     write_event_days(con, only)
+    write_state_days(con, only)
     write_aor_days(con)
     write_event_methods(con)

@@ -400,7 +400,8 @@ def build(
                 counts_for = touched | updated | {("detention_stays", r) for r in recounted}
                 placement = aggregates.placement_fingerprint(con)
                 with stages.stage("derived tables dropped"):
-                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS})
+                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS,
+                                                                      aggregates.STATE_DAYS})
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,

@@ -134,9 +134,10 @@ def place_page(request: Request, code: str) -> Response:
         defs = definitions(wh, Filters("arrests", d0, d1), page.lang)
         spans = []
         place_def = t("place.def_resolved", place=label)
-    trend, mix = profile("trend"), profile("method_mix")
+    counts = analyses.place_profile_counts(wh, ref, place, d0, d1)  # trend, method mix, criminality: one scan
+    trend, mix = counts["trend"], counts["method_mix"]
     cover = trend.coverage  # what the records cover of the place and period (query.coverage)
-    crim = profile("criminality").figures
+    crim = counts["criminality"].figures
     title = t("place.trend_title", aor=label)
     months = trend_months(cover)
     spec = charts.trend_with_policies(trend.figures, policies, t, title, months) if trend.figures else None
