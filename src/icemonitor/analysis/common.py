@@ -112,10 +112,16 @@ def releases_of(con: duckdb.DuckDBPyConnection, source: str, where: Where) -> li
     return sorted(r[0] for r in rows if r[0] is not None)
 
 
+def placement_mix_applies(q: Any) -> bool:
+    """Whether placement_mix has figures for the compiled selection `q`: a state, county or group place."""
+    return q.place is not None and q.place.level not in ("aor", "nation")
+
+
 def placement_mix(con: duckdb.DuckDBPyConnection, q: Any) -> dict[str, int] | None:
     """For a state, county or group place: how the selected events were placed, as {'recorded_state': n,
-    'landmark': n, 'aor': n} (event_source's res_by). None for no place, the nation or an AOR."""
-    if q.place is None or q.place.level in ("aor", "nation"):
+    'landmark': n, 'aor': n} (event_source's res_by). None for no place, the nation or an AOR. (summary reads the
+    same figures in its own scan.)"""
+    if not placement_mix_applies(q):
         return None
     r = q.rolled_up(con, "res_by")  # the build's event_days where it serves
     rows = con.execute(f"SELECT coalesce(res_by, 'aor'), {r.count_sql} FROM {r.source} WHERE {q.where.sql()} "

@@ -19,7 +19,8 @@ from icemonitor.analysis.overview import county_aor_map, population_year
 from icemonitor.messages import msg
 from icemonitor.places.place_filter import AOR_MAP_VINTAGES
 from icemonitor.query.coverage import coverage, coverage_of
-from icemonitor.query.selection import Columns, Compiled, Selection, has_table, parse_place, table_columns
+from icemonitor.query.selection import (Columns, Compiled, Selection, has_table, parse_place, per_warehouse,
+                                        table_columns)
 from icemonitor.query.filters import GROUP_BY, grouped_sql
 from icemonitor.query.sql import in_list
 
@@ -262,14 +263,26 @@ def policies(con: duckdb.DuckDBPyConnection, place: Any, ref: Any = None) -> Ana
 
 def whole_aors(con: duckdb.DuckDBPyConnection) -> tuple[str, list[Any]]:
     """SQL giving (aor, state) for each AOR whose counties (in one map vintage with the counties every vintage
-    shares) all lie in one state: a state place counts such an AOR's arrests by its code (places.place_filter)."""
+    shares) all lie in one state: a state place counts such an AOR's arrests by its code (places.place_filter).
+    The pairs are read from the reference tables once per warehouse file (_whole_aor_pairs)."""
+    pairs = _whole_aor_pairs(con)
+    if not pairs:
+        return "SELECT NULL::VARCHAR AS aor, NULL::VARCHAR AS state WHERE FALSE", []
+    return ("SELECT unnest(?::VARCHAR[]) AS aor, unnest(?::VARCHAR[]) AS state",
+            [[a for a, _ in pairs], [s for _, s in pairs]])
+
+
+@per_warehouse(frozen=True)
+def _whole_aor_pairs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str], ...]:
+    """(aor, state) pairs of whole_aors, from county_aor_periods and counties (reference tables of the warehouse)."""
     if not ({"county_fips", "aor", "vintage"} <= table_columns(con, "county_aor_periods")
             and has_table(con, "counties")):
-        return "SELECT NULL::VARCHAR AS aor, NULL::VARCHAR AS state WHERE FALSE", []
-    return ("SELECT DISTINCT aor, state FROM (SELECT v.v, p.aor, min(c.state) AS state, count(DISTINCT c.state) AS k "
-            "FROM (SELECT unnest(?) AS v) v JOIN county_aor_periods p ON p.vintage IN (v.v, 'all') "
-            "JOIN counties c USING (county_fips) WHERE p.aor IS NOT NULL GROUP BY 1, 2) WHERE k = 1",
-            [list(AOR_MAP_VINTAGES)])
+        return ()
+    return tuple(con.execute(
+        "SELECT DISTINCT aor, state FROM (SELECT v.v, p.aor, min(c.state) AS state, count(DISTINCT c.state) AS k "
+        "FROM (SELECT unnest(?) AS v) v JOIN county_aor_periods p ON p.vintage IN (v.v, 'all') "
+        "JOIN counties c USING (county_fips) WHERE p.aor IS NOT NULL GROUP BY 1, 2) WHERE k = 1 ORDER BY 1, 2",
+        [list(AOR_MAP_VINTAGES)]).fetchall())
 
 
 def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,

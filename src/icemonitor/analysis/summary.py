@@ -10,7 +10,7 @@ import duckdb
 
 from icemonitor.analysis.common import (
     check_table,
-    placement_mix,
+    placement_mix_applies,
     resolution_available,
     split_list,
     table_columns,
@@ -85,15 +85,20 @@ def summary(
     label = q.label if place else None
     rows: list[tuple] = []
     rolled = q
+    placed = None
     if cov.countable:
         exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
-        rolled = q.rolled_up(con, *exprs, "release_id")  # the build's event_days when the groups allow
-        select = ", ".join(exprs + [f"{rolled.count_sql} AS events",
-                                    "list_sort(list_distinct(list(DISTINCT release_id))) AS releases"])
-        group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
-        order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
-        rows = con.execute(f"SELECT {select} FROM {rolled.source} WHERE {q.where.sql()} {group_sql} {order_sql}",
-                           q.where.params).fetchall()
+        mixed = bool(place) and placement_mix_applies(q)  # the placement mix read in the same scan
+        rolled = q.rolled_up(con, *exprs, "release_id", *(["res_by"] if mixed else []))  # event_days where it can
+        if mixed:
+            rows, placed = _rows_and_placement(con, rolled, groups, exprs)
+        else:
+            select = ", ".join(exprs + [f"{rolled.count_sql} AS events",
+                                        "list_sort(list_distinct(list(DISTINCT release_id))) AS releases"])
+            group_sql = f"GROUP BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
+            order_sql = f"ORDER BY {', '.join(str(i + 1) for i in range(len(groups)))}" if groups else ""
+            rows = con.execute(f"SELECT {select} FROM {rolled.source} WHERE {q.where.sql()} {group_sql} {order_sql}",
+                               q.where.params).fetchall()
         rows = [r for r in rows if r[len(groups)]]  # no groups: one row, empty when nothing matches
     total = sum(r[len(groups)] for r in rows) if cov.countable else None
     parent: dict[Any, int] = {}
@@ -143,7 +148,6 @@ def summary(
                            "them).", n=office, place=q.label))
     problems = problems_for(table, releases, d0, d1)
     caveats.extend(caveat(p) for p in problems)
-    placed = placement_mix(con, q) if cov.countable and place else None
     if placed:
         counts = {"place": label, "state": placed["recorded_state"], "landmark": placed["landmark"]}
         caveats.append(
@@ -162,6 +166,31 @@ def summary(
                "known_problems": as_records(problems)},
         coverage=cov.to_dict(),
     )
+
+
+def _rows_and_placement(con: duckdb.DuckDBPyConnection, rolled: Any, groups: list[str], exprs: list[str]
+                        ) -> tuple[list[tuple], dict[str, int]]:
+    """summary's rows (the groups, events, releases; ordered by the groups) and the placement mix of the same
+    events (common.placement_mix's figures) from one scan: the rows grouped once by the groups, how they were
+    placed and release, then summed both ways."""
+    keys = ", ".join(f'"{g}"' for g in groups)
+    main = (f"SELECT 'rows' AS part, {keys + ', ' if groups else ''}sum(events)::BIGINT AS events, "
+            "list_sort(list_distinct(list(release_id))) AS releases, "
+            f"row_number() OVER ({'ORDER BY ' + keys if groups else ''}) AS o FROM x"
+            + (f" GROUP BY {keys}" if groups else ""))
+    mix = "SELECT 'placement' AS part, coalesce(res_by, 'aor') AS res_by, sum(events)::BIGINT AS events FROM x GROUP BY 2"
+    w = rolled.where
+    cur = con.execute(f"WITH x AS MATERIALIZED (SELECT {', '.join(exprs + ['res_by', 'release_id'])}, "
+                      f"{rolled.count_sql} AS events FROM {rolled.source} WHERE {w.sql()} GROUP BY ALL) "
+                      f"({main}) UNION ALL BY NAME ({mix}) ORDER BY part DESC, o", w.params)
+    at = {d[0]: i for i, d in enumerate(cur.description)}
+    rows, placed = [], {"recorded_state": 0, "landmark": 0}
+    for r in cur.fetchall():
+        if r[at["part"]] == "rows":
+            rows.append((*(r[at[g]] for g in groups), r[at["events"]], r[at["releases"]]))
+        else:
+            placed[r[at["res_by"]]] = r[at["events"]]
+    return rows, placed
 
 
 def event_span(con: duckdb.DuckDBPyConnection, table: str = "arrests", place: str | None = None,
