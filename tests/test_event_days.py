@@ -104,7 +104,7 @@ def test_a_question_naming_no_placed_column_reads_aor_days(warehouse_con):
         con, "fy").source
     for placed in ("res_state", "res_county_fips", "office_county_fips", "res_by", "res_county_by"):
         source, _ = rollup_source(con, "arrests", "counted AND aor = ?", placed)
-        assert "event_days" in source and "aor_days" not in source
+        assert "aor_days" not in source  # a placed state column reads state_days (tests/test_state_days.py)
     county = Selection.of("arrests", "2017-01-01", "2017-12-31", "06037").compile(con)
     assert "event_days" in county.rolled_up(con, "fy").source  # a county is found by res_county_fips
 
@@ -112,7 +112,7 @@ def test_a_question_naming_no_placed_column_reads_aor_days(warehouse_con):
 @pytest.fixture(scope="module")
 def without_event_days(warehouse_path, tmp_path_factory):
     """A copy of the built warehouse (in its data folder's place: reference files by link) without the derived
-    tables (event_days, aor_days, event_methods)."""
+    tables (event_days, aor_days, state_days, event_methods)."""
     home = tmp_path_factory.mktemp("no-event-days")
     for name in ("raw", "cache"):
         if (warehouse_path.parent / name).exists():
@@ -122,6 +122,7 @@ def without_event_days(warehouse_path, tmp_path_factory):
     con = duckdb.connect(str(copy))
     con.execute("DROP TABLE event_days")
     con.execute("DROP TABLE aor_days")
+    con.execute("DROP TABLE state_days")
     con.execute("DROP TABLE event_methods")
     con.close()
     return copy

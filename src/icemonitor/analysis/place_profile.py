@@ -144,17 +144,18 @@ COUNTED_PARTS = ("trend", "method_mix", "criminality")
 
 
 def counted_parts(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
-                  ref: Any = None, columns: Columns | None = None) -> dict[str, AnalysisResult]:
+                  ref: Any = None, columns: Columns | None = None, with_resolution: bool = False
+                  ) -> dict[str, AnalysisResult]:
     """trend, method_mix and criminality (the same results as those functions) from one scan of the place's rows:
     the rows of every release grouped once per month, fiscal year, release, counted flag, method class and
     criminality, then summed three ways (counted rows for trend and method_mix, rows with a criminality field for
-    criminality)."""
+    criminality). `with_resolution`: resolution too, its count of the place's counted arrests from the same scan."""
     every = selected(con, place, d0, d1, counted=False, ref=ref, columns=columns)
     q = selected(con, every.place, d0, d1, ref=ref, columns=columns)
     if q.where.parts != ["counted", *every.where.parts] or q.where.params != every.where.params:
-        return {"trend": trend(con, every.place, d0, d1, ref, columns),  # not the same rows: asked one by one
-                "method_mix": method_mix(con, every.place, d0, d1, ref, columns),
-                "criminality": criminality(con, every.place, d0, d1, ref, columns)}
+        one_by_one = {"trend": trend, "method_mix": method_mix, "criminality": criminality,  # not the same rows
+                      **({"resolution": resolution} if with_resolution else {})}
+        return {name: fn(con, every.place, d0, d1, ref, columns) for name, fn in one_by_one.items()}
     crim = _has_criminality(con, columns)
     keys = "counted, method_class, release_id" + (", criminality_field, criminality" if crim else "")
     r = every.rolled_up(con, "event_date, fy", keys, columns=columns)
@@ -171,6 +172,9 @@ def counted_parts(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None
             "sum(n)::BIGINT AS n, row_number() OVER (ORDER BY release_id, criminality_field, CAST(fy AS INTEGER), "
             f"criminality) AS o FROM x WHERE {CRIMINALITY_KEPT} GROUP BY release_id, criminality_field, 4, "
             "criminality")
+    if with_resolution:
+        branches.append("SELECT 'resolved' AS part, coalesce(sum(n), 0)::BIGINT AS n, list(release_id) AS rel "
+                        "FROM x WHERE counted")
     sql = (f"WITH x AS MATERIALIZED (SELECT date_trunc('month', event_date) AS m, fy, {keys}, {r.count_sql} AS n "
            f"FROM {r.source} WHERE {every.where.sql()} GROUP BY ALL) "
            + " UNION ALL BY NAME ".join(f"({b})" for b in branches) + " ORDER BY part, o")
@@ -180,11 +184,16 @@ def counted_parts(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None
               "criminality": ("release_id", "criminality_field", "fy", "criminality", "n")}
     at = {name: i for i, name in enumerate(names)}
     parts: dict[str, list[dict[str, Any]]] = {part: [] for part in COUNTED_PARTS}
+    resolved = None
     for row in cur.fetchall():
         part = row[at["part"]]
-        parts[part].append({k: row[at[k]] for k in fields[part]})
+        if part == "resolved":
+            resolved = (row[at["n"]], row[at["rel"]])
+        else:
+            parts[part].append({k: row[at[k]] for k in fields[part]})
     cov = coverage(con, q)
-    return {"trend": _grouped_result(q, cov, "place_trend", "month", parts["trend"], d0, d1, MONTH),
+    extra = {"resolution": _resolution(con, q, cov, d0, d1, columns, resolved)} if with_resolution else {}
+    return {**extra, "trend": _grouped_result(q, cov, "place_trend", "month", parts["trend"], d0, d1, MONTH),
             "method_mix": _grouped_result(q, cov, "place_method_mix", "fy", parts["method_mix"], d0, d1, {"fy": FY}),
             "criminality": _criminality_result(con, every, parts["criminality"], d0, d1)}
 
@@ -194,15 +203,23 @@ def resolution(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = 
     """For a county (or any place within AORs): counted arrests resolved to it, and the counted arrests of its
     AOR(s) that no landmark resolution places in any county (they may belong to this county or another)."""
     q = selected(con, place, d0, d1, ref=ref, columns=columns)
-    cov = coverage(con, q)
+    return _resolution(con, q, coverage(con, q), d0, d1, columns)
+
+
+def _resolution(con: duckdb.DuckDBPyConnection, q: Compiled, cov: Any, d0, d1, columns: Columns | None,
+                resolved: tuple[int, list[str]] | None = None) -> AnalysisResult:
+    """resolution's result for the compiled selection `q`; `resolved`: its counted arrests and their releases
+    where already counted (counted_parts), else counted here."""
     aors = list(q.place.aors) if q.place is not None else []
     row: dict[str, Any] = {"resolved": None, "aor_total": None, "aor_unresolved": None, "aors": aors}
     releases: list[str] = []
     if cov.countable:
-        r = q.rolled_up(con, "release_id", columns=columns)  # the build's event_days where it answers
-        row["resolved"], rel = con.execute(f"SELECT {r.count_sql}, list(DISTINCT release_id) FROM {r.source} "
-                                           f"WHERE {q.where.sql()}", q.where.params).fetchone()
-        releases = sorted(x for x in rel or [] if x)
+        if resolved is None:
+            r = q.rolled_up(con, "release_id", columns=columns)  # the build's event_days where it answers
+            resolved = con.execute(f"SELECT {r.count_sql}, list(DISTINCT release_id) FROM {r.source} "
+                                   f"WHERE {q.where.sql()}", q.where.params).fetchone()
+        row["resolved"], rel = resolved
+        releases = sorted({x for x in rel or [] if x})
         if aors:
             sql, params = in_list("aor", aors)
             w = q.base.copy().add(sql, *params)

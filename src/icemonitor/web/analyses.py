@@ -341,9 +341,9 @@ def place_profile(wh: Warehouse, ref: Any, part: str, place: Any, date_from: dt.
 
 
 def place_profile_counts(wh: Warehouse, ref: Any, place: Any, date_from: dt.date | None = None,
-                         date_to: dt.date | None = None) -> dict[str, AnalysisResult]:
-    """place_profile's trend, method_mix and criminality (each cached under its own key), computed together from
-    one scan where any is not cached (analysis.place_profile.counted_parts)."""
+                         date_to: dt.date | None = None, with_resolution: bool = False) -> dict[str, AnalysisResult]:
+    """place_profile's trend, method_mix and criminality (and resolution, `with_resolution`), each cached under its
+    own key, computed together from one scan where any is not cached (analysis.place_profile.counted_parts)."""
     from icemonitor.analysis import place_profile as profile
 
     check_dates(date_from, date_to)
@@ -353,13 +353,13 @@ def place_profile_counts(wh: Warehouse, ref: Any, place: Any, date_from: dt.date
         def compute() -> AnalysisResult:
             if not together:
                 together.update(profile.counted_parts(wh.cursor(), place, date_from, date_to, ref=ref,
-                                                      columns=wh.columns))
+                                                      columns=wh.columns, with_resolution=with_resolution))
             return together[name]
 
         key = ("place_profile", name, getattr(place, "level", None), getattr(place, "code", place), date_from, date_to)
         return _cached(wh, key, compute)
 
-    return {name: part(name) for name in profile.COUNTED_PARTS}
+    return {name: part(name) for name in (*profile.COUNTED_PARTS, *(["resolution"] if with_resolution else []))}
 
 
 def sweep_days(wh: Warehouse, ref: Any, level: str, place: str, measure: str, start: dt.date,

@@ -134,7 +134,8 @@ def place_page(request: Request, code: str) -> Response:
         defs = definitions(wh, Filters("arrests", d0, d1), page.lang)
         spans = []
         place_def = t("place.def_resolved", place=label)
-    counts = analyses.place_profile_counts(wh, ref, place, d0, d1)  # trend, method mix, criminality: one scan
+    # trend, method mix, criminality (and a county's resolution) from one scan
+    counts = analyses.place_profile_counts(wh, ref, place, d0, d1, with_resolution=place.level == "county")
     trend, mix = counts["trend"], counts["method_mix"]
     cover = trend.coverage  # what the records cover of the place and period (query.coverage)
     crim = counts["criminality"].figures
@@ -189,7 +190,7 @@ def place_page(request: Request, code: str) -> Response:
             peer_note, peer_res.releases, t("figure.empty"))
     else:
         figures_peer = None
-    resolution = profile("resolution").figures[0] if place.level == "county" else None
+    resolution = counts["resolution"].figures[0] if place.level == "county" else None
     if resolution is not None and resolution["resolved"] is None:  # no records: no count to resolve (not zero)
         resolution = None
     local_counts = pol.extra["local_counts"]
