@@ -55,7 +55,9 @@ def placement_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
-    """(Re)create event_days from the event tables present; returns its rows. With `only` ((table, release) pairs
+    """(Re)create event_days from the event tables present; returns its rows. Each table's counts are ordered by
+    placed state and county (what event_days alone answers: county questions), so a county's or a state's counties'
+    rows lie in few row groups and a question naming them skips the rest. With `only` ((table, release) pairs
     whose rows changed; the placement tables unchanged), the table is kept and only those pairs' counts are derived
     again: each count depends on its own table's and release's rows only."""
     spec = derived_tables()[EVENT_DAYS]
@@ -77,7 +79,8 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
                            for k in keys)
         where = f"WHERE release_id IN ({', '.join('?' for _ in releases)}) " if releases else ""
         con.execute(f"INSERT INTO {EVENT_DAYS} SELECT ? AS table_name, {picked}, count(*) AS n "
-                    f"FROM {placed_source(table, 'event', columns)} {where}GROUP BY ALL ORDER BY event_date",
+                    f"FROM {placed_source(table, 'event', columns)} {where}GROUP BY ALL "
+                    "ORDER BY res_state, res_county_fips, event_date",
                     [table, *(releases or [])])
     n = int(con.execute(f"SELECT count(*) FROM {EVENT_DAYS}").fetchone()[0])
     log.info("%s: %d rows written%s", EVENT_DAYS, n, "" if only is None else f" ({len(only)} table-releases again)")
