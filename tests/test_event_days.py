@@ -255,10 +255,10 @@ def test_metadata_is_read_once_per_file_version_and_never_cached_while_writable(
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 
-def _event_days(path: Path) -> list[tuple]:
+def _event_days(path: Path, table: str = "event_days") -> list[tuple]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return sorted(con.execute("SELECT * FROM event_days").fetchall(), key=repr)
+        return sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
     finally:
         con.close()
 
@@ -277,6 +277,8 @@ def test_an_incremental_refresh_derives_event_days_as_a_full_build_does(tmp_path
     build(base + more, tmp_path / "full.duckdb")
     after = _event_days(target)
     assert after == _event_days(tmp_path / "full.duckdb") and after != before
+    for summed in ("state_days", "aor_days"):  # summed again from event_days: the full build's too
+        assert _event_days(target, summed) == _event_days(tmp_path / "full.duckdb", summed) != []
     con = duckdb.connect(str(target), read_only=True)
     counted = con.execute("SELECT count(*) FILTER (WHERE counted) FROM arrests").fetchone()[0]
     assert con.execute("SELECT sum(n) FILTER (WHERE counted) FROM event_days WHERE table_name = 'arrests'"
@@ -321,6 +323,7 @@ def test_a_refresh_counts_again_only_what_changed_unless_placement_changed(tmp_p
     build(base + more, tmp_path / "full.duckdb", extra_tables=stage)
     after = _event_days(target)
     assert after == _event_days(tmp_path / "full.duckdb") and after != before
+    assert _event_days(target, "state_days") == _event_days(tmp_path / "full.duckdb", "state_days")
     assert any(r[9] is not None for r in after)  # rows placed in a county through the landmark
     again = [r.getMessage() for r in caplog.records if "table-releases again" in r.getMessage()]
     assert bool(again) == fixed

@@ -2,12 +2,11 @@
 it: query.Selection routes a question naming a placed state column but no county column to it, with the same
 figures as from event_days and from the event rows (random selections on the real data); the place profile's
 one-scan parts (place_profile.counted_parts), its peers and summary's placement mix give the figures of the
-queries they replace; an incremental refresh derives state_days as a full build does."""
+queries they replace. (tests/test_event_days.py: an incremental refresh derives state_days as a full build does.)"""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import duckdb
@@ -16,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icemonitor.query.selection import Selection, rollup_source
-from icemonitor.warehouse.build import build
 
 TABLES = ("arrests", "encounters", "removals")
 STATES = (None, "CA", "TX", "WA", "NY", "IL", "FL")
@@ -161,29 +159,3 @@ def test_place_parts_and_state_summaries_equal_the_event_rows(warehouse_path, on
     rolled, direct = run(warehouse_path), run(only_event_rows)
     assert rolled["trend"]["figures"] and rolled["peers"]["figures"]
     assert rolled == direct
-
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-
-def test_an_incremental_refresh_derives_state_days_as_a_full_build_does(tmp_path):
-    import generate_national as gen
-
-    main = gen.generate(tmp_path / "latest", seed=14, rows={"arrests": 3_000, "encounters": 2_000}, chunk_rows=3_000)
-    added = gen.generate(tmp_path / "march", seed=15, rows={"arrests": 1_000}, chunk_rows=3_000)
-    base, more = gen.build_sources(main), gen.build_sources(added, "ddp-ice-2025-07")
-    cache, target = tmp_path / "cache", tmp_path / "w.duckdb"
-    build(base, target, cache_dir=cache)
-    assert build(base + more, target, cache_dir=cache).incremental
-    build(base + more, tmp_path / "full.duckdb")
-
-    def tables(path: Path) -> tuple[list[tuple], list[tuple]]:
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            return (_rows(con, "SELECT * FROM state_days", []), _rows(con, "SELECT * FROM aor_days", []))
-        finally:
-            con.close()
-
-    grown, full = tables(target), tables(tmp_path / "full.duckdb")
-    assert grown[0] and grown == full
-    assert {r[3] for r in grown[0]} >= {"ddp-ice-2025-07"}
