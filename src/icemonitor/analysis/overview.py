@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from icemonitor.analysis.result import AnalysisResult, _plain
+from icemonitor.analysis.result import AnalysisResult, plain
 from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
 from icemonitor.query.coverage import Coverage, coverage
@@ -231,7 +231,7 @@ def counted_by_aor(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns 
     """counts(f, ["aor"]) without coverage: `by_aor` itself where it is that count already (the overview's ranked
     AORs: the same filters, and a count, not a question the records do not cover), else counted here."""
     if (by_aor is not None and by_aor.extra.get("total") is not None
-            and by_aor.parameters == _plain({**f.as_params(), "by": ["aor"]})):
+            and by_aor.parameters == plain({**f.as_params(), "by": ["aor"]})):
         return by_aor
     return counts(con, f, ["aor"], columns, with_coverage=False)
 

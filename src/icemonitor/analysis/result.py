@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field, SkipValidation
 _READY = frozenset({str, int, bool, type(None)})  # exact types that are JSON-ready as they are
 
 
-def _plain(value: Any) -> Any:
-    """Turn numpy/pandas/date scalars into JSON-ready Python values."""
+def plain(value: Any) -> Any:
+    """Turn numpy/pandas/date scalars into JSON-ready Python values (a new container for a dict, list, tuple or
+    set)."""
     if type(value) in _READY:  # the common case first: a figure row's keys and counts
         return value
     if value is None or isinstance(value, (str, bool, int)):
@@ -24,15 +25,25 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else _plain(v)
+        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else plain(v)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "item"):  # numpy scalar
-        return _plain(value.item())
+        return plain(value.item())
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def plain_row(row: dict[Any, Any]) -> dict[str, Any]:
+    """plain(row) for a figure row; the row itself where it is JSON-ready already (str keys; str, int, bool, None
+    or finite float values: what most rows from DuckDB hold), so a large figure is checked, not copied again."""
+    for k, v in row.items():
+        t = type(v)
+        if type(k) is not str or not (t in _READY or (t is float and v - v == 0.0)):  # nan and inf: v - v is nan
+            return plain(row)
+    return row
 
 
 class AnalysisResult(BaseModel):
@@ -55,10 +66,11 @@ class AnalysisResult(BaseModel):
                                   "reason (icemonitor.query.coverage)")
 
     def model_post_init(self, __context: Any) -> None:
-        self.parameters = _plain(self.parameters)
-        self.figures = [_plain(row) for row in self.figures]
-        self.extra = _plain(self.extra)
-        self.coverage = _plain(self.coverage)
+        # validation made new containers already: a row that is JSON-ready is kept as it is (plain_row)
+        self.parameters = plain(self.parameters)
+        self.figures = [plain_row(row) if type(row) is dict else plain(row) for row in self.figures]
+        self.extra = plain(self.extra)
+        self.coverage = plain(self.coverage)
         self.releases = sorted(set(self.releases))
         if not self.columns and self.figures:
             self.columns = list(self.figures[0].keys())
