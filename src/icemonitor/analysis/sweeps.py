@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -751,22 +752,35 @@ class StoredSweeps:
         self.present = has_table(con, RUNS) and has_table(con, FINDINGS)
 
     def level_sweeps(self, p: Plan, level: str) -> list[dict[str, Any]] | None:
-        """level_sweeps(p, level) as the build stored it, or None when the build did not run this scan."""
+        """level_sweeps(p, level) as the build stored it, or None when the build did not run this scan. Each row is
+        the caller's own (the analysis annotates the rows it ranks); the daily counts are shared, read only."""
         if not self.present:
             return None
-        key = run_key(p, level)
-        if self.con.execute(f"SELECT 1 FROM {RUNS} WHERE run_key = ?", [key]).fetchone() is None:
+        run = stored_run(self.con, run_key(p, level))
+        if run is None:
             return None
-        rows = self.con.execute(
-            f"SELECT level, {', '.join(c if c not in ('start', 'end') else 'sweep_' + c for c in FIGURES)}, aors, daily, "
-            f"detail FROM {FINDINGS} WHERE run_key = ? ORDER BY ordinal", [key]).fetchall()
-        out = []
-        for row in rows:
-            r = dict(zip(FIGURES, row[1:12]))
-            r.update(level=row[0], aors=json.loads(row[12]), _detail=row[14],  # JSON, read when shown
-                     _daily={dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])})
-            out.append(r)
-        return out
+        return [{**r, "aors": None if r["aors"] is None else list(r["aors"])} for r in run]
+
+
+@per_warehouse(frozen=True)
+def stored_run(con: duckdb.DuckDBPyConnection, key: str) -> tuple[MappingProxyType, ...] | None:
+    """The sweeps of one stored run (sweep_findings, in their order), None where the build did not run it: derived
+    data of the warehouse file, read and parsed once per warehouse version (query.selection.per_warehouse), as
+    read-only rows (MappingProxyType; aors a tuple, the daily counts a read-only mapping) that StoredSweeps copies
+    for each question."""
+    if con.execute(f"SELECT 1 FROM {RUNS} WHERE run_key = ?", [key]).fetchone() is None:
+        return None
+    rows = con.execute(
+        f"SELECT level, {', '.join(c if c not in ('start', 'end') else 'sweep_' + c for c in FIGURES)}, aors, daily, "
+        f"detail FROM {FINDINGS} WHERE run_key = ? ORDER BY ordinal", [key]).fetchall()
+    out = []
+    for row in rows:
+        r = dict(zip(FIGURES, row[1:12]))
+        aors = json.loads(row[12])
+        r.update(level=row[0], aors=None if aors is None else tuple(aors), _detail=row[14],  # JSON, read when shown
+                 _daily=MappingProxyType({dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])}))
+        out.append(MappingProxyType(r))
+    return tuple(out)
 
 
 def sweeps(
