@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from icemonitor.analysis.county_months import county_counts
+from icemonitor.analysis import rollups
 from icemonitor.analysis.result import AnalysisResult, plain
 from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
@@ -121,9 +121,11 @@ def release_spans(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns |
     aor = ("list(DISTINCT aor ORDER BY aor) FILTER (WHERE aor IS NOT NULL)" if "aor" in reader(con, columns)(f.table)
            else "[]")
     source, n = _from(con, q, "release_id", "event_date", aor, columns=columns)
-    figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, {n} AS n, "
-                        f"{aor} AS aors FROM {source} WHERE {q.where.sql()} GROUP BY release_id "
-                        "ORDER BY first, release_id", q.where.params)
+    figures = rollups.release_spans(con, f.table, source, q.where, n) if aor != "[]" else None  # without a period
+    if figures is None:
+        figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, {n} AS n, "
+                            f"{aor} AS aors FROM {source} WHERE {q.where.sql()} GROUP BY release_id "
+                            "ORDER BY first, release_id", q.where.params)
     return AnalysisResult(
         name="release_spans", parameters=f.as_params(), figures=figures,
         definitions={"first/last": msg("First and last event date of the release's counted rows under the filters"),
@@ -189,7 +191,20 @@ def criminality_fields(con: duckdb.DuckDBPyConnection, f: Filters, columns: Colu
 
 
 def last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dt.date | None:
-    """The last event date among the counted rows under the filters."""
+    """The last event date among the counted rows under the filters (of a table without filters, a fact of the
+    warehouse like its table coverage: read once per warehouse version)."""
+    if f == Filters(f.table):
+        return last_counted_date(con, f.table)
+    return _last_event_date(con, f, columns)
+
+
+@per_warehouse(frozen=True)
+def last_counted_date(con: duckdb.DuckDBPyConnection, table: str) -> dt.date | None:
+    """The last event date among a table's counted rows."""
+    return _last_event_date(con, Filters(table))
+
+
+def _last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dt.date | None:
     q = compiled(con, f, columns)
     source, _ = _from(con, q, "event_date", columns=columns)
     d = con.execute(f"SELECT max(event_date) FROM {source} WHERE {q.where.sql()}", q.where.params).fetchone()[0]
@@ -338,9 +353,9 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
         return unavailable
     source, n = _from(con, q, "res_county_fips", columns=columns)
     # the counts per county: from analysis.county_months' rollup where it answers, else from the source
-    # the counts per county from analysis.county_months' rollup where it answers (the rates worked out here as
+    # the counts per county from analysis.rollups' county_months where it answers (the rates worked out here as
     # the SQL below does), else the SQL from the source
-    by_county = county_counts(con, f.table, source, q.where, n)
+    by_county = rollups.county_counts(con, f.table, source, q.where, n)
     if by_county is not None:
         pops = county_population(con, year)
         figures = [{"county_fips": fips, "n": c, "noncitizen_pop": pops[fips],

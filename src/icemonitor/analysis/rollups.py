@@ -1,14 +1,19 @@
-"""Counted events per county, method class and month: a rollup of the build's event_days, made in the process once
-per warehouse version, for the overview's per-county figures (analysis.overview.county_rates).
+"""Rollups of the build's count tables (warehouse/aggregates.py), made in the process once per warehouse version,
+for the overview's figures that would otherwise sum many rollup rows per request:
 
-Summing event_days' rows of a table per county hashes every row's county code (1.7 million rows at 8x the real
-data: ~28 ms of CPU per request). The same sum over this rollup (~130,000 rows at 8x, summed with numpy) is exact
-for any period: the period's whole months come from here, its partial first and last months from event_days itself
-(the days of those months only). It is derived data of the warehouse file, like event_days, not a cached answer: it
-takes no question, is read once per file version (query.selection.per_warehouse: path, mtime, size; a read-only
-file does not change until a build swaps in a new one), so it cannot differ between two requests to one version,
-and every request still counts its own period and method classes from it (also with ICEMONITOR_CACHE=off). A
-writable connection (a build) never uses it.
+- county_months: event_days' counted events per county, method class and month, for the counts per county
+  (analysis.overview.county_rates). Summing event_days per county hashes every row's county code (1.7 million rows
+  at 8x the real data: ~28 ms of CPU per request); the same sum over this rollup (~130,000 rows at 8x, summed with
+  numpy) is exact for any period: the period's whole months come from here, its partial first and last months
+  from event_days itself (the days of those months only).
+- release_aor_spans: aor_days' counted events per release, AOR and method class with their first and last day,
+  for the releases behind a figure without a period (analysis.overview.release_spans).
+
+They are derived data of the warehouse file, like event_days, not cached answers: they take no question, are read
+once per file version (query.selection.per_warehouse: path, mtime, size; a read-only file does not change until a
+build swaps in a new one), so they cannot differ between two requests to one version, and every request still
+works out its own figure from them (also with ICEMONITOR_CACHE=off). A writable connection (a build) never uses
+them, and a question they do not answer (another condition) is counted from the count table as before.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ import numpy as np
 
 from icemonitor.query.selection import database_file, per_warehouse
 from icemonitor.query.sql import Where
-from icemonitor.warehouse.aggregates import EVENT_DAYS
+from icemonitor.warehouse.aggregates import AOR_DAYS, EVENT_DAYS
 
 # the WHERE parts the rollup answers (query.Selection's own SQL): counted rows, a period, method classes
-COUNTED, DATE_FROM, DATE_TO, METHODS = "counted", "event_date >= ?", "event_date <= ?", "method_class IN ("
+COUNTED, DATE_FROM, DATE_TO = "counted", "event_date >= ?", "event_date <= ?"
 SUM = "coalesce(sum(n), 0)::BIGINT"  # query.selection's count over event_days
 
 
@@ -81,26 +86,35 @@ def _month_after(d: dt.date) -> dt.date:
     return dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
 
 
-def split(where: Where) -> tuple[list[str] | None, dt.date | None, dt.date | None] | None:
-    """(method classes or None, from, to) of a WHERE the rollup answers (counted rows, a period, method classes),
-    else None."""
-    methods, d0, d1, counted = None, None, None, False
+def split(where: Where, columns: tuple[str, ...]) -> tuple[dict[str, list[str]], dt.date | None, dt.date | None] | None:
+    """({column: values} of `column IN (...)` conditions on `columns`, from, to) of a WHERE of counted rows that
+    names only those conditions and a period (query.Selection's own SQL), else None."""
+    values: dict[str, list[str]] = {}
+    d0, d1, counted = None, None, False
     params = list(where.params)
     for part in where.parts:
         mine = [params.pop(0) for _ in range(part.count("?"))]
+        column = part.split(" IN (", 1)[0]
         if part == DATE_FROM and d0 is None:
             d0 = mine[0]
         elif part == DATE_TO and d1 is None:
             d1 = mine[0]
         elif part == COUNTED:
             counted = True
-        elif part.startswith(METHODS) and methods is None and all(isinstance(m, str) for m in mine):
-            methods = mine
+        elif (column in columns and column not in values and part == f"{column} IN ({', '.join('?' * len(mine))})"
+              and all(isinstance(m, str) for m in mine)):
+            values[column] = mine
         else:
             return None
     if not counted or not all(d is None or type(d) is dt.date for d in (d0, d1)):
         return None
-    return methods, d0, d1
+    return values, d0, d1
+
+
+def _rolled(con: duckdb.DuckDBPyConnection, rollup: str, table: str, source: str, count_sql: str) -> bool:
+    """Whether a question's source and count are the count table `rollup` of `table` on a read-only file."""
+    return (source == f"(SELECT * FROM {rollup} WHERE table_name = '{table}')" and count_sql == SUM
+            and database_file(con)[1])
 
 
 def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where,
@@ -109,20 +123,17 @@ def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where
     `count_sql`), for the counties with rows: whole months from the rollup, partial first and last months from
     `source`. None where the rollup does not answer (another source or condition, a writable connection, a period
     without a whole month): then the caller counts from `source`."""
-    if (source != f"(SELECT * FROM {EVENT_DAYS} WHERE table_name = '{table}')" or count_sql != SUM
-            or not database_file(con)[1]):
-        return None
-    found = split(where)
+    found = split(where, ("method_class",)) if _rolled(con, EVENT_DAYS, table, source, count_sql) else None
     if found is None:
         return None
-    methods, d0, d1 = found
+    values, d0, d1 = found
     lo = None if d0 is None else (d0 if d0.day == 1 else _month_after(d0))  # the first whole month
     hi = None  # the day after the last whole month
     if d1 is not None:
         hi = _month_after(d1) if (d1 + dt.timedelta(days=1)).day == 1 else d1.replace(day=1)
     if lo is not None and hi is not None and lo >= hi:
         return None
-    out = county_months(con, table).counts(methods, lo, hi)
+    out = county_months(con, table).counts(values.get("method_class"), lo, hi)
     edges = [(c, d) for c, d in (("event_date < ?", lo), ("event_date >= ?", hi)) if d is not None]
     if edges:  # the partial first and last months' days
         for fips, n in con.execute(
@@ -130,4 +141,41 @@ def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where
                 f"NULL AND ({' OR '.join(c for c, _ in edges)}) GROUP BY 1",
                 [*where.params, *(d for _, d in edges)]).fetchall():
             out[fips] = out.get(fips, 0) + n
+    return out
+
+
+@per_warehouse(frozen=True)
+def release_aor_spans(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple, ...]:
+    """(release_id, aor, method_class, first day, last day, events) of `table`'s counted rows in aor_days, per
+    release, AOR and method class."""
+    return tuple(con.execute(
+        f"SELECT release_id, aor, method_class, min(event_date), max(event_date), sum(n)::BIGINT FROM {AOR_DAYS} "
+        "WHERE table_name = ? AND counted GROUP BY ALL", [table]).fetchall())
+
+
+def release_spans(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where,
+                  count_sql: str) -> list[dict[str, Any]] | None:
+    """Each release's first and last day, events and AORs (sorted; None for none) under `where` read from `source`
+    (aor_days of `table`, summed with `count_sql`), ordered by first day (none last) and release, as
+    analysis.overview.release_spans' SQL gives them; None where the rollup does not answer (a period, another
+    condition, another source, a writable connection)."""
+    found = split(where, ("aor", "method_class")) if _rolled(con, AOR_DAYS, table, source, count_sql) else None
+    if found is None or found[1] is not None or found[2] is not None:
+        return None
+    aors, methods = found[0].get("aor"), found[0].get("method_class")
+    spans: dict[Any, dict[str, Any]] = {}
+    for release, aor, method, first, last, n in release_aor_spans(con, table):
+        if (aors is not None and aor not in aors) or (methods is not None and method not in methods):
+            continue
+        s = spans.setdefault(release, {"release_id": release, "first": None, "last": None, "n": 0, "aors": set()})
+        if first is not None and (s["first"] is None or first < s["first"]):
+            s["first"] = first
+        if last is not None and (s["last"] is None or last > s["last"]):
+            s["last"] = last
+        s["n"] += n
+        if aor is not None:
+            s["aors"].add(aor)
+    out = [{**s, "aors": sorted(s["aors"]) or None} for s in spans.values()]
+    out.sort(key=lambda s: (s["first"] is None, s["first"] or dt.date.min, s["release_id"] is None,
+                            s["release_id"] or ""))
     return out
