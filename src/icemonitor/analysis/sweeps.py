@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import heapq
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -547,12 +548,16 @@ def _detail(counts: dict[str, list], sweep: dict[str, Any]) -> dict[str, Any]:
     """Where a sweep concentrated (the sub-places with the largest excess, each expected at its share of the weeks
     before), its method mix and criminal history (where recorded), from detail_rows' counts."""
     tot_before = sum(r[2] for r in counts["parts"]) or 1
-    parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * sweep["expected"], 1),
-              "excess": round(r[1] - r[2] / tot_before * sweep["expected"], 1)} for r in counts["parts"]]
-    parts.sort(key=lambda x: (-x["excess"], -x["observed"], str(x["part"])))  # ties by name: the same on every run
+    expected = sweep["expected"]
+    # the five parts with the largest excess (ties by observed, then name: the same on every run; then the order
+    # given), written out for those five only
+    top = heapq.nsmallest(5, ((-round(r[1] - r[2] / tot_before * expected, 1), -r[1], str(r[0]), i)
+                              for i, r in enumerate(counts["parts"])))
+    parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * expected, 1),
+              "excess": round(r[1] - r[2] / tot_before * expected, 1)} for r in (counts["parts"][k[3]] for k in top)]
     recorded = [r for r in counts["crim"] if r[0] != "not_recorded"]
     return {
-        "concentration": parts[:5],
+        "concentration": parts,
         "method_mix": {r[0]: r[1] for r in counts["mix"]},
         "criminality": ({msg("{cls} ({field})", cls=CRIMINALITY_CLASSES.get(r[1], r[1]), field=r[0]): r[2]
                          for r in recorded} if recorded else msg("not recorded in this release")),
