@@ -36,6 +36,7 @@ COUNTY_PERIODS = [
 def _without_rollups(monkeypatch) -> None:
     monkeypatch.setattr(rollups, "county_counts", lambda *a: None)
     monkeypatch.setattr(rollups, "release_spans", lambda *a: None)
+    monkeypatch.setattr(rollups, "grouped_counts", lambda *a: None)
 
 
 @pytest.mark.parametrize("f", COUNTY_PERIODS, ids=repr)
@@ -70,6 +71,29 @@ def test_release_spans_from_the_rollup_equal_the_sql(warehouse_con, monkeypatch,
     _without_rollups(monkeypatch)
     direct = overview.release_spans(warehouse_con, f).model_dump(mode="json")
     assert rolled == direct and direct["figures"]
+
+
+COUNTS = [
+    (Filters("arrests", aor="LOS"), ["month", "method_class"]),
+    (Filters("arrests"), ["aor"]),
+    (Filters("arrests", D(2017, 1, 1), D(2017, 12, 31)), ["aor"]),  # whole months
+    (Filters("arrests", D(2017, 10, 1), D(2018, 9, 30), "LOS"), ["fy"]),
+    (Filters("arrests", method_class="at_large", criminality="convicted"), ["year", "release_id"]),
+    (Filters("arrests", release="ice-arrests-2023"), ["release", "criminality", "month"]),
+    (Filters("removals", aor="SEA"), ["fy", "method_class"]),
+    (Filters("arrests", D(2017, 1, 15), D(2017, 12, 31)), ["aor"]),  # a partial month: the SQL itself
+    (Filters("arrests"), ["state"]),  # a key the rollup lacks: the SQL itself
+]
+
+
+@pytest.mark.parametrize("f, by", COUNTS, ids=repr)
+def test_counts_from_the_rollup_equal_the_sql(warehouse_con, monkeypatch, f, by):
+    rolled = overview.counts(warehouse_con, f, by).model_dump(mode="json")
+    _without_rollups(monkeypatch)
+    direct = overview.counts(warehouse_con, f, by).model_dump(mode="json")
+    assert rolled == direct
+    if not f.release:
+        assert direct["figures"]
 
 
 def test_where_split_takes_only_what_the_rollups_hold():

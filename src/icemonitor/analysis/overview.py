@@ -99,7 +99,9 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
         where = q.where
         # one scan: the counts and, per group, the releases behind them (their union: the figure's releases)
         source, n = _from(con, q, *(GROUP_BY[k][0] for k in by), "release_id", columns=columns)
-        figures = rows(con, grouped_sql(by, n, source, where.sql()), where.params)
+        figures = rollups.grouped_counts(con, f.table, source, where, n, by)  # without a period or whole months
+        if figures is None:
+            figures = rows(con, grouped_sql(by, n, source, where.sql()), where.params)
         releases = sorted({x for r in figures for x in (r.pop("rel") or []) if x is not None})
         total = sum(r["n"] for r in figures)
         if cover is not None and cover.status == "partial":

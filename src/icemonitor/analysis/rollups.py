@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -179,3 +180,101 @@ def release_spans(con: duckdb.DuckDBPyConnection, table: str, source: str, where
     out.sort(key=lambda s: (s["first"] is None, s["first"] or dt.date.min, s["release_id"] is None,
                             s["release_id"] or ""))
     return out
+
+
+# aor_days' counted events per release, AOR, method class, criminality, fiscal year and month (a few thousand rows
+# per table at 8x): the counts of analysis.overview.counts grouped by these keys, without a period or over whole
+# months
+MONTH_COLUMNS = ("release_id", "aor", "method_class", "criminality", "fy", "month")
+FILTERED = ("release_id", "aor", "method_class", "criminality")  # the `column IN (...)` conditions it answers
+BY = {"release_id": "release_id", "release": "release_id", "aor": "aor", "method_class": "method_class",
+      "criminality": "criminality", "fy": "fy", "month": "month", "year": "month"}  # group key -> its column
+
+
+@dataclass(frozen=True)
+class AorMonths:
+    """The rollup as read-only numpy columns: per row an index into each column's distinct `values` (None among
+    them; months as their first day) and the events counted."""
+
+    values: dict[str, tuple]
+    codes: dict[str, np.ndarray]
+    n: np.ndarray
+
+    def grouped(self, by: list[str], filters: dict[str, list[str]], lo: dt.date | None,
+                hi: dt.date | None) -> list[dict[str, Any]]:
+        """Rows {key..., n, rel} as query.filters.grouped_sql gives them (rel: the releases behind the group), for
+        the rows under `filters` ({column: values}) in the months from `lo` up to `hi` (None: no bound)."""
+        keep = np.ones(len(self.n), dtype=bool)
+        for column, wanted in filters.items():
+            keep &= np.array([v in wanted for v in self.values[column]], dtype=bool)[self.codes[column]]
+        if lo is not None or hi is not None:
+            keep &= np.array([m is not None and (lo is None or m >= lo) and (hi is None or m < hi)
+                              for m in self.values["month"]], dtype=bool)[self.codes["month"]]
+        outputs, codes = [], []  # per key: its values as written, each kept row's index into them
+        for key in by:
+            column = self.values[BY[key]]
+            written = [_written(key, v) for v in column]
+            distinct = list(dict.fromkeys(written))
+            index = np.array([distinct.index(w) for w in written], dtype=np.int64)
+            outputs.append(distinct)
+            codes.append(index[self.codes[BY[key]][keep]])
+        dims = [len(o) for o in outputs]
+        group = np.ravel_multi_index(codes, dims) if by else np.zeros(int(keep.sum()), dtype=np.int64)
+        found, inverse = np.unique(group, return_inverse=True)
+        total = np.bincount(inverse, weights=self.n[keep], minlength=len(found))  # exact below 2**53
+        releases = self.values["release_id"]
+        pairs = np.unique(inverse * len(releases) + self.codes["release_id"][keep])
+        rel: list[list[Any]] = [[] for _ in found]
+        for g, r in zip((pairs // len(releases)).tolist(), (pairs % len(releases)).tolist()):
+            rel[g].append(releases[r])
+        keys = np.unravel_index(found, dims) if by else []
+        out = [{**{k: outputs[j][keys[j][i]] for j, k in enumerate(by)}, "n": int(round(total[i])), "rel": rel[i]}
+               for i in range(len(found))]
+        out.sort(key=lambda r: tuple((r[k] is None, r[k]) for k in by))  # ORDER BY the keys NULLS LAST
+        return out
+
+
+def _written(key: str, value: Any) -> Any:
+    """A rollup value as grouped_sql writes the key (a month as YYYY-MM, its year for `year`)."""
+    if value is None:
+        return None
+    if key == "month":
+        return value.strftime("%Y-%m")
+    if key == "year":
+        return value.year
+    return value
+
+
+@per_warehouse(frozen=True)
+def aor_months(con: duckdb.DuckDBPyConnection, table: str) -> AorMonths:
+    """`table`'s counted events in aor_days per release, AOR, method class, criminality, fiscal year and month."""
+    found = con.execute(
+        "SELECT release_id, aor, method_class, criminality, CAST(fy AS INTEGER), "
+        f"date_trunc('month', event_date)::DATE, sum(n)::BIGINT FROM {AOR_DAYS} WHERE table_name = ? AND counted "
+        "GROUP BY ALL", [table]).fetchall()
+    values, codes = {}, {}
+    for i, column in enumerate(MONTH_COLUMNS):
+        distinct = tuple(dict.fromkeys(r[i] for r in found))
+        where = {v: j for j, v in enumerate(distinct)}
+        values[column] = distinct
+        codes[column] = np.fromiter((where[r[i]] for r in found), dtype=np.int64, count=len(found))
+        codes[column].flags.writeable = False
+    n = np.fromiter((r[6] for r in found), dtype=np.int64, count=len(found))
+    n.flags.writeable = False
+    return AorMonths(MappingProxyType(values), MappingProxyType(codes), n)
+
+
+def grouped_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where, count_sql: str,
+                   by: list[str]) -> list[dict[str, Any]] | None:
+    """query.filters.grouped_sql's rows for `by` under `where` read from `source` (aor_days of `table`, summed with
+    `count_sql`), from the rollup: None where it does not answer (a key or condition it lacks, a period that does
+    not begin and end with whole months, no key, another source, a writable connection)."""
+    if not by or not set(by) <= set(BY):
+        return None
+    found = split(where, FILTERED) if _rolled(con, AOR_DAYS, table, source, count_sql) else None
+    if found is None:
+        return None
+    filters, d0, d1 = found
+    if (d0 is not None and d0.day != 1) or (d1 is not None and (d1 + dt.timedelta(days=1)).day != 1):
+        return None
+    return aor_months(con, table).grouped(by, filters, d0, None if d1 is None else _month_after(d1))
