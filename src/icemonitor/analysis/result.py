@@ -39,11 +39,23 @@ def plain(value: Any) -> Any:
 def plain_row(row: dict[Any, Any]) -> dict[str, Any]:
     """plain(row) for a figure row; the row itself where it is JSON-ready already (str keys; str, int, bool, None
     or finite float values: what most rows from DuckDB hold), so a large figure is checked, not copied again."""
-    for k, v in row.items():
-        t = type(v)
-        if type(k) is not str or not (t in _READY or (t is float and v - v == 0.0)):  # nan and inf: v - v is nan
-            return plain(row)
-    return row
+    return plain_rows([row])[0]
+
+
+def plain_rows(rows: list[Any]) -> list[Any]:
+    """A new list: plain_row of each dict in `rows`, plain of anything else (the loop written out once for a
+    figure's thousands of rows)."""
+    out = list(rows)
+    for i, row in enumerate(out):
+        if type(row) is not dict:
+            out[i] = plain(row)
+            continue
+        for k, v in row.items():
+            t = type(v)
+            if type(k) is not str or not (t in _READY or (t is float and v - v == 0.0)):  # nan, inf: v - v is nan
+                out[i] = plain(row)
+                break
+    return out
 
 
 class AnalysisResult(BaseModel):
@@ -68,7 +80,7 @@ class AnalysisResult(BaseModel):
     def model_post_init(self, __context: Any) -> None:
         # validation made new containers already: a row that is JSON-ready is kept as it is (plain_row)
         self.parameters = plain(self.parameters)
-        self.figures = [plain_row(row) if type(row) is dict else plain(row) for row in self.figures]
+        self.figures = plain_rows(self.figures)
         self.extra = plain(self.extra)
         self.coverage = plain(self.coverage)
         self.releases = sorted(set(self.releases))

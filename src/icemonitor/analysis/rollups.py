@@ -8,6 +8,9 @@ for the overview's figures that would otherwise sum many rollup rows per request
   from event_days itself (the days of those months only).
 - release_aor_spans: aor_days' counted events per release, AOR and method class with their first and last day,
   for the releases behind a figure without a period (analysis.overview.release_spans).
+- aor_months: aor_days' counted events per release, AOR, method class, criminality, fiscal year and month, for
+  the counts grouped by those keys without a period or over whole months (analysis.overview.counts: the dashboard's
+  trend and AOR ranking, the API's summary).
 
 They are derived data of the warehouse file, like event_days, not cached answers: they take no question, are read
 once per file version (query.selection.per_warehouse: path, mtime, size; a read-only file does not change until a
