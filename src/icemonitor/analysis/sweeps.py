@@ -46,7 +46,7 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import DateSpan, msg
-from icemonitor.query.coverage import coverage, coverage_of
+from icemonitor.query.coverage import coverage, coverage_of, table_spans
 from icemonitor.query.selection import Selection, per_warehouse, rollup_router, unplaced_source
 
 LEVELS = ("national", "aor", "state", "county", "landmark")
@@ -651,11 +651,11 @@ def _series_period(con, table: str, cov: Any, d0: dt.date, d1: dt.date, release:
     """First and last day of the records series (coverage_spans of the place's AORs) that the period meets."""
     if not cov.aors or not has_table(con, "coverage_spans"):
         return d0, d1
-    rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
-    lo, hi = con.execute(
-        f"SELECT min(span_from), max(span_to) FROM coverage_spans WHERE table_name = ? AND {rows_cond} AND "
-        f"aor IN ({', '.join('?' * len(cov.aors))}) AND span_to >= ? AND span_from <= ?",
-        [table, *params, *cov.aors, d0, d1]).fetchone()
+    aors = set(cov.aors)
+    met = [(start, end) for rel, aor, _, start, end, counted in table_spans(con, table)  # read once per warehouse
+           if (counted if release is None else rel == release) and aor in aors
+           and start is not None and end is not None and end >= d0 and start <= d1]
+    lo, hi = min((m[0] for m in met), default=None), max((m[1] for m in met), default=None)
     return (min(d0, lo) if lo else d0), (max(d1, hi) if hi else d1)
 
 
