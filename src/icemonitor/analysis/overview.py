@@ -354,7 +354,6 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
     if year is None:
         return unavailable
     source, n = _from(con, q, "res_county_fips", columns=columns)
-    # the counts per county: from analysis.county_months' rollup where it answers, else from the source
     # the counts per county from analysis.rollups' county_months where it answers (the rates worked out here as
     # the SQL below does), else the SQL from the source
     by_county = rollups.county_counts(con, f.table, source, q.where, n)

@@ -33,9 +33,9 @@ from icemonitor.query.selection import database_file, per_warehouse
 from icemonitor.query.sql import Where
 from icemonitor.warehouse.aggregates import AOR_DAYS, EVENT_DAYS
 
-# the WHERE parts the rollup answers (query.Selection's own SQL): counted rows, a period, method classes
+# the WHERE parts the rollups answer (query.Selection's own SQL): counted rows, a period, `column IN (...)`
 COUNTED, DATE_FROM, DATE_TO = "counted", "event_date >= ?", "event_date <= ?"
-SUM = "coalesce(sum(n), 0)::BIGINT"  # query.selection's count over event_days
+SUM = "coalesce(sum(n), 0)::BIGINT"  # query.selection's count over the count tables
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class CountyMonths:
         county = self.county[keep]
         present = np.flatnonzero(np.bincount(county, minlength=len(self.counties)))
         total = np.bincount(county, weights=self.n[keep], minlength=len(self.counties))  # exact below 2**53
-        return dict(zip([self.counties[i] for i in present.tolist()], total[present].round().astype(np.int64).tolist()))
+        return dict(zip([self.counties[i] for i in present.tolist()],
+                        total[present].round().astype(np.int64).tolist()))
 
 
 @per_warehouse(frozen=True)
@@ -213,6 +214,8 @@ class AorMonths:
         if lo is not None or hi is not None:
             keep &= np.array([m is not None and (lo is None or m >= lo) and (hi is None or m < hi)
                               for m in self.values["month"]], dtype=bool)[self.codes["month"]]
+        if not keep.any():
+            return []
         outputs, codes = [], []  # per key: its values as written, each kept row's index into them
         for key in by:
             column = self.values[BY[key]]
