@@ -16,8 +16,17 @@ _READY = frozenset({str, int, bool, type(None)})  # exact types that are JSON-re
 def plain(value: Any) -> Any:
     """Turn numpy/pandas/date scalars into JSON-ready Python values (a new container for a dict, list, tuple or
     set)."""
-    if type(value) in _READY:  # the common case first: a figure row's keys and counts
+    t = type(value)
+    if t in _READY:  # the common cases first, by exact type: a figure row's keys and counts, rows, dates
         return value
+    if t is dict:
+        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else plain(v) for k, v in value.items()}
+    if t is list or t is tuple or t is set:
+        return [v if type(v) in _READY else plain(v) for v in value]
+    if t is dt.date or t is dt.datetime:
+        return value.isoformat()
+    if t is float:
+        return value if value - value == 0.0 else None  # nan and inf: v - v is nan
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
