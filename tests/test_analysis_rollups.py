@@ -167,3 +167,18 @@ def test_stored_sweeps_are_read_once_and_never_shared(warehouse_con):
     assert one == two and one["figures"]
     assert [(r["place"], r["start"], r["score"]) for r in one["figures"]] == [
         (r["place"], r["start"], r["score"]) for r in fresh["figures"]]
+
+
+@pytest.mark.parametrize("day", [D(2015, 6, 30), D(2019, 9, 30), D(2023, 1, 1)])
+def test_the_county_map_of_a_day_is_the_periods_valid_that_day(warehouse_con, day):
+    """aor_map's counties (county_aor_periods as read once per warehouse version) against the rows valid on the
+    day, asked of the table."""
+    res = overview.aor_map(warehouse_con, Filters("arrests", None, day))
+    want = warehouse_con.execute(
+        "SELECT county_fips, aor FROM county_aor_periods WHERE coalesce(valid_from, DATE '0001-01-01') <= ? AND "
+        "coalesce(valid_to, DATE '9999-12-31') >= ? AND aor IS NOT NULL ORDER BY county_fips, aor", [day, day]
+    ).fetchall()
+    assert [(r["county_fips"], r["aor"]) for r in res.figures] == want and len(want) > 3000
+    n = {r["aor"]: r["n"] for r in overview.counts(warehouse_con, Filters("arrests", None, day), ["aor"],
+                                                   with_coverage=False).figures}
+    assert all(r["n"] == n.get(r["aor"], 0) for r in res.figures)

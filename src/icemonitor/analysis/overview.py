@@ -253,12 +253,29 @@ def county_aor_map(con: duckdb.DuckDBPyConnection, day: dt.date | None,
     return None
 
 
-@per_warehouse(frozen=True)
-def county_aors(con: duckdb.DuckDBPyConnection, sql: str, params: tuple) -> tuple[tuple[str, str], ...]:
+def county_aors(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[tuple[str, str]]:
     """(county_fips, aor) of each county with an AOR in a county-to-AOR map (county_aor_map's SQL and parameters),
-    by county: reference data, read once per warehouse version and map."""
-    return tuple(con.execute(f"SELECT county_fips, aor FROM ({sql}) WHERE aor IS NOT NULL ORDER BY county_fips",
-                             list(params)).fetchall())
+    by county: the map valid on a day from county_aor_periods as read once per warehouse version (one copy, however
+    many days are asked), the counties table's as read once."""
+    if not params:
+        return list(_county_aors(con, sql))
+    day = params[0]
+    return [(fips, aor) for fips, aor, start, end in aor_periods_by_county(con)
+            if (start is None or start <= day) and (end is None or end >= day)]
+
+
+@per_warehouse(frozen=True)
+def _county_aors(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[tuple[str, str], ...]:
+    return tuple(con.execute(f"SELECT county_fips, aor FROM ({sql}) WHERE aor IS NOT NULL ORDER BY county_fips"
+                             ).fetchall())
+
+
+@per_warehouse(frozen=True)
+def aor_periods_by_county(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str, Any, Any], ...]:
+    """(county_fips, aor, valid_from, valid_to) of county_aor_periods' rows with an AOR, by county (a reference
+    table)."""
+    return tuple(con.execute("SELECT county_fips, aor, valid_from, valid_to FROM county_aor_periods "
+                             "WHERE aor IS NOT NULL ORDER BY county_fips, aor, valid_from, valid_to").fetchall())
 
 
 def counted_by_aor(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None,
@@ -287,7 +304,7 @@ def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None 
     n = {r["aor"]: r["n"] for r in by_aor.figures if r["aor"] is not None}
     sql, params, label = source
     figures = [{"county_fips": fips, "aor": aor, "n": n.get(aor, 0)}
-               for fips, aor in county_aors(con, sql, tuple(params))]
+               for fips, aor in county_aors(con, sql, params)]
     return AnalysisResult(name="aor_map", parameters=fa.as_params(), columns=["county_fips", "aor", "n"],
                           figures=figures, definitions={**by_aor.definitions, **definitions},
                           releases=by_aor.releases, extra={"map": label})
