@@ -1,6 +1,12 @@
 """What the warehouse holds, for the dashboard's menus and its coverage and releases tables: the event tables, the
 AOR codes in each, each table's rows and date range, the loaded release files, the raw apprehension methods behind
-each method class, and the release catalog's titles."""
+each method class, and the release catalog's titles.
+
+These take no question, only the file: each is read once per warehouse version (query.selection.per_warehouse: the
+file's path, mtime and size; a read-only file does not change until a build swaps in a new one, and a writable or
+in-memory connection is asked every time) and every caller gets its own copy. They stay kept with the web
+tier's answer caches off (ICEMONITOR_CACHE=off): two requests to one warehouse version cannot see different
+holdings, and a new version is read afresh."""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from typing import Any
 import duckdb
 
 from icemonitor.analysis.overview import reader, rows
-from icemonitor.analysis.result import AnalysisResult, _plain
+from icemonitor.analysis.result import AnalysisResult, plain
 from icemonitor.messages import msg
 from icemonitor.query.filters import EVENT_TABLES, Columns
+from icemonitor.query.selection import per_warehouse
 from icemonitor.warehouse.aggregates import EVENT_DAYS, EVENT_METHODS
 
 # Columns of the warehouse's releases table shown by the API and the pages (whichever exist).
@@ -27,8 +34,13 @@ def event_tables(con: duckdb.DuckDBPyConnection, columns: Columns | None = None)
 
 
 def aors(con: duckdb.DuckDBPyConnection, table: str = "arrests", columns: Columns | None = None) -> list[str]:
-    """AOR codes present in a table."""
-    cols = reader(con, columns)
+    """AOR codes present in a table (read once per warehouse version; `columns` is not needed)."""
+    return _aors(con, table)
+
+
+@per_warehouse
+def _aors(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    cols = reader(con, None)
     if table not in EVENT_TABLES or "aor" not in cols(table):
         return []
     if cols(EVENT_DAYS):  # the build's count table holds every row's AOR, in far fewer rows
@@ -38,11 +50,24 @@ def aors(con: duckdb.DuckDBPyConnection, table: str = "arrests", columns: Column
 
 
 def table_coverage(con: duckdb.DuckDBPyConnection, columns: Columns | None = None) -> AnalysisResult:
-    """Per event table: rows, counted rows, first and last event date, releases."""
-    cols = reader(con, columns)
+    """Per event table: rows, counted rows, first and last event date, releases (read once per warehouse version;
+    `columns` is not needed)."""
+    figures = _table_coverage(con)
+    return AnalysisResult(
+        name="table_coverage", columns=["table", "rows", "counted_rows", "min_date", "max_date", "releases"],
+        figures=figures, releases=[r for f in figures for r in f["releases"] if r],
+        definitions={"rows": msg("Rows loaded from every release"),
+                     "counted_rows": msg("Rows with counted = true (the release with precedence for the table, AOR "
+                                         "and date)"),
+                     "min_date/max_date": msg("First and last event date in the table")})
+
+
+@per_warehouse
+def _table_coverage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = reader(con, None)
     figures = []
     rolled = bool(cols(EVENT_DAYS))  # the build's count table: every row of each table, counted per day and more
-    for t in event_tables(con, columns):
+    for t in event_tables(con):
         if rolled:
             n, source, params = "coalesce(sum(n), 0)::BIGINT", f"{EVENT_DAYS} WHERE table_name = ?", [t]
             n_counted = "coalesce(sum(n) FILTER (WHERE counted), 0)::BIGINT"
@@ -53,30 +78,36 @@ def table_coverage(con: duckdb.DuckDBPyConnection, columns: Columns | None = Non
                         "min(event_date) AS min_date, max(event_date) AS max_date, "
                         f"list(DISTINCT release_id ORDER BY release_id) AS releases FROM {source}", params)[0]
         figures.append({"table": t, **row, "releases": row["releases"] or []})  # an empty table: no releases
-    return AnalysisResult(
-        name="table_coverage", columns=["table", "rows", "counted_rows", "min_date", "max_date", "releases"],
-        figures=figures, releases=[r for f in figures for r in f["releases"] if r],
-        definitions={"rows": msg("Rows loaded from every release"),
-                     "counted_rows": msg("Rows with counted = true (the release with precedence for the table, AOR "
-                                         "and date)"),
-                     "min_date/max_date": msg("First and last event date in the table")})
+    return figures
 
 
 def loaded_releases(con: duckdb.DuckDBPyConnection, columns: Columns | None = None) -> list[dict[str, Any]]:
-    """The warehouse's releases table (whichever of the known columns it has), one row per raw file."""
-    present = reader(con, columns)("releases")
+    """The warehouse's releases table (whichever of the known columns it has), one row per raw file (read once per
+    warehouse version; `columns` is not needed)."""
+    return _loaded_releases(con)
+
+
+@per_warehouse
+def _loaded_releases(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    present = reader(con, None)("releases")
     cols = [c for c in RELEASE_COLUMNS if c in present]
     if not cols:
         return []
     order = ", ".join(c for c in ("release_id", "table_name", "file_name") if c in cols) or "1"
-    return [_plain(r) for r in rows(con, f"SELECT {', '.join(cols)} FROM releases ORDER BY {order}")]
+    return [plain(r) for r in rows(con, f"SELECT {', '.join(cols)} FROM releases ORDER BY {order}")]
 
 
 def method_codes(con: duckdb.DuckDBPyConnection, table: str, columns: Columns | None = None) -> dict[str, list[str]]:
-    """Which raw apprehension methods fall in each method class, as the warehouse maps them (most used first)."""
-    if table not in EVENT_TABLES or not {"method_class", "method_raw"} <= reader(con, columns)(table):
+    """Which raw apprehension methods fall in each method class, as the warehouse maps them (most used first; read
+    once per warehouse version, `columns` is not needed)."""
+    return _method_codes(con, table)
+
+
+@per_warehouse
+def _method_codes(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, list[str]]:
+    if table not in EVENT_TABLES or not {"method_class", "method_raw"} <= reader(con, None)(table):
         return {}
-    if reader(con, columns)(EVENT_METHODS):  # the build's count per class and raw method: no scan of the rows
+    if reader(con, None)(EVENT_METHODS):  # the build's count per class and raw method: no scan of the rows
         found = rows(con, f"SELECT method_class, method_raw, n FROM {EVENT_METHODS} WHERE table_name = ? "
                           "ORDER BY method_class, n DESC, method_raw", [table])
     else:

@@ -6,11 +6,14 @@ filters of query.filters) and returns an AnalysisResult."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
 
-from icemonitor.analysis.result import AnalysisResult, _plain
+from icemonitor.analysis import rollups
+from icemonitor.analysis.result import AnalysisResult, plain
 from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
 from icemonitor.query.coverage import Coverage, coverage
@@ -96,7 +99,9 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
         where = q.where
         # one scan: the counts and, per group, the releases behind them (their union: the figure's releases)
         source, n = _from(con, q, *(GROUP_BY[k][0] for k in by), "release_id", columns=columns)
-        figures = rows(con, grouped_sql(by, n, source, where.sql()), where.params)
+        figures = rollups.grouped_counts(con, f.table, source, where, n, by)  # without a period or whole months
+        if figures is None:
+            figures = rows(con, grouped_sql(by, n, source, where.sql()), where.params)
         releases = sorted({x for r in figures for x in (r.pop("rel") or []) if x is not None})
         total = sum(r["n"] for r in figures)
         if cover is not None and cover.status == "partial":
@@ -118,9 +123,11 @@ def release_spans(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns |
     aor = ("list(DISTINCT aor ORDER BY aor) FILTER (WHERE aor IS NOT NULL)" if "aor" in reader(con, columns)(f.table)
            else "[]")
     source, n = _from(con, q, "release_id", "event_date", aor, columns=columns)
-    figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, {n} AS n, "
-                        f"{aor} AS aors FROM {source} WHERE {q.where.sql()} GROUP BY release_id "
-                        "ORDER BY first, release_id", q.where.params)
+    figures = rollups.release_spans(con, f.table, source, q.where, n) if aor != "[]" else None  # without a period
+    if figures is None:
+        figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, {n} AS n, "
+                            f"{aor} AS aors FROM {source} WHERE {q.where.sql()} GROUP BY release_id "
+                            "ORDER BY first, release_id", q.where.params)
     return AnalysisResult(
         name="release_spans", parameters=f.as_params(), figures=figures,
         definitions={"first/last": msg("First and last event date of the release's counted rows under the filters"),
@@ -186,7 +193,20 @@ def criminality_fields(con: duckdb.DuckDBPyConnection, f: Filters, columns: Colu
 
 
 def last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dt.date | None:
-    """The last event date among the counted rows under the filters."""
+    """The last event date among the counted rows under the filters (of a table without filters, a fact of the
+    warehouse like its table coverage: read once per warehouse version)."""
+    if f == Filters(f.table):
+        return last_counted_date(con, f.table)
+    return _last_event_date(con, f, columns)
+
+
+@per_warehouse(frozen=True)
+def last_counted_date(con: duckdb.DuckDBPyConnection, table: str) -> dt.date | None:
+    """The last event date among a table's counted rows."""
+    return _last_event_date(con, Filters(table))
+
+
+def _last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None) -> dt.date | None:
     q = compiled(con, f, columns)
     source, _ = _from(con, q, "event_date", columns=columns)
     d = con.execute(f"SELECT max(event_date) FROM {source} WHERE {q.where.sql()}", q.where.params).fetchone()[0]
@@ -204,6 +224,14 @@ def county_aor_source(con: duckdb.DuckDBPyConnection, f: Filters,
     return county_aor_map(con, day, columns)
 
 
+@per_warehouse(frozen=True)
+def map_vintages(con: duckdb.DuckDBPyConnection, vintage: str, valid: str, day: dt.date) -> tuple[Any, ...]:
+    """The vintages of county_aor_periods rows valid on `day` (reference data: read once per warehouse version and
+    day)."""
+    return tuple(r[0] for r in con.execute(f"SELECT DISTINCT {vintage} AS v FROM county_aor_periods WHERE {valid} "
+                                           "ORDER BY 1", [day, day]).fetchall())
+
+
 def county_aor_map(con: duckdb.DuckDBPyConnection, day: dt.date | None,
                    columns: Columns | None = None) -> tuple[str, list[Any], str] | None:
     """SQL giving (county_fips, aor), its parameters, and which map it is.
@@ -215,10 +243,9 @@ def county_aor_map(con: duckdb.DuckDBPyConnection, day: dt.date | None,
     if day is not None and {"county_fips", "aor", "valid_from", "valid_to"} <= cols("county_aor_periods"):
         vintage = "vintage" if "vintage" in cols("county_aor_periods") else "'county_aor_periods'"
         valid = "coalesce(valid_from, DATE '0001-01-01') <= ? AND coalesce(valid_to, DATE '9999-12-31') >= ?"
-        names = rows(con, f"SELECT DISTINCT {vintage} AS v FROM county_aor_periods WHERE {valid} ORDER BY 1",
-                     [day, day])
+        names = map_vintages(con, vintage, valid, day)
         if names:
-            label = ", ".join(str(r["v"]) for r in names)
+            label = ", ".join(str(v) for v in names)
             return (f"SELECT county_fips, aor FROM county_aor_periods WHERE {valid}", [day, day],
                     f"county_aor_periods {label}, valid on {day}")
     if {"county_fips", "aor"} <= cols("counties"):
@@ -226,12 +253,37 @@ def county_aor_map(con: duckdb.DuckDBPyConnection, day: dt.date | None,
     return None
 
 
+def county_aors(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[tuple[str, str]]:
+    """(county_fips, aor) of each county with an AOR in a county-to-AOR map (county_aor_map's SQL and parameters),
+    by county: the map valid on a day from county_aor_periods as read once per warehouse version (one copy, however
+    many days are asked), the counties table's as read once."""
+    if not params:
+        return list(_county_aors(con, sql))
+    day = params[0]
+    return [(fips, aor) for fips, aor, start, end in aor_periods_by_county(con)
+            if (start is None or start <= day) and (end is None or end >= day)]
+
+
+@per_warehouse(frozen=True)
+def _county_aors(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[tuple[str, str], ...]:
+    return tuple(con.execute(f"SELECT county_fips, aor FROM ({sql}) WHERE aor IS NOT NULL ORDER BY county_fips"
+                             ).fetchall())
+
+
+@per_warehouse(frozen=True)
+def aor_periods_by_county(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str, Any, Any], ...]:
+    """(county_fips, aor, valid_from, valid_to) of county_aor_periods' rows with an AOR, by county (a reference
+    table)."""
+    return tuple(con.execute("SELECT county_fips, aor, valid_from, valid_to FROM county_aor_periods "
+                             "WHERE aor IS NOT NULL ORDER BY county_fips, aor, valid_from, valid_to").fetchall())
+
+
 def counted_by_aor(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None,
                    by_aor: AnalysisResult | None = None) -> AnalysisResult:
     """counts(f, ["aor"]) without coverage: `by_aor` itself where it is that count already (the overview's ranked
     AORs: the same filters, and a count, not a question the records do not cover), else counted here."""
     if (by_aor is not None and by_aor.extra.get("total") is not None
-            and by_aor.parameters == _plain({**f.as_params(), "by": ["aor"]})):
+            and by_aor.parameters == plain({**f.as_params(), "by": ["aor"]})):
         return by_aor
     return counts(con, f, ["aor"], columns, with_coverage=False)
 
@@ -251,8 +303,8 @@ def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None 
     by_aor = counted_by_aor(con, fa, columns, by_aor)
     n = {r["aor"]: r["n"] for r in by_aor.figures if r["aor"] is not None}
     sql, params, label = source
-    counties = rows(con, f"SELECT county_fips, aor FROM ({sql}) WHERE aor IS NOT NULL ORDER BY county_fips", params)
-    figures = [{"county_fips": c["county_fips"], "aor": c["aor"], "n": n.get(c["aor"], 0)} for c in counties]
+    figures = [{"county_fips": fips, "aor": aor, "n": n.get(aor, 0)}
+               for fips, aor in county_aors(con, sql, params)]
     return AnalysisResult(name="aor_map", parameters=fa.as_params(), columns=["county_fips", "aor", "n"],
                           figures=figures, definitions={**by_aor.definitions, **definitions},
                           releases=by_aor.releases, extra={"map": label})
@@ -275,6 +327,25 @@ def population_year(con: duckdb.DuckDBPyConnection, end: dt.date | None) -> int 
     if end is None:
         return years[-1]
     return max([y for y in years if y <= end.year], default=years[0])
+
+
+POPULATION = ("SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
+              "GROUP BY county_fips")  # non-citizen residents per county in a year
+
+
+@per_warehouse(frozen=True)
+def county_population(con: duckdb.DuckDBPyConnection, year: int) -> MappingProxyType:
+    """county_fips -> non-citizen residents in `year` (POPULATION; a reference table: read once per warehouse
+    version and year)."""
+    return MappingProxyType(dict(con.execute(POPULATION, [year]).fetchall()))
+
+
+def sql_round(x: float) -> float:
+    """DuckDB's round(x, 2) of a non-negative DOUBLE: half away from zero on x * 100 (Python's round differs at
+    halves of the binary value)."""
+    m = x * 100.0
+    r = math.floor(m)
+    return (r + 1.0 if m - r >= 0.5 else float(r)) / 100.0
 
 
 def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None = None,
@@ -300,15 +371,24 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
     if year is None:
         return unavailable
     source, n = _from(con, q, "res_county_fips", columns=columns)
-    figures = rows(
-        con,
-        f"WITH a AS (SELECT res_county_fips AS county_fips, {n} AS n FROM {source} "
-        f"WHERE {q.where.sql()} AND res_county_fips IS NOT NULL GROUP BY 1) "
-        "SELECT a.county_fips, a.n, p.noncitizen_pop, round(a.n * 10000.0 / p.noncitizen_pop, 2) AS rate "
-        "FROM a JOIN (SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
-        "GROUP BY county_fips) p USING (county_fips) WHERE p.noncitizen_pop > 0 "
-        "ORDER BY rate DESC, county_fips",  # ties in a fixed order
-        [*q.where.params, year])
+    # the counts per county from analysis.rollups' county_months where it answers (the rates worked out here as
+    # the SQL below does), else the SQL from the source
+    by_county = rollups.county_counts(con, f.table, source, q.where, n)
+    if by_county is not None:
+        pops = county_population(con, year)
+        figures = [{"county_fips": fips, "n": c, "noncitizen_pop": pops[fips],
+                    "rate": sql_round(c * 10000 / pops[fips])}
+                   for fips, c in by_county.items() if (pops.get(fips) or 0) > 0]
+        figures.sort(key=lambda r: (-r["rate"], r["county_fips"]))
+    else:
+        figures = rows(
+            con,
+            f"WITH a AS (SELECT res_county_fips AS county_fips, {n} AS n FROM {source} "
+            f"WHERE {q.where.sql()} AND res_county_fips IS NOT NULL GROUP BY 1) "
+            "SELECT a.county_fips, a.n, p.noncitizen_pop, round(a.n * 10000.0 / p.noncitizen_pop, 2) AS rate "
+            f"FROM a JOIN ({POPULATION}) p USING (county_fips) WHERE p.noncitizen_pop > 0 "
+            "ORDER BY rate DESC, county_fips",  # ties in a fixed order
+            [*q.where.params, year])
     total = counted_by_aor(con, f, columns, by_aor)
     return AnalysisResult(
         name="county_rates", parameters=f.as_params(), columns=["county_fips", "n", "noncitizen_pop", "rate"],

@@ -13,10 +13,20 @@ from pydantic import BaseModel, Field, SkipValidation
 _READY = frozenset({str, int, bool, type(None)})  # exact types that are JSON-ready as they are
 
 
-def _plain(value: Any) -> Any:
-    """Turn numpy/pandas/date scalars into JSON-ready Python values."""
-    if type(value) in _READY:  # the common case first: a figure row's keys and counts
+def plain(value: Any) -> Any:
+    """Turn numpy/pandas/date scalars into JSON-ready Python values (a new container for a dict, list, tuple or
+    set)."""
+    t = type(value)
+    if t in _READY:  # the common cases first, by exact type: a figure row's keys and counts, rows, dates
         return value
+    if t is dict:
+        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else plain(v) for k, v in value.items()}
+    if t is list or t is tuple or t is set:
+        return [v if type(v) in _READY else plain(v) for v in value]
+    if t is dt.date or t is dt.datetime:
+        return value.isoformat()
+    if t is float:
+        return value if value - value == 0.0 else None  # nan and inf: v - v is nan
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
@@ -24,15 +34,37 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else _plain(v)
+        return {(k if isinstance(k, str) else str(k)): v if type(v) in _READY else plain(v)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "item"):  # numpy scalar
-        return _plain(value.item())
+        return plain(value.item())
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def plain_row(row: dict[Any, Any]) -> dict[str, Any]:
+    """plain(row) for a figure row; the row itself where it is JSON-ready already (str keys; str, int, bool, None
+    or finite float values: what most rows from DuckDB hold), so a large figure is checked, not copied again."""
+    return plain_rows([row])[0]
+
+
+def plain_rows(rows: list[Any]) -> list[Any]:
+    """A new list: plain_row of each dict in `rows`, plain of anything else (the loop written out once for a
+    figure's thousands of rows)."""
+    out = list(rows)
+    for i, row in enumerate(out):
+        if type(row) is not dict:
+            out[i] = plain(row)
+            continue
+        for k, v in row.items():
+            t = type(v)
+            if type(k) is not str or not (t in _READY or (t is float and v - v == 0.0)):  # nan, inf: v - v is nan
+                out[i] = plain(row)
+                break
+    return out
 
 
 class AnalysisResult(BaseModel):
@@ -55,10 +87,11 @@ class AnalysisResult(BaseModel):
                                   "reason (icemonitor.query.coverage)")
 
     def model_post_init(self, __context: Any) -> None:
-        self.parameters = _plain(self.parameters)
-        self.figures = [_plain(row) for row in self.figures]
-        self.extra = _plain(self.extra)
-        self.coverage = _plain(self.coverage)
+        # validation made new containers already: a row that is JSON-ready is kept as it is (plain_row)
+        self.parameters = plain(self.parameters)
+        self.figures = plain_rows(self.figures)
+        self.extra = plain(self.extra)
+        self.coverage = plain(self.coverage)
         self.releases = sorted(set(self.releases))
         if not self.columns and self.figures:
             self.columns = list(self.figures[0].keys())

@@ -20,10 +20,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import heapq
 import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -44,7 +46,7 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import DateSpan, msg
-from icemonitor.query.coverage import coverage, coverage_of
+from icemonitor.query.coverage import coverage, coverage_of, table_spans
 from icemonitor.query.selection import Selection, per_warehouse, rollup_router, unplaced_source
 
 LEVELS = ("national", "aor", "state", "county", "landmark")
@@ -546,12 +548,16 @@ def _detail(counts: dict[str, list], sweep: dict[str, Any]) -> dict[str, Any]:
     """Where a sweep concentrated (the sub-places with the largest excess, each expected at its share of the weeks
     before), its method mix and criminal history (where recorded), from detail_rows' counts."""
     tot_before = sum(r[2] for r in counts["parts"]) or 1
-    parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * sweep["expected"], 1),
-              "excess": round(r[1] - r[2] / tot_before * sweep["expected"], 1)} for r in counts["parts"]]
-    parts.sort(key=lambda x: (-x["excess"], -x["observed"], str(x["part"])))  # ties by name: the same on every run
+    expected = sweep["expected"]
+    # the five parts with the largest excess (ties by observed, then name: the same on every run; then the order
+    # given), written out for those five only
+    top = heapq.nsmallest(5, ((-round(r[1] - r[2] / tot_before * expected, 1), -r[1], str(r[0]), i)
+                              for i, r in enumerate(counts["parts"])))
+    parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * expected, 1),
+              "excess": round(r[1] - r[2] / tot_before * expected, 1)} for r in (counts["parts"][k[3]] for k in top)]
     recorded = [r for r in counts["crim"] if r[0] != "not_recorded"]
     return {
-        "concentration": parts[:5],
+        "concentration": parts,
         "method_mix": {r[0]: r[1] for r in counts["mix"]},
         "criminality": ({msg("{cls} ({field})", cls=CRIMINALITY_CLASSES.get(r[1], r[1]), field=r[0]): r[2]
                          for r in recorded} if recorded else msg("not recorded in this release")),
@@ -645,11 +651,11 @@ def _series_period(con, table: str, cov: Any, d0: dt.date, d1: dt.date, release:
     """First and last day of the records series (coverage_spans of the place's AORs) that the period meets."""
     if not cov.aors or not has_table(con, "coverage_spans"):
         return d0, d1
-    rows_cond, params = ("counted", []) if release is None else ("release_id = ?", [release])
-    lo, hi = con.execute(
-        f"SELECT min(span_from), max(span_to) FROM coverage_spans WHERE table_name = ? AND {rows_cond} AND "
-        f"aor IN ({', '.join('?' * len(cov.aors))}) AND span_to >= ? AND span_from <= ?",
-        [table, *params, *cov.aors, d0, d1]).fetchone()
+    aors = set(cov.aors)
+    met = [(start, end) for rel, aor, _, start, end, counted in table_spans(con, table)  # read once per warehouse
+           if (counted if release is None else rel == release) and aor in aors
+           and start is not None and end is not None and end >= d0 and start <= d1]
+    lo, hi = min((m[0] for m in met), default=None), max((m[1] for m in met), default=None)
     return (min(d0, lo) if lo else d0), (max(d1, hi) if hi else d1)
 
 
@@ -751,22 +757,35 @@ class StoredSweeps:
         self.present = has_table(con, RUNS) and has_table(con, FINDINGS)
 
     def level_sweeps(self, p: Plan, level: str) -> list[dict[str, Any]] | None:
-        """level_sweeps(p, level) as the build stored it, or None when the build did not run this scan."""
+        """level_sweeps(p, level) as the build stored it, or None when the build did not run this scan. Each row is
+        the caller's own (the analysis annotates the rows it ranks); the daily counts are shared, read only."""
         if not self.present:
             return None
-        key = run_key(p, level)
-        if self.con.execute(f"SELECT 1 FROM {RUNS} WHERE run_key = ?", [key]).fetchone() is None:
+        run = stored_run(self.con, run_key(p, level))
+        if run is None:
             return None
-        rows = self.con.execute(
-            f"SELECT level, {', '.join(c if c not in ('start', 'end') else 'sweep_' + c for c in FIGURES)}, aors, daily, "
-            f"detail FROM {FINDINGS} WHERE run_key = ? ORDER BY ordinal", [key]).fetchall()
-        out = []
-        for row in rows:
-            r = dict(zip(FIGURES, row[1:12]))
-            r.update(level=row[0], aors=json.loads(row[12]), _detail=row[14],  # JSON, read when shown
-                     _daily={dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])})
-            out.append(r)
-        return out
+        return [{**r, "aors": None if r["aors"] is None else list(r["aors"])} for r in run]
+
+
+@per_warehouse(frozen=True)
+def stored_run(con: duckdb.DuckDBPyConnection, key: str) -> tuple[MappingProxyType, ...] | None:
+    """The sweeps of one stored run (sweep_findings, in their order), None where the build did not run it: derived
+    data of the warehouse file, read and parsed once per warehouse version (query.selection.per_warehouse), as
+    read-only rows (MappingProxyType; aors a tuple, the daily counts a read-only mapping) that StoredSweeps copies
+    for each question."""
+    if con.execute(f"SELECT 1 FROM {RUNS} WHERE run_key = ?", [key]).fetchone() is None:
+        return None
+    rows = con.execute(
+        f"SELECT level, {', '.join(c if c not in ('start', 'end') else 'sweep_' + c for c in FIGURES)}, aors, daily, "
+        f"detail FROM {FINDINGS} WHERE run_key = ? ORDER BY ordinal", [key]).fetchall()
+    out = []
+    for row in rows:
+        r = dict(zip(FIGURES, row[1:12]))
+        aors = json.loads(row[12])
+        r.update(level=row[0], aors=None if aors is None else tuple(aors), _detail=row[14],  # JSON, read when shown
+                 _daily=MappingProxyType({dt.date.fromisoformat(d): (o, e) for d, o, e in json.loads(row[13])}))
+        out.append(MappingProxyType(r))
+    return tuple(out)
 
 
 def sweeps(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from typing import Any, Callable
 
 from icemonitor.query.coverage import gap_runs
@@ -269,12 +270,11 @@ def quantile_bands(rows: list[dict], field: str, k: int = 5, fmt: str = "{:,.1f}
     for i in range(len(edges) - 1):
         label = f"{fmt.format(edges[i])} – {fmt.format(edges[i + 1])}"
         labels.append(label)
+    last = len(labels) - 1
     for r in rows:
         v = r[field]
-        if v is None:
-            continue
-        i = sum(1 for c in cuts if v >= c)
-        r["band"] = labels[min(i, len(labels) - 1)]
+        if v is not None:
+            r["band"] = labels[min(bisect_right(cuts, v), last)]  # the cuts at or below v (cuts are sorted)
     return labels
 
 

@@ -1,0 +1,286 @@
+"""Rollups of the build's count tables (warehouse/aggregates.py), made in the process once per warehouse version,
+for the overview's figures that would otherwise sum many rollup rows per request:
+
+- county_months: event_days' counted events per county, method class and month, for the counts per county
+  (analysis.overview.county_rates). Summing event_days per county hashes every row's county code (1.7 million rows
+  at 8x the real data: ~28 ms of CPU per request); the same sum over this rollup (~130,000 rows at 8x, summed with
+  numpy) is exact for any period: the period's whole months come from here, its partial first and last months
+  from event_days itself (the days of those months only).
+- release_aor_spans: aor_days' counted events per release, AOR and method class with their first and last day,
+  for the releases behind a figure without a period (analysis.overview.release_spans).
+- aor_months: aor_days' counted events per release, AOR, method class, criminality, fiscal year and month, for
+  the counts grouped by those keys without a period or over whole months (analysis.overview.counts: the dashboard's
+  trend and AOR ranking, the API's summary).
+
+They are derived data of the warehouse file, like event_days, not cached answers: they take no question, are read
+once per file version (query.selection.per_warehouse: path, mtime, size; a read-only file does not change until a
+build swaps in a new one), so they cannot differ between two requests to one version, and every request still
+works out its own figure from them (also with ICEMONITOR_CACHE=off). A writable connection (a build) never uses
+them, and a question they do not answer (another condition) is counted from the count table as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from icemonitor.query.selection import database_file, per_warehouse
+from icemonitor.query.sql import Where
+from icemonitor.warehouse.aggregates import AOR_DAYS, EVENT_DAYS
+
+# the WHERE parts the rollups answer (query.Selection's own SQL): counted rows, a period, `column IN (...)`
+COUNTED, DATE_FROM, DATE_TO = "counted", "event_date >= ?", "event_date <= ?"
+SUM = "coalesce(sum(n), 0)::BIGINT"  # query.selection's count over the count tables
+
+
+@dataclass(frozen=True)
+class CountyMonths:
+    """The rollup as read-only numpy columns: per row a county (index into `counties`), a method class (index into
+    `methods`; None among them), a month (its first day; NaT for rows without a date) and the events counted."""
+
+    counties: tuple[str, ...]
+    methods: tuple[str | None, ...]
+    county: np.ndarray
+    method: np.ndarray
+    month: np.ndarray
+    n: np.ndarray
+
+    def counts(self, methods: list[str] | None, lo: dt.date | None, hi: dt.date | None) -> dict[str, int]:
+        """county -> events of the months from `lo` up to (not including) `hi` (None: no bound) and the method
+        classes `methods` (None: all), for the counties with rows."""
+        keep = np.ones(len(self.n), dtype=bool)
+        if methods is not None:
+            keep &= np.array([m in methods for m in self.methods], dtype=bool)[self.method]
+        if lo is not None:
+            keep &= self.month >= np.datetime64(lo, "D")
+        if hi is not None:
+            keep &= self.month < np.datetime64(hi, "D")
+        county = self.county[keep]
+        present = np.flatnonzero(np.bincount(county, minlength=len(self.counties)))
+        total = np.bincount(county, weights=self.n[keep], minlength=len(self.counties))  # exact below 2**53
+        return dict(zip([self.counties[i] for i in present.tolist()],
+                        total[present].round().astype(np.int64).tolist()))
+
+
+@per_warehouse(frozen=True)
+def county_months(con: duckdb.DuckDBPyConnection, table: str) -> CountyMonths:
+    """Counted events of `table` with a county (res_county_fips) per county, method class and month."""
+    found = con.execute(
+        "SELECT res_county_fips, method_class, date_trunc('month', event_date)::DATE, sum(n)::BIGINT "
+        f"FROM {EVENT_DAYS} WHERE table_name = ? AND counted AND res_county_fips IS NOT NULL GROUP BY ALL",
+        [table]).fetchall()
+    counties = tuple(sorted({r[0] for r in found}))
+    methods = tuple(dict.fromkeys(r[1] for r in found))
+    where_county = {c: i for i, c in enumerate(counties)}
+    where_method = {m: i for i, m in enumerate(methods)}
+    county = np.fromiter((where_county[r[0]] for r in found), dtype=np.int64, count=len(found))
+    method = np.fromiter((where_method[r[1]] for r in found), dtype=np.int64, count=len(found))
+    month = np.array([r[2] for r in found], dtype="datetime64[D]")  # None: NaT, never within a period
+    n = np.fromiter((r[3] for r in found), dtype=np.int64, count=len(found))
+    for a in (county, method, month, n):
+        a.flags.writeable = False
+    return CountyMonths(counties, methods, county, method, month, n)
+
+
+def _month_after(d: dt.date) -> dt.date:
+    return dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
+def split(where: Where, columns: tuple[str, ...]) -> tuple[dict[str, list[str]], dt.date | None, dt.date | None] | None:
+    """({column: values} of `column IN (...)` conditions on `columns`, from, to) of a WHERE of counted rows that
+    names only those conditions and a period (query.Selection's own SQL), else None."""
+    values: dict[str, list[str]] = {}
+    d0, d1, counted = None, None, False
+    params = list(where.params)
+    for part in where.parts:
+        mine = [params.pop(0) for _ in range(part.count("?"))]
+        column = part.split(" IN (", 1)[0]
+        if part == DATE_FROM and d0 is None:
+            d0 = mine[0]
+        elif part == DATE_TO and d1 is None:
+            d1 = mine[0]
+        elif part == COUNTED:
+            counted = True
+        elif (column in columns and column not in values and part == f"{column} IN ({', '.join('?' * len(mine))})"
+              and all(isinstance(m, str) for m in mine)):
+            values[column] = mine
+        else:
+            return None
+    if not counted or not all(d is None or type(d) is dt.date for d in (d0, d1)):
+        return None
+    return values, d0, d1
+
+
+def _rolled(con: duckdb.DuckDBPyConnection, rollup: str, table: str, source: str, count_sql: str) -> bool:
+    """Whether a question's source and count are the count table `rollup` of `table` on a read-only file."""
+    return (source == f"(SELECT * FROM {rollup} WHERE table_name = '{table}')" and count_sql == SUM
+            and database_file(con)[1])
+
+
+def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where,
+                  count_sql: str) -> dict[str, int] | None:
+    """county -> counted events under `where` read from `source` (event_days of `table`, summed with
+    `count_sql`), for the counties with rows: whole months from the rollup, partial first and last months from
+    `source`. None where the rollup does not answer (another source or condition, a writable connection, a period
+    without a whole month): then the caller counts from `source`."""
+    found = split(where, ("method_class",)) if _rolled(con, EVENT_DAYS, table, source, count_sql) else None
+    if found is None:
+        return None
+    values, d0, d1 = found
+    lo = None if d0 is None else (d0 if d0.day == 1 else _month_after(d0))  # the first whole month
+    hi = None  # the day after the last whole month
+    if d1 is not None:
+        hi = _month_after(d1) if (d1 + dt.timedelta(days=1)).day == 1 else d1.replace(day=1)
+    if lo is not None and hi is not None and lo >= hi:
+        return None
+    out = county_months(con, table).counts(values.get("method_class"), lo, hi)
+    edges = [(c, d) for c, d in (("event_date < ?", lo), ("event_date >= ?", hi)) if d is not None]
+    if edges:  # the partial first and last months' days
+        for fips, n in con.execute(
+                f"SELECT res_county_fips, {count_sql} FROM {source} WHERE {where.sql()} AND res_county_fips IS NOT "
+                f"NULL AND ({' OR '.join(c for c, _ in edges)}) GROUP BY 1",
+                [*where.params, *(d for _, d in edges)]).fetchall():
+            out[fips] = out.get(fips, 0) + n
+    return out
+
+
+@per_warehouse(frozen=True)
+def release_aor_spans(con: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple, ...]:
+    """(release_id, aor, method_class, first day, last day, events) of `table`'s counted rows in aor_days, per
+    release, AOR and method class."""
+    return tuple(con.execute(
+        f"SELECT release_id, aor, method_class, min(event_date), max(event_date), sum(n)::BIGINT FROM {AOR_DAYS} "
+        "WHERE table_name = ? AND counted GROUP BY ALL", [table]).fetchall())
+
+
+def release_spans(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where,
+                  count_sql: str) -> list[dict[str, Any]] | None:
+    """Each release's first and last day, events and AORs (sorted; None for none) under `where` read from `source`
+    (aor_days of `table`, summed with `count_sql`), ordered by first day (none last) and release, as
+    analysis.overview.release_spans' SQL gives them; None where the rollup does not answer (a period, another
+    condition, another source, a writable connection)."""
+    found = split(where, ("aor", "method_class")) if _rolled(con, AOR_DAYS, table, source, count_sql) else None
+    if found is None or found[1] is not None or found[2] is not None:
+        return None
+    aors, methods = found[0].get("aor"), found[0].get("method_class")
+    spans: dict[Any, dict[str, Any]] = {}
+    for release, aor, method, first, last, n in release_aor_spans(con, table):
+        if (aors is not None and aor not in aors) or (methods is not None and method not in methods):
+            continue
+        s = spans.setdefault(release, {"release_id": release, "first": None, "last": None, "n": 0, "aors": set()})
+        if first is not None and (s["first"] is None or first < s["first"]):
+            s["first"] = first
+        if last is not None and (s["last"] is None or last > s["last"]):
+            s["last"] = last
+        s["n"] += n
+        if aor is not None:
+            s["aors"].add(aor)
+    out = [{**s, "aors": sorted(s["aors"]) or None} for s in spans.values()]
+    out.sort(key=lambda s: (s["first"] is None, s["first"] or dt.date.min, s["release_id"] is None,
+                            s["release_id"] or ""))
+    return out
+
+
+# aor_days' counted events per release, AOR, method class, criminality, fiscal year and month (a few thousand rows
+# per table at 8x): the counts of analysis.overview.counts grouped by these keys, without a period or over whole
+# months
+MONTH_COLUMNS = ("release_id", "aor", "method_class", "criminality", "fy", "month")
+FILTERED = ("release_id", "aor", "method_class", "criminality")  # the `column IN (...)` conditions it answers
+BY = {"release_id": "release_id", "release": "release_id", "aor": "aor", "method_class": "method_class",
+      "criminality": "criminality", "fy": "fy", "month": "month", "year": "month"}  # group key -> its column
+
+
+@dataclass(frozen=True)
+class AorMonths:
+    """The rollup as read-only numpy columns: per row an index into each column's distinct `values` (None among
+    them; months as their first day) and the events counted."""
+
+    values: dict[str, tuple]
+    codes: dict[str, np.ndarray]
+    n: np.ndarray
+
+    def grouped(self, by: list[str], filters: dict[str, list[str]], lo: dt.date | None,
+                hi: dt.date | None) -> list[dict[str, Any]]:
+        """Rows {key..., n, rel} as query.filters.grouped_sql gives them (rel: the releases behind the group), for
+        the rows under `filters` ({column: values}) in the months from `lo` up to `hi` (None: no bound)."""
+        keep = np.ones(len(self.n), dtype=bool)
+        for column, wanted in filters.items():
+            keep &= np.array([v in wanted for v in self.values[column]], dtype=bool)[self.codes[column]]
+        if lo is not None or hi is not None:
+            keep &= np.array([m is not None and (lo is None or m >= lo) and (hi is None or m < hi)
+                              for m in self.values["month"]], dtype=bool)[self.codes["month"]]
+        if not keep.any():
+            return []
+        outputs, codes = [], []  # per key: its values as written, each kept row's index into them
+        for key in by:
+            column = self.values[BY[key]]
+            written = [_written(key, v) for v in column]
+            distinct = list(dict.fromkeys(written))
+            index = np.array([distinct.index(w) for w in written], dtype=np.int64)
+            outputs.append(distinct)
+            codes.append(index[self.codes[BY[key]][keep]])
+        dims = [len(o) for o in outputs]
+        group = np.ravel_multi_index(codes, dims) if by else np.zeros(int(keep.sum()), dtype=np.int64)
+        found, inverse = np.unique(group, return_inverse=True)
+        total = np.bincount(inverse, weights=self.n[keep], minlength=len(found))  # exact below 2**53
+        releases = self.values["release_id"]
+        pairs = np.unique(inverse * len(releases) + self.codes["release_id"][keep])
+        rel: list[list[Any]] = [[] for _ in found]
+        for g, r in zip((pairs // len(releases)).tolist(), (pairs % len(releases)).tolist()):
+            rel[g].append(releases[r])
+        keys = np.unravel_index(found, dims) if by else []
+        out = [{**{k: outputs[j][keys[j][i]] for j, k in enumerate(by)}, "n": int(round(total[i])), "rel": rel[i]}
+               for i in range(len(found))]
+        out.sort(key=lambda r: tuple((r[k] is None, r[k]) for k in by))  # ORDER BY the keys NULLS LAST
+        return out
+
+
+def _written(key: str, value: Any) -> Any:
+    """A rollup value as grouped_sql writes the key (a month as YYYY-MM, its year for `year`)."""
+    if value is None:
+        return None
+    if key == "month":
+        return value.strftime("%Y-%m")
+    if key == "year":
+        return value.year
+    return value
+
+
+@per_warehouse(frozen=True)
+def aor_months(con: duckdb.DuckDBPyConnection, table: str) -> AorMonths:
+    """`table`'s counted events in aor_days per release, AOR, method class, criminality, fiscal year and month."""
+    found = con.execute(
+        "SELECT release_id, aor, method_class, criminality, CAST(fy AS INTEGER), "
+        f"date_trunc('month', event_date)::DATE, sum(n)::BIGINT FROM {AOR_DAYS} WHERE table_name = ? AND counted "
+        "GROUP BY ALL", [table]).fetchall()
+    values, codes = {}, {}
+    for i, column in enumerate(MONTH_COLUMNS):
+        distinct = tuple(dict.fromkeys(r[i] for r in found))
+        where = {v: j for j, v in enumerate(distinct)}
+        values[column] = distinct
+        codes[column] = np.fromiter((where[r[i]] for r in found), dtype=np.int64, count=len(found))
+        codes[column].flags.writeable = False
+    n = np.fromiter((r[6] for r in found), dtype=np.int64, count=len(found))
+    n.flags.writeable = False
+    return AorMonths(MappingProxyType(values), MappingProxyType(codes), n)
+
+
+def grouped_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where, count_sql: str,
+                   by: list[str]) -> list[dict[str, Any]] | None:
+    """query.filters.grouped_sql's rows for `by` under `where` read from `source` (aor_days of `table`, summed with
+    `count_sql`), from the rollup: None where it does not answer (a key or condition it lacks, a period that does
+    not begin and end with whole months, no key, another source, a writable connection)."""
+    if not by or not set(by) <= set(BY):
+        return None
+    found = split(where, FILTERED) if _rolled(con, AOR_DAYS, table, source, count_sql) else None
+    if found is None:
+        return None
+    filters, d0, d1 = found
+    if (d0 is not None and d0.day != 1) or (d1 is not None and (d1 + dt.timedelta(days=1)).day != 1):
+        return None
+    return aor_months(con, table).grouped(by, filters, d0, None if d1 is None else _month_after(d1))
