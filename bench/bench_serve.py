@@ -142,7 +142,15 @@ def direct_summary(warehouse: Path, repeats: int = 20) -> float:
 
 
 def workers_of(parent: int) -> list[str]:
-    return Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    """The server's worker processes: its children but multiprocessing's resource tracker."""
+    out = []
+    for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                out.append(pid)
+        except FileNotFoundError:  # ended meanwhile
+            continue
+    return out
 
 
 def worker_rss_mib(parent: int) -> float:
@@ -296,10 +304,11 @@ def main() -> int:
           f"mix (the floor requests' share neglected): {os.cpu_count()} cores serve at most "
           f"{os.cpu_count() / max(cpu / max(queries, 1), 1e-9):.1f} such requests/s")
     print("per worker pid during the load: floor (/healthz) answers, and CPU seconds (the share of the work it did):")
+    floors = max(sum(pids.values()), 1)
     for pid in sorted(set(cpu_by_pid) | set(pids)):
         share = cpu_by_pid.get(pid, 0.0) / max(cpu, 1e-9)
-        print(f"  pid {pid:>8d}: {pids.get(pid, 0):5d} floor answers ({pids.get(pid, 0) / max(sum(pids.values()), 1):4.0%})"
-              f", CPU {cpu_by_pid.get(pid, 0.0):6.1f} s ({share:4.0%})")
+        print(f"  pid {pid:>8d}: {pids.get(pid, 0):5d} floor answers ({pids.get(pid, 0) / floors:4.0%}), "
+              f"CPU {cpu_by_pid.get(pid, 0.0):6.1f} s ({share:4.0%})")
     print(f"{'':34s}{'p50 ms':>8s}{'p95 ms':>8s}{'n':>6s}   target")
     for kind in ("api", "page", "floor"):
         target = f"p95 <= {TARGETS[kind] * 1000:.0f} ms" if kind in TARGETS else "baseline (no query)"

@@ -60,7 +60,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
     ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening.
 
     workers > 1: that many worker processes, each listening on its own socket (SO_REUSEPORT, Linux; web/workers.py)
-    and opening the warehouse read-only; the intake is refused there (IntakeNeedsOneWorker: its per-client limits live in one process's memory)."""
+    and opening the warehouse read-only; the intake is refused there (IntakeNeedsOneWorker: its per-client limits
+    live in one process's memory)."""
     import uvicorn
 
     from icemonitor.intake.access_log import uvicorn_log_config

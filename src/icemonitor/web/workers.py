@@ -5,17 +5,17 @@ Connections are spread over the workers by the kernel: every worker binds its ow
 SO_REUSEPORT, and Linux hashes each new connection to one of them. (With one socket shared by all, as uvicorn's
 `--workers` has it, a worker whose event loop is free accepts a whole burst of connections, the clients keep them
 alive, and one or two workers answer all the load.) Linux only: elsewhere SO_REUSEPORT does not spread connections,
-and `serve --workers N` stops with WorkersNeedLinux. Linux lets only processes of the same user join the group.
+and `serve --workers N` stops with ServeCannotStart. Linux lets only processes of the same user join the group.
 
 Supervisor starts the workers as fresh processes (spawn) that import the app by name, so what `serve` was told (the
 warehouse, trusted proxies, request time limits) travels to them in one environment variable, SETTINGS_ENV, set by
 the parent before it starts them: `app` is the factory each worker calls, `Protocol` the guarded h11 protocol
 (web/server.py) with the limits the parent was given. The parent opens no warehouse and answers nothing: it holds
 the address (bound, not listening, so the port is checked and kept before any worker starts), replaces a worker that
-dies or stops answering its health check (uvicorn's), refuses an address where something already listens (a
-socket with SO_REUSEPORT would silently join another server of the same user), replaces them one by one on SIGHUP, and on SIGINT or SIGTERM
-stops them all (each finishes the requests it has) and returns. Every worker opens the warehouse read-only (DuckDB
-lets several processes read one file) and keeps its own caches.
+dies or stops answering its health check (uvicorn's), refuses an address where something already listens (a socket
+with SO_REUSEPORT would silently join another server of the same user), replaces them one by one on SIGHUP, and on
+SIGINT or SIGTERM stops them all (each finishes the requests it has) and returns. Every worker opens the warehouse
+read-only (DuckDB lets several processes read one file) and keeps its own caches.
 
 The intake is never mounted in a multi-worker serve: its abuse limits are kept per client in one process's memory
 (intake/limits.py; by design nothing about a client is written anywhere), so N workers would each keep their own
