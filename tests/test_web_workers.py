@@ -189,6 +189,23 @@ def test_workers_refuse_the_intake_with_a_clear_message(tmp_path, monkeypatch):
     assert "Traceback" not in res.output
 
 
+def test_workers_outside_linux_stop_with_a_clear_message(tmp_path, monkeypatch):
+    """Elsewhere SO_REUSEPORT does not spread connections: `serve --workers 2` stops in one line, before listening."""
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app as cli
+    from icemonitor.web import workers
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ICEMONITOR_INTAKE_KEY_FILE", raising=False)
+    monkeypatch.setattr(workers.sys, "platform", "darwin")
+    res = CliRunner().invoke(cli, ["serve", "--workers", "2", "--port", str(free_port())])
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert "serve cannot start: --workers needs Linux's SO_REUSEPORT" in out and "this system is darwin" in out
+    assert "with one worker" in out and "Traceback" not in res.output
+
+
 @needs_data
 def test_cache_off_answers_the_same_and_keeps_nothing(wh_path, monkeypatch):
     """ICEMONITOR_CACHE=off: the same answers as with caching, and no response, analysis or query result kept."""
