@@ -164,7 +164,8 @@ def worker_rss_mib(parent: int) -> float:
 
 
 def worker_cpu_by_pid(parent: int) -> dict[int, float]:
-    """CPU time (user + system) each of the server's workers has used so far."""
+    """CPU time (user + system) each of the server's workers has used so far: what a request costs whatever the
+    load, and how the work was shared."""
     ticks = os.sysconf("SC_CLK_TCK")
     out = {}
     for pid in workers_of(parent):
@@ -174,11 +175,6 @@ def worker_cpu_by_pid(parent: int) -> dict[int, float]:
             continue
         out[int(pid)] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
     return out
-
-
-def worker_cpu_s(parent: int) -> float:
-    """CPU time (user + system) the server's workers have used so far: what a request costs whatever the load."""
-    return sum(worker_cpu_by_pid(parent).values())
 
 
 def wait_warm(base: str, workers: int, timeout: float = 120.0) -> set[int]:
