@@ -9,7 +9,8 @@ place and sweep API calls and pages, and prints p50/p95 per kind against the tar
 Baselines in the same run: a trivial endpoint (/healthz, no query) inside the same load, which is the floor of
 HTTP, the workers' scheduling and the machine's load; the summary query run straight on DuckDB (no HTTP); and
 the interpreter start with the CLI's imports (`icemonitor --help`) for the CLI figure. The machine's load
-(`uptime`) is printed before and after: the targets are for an otherwise idle machine.
+(`uptime`) is printed before and after: the targets are for an otherwise idle machine. Per worker pid it prints
+the floor requests answered and the CPU seconds used during the load: how evenly the connections were spread.
 
     PYTHONPATH=src python bench/bench_serve.py [--warehouse PATH] [--workers 4] [--clients 20] [--seconds 45]
 
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -140,7 +142,15 @@ def direct_summary(warehouse: Path, repeats: int = 20) -> float:
 
 
 def workers_of(parent: int) -> list[str]:
-    return Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    """The server's worker processes: its children but multiprocessing's resource tracker."""
+    out = []
+    for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                out.append(pid)
+        except FileNotFoundError:  # ended meanwhile
+            continue
+    return out
 
 
 def worker_rss_mib(parent: int) -> float:
@@ -153,14 +163,18 @@ def worker_rss_mib(parent: int) -> float:
     return total / 1024
 
 
-def worker_cpu_s(parent: int) -> float:
-    """CPU time (user + system) the server's workers have used so far: what a request costs whatever the load."""
+def worker_cpu_by_pid(parent: int) -> dict[int, float]:
+    """CPU time (user + system) each of the server's workers has used so far: what a request costs whatever the
+    load, and how the work was shared."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = {}
     for pid in workers_of(parent):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # a process that ended meanwhile
+            continue
+        out[int(pid)] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return out
 
 
 def wait_warm(base: str, workers: int, timeout: float = 120.0) -> set[int]:
@@ -182,13 +196,14 @@ def wait_warm(base: str, workers: int, timeout: float = 120.0) -> set[int]:
 
 
 async def load(base: str, clients: int, seconds: float) -> tuple[dict[str, list[float]], dict[str, list[float]],
-                                                                 list[str], set[int]]:
+                                                                 list[str], Counter[int]]:
     """`clients` clients, each asking the mix in turn (from its own offset) until the time is up, with a
-    /healthz floor request after every fifth."""
+    /healthz floor request after every fifth. Returns the times by kind and by URL, the URLs that failed, and how
+    many floor requests each worker pid answered."""
     by_kind: dict[str, list[float]] = {"api": [], "page": [], "floor": []}
     by_url: dict[str, list[float]] = {}
     errors: list[str] = []
-    pids: set[int] = set()
+    pids: Counter[int] = Counter()
     deadline = time.perf_counter() + seconds
 
     async def client(i: int) -> None:
@@ -209,7 +224,7 @@ async def load(base: str, clients: int, seconds: float) -> tuple[dict[str, list[
                 if not ok:
                     errors.append(url)
                 elif kind == "floor":
-                    pids.add(r.json()["pid"])
+                    pids[r.json()["pid"]] += 1
 
     await asyncio.gather(*(client(i) for i in range(clients)))
     return by_kind, by_url, errors, pids
@@ -258,9 +273,11 @@ def main() -> int:
                 first[url] = time.perf_counter() - t
                 if status != 200:
                     print(f"warning: {url} answered {status}")
-        t_load, cpu0 = time.perf_counter(), worker_cpu_s(proc.pid)
+        t_load, cpu0 = time.perf_counter(), worker_cpu_by_pid(proc.pid)
         by_kind, by_url, errors, pids = asyncio.run(load(base, args.clients, args.seconds))
-        wall, cpu = time.perf_counter() - t_load, worker_cpu_s(proc.pid) - cpu0
+        wall, cpu1 = time.perf_counter() - t_load, worker_cpu_by_pid(proc.pid)
+        cpu_by_pid = {pid: cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1}
+        cpu = sum(cpu_by_pid.values())
         load_during = uptime()
         rss = worker_rss_mib(proc.pid)
     finally:
@@ -282,6 +299,12 @@ def main() -> int:
     print(f"workers' CPU time during the load: {cpu:.1f} s, {cpu / max(queries, 1) * 1000:.0f} ms per request of the "
           f"mix (the floor requests' share neglected): {os.cpu_count()} cores serve at most "
           f"{os.cpu_count() / max(cpu / max(queries, 1), 1e-9):.1f} such requests/s")
+    print("per worker pid during the load: floor (/healthz) answers, and CPU seconds (the share of the work it did):")
+    floors = max(sum(pids.values()), 1)
+    for pid in sorted(set(cpu_by_pid) | set(pids)):
+        share = cpu_by_pid.get(pid, 0.0) / max(cpu, 1e-9)
+        print(f"  pid {pid:>8d}: {pids.get(pid, 0):5d} floor answers ({pids.get(pid, 0) / floors:4.0%}), "
+              f"CPU {cpu_by_pid.get(pid, 0.0):6.1f} s ({share:4.0%})")
     print(f"{'':34s}{'p50 ms':>8s}{'p95 ms':>8s}{'n':>6s}   target")
     for kind in ("api", "page", "floor"):
         target = f"p95 <= {TARGETS[kind] * 1000:.0f} ms" if kind in TARGETS else "baseline (no query)"
@@ -307,7 +330,8 @@ def main() -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     print(json.dumps({"api_p95_ms": pct(by_kind["api"], 95) * 1000, "page_p95_ms": pct(by_kind["page"], 95) * 1000,
                       "floor_p95_ms": pct(by_kind["floor"], 95) * 1000, "cli_summary_s": cli["summary"],
-                      "requests": done, "errors": len(errors),
+                      "requests": done, "errors": len(errors), "floor_answers_by_pid": dict(pids),
+                      "cpu_s_by_pid": {pid: round(c, 2) for pid, c in cpu_by_pid.items()},
                       "cpu_ms_per_request": cpu / max(queries, 1) * 1000}))
     return 0 if all(checks.values()) else 1
 

@@ -403,3 +403,31 @@ def test_partial_response_from_zero_restarts(server, tmp_path):
     server.mode = "range_from_zero"
     [a] = _get(server, tmp_path)
     assert a.path.read_bytes() == (SHARED_DATA / "ice/uwchr-i213-sea-22-25" / I213[1]).read_bytes()
+
+
+def test_manifest_read_once_until_the_file_changes(tmp_path, monkeypatch):
+    """read_manifest keeps the parsed entries per file identity: an unchanged manifest is not read again, an append
+    (store) or a rewrite in place is seen at once, and callers get their own list."""
+    staged = archive.staging_file("r1", "a.csv", home=tmp_path)
+    staged.write_bytes(b"a,b\n1,2\n")
+    first = archive.store(staged, release_id="r1", name="a.csv", sha256="0" * 64, origin="test", home=tmp_path)
+    assert [e.name for e in archive.read_manifest(tmp_path)] == ["a.csv"]
+
+    reads = []
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self) or real(self, *a, **k))
+    got = archive.read_manifest(tmp_path)
+    got.clear()
+    assert archive.read_manifest(tmp_path)[0].path == first.path and reads == []
+
+    staged = archive.staging_file("r1", "b.csv", home=tmp_path)
+    staged.write_bytes(b"c\n3\n")
+    archive.store(staged, release_id="r1", name="b.csv", sha256="1" * 64, origin="test", home=tmp_path)
+    assert [e.name for e in archive.read_manifest(tmp_path)] == ["a.csv", "b.csv"] and len(reads) == 1
+
+    manifest = tmp_path / "raw" / archive.MANIFEST
+    lines = manifest.read_text().splitlines()
+    before = manifest.stat().st_mtime_ns
+    manifest.write_text(lines[1] + "\n" + lines[0].replace('"a.csv"', '"x.csv"') + "\n")  # same size, rewritten
+    os.utime(manifest, ns=(before + 10**9, before + 10**9))  # a second later (the kernel's clock ticks coarsely)
+    assert [e.name for e in archive.read_manifest(tmp_path)] == ["b.csv", "x.csv"]

@@ -13,6 +13,8 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from icemonitor.errors import InputError
 from icemonitor.messages import DateSpan, Given, Month, formats, from_json, msg, to_json
@@ -33,6 +35,20 @@ def test_a_span_of_days_in_each_language(first, last, en, es):
     # inside a message, a span and a day are said in the message's language
     m = msg("{place}, {span}", place=Given("Los Angeles County, CA", es="condado de Los Ángeles, CA"), span=span)
     assert m.render("es") == f"condado de Los Ángeles, CA, {es}" and str(m).endswith(en)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(dt.date(1990, 1, 1), dt.date(2040, 12, 31)), st.sampled_from(["en", "es", "fr"]))
+def test_kept_days_and_months_are_babels_own(d, lang):
+    """formats keeps each formatted day and month (LRU): whatever was asked before, the text is Babel's own for
+    that date and language (an unknown language is English)."""
+    from babel import Locale
+    from babel.dates import format_date, format_skeleton
+
+    loc = Locale.parse({"en": "en_US", "es": "es_US"}.get(lang, "en_US"))
+    want_month, want_day = format_skeleton("yMMM", d, locale=loc), format_date(d, "medium", locale=loc)
+    assert formats.month(d.strftime("%Y-%m"), lang) == formats.month(d, lang) == want_month
+    assert formats.day(d.isoformat(), lang) == formats.day(dt.datetime(d.year, d.month, d.day, 5), lang) == want_day
 
 
 def test_days_months_and_nested_messages_survive_pickle_and_the_warehouse_json():

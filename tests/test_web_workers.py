@@ -102,6 +102,77 @@ def test_four_workers_answer_from_several_processes_and_stop_cleanly(wh_path, tm
     assert not any(_alive(p) for p in pids), "a worker outlived the server"
 
 
+def _serve_workers(tmp_path: Path, port: int, warehouse: Path, workers: int = 4) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ICEMONITOR_")}
+    env.update(ICEMONITOR_HOME=str(tmp_path / "home"), PYTHONPATH=str(SRC))
+    return subprocess.Popen([sys.executable, "-m", "icemonitor", "serve", "--workers", str(workers), "--port",
+                             str(port), "--warehouse", str(warehouse)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def test_fresh_connections_are_spread_over_every_worker_and_a_dead_worker_is_replaced(tmp_path):
+    """Each worker listens on its own SO_REUSEPORT socket and the kernel hashes connections over them: once all 4
+    listen, 200 fresh connections reach every worker and none takes half. A second serve on the same port stops
+    with a clear error instead of joining the first one's sockets; a killed worker is replaced; SIGINT stops all."""
+    from collections import Counter
+
+    row = {"event_date": "2017-01-05", "aor": "LOS", "counted": True, "release_id": "r1", "method_class": "at_large"}
+    warehouse = ww.tiny(tmp_path / "w.duckdb", [row])
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _serve_workers(tmp_path, port, warehouse)
+
+    def pid() -> int | None:  # one request on a connection of its own
+        try:
+            return httpx.get(base + "/healthz", headers={"Connection": "close"}, timeout=10).json()["pid"]
+        except httpx.TransportError:
+            return None
+
+    def pids_seen(until: int, seconds: float = 120) -> set[int]:
+        seen: set[int] = set()
+        deadline = time.monotonic() + seconds
+        while len(seen) < until and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode(errors="replace")
+            answered = pid()
+            if answered is None:
+                time.sleep(0.1)
+            else:
+                seen.add(answered)
+        return seen
+
+    try:
+        workers = pids_seen(4)
+        assert len(workers) == 4 and proc.pid not in workers, workers  # every worker listens; the parent does not
+        with ThreadPoolExecutor(8) as pool:
+            counts = Counter(pool.map(lambda _: pid(), range(200)))
+        assert set(counts) == workers and max(counts.values()) < 100, counts
+
+        second = _serve_workers(tmp_path, port, warehouse, workers=2)
+        assert second.wait(timeout=60) == 2
+        out = " ".join(second.stderr.read().decode().split())
+        assert f"serve cannot start: cannot listen on 127.0.0.1:{port}: something already listens there" in out
+        assert "Traceback" not in out
+
+        killed = sorted(workers)[0]
+        os.kill(killed, signal.SIGKILL)
+        survivors = workers - {killed}
+        replaced = pids_seen(4)  # the dead worker's socket left the group; its replacement's joined
+        assert killed not in replaced and len(replaced) == 4 and survivors < replaced, (workers, replaced)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0, proc.stderr.read().decode(errors="replace")
+    deadline = time.monotonic() + 10
+    gone = workers | replaced
+    while any(_alive(p) for p in gone) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in gone), "a worker outlived the server"
+
+
 def test_workers_refuse_the_intake_with_a_clear_message(tmp_path, monkeypatch):
     """The intake's per-client limits live in one process's memory: with --workers 2 the serve stops before
     listening, naming the reason and what to run instead."""
@@ -116,6 +187,23 @@ def test_workers_refuse_the_intake_with_a_clear_message(tmp_path, monkeypatch):
     out = " ".join(res.output.split())
     assert "--workers is 2" in out and "2 times its budget" in out and "own `icemonitor serve`" in out
     assert "Traceback" not in res.output
+
+
+def test_workers_outside_linux_stop_with_a_clear_message(tmp_path, monkeypatch):
+    """Elsewhere SO_REUSEPORT does not spread connections: `serve --workers 2` stops in one line, before listening."""
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app as cli
+    from icemonitor.web import workers
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ICEMONITOR_INTAKE_KEY_FILE", raising=False)
+    monkeypatch.setattr(workers.sys, "platform", "darwin")
+    res = CliRunner().invoke(cli, ["serve", "--workers", "2", "--port", str(free_port())])
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    assert "serve cannot start: --workers needs Linux's SO_REUSEPORT" in out and "this system is darwin" in out
+    assert "with one worker" in out and "Traceback" not in res.output
 
 
 @needs_data

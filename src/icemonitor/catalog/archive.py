@@ -65,14 +65,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_read: dict[Path, tuple[tuple[int, int, int], tuple[ArchivedFile, ...]]] = {}  # path -> (file's identity, entries)
+
+
 def read_manifest(home: Path | None = None) -> list[ArchivedFile]:
-    """Every manifest entry, oldest first. A torn last line (a crash mid-append) is skipped."""
+    """Every manifest entry, oldest first. A torn last line (a crash mid-append) is skipped.
+
+    The entries are kept per manifest file with its (inode, size, modification time): a server resolves a reference
+    file on every page, and reads the file again only when it changed (an append changes its size)."""
     root = raw_root(home)
     path = root / MANIFEST
-    if not path.exists():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
         return []
+    identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+    kept = _read.get(path)
+    if kept is None or kept[0] != identity:
+        kept = _read[path] = (identity, tuple(_parse_manifest(root, path.read_text(encoding="utf-8"))))
+    return list(kept[1])
+
+
+def _parse_manifest(root: Path, text: str) -> list[ArchivedFile]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             d = json.loads(line)
             out.append(

@@ -59,8 +59,9 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
     """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
     ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening.
 
-    workers > 1: that many worker processes on one socket (web/workers.py), each opening the warehouse read-only;
-    the intake is refused there (IntakeNeedsOneWorker: its per-client limits live in one process's memory)."""
+    workers > 1: that many worker processes, each listening on its own socket (SO_REUSEPORT, Linux; web/workers.py)
+    and opening the warehouse read-only; the intake is refused there (IntakeNeedsOneWorker: its per-client limits
+    live in one process's memory)."""
     import uvicorn
 
     from icemonitor.intake.access_log import uvicorn_log_config
@@ -75,7 +76,9 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
         worker_app.export_settings(Path(warehouse or config.warehouse_path()), trusted_proxies, limits)
         options = uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits)
         options.update(http=worker_app.PROTOCOL, factory=True, workers=workers)
-        uvicorn.run(worker_app.APP, **options)
+        code = worker_app.Supervisor(uvicorn.Config(worker_app.APP, **options), workers).run()
+        if code:
+            raise SystemExit(code)
         return
 
     from icemonitor.web.app import create_app
@@ -118,7 +121,10 @@ def register(app: typer.Typer) -> None:
             run(host, port, warehouse, trusted_proxy, workers, header_timeout=header_timeout,
                 body_timeout=body_timeout, max_connections=max_connections)
         except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
-            hint = f" ({escape(err.hint)})" if isinstance(err, IntakeNeedsOneWorker) else ""
+            from icemonitor.web.workers import ServeCannotStart  # imports uvicorn: only once serve has run
+
+            what = "serve" if isinstance(err, ServeCannotStart) else "the intake"
+            hint = f" ({escape(err.hint)})" if isinstance(err, (IntakeNeedsOneWorker, ServeCannotStart)) else ""
             Console(stderr=True, soft_wrap=True).print(
-                f"[bold red]error:[/] the intake cannot start: {escape(str(err))}{hint}", highlight=False)
+                f"[bold red]error:[/] {what} cannot start: {escape(str(err))}{hint}", highlight=False)
             raise typer.Exit(2) from None
