@@ -3,8 +3,9 @@
 A warehouse records the digest of the code that built it (`build_info`) and the checksum of every file it holds
 (`releases`). When the digest still holds, a build starts from a copy of the old file: the rows of files that are
 gone or changed are deleted, those of new or changed files inserted (their parse comes from the cache when it is
-there); the `counted` flag is re-derived for the releases whose precedence depends on a release added or removed;
-detention stays are re-derived for the releases whose stints changed; the releases table, coverage and the extra
+there); the `counted` flag is re-derived for the releases whose precedence depends on a release added or removed (one
+UPDATE per table and release, of the rows the added or removed release covers), and so are those releases' event_days
+counts (the same UPDATE on the counts, not a count of the rows again); detention stays are re-derived for the releases whose stints changed; the releases table, coverage and the extra
 stages (places, detention) are derived again (they read aggregates of the tables, not the files).
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from icemonitor.warehouse import precedence
+from icemonitor.schema import derived_tables
+from icemonitor.warehouse import aggregates, precedence
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +84,18 @@ def delete_file(con: duckdb.DuckDBPyConnection, prev: Previous, key: tuple[str, 
     return touched
 
 
+# (table, release) -> the steps that re-derived its `counted`: (SQL of the flag, its parameters, SQL of the rows it
+# was re-derived for, their parameters), over the columns `aor` and `event_date` only
+Recounts = dict[tuple[str, str], list[tuple[str, list, str, list]]]
+
+
 def recount(con: duckdb.DuckDBPyConnection, schema: dict, changed: set[str], loaded: set[str],
-            fresh: set[tuple[str, str]]) -> set[tuple[str, str]]:
+            fresh: set[tuple[str, str]]) -> Recounts:
     """Re-derive `counted` for the releases whose precedence depends on a release added or removed (`changed`);
-    rows inserted in this build (`fresh`: (table, release)) already have it. Returns the (table, release) updated."""
+    rows inserted in this build (`fresh`: (table, release)) already have it. Returns the (table, release) pairs
+    updated, each with the steps taken (recount_event_days takes the same steps on the counts)."""
     rules = precedence.load_rules()
-    updated = set()
+    updated: Recounts = {}
     for table in schema:
         present = {r[0] for r in con.execute(f'SELECT DISTINCT release_id FROM "{table}"').fetchall()}
         for rel in changed:
@@ -99,9 +107,32 @@ def recount(con: duckdb.DuckDBPyConnection, schema: dict, changed: set[str], loa
                 where, where_params = precedence.covered_by(table, rel, rules)
                 con.execute(f'UPDATE "{table}" SET counted = ({sql}) WHERE release_id = ? AND {where}',
                             [*params, dep, *where_params])
-                updated.add((table, dep))
+                updated.setdefault((table, dep), []).append((sql, params, where, where_params))
                 log.info("%s: counted re-derived for %s where %s covers", table, dep, rel)
     return updated
+
+
+def recount_event_days(con: duckdb.DuckDBPyConnection, recounts: Recounts) -> set[tuple[str, str]]:
+    """Take recount's steps on the event_days counts of the pairs it updated, instead of counting their rows again:
+    `counted` depends on a row's `aor` and `event_date` only, both columns of event_days, so the same UPDATE on the
+    counts, then the counts of groups that now agree summed, gives what counting the recounted rows gives. Returns
+    the pairs whose counts were so re-derived (none when the copy holds no event_days)."""
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                       "WHERE table_schema = 'main'").fetchall()}
+    if aggregates.EVENT_DAYS not in names:
+        return set()
+    keys = ", ".join(c.name for c in derived_tables()[aggregates.EVENT_DAYS].columns if c.name != "n")
+    pair = "table_name = ? AND release_id = ?"
+    for (table, dep), steps in sorted(recounts.items()):
+        for sql, params, where, where_params in steps:
+            con.execute(f"UPDATE {aggregates.EVENT_DAYS} SET counted = ({sql}) WHERE {pair} AND {where}",
+                        [*params, table, dep, *where_params])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE days_again AS SELECT {keys}, sum(n)::BIGINT AS n "
+                    f"FROM {aggregates.EVENT_DAYS} WHERE {pair} GROUP BY ALL", [table, dep])
+        con.execute(f"DELETE FROM {aggregates.EVENT_DAYS} WHERE {pair}", [table, dep])
+        con.execute(f"INSERT INTO {aggregates.EVENT_DAYS} BY NAME SELECT * FROM days_again")
+        con.execute("DROP TABLE days_again")
+    return set(recounts)
 
 
 def drop_derived(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
