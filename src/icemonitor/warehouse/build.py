@@ -395,13 +395,14 @@ def build(
                 stays_for = stints_changed
                 recounted = {r for t, r in updated if t == "detention_stints"} - stints_changed
                 with stages.stage("stays' counted again"):
-                    stays.recount(con, recounted)
+                    stays_changed = stays.recount(con, recounted)
                 # recounting changes `counted` only, which coverage_fields does not read
                 touched |= fresh | {("detention_stays", r) for r in stints_changed}
                 # coverage spans read `counted` too: the recounted (table, release) pairs are derived again as well,
-                # and so are their event_days counts unless recount_event_days re-derived them
+                # and so are their event_days counts unless recount_event_days re-derived them (stays whose flag
+                # then became their first stint's again are counted again)
                 spans_for = touched | set(updated) | {("detention_stays", r) for r in recounted}
-                counts_for = spans_for - (days_recounted - touched)
+                counts_for = spans_for - (days_recounted - touched - {("detention_stays", r) for r in stays_changed})
                 placement = aggregates.placement_fingerprint(con)
                 with stages.stage("derived tables dropped"):
                     incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS})

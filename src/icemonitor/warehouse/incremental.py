@@ -5,8 +5,9 @@ A warehouse records the digest of the code that built it (`build_info`) and the 
 gone or changed are deleted, those of new or changed files inserted (their parse comes from the cache when it is
 there); the `counted` flag is re-derived for the releases whose precedence depends on a release added or removed (one
 UPDATE per table and release, of the rows the added or removed release covers), and so are those releases' event_days
-counts (the same UPDATE on the counts, not a count of the rows again); detention stays are re-derived for the releases whose stints changed; the releases table, coverage and the extra
-stages (places, detention) are derived again (they read aggregates of the tables, not the files).
+counts (the same UPDATE on the counts: their rows are not counted again); detention stays are re-derived for the
+releases whose stints changed; the releases table, coverage and the extra stages (places, detention) are derived
+again (they read aggregates of the tables, not the files).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import duckdb
 
-from icemonitor.schema import derived_tables
 from icemonitor.warehouse import aggregates, precedence
 
 log = logging.getLogger(__name__)
@@ -114,24 +114,18 @@ def recount(con: duckdb.DuckDBPyConnection, schema: dict, changed: set[str], loa
 
 def recount_event_days(con: duckdb.DuckDBPyConnection, recounts: Recounts) -> set[tuple[str, str]]:
     """Take recount's steps on the event_days counts of the pairs it updated, instead of counting their rows again:
-    `counted` depends on a row's `aor` and `event_date` only, both columns of event_days, so the same UPDATE on the
-    counts, then the counts of groups that now agree summed, gives what counting the recounted rows gives. Returns
-    the pairs whose counts were so re-derived (none when the copy holds no event_days)."""
+    a release's `counted` in a table is decided by a row's `aor` and `event_date` only, both columns of event_days,
+    so the same UPDATE on the counts gives what counting the recounted rows gives (rows of one count share their
+    `aor` and `event_date`, hence their new flag: no two counts merge). Returns the pairs whose counts were so
+    re-derived (none when the copy holds no event_days)."""
     names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                        "WHERE table_schema = 'main'").fetchall()}
     if aggregates.EVENT_DAYS not in names:
         return set()
-    keys = ", ".join(c.name for c in derived_tables()[aggregates.EVENT_DAYS].columns if c.name != "n")
-    pair = "table_name = ? AND release_id = ?"
     for (table, dep), steps in sorted(recounts.items()):
         for sql, params, where, where_params in steps:
-            con.execute(f"UPDATE {aggregates.EVENT_DAYS} SET counted = ({sql}) WHERE {pair} AND {where}",
-                        [*params, table, dep, *where_params])
-        con.execute(f"CREATE OR REPLACE TEMP TABLE days_again AS SELECT {keys}, sum(n)::BIGINT AS n "
-                    f"FROM {aggregates.EVENT_DAYS} WHERE {pair} GROUP BY ALL", [table, dep])
-        con.execute(f"DELETE FROM {aggregates.EVENT_DAYS} WHERE {pair}", [table, dep])
-        con.execute(f"INSERT INTO {aggregates.EVENT_DAYS} BY NAME SELECT * FROM days_again")
-        con.execute("DROP TABLE days_again")
+            con.execute(f"UPDATE {aggregates.EVENT_DAYS} SET counted = ({sql}) "
+                        f"WHERE table_name = ? AND release_id = ? AND {where}", [*params, table, dep, *where_params])
     return set(recounts)
 
 
