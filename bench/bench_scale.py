@@ -11,7 +11,7 @@ Per scale, each step in its own process (wall clock and peak RSS from ru_maxrss)
   superseding: as the March 2026 release, which supersedes the processed files' rows for every day both cover (the
   worst case: `counted` re-derived for every row of those tables);
   adding rows: as the July 2025 release, which ranks after the processed files: its rows are added, no other row's
-  `counted` changes;
+  `counted` changes; each add's stages are printed (the refresh's own steps among them);
 - size: the warehouse file against the input Parquet bytes.
 Targets (issue 14): 8x build peak RSS <= 4 GiB and wall <= 3x the floor; add <= 20% of a full build;
 warehouse <= 1.5x the input bytes. The machine is shared: the load average is printed with every figure.
@@ -132,6 +132,7 @@ def scale_run(work: Path, scale: float) -> dict:
         print(f"[{scale:g}x] add 1 M-row release ({case}, as {release}): {add['wall']:.1f} s wall, {add['cpu']:.1f} s "
               f"CPU, peak RSS {add['rss_mib']:.0f} MiB, parsed {add['parsed']}, in place: {add['incremental']}; "
               f"load {add['load']:.1f}", flush=True)
+        print_stages(f"[{scale:g}x add, {case}]", add)  # the refresh's own steps too (copy, recount, stays...)
     shutil.rmtree(cache, ignore_errors=True)
     target.unlink(missing_ok=True)
     kept.unlink(missing_ok=True)

@@ -390,14 +390,19 @@ def build(
                 changed = loaded ^ prev.loaded
                 with stages.stage("counted re-derived (precedence)"):
                     updated = incremental_.recount(con, schema, changed, loaded, fresh)
+                with stages.stage("event_days' counted again"):
+                    days_recounted = incremental_.recount_event_days(con, updated)
                 stays_for = stints_changed
                 recounted = {r for t, r in updated if t == "detention_stints"} - stints_changed
                 with stages.stage("stays' counted again"):
-                    stays.recount(con, recounted)
+                    stays_changed = stays.recount(con, recounted)
                 # recounting changes `counted` only, which coverage_fields does not read
                 touched |= fresh | {("detention_stays", r) for r in stints_changed}
-                # event_days counts `counted` too: the recounted (table, release) pairs are counted again as well
-                counts_for = touched | updated | {("detention_stays", r) for r in recounted}
+                # coverage spans read `counted` too: the recounted (table, release) pairs are derived again as well,
+                # and so are their event_days counts unless recount_event_days re-derived them (stays whose flag
+                # then became their first stint's again are counted again)
+                spans_for = touched | set(updated) | {("detention_stays", r) for r in recounted}
+                counts_for = spans_for - (days_recounted - touched - {("detention_stays", r) for r in stays_changed})
                 placement = aggregates.placement_fingerprint(con)
                 with stages.stage("derived tables dropped"):
                     incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS,
@@ -406,6 +411,7 @@ def build(
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,
                           counts_for=(counts_for, placement) if prev else None, stages=stages,
+                          spans_for=spans_for if prev else None,
                           answer_tables=answer_tables)
         finally:
             con.close()
@@ -436,13 +442,15 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
            fields_for: set[tuple[str, str]] | None = None,
            counts_for: tuple[set[tuple[str, str]], str] | None = None,
            stages: StageLog | None = None,
-           answer_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> dict[str, int]:
+           answer_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+           spans_for: set[tuple[str, str]] | None = None) -> dict[str, int]:
     """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
     releases table, coverage (the fields recorded of the (table, release) pairs in `fields_for` only when given: a
     refresh keeps the others'), then the extra stages (places, detention) and event_days. With `counts_for` (the
     (table, release) pairs whose rows or `counted` flags changed, and the placement tables' fingerprint before the
     refresh), coverage spans are derived again for those pairs only, and so are the event_days counts while the
-    placement tables are unchanged. Returns rows per event table."""
+    placement tables are unchanged; `spans_for`, when given, names the pairs whose spans are derived again instead
+    (a refresh: pairs whose counts were re-derived without counting their rows). Returns rows per event table."""
     schema = tables()
     stages = stages or StageLog()
     count = lambda t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])  # noqa: E731  (all fetched: no result left open for the stages' register)
@@ -458,7 +466,8 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
         _write_releases(con, files)
         s.rows_out = count("releases")
     with stages.stage("coverage", events) as s:
-        write_coverage(con, fields_for, counts_for[0] if counts_for is not None else None)
+        write_coverage(con, fields_for, spans_for if spans_for is not None else
+                       counts_for[0] if counts_for is not None else None)
         s.rows_out = count("coverage_spans") + count("coverage_fields")
     if extra_tables:
         with stages.stage("extra stages (places, detention)"):

@@ -3,9 +3,11 @@
 A warehouse records the digest of the code that built it (`build_info`) and the checksum of every file it holds
 (`releases`). When the digest still holds, a build starts from a copy of the old file: the rows of files that are
 gone or changed are deleted, those of new or changed files inserted (their parse comes from the cache when it is
-there); the `counted` flag is re-derived for the releases whose precedence depends on a release added or removed;
-detention stays are re-derived for the releases whose stints changed; the releases table, coverage and the extra
-stages (places, detention) are derived again (they read aggregates of the tables, not the files).
+there); the `counted` flag is re-derived for the releases whose precedence depends on a release added or removed (one
+UPDATE per table and release, of the rows the added or removed release covers), and so are those releases' event_days
+counts (the same UPDATE on the counts: their rows are not counted again); detention stays are re-derived for the
+releases whose stints changed; the releases table, coverage and the extra stages (places, detention) are derived
+again (they read aggregates of the tables, not the files).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from icemonitor.warehouse import precedence
+from icemonitor.warehouse import aggregates, precedence
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +84,18 @@ def delete_file(con: duckdb.DuckDBPyConnection, prev: Previous, key: tuple[str, 
     return touched
 
 
+# (table, release) -> the steps that re-derived its `counted`: (SQL of the flag, its parameters, SQL of the rows it
+# was re-derived for, their parameters), over the columns `aor` and `event_date` only
+Recounts = dict[tuple[str, str], list[tuple[str, list, str, list]]]
+
+
 def recount(con: duckdb.DuckDBPyConnection, schema: dict, changed: set[str], loaded: set[str],
-            fresh: set[tuple[str, str]]) -> set[tuple[str, str]]:
+            fresh: set[tuple[str, str]]) -> Recounts:
     """Re-derive `counted` for the releases whose precedence depends on a release added or removed (`changed`);
-    rows inserted in this build (`fresh`: (table, release)) already have it. Returns the (table, release) updated."""
+    rows inserted in this build (`fresh`: (table, release)) already have it. Returns the (table, release) pairs
+    updated, each with the steps taken (recount_event_days takes the same steps on the counts)."""
     rules = precedence.load_rules()
-    updated = set()
+    updated: Recounts = {}
     for table in schema:
         present = {r[0] for r in con.execute(f'SELECT DISTINCT release_id FROM "{table}"').fetchall()}
         for rel in changed:
@@ -99,9 +107,26 @@ def recount(con: duckdb.DuckDBPyConnection, schema: dict, changed: set[str], loa
                 where, where_params = precedence.covered_by(table, rel, rules)
                 con.execute(f'UPDATE "{table}" SET counted = ({sql}) WHERE release_id = ? AND {where}',
                             [*params, dep, *where_params])
-                updated.add((table, dep))
+                updated.setdefault((table, dep), []).append((sql, params, where, where_params))
                 log.info("%s: counted re-derived for %s where %s covers", table, dep, rel)
     return updated
+
+
+def recount_event_days(con: duckdb.DuckDBPyConnection, recounts: Recounts) -> set[tuple[str, str]]:
+    """Take recount's steps on the event_days counts of the pairs it updated, instead of counting their rows again:
+    a release's `counted` in a table is decided by a row's `aor` and `event_date` only, both columns of event_days,
+    so the same UPDATE on the counts gives what counting the recounted rows gives (rows of one count share their
+    `aor` and `event_date`, hence their new flag: no two counts merge). Returns the pairs whose counts were so
+    re-derived (none when the copy holds no event_days)."""
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                       "WHERE table_schema = 'main'").fetchall()}
+    if aggregates.EVENT_DAYS not in names:
+        return set()
+    for (table, dep), steps in sorted(recounts.items()):
+        for sql, params, where, where_params in steps:
+            con.execute(f"UPDATE {aggregates.EVENT_DAYS} SET counted = ({sql}) "
+                        f"WHERE table_name = ? AND release_id = ? AND {where}", [*params, table, dep, *where_params])
+    return set(recounts)
 
 
 def drop_derived(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:

@@ -86,10 +86,21 @@ def write_stays(con: duckdb.DuckDBPyConnection, releases: set[str] | None = None
     return int(con.execute("SELECT count(*) FROM detention_stays").fetchone()[0])
 
 
-def recount(con: duckdb.DuckDBPyConnection, releases: set[str]) -> None:
-    """Give the stays of `releases` their first stint's `counted` again (after precedence re-derived it)."""
+def recount(con: duckdb.DuckDBPyConnection, releases: set[str]) -> set[str]:
+    """Give the stays of `releases` their first stint's `counted` again (after precedence re-derived it); returns
+    the releases whose stays changed. The stays whose flag differs from their first stint's are found by a join into
+    a temporary table of row ids, then updated by row id: one UPDATE joined to the stints (8x: 9 M stays, 15.6 M
+    stints) cost three times as much CPU."""
+    changed = set()
     for rid in sorted(releases):
         con.execute(
-            "UPDATE detention_stays s SET counted = t.counted FROM detention_stints t "
-            "WHERE s.release_id = ? AND t.release_id = s.release_id AND t.source_file = s.source_file "
-            "AND t.source_sheet IS NOT DISTINCT FROM s.source_sheet AND t.source_row = s.source_row", [rid])
+            "CREATE OR REPLACE TEMP TABLE stay_flips AS SELECT s.rowid AS stay_rowid, t.counted "
+            "FROM detention_stays s JOIN detention_stints t ON t.source_file = s.source_file "
+            "AND t.source_row = s.source_row AND t.source_sheet IS NOT DISTINCT FROM s.source_sheet "
+            "WHERE s.release_id = ? AND t.release_id = ? AND s.counted IS DISTINCT FROM t.counted", [rid, rid])
+        if con.execute("SELECT count(*) FROM stay_flips").fetchall()[0][0]:
+            changed.add(rid)
+        con.execute("UPDATE detention_stays SET counted = f.counted FROM stay_flips f "
+                    "WHERE detention_stays.rowid = f.stay_rowid")
+        con.execute("DROP TABLE stay_flips")
+    return changed

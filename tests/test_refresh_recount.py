@@ -1,0 +1,89 @@
+"""The refresh's recount steps on generated national-format records (bench/generate_national.py), checked against
+independent computations in Polars: after a superseding release is added in place, every stay's `counted` is its
+first stint's, and event_days (whose recounted counts are updated, not counted again) holds, per table, release and
+flag, the rows of the tables; removing the release again brings the counts back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from icemonitor.warehouse.build import build
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import generate_national as gen  # noqa: E402
+
+ROWS = {"arrests": 3_000, "detainers": 1_000, "encounters": 1_000, "detention_stints": 6_000}
+ADDED = {"arrests": 800, "detention_stints": 1_500}
+TABLES = ("arrests", "detention_stints", "detention_stays")
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory):
+    base = tmp_path_factory.mktemp("recount")
+    main = gen.build_sources(gen.generate(base / "latest", seed=21, rows=ROWS, chunk_rows=2_000))
+    added = gen.build_sources(gen.generate(base / "march", seed=22, rows=ADDED, chunk_rows=2_000), "ddp-ice-2026-03")
+    cache, target = base / "cache", base / "w.duckdb"
+    build(main, target, cache_dir=cache)
+    before = _frames(target)
+    report = build(main + added, target, cache_dir=cache)
+    return main, cache, target, before, report
+
+
+def _frames(path: Path) -> dict[str, pl.DataFrame]:
+    con = duckdb.connect(str(path), read_only=True)
+    out = {t: con.sql(f"SELECT release_id, source_file, source_sheet, source_row, counted FROM {t}").pl()  # noqa: S608
+           for t in TABLES}
+    out["event_days"] = con.sql("SELECT * FROM event_days").pl()
+    con.close()
+    return out
+
+
+def _flags(frame: pl.DataFrame, weight: str | None = None) -> dict[tuple, int]:
+    n = pl.col(weight).sum() if weight else pl.len()
+    return {(r, c): int(k) for r, c, k in frame.group_by("release_id", "counted").agg(n.alias("k")).iter_rows()}
+
+
+def test_the_superseded_rows_are_recounted_in_place(refreshed):
+    _, _, target, before, report = refreshed
+    after = _frames(target)
+    assert report.incremental
+    names = [s["name"] for s in report.stages]
+    assert "event_days' counted again" in names and "stays' counted again" in names
+    old = _flags(before["arrests"])
+    new = _flags(after["arrests"])
+    # the March 2026 release covers the processed files' days: their rows counted before are counted no more
+    assert old[("ddp-ice-processed-latest", True)] > 0
+    assert new.get(("ddp-ice-processed-latest", True), 0) < old[("ddp-ice-processed-latest", True)]
+
+
+def test_every_stay_is_counted_as_its_first_stint(refreshed):
+    after = _frames(refreshed[2])
+    keys = ["release_id", "source_file", "source_sheet", "source_row"]
+    joined = after["detention_stays"].join(after["detention_stints"], on=keys, how="left", suffix="_stint",
+                                           nulls_equal=True)
+    assert joined.height == after["detention_stays"].height
+    assert joined["counted_stint"].null_count() == 0
+    assert (joined["counted"] == joined["counted_stint"]).all()
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_event_days_hold_the_rows_per_release_and_flag(refreshed, table):
+    after = _frames(refreshed[2])
+    days = after["event_days"].filter(pl.col("table_name") == table)
+    assert _flags(days, "n") == _flags(after[table])
+
+
+def test_removing_the_release_brings_the_counts_back(refreshed):
+    main, cache, target, before, _ = refreshed
+    shrunk = build(main, target, cache_dir=cache)
+    assert shrunk.incremental
+    again = _frames(target)
+    for table in TABLES:
+        assert _flags(again[table]) == _flags(before[table])
+    cols = list(before["event_days"].columns)
+    assert again["event_days"].sort(cols).equals(before["event_days"].sort(cols))
