@@ -38,7 +38,8 @@ def _frames(path: Path) -> dict[str, pl.DataFrame]:
     con = duckdb.connect(str(path), read_only=True)
     out = {t: con.sql(f"SELECT release_id, source_file, source_sheet, source_row, counted FROM {t}").pl()  # noqa: S608
            for t in TABLES}
-    out["event_days"] = con.sql("SELECT * FROM event_days").pl()
+    for rollup in ("event_days", "state_days", "aor_days"):
+        out[rollup] = con.sql(f"SELECT * FROM {rollup}").pl()  # noqa: S608
     con.close()
     return out
 
@@ -76,6 +77,16 @@ def test_event_days_hold_the_rows_per_release_and_flag(refreshed, table):
     after = _frames(refreshed[2])
     days = after["event_days"].filter(pl.col("table_name") == table)
     assert _flags(days, "n") == _flags(after[table])
+
+
+@pytest.mark.parametrize("rollup", ["state_days", "aor_days"])
+def test_the_summed_count_tables_follow_the_recounted_event_days(refreshed, rollup):
+    """state_days and aor_days, sums of event_days, carry its recounted flags too (not the flags before the add)."""
+    after = _frames(refreshed[2])
+    for table in TABLES:
+        days = after["event_days"].filter(pl.col("table_name") == table)
+        summed = after[rollup].filter(pl.col("table_name") == table)
+        assert _flags(summed, "n") == _flags(days, "n")
 
 
 def test_removing_the_release_brings_the_counts_back(refreshed):

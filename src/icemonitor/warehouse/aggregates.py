@@ -154,10 +154,13 @@ def write_event_methods(con: duckdb.DuckDBPyConnection) -> int:
     return _derive(con, EVENT_METHODS, select)
 
 
-def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> None:
+def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None,
+                         summed: set[tuple[str, str]] | None = None) -> None:
     """Every derived table (after the places stage, which event_days' placement needs); `only` as in
-    write_event_days and write_state_days (event_methods is small and always derived again)."""
+    write_event_days; `summed` (with `only`): the pairs whose event_days counts changed, counted again or updated
+    in place by a refresh's recount, which write_state_days sums again (default `only`). event_methods is small
+    and always derived again."""
     write_event_days(con, only)
-    write_state_days(con, only)
+    write_state_days(con, only if only is None or summed is None else only | summed)
     write_aor_days(con)
     write_event_methods(con)

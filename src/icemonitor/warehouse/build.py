@@ -476,7 +476,9 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
         only = counts_for[0]
     with stages.stage("event_days, aor_days, event_methods", events) as s:
-        aggregates.write_derived_tables(con, only)  # after the places stage: event_days, aor_days, event_methods
+        # after the places stage: event_days, state_days, aor_days, event_methods; the sums of event_days also
+        # take the pairs whose counts the refresh's recount updated in place (spans_for holds them)
+        aggregates.write_derived_tables(con, only, spans_for)
         s.rows_out = sum(count(t) for t in (aggregates.EVENT_DAYS, aggregates.AOR_DAYS, aggregates.EVENT_METHODS))
     if answer_tables:  # after the count tables they read (a refresh dropped the old ones: derived again whole)
         with stages.stage("answer tables (stored sweeps)", events):
