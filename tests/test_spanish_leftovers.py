@@ -3,6 +3,8 @@ place-status explanations (`lang`), the `history` and `watch list` tables and th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -39,3 +41,102 @@ def test_place_status_api_explains_in_the_requested_language(api):
     assert es["definitions_available"]["dhs-2025"].endswith("publicada el 29 may 2025 (EO 14287).")
     assert en["definitions_available"]["dhs-2025"].endswith("published May 29, 2025 (EO 14287).")
     assert api.get("/api/v1/places/status", params={**params, "lang": "fr"}).status_code == 422
+
+
+# ------------------------------------------------------------------ the command line
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch):
+    """A data folder whose state database holds one refresh, its file versions and diff, and one watch."""
+    from icemonitor.watch import state
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(tmp_path))
+    monkeypatch.delenv("ICEMONITOR_LANG", raising=False)
+    con = state.connect(tmp_path)
+    con.execute("INSERT INTO refreshes (id, started_at, finished_at, status, message) VALUES "
+                "(1, '2026-12-01T00:00:00Z', '2026-12-01T00:05:00Z', 'updated', ''), "
+                "(2, '2026-12-02T00:00:00Z', NULL, 'failed', '')")
+    con.execute("INSERT INTO release_files (release_id, file_name, sha256, status, first_refresh) VALUES "
+                "('r1', 'a.csv', 'ab12', 'in_use', 1), ('r1', 'a.csv', 'cd34', 'superseded', 1)")
+    con.execute("INSERT INTO release_diff VALUES (1, 'arrests', 'r1', '2017-01', 'LOS', 0, 1200, 0, 1100), "
+                "(1, 'arrests', 'r1', '', '', 5, 0, 5, 0)")
+    con.execute("INSERT INTO watches (place, place_label, kind, channel, target, created_at, lang) VALUES "
+                "('LOS', 'AOR LOS', 'sweeps', 'email', 'a@example.org', '2026-12-01T00:00:00Z', 'es')")
+    con.close()
+    from rich.console import Console
+
+    from icemonitor.watch import cli as watch_cli
+
+    monkeypatch.setattr(watch_cli, "out", Console(width=300))  # whole headers, one line each
+    return tmp_path
+
+
+def cli(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return " ".join(re.sub("[\u2500-\u257f]", " ", result.output).split())  # the table's lines left out
+
+
+def test_history_tables_in_the_chosen_language(state_home, monkeypatch):
+    es = cli("history", "--lang", "es")
+    for words in ("actualizaciones", "inicio", "fin", "estado", "mensaje", "actualizado", "con error",
+                  "versiones de los archivos de las entregas", "entrega", "archivo", "primera actualización",
+                  "en uso", "reemplazada"):
+        assert words in es, words
+    assert "refreshes" not in es and "in_use" not in es and "superseded" not in es and "failed" not in es
+    en = cli("history")
+    assert "refreshes" in en and "started" in en and "in use" in en and "superseded" in en and "failed" in en
+    diff = cli("history", "1", "--lang", "es")
+    assert "actualización 1: filas añadidas y eliminadas por tabla, mes y AOR (todas las entregas)" in diff
+    assert "tabla mes AOR antes después añadidas eliminadas contadas antes contadas después" in diff
+    assert "arrests 2017-01 LOS 0 1,200 1,200 0 0 1,100" in diff and "(sin fecha) (sin AOR) 5 0 0 5 5 0" in diff
+    monkeypatch.setenv("ICEMONITOR_LANG", "es")  # the default of --lang, as for every command
+    assert cli("history", "1") == diff
+    assert "(no date) (no AOR)" in cli("history", "1", "--lang", "en")
+
+
+def test_watch_list_in_the_chosen_language(state_home, monkeypatch):
+    es = cli("watch", "list", "--lang", "es")
+    assert "vigilancias" in es and "id lugar vigilancia canal destino idioma creada" in es
+    assert "1 AOR LOS sweeps email a@example.org es 2026-12-01T00:00:00Z" in es
+    en = cli("watch", "list")
+    assert "watches" in en and "id place watch channel target language created" in en
+    monkeypatch.setenv("ICEMONITOR_LANG", "es")
+    assert cli("watch", "list") == es
+
+
+def test_scheduler_lines_in_the_chosen_language(state_home, monkeypatch, caplog):
+    """`scheduler --lang es`: what the refresh says, a held lock and a failed round, logged in Spanish."""
+    from types import SimpleNamespace
+
+    from icemonitor.lock import RefreshLock
+    from icemonitor.messages import msg
+    from icemonitor.watch import refresh, scheduler
+
+    rounds = iter(["said", "locked", "broken"])
+
+    def fake_refresh(**_):
+        what = next(rounds)
+        if what == "locked":
+            with RefreshLock(state_home), RefreshLock(state_home):  # a second holder: LockHeld
+                pass
+        if what == "broken":
+            raise RuntimeError("disk full")
+        return SimpleNamespace(refresh_id=7, messages=[msg("nothing new: the warehouse is up to date")])
+
+    real_run = scheduler.run
+    monkeypatch.setattr(refresh, "refresh", fake_refresh)
+    monkeypatch.setattr(scheduler, "run", lambda *a, **k: real_run(*a, **{**k, "iterations": 3, "sleep": lambda s: None,
+                                                                           "clock": lambda: 1e9 * next(ticks)}))
+    ticks = iter(range(1, 10_000))
+    caplog.set_level("INFO")
+    cli("scheduler", "--every", "1s", "--lang", "es")
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("icemonitor")]
+    assert "actualización 7: nada nuevo: el almacén de datos está al día" in lines
+    assert any(line.startswith("actualización omitida: ya hay otro proceso refresh en curso (pid ") for line in lines)
+    assert "la actualización falló: disk full" in lines
+    assert not any("refresh" in line.split(":")[0] or "skipped" in line or "failed" in line for line in lines)
