@@ -140,3 +140,31 @@ def test_scheduler_lines_in_the_chosen_language(state_home, monkeypatch, caplog)
     assert any(line.startswith("actualización omitida: ya hay otro proceso refresh en curso (pid ") for line in lines)
     assert "la actualización falló: disk full" in lines
     assert not any("refresh" in line.split(":")[0] or "skipped" in line or "failed" in line for line in lines)
+
+
+def test_watch_errors_and_notes_in_the_chosen_language(state_home):
+    """The watch commands' errors (and the refresh lock's) in --lang; English as before without it."""
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app
+    from icemonitor.lock import RefreshLock
+
+    def said(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, list(args))
+        return result.exit_code, " ".join(result.output.split())
+
+    code, text = said("watch", "add", "--watch", "nope", "--email", "a@example.org", "--lang", "es")
+    assert code == 2 and text.startswith("error: Vigilancia desconocida; elija una de estas: sweeps, ")
+    assert "(campo 'watch', valor 'nope')" in text
+    assert said("watch", "remove", "9", "--lang", "es")[1] == \
+        "error: no hay ninguna vigilancia activa con ese id (campo 'watch_id', valor 9)"
+    assert said("watch", "remove", "9")[1] == "error: no active watch with that id (field 'watch_id', value 9)"
+    assert said("watch", "add", "--watch", "sweeps", "--place", "LOS", "--lang", "es")[1] == \
+        "error: indique exactamente uno de --email o --webhook (campo 'email/webhook')"
+    assert said("watch", "check", "1", "--from", "2017-13", "--to", "2017-09", "--lang", "es")[1] == \
+        "error: los meses se escriben AAAA-MM (campo 'from', valor '2017-13')"
+    assert said("scheduler", "--every", "5 weeks", "--lang", "es")[1] == \
+        "error: los intervalos se escriben 90s, 30m, 24h o 1d (campo 'every', valor '5 weeks')"
+    with RefreshLock(state_home, name="deliver"):  # another process is sending
+        code, text = said("alerts", "deliver", "--lang", "es")
+    assert code == 75 and text.startswith("error: ya hay otro proceso deliver en curso (pid ")

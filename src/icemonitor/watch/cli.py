@@ -38,6 +38,7 @@ REFRESH_STATUS = {"updated": msg("updated"), "unchanged": msg("unchanged"), "hel
 DELIVERY_STATUS = {"pending": msg("pending"), "sending": msg("sending"), "sent": msg("sent"),
                    "cancelled": msg("cancelled")}
 ERROR_LABEL = msg("error:")
+PROGRESS_WORDS = {"refresh": msg("refresh"), "files": msg("files"), "fetching": msg("fetching")}
 ALERTS_COLUMNS = {"id": msg("id"), "status": msg("status"), "to": msg("to"), "attempts": msg("attempts"),
                   "when": msg("sent / next try"), "finding": msg("finding"), "error": msg("last error")}
 # the `history` and `watch list` tables' words (codes, release ids, file names and the stored refresh messages as
@@ -88,15 +89,18 @@ def refresh_command(
     try:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("[bold]refresh[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+        words = {k: escape(m.render(lang)) for k, m in PROGRESS_WORDS.items()}
+        with Progress(TextColumn(f"[bold]{words['refresh']}[/]"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} " + words["files"]),
                       TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("fetching", total=None)
+            task = bar.add_task(words["fetching"], total=None)
 
             def progress(name: str, done: int, total: int) -> None:
-                bar.update(task, total=total, completed=done, description=f"building: {name}")
+                bar.update(task, total=total, completed=done,
+                           description=escape(msg("building: {name}", name=name).render(lang)))
 
             result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
-                             progress=progress, allow_removal=allow_removal, **_discovery(detention_page))
+                             progress=progress, allow_removal=allow_removal, **_discovery(detention_page, lang))
     except LockHeld as err:
         _fail(err, EXIT_LOCKED, lang)
     except IcemonitorError as err:
@@ -227,24 +231,25 @@ def watch_add(
 
     try:
         if watch not in (*KINDS, INTAKE_KIND, *DETENTION_KINDS):
-            raise InputError(f"choose one of {', '.join((*KINDS, INTAKE_KIND, *DETENTION_KINDS))}", field="watch",
-                             value=watch)
+            raise InputError(msg("Unknown watch; choose one of {choices}",
+                                 choices=", ".join((*KINDS, INTAKE_KIND, *DETENTION_KINDS))), field="watch", value=watch)
         if watch in DETENTION_KINDS:
-            _check_target(email, webhook, secret_env)
+            _check_target(email, webhook, secret_env, lang)
             wid, label = _add_detention_watch(watch, place, facility, threshold, max_age_days, email, webhook,
                                               secret_env, lang)
             _say(msg("watch {id}: {watch} {label} -> {target}", id=wid, watch=watch, label=label,
                      target=email or webhook), lang)
             return
         if facility or threshold is not None or max_age_days is not None:
-            raise InputError("--facility, --threshold and --max-age-days are for the detention watches",
+            raise InputError(msg("--facility, --threshold and --max-age-days are for the detention watches"),
                              field="watch", value=watch)
         if watch == INTAKE_KIND and place:
-            raise InputError("intake-urgent watches take no place (they alert on every urgent intake request)",
+            raise InputError(msg("intake-urgent watches take no place (they alert on every urgent intake request)"),
                              field="place", value=place)
         if watch != INTAKE_KIND and not place:
-            raise InputError(f"{watch} watches need --place (US, an AOR code, a state or a county)", field="place")
-        _check_target(email, webhook, secret_env)
+            raise InputError(msg("{watch} watches need --place (US, an AOR code, a state or a county)", watch=watch),
+                             field="place")
+        _check_target(email, webhook, secret_env, lang)
         wh = config.warehouse_path()
         if watch == INTAKE_KIND:
             parsed = WatchPlace(INTAKE_PLACE, INTAKE_PLACE_LABEL, "FALSE", (), level="intake")
@@ -258,9 +263,9 @@ def watch_add(
                 dcon.close()
         else:
             parsed = parse(place, None, product_ref())
-            console.print("note: no warehouse yet; the place was not checked against the records")
+            _note(msg("note: no warehouse yet; the place was not checked against the records"), lang)
         if watch == "sweeps" and parsed.level not in ("national", "aor"):
-            raise InputError("sweeps watches take US or AOR codes", field="place", value=place)
+            raise InputError(msg("sweeps watches take US or AOR codes"), field="place", value=place)
         con = state.connect()
         try:
             wid = con.execute(
@@ -280,20 +285,26 @@ def watch_add(
                  target=email or webhook), lang)
 
 
-def _check_target(email: Optional[str], webhook: Optional[str], secret_env: Optional[str]) -> None:
+def _check_target(email: Optional[str], webhook: Optional[str], secret_env: Optional[str], lang: str) -> None:
     """Exactly one well-formed e-mail address or webhook (with the name of its secret's variable)."""
     if bool(email) == bool(webhook):
-        raise InputError("give exactly one of --email or --webhook", field="email/webhook")
+        raise InputError(msg("give exactly one of --email or --webhook"), field="email/webhook")
     if email and not _EMAIL.match(email):
-        raise InputError("not an e-mail address", field="email", value=email)
+        raise InputError(msg("not an e-mail address"), field="email", value=email)
     if webhook:
         if not re.match(r"^https?://[^\s]+$", webhook):
-            raise InputError("webhook URLs start with https:// (or http://)", field="webhook", value=webhook)
+            raise InputError(msg("webhook URLs start with https:// (or http://)"), field="webhook", value=webhook)
         if not secret_env or not _ENV.match(secret_env):
-            raise InputError("webhooks need --secret-env NAME (the variable holding the HMAC secret)",
+            raise InputError(msg("webhooks need --secret-env NAME (the variable holding the HMAC secret)"),
                              field="secret-env", value=secret_env)
         if not os.environ.get(secret_env):
-            console.print(f"note: {secret_env} is not set now; it must be set wherever refresh, alerts deliver or serve runs")
+            _note(msg("note: {name} is not set now; it must be set wherever refresh, alerts deliver or serve runs",
+                      name=secret_env), lang)
+
+
+def _note(note: Message, lang: str) -> None:
+    """A note beside a command's output (on stderr), in `lang`."""
+    console.print(escape(note.render(lang)), highlight=False)
 
 
 def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str], threshold: Optional[int],
@@ -303,15 +314,15 @@ def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str
     from icemonitor.watch import detention_watches, state
 
     if place:
-        raise InputError(f"{kind} watches take no --place (a facility watch takes --facility)", field="place",
-                         value=place)
+        raise InputError(msg("{kind} watches take no --place (a facility watch takes --facility)", kind=kind),
+                         field="place", value=place)
     wh, dcon = config.warehouse_path(), None
     if wh.exists():
         import duckdb
 
         dcon = duckdb.connect(str(wh), read_only=True)
     else:
-        console.print("note: no warehouse yet; the watch takes what the first refresh shows as already seen")
+        _note(msg("note: no warehouse yet; the watch takes what the first refresh shows as already seen"), lang)
     con = state.connect()
     try:
         code, label, options = detention_watches.settings(dcon, kind, facility, threshold, max_age_days)
@@ -359,7 +370,7 @@ def watch_remove(watch_id: Annotated[int, typer.Argument(help="Watch id (see `wa
     finally:
         con.close()
     if not n:
-        _fail(InputError("no active watch with that id", field="watch_id", value=watch_id), lang=lang)
+        _fail(InputError(msg("no active watch with that id"), field="watch_id", value=watch_id), lang=lang)
     _say(msg("watch {id} removed; {n} unsent alert(s) cancelled", id=watch_id, n=cancelled) if cancelled else
          msg("watch {id} removed", id=watch_id), lang)
 
@@ -380,15 +391,15 @@ def watch_check(
     try:
         for name, value in (("from", date_from), ("to", date_to)):
             if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-                raise InputError("months look like YYYY-MM", field=name, value=value)
+                raise InputError(msg("months look like YYYY-MM"), field=name, value=value)
         if date_to < date_from:
-            raise InputError("--to is before --from", field="to", value=date_to)
+            raise InputError(msg("--to is before --from"), field="to", value=date_to)
         months, m = [], date_from
         while m <= date_to:
             months.append(m)
             m = month_add(m, 1)
         if not config.warehouse_path().exists():
-            raise IcemonitorError("no warehouse yet: run `icemonitor refresh` first")
+            raise IcemonitorError(msg("no warehouse yet: run `icemonitor refresh` first"))
         con = state.connect()
         try:
             new = _check_any(con, watch_id, months)
@@ -514,7 +525,7 @@ def scheduler_command(
     def refresh_once() -> None:
         try:
             result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
-                             **_discovery(detention_page))
+                             **_discovery(detention_page, lang))
         except LockHeld as err:
             _log(log, msg("refresh skipped: {err}", err=error_text(err, lang)), lang)
             return
@@ -530,12 +541,13 @@ def _log(log, line: Message, lang: str) -> None:  # noqa: ANN001 - a logging.Log
     log.info("%s", line.render(lang))
 
 
-def _discovery(page: Optional[str]) -> dict:
+def _discovery(page: Optional[str], lang: str) -> dict:
     """refresh() keyword arguments that add a look at ICE's Detention Management page to the fetch step."""
     if not page:
         return {}
     if not re.match(r"^https?://[^\s]+$", page):
-        _fail(InputError("the page address starts with https:// (or http://)", field="detention-page", value=page))
+        _fail(InputError(msg("the page address starts with https:// (or http://)"), field="detention-page",
+                         value=page), lang=lang)
     from icemonitor.watch.refresh import with_discovery
 
     return {"fetch": with_discovery(page)}

@@ -19,7 +19,7 @@ def parse_interval(text: str) -> float:
     """'90s', '30m', '24h', '1d' -> seconds."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text or "")
     if not m or float(m.group(1)) <= 0:
-        raise InputError("intervals look like 90s, 30m, 24h or 1d", field="every", value=text)
+        raise InputError(msg("intervals look like 90s, 30m, 24h or 1d"), field="every", value=text)
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
