@@ -168,3 +168,38 @@ def test_watch_errors_and_notes_in_the_chosen_language(state_home):
     with RefreshLock(state_home, name="deliver"):  # another process is sending
         code, text = said("alerts", "deliver", "--lang", "es")
     assert code == 75 and text.startswith("error: ya hay otro proceso deliver en curso (pid ")
+
+
+def test_how_a_place_was_read_is_said_in_the_chosen_language(monkeypatch):
+    """The note every analysis command prints for --place words that were not a literal place, and `places find`."""
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app
+    from icemonitor.places.place_names import parse_place, reading_note
+
+    def ref(p):
+        return ww.SHARED_DATA / p
+
+    if not (ww.SHARED_DATA / "geo").is_dir():
+        pytest.skip("../shared/data not present")
+    pomona = reading_note(parse_place("Pomona, CA", ref), ref)
+    assert str(pomona) == ("Pomona, CA is a city in Los Angeles County, CA; the records place arrests by county, so "
+                           "these are the figures of Los Angeles County, CA.")
+    assert pomona.render("es") == ("Pomona, CA es una ciudad situada en condado de Los Ángeles, CA; los registros "
+                                   "ubican los arrestos por condado, así que estas son las cifras de condado de Los "
+                                   "Ángeles, CA.")
+    los_angeles = reading_note(parse_place("Los Angeles", ref), ref)
+    assert los_angeles.render("es") == ("Se leyó 'Los Angeles' como condado de Los Ángeles, CA. Para la oficina de "
+                                        "ICE de Los Ángeles, indique en cambio --place LOS.")
+    assert str(los_angeles).endswith("For ICE's Los Angeles field office instead, give --place LOS.")
+    monkeypatch.setenv("ICEMONITOR_MIRROR", str(ww.SHARED_DATA))
+
+    def find(*args: str) -> str:
+        result = CliRunner().invoke(app, ["places", "find", *args, "--data-root", str(ww.SHARED_DATA)])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    assert find("Pomona, CA", "--lang", "es").startswith("condado de Los Ángeles, CA (county 06037) Pomona, CA es una")
+    assert find("LA", "--lang", "es").startswith("LA puede significar: ")
+    assert find("Narnnia", "--lang", "es").startswith("ningún lugar se llama 'Narnnia'")
+    assert find("Narnnia").startswith("no place is named 'Narnnia'")
