@@ -203,3 +203,22 @@ def test_how_a_place_was_read_is_said_in_the_chosen_language(monkeypatch):
     assert find("LA", "--lang", "es").startswith("LA puede significar: ")
     assert find("Narnnia", "--lang", "es").startswith("ningún lugar se llama 'Narnnia'")
     assert find("Narnnia").startswith("no place is named 'Narnnia'")
+
+
+def test_detention_place_total_line_in_the_chosen_language(built_home, monkeypatch):
+    """`detention place LOS --lang es`: the place's total line in Spanish, with the figures of its --json."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from icemonitor.cli import app
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(built_home))
+    figures = json.loads(CliRunner().invoke(app, ["detention", "place", "LOS", "--json"]).output)
+    extra = figures["extra"]
+    if extra["held_during_day"] is None:
+        pytest.skip("no detention records in this build")
+    out = " ".join(CliRunner().invoke(app, ["detention", "place", "LOS", "--lang", "es"]).output.split())
+    assert (f"personas retenidas en AOR de Los Ángeles (LOS) el " in out
+            and f": {extra['held_during_day']:,} en {extra['facilities']} centros ({extra['held_before']:,} el " in out)
+    assert "held in" not in out

@@ -154,9 +154,13 @@ def place_cmd(
     if not as_json and res.extra["held_during_day"] is not None:
         from icemonitor.analysis.cli import out
 
-        out.print(f"held in {found.label} on {res.parameters['date']}: {res.extra['held_during_day']:,} in "
-                  f"{res.extra['facilities']} facilities ({res.extra['held_before']:,} on {res.extra['before']})",
-                  highlight=False, markup=False)
+        from icemonitor.messages import msg
+        from icemonitor.places.place_names import place_label
+
+        said = msg("held in {place} on {day}: {n:,} in {facilities} facilities ({before_n:,} on {before})",
+                   place=place_label(found), day=res.parameters["date"], n=res.extra["held_during_day"],
+                   facilities=res.extra["facilities"], before_n=res.extra["held_before"], before=res.extra["before"])
+        out.print(said.render(lang), highlight=False, markup=False)
 
 
 @detention_app.command("discover")
