@@ -1,5 +1,6 @@
-"""Text a person reads that last session left in English only, now in the language asked for: the API's
-place-status explanations (`lang`), the `history` and `watch list` tables and the scheduler's lines (`--lang`)."""
+"""Text a person reads that was left in English only, now in the language asked for: the API's place-status
+explanations (`lang`); the `history` and `watch list` tables, the scheduler's lines, the watch commands' errors, how
+--place words were read and `detention place`'s total (`--lang`, default ICEMONITOR_LANG)."""
 
 from __future__ import annotations
 
@@ -170,7 +171,7 @@ def test_watch_errors_and_notes_in_the_chosen_language(state_home):
     assert code == 75 and text.startswith("error: ya hay otro proceso deliver en curso (pid ")
 
 
-def test_how_a_place_was_read_is_said_in_the_chosen_language(monkeypatch):
+def test_how_a_place_was_read_is_said_in_the_chosen_language():
     """The note every analysis command prints for --place words that were not a literal place, and `places find`."""
     from typer.testing import CliRunner
 
@@ -192,7 +193,6 @@ def test_how_a_place_was_read_is_said_in_the_chosen_language(monkeypatch):
     assert los_angeles.render("es") == ("Se leyó 'Los Angeles' como condado de Los Ángeles, CA. Para la oficina de "
                                         "ICE de Los Ángeles, indique en cambio --place LOS.")
     assert str(los_angeles).endswith("For ICE's Los Angeles field office instead, give --place LOS.")
-    monkeypatch.setenv("ICEMONITOR_MIRROR", str(ww.SHARED_DATA))
 
     def find(*args: str) -> str:
         result = CliRunner().invoke(app, ["places", "find", *args, "--data-root", str(ww.SHARED_DATA)])

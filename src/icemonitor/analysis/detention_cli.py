@@ -153,7 +153,6 @@ def place_cmd(
                         "matched_to_ice_list"], lang=lang)
     if not as_json and res.extra["held_during_day"] is not None:
         from icemonitor.analysis.cli import out
-
         from icemonitor.messages import msg
         from icemonitor.places.place_names import place_label
 
