@@ -10,8 +10,9 @@ import typer
 from rich.markup import escape
 from rich.console import Console
 
-from icemonitor.errors import IcemonitorError, InputError
+from icemonitor.errors import IcemonitorError
 from icemonitor.messages import LANGS, Message, msg
+from icemonitor.messages.cli_lang import error_text
 
 app = typer.Typer(
     name="icemonitor",
@@ -104,8 +105,7 @@ def _report(err: Exception, prefix: str = "", hint: str | None = None, lang: str
     """The error on one line (an input error in `lang` when it has that language), then its hint (a message:
     in `lang` too)."""
     lang = lang if lang in LANGS else "en"
-    said_as = err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Message) else None
-    text = err.render(lang) if isinstance(err, InputError) else said_as.render(lang) if said_as else str(err)
+    text = error_text(err, lang)
     hint = hint or getattr(err, "hint", None) or GENERIC_HINT
     said = hint.render(lang) if isinstance(hint, Message) else str(hint)
     console.print(f"[bold red]{escape(ERROR_LABEL.render(lang))}[/] {escape(prefix + ' '.join(text.split()))}",

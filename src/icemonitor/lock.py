@@ -8,6 +8,7 @@ from pathlib import Path
 
 from icemonitor import config
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import msg
 
 
 class LockHeld(IcemonitorError):
@@ -30,7 +31,8 @@ class RefreshLock:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise LockHeld(f"another {self.name} is running (pid {holder}; lock file {self.path})") from None
+            raise LockHeld(msg("another {name} is running (pid {pid}; lock file {path})", name=self.name, pid=holder,
+                               path=str(self.path))) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

@@ -140,7 +140,7 @@ PLACE_HELP = ("a place as people name it: US, a state (CA, California), a county
               "a city (Pomona, CA), a field office (Los Angeles field office, LOS) or a region (Southern California)")
 
 
-def _say_how_place_was_read(con, place: Optional[str]) -> None:
+def _say_how_place_was_read(con, place: Optional[str], lang: str = "en") -> None:
     """Parse the place before the work starts (an unknown or ambiguous place stops here) and say on stderr how
     words that were not a literal place were read (a city as its county, a short name)."""
     from icemonitor.analysis.common import NATION, reference_for
@@ -152,7 +152,7 @@ def _say_how_place_was_read(con, place: Optional[str]) -> None:
     ref = reference_for(con)
     note = reading_note(parse_place(place, ref), ref)
     if note:
-        Console(stderr=True).print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[dim]{escape(_fmt(note, lang))}[/]", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -179,7 +179,7 @@ def register(app: typer.Typer) -> None:
         from icemonitor.analysis.summary import summary
 
         con = _connect()
-        _say_how_place_was_read(con, place)
+        _say_how_place_was_read(con, place, lang)
         with _working("counting"):
             res = summary(con, table=table, by=by, date_from=date_from, date_to=date_to, place=place,
                           filters={"aor": aor, "method_class": method_class, "criminality": criminality,
@@ -220,7 +220,7 @@ def register(app: typer.Typer) -> None:
         from icemonitor.analysis.validation import explain
 
         con = _connect()
-        _say_how_place_was_read(con, place)
+        _say_how_place_was_read(con, place, lang)
         with _working("scanning places and days"):
             res = sweeps(con, place=place, date_from=date_from, date_to=date_to, measure=measure,
                          levels=tuple(level) if level else None, limit=limit, release=release,
@@ -250,7 +250,7 @@ def register(app: typer.Typer) -> None:
         from icemonitor.analysis.priorities import priorities
 
         con = _connect()
-        _say_how_place_was_read(con, place)
+        _say_how_place_was_read(con, place, lang)
         with _working("counting"):
             res = priorities(con, table=table, place=place, date_from=date_from, date_to=date_to, period=by)
         show(res, as_json, None if as_json else ["period", "criminality_field", "method_class", "events",

@@ -153,10 +153,13 @@ def place_cmd(
                         "matched_to_ice_list"], lang=lang)
     if not as_json and res.extra["held_during_day"] is not None:
         from icemonitor.analysis.cli import out
+        from icemonitor.messages import msg
+        from icemonitor.places.place_names import place_label
 
-        out.print(f"held in {found.label} on {res.parameters['date']}: {res.extra['held_during_day']:,} in "
-                  f"{res.extra['facilities']} facilities ({res.extra['held_before']:,} on {res.extra['before']})",
-                  highlight=False, markup=False)
+        said = msg("held in {place} on {day}: {n:,} in {facilities} facilities ({before_n:,} on {before})",
+                   place=place_label(found), day=res.parameters["date"], n=res.extra["held_during_day"],
+                   facilities=res.extra["facilities"], before_n=res.extra["held_before"], before=res.extra["before"])
+        out.print(said.render(lang), highlight=False, markup=False)
 
 
 @detention_app.command("discover")

@@ -1,5 +1,6 @@
 """The command line's language: `--lang` (en or es), else ICEMONITOR_LANG, else English; one option for every
-command that prints text (the analysis, detention, places and watch commands). JSON output is unaffected."""
+command that prints text (the analysis, detention, places and watch commands, `history` and the scheduler's log
+lines). JSON output is unaffected."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ def _check_lang(lang: str) -> str:
     if lang not in LANGS:
         raise typer.BadParameter(f"choose one of {', '.join(LANGS)}", param_hint="--lang")
     return lang
+
+
+def error_text(err: Exception, lang: str) -> str:
+    """An error's text in `lang`: an input error, or one raised with a message, in its translation; other errors
+    as written."""
+    if callable(getattr(err, "render", None)):
+        return err.render(lang)
+    if len(err.args) == 1 and isinstance(err.args[0], Message):
+        return err.args[0].render(lang)
+    return str(err)
 
 
 def _label(label: Message, lang: str, style: str = "bold") -> str:

@@ -193,10 +193,11 @@ def find_cmd(
     words: str = typer.Argument(..., help="A place as people name it, in English or Spanish ('LA', 'condado de Los Ángeles')"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+    lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
 ) -> None:
     """How the words are read as a place (or which places they may mean), and place names that start like them."""
     from icemonitor.places.place_filter import AmbiguousPlace, UnknownPlace
-    from icemonitor.places.place_names import parse_place
+    from icemonitor.places.place_names import parse_place, place_label
     from icemonitor.places.place_names import reading_note, suggest
 
     ref = resolve_ref(data_root)
@@ -214,12 +215,14 @@ def find_cmd(
         return
     if found["place"]:
         p = found["place"]
-        out.print(f"[bold]{escape(p['label'])}[/] ({p['level']} {escape(p['code'])}) {escape(p['note'])}", highlight=False)
+        out.print(f"[bold]{escape(place_label(place).render(lang))}[/] ({p['level']} {escape(p['code'])}) "
+                  f"{escape(_said(p['note'], lang))}", highlight=False)
     elif found["choices"]:
-        out.print(f"{escape(words)!s} can mean:", highlight=False)
+        out.print(escape(msg("{words} can mean:", words=words).render(lang)), highlight=False)
         for c in found["choices"]:
-            out.print(f"  {escape(c['label'])}: --place {escape(c['value'])!r}", highlight=False)
+            out.print(f"  {escape(_said(c['label'], lang))}: --place {escape(c['value'])!r}", highlight=False)
     else:
-        out.print(f"no place is named {escape(words)!r}", highlight=False)
+        out.print(escape(msg("no place is named {words!r}", words=words).render(lang)), highlight=False)
     if found["suggestions"]:
-        out.print("names starting like it: " + escape("; ".join(s["value"] for s in found["suggestions"])), highlight=False)
+        names = "; ".join(s["value"] for s in found["suggestions"])
+        out.print(escape(msg("names starting like it: {names}", names=names).render(lang)), highlight=False)

@@ -348,17 +348,22 @@ def suggest(text: str, ref: Ref, limit: int = 8) -> list[tuple[str, str]]:
 
 
 def reading_note(place: Place, ref: Ref) -> str:
-    """How the words were read, in English, for the CLI ('' when they were read literally)."""
+    """How the words were read, for the CLI: a message ('' when they were read literally)."""
     if not place.read_as:
         return ""
-    if place.read_as in ("city", "largest city"):
-        largest = f" (the largest of the places named {place.asked!r})" if place.read_as == "largest city" else ""
-        text = (f"{place.city}{largest} is a city in {place.label}; the records place arrests by county, "
-                f"so these are the figures of {place.label}.")
+    label = place_label(place)
+    if place.read_as == "largest city":
+        text = msg("{city} (the largest of the places named {asked!r}) is a city in {place}; the records place arrests "
+                   "by county, so these are the figures of {place}.", city=place.city, asked=place.asked, place=label)
+    elif place.read_as == "city":
+        text = msg("{city} is a city in {place}; the records place arrests by county, so these are the figures of "
+                   "{place}.", city=place.city, place=label)
     else:
-        text = f"Read {place.asked!r} as {place.label}."
+        text = msg("Read {asked!r} as {place}.", asked=place.asked, place=label)
     for code in place.alternatives:
-        text += f" For ICE's {_index(ref).aor_names.get(code, code)} field office instead, give --place {code}."
+        name = _index(ref).aor_names.get(code, code)
+        text = msg("{a} {b}", a=text, b=msg("For ICE's {office} field office instead, give --place {code}.",
+                                            office=Given(name, es=spanish_name(name)), code=code))
     return text
 
 

@@ -27,11 +27,10 @@ def build_command(
 ) -> None:
     """Build the DuckDB warehouse from the raw archive (fetching missing files first)."""
     from icemonitor.catalog.catalog import load_catalog
-    from icemonitor.catalog.fetch import fetch
+    from icemonitor.catalog.fetch import fetch, reference_resolver
     from icemonitor.warehouse.build import build
     from icemonitor.places.build_step import catalog_stage
     from icemonitor.analysis.sweeps_stored import sweeps_stage
-    from icemonitor.catalog.fetch import reference_resolver
     from icemonitor.warehouse.sources import catalog_sources
     from icemonitor.lock import RefreshLock
 

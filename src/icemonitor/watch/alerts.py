@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from icemonitor.messages import render
+from icemonitor.messages import msg, render
 from icemonitor.watch import state
 from icemonitor.watch.findings import EVALUATORS, Finding
 from icemonitor.watch.places import parse, product_ref
@@ -103,10 +103,10 @@ def check_watch(con: sqlite3.Connection, warehouse: Path, watch_id: int, months:
 
     w = con.execute("SELECT * FROM watches WHERE id = ? AND active = 1", [watch_id]).fetchone()
     if w is None:
-        raise InputError("no active watch with that id", field="watch_id", value=watch_id)
+        raise InputError(msg("no active watch with that id"), field="watch_id", value=watch_id)
     if w["kind"] not in EVALUATORS:
-        raise InputError(f"{w['kind']} watches are not run over the records (they alert on new intake requests)",
-                         field="watch_id", value=watch_id)
+        raise InputError(msg("{kind} watches are not run over the records (they alert on new intake requests)",
+                             kind=w["kind"]), field="watch_id", value=watch_id)
     wh = duckdb.connect(str(warehouse), read_only=True)
     try:
         found = EVALUATORS[w["kind"]](wh, w["id"], parse(w["place"], wh, product_ref(warehouse.parent)), months)

@@ -16,7 +16,7 @@ from rich.table import Table
 from icemonitor import config
 from icemonitor.errors import IcemonitorError, InputError
 from icemonitor.messages import Message, Month, msg
-from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default, error_text
 
 console = Console(stderr=True, soft_wrap=True)  # error lines unbroken (paths, field names)
 out = Console()
@@ -33,11 +33,26 @@ alerts_app = typer.Typer(help="Alerts: the log of what was sent, and sending wha
 
 Lang = Annotated[str, typer.Option("--lang", help=LANG_HELP, default_factory=_lang_default, callback=_check_lang)]
 # the confirmations' words (the findings' titles are stored in each watch's language)
-REFRESH_STATUS = {"updated": msg("updated"), "unchanged": msg("unchanged"), "held_back": msg("held back")}
+REFRESH_STATUS = {"updated": msg("updated"), "unchanged": msg("unchanged"), "held_back": msg("held back"),
+                  "running": msg("running"), "failed": msg("failed")}
 DELIVERY_STATUS = {"pending": msg("pending"), "sending": msg("sending"), "sent": msg("sent"),
                    "cancelled": msg("cancelled")}
+ERROR_LABEL = msg("error:")
+PROGRESS_WORDS = {"refresh": msg("refresh"), "files": msg("files"), "fetching": msg("fetching")}
 ALERTS_COLUMNS = {"id": msg("id"), "status": msg("status"), "to": msg("to"), "attempts": msg("attempts"),
                   "when": msg("sent / next try"), "finding": msg("finding"), "error": msg("last error")}
+# the `history` and `watch list` tables' words (codes, release ids, file names and the stored refresh messages as
+# they are)
+REFRESHES_COLUMNS = {"id": msg("id"), "started_at": msg("started"), "finished_at": msg("finished"),
+                     "status": msg("status"), "message": msg("message")}
+FILES_COLUMNS = {"release_id": msg("release"), "file_name": msg("file"), "sha256": msg("SHA-256"),
+                 "status": msg("status"), "first_refresh": msg("first refresh")}
+FILE_STATUS = {"in_use": msg("in use"), "superseded": msg("superseded"), "suspect": msg("suspect")}
+DIFF_COLUMNS = {"table_name": msg("table"), "month": msg("month"), "aor": msg("AOR"), "rows_before": msg("before"),
+                "rows_after": msg("after"), "added": msg("added"), "removed": msg("removed"),
+                "counted_before": msg("counted before"), "counted_after": msg("counted after")}
+WATCHES_COLUMNS = {"id": msg("id"), "place_label": msg("place"), "kind": msg("watch"), "channel": msg("channel"),
+                   "target": msg("target"), "lang": msg("language"), "created_at": msg("created")}
 
 
 def _say(message: str, lang: str) -> None:
@@ -45,8 +60,9 @@ def _say(message: str, lang: str) -> None:
     out.print(escape(message.render(lang) if isinstance(message, Message) else message), highlight=False)
 
 
-def _fail(err: Exception, code: int = EXIT_ERROR) -> None:
-    console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+def _fail(err: Exception, code: int = EXIT_ERROR, lang: str = "en") -> None:
+    """The error on one line, in `lang` where it has that language; exit with `code`."""
+    console.print(f"[bold red]{escape(ERROR_LABEL.render(lang))}[/] {escape(error_text(err, lang))}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -73,19 +89,22 @@ def refresh_command(
     try:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("[bold]refresh[/]"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+        words = {k: escape(m.render(lang)) for k, m in PROGRESS_WORDS.items()}
+        with Progress(TextColumn(f"[bold]{words['refresh']}[/]"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} " + words["files"]),
                       TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("fetching", total=None)
+            task = bar.add_task(words["fetching"], total=None)
 
             def progress(name: str, done: int, total: int) -> None:
-                bar.update(task, total=total, completed=done, description=f"building: {name}")
+                bar.update(task, total=total, completed=done,
+                           description=escape(msg("building: {name}", name=name).render(lang)))
 
             result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
-                             progress=progress, allow_removal=allow_removal, **_discovery(detention_page))
+                             progress=progress, allow_removal=allow_removal, **_discovery(detention_page, lang))
     except LockHeld as err:
-        _fail(err, EXIT_LOCKED)
+        _fail(err, EXIT_LOCKED, lang)
     except IcemonitorError as err:
-        _fail(err)
+        _fail(err, lang=lang)
     run = None
     try:
         if deliver:
@@ -97,7 +116,7 @@ def refresh_command(
     except LockHeld as err:  # another process is sending: it will send these too
         result.messages.append(msg("alerts not sent now: {err}", err=str(err)))
     except IcemonitorError as err:
-        _fail(err)
+        _fail(err, lang=lang)
     summary = {
         "refresh_id": result.refresh_id, "status": result.status,
         "added": [list(k) for k in result.added], "changed": [list(k) for k in result.changed],
@@ -124,6 +143,7 @@ def refresh_command(
 def history_command(
     refresh_id: Annotated[Optional[int], typer.Argument(help="Show what this refresh changed, by table, month and AOR")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    lang: Lang = ...,
 ) -> None:
     """The release history: past refreshes, or one refresh's diff (rows added and removed by month and AOR)."""
     from icemonitor.watch import state
@@ -138,17 +158,15 @@ def history_command(
             if as_json:
                 out.print_json(json.dumps({"refreshes": rows, "release_files": files}))
                 return
-            t = Table(title="refreshes")
-            for c in ("id", "started_at", "finished_at", "status", "message"):
-                t.add_column(c)
+            t = _table(msg("refreshes"), REFRESHES_COLUMNS, lang)
             for r in rows:
-                t.add_row(*(str(r[c] or "") for c in ("id", "started_at", "finished_at", "status", "message")))
+                r["status"] = _word(REFRESH_STATUS, r["status"], lang)
+                t.add_row(*(escape(str(r[c] or "")) for c in REFRESHES_COLUMNS))
             out.print(t)
-            f = Table(title="release file versions")
-            for c in ("release_id", "file_name", "sha256", "status", "first_refresh"):
-                f.add_column(c)
+            f = _table(msg("release file versions"), FILES_COLUMNS, lang)
             for r in files:
-                f.add_row(r["release_id"], r["file_name"], r["sha256"][:12], r["status"], str(r["first_refresh"]))
+                f.add_row(r["release_id"], r["file_name"], r["sha256"][:12], _word(FILE_STATUS, r["status"], lang),
+                          str(r["first_refresh"]))
             out.print(f)
             return
         rows = [dict(r) for r in con.execute(
@@ -163,14 +181,28 @@ def history_command(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    t = Table(title=f"refresh {refresh_id}: rows added and removed by table, month and AOR (all releases)")
-    for c in ("table", "month", "AOR", "before", "after", "added", "removed", "counted before", "counted after"):
-        t.add_column(c, justify="right" if c not in ("table", "month", "AOR") else "left")
+    t = _table(msg("refresh {id}: rows added and removed by table, month and AOR (all releases)", id=refresh_id),
+               DIFF_COLUMNS, lang, right=("rows_before", "rows_after", "added", "removed", "counted_before",
+                                          "counted_after"))
+    no_date, no_aor = msg("(no date)").render(lang), msg("(no AOR)").render(lang)
     for r in rows:
-        t.add_row(r["table_name"], r["month"] or "(no date)", r["aor"] or "(none)", f"{r['rows_before']:,}",
+        t.add_row(r["table_name"], r["month"] or no_date, r["aor"] or no_aor, f"{r['rows_before']:,}",
                   f"{r['rows_after']:,}", f"{r['added']:,}", f"{r['removed']:,}", f"{r['counted_before']:,}",
                   f"{r['counted_after']:,}")
     out.print(t)
+
+
+def _table(title: Message, columns: dict[str, Message], lang: str, right: tuple[str, ...] = ()) -> Table:
+    """A table whose title and headers are said in `lang` (`right`: the keys of right-aligned figure columns)."""
+    t = Table(title=escape(title.render(lang)))
+    for key, header in columns.items():
+        t.add_column(escape(header.render(lang)), justify="right" if key in right else "left")
+    return t
+
+
+def _word(words: dict[str, Message], code: str, lang: str) -> str:
+    """A stored status code as a word in `lang` (an unknown code as it is)."""
+    return words[code].render(lang) if code in words else code
 
 
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -199,24 +231,25 @@ def watch_add(
 
     try:
         if watch not in (*KINDS, INTAKE_KIND, *DETENTION_KINDS):
-            raise InputError(f"choose one of {', '.join((*KINDS, INTAKE_KIND, *DETENTION_KINDS))}", field="watch",
-                             value=watch)
+            raise InputError(msg("Unknown watch; choose one of {choices}",
+                                 choices=", ".join((*KINDS, INTAKE_KIND, *DETENTION_KINDS))), field="watch", value=watch)
         if watch in DETENTION_KINDS:
-            _check_target(email, webhook, secret_env)
+            _check_target(email, webhook, secret_env, lang)
             wid, label = _add_detention_watch(watch, place, facility, threshold, max_age_days, email, webhook,
                                               secret_env, lang)
             _say(msg("watch {id}: {watch} {label} -> {target}", id=wid, watch=watch, label=label,
                      target=email or webhook), lang)
             return
         if facility or threshold is not None or max_age_days is not None:
-            raise InputError("--facility, --threshold and --max-age-days are for the detention watches",
+            raise InputError(msg("--facility, --threshold and --max-age-days are for the detention watches"),
                              field="watch", value=watch)
         if watch == INTAKE_KIND and place:
-            raise InputError("intake-urgent watches take no place (they alert on every urgent intake request)",
+            raise InputError(msg("intake-urgent watches take no place (they alert on every urgent intake request)"),
                              field="place", value=place)
         if watch != INTAKE_KIND and not place:
-            raise InputError(f"{watch} watches need --place (US, an AOR code, a state or a county)", field="place")
-        _check_target(email, webhook, secret_env)
+            raise InputError(msg("{watch} watches need --place (US, an AOR code, a state or a county)", watch=watch),
+                             field="place")
+        _check_target(email, webhook, secret_env, lang)
         wh = config.warehouse_path()
         if watch == INTAKE_KIND:
             parsed = WatchPlace(INTAKE_PLACE, INTAKE_PLACE_LABEL, "FALSE", (), level="intake")
@@ -230,9 +263,9 @@ def watch_add(
                 dcon.close()
         else:
             parsed = parse(place, None, product_ref())
-            console.print("note: no warehouse yet; the place was not checked against the records")
+            _note(msg("note: no warehouse yet; the place was not checked against the records"), lang)
         if watch == "sweeps" and parsed.level not in ("national", "aor"):
-            raise InputError("sweeps watches take US or AOR codes", field="place", value=place)
+            raise InputError(msg("sweeps watches take US or AOR codes"), field="place", value=place)
         con = state.connect()
         try:
             wid = con.execute(
@@ -244,7 +277,7 @@ def watch_add(
         finally:
             con.close()
     except IcemonitorError as err:
-        _fail(err)
+        _fail(err, lang=lang)
     if watch == INTAKE_KIND:
         _say(msg("watch {id}: {watch} -> {target}", id=wid, watch=watch, target=email or webhook), lang)
     else:
@@ -252,20 +285,26 @@ def watch_add(
                  target=email or webhook), lang)
 
 
-def _check_target(email: Optional[str], webhook: Optional[str], secret_env: Optional[str]) -> None:
+def _check_target(email: Optional[str], webhook: Optional[str], secret_env: Optional[str], lang: str) -> None:
     """Exactly one well-formed e-mail address or webhook (with the name of its secret's variable)."""
     if bool(email) == bool(webhook):
-        raise InputError("give exactly one of --email or --webhook", field="email/webhook")
+        raise InputError(msg("give exactly one of --email or --webhook"), field="email/webhook")
     if email and not _EMAIL.match(email):
-        raise InputError("not an e-mail address", field="email", value=email)
+        raise InputError(msg("not an e-mail address"), field="email", value=email)
     if webhook:
         if not re.match(r"^https?://[^\s]+$", webhook):
-            raise InputError("webhook URLs start with https:// (or http://)", field="webhook", value=webhook)
+            raise InputError(msg("webhook URLs start with https:// (or http://)"), field="webhook", value=webhook)
         if not secret_env or not _ENV.match(secret_env):
-            raise InputError("webhooks need --secret-env NAME (the variable holding the HMAC secret)",
+            raise InputError(msg("webhooks need --secret-env NAME (the variable holding the HMAC secret)"),
                              field="secret-env", value=secret_env)
         if not os.environ.get(secret_env):
-            console.print(f"note: {secret_env} is not set now; it must be set wherever refresh, alerts deliver or serve runs")
+            _note(msg("note: {name} is not set now; it must be set wherever refresh, alerts deliver or serve runs",
+                      name=secret_env), lang)
+
+
+def _note(note: Message, lang: str) -> None:
+    """A note beside a command's output (on stderr), in `lang`."""
+    console.print(escape(note.render(lang)), highlight=False)
 
 
 def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str], threshold: Optional[int],
@@ -275,15 +314,15 @@ def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str
     from icemonitor.watch import detention_watches, state
 
     if place:
-        raise InputError(f"{kind} watches take no --place (a facility watch takes --facility)", field="place",
-                         value=place)
+        raise InputError(msg("{kind} watches take no --place (a facility watch takes --facility)", kind=kind),
+                         field="place", value=place)
     wh, dcon = config.warehouse_path(), None
     if wh.exists():
         import duckdb
 
         dcon = duckdb.connect(str(wh), read_only=True)
     else:
-        console.print("note: no warehouse yet; the watch takes what the first refresh shows as already seen")
+        _note(msg("note: no warehouse yet; the watch takes what the first refresh shows as already seen"), lang)
     con = state.connect()
     try:
         code, label, options = detention_watches.settings(dcon, kind, facility, threshold, max_age_days)
@@ -299,7 +338,7 @@ def _add_detention_watch(kind: str, place: Optional[str], facility: Optional[str
 
 
 @watch_app.command("list")
-def watch_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def watch_list(as_json: Annotated[bool, typer.Option("--json")] = False, lang: Lang = ...) -> None:
     """The active watches."""
     from icemonitor.watch import state
 
@@ -311,11 +350,9 @@ def watch_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    t = Table(title="watches")
-    for c in ("id", "place", "watch", "channel", "target", "lang", "created"):
-        t.add_column(c)
+    t = _table(msg("watches"), WATCHES_COLUMNS, lang)
     for r in rows:
-        t.add_row(str(r["id"]), r["place_label"], r["kind"], r["channel"], r["target"], r["lang"], r["created_at"])
+        t.add_row(*(escape(str(r[c])) for c in WATCHES_COLUMNS))
     out.print(t)
 
 
@@ -333,7 +370,7 @@ def watch_remove(watch_id: Annotated[int, typer.Argument(help="Watch id (see `wa
     finally:
         con.close()
     if not n:
-        _fail(InputError("no active watch with that id", field="watch_id", value=watch_id))
+        _fail(InputError(msg("no active watch with that id"), field="watch_id", value=watch_id), lang=lang)
     _say(msg("watch {id} removed; {n} unsent alert(s) cancelled", id=watch_id, n=cancelled) if cancelled else
          msg("watch {id} removed", id=watch_id), lang)
 
@@ -354,15 +391,15 @@ def watch_check(
     try:
         for name, value in (("from", date_from), ("to", date_to)):
             if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-                raise InputError("months look like YYYY-MM", field=name, value=value)
+                raise InputError(msg("months look like YYYY-MM"), field=name, value=value)
         if date_to < date_from:
-            raise InputError("--to is before --from", field="to", value=date_to)
+            raise InputError(msg("--to is before --from"), field="to", value=date_to)
         months, m = [], date_from
         while m <= date_to:
             months.append(m)
             m = month_add(m, 1)
         if not config.warehouse_path().exists():
-            raise IcemonitorError("no warehouse yet: run `icemonitor refresh` first")
+            raise IcemonitorError(msg("no warehouse yet: run `icemonitor refresh` first"))
         con = state.connect()
         try:
             new = _check_any(con, watch_id, months)
@@ -370,7 +407,7 @@ def watch_check(
         finally:
             con.close()
     except IcemonitorError as err:
-        _fail(err)
+        _fail(err, lang=lang)
     said = msg("watch {id}: {n} new finding(s) from {first} to {last}", id=watch_id, n=len(new),
                first=Month(date_from), last=Month(date_to))
     if run:
@@ -438,7 +475,7 @@ def alerts_deliver(lang: Lang = ...) -> None:
     try:
         run = deliver_due(con)
     except LockHeld as err:
-        _fail(err, EXIT_LOCKED)
+        _fail(err, EXIT_LOCKED, lang)
     finally:
         con.close()
     _say(msg("{sent} sent, {failed} failed (will retry), {resumed} resumed after an interruption",
@@ -452,8 +489,10 @@ def scheduler_command(
     max_change: Annotated[float, typer.Option(help="Suspect threshold, as for `refresh`")] = 0.05,
     min_rows: Annotated[int, typer.Option(help="Minimum cell size for the suspect test, as for `refresh`")] = 50,
     detention_page: Annotated[Optional[str], typer.Option("--detention-page", help="As for `refresh`: look at ICE's Detention Management page for new postings at each refresh")] = None,
+    lang: Lang = ...,
 ) -> None:
-    """Run refreshes on an interval (for a service manager); retries due alerts in between."""
+    """Run refreshes on an interval (for a service manager); retries due alerts in between. Its log lines are
+    said in --lang."""
     import logging
 
     from icemonitor.watch import scheduler, state
@@ -469,39 +508,46 @@ def scheduler_command(
     try:
         interval, poll_s = scheduler.parse_interval(every), scheduler.parse_interval(poll)
     except InputError as err:
-        _fail(err)
+        _fail(err, lang=lang)
 
     def deliver_once() -> None:
         con = state.connect()
         try:
             run = deliver_due(con)
             if run.sent or run.failed:
-                log.info("alerts: %d sent, %d failed", len(run.sent), len(run.failed))
+                _log(log, msg("alerts: {sent} sent, {failed} failed (will retry)", sent=len(run.sent),
+                              failed=len(run.failed)), lang)
         except LockHeld as err:
-            log.info("%s", err)
+            log.info("%s", error_text(err, lang))
         finally:
             con.close()
 
     def refresh_once() -> None:
         try:
             result = refresh(mirror=mirror or config.mirror(), thresholds=Thresholds(max_change, min_rows),
-                             **_discovery(detention_page))
+                             **_discovery(detention_page, lang))
         except LockHeld as err:
-            log.info("skipped: %s", err)
+            _log(log, msg("refresh skipped: {err}", err=error_text(err, lang)), lang)
             return
-        for m in result.messages:
-            log.info("refresh %d: %s", result.refresh_id, m)
+        for m in result.messages:  # messages of the refresh (and plain text of the watches' problems)
+            _log(log, msg("refresh {id}: {message}", id=result.refresh_id, message=m), lang)
         deliver_once()
 
-    scheduler.run(interval, refresh_once, deliver_once, poll=poll_s)
+    scheduler.run(interval, refresh_once, deliver_once, poll=poll_s, lang=lang)
 
 
-def _discovery(page: Optional[str]) -> dict:
+def _log(log, line: Message, lang: str) -> None:  # noqa: ANN001 - a logging.Logger
+    """A scheduler's log line in `lang`."""
+    log.info("%s", line.render(lang))
+
+
+def _discovery(page: Optional[str], lang: str) -> dict:
     """refresh() keyword arguments that add a look at ICE's Detention Management page to the fetch step."""
     if not page:
         return {}
     if not re.match(r"^https?://[^\s]+$", page):
-        _fail(InputError("the page address starts with https:// (or http://)", field="detention-page", value=page))
+        _fail(InputError(msg("the page address starts with https:// (or http://)"), field="detention-page",
+                         value=page), lang=lang)
     from icemonitor.watch.refresh import with_discovery
 
     return {"fetch": with_discovery(page)}

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.watch import detention_findings as df
 from icemonitor.watch import state
 from icemonitor.watch.alerts import queue
@@ -34,24 +35,24 @@ def settings(con: duckdb.DuckDBPyConnection | None, kind: str, facility: str | N
     """(place, label, options) of a new detention watch, checked against the warehouse when there is one."""
     if kind == "facility-threshold":
         if not facility:
-            raise InputError("facility-threshold watches need --facility (ICE's facility code, e.g. STWRTGA; see "
-                             "`icemonitor detention facilities`)", field="facility")
+            raise InputError(msg("facility-threshold watches need --facility (ICE's facility code, e.g. STWRTGA; see "
+                                 "`icemonitor detention facilities`)"), field="facility")
         if threshold is None or threshold < 0:
-            raise InputError("facility-threshold watches need --threshold N (people held during a day, N >= 0)",
+            raise InputError(msg("facility-threshold watches need --threshold N (people held during a day, N >= 0)"),
                              field="threshold", value=threshold)
         code = facility.strip().upper()
         name = df.facility_name(con, code) if con is not None else None
         if con is not None and df.has_detention(con) and name is None:
-            raise InputError("no such facility code in DDP's facility daily population", field="facility",
+            raise InputError(msg("no such facility code in DDP's facility daily population"), field="facility",
                              value=facility)
         since = df.last_facility_day(con, code) if con is not None else None
         return code, f"{name or code} ({code})", {"threshold": int(threshold), "since": str(since) if since else None}
     if facility or threshold is not None:
-        raise InputError(f"{kind} watches take no --facility or --threshold", field="facility")
+        raise InputError(msg("{kind} watches take no --facility or --threshold", kind=kind), field="facility")
     options = {}
     if kind == "stale-posting":
         if max_age_days is not None and max_age_days < 1:
-            raise InputError("--max-age-days is at least 1", field="max-age-days", value=max_age_days)
+            raise InputError(msg("--max-age-days is at least 1"), field="max-age-days", value=max_age_days)
         options["max_age_days"] = max_age_days or df.STALE_AFTER_DAYS
     return *NATION, options
 
@@ -138,7 +139,7 @@ def check(con: sqlite3.Connection, warehouse: Path, w: sqlite3.Row, date_from: d
     wh = duckdb.connect(str(warehouse), read_only=True)
     try:
         if not df.has_detention(wh):
-            raise InputError("the warehouse has no detention tables: build it with the detention releases",
+            raise InputError(msg("the warehouse has no detention tables: build it with the detention releases"),
                              field="watch_id", value=w["id"])
         options = json.loads(w["options"] or "{}")
         files = df.postings(wh, date_from, date_to)

@@ -63,7 +63,7 @@ def parse(
     raw = (place or "").strip()
     text = raw.upper()
     if not text:
-        raise InputError("give a place: US or an AOR code such as LOS", field="place", value=place)
+        raise InputError(msg("give a place: US or an AOR code such as LOS"), field="place", value=place)
     if vocabulary.is_nation(text):  # the same words for the whole country as every other interface
         return WatchPlace("US", vocabulary.nation_label(), "TRUE", (), level="national", ref=ref)
     codes = [c.strip() for c in text.split(",") if c.strip()]
@@ -80,7 +80,8 @@ def _aors(codes: list[str], con, place: str, ref=None) -> WatchPlace:
         unknown = [c for c in codes if c not in known]
         if unknown:
             raise InputError(
-                f"no arrests in the warehouse for AOR {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                msg("no arrests in the warehouse for AOR {codes} (known: {known})", codes=", ".join(unknown),
+                    known=", ".join(sorted(known))),
                 field="place", value=place,
             )
     codes = sorted(set(codes))
@@ -107,15 +108,16 @@ def _one_place(raw: str, con, ref) -> WatchPlace:
     from icemonitor.places.place_names import parse_place, place_label
 
     if ref is None:
-        raise InputError("states and counties need the reference files: run `icemonitor refresh` first",
+        raise InputError(msg("states and counties need the reference files: run `icemonitor refresh` first"),
                          field="place", value=raw)
     parsed = parse_place(raw, ref)
     if parsed.level == "aor":
         return _aors([parsed.code], con, raw, ref)
     if con is not None and not resolution_available(con):
         raise InputError(
-            f"{parsed.label}: state, county and group watches need the landmark resolution (places stage) in the "
-            "warehouse, which this warehouse lacks; watch its AOR(s) instead: " + ", ".join(parsed.aors),
+            msg("{place}: state, county and group watches need the landmark resolution (places stage) in the "
+                "warehouse, which this warehouse lacks; watch its AOR(s) instead: {aors}", place=parsed.label,
+                aors=", ".join(parsed.aors)),
             field="place", value=raw,
         )
     sql, params = parsed.sql_filter(aor_col="aor", state_col="res_state", county_col="res_county_fips")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from icemonitor.messages import msg
+from icemonitor.messages import msg, render
 from icemonitor.places.policy_event import PolicyEvent  # not places.sanctuary: polars, loaded by the warm-up
 from icemonitor.query.filters import check_order
 from icemonitor.web import analyses
@@ -114,6 +114,7 @@ def place_status(
     date: dt.date = Query(..., description="The day asked about"),
     definition: str | None = Query(None, pattern=r"^[a-z0-9_-]{1,60}$",
                                    description="Sanctuary definition name (default: the project default)"),
+    lang: Literal["en", "es"] = Query("en", description="Language of the reason, definitions and caveats"),
 ) -> StatusResponse:
     """Was the place a sanctuary jurisdiction on the date, under the chosen definition (as `icemonitor places status`)."""
     from icemonitor.places.sanctuary import definitions
@@ -121,6 +122,8 @@ def place_status(
     ref = app_ref(request)
     res = analyses.place_status(request.app.state.warehouse, ref, place, date, definition)
     body = res.model_dump()
-    body["definitions_available"] = {k: d.description for k, d in definitions().items()}
+    for key in ("definition_text", "reason", "caveats"):
+        body[key] = render(getattr(res, key), lang)
+    body["definitions_available"] = {k: render(d.description, lang) for k, d in definitions().items()}
     body["sources"] = sorted({e.source for e in res.events})
     return StatusResponse(**body)
