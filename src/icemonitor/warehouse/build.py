@@ -24,9 +24,12 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
 from icemonitor.codes.encoder import encode
+from icemonitor.codes.encoder_sql import encoded_select
 from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read_chunks
 from icemonitor.readers._canon import RECORD_HASH
+from icemonitor.readers.ddp_sql import processed_select
+from icemonitor.readers.ddp_sql import query as sql_query
 from icemonitor.schema import Table, tables
 from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, stays
@@ -155,7 +158,8 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
     counts: dict[str, list[int]] = {}
     try:
         try:
-            for chunk in read_chunks(SourceFile(src.path, src.name, src.release_id, src.reader, src.options), CHUNK_ROWS):
+            counts = _parse_in_sql(src, tmp, con) or {}
+            for chunk in ([] if counts else read_chunks(SourceFile(src.path, src.name, src.release_id, src.reader, src.options), CHUNK_ROWS)):
                 for tname, frame in chunk.items():
                     if tname not in schema:
                         raise InputError(f"reader {src.reader!r} produced unknown table {tname!r}", file=src.name)
@@ -197,6 +201,34 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
     except OSError:  # another build stored it first
         shutil.rmtree(tmp, ignore_errors=True)
     return files
+
+
+# Written by DuckDB into the parse cache: the same columns as the Polars path's files (CACHE_PARQUET), LZ4 as there.
+COPY_OPTIONS = "FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 122880"
+
+
+def _parse_in_sql(src: BuildSource, folder: Path, con: duckdb.DuckDBPyConnection) -> dict[str, list[int]] | None:
+    """A DDP processed Parquet file read and encoded by DuckDB SQL straight into `folder`/<table>.parquet (readers/
+    ddp_sql.py, codes/encoder_sql.py): the rows the Polars reader and encoder give, without Python frames of them.
+    Returns {table: [rows read, rows written]}, or None where the file needs the Polars reader."""
+    if src.reader != "ddp_ice":
+        return None
+    canon = processed_select(SourceFile(src.path, src.name, src.release_id, src.reader, src.options), con)
+    if canon is None:
+        return None
+    try:
+        enc = encoded_select(con, canon.select, canon.params, src.name, tables()[canon.table])
+        try:
+            params = {**enc.params, "release_id": src.release_id, "out": str(folder / f"{canon.table}.parquet")}
+            sql = (f"COPY (SELECT *, CAST($release_id AS VARCHAR) AS release_id FROM ({enc.select})) "
+                   f"TO $out ({COPY_OPTIONS})")
+            n = int(sql_query(con, sql, params, src.name)[0][0])
+        finally:
+            enc.release(con)
+    finally:
+        canon.release(con)
+    log.info("%s: %d rows read and encoded by SQL into %s", src.name, n, canon.table)
+    return {canon.table: [n, n]}
 
 
 def _parsed(src: BuildSource, parse_dir: Path, con: duckdb.DuckDBPyConnection,
