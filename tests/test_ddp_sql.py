@@ -1,11 +1,11 @@
-"""DDP's processed Parquet files parsed by DuckDB SQL (readers/ddp_sql.py, codes/encoder_sql.py) give the parse cache
-the Polars reader and encoder give it (readers/ddp_ice.py, codes/encoder.py): the same rows, columns and types, the
-same groups of identical records, and the same errors naming file, row and field."""
+"""DDP's processed Parquet files read straight into the warehouse by DuckDB SQL (warehouse/read_sql.py,
+readers/ddp_sql.py, codes/encoder_sql.py) give the warehouse the Polars reader and encoder give it (readers/ddp_ice.py,
+codes/encoder.py, through the parse cache's rows): every table equal (rows, columns, types, groups of identical
+records, stays, releases, coverage), and the same errors naming file, row and field."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
@@ -17,11 +17,10 @@ from icemonitor.codes.encoder import encode
 from icemonitor.codes.encoder_sql import encoded_select
 from icemonitor.errors import InputError, UnknownCodeError
 from icemonitor.readers import SourceFile, read
-from icemonitor.readers._canon import RECORD_HASH
-from icemonitor.readers.ddp_sql import processed_select
+from icemonitor.readers.ddp_sql import SqlRead, named, processed_select
 from icemonitor.schema import tables
-from icemonitor.warehouse import build as build_module
-from icemonitor.warehouse.build import BuildSource
+from icemonitor.warehouse import read_sql
+from icemonitor.warehouse.build import BuildSource, build
 
 from conftest import ICE_DATA
 
@@ -31,38 +30,48 @@ import generate_national as gen  # noqa: E402
 REDACTED = "(b)(6), (b)(7)(C)"
 
 
-def _parse(path: Path, table: str, folder: Path, *, sql: bool, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+def _build(path: Path, table: str, target: Path, *, sql: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     src = BuildSource("ddp-ice-processed-latest", path.name, path, "ddp_ice", None, {"table": table})
     with monkeypatch.context() as m:
         if not sql:
-            m.setattr(build_module, "_parse_in_sql", lambda *a: None)
+            m.setattr(read_sql, "parse", lambda *a, **k: None)
         else:  # the SQL path must take the file: no silent fallback in these tests
-            real = build_module._parse_in_sql
-            m.setattr(build_module, "_parse_in_sql", lambda *a: real(*a) or pytest.fail("not parsed in SQL"))
-        return build_module._parse(src, "0" * 64, folder, duckdb.connect())
+            real = read_sql.parse
+            m.setattr(read_sql, "parse", lambda *a, **k: real(*a, **k) or pytest.fail("not read by SQL"))
+        build([src], target)
 
 
-def _groups(frame: pl.DataFrame) -> list[int]:
-    """Each row's group of identical records, named by the group's first source_row."""
-    return frame.with_columns(pl.col("source_row").min().over(RECORD_HASH).alias("g"))["g"].to_list()
+def _rows(target: Path, table: str) -> pl.DataFrame:
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        return pl.from_arrow(con.sql(f'SELECT * FROM "{table}" ORDER BY source_row').to_arrow_table())
+    finally:
+        con.close()
 
 
-def assert_same_parse(path: Path, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
-    """Parse `path` both ways; the cached rows are equal (but for the hash's values) and so are the groups of
-    identical records and the provenance records. Returns the SQL path's rows."""
-    got = _parse(path, table, tmp_path / "sql", sql=True, monkeypatch=monkeypatch)
-    want = _parse(path, table, tmp_path / "polars", sql=False, monkeypatch=monkeypatch)
-    assert got == want
-    a = pl.read_parquet(tmp_path / "sql" / f"{table}.parquet").sort("source_row")
-    b = pl.read_parquet(tmp_path / "polars" / f"{table}.parquet").sort("source_row")
-    assert sorted(a.columns) == sorted(b.columns)
-    a = a.select(b.columns)
-    assert a.schema == b.schema
-    assert a.drop(RECORD_HASH).equals(b.drop(RECORD_HASH))
-    assert _groups(a) == _groups(b)
-    for name in ("sql", "polars"):
-        (tmp_path / name / f"{table}.parquet").unlink()
-    return a
+def assert_same_tables(path: Path, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
+    """Build a warehouse of `path` both ways: every table equal (rows, columns, types, duplicate groups, releases);
+    returns the table's rows."""
+    _build(path, table, tmp_path / "sql.duckdb", sql=True, monkeypatch=monkeypatch)
+    _build(path, table, tmp_path / "polars.duckdb", sql=False, monkeypatch=monkeypatch)
+    for t in (*tables(), "releases", "coverage_fields", "coverage_spans", "event_days"):
+        a, b = (_rows(tmp_path / f"{way}.duckdb", t) if t in tables() else _all(tmp_path / f"{way}.duckdb", t)
+                for way in ("sql", "polars"))
+        assert a.schema == b.schema, t
+        assert a.equals(b), t
+    return _rows(tmp_path / "sql.duckdb", table)
+
+
+def _all(target: Path, table: str) -> pl.DataFrame:
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        return pl.from_arrow(con.sql(f'SELECT * FROM "{table}"').to_arrow_table()).sort(pl.all())
+    finally:
+        con.close()
+
+
+def _groups(rows: pl.DataFrame) -> list[int]:
+    return rows["duplicate_group"].to_list()
 
 
 def _arrests() -> pl.DataFrame:
@@ -98,7 +107,7 @@ def _arrests() -> pl.DataFrame:
 def test_arrests_with_every_form_of_value(tmp_path, monkeypatch):
     path = tmp_path / "arrests-latest.parquet"
     _arrests().write_parquet(path)
-    rows = assert_same_parse(path, "arrests", tmp_path, monkeypatch)
+    rows = assert_same_tables(path, "arrests", tmp_path, monkeypatch)
     assert rows["state"].to_list()[:6] == ["FL", "FL", "GA", "CA", "TX", None]  # `state`, else the original
     assert rows["aor"].to_list()[:2] == ["HOU", "HOU"]  # an AOR name in another letter case
     assert rows["redacted"].to_list()[:4] == [["landmark"], ["operation"], [], ["landmark"]]
@@ -112,7 +121,7 @@ def test_duplicate_groups_of_identical_records(tmp_path, monkeypatch):
     frame = pl.concat([frame, frame.slice(2, 3), frame.head(1)])  # rows 13-16 repeat rows 3-5 and 1
     path = tmp_path / "arrests-latest.parquet"
     frame.write_parquet(path)
-    rows = assert_same_parse(path, "arrests", tmp_path, monkeypatch)
+    rows = assert_same_tables(path, "arrests", tmp_path, monkeypatch)
     groups = _groups(rows)
     assert groups[12:] == [groups[2], groups[3], groups[4], groups[0]]
     assert groups[6] == groups[0] and groups[7] == groups[1]  # identical but below the second
@@ -124,7 +133,7 @@ def test_generated_tables(tmp_path, monkeypatch):
                                                             "encounters": 3_000, "detention_stints": 5_000},
                             chunk_rows=2_000)
     for table, m in manifest.items():
-        rows = assert_same_parse(Path(m["parquet"]), table, tmp_path / table, monkeypatch)
+        rows = assert_same_tables(Path(m["parquet"]), table, tmp_path / table, monkeypatch)
         assert rows.height == m["rows"]
 
 
@@ -142,7 +151,7 @@ def test_stints_with_missing_and_sub_second_times(tmp_path, monkeypatch):
     })
     path = tmp_path / "detention-stints-latest.parquet"
     frame.write_parquet(path)
-    rows = assert_same_parse(path, "detention_stints", tmp_path, monkeypatch)
+    rows = assert_same_tables(path, "detention_stints", tmp_path, monkeypatch)
     assert rows["book_out_at"].to_list()[1] == dt.datetime(2025, 1, 2, 3, 4, 5)
     assert rows["stay_book_out_at"].to_list() == [dt.datetime(2025, 2, 1), None, None, dt.datetime(2025, 3, 1)]
 
@@ -155,18 +164,20 @@ def test_files_sql_does_not_read_alike_go_to_the_polars_reader(tmp_path):
                         ("float", base.with_columns(pl.col("birth_year").cast(pl.Float64)))):
         path = tmp_path / f"{name}.parquet"
         frame.write_parquet(path)
-        assert processed_select(SourceFile(path, path.name, "r", "ddp_ice", {"table": "arrests"}), con) is None
+        src = SourceFile(path, path.name, "r", "ddp_ice", {"table": "arrests"})
+        assert processed_select(src, con, tmp_path) is None
     feather = tmp_path / "arrests.feather"
     base.write_ipc(feather)
-    assert processed_select(SourceFile(feather, feather.name, "r", "ddp_ice", {"table": "arrests"}), con) is None
+    src = SourceFile(feather, feather.name, "r", "ddp_ice", {"table": "arrests"})
+    assert processed_select(src, con, tmp_path) is None
 
 
 def _sql_error(frame: pl.DataFrame, tmp_path: Path, table: str = "arrests") -> InputError:
     path = tmp_path / "bad.parquet"
     frame.write_parquet(path)
-    src = BuildSource("ddp-ice-processed-latest", path.name, path, "ddp_ice", None, {"table": table})
+    src = SourceFile(path, path.name, "ddp-ice-processed-latest", "ddp_ice", {"table": table})
     with pytest.raises(InputError) as sql_err:
-        build_module._parse_in_sql(src, tmp_path, duckdb.connect())
+        read_sql.parse(src, tmp_path, duckdb.connect())
     with pytest.raises(InputError) as polars_err:  # the Polars reader and encoder stop at the same place
         got = read(SourceFile(path, path.name, "r", "ddp_ice", {"table": table}))[table]
         encode(got, tables()[table])
@@ -216,9 +227,9 @@ def test_a_damaged_file_names_it(tmp_path):
     path = tmp_path / "arrests-latest.parquet"
     _arrests().write_parquet(path)
     path.write_bytes(path.read_bytes()[:200] + b"\0" * 100 + path.read_bytes()[300:])
-    src = BuildSource("r", path.name, path, "ddp_ice", None, {"table": "arrests"})
+    src = SourceFile(path, path.name, "r", "ddp_ice", {"table": "arrests"})
     with pytest.raises(InputError) as err:
-        build_module._parse_in_sql(src, tmp_path, duckdb.connect())
+        read_sql.parse(src, tmp_path, duckdb.connect())
     assert err.value.file == path.name and "not a readable" in str(err.value)
 
 
@@ -228,22 +239,15 @@ def test_a_damaged_file_names_it(tmp_path):
     ("seattle_cap_csv", "uwchr-seattle-aor-fy12-19/CAP-FY2017-encounters.csv.gz", "encounters"),
     ("i213_csv", "uwchr-i213-sea-22-25/sea-i213s-2026-02-13.csv.gz", "i213"),
 ])
-def test_encoder_sql_equals_encode_on_real_records(reader, path, table):
+def test_encoder_sql_equals_encode_on_real_records(reader, path, table, tmp_path):
     """The encoder in SQL over the canonical rows of real files equals `encode` (criminality not recorded before a
     date, redaction markers of every kind, operations, AOR names)."""
     file = ICE_DATA / path
     frame = read(SourceFile(file, file.name, "r", reader, {"table": table}))[table]
     con = duckdb.connect()
     con.register("canonical", frame.to_arrow())
-    enc = encoded_select(con, "SELECT * FROM canonical", {}, file.name, tables()[table])
-    got = pl.from_arrow(con.sql(enc.select, params=enc.params).to_arrow_table()).sort("source_row")
-    want = encode(frame, tables()[table]).sort("source_row")
+    enc = encoded_select(con, SqlRead("SELECT * FROM canonical", {}, tmp_path), file.name, tables()[table])
+    got = pl.from_arrow(con.sql(enc.select, params=named(enc.select, enc.bound())).to_arrow_table())
+    got = got.sort("source_row")
+    want = encode(frame, tables()[table]).sort("source_row").drop("_record_hash")  # the reader's, not encoded
     assert got.select(want.columns).equals(want)
-
-
-def test_json_safe_provenance(tmp_path, monkeypatch):
-    """The provenance records (files.json) of both paths are the same JSON."""
-    path = tmp_path / "arrests-latest.parquet"
-    _arrests().write_parquet(path)
-    files = _parse(path, "arrests", tmp_path / "sql", sql=True, monkeypatch=monkeypatch)
-    assert json.loads((tmp_path / "sql" / "files.json").read_text()) == files

@@ -4,15 +4,14 @@ national file is encoded without Python frames of its rows.
 
 Every code is decided by `encode`'s own functions (codes/encoder.py), run on the column's distinct values, each with
 the first row that has it (so an unknown value stops naming the same file, row, field and value); the decisions are
-registered on the connection as small tables and joined. Only the criminality rules by date (`criminality_rules`)
-and the NULLing of markers are per row, in SQL.
+kept as small Parquet files beside the SELECT (readers.ddp_sql.SqlRead) and joined. Only the criminality rules by
+date (`criminality_rules`) and the NULLing of markers are per row, in SQL.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -26,8 +25,7 @@ from icemonitor.codes.encoder import (
     redaction_columns,
 )
 from icemonitor.codes.maps import CodeMaps, load_maps
-from icemonitor.readers._canon import RECORD_HASH
-from icemonitor.readers.ddp_sql import named, query_frame, quoted
+from icemonitor.readers.ddp_sql import SqlRead, query_frame, quoted
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,41 +35,27 @@ if TYPE_CHECKING:
 ROWS = "c"  # the reader's canonical rows in the encoded SELECT
 
 
-@dataclass
-class Encoded:
-    """The encoded SELECT (named parameters in `params`) and the small tables registered for it."""
-
-    select: str
-    params: dict[str, Any]
-    registered: list[str] = field(default_factory=list)
-
-    def release(self, con: duckdb.DuckDBPyConnection) -> None:
-        for name in self.registered:
-            con.unregister(name)
-        self.registered.clear()
-
-
 class _Encoder:
-    def __init__(self, con: duckdb.DuckDBPyConnection, select: str, params: dict[str, Any], file: str,
-                 table: Table, maps: CodeMaps) -> None:
-        self.con, self.select, self.file, self.table, self.maps = con, select, file, table, maps
-        self.out = Encoded("", dict(params))
+    def __init__(self, con: duckdb.DuckDBPyConnection, rows: SqlRead, file: str, table: Table,
+                 maps: CodeMaps) -> None:
+        self.con, self.file, self.table, self.maps = con, file, table, maps
+        select = (f"SELECT * REPLACE (coalesce(criminality_field, 'not_recorded') AS criminality_field) "
+                  f"FROM ({rows.select}) {ROWS}")
+        self.rows = replace(rows, select=select, params=dict(rows.params), files=dict(rows.files))
         self.joins: list[str] = []
 
     def values(self, columns: list[str], where: str = "") -> pl.DataFrame:
         """The distinct values of `columns` (a filter in `where`), each with the file and its first row."""
         cols = ", ".join(quoted(c) for c in columns)
         sql = (f"SELECT {cols}, any_value(source_file) AS source_file, min(source_row) AS source_row "
-               f"FROM ({self.select}) {ROWS} {where} GROUP BY ALL")
-        return query_frame(self.con, sql, self.out.params, self.file)
+               f"FROM ({self.rows.select}) {ROWS} {where} GROUP BY ALL")
+        return query_frame(self.con, sql, self.rows.bound(), self.file)
 
     def join(self, decided: pl.DataFrame, keys: list[str]) -> str:
-        """Register a table of decisions keyed by `keys` (a NULL key matches NULL) and join it; returns its name."""
-        name = f"codes_{uuid.uuid4().hex}"
-        self.con.register(name, decided.to_arrow())
-        self.out.registered.append(name)
+        """Keep a table of decisions keyed by `keys` (a NULL key matches NULL) and join it; returns its alias."""
+        name = f"codes_{len(self.joins)}"
         on = " AND ".join(f"{name}.{quoted(k)} IS NOT DISTINCT FROM {ROWS}.{quoted(k)}" for k in keys)
-        self.joins.append(f"LEFT JOIN {name} ON {on}")
+        self.joins.append(f"LEFT JOIN {self.rows.keep(name, decided)} AS {name} ON {on}")
         return name
 
     def mapped(self, column: str, mapping: dict[str, str | None], what: str, *, any_case: bool = False) -> str:
@@ -84,7 +68,7 @@ class _Encoder:
         decided = d.select("criminality_field", "criminality_raw", criminality_codes(d, self.maps).alias("code"))
         expr = f"{self.join(decided, ['criminality_field', 'criminality_raw'])}.code"
         for i, (fld, start) in enumerate(criminality_rules(self.table, self.maps)):
-            self.out.params[f"rule_field_{i}"], self.out.params[f"rule_start_{i}"] = fld, start
+            self.rows.params[f"rule_field_{i}"], self.rows.params[f"rule_start_{i}"] = fld, start
             expr = (f"CASE WHEN coalesce({ROWS}.criminality_field = $rule_field_{i} AND {ROWS}.event_date < "
                     f"CAST($rule_start_{i} AS DATE), false) THEN 'unknown' ELSE {expr} END")
         return expr
@@ -104,38 +88,28 @@ class _Encoder:
         needles = [n for n in needles if n == "(" or "(" not in n]  # a marker holding '(' is found by '(' already
         where = ""
         if "" not in known:  # a blank marker would make every value a candidate
-            names = []
+            tests = []
             for i, n in enumerate(needles):
-                names.append(f"contains({ROWS}.{quoted(column)}, $needle_{i})")
-                self.out.params[f"needle_{i}"] = n
-            where = "WHERE " + " OR ".join(names)
+                tests.append(f"contains({ROWS}.{quoted(column)}, $needle_{i})")
+                self.rows.params[f"needle_{i}"] = n
+            where = "WHERE " + " OR ".join(tests)
         d = self.values([column], where)
         return markers_of(d, column, marker_candidates(d, column, known), self.maps)
 
 
-def encoded_select(con: duckdb.DuckDBPyConnection, select: str, params: dict[str, Any], file: str, table: Table,
-                   maps: CodeMaps | None = None) -> Encoded:
-    """The encoded SELECT over a reader's canonical SELECT of one file (every reader column of `table`, then
-    `_record_hash`): the reader columns (markers NULL), the record hash, then the encoder's columns, as `encode` adds
-    them."""
-    select = (f"SELECT * REPLACE (coalesce(criminality_field, 'not_recorded') AS criminality_field) "
-              f"FROM ({select}) {ROWS}")
-    enc = _Encoder(con, select, params, file, table, maps or load_maps())
-    try:
-        return _encoded(enc)
-    except BaseException:
-        enc.out.release(con)
-        raise
-
-
-def _encoded(enc: _Encoder) -> Encoded:
+def encoded_select(con: duckdb.DuckDBPyConnection, rows: SqlRead, file: str, table: Table,
+                   maps: CodeMaps | None = None) -> SqlRead:
+    """The encoded SELECT over a reader's canonical SELECT of one file (`rows`: every reader column of `table`): the
+    reader columns (markers NULL), then the encoder's columns, as `encode` adds them; its decisions kept beside the
+    reader's (in `rows.folder`)."""
+    enc = _Encoder(con, rows, file, table, maps or load_maps())
     table, maps = enc.table, enc.maps
     columns = {c: f"{ROWS}.{quoted(c)}" for c in table.names("reader")}
     flags = []
     for i, name in enumerate(redaction_columns(table)):
         markers = enc.markers(name)
         if markers:
-            enc.out.params[f"markers_{i}"] = markers
+            enc.rows.params[f"markers_{i}"] = markers
             hit = f"coalesce(list_contains($markers_{i}, {ROWS}.{quoted(name)}), false)"
             columns[name] = f"CASE WHEN {hit} THEN NULL ELSE {ROWS}.{quoted(name)} END"
             flags.append(f"CASE WHEN {hit} THEN '{name}' END")
@@ -143,7 +117,6 @@ def _encoded(enc: _Encoder) -> Encoded:
     if op_flag is not None:
         flags.append(op_flag)
     out = [f"{expr} AS {quoted(c)}" for c, expr in columns.items()]
-    out.append(f"{ROWS}.{RECORD_HASH}")
     if "apprehension_type" in table.polars_schema():
         out.append(f"{enc.mapped('apprehension_type_raw', maps.apprehension_type, 'apprehension type')} "
                    "AS apprehension_type")
@@ -153,9 +126,8 @@ def _encoded(enc: _Encoder) -> Encoded:
             f"{operation} AS operation",
             (f"list_filter([{', '.join(flags)}], lambda x: x IS NOT NULL)" if flags else "CAST([] AS VARCHAR[])")
             + " AS redacted"]
-    enc.out.select = f"SELECT {', '.join(out)} FROM ({enc.select}) {ROWS} {' '.join(enc.joins)}"
-    enc.out.params = named(enc.out.select, enc.out.params)
-    return enc.out
+    select = f"SELECT {', '.join(out)} FROM ({enc.rows.select}) {ROWS} {' '.join(enc.joins)}"
+    return replace(enc.rows, select=select)
 
 
-__all__ = ["Encoded", "encoded_select"]
+__all__ = ["encoded_select"]

@@ -4,9 +4,10 @@ file (readers/ddp_ice.py), as one SELECT over ``read_parquet``, so a national fi
 The same map (readers/data/ddp_columns.csv) and the same rules: text read as written, ``NA`` and blank as missing;
 dates and date-times kept typed (a date-time cut to the second); several sources of one column coalesced in the map's
 order; state names to their 2-letter codes; DDP's duplicate flag to a boolean; ``source_row`` the 1-based row of the
-file; a hash of every source field (``_record_hash``) for the build's groups of identical records. Mappings of values
-(state names) run the Polars reader's own functions on the file's distinct values, registered as a small table and
-joined. Bad input stops with the same errors, naming file, row and field (the first row of the file that has it).
+file; a hash of every source field (``record_hash``, the Polars reader's ``_record_hash``) for the build's groups of
+identical records. Mappings of values (state names) run the Polars reader's own functions on the file's distinct
+values, kept as a small Parquet file beside the SELECT (`SqlRead.folder`) and joined. Bad input stops with the same
+errors, naming file, row and field (the first row of the file that has it).
 
 A file this SQL does not read exactly as the Polars reader does gives ``None``: the caller reads it with ``ddp_ice``
 (Feather files; a column of another type than text, integer, boolean, date or date-time without time zone; a date
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import PLAUSIBLE_FROM, PLAUSIBLE_TO, RECORD_HASH, reader_columns, state_codes
+from icemonitor.readers._canon import PLAUSIBLE_FROM, PLAUSIBLE_TO, reader_columns, state_codes
 from icemonitor.readers._text import SOURCE_ROW
 from icemonitor.readers.ddp_ice import (
     NA_TEXT,
@@ -54,21 +54,44 @@ FLAG_TRUE = ("TRUE", "T", "1")
 
 
 @dataclass
-class ProcessedSql:
-    """One processed file as SQL: `select` gives the canonical reader columns (schema order) and `_record_hash`;
-    `params` are its named parameters; `registered` the small tables registered on the connection for it."""
+class SqlRead:
+    """A SELECT over one file with named parameters (`params`). Decisions taken on its distinct values are small
+    Parquet files in `folder`, named by the parameters in `files` and kept by file name, so the folder can move (the
+    parse cache's temporary folder is renamed when complete) and the SELECT be run again later (`bound`)."""
 
-    table: str
-    file: str
     select: str
     params: dict[str, Any]
-    registered: list[str] = field(default_factory=list)
+    folder: Path
+    files: dict[str, str] = field(default_factory=dict)
 
-    def release(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Unregister the file's small tables."""
-        for name in self.registered:
-            con.unregister(name)
-        self.registered.clear()
+    def bound(self, **values: Any) -> dict[str, Any]:
+        """The parameters with each decision file's path in `folder` (and `values` set)."""
+        return {**self.params, **{k: str(self.folder / n) for k, n in self.files.items()}, **values}
+
+    def keep(self, param: str, frame: pl.DataFrame) -> str:
+        """Write a decision table into `folder` under the parameter `param`; returns the SQL reading it."""
+        name = f"{param}.parquet"
+        frame.write_parquet(self.folder / name)
+        self.files[param] = name
+        return f"read_parquet(${param})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"select": self.select, "params": self.params, "files": self.files}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], folder: Path) -> SqlRead:
+        return cls(data["select"], data["params"], folder, data["files"])
+
+
+@dataclass
+class ProcessedSql(SqlRead):
+    """One processed file as SQL: `select` gives the canonical reader columns (schema order, no record hash);
+    `record_hash` hashes every source field of RAW, the rows of `raw_from`."""
+
+    table: str = ""
+    file: str = ""
+    raw_from: str = ""
+    record_hash: str = ""
 
 
 def quoted(name: str) -> str:
@@ -179,9 +202,9 @@ class _Plan:
                 f"FROM read_parquet($path, file_row_number = true) {RAW}) {RAW}")
 
 
-def processed_select(source: SourceFile, con: duckdb.DuckDBPyConnection) -> ProcessedSql | None:
-    """The canonical SELECT of one DDP processed Parquet file (checked: columns, state names, event dates), or None
-    where the file needs the Polars reader (see the module's note)."""
+def processed_select(source: SourceFile, con: duckdb.DuckDBPyConnection, folder: Path) -> ProcessedSql | None:
+    """The canonical SELECT of one DDP processed Parquet file (checked: columns, state names, event dates; its state
+    names' decisions written into `folder`), or None where the file needs the Polars reader (see the module's note)."""
     if Path(source.name).suffix.lower() != ".parquet":
         return None
     cmap = _column_map(source)
@@ -193,24 +216,19 @@ def processed_select(source: SourceFile, con: duckdb.DuckDBPyConnection) -> Proc
     plan = _Plan(source, cmap, kinds)  # type: ignore[arg-type]
     if not plan.build():
         return None
-    out = ProcessedSql(cmap.table, source.name, "", {"path": str(source.path), "file": source.name})
-    try:
-        _select(plan, out, con)
-    except BaseException:
-        out.release(con)
-        raise
+    out = ProcessedSql("", {"path": str(source.path), "file": source.name}, folder, table=cmap.table,
+                       file=source.name, raw_from=plan.raw_from())
+    _select(plan, out, con)
     return out
 
 
 def _select(plan: _Plan, out: ProcessedSql, con: duckdb.DuckDBPyConnection) -> None:
     source, cmap = plan.source, plan.cmap
-    raw_from = plan.raw_from()
+    raw_from = out.raw_from
     joins = ""
     if plan.state:
-        name = _state_map(plan, raw_from, out.params, con)
-        out.registered.append(name)
-        joins = f" LEFT JOIN {name} ON {name}.state_text = {RAW}.__state_text"
-        plan.exprs["state"] = f"{name}.state"
+        joins = f" LEFT JOIN {_state_map(plan, out, con)} AS states ON states.state_text = {RAW}.__state_text"
+        plan.exprs["state"] = "states.state"
     if not plan.event:
         raise InputError(f"no event date column (one of {', '.join(cmap.date_sources())})", file=source.name)
     src = plan.event[0]
@@ -226,8 +244,8 @@ def _select(plan: _Plan, out: ProcessedSql, con: duckdb.DuckDBPyConnection) -> N
     out.params["criminality_field"] = criminality_field(cmap, plan.present)
     exprs["criminality_field"] = "CAST($criminality_field AS VARCHAR)"
     columns = [f"{exprs.get(c, f'CAST(NULL AS {t})')} AS {quoted(c)}" for c, t in plan.types.items()]
-    columns.append(f"hash({', '.join(plan.norm(s) for s in plan.present)}) AS {RECORD_HASH}")
     out.select = f"SELECT {', '.join(columns)} FROM {raw_from}{joins}"
+    out.record_hash = f"hash({', '.join(plan.norm(s) for s in plan.present)})"
 
 
 def _in_range(day: str) -> str:
@@ -281,24 +299,22 @@ def _readable(file: str) -> Iterator[None]:
         raise InputError(f"not a readable .parquet file: {exc}", file=file) from exc
 
 
-def _state_map(plan: _Plan, raw_from: str, params: dict, con: duckdb.DuckDBPyConnection) -> str:
+def _state_map(plan: _Plan, out: ProcessedSql, con: duckdb.DuckDBPyConnection) -> str:
     """The file's distinct state texts mapped by the Polars reader's `state_codes` (an unknown name stops, naming the
-    first row with it and the source column holding it), registered on `con`; returns the registered name."""
+    first row with it and the source column holding it), kept in the folder; returns the SQL reading them."""
     assert plan.state is not None
     srcs = plan.state[1]
     which = _coalesce([f"CASE WHEN {plan.norm(s)} IS NOT NULL THEN {i} END" for i, s in enumerate(srcs)])
     distinct = query_frame(con, (
         f"SELECT __state_text AS state_text, min(__row) AS {SOURCE_ROW}, arg_min({which}, __row) AS src "
-        f"FROM {raw_from} WHERE __state_text IS NOT NULL GROUP BY 1"), params, plan.source.name)
+        f"FROM {out.raw_from} WHERE __state_text IS NOT NULL GROUP BY 1"), out.bound(), plan.source.name)
     try:
         codes = state_codes(distinct, "state_text", plan.source.name)
     except InputError as exc:
         src = distinct.filter(pl.col(SOURCE_ROW) == exc.row)["src"][0]
         raise InputError("unknown state name (readers/data/us_states.csv)", file=plan.source.name, row=exc.row,
                          field=srcs[src], value=exc.value) from None
-    name = f"ddp_states_{uuid.uuid4().hex}"
-    con.register(name, distinct.select("state_text", codes.alias("state")).to_arrow())
-    return name
+    return out.keep("states", distinct.select("state_text", codes.alias("state")))
 
 
 __all__ = ["ProcessedSql", "normalised", "named", "processed_select", "query", "query_frame", "quoted"]
