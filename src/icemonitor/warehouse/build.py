@@ -147,7 +147,8 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
            stages: StageLog | None = None) -> list[dict[str, Any]]:
     """Read and encode one source file chunk by chunk into `folder`: `<table>.parquet` (the rows) and
     `<table>.dups.parquet` (its groups of identical records), written in a temporary folder renamed when
-    complete. Returns the file's provenance records (also kept as files.json)."""
+    complete; a DDP processed Parquet file is checked and encoded by SQL instead, its rows read from the source when
+    inserted (warehouse/read_sql.py). Returns the file's provenance records (also kept as files.json)."""
     import pyarrow.parquet as pq
 
     schema = tables()
