@@ -3,7 +3,8 @@ rows, 8x = 25 M rows in DDP's processed Parquet layout), against DuckDB's own lo
 
 Per scale, each step in its own process (wall clock and peak RSS from ru_maxrss):
 - build: a full build from an empty parse cache (read in chunks, encode, cache as Parquet, assemble in DuckDB,
-  derive stays, releases, coverage);
+  derive stays, releases, coverage; DDP's processed Parquet files, as generated here, are read straight into the
+  tables by DuckDB SQL: warehouse/read_sql.py);
 - floor: DuckDB loading the same Parquet files into tables (CREATE TABLE AS SELECT * FROM read_parquet), nothing
   read, validated or encoded: no build can beat it; printed as build / floor;
 - add: one more release of 1 M rows (arrests and stints) added to the built warehouse, only its files parsed, the

@@ -36,7 +36,7 @@ def _equals(column: str, value: str | None) -> pl.Expr:
     return pl.col(column).is_null() if value is None else (pl.col(column) == value).fill_null(False)
 
 
-def _map_column(
+def map_column(
     df: pl.DataFrame, column: str, mapping: dict[str, str | None], what: str, *, any_case: bool = False
 ) -> pl.Expr:
     """Map a raw column through `mapping` (keyed by normalised value); unknown values stop. With `any_case`,
@@ -59,7 +59,7 @@ def _map_column(
     )
 
 
-def _marker_candidates(df: pl.DataFrame, column: str, markers: frozenset[str]) -> list[str | None]:
+def marker_candidates(df: pl.DataFrame, column: str, markers: frozenset[str]) -> list[str | None]:
     """The column's distinct values that may be or look like a redaction marker: those holding a '(' (as every
     REDACTION_LIKE value does) or a marker's text. A high-cardinality column (identifiers, landmarks) is narrowed
     in Polars before the exact test in Python."""
@@ -71,27 +71,38 @@ def _marker_candidates(df: pl.DataFrame, column: str, markers: frozenset[str]) -
     return values.filter(hit.fill_null(False)).to_list()
 
 
+def redaction_columns(table: Table) -> list[str]:
+    """The plain text columns whose redaction markers become NULL (flagged in `redacted`), in table order."""
+    return [c.name for c in table.columns
+            if c.source == "reader" and c.type == "VARCHAR" and c.name not in CODED_RAW | PROVENANCE]
+
+
+def markers_of(df: pl.DataFrame, column: str, candidates: list[str | None], maps: CodeMaps) -> list[str]:
+    """Which of a column's candidate values (see `marker_candidates`) are redaction markers; a value that looks like
+    one but is not known stops, naming the first row of `df` with it."""
+    markers = []
+    for raw in candidates:
+        key = normalise(raw)
+        if key in maps.redaction_markers:
+            markers.append(raw)
+        elif REDACTION_LIKE.match(key):
+            raise _unknown(df, _equals(column, raw), column, raw, "redaction marker")
+    return markers
+
+
 def _redactions(df: pl.DataFrame, table: Table, maps: CodeMaps) -> tuple[list[pl.Expr], list[pl.Expr]]:
     """Null the redaction markers of plain text columns; return new columns and per-column flags."""
     exprs, flags = [], []
-    for col in table.columns:
-        if col.source != "reader" or col.type != "VARCHAR" or col.name in CODED_RAW | PROVENANCE:
-            continue
-        markers = []
-        for raw in _marker_candidates(df, col.name, maps.redaction_markers):
-            key = normalise(raw)
-            if key in maps.redaction_markers:
-                markers.append(raw)
-            elif REDACTION_LIKE.match(key):
-                raise _unknown(df, _equals(col.name, raw), col.name, raw, "redaction marker")
+    for name in redaction_columns(table):
+        markers = markers_of(df, name, marker_candidates(df, name, maps.redaction_markers), maps)
         if markers:
-            hit = pl.col(col.name).is_in(markers).fill_null(False)
-            exprs.append(pl.when(hit).then(None).otherwise(pl.col(col.name)).alias(col.name))
-            flags.append(pl.when(hit).then(pl.lit(col.name)))
+            hit = pl.col(name).is_in(markers).fill_null(False)
+            exprs.append(pl.when(hit).then(None).otherwise(pl.col(name)).alias(name))
+            flags.append(pl.when(hit).then(pl.lit(name)))
     return exprs, flags
 
 
-def _operation(df: pl.DataFrame, maps: CodeMaps) -> tuple[pl.Expr, pl.Expr | None]:
+def operation_of(df: pl.DataFrame, maps: CodeMaps) -> tuple[pl.Expr, pl.Expr | None]:
     """Operation name (NULL when blank, a placeholder or redacted) and the redaction flag."""
     blanks = maps.blank_values.get("operation", frozenset())
     nulls, redacted = [], []
@@ -112,7 +123,9 @@ def _operation(df: pl.DataFrame, maps: CodeMaps) -> tuple[pl.Expr, pl.Expr | Non
     return operation.alias("operation"), flag
 
 
-def _criminality(df: pl.DataFrame, table: Table, maps: CodeMaps) -> pl.Expr:
+def criminality_codes(df: pl.DataFrame, maps: CodeMaps) -> pl.Expr:
+    """Criminality looked up by (criminality_field, criminality_raw), before the recorded-from rules; unknown fields
+    and values stop."""
     pairs = df.select("criminality_field", "criminality_raw").unique()
     lookup: dict[str, str] = {}
     for field, raw in pairs.iter_rows():
@@ -127,10 +140,17 @@ def _criminality(df: pl.DataFrame, table: Table, maps: CodeMaps) -> pl.Expr:
             raise _unknown(df, where, "criminality_raw", raw, f"{field} value")
         lookup[f"{field}{SEP}{'' if raw is None else raw}"] = code
     key = pl.col("criminality_field") + pl.lit(SEP) + pl.col("criminality_raw").fill_null("")
-    expr = key.replace_strict(lookup, default=None, return_dtype=pl.String)
-    for (field, tname), start in maps.criminality_recorded_from.items():
-        if tname != table.name:
-            continue
+    return key.replace_strict(lookup, default=None, return_dtype=pl.String)
+
+
+def criminality_rules(table: Table, maps: CodeMaps) -> list[tuple[str, str]]:
+    """(criminality field, ISO date) pairs of the table: before that date the field was not recorded ('unknown')."""
+    return [(field, start) for (field, tname), start in maps.criminality_recorded_from.items() if tname == table.name]
+
+
+def _criminality(df: pl.DataFrame, table: Table, maps: CodeMaps) -> pl.Expr:
+    expr = criminality_codes(df, maps)
+    for field, start in criminality_rules(table, maps):
         not_yet = (pl.col("criminality_field") == field) & (pl.col("event_date") < pl.lit(start).str.to_date())
         expr = pl.when(not_yet.fill_null(False)).then(pl.lit("unknown")).otherwise(expr)
     return expr.alias("criminality")
@@ -144,7 +164,7 @@ def encode(df: pl.DataFrame, table: Table, maps: CodeMaps | None = None) -> pl.D
     df = df.with_columns([pl.lit(None, dtype=schema[c]).alias(c) for c in missing])
     df = df.with_columns(pl.col("criminality_field").fill_null("not_recorded"))
     nulled, flags = _redactions(df, table, maps)
-    operation, op_flag = _operation(df, maps)
+    operation, op_flag = operation_of(df, maps)
     if op_flag is not None:
         flags.append(op_flag)
     redacted = (
@@ -153,13 +173,13 @@ def encode(df: pl.DataFrame, table: Table, maps: CodeMaps | None = None) -> pl.D
     extra = []
     if "apprehension_type" in schema:
         extra.append(
-            _map_column(df, "apprehension_type_raw", maps.apprehension_type, "apprehension type")
+            map_column(df, "apprehension_type_raw", maps.apprehension_type, "apprehension type")
             .alias("apprehension_type")
         )
     return df.with_columns(
         *extra,
-        _map_column(df, "aor_raw", maps.aor, "AOR name", any_case=True).alias("aor"),
-        _map_column(df, "method_raw", maps.method, "apprehension method").alias("method_class"),
+        map_column(df, "aor_raw", maps.aor, "AOR name", any_case=True).alias("aor"),
+        map_column(df, "method_raw", maps.method, "apprehension method").alias("method_class"),
         _criminality(df, table, maps),
         operation,
         redacted,

@@ -27,9 +27,10 @@ from icemonitor.codes.encoder import encode
 from icemonitor.errors import ChecksumError, InputError
 from icemonitor.readers import SourceFile, read_chunks
 from icemonitor.readers._canon import RECORD_HASH
+from icemonitor.readers.ddp_sql import query as sql_query
 from icemonitor.schema import Table, tables
 from icemonitor.warehouse import incremental as incremental_
-from icemonitor.warehouse import precedence, stays
+from icemonitor.warehouse import precedence, read_sql, stays
 from icemonitor.warehouse import aggregates
 from icemonitor.warehouse.build_stages import Stage, StageLog
 from icemonitor.warehouse.coverage import FIELDS_TABLE, SPANS_TABLE, declared_scopes, write_coverage
@@ -116,7 +117,8 @@ def code_version() -> str:
     """A digest of everything that shapes a parsed file: readers, code maps and the schema."""
     root = resources.files("icemonitor")
     h = hashlib.sha256()
-    for sub in ("readers", "codes", "schema.py", "warehouse/schema.yaml", "warehouse/build.py"):
+    for sub in ("readers", "codes", "schema.py", "warehouse/schema.yaml", "warehouse/build.py",
+                "warehouse/read_sql.py"):
         base = Path(str(root / sub))
         paths = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix != ".pyc") if base.is_dir() else [base]
         for p in paths:
@@ -145,7 +147,8 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
            stages: StageLog | None = None) -> list[dict[str, Any]]:
     """Read and encode one source file chunk by chunk into `folder`: `<table>.parquet` (the rows) and
     `<table>.dups.parquet` (its groups of identical records), written in a temporary folder renamed when
-    complete. Returns the file's provenance records (also kept as files.json)."""
+    complete; a DDP processed Parquet file is checked and encoded by SQL instead, its rows read from the source when
+    inserted (warehouse/read_sql.py). Returns the file's provenance records (also kept as files.json)."""
     import pyarrow.parquet as pq
 
     schema = tables()
@@ -153,9 +156,14 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
     tmp.mkdir(parents=True, exist_ok=True)
     writers: dict[str, pq.ParquetWriter] = {}
     counts: dict[str, list[int]] = {}
+    source = SourceFile(src.path, src.name, src.release_id, src.reader, src.options)
     try:
+        by_sql = read_sql.parse(source, tmp, con, stages)
+        if by_sql:  # a DDP processed Parquet file: checked and encoded by SQL, its rows read when inserted
+            table_name, n, dup_rows = by_sql
+            counts[table_name] = [n, n]
         try:
-            for chunk in read_chunks(SourceFile(src.path, src.name, src.release_id, src.reader, src.options), CHUNK_ROWS):
+            for chunk in ([] if by_sql else read_chunks(source, CHUNK_ROWS)):
                 for tname, frame in chunk.items():
                     if tname not in schema:
                         raise InputError(f"reader {src.reader!r} produced unknown table {tname!r}", file=src.name)
@@ -180,8 +188,10 @@ def _parse(src: BuildSource, digest: str, folder: Path, con: duckdb.DuckDBPyConn
             raise InputError("the reader found no records", file=src.name)
         files = []
         for tname, (read_n, loaded_n) in counts.items():
-            with (stages or StageLog()).stage(f"duplicates {src.name} ({tname})", loaded_n) as s:
-                s.rows_out = dup_rows = _write_duplicates(con, tmp / f"{tname}.parquet", tmp / f"{tname}.dups.parquet")
+            if not by_sql:
+                with (stages or StageLog()).stage(f"duplicates {src.name} ({tname})", loaded_n) as s:
+                    s.rows_out = dup_rows = _write_duplicates(con, tmp / f"{tname}.parquet",
+                                                              tmp / f"{tname}.dups.parquet")
             files.append({
                 "release_id": src.release_id, "file_name": src.name, "sha256": digest,
                 "bytes": src.path.stat().st_size, "reader": src.reader, "table_name": tname,
@@ -294,16 +304,37 @@ def _select(table: Table, counted_sql: str) -> str:
     return ", ".join(out)
 
 
-def insert_parsed(con: duckdb.DuckDBPyConnection, table: Table, folder: Path, counted: tuple[str, list]) -> int:
-    """Append one file's cached rows of `table` to the warehouse, with fy, counted and the duplicate flags; returns
-    the rows inserted."""
+def insert_parsed(con: duckdb.DuckDBPyConnection, table: Table, folder: Path, counted: tuple[str, list],
+                  source: Path | None = None) -> int:
+    """Append one file's cached rows of `table` to the warehouse, with fy, counted and the duplicate flags (a file
+    read by SQL: its rows read from `source`, warehouse/read_sql.py); returns the rows inserted."""
     sql, params = counted
     rows, dups = folder / f"{table.name}.parquet", folder / f"{table.name}.dups.parquet"
+    if read_sql.kept(folder):
+        if source is None:
+            raise ValueError(f"{folder}: rows read by SQL need their source file")
+        return _insert_read(con, table, folder, source, counted)
     return con.execute(
         f'INSERT INTO "{table.name}" SELECT {_select(table, sql)} FROM read_parquet(?) p '
         f"LEFT JOIN read_parquet(?) d USING ({RECORD_HASH})",
         [*params, str(rows), str(dups)],
     ).fetchone()[0]
+
+
+def _insert_read(con: duckdb.DuckDBPyConnection, table: Table, folder: Path, source: Path,
+                 counted: tuple[str, list]) -> int:
+    """Insert a file read by SQL: its kept SELECT over the source, the duplicate flags joined by source_row."""
+    sql, params = counted
+    parts = sql.split("?")  # precedence's positional parameters, named as the SELECT's are
+    if len(parts) != len(params) + 1:
+        raise ValueError(f"counted SQL with {len(parts) - 1} markers for {len(params)} values")
+    sql = "".join(part + (f"$counted_{i}" if i < len(params) else "") for i, part in enumerate(parts))
+    read, values = read_sql.rows_select(folder, source)
+    values |= {f"counted_{i}": v for i, v in enumerate(params)}
+    values["dups"] = str(folder / f"{table.name}.dups.parquet")
+    return int(sql_query(con, (
+        f'INSERT INTO "{table.name}" SELECT {_select(table, sql)} FROM ({read.select}) p '
+        "LEFT JOIN read_parquet($dups) d ON d.source_row = p.source_row"), values, source.name)[0][0])
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -378,7 +409,8 @@ def build(
                     t = schema[rec["table_name"]]
                     with stages.stage(f"insert {sources[i].name} into {t.name}", rec["rows_loaded"]) as s:
                         s.rows_out = insert_parsed(con, t, folder,
-                                                   precedence.counted(t.name, rec["release_id"], loaded, rules))
+                                                   precedence.counted(t.name, rec["release_id"], loaded, rules),
+                                                   sources[i].path)
                     fresh.add((t.name, rec["release_id"]))
                     if t.name == "detention_stints":
                         stints_changed.add(rec["release_id"])
