@@ -154,3 +154,27 @@ def test_spanish_pages_reachable_from_home_hold_no_english_sentence(warehouse_cl
         todo += _page_links(p.links)
     assert {"", "detention", "sweeps", "place", "data"} <= kinds, kinds
     assert not found, "\n".join(found)
+
+
+def test_data_preview_months_speak_the_page_language(warehouse_client) -> None:
+    """The /data preview's month cells come from the cell macro: imported with the page's context, so its month filter
+    knows the page's language (without it, a Spanish preview showed 'Oct 2015')."""
+    from icemonitor.messages import formats
+
+    cells = {}
+    for lang in ("en", "es"):
+        page = warehouse_client.get(f"/data?by=month&aor=LOS&lang={lang}")
+        assert page.status_code == 200
+        preview = page.text.split('id="preview"', 1)[1].split("</table>", 1)[0]
+        cells[lang] = re.findall(r"<tr><td>([^<]*)</td>", preview)
+    assert len(cells["es"]) == len(cells["en"]) > 1
+    assert [formats.month(_month_of(en), "en") for en in cells["en"]] == cells["en"]
+    assert [formats.month(_month_of(en), "es") for en in cells["en"]] == cells["es"]
+    assert set(cells["es"]) - set(cells["en"])  # Spanish month names differ ('ene', 'ago', ...)
+
+
+def _month_of(english: str) -> str:
+    """'Oct 2015' -> '2015-10'."""
+    import datetime as dt
+
+    return dt.datetime.strptime(english, "%b %Y").strftime("%Y-%m")

@@ -303,9 +303,10 @@ def aor_map(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | None 
     by_aor = counted_by_aor(con, fa, columns, by_aor)
     n = {r["aor"]: r["n"] for r in by_aor.figures if r["aor"] is not None}
     sql, params, label = source
+    # JSON-ready as built: VARCHAR codes from the map, counts from by_aor's (plain) figures
     figures = [{"county_fips": fips, "aor": aor, "n": n.get(aor, 0)}
                for fips, aor in county_aors(con, sql, params)]
-    return AnalysisResult(name="aor_map", parameters=fa.as_params(), columns=["county_fips", "aor", "n"],
+    return AnalysisResult.of_ready_rows(name="aor_map", parameters=fa.as_params(), columns=["county_fips", "aor", "n"],
                           figures=figures, definitions={**by_aor.definitions, **definitions},
                           releases=by_aor.releases, extra={"map": label})
 
@@ -338,6 +339,13 @@ def county_population(con: duckdb.DuckDBPyConnection, year: int) -> MappingProxy
     """county_fips -> non-citizen residents in `year` (POPULATION; a reference table: read once per warehouse
     version and year)."""
     return MappingProxyType(dict(con.execute(POPULATION, [year]).fetchall()))
+
+
+@per_warehouse(frozen=True)
+def population_is_plain(con: duckdb.DuckDBPyConnection, year: int) -> bool:
+    """Whether every county_population value of `year` is a finite float (JSON-ready as it is; checked once per
+    warehouse version and year)."""
+    return all(type(v) is float and v - v == 0.0 for v in county_population(con, year).values())  # nan, inf: nan
 
 
 def sql_round(x: float) -> float:
@@ -374,12 +382,15 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
     # the counts per county from analysis.rollups' county_months where it answers (the rates worked out here as
     # the SQL below does), else the SQL from the source
     by_county = rollups.county_counts(con, f.table, source, q.where, n)
+    ready = False
     if by_county is not None:
         pops = county_population(con, year)
         figures = [{"county_fips": fips, "n": c, "noncitizen_pop": pops[fips],
                     "rate": sql_round(c * 10000 / pops[fips])}
                    for fips, c in by_county.items() if (pops.get(fips) or 0) > 0]
         figures.sort(key=lambda r: (-r["rate"], r["county_fips"]))
+        # JSON-ready as built (county codes, int counts, finite float rates) where the populations are finite floats
+        ready = population_is_plain(con, year)
     else:
         figures = rows(
             con,
@@ -390,7 +401,7 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
             "ORDER BY rate DESC, county_fips",  # ties in a fixed order
             [*q.where.params, year])
     total = counted_by_aor(con, f, columns, by_aor)
-    return AnalysisResult(
+    return (AnalysisResult.of_ready_rows if ready else AnalysisResult)(
         name="county_rates", parameters=f.as_params(), columns=["county_fips", "n", "noncitizen_pop", "rate"],
         figures=figures, definitions={**definitions, "n": counted(f.table)}, releases=total.releases,
         extra={"available": True, "missing": [], "year": year, "resolved": sum(r["n"] for r in figures),

@@ -96,6 +96,18 @@ class AnalysisResult(BaseModel):
         if not self.columns and self.figures:
             self.columns = list(self.figures[0].keys())
 
+    @classmethod
+    def of_ready_rows(cls, figures: list[dict[str, Any]], **fields: Any) -> AnalysisResult:
+        """An AnalysisResult whose `figures` are kept as given: a list the caller has just built of rows it knows to
+        be JSON-ready (str keys; str, int, bool, None or finite float values: what plain_rows keeps as they are),
+        so thousands of rows are not copied and checked again. The other fields are validated as by the
+        constructor."""
+        result = cls(**fields)
+        result.figures = figures
+        if not result.columns and figures:
+            result.columns = list(figures[0].keys())
+        return result
+
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
 

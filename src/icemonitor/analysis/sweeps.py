@@ -552,7 +552,7 @@ def _detail(counts: dict[str, list], sweep: dict[str, Any]) -> dict[str, Any]:
     # the five parts with the largest excess (ties by observed, then name: the same on every run; then the order
     # given), written out for those five only
     top = heapq.nsmallest(5, ((-round(r[1] - r[2] / tot_before * expected, 1), -r[1], str(r[0]), i)
-                              for i, r in enumerate(counts["parts"])))
+                              for i, r in _top_candidates(counts["parts"], tot_before, expected)))
     parts = [{"part": r[0], "observed": r[1], "expected": round(r[2] / tot_before * expected, 1),
               "excess": round(r[1] - r[2] / tot_before * expected, 1)} for r in (counts["parts"][k[3]] for k in top)]
     recorded = [r for r in counts["crim"] if r[0] != "not_recorded"]
@@ -562,6 +562,19 @@ def _detail(counts: dict[str, list], sweep: dict[str, Any]) -> dict[str, Any]:
         "criminality": ({msg("{cls} ({field})", cls=CRIMINALITY_CLASSES.get(r[1], r[1]), field=r[0]): r[2]
                          for r in recorded} if recorded else msg("not recorded in this release")),
     }
+
+
+def _top_candidates(parts: list[list], tot_before: float, expected: float, k: int = 5) -> list[tuple[int, list]]:
+    """(index, part) of the parts that can be among the `k` with the largest rounded excess: round(x, 1) moves x by
+    at most 0.05 and keeps its order, so a part whose raw excess is 0.2 below the k-th largest raw excess rounds to
+    less than at least k others and is left out (an area's thousands of landmarks are not all rounded and sorted)."""
+    if len(parts) <= k:
+        return list(enumerate(parts))
+    excess = [r[1] - r[2] / tot_before * expected for r in parts]
+    floor = heapq.nlargest(k, excess)[-1] - 0.2
+    if floor != floor:  # nan: no order to rely on
+        return list(enumerate(parts))
+    return [(i, parts[i]) for i, e in enumerate(excess) if e >= floor]
 
 
 LEVEL_NAMES = {"state": msg("state"), "county": msg("county"), "landmark": msg("landmark"), "aor": msg("aor")}

@@ -20,7 +20,7 @@ from icemonitor import client_address
 from icemonitor.client_address import ClientAddressMiddleware
 from icemonitor.errors import InputError
 from icemonitor.analysis.holdings import catalog_releases
-from icemonitor.messages import Message, msg
+from icemonitor.messages import Message, formats, msg
 from icemonitor.web import (
     analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
     place_pages, place_search, sweep_pages,
@@ -59,16 +59,12 @@ def templates() -> Environment:
 @pass_context
 def _day_filter(context, value: object) -> str:
     """`{{ date | day }}`: a day in the page's language's format (messages/formats.py): 'Sep 24, 2017', '24 sep 2017'."""
-    from icemonitor.messages import formats
-
     return formats.day(value, context.get("lang") or i18n.DEFAULT)
 
 
 @pass_context
 def _month_filter(context, value: object) -> str:
     """`{{ '2017-09' | month }}`: 'Sep 2017', 'sep 2017'."""
-    from icemonitor.messages import formats
-
     return formats.month(value, context.get("lang") or i18n.DEFAULT)
 
 

@@ -30,7 +30,15 @@ def _base(title: str, desc: str) -> Spec:
 
 
 def _labelled(rows: list[dict], field: str, t: T, prefix: str) -> list[dict]:
-    return [{**r, "label": t(f"{prefix}.{r[field] or 'unclassified'}")} for r in rows]
+    labels: dict = {}  # the few distinct classes, each translated once (a series has a row per month and class)
+    out = []
+    for r in rows:
+        value = r[field]
+        label = labels.get(value)
+        if label is None:
+            label = labels[value] = t(f"{prefix}.{value or 'unclassified'}")
+        out.append({**r, "label": label})
+    return out
 
 
 def _month_range(first: str, last: str) -> list[str]:

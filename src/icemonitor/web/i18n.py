@@ -7,7 +7,7 @@ from importlib import resources
 
 from markupsafe import Markup, escape
 
-from icemonitor.messages import Message
+from icemonitor.messages import Message, formats
 from icemonitor.schema import load_yaml
 
 LANGUAGES = ("en", "es")
@@ -55,8 +55,6 @@ def api_language(query: str | None, accept: str | None) -> str:
 
 def number(lang: str, value: float | int | None, digits: int = 0) -> str:
     """Numbers with thousands separators, one format per language (messages/formats.py: 1,234.5 in both)."""
-    from icemonitor.messages import formats
-
     return formats.number(value, lang, digits)
 
 
