@@ -12,7 +12,6 @@ from typing import Any
 
 import duckdb
 
-from icemonitor.analysis import rollups
 from icemonitor.analysis.result import AnalysisResult, plain
 from icemonitor.analysis.summary import GROUPS
 from icemonitor.messages import msg
@@ -99,6 +98,7 @@ def counts(con: duckdb.DuckDBPyConnection, f: Filters, by: list[str], columns: C
         where = q.where
         # one scan: the counts and, per group, the releases behind them (their union: the figure's releases)
         source, n = _from(con, q, *(GROUP_BY[k][0] for k in by), "release_id", columns=columns)
+        from icemonitor.analysis import rollups  # numpy: after start-up (app.DEFERRED_IMPORTS)
         figures = rollups.grouped_counts(con, f.table, source, where, n, by)  # without a period or whole months
         if figures is None:
             figures = rows(con, grouped_sql(by, n, source, where.sql()), where.params)
@@ -123,6 +123,7 @@ def release_spans(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns |
     aor = ("list(DISTINCT aor ORDER BY aor) FILTER (WHERE aor IS NOT NULL)" if "aor" in reader(con, columns)(f.table)
            else "[]")
     source, n = _from(con, q, "release_id", "event_date", aor, columns=columns)
+    from icemonitor.analysis import rollups  # numpy: after start-up (app.DEFERRED_IMPORTS)
     figures = rollups.release_spans(con, f.table, source, q.where, n) if aor != "[]" else None  # without a period
     if figures is None:
         figures = rows(con, f"SELECT release_id, min(event_date) AS first, max(event_date) AS last, {n} AS n, "
@@ -381,6 +382,7 @@ def county_rates(con: duckdb.DuckDBPyConnection, f: Filters, columns: Columns | 
     source, n = _from(con, q, "res_county_fips", columns=columns)
     # the counts per county from analysis.rollups' county_months where it answers (the rates worked out here as
     # the SQL below does), else the SQL from the source
+    from icemonitor.analysis import rollups  # numpy: after start-up (app.DEFERRED_IMPORTS)
     by_county = rollups.county_counts(con, f.table, source, q.where, n)
     ready = False
     if by_county is not None:

@@ -119,7 +119,8 @@ def warm_up(app: FastAPI) -> threading.Thread:
 # Modules the routes import when first asked, not before the server answers (numpy, polars, pyarrow and what
 # needs them): the warm-up loads them, so no visitor waits for an import.
 DEFERRED_IMPORTS = ("numpy", "polars", "pyarrow", "icemonitor.query.coverage", "icemonitor.places.counties",
-                    "icemonitor.places.sanctuary", "icemonitor.analysis.sweeps", "icemonitor.web.export")
+                    "icemonitor.places.sanctuary", "icemonitor.analysis.sweeps", "icemonitor.analysis.rollups",
+                    "icemonitor.web.export")
 
 
 def _warm_code(app: FastAPI) -> None:
