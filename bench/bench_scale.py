@@ -52,7 +52,8 @@ print(json.dumps({"wall": time.perf_counter() - t, "rows": sum(v["rows"] for v i
 
 # argv: bench folder, target, parse cache, places home ("-": no places stage), then (data folder, release) pairs.
 # With a places home, the real reference releases of ICEMONITOR_MIRROR are fetched into it and the normal places
-# stage runs after the event tables (the generated set has no reference tables of its own).
+# stage runs after the event tables (the generated set has no reference tables of its own), and the stored sweeps
+# after the count tables, as `icemonitor build` does (a page's sweeps read them).
 BUILD = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -63,14 +64,16 @@ target, cache, home = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 sources = []
 for folder, release in zip(sys.argv[5::2], sys.argv[6::2]):
     sources += g.build_sources(json.loads((Path(folder) / "manifest.json").read_text()), release)
-extra = None
-if home != "-":
+extra = answers = None
+if home != "-":  # as `icemonitor build`: the places stage and the stored sweeps (the pages read them)
+    from icemonitor.analysis.sweeps_stored import sweeps_stage
     from icemonitor.catalog.fetch import fetch, reference_resolver
     from icemonitor.places.build_step import place_stage
     fetch(None, home=Path(home), mirror=Path(os.environ["ICEMONITOR_MIRROR"]))
     extra = place_stage(reference_resolver(Path(home)))
+    answers = sweeps_stage(reference_resolver(Path(home)))
 t = time.perf_counter(); c = time.process_time()
-report = build(sources, target, cache_dir=cache, extra_tables=extra)
+report = build(sources, target, cache_dir=cache, extra_tables=extra, answer_tables=answers)
 print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "rows": report.rows,
                   "parsed": report.parsed, "incremental": report.incremental, "bytes": target.stat().st_size,
                   "stages": report.stages,

@@ -89,6 +89,26 @@ def test_the_summed_count_tables_follow_the_recounted_event_days(refreshed, roll
         assert _flags(summed, "n") == _flags(days, "n")
 
 
+def test_the_refreshed_coverage_equals_a_full_builds(refreshed, tmp_path):
+    """The recounted releases' spans, derived from event_days in the refresh, equal those a full build derives from
+    the rows (and so do every other release's)."""
+    main, cache, target, _, _ = refreshed
+    added = gen.build_sources(gen.generate(tmp_path / "march", seed=22, rows=ADDED, chunk_rows=2_000),
+                              "ddp-ice-2026-03")
+    full = tmp_path / "full.duckdb"
+    report = build(main + added, full, cache_dir=tmp_path / "cache")
+    assert not report.incremental
+    sql = "SELECT * FROM coverage_spans ORDER BY ALL"
+    got, want = (duckdb.connect(str(p), read_only=True) for p in (target, full))
+    try:
+        spans = got.execute(sql).fetchall()
+        assert spans == want.execute(sql).fetchall()
+        assert any(not counted for _, r, counted, *_ in spans if r == "ddp-ice-processed-latest")  # recounted
+    finally:
+        got.close()
+        want.close()
+
+
 def test_removing_the_release_brings_the_counts_back(refreshed):
     main, cache, target, before, _ = refreshed
     shrunk = build(main, target, cache_dir=cache)

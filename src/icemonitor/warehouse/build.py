@@ -444,6 +444,7 @@ def build(
                           fields_for=touched if prev else None,
                           counts_for=(counts_for, placement) if prev else None, stages=stages,
                           spans_for=spans_for if prev else None,
+                          spans_from_days=spans_for - counts_for if prev else None,
                           answer_tables=answer_tables)
         finally:
             con.close()
@@ -475,14 +476,17 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
            counts_for: tuple[set[tuple[str, str]], str] | None = None,
            stages: StageLog | None = None,
            answer_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-           spans_for: set[tuple[str, str]] | None = None) -> dict[str, int]:
+           spans_for: set[tuple[str, str]] | None = None,
+           spans_from_days: set[tuple[str, str]] | None = None) -> dict[str, int]:
     """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
     releases table, coverage (the fields recorded of the (table, release) pairs in `fields_for` only when given: a
     refresh keeps the others'), then the extra stages (places, detention) and event_days. With `counts_for` (the
     (table, release) pairs whose rows or `counted` flags changed, and the placement tables' fingerprint before the
     refresh), coverage spans are derived again for those pairs only, and so are the event_days counts while the
     placement tables are unchanged; `spans_for`, when given, names the pairs whose spans are derived again instead
-    (a refresh: pairs whose counts were re-derived without counting their rows). Returns rows per event table."""
+    (a refresh: pairs whose counts were re-derived without counting their rows), and of them those in
+    `spans_from_days` (recounted: rows unchanged, event_days updated in place) are derived from event_days instead
+    of their rows (warehouse/coverage.py). Returns rows per event table."""
     schema = tables()
     stages = stages or StageLog()
     count = lambda t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])  # noqa: E731  (all fetched: no result left open for the stages' register)
@@ -499,7 +503,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
         s.rows_out = count("releases")
     with stages.stage("coverage", events) as s:
         write_coverage(con, fields_for, spans_for if spans_for is not None else
-                       counts_for[0] if counts_for is not None else None)
+                       counts_for[0] if counts_for is not None else None, spans_from_days)
         s.rows_out = count("coverage_spans") + count("coverage_fields")
     if extra_tables:
         with stages.stage("extra stages (places, detention)"):

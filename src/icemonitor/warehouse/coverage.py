@@ -53,7 +53,28 @@ def _spans_sql(table: str, releases: str = "TRUE") -> str:
     days AS (
       SELECT release_id, counted, aor, event_date, count(*) AS n FROM rows
       WHERE event_date IS NOT NULL AND (aor IS NOT NULL OR release_id IN (SELECT release_id FROM no_aor))
-      GROUP BY ALL),
+      GROUP BY ALL){_runs(table)}"""
+
+
+def _spans_from_days_sql(releases: str) -> str:
+    """The spans of the releases `releases` selects (on release_id; parameters: the table's name, the releases, the
+    table's name) from event_days' counts instead of the rows: for a refresh's recounted releases, whose rows are
+    unchanged and whose counts event_days already holds with their new flags (warehouse/incremental.
+    recount_event_days). Their scope (the state) is the one their spans had before (kept_scope): it depends on the
+    rows only."""
+    return f"""
+    WITH counts AS (SELECT * FROM event_days WHERE table_name = ? AND {releases}),
+    scope AS (SELECT release_id, state FROM kept_scope WHERE table_name = ?),
+    no_aor AS (SELECT release_id FROM counts GROUP BY release_id HAVING count(aor) = 0),
+    days AS (
+      SELECT release_id, counted, aor, event_date, sum(n) AS n FROM counts
+      WHERE event_date IS NOT NULL AND (aor IS NOT NULL OR release_id IN (SELECT release_id FROM no_aor))
+      GROUP BY ALL)"""
+
+
+def _runs(table: str) -> str:
+    """The rest of a spans query after its `days` (release, flag, AOR, day, rows) and `scope` (release, state)."""
+    return f""",
     runs AS (
       SELECT *, sum(CASE WHEN gap IS NULL OR gap > {QUIET_DAYS + 1} THEN 1 ELSE 0 END)
                 OVER (PARTITION BY release_id, counted, aor ORDER BY event_date) AS run
@@ -95,11 +116,19 @@ def _declared_subsets() -> list[tuple[str, str, str]]:
 
 
 def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, str]] | None = None,
-                   spans_for: set[tuple[str, str]] | None = None) -> None:
+                   spans_for: set[tuple[str, str]] | None = None,
+                   spans_from_days: set[tuple[str, str]] | None = None) -> None:
     """Write coverage_spans, coverage_subsets and coverage_fields for every event table of schema.yaml. With
     `fields_for` ((table, release) pairs whose rows changed), coverage_fields is kept and only those pairs' rows are
     derived again (what each release records depends on its own rows only: a refresh need not read every column of
-    every table); likewise coverage_spans with `spans_for` (pairs whose rows or `counted` flags changed)."""
+    every table); likewise coverage_spans with `spans_for` (pairs whose rows or `counted` flags changed). The pairs
+    of `spans_for` also in `spans_from_days` (only their `counted` flags changed, and event_days holds their counts
+    with the new flags) are derived from event_days instead of their rows (_spans_from_days_sql)."""
+    from_days = sorted((spans_from_days or set()) & (spans_for or set()))
+    con.execute("CREATE OR REPLACE TEMP TABLE kept_scope (table_name VARCHAR, release_id VARCHAR, state VARCHAR)")
+    for table, release_id in from_days:  # their scope, before their spans are deleted
+        con.execute("INSERT INTO kept_scope SELECT table_name, release_id, any_value(state) FROM coverage_spans "
+                    "WHERE table_name = ? AND release_id = ? GROUP BY ALL", [table, release_id])
     if spans_for is None:
         con.execute(SPANS_DDL)
     else:
@@ -121,8 +150,13 @@ def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, st
     for table in tables():
         if spans_for is None:
             con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
-        elif spans := sorted(r for t, r in spans_for if t == table):
-            con.execute(f"INSERT INTO coverage_spans {_spans_sql(table, _in(len(spans)))}", spans)
+        else:
+            recounted = sorted(r for t, r in from_days if t == table)
+            if spans := sorted(r for t, r in spans_for if t == table and r not in recounted):
+                con.execute(f"INSERT INTO coverage_spans {_spans_sql(table, _in(len(spans)))}", spans)
+            if recounted:
+                con.execute(f"INSERT INTO coverage_spans {_spans_from_days_sql(_in(len(recounted)))}{_runs(table)}",
+                            [table, *recounted, table])
         if fields_for is None:
             sql, names = _fields_sql(table)
             params: list[str] = []
