@@ -55,6 +55,27 @@ def warehouse_path(built_home: Path) -> Path:
     return config.warehouse_path(built_home)
 
 
+@pytest.fixture(scope="session")
+def without_count_tables(warehouse_path: Path, tmp_path_factory) -> Path:
+    """A copy of the built warehouse (in its data folder's place: reference files by link) without its count tables
+    (event_days, state_days, aor_days, event_methods): every figure then comes from the event rows."""
+    import shutil
+
+    import duckdb
+
+    home = tmp_path_factory.mktemp("no-count-tables")
+    for name in ("raw", "cache"):
+        if (warehouse_path.parent / name).exists():
+            (home / name).symlink_to(warehouse_path.parent / name)
+    copy = home / "warehouse.duckdb"
+    shutil.copyfile(warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    for table in ("event_days", "state_days", "aor_days", "event_methods"):
+        con.execute(f"DROP TABLE {table}")
+    con.close()
+    return copy
+
+
 @pytest.fixture(scope="module")
 def warehouse_con(warehouse_path: Path):
     """A read-only connection to the built warehouse."""

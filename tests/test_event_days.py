@@ -6,7 +6,6 @@ incremental refresh derives it as a full build does, and warehouse metadata is r
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sys
 from pathlib import Path
 
@@ -109,25 +108,6 @@ def test_a_question_naming_no_placed_column_reads_aor_days(warehouse_con):
     assert "event_days" in county.rolled_up(con, "fy").source  # a county is found by res_county_fips
 
 
-@pytest.fixture(scope="module")
-def without_event_days(warehouse_path, tmp_path_factory):
-    """A copy of the built warehouse (in its data folder's place: reference files by link) without the derived
-    tables (event_days, aor_days, state_days, event_methods)."""
-    home = tmp_path_factory.mktemp("no-event-days")
-    for name in ("raw", "cache"):
-        if (warehouse_path.parent / name).exists():
-            (home / name).symlink_to(warehouse_path.parent / name)
-    copy = home / "warehouse.duckdb"
-    shutil.copyfile(warehouse_path, copy)
-    con = duckdb.connect(str(copy))
-    con.execute("DROP TABLE event_days")
-    con.execute("DROP TABLE aor_days")
-    con.execute("DROP TABLE state_days")
-    con.execute("DROP TABLE event_methods")
-    con.close()
-    return copy
-
-
 @pytest.mark.parametrize("args", [
     dict(table="arrests", by=["month", "method_class"]),
     dict(table="arrests", by=["fy"], place="CA"),
@@ -136,7 +116,7 @@ def without_event_days(warehouse_path, tmp_path_factory):
     dict(table="encounters", by=["aor", "release"], date_from="2017-01-01", date_to="2017-12-31"),
     dict(table="arrests", by=["fy", "gender"], place="WA"),  # gender: on the event rows
 ])
-def test_summaries_are_equal_with_and_without_event_days(warehouse_path, without_event_days, args):
+def test_summaries_are_equal_with_and_without_count_tables(warehouse_path, without_count_tables, args):
     from icemonitor.analysis.summary import summary
     from conftest import shared_ref
 
@@ -147,12 +127,12 @@ def test_summaries_are_equal_with_and_without_event_days(warehouse_path, without
         finally:
             con.close()
 
-    with_days, without = run(warehouse_path), run(without_event_days)
+    with_days, without = run(warehouse_path), run(without_count_tables)
     assert with_days["figures"] and with_days == without
 
 
 @pytest.mark.parametrize("place", ["LOS", "CA"])
-def test_sweeps_are_equal_with_and_without_event_days(warehouse_path, without_event_days, place):
+def test_sweeps_are_equal_with_and_without_count_tables(warehouse_path, without_count_tables, place):
     from icemonitor.analysis.sweeps import sweeps
     from conftest import shared_ref
 
@@ -163,7 +143,7 @@ def test_sweeps_are_equal_with_and_without_event_days(warehouse_path, without_ev
         finally:
             con.close()
 
-    with_days, without = run(warehouse_path), run(without_event_days)
+    with_days, without = run(warehouse_path), run(without_count_tables)
     assert with_days["figures"] and with_days == without
 
 
@@ -203,7 +183,7 @@ DASHBOARD = [  # (module, function, arguments): the dashboard's and place pages'
 
 
 @pytest.mark.parametrize("module, name, args", DASHBOARD)
-def test_dashboard_figures_are_equal_with_and_without_the_derived_tables(warehouse_path, without_event_days, module,
+def test_dashboard_figures_are_equal_with_and_without_the_derived_tables(warehouse_path, without_count_tables, module,
                                                                           name, args):
     """The dashboard's counts, the warehouse's holdings and the place profiles read event_days and event_methods
     where they answer: the same figures as from the event rows."""
@@ -230,7 +210,7 @@ def test_dashboard_figures_are_equal_with_and_without_the_derived_tables(warehou
         finally:
             con.close()
 
-    with_days, without = run(warehouse_path), run(without_event_days)
+    with_days, without = run(warehouse_path), run(without_count_tables)
     assert with_days and with_days == without
 
 
@@ -332,7 +312,7 @@ def test_a_refresh_counts_again_only_what_changed_unless_placement_changed(tmp_p
 
 
 @pytest.mark.parametrize("level", ["aor", "county"])
-def test_targeting_counts_are_equal_with_and_without_event_days(warehouse_path, without_event_days, level):
+def test_targeting_counts_are_equal_with_and_without_count_tables(warehouse_path, without_count_tables, level):
     """targeting reads its monthly counts, its per-AOR resolved counts and its covered days from event_days where
     the warehouse has it: the same numbers as on the event rows."""
     from icemonitor.analysis.targeting import _counts, _covered_months
@@ -348,11 +328,11 @@ def test_targeting_counts_are_equal_with_and_without_event_days(warehouse_path, 
         finally:
             con.close()
 
-    with_days, without = run(warehouse_path), run(without_event_days)
+    with_days, without = run(warehouse_path), run(without_count_tables)
     assert with_days[0] and with_days == without
 
 
-def test_sweep_grids_are_equal_with_and_without_event_days(warehouse_path, without_event_days):
+def test_sweep_grids_are_equal_with_and_without_count_tables(warehouse_path, without_count_tables):
     """level_counts (the grid sweeps() and bench_sweeps read) is the same grid on event_days and on the event rows."""
     import numpy as np
 
@@ -368,7 +348,7 @@ def test_sweep_grids_are_equal_with_and_without_event_days(warehouse_path, witho
             con.close()
 
     for level in ("national", "aor", "county"):
-        a, b = run(warehouse_path, level), run(without_event_days, level)
+        a, b = run(warehouse_path, level), run(without_count_tables, level)
         assert a.places and a.places == b.places and a.aors == b.aors
         assert np.array_equal(a.days, b.days) and np.array_equal(a.counts, b.counts)
         assert np.array_equal(a.covered, b.covered)

@@ -110,26 +110,8 @@ def test_counted_parts_are_the_parts_asked_one_by_one(warehouse_con, place, d0, 
     assert pp.counted_parts(warehouse_con, place, d0, d1, ref=shared_ref).keys() == set(pp.COUNTED_PARTS)
 
 
-@pytest.fixture(scope="module")
-def only_event_rows(warehouse_path, tmp_path_factory):
-    """A copy of the built warehouse without its count tables: every figure from the event rows."""
-    import shutil
-
-    home = tmp_path_factory.mktemp("no-count-tables")
-    for name in ("raw", "cache"):
-        if (warehouse_path.parent / name).exists():
-            (home / name).symlink_to(warehouse_path.parent / name)
-    copy = home / "warehouse.duckdb"
-    shutil.copyfile(warehouse_path, copy)
-    con = duckdb.connect(str(copy))
-    for table in ("event_days", "state_days", "aor_days", "event_methods"):
-        con.execute(f"DROP TABLE {table}")
-    con.close()
-    return copy
-
-
 @pytest.mark.parametrize("place, d0, d1", PLACES[:5])
-def test_place_parts_and_state_summaries_equal_the_event_rows(warehouse_path, only_event_rows, place, d0, d1):
+def test_place_parts_and_state_summaries_equal_the_event_rows(warehouse_path, without_count_tables, place, d0, d1):
     """The one-scan parts, peers (state peers counted per AOR and state before the whole-AOR join) and summary
     (rows and placement mix from one scan) give the same figures on the count tables as on the event rows; and
     summary's placement mix equals common.placement_mix's own query."""
@@ -156,6 +138,6 @@ def test_place_parts_and_state_summaries_equal_the_event_rows(warehouse_path, on
         finally:
             con.close()
 
-    rolled, direct = run(warehouse_path), run(only_event_rows)
+    rolled, direct = run(warehouse_path), run(without_count_tables)
     assert rolled["trend"]["figures"] and rolled["peers"]["figures"]
     assert rolled == direct

@@ -89,12 +89,22 @@ def test_four_workers_answer_from_several_processes_and_stop_cleanly(wh_path, tm
         assert len(pids) >= 2, f"every answer came from one process: {pids}"
         assert proc.pid not in pids  # the parent only supervises
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        code = _interrupt(proc)
+    _assert_stopped(proc, code, pids)
+
+
+def _interrupt(proc: subprocess.Popen) -> int:
+    """SIGINT to a serve, then its exit code (killed, and the wait's error raised, after 60 s)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
+def _assert_stopped(proc: subprocess.Popen, code: int, pids: set[int]) -> None:
+    """The serve exited 0 and none of its workers `pids` outlives it (10 s to go)."""
     assert code == 0, proc.stderr.read().decode(errors="replace")
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
@@ -159,18 +169,8 @@ def test_fresh_connections_are_spread_over_every_worker_and_a_dead_worker_is_rep
         replaced = pids_seen(4)  # the dead worker's socket left the group; its replacement's joined
         assert killed not in replaced and len(replaced) == 4 and survivors < replaced, (workers, replaced)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert code == 0, proc.stderr.read().decode(errors="replace")
-    deadline = time.monotonic() + 10
-    gone = workers | replaced
-    while any(_alive(p) for p in gone) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(p) for p in gone), "a worker outlived the server"
+        code = _interrupt(proc)
+    _assert_stopped(proc, code, workers | replaced)
 
 
 def test_workers_refuse_the_intake_with_a_clear_message(tmp_path, monkeypatch):

@@ -35,7 +35,7 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
 
     con = connect(path, read_only=True)
     con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
-    con.execute(f"SET threads = {QUERY_THREADS}")
+    con.execute("SET threads = ?", [QUERY_THREADS])
     return con
 
 
