@@ -110,15 +110,25 @@ def test_counted_parts_are_the_parts_asked_one_by_one(warehouse_con, place, d0, 
     assert pp.counted_parts(warehouse_con, place, d0, d1, ref=shared_ref).keys() == set(pp.COUNTED_PARTS)
 
 
+def _placement_mix(con, q) -> dict[str, int] | None:
+    """How the selected events were placed, counted on their own: {'recorded_state': n, 'landmark': n, 'aor': n}
+    for a state, county or group place, else None."""
+    if q.place is None or q.place.level in ("aor", "nation"):
+        return None
+    r = q.rolled_up(con, "res_by")
+    rows = con.execute(f"SELECT coalesce(res_by, 'aor'), {r.count_sql} FROM {r.source} WHERE {q.where.sql()} "
+                       "GROUP BY 1", q.where.params).fetchall()
+    return {"recorded_state": 0, "landmark": 0, **dict(rows)}
+
+
 @pytest.mark.parametrize("place, d0, d1", PLACES[:5])
 def test_place_parts_and_state_summaries_equal_the_event_rows(warehouse_path, without_count_tables, place, d0, d1):
     """The one-scan parts, peers (state peers counted per AOR and state before the whole-AOR join) and summary
     (rows and placement mix from one scan) give the same figures on the count tables as on the event rows; and
-    summary's placement mix equals common.placement_mix's own query."""
+    summary's placement mix equals a query of its own (events per res_by)."""
     from conftest import shared_ref
 
     from icemonitor.analysis import place_profile as pp
-    from icemonitor.analysis.common import placement_mix
     from icemonitor.analysis.summary import summary
 
     dates = [dt.date.fromisoformat(d) if d else None for d in (d0, d1)]
@@ -133,7 +143,7 @@ def test_place_parts_and_state_summaries_equal_the_event_rows(warehouse_path, wi
                 res = summary(con, by=by, date_from=d0, date_to=d1, place=place, ref=shared_ref)
                 out[f"summary {by}"] = res.model_dump(mode="json")
                 q = Selection.of("arrests", d0, d1, place).compile(con, shared_ref)
-                assert res.extra["placement"] == (placement_mix(con, q) if res.extra["total_events"] else None)
+                assert res.extra["placement"] == (_placement_mix(con, q) if res.extra["total_events"] else None)
             return out
         finally:
             con.close()

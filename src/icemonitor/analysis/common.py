@@ -113,18 +113,7 @@ def releases_of(con: duckdb.DuckDBPyConnection, source: str, where: Where) -> li
 
 
 def placement_mix_applies(q: Any) -> bool:
-    """Whether placement_mix has figures for the compiled selection `q`: a state, county or group place."""
+    """Whether a figure of the compiled selection `q` says how its events were placed (recorded state, landmark
+    or AOR; summary's placement mix): for a state, county or group place, not for none, the nation or an AOR."""
     return q.place is not None and q.place.level not in ("aor", "nation")
-
-
-def placement_mix(con: duckdb.DuckDBPyConnection, q: Any) -> dict[str, int] | None:
-    """For a state, county or group place: how the selected events were placed, as {'recorded_state': n,
-    'landmark': n, 'aor': n} (event_source's res_by). None for no place, the nation or an AOR. (summary reads the
-    same figures in its own scan.)"""
-    if not placement_mix_applies(q):
-        return None
-    r = q.rolled_up(con, "res_by")  # the build's event_days where it serves
-    rows = con.execute(f"SELECT coalesce(res_by, 'aor'), {r.count_sql} FROM {r.source} WHERE {q.where.sql()} "
-                       "GROUP BY 1", q.where.params).fetchall()
-    return {"recorded_state": 0, "landmark": 0, **dict(rows)}
 

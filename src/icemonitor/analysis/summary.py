@@ -171,8 +171,8 @@ def summary(
 def _rows_and_placement(con: duckdb.DuckDBPyConnection, rolled: Any, groups: list[str], exprs: list[str]
                         ) -> tuple[list[tuple], dict[str, int]]:
     """summary's rows (the groups, events, releases; ordered by the groups) and the placement mix of the same
-    events (common.placement_mix's figures) from one scan: the rows grouped once by the groups, how they were
-    placed and release, then summed both ways."""
+    events ({'recorded_state': n, 'landmark': n, 'aor': n}: event_source's res_by) from one scan: the rows grouped
+    once by the groups, how they were placed and release, then summed both ways."""
     keys = ", ".join(f'"{g}"' for g in groups)
     main = (f"SELECT 'rows' AS part, {keys + ', ' if groups else ''}sum(events)::BIGINT AS events, "
             "list_sort(list_distinct(list(release_id))) AS releases, "
