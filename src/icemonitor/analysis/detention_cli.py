@@ -167,6 +167,7 @@ def discover_cmd(
     url: str = typer.Option("https://www.ice.gov/detain/detention-management", "--url",
                             help="The Detention Management page (or a copy of it)"),
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = LANG_OPTION,
 ) -> None:
     """Look at ICE's Detention Management page and archive every posting not archived yet (every version kept);
     run `icemonitor build` afterwards to read them."""
@@ -175,6 +176,7 @@ def discover_cmd(
     from rich.markup import escape
 
     from icemonitor.catalog.detention_discovery import discover
+    from icemonitor.messages import msg, render
 
     found = discover(url)
     report = {"page": found.page_url, "new": [{"name": e.name, "sha256": e.sha256, "seen": e.fetched_at,
@@ -186,10 +188,13 @@ def discover_cmd(
     from icemonitor.analysis.cli import out
 
     for e in report["new"]:
-        out.print(f"new posting: {escape(e['name'])} ({e['sha256'][:12]}...)", highlight=False)
-    out.print(f"already archived: {len(found.unchanged)}", highlight=False)
+        out.print(escape(msg("new posting: {name} ({sha}...)", name=e["name"], sha=e["sha256"][:12]).render(lang)),
+                  highlight=False)
+    out.print(escape(msg("already archived: {n}", n=len(found.unchanged)).render(lang)), highlight=False)
     for r in report["rejected"]:
-        out.print(f"[yellow]rejected[/]: {escape(r['url'])}: {escape(r['reason'])}", highlight=False)
+        rejected = msg("rejected:")
+        out.print(f"[yellow]{escape(rejected.render(lang))}[/] {escape(r['url'])}: {escape(render(r['reason'], lang))}",
+                  highlight=False)
 
 
 @detention_app.command("atd")

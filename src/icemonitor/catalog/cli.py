@@ -14,8 +14,21 @@ from rich.table import Table
 
 from icemonitor import config
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import msg
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default, error_text
 
 console = Console(stderr=True)
+Lang = Annotated[str, typer.Option("--lang", help=LANG_HELP, default_factory=_lang_default, callback=_check_lang)]
+ERROR_LABEL, FETCH_LABEL, OPTIONAL_LABEL = msg("error:"), msg("fetch"), msg("not fetched (optional):")
+# the `releases` table's words (release ids, FOIA numbers, record kinds and origin classes are codes, as they are)
+RELEASES_COLUMNS = {"release": msg("release"), "kind": msg("kind"), "FOIA": msg("FOIA"), "records": msg("records"),
+                    "coverage": msg("coverage"), "files": msg("files"), "origin": msg("origin"), "MB": msg("MB"),
+                    "archived": msg("archived"), "checksums": msg("checksums")}
+
+
+def _fail(err: IcemonitorError, lang: str) -> None:
+    console.print(f"[bold red]{escape(ERROR_LABEL.render(lang))}[/] {escape(error_text(err, lang))}", highlight=False)
+    raise typer.Exit(2)
 
 
 def fetch_command(
@@ -24,6 +37,7 @@ def fetch_command(
     verify: Annotated[bool, typer.Option("--verify", help="Hash every archived copy again and fetch a corrupt one anew")] = False,
     recheck: Annotated[bool, typer.Option("--recheck", help="Download files whose checksum was recorded at first fetch again, to see whether upstream changed them")] = False,
     accept_new_version: Annotated[bool, typer.Option("--accept-new-version", help="Archive such a changed file as a new version (otherwise it is refused)")] = False,
+    lang: Lang = ...,
 ) -> None:
     """Archive the releases' raw files (checksum-verified) under ICEMONITOR_HOME/raw. Without ids: every release
     but the large ones marked 'on request' (name those to fetch them)."""
@@ -31,7 +45,7 @@ def fetch_command(
 
     try:
         with Progress(
-            TextColumn("[bold]fetch[/]"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TextColumn(f"[bold]{escape(FETCH_LABEL.render(lang))}[/]"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
             TimeRemainingColumn(), TextColumn("{task.description}"), console=console,
         ) as bar:
             task = bar.add_task("", total=None)
@@ -45,22 +59,21 @@ def fetch_command(
             done = fetch(release or None, mirror=mirror or config.mirror(), progress=progress, verify=verify, recheck=recheck,
                          accept_new_version=accept_new_version)
     except IcemonitorError as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(err, lang)
     from icemonitor.catalog.fetch import missing_optional
 
     for r, f in missing_optional(release or None):
-        console.print(f"[yellow]not fetched (optional):[/] {escape(r.id)}/{escape(f.name)}: no upstream address; "
-                      f"only a mirror provides it ({escape(f.mirror_path)})", highlight=False)
+        console.print(f"[yellow]{escape(OPTIONAL_LABEL.render(lang))}[/] " + escape(msg(
+            "{release}/{file}: no upstream address; only a mirror provides it ({path})", release=r.id, file=f.name,
+            path=f.mirror_path).render(lang)), highlight=False)
     new = [a for a in done if a.new]
-    console.print(
-        f"{len(new)} file(s) archived, {len(done) - len(new)} already present; raw archive: {config.raw_dir()}",
-        highlight=False,
-    )
+    console.print(escape(msg("{new} file(s) archived, {present} already present; raw archive: {path}", new=len(new),
+                             present=len(done) - len(new), path=str(config.raw_dir())).render(lang)), highlight=False)
 
 
 def releases_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    lang: Lang = ...,
 ) -> None:
     """List the catalog's releases and which of their files are archived."""
     from icemonitor.catalog import pins
@@ -88,36 +101,43 @@ def releases_command(
                 "archived": str(a.path) if a else None, "fetched_at": a.fetched_at if a else None,
             })
     except IcemonitorError as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(err, lang)
     if as_json:
         typer.echo(json.dumps({"catalog": catalog.path, "raw": str(config.raw_dir()), "releases": list(rows.values())}, indent=2))
         return
-    table = Table(title=f"releases (raw archive: {config.raw_dir()})")
-    for col, kw in (("release", {}), ("kind", {}), ("FOIA", {}), ("records", {}), ("coverage", {}),
-                    ("files", {"justify": "right"}), ("origin", {}), ("MB", {"justify": "right"}),
-                    ("archived", {"justify": "right"}), ("checksums", {})):
-        table.add_column(col, **kw)
+    table = Table(title=escape(msg("releases (raw archive: {path})", path=str(config.raw_dir())).render(lang)))
+    for col, header in RELEASES_COLUMNS.items():
+        table.add_column(escape(header.render(lang)), justify="right" if col in ("files", "MB", "archived") else "left")
     for row in rows.values():
         files = row["files"]
         cov = f"{row['coverage']['from']}..{row['coverage']['to']}" if row["coverage"] else ""
         n_arch = sum(1 for f in files if f["archived"])
         sizes = [f["bytes"] for f in files if f["bytes"] is not None]
         size = f"{sum(sizes) / 1e6:.1f}" + ("+?" if len(sizes) < len(files) else "")
-        checksums = sorted({f["checksum"] for f in files})
+        checksums = sorted({_checksum_said(f["checksum"], lang) for f in files})
         table.add_row(
-            row["id"] + (" (on request)" if row["fetch"] == "on_request" else ""), row["kind"],
-            row["foia_request"] or "", ", ".join(row["record_kinds"]), cov,
-            str(len(files)), _origins(files), size, f"{n_arch}/{len(files)}", "; ".join(checksums),
+            escape(row["id"] + (msg(" (on request)").render(lang) if row["fetch"] == "on_request" else "")),
+            row["kind"], escape(row["foia_request"] or ""), ", ".join(row["record_kinds"]), cov,
+            str(len(files)), escape(_origins(files, lang)), size, f"{n_arch}/{len(files)}", escape("; ".join(checksums)),
         )
     Console().print(table)
 
 
-def _origins(files: list[dict]) -> str:
-    """How many files come from each origin class, e.g. "upstream 3, derived 2" (docs/catalog.md)."""
+def _checksum_said(checksum: str, lang: str) -> str:
+    """A file's checksum origin (the JSON's `checksum`) in `lang`."""
+    if checksum.startswith("recorded at first fetch "):
+        return msg("recorded at first fetch {day}", day=checksum.rsplit(" ", 1)[1]).render(lang)
+    words = {"catalog": msg("catalog"), "unknown until first fetch": msg("unknown until first fetch")}
+    return words[checksum].render(lang) if checksum in words else checksum
+
+
+def _origins(files: list[dict], lang: str = "en") -> str:
+    """How many files come from each origin class, e.g. "upstream 3, derived 2" (docs/catalog.md; the classes are
+    codes; "(optional)" and "(input)" in `lang`)."""
     counts: dict[str, int] = {}
+    optional, given = msg(" (optional)").render(lang), msg(" (input)").render(lang)
     for f in files:
-        label = f["origin_class"] + (" (optional)" if f["optional"] else "") + (" (input)" if f["input_only"] else "")
+        label = f["origin_class"] + (optional if f["optional"] else "") + (given if f["input_only"] else "")
         counts[label] = counts.get(label, 0) + 1
     return ", ".join(f"{k} {n}" for k, n in counts.items())
 

@@ -20,6 +20,7 @@ import httpx
 from icemonitor import __version__
 from icemonitor.catalog import archive
 from icemonitor.catalog.archive import ArchivedFile
+from icemonitor.messages import Message, msg
 
 PAGE_URL = "https://www.ice.gov/detain/detention-management"
 RELEASE_ID = "ice-detention-stats-discovered"
@@ -62,28 +63,29 @@ class Discovery:
     page_url: str
     new: list[ArchivedFile] = field(default_factory=list)  # versions archived by this run
     unchanged: list[str] = field(default_factory=list)  # names whose bytes were already archived
-    rejected: list[tuple[str, str]] = field(default_factory=list)  # (url, reason): nothing archived
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (url, reason: a message): nothing archived
 
 
 def _known(name: str, sha: str, home: Path | None) -> bool:
     return any(e.sha256 == sha for e in archive.entries(RELEASE_ID, name, home))
 
 
-def _download(client: httpx.Client, url: str) -> tuple[bytes | None, str | None]:
+def _download(client: httpx.Client, url: str) -> tuple[bytes | None, Message | None]:
     try:
         with client.stream("GET", url) as resp:
             if resp.status_code != 200:
-                return None, f"HTTP {resp.status_code}"
+                return None, msg("HTTP {status}", status=resp.status_code)
             data = bytearray()
             for chunk in resp.iter_bytes():
                 data += chunk
                 if len(data) > MAX_BYTES:
-                    return None, f"larger than {MAX_BYTES} bytes"
+                    return None, msg("larger than {n:,} bytes", n=MAX_BYTES)
     except httpx.HTTPError as exc:
-        return None, f"download failed: {type(exc).__name__}"
+        return None, msg("download failed: {kind}", kind=type(exc).__name__)
     if not data.startswith(XLSX_MAGIC):
-        kind = "an HTML page" if data.lstrip()[:1] == b"<" else "not a workbook"
-        return None, f"the link answered with {kind}, not an .xlsx workbook ({len(data)} bytes)"
+        if data.lstrip()[:1] == b"<":
+            return None, msg("the link answered with an HTML page, not an .xlsx workbook ({n:,} bytes)", n=len(data))
+        return None, msg("the link answered with something that is not a workbook ({n:,} bytes)", n=len(data))
     return bytes(data), None
 
 
@@ -97,12 +99,12 @@ def discover(page_url: str = PAGE_URL, *, home: Path | None = None, client: http
     try:
         page = client.get(page_url)
         if page.status_code != 200:
-            result.rejected.append((page_url, f"HTTP {page.status_code}"))
+            result.rejected.append((page_url, msg("HTTP {status}", status=page.status_code)))
             return result
         for url, name in posting_links(page.text, str(page.url)):
             data, why = _download(client, url)
             if data is None:
-                result.rejected.append((url, why or "unknown"))
+                result.rejected.append((url, why or msg("unknown")))
                 continue
             sha = hashlib.sha256(data).hexdigest()
             if _known(name, sha, home):
@@ -113,7 +115,7 @@ def discover(page_url: str = PAGE_URL, *, home: Path | None = None, client: http
             result.new.append(archive.store(staged, release_id=RELEASE_ID, name=name, sha256=sha, origin=url,
                                             home=home))
     except httpx.HTTPError as exc:
-        result.rejected.append((page_url, f"page not read: {type(exc).__name__}"))
+        result.rejected.append((page_url, msg("page not read: {kind}", kind=type(exc).__name__)))
     finally:
         if own:
             client.close()

@@ -211,15 +211,30 @@ def semicolons(items: list[Any]) -> Any:
     return out
 
 
-def to_json(message: Message) -> str:
-    """A message as JSON text (its id and parameters, nested messages, days and spans of days tagged), to be kept in
-    a warehouse table and rebuilt by `from_json` in any language (e.g. detention_exclusions.evidence_message)."""
+def to_json(message: Message | list[Any]) -> str:
+    """A message (or a list of messages and plain texts) as JSON text (its id and parameters, nested messages, days
+    and spans of days tagged), to be kept in a warehouse table or the state database and rebuilt by `from_json` in
+    any language (e.g. detention_exclusions.evidence_message, refreshes.messages)."""
     return json.dumps(_encode(message), ensure_ascii=False)
 
 
-def from_json(text: str) -> Message:
-    """The message `to_json` kept (also the older form {"msgid", "params"} with plain parameters)."""
+def from_json(text: str) -> Any:
+    """The message (or list) `to_json` kept (also the older form {"msgid", "params"} with plain parameters)."""
     return _decode(json.loads(text))
+
+
+def kept_text(kept: str | None, text: str | None, lang: str) -> str:
+    """Display text kept in a database, said in `lang`: rebuilt from its messages where they were kept (`kept`:
+    to_json of a message or a list of them, one line each); else `text` as stored, each line that is a message id
+    (the English of a message without parameters, all older rows kept) translated, any other line as it is."""
+    if kept:
+        value = from_json(kept)
+        lines = value if isinstance(value, list) else [value]
+        return "\n".join(v.render(lang) if isinstance(v, Message) else str(v) for v in lines)
+    if not text or lang == "en":
+        return text or ""
+    known = catalog(lang)
+    return "\n".join(known.get(line, line) for line in text.split("\n"))
 
 
 def _encode(value: Any) -> Any:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from icemonitor.errors import IcemonitorError, InputError
 from icemonitor.messages import Message, msg
-from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _label, _lang_default
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _label, _lang_default, error_text
 from icemonitor.places.ref import Ref, dir_ref
 
 places_app = typer.Typer(help="Places: counties, AORs by date, population, policies and sanctuary status.",
@@ -55,17 +55,23 @@ def resolve_ref(data_root: Optional[Path]) -> Ref:
     return resolve
 
 
-def _fail(e: IcemonitorError) -> None:
+ERROR_LABEL, HINT_LABEL = msg("error:"), msg("hint:")
+
+
+def _fail(e: IcemonitorError, lang: str = "en") -> None:
+    """The error (and its hint) on one line each, in `lang` where they have that language; exit 2."""
     if getattr(e, "choices", None):  # an ambiguous place: the program's main() asks which one (icemonitor.cli)
         raise e
-    err.print(f"[bold red]error:[/] {escape(' '.join(str(e).split()))}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]{escape(ERROR_LABEL.render(lang))}[/] {escape(' '.join(error_text(e, lang).split()))}",
+              highlight=False, soft_wrap=True)
     if e.hint:
-        err.print(f"[bold]hint:[/] {escape(e.hint)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold]{escape(HINT_LABEL.render(lang))}[/] {escape(_said(e.hint, lang))}", highlight=False,
+                  soft_wrap=True)
     raise typer.Exit(code=2)
 
 
 def _print_df(df, title: str, caption: str = "") -> None:
-    table = Table(title=title, caption=caption)
+    table = Table(title=escape(title), caption=escape(caption))
     for c in df.columns:
         table.add_column(c)
     for row in df.iter_rows():
@@ -94,7 +100,7 @@ def status_cmd(
     try:
         result = status(place, date, definition, resolve_ref(data_root))
     except IcemonitorError as e:
-        _fail(e)
+        _fail(e, lang)
         return
     if as_json:
         print(result.model_dump_json(indent=2))
@@ -129,6 +135,7 @@ def counties_cmd(
     date: Optional[str] = typer.Option(None, "--date", help="AOR map as of this date (default: today)"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+    lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
 ) -> None:
     """Counties with their state and AOR (on --date)."""
     import polars as pl
@@ -144,16 +151,18 @@ def counties_cmd(
         if aor:
             code = aor.strip().upper()
             if code not in set(periods["aor"].drop_nulls().to_list()):
-                raise InputError(f"unknown AOR code {aor!r} on {day}", field="aor", value=aor)
+                raise InputError(msg("unknown AOR code on {day}", day=day), field="aor", value=aor)
             df = df.filter(pl.col("aor") == code)
     except IcemonitorError as e:
-        _fail(e)
+        _fail(e, lang)
         return
     if as_json:
         print(json.dumps({"date": day.isoformat(), "source": "geo/counties_fips.csv + aor/county_aor_crosswalk.csv",
                           "counties": df.to_dicts()}, indent=2, default=str))
         return
-    _print_df(df, f"Counties{' in ' + aor.upper() if aor else ''} (AOR map on {day})", f"{df.height} counties")
+    title = (msg("Counties in {aor} (AOR map on {day})", aor=aor.strip().upper(), day=day) if aor else
+             msg("Counties (AOR map on {day})", day=day))
+    _print_df(df, title.render(lang), msg("{n:,} counties", n=df.height).render(lang))
 
 
 @places_app.command("population")
@@ -162,6 +171,7 @@ def population_cmd(
     year: int = typer.Option(..., "--year", help="Year (nearest ACS 5-year vintage used; flagged)"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help=DATA_ROOT_HELP),
+    lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
 ) -> None:
     """Total and non-citizen population by county, AOR or state, with vintage, imputation and clipping flags."""
     from icemonitor.places.population import DEFINITION, population
@@ -169,7 +179,7 @@ def population_cmd(
     try:
         df = population(level, year, resolve_ref(data_root))  # type: ignore[arg-type]
     except IcemonitorError as e:
-        _fail(e)
+        _fail(e, lang)
         return
     if as_json:
         print(json.dumps({"level": level, "year": year, "definition": DEFINITION, "rows": df.to_dicts()}, indent=2,
@@ -177,7 +187,11 @@ def population_cmd(
         return
     show = [c for c in df.columns if c not in ("definition", "vintage", "source_file", "aor_map")]
     vint = "; ".join(sorted(set(df["vintage"].to_list())))
-    _print_df(df.select(show), f"Population by {level}, {year}", f"{DEFINITION}. Vintage: {vint}")
+    _print_df(df.select(show), msg("Population by {level}, {year}", level=LEVELS.get(level, level), year=year).render(lang),
+              msg("{definition}. ACS vintage: {vintage}", definition=DEFINITION, vintage=vint).render(lang))
+
+
+LEVELS = {"county": msg("county"), "aor": msg("AOR"), "state": msg("state")}  # `places population --level`
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,7 @@ from typing import Literal
 import polars as pl
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.places.counties import county_aors_on, load_counties
 from icemonitor.places.ref import Ref
 
@@ -31,8 +32,8 @@ VINTAGE_LABEL = {
     2017: "ACS 2013-2017 5-year (total B01003; non-citizens = total - CVAP-tabulation citizens)",
     2016: "ACS 2012-2016 5-year (total from MEDSL election-context 2018; non-citizens = total - CVAP-tabulation citizens)",
 }
-DEFINITION = ("total_pop = ACS 5-year total population; noncitizen_pop = total_pop - citizens (Census CVAP special "
-              "tabulation `cit`), negative values clipped to 0")
+DEFINITION = msg("total_pop = ACS 5-year total population; noncitizen_pop = total_pop - citizens (Census CVAP "
+                 "special tabulation `cit`), negative values clipped to 0")
 
 Level = Literal["county", "aor", "state"]
 
@@ -102,7 +103,7 @@ def population(level: Level, year: int, ref: Ref) -> pl.DataFrame:
     if level == "county":
         return cy.select("county_fips", "county_name", "state", "aor", "year", "year_used", "imputed", "total_pop",
                          "noncitizen_pop", "noncitizen_clipped", "vintage", "source_file", "aor_map",
-                         pl.lit(DEFINITION).alias("definition")).sort("county_fips")
+                         pl.lit(str(DEFINITION)).alias("definition")).sort("county_fips")
     key = "aor" if level == "aor" else "state"
     out = (
         cy.filter(pl.col(key).is_not_null() & (pl.col(key) != ""))
@@ -117,7 +118,7 @@ def population(level: Level, year: int, ref: Ref) -> pl.DataFrame:
             pl.col("vintage").unique().sort().str.join(" | ").alias("vintage"),
         )
         .with_columns(pl.lit(year).alias("year"), (pl.col("n_imputed") > 0).alias("imputed"),
-                      pl.lit(DEFINITION).alias("definition"))
+                      pl.lit(str(DEFINITION)).alias("definition"))
         .sort(key)
     )
     if level == "aor":

@@ -34,7 +34,8 @@ def evaluate_pending(con: sqlite3.Connection, warehouse: Path) -> tuple[list[int
         try:
             new += evaluate_watches(con, warehouse, changes, rid)
         except Exception as err:  # noqa: BLE001 - kept pending, retried at the next refresh
-            problems.append(f"watches not run over refresh {rid} (will retry): {type(err).__name__}: {err}")
+            problems.append(msg("watches not run over refresh {id} (will retry): {kind}: {err}", id=rid,
+                                kind=type(err).__name__, err=str(err)))
             continue
         con.execute("UPDATE refreshes SET watches_done = 1 WHERE id = ?", [rid])
     return new, problems

@@ -15,8 +15,9 @@ from rich.table import Table
 
 from icemonitor import config
 from icemonitor.errors import IcemonitorError, InputError
-from icemonitor.messages import Message, Month, msg
+from icemonitor.messages import Message, Month, kept_text, msg
 from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default, error_text
+from icemonitor.watch.state import kept_label
 
 console = Console(stderr=True, soft_wrap=True)  # error lines unbroken (paths, field names)
 out = Console()
@@ -161,6 +162,7 @@ def history_command(
             t = _table(msg("refreshes"), REFRESHES_COLUMNS, lang)
             for r in rows:
                 r["status"] = _word(REFRESH_STATUS, r["status"], lang)
+                r["message"] = kept_text(r.get("messages"), r["message"], lang)
                 t.add_row(*(escape(str(r[c] or "")) for c in REFRESHES_COLUMNS))
             out.print(t)
             f = _table(msg("release file versions"), FILES_COLUMNS, lang)
@@ -269,10 +271,10 @@ def watch_add(
         con = state.connect()
         try:
             wid = con.execute(
-                "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at, lang) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at, lang, "
+                "label_message) VALUES (?,?,?,?,?,?,?,?,?)",
                 [parsed.text, str(parsed.label), watch, "email" if email else "webhook", email or webhook,
-                 secret_env if webhook else None, state.iso(state.now_utc()), lang],
+                 secret_env if webhook else None, state.iso(state.now_utc()), lang, kept_label(parsed.label)],
             ).lastrowid
         finally:
             con.close()
@@ -352,6 +354,7 @@ def watch_list(as_json: Annotated[bool, typer.Option("--json")] = False, lang: L
         return
     t = _table(msg("watches"), WATCHES_COLUMNS, lang)
     for r in rows:
+        r["place_label"] = kept_text(r.get("label_message"), r["place_label"], lang)
         t.add_row(*(escape(str(r[c])) for c in WATCHES_COLUMNS))
     out.print(t)
 

@@ -27,7 +27,7 @@ from icemonitor.watch.alerts import queue
 from icemonitor.watch.findings import Finding
 
 KINDS = df.KINDS
-NATION = ("US", "United States")
+NATION = ("US", msg("United States"))  # ICE's detention statistics are national
 
 
 def settings(con: duckdb.DuckDBPyConnection | None, kind: str, facility: str | None, threshold: int | None,
@@ -67,9 +67,10 @@ def add(con: sqlite3.Connection, warehouse: duckdb.DuckDBPyConnection | None, ki
     con.execute("BEGIN IMMEDIATE")
     try:
         wid = con.execute(
-            "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at, options, lang) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
-            [place, label, kind, channel, target, secret_env, now, json.dumps(options), lang],
+            "INSERT INTO watches (place, place_label, kind, channel, target, secret_env, created_at, options, lang, "
+            "label_message) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [place, str(label), kind, channel, target, secret_env, now, json.dumps(options), lang,
+             state.kept_label(label)],
         ).lastrowid
         if ready:
             _mark_seen(con, wid, df.postings(warehouse), None)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 INTAKE_KIND = "intake-urgent"
 INTAKE_PLACE = "intake"
-INTAKE_PLACE_LABEL = "intake inbox (urgent requests)"
+INTAKE_PLACE_LABEL = msg("intake inbox (urgent requests)")
 # the intake's reference codes: 4 + 4 characters of its unambiguous alphabet (icemonitor.intake.store)
 _ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 REFERENCE = re.compile(rf"(?<![A-Z0-9])([{_ALPHABET}]{{4}}-[{_ALPHABET}]{{4}})(?![A-Z0-9])")

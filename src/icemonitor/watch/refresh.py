@@ -19,7 +19,7 @@ from pathlib import Path
 
 from icemonitor import config
 from icemonitor.errors import IcemonitorError
-from icemonitor.messages import msg
+from icemonitor.messages import msg, to_json
 from icemonitor.warehouse.build import BuildSource
 from icemonitor.watch import exclusions, snapshot, state
 from icemonitor.watch.lock import RefreshLock
@@ -134,7 +134,7 @@ def with_discovery(page_url: str, fetch: Fetch = catalog_fetch) -> Fetch:
         found = discover(page_url, home=home)
         for e in found.new:
             log.info("new detention posting archived: %s (%s)", e.name, e.sha256[:12])
-        return errors + [f"detention posting {url}: {why}" for url, why in found.rejected]
+        return errors + [msg("detention posting {url}: {why}", url=url, why=why) for url, why in found.rejected]
 
     return run
 
@@ -234,8 +234,9 @@ def refresh(
                 result.messages.extend(problems)
                 result.findings += _detention_watches(con, config.warehouse_path(home), refresh_id, result)
             con.execute(
-                "UPDATE refreshes SET finished_at = ?, status = ?, message = ? WHERE id = ?",
-                [state.iso(state.now_utc()), result.status, "\n".join(result.messages), refresh_id],
+                "UPDATE refreshes SET finished_at = ?, status = ?, message = ?, messages = ? WHERE id = ?",
+                [state.iso(state.now_utc()), result.status, "\n".join(result.messages), to_json(result.messages),
+                 refresh_id],
             )
             return result
         except BaseException as err:
@@ -268,7 +269,7 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
     result = RefreshResult(refresh_id, "unchanged")
     result.fetch_errors = list(fetch(home, mirror) or [])
     for err in result.fetch_errors:
-        result.messages.append(msg("not fetched (the version in use, if any, stays): {err}", err=str(err)))
+        result.messages.append(msg("not fetched (the version in use, if any, stays): {err}", err=err))
     sources = list_sources(home)
     in_use = _in_use(con)
     excluded = exclusions.load(home)
@@ -357,11 +358,11 @@ def _refresh(con, home, refresh_id, mirror, fetch, list_sources, build, threshol
     result.status = "held_back" if result.suspect else "updated"
     added = sum(c.added for c in result.changes)
     removed = sum(c.removed for c in result.changes)
-    result.messages.append(
-        f"warehouse rebuilt: {len(result.added)} file(s) added, {len(result.changed)} new version(s), "
-        f"{len(result.removed)} removed; {added:,} rows added and {removed:,} removed across "
-        f"{len(result.changes)} table/release/month/AOR cells"
-    )
+    result.messages.append(msg(
+        "warehouse rebuilt: {added} file(s) added, {changed} new version(s), {removed} removed; {rows_added:,} rows "
+        "added and {rows_removed:,} removed across {cells} table/release/month/AOR cells", added=len(result.added),
+        changed=len(result.changed), removed=len(result.removed), rows_added=added, rows_removed=removed,
+        cells=len(result.changes)))
     return result
 
 
@@ -375,11 +376,11 @@ def _hold_back(con, home, refresh_id, suspects, chosen, shas, in_use, result, th
             old = in_use[key]
             bad = suspects[src.release_id]
             worst = max(bad, key=lambda c: abs(c.rows_after - c.rows_before) / max(c.rows_before, 1))
-            reason = (
-                f"{len(bad)} month x AOR cell(s) with >= {thresholds.min_rows} rows changed by more than "
-                f"{thresholds.max_change:.0%}; largest: {worst.table} {worst.month} {worst.aor or '(no AOR)'} "
-                f"{worst.rows_before} -> {worst.rows_after} rows"
-            )
+            reason = msg(
+                "{n} month x AOR cell(s) with >= {min_rows} rows changed by more than {max_change:.0%}; largest: "
+                "{table} {month} {aor} {before} -> {after} rows", n=len(bad), min_rows=thresholds.min_rows,
+                max_change=thresholds.max_change, table=worst.table, month=worst.month,
+                aor=worst.aor or msg("(no AOR)"), before=worst.rows_before, after=worst.rows_after)
             new_sha = shas[key]
             rows.append(exclusions.Exclusion(src.release_id, src.name, new_sha, "suspect", reason,
                                              exclusions.today(), str(refresh_id)))
@@ -391,10 +392,10 @@ def _hold_back(con, home, refresh_id, suspects, chosen, shas, in_use, result, th
             out.append(replace(src, path=Path(old["kept_path"]), sha256=old["sha256"]))
             shas[key] = old["sha256"]
             result.changed.remove(key)
-            result.messages.append(
-                f"{src.release_id}/{src.name}: new version {new_sha[:12]} disagrees with the one in use "
-                f"({reason}); kept {old['sha256'][:12]} and recorded the new one as suspect"
-            )
+            result.messages.append(msg(
+                "{release}/{file}: new version {sha} disagrees with the one in use ({reason}); kept {kept} and "
+                "recorded the new one as suspect", release=src.release_id, file=src.name, sha=new_sha[:12],
+                reason=reason, kept=old["sha256"][:12]))
         else:
             out.append(src)
     exclusions.record(rows, home)

@@ -119,7 +119,21 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE watches ADD COLUMN lang TEXT NOT NULL DEFAULT 'en'
     """,
+    # 4: display text kept as messages (id and parameters, messages.to_json), said in the reader's language when
+    # shown (messages.kept_text); rows from before keep their English text in `message` / `place_label`
+    """
+    ALTER TABLE refreshes ADD COLUMN messages TEXT;
+    ALTER TABLE watches ADD COLUMN label_message TEXT
+    """,
 ]
+
+
+def kept_label(label: str) -> str | None:
+    """What `watches.label_message` keeps of a watch's place label: the message (to_json), so `watch list` says it
+    in the reader's language; None for plain text (a facility's name and code, an AOR code), shown as stored."""
+    from icemonitor.messages import Message, to_json
+
+    return to_json(label) if isinstance(label, Message) else None
 
 
 def now_utc() -> dt.datetime:

@@ -37,7 +37,8 @@ class AnalysisResponse(BaseModel):
     definitions: dict[str, str] = Field(description="term -> plain-language definition")
     releases: list[str] = Field(description="Catalog ids of the releases the figures come from")
     release_details: list[Release] = Field(description="The same releases with title, FOIA request and files")
-    caveats: list[str]
+    caveats: list[str] = Field(description="What to keep in mind; display text (definitions, caveats, coverage's "
+                                           "reasons) is in the language of the lang parameter: en (default) or es")
     extra: dict[str, Any] = Field(default_factory=dict)
     coverage: dict[str, Any] | None = Field(None, description="What the records cover of the question (status, "
                                                                "share, spans, fields not recorded, reason, data age)")
@@ -60,12 +61,30 @@ class StatusResponse(BaseModel):
 
 
 def respond(request: Request, res, table: str | None = "arrests") -> AnalysisResponse:
+    """The analysis's answer, its display text (definitions, caveats, coverage's reasons, notes) in the request's
+    `lang` parameter (en, the default, or es; as /summary and /coverage)."""
     wh = request.app.state.warehouse
+    lang = request.query_params.get("lang")
+    if lang and lang != "en":
+        res = _in_language(res, lang)
     return AnalysisResponse(
         name=res.name, parameters=res.parameters, columns=res.columns, figures=res.figures,
         definitions=res.definitions, releases=res.releases,
         release_details=[Release(**r) for r in release_details(wh, res.releases, table)],
         caveats=res.caveats, extra=res.extra, coverage=res.coverage, warehouse=WarehouseInfo(**warehouse_info(wh)))
+
+
+def _in_language(res, lang: str):
+    """A copy of the result with every message in it rendered in `lang` (a 422 naming `lang` for a language the
+    catalogs lack). English answers skip this: a message is its English text already."""
+    from icemonitor.messages import LANGS
+
+    if lang not in LANGS:
+        from icemonitor.query.filters import ParamError
+
+        raise ParamError("lang", msg("choose one of {choices}", choices=", ".join(LANGS)), lang)
+    return res.model_copy(update={k: render(getattr(res, k), lang) for k in
+                                  ("parameters", "figures", "definitions", "caveats", "extra", "coverage")})
 
 
 @router.get("/sweeps", response_model=AnalysisResponse, responses=ERRORS)
