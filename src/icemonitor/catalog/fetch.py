@@ -24,6 +24,7 @@ from icemonitor.catalog import archive, pins
 from icemonitor.catalog.archive import ArchivedFile
 from icemonitor.catalog.catalog import Catalog, Release, ReleaseFile, load_catalog
 from icemonitor.errors import ChecksumError, IcemonitorError, InputError
+from icemonitor.messages import msg
 
 # progress(event, name, n): "total" (n = bytes this run will transfer), "advance" (n bytes, may be
 # negative when a download restarts from zero), "done" (n = file size).
@@ -499,8 +500,10 @@ def archived_path(release_id: str, file_name: str, *, home: Path | None = None, 
     entry = pins.find_archived(release, f, home, full=full_check)
     if entry is None:
         older = next(archive.entries(release_id, file_name, home), None)
-        why = " (the archive holds a copy with a different checksum)" if older else ""
-        raise InputError(f"not fetched{why}: run `icemonitor fetch {release_id}`", file=file_name)
+        said = (msg("not fetched (the archive holds a copy with a different checksum): run `icemonitor fetch "
+                    "{release}`", release=release_id) if older else
+                msg("not fetched: run `icemonitor fetch {release}`", release=release_id))
+        raise InputError(said, file=file_name)
     return entry.path
 
 

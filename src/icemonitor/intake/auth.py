@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.exceptions import InvalidTag
 
 from icemonitor.intake import audit
+from icemonitor.messages import msg
 from icemonitor.intake.db import Conn
 from icemonitor.intake.keys import derived_key, open_sealed, seal, totp_aad
 from icemonitor.intake.store import Vault, Viewer
@@ -53,20 +54,20 @@ class AccountError(ValueError):
 
 def _check_username(username: str) -> None:
     if not username or len(username) > 64 or not all(c.isascii() and (c.isalnum() or c in "._-") for c in username):
-        raise AccountError("username: 1-64 letters, digits, '.', '_' or '-'")
+        raise AccountError(msg("username: 1-64 letters, digits, '.', '_' or '-'"))
 
 
 def _roles_text(roles: list[str]) -> str:
     bad = [r for r in roles if r not in ROLES]
     if bad or not roles:
-        raise AccountError(f"roles must be among {', '.join(ROLES)}")
+        raise AccountError(msg("roles must be among {roles}", roles=", ".join(ROLES)))
     return ",".join(sorted(set(roles)))
 
 
 def _user(conn: Conn, username: str) -> dict:
     user = conn.one("SELECT * FROM intake_users WHERE username = ?", (username,))
     if user is None:
-        raise AccountError("no account with that username")
+        raise AccountError(msg("no account with that username"))
     return user
 
 
@@ -85,7 +86,7 @@ def _keep_an_admin(conn: Conn, username: str, roles_after: str | None) -> None:
     admins = [u["username"] for u in conn.execute("SELECT username, roles FROM intake_users WHERE disabled = 0")
               if "admin" in u["roles"].split(",")]
     if admins == [username] and (roles_after is None or "admin" not in roles_after.split(",")):
-        raise AccountError("that would leave no enabled admin account")
+        raise AccountError(msg("that would leave no enabled admin account"))
 
 
 def add_user(vault: Vault, username: str, roles: list[str], *, actor: str = "admin", now: float | None = None) -> str:
@@ -97,7 +98,7 @@ def add_user(vault: Vault, username: str, roles: list[str], *, actor: str = "adm
         master = vault.key(conn)
         conn.lock("intake_audit")
         if conn.one("SELECT 1 AS x FROM intake_users WHERE username = ?", (username,)):
-            raise AccountError("that username exists already")
+            raise AccountError(msg("that username exists already"))
         conn.execute("INSERT INTO intake_users (username, password_hash, enc_totp, roles, created_at, enrolled) "
                      "VALUES (?, '', ?, ?, ?, 0)", (username, b"", roles_text, int(now)))
         token = _new_enrolment(conn, master, username, now)

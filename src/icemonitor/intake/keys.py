@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import msg
 from icemonitor.intake import KEY_ENV  # noqa: F401 - defined in the package, where the CLI reads it cheaply
 
 KEY_HEADER = "icemonitor-intake-master-key v1"
@@ -39,10 +40,8 @@ def key_file_from_env() -> Path:
     """The master key file named by ICEMONITOR_INTAKE_KEY_FILE (required: there is no default)."""
     env = os.environ.get(KEY_ENV)
     if not env:
-        raise IntakeKeyError(
-            f"{KEY_ENV} is not set: name the intake master key file "
-            "(create one with `icemonitor intake init-key --key-file PATH`)"
-        )
+        raise IntakeKeyError(msg("{name} is not set: name the intake master key file (create one with "
+                                 "`icemonitor intake init-key --key-file PATH`)", name=KEY_ENV))
     return Path(env).expanduser()
 
 
@@ -60,7 +59,7 @@ def derived_key(master: bytes, purpose: str) -> bytes:
 def write_key_file(path: Path, key: bytes, *, overwrite: bool = False) -> None:
     """Write the key (mode 0600) atomically; refuse to replace an existing key unless asked."""
     if path.exists() and not overwrite:
-        raise IntakeKeyError(f"key file {path} already exists: refusing to overwrite it")
+        raise IntakeKeyError(msg("key file {path} already exists: refusing to overwrite it", path=str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -74,22 +73,21 @@ def write_key_file(path: Path, key: bytes, *, overwrite: bool = False) -> None:
 def read_key_file(path: Path) -> bytes:
     """Read a master key file written by write_key_file, with a clear error when it is not one."""
     if not path.exists():
-        raise IntakeKeyError(
-            f"intake master key file {path} does not exist "
-            "(create it with `icemonitor intake init-key`, or point ICEMONITOR_INTAKE_KEY_FILE at the right file)"
-        )
+        raise IntakeKeyError(msg("intake master key file {path} does not exist (create it with `icemonitor intake "
+                                 "init-key`, or point ICEMONITOR_INTAKE_KEY_FILE at the right file)", path=str(path)))
     try:
         text = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise IntakeKeyError(f"cannot read intake master key file {path}: {type(exc).__name__}") from None
+        raise IntakeKeyError(msg("cannot read intake master key file {path}: {kind}", path=str(path),
+                                 kind=type(exc).__name__)) from None
     if len(text) < 2 or text[0].strip() != KEY_HEADER:
-        raise IntakeKeyError(f"{path} is not an icemonitor intake master key file (bad header)")
+        raise IntakeKeyError(msg("{path} is not an icemonitor intake master key file (bad header)", path=str(path)))
     try:
         key = base64.b64decode(text[1].strip(), validate=True)
     except ValueError:
-        raise IntakeKeyError(f"{path}: the key line is not valid base64") from None
+        raise IntakeKeyError(msg("{path}: the key line is not valid base64", path=str(path))) from None
     if len(key) != 32:
-        raise IntakeKeyError(f"{path}: the key must be 32 bytes, found {len(key)}")
+        raise IntakeKeyError(msg("{path}: the key must be 32 bytes, found {n}", path=str(path), n=len(key)))
     return key
 
 
