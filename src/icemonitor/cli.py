@@ -12,9 +12,10 @@ from rich.console import Console
 
 from icemonitor.errors import IcemonitorError
 from icemonitor.messages import LANGS, Message, msg
-from icemonitor.messages.cli_lang import error_text
+from icemonitor.messages.cli_lang import HelpInLanguage, error_text
 
 app = typer.Typer(
+    cls=HelpInLanguage,  # --help in --lang / ICEMONITOR_LANG
     name="icemonitor",
     help="ICE enforcement records, ingested, placed and analysed, with their definitions and sources.",
     no_args_is_help=True,

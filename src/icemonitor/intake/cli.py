@@ -97,7 +97,7 @@ def add_commands(app: typer.Typer) -> None:
     @group.command("init-key")
     @_clear_errors
     def init_key(
-        key_file: Path = typer.Option(None, "--key-file", help=f"where to write the key (default: ${KEY_ENV})"),
+        key_file: Path = typer.Option(None, "--key-file", help="where to write the key (default: $ICEMONITOR_INTAKE_KEY_FILE)"),
         inside_data_folder: bool = typer.Option(False, "--inside-data-folder",
                                                 help="allow the key inside the data folder (not recommended)"),
         lang: Lang = ...,
