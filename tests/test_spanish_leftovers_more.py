@@ -24,9 +24,17 @@ def _said(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 # ------------------------------------------------------------------ the API
 
 
-def _figures(answer: dict) -> list[dict]:
-    """The figure rows without their text (a row's note is display text, said in the language asked for)."""
-    return [{k: v for k, v in row.items() if not isinstance(v, str)} for row in answer["figures"]]
+def _figures(answer: dict) -> list:
+    """The figure rows with every text left out (a row's note, a sweep's other names: display text, said in the
+    language asked for); the figures, their keys and their order kept."""
+    def numbers(value):
+        if isinstance(value, dict):
+            return {k: numbers(v) for k, v in value.items() if not isinstance(v, str)}
+        if isinstance(value, list):
+            return [numbers(v) for v in value if not isinstance(v, str)]
+        return value
+
+    return numbers(answer["figures"])
 
 
 def test_analysis_api_says_its_caveats_in_the_lang_parameter(warehouse_client):

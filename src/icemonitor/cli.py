@@ -56,6 +56,7 @@ DEBUG_FLAG = "--debug"
 GENERIC_HINT = msg("see `icemonitor COMMAND --help` for the options; add --debug to see where it failed")
 BUG_HINT = msg("this looks like a bug in icemonitor: run the same command with --debug and report the traceback")
 ERROR_LABEL, HINT_LABEL = msg("error:"), msg("hint:")
+WHICH_ONE = msg("which one (number)")
 
 
 @app.callback()
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         except IcemonitorError as err:
             if debug:
                 raise
-            choice = _ask(err) if getattr(err, "choices", None) else None
+            choice = _ask(err, _text_language(args)) if getattr(err, "choices", None) else None
             if choice is None:
                 _report(err, lang=_text_language(args))
                 sys.exit(2)
@@ -114,15 +115,18 @@ def _report(err: Exception, prefix: str = "", hint: str | None = None, lang: str
     console.print(f"[bold]{escape(HINT_LABEL.render(lang))}[/] {escape(said)}", highlight=False, soft_wrap=True)
 
 
-def _ask(err: IcemonitorError) -> str | None:
-    """Ask which of `err.choices` ((value, label) pairs) was meant; None when nobody is at the terminal."""
+def _ask(err: IcemonitorError, lang: str = "en") -> str | None:
+    """Ask which of `err.choices` ((value, label) pairs) was meant, in `lang`; None when nobody is at the
+    terminal."""
     if not sys.stdin.isatty():
         return None
     choices: list[tuple[str, str]] = err.choices  # type: ignore[attr-defined]
-    console.print(f"{escape(str(err.args[0]) if err.args else str(err))}", highlight=False)
+    lang = lang if lang in LANGS else "en"
+    console.print(escape(error_text(err, lang)), highlight=False)
     for i, (_, label) in enumerate(choices, 1):
-        console.print(f"  {i}. {escape(label)}", highlight=False)
-    picked = click.prompt("which one (number)", type=click.IntRange(1, len(choices)), err=True)
+        console.print(f"  {i}. {escape(label.render(lang) if isinstance(label, Message) else str(label))}",
+                      highlight=False)
+    picked = click.prompt(WHICH_ONE.render(lang), type=click.IntRange(1, len(choices)), err=True)
     return choices[picked - 1][0]
 
 

@@ -21,6 +21,7 @@ ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # the labels of a result's lines after its table, and how its coverage is said
 RELEASES, COVERAGE, DATA_AGE, CAVEAT = msg("releases"), msg("coverage"), msg("data age"), msg("caveat")
 IN_PLAIN_WORDS = msg("in plain words")
+UNRESOLVED = msg("unresolved")
 COVERAGE_STATUS = {"full": msg("full"), "partial": msg("PARTIAL"), "none": msg("NO RECORDS (no count)"),
                    "subset": msg("NOT COUNTABLE (a subset: lower bound)")}
 
@@ -121,13 +122,18 @@ def _seen_where(echo: Any) -> str:
     return str(echo).split(" ", 1)[0]
 
 
-def _working(message: str):
-    """A transient spinner on stderr while a query runs."""
+def _working(message: str, lang: str = "en"):
+    """A transient spinner on stderr while a query runs (its words in `lang`)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True))
-    progress.add_task(message, total=None)
+    progress.add_task(escape(_fmt(message, lang)), total=None)
     return progress
+
+
+WORKING = {"counting": msg("counting"), "linking": msg("linking arrests to stays"),
+           "scanning": msg("scanning places and days"), "fitting": msg("fitting count models"),
+           "checking": msg("checking claims")}  # the spinners' words
 
 
 def _connect():
@@ -180,7 +186,7 @@ def register(app: typer.Typer) -> None:
 
         con = _connect()
         _say_how_place_was_read(con, place, lang)
-        with _working("counting"):
+        with _working(WORKING["counting"], lang):
             res = summary(con, table=table, by=by, date_from=date_from, date_to=date_to, place=place,
                           filters={"aor": aor, "method_class": method_class, "criminality": criminality,
                                    "citizenship": citizenship, "gender": gender, "release": release},
@@ -198,7 +204,7 @@ def register(app: typer.Typer) -> None:
         """Arrests by how the linked detention stay ended (same release; lower bounds)."""
         from icemonitor.analysis.outcomes import outcomes
 
-        with _working("linking arrests to stays"):
+        with _working(WORKING["linking"], lang):
             res = outcomes(_connect(), date_from=date_from, date_to=date_to, place=place)
         show(res, as_json, lang=lang)
 
@@ -221,7 +227,7 @@ def register(app: typer.Typer) -> None:
 
         con = _connect()
         _say_how_place_was_read(con, place, lang)
-        with _working("scanning places and days"):
+        with _working(WORKING["scanning"], lang):
             res = sweeps(con, place=place, date_from=date_from, date_to=date_to, measure=measure,
                          levels=tuple(level) if level else None, limit=limit, release=release,
                          fold_echoes=not no_fold)
@@ -251,7 +257,7 @@ def register(app: typer.Typer) -> None:
 
         con = _connect()
         _say_how_place_was_read(con, place, lang)
-        with _working("counting"):
+        with _working(WORKING["counting"], lang):
             res = priorities(con, table=table, place=place, date_from=date_from, date_to=date_to, period=by)
         show(res, as_json, None if as_json else ["period", "criminality_field", "method_class", "events",
                                                   "convicted_share", "pending_charges_share", "no_record_share",
@@ -270,7 +276,7 @@ def register(app: typer.Typer) -> None:
         """Arrest rates per 10,000 non-citizens in sanctuary vs other places, rate ratios and DiD estimates."""
         from icemonitor.analysis.targeting import targeting
 
-        with _working("fitting count models"):
+        with _working(WORKING["fitting"], lang):
             res = targeting(_connect(), definition=definition, date_from=date_from, date_to=date_to, level=level,
                             period=period)
         if as_json:
@@ -278,17 +284,19 @@ def register(app: typer.Typer) -> None:
             return
         show(res, False, ["group", "places", "place_periods", "arrests", "rate_per_10k", "at_large_rate_per_10k",
                           "at_large_share", "at_large_share_low", "at_large_share_high"], lang=lang)
-        _estimates("Rate ratios (sanctuary_share 1 vs 0)", res.extra.get("models", []), ["outcome"], lang)
-        _estimates("Difference-in-differences (places whose status changed vs places without a change)",
+        _estimates(msg("Rate ratios (sanctuary_share 1 vs 0)").render(lang), res.extra.get("models", []), ["outcome"],
+                   lang)
+        _estimates(msg("Difference-in-differences (places whose status changed vs places without a change)").render(lang),
                    res.extra.get("did", []), ["event", "states", "treated", "outcome"], lang)
         unresolved = res.extra.get("unresolved") or []
         if unresolved:
             total = sum(u["arrests"] for u in unresolved)
             placed = sum(u["resolved"] for u in unresolved)
-            out.print(f"[bold]unresolved[/]: {total - placed:,} of {total:,} arrests ({(total - placed) / total:.1%}) are not "
-                      "resolved to a county; by AOR: " + ", ".join(
-                          f"{u['aor']} {u['unresolved_share']:.0%}" for u in unresolved if u["unresolved_share"] is not None),
-                      highlight=False)
+            by_aor = ", ".join(f"{u['aor']} {u['unresolved_share']:.0%}" for u in unresolved
+                               if u["unresolved_share"] is not None)
+            said = msg("{n:,} of {total:,} arrests ({share:.1%}) are not resolved to a county; by AOR: {by_aor}",
+                       n=total - placed, total=total, share=(total - placed) / total, by_aor=by_aor)
+            out.print(f"{_label(UNRESOLVED, lang)}: {escape(said.render(lang))}", highlight=False)
         for line in res.extra.get("plain_words", []):
             out.print(f"{_label(IN_PLAIN_WORDS, lang)}: {escape(_fmt(line, lang))}", highlight=False)
 
@@ -311,7 +319,7 @@ def register(app: typer.Typer) -> None:
             ref = resolve_ref(Path(data_root) if data_root else None)
         except Exception:  # places without reference data: only US and AOR places are checkable
             ref = None
-        with _working("checking claims"):
+        with _working(WORKING["checking"], lang):
             res = check(_connect(), claims_file, ref=ref)
         show(res, as_json, lang=lang)
         if not as_json:

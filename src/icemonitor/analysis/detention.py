@@ -230,8 +230,9 @@ def check_held(con: duckdb.DuckDBPyConnection, day: dt.date, people: int,
     return AnalysisResult(
         name="detention_check", parameters={"date": day, "people": people, "comparison": comparison},
         figures=verdicts, definitions=base.definitions, releases=base.releases, caveats=caveats,
-        extra={"answer": answer, "claim": f"ICE held {'more' if comparison == 'more' else 'fewer'} than "
-                                          f"{people:,} people on {day:%d %B %Y}"})
+        extra={"answer": answer, "claim": (msg("ICE held more than {n:,} people on {day}", n=people, day=day)
+                                           if comparison == "more" else
+                                           msg("ICE held fewer than {n:,} people on {day}", n=people, day=day))})
 
 
 def posting_errors(con: duckdb.DuckDBPyConnection, reason: str | None = None,

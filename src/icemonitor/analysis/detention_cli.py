@@ -91,10 +91,18 @@ def check_cmd(
     """Check "ICE held more (fewer) than N people on DAY" against every count of that day."""
     from icemonitor.analysis.detention import check_held
 
+    from icemonitor.messages import msg
+
     res = check_held(open_warehouse(), _day(day, "date"), people, "fewer" if fewer else "more")
     show(res, as_json, lang=lang)
     if not as_json:
-        print(f"{res.extra['claim']}: {res.extra['answer']}")
+        answers = {"supported": msg("supported by every count of the day"),
+                   "not_supported": msg("not supported by any count of the day"),
+                   "depends_on_measure": msg("supported by some counts of the day and not by others (see the measures)"),
+                   "no_records": msg("no records count that day: no answer (not zero)")}
+        answer = res.extra["answer"]
+        said = msg("{claim}: {answer}", claim=res.extra["claim"], answer=answers.get(answer, answer))
+        print(said.render(lang))
 
 
 @detention_app.command("errors")

@@ -13,9 +13,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from icemonitor.errors import IcemonitorError, InputError
+from icemonitor.messages import msg
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default, error_text
 from icemonitor.places.ref import Ref
 
 TABLE_COLUMNS = ["aor", "landmark", "county_fips", "state", "level", "kind", "rule", "confidence", "n_arrests"]
+# `places coverage`: its tables' words (signal codes, AOR codes and the resolver's categories as they are)
+SIGNALS_TITLE = msg("Placement signals (counted arrests)")
+SIGNALS_COLUMNS = {"signal": msg("signal"), "placed by": msg("placed by"), "arrests": msg("arrests"),
+                   "share": msg("share")}
+FACILITY = msg("facility (first within 5 days)")
+UNMAPPED_TITLE = msg("Recorded counties not mapped to a FIPS code (not guessed)")
+UNMAPPED_COLUMNS = [msg("state"), msg("county as recorded"), msg("status"), msg("candidates"), msg("arrests"),
+                    msg("removals")]
+COVERAGE_TITLE = msg("Landmark resolution coverage (share of counted arrests)")
+WORKING = msg("resolving landmarks of arrests, encounters and I-213s")
+ERROR_LABEL = msg("error:")
 
 
 def _ref(reference: Path | None) -> Ref:
@@ -28,12 +41,12 @@ def _ref(reference: Path | None) -> Ref:
     return reference_resolver()
 
 
-def _table(warehouse: Path | None, reference: Path | None):
+def _table(warehouse: Path | None, reference: Path | None, lang: str = "en"):
     from icemonitor.places.landmarks import landmark_table
     from icemonitor.warehouse import connect
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True)) as p:
-        p.add_task("resolving landmarks of arrests, encounters and I-213s", total=None)
+        p.add_task(escape(WORKING.render(lang)), total=None)
         con = connect(warehouse)
         try:
             return landmark_table(con, _ref(reference))
@@ -55,23 +68,24 @@ def _signals(warehouse: Path | None) -> tuple[dict, list[dict]]:
         con.close()
 
 
-def _print_signals(signals: dict, unmapped: list[dict]) -> None:
+def _print_signals(signals: dict, unmapped: list[dict], lang: str = "en") -> None:
     n = signals["arrests"]
-    t = Table(title="Placement signals (counted arrests)", caption=signals["definition"])
-    for col, justify in (("signal", "left"), ("placed by", "left"), ("arrests", "right"), ("share", "right")):
-        t.add_column(col, justify=justify)  # type: ignore[arg-type]
-    rows = [*(("county", k, v) for k, v in signals["county"].items()),
-            *(("state", k, v) for k, v in signals["state"].items()),
-            ("facility (first within 5 days)", "with a county", signals["facility"]["with_county"]),
-            ("facility (first within 5 days)", "no other county signal", signals["facility"]["only_facility_county"]),
-            ("unplaced", "no state, county or facility county", signals["unplaced"])]
+    t = Table(title=escape(SIGNALS_TITLE.render(lang)), caption=escape(_said(signals["definition"], lang)))
+    for header, justify in zip(SIGNALS_COLUMNS.values(), ("left", "left", "right", "right"), strict=True):
+        t.add_column(escape(header.render(lang)), justify=justify)  # type: ignore[arg-type]
+    county, state, facility = msg("county"), msg("state"), FACILITY
+    rows = [*((county, k, v) for k, v in signals["county"].items()),
+            *((state, k, v) for k, v in signals["state"].items()),
+            (facility, msg("with a county"), signals["facility"]["with_county"]),
+            (facility, msg("no other county signal"), signals["facility"]["only_facility_county"]),
+            (msg("unplaced"), msg("no state, county or facility county"), signals["unplaced"])]
     for signal, by, v in rows:
-        t.add_row(signal, by, f"{v:,}", f"{v / n:.1%}" if n else "-")
+        t.add_row(escape(_said(signal, lang)), escape(_said(by, lang)), f"{v:,}", f"{v / n:.1%}" if n else "-")
     Console().print(t)
     if unmapped:
-        u = Table(title="Recorded counties not mapped to a FIPS code (not guessed)")
-        for col in ("state", "county as recorded", "status", "candidates", "arrests", "removals"):
-            u.add_column(col)
+        u = Table(title=escape(UNMAPPED_TITLE.render(lang)))
+        for col in UNMAPPED_COLUMNS:
+            u.add_column(escape(col.render(lang)))
         for r in unmapped:
             u.add_row(r["state"] or "", escape(r["county_raw"]), r["status"], escape(r["candidates"] or ""),
                       f"{r['arrests']:,}", f"{r['removals']:,}")
@@ -88,23 +102,25 @@ def add_commands(places_app: typer.Typer) -> None:
         reference: Path | None = typer.Option(
             None, help="Directory in the shared/data layout (default: the catalog's archived reference files)."
         ),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
     ) -> None:
         """Share of counted arrests placed at county (event / office proxy), state, AOR or nowhere, per AOR."""
         from icemonitor.places.landmarks import CATEGORIES, coverage_of
 
         try:
-            cov = coverage_of(_table(warehouse, reference))
+            cov = coverage_of(_table(warehouse, reference, lang))
             cov["signals"], cov["unmapped_recorded_counties"] = _signals(warehouse)
         except IcemonitorError as err:
-            Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
+            Console(stderr=True).print(f"[bold red]{escape(ERROR_LABEL.render(lang))}[/] {escape(error_text(err, lang))}",
+                                       highlight=False)
             raise typer.Exit(code=2) from None
         if as_json:
             typer.echo(json.dumps(cov, indent=2))
             return
-        _print_signals(cov["signals"], cov["unmapped_recorded_counties"])
-        t = Table(title="Landmark resolution coverage (share of counted arrests)", caption=cov["definition"])
+        _print_signals(cov["signals"], cov["unmapped_recorded_counties"], lang)
+        t = Table(title=escape(COVERAGE_TITLE.render(lang)), caption=escape(_said(cov["definition"], lang)))
         t.add_column("AOR")
-        t.add_column("arrests", justify="right")
+        t.add_column(escape(msg("arrests").render(lang)), justify="right")
         for c in CATEGORIES:
             t.add_column(c, justify="right")
         for name, row in [*cov["per_aor"].items(), ("ALL", cov["overall"])]:
@@ -133,3 +149,9 @@ def add_commands(places_app: typer.Typer) -> None:
             sys.stdout.write(text)
         else:
             output.write_text(text, encoding="utf-8")
+
+
+def _said(text: object, lang: str) -> str:
+    """A text in `lang` (a message; a code or plain text as it is)."""
+    render = getattr(text, "render", None)
+    return render(lang) if callable(render) else str(text)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from icemonitor.messages import msg
 from icemonitor.places.recorded_counties import TABLE as RECORDED_COUNTIES
 
 TABLE = "arrest_facility_counties"
@@ -115,11 +116,12 @@ def signal_coverage(con: duckdb.DuckDBPyConnection) -> dict:
     FROM p"""
     n, rcty, lcty, ncty, rst, lst, nst, fac, fac_only, unplaced = con.execute(sql).fetchone()
     return {
-        "definition": ("counted arrests by placement signal. county: the county the release records (state and "
-                       "county name mapped to a FIPS code), else the landmark's event county, else none; state: the "
-                       "state the release records, else the landmark's; facility: the county of the first detention "
-                       f"facility booked within {DAYS_AFTER} days after the arrest (a separate signal, never the "
-                       "arrest's county); unplaced: no state, no county and no facility county"),
+        "definition": msg("counted arrests by placement signal. county: the county the release records (state and "
+                          "county name mapped to a FIPS code), else the landmark's event county, else none; state: "
+                          "the state the release records, else the landmark's; facility: the county of the first "
+                          "detention facility booked within {days} days after the arrest (a separate signal, never "
+                          "the arrest's county); unplaced: no state, no county and no facility county",
+                          days=DAYS_AFTER),
         "arrests": n,
         "county": {"recorded_county": rcty, "landmark": lcty, "none": ncty},
         "state": {"recorded_state": rst, "landmark": lst, "none": nst},

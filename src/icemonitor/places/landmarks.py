@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from icemonitor.errors import InputError
+from icemonitor.messages import msg
 from icemonitor.places.landmark_reference import load_reference
 from icemonitor.places.landmark_resolve import Resolver
 from icemonitor.places.landmark_rules import load_rules
@@ -119,9 +120,9 @@ def coverage_of(table: pl.DataFrame, weight: str = "n_arrests") -> dict:
     for (aor,), df in sorted(t.group_by("aor"), key=lambda kv: (kv[0][0] is None, kv[0][0] or "")):
         per_aor[aor if aor is not None else "(blank)"] = shares(df)
     return {
-        "definition": "share of counted arrests (arrests.counted) whose (aor, landmark) the landmark resolver "
-                      "places at each level; county_event = county where the arrest happened, "
-                      "county_office_proxy = county of the arresting office/team only",
+        "definition": msg("share of counted arrests (arrests.counted) whose (aor, landmark) the landmark resolver "
+                          "places at each level; county_event = county where the arrest happened, "
+                          "county_office_proxy = county of the arresting office/team only"),
         "overall": shares(t),
         "per_aor": per_aor,
     }
