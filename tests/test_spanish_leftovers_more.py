@@ -43,7 +43,7 @@ def test_analysis_api_says_its_caveats_in_the_lang_parameter(warehouse_client):
     for url in ("/api/v1/priorities?place=LOS", "/api/v1/sweeps?place=LOS&limit=3", "/api/v1/detention/trend",
                 "/api/v1/detention/check?date=2025-06-01&people=50000"):
         en = warehouse_client.get(url).json()
-        es = warehouse_client.get(url + "&lang=es").json()
+        es = warehouse_client.get(url + ("&" if "?" in url else "?") + "lang=es").json()
         assert _figures(es) == _figures(en) and es["releases"] == en["releases"], url
         assert len(es["caveats"]) == len(en["caveats"]) >= 1, url
         assert es["caveats"] != en["caveats"] and all(SPANISH.search(c) for c in es["caveats"]), url
@@ -292,3 +292,39 @@ def test_every_help_text_has_spanish_and_help_is_said_in_the_chosen_language(mon
     monkeypatch.delenv("ICEMONITOR_LANG")
     english = _said("summary", "--help")[1]
     assert "Counted events per group, with shares" in english and "Options" in english and "[default: arrests]" in english
+
+
+# ------------------------------------------------------------------ on the built warehouse
+
+
+def test_detention_check_and_places_coverage_in_the_chosen_language(built_home, warehouse_path, monkeypatch):
+    """`detention check --lang es`: the claim and its answer in Spanish (the answer of --json's); `places coverage
+    --lang es`: its tables' titles, headers, signal words and definitions in Spanish."""
+    import json
+
+    from conftest import SHARED_DATA
+
+    monkeypatch.setenv("ICEMONITOR_HOME", str(built_home))
+    monkeypatch.delenv("ICEMONITOR_LANG", raising=False)
+    answer = json.loads(CliRunner().invoke(app, ["detention", "check", "2025-06-01", "50000", "--json"]).output)
+    words = {"supported": "la respaldan todos los conteos de ese día",
+             "not_supported": "no la respalda ningún conteo de ese día",
+             "depends_on_measure": "la respaldan algunos conteos de ese día y otros no (vea las medidas)",
+             "no_records": "ningún registro cuenta ese día: no hay respuesta (no es cero)"}
+    es = _said("detention", "check", "2025-06-01", "50000", "--lang", "es")[1]
+    assert es.endswith(f"ICE retuvo a más de 50,000 personas el 1 jun 2025: {words[answer['extra']['answer']]}")
+    assert "ICE held more than 50,000 people on Jun 1, 2025: " in _said("detention", "check", "2025-06-01", "50000")[1]
+    from rich.console import Console
+
+    from icemonitor.places import cli_landmarks
+
+    monkeypatch.setattr(cli_landmarks, "Console", lambda *a, **k: Console(*a, **{**k, "width": 400}))
+    code, es = _said("places", "coverage", "--warehouse", str(warehouse_path), "--reference", str(SHARED_DATA),
+                     "--lang", "es")
+    assert code == 0, es
+    for words in ("Señales de ubicación (arrestos contados)", "señal ubicado por arrestos proporción",
+                  "arrestos contados por señal de ubicación.", "sin estado, condado ni condado del centro",
+                  "Cobertura de la ubicación de puntos de referencia (proporción de arrestos contados)",
+                  "AOR arrestos county_event"):
+        assert words in es, words
+    assert "Placement signals" not in es and "placed by" not in es
