@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from icemonitor.cli import app
 from test_detention_discovery import _url, site  # noqa: F401 - the loopback page fixture
 
-SPANISH = re.compile(r"[áéíóúñ¿¡]|\b(los|las|del|según|registros|ningún|ninguna)\b")
+SPANISH = re.compile(r"[áéíóúñ¿¡]|\b(el|la|los|las|del|de|se|con|según|registros)\b", re.IGNORECASE)
 
 
 def _said(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
