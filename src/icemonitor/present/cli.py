@@ -10,8 +10,11 @@ from rich.markup import escape
 from rich.console import Console
 
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import msg
+from icemonitor.messages.cli_lang import error_text
 
 err = Console(stderr=True)
+ERROR_LABEL = msg("error:")
 
 
 def register(app: typer.Typer) -> None:
@@ -46,10 +49,11 @@ def register(app: typer.Typer) -> None:
             if fmt not in FORMATS:
                 raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=err) as progress:
-                task = progress.add_task("Computing the figures", total=None)
+                said = lang if lang in LANGS else "en"
+                task = progress.add_task(escape(msg("Computing the figures").render(said)), total=None)
                 con = open_warehouse(warehouse)
                 facts = build_facts(con, place, date_from, date_to, resolve_ref(data_root))
-                progress.update(task, description=f"Writing the {fmt} report")
+                progress.update(task, description=escape(msg("Writing the {format} report", format=fmt).render(said)))
                 written = write_report(facts, lang, fmt, output, paper=paper)
             if facts_json:
                 facts_json.write_text(facts.model_dump_json(indent=2), encoding="utf-8")
@@ -57,7 +61,9 @@ def register(app: typer.Typer) -> None:
         except IcemonitorError as exc:
             if getattr(exc, "choices", None):  # an ambiguous place: the program's main() asks which one
                 raise
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            said = lang if lang in LANGS else "en"
+            err.print(f"[bold red]{escape(ERROR_LABEL.render(said))}[/] {escape(error_text(exc, said))}",
+                      highlight=False)
             raise typer.Exit(code=2) from None
         for path in written:
             print(path)
