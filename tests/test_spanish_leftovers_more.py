@@ -60,6 +60,9 @@ def test_analysis_api_says_its_caveats_in_the_lang_parameter(warehouse_client):
     english = warehouse_client.get("/api/v1/place/CA").json()
     assert profile["criminality"]["caveats"] != english["criminality"]["caveats"]
     assert "La criminalidad no está registrada en uwchr-ice-enforce-fy16-19." in profile["criminality"]["caveats"]
+    held = warehouse_client.get("/api/v1/detention/place", params={"place": "LOS", "lang": "es"}).json()
+    assert held["parameters"]["place"] == "AOR de Los Ángeles (LOS)"  # the place's label, said in Spanish too
+    assert not any("Los Angeles AOR" in c for c in held["caveats"])
     bad = warehouse_client.get("/api/v1/priorities", params={"place": "LOS", "lang": "fr"})
     assert bad.status_code == 422 and "lang" in bad.text
 

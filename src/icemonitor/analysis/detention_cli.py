@@ -152,21 +152,22 @@ def place_cmd(
     /api/v1/detention/place and the place pages); a place with no facility in the records has no count."""
     from icemonitor.analysis.common import reference_for
     from icemonitor.analysis.detention import in_place
-    from icemonitor.places.place_names import parse_place
+    from icemonitor.places.place_names import parse_place, place_label
 
     con = open_warehouse()
     found = parse_place(place, reference_for(con))
-    res = in_place(con, found.label, found.county_fips, parse_date(day, "date"))
+    res = in_place(con, place_label(found), found.county_fips, parse_date(day, "date"))
     show(res, as_json, ["facility_code", "name", "county_name", "held_during_day", "held_before", "change",
                         "matched_to_ice_list"], lang=lang)
     if not as_json and res.extra["held_during_day"] is not None:
         from icemonitor.analysis.cli import out
-        from icemonitor.messages import msg
+        from icemonitor.messages import msg, to_date
         from icemonitor.places.place_names import place_label
 
         said = msg("held in {place} on {day}: {n:,} in {facilities} facilities ({before_n:,} on {before})",
-                   place=place_label(found), day=res.parameters["date"], n=res.extra["held_during_day"],
-                   facilities=res.extra["facilities"], before_n=res.extra["held_before"], before=res.extra["before"])
+                   place=place_label(found), day=to_date(res.parameters["date"]), n=res.extra["held_during_day"],
+                   facilities=res.extra["facilities"], before_n=res.extra["held_before"],
+                   before=to_date(res.extra["before"]))
         out.print(said.render(lang), highlight=False, markup=False)
 
 

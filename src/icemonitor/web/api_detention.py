@@ -97,7 +97,9 @@ def in_place(
     facility with its trend over the 30 days before; a place with no facility in the records has no count (not
     zero). The same figures as the place pages' detention section."""
     found = analyses.parse_place(request.app.state.warehouse, app_ref(request), place)
-    res = detention.in_place(request.app.state.warehouse.cursor(), found.label, found.county_fips, date)
+    from icemonitor.places.place_names import place_label  # the label in both languages (lang=es: Spanish)
+
+    res = detention.in_place(request.app.state.warehouse.cursor(), place_label(found), found.county_fips, date)
     return respond(request, res, None)
 
 
