@@ -12,7 +12,7 @@ from rich.console import Console
 
 from icemonitor import config
 from icemonitor.intake import KEY_ENV
-from icemonitor.messages import Message, msg
+from icemonitor.messages import LANGS, Message, msg
 from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default, error_text
 
 if TYPE_CHECKING:  # the intake's modules (cryptography, argon2) are imported by the command that runs
@@ -32,8 +32,9 @@ def _say(text: Message, lang: str, to: Console = console) -> None:
 
 
 def _lang(kwargs: dict) -> str:
+    """The --lang a command was given (its errors are said in it)."""
     lang = kwargs.get("lang")
-    return lang if lang in ("en", "es") else "en"
+    return lang if lang in LANGS else "en"
 
 
 def _settings() -> IntakeSettings:
