@@ -89,7 +89,8 @@ def summary(
     if cov.countable:
         exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
         mixed = bool(place) and placement_mix_applies(q)  # the placement mix read in the same scan
-        rolled = q.rolled_up(con, *exprs, "release_id", *(["res_by"] if mixed else []))  # event_days where it can
+        rolled = q.rolled_up(con, *exprs, "release_id", *(["res_by"] if mixed else []),  # the count tables where
+                             months=True)  # they answer (by week or day: the day tables)
         if mixed:
             rows, placed = _rows_and_placement(con, rolled, groups, exprs)
         else:
