@@ -201,8 +201,9 @@ def _summed_parts(found: list[tuple], crim: bool) -> tuple[dict[str, list[dict[s
             key = (release, row[5], fy, row[6])
             kept[key] = kept.get(key, 0) + n
     order = lambda key: tuple(_last(k) for k in key)  # noqa: E731
+    written = {m: m.strftime("%Y-%m") for m in {m for m, _ in trend} if m is not None}
     parts = {
-        "trend": [{"month": None if m is None else m.strftime("%Y-%m"), "method_class": c, "n": n, "rel": rel}
+        "trend": [{"month": written.get(m), "method_class": c, "n": n, "rel": rel}
                   for (m, c), (n, rel) in sorted(trend.items(), key=lambda kv: order(kv[0]))],
         "method_mix": [{"fy": fy, "method_class": c, "n": n, "rel": rel}
                        for (fy, c), (n, rel) in sorted(mix.items(), key=lambda kv: order(kv[0]))],
@@ -233,7 +234,13 @@ def _resolution(con: duckdb.DuckDBPyConnection, q: Compiled, cov: Any, d0, d1, c
                                    f"WHERE {q.where.sql()}", q.where.params).fetchone()
         row["resolved"], rel = resolved
         releases = sorted({x for x in rel or [] if x})
-        if aors:
+        from icemonitor.analysis import rollups  # numpy: after start-up (web/app.py's warm-up)
+
+        by = rollups.keyed_counts(con, q.selection.table, "aor_resolved", q.base, tuple(aors)) if aors else None
+        if by is not None:  # (aor, unresolved) -> counted arrests, from the month rollup
+            row["aor_total"] = sum(n for n, _ in by.values())
+            row["aor_unresolved"] = sum(n for (_, unresolved), (n, _) in by.items() if unresolved)
+        elif aors:
             sql, params = in_list("aor", aors)
             w = q.base.copy().add(sql, *params)
             r = q.rolled_up(con, w.sql(), "res_county_fips", columns=columns, months=True)
@@ -261,15 +268,15 @@ def policies(con: duckdb.DuckDBPyConnection, place: Any, ref: Any = None) -> Ana
     rows: list[dict[str, Any]] = []
     local: list[dict[str, Any]] = []
     if has_table(con, "policies") and place is not None:
-        states, county = set(place.states), set(place.county_fips) if place.level == "county" else set()
-        rows = [dict(r) for r in _policy_rows(con)  # state laws and lists; a county's and its cities' own events
-                if (r.get("jurisdiction_level") == "state" and r.get("state") in states)
-                or (r.get("jurisdiction_level") not in (None, "state") and r.get("county_fips") in county)]
+        by_state, by_county = _policy_index(con)  # state laws and lists; a county's and its cities' own events
+        rows = [dict(r) for state in dict.fromkeys(place.states) for r in by_state.get(state, ())]
+        if place.level == "county":
+            rows += [dict(r) for fips in dict.fromkeys(place.county_fips) for r in by_county.get(fips, ())]
         rows.sort(key=lambda r: (_last(r.get("start")), _last(r.get("policy_id"))))
         if place.level != "county" and place.county_fips:
-            counties, kinds = set(place.county_fips), {}
-            for r in _policy_rows(con):
-                if r.get("jurisdiction_level") not in (None, "state") and r.get("county_fips") in counties:
+            kinds: dict[Any, list[Any]] = {}
+            for fips in dict.fromkeys(place.county_fips):
+                for r in by_county.get(fips, ()):
                     kinds.setdefault(r.get("kind"), []).append(r.get("start"))
             local = [{"kind": kind, "n": len(starts), "first": min((d for d in starts if d is not None), default=None),
                       "last": max((d for d in starts if d is not None), default=None)}
@@ -298,6 +305,22 @@ def _policy_rows(con: duckdb.DuckDBPyConnection) -> tuple[MappingProxyType, ...]
 
 
 @per_warehouse(frozen=True)
+def _policy_index(con: duckdb.DuckDBPyConnection) -> tuple[MappingProxyType, MappingProxyType]:
+    """_policy_rows as ({state: its state-level rows}, {county_fips: the county's and its cities' rows}): what
+    policies() picks for a place (jurisdiction_level 'state', else any other level but none)."""
+    by_state: dict[str, list] = {}
+    by_county: dict[str, list] = {}
+    for r in _policy_rows(con):
+        level = r.get("jurisdiction_level")
+        if level == "state" and r.get("state") is not None:
+            by_state.setdefault(r["state"], []).append(r)
+        elif level is not None and level != "state" and r.get("county_fips") is not None:
+            by_county.setdefault(r["county_fips"], []).append(r)
+    return (MappingProxyType({k: tuple(v) for k, v in by_state.items()}),
+            MappingProxyType({k: tuple(v) for k, v in by_county.items()}))
+
+
+@per_warehouse(frozen=True)
 def _whole_aor_pairs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str], ...]:
     """(aor, state) of each AOR whose counties (in one map vintage with the counties every vintage shares) all lie
     in one state: a state place counts such an AOR's arrests by its code (places.place_filter). Read from the
@@ -318,16 +341,16 @@ PEER_KEYS = {"aor": "aor", "state": "aor, res_state", "county": "res_county_fips
 def _peer_counts(con: duckdb.DuckDBPyConnection, every: Compiled, level: str, columns: Columns | None,
                  within: tuple[str, ...] | None = None) -> dict[tuple, tuple[int, set[str]]]:
     """(the level's key: AOR; AOR and placed state; county) -> (counted arrests, their releases) under `every`
-    (every place's counted arrests in the period): from analysis.rollups' peer_months where it answers, else
+    (every place's counted arrests in the period): from analysis.rollups' keyed_months where it answers, else
     counted from the smallest count table holding the level's columns (or the rows). `within`: only these peers
     (values of the level's first key column)."""
     from icemonitor.analysis import rollups  # numpy: after start-up (web/app.py's warm-up)
 
-    counts = rollups.peer_counts(con, "arrests", level, every.where, within)
+    counts = rollups.keyed_counts(con, "arrests", level, every.where, within)
     if counts is not None:
         return counts
-    kept = rollups.PEER_LEVELS[level][3]
-    among, params = rollups.peers_within(level, within)
+    kept = rollups.KEYINGS[level][3]
+    among, params = rollups.keyed_within(level, within)
     r = every.rolled_up(con, PEER_KEYS[level], "release_id", columns=columns, months=True)
     out: dict[tuple, tuple[int, set[str]]] = {}
     for *key, release, n in con.execute(f"SELECT {PEER_KEYS[level]}, release_id, {r.count_sql} FROM {r.source} "

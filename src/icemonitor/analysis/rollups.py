@@ -11,9 +11,10 @@ for the overview's figures that would otherwise sum many rollup rows per request
 - aor_months: aor_days' counted events per release, AOR, method class, criminality, fiscal year and month, for
   the counts grouped by those keys without a period or over whole months (analysis.overview.counts: the dashboard's
   trend and AOR ranking, the API's summary).
-- peer_months: the month tables' counted events per AOR, per AOR and placed state, or per county, with release
-  and month, for a place's peers (analysis.place_profile.peers): whole months from here, partial first and last
-  months from the day tables, as county_months.
+- keyed_months: the month tables' counted events per AOR, per AOR and placed state, per county, or per AOR and
+  whether a county is resolved, with release and month, for a place's peers and a county's resolution
+  (analysis.place_profile.peers, resolution): whole months from here, partial first and last months from the day
+  tables, as county_months.
 
 They are derived data of the warehouse file, like event_days, not cached answers: they take no question, are read
 once per file version (query.selection.per_warehouse: path, mtime, size; a read-only file does not change until a
@@ -282,15 +283,17 @@ def grouped_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, wher
     return aor_months(con, table).grouped(by, filters, d0, None if d1 is None else month_after(d1))
 
 
-# a peer level -> (month table, its day table, the columns naming a peer's counts, which of their rows count)
-PEER_LEVELS = {"aor": (AOR_MONTHS, AOR_DAYS, ("aor",), "aor IS NOT NULL"),
-               "state": (STATE_MONTHS, STATE_DAYS, ("aor", "res_state"), "TRUE"),
-               "county": (EVENT_MONTHS, EVENT_DAYS, ("res_county_fips",), "res_county_fips IS NOT NULL")}
+# a keying -> (month table, its day table, the key's columns, which of their rows count): the peer levels, and
+# the AORs with whether their arrests are resolved to a county
+KEYINGS = {"aor": (AOR_MONTHS, AOR_DAYS, ("aor",), "aor IS NOT NULL"),
+           "state": (STATE_MONTHS, STATE_DAYS, ("aor", "res_state"), "TRUE"),
+           "county": (EVENT_MONTHS, EVENT_DAYS, ("res_county_fips",), "res_county_fips IS NOT NULL"),
+           "aor_resolved": (EVENT_MONTHS, EVENT_DAYS, ("aor", "res_county_fips IS NULL"), "TRUE")}
 
 
 @dataclass(frozen=True)
-class PeerMonths:
-    """The rollup as read-only numpy columns: per row a key (index into `keys`: the level's columns' values), a
+class KeyedMonths:
+    """The rollup as read-only numpy columns: per row a key (index into `keys`: the keying's columns' values), a
     release (index into `releases`), a month (its first day; NaT for rows without a date) and the events counted."""
 
     keys: tuple[tuple, ...]
@@ -318,21 +321,21 @@ class PeerMonths:
         return out
 
 
-def peers_within(level: str, within: tuple[str, ...] | None) -> tuple[str, list[Any]]:
-    """SQL and parameters keeping the rows of the peers `within` (values of the level's first key column; None:
-    every peer)."""
+def keyed_within(keying: str, within: tuple[str, ...] | None) -> tuple[str, list[Any]]:
+    """SQL and parameters keeping the rows of the keys `within` (values of the keying's first column; None: every
+    key)."""
     if within is None:
         return "TRUE", []
-    return in_list(PEER_LEVELS[level][2][0], list(within)) if within else ("FALSE", [])
+    return in_list(KEYINGS[keying][2][0], list(within)) if within else ("FALSE", [])
 
 
 @per_warehouse(frozen=True)
-def peer_months(con: duckdb.DuckDBPyConnection, table: str, level: str, within: tuple[str, ...] | None = None
-                ) -> PeerMonths:
-    """Counted events of `table` per the level's key (PEER_LEVELS), release and month, from its month table; of
-    the peers `within` (the first key column's values; None: all)."""
-    months, _, columns, kept = PEER_LEVELS[level]
-    among, params = peers_within(level, within)
+def keyed_months(con: duckdb.DuckDBPyConnection, table: str, keying: str, within: tuple[str, ...] | None = None
+                 ) -> KeyedMonths:
+    """Counted events of `table` per the keying's key (KEYINGS), release and month, from its month table; of
+    the keys `within` (the first key column's values; None: all)."""
+    months, _, columns, kept = KEYINGS[keying]
+    among, params = keyed_within(keying, within)
     found = con.execute(f"SELECT {', '.join(columns)}, release_id, event_date, sum(n)::BIGINT FROM {months} "
                         f"WHERE table_name = ? AND counted AND {kept} AND {among} GROUP BY ALL",
                         [table, *params]).fetchall()
@@ -347,25 +350,25 @@ def peer_months(con: duckdb.DuckDBPyConnection, table: str, level: str, within: 
     n = np.fromiter((r[-1] for r in found), dtype=np.int64, count=len(found))
     for a in (key, release, month, n):
         a.flags.writeable = False
-    return PeerMonths(keys, releases, key, release, month, n)
+    return KeyedMonths(keys, releases, key, release, month, n)
 
 
-def peer_counts(con: duckdb.DuckDBPyConnection, table: str, level: str, where: Where,
-                within: tuple[str, ...] | None = None) -> dict[tuple, tuple[int, set[str]]] | None:
-    """key -> (counted events, their releases) of the level's peers (PEER_LEVELS: AOR, AOR and placed state,
-    county) under `where` (counted rows and a period, nothing else), for the keys with rows: whole months from
-    peer_months, partial first and last months from the day table. None where it does not answer (another
-    condition, a warehouse without the month table, a period without a whole month): then the caller counts.
-    `within`: the peers counted (peer_months)."""
-    months, days, columns, kept = PEER_LEVELS[level]
+def keyed_counts(con: duckdb.DuckDBPyConnection, table: str, keying: str, where: Where,
+                 within: tuple[str, ...] | None = None) -> dict[tuple, tuple[int, set[str]]] | None:
+    """key -> (counted events, their releases) of the keying's keys (KEYINGS: AOR; AOR and placed state; county;
+    AOR and unresolved county) under `where` (counted rows and a period, nothing else), for the keys with rows:
+    whole months from keyed_months, partial first and last months from the day table. None where it does not
+    answer (another condition, a warehouse without the month table, a period without a whole month): then the
+    caller counts. `within`: the keys counted (keyed_months)."""
+    months, days, columns, kept = KEYINGS[keying]
     found = split(where, ())
-    if found is None or not has_table(con, months):
+    if found is None or not (has_table(con, months) and has_table(con, days)):
         return None
     lo, hi = whole_months(found[1], found[2])
     if lo is not None and hi is not None and lo >= hi:
         return None
-    out = peer_months(con, table, level, within).counts(lo, hi)
-    among, params = peers_within(level, within)
+    out = keyed_months(con, table, keying, within).counts(lo, hi)
+    among, params = keyed_within(keying, within)
     edges = [(c, d) for c, d in (("event_date < ?", lo), ("event_date >= ?", hi)) if d is not None]
     if edges:  # the partial first and last months' days
         for *key, release, n in con.execute(

@@ -131,12 +131,13 @@ def write_state_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
 
 def write_month_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
     """(Re)create event_months, state_months and aor_months: event_days, state_days and aor_days summed per calendar
-    month, each ordered as its day table. With `only` (the pairs write_state_days sums again), event_months sums
-    only those pairs again; state_months and aor_months (a tenth of it) are derived again whole. Returns their
-    rows."""
+    month, each ordered as its day table: event_months from event_days, state_months from event_months (the same
+    sums as state_days' per month, from fewer rows), aor_months from state_months. With `only` (the pairs
+    write_state_days sums again), event_months sums only those pairs again; state_months and aor_months (a tenth
+    of it) are derived again whole. Returns their rows."""
     return (_summed(con, EVENT_MONTHS, EVENT_DAYS, "table_name, res_state, res_county_fips, event_date", only)
-            + _summed(con, STATE_MONTHS, STATE_DAYS, "table_name, res_state, aor, event_date", None)
-            + _summed(con, AOR_MONTHS, AOR_DAYS, "table_name, event_date", None))
+            + _summed(con, STATE_MONTHS, EVENT_MONTHS, "table_name, res_state, aor, event_date", None)
+            + _summed(con, AOR_MONTHS, STATE_MONTHS, "table_name, event_date", None))
 
 
 def write_aor_days(con: duckdb.DuckDBPyConnection) -> int:
