@@ -284,12 +284,14 @@ def grouped_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, wher
 
 
 # a keying -> (month table, its day table, the key's columns, which of their rows count): the peer levels, the
-# AORs with whether their arrests are resolved to a county, and the office counties of the unresolved ones
+# AORs with whether their arrests are resolved to a county, and the office counties and placed states of the
+# unresolved ones
 KEYINGS = {"aor": (AOR_MONTHS, AOR_DAYS, ("aor",), "aor IS NOT NULL"),
            "state": (STATE_MONTHS, STATE_DAYS, ("aor", "res_state"), "TRUE"),
            "county": (EVENT_MONTHS, EVENT_DAYS, ("res_county_fips",), "res_county_fips IS NOT NULL"),
            "aor_resolved": (EVENT_MONTHS, EVENT_DAYS, ("aor", "res_county_fips IS NULL"), "TRUE"),
-           "office": (EVENT_MONTHS, EVENT_DAYS, ("aor", "office_county_fips"), "res_county_fips IS NULL")}
+           "office": (EVENT_MONTHS, EVENT_DAYS, ("aor", "office_county_fips"), "res_county_fips IS NULL"),
+           "unplaced_county": (EVENT_MONTHS, EVENT_DAYS, ("aor", "res_state"), "res_county_fips IS NULL")}
 
 
 @dataclass(frozen=True)
@@ -357,7 +359,7 @@ def keyed_months(con: duckdb.DuckDBPyConnection, table: str, keying: str, within
 def keyed_counts(con: duckdb.DuckDBPyConnection, table: str, keying: str, where: Where,
                  within: tuple[str, ...] | None = None) -> dict[tuple, tuple[int, set[str]]] | None:
     """key -> (counted events, their releases) of the keying's keys (KEYINGS: AOR; AOR and placed state; county;
-    AOR and unresolved county; AOR and office county) under `where` (counted rows and a period, nothing else), for the keys with rows:
+    AOR and unresolved county; AOR and office county or placed state of the unresolved) under `where` (counted rows and a period, nothing else), for the keys with rows:
     whole months from keyed_months, partial first and last months from the day table. None where it does not
     answer (another condition, a warehouse without the month table, a period without a whole month): then the
     caller counts. `within`: the keys counted (keyed_months)."""

@@ -138,8 +138,8 @@ def summary(
         caveats.append(msg("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped."))
     if "criminality" in groups:
         caveats.append(msg("Criminality means different things per release; the bracket names the source field."))
-    undecided = (unresolved_in_place(con, rolled.source, q.base, place, ref, rolled.count_sql) if cov.countable
-                 else None)
+    undecided = (unresolved_in_place(con, rolled.source, q.base, place, ref, rolled.count_sql,
+                                     table if placement == "event" else None) if cov.countable else None)
     if undecided:
         caveats.append(msg("{text}.", text=undecided["text"]))
     office = _office_placements(con, q) if cov.countable else None
