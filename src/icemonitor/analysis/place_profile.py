@@ -411,7 +411,7 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
     else:
         key = (p.states[0] if p.states else None,) if level == "county" else ()
     population = _peer_population(con, level, year, *key)
-    counts = _peer_counts(con, every, level, columns, tuple(p[0] for p in population) if level == "county" else None)
+    counts = _peer_counts(con, every, level, columns, tuple(r[0] for r in population) if level == "county" else None)
     if level == "state":  # a state's arrests as `summary --place` selects them: placed in it, or recorded by an
         whole: dict[str, list[str]] = {}  # AOR wholly inside it (counted per AOR and state first, then placed)
         for aor, state in _whole_aor_pairs(con):

@@ -290,13 +290,14 @@ def month_source(table: str, days: str, months: str, d0: dt.date | None, d1: dt.
     lo, hi = whole_months(d0, d1)
     if lo is not None and hi is not None and lo >= hi:  # no whole month
         return f"(SELECT * FROM {days} WHERE table_name = '{table}')"
-    bounds = [(f"event_date >= DATE '{lo.isoformat()}'", f"event_date < DATE '{lo.isoformat()}'")] if lo else []
-    bounds += [(f"event_date < DATE '{hi.isoformat()}'", f"event_date >= DATE '{hi.isoformat()}'")] if hi else []
-    whole = f"SELECT * FROM {months} WHERE table_name = '{table}'"
-    if not bounds:
+    inner = ([f"event_date >= DATE '{lo.isoformat()}'"] if lo is not None else []) + (
+        [f"event_date < DATE '{hi.isoformat()}'"] if hi is not None else [])
+    edges = ([f"event_date < DATE '{lo.isoformat()}'"] if lo is not None and d0 < lo else []) + (
+        [f"event_date >= DATE '{hi.isoformat()}'"] if hi is not None and d1 >= hi else [])  # partial months
+    whole = f"SELECT * FROM {months} WHERE table_name = '{table}'" + "".join(f" AND {c}" for c in inner)
+    if not edges:
         return f"({whole})"
-    return (f"({whole} AND {' AND '.join(inner for inner, _ in bounds)} UNION ALL SELECT * FROM {days} "
-            f"WHERE table_name = '{table}' AND ({' OR '.join(edge for _, edge in bounds)}))")
+    return f"({whole} UNION ALL SELECT * FROM {days} WHERE table_name = '{table}' AND ({' OR '.join(edges)}))"
 
 
 def _by_month(sql: tuple[str, ...]) -> bool:
