@@ -13,7 +13,7 @@ tables and releases whose rows changed, unless the placement tables changed (the
 
 event_months, state_months and aor_months are the three day tables summed per calendar month (event_date: the
 month's first day): a question that reads event_date only by month (its whole months; query.Selection reads a
-period's partial first and last months from the day tables) reads a tenth of the rows or fewer."""
+period's partial first and last months from the day tables) reads a quarter (counties) to a tenth of the rows."""
 
 from __future__ import annotations
 
@@ -97,8 +97,8 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
 
 def _summed(con: duckdb.DuckDBPyConnection, name: str, source: str, order: str,
             only: set[tuple[str, str]] | None) -> int:
-    """(Re)create the derived table `name` from `source` summed over the columns `name` lacks (a date column
-    `event_date` of `name` that schema.yaml describes as a month: the month's first day), ordered by `order`. With
+    """(Re)create the derived table `name` from `source` summed over the columns `name` lacks (for a month table,
+    MONTHS_OF, over the days of each month too: event_date the month's first day), ordered by `order`. With
     `only` ((table, release) pairs; write_event_days), only those pairs are summed again: each sum reads its own
     pair's rows of `source`. Returns the table's rows."""
     spec = derived_tables()[name]
