@@ -11,16 +11,19 @@ for the overview's figures that would otherwise sum many rollup rows per request
 - aor_months: aor_days' counted events per release, AOR, method class, criminality, fiscal year and month, for
   the counts grouped by those keys without a period or over whole months (analysis.overview.counts: the dashboard's
   trend and AOR ranking, the API's summary).
-- keyed_months: the month tables' counted events per AOR, per AOR and placed state, per county, or per AOR and
-  whether a county is resolved, with release and month, for a place's peers and a county's resolution
-  (analysis.place_profile.peers, resolution): whole months from here, partial first and last months from the day
-  tables, as county_months.
+- keyed_months: the month tables' counted events per AOR, per AOR and placed state, per county, per AOR and
+  whether a county is resolved, or per AOR and office county or placed state of the unresolved, with release and
+  month (KEYINGS), for a place's peers and a county's resolution (analysis.place_profile) and summary's office
+  placements and unresolved events: whole months from here, partial first and last months from the day tables,
+  as county_months.
 
-They are derived data of the warehouse file, like event_days, not cached answers: they take no question, are read
+They are derived data of the warehouse file, like event_days, not cached answers: they take no question (keyed_months
+only which keys it holds: a state's counties, a place's AORs), are read
 once per file version (query.selection.per_warehouse: path, mtime, size; a read-only file does not change until a
 build swaps in a new one), so they cannot differ between two requests to one version, and every request still
 works out its own figure from them (also with ICEMONITOR_CACHE=off). A writable connection (a build) never uses
-them, and a question they do not answer (another condition) is counted from the count table as before.
+the first three (keyed_months is read afresh on one), and a question they do not answer (another condition) is
+counted from the count tables as before.
 """
 
 from __future__ import annotations
