@@ -362,10 +362,11 @@ def keyed_months(con: duckdb.DuckDBPyConnection, table: str, keying: str, within
 def keyed_counts(con: duckdb.DuckDBPyConnection, table: str, keying: str, where: Where,
                  within: tuple[str, ...] | None = None) -> dict[tuple, tuple[int, set[str]]] | None:
     """key -> (counted events, their releases) of the keying's keys (KEYINGS: AOR; AOR and placed state; county;
-    AOR and unresolved county; AOR and office county or placed state of the unresolved) under `where` (counted rows and a period, nothing else), for the keys with rows:
-    whole months from keyed_months, partial first and last months from the day table. None where it does not
-    answer (another condition, a warehouse without the month table, a period without a whole month): then the
-    caller counts. `within`: the keys counted (keyed_months)."""
+    AOR and unresolved county; AOR and office county or placed state of the unresolved) under `where` (counted
+    rows and a period, nothing else), for the keys with rows: whole months from keyed_months, partial first and
+    last months from the day table. None where it does not answer (another condition, a warehouse without the
+    month table, a period without a whole month): then the caller counts. `within`: the keys counted
+    (keyed_months)."""
     months, days, columns, kept = KEYINGS[keying]
     found = split(where, ())
     if found is None or not (has_table(con, months) and has_table(con, days)):
