@@ -58,7 +58,8 @@ def warehouse_path(built_home: Path) -> Path:
 @pytest.fixture(scope="session")
 def without_count_tables(warehouse_path: Path, tmp_path_factory) -> Path:
     """A copy of the built warehouse (in its data folder's place: reference files by link) without its count tables
-    (event_days, state_days, aor_days, event_methods): every figure then comes from the event rows."""
+    (event_days, state_days, aor_days, their month tables, event_methods): every figure then comes from the event
+    rows."""
     import shutil
 
     import duckdb
@@ -70,7 +71,8 @@ def without_count_tables(warehouse_path: Path, tmp_path_factory) -> Path:
     copy = home / "warehouse.duckdb"
     shutil.copyfile(warehouse_path, copy)
     con = duckdb.connect(str(copy))
-    for table in ("event_days", "state_days", "aor_days", "event_methods"):
+    for table in ("event_days", "state_days", "aor_days", "event_months", "state_months", "aor_months",
+                  "event_methods"):
         con.execute(f"DROP TABLE {table}")
     con.close()
     return copy

@@ -20,6 +20,7 @@ import generate_national as gen  # noqa: E402
 ROWS = {"arrests": 3_000, "detainers": 1_000, "encounters": 1_000, "detention_stints": 6_000}
 ADDED = {"arrests": 800, "detention_stints": 1_500}
 TABLES = ("arrests", "detention_stints", "detention_stays")
+MONTHS = ("event_months", "state_months", "aor_months")  # the count tables summed per month
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def _frames(path: Path) -> dict[str, pl.DataFrame]:
     con = duckdb.connect(str(path), read_only=True)
     out = {t: con.sql(f"SELECT release_id, source_file, source_sheet, source_row, counted FROM {t}").pl()  # noqa: S608
            for t in TABLES}
-    for rollup in ("event_days", "state_days", "aor_days"):
+    for rollup in ("event_days", "state_days", "aor_days", *MONTHS):
         out[rollup] = con.sql(f"SELECT * FROM {rollup}").pl()  # noqa: S608
     con.close()
     return out
@@ -79,14 +80,30 @@ def test_event_days_hold_the_rows_per_release_and_flag(refreshed, table):
     assert _flags(days, "n") == _flags(after[table])
 
 
-@pytest.mark.parametrize("rollup", ["state_days", "aor_days"])
+@pytest.mark.parametrize("rollup", ["state_days", "aor_days", *MONTHS])
 def test_the_summed_count_tables_follow_the_recounted_event_days(refreshed, rollup):
-    """state_days and aor_days, sums of event_days, carry its recounted flags too (not the flags before the add)."""
+    """state_days, aor_days and the month tables, sums of event_days, carry its recounted flags too (not the flags
+    before the add)."""
     after = _frames(refreshed[2])
     for table in TABLES:
         days = after["event_days"].filter(pl.col("table_name") == table)
         summed = after[rollup].filter(pl.col("table_name") == table)
         assert _flags(summed, "n") == _flags(days, "n")
+
+
+@pytest.mark.parametrize("months", MONTHS)
+def test_the_month_tables_are_the_refreshed_event_days_per_month(refreshed, months):
+    """Each month table after the superseding add holds event_days' refreshed counts summed per month over the
+    columns it keeps, row for row (an independent Polars sum of the refreshed event_days)."""
+    after = _frames(refreshed[2])
+    keys = [c for c in after[months].columns if c not in ("event_date", "n")]
+    want = (after["event_days"].with_columns(pl.col("event_date").dt.truncate("1mo"))
+            .group_by([*keys, "event_date"]).agg(pl.col("n").sum()))
+    got = after[months].select([*keys, "event_date", "n"])
+    assert got.height == want.height > 0
+    order = [*keys, "event_date"]
+    assert got.sort(order, nulls_last=True).equals(want.select(got.columns).cast(got.schema).sort(order, nulls_last=True))
+    assert after[months].filter(pl.col("event_date").dt.day() != 1).height == 0
 
 
 def test_the_refreshed_coverage_equals_a_full_builds(refreshed, tmp_path):

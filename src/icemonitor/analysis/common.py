@@ -79,32 +79,50 @@ def place_where(con: duckdb.DuckDBPyConnection, place: str | None, where: Where,
 
 
 def unresolved_in_place(con: duckdb.DuckDBPyConnection, source: str, base: Where, place: str | None,
-                        ref: Any = None, count_sql: str = "count(*)") -> dict[str, Any] | None:
+                        ref: Any = None, count_sql: str = "count(*)", table: str | None = None
+                        ) -> dict[str, Any] | None:
     """For a state, county or group place: the events under `base` (every filter but the place) in the place's
     AORs that the landmark resolver did not place at the place's level, so they may or may not lie in the place.
-    None where nothing is undecided (no place, the nation, an AOR, or AORs wholly inside the place)."""
+    None where nothing is undecided (no place, the nation, an AOR, or AORs wholly inside the place). `table`
+    (placement `event`): counted from analysis.rollups' month rollup where it answers."""
     if vocabulary.is_nation(place) or place.strip().upper() in AOR_CODES or not resolution_available(con):
         return None
     parsed = parse_place(con, place, ref)
     aors = [a for a in parsed.aors if a not in parsed.filter_aors]
     if parsed.level == "aor" or not aors or not (parsed.filter_counties or parsed.filter_states):
         return None
-    w = Where(list(base.parts), list(base.params)).add(f"aor IN ({', '.join('?' * len(aors))})", *aors)
-    if parsed.filter_counties:
-        level = "county"
-        states = list(parsed.states)
-        w.add(f"res_county_fips IS NULL AND (res_state IS NULL OR res_state IN ({', '.join('?' * len(states))}))",
-              *states)
-    else:
-        level = "state"
-        w.add("res_state IS NULL")
-    n = int(con.execute(f"SELECT {count_sql} FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
+    level = "county" if parsed.filter_counties else "state"
+    n = _unresolved(con, table, base, tuple(aors), level, parsed.states)
+    if n is None:
+        w = Where(list(base.parts), list(base.params)).add(f"aor IN ({', '.join('?' * len(aors))})", *aors)
+        if level == "county":
+            states = list(parsed.states)
+            w.add(f"res_county_fips IS NULL AND (res_state IS NULL OR res_state IN ({', '.join('?' * len(states))}))",
+                  *states)
+        else:
+            w.add("res_state IS NULL")
+        n = int(con.execute(f"SELECT {count_sql} FROM {source} WHERE {w.sql()}", w.params).fetchone()[0])
     from icemonitor.places.place_names import place_label
 
     return {"events": n, "aors": aors, "level": level,
             "text": msg("{n:,} events of the same filters in {aors} are not resolved to a {level} (landmark blank, an "
                         "office code, or ambiguous): they may or may not lie in {place} and are not counted here",
                         n=n, aors=", ".join(aors), level=LEVEL_WORDS[level], place=place_label(parsed))}
+
+
+def _unresolved(con: duckdb.DuckDBPyConnection, table: str | None, base: Where, aors: tuple[str, ...], level: str,
+                states: tuple[str, ...]) -> int | None:
+    """unresolved_in_place's count from analysis.rollups' month rollups (events of `aors` per AOR and placed
+    state: without a state, or without a county and a state other than the place's), where `base` is counted rows
+    and a period; None where they do not answer."""
+    if table is None:
+        return None
+    from icemonitor.analysis import rollups  # numpy: after start-up (web/app.py's warm-up)
+
+    by = rollups.keyed_counts(con, table, "state" if level == "state" else "unplaced_county", base, aors)
+    if by is None:
+        return None
+    return sum(n for (_, state), (n, _) in by.items() if state is None or (level == "county" and state in states))
 
 
 def releases_of(con: duckdb.DuckDBPyConnection, source: str, where: Where) -> list[str]:

@@ -10,12 +10,13 @@ coverage of its question; where the records do not cover it there are no rows (n
 from __future__ import annotations
 
 import datetime as dt
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
 
 from icemonitor.analysis.result import AnalysisResult
-from icemonitor.analysis.overview import county_aor_map, population_year
+from icemonitor.analysis.overview import county_aor_map, last_counted_date, population_year, sql_round
 from icemonitor.messages import msg
 from icemonitor.places.place_filter import AOR_MAP_VINTAGES
 from icemonitor.query.coverage import coverage, coverage_of
@@ -84,7 +85,8 @@ def _grouped(con: duckdb.DuckDBPyConnection, name: str, group: str, place: Any, 
     cov = coverage(con, q)
     rows = None
     if cov.countable:
-        r = q.rolled_up(con, GROUP_BY[group][0], "method_class, release_id", columns=columns)  # event_days if it can
+        r = q.rolled_up(con, GROUP_BY[group][0], "method_class, release_id", columns=columns,
+                        months=True)  # the count tables if they can
         rows = _rows(con, grouped_sql([group, "method_class"], r.count_sql, r.source, q.where.sql()), q.where.params)
     return _grouped_result(q, cov, name, group, rows, d0, d1, definitions)
 
@@ -133,7 +135,8 @@ def criminality(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None =
     q = selected(con, place, d0, d1, counted=False, ref=ref, columns=columns)
     rows: list[dict[str, Any]] = []
     if _has_criminality(con, columns):
-        r = q.rolled_up(con, "release_id, criminality_field, fy, criminality", CRIMINALITY_KEPT, columns=columns)
+        r = q.rolled_up(con, "release_id, criminality_field, fy, criminality", CRIMINALITY_KEPT, columns=columns,
+                        months=True)
         rows = _rows(con, f"SELECT release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, "
                           f"{r.count_sql} AS n FROM {r.source} WHERE {q.where.sql()} AND {CRIMINALITY_KEPT} "
                           "GROUP BY ALL ORDER BY release_id, criminality_field, fy, criminality", q.where.params)
@@ -158,44 +161,55 @@ def counted_parts(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None
         return {name: fn(con, every.place, d0, d1, ref, columns) for name, fn in one_by_one.items()}
     crim = _has_criminality(con, columns)
     keys = "counted, method_class, release_id" + (", criminality_field, criminality" if crim else "")
-    r = every.rolled_up(con, "event_date, fy", keys, columns=columns)
-    branches = [
-        "SELECT 'trend' AS part, strftime(m, '%Y-%m') AS month, method_class, sum(n)::BIGINT AS n, "
-        "list(release_id) AS rel, row_number() OVER (ORDER BY m, method_class NULLS LAST) AS o "
-        "FROM x WHERE counted GROUP BY m, method_class",
-        "SELECT 'method_mix' AS part, CAST(fy AS INTEGER) AS fy, method_class, sum(n)::BIGINT AS n, "
-        "list(release_id) AS rel, row_number() OVER (ORDER BY CAST(fy AS INTEGER), method_class NULLS LAST) AS o "
-        "FROM x WHERE counted GROUP BY 2, method_class"]
-    if crim:
-        branches.append(
-            "SELECT 'criminality' AS part, release_id, criminality_field, CAST(fy AS INTEGER) AS fy, criminality, "
-            "sum(n)::BIGINT AS n, row_number() OVER (ORDER BY release_id, criminality_field, CAST(fy AS INTEGER), "
-            f"criminality) AS o FROM x WHERE {CRIMINALITY_KEPT} GROUP BY release_id, criminality_field, 4, "
-            "criminality")
-    if with_resolution:
-        branches.append("SELECT 'resolved' AS part, coalesce(sum(n), 0)::BIGINT AS n, list(release_id) AS rel "
-                        "FROM x WHERE counted")
-    sql = (f"WITH x AS MATERIALIZED (SELECT date_trunc('month', event_date) AS m, fy, {keys}, {r.count_sql} AS n "
-           f"FROM {r.source} WHERE {every.where.sql()} GROUP BY ALL) "
-           + " UNION ALL BY NAME ".join(f"({b})" for b in branches) + " ORDER BY part, o")
-    cur = con.execute(sql, every.where.params)
-    names = [d[0] for d in cur.description]
-    fields = {"trend": ("month", "method_class", "n", "rel"), "method_mix": ("fy", "method_class", "n", "rel"),
-              "criminality": ("release_id", "criminality_field", "fy", "criminality", "n")}
-    at = {name: i for i, name in enumerate(names)}
-    parts: dict[str, list[dict[str, Any]]] = {part: [] for part in COUNTED_PARTS}
-    resolved = None
-    for row in cur.fetchall():
-        part = row[at["part"]]
-        if part == "resolved":
-            resolved = (row[at["n"]], row[at["rel"]])
-        else:
-            parts[part].append({k: row[at[k]] for k in fields[part]})
+    r = every.rolled_up(con, "date_trunc('month', event_date), fy", keys, columns=columns, months=True)
+    found = con.execute(f"SELECT date_trunc('month', event_date)::DATE AS m, CAST(fy AS INTEGER) AS fy, {keys}, "
+                        f"{r.count_sql} AS n FROM {r.source} WHERE {every.where.sql()} GROUP BY ALL",
+                        every.where.params).fetchall()
+    parts, resolved = _summed_parts(found, crim)
     cov = coverage(con, q)
     extra = {"resolution": _resolution(con, q, cov, d0, d1, columns, resolved)} if with_resolution else {}
     return {**extra, "trend": _grouped_result(q, cov, "place_trend", "month", parts["trend"], d0, d1, MONTH),
             "method_mix": _grouped_result(q, cov, "place_method_mix", "fy", parts["method_mix"], d0, d1, {"fy": FY}),
             "criminality": _criminality_result(con, every, parts["criminality"], d0, d1)}
+
+
+def _last(value: Any) -> tuple[bool, Any]:
+    """A sort key putting None last (SQL's ORDER BY ... NULLS LAST)."""
+    return (value is None, value)
+
+
+def _summed_parts(found: list[tuple], crim: bool) -> tuple[dict[str, list[dict[str, Any]]], tuple[int, list[str]]]:
+    """counted_parts' figures from its grouped rows (month, fiscal year, counted, method class, release[,
+    criminality field, criminality], n), summed three ways as grouped_sql and criminality's SQL sum them: counted
+    rows per month and class (trend) and per fiscal year and class (method_mix), with the releases behind each;
+    rows with a criminality field per release, field, fiscal year and class; and the counted rows with their
+    releases (resolution's count)."""
+    trend: dict[tuple, list] = {}
+    mix: dict[tuple, list] = {}
+    kept: dict[tuple, int] = {}
+    total, releases = 0, []
+    for row in found:
+        month, fy, counted, method, release, n = row[0], row[1], row[2], row[3], row[4], row[-1]
+        if counted:
+            for groups, key in ((trend, (month, method)), (mix, (fy, method))):
+                acc = groups.setdefault(key, [0, []])
+                acc[0] += n
+                acc[1].append(release)
+            total += n
+            releases.append(release)
+        if crim and row[5] is not None and row[5] != "not_recorded":
+            key = (release, row[5], fy, row[6])
+            kept[key] = kept.get(key, 0) + n
+    order = lambda key: tuple(_last(k) for k in key)  # noqa: E731
+    written = {m: m.strftime("%Y-%m") for m in {m for m, _ in trend} if m is not None}
+    parts = {
+        "trend": [{"month": written.get(m), "method_class": c, "n": n, "rel": rel}
+                  for (m, c), (n, rel) in sorted(trend.items(), key=lambda kv: order(kv[0]))],
+        "method_mix": [{"fy": fy, "method_class": c, "n": n, "rel": rel}
+                       for (fy, c), (n, rel) in sorted(mix.items(), key=lambda kv: order(kv[0]))],
+        "criminality": [{"release_id": rel, "criminality_field": field, "fy": fy, "criminality": c, "n": n}
+                        for (rel, field, fy, c), n in sorted(kept.items(), key=lambda kv: order(kv[0]))]}
+    return parts, (total, releases)
 
 
 def resolution(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
@@ -215,15 +229,21 @@ def _resolution(con: duckdb.DuckDBPyConnection, q: Compiled, cov: Any, d0, d1, c
     releases: list[str] = []
     if cov.countable:
         if resolved is None:
-            r = q.rolled_up(con, "release_id", columns=columns)  # the build's event_days where it answers
+            r = q.rolled_up(con, "release_id", columns=columns, months=True)  # the count tables where they answer
             resolved = con.execute(f"SELECT {r.count_sql}, list(DISTINCT release_id) FROM {r.source} "
                                    f"WHERE {q.where.sql()}", q.where.params).fetchone()
         row["resolved"], rel = resolved
         releases = sorted({x for x in rel or [] if x})
-        if aors:
+        from icemonitor.analysis import rollups  # numpy: after start-up (web/app.py's warm-up)
+
+        by = rollups.keyed_counts(con, q.selection.table, "aor_resolved", q.base, tuple(aors)) if aors else None
+        if by is not None:  # (aor, unresolved) -> counted arrests, from the month rollup
+            row["aor_total"] = sum(n for n, _ in by.values())
+            row["aor_unresolved"] = sum(n for (_, unresolved), (n, _) in by.items() if unresolved)
+        elif aors:
             sql, params = in_list("aor", aors)
             w = q.base.copy().add(sql, *params)
-            r = q.rolled_up(con, w.sql(), "res_county_fips", columns=columns)
+            r = q.rolled_up(con, w.sql(), "res_county_fips", columns=columns, months=True)
             unresolved = ("coalesce(sum(n) FILTER (WHERE res_county_fips IS NULL), 0)::BIGINT" if r is not q
                           else "count(*) FILTER (WHERE res_county_fips IS NULL)")
             row["aor_total"], row["aor_unresolved"] = con.execute(
@@ -248,24 +268,19 @@ def policies(con: duckdb.DuckDBPyConnection, place: Any, ref: Any = None) -> Ana
     rows: list[dict[str, Any]] = []
     local: list[dict[str, Any]] = []
     if has_table(con, "policies") and place is not None:
-        have = table_columns(con, "policies")
-        select = ", ".join(f'"{c}"' for c in POLICY_COLUMNS if c in have)
-        conds, params = [], []
-        if place.states:
-            sql, p = in_list("state", list(place.states))
-            conds.append(f"(jurisdiction_level = 'state' AND {sql})")
-            params += p
+        by_state, by_county = _policy_index(con)  # state laws and lists; a county's and its cities' own events
+        rows = [dict(r) for state in dict.fromkeys(place.states) for r in by_state.get(state, ())]
         if place.level == "county":
-            sql, p = in_list("county_fips", list(place.county_fips))
-            conds.append(f"(jurisdiction_level <> 'state' AND {sql})")
-            params += p
-        if conds:
-            rows = _rows(con, f"SELECT {select} FROM policies WHERE {' OR '.join(conds)} "
-                              "ORDER BY start NULLS LAST, policy_id", params)
+            rows += [dict(r) for fips in dict.fromkeys(place.county_fips) for r in by_county.get(fips, ())]
+        rows.sort(key=lambda r: (_last(r.get("start")), _last(r.get("policy_id"))))
         if place.level != "county" and place.county_fips:
-            sql, p = in_list("county_fips", list(place.county_fips))
-            local = _rows(con, "SELECT kind, count(*) AS n, min(start) AS first, max(start) AS last FROM policies "
-                               f"WHERE jurisdiction_level <> 'state' AND {sql} GROUP BY kind ORDER BY kind", p)
+            kinds: dict[Any, list[Any]] = {}
+            for fips in dict.fromkeys(place.county_fips):
+                for r in by_county.get(fips, ()):
+                    kinds.setdefault(r.get("kind"), []).append(r.get("start"))
+            local = [{"kind": kind, "n": len(starts), "first": min((d for d in starts if d is not None), default=None),
+                      "last": max((d for d in starts if d is not None), default=None)}
+                     for kind, starts in sorted(kinds.items(), key=lambda kv: _last(kv[0]))]
     return AnalysisResult(
         name="place_policies", parameters={"place": getattr(place, "label", None)},
         columns=list(POLICY_COLUMNS), figures=rows,
@@ -278,20 +293,38 @@ def policies(con: duckdb.DuckDBPyConnection, place: Any, ref: Any = None) -> Ana
         extra={"local_counts": local})
 
 
-def whole_aors(con: duckdb.DuckDBPyConnection) -> tuple[str, list[Any]]:
-    """SQL giving (aor, state) for each AOR whose counties (in one map vintage with the counties every vintage
-    shares) all lie in one state: a state place counts such an AOR's arrests by its code (places.place_filter).
-    The pairs are read from the reference tables once per warehouse file (_whole_aor_pairs)."""
-    pairs = _whole_aor_pairs(con)
-    if not pairs:
-        return "SELECT NULL::VARCHAR AS aor, NULL::VARCHAR AS state WHERE FALSE", []
-    return ("SELECT unnest(?::VARCHAR[]) AS aor, unnest(?::VARCHAR[]) AS state",
-            [[a for a, _ in pairs], [s for _, s in pairs]])
+@per_warehouse(frozen=True)
+def _policy_rows(con: duckdb.DuckDBPyConnection) -> tuple[MappingProxyType, ...]:
+    """The policies table's rows (POLICY_COLUMNS it has, and what policies() selects them by), read once per
+    warehouse version (the project's curated list, a reference table of a few thousand rows)."""
+    have = table_columns(con, "policies")
+    names = [c for c in POLICY_COLUMNS if c in have]
+    quoted = ", ".join('"' + c + '"' for c in names)
+    return tuple(MappingProxyType(dict(zip(names, r))) for r in con.execute(f"SELECT {quoted} FROM policies"
+                                                                             ).fetchall())
+
+
+@per_warehouse(frozen=True)
+def _policy_index(con: duckdb.DuckDBPyConnection) -> tuple[MappingProxyType, MappingProxyType]:
+    """_policy_rows as ({state: its state-level rows}, {county_fips: the county's and its cities' rows}): what
+    policies() picks for a place (jurisdiction_level 'state', else any other level but none)."""
+    by_state: dict[str, list] = {}
+    by_county: dict[str, list] = {}
+    for r in _policy_rows(con):
+        level = r.get("jurisdiction_level")
+        if level == "state" and r.get("state") is not None:
+            by_state.setdefault(r["state"], []).append(r)
+        elif level is not None and level != "state" and r.get("county_fips") is not None:
+            by_county.setdefault(r["county_fips"], []).append(r)
+    return (MappingProxyType({k: tuple(v) for k, v in by_state.items()}),
+            MappingProxyType({k: tuple(v) for k, v in by_county.items()}))
 
 
 @per_warehouse(frozen=True)
 def _whole_aor_pairs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str], ...]:
-    """(aor, state) pairs of whole_aors, from county_aor_periods and counties (reference tables of the warehouse)."""
+    """(aor, state) of each AOR whose counties (in one map vintage with the counties every vintage shares) all lie
+    in one state: a state place counts such an AOR's arrests by its code (places.place_filter). Read from the
+    reference tables county_aor_periods and counties once per warehouse file."""
     if not ({"county_fips", "aor", "vintage"} <= table_columns(con, "county_aor_periods")
             and has_table(con, "counties")):
         return ()
@@ -300,6 +333,54 @@ def _whole_aor_pairs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, str], .
         "FROM (SELECT unnest(?) AS v) v JOIN county_aor_periods p ON p.vintage IN (v.v, 'all') "
         "JOIN counties c USING (county_fips) WHERE p.aor IS NOT NULL GROUP BY 1, 2) WHERE k = 1 ORDER BY 1, 2",
         [list(AOR_MAP_VINTAGES)]).fetchall())
+
+
+PEER_KEYS = {"aor": "aor", "state": "aor, res_state", "county": "res_county_fips"}  # what a peer's counts name
+
+
+def _peer_counts(con: duckdb.DuckDBPyConnection, every: Compiled, level: str, columns: Columns | None,
+                 within: tuple[str, ...] | None = None) -> dict[tuple, tuple[int, set[str]]]:
+    """(the level's key: AOR; AOR and placed state; county) -> (counted arrests, their releases) under `every`
+    (every place's counted arrests in the period): from analysis.rollups' keyed_months where it answers, else
+    counted from the smallest count table holding the level's columns (or the rows). `within`: only these peers
+    (values of the level's first key column)."""
+    from icemonitor.analysis import rollups  # numpy: after start-up (web/app.py's warm-up)
+
+    counts = rollups.keyed_counts(con, "arrests", level, every.where, within)
+    if counts is not None:
+        return counts
+    kept = rollups.KEYINGS[level][3]
+    among, params = rollups.keyed_within(level, within)
+    r = every.rolled_up(con, PEER_KEYS[level], "release_id", columns=columns, months=True)
+    out: dict[tuple, tuple[int, set[str]]] = {}
+    for *key, release, n in con.execute(f"SELECT {PEER_KEYS[level]}, release_id, {r.count_sql} FROM {r.source} "
+                                        f"WHERE {every.where.sql()} AND {kept} AND {among} GROUP BY ALL",
+                                        [*every.where.params, *params]).fetchall():
+        n0, rel = out.get(tuple(key), (0, set()))
+        out[tuple(key)] = (n0 + n, rel | {release})
+    return out
+
+
+@per_warehouse(frozen=True)
+def _peer_population(con: duckdb.DuckDBPyConnection, level: str, year: int, *key: Any
+                     ) -> tuple[tuple[str, str | None, float], ...]:
+    """(peer, name, non-citizen residents in `year`) of each peer with residents (a reference table, read once per
+    warehouse version): every AOR of the county-to-AOR map `key` (its SQL and parameters), every state, or every
+    county of the state `key`."""
+    if level == "aor":
+        sql, params = key
+        found = con.execute(
+            f"WITH c AS ({sql}) SELECT c.aor AS peer, NULL AS name, sum(p.noncitizen_pop) AS noncitizen_pop FROM c "
+            "JOIN (SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? "
+            "GROUP BY 1) p USING (county_fips) GROUP BY 1", [*params, year]).fetchall()
+    elif level == "state":
+        found = con.execute("SELECT state AS peer, NULL AS name, sum(noncitizen_pop) AS noncitizen_pop FROM population "
+                            "WHERE year = ? GROUP BY 1", [year]).fetchall()
+    else:
+        found = con.execute("SELECT county_fips AS peer, any_value(county_name) AS name, sum(noncitizen_pop) AS "
+                            "noncitizen_pop FROM population WHERE year = ? AND state = ? GROUP BY 1",
+                            [year, key[0]]).fetchall()
+    return tuple(r for r in found if r[0] is not None and r[2] is not None and r[2] > 0)
 
 
 def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None, d1: dt.date | None = None,
@@ -315,57 +396,41 @@ def peers(con: duckdb.DuckDBPyConnection, place: Any, d0: dt.date | None = None,
                   columns=["rank", "peer", "name", "n", "noncitizen_pop", "rate", "current"], coverage=cov.to_dict())
     year = None
     if p is not None and p.level != "group" and has_table(con, "population") and cov.countable:
-        last = every.rolled_up(con, "event_date", columns=columns)
-        end = d1 or con.execute(f"SELECT max(event_date) FROM {last.source} WHERE {every.where.sql()}",
-                                every.where.params).fetchone()[0]
+        end = d1 or last_counted_date(con, "arrests")  # the last counted day (of the period: the same day)
         year = population_year(con, end)
     if year is None:
         why = msg("no peer comparison: it needs the population table, a county, state or AOR, and records for the "
                   "period")
         return AnalysisResult(**result, caveats=[why if cov.countable else cov.no_count_caveat()])
-    named = {"aor": "aor, release_id", "state": "aor, res_state, release_id"}.get(p.level,
-                                                                              "res_county_fips, release_id")
-    rolled = every.rolled_up(con, named, columns=columns)  # the smallest count table holding the level's columns
-    src, n, dwhere, dp = rolled.source, rolled.count_sql, every.base.sql(), every.base.params
-    rate = "round(e.n * 10000.0 / p.noncitizen_pop, 2)"
-    if p.level == "aor":
+    level = p.level if p.level in ("aor", "state") else "county"
+    if level == "aor":
         amap = county_aor_map(con, d1 or end)
         if amap is None:
             return AnalysisResult(**result, caveats=[msg("no peer comparison: the warehouse has no county-to-AOR map")])
-        map_sql, map_params, _ = amap
-        sql = (f"WITH e AS (SELECT aor AS peer, {n} AS n, list(DISTINCT release_id) AS rel FROM {src} "
-               f"WHERE {dwhere} AND aor IS NOT NULL GROUP BY 1), "
-               f"c AS ({map_sql}), "
-               "p AS (SELECT c.aor AS peer, sum(p.noncitizen_pop) AS noncitizen_pop FROM c JOIN "
-               "(SELECT county_fips, sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? GROUP BY 1) p "
-               "USING (county_fips) GROUP BY 1) "
-               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate, e.rel "
-               "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
-        params = [*dp, *map_params, year]
-    elif p.level == "state":
-        # a state's arrests as `summary --place` selects them: placed in it, or recorded by an AOR wholly inside it
-        whole, whole_params = whole_aors(con)
-        # counted per AOR, state and release first (a few thousand rows), then placed: the same sums
-        sql = (f"WITH w AS ({whole}), x AS (SELECT aor, res_state, release_id, {n} AS n FROM {src} "
-               f"WHERE {dwhere} GROUP BY ALL), e AS (SELECT coalesce(w.state, x.res_state) AS peer, "
-               "sum(x.n)::BIGINT AS n, list(DISTINCT x.release_id) AS rel FROM x LEFT JOIN w ON x.aor = w.aor "
-               "GROUP BY 1), "
-               "p AS (SELECT state AS peer, sum(noncitizen_pop) AS noncitizen_pop FROM population "
-               "WHERE year = ? GROUP BY 1) "
-               f"SELECT e.peer, NULL AS name, e.n, p.noncitizen_pop, {rate} AS rate, e.rel "
-               "FROM e JOIN p USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
-        params = [*whole_params, *dp, year]
+        key: tuple = (amap[0], tuple(amap[1]))
     else:
-        # the arrests of the state's counties only (the counties the population rows name; no other is shown)
-        sql = (f"WITH p AS (SELECT county_fips AS peer, any_value(county_name) AS name, "
-               "sum(noncitizen_pop) AS noncitizen_pop FROM population WHERE year = ? AND state = ? GROUP BY 1), "
-               f"e AS (SELECT res_county_fips AS peer, {n} AS n, list(DISTINCT release_id) AS rel FROM {src} "
-               f"WHERE {dwhere} AND res_county_fips IN (SELECT peer FROM p) GROUP BY 1) "
-               "SELECT p.peer, p.name, coalesce(e.n, 0) AS n, p.noncitizen_pop, "
-               "round(coalesce(e.n, 0) * 10000.0 / p.noncitizen_pop, 2) AS rate, e.rel "
-               "FROM p LEFT JOIN e USING (peer) WHERE p.noncitizen_pop > 0 ORDER BY rate DESC, peer")
-        params = [year, p.states[0] if p.states else None, *dp]
-    rows = _rows(con, sql, params)
+        key = (p.states[0] if p.states else None,) if level == "county" else ()
+    population = _peer_population(con, level, year, *key)
+    counts = _peer_counts(con, every, level, columns, tuple(r[0] for r in population) if level == "county" else None)
+    if level == "state":  # a state's arrests as `summary --place` selects them: placed in it, or recorded by an
+        whole: dict[str, list[str]] = {}  # AOR wholly inside it (counted per AOR and state first, then placed)
+        for aor, state in _whole_aor_pairs(con):
+            whole.setdefault(aor, []).append(state)
+        events: dict[Any, tuple[int, set[str]]] = {}
+        for (aor, state), (n, rel) in counts.items():
+            for peer in whole.get(aor) or [state]:
+                n0, rel0 = events.get(peer, (0, set()))
+                events[peer] = (n0 + n, rel0 | rel)
+    else:
+        events = {k[0]: v for k, v in counts.items()}
+    rows = []
+    for peer, name, pop in population:
+        n, rel = events.get(peer, (None, None))
+        if n is None and level != "county":  # a county of the state is shown without arrests, an AOR or state not
+            continue
+        rows.append({"peer": peer, "name": name, "n": n or 0, "noncitizen_pop": pop,
+                     "rate": sql_round((n or 0) * 10000 / pop), "rel": None if rel is None else sorted(rel)})
+    rows.sort(key=lambda r: (-r["rate"], r["peer"]))
     releases = _pop_releases(rows)
     for i, r in enumerate(rows):
         r["rank"] = i + 1

@@ -11,12 +11,19 @@ for the overview's figures that would otherwise sum many rollup rows per request
 - aor_months: aor_days' counted events per release, AOR, method class, criminality, fiscal year and month, for
   the counts grouped by those keys without a period or over whole months (analysis.overview.counts: the dashboard's
   trend and AOR ranking, the API's summary).
+- keyed_months: the month tables' counted events per AOR, per AOR and placed state, per county, per AOR and
+  whether a county is resolved, or per AOR and office county or placed state of the unresolved, with release and
+  month (KEYINGS), for a place's peers and a county's resolution (analysis.place_profile) and summary's office
+  placements and unresolved events: whole months from here, partial first and last months from the day tables,
+  as county_months.
 
-They are derived data of the warehouse file, like event_days, not cached answers: they take no question, are read
+They are derived data of the warehouse file, like event_days, not cached answers: they take no question (keyed_months
+only which keys it holds: a state's counties, a place's AORs), are read
 once per file version (query.selection.per_warehouse: path, mtime, size; a read-only file does not change until a
 build swaps in a new one), so they cannot differ between two requests to one version, and every request still
 works out its own figure from them (also with ICEMONITOR_CACHE=off). A writable connection (a build) never uses
-them, and a question they do not answer (another condition) is counted from the count table as before.
+the first three (keyed_months is read afresh on one), and a question they do not answer (another condition) is
+counted from the count tables as before.
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from icemonitor.query.selection import database_file, per_warehouse
-from icemonitor.query.sql import Where
-from icemonitor.warehouse.aggregates import AOR_DAYS, EVENT_DAYS
+from icemonitor.query.selection import database_file, has_table, month_after, per_warehouse, whole_months
+from icemonitor.query.sql import Where, in_list
+from icemonitor.warehouse.aggregates import AOR_DAYS, AOR_MONTHS, EVENT_DAYS, EVENT_MONTHS, STATE_DAYS, STATE_MONTHS
 
 # the WHERE parts the rollups answer (query.Selection's own SQL): counted rows, a period, `column IN (...)`
 COUNTED, DATE_FROM, DATE_TO = "counted", "event_date >= ?", "event_date <= ?"
@@ -87,10 +94,6 @@ def county_months(con: duckdb.DuckDBPyConnection, table: str) -> CountyMonths:
     return CountyMonths(counties, methods, county, method, month, n)
 
 
-def _month_after(d: dt.date) -> dt.date:
-    return dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
-
-
 def split(where: Where, columns: tuple[str, ...]) -> tuple[dict[str, list[str]], dt.date | None, dt.date | None] | None:
     """({column: values} of `column IN (...)` conditions on `columns`, from, to) of a WHERE of counted rows that
     names only those conditions and a period (query.Selection's own SQL), else None."""
@@ -132,10 +135,7 @@ def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where
     if found is None:
         return None
     values, d0, d1 = found
-    lo = None if d0 is None else (d0 if d0.day == 1 else _month_after(d0))  # the first whole month
-    hi = None  # the day after the last whole month
-    if d1 is not None:
-        hi = _month_after(d1) if (d1 + dt.timedelta(days=1)).day == 1 else d1.replace(day=1)
+    lo, hi = whole_months(d0, d1)  # the first whole month, the day after the last
     if lo is not None and hi is not None and lo >= hi:
         return None
     out = county_months(con, table).counts(values.get("method_class"), lo, hi)
@@ -283,4 +283,105 @@ def grouped_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, wher
     filters, d0, d1 = found
     if (d0 is not None and d0.day != 1) or (d1 is not None and (d1 + dt.timedelta(days=1)).day != 1):
         return None
-    return aor_months(con, table).grouped(by, filters, d0, None if d1 is None else _month_after(d1))
+    return aor_months(con, table).grouped(by, filters, d0, None if d1 is None else month_after(d1))
+
+
+# a keying -> (month table, its day table, the key's columns, which of their rows count): the peer levels, the
+# AORs with whether their arrests are resolved to a county, and the office counties and placed states of the
+# unresolved ones
+KEYINGS = {"aor": (AOR_MONTHS, AOR_DAYS, ("aor",), "aor IS NOT NULL"),
+           "state": (STATE_MONTHS, STATE_DAYS, ("aor", "res_state"), "TRUE"),
+           "county": (EVENT_MONTHS, EVENT_DAYS, ("res_county_fips",), "res_county_fips IS NOT NULL"),
+           "aor_resolved": (EVENT_MONTHS, EVENT_DAYS, ("aor", "res_county_fips IS NULL"), "TRUE"),
+           "office": (EVENT_MONTHS, EVENT_DAYS, ("aor", "office_county_fips"), "res_county_fips IS NULL"),
+           "unplaced_county": (EVENT_MONTHS, EVENT_DAYS, ("aor", "res_state"), "res_county_fips IS NULL")}
+
+
+@dataclass(frozen=True)
+class KeyedMonths:
+    """The rollup as read-only numpy columns: per row a key (index into `keys`: the keying's columns' values), a
+    release (index into `releases`), a month (its first day; NaT for rows without a date) and the events counted."""
+
+    keys: tuple[tuple, ...]
+    releases: tuple[str, ...]
+    key: np.ndarray
+    release: np.ndarray
+    month: np.ndarray
+    n: np.ndarray
+
+    def counts(self, lo: dt.date | None, hi: dt.date | None) -> dict[tuple, tuple[int, set[str]]]:
+        """key -> (events, releases behind them) of the months from `lo` up to (not including) `hi` (None: no
+        bound), for the keys with rows."""
+        keep = np.ones(len(self.n), dtype=bool)
+        if lo is not None:
+            keep &= self.month >= np.datetime64(lo, "D")
+        if hi is not None:
+            keep &= self.month < np.datetime64(hi, "D")
+        key, release = self.key[keep], self.release[keep]
+        total = np.bincount(key, weights=self.n[keep], minlength=len(self.keys))  # exact below 2**53
+        present = np.flatnonzero(np.bincount(key, minlength=len(self.keys)))
+        out = {self.keys[i]: (int(round(total[i])), set()) for i in present.tolist()}
+        pairs = np.unique(key * len(self.releases) + release)
+        for k, r in zip((pairs // len(self.releases)).tolist(), (pairs % len(self.releases)).tolist()):
+            out[self.keys[k]][1].add(self.releases[r])
+        return out
+
+
+def keyed_within(keying: str, within: tuple[str, ...] | None) -> tuple[str, list[Any]]:
+    """SQL and parameters keeping the rows of the keys `within` (values of the keying's first column; None: every
+    key)."""
+    if within is None:
+        return "TRUE", []
+    return in_list(KEYINGS[keying][2][0], list(within)) if within else ("FALSE", [])
+
+
+@per_warehouse(frozen=True)
+def keyed_months(con: duckdb.DuckDBPyConnection, table: str, keying: str, within: tuple[str, ...] | None = None
+                 ) -> KeyedMonths:
+    """Counted events of `table` per the keying's key (KEYINGS), release and month, from its month table; of
+    the keys `within` (the first key column's values; None: all)."""
+    months, _, columns, kept = KEYINGS[keying]
+    among, params = keyed_within(keying, within)
+    found = con.execute(f"SELECT {', '.join(columns)}, release_id, event_date, sum(n)::BIGINT FROM {months} "
+                        f"WHERE table_name = ? AND counted AND {kept} AND {among} GROUP BY ALL",
+                        [table, *params]).fetchall()
+    width = len(columns)
+    keys = tuple(dict.fromkeys(r[:width] for r in found))
+    releases = tuple(dict.fromkeys(r[width] for r in found))
+    where_key = {k: i for i, k in enumerate(keys)}
+    where_release = {k: i for i, k in enumerate(releases)}
+    key = np.fromiter((where_key[r[:width]] for r in found), dtype=np.int64, count=len(found))
+    release = np.fromiter((where_release[r[width]] for r in found), dtype=np.int64, count=len(found))
+    month = np.array([r[width + 1] for r in found], dtype="datetime64[D]")  # None: NaT, never within a period
+    n = np.fromiter((r[-1] for r in found), dtype=np.int64, count=len(found))
+    for a in (key, release, month, n):
+        a.flags.writeable = False
+    return KeyedMonths(keys, releases, key, release, month, n)
+
+
+def keyed_counts(con: duckdb.DuckDBPyConnection, table: str, keying: str, where: Where,
+                 within: tuple[str, ...] | None = None) -> dict[tuple, tuple[int, set[str]]] | None:
+    """key -> (counted events, their releases) of the keying's keys (KEYINGS: AOR; AOR and placed state; county;
+    AOR and unresolved county; AOR and office county or placed state of the unresolved) under `where` (counted
+    rows and a period, nothing else), for the keys with rows: whole months from keyed_months, partial first and
+    last months from the day table. None where it does not answer (another condition, a warehouse without the
+    month table, a period without a whole month): then the caller counts. `within`: the keys counted
+    (keyed_months)."""
+    months, days, columns, kept = KEYINGS[keying]
+    found = split(where, ())
+    if found is None or not (has_table(con, months) and has_table(con, days)):
+        return None
+    lo, hi = whole_months(found[1], found[2])
+    if lo is not None and hi is not None and lo >= hi:
+        return None
+    out = keyed_months(con, table, keying, within).counts(lo, hi)
+    among, params = keyed_within(keying, within)
+    edges = [(c, d) for c, d in (("event_date < ?", lo), ("event_date >= ?", hi)) if d is not None]
+    if edges:  # the partial first and last months' days
+        for *key, release, n in con.execute(
+                f"SELECT {', '.join(columns)}, release_id, sum(n)::BIGINT FROM {days} WHERE table_name = ? AND "
+                f"{kept} AND {among} AND {where.sql()} AND ({' OR '.join(c for c, _ in edges)}) GROUP BY ALL",
+                [table, *params, *where.params, *(d for _, d in edges)]).fetchall():
+            n0, rel = out.get(tuple(key), (0, set()))
+            out[tuple(key)] = (n0 + n, rel | {release})
+    return out

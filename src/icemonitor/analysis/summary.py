@@ -89,7 +89,8 @@ def summary(
     if cov.countable:
         exprs = [f"{GROUPS[g][0]} AS \"{g}\"" for g in groups]
         mixed = bool(place) and placement_mix_applies(q)  # the placement mix read in the same scan
-        rolled = q.rolled_up(con, *exprs, "release_id", *(["res_by"] if mixed else []))  # event_days where it can
+        rolled = q.rolled_up(con, *exprs, "release_id", *(["res_by"] if mixed else []),  # the count tables where
+                             months=True)  # they answer (by week or day: the day tables)
         if mixed:
             rows, placed = _rows_and_placement(con, rolled, groups, exprs)
         else:
@@ -137,11 +138,11 @@ def summary(
         caveats.append(msg("Events whose landmark could not be resolved are counted as '(unresolved)', not dropped."))
     if "criminality" in groups:
         caveats.append(msg("Criminality means different things per release; the bracket names the source field."))
-    undecided = (unresolved_in_place(con, rolled.source, q.base, place, ref, rolled.count_sql) if cov.countable
-                 else None)
+    undecided = (unresolved_in_place(con, rolled.source, q.base, place, ref, rolled.count_sql,
+                                     table if placement == "event" else None) if cov.countable else None)
     if undecided:
         caveats.append(msg("{text}.", text=undecided["text"]))
-    office = q.office_placements(con) if cov.countable else None
+    office = _office_placements(con, q) if cov.countable else None
     if office:
         caveats.append(msg("{n:,} events of the same filters are placed in {place} only by the county of the "
                            "arresting office (office placements); they are not counted here (placement 'any' counts "
@@ -168,28 +169,42 @@ def summary(
     )
 
 
+def _office_placements(con: duckdb.DuckDBPyConnection, q: Any) -> int | None:
+    """q.office_placements (events of the place's AORs placed in its counties only by the arresting office's
+    county), from analysis.rollups' month rollup where it answers (counted rows and a period, nothing else)."""
+    p = q.place
+    aors = tuple(a for a in p.aors if a not in p.filter_aors) if p is not None and p.level != "aor" else ()
+    by = None
+    if aors and q.selection.placement == "event":
+        from icemonitor.analysis import rollups  # numpy: after start-up (web/app.py's warm-up)
+
+        by = rollups.keyed_counts(con, q.selection.table, "office", q.base, aors)
+    if by is None:
+        return q.office_placements(con)
+    fips = set(p.county_fips)
+    return sum(n for (_, office), (n, _) in by.items() if office in fips)
+
+
 def _rows_and_placement(con: duckdb.DuckDBPyConnection, rolled: Any, groups: list[str], exprs: list[str]
                         ) -> tuple[list[tuple], dict[str, int]]:
     """summary's rows (the groups, events, releases; ordered by the groups) and the placement mix of the same
     events ({'recorded_state': n, 'landmark': n, 'aor': n}: event_source's res_by) from one scan: the rows grouped
-    once by the groups, how they were placed and release, then summed both ways."""
-    keys = ", ".join(f'"{g}"' for g in groups)
-    main = (f"SELECT 'rows' AS part, {keys + ', ' if groups else ''}sum(events)::BIGINT AS events, "
-            "list_sort(list_distinct(list(release_id))) AS releases, "
-            f"row_number() OVER ({'ORDER BY ' + keys if groups else ''}) AS o FROM x"
-            + (f" GROUP BY {keys}" if groups else ""))
-    mix = "SELECT 'placement' AS part, coalesce(res_by, 'aor') AS res_by, sum(events)::BIGINT AS events FROM x GROUP BY 2"
+    once by the groups, how they were placed and release, then summed both ways here."""
     w = rolled.where
-    cur = con.execute(f"WITH x AS MATERIALIZED (SELECT {', '.join(exprs + ['res_by', 'release_id'])}, "
-                      f"{rolled.count_sql} AS events FROM {rolled.source} WHERE {w.sql()} GROUP BY ALL) "
-                      f"({main}) UNION ALL BY NAME ({mix}) ORDER BY part DESC, o", w.params)
-    at = {d[0]: i for i, d in enumerate(cur.description)}
-    rows, placed = [], {"recorded_state": 0, "landmark": 0}
+    cur = con.execute(f"SELECT {', '.join(exprs + ['res_by', 'release_id'])}, {rolled.count_sql} AS events "
+                      f"FROM {rolled.source} WHERE {w.sql()} GROUP BY ALL", w.params)
+    width = len(groups)
+    summed: dict[tuple, list] = {}
+    placed = {"recorded_state": 0, "landmark": 0}
     for r in cur.fetchall():
-        if r[at["part"]] == "rows":
-            rows.append((*(r[at[g]] for g in groups), r[at["events"]], r[at["releases"]]))
-        else:
-            placed[r[at["res_by"]]] = r[at["events"]]
+        n = r[-1]
+        acc = summed.setdefault(r[:width], [0, set()])
+        acc[0] += n
+        acc[1].add(r[width + 1])
+        how = r[width] or "aor"
+        placed[how] = placed.get(how, 0) + n
+    rows = [(*key, n, sorted(x for x in rel if x is not None))  # ORDER BY the groups, NULLS LAST
+            for key, (n, rel) in sorted(summed.items(), key=lambda kv: tuple((v is None, v) for v in kv[0]))]
     return rows, placed
 
 

@@ -34,7 +34,7 @@ from icemonitor.messages import msg
 from icemonitor.query import vocabulary
 from icemonitor.query.sql import Where, in_list
 from icemonitor.schema import derived_tables
-from icemonitor.warehouse.aggregates import AOR_DAYS, COUNTY_COLUMNS, EVENT_DAYS, STATE_DAYS
+from icemonitor.warehouse.aggregates import AOR_DAYS, COUNTY_COLUMNS, EVENT_DAYS, MONTHS_OF, STATE_DAYS
 from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TABLE, placed_source  # noqa: F401
 
 ROWS = ("counted", "all")
@@ -253,27 +253,77 @@ def rollup_columns() -> frozenset[str]:
 
 
 def rollup_source(con: duckdb.DuckDBPyConnection, table: str, *sql: str, placement: str = "event",
-                  columns: Columns | None = None) -> tuple[str, str] | None:
+                  columns: Columns | None = None, months: Period | None = None) -> tuple[str, str] | None:
     """(FROM clause, count expression) of `table`'s rows on the build's event_days when every column that `sql`
     (the question's WHERE, SELECT and GROUP BY) names is one of event_days' and the placement is `event`; None
-    otherwise (then count(*) over event_source). See Compiled.rolled_up."""
-    return rollup_router(con, table, placement, columns)(*sql)
+    otherwise (then count(*) over event_source). `months`: the question's period, where it reads event_date only by
+    month (month_source). See Compiled.rolled_up."""
+    return rollup_router(con, table, placement, columns)(*sql, months=months)
+
+
+Period = tuple[dt.date | None, dt.date | None]  # a question's first and last day (None: no bound)
+# how a question may read event_date and still be answered per month: its month, its year, the period's bounds
+BY_MONTH = ("date_trunc('month', event_date)", "strftime(event_date, '%Y-%m')", "year(event_date)",
+            "event_date >= ?", "event_date <= ?")
+
+
+def month_after(d: dt.date) -> dt.date:
+    """The first day of the month after `d`'s."""
+    return dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
+def whole_months(d0: dt.date | None, d1: dt.date | None) -> Period:
+    """(the first day of the period's first whole month, the day after its last whole month) of the period from
+    `d0` to `d1` (None: no bound); the first may not come before the second where no month is whole."""
+    lo = None if d0 is None else (d0 if d0.day == 1 else month_after(d0))
+    hi = None
+    if d1 is not None:
+        hi = month_after(d1) if (d1 + dt.timedelta(days=1)).day == 1 else d1.replace(day=1)
+    return lo, hi
+
+
+def month_source(table: str, days: str, months: str, d0: dt.date | None, d1: dt.date | None) -> str:
+    """FROM clause of `table`'s rows of the day table `days` in the period from `d0` to `d1`, its whole months read
+    from `months` (the same counts per month, dated the month's first day) and its partial first and last months'
+    days from `days`: under the question's own period condition (event_date >= d0, <= d1) the same rows counted,
+    grouped by month, year or fiscal year, as the day table's alone."""
+    lo, hi = whole_months(d0, d1)
+    if lo is not None and hi is not None and lo >= hi:  # no whole month
+        return f"(SELECT * FROM {days} WHERE table_name = '{table}')"
+    inner = ([f"event_date >= DATE '{lo.isoformat()}'"] if lo is not None else []) + (
+        [f"event_date < DATE '{hi.isoformat()}'"] if hi is not None else [])
+    edges = ([f"event_date < DATE '{lo.isoformat()}'"] if lo is not None and d0 < lo else []) + (
+        [f"event_date >= DATE '{hi.isoformat()}'"] if hi is not None and d1 >= hi else [])  # partial months
+    whole = f"SELECT * FROM {months} WHERE table_name = '{table}'" + "".join(f" AND {c}" for c in inner)
+    if not edges:
+        return f"({whole})"
+    return f"({whole} UNION ALL SELECT * FROM {days} WHERE table_name = '{table}' AND ({' OR '.join(edges)}))"
+
+
+def _by_month(sql: tuple[str, ...]) -> bool:
+    """Whether `sql` reads event_date only as BY_MONTH allows."""
+    text = " ".join(sql)
+    for allowed in BY_MONTH:
+        text = text.replace(allowed, "")
+    return "event_date" not in _WORD.findall(text)
 
 
 def rollup_router(con: duckdb.DuckDBPyConnection, table: str, placement: str = "event",
                   columns: Columns | None = None) -> Callable[..., tuple[str, str] | None]:
     """rollup_source for several questions on one table: the warehouse is asked once whether it has event_days (and
     aor_days, which answers a question naming no placed column from a sixth of the rows, and state_days, which
-    answers one naming a placed state column but no county column from a third)."""
-    own, coarse, states = None, False, False
+    answers one naming a placed state column but no county column from a third), and their month tables (a
+    question given `months`, its period, that reads event_date only by month reads them: month_source)."""
+    own, coarse, states, monthly = None, False, False, frozenset()
     if placement == "event" and table in vocabulary.table_names():
         own = _rollup_ready(con, table) if columns is None else (
             columns(table) | rollup_columns() | PLACED_COLUMNS if columns(EVENT_DAYS) else None)
         has = (lambda t: has_table(con, t)) if columns is None else (lambda t: bool(columns(t)))
         coarse = own is not None and has(AOR_DAYS)
         states = own is not None and has(STATE_DAYS)
+        monthly = frozenset(d for d, m in MONTHS_OF.items() if own is not None and has(m))
 
-    def route(*sql: str) -> tuple[str, str] | None:
+    def route(*sql: str, months: Period | None = None) -> tuple[str, str] | None:
         named = set(_WORD.findall(" ".join(sql))) & own if own is not None else None
         if named is None or not named <= rollup_columns():
             return None
@@ -283,6 +333,8 @@ def rollup_router(con: duckdb.DuckDBPyConnection, table: str, placement: str = "
             source = STATE_DAYS  # a placed state but no county: summed over the county columns
         else:
             source = EVENT_DAYS
+        if months is not None and source in monthly and _by_month(sql):
+            return month_source(table, source, MONTHS_OF[source], *months), "coalesce(sum(n), 0)::BIGINT"
         return f"(SELECT * FROM {source} WHERE table_name = '{table}')", "coalesce(sum(n), 0)::BIGINT"
 
     return route
@@ -325,15 +377,19 @@ class Compiled:
         return int(con.execute(f"SELECT {self.count_sql} FROM {self.source} WHERE {self.where.sql()}",
                                self.where.params).fetchone()[0])
 
-    def rolled_up(self, con: duckdb.DuckDBPyConnection, *sql: str, columns: Columns | None = None) -> "Compiled":
+    def rolled_up(self, con: duckdb.DuckDBPyConnection, *sql: str, columns: Columns | None = None,
+                  months: bool = False) -> "Compiled":
         """The same selection read from the build's event_days table (rows counted per day, release, AOR, placed
         state and county, method class and criminality; warehouse/aggregates.py) when the question needs no other
         column: its WHERE, and `sql` (the caller's SELECT and GROUP BY expressions), name only event_days' columns,
         and the placement is `event`. Count with `count_sql`, never count(*). Otherwise this selection as it is,
-        on the event rows. The figures are equal either way (tests/test_event_days.py)."""
+        on the event rows. The figures are equal either way (tests/test_event_days.py). `months`: the caller reads
+        event_date only by month (query.selection.BY_MONTH) in `sql` and in the SQL it runs, and only this
+        selection's period conditions name event_date in its WHERE: the whole months then come from the month
+        tables (month_source; tests/test_month_tables.py)."""
         sel = self.selection
         rolled = rollup_source(con, sel.table, self.where.sql(), self.base.sql(), *sql, placement=sel.placement,
-                               columns=columns)
+                               columns=columns, months=(sel.date_from, sel.date_to) if months else None)
         return self if rolled is None else replace(self, source=rolled[0], count_sql=rolled[1])
 
     def office_placements(self, con: duckdb.DuckDBPyConnection) -> int | None:
@@ -349,7 +405,7 @@ class Compiled:
         w.add(*_in("aor", aors))
         w.add(*_in("office_county_fips", tuple(p.county_fips)))
         w.add("res_county_fips IS NULL")
-        r = self.rolled_up(con, w.sql())
+        r = self.rolled_up(con, w.sql(), months=True)
         return int(con.execute(f"SELECT {r.count_sql} FROM {r.source} WHERE {w.sql()}", w.params).fetchone()[0])
 
 

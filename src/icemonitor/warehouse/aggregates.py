@@ -9,7 +9,11 @@ event_days summed over its county columns (what a question naming a placed state
 event_days' rows), and aor_days is state_days summed over the placed state too. Placement is
 warehouse/placement.py's, the same SQL every query uses (policy `event`). Derived after the places stage (it
 needs landmark_resolution and recorded_counties), by every build; a refresh derives again only the counts of the
-tables and releases whose rows changed, unless the placement tables changed (then all of them)."""
+tables and releases whose rows changed, unless the placement tables changed (then all of them).
+
+event_months, state_months and aor_months are the three day tables summed per calendar month (event_date: the
+month's first day): a question that reads event_date only by month (its whole months; query.Selection reads a
+period's partial first and last months from the day tables) reads a quarter (counties) to a tenth of the rows."""
 
 from __future__ import annotations
 
@@ -28,6 +32,10 @@ AOR_DAYS = "aor_days"
 STATE_DAYS = "state_days"
 COUNTY_COLUMNS = frozenset({"res_county_fips", "office_county_fips", "res_county_by"})  # what state_days sums over
 EVENT_METHODS = "event_methods"
+EVENT_MONTHS = "event_months"
+STATE_MONTHS = "state_months"
+AOR_MONTHS = "aor_months"
+MONTHS_OF = {EVENT_DAYS: EVENT_MONTHS, STATE_DAYS: STATE_MONTHS, AOR_DAYS: AOR_MONTHS}  # day table -> its months
 
 
 def _columns(con: duckdb.DuckDBPyConnection):
@@ -87,28 +95,49 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
     return n
 
 
+def _summed(con: duckdb.DuckDBPyConnection, name: str, source: str, order: str,
+            only: set[tuple[str, str]] | None) -> int:
+    """(Re)create the derived table `name` from `source` summed over the columns `name` lacks (for a month table,
+    MONTHS_OF, over the days of each month too: event_date the month's first day), ordered by `order`. With
+    `only` ((table, release) pairs; write_event_days), only those pairs are summed again: each sum reads its own
+    pair's rows of `source`. Returns the table's rows."""
+    spec = derived_tables()[name]
+    month = name in MONTHS_OF.values()
+    keys = ", ".join("date_trunc('month', event_date)::DATE AS event_date" if month and c.name == "event_date"
+                     else c.name for c in spec.columns if c.name != "n")
+    if only is not None and not _columns(con)(name):  # a warehouse without it (an older build): derived whole
+        only = None
+    if only is None:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute(spec.ddl())
+    pairs = sorted(only) if only is not None else None
+    for table, release_id in pairs or []:
+        con.execute(f"DELETE FROM {name} WHERE table_name = ? AND release_id = ?", [table, release_id])
+    if pairs != []:
+        where = ("WHERE " + " OR ".join("(table_name = ? AND release_id = ?)" for _ in pairs) + " ") if pairs else ""
+        con.execute(f"INSERT INTO {name} SELECT {keys}, sum(n)::BIGINT AS n FROM {source} {where}"
+                    f"GROUP BY ALL ORDER BY {order}", [x for pair in pairs or [] for x in pair])
+    n = int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+    log.info("%s: %d rows written", name, n)
+    return n
+
+
 def write_state_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
     """(Re)create state_days: event_days summed over its county columns (COUNTY_COLUMNS), keeping the placed state;
     ordered by table, placed state and AOR, so a state's rows lie together. With `only` (write_event_days), only
     those (table, release) pairs are summed again: each sum reads its own pair's event_days rows."""
-    spec = derived_tables()[STATE_DAYS]
-    keys = ", ".join(c.name for c in spec.columns if c.name != "n")
-    if only is not None and not _columns(con)(STATE_DAYS):  # a warehouse without it (an older build): derived whole
-        only = None
-    if only is None:
-        con.execute(f"DROP TABLE IF EXISTS {STATE_DAYS}")
-        con.execute(spec.ddl())
-    pairs = sorted(only) if only is not None else None
-    for table, release_id in pairs or []:
-        con.execute(f"DELETE FROM {STATE_DAYS} WHERE table_name = ? AND release_id = ?", [table, release_id])
-    if pairs != []:
-        where = ("WHERE " + " OR ".join("(table_name = ? AND release_id = ?)" for _ in pairs) + " ") if pairs else ""
-        con.execute(f"INSERT INTO {STATE_DAYS} SELECT {keys}, sum(n)::BIGINT AS n FROM {EVENT_DAYS} {where}"
-                    "GROUP BY ALL ORDER BY table_name, res_state, aor, event_date",
-                    [x for pair in pairs or [] for x in pair])
-    n = int(con.execute(f"SELECT count(*) FROM {STATE_DAYS}").fetchone()[0])
-    log.info("%s: %d rows written", STATE_DAYS, n)
-    return n
+    return _summed(con, STATE_DAYS, EVENT_DAYS, "table_name, res_state, aor, event_date", only)
+
+
+def write_month_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
+    """(Re)create event_months, state_months and aor_months: event_days, state_days and aor_days summed per calendar
+    month, each ordered as its day table: event_months from event_days, state_months from event_months (the same
+    sums as state_days' per month, from fewer rows), aor_months from state_months. With `only` (the pairs
+    write_state_days sums again), event_months sums only those pairs again; state_months and aor_months (a tenth
+    of it) are derived again whole. Returns their rows."""
+    return (_summed(con, EVENT_MONTHS, EVENT_DAYS, "table_name, res_state, res_county_fips, event_date", only)
+            + _summed(con, STATE_MONTHS, EVENT_MONTHS, "table_name, res_state, aor, event_date", None)
+            + _summed(con, AOR_MONTHS, STATE_MONTHS, "table_name, event_date", None))
 
 
 def write_aor_days(con: duckdb.DuckDBPyConnection) -> int:
@@ -158,9 +187,11 @@ def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, st
                          summed: set[tuple[str, str]] | None = None) -> None:
     """Every derived table (after the places stage, which event_days' placement needs); `only` as in
     write_event_days; `summed` (with `only`): the pairs whose event_days counts changed, counted again or updated
-    in place by a refresh's recount, which write_state_days sums again (default `only`). event_methods is small
-    and always derived again."""
+    in place by a refresh's recount, which state_days and event_months sum again (default `only`). event_methods is
+    small and always derived again."""
     write_event_days(con, only)
-    write_state_days(con, only if only is None or summed is None else only | summed)
+    pairs = only if only is None or summed is None else only | summed
+    write_state_days(con, pairs)
     write_aor_days(con)
+    write_month_tables(con, pairs)
     write_event_methods(con)

@@ -438,7 +438,7 @@ def build(
                 placement = aggregates.placement_fingerprint(con)
                 with stages.stage("derived tables dropped"):
                     incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS,
-                                                                      aggregates.STATE_DAYS})
+                                                                      aggregates.STATE_DAYS, aggregates.EVENT_MONTHS})
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,
