@@ -3,7 +3,10 @@
 Every build (and refresh) runs the model once for the questions the CLI, API and pages ask by default: at-large
 arrests, the default window and least excess, for the nation and every AOR and state with records, over the
 series of records that holds the default period (FY2016-FY2019), and for the nation also the one that holds the
-last twelve months of arrests data (the overview's recent sweeps). A run is one level's scan
+last twelve months of arrests data (the overview's recent sweeps); and for every county the records place counted
+arrests in, its own question's two scans (its events per AOR and per county) over the series that hold both
+periods, computed for all counties at once (analysis.sweeps.level_sweeps with a group: each county modelled as its
+own question, in one pass per level). A run is one level's scan
 (analysis.sweeps.level_sweeps: every sweep found over the whole series, with its daily counts and the counts behind
 the details of those the default questions show), keyed by what it reads (run_key). analysis.sweeps.sweeps reads a level from here
 when its scan has the same key and runs the model otherwise, so a stored answer is the on-the-fly one, whatever
@@ -22,8 +25,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from icemonitor.analysis.common import has_table
-from icemonitor.analysis.sweeps import FIGURES, FINDINGS, RUNS, detail_rows, level_sweeps, plan, run_key
+from icemonitor.analysis.common import has_table, resolution_available
+from icemonitor.analysis.sweeps import (FIGURES, FINDINGS, RUNS, Plan, county_plans, detail_rows, level_sweeps, plan,
+                                       question_rows, run_key)
 from icemonitor.analysis.overview import last_event_date
 from icemonitor.errors import InputError
 from icemonitor.query.filters import Filters
@@ -61,6 +65,68 @@ def _shown(rows: list[dict[str, Any]], periods: list[tuple[dt.date, dt.date]]) -
     return list(out.values())
 
 
+def _counties(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every county the records place counted arrests in (event_days)."""
+    if not has_table(con, "event_days"):
+        return []
+    return [r[0] for r in con.execute("SELECT DISTINCT res_county_fips FROM event_days WHERE table_name = 'arrests' "
+                                      "AND counted AND res_county_fips IS NOT NULL ORDER BY 1").fetchall()]
+
+
+COUNTY = "res_county_fips"  # a county question's rows: the question without its place, and this column = the county
+
+
+def _county_scans(con: duckdb.DuckDBPyConnection, periods: list[tuple[dt.date, dt.date]], ref: Any
+                  ) -> tuple[dict[tuple, list[tuple[str, Plan]]], list[tuple[str, Plan]], int]:
+    """Every county's question in each period (analysis.sweeps.county_plans), those whose rows are the county's
+    (res_county_fips = the county) grouped by their scan's days; the others (e.g. DC, read by its state) apart."""
+    counties = _counties(con)
+    by_scan: dict[tuple, list[tuple[str, Plan]]] = {}
+    apart: list[tuple[str, Plan]] = []
+    base = question_rows(con, None, MEASURE, None, ref)[0]
+    for (fips, _), p in county_plans(con, counties, periods, MEASURE, "arrests", 56, ref).items():
+        if p.where.parts == [*base.parts, f"({COUNTY} IN (?))"] and p.where.params == [*base.params, fips]:
+            by_scan.setdefault((p.scan_from, p.scan_to), []).append((fips, p))
+        else:
+            apart.append((fips, p))
+    return by_scan, apart, len(counties)
+
+
+def _county_runs(con: duckdb.DuckDBPyConnection, periods: list[tuple[dt.date, dt.date]], ref: Any, route: Any,
+                 store: Callable[..., None]) -> None:
+    """Each county question's runs, stored through `store(key, county, plan, level, rows, details)`: one pass per scan and
+    level over every county with those days (the grid grouped by county), the details of their shown sweeps
+    counted in one query per pass."""
+    by_scan, apart, n_counties = _county_scans(con, periods, ref)
+    for (m0, m1), members in by_scan.items():
+        p = members[0][1]
+        where = p.where.copy()
+        where.parts, where.params = where.parts[:-1], where.params[:-1]  # the question without its county
+        counties = sorted({fips for fips, _ in members})
+        if len(counties) < n_counties:
+            where.add(f"{COUNTY} IN ({', '.join('?' * len(counties))})", *counties)
+        scope = Plan(p.table, p.source, where, p.cover, None, p.levels, True, True, None, "", p.date_from, p.date_to,
+                     m0, m1, p.window, None)
+        for level in scope.levels:
+            rows = level_sweeps(con, scope, level, route, group=COUNTY)
+            mine: dict[str, list[dict[str, Any]]] = {}
+            for r in rows:
+                mine.setdefault(r.pop("_group"), []).append(r)
+            shown = {fips: _shown(mine.get(fips, []), periods) for fips in counties}
+            todo = [{**r, "_group": fips} for fips in counties for r in shown[fips]]
+            counts = detail_rows(con, scope.source, scope.where, level, todo, scope.window, scope.table, route,
+                                 group=COUNTY)
+            details = {id(r): c for r, c in zip((r for fips in counties for r in shown[fips]), counts)}
+            for fips, q in members:
+                store(run_key(q, level), fips, q, level, mine.get(fips, []), details)
+    for fips, q in apart:  # a county read by other columns: its own question, as asked
+        for level in q.levels:
+            rows = level_sweeps(con, q, level, route)
+            shown = _shown(rows, periods)
+            store(run_key(q, level), fips, q, level, rows, dict(zip(map(id, shown), detail_rows(
+                con, q.source, q.where, level, shown, q.window, q.table, route))))
+
+
 def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
     """(Re)create sweep_runs and sweep_findings: each default question's scans (see the module), run once; returns
     the sweeps stored. A warehouse without arrests or coverage spans gets empty tables (every question runs)."""
@@ -75,6 +141,24 @@ def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
     route = rollup_router(con, "arrests")
     runs: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
+    keys: set[str] = set()
+
+    def store(key: str, place: str, p: Plan, level: str, rows: list[dict[str, Any]], details: dict[int, list]) -> None:
+        """One run's rows (and the details counted for those shown) as sweep_runs and sweep_findings rows."""
+        if key in keys:
+            return
+        keys.add(key)
+        runs.append({"run_key": key, "place": place, "measure": MEASURE,
+                     "level": level, "scan_from": p.scan_from, "scan_to": p.scan_to, "window_days": p.window,
+                     "min_excess": float(p.floor(level)), "sweeps": len(rows)})
+        for i, r in enumerate(rows):
+            detail = details.get(id(r))
+            found.append({
+                "run_key": key, "ordinal": i, "level": level,
+                **{(c if c not in ("start", "end") else "sweep_" + c): r[c] for c in FIGURES},
+                "aors": json.dumps(r["aors"]), "detail": None if detail is None else json.dumps(detail),
+                "daily": json.dumps([[d.isoformat(), o, e] for d, (o, e) in r["_daily"].items()])})
+
     for scope in _scopes(con):
         for d0, d1 in periods if scope is None else periods[:1]:  # the last twelve months: the overview's, national
             try:
@@ -83,22 +167,14 @@ def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
                 continue
             for level in p.levels:
                 key = run_key(p, level)
-                if any(r["run_key"] == key for r in runs):
+                if key in keys:
                     continue
                 rows = level_sweeps(con, p, level, route)
                 shown = _shown(rows, periods)
-                details = dict(zip(map(id, shown), detail_rows(con, p.source, p.where, level, shown, p.window, p.table,
-                                                                 route)))
-                runs.append({"run_key": key, "place": scope or "US", "measure": MEASURE, "level": level,
-                             "scan_from": p.scan_from, "scan_to": p.scan_to, "window_days": p.window,
-                             "min_excess": float(p.floor(level)), "sweeps": len(rows)})
-                for i, r in enumerate(rows):
-                    detail = details.get(id(r))
-                    found.append({
-                        "run_key": key, "ordinal": i, "level": level,
-                        **{(c if c not in ("start", "end") else "sweep_" + c): r[c] for c in FIGURES},
-                        "aors": json.dumps(r["aors"]), "detail": None if detail is None else json.dumps(detail),
-                        "daily": json.dumps([[d.isoformat(), o, e] for d, (o, e) in r["_daily"].items()])})
+                store(key, scope or "US", p, level, rows, dict(zip(map(id, shown), detail_rows(
+                    con, p.source, p.where, level, shown, p.window, p.table, route))))
+    if resolution_available(con):  # county questions read the places stage's resolution
+        _county_runs(con, periods, ref, route, store)
     cur = con.cursor()  # the model's queries may leave a result open on `con`
     for name, rows in ((RUNS, runs), (FINDINGS, found)):
         if rows:
