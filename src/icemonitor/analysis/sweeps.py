@@ -928,8 +928,9 @@ def sweeps(
     releases = releases_of(con, (route(where.sql()) or (source,))[0],
                            Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1]))
     if measurable and not releases:  # no records is not zero: the records hold nothing to find a sweep in
-        measurable, why = False, msg("no counted records of {table} of this measure are placed in {place}, {span}",
-                                     table=table, place=label or vocabulary.nation_label(), span=DateSpan(d0, d1))
+        measurable, why = False, msg("no records: no counted rows of {table} of the measure {measure} are placed in "
+                                     "{place}, {span}", table=table, measure=measure,
+                                     place=label or vocabulary.nation_label(), span=DateSpan(d0, d1))
     cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
             "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]
