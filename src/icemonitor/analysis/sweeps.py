@@ -276,12 +276,18 @@ def select(cands: Candidates, counts: np.ndarray, base: Baseline, max_days: int 
     return keep
 
 
-def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None,
-                            covered: np.ndarray | None) -> np.ndarray:
-    """Share of events per weekday over all places (holidays and uncovered days left out)."""
+def _calendar(days: np.ndarray, holidays: frozenset[dt.date] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each day's weekday (Monday = 0) and whether it is a federal holiday."""
     holidays = federal_holidays() if holidays is None else holidays
-    dow = _dow(days)
-    hol = np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+    return _dow(days), np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+
+
+def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None,
+                            covered: np.ndarray | None, calendar: tuple[np.ndarray, np.ndarray] | None = None
+                            ) -> np.ndarray:
+    """Share of events per weekday over all places (holidays and uncovered days left out); `calendar`: _calendar's
+    for these days, when already known."""
+    dow, hol = calendar or _calendar(days, holidays)
     if covered is not None and np.ndim(covered) == 2:
         y = np.where(covered, y, 0.0)
         covered = np.asarray(covered).any(axis=0)
@@ -311,10 +317,11 @@ def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None,
     national_share = np.zeros((len(y_all), 7))
     modelled = np.zeros(len(y_all), dtype=bool)
     modelled[kept] = True
+    calendar = _calendar(counts.days, holidays)
     for idx in group_rows(groups):
         if modelled[idx].any():
             national_share[idx] = _national_weekday_share(y_all[idx], counts.days, holidays,
-                                                          cov[idx] if two_d else cov)
+                                                          cov[idx] if two_d else cov, calendar)
     named = counts.groups
     counts = DailyCounts([counts.places[i] for i in kept], counts.days, y_all[kept], cov[kept] if two_d else cov)
     base = expected_counts(counts.counts, counts.days, holidays, window=window, covered=counts.covered,
