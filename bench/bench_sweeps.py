@@ -115,7 +115,8 @@ def county_questions(con, route, period, sample: int = 60) -> None:
             detail_rows(con, p.source, p.where, level, _shown(rows, [period]), p.window, p.table, route)
             assert kept[run_key(p, level)][2] == len(rows)  # the same sweeps, counted alone
     alone = (time.process_time() - c0) / len(picked) * len(counties)
-    print(f"county questions {period[0]}..{period[1]}: {len(counties)} counties, {len(kept)} runs, {sum(k[2] for k in kept.values())} sweeps; "
+    found = sum(k[2] for k in kept.values())
+    print(f"county questions {period[0]}..{period[1]}: {len(counties)} counties, {len(kept)} runs, {found} sweeps; "
           f"one pass {ours:.2f} s CPU; each alone ({len(picked)} sampled, extrapolated) {alone:.1f} s CPU; "
           f"ratio alone/one pass {alone / ours:.0f}x")
 

@@ -169,10 +169,12 @@ def test_a_county_with_few_records_gets_its_own_answer(con):
 def test_a_county_without_records_says_so(con, warehouse_client):
     """No records is not zero: a county no counted arrest is placed in (Kalawao County, HI) is not measured, and
     says why, in English and Spanish, stored runs or not."""
-    from icemonitor.analysis.sweeps import event_source
+    from icemonitor.analysis.sweeps import StoredSweeps, event_source
 
     src = event_source(con, "arrests")
     assert con.execute(f"SELECT count(*) FROM {src} WHERE counted AND res_county_fips = '15005'").fetchone()[0] == 0
+    p = _county_question(con, "15005")  # stored too (every county of the places stage): no model, no count
+    assert p.levels and all(StoredSweeps(con).level_sweeps(p, level) == [] for level in p.levels)
     stored, fresh = both(con, measure="at_large", place="15005")
     assert stored == fresh
     assert stored["extra"]["measurable"] is False and stored["extra"]["n_sweeps_found"] is None

@@ -3,10 +3,11 @@
 Every build (and refresh) runs the model once for the questions the CLI, API and pages ask by default: at-large
 arrests, the default window and least excess, for the nation and every AOR and state with records, over the
 series of records that holds the default period (FY2016-FY2019), and for the nation also the one that holds the
-last twelve months of arrests data (the overview's recent sweeps); and for every county the records place counted
-arrests in, its own question's two scans (its events per AOR and per county) over the series that hold both
-periods, computed for all counties at once (analysis.sweeps.level_sweeps with a group: each county modelled as its
-own question, in one pass per level). A run is one level's scan
+last twelve months of arrests data (the overview's recent sweeps); and for every county (those the records place
+counted arrests in, and the others of the places stage's county table), its own question's two scans (its events
+per AOR and per county) over the series that hold both periods, computed for all counties at once
+(analysis.sweeps.level_sweeps with a group: each county modelled as its own question, in one pass per level: a
+county page reads its sweeps, the model never runs for it). A run is one level's scan
 (analysis.sweeps.level_sweeps: every sweep found over the whole series, with its daily counts and the counts behind
 the details of those the default questions show), keyed by what it reads (run_key). analysis.sweeps.sweeps reads a level from here
 when its scan has the same key and runs the model otherwise, so a stored answer is the on-the-fly one, whatever
@@ -66,11 +67,14 @@ def _shown(rows: list[dict[str, Any]], periods: list[tuple[dt.date, dt.date]]) -
 
 
 def _counties(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every county the records place counted arrests in (event_days)."""
+    """Every county the records place counted arrests in (event_days), and every other county of the places
+    stage's county table (their questions find no records: stored, they say so without counting)."""
     if not has_table(con, "event_days"):
         return []
-    return [r[0] for r in con.execute("SELECT DISTINCT res_county_fips FROM event_days WHERE table_name = 'arrests' "
-                                      "AND counted AND res_county_fips IS NOT NULL ORDER BY 1").fetchall()]
+    rows = "SELECT DISTINCT res_county_fips FROM event_days WHERE table_name = 'arrests' AND counted"
+    if has_table(con, "counties"):
+        rows += " UNION SELECT county_fips FROM counties"
+    return [r[0] for r in con.execute(f"SELECT * FROM ({rows}) c(fips) WHERE fips IS NOT NULL ORDER BY 1").fetchall()]
 
 
 COUNTY = "res_county_fips"  # a county question's rows: the question without its place, and this column = the county
@@ -94,10 +98,11 @@ def _county_scans(con: duckdb.DuckDBPyConnection, periods: list[tuple[dt.date, d
 
 def _county_runs(con: duckdb.DuckDBPyConnection, periods: list[tuple[dt.date, dt.date]], ref: Any, route: Any,
                  store: Callable[..., None]) -> None:
-    """Each county question's runs, stored through `store(key, county, plan, level, rows, details)`: one pass per scan and
-    level over every county with those days (the grid grouped by county), the details of their shown sweeps
-    counted in one query per pass."""
+    """Each county question's runs, stored through `store(key, county, plan, level, rows, details)`: one pass per
+    scan and level over every county with those days (the grid grouped by county), the details of their shown
+    sweeps counted in one query per pass."""
     by_scan, apart, n_counties = _county_scans(con, periods, ref)
+    log.info("county sweeps: %d counties, %d scans, %d questions read apart", n_counties, len(by_scan), len(apart))
     for (m0, m1), members in by_scan.items():
         p = members[0][1]
         where = p.where.copy()
