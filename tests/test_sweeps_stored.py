@@ -185,3 +185,35 @@ def test_a_county_without_records_says_so(con, warehouse_client):
     assert "sin registros: ninguna fila contabilizada de arrests" in es
     en = warehouse_client.get("/api/v1/sweeps?place=15005").json()
     assert en["extra"]["not_measurable_because"].startswith("no records")
+
+
+def test_county_runs_follow_the_counts_they_read(warehouse_path, tmp_path):
+    """The stage (run on every build and refresh, after the count tables) re-derives each county's runs from the
+    counts as they stand: a surge written into Los Angeles County's counts (what a refresh that recounts them
+    changes) becomes a stored county sweep, equal to the model's on the changed counts."""
+    import shutil
+
+    import duckdb
+
+    from icemonitor.analysis.sweeps import StoredSweeps, level_sweeps
+    from icemonitor.analysis.sweeps_stored import write_stored_sweeps
+    from icemonitor.query.selection import rollup_router
+
+    copy = tmp_path / warehouse_path.name
+    shutil.copy(warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        days = ("2018-03-13", "2018-03-15")  # Tuesday to Thursday, about 3 at-large arrests a day there
+        p = _county_question(con, "06037")
+        hit = lambda rows: [r for r in rows if str(r["start"]) <= days[1] and str(r["end"]) >= days[0]]  # noqa: E731
+        assert not hit(StoredSweeps(con).level_sweeps(p, "county"))
+        con.execute("UPDATE event_days SET n = n * 10 WHERE table_name = 'arrests' AND counted AND "
+                    "res_county_fips = '06037' AND method_class = 'at_large' AND event_date BETWEEN ? AND ?", days)
+        write_stored_sweeps(con, shared_ref)
+        route = rollup_router(con, "arrests")
+        for level in p.levels:
+            stored = StoredSweeps(con).level_sweeps(p, level)
+            assert [{k: v for k, v in r.items() if k != "_detail"} for r in stored] == level_sweeps(con, p, level, route)
+            assert hit(stored), level
+    finally:
+        con.close()
