@@ -95,17 +95,17 @@ def main() -> None:
 def county_questions(con, route, period, sample: int = 60) -> None:
     """Every county's default question in one pass (the build's) vs each county's question alone (a sample)."""
     from icemonitor.analysis.sweeps import detail_rows, level_sweeps, run_key
-    from icemonitor.analysis.sweeps_stored import _county_runs, _counties, _county_scans, _shown
+    from icemonitor.analysis.sweeps_stored import COUNTY, _counties, _grouped_runs, _scans, _shown
     from icemonitor.catalog.fetch import reference_resolver
 
     ref = reference_resolver()
     kept: dict[str, tuple] = {}
     c0 = time.process_time()
-    _county_runs(con, [period], ref, route, lambda key, fips, p, level, rows, details: kept.setdefault(key, (
-        fips, level, len(rows))))
-    ours = time.process_time() - c0
     counties = _counties(con)
-    by_scan, apart, _ = _county_scans(con, [period], ref)
+    _grouped_runs(con, COUNTY, counties, [period], [period], ref, route,
+                  lambda key, fips, p, level, rows, details: kept.setdefault(key, (fips, level, len(rows))))
+    ours = time.process_time() - c0
+    by_scan, apart = _scans(con, COUNTY, counties, [period], ref)
     plans = sorted((fips, p) for members in by_scan.values() for fips, p in members)
     picked = plans[:: max(1, len(plans) // sample)]
     c0 = time.process_time()

@@ -108,10 +108,10 @@ def test_partial_coverage_is_said_either_way(con):
     assert stored["caveats"][0].startswith("Partial")
 
 
-def _county_question(con, county, d0="2015-10-01", d1="2019-09-30"):
+def _question(con, place, d0="2015-10-01", d1="2019-09-30"):
     from icemonitor.analysis.sweeps import plan
 
-    return plan(con, county, d0, d1, "at_large", None, "arrests", None, 56, shared_ref, None)
+    return plan(con, place, d0, d1, "at_large", None, "arrests", None, 56, shared_ref, None)
 
 
 def test_every_county_with_records_has_its_question_stored(con):
@@ -127,7 +127,7 @@ def test_every_county_with_records_has_its_question_stored(con):
     assert counties <= stored
     store = StoredSweeps(con)
     for county in sorted(counties)[::97]:
-        p = _county_question(con, county)
+        p = _question(con, county)
         assert p.levels == ("aor", "county")
         assert all(store.level_sweeps(p, level) is not None for level in p.levels), county
 
@@ -159,7 +159,7 @@ def test_a_county_with_few_records_gets_its_own_answer(con):
         "res_county_fips IS NOT NULL AND event_date BETWEEN '2015-10-01' AND '2019-09-30' GROUP BY 1 "
         "ORDER BY n, 1 LIMIT 1").fetchone()
     assert n < 5
-    p = _county_question(con, county)
+    p = _question(con, county)
     assert all(StoredSweeps(con).level_sweeps(p, level) == [] for level in p.levels)
     stored, fresh = both(con, measure="at_large", place=county, limit=0)
     assert stored == fresh
@@ -173,7 +173,7 @@ def test_a_county_without_records_says_so(con, warehouse_client):
 
     src = event_source(con, "arrests")
     assert con.execute(f"SELECT count(*) FROM {src} WHERE counted AND res_county_fips = '15005'").fetchone()[0] == 0
-    p = _county_question(con, "15005")  # stored too (every county of the places stage): no model, no count
+    p = _question(con, "15005")  # stored too (every county of the places stage): no model, no count
     assert p.levels and all(StoredSweeps(con).level_sweeps(p, level) == [] for level in p.levels)
     stored, fresh = both(con, measure="at_large", place="15005")
     assert stored == fresh
@@ -204,7 +204,7 @@ def test_county_runs_follow_the_counts_they_read(warehouse_path, tmp_path):
     con = duckdb.connect(str(copy))
     try:
         days = ("2018-03-13", "2018-03-15")  # Tuesday to Thursday, about 3 at-large arrests a day there
-        p = _county_question(con, "06037")
+        p = _question(con, "06037")
         hit = lambda rows: [r for r in rows if str(r["start"]) <= days[1] and str(r["end"]) >= days[0]]  # noqa: E731
         assert not hit(StoredSweeps(con).level_sweeps(p, "county"))
         con.execute("UPDATE event_days SET n = n * 10 WHERE table_name = 'arrests' AND counted AND "
@@ -217,3 +217,19 @@ def test_county_runs_follow_the_counts_they_read(warehouse_path, tmp_path):
             assert hit(stored), level
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("place", ["LOS", "SEA", "NYC", "TX", "WA", "CA", "GA"])
+def test_aor_and_state_questions_are_stored(con, place):
+    """AOR and state questions (one grouped pass per kind; CA, read by its state and the AORs inside it, on its
+    own) are stored runs, each the model's."""
+    from icemonitor.analysis.sweeps import StoredSweeps, level_sweeps
+    from icemonitor.query.selection import rollup_router
+
+    p = _question(con, place)
+    assert p.levels == ("aor", "county")
+    for level in p.levels:
+        stored = StoredSweeps(con).level_sweeps(p, level)
+        assert stored is not None, level
+        fresh = level_sweeps(con, p, level, rollup_router(con, "arrests"))
+        assert [{k: v for k, v in r.items() if k != "_detail"} for r in stored] == fresh

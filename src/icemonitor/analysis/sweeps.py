@@ -800,27 +800,29 @@ def question_rows(con: duckdb.DuckDBPyConnection, place: Any, measure: str, rele
     return where, cover, place_where(con, place, where, ref)
 
 
-def county_plans(con: duckdb.DuckDBPyConnection, counties: list[str], periods: list[tuple[dt.date, dt.date]],
-                 measure: str, table: str, window: int, ref: Any) -> dict[tuple[str, tuple[dt.date, dt.date]], Plan]:
-    """(county, period) -> the plan plan() makes for the county's question in the period (default levels, least
-    excess and release), without reading its coverage (`cov` None, taken as measurable): what the build's stored
-    county runs are keyed by (run_key). The scan is plan()'s: the series of the county's AORs' records that the
-    period meets."""
+def place_plans(con: duckdb.DuckDBPyConnection, places: list[str], periods: list[tuple[dt.date, dt.date]],
+                measure: str, table: str, window: int, ref: Any) -> dict[tuple[str, tuple[dt.date, dt.date]], Plan]:
+    """(place, period) -> the plan plan() makes for the place's question (an AOR, state or county code) in the
+    period (default levels, least excess and release), without reading its coverage (`cov` None, taken as
+    measurable): what the build's stored runs are keyed by (run_key). The scan is plan()'s: the series of the
+    place's AORs' records that the period meets. A code the place index does not read has no plan."""
     from icemonitor.query.selection import parse_place
 
     source = event_source(con, table)
     spans = _spans(con, table)
+    levels = ("aor",) + (("county",) if resolution_available(con) else ())  # plan()'s for a place
     out = {}
-    for fips in counties:
+    for code in places:
         try:
-            place = parse_place(con, fips, ref)  # read once: question_rows takes the Place as it is
-        except InputError:  # a code the place index does not read: its questions run when asked
+            place = parse_place(con, code, ref)  # read once: question_rows takes the Place as it is
+        except InputError:  # its questions run when asked
             continue
         where, cover, label = question_rows(con, place, measure, None, ref)
+        aors = [place.code] if place.level == "aor" else sorted(place.aors)  # its coverage's (query.coverage)
         for d0, d1 in periods:
-            m0, m1 = _series_period(spans, sorted(place.aors), d0, d1, None)
-            out[fips, (d0, d1)] = Plan(table, source, where, cover, label, ("aor", "county"), True, True, None, "",
-                                       d0, d1, m0 - dt.timedelta(days=window), m1, window, None)
+            m0, m1 = _series_period(spans, aors, d0, d1, None)
+            out[code, (d0, d1)] = Plan(table, source, where, cover, label, levels, True, True, None, "", d0, d1,
+                                       m0 - dt.timedelta(days=window), m1, window, None)
     return out
 
 

@@ -27,10 +27,9 @@ import duckdb
 import polars as pl
 
 from icemonitor.analysis.common import has_table, resolution_available
-from icemonitor.analysis.sweeps import (FIGURES, FINDINGS, RUNS, Plan, county_plans, detail_rows, level_sweeps, plan,
+from icemonitor.analysis.sweeps import (FIGURES, FINDINGS, RUNS, Plan, detail_rows, level_sweeps, place_plans, plan,
                                        question_rows, run_key)
 from icemonitor.analysis.overview import last_event_date
-from icemonitor.errors import InputError
 from icemonitor.query.filters import Filters
 from icemonitor.query.selection import rollup_router
 from icemonitor.schema import derived_tables
@@ -42,16 +41,15 @@ DEFAULT_PERIOD = (dt.date(2015, 10, 1), dt.date(2019, 9, 30))  # the CLI's and t
 RECENT = dt.timedelta(days=365)  # the overview's recent sweeps: the last twelve months of arrests data
 
 
-def _scopes(con: duckdb.DuckDBPyConnection) -> list[str | None]:
-    """The nation (None), then every AOR and every placed state with counted arrests (from event_days, the
-    build's count table)."""
+def _scopes(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
+    """Every AOR and every placed state with counted arrests (from event_days, the build's count table)."""
     if not has_table(con, "event_days"):
-        return [None]
+        return [], []
     rows = "FROM event_days WHERE table_name = 'arrests' AND counted"
     aors = [r[0] for r in con.execute(f"SELECT DISTINCT aor {rows} AND aor IS NOT NULL ORDER BY 1").fetchall()]
     states = [r[0] for r in con.execute(f"SELECT DISTINCT res_state {rows} AND res_state IS NOT NULL ORDER BY 1"
                                         ).fetchall()]
-    return [None, *aors, *states]
+    return aors, states
 
 
 DETAILED = 25  # per level and period, the best sweeps whose detail is stored (the API lists 20 by default)
@@ -80,55 +78,57 @@ def _counties(con: duckdb.DuckDBPyConnection) -> list[str]:
 COUNTY = "res_county_fips"  # a county question's rows: the question without its place, and this column = the county
 
 
-def _county_scans(con: duckdb.DuckDBPyConnection, periods: list[tuple[dt.date, dt.date]], ref: Any
-                  ) -> tuple[dict[tuple, list[tuple[str, Plan]]], list[tuple[str, Plan]], int]:
-    """Every county's question in each period (analysis.sweeps.county_plans), those whose rows are the county's
-    (res_county_fips = the county) grouped by their scan's days; the others (e.g. DC, read by its state) apart."""
-    counties = _counties(con)
+def _scans(con: duckdb.DuckDBPyConnection, column: str, places: list[str], periods: list[tuple[dt.date, dt.date]],
+           ref: Any) -> tuple[dict[tuple, list[tuple[str, Plan]]], list[tuple[str, Plan]]]:
+    """Each place's question in each period (analysis.sweeps.place_plans), those whose rows are the place's by one
+    column (`column` = the place, e.g. res_county_fips = the county) grouped by their scan's days; the others
+    (e.g. DC, read by its state; CA, by its state and the AORs inside it) apart."""
     by_scan: dict[tuple, list[tuple[str, Plan]]] = {}
     apart: list[tuple[str, Plan]] = []
     base = question_rows(con, None, MEASURE, None, ref)[0]
-    for (fips, _), p in county_plans(con, counties, periods, MEASURE, "arrests", 56, ref).items():
-        if p.where.parts == [*base.parts, f"({COUNTY} IN (?))"] and p.where.params == [*base.params, fips]:
-            by_scan.setdefault((p.scan_from, p.scan_to), []).append((fips, p))
+    for (code, _), p in place_plans(con, places, periods, MEASURE, "arrests", 56, ref).items():
+        if p.where.parts == [*base.parts, f"({column} IN (?))"] and p.where.params == [*base.params, code]:
+            by_scan.setdefault((p.scan_from, p.scan_to), []).append((code, p))
         else:
-            apart.append((fips, p))
-    return by_scan, apart, len(counties)
+            apart.append((code, p))
+    return by_scan, apart
 
 
-def _county_runs(con: duckdb.DuckDBPyConnection, periods: list[tuple[dt.date, dt.date]], ref: Any, route: Any,
-                 store: Callable[..., None]) -> None:
-    """Each county question's runs, stored through `store(key, county, plan, level, rows, details)`: one pass per
-    scan and level over every county with those days (the grid grouped by county), the details of their shown
-    sweeps counted in one query per pass."""
-    by_scan, apart, n_counties = _county_scans(con, periods, ref)
-    log.info("county sweeps: %d counties, %d scans, %d questions read apart", n_counties, len(by_scan), len(apart))
+def _grouped_runs(con: duckdb.DuckDBPyConnection, column: str, places: list[str],
+                  periods: list[tuple[dt.date, dt.date]], shown_in: list[tuple[dt.date, dt.date]], ref: Any,
+                  route: Any, store: Callable[..., None]) -> None:
+    """Each place's question runs (places of one kind: AORs by `aor`, states by `res_state`, counties by
+    res_county_fips), stored through `store(key, place, plan, level, rows, details)`: one pass per scan and level
+    over every place with those days (the grid grouped by `column`), the details of their sweeps shown in
+    `shown_in` counted in one query per pass."""
+    by_scan, apart = _scans(con, column, places, periods, ref)
+    log.info("%s sweeps: %d places, %d scans, %d questions read apart", column, len(places), len(by_scan), len(apart))
     for (m0, m1), members in by_scan.items():
         p = members[0][1]
         where = p.where.copy()
         where.parts, where.params = where.parts[:-1], where.params[:-1]  # the question without its county
-        counties = sorted({fips for fips, _ in members})
-        if len(counties) < n_counties:
-            where.add(f"{COUNTY} IN ({', '.join('?' * len(counties))})", *counties)
+        codes = sorted({code for code, _ in members})
+        if len(codes) < len(places):
+            where.add(f"{column} IN ({', '.join('?' * len(codes))})", *codes)
         scope = Plan(p.table, p.source, where, p.cover, None, p.levels, True, True, None, "", p.date_from, p.date_to,
                      m0, m1, p.window, None)
         for level in scope.levels:
-            rows = level_sweeps(con, scope, level, route, group=COUNTY)
+            rows = level_sweeps(con, scope, level, route, group=column)
             mine: dict[str, list[dict[str, Any]]] = {}
             for r in rows:
                 mine.setdefault(r.pop("_group"), []).append(r)
-            shown = {fips: _shown(mine.get(fips, []), periods) for fips in counties}
-            todo = [{**r, "_group": fips} for fips in counties for r in shown[fips]]
+            shown = {code: _shown(mine.get(code, []), shown_in) for code in codes}
+            todo = [{**r, "_group": code} for code in codes for r in shown[code]]
             counts = detail_rows(con, scope.source, scope.where, level, todo, scope.window, scope.table, route,
-                                 group=COUNTY)
-            details = {id(r): c for r, c in zip((r for fips in counties for r in shown[fips]), counts)}
-            for fips, q in members:
-                store(run_key(q, level), fips, q, level, mine.get(fips, []), details)
-    for fips, q in apart:  # a county read by other columns: its own question, as asked
+                                 group=column)
+            details = {id(r): c for r, c in zip((r for code in codes for r in shown[code]), counts)}
+            for code, q in members:
+                store(run_key(q, level), code, q, level, mine.get(code, []), details)
+    for code, q in apart:  # a place read by other columns: its own question, as asked
         for level in q.levels:
             rows = level_sweeps(con, q, level, route)
-            shown = _shown(rows, periods)
-            store(run_key(q, level), fips, q, level, rows, dict(zip(map(id, shown), detail_rows(
+            shown = _shown(rows, shown_in)
+            store(run_key(q, level), code, q, level, rows, dict(zip(map(id, shown), detail_rows(
                 con, q.source, q.where, level, shown, q.window, q.table, route))))
 
 
@@ -164,22 +164,21 @@ def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
                 "aors": json.dumps(r["aors"]), "detail": None if detail is None else json.dumps(detail),
                 "daily": json.dumps([[d.isoformat(), o, e] for d, (o, e) in r["_daily"].items()])})
 
-    for scope in _scopes(con):
-        for d0, d1 in periods if scope is None else periods[:1]:  # the last twelve months: the overview's, national
-            try:
-                p = plan(con, scope, d0, d1, MEASURE, None, "arrests", None, 56, ref, None)
-            except InputError:  # a code the place index does not read: its questions run when asked
+    for d0, d1 in periods:  # the nation's questions
+        p = plan(con, None, d0, d1, MEASURE, None, "arrests", None, 56, ref, None)
+        for level in p.levels:
+            key = run_key(p, level)
+            if key in keys:
                 continue
-            for level in p.levels:
-                key = run_key(p, level)
-                if key in keys:
-                    continue
-                rows = level_sweeps(con, p, level, route)
-                shown = _shown(rows, periods)
-                store(key, scope or "US", p, level, rows, dict(zip(map(id, shown), detail_rows(
-                    con, p.source, p.where, level, shown, p.window, p.table, route))))
-    if resolution_available(con):  # county questions read the places stage's resolution
-        _county_runs(con, periods, ref, route, store)
+            rows = level_sweeps(con, p, level, route)
+            shown = _shown(rows, periods)
+            store(key, "US", p, level, rows, dict(zip(map(id, shown), detail_rows(
+                con, p.source, p.where, level, shown, p.window, p.table, route))))
+    aors, states = _scopes(con)  # the default period (the last twelve months: the overview's, national)
+    _grouped_runs(con, "aor", aors, periods[:1], periods, ref, route, store)
+    _grouped_runs(con, "res_state", states, periods[:1], periods, ref, route, store)
+    if resolution_available(con):  # county questions read the places stage's resolution; both periods
+        _grouped_runs(con, COUNTY, _counties(con), periods, periods, ref, route, store)
     cur = con.cursor()  # the model's queries may leave a result open on `con`
     for name, rows in ((RUNS, runs), (FINDINGS, found)):
         if rows:
