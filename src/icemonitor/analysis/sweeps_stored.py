@@ -4,15 +4,15 @@ Every build (and refresh) runs the model once for the questions the CLI, API and
 arrests, the default window and least excess, for the nation and every AOR and state with records, over the
 series of records that holds the default period (FY2016-FY2019), and for the nation also the one that holds the
 last twelve months of arrests data (the overview's recent sweeps); and for every county (those the records place
-counted arrests in, and the others of the places stage's county table), its own question's two scans (its events
-per AOR and per county) over the series that hold both periods, computed for all counties at once
-(analysis.sweeps.level_sweeps with a group: each county modelled as its own question, in one pass per level: a
-county page reads its sweeps, the model never runs for it). A run is one level's scan
+counted arrests in, and the others of the places stage's county table) over the series that hold both periods, so
+a county page reads its sweeps and the model never runs for it. A run is one level's scan
 (analysis.sweeps.level_sweeps: every sweep found over the whole series, with its daily counts and the counts behind
-the details of those the default questions show), keyed by what it reads (run_key). analysis.sweeps.sweeps reads a level from here
-when its scan has the same key and runs the model otherwise, so a stored answer is the on-the-fly one, whatever
-part of the series is asked. Coverage ("cannot be measured") is decided per question, never stored: a question the
-records cannot answer says so either way.
+the details of those the default questions show), keyed by what it reads (run_key). The places of one kind (AORs,
+states, counties) are modelled in one pass per scan and level (level_sweeps with a group: each place's rows its
+own grid, as its own question would have them), not one place at a time. analysis.sweeps.sweeps reads a level from
+here when its scan has the same key and runs the model otherwise, so a stored answer is the on-the-fly one,
+whatever part of the series is asked. Coverage ("cannot be measured", "no records") is decided per question, never
+stored: a question the records cannot answer says so either way.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _grouped_runs(con: duckdb.DuckDBPyConnection, column: str, places: list[str]
     for (m0, m1), members in by_scan.items():
         p = members[0][1]
         where = p.where.copy()
-        where.parts, where.params = where.parts[:-1], where.params[:-1]  # the question without its county
+        where.parts, where.params = where.parts[:-1], where.params[:-1]  # the question without its place
         codes = sorted({code for code, _ in members})
         if len(codes) < len(places):
             where.add(f"{column} IN ({', '.join('?' * len(codes))})", *codes)
