@@ -4,6 +4,10 @@ County-day needs the places stage's landmark_resolution table; without it the be
 (about 7,000 raw landmark places per AOR, more places than there are counties) as the stand-in.
 "query" is the place x day grid as the sweeps analysis reads it (analysis.sweeps.level_counts: the build's
 event_days count table where the warehouse has it, else the event rows).
+"county questions" is the build's stored county sweeps (analysis.sweeps_stored: every county's own question, both
+levels, in one grouped pass per scan and level) against running each county's question alone (the baseline: what a
+per-county loop in the build, or a county page before, costs), on a sample of counties extrapolated to all; CPU
+seconds of the process (DuckDB's threads included).
 Run: PYTHONPATH=src python bench/bench_sweeps.py [warehouse.duckdb]  (default: ICEMONITOR_HOME's warehouse)
 """
 
@@ -79,6 +83,42 @@ def main() -> None:
         print(f"{level:9s} places={len(grid.places):5d} place-days={cells:,}  query {t1 - t0:.2f}s  "
               f"vectorised detect {t2 - t1:.2f}s ({len(rows)} sweeps)  naive pandas loop {t3 - t2:.2f}s  "
               f"ratio naive/vectorised {(t3 - t2) / (t2 - t1):.1f}x  total ours {t2 - t0:.2f}s")
+    if resolution_available(con):
+        from icemonitor.analysis.overview import last_event_date
+        from icemonitor.query.filters import Filters
+
+        last = last_event_date(con, Filters("arrests"))  # and the stage's other period: the last twelve months
+        for period in [(d0, d1)] + ([(last - dt.timedelta(days=365), last)] if last else []):
+            county_questions(con, route, period)
+
+
+def county_questions(con, route, period, sample: int = 60) -> None:
+    """Every county's default question in one pass (the build's) vs each county's question alone (a sample)."""
+    from icemonitor.analysis.sweeps import detail_rows, level_sweeps, run_key
+    from icemonitor.analysis.sweeps_stored import COUNTY, _counties, _grouped_runs, _scans, _shown
+    from icemonitor.catalog.fetch import reference_resolver
+
+    ref = reference_resolver()
+    kept: dict[str, tuple] = {}
+    c0 = time.process_time()
+    counties = _counties(con)
+    _grouped_runs(con, COUNTY, counties, [period], [period], ref, route,
+                  lambda key, fips, p, level, rows, details: kept.setdefault(key, (fips, level, len(rows))))
+    ours = time.process_time() - c0
+    by_scan, apart = _scans(con, COUNTY, counties, [period], ref)
+    plans = sorted((fips, p) for members in by_scan.values() for fips, p in members)
+    picked = plans[:: max(1, len(plans) // sample)]
+    c0 = time.process_time()
+    for fips, p in picked:
+        for level in p.levels:
+            rows = level_sweeps(con, p, level, route)
+            detail_rows(con, p.source, p.where, level, _shown(rows, [period]), p.window, p.table, route)
+            assert kept[run_key(p, level)][2] == len(rows)  # the same sweeps, counted alone
+    alone = (time.process_time() - c0) / len(picked) * len(counties)
+    found = sum(k[2] for k in kept.values())
+    print(f"county questions {period[0]}..{period[1]}: {len(counties)} counties, {len(kept)} runs, {found} sweeps; "
+          f"one pass {ours:.2f} s CPU; each alone ({len(picked)} sampled, extrapolated) {alone:.1f} s CPU; "
+          f"ratio alone/one pass {alone / ours:.0f}x")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ Detection: every run of `min_days`..`max_days` consecutive days is scored by z =
 statistic over window lengths); runs must start and end on days above expectation, include >= 2 days with a daily
 z >= 2, an excess of at least `min_excess` events and O/E >= `min_ratio`. Overlapping runs in one place are
 resolved greedily by score. Everything is computed on a places x days matrix at once (numpy), no per-place loop.
+A grid may hold several groups of places (DailyCounts.groups: e.g. every county's own AOR rows), each modelled as if
+alone (its own weekday pattern and holiday factor), so one pass answers many places' questions: every per-place
+figure is a function of that place's row (row-wise reductions over C-ordered rows), never of the grid's size.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from icemonitor.analysis.common import (
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import DateSpan, msg
+from icemonitor.query import vocabulary
 from icemonitor.query.coverage import coverage, coverage_of, table_spans
 from icemonitor.query.selection import Selection, per_warehouse, rollup_router, unplaced_source
 
@@ -68,7 +72,8 @@ class DailyCounts:
     days: np.ndarray  # datetime64[D]
     counts: np.ndarray  # float64, shape (P, D)
     covered: np.ndarray | None = None  # (D,) or (P, D) bool: the data cover that day (for that place); None = all
-    aors: dict[str, list[str]] | None = None  # place -> the AORs its events fall in (None: every AOR, the nation)
+    aors: dict[Any, list[str]] | None = None  # place -> the AORs its events fall in (None: every AOR, the nation)
+    groups: list[str] | None = None  # each row's group (a grid of many questions' places); aors keyed (group, place)
 
 
 @dataclass
@@ -90,18 +95,20 @@ def _rolling(mat: np.ndarray, window: int, how: str, min_periods: int) -> np.nda
         out = df.select(pl.all().rolling_median(window, min_samples=min_periods))
     else:
         out = df.select(pl.all().rolling_mean(window, min_samples=min_periods))
-    return out.to_numpy().T
+    return np.ascontiguousarray(out.to_numpy().T)  # C order: a place's row reductions never depend on the grid
 
 
 def expected_counts(
     counts: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None = None, window: int = 56,
     shrink: float = 200.0, min_history: int = 21, covered: np.ndarray | None = None,
-    national_share: np.ndarray | None = None,
+    national_share: np.ndarray | None = None, groups: np.ndarray | None = None,
 ) -> Baseline:
     """Expected daily counts for each place from its own preceding weeks (see module docstring).
 
     Days not `covered` by the data ((D,) for all places or (P, D) per place) are ignored. The first weeks of a
     series, which have no preceding weeks, borrow the level of the first `min_history` days (backward fill).
+    `national_share`: the weekday pattern sparse places shrink toward, (7,) or one per place (P, 7); `groups`: (P,)
+    labels, each group with its own holiday factor (default: one group).
     """
     holidays = federal_holidays() if holidays is None else holidays
     y = np.asarray(counts, dtype=np.float64)
@@ -136,15 +143,18 @@ def expected_counts(
     lvl_df = pl.DataFrame(capped.T, schema=[f"c{i}" for i in range(P)], orient="row").fill_nan(None)
     lvl_df = lvl_df.select(pl.all().rolling_mean(window, min_samples=min_history))
     lvl_df = lvl_df.select(pl.all().shift(1).fill_null(strategy="backward"))
-    level = lvl_df.to_numpy().T.astype(np.float64)
+    level = np.ascontiguousarray(lvl_df.to_numpy().T, dtype=np.float64)
     valid = ~np.isnan(level) & covered
     level = np.where(valid, level, 0.0)
 
     mu0 = level * f
-    # national holiday factor: observed / expected on holidays with a valid baseline
+    # national holiday factor (per group): observed / expected on holidays with a valid baseline
     hmask = valid & hol[None, :]
-    h = float(y[hmask].sum() / mu0[hmask].sum()) if mu0[hmask].sum() > 0 else 1.0
-    mu = mu0 * np.where(hol, h, 1.0)[None, :]
+    h = np.ones(P)
+    for idx in group_rows(np.zeros(P, dtype=np.int64) if groups is None else groups):
+        ys, ms = y[idx][hmask[idx]].sum(), mu0[idx][hmask[idx]].sum()
+        h[idx] = float(ys / ms) if ms > 0 else 1.0
+    mu = mu0 * np.where(hol[None, :], h[:, None], 1.0)
 
     # negative-binomial overdispersion per place, method of moments, surge days trimmed
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -162,6 +172,18 @@ def expected_counts(
     alpha = np.clip(np.divide(num, den, out=np.zeros(P), where=den > 0), 0.0, 5.0)
     level_rel_var = (1.0 / np.maximum(level, 0.05) + alpha[:, None]) / window
     return Baseline(expected=mu, alpha=alpha, level_rel_var=level_rel_var, valid=valid)
+
+
+def group_rows(groups: Any) -> list[np.ndarray]:
+    """The row indices of each group (in row order), groups in order of first appearance."""
+    groups = np.asarray(groups)
+    if len(groups) == 0:
+        return []
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse))[:-1]
+    parts = np.split(order, bounds)
+    return [parts[i] for i in np.argsort(first, kind="stable")]
 
 
 def day_variance(base: Baseline) -> np.ndarray:
@@ -254,12 +276,18 @@ def select(cands: Candidates, counts: np.ndarray, base: Baseline, max_days: int 
     return keep
 
 
-def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None,
-                            covered: np.ndarray | None) -> np.ndarray:
-    """Share of events per weekday over all places (holidays and uncovered days left out)."""
+def _calendar(days: np.ndarray, holidays: frozenset[dt.date] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each day's weekday (Monday = 0) and whether it is a federal holiday."""
     holidays = federal_holidays() if holidays is None else holidays
-    dow = _dow(days)
-    hol = np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+    return _dow(days), np.isin(days.astype("datetime64[D]"), np.array(sorted(holidays), dtype="datetime64[D]"))
+
+
+def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset[dt.date] | None,
+                            covered: np.ndarray | None, calendar: tuple[np.ndarray, np.ndarray] | None = None
+                            ) -> np.ndarray:
+    """Share of events per weekday over all places (holidays and uncovered days left out); `calendar`: _calendar's
+    for these days, when already known."""
+    dow, hol = calendar or _calendar(days, holidays)
     if covered is not None and np.ndim(covered) == 2:
         y = np.where(covered, y, 0.0)
         covered = np.asarray(covered).any(axis=0)
@@ -271,7 +299,8 @@ def _national_weekday_share(y: np.ndarray, days: np.ndarray, holidays: frozenset
 
 def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None, window: int = 56,
                 **scan_args: Any) -> list[dict[str, Any]]:
-    """Detect sweeps on a DailyCounts grid; one dict per sweep, best score first."""
+    """Detect sweeps on a DailyCounts grid; one dict per sweep, best score first. On a grid of groups
+    (counts.groups), each row names its group (`_group`), and each group is modelled as if it were the whole grid."""
     # places whose busiest max_days-day run cannot reach min_excess cannot hold a sweep: skip them (exact)
     max_days, min_excess = scan_args.get("max_days", 10), scan_args.get("min_excess", 20.0)
     y_all = counts.counts
@@ -281,12 +310,22 @@ def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None,
     kept = np.nonzero(busiest >= min_excess)[0]
     if kept.size == 0:  # no place can reach the minimum excess: no sweep, nothing to model
         return []
-    national_share = _national_weekday_share(y_all, counts.days, holidays, counts.covered)
+    groups = np.zeros(len(y_all), dtype=np.int64) if counts.groups is None else np.asarray(counts.groups)
     cov = counts.covered
-    cov = cov[kept] if cov is not None and np.ndim(cov) == 2 else cov
-    counts = DailyCounts([counts.places[i] for i in kept], counts.days, y_all[kept], cov)
+    two_d = cov is not None and np.ndim(cov) == 2
+    # each group's weekday pattern over all its places (as if the group were the grid); groups that hold a kept place
+    national_share = np.zeros((len(y_all), 7))
+    modelled = np.zeros(len(y_all), dtype=bool)
+    modelled[kept] = True
+    calendar = _calendar(counts.days, holidays)
+    for idx in group_rows(groups):
+        if modelled[idx].any():
+            national_share[idx] = _national_weekday_share(y_all[idx], counts.days, holidays,
+                                                          cov[idx] if two_d else cov, calendar)
+    named = counts.groups
+    counts = DailyCounts([counts.places[i] for i in kept], counts.days, y_all[kept], cov[kept] if two_d else cov)
     base = expected_counts(counts.counts, counts.days, holidays, window=window, covered=counts.covered,
-                           national_share=national_share)
+                           national_share=national_share[kept], groups=groups[kept])
     cands = scan(counts.counts, base, **scan_args)
     keep = select(cands, counts.counts, base, max_days)
     var_day = day_variance(base)
@@ -308,6 +347,7 @@ def find_sweeps(counts: DailyCounts, holidays: frozenset[dt.date] | None = None,
             "ratio": round(O / E, 2) if E > 0 else None, "score": round((O - E) / np.sqrt(V), 2),
             "_daily": {counts.days[s + i].astype(dt.date): (float(yo[i]), float(base.expected[p, s + i]))
                        for i in range(L)},
+            **({} if named is None else {"_group": named[kept[p]]}),
         })
     rows.sort(key=lambda r: -r["score"])
     return rows
@@ -376,14 +416,14 @@ def cover_spans(con: duckdb.DuckDBPyConnection, source: str, cover_sql: str, par
     ).fetchall())
 
 
-def _coverage(con, source: str, cover: Where, level: str, places: list[str], pmap: dict[str, str],
-              days: np.ndarray) -> np.ndarray:
+def _coverage(con, source: str, cover: Where, level: str, row_aors: list[str | None], days: np.ndarray) -> np.ndarray:
     """(P, D) bool: the day lies within the span of a release that covers the place's AOR.
 
     Spans are per (release, AOR): first to last event date of the rows counted for that AOR. A state, county or
     landmark place takes the AOR holding most of its events; the nation is covered on days where the releases
     cover at least NATIONAL_COVERAGE of the AORs seen. So a regional release reaching back before the nationwide
     one (e.g. Seattle 2012-2015) does not make the other AORs look empty before the nationwide series starts.
+    `row_aors`: the AOR each row's coverage follows (None: every day covered).
     """
     spans = cover_spans(con, source, cover.sql(), tuple(cover.params), days[0].astype(dt.date),
                         days[-1].astype(dt.date))
@@ -394,10 +434,9 @@ def _coverage(con, source: str, cover: Where, level: str, places: list[str], pma
         by_aor[aidx[a]] |= (days >= np.datetime64(d0, "D")) & (days <= np.datetime64(d1, "D"))
     if level == "national":
         n = by_aor.sum(axis=0)
-        return np.broadcast_to(n >= NATIONAL_COVERAGE * max(n.max(), 1), (len(places), len(days))).copy()
-    out = np.ones((len(places), len(days)), dtype=bool)
-    for i, pl_ in enumerate(places):
-        a = pmap.get(pl_)
+        return np.broadcast_to(n >= NATIONAL_COVERAGE * max(n.max(), 1), (len(row_aors), len(days))).copy()
+    out = np.ones((len(row_aors), len(days)), dtype=bool)
+    for i, a in enumerate(row_aors):
         if a in aidx:
             out[i] = by_aor[aidx[a]]
     return out
@@ -405,20 +444,23 @@ def _coverage(con, source: str, cover: Where, level: str, places: list[str], pma
 
 def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, level: str,
                  date_from: dt.date, date_to: dt.date, cover: Where | None = None,
-                 count_sql: str = "count(*)") -> DailyCounts:
+                 count_sql: str = "count(*)", group: str | None = None) -> DailyCounts:
     """Counted events per place and day, as a dense grid, with per-place coverage (see _coverage).
 
     `cover` selects the rows that define coverage (default: counted rows); it should not carry the measure or
     place filters, so coverage follows the releases rather than the events of interest. `count_sql`: how `source`
-    counts rows (query.selection.rollup_source: the sum of n on the build's event_days).
+    counts rows (query.selection.rollup_source: the sum of n on the build's event_days). With `group` (an SQL
+    expression, e.g. res_county_fips), one grid holds every group's own grid (rows with a NULL group left out): the
+    rows of group g are the grid `where AND group = g` gives, in the same order (DailyCounts.groups).
     """
     cover = cover if cover is not None else Where().add("counted")
+    grp, grp_sql, by = ("", "", "") if group is None else ("grp, ", f"{group} AS grp, ", f"{group}, ")
     rows = con.execute(
-        f"SELECT {place_expr(level)} AS place, event_date AS day, ({count_sql})::DOUBLE AS n FROM {source} "
-        f"WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY ALL",
-        [*where.params, date_from, date_to],
+        f"SELECT {grp_sql}{place_expr(level)} AS place, event_date AS day, ({count_sql})::DOUBLE AS n FROM {source} "
+        f"WHERE {where.sql()}{'' if group is None else f' AND {group} IS NOT NULL'} AND event_date BETWEEN ? AND ? "
+        "GROUP BY ALL", [*where.params, date_from, date_to],
     ).fetchnumpy()
-    rows = pl.DataFrame({"place": rows["place"], "day": rows["day"], "n": rows["n"]})
+    rows = pl.DataFrame({k: rows[k] for k in ([] if group is None else ["grp"]) + ["place", "day", "n"]})
     cov = cover_days(con, source, cover.sql(), tuple(cover.params), date_from, date_to)
     if len(cov):
         date_from, date_to = max(date_from, cov.min().astype(dt.date)), min(date_to, cov.max().astype(dt.date))
@@ -426,42 +468,47 @@ def daily_counts(con: duckdb.DuckDBPyConnection, source: str, where: Where, leve
     has_data = np.isin(days, cov)
     rows = rows.filter((pl.col("day") >= date_from) & (pl.col("day") <= date_to))
     if rows.height == 0:
-        return DailyCounts([], days, np.zeros((0, len(days))), has_data)
-    places = sorted(rows["place"].unique().to_list())
-    pidx = {p: i for i, p in enumerate(places)}
+        return DailyCounts([], days, np.zeros((0, len(days))), has_data, groups=None if group is None else [])
+    keyed = ["place"] if group is None else ["grp", "place"]
+    index = rows.select(keyed).unique().sort(keyed).with_row_index("i")
+    rows = rows.join(index, on=keyed, how="left")
+    places = index["place"].to_list()
+    groups = None if group is None else index["grp"].to_list()
+    keys = places if group is None else list(zip(groups, places))
     mat = np.zeros((len(places), len(days)))
-    pi = np.array([pidx[p] for p in rows["place"].to_list()])
     di = (rows["day"].to_numpy().astype("datetime64[D]") - days[0]).astype(int)
-    np.add.at(mat, (pi, di), rows["n"].to_numpy())
-    pmap: dict[str, str] = {}
-    aors: dict[str, list[str]] | None = None
+    np.add.at(mat, (rows["i"].to_numpy().astype(np.int64), di), rows["n"].to_numpy())
+    aors: dict[Any, list[str]] | None = None
     if level in ("aor", "landmark"):
-        pmap = {p: p.split(" | ")[0] for p in places}
-        aors = {p: [a] for p, a in pmap.items()}
+        aors = {k: [p.split(" | ")[0]] for k, p in zip(keys, places)}
     elif level in ("state", "county"):
         # every AOR holding >= 5% of the place's events (states such as TX span several AORs); modal AOR first
+        keys_by = "1, 2" if group is None else "1, 2, 3"
         shares = con.execute(
-            f"""SELECT place, aor, n FROM (
-                  SELECT {place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, {count_sql} AS n,
-                         sum({count_sql}) OVER (PARTITION BY {place_expr(level)}) AS tot
-                  FROM {source} WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY 1, 2)
-                WHERE n >= 0.05 * tot ORDER BY place, n DESC""", [*where.params, date_from, date_to]).fetchall()
+            f"""SELECT {grp}place, aor, n FROM (
+                  SELECT {grp_sql}{place_expr(level)} AS place, coalesce(aor, 'unknown') AS aor, {count_sql} AS n,
+                         sum({count_sql}) OVER (PARTITION BY {by}{place_expr(level)}) AS tot
+                  FROM {source} WHERE {where.sql()} AND event_date BETWEEN ? AND ? GROUP BY {keys_by})
+                WHERE n >= 0.05 * tot ORDER BY {grp}place, n DESC, aor""", [*where.params, date_from, date_to]
+        ).fetchall()
         aors = {}
-        for pl_, a, _ in shares:
-            aors.setdefault(pl_, []).append(a)
-        pmap = {p: v[0] for p, v in aors.items()}
-    covered = _coverage(con, source, cover, level, places, pmap, days) & has_data[None, :]
-    return DailyCounts(places, days, mat, covered, aors)
+        for *key, a, _ in shares:
+            aors.setdefault(key[0] if group is None else tuple(key), []).append(a)
+    row_aors = [None if aors is None or k not in aors else aors[k][0] for k in keys]
+    covered = _coverage(con, source, cover, level, row_aors, days) & has_data[None, :]
+    return DailyCounts(places, days, mat, covered, aors, groups)
 
 
 def level_counts(con: duckdb.DuckDBPyConnection, table: str, where: Where, level: str, date_from: dt.date,
-                 date_to: dt.date, cover: Where | None = None, route: Any = None) -> DailyCounts:
+                 date_to: dt.date, cover: Where | None = None, route: Any = None,
+                 group: str | None = None) -> DailyCounts:
     """daily_counts of `table` at `level` as sweeps() reads them: from the build's event_days where the question
     names only its columns (`route`: query.selection.rollup_router), else counted on the event rows."""
     cover = cover if cover is not None else Where().add("counted")
     route = route or rollup_router(con, table)
-    src, count_sql = route(where.sql(), cover.sql(), place_expr(level)) or (event_source(con, table), "count(*)")
-    return daily_counts(con, src, where, level, date_from, date_to, cover, count_sql)
+    src, count_sql = (route(where.sql(), cover.sql(), place_expr(level), group or "")
+                      or (event_source(con, table), "count(*)"))
+    return daily_counts(con, src, where, level, date_from, date_to, cover, count_sql, group)
 
 
 SWEEP_DEFINITIONS = {
@@ -483,11 +530,12 @@ SWEEP_DEFINITIONS = {
 
 
 def detail_rows(con, source: str, where: Where, level: str, found: list[dict[str, Any]], window: int,
-                table: str | None = None, route: Any = None) -> list[dict[str, list]]:
+                table: str | None = None, route: Any = None, group: str | None = None) -> list[dict[str, list]]:
     """The counts behind each sweep's detail (see _detail), for several sweeps of one level in three queries: per
     sub-place in the sweep and in the `window` days before, per method class, per criminality field and class. With
     `table`, each query reads the build's event_days where its columns allow (rows weigh `n` there, 1 on the event
-    rows). Plain lists (the derived table keeps them as JSON)."""
+    rows). Plain lists (the derived table keeps them as JSON). With `group` (level_sweeps' grouped rows), each
+    sweep's counts are its group's (`where AND group = _group`), as that group's own question counts them."""
     if not found:
         return []
     w = Where(list(where.parts), list(where.params))
@@ -495,6 +543,9 @@ def detail_rows(con, source: str, where: Where, level: str, found: list[dict[str
     if level != "national":
         w.add(f"{place_expr(level)} = ?", None)  # the columns the sources are chosen by; the join names the place
         on = f"{place_expr(level)} = sw_place"
+    if group is not None:
+        w.add(f"{group} = ?", None)
+        on += f" AND {group} = sw_group"
     sub = DETAIL_PARTS[level]
     route = route or (rollup_router(con, table) if table else (lambda *sql: None))
 
@@ -504,10 +555,10 @@ def detail_rows(con, source: str, where: Where, level: str, found: list[dict[str
 
     values, params = [], []
     for i, r in enumerate(found):
-        values.append("(?, ?, ?::DATE, ?::DATE, ?::DATE, ?::DATE)")
+        values.append("(?, ?, ?::DATE, ?::DATE, ?::DATE, ?::DATE, ?)")
         params += [i, str(r["place"]), r["start"], r["end"], r["start"] - dt.timedelta(days=window),
-                   r["start"] - dt.timedelta(days=1)]
-    sw = f"(SELECT * FROM (VALUES {', '.join(values)}) v(sw_i, sw_place, sw_s0, sw_s1, sw_b0, sw_b1))"
+                   r["start"] - dt.timedelta(days=1), None if group is None else str(r["_group"])]
+    sw = f"(SELECT * FROM (VALUES {', '.join(values)}) v(sw_i, sw_place, sw_s0, sw_s1, sw_b0, sw_b1, sw_group))"
     cond = where.sql()
 
     def query(src: str, select: str, sums: str, start: str) -> list[tuple]:
@@ -660,16 +711,22 @@ def _measurable(con, table: str, place: str | None, d0: dt.date, d1: dt.date, wi
     return True, cov, ""
 
 
-def _series_period(con, table: str, cov: Any, d0: dt.date, d1: dt.date, release: str | None) -> tuple[dt.date, dt.date]:
-    """First and last day of the records series (coverage_spans of the place's AORs) that the period meets."""
-    if not cov.aors or not has_table(con, "coverage_spans"):
+def _series_period(spans: Any, aors: Any, d0: dt.date, d1: dt.date, release: str | None) -> tuple[dt.date, dt.date]:
+    """First and last day of the records series (`spans`: the table's coverage_spans, None without them; of the
+    place's AORs: its coverage's) that the period meets."""
+    if not aors or spans is None:
         return d0, d1
-    aors = set(cov.aors)
-    met = [(start, end) for rel, aor, _, start, end, counted in table_spans(con, table)  # read once per warehouse
+    aors = set(aors)
+    met = [(start, end) for rel, aor, _, start, end, counted in spans
            if (counted if release is None else rel == release) and aor in aors
            and start is not None and end is not None and end >= d0 and start <= d1]
     lo, hi = min((m[0] for m in met), default=None), max((m[1] for m in met), default=None)
     return (min(d0, lo) if lo else d0), (max(d1, hi) if hi else d1)
+
+
+def _spans(con, table: str) -> Any:
+    """The table's coverage spans (query.coverage.table_spans: read once per warehouse), None without them."""
+    return table_spans(con, table) if has_table(con, "coverage_spans") else None
 
 
 @dataclass
@@ -712,10 +769,7 @@ def plan(con: duckdb.DuckDBPyConnection, place: str | None, date_from: str | dt.
     if d0 is None or d1 is None or d1 < d0:
         raise InputError(msg("Give --from and --to with from <= to"), field="from", value=f"{d0}..{d1}")
     source = event_source(con, table)
-    where = Where().add("counted") if release is None else Where().add("release_id = ?", release)
-    cover = Where(list(where.parts), list(where.params))
-    where.add(MEASURES[measure][0])
-    label = place_where(con, place, where, ref)
+    where, cover, label = question_rows(con, place, measure, release, ref)
     resolved = resolution_available(con)
     if levels is None:
         national = label is None or label.startswith("United States")
@@ -731,19 +785,59 @@ def plan(con: duckdb.DuckDBPyConnection, place: str | None, date_from: str | dt.
     # The model runs over the whole series of records the period lies in, whatever part of it was asked, so a
     # sweep has the same observed and expected counts in every interface (CLI, API, pages, reports, watches);
     # history before the series' first day feeds the baseline, so its first weeks can be scanned too.
-    m0, m1 = _series_period(con, table, cov, d0, d1, release)
+    m0, m1 = _series_period(_spans(con, table), cov.aors, d0, d1, release)
     return Plan(table, source, where, cover, label, tuple(levels) if measurable else (), resolved, measurable, cov,
                 why, d0, d1, m0 - dt.timedelta(days=window), m1, window, min_excess)
 
 
-def level_sweeps(con: duckdb.DuckDBPyConnection, p: Plan, level: str, route: Any) -> list[dict[str, Any]]:
+def question_rows(con: duckdb.DuckDBPyConnection, place: Any, measure: str, release: str | None,
+                  ref: Any) -> tuple[Where, Where, str | None]:
+    """What a question counts (counted rows or a release's, the measure, the place: a code, or a Place already
+    read), what defines its coverage (the rows without measure and place), and the place's label."""
+    where = Where().add("counted") if release is None else Where().add("release_id = ?", release)
+    cover = Where(list(where.parts), list(where.params))
+    where.add(MEASURES[measure][0])
+    return where, cover, place_where(con, place, where, ref)
+
+
+def place_plans(con: duckdb.DuckDBPyConnection, places: list[str], periods: list[tuple[dt.date, dt.date]],
+                measure: str, table: str, window: int, ref: Any) -> dict[tuple[str, tuple[dt.date, dt.date]], Plan]:
+    """(place, period) -> the plan plan() makes for the place's question (an AOR, state or county code) in the
+    period (default levels, least excess and release), without reading its coverage (`cov` None, taken as
+    measurable): what the build's stored runs are keyed by (run_key). The scan is plan()'s: the series of the
+    place's AORs' records that the period meets. A code the place index does not read has no plan."""
+    from icemonitor.query.selection import parse_place
+
+    source = event_source(con, table)
+    spans = _spans(con, table)
+    levels = ("aor",) + (("county",) if resolution_available(con) else ())  # plan()'s for a place
+    out = {}
+    for code in places:
+        try:
+            place = parse_place(con, code, ref)  # read once: question_rows takes the Place as it is
+        except InputError:  # its questions run when asked
+            continue
+        where, cover, label = question_rows(con, place, measure, None, ref)
+        aors = [place.code] if place.level == "aor" else sorted(place.aors)  # its coverage's (query.coverage)
+        for d0, d1 in periods:
+            m0, m1 = _series_period(spans, aors, d0, d1, None)
+            out[code, (d0, d1)] = Plan(table, source, where, cover, label, levels, True, True, None, "", d0, d1,
+                                       m0 - dt.timedelta(days=window), m1, window, None)
+    return out
+
+
+def level_sweeps(con: duckdb.DuckDBPyConnection, p: Plan, level: str, route: Any,
+                 group: str | None = None) -> list[dict[str, Any]]:
     """The sweeps the model finds at `level` over the plan's whole scan (not yet cut to the asked period), best
-    score first, each with its level and AORs (find_sweeps' rows)."""
-    grid = level_counts(con, p.table, p.where, level, p.scan_from, p.scan_to, p.cover, route)
+    score first, each with its level and AORs (find_sweeps' rows). With `group` (an SQL expression), each group's
+    sweeps as its own question (`p`'s rows and `group = g`) would find them, in one pass; each row names its group
+    (`_group`)."""
+    grid = level_counts(con, p.table, p.where, level, p.scan_from, p.scan_to, p.cover, route, group)
     found = find_sweeps(grid, window=p.window, min_excess=p.floor(level))
     for r in found:
         r["level"] = level
-        r["aors"] = None if grid.aors is None else grid.aors.get(r["place"], [])
+        key = r["place"] if group is None else (r["_group"], r["place"])
+        r["aors"] = None if grid.aors is None else grid.aors.get(key, [])
     return found
 
 
@@ -843,6 +937,12 @@ def sweeps(
             r["_detail"] = counts
     for r in top:
         r.update(_detail(r["_detail"], r))
+    releases = releases_of(con, (route(where.sql()) or (source,))[0],
+                           Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1]))
+    if measurable and not releases:  # no records is not zero: the records hold nothing to find a sweep in
+        measurable, why = False, msg("no records: no counted rows of {table} of the measure {measure} are placed in "
+                                     "{place}, {span}", table=table, measure=measure,
+                                     place=label or vocabulary.nation_label(), span=DateSpan(d0, d1))
     cols = ["level", "place", "start", "end", "days", "observed", "expected", "excess", "excess_low",
             "excess_high", "ratio", "score", "aors", "also_seen_as", "concentration", "method_mix", "criminality"]
     figures = [{c: r.get(c) for c in cols} for r in top]
@@ -869,9 +969,7 @@ def sweeps(
                     "fold_echoes": fold_echoes},
         columns=cols, figures=figures,
         definitions={**SWEEP_DEFINITIONS, "measure": MEASURES[measure][1]},
-        releases=releases_of(con, (route(where.sql()) or (source,))[0],
-                             Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])),
-        caveats=caveats,
+        releases=releases, caveats=caveats,
         coverage=cov.to_dict(),
         extra={"measurable": measurable, "not_measurable_because": None if measurable else why,
                "n_sweeps_found": len(all_rows) if measurable else None,
