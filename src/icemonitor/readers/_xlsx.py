@@ -33,7 +33,7 @@ def open_workbook(path: Path, name: str) -> CalamineWorkbook:
     try:
         zin = zipfile.ZipFile(io.BytesIO(raw))
         if not any(_row_only(zin, info) for info in zin.infolist()):
-            return CalamineWorkbook.from_filelike(io.BytesIO(raw))  # rewritten, it took 0.4 s of 2.4 in the build
+            return CalamineWorkbook.from_filelike(io.BytesIO(raw))  # re-zipped: 0.07 s CPU more per large workbook
         patched = io.BytesIO()
         with zipfile.ZipFile(patched, "w", zipfile.ZIP_STORED) as zout:
             for info in zin.infolist():
