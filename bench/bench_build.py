@@ -141,16 +141,17 @@ def stage_lines(stages: list[dict]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--before", type=Path, help="src folder of another checkout (e.g. an old commit's) whose cold "
-                                                "build runs in the same run, right after ours")
+    ap.add_argument("--before", type=Path, action="append", default=[],
+                    help="src folder of another checkout (e.g. an old commit's) whose cold build runs in the same run, "
+                         "right after ours (repeatable)")
     ap.add_argument("--stages", action="store_true", help="print the cold build's stages (parses overlap inserts)")
     args = ap.parse_args()
-    before = None
+    before = {}
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         cold = run(BUILD, Path(a))
-        if args.before:
+        for src in args.before:
             with tempfile.TemporaryDirectory() as d:
-                before = run(BUILD, Path(d), args.before)
+                before[src] = run(BUILD, Path(d), src)
         base = run(BASELINE, Path(b))
         warm = run(BUILD, Path(a))
         with tempfile.TemporaryDirectory() as c:
@@ -162,10 +163,10 @@ def main() -> None:
     if args.stages:
         print("\n".join(["cold build's stages (the parse thread's CPU is the process's: it overlaps inserts):",
                          *stage_lines(cold["stages"])]))
-    if before:
-        print(f"--before {args.before} (cold): {before['wall']:.2f} s wall, {before['cpu']:.2f} s CPU, "
-              f"{before['rows']:,} rows from {before['files']} files, peak RSS {before['rss_mib']:.0f} MiB; "
-              f"ours / before {cold['wall'] / before['wall']:.2f}x wall, {cold['cpu'] / before['cpu']:.2f}x CPU")
+    for src, other in before.items():
+        print(f"--before {src} (cold): {other['wall']:.2f} s wall, {other['cpu']:.2f} s CPU, "
+              f"{other['rows']:,} rows from {other['files']} files, peak RSS {other['rss_mib']:.0f} MiB; "
+              f"ours / before {cold['wall'] / other['wall']:.2f}x wall, {cold['cpu'] / other['cpu']:.2f}x CPU")
     print(f"pandas baseline      : {base['wall']:.2f} s wall, {base['cpu']:.2f} s CPU, {base['rows']:,} rows, "
           f"peak RSS {base['rss_mib']:.0f} MiB")
     print(f"lower bound          : {floor['wall']:.2f} s wall, {floor['cpu']:.2f} s CPU, {floor['rows']:,} nationwide rows "

@@ -524,8 +524,9 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
                              for t in (SPANS_TABLE, FIELDS_TABLE))
 
     if extra_tables:
-        # coverage reads the event tables only, the places stage writes what event_days then reads: coverage runs
-        # in a second connection beside it (both cores busy; each ran on about one)
+        # coverage reads the event tables (and event_days, not yet written again) only; the extra stages write
+        # tables of their own and change no event row (event_days then reads theirs): coverage runs in a second
+        # connection beside them, both cores busy (each ran on about one)
         cur = con.cursor()
         try:
             with ThreadPoolExecutor(max_workers=1) as pool:  # waits for coverage even when the places stage fails
