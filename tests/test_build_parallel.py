@@ -85,6 +85,21 @@ def test_coverage_beside_the_extra_stages_equals_coverage_alone(tmp_path):
     assert "coverage (beside the extra stages)" in names
 
 
+def test_a_large_build_derives_coverage_before_the_extra_stages(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_mod, "BESIDE_ROWS", 1000)
+    sources = [BuildSource("uwchr-ice-enforce-fy16-19", "EROArrests_FY2016.csv.gz",
+                           NATIONWIDE / "EROArrests_FY2016.csv.gz", "lesa_nationwide")]
+    order = []
+
+    def extra(con: duckdb.DuckDBPyConnection) -> None:
+        order.append(con.execute("SELECT count(*) FROM coverage_spans").fetchone()[0] > 0)
+
+    report = build(sources, tmp_path / "w.duckdb", extra_tables=extra)
+    assert order == [True]  # coverage was written when the extra stage began
+    names = [s["name"] for s in report.stages]
+    assert names.index("coverage") < names.index("extra stages (places, detention)")
+
+
 def test_a_failing_extra_stage_fails_the_build_after_coverage_ends(tmp_path):
     sources = [BuildSource("uwchr-ice-enforce-fy16-19", "EROArrests_FY2016.csv.gz",
                            NATIONWIDE / "EROArrests_FY2016.csv.gz", "lesa_nationwide")]

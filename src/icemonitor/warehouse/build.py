@@ -51,6 +51,11 @@ PARSE_WORKERS = 1
 # are parsed largest first: on the real data the inserts waited for parses (the parse thread is the longer one), and
 # the 15 files under 1 MiB take 1.1 s of its 9.7 s CPU with little memory.
 SMALL_FILE = 1 << 20
+# Coverage runs beside the extra stages (places, detention) in a second connection up to this many event rows: on the
+# real data (3.0 M rows, load 5) the two took 2.7 s wall together against 1.5 + 2.3 s one after the other, but on
+# the generated 8x set (25 M rows, load 6-7.5) 44.8 s against 18.9 + 8.4 s (cause not found: contention between
+# coverage's scans and the places stage's Python), so a larger build runs them one after the other, as before.
+BESIDE_ROWS = 10_000_000
 
 # The parse cache's Parquet: read whole by DuckDB, never filtered, so no dictionaries and no statistics (half the
 # writer's CPU: 0.30 s against 0.65 s per 600,000 stints, the file 10% larger).
@@ -523,7 +528,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
             s.rows_out = sum(int(cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])
                              for t in (SPANS_TABLE, FIELDS_TABLE))
 
-    if extra_tables:
+    if extra_tables and events <= BESIDE_ROWS:
         # coverage reads the event tables (and event_days, not yet written again) only; the extra stages write
         # tables of their own and change no event row (event_days then reads theirs): coverage runs in a second
         # connection beside them, both cores busy (each ran on about one)
@@ -538,6 +543,9 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
             cur.close()
     else:
         coverage(con, "coverage")
+        if extra_tables:
+            with stages.stage("extra stages (places, detention)"):
+                extra_tables(con)
     only = None
     if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
         only = counts_for[0]
