@@ -11,10 +11,17 @@ A third process measures a lower bound for any build on this machine: DuckDB's o
 the 11 nationwide pipe files (2.7M of the 3.0M rows) as text straight into a DuckDB file, while python-calamine
 reads every workbook sheet in a second thread. It validates, encodes, hashes and places nothing, so no build that
 does those things can be faster; baseline / lower bound is the best ratio reachable here.
+
+Issue #14's target for the cold build is the in-memory build of 2026-11-28 (1bc938b: 9.46 s then). `--before SRC`
+builds with another checkout's code (e.g. `git archive 1bc938b | tar -x -C /tmp/old`, then `--before /tmp/old/src`)
+right after ours, cold, in the same run (that build made no coverage, count tables, recorded counties, facility
+counties or build_info).
+`--stages` prints our cold build's stages summed by kind.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -30,7 +37,10 @@ import json, resource, sys, time
 from pathlib import Path
 from icemonitor import config
 from icemonitor.catalog.fetch import fetch, reference_resolver
-from icemonitor.places.build_step import place_stage
+try:
+    from icemonitor.places.build_step import place_stage
+except ImportError:  # an older checkout (--before): the places stage lived in the warehouse package
+    from icemonitor.warehouse.places_step import place_stage
 from icemonitor.warehouse.build import build
 from icemonitor.warehouse.sources import catalog_sources
 home = Path(sys.argv[1]); shared = Path(sys.argv[2])
@@ -42,7 +52,7 @@ report = build(sources, config.warehouse_path(home), cache_dir=config.cache_dir(
 wall = time.perf_counter() - t
 print(json.dumps({"wall": wall, "rows": sum(report.rows.values()), "files": len(sources),
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "cpu": time.process_time() - c}))
+                  "cpu": time.process_time() - c, "stages": getattr(report, "stages", [])}))
 """
 
 BASELINE = r"""
@@ -106,19 +116,42 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - 
 """
 
 
-def run(code: str, workdir: Path) -> dict:
+def run(code: str, workdir: Path, src: Path = REPO / "src") -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", code, str(workdir), str(SHARED)],
-        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
     )
     if proc.returncode:
         sys.exit(f"benchmark step failed:\n{proc.stderr[-3000:]}")
     return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])  # after any progress bar
 
 
+def stage_lines(stages: list[dict]) -> list[str]:
+    """A build's stages summed by kind (every file's parse, duplicates and insert each one line), in order."""
+    kinds: dict[str, list[float]] = {}
+    for s in stages:
+        word = s["name"].split(" ", 1)[0]
+        kind = word if word in ("parse", "insert", "duplicates") else s["name"]
+        k = kinds.setdefault(kind, [0, 0.0, 0.0])
+        k[0] += 1
+        k[1] += s["wall"]
+        k[2] += s["cpu"]
+    return [f"  {kind[:60]:60s} {n:3d}x {wall:6.2f} s wall {cpu:6.2f} s CPU" for kind, (n, wall, cpu) in kinds.items()]
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--before", type=Path, action="append", default=[],
+                    help="src folder of another checkout (e.g. an old commit's) whose cold build runs in the same run, "
+                         "right after ours (repeatable)")
+    ap.add_argument("--stages", action="store_true", help="print the cold build's stages (parses overlap inserts)")
+    args = ap.parse_args()
+    before = {}
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         cold = run(BUILD, Path(a))
+        for src in args.before:
+            with tempfile.TemporaryDirectory() as d:
+                before[src] = run(BUILD, Path(d), src)
         base = run(BASELINE, Path(b))
         warm = run(BUILD, Path(a))
         with tempfile.TemporaryDirectory() as c:
@@ -127,6 +160,13 @@ def main() -> None:
         print(f"icemonitor build ({label}): {ours['wall']:.2f} s wall, {ours['cpu']:.2f} s CPU, {ours['rows']:,} rows "
               f"from {ours['files']} files, peak RSS {ours['rss_mib']:.0f} MiB, "
               f"ratio {base['wall'] / ours['wall']:.2f}x wall, {base['cpu'] / ours['cpu']:.2f}x CPU")
+    if args.stages:
+        print("\n".join(["cold build's stages (the parse thread's CPU is the process's: it overlaps inserts):",
+                         *stage_lines(cold["stages"])]))
+    for src, other in before.items():
+        print(f"--before {src} (cold): {other['wall']:.2f} s wall, {other['cpu']:.2f} s CPU, "
+              f"{other['rows']:,} rows from {other['files']} files, peak RSS {other['rss_mib']:.0f} MiB; "
+              f"ours / before {cold['wall'] / other['wall']:.2f}x wall, {cold['cpu'] / other['cpu']:.2f}x CPU")
     print(f"pandas baseline      : {base['wall']:.2f} s wall, {base['cpu']:.2f} s CPU, {base['rows']:,} rows, "
           f"peak RSS {base['rss_mib']:.0f} MiB")
     print(f"lower bound          : {floor['wall']:.2f} s wall, {floor['cpu']:.2f} s CPU, {floor['rows']:,} nationwide rows "

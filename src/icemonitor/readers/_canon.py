@@ -15,10 +15,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import yaml
 
 from icemonitor.errors import InputError
 from icemonitor.readers._text import SOURCE_ROW
+from icemonitor.schema import tables
 
 if TYPE_CHECKING:
     from icemonitor.readers import SourceFile
@@ -37,14 +37,7 @@ PLAUSIBLE_TO = date(2100, 1, 1)
 @cache
 def reader_columns() -> dict[str, dict[str, str]]:
     """table -> {column: DuckDB type} for columns a reader supplies (schema.yaml ``from: reader``)."""
-    text = resources.files("icemonitor.warehouse").joinpath("schema.yaml").read_text(encoding="utf-8")
-    schema = yaml.safe_load(text)
-    common = [c for c in schema["common_columns"] if c["from"] == "reader"]
-    out: dict[str, dict[str, str]] = {}
-    for table, spec in schema["tables"].items():
-        cols = common + [c for c in spec.get("columns", []) if c["from"] == "reader"]
-        out[table] = {c["name"]: c["type"] for c in cols}
-    return out
+    return {name: {c.name: c.type for c in t.columns if c.source == "reader"} for name, t in tables().items()}
 
 
 def _polars_type(duck: str) -> pl.DataType:

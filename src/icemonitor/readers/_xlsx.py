@@ -32,18 +32,26 @@ def open_workbook(path: Path, name: str) -> CalamineWorkbook:
         raise InputError("empty file", file=name)
     try:
         zin = zipfile.ZipFile(io.BytesIO(raw))
+        if not any(_row_only(zin, info) for info in zin.infolist()):
+            return CalamineWorkbook.from_filelike(io.BytesIO(raw))  # re-zipped: 0.07 s CPU more per large workbook
         patched = io.BytesIO()
-        changed = False
         with zipfile.ZipFile(patched, "w", zipfile.ZIP_STORED) as zout:
             for info in zin.infolist():
                 data = zin.read(info)
-                if info.filename.startswith("xl/worksheets/") and _ROW_ONLY_DIMENSION.search(data[:4096]):
+                if _row_only(zin, info):
                     data = _ROW_ONLY_DIMENSION.sub(b"", data[:4096], count=1) + data[4096:]
-                    changed = True
                 zout.writestr(info.filename, data)
-        return CalamineWorkbook.from_filelike(io.BytesIO(patched.getvalue() if changed else raw))
+        return CalamineWorkbook.from_filelike(io.BytesIO(patched.getvalue()))
     except (zipfile.BadZipFile, CalamineError, OSError, EOFError) as exc:
         raise InputError(f"not a readable xlsx workbook: {exc}", file=name) from exc
+
+
+def _row_only(zin: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a worksheet of the workbook opens with a rows-only dimension (only its first 4 KiB inflated)."""
+    if not info.filename.startswith("xl/worksheets/"):
+        return False
+    with zin.open(info) as fh:
+        return bool(_ROW_ONLY_DIMENSION.search(fh.read(4096)))
 
 
 def sheet_rows(wb: CalamineWorkbook, sheet: str, name: str) -> list[list[object]]:
@@ -109,13 +117,17 @@ def _frame(rows: list[list[object]], header_idx: int, wanted: set[str] | None) -
     while data and all(c is None or c == "" for c in data[-1]):
         data.pop()  # trailing empty rows of the used range
     columns: dict[str, pl.Series] = {}
+    width = min(map(len, data), default=0)  # columns every row reaches
     for j, col in enumerate(header):
         if not col or (wanted is not None and col not in wanted) or col in columns:
             continue
-        values = [_cell(r[j]) if j < len(r) else None for r in data]
+        cells = [r[j] for r in data] if j < width else [r[j] if j < len(r) else None for r in data]
+        # text cells (most) as they are, without _cell's tests
+        values = [v if v.__class__ is str and v else _cell(v) for v in cells]
         columns[col] = pl.Series(col, values, dtype=pl.String)
     first = header_idx + 2  # spreadsheet row of the first data row (1-based)
-    blank = [all(c is None or c == "" for c in r) for r in data]
+    # a row with a true cell is not blank (any() stops there); the others are tested cell by cell (0 is a value)
+    blank = [not any(r) and all(c is None or c == "" for c in r) for r in data]
     frame = pl.DataFrame(columns).with_columns(
         pl.int_range(first, first + len(data), dtype=pl.Int32).alias(SOURCE_ROW)
     )

@@ -34,6 +34,7 @@ from icemonitor.warehouse import precedence, read_sql, stays
 from icemonitor.warehouse import aggregates
 from icemonitor.warehouse.build_stages import Stage, StageLog
 from icemonitor.warehouse.coverage import FIELDS_TABLE, SPANS_TABLE, declared_scopes, write_coverage
+from icemonitor.warehouse.values import insert_values
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,15 @@ MEMORY_LIMIT = "512MB"
 # whole nationwide files in memory at once (the CSV readers cannot chunk): peak RSS of the real-data build 839 MiB
 # with two, 612-630 MiB with one, the same CPU time (24-25 s).
 PARSE_WORKERS = 1
+# Beside them, one more thread parses the small files (up to SMALL_FILE bytes), smallest first, while the large ones
+# are parsed largest first: on the real data the inserts waited for parses (the parse thread is the longer one), and
+# the 15 files under 1 MiB take 1.1 s of its 9.7 s CPU with little memory.
+SMALL_FILE = 1 << 20
+# Coverage runs beside the extra stages (places, detention) in a second connection up to this many event rows: on the
+# real data (3.0 M rows, load 5) the two took 2.7 s wall together against 1.5 + 2.3 s one after the other, but on
+# the generated 8x set (25 M rows, load 6-7.5) 44.8 s against 18.9 + 8.4 s (cause not found: contention between
+# coverage's scans and the places stage's Python), so a larger build runs them one after the other, as before.
+BESIDE_ROWS = 10_000_000
 
 # The parse cache's Parquet: read whole by DuckDB, never filtered, so no dictionaries and no statistics (half the
 # writer's CPU: 0.30 s against 0.65 s per 600,000 stints, the file 10% larger).
@@ -245,27 +255,35 @@ def iter_sources(
     workers: int | None = None,
     stages: StageLog | None = None,
 ) -> Iterator[tuple[int, Path, list[dict[str, Any]], bool]]:
-    """Parse every source (or take its cached parse) in `workers` threads (PARSE_WORKERS); yield (source index,
-    folder, provenance records, parsed now) as each one is done, the next files already being parsed while the caller
-    inserts it. Memory holds at most a chunk of each file in flight (a whole file where its reader cannot chunk)."""
+    """Parse every source (or take its cached parse) in `workers` threads (PARSE_WORKERS) and the small files in one
+    more (SMALL_FILE); yield (source index, folder, provenance records, parsed now) as each one is done, the next files
+    already being parsed while the caller inserts it. Memory holds at most a chunk of each file in flight (a whole
+    file where its reader cannot chunk)."""
     workers = workers or PARSE_WORKERS
     # largest file first: its insert then runs while the smaller ones are parsed, and the build's tail is the insert
     # of a small file (8x set: the 15.6 M stints parsed last left 36 s CPU of inserting them after every parse)
     queue = sorted(enumerate(sources), key=lambda item: (_size(item[1].path), -item[0]))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures: dict[Future, int] = {}
+    with ThreadPoolExecutor(max_workers=workers + 1) as pool:
+        futures: dict[Future, tuple[int, bool]] = {}  # -> (source index, parsed in the small files' thread)
 
         def submit() -> None:
-            while queue and len(futures) < workers:
+            while queue and sum(not small for _, small in futures.values()) < workers:
                 i, src = queue.pop()
-                futures[pool.submit(_parsed, src, parse_dir, con, stages)] = i
+                futures[pool.submit(_parsed, src, parse_dir, con, stages)] = (i, False)
+            while queue and not any(small for _, small in futures.values()) and _size(queue[0][1].path) <= SMALL_FILE:
+                i, src = queue.pop(0)
+                futures[pool.submit(_parsed, src, parse_dir, con, stages)] = (i, True)
 
+        waited = Stage("waiting for parses (inserts idle)")
         try:
             done = 0
             submit()
             while futures:
+                wall, cpu = time.perf_counter(), time.process_time()
                 fut = next(as_completed(futures))
-                i = futures.pop(fut)
+                waited.wall += time.perf_counter() - wall
+                waited.cpu += time.process_time() - cpu
+                i, _ = futures.pop(fut)
                 folder, files, fresh = fut.result()
                 submit()  # parsing goes on while the caller inserts this file
                 done += 1
@@ -275,6 +293,8 @@ def iter_sources(
         finally:
             for f in futures:
                 f.cancel()
+            if stages is not None:  # the caller's time waiting, summed (its CPU: the parse thread's meanwhile)
+                stages.add(waited)
 
 
 RELEASES_DDL = """CREATE TABLE releases (
@@ -501,13 +521,31 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
     with stages.stage("releases", events) as s:
         _write_releases(con, files)
         s.rows_out = count("releases")
-    with stages.stage("coverage", events) as s:
-        write_coverage(con, fields_for, spans_for if spans_for is not None else
-                       counts_for[0] if counts_for is not None else None, spans_from_days)
-        s.rows_out = count("coverage_spans") + count("coverage_fields")
-    if extra_tables:
-        with stages.stage("extra stages (places, detention)"):
-            extra_tables(con)
+    def coverage(cur: duckdb.DuckDBPyConnection, name: str) -> None:
+        with stages.stage(name, events) as s:
+            write_coverage(cur, fields_for, spans_for if spans_for is not None else
+                           counts_for[0] if counts_for is not None else None, spans_from_days)
+            s.rows_out = sum(int(cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])
+                             for t in (SPANS_TABLE, FIELDS_TABLE))
+
+    if extra_tables and events <= BESIDE_ROWS:
+        # coverage reads the event tables (and event_days, not yet written again) only; the extra stages write
+        # tables of their own and change no event row (event_days then reads theirs): coverage runs in a second
+        # connection beside them, both cores busy (each ran on about one)
+        cur = con.cursor()
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:  # waits for coverage even when the places stage fails
+                beside = pool.submit(coverage, cur, "coverage (beside the extra stages)")
+                with stages.stage("extra stages (places, detention; beside coverage)"):
+                    extra_tables(con)
+                beside.result()
+        finally:
+            cur.close()
+    else:
+        coverage(con, "coverage")
+        if extra_tables:
+            with stages.stage("extra stages (places, detention)"):
+                extra_tables(con)
     only = None
     if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
         only = counts_for[0]
@@ -582,5 +620,4 @@ def _write_releases(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]])
                 counted, f["duplicate_rows"], dmin, dmax,
             ]
         )
-    if rows:  # a build of aggregate releases only has no event files
-        con.executemany("INSERT INTO releases VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    insert_values(con, "releases", rows)  # none in a build of aggregate releases only

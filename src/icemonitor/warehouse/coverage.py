@@ -20,6 +20,7 @@ from __future__ import annotations
 import duckdb
 
 from icemonitor.schema import tables
+from icemonitor.warehouse.values import insert_values
 
 # Longest run of days without records that still counts as covered (the nationwide series' longest quiet run in
 # a field office is 5 days, weekends and holidays; a regional production's gaps run to weeks).
@@ -140,13 +141,9 @@ def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, st
         for table, release_id in sorted(fields_for):
             con.execute(f"DELETE FROM {FIELDS_TABLE} WHERE table_name = ? AND release_id = ?", [table, release_id])
     con.execute(SUBSETS_DDL)
-    subsets = _declared_subsets()
-    if subsets:
-        con.executemany("INSERT INTO coverage_subsets VALUES (?, ?, ?)", subsets)
+    insert_values(con, "coverage_subsets", _declared_subsets())
     con.execute("CREATE TEMP TABLE release_scope (release_id VARCHAR, state VARCHAR)")
-    scopes = declared_scopes()
-    if scopes:
-        con.executemany("INSERT INTO release_scope VALUES (?, ?)", scopes)
+    insert_values(con, "release_scope", declared_scopes())
     for table in tables():
         if spans_for is None:
             con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
@@ -168,5 +165,4 @@ def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, st
         rows = []
         for release_id, n, *with_value in con.execute(sql, params).fetchall():
             rows += [[table, release_id, f, k > 0, k, n] for f, k in zip(names, with_value)]
-        if rows:
-            con.executemany(f"INSERT INTO {FIELDS_TABLE} VALUES (?,?,?,?,?,?)", rows)
+        insert_values(con, FIELDS_TABLE, rows)
