@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,7 +24,7 @@ from icemonitor.analysis.holdings import catalog_releases
 from icemonitor.messages import Message, formats, msg
 from icemonitor.web import (
     analyses, api, api_analyses, api_claims, api_detention, api_docs, claim_pages, detention_pages, i18n, pages,
-    place_pages, place_search, sweep_pages,
+    place_pages, place_search, sweep_pages, table_cells,
 )
 from icemonitor.web import api_place
 from icemonitor.web.pages import COUNTY_TOPOJSON, topojson_path  # noqa: F401 - app.topojson_path stays importable
@@ -50,10 +51,24 @@ def templates() -> Environment:
     env = Environment(loader=FileSystemLoader(_package_dir("templates")), autoescape=select_autoescape(
         enabled_extensions=("html", "htm", "xml", "j2"), default_for_string=True, default=True))
     env.globals["number"] = i18n.number
+    env.globals["table_cell"] = table_cells.cell
+    env.globals["figure_rows"] = table_cells.figure_rows
+    env.policies["json.dumps_function"] = chart_json  # `| tojson` (still made HTML-safe by Jinja)
+    env.policies["json.dumps_kwargs"] = {}
     env.filters["analysis"] = _analysis_filter
     env.filters["day"] = _day_filter
     env.filters["month"] = _month_filter
     return env
+
+
+JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def chart_json(value: object, **_: object) -> str:
+    """JSON text for `{{ spec | tojson }}` (a chart's Vega-Lite spec with its data: a county map holds some 3,000
+    rows), encoded by orjson: the standard library's encoder took ~10 ms of the overview's 40 ms of CPU at 8x.
+    Keys sorted as Jinja's default; non-ASCII text as UTF-8, not escaped; NaN and infinities as null."""
+    return orjson.dumps(value, option=JSON_OPTIONS).decode()
 
 
 @pass_context

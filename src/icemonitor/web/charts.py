@@ -279,10 +279,11 @@ def quantile_bands(rows: list[dict], field: str, k: int = 5, fmt: str = "{:,.1f}
         label = f"{fmt.format(edges[i])} – {fmt.format(edges[i + 1])}"
         labels.append(label)
     last = len(labels) - 1
+    band = [labels[min(i, last)] for i in range(len(cuts) + 1)]  # by how many cuts lie at or below a value
     for r in rows:
         v = r[field]
         if v is not None:
-            r["band"] = labels[min(bisect_right(cuts, v), last)]  # the cuts at or below v (cuts are sorted)
+            r["band"] = band[bisect_right(cuts, v)]
     return labels
 
 
