@@ -58,3 +58,23 @@ def test_figure_rows_equal_the_jinja_loop(lang):
 
 def test_no_rows_no_text():
     assert templates().globals["figure_rows"]([], COLUMNS, "en") == ""
+
+
+def test_tojson_is_jinjas_html_safe_json():
+    """The pages' `tojson` (orjson) gives the value Jinja's own filter gives, with nothing that can end a <script>
+    element or an attribute (<, >, &, ')."""
+    import json
+
+    from jinja2.utils import htmlsafe_json_dumps
+
+    from icemonitor.web.app import tojson
+
+    spec = {"title": {"text": "</script><script>alert('x & y')</script>"}, "b": [1, 2.5, None, True],
+            "a": {"z": "Doña Ana – 1,2", "n": np.int64(3), "f": np.float64(0.1)}, "rows": [{"rate": 12.25}] * 3}
+    out = tojson(spec)
+    assert not any(c in out for c in "<>&'")
+    want = json.loads(htmlsafe_json_dumps({**spec, "a": {**spec["a"], "n": 3, "f": 0.1}}, sort_keys=True))
+    assert json.loads(out) == want
+    assert list(json.loads(out)) == sorted(spec)  # keys sorted, as Jinja's default
+    html = templates().from_string('<script type="application/json">{{ spec | tojson }}</script>').render(spec=spec)
+    assert html == f'<script type="application/json">{out}</script>'
