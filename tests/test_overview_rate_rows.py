@@ -49,3 +49,27 @@ def test_quantile_bands_by_the_cuts():
             assert "band" not in r
         else:
             assert r["band"] == labels[min(bisect_right(cuts, r["rate"]), len(labels) - 1)]
+
+
+def test_county_aors_on_a_day_equal_the_periods_valid_that_day():
+    """overview.county_aors through aor_maps (a map per stretch between the periods' bounds) against each period
+    compared with the day, for every day around every bound, with open starts and ends and overlapping periods."""
+    import datetime as dt
+
+    D = dt.date
+    periods = [("48061", "SNA", None, D(2021, 9, 30)), ("48061", "HLG", D(2021, 10, 1), None),
+               ("06037", "LOS", None, None), ("53033", "SEA", D(2015, 1, 1), D(2015, 1, 1)),
+               ("53033", "SEA", D(2016, 3, 1), D(2018, 12, 31)), ("53033", "POO", D(2017, 1, 1), None),
+               ("99999", None, None, None), ("01001", "NOL", D(2019, 5, 5), D(2020, 2, 29))]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE county_aor_periods (county_fips VARCHAR, aor VARCHAR, valid_from DATE, valid_to DATE)")
+    con.executemany("INSERT INTO county_aor_periods VALUES (?, ?, ?, ?)", periods)
+    days = {D(1990, 1, 1), D(2099, 1, 1)}
+    for _, _, a, b in periods:
+        for d in (a, b):
+            if d is not None:
+                days |= {d + dt.timedelta(days=k) for k in (-1, 0, 1)}
+    for day in sorted(days):
+        want = sorted((f, a) for f, a, s, e in periods
+                      if a is not None and (s is None or s <= day) and (e is None or e >= day))
+        assert overview.county_aors(con, "unused", [day, day]) == want, day
