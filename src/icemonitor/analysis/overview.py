@@ -177,7 +177,9 @@ def month_aors(con: duckdb.DuckDBPyConnection, table: str, source: str, where: A
     warehouse version), where it answers: `source` is aor_days of `table`, `where` its counted rows under
     conditions the rollup holds and whole months; else None (the caller asks the SQL). The national trend's query
     over aor_days took ~15 ms of CPU a request at 8x."""
-    from icemonitor.analysis import rollups  # numpy: after start-up (app.DEFERRED_IMPORTS)
+    import numpy as np  # after start-up (app.DEFERRED_IMPORTS), as analysis.rollups
+
+    from icemonitor.analysis import rollups
 
     found = (rollups.split(where, rollups.FILTERED) if rollups._rolled(con, rollups.AOR_DAYS, table, source, count_sql)
              else None)
@@ -187,14 +189,12 @@ def month_aors(con: duckdb.DuckDBPyConnection, table: str, source: str, where: A
     if (d0 is not None and d0.day != 1) or (d1 is not None and (d1 + dt.timedelta(days=1)).day != 1):
         return None
     months = rollups.aor_months(con, table)
-    keep = months.n >= 0
+    keep = np.ones(len(months.n), dtype=bool)
     for column, wanted in filters.items():
         keep &= months_codes_in(months, column, wanted)
     firsts = months.values["month"]
     keep &= months_codes_in(months, "month", [m for m in firsts if m is not None and (d0 is None or m >= d0)
                                               and (d1 is None or m <= d1)])
-    import numpy as np
-
     aors = months.values["aor"]
     pairs = np.unique(months.codes["month"][keep] * len(aors) + months.codes["aor"][keep]).tolist()
     out: dict[Any, list[str]] = {}
@@ -419,8 +419,8 @@ def sql_round(x: float) -> float:
     return (r + 1.0 if m - r >= 0.5 else float(r)) / 100.0
 
 
-def sql_rounds(x: "np.ndarray") -> "np.ndarray":
-    """sql_round of each value of a float array (the same operations, element by element)."""
+def sql_rounds(x: Any) -> Any:
+    """sql_round of each value of a numpy float array (the same operations, element by element)."""
     import numpy as np
 
     m = x * 100.0
