@@ -236,9 +236,14 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
     Worked out from the build's coverage tables alone (no event is counted), so once per warehouse version and
     question (query.selection.per_warehouse, like the tables it reads; a writable connection is asked every time):
     every figure asks it, and with the web tier's answer caches off the grid of AOR-days was worked out again for
-    each (~0.5 ms a figure at 8x, several figures a page). Each caller gets its own copy."""
-    return _coverage_of(con, table, d0, d1, place, label, tuple(fields),
-                        release, tuple(releases_filter) if releases_filter else None).copy()
+    each (~0.5 ms a figure at 8x, several figures a page). Each caller gets its own copy. A place that cannot be a
+    key (a claim's own namespace of AORs and states) is worked out each time."""
+    args = (table, d0, d1, place, label, tuple(fields), release, tuple(releases_filter) if releases_filter else None)
+    try:
+        hash(place)
+    except TypeError:
+        return _coverage_of.__wrapped__(con, *args)
+    return _coverage_of(con, *args).copy()
 
 
 @per_warehouse(frozen=True)
