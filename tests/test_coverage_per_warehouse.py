@@ -25,9 +25,23 @@ def test_kept_coverage_is_the_coverage_worked_out(warehouse_con, place, d0, d1, 
     compiled = Selection.of("arrests", d0, d1, place, {}).compile(warehouse_con)
     p, label = compiled.place, compiled.label
     fresh = cov._coverage_of.__wrapped__(warehouse_con, "arrests", d0, d1, p, label, fields, release, None)
+    assert cov._coverage_of(warehouse_con, "arrests", d0, d1, p, label, fields, release, None, "x") == fresh
     first = cov.coverage_of(warehouse_con, "arrests", d0, d1, p, label, list(fields), release)
     assert first == fresh and first is not fresh
     first.covered_spans.append({"from": "x"})
     first.lower_bound, first.reason = 7, "changed"
     again = cov.coverage_of(warehouse_con, "arrests", d0, d1, p, label, fields, release)
     assert again == fresh and again.to_dict() == fresh.to_dict()
+
+
+def test_a_message_label_and_its_english_text_are_kept_apart(warehouse_con):
+    """A label that is a message (rendered in the reader's language) and a plain text equal to its English get
+    their own coverage: the reason of each names the label as it was given."""
+    from icemonitor.messages import Message, msg
+
+    d0, d1 = D(2030, 1, 1), D(2030, 12, 31)  # no records: the reason names the place
+    text = cov.coverage_of(warehouse_con, "arrests", d0, d1, None, "the United States")
+    message = cov.coverage_of(warehouse_con, "arrests", d0, d1, None, msg("the United States"))
+    assert text.status == message.status == "none"
+    label_of = lambda c: c.reason.params["where"].params["place"]  # noqa: E731
+    assert type(label_of(text)) is str and isinstance(label_of(message), Message)

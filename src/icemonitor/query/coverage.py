@@ -243,13 +243,14 @@ def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, 
         hash(place)
     except TypeError:
         return _coverage_of.__wrapped__(con, *args)
-    return _coverage_of(con, *args).copy()
+    # repr(label): a message and a plain text equal in English are kept apart (their Spanish differs)
+    return _coverage_of(con, *args, repr(label)).copy()
 
 
 @per_warehouse(frozen=True)
 def _coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
                  label: str, fields: tuple[str, ...], release: str | None,
-                 releases_filter: tuple[str, ...] | None) -> Coverage:
+                 releases_filter: tuple[str, ...] | None, label_key: str = "") -> Coverage:
     import numpy as np
 
     if not has_table(con, SPANS):
