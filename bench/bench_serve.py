@@ -1,8 +1,8 @@
 """Load benchmark of `icemonitor serve --workers N` with response caching off (issue 14: serving at scale).
 
 Starts `icemonitor serve --workers 4` (ICEMONITOR_CACHE=off: every request runs its queries and analyses) on a
-loopback port over a warehouse, runs 20 concurrent clients (httpx, asyncio) for a fixed time on a mix of summary,
-place and sweep API calls and pages, and prints p50/p95 per kind against the targets:
+loopback port over a warehouse, runs 20 concurrent clients for a fixed time on a mix of summary, place and sweep API
+calls and pages, and prints p50/p95 per kind against the targets:
 
     API p95 <= 150 ms, pages p95 <= 400 ms, zero errors, CLI `summary` for one AOR-year <= 1 s.
 
@@ -11,6 +11,11 @@ HTTP, the workers' scheduling and the machine's load; the summary query run stra
 the interpreter start with the CLI's imports (`icemonitor --help`) for the CLI figure. The machine's load
 (`uptime`) is printed before and after: the targets are for an otherwise idle machine. Per worker pid it prints
 the floor requests answered and the CPU seconds used during the load: how evenly the connections were spread.
+
+The clients (keepalive_client.py: asyncio streams, one kept-alive HTTP/1.1 connection each, no think time) run in
+this process on the same cores as the server; the CPU seconds this process used during the load are printed beside
+the workers', per request, so what the load generator takes is seen (httpx's asyncio client took ~1.5 ms of CPU a
+request, this one ~0.15 ms).
 
     PYTHONPATH=src python bench/bench_serve.py [--warehouse PATH] [--workers 4] [--clients 20] [--seconds 45]
 
@@ -25,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -38,6 +44,7 @@ import duckdb
 import httpx
 
 from bench_web import free_port, pct  # bench/ is the script's folder
+from keepalive_client import Connection, HTTPError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -195,28 +202,36 @@ def wait_warm(base: str, workers: int, timeout: float = 120.0) -> set[int]:
     return warm
 
 
-async def load(base: str, clients: int, seconds: float) -> tuple[dict[str, list[float]], dict[str, list[float]],
-                                                                 list[str], Counter[int]]:
-    """`clients` clients, each asking the mix in turn (from its own offset) until the time is up, with a
-    /healthz floor request after every fifth. Returns the times by kind and by URL, the URLs that failed, and how
-    many floor requests each worker pid answered."""
+def own_cpu() -> float:
+    """CPU seconds (user + system) this process has used so far: the load generator's."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+async def load(host: str, port: int, clients: int, seconds: float
+               ) -> tuple[dict[str, list[float]], dict[str, list[float]], list[str], Counter[int], int]:
+    """`clients` clients, each on its own kept-alive connection asking the mix in turn (from its own offset) until
+    the time is up, with a /healthz floor request after every fifth. Returns the times by kind and by URL, the URLs
+    that failed (an error or a status other than 200), how many floor requests each worker pid answered, and how
+    many connections the clients opened (one each while the server keeps them alive)."""
     by_kind: dict[str, list[float]] = {"api": [], "page": [], "floor": []}
     by_url: dict[str, list[float]] = {}
     errors: list[str] = []
     pids: Counter[int] = Counter()
     deadline = time.perf_counter() + seconds
+    connections = [Connection(host, port, timeout=120) for _ in range(clients)]
 
-    async def client(i: int) -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=120) as c:
+    async def client(i: int, c: Connection) -> None:
+        async with c:
             n = i
             while time.perf_counter() < deadline:
                 kind, url = FLOOR if n % 5 == 4 else MIX[n % len(MIX)]
                 n += 1
                 t = time.perf_counter()
                 try:
-                    r = await c.get(url)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
+                    status, body = await c.get(url)
+                    ok = status == 200
+                except HTTPError:
                     ok = False
                 took = time.perf_counter() - t
                 by_kind[kind].append(took)
@@ -224,10 +239,10 @@ async def load(base: str, clients: int, seconds: float) -> tuple[dict[str, list[
                 if not ok:
                     errors.append(url)
                 elif kind == "floor":
-                    pids[r.json()["pid"]] += 1
+                    pids[json.loads(body)["pid"]] += 1
 
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    return by_kind, by_url, errors, pids
+    await asyncio.gather(*(client(i, c) for i, c in enumerate(connections)))
+    return by_kind, by_url, errors, pids, sum(c.connects for c in connections)
 
 
 def main() -> int:
@@ -273,9 +288,9 @@ def main() -> int:
                 first[url] = time.perf_counter() - t
                 if status != 200:
                     print(f"warning: {url} answered {status}")
-        t_load, cpu0 = time.perf_counter(), worker_cpu_by_pid(proc.pid)
-        by_kind, by_url, errors, pids = asyncio.run(load(base, args.clients, args.seconds))
-        wall, cpu1 = time.perf_counter() - t_load, worker_cpu_by_pid(proc.pid)
+        t_load, cpu0, own0 = time.perf_counter(), worker_cpu_by_pid(proc.pid), own_cpu()
+        by_kind, by_url, errors, pids, connects = asyncio.run(load("127.0.0.1", port, args.clients, args.seconds))
+        wall, cpu1, own = time.perf_counter() - t_load, worker_cpu_by_pid(proc.pid), own_cpu() - own0
         cpu_by_pid = {pid: cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1}
         cpu = sum(cpu_by_pid.values())
         load_during = uptime()
@@ -299,6 +314,10 @@ def main() -> int:
     print(f"workers' CPU time during the load: {cpu:.1f} s, {cpu / max(queries, 1) * 1000:.0f} ms per request of the "
           f"mix (the floor requests' share neglected): {os.cpu_count()} cores serve at most "
           f"{os.cpu_count() / max(cpu / max(queries, 1), 1e-9):.1f} such requests/s")
+    print(f"load generator's CPU time during the load (this process, {args.clients} clients on {connects} "
+          f"connections): {own:.1f} s, {own / max(done, 1) * 1000:.2f} ms per request (floor requests included), "
+          f"{own / max(queries, 1) * 1000:.2f} ms per request of the mix as counted for the workers; workers and "
+          f"generator together {(cpu + own) / max(queries, 1) * 1000:.0f} ms per request of the mix")
     print("per worker pid during the load: floor (/healthz) answers, and CPU seconds (the share of the work it did):")
     floors = max(sum(pids.values()), 1)
     for pid in sorted(set(cpu_by_pid) | set(pids)):
@@ -332,7 +351,9 @@ def main() -> int:
                       "floor_p95_ms": pct(by_kind["floor"], 95) * 1000, "cli_summary_s": cli["summary"],
                       "requests": done, "errors": len(errors), "floor_answers_by_pid": dict(pids),
                       "cpu_s_by_pid": {pid: round(c, 2) for pid, c in cpu_by_pid.items()},
-                      "cpu_ms_per_request": cpu / max(queries, 1) * 1000}))
+                      "cpu_ms_per_request": cpu / max(queries, 1) * 1000,
+                      "generator_cpu_s": round(own, 2), "generator_cpu_ms_per_request": own / max(done, 1) * 1000,
+                      "connections": connects}))
     return 0 if all(checks.values()) else 1
 
 

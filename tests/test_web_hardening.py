@@ -457,7 +457,7 @@ def test_serve_runs_uvicorn_with_the_limits_and_without_its_proxy_handling(tmp_p
     from typer.testing import CliRunner
 
     from icemonitor.cli import app as cli
-    from icemonitor.web.server import GuardedH11Protocol
+    from icemonitor.web.server import GuardedHttpToolsProtocol
 
     started = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
@@ -466,5 +466,5 @@ def test_serve_runs_uvicorn_with_the_limits_and_without_its_proxy_handling(tmp_p
                                    "--header-timeout", "3", "--max-connections", "40"])
     assert res.exit_code == 0, res.output
     [kw] = started
-    assert kw["proxy_headers"] is False and issubclass(kw["http"], GuardedH11Protocol)
+    assert kw["proxy_headers"] is False and issubclass(kw["http"], GuardedHttpToolsProtocol)
     assert (kw["http"].header_timeout, kw["http"].body_timeout, kw["http"].max_connections) == (3.0, 30.0, 40)

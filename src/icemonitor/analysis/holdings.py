@@ -11,6 +11,7 @@ holdings, and a new version is read afresh."""
 from __future__ import annotations
 
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -83,18 +84,19 @@ def _table_coverage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def loaded_releases(con: duckdb.DuckDBPyConnection, columns: Columns | None = None) -> list[dict[str, Any]]:
     """The warehouse's releases table (whichever of the known columns it has), one row per raw file (read once per
-    warehouse version; `columns` is not needed)."""
-    return _loaded_releases(con)
+    warehouse version; `columns` is not needed). Each caller gets its own dicts (of plain values: no deeper copy)."""
+    return [dict(r) for r in _loaded_releases(con)]
 
 
-@per_warehouse
-def _loaded_releases(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+@per_warehouse(frozen=True)
+def _loaded_releases(con: duckdb.DuckDBPyConnection) -> tuple[MappingProxyType, ...]:
     present = reader(con, None)("releases")
     cols = [c for c in RELEASE_COLUMNS if c in present]
     if not cols:
-        return []
+        return ()
     order = ", ".join(c for c in ("release_id", "table_name", "file_name") if c in cols) or "1"
-    return [plain(r) for r in rows(con, f"SELECT {', '.join(cols)} FROM releases ORDER BY {order}")]
+    found = [plain(r) for r in rows(con, f"SELECT {', '.join(cols)} FROM releases ORDER BY {order}")]
+    return tuple(MappingProxyType(r) for r in found)
 
 
 def method_codes(con: duckdb.DuckDBPyConnection, table: str, columns: Columns | None = None) -> dict[str, list[str]]:

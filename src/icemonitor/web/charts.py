@@ -278,11 +278,10 @@ def quantile_bands(rows: list[dict], field: str, k: int = 5, fmt: str = "{:,.1f}
     for i in range(len(edges) - 1):
         label = f"{fmt.format(edges[i])} – {fmt.format(edges[i + 1])}"
         labels.append(label)
-    last = len(labels) - 1
-    for r in rows:
+    for r in rows:  # a label per class: len(cuts) + 1 of them
         v = r[field]
         if v is not None:
-            r["band"] = labels[min(bisect_right(cuts, v), last)]  # the cuts at or below v (cuts are sorted)
+            r["band"] = labels[bisect_right(cuts, v)]  # the cuts at or below v (cuts are sorted)
     return labels
 
 

@@ -60,6 +60,7 @@ class Warehouse:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._mtime: float | None = None
         self._cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
+        self._name_sets: dict[tuple, frozenset[str]] = {}  # (mtime, sql, params) -> tables() / columns()
         self._local = threading.local()
 
     # -- connection --------------------------------------------------------------------------------
@@ -131,15 +132,25 @@ class Warehouse:
         return cur.sql(sql, params=list(params)).to_arrow_reader(batch_size)
 
     def tables(self) -> set[str]:
-        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'", cache=True)
-        return {r["table_name"] for r in rows}
+        return set(self._names("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'", ()))
 
     def columns(self, table: str) -> set[str]:
-        rows = self.query(
+        return set(self._names(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
-            [table], cache=True,
-        )
-        return {r["column_name"] for r in rows}
+            (table,)))
+
+    def _names(self, sql: str, params: tuple) -> frozenset[str]:
+        """The first column of a metadata query as a set, made once per warehouse version (a request asks for
+        tables and columns some fifteen times; callers get their own copy)."""
+        self._cursor()  # the connection (and _mtime) of the current file
+        key = (self._mtime, sql, params)
+        found = self._name_sets.get(key)
+        if found is None:
+            found = frozenset(next(iter(r.values())) for r in self.query(sql, list(params), cache=True))
+            if len(self._name_sets) > CACHE_SIZE:
+                self._name_sets.clear()
+            self._name_sets[key] = found
+        return found
 
     def ordered_columns(self, table: str) -> list[str]:
         """The table's columns in their order in the table."""
