@@ -65,10 +65,6 @@ class Coverage:
                        "there is no total.", n=self.lower_bound, what=what)
         return msg("No records: {why}. There is no count for this question (not zero).", why=self.reason)
 
-    def copy(self) -> "Coverage":
-        """A copy whose lists and dicts are its own."""
-        return Coverage(**{f.name: _copied(getattr(self, f.name)) for f in dataclass_fields(self)})
-
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (from/to for the dates), lists and dicts copied (what asdict gives, without its
         generic recursion: a figure's coverage is converted on every request)."""
@@ -228,29 +224,13 @@ def subset_releases(con: duckdb.DuckDBPyConnection) -> Mapping[str, Mapping[str,
 
 
 def coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
-                label: str, fields: tuple[str, ...] = (), release: str | None = None,
+                label: str, fields: tuple[str, ...] | list[str] = (), release: str | None = None,
                 releases_filter: tuple[str, ...] | list[str] | None = None) -> Coverage:
     """Coverage of `table` for a place (places' Place, None for the nation) and period, where the figure uses
     `fields`; counted rows, or `release`'s own rows; `releases_filter` keeps only those releases.
 
-    Worked out from the build's coverage tables alone (no event is counted), so once per warehouse version and
-    question (query.selection.per_warehouse, like the tables it reads; a writable connection is asked every time):
-    every figure asks it, and with the web tier's answer caches off the grid of AOR-days was worked out again for
-    each (~0.5 ms a figure at 8x, several figures a page). Each caller gets its own copy. A place that cannot be a
-    key (a claim's own namespace of AORs and states) is worked out each time."""
-    args = (table, d0, d1, place, label, tuple(fields), release, tuple(releases_filter) if releases_filter else None)
-    try:
-        hash(place)
-    except TypeError:
-        return _coverage_of.__wrapped__(con, *args)
-    # repr(label): a message and a plain text equal in English are kept apart (their Spanish differs)
-    return _coverage_of(con, *args, repr(label)).copy()
-
-
-@per_warehouse(frozen=True)
-def _coverage_of(con: duckdb.DuckDBPyConnection, table: str, d0: dt.date | None, d1: dt.date | None, place: Any,
-                 label: str, fields: tuple[str, ...], release: str | None,
-                 releases_filter: tuple[str, ...] | None, label_key: str = "") -> Coverage:
+    Worked out for every question from the build's coverage tables (kept per warehouse version: metadata); the
+    answer itself is never kept, as no figure is when the web tier's answer caches are off."""
     import numpy as np
 
     if not has_table(con, SPANS):
