@@ -9,7 +9,8 @@ event_days summed over its county columns (what a question naming a placed state
 event_days' rows), and aor_days is state_days summed over the placed state too. Placement is
 warehouse/placement.py's, the same SQL every query uses (policy `event`). Derived after the places stage (it
 needs landmark_resolution and recorded_counties), by every build; a refresh derives again only the counts of the
-tables and releases whose rows changed, unless the placement tables changed (then all of them).
+tables and releases whose rows changed (and the tables summed from it only those pairs' sums: KEPT_BY_REFRESH),
+unless the placement tables changed (then all of them).
 
 event_months, state_months and aor_months are the three day tables summed per calendar month (event_date: the
 month's first day): a question that reads event_date only by month (its whole months; query.Selection reads a
@@ -36,6 +37,8 @@ EVENT_MONTHS = "event_months"
 STATE_MONTHS = "state_months"
 AOR_MONTHS = "aor_months"
 MONTHS_OF = {EVENT_DAYS: EVENT_MONTHS, STATE_DAYS: STATE_MONTHS, AOR_DAYS: AOR_MONTHS}  # day table -> its months
+# the count tables a refresh keeps: each re-derives only the (table, release) pairs whose counts changed
+KEPT_BY_REFRESH = frozenset({EVENT_DAYS, STATE_DAYS, AOR_DAYS, EVENT_MONTHS, STATE_MONTHS, AOR_MONTHS})
 
 
 def _columns(con: duckdb.DuckDBPyConnection):
@@ -133,26 +136,19 @@ def write_month_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]
     """(Re)create event_months, state_months and aor_months: event_days, state_days and aor_days summed per calendar
     month, each ordered as its day table: event_months from event_days, state_months from event_months (the same
     sums as state_days' per month, from fewer rows), aor_months from state_months. With `only` (the pairs
-    write_state_days sums again), event_months sums only those pairs again; state_months and aor_months (a tenth
-    of it) are derived again whole. Returns their rows."""
+    write_state_days sums again), each sums only those pairs again (each pair's sums read its own rows of the table
+    before). Returns their rows."""
     return (_summed(con, EVENT_MONTHS, EVENT_DAYS, "table_name, res_state, res_county_fips, event_date", only)
-            + _summed(con, STATE_MONTHS, EVENT_MONTHS, "table_name, res_state, aor, event_date", None)
-            + _summed(con, AOR_MONTHS, STATE_MONTHS, "table_name, event_date", None))
+            + _summed(con, STATE_MONTHS, EVENT_MONTHS, "table_name, res_state, aor, event_date", only)
+            + _summed(con, AOR_MONTHS, STATE_MONTHS, "table_name, event_date", only))
 
 
-def write_aor_days(con: duckdb.DuckDBPyConnection) -> int:
+def write_aor_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
     """(Re)create aor_days: event_days summed over its placement columns (what a question naming no placed column
     reads), from state_days (already summed over the county columns) where it is derived, else from event_days.
-    Derived again whole, a fraction of the cost of event_days itself."""
-    keys = ", ".join(c.name for c in derived_tables()[AOR_DAYS].columns if c.name != "n")
+    With `only` (write_state_days), only those (table, release) pairs are summed again."""
     source = STATE_DAYS if _columns(con)(STATE_DAYS) else EVENT_DAYS
-    con.execute(f"DROP TABLE IF EXISTS {AOR_DAYS}")
-    con.execute(derived_tables()[AOR_DAYS].ddl())
-    con.execute(f"INSERT INTO {AOR_DAYS} SELECT {keys}, sum(n)::BIGINT AS n FROM {source} GROUP BY ALL "
-                "ORDER BY table_name, event_date")
-    n = int(con.execute(f"SELECT count(*) FROM {AOR_DAYS}").fetchone()[0])
-    log.info("%s: %d rows written", AOR_DAYS, n)
-    return n
+    return _summed(con, AOR_DAYS, source, "table_name, event_date", only)
 
 
 def _derive(con: duckdb.DuckDBPyConnection, name: str, select: Callable[[str, Callable[[str], set[str]]], str | None]
@@ -187,11 +183,11 @@ def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, st
                          summed: set[tuple[str, str]] | None = None) -> None:
     """Every derived table (after the places stage, which event_days' placement needs); `only` as in
     write_event_days; `summed` (with `only`): the pairs whose event_days counts changed, counted again or updated
-    in place by a refresh's recount, which state_days and event_months sum again (default `only`). event_methods is
+    in place by a refresh's recount, which the day and month tables sum again (default `only`). event_methods is
     small and always derived again."""
     write_event_days(con, only)
     pairs = only if only is None or summed is None else only | summed
     write_state_days(con, pairs)
-    write_aor_days(con)
+    write_aor_days(con, pairs)
     write_month_tables(con, pairs)
     write_event_methods(con)

@@ -437,8 +437,10 @@ def build(
                 counts_for = spans_for - (days_recounted - touched - {("detention_stays", r) for r in stays_changed})
                 placement = aggregates.placement_fingerprint(con)
                 with stages.stage("derived tables dropped"):
-                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS,
-                                                                      aggregates.STATE_DAYS, aggregates.EVENT_MONTHS})
+                    # the count tables are kept (re-derived per changed pair), and the tables an answer stage
+                    # keeps while what it reads is unchanged (its `tables`: e.g. the stored sweeps)
+                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE}
+                                              | aggregates.KEPT_BY_REFRESH | set(getattr(answer_tables, "tables", ())))
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,
@@ -516,7 +518,7 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
         # take the pairs whose counts the refresh's recount updated in place (spans_for holds them)
         aggregates.write_derived_tables(con, only, spans_for)
         s.rows_out = sum(count(t) for t in (aggregates.EVENT_DAYS, aggregates.AOR_DAYS, aggregates.EVENT_METHODS))
-    if answer_tables:  # after the count tables they read (a refresh dropped the old ones: derived again whole)
+    if answer_tables:  # after the count tables they read (a refresh kept its `tables`: it decides what is redone)
         with stages.stage("answer tables (stored sweeps)", events):
             answer_tables(con)
     con.execute(incremental_.BUILD_INFO_DDL)
