@@ -24,7 +24,7 @@ from collections.abc import Callable
 import duckdb
 
 from icemonitor.schema import derived_tables, tables
-from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TABLE, placed_source
+from icemonitor.warehouse.placement import READS, placed_source
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,18 @@ def _columns(con: duckdb.DuckDBPyConnection):
 
 
 def placement_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """A digest of the placement tables' rows (landmark_resolution, recorded_counties; '' for one absent): while it
-    holds, the placement of rows already counted has not changed."""
-    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-                                       ).fetchall()}
+    """A digest of the placement tables' rows (landmark_resolution, recorded_counties; '' for one absent), of the
+    columns placement reads (placement.READS: not, e.g., a landmark's count of arrests, which changes with the
+    counted rows): while it holds, the placement of rows already counted has not changed."""
+    columns = _columns(con)
     parts = []
-    for name in (RESOLUTION_TABLE, RECORDED_COUNTY_TABLE):
-        if name in names:
-            parts.append(con.execute(f"SELECT count(*) || ':' || coalesce(md5(string_agg(CAST(t AS VARCHAR), '|' "
-                                     f"ORDER BY CAST(t AS VARCHAR))), '') FROM {name} t").fetchone()[0])
+    for name, reads in READS.items():
+        cols = [c for c in reads if c in columns(name)]
+        if cols:
+            row = f"CAST(({', '.join(cols)}) AS VARCHAR)"
+            parts.append(",".join(cols) + ":" + con.execute(
+                f"SELECT count(*) || ':' || coalesce(md5(string_agg({row}, '|' ORDER BY {row})), '') FROM {name}"
+            ).fetchone()[0])
         else:
             parts.append("")
     return "/".join(parts)
