@@ -206,3 +206,34 @@ def test_removing_the_release_brings_the_counts_back(refreshed):
     for rollup in ("event_days", "state_days", "aor_days", *MONTHS):  # each kept, its pairs' sums derived again
         cols = list(before[rollup].columns)
         assert again[rollup].sort(cols, nulls_last=True).equals(before[rollup].sort(cols, nulls_last=True)), rollup
+
+
+def test_with_places_only_the_rows_placed_anew_are_counted_again(tmp_path, monkeypatch):
+    """With the places stage: the superseding release leaves landmarks that only the superseded (no longer
+    counted) arrests carry without a resolution row (landmark_resolution reads counted arrests), so those rows are
+    placed anew; the refresh counts again only the pairs holding such rows (not every pair), and its count tables
+    and stored sweeps equal a full build's."""
+    from conftest import SHARED_DATA
+
+    from icemonitor.catalog.fetch import fetch, reference_resolver
+    from icemonitor.places.build_step import place_stage
+    from icemonitor.warehouse import aggregates
+
+    home = tmp_path / "home"
+    fetch(None, home=home, mirror=SHARED_DATA)
+    stage = lambda: dict(extra_tables=place_stage(reference_resolver(home)), answer_tables=sweeps_stage())  # noqa: E731
+    main = gen.build_sources(gen.generate(tmp_path / "latest", seed=21, rows=ROWS, chunk_rows=2_000))
+    added = _added(tmp_path / "march")
+    target, cache = tmp_path / "w.duckdb", tmp_path / "cache"
+    build(main, target, cache_dir=cache, **stage())
+    seen = []
+    placed_again = aggregates.placed_again
+    monkeypatch.setattr(aggregates, "placed_again", lambda con, before: seen.append(placed_again(con, before))
+                        or seen[-1])
+    assert build(main + added, target, cache_dir=cache, **stage()).incremental
+    monkeypatch.undo()
+    assert seen and seen[0] and ("arrests", "ddp-ice-processed-latest") in seen[0]
+    assert not any(t == "encounters" for t, _ in seen[0])  # their landmarks keep their resolution
+    full = tmp_path / "full.duckdb"
+    build(main + added, full, cache_dir=tmp_path / "cache-full", **stage())
+    _same_rows(target, full, COUNTS + SWEEPS + ("landmark_resolution",))

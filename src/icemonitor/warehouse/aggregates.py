@@ -24,7 +24,7 @@ from collections.abc import Callable
 import duckdb
 
 from icemonitor.schema import derived_tables, tables
-from icemonitor.warehouse.placement import READS, placed_source
+from icemonitor.warehouse.placement import READS, RESOLUTION_TABLE, placed_source
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,51 @@ def placement_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
         else:
             parts.append("")
     return "/".join(parts)
+
+
+PLACEMENT_BEFORE = "placement_before"  # a refresh's snapshot of landmark_resolution's placing columns (temporary)
+
+
+def placement_snapshot(con: duckdb.DuckDBPyConnection) -> str:
+    """Before a refresh changes the placement tables: their fingerprint, and a temporary copy of landmark_resolution's
+    placing columns (placed_again compares it with the new one)."""
+    cols = [c for c in READS[RESOLUTION_TABLE] if c in _columns(con)(RESOLUTION_TABLE)]
+    con.execute(f"DROP TABLE IF EXISTS temp.{PLACEMENT_BEFORE}")
+    if cols:
+        con.execute(f"CREATE TEMP TABLE {PLACEMENT_BEFORE} AS SELECT {', '.join(cols)} FROM {RESOLUTION_TABLE}")
+    return placement_fingerprint(con)
+
+
+def placed_again(con: duckdb.DuckDBPyConnection, before: str) -> set[tuple[str, str]] | None:
+    """The (table, release) pairs whose rows' placement changed since placement_snapshot (`before`, the fingerprint
+    it returned): none while the fingerprint holds; else the pairs with rows of an (aor, landmark) whose resolution
+    row changed (placed_source joins a row to its own (aor, landmark) only: e.g. a landmark no counted arrest carries
+    any more loses its resolution, and only the rows carrying it are placed again). None (every pair) when that
+    cannot be told: the recorded counties or the resolution's columns changed, or no snapshot."""
+    now = placement_fingerprint(con)
+    if now == before:
+        return set()
+    columns = _columns(con)
+    cols = [c for c in READS[RESOLUTION_TABLE] if c in columns(RESOLUTION_TABLE)]
+    (had,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'temp' "
+                         "AND table_name = ?", [PLACEMENT_BEFORE]).fetchone()
+    if (now.split("/")[1:] != before.split("/")[1:] or not had or not {"aor", "landmark"} <= set(cols)
+            or now.split(":")[0] != before.split(":")[0]):
+        return None
+    listed = ", ".join(cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE placement_changed AS SELECT DISTINCT aor, landmark FROM ("
+                f"(SELECT {listed} FROM temp.{PLACEMENT_BEFORE} EXCEPT ALL SELECT {listed} FROM {RESOLUTION_TABLE}) "
+                f"UNION ALL (SELECT {listed} FROM {RESOLUTION_TABLE} EXCEPT ALL SELECT {listed} FROM "
+                f"temp.{PLACEMENT_BEFORE}))")
+    pairs = set()
+    for table in tables():
+        if {"aor", "landmark"} <= columns(table):
+            pairs |= {(table, r) for (r,) in con.execute(
+                f"SELECT DISTINCT release_id FROM {table} SEMI JOIN temp.placement_changed USING (aor, landmark)"
+            ).fetchall()}
+    con.execute("DROP TABLE temp.placement_changed")
+    log.info("placement changed for %s", sorted(pairs))
+    return pairs
 
 
 def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:

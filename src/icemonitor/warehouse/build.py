@@ -435,7 +435,7 @@ def build(
                 # then became their first stint's again are counted again)
                 spans_for = touched | set(updated) | {("detention_stays", r) for r in recounted}
                 counts_for = spans_for - (days_recounted - touched - {("detention_stays", r) for r in stays_changed})
-                placement = aggregates.placement_fingerprint(con)
+                placement = aggregates.placement_snapshot(con)
                 with stages.stage("derived tables dropped"):
                     # the count tables are kept (re-derived per changed pair), and the tables an answer stage
                     # keeps while what it reads is unchanged (its `tables`: e.g. the stored sweeps)
@@ -511,8 +511,9 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
         with stages.stage("extra stages (places, detention)"):
             extra_tables(con)
     only = None
-    if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
-        only = counts_for[0]
+    if counts_for is not None:  # and the pairs whose rows the places stage placed anew (None: every pair)
+        again = aggregates.placed_again(con, counts_for[1])
+        only = None if again is None else counts_for[0] | again
     with stages.stage("event_days, aor_days, event_methods", events) as s:
         # after the places stage: event_days, state_days, aor_days, event_methods; the sums of event_days also
         # take the pairs whose counts the refresh's recount updated in place (spans_for holds them)

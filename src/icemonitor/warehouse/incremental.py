@@ -132,6 +132,7 @@ def recount_event_days(con: duckdb.DuckDBPyConnection, recounts: Recounts) -> se
 def drop_derived(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
     """Drop every table and view but the event tables (`keep`): finish() derives them again."""
     for name, kind in con.execute(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'").fetchall():
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_catalog = current_database()").fetchall():  # the warehouse's own: not a temporary table
         if name not in keep:
             con.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} "{name}"')
