@@ -17,7 +17,9 @@ Per scale, each step in its own process (wall clock and peak RSS from ru_maxrss)
 Targets (issue 14): 8x build peak RSS <= 4 GiB and wall <= 3x the floor; add <= 20% of a full build;
 warehouse <= 1.5x the input bytes. The machine is shared: the load average is printed with every figure.
 
-    python bench/bench_scale.py [--scales 1 8] [--keep DIR]   (with --keep, generated files found there are reused)
+    python bench/bench_scale.py [--scales 1 8] [--keep DIR] [--places HOME]
+(with --keep, generated files found there are reused; with --places, the full build and the adds run the places
+stage and the stored sweeps too, as `icemonitor build` does)
 """
 
 from __future__ import annotations
@@ -111,8 +113,14 @@ def load() -> str:
     return f"load {one:.1f}/{five:.1f} (1/5 min) on {os.cpu_count()} cores"
 
 
-def scale_run(work: Path, scale: float) -> dict:
+def scale_run(work: Path, scale: float, places: Path | None = None) -> dict:
+    """The full build, DuckDB's floor and the two adds at one scale; with `places` (an ICEMONITOR_HOME for the real
+    reference releases), the full build and the adds run the places stage and the stored sweeps, as `icemonitor
+    build` does (a refresh keeps what they read unchanged: the adds' stages show what it redoes)."""
     bench = REPO / "bench"
+    home = places or "-"
+    if places:
+        places.mkdir(parents=True, exist_ok=True)
     data, added = work / f"gen-{scale:g}x", work / "gen-added"
     gen = reuse(data, scale) or run(GENERATE, bench, data, scale, 14)
     print(f"[{scale:g}x] {'reused' if gen.get('reused') else 'generated'} {gen['rows']:,} rows, {gen['bytes'] / 2**20:.0f} MiB Parquet in {gen['wall']:.0f} s "
@@ -120,8 +128,8 @@ def scale_run(work: Path, scale: float) -> dict:
     if not (added / "manifest.json").exists():
         run(GENERATE, bench, added, 1, 15, json.dumps(ADDED_ROWS))
     cache, target = work / f"cache-{scale:g}x", work / f"warehouse-{scale:g}x.duckdb"
-    full = run(BUILD, bench, target, cache, "-", data, "ddp-ice-processed-latest")
-    print(f"[{scale:g}x] full build : {full['wall']:.1f} s wall, {full['cpu']:.1f} s CPU, peak RSS "
+    full = run(BUILD, bench, target, cache, home, data, "ddp-ice-processed-latest")
+    print(f"[{scale:g}x] full build{' with places' if places else ''}: {full['wall']:.1f} s wall, {full['cpu']:.1f} s CPU, peak RSS "
           f"{full['rss_mib']:.0f} MiB, warehouse {full['bytes'] / 2**20:.0f} MiB; load {full['load']:.1f}", flush=True)
     floor = run(FLOOR, work / f"floor-{scale:g}x.duckdb", data)
     (work / f"floor-{scale:g}x.duckdb").unlink()
@@ -132,7 +140,7 @@ def scale_run(work: Path, scale: float) -> dict:
     adds = {}
     for case, release in ADD_CASES.items():
         shutil.copyfile(kept, target)
-        add = adds[case] = run(BUILD, bench, target, cache, "-", data, "ddp-ice-processed-latest", added, release)
+        add = adds[case] = run(BUILD, bench, target, cache, home, data, "ddp-ice-processed-latest", added, release)
         print(f"[{scale:g}x] add 1 M-row release ({case}, as {release}): {add['wall']:.1f} s wall, {add['cpu']:.1f} s "
               f"CPU, peak RSS {add['rss_mib']:.0f} MiB, parsed {add['parsed']}, in place: {add['incremental']}; "
               f"load {add['load']:.1f}", flush=True)
@@ -226,7 +234,8 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true",
                     help="the build by stage instead: cold build, warm build (parse cache kept), floor")
     ap.add_argument("--places", type=Path, help="with --stages: run the places stage in the warm build, into this "
-                    "ICEMONITOR_HOME (its warehouse.duckdb is kept)")
+                    "ICEMONITOR_HOME (its warehouse.duckdb is kept); else: the full build and the adds run the places "
+                    "stage and the stored sweeps (the real reference releases fetched into this ICEMONITOR_HOME)")
     args = ap.parse_args()
     if args.stages:
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
@@ -236,10 +245,10 @@ def main() -> None:
     elif args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         work = args.keep
-        results = [scale_run(work, s) for s in args.scales]
+        results = [scale_run(work, s, args.places) for s in args.scales]
     else:
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-            results = [scale_run(Path(tmp), s) for s in args.scales]
+            results = [scale_run(Path(tmp), s, args.places) for s in args.scales]
     print(json.dumps(results))
 
 

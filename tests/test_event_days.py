@@ -286,7 +286,8 @@ def _resolution(fixed: bool):
 @pytest.mark.parametrize("fixed", [True, False])
 def test_a_refresh_counts_again_only_what_changed_unless_placement_changed(tmp_path, caplog, fixed):
     """Where the placement tables are unchanged, a refresh counts again only the changed tables and releases (and
-    what it keeps equals a full build); where they changed, it counts everything again, also equal."""
+    what it keeps equals a full build); where they changed, also the tables and releases holding rows whose
+    landmark's resolution changed (aggregates.placed_again), also equal."""
     import logging
 
     import generate_national as gen
@@ -306,9 +307,16 @@ def test_a_refresh_counts_again_only_what_changed_unless_placement_changed(tmp_p
     assert _event_days(target, "state_days") == _event_days(tmp_path / "full.duckdb", "state_days")
     assert any(r[9] is not None for r in after)  # rows placed in a county through the landmark
     again = [r.getMessage() for r in caplog.records if "table-releases again" in r.getMessage()]
-    assert bool(again) == fixed
-    if fixed:  # only the new release's arrests counted again; the processed files' counts were kept
-        assert "(1 table-releases again)" in again[0]
+    # only the new release's arrests counted again, and where the placement changed, the pairs holding rows of a
+    # landmark the new release brought into landmark_resolution (the processed encounters'); the others were kept
+    con = duckdb.connect(str(target), read_only=True)
+    new = ("SELECT aor, landmark FROM arrests WHERE release_id = 'ddp-ice-2025-07' EXCEPT "
+           "SELECT aor, landmark FROM arrests WHERE release_id = 'ddp-ice-processed-latest'")
+    placed = con.execute(f"SELECT count(DISTINCT release_id) FROM encounters SEMI JOIN ({new}) USING (aor, landmark)"
+                         ).fetchone()[0]
+    con.close()
+    assert fixed or placed  # the case is one of a changed placement
+    assert again and f"({1 + (0 if fixed else placed)} table-releases again)" in again[0]
 
 
 @pytest.mark.parametrize("level", ["aor", "county"])

@@ -13,14 +13,21 @@ own grid, as its own question would have them), not one place at a time. analysi
 here when its scan has the same key and runs the model otherwise, so a stored answer is the on-the-fly one,
 whatever part of the series is asked. Coverage ("cannot be measured", "no records") is decided per question, never
 stored: a question the records cannot answer says so either way.
+
+A refresh keeps the stored sweeps when what they were derived from is unchanged (sweep_inputs: a digest of the code,
+the counted arrests' counts, the files of the releases holding them, and the other tables the model reads: coverage
+spans, places): e.g. a release whose rows all rank after those counted. Otherwise they are derived again whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -32,13 +39,49 @@ from icemonitor.analysis.sweeps import (FIGURES, FINDINGS, RUNS, Plan, detail_ro
 from icemonitor.analysis.overview import last_event_date
 from icemonitor.query.filters import Filters
 from icemonitor.query.selection import rollup_router
-from icemonitor.schema import derived_tables
+from icemonitor.schema import derived_tables, tables as event_tables
+from icemonitor.warehouse.aggregates import EVENT_DAYS, KEPT_BY_REFRESH
 
 log = logging.getLogger(__name__)
 
 MEASURE = "at_large"  # the CLI's, the API's and the pages' default
 DEFAULT_PERIOD = (dt.date(2015, 10, 1), dt.date(2019, 9, 30))  # the CLI's and the API's default period
 RECENT = dt.timedelta(days=365)  # the overview's recent sweeps: the last twelve months of arrests data
+INPUTS = "sweep_inputs"  # the digest of what the stored sweeps were derived from
+# tables the digest leaves out: the counted arrests' counts stand for the event and count tables (and the files of
+# their releases for the rows' other columns); the releases table's other rows and build_info change with any file
+UNREAD = frozenset({"releases", "build_info", RUNS, FINDINGS, INPUTS})
+
+
+def inputs_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of everything the stored sweeps read: the package's code and rules, event_days' counted arrests
+    counts, the files (release, name, SHA-256) of the releases holding counted arrests, and every other table but
+    the event and count tables (UNREAD; of a table with rows per event table, its arrests' rows), each as its rows'
+    count and their hashes summed (order-free)."""
+    h = hashlib.sha256()
+    package = Path(str(resources.files("icemonitor")))
+    for p in sorted(package.rglob("*")):
+        if p.suffix in (".py", ".csv", ".yaml") and p.is_file():
+            h.update(str(p.relative_to(package)).encode())
+            h.update(p.read_bytes())
+    names = sorted(r[0] for r in con.execute(  # the warehouse's own (not a build's temporary scratch tables)
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_catalog = current_database()").fetchall())
+    counted = f"SELECT * FROM {EVENT_DAYS} WHERE table_name = 'arrests' AND counted"
+    parts = [("counted arrests", counted if EVENT_DAYS in names else None),
+             ("their files", f"SELECT release_id, file_name, sha256 FROM releases WHERE table_name = 'arrests' AND "
+                             f"release_id IN (SELECT release_id FROM ({counted}))"
+              if {"releases", EVENT_DAYS} <= set(names) else None)]
+    per_table = {r[0] for r in con.execute(  # tables of rows per event table: the arrests' rows only
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'main' AND column_name = 'table_name' "
+        "AND table_catalog = current_database()").fetchall()}
+    parts += [(n, f'SELECT * FROM "{n}"' + (" WHERE table_name = 'arrests'" if n in per_table else ""))
+              for n in names if n not in UNREAD and n not in event_tables() and n not in KEPT_BY_REFRESH]
+    for label, sql in parts:
+        h.update(label.encode())
+        if sql:
+            h.update(str(con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT) FROM ({sql}) t").fetchone()).encode())
+    return h.hexdigest()
 
 
 def _scopes(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
@@ -132,13 +175,21 @@ def _grouped_runs(con: duckdb.DuckDBPyConnection, column: str, places: list[str]
                 con, q.source, q.where, level, shown, q.window, q.table, route))))
 
 
-def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
+def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int | None:
     """(Re)create sweep_runs and sweep_findings: each default question's scans (see the module), run once; returns
-    the sweeps stored. A warehouse without arrests or coverage spans gets empty tables (every question runs)."""
+    the sweeps stored. A warehouse without arrests or coverage spans gets empty tables (every question runs). When
+    the tables are there with the digest of the inputs they were derived from (a refresh kept them) and it still
+    holds, they are kept: returns None."""
     tables = derived_tables()
-    for name in (RUNS, FINDINGS):
+    digest = inputs_digest(con)
+    if has_table(con, INPUTS) and has_table(con, RUNS) and has_table(con, FINDINGS) and con.execute(
+            f"SELECT any_value(digest) FROM {INPUTS}").fetchone()[0] == digest:
+        log.info("%s, %s kept: their inputs are unchanged", RUNS, FINDINGS)
+        return None
+    for name in (RUNS, FINDINGS, INPUTS):
         con.execute(f"DROP TABLE IF EXISTS {name}")
         con.execute(tables[name].ddl())
+    con.execute(f"INSERT INTO {INPUTS} VALUES (?)", [digest])
     if not has_table(con, "arrests") or not has_table(con, "coverage_spans"):
         return 0
     last = last_event_date(con, Filters("arrests"))  # the overview's last day (web.pages.recent_sweeps)
@@ -193,5 +244,10 @@ def write_stored_sweeps(con: duckdb.DuckDBPyConnection, ref: Any = None) -> int:
 
 def sweeps_stage(ref: Any = None) -> Callable[[duckdb.DuckDBPyConnection], None]:
     """The build hook that derives the stored sweeps (after the count tables, which the model reads), places
-    read through `ref`."""
-    return lambda con: write_stored_sweeps(con, ref)
+    read through `ref`; its `tables`: those a refresh keeps for it (kept while their inputs are unchanged)."""
+
+    def stage(con: duckdb.DuckDBPyConnection) -> None:
+        write_stored_sweeps(con, ref)
+
+    stage.tables = (RUNS, FINDINGS, INPUTS)  # type: ignore[attr-defined]
+    return stage

@@ -9,7 +9,8 @@ event_days summed over its county columns (what a question naming a placed state
 event_days' rows), and aor_days is state_days summed over the placed state too. Placement is
 warehouse/placement.py's, the same SQL every query uses (policy `event`). Derived after the places stage (it
 needs landmark_resolution and recorded_counties), by every build; a refresh derives again only the counts of the
-tables and releases whose rows changed, unless the placement tables changed (then all of them).
+tables and releases whose rows changed (and the tables summed from it only those pairs' sums: KEPT_BY_REFRESH),
+unless the placement tables changed (then all of them).
 
 event_months, state_months and aor_months are the three day tables summed per calendar month (event_date: the
 month's first day): a question that reads event_date only by month (its whole months; query.Selection reads a
@@ -23,7 +24,7 @@ from collections.abc import Callable
 import duckdb
 
 from icemonitor.schema import derived_tables, tables
-from icemonitor.warehouse.placement import RECORDED_COUNTY_TABLE, RESOLUTION_TABLE, placed_source
+from icemonitor.warehouse.placement import READS, RESOLUTION_TABLE, placed_source
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ EVENT_MONTHS = "event_months"
 STATE_MONTHS = "state_months"
 AOR_MONTHS = "aor_months"
 MONTHS_OF = {EVENT_DAYS: EVENT_MONTHS, STATE_DAYS: STATE_MONTHS, AOR_DAYS: AOR_MONTHS}  # day table -> its months
+# the count tables a refresh keeps: each re-derives only the (table, release) pairs whose counts changed
+KEPT_BY_REFRESH = frozenset({EVENT_DAYS, STATE_DAYS, AOR_DAYS, EVENT_MONTHS, STATE_MONTHS, AOR_MONTHS})
 
 
 def _columns(con: duckdb.DuckDBPyConnection):
@@ -48,18 +51,66 @@ def _columns(con: duckdb.DuckDBPyConnection):
 
 
 def placement_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """A digest of the placement tables' rows (landmark_resolution, recorded_counties; '' for one absent): while it
-    holds, the placement of rows already counted has not changed."""
-    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-                                       ).fetchall()}
+    """A digest of the placement tables' rows (landmark_resolution, recorded_counties; '' for one absent), of the
+    columns placement reads (placement.READS: not, e.g., a landmark's count of arrests, which changes with the
+    counted rows): while it holds, the placement of rows already counted has not changed."""
+    columns = _columns(con)
     parts = []
-    for name in (RESOLUTION_TABLE, RECORDED_COUNTY_TABLE):
-        if name in names:
-            parts.append(con.execute(f"SELECT count(*) || ':' || coalesce(md5(string_agg(CAST(t AS VARCHAR), '|' "
-                                     f"ORDER BY CAST(t AS VARCHAR))), '') FROM {name} t").fetchone()[0])
+    for name, reads in READS.items():
+        cols = [c for c in reads if c in columns(name)]
+        if cols:
+            row = f"CAST(({', '.join(cols)}) AS VARCHAR)"
+            parts.append(",".join(cols) + ":" + con.execute(
+                f"SELECT count(*) || ':' || coalesce(md5(string_agg({row}, '|' ORDER BY {row})), '') FROM {name}"
+            ).fetchone()[0])
         else:
             parts.append("")
     return "/".join(parts)
+
+
+PLACEMENT_BEFORE = "placement_before"  # a refresh's snapshot of landmark_resolution's placing columns (temporary)
+
+
+def placement_snapshot(con: duckdb.DuckDBPyConnection) -> str:
+    """Before a refresh changes the placement tables: their fingerprint, and a temporary copy of landmark_resolution's
+    placing columns (placed_again compares it with the new one)."""
+    cols = [c for c in READS[RESOLUTION_TABLE] if c in _columns(con)(RESOLUTION_TABLE)]
+    con.execute(f"DROP TABLE IF EXISTS temp.{PLACEMENT_BEFORE}")
+    if cols:
+        con.execute(f"CREATE TEMP TABLE {PLACEMENT_BEFORE} AS SELECT {', '.join(cols)} FROM {RESOLUTION_TABLE}")
+    return placement_fingerprint(con)
+
+
+def placed_again(con: duckdb.DuckDBPyConnection, before: str) -> set[tuple[str, str]] | None:
+    """The (table, release) pairs whose rows' placement changed since placement_snapshot (`before`, the fingerprint
+    it returned): none while the fingerprint holds; else the pairs with rows of an (aor, landmark) whose resolution
+    row changed (placed_source joins a row to its own (aor, landmark) only: e.g. a landmark no counted arrest carries
+    any more loses its resolution, and only the rows carrying it are placed again). None (every pair) when that
+    cannot be told: the recorded counties or the resolution's columns changed, or no snapshot."""
+    now = placement_fingerprint(con)
+    if now == before:
+        return set()
+    columns = _columns(con)
+    cols = [c for c in READS[RESOLUTION_TABLE] if c in columns(RESOLUTION_TABLE)]
+    (had,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'temp' "
+                         "AND table_name = ?", [PLACEMENT_BEFORE]).fetchone()
+    if (now.split("/")[1:] != before.split("/")[1:] or not had or not {"aor", "landmark"} <= set(cols)
+            or now.split(":")[0] != before.split(":")[0]):
+        return None
+    listed = ", ".join(cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE placement_changed AS SELECT DISTINCT aor, landmark FROM ("
+                f"(SELECT {listed} FROM temp.{PLACEMENT_BEFORE} EXCEPT ALL SELECT {listed} FROM {RESOLUTION_TABLE}) "
+                f"UNION ALL (SELECT {listed} FROM {RESOLUTION_TABLE} EXCEPT ALL SELECT {listed} FROM "
+                f"temp.{PLACEMENT_BEFORE}))")
+    pairs = set()
+    for table in tables():
+        if {"aor", "landmark"} <= columns(table):
+            pairs |= {(table, r) for (r,) in con.execute(
+                f"SELECT DISTINCT release_id FROM {table} SEMI JOIN temp.placement_changed USING (aor, landmark)"
+            ).fetchall()}
+    con.execute("DROP TABLE temp.placement_changed")
+    log.info("placement changed for %s", sorted(pairs))
+    return pairs
 
 
 def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
@@ -133,26 +184,19 @@ def write_month_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]
     """(Re)create event_months, state_months and aor_months: event_days, state_days and aor_days summed per calendar
     month, each ordered as its day table: event_months from event_days, state_months from event_months (the same
     sums as state_days' per month, from fewer rows), aor_months from state_months. With `only` (the pairs
-    write_state_days sums again), event_months sums only those pairs again; state_months and aor_months (a tenth
-    of it) are derived again whole. Returns their rows."""
+    write_state_days sums again), each sums only those pairs again (each pair's sums read its own rows of the table
+    before). Returns their rows."""
     return (_summed(con, EVENT_MONTHS, EVENT_DAYS, "table_name, res_state, res_county_fips, event_date", only)
-            + _summed(con, STATE_MONTHS, EVENT_MONTHS, "table_name, res_state, aor, event_date", None)
-            + _summed(con, AOR_MONTHS, STATE_MONTHS, "table_name, event_date", None))
+            + _summed(con, STATE_MONTHS, EVENT_MONTHS, "table_name, res_state, aor, event_date", only)
+            + _summed(con, AOR_MONTHS, STATE_MONTHS, "table_name, event_date", only))
 
 
-def write_aor_days(con: duckdb.DuckDBPyConnection) -> int:
+def write_aor_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] | None = None) -> int:
     """(Re)create aor_days: event_days summed over its placement columns (what a question naming no placed column
     reads), from state_days (already summed over the county columns) where it is derived, else from event_days.
-    Derived again whole, a fraction of the cost of event_days itself."""
-    keys = ", ".join(c.name for c in derived_tables()[AOR_DAYS].columns if c.name != "n")
+    With `only` (write_state_days), only those (table, release) pairs are summed again."""
     source = STATE_DAYS if _columns(con)(STATE_DAYS) else EVENT_DAYS
-    con.execute(f"DROP TABLE IF EXISTS {AOR_DAYS}")
-    con.execute(derived_tables()[AOR_DAYS].ddl())
-    con.execute(f"INSERT INTO {AOR_DAYS} SELECT {keys}, sum(n)::BIGINT AS n FROM {source} GROUP BY ALL "
-                "ORDER BY table_name, event_date")
-    n = int(con.execute(f"SELECT count(*) FROM {AOR_DAYS}").fetchone()[0])
-    log.info("%s: %d rows written", AOR_DAYS, n)
-    return n
+    return _summed(con, AOR_DAYS, source, "table_name, event_date", only)
 
 
 def _derive(con: duckdb.DuckDBPyConnection, name: str, select: Callable[[str, Callable[[str], set[str]]], str | None]
@@ -187,11 +231,11 @@ def write_derived_tables(con: duckdb.DuckDBPyConnection, only: set[tuple[str, st
                          summed: set[tuple[str, str]] | None = None) -> None:
     """Every derived table (after the places stage, which event_days' placement needs); `only` as in
     write_event_days; `summed` (with `only`): the pairs whose event_days counts changed, counted again or updated
-    in place by a refresh's recount, which state_days and event_months sum again (default `only`). event_methods is
+    in place by a refresh's recount, which the day and month tables sum again (default `only`). event_methods is
     small and always derived again."""
     write_event_days(con, only)
     pairs = only if only is None or summed is None else only | summed
     write_state_days(con, pairs)
-    write_aor_days(con)
+    write_aor_days(con, pairs)
     write_month_tables(con, pairs)
     write_event_methods(con)

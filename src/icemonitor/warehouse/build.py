@@ -455,10 +455,12 @@ def build(
                 # then became their first stint's again are counted again)
                 spans_for = touched | set(updated) | {("detention_stays", r) for r in recounted}
                 counts_for = spans_for - (days_recounted - touched - {("detention_stays", r) for r in stays_changed})
-                placement = aggregates.placement_fingerprint(con)
+                placement = aggregates.placement_snapshot(con)
                 with stages.stage("derived tables dropped"):
-                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE, aggregates.EVENT_DAYS,
-                                                                      aggregates.STATE_DAYS, aggregates.EVENT_MONTHS})
+                    # the count tables are kept (re-derived per changed pair), and the tables an answer stage
+                    # keeps while what it reads is unchanged (its `tables`: e.g. the stored sweeps)
+                    incremental_.drop_derived(con, set(schema) | {FIELDS_TABLE, SPANS_TABLE}
+                                              | aggregates.KEPT_BY_REFRESH | set(getattr(answer_tables, "tables", ())))
             files = [rec for i in sorted(records) for rec in records[i]]
             rows = finish(con, files, extra_tables, stays_for=stays_for, digest=digest,
                           fields_for=touched if prev else None,
@@ -547,14 +549,15 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
             with stages.stage("extra stages (places, detention)"):
                 extra_tables(con)
     only = None
-    if counts_for is not None and aggregates.placement_fingerprint(con) == counts_for[1]:
-        only = counts_for[0]
+    if counts_for is not None:  # and the pairs whose rows the places stage placed anew (None: every pair)
+        again = aggregates.placed_again(con, counts_for[1])
+        only = None if again is None else counts_for[0] | again
     with stages.stage("event_days, aor_days, event_methods", events) as s:
         # after the places stage: event_days, state_days, aor_days, event_methods; the sums of event_days also
         # take the pairs whose counts the refresh's recount updated in place (spans_for holds them)
         aggregates.write_derived_tables(con, only, spans_for)
         s.rows_out = sum(count(t) for t in (aggregates.EVENT_DAYS, aggregates.AOR_DAYS, aggregates.EVENT_METHODS))
-    if answer_tables:  # after the count tables they read (a refresh dropped the old ones: derived again whole)
+    if answer_tables:  # after the count tables they read (a refresh kept its `tables`: it decides what is redone)
         with stages.stage("answer tables (stored sweeps)", events):
             answer_tables(con)
     con.execute(incremental_.BUILD_INFO_DDL)

@@ -7,7 +7,10 @@ there); the `counted` flag is re-derived for the releases whose precedence depen
 UPDATE per table and release, of the rows the added or removed release covers), and so are those releases' event_days
 counts (the same UPDATE on the counts: their rows are not counted again); detention stays are re-derived for the
 releases whose stints changed; the releases table, coverage and the extra stages (places, detention) are derived
-again (they read aggregates of the tables, not the files).
+again (they read aggregates of the tables, not the files). The count tables are kept, each re-deriving only the
+changed pairs' counts and sums (aggregates.KEPT_BY_REFRESH; where the places stage changed a landmark's resolution,
+also the pairs holding its rows: aggregates.placed_again), and so are the tables an answer stage names (its
+`tables`: the stored sweeps, kept while their inputs are unchanged).
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ def recount_event_days(con: duckdb.DuckDBPyConnection, recounts: Recounts) -> se
 def drop_derived(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
     """Drop every table and view but the event tables (`keep`): finish() derives them again."""
     for name, kind in con.execute(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'").fetchall():
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_catalog = current_database()").fetchall():  # the warehouse's own: not a temporary table
         if name not in keep:
             con.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} "{name}"')

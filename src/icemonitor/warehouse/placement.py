@@ -11,6 +11,9 @@ RESOLUTION_TABLE = "landmark_resolution"
 RECORDED_COUNTY_TABLE = "recorded_counties"
 
 Columns = Callable[[str], set[str]]  # table -> its columns (empty when there is no such table)
+# the columns of the placement tables placed_source reads (their other columns, e.g. counts of arrests, place nothing)
+READS = {RESOLUTION_TABLE: ("aor", "landmark", "state", "county_fips", "level", "kind"),
+         RECORDED_COUNTY_TABLE: ("state", "county_raw", "county_fips")}
 
 
 def placed_source(table: str, placement: str, columns: Columns) -> str:
