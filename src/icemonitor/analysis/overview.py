@@ -181,7 +181,7 @@ def month_aors(con: duckdb.DuckDBPyConnection, table: str, source: str, where: A
 
     from icemonitor.analysis import rollups
 
-    found = (rollups.split(where, rollups.FILTERED) if rollups._rolled(con, rollups.AOR_DAYS, table, source, count_sql)
+    found = (rollups.split(where, rollups.FILTERED) if rollups.rolled(con, rollups.AOR_DAYS, table, source, count_sql)
              else None)
     if found is None:
         return None
@@ -189,12 +189,9 @@ def month_aors(con: duckdb.DuckDBPyConnection, table: str, source: str, where: A
     if (d0 is not None and d0.day != 1) or (d1 is not None and (d1 + dt.timedelta(days=1)).day != 1):
         return None
     months = rollups.aor_months(con, table)
-    keep = np.ones(len(months.n), dtype=bool)
-    for column, wanted in filters.items():
-        keep &= months_codes_in(months, column, wanted)
+    keep = months.kept(filters, d0, None if d1 is None else d1 + dt.timedelta(days=1))  # whole months
     firsts = months.values["month"]
-    keep &= months_codes_in(months, "month", [m for m in firsts if m is not None and (d0 is None or m >= d0)
-                                              and (d1 is None or m <= d1)])
+    keep &= np.array([m is not None for m in firsts], dtype=bool)[months.codes["month"]]  # rows with a date
     aors = months.values["aor"]
     pairs = np.unique(months.codes["month"][keep] * len(aors) + months.codes["aor"][keep]).tolist()
     out: dict[Any, list[str]] = {}
@@ -203,13 +200,6 @@ def month_aors(con: duckdb.DuckDBPyConnection, table: str, source: str, where: A
         if aors[pair % len(aors)] is not None:
             seen.append(aors[pair % len(aors)])
     return [{"month": m.strftime("%Y-%m"), "aors": sorted(out[m]) or None} for m in sorted(out)]
-
-
-def months_codes_in(months: Any, column: str, wanted: list[Any]) -> Any:
-    """A row mask of analysis.rollups' AorMonths: the rows whose `column` is one of `wanted`."""
-    import numpy as np
-
-    return np.array([v in wanted for v in months.values[column]], dtype=bool)[months.codes[column]]
 
 
 def _next_month(month: str) -> str:

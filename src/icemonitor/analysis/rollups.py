@@ -119,7 +119,7 @@ def split(where: Where, columns: tuple[str, ...]) -> tuple[dict[str, list[str]],
     return values, d0, d1
 
 
-def _rolled(con: duckdb.DuckDBPyConnection, rollup: str, table: str, source: str, count_sql: str) -> bool:
+def rolled(con: duckdb.DuckDBPyConnection, rollup: str, table: str, source: str, count_sql: str) -> bool:
     """Whether a question's source and count are the count table `rollup` of `table` on a read-only file."""
     return (source == f"(SELECT * FROM {rollup} WHERE table_name = '{table}')" and count_sql == SUM
             and database_file(con)[1])
@@ -131,7 +131,7 @@ def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where
     `count_sql`), for the counties with rows: whole months from the rollup, partial first and last months from
     `source`. None where the rollup does not answer (another source or condition, a writable connection, a period
     without a whole month): then the caller counts from `source`."""
-    found = split(where, ("method_class",)) if _rolled(con, EVENT_DAYS, table, source, count_sql) else None
+    found = split(where, ("method_class",)) if rolled(con, EVENT_DAYS, table, source, count_sql) else None
     if found is None:
         return None
     values, d0, d1 = found
@@ -164,7 +164,7 @@ def release_spans(con: duckdb.DuckDBPyConnection, table: str, source: str, where
     (aor_days of `table`, summed with `count_sql`), ordered by first day (none last) and release, as
     analysis.overview.release_spans' SQL gives them; None where the rollup does not answer (a period, another
     condition, another source, a writable connection)."""
-    found = split(where, ("aor", "method_class")) if _rolled(con, AOR_DAYS, table, source, count_sql) else None
+    found = split(where, ("aor", "method_class")) if rolled(con, AOR_DAYS, table, source, count_sql) else None
     if found is None or found[1] is not None or found[2] is not None:
         return None
     aors, methods = found[0].get("aor"), found[0].get("method_class")
@@ -204,16 +204,22 @@ class AorMonths:
     codes: dict[str, np.ndarray]
     n: np.ndarray
 
-    def grouped(self, by: list[str], filters: dict[str, list[str]], lo: dt.date | None,
-                hi: dt.date | None) -> list[dict[str, Any]]:
-        """Rows {key..., n, rel} as query.filters.grouped_sql gives them (rel: the releases behind the group), for
-        the rows under `filters` ({column: values}) in the months from `lo` up to `hi` (None: no bound)."""
+    def kept(self, filters: dict[str, list[str]], lo: dt.date | None, hi: dt.date | None) -> np.ndarray:
+        """The row mask of the rows under `filters` ({column: values}) in the months from `lo` up to `hi` (None: no
+        bound)."""
         keep = np.ones(len(self.n), dtype=bool)
         for column, wanted in filters.items():
             keep &= np.array([v in wanted for v in self.values[column]], dtype=bool)[self.codes[column]]
         if lo is not None or hi is not None:
             keep &= np.array([m is not None and (lo is None or m >= lo) and (hi is None or m < hi)
                               for m in self.values["month"]], dtype=bool)[self.codes["month"]]
+        return keep
+
+    def grouped(self, by: list[str], filters: dict[str, list[str]], lo: dt.date | None,
+                hi: dt.date | None) -> list[dict[str, Any]]:
+        """Rows {key..., n, rel} as query.filters.grouped_sql gives them (rel: the releases behind the group), for
+        the rows under `filters` ({column: values}) in the months from `lo` up to `hi` (None: no bound)."""
+        keep = self.kept(filters, lo, hi)
         if not keep.any():
             return []
         outputs, codes = [], []  # per key: its values as written, each kept row's index into them
@@ -277,7 +283,7 @@ def grouped_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, wher
     not begin and end with whole months, no key, another source, a writable connection)."""
     if not by or not set(by) <= set(BY):
         return None
-    found = split(where, FILTERED) if _rolled(con, AOR_DAYS, table, source, count_sql) else None
+    found = split(where, FILTERED) if rolled(con, AOR_DAYS, table, source, count_sql) else None
     if found is None:
         return None
     filters, d0, d1 = found
