@@ -110,8 +110,9 @@ def default_ref(warehouse_path: Path | str | None = None) -> Ref:
 
 
 def warm_up(app: FastAPI) -> threading.Thread:
-    """Load the release catalog and the warehouse's table list and coverage in the background, so the first
-    visitor does not wait for them (the server accepts requests meanwhile)."""
+    """Load the release catalog and the warehouse's table list and coverage in the background, and in a server
+    process what every request reads once (_warm_readers), so the first visitor does not wait for them (the server
+    accepts requests meanwhile)."""
 
     def run() -> None:
         try:
@@ -125,6 +126,8 @@ def warm_up(app: FastAPI) -> threading.Thread:
                 analyses.loaded_releases(wh)
                 if caching():  # with caching off nothing computed now would be kept
                     _warm_sweeps(app)
+                if app.state.long_lived:
+                    _warm_readers(app)
         except Exception:  # warming is an optimisation; the request path reports real errors
             logging.getLogger(__name__).exception("warm-up failed")
         if app.state.long_lived:
@@ -194,6 +197,47 @@ def _warm_sweeps(app: FastAPI) -> None:
         analyses.targeting(wh, None, None, None)  # the /targeting default (about a second)
     except Exception:  # a warehouse without the places stage's tables: the page reports it on request
         logging.getLogger(__name__).info("targeting not warmed", exc_info=True)
+
+
+def warm_urls(wh: Warehouse) -> list[str]:
+    """What _warm_readers asks: the overview, the summary API, and the place pages of the first county with an AOR,
+    of its AOR and of its state (none of these without the counties table)."""
+    urls = ["/", "/api/v1/summary?by=month,method_class"]
+    if wh.has("counties", "county_fips", "aor", "state"):
+        found = wh.query("SELECT county_fips, aor, state FROM counties WHERE aor IS NOT NULL AND state IS NOT NULL "
+                         "ORDER BY county_fips LIMIT 1", cache=True)
+        for place in found[0].values() if found else ():
+            urls.append(f"/place/{place}")
+    return urls
+
+
+def _warm_readers(app: FastAPI) -> None:
+    """A server process answers warm_urls once, as a visitor would be answered, before /healthz says
+    warm: what every request reads once per warehouse version, whatever it asks, is then read (analysis.rollups'
+    rollups, the reference tables behind place pages and maps, the detention facility days, the date formats of
+    both languages): the first visitor does not pay for it (~100-350 ms of CPU a first request at 1x). Kept with
+    caching off too: these readers keep what the file holds, not answers."""
+    import asyncio
+
+    async def answer(url: str) -> None:
+        path, _, query = url.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+                 "headers": [(b"host", b"warm-up")], "client": ("127.0.0.1", 0), "server": None, "state": {}}
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            pass
+
+        await app(scope, receive, send)
+
+    for url in warm_urls(app.state.warehouse):
+        try:
+            asyncio.run(answer(url))
+        except Exception:  # warming is an optimisation; the request path reports real errors
+            logging.getLogger(__name__).info("warm-up could not answer %s", url, exc_info=True)
 
 
 def known_params(app: FastAPI) -> frozenset[str]:
