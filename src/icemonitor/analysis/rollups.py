@@ -29,6 +29,7 @@ counted from the count tables as before.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -290,6 +291,39 @@ def grouped_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, wher
     if (d0 is not None and d0.day != 1) or (d1 is not None and (d1 + dt.timedelta(days=1)).day != 1):
         return None
     return aor_months(con, table).grouped(by, filters, d0, None if d1 is None else month_after(d1))
+
+
+def releases(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where) -> list[str] | None:
+    """The releases of the rows under `where` in `source` (common.releases_of's answer: sorted, without None) from
+    aor_months, where it answers: `source` is aor_days of `table` (read-only), `where` counted rows, a period of
+    whole months (`event_date BETWEEN ? AND ?`) and conditions on FILTERED columns (`column = 'value'`, `TRUE`, or
+    `(column IN (...))` as analysis.sweeps writes its measure and an AOR place); else None (the caller asks the
+    SQL). A sweeps question's releases took 5-12 ms of CPU of SQL over aor_days at 1x."""
+    if not rolled(con, AOR_DAYS, table, source, SUM):
+        return None
+    parts, params = [], list(where.params)
+    for part in where.parts:
+        n = part.count("?")
+        mine, params = params[:n], params[n:]
+        literal = re.fullmatch(r"(\w+) = '(\w+)'", part)
+        if part == "TRUE":
+            continue
+        if literal:
+            parts.append((f"{literal[1]} IN (?)", [literal[2]]))
+        elif part == "event_date BETWEEN ? AND ?":
+            parts += [(DATE_FROM, mine[:1]), (DATE_TO, mine[1:])]
+        else:
+            parts.append((part[1:-1] if re.fullmatch(r"\((\w+) IN \([?, ]*\)\)", part) else part, mine))
+    found = split(Where([p for p, _ in parts], [v for _, values in parts for v in values]), FILTERED)
+    if found is None:
+        return None
+    filters, d0, d1 = found
+    if d0 is None or d1 is None or d0.day != 1 or (d1 + dt.timedelta(days=1)).day != 1:
+        return None
+    months = aor_months(con, table)
+    kept = months.kept(filters, d0, month_after(d1))
+    names = months.values["release_id"]
+    return sorted(names[i] for i in np.unique(months.codes["release_id"][kept]).tolist() if names[i] is not None)
 
 
 # a keying -> (month table, its day table, the key's columns, which of their rows count): the peer levels, the

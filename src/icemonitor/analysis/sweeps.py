@@ -46,6 +46,7 @@ from icemonitor.analysis.common import (
     releases_of,
     resolution_available,
 )
+from icemonitor.analysis import rollups
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import DateSpan, msg
@@ -937,8 +938,11 @@ def sweeps(
             r["_detail"] = counts
     for r in top:
         r.update(_detail(r["_detail"], r))
-    releases = releases_of(con, (route(where.sql()) or (source,))[0],
-                           Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1]))
+    rel_source = (route(where.sql()) or (source,))[0]
+    rel_where = Where(where.parts + ["event_date BETWEEN ? AND ?"], where.params + [d0, d1])
+    releases = rollups.releases(con, table, rel_source, rel_where)
+    if releases is None:
+        releases = releases_of(con, rel_source, rel_where)
     if measurable and not releases:  # no records is not zero: the records hold nothing to find a sweep in
         measurable, why = False, msg("no records: no counted rows of {table} of the measure {measure} are placed in "
                                      "{place}, {span}", table=table, measure=measure,
