@@ -649,23 +649,34 @@ def fold_echoes_into_aor_sweeps(rows: list[dict[str, Any]], share: float = ECHO_
     With `named` False, the echoes are kept in `_echoes` and named (echo_name) by the caller for the rows it shows.
     """
     aor_rows = [r for r in rows if r["level"] == "aor"]
+    spans = [(a["start"], a["end"], a["_daily"]) for a in aor_rows]
     by_place: dict[str, list[int]] = {}
     for i, a in enumerate(aor_rows):
         by_place.setdefault(a["place"], []).append(i)
+    every = range(len(aor_rows))
+    of_aors: dict[frozenset, list[int]] = {}  # a set of AORs -> their sweeps (indices into aor_rows, in order)
     folded = []
     for r in rows:
         if r["level"] == "aor" or r["excess"] <= 0:
             continue
         mine = r.get("aors")
+        if mine is None:
+            mine_idx = every
+        else:
+            key = frozenset(mine)
+            mine_idx = of_aors.get(key)
+            if mine_idx is None:
+                mine_idx = of_aors[key] = sorted(i for p in key for i in by_place.get(p, ()))
+        start, end, daily = r["start"], r["end"], r["_daily"]
         held, parts = 0.0, []
-        mine_idx = range(len(aor_rows)) if mine is None else sorted(i for p in set(mine) for i in by_place.get(p, ()))
-        for a in (aor_rows[i] for i in mine_idx):  # the sweep's AORs' sweeps, in the rows' order
-            if a["end"] < r["start"] or a["start"] > r["end"]:
+        for i in mine_idx:  # the sweep's AORs' sweeps, in the rows' order
+            a_start, a_end, a_daily = spans[i]
+            if a_end < start or a_start > end:
                 continue  # no day in common
-            shared = [d for d in r["_daily"] if d in a["_daily"]]
+            shared = [d for d in daily if d in a_daily]
             if shared:
-                held += sum(a["_daily"][d][0] - a["_daily"][d][1] for d in shared)
-                parts.append(a)
+                held += sum(a_daily[d][0] - a_daily[d][1] for d in shared)
+                parts.append(aor_rows[i])
         if parts and held >= share * r["excess"]:
             r["echo_of"] = [f"{a['place']} {a['start']}..{a['end']}" for a in parts]
             r["echo_share"] = round(held / r["excess"], 2)
