@@ -18,10 +18,10 @@ from typing import Any, Literal
 import duckdb
 
 from icemonitor.analysis.common import has_table
-from icemonitor.query.selection import per_warehouse
 from icemonitor.analysis.result import AnalysisResult
 from icemonitor.errors import InputError
 from icemonitor.messages import DateSpan, Given, Message, from_json, msg
+from icemonitor.query.selection import per_warehouse
 
 Statistic = Literal["bookins", "adp", "bookouts"]
 Agency = Literal["total", "ice", "cbp"]
