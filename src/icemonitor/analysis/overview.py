@@ -249,6 +249,16 @@ def _last_event_date(con: duckdb.DuckDBPyConnection, f: Filters, columns: Column
     return dt.date.fromisoformat(d) if isinstance(d, str) else d
 
 
+def one_of_each_place(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The first county (by code) with an AOR and a state, its AOR and its state: a place page of each kind (the
+    web tier's warm-up asks them); () without the counties table."""
+    if not {"county_fips", "aor", "state"} <= table_columns(con, "counties"):
+        return ()
+    found = con.execute("SELECT county_fips, aor, state FROM counties WHERE aor IS NOT NULL AND state IS NOT NULL "
+                        "ORDER BY county_fips LIMIT 1").fetchone()
+    return tuple(found) if found else ()
+
+
 def county_aor_source(con: duckdb.DuckDBPyConnection, f: Filters,
                       columns: Columns | None = None) -> tuple[str, list[Any], str] | None:
     """SQL giving (county_fips, aor) for the filters' period, its parameters, and which map it is: the map valid on

@@ -250,6 +250,13 @@ def counts(wh: Warehouse, f: Filters, by: list[str]) -> AnalysisResult:
     return _cached(wh, ("counts", f, tuple(by)), lambda: run(wh.cursor(), f, by, wh.columns))
 
 
+def one_of_each_place(wh: Warehouse) -> tuple[str, ...]:
+    """analysis.overview.one_of_each_place: a county, its AOR and its state (the warm-up's place pages)."""
+    from icemonitor.analysis.overview import one_of_each_place as run
+
+    return run(wh.cursor())
+
+
 def release_spans(wh: Warehouse, f: Filters) -> AnalysisResult:
     from icemonitor.analysis.overview import release_spans as run
 

@@ -200,15 +200,10 @@ def _warm_sweeps(app: FastAPI) -> None:
 
 
 def warm_urls(wh: Warehouse) -> list[str]:
-    """What _warm_readers asks: the overview, the summary API, and the place pages of the first county with an AOR,
-    of its AOR and of its state (none of these without the counties table)."""
-    urls = ["/", "/api/v1/summary?by=month,method_class"]
-    if wh.has("counties", "county_fips", "aor", "state"):
-        found = wh.query("SELECT county_fips, aor, state FROM counties WHERE aor IS NOT NULL AND state IS NOT NULL "
-                         "ORDER BY county_fips LIMIT 1", cache=True)
-        for place in found[0].values() if found else ():
-            urls.append(f"/place/{place}")
-    return urls
+    """What _warm_readers asks: the overview, the summary API, and the place pages of a county, its AOR and its
+    state (analyses.one_of_each_place; none without the counties table)."""
+    return ["/", "/api/v1/summary?by=month,method_class",
+            *(f"/place/{place}" for place in analyses.one_of_each_place(wh))]
 
 
 def _warm_readers(app: FastAPI) -> None:
