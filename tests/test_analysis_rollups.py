@@ -205,3 +205,41 @@ def test_the_releases_of_a_sweeps_question_from_the_rollup_equal_the_sql(warehou
     direct = sweeps(warehouse_con, place, d0, d1, measure, levels=("aor",), limit=3)
     assert rolled.releases == direct.releases and rolled.releases
     assert (asked[0] is not None) == (place != "CA" and d0.endswith("-01"))  # the rollup answers whole months
+
+
+@pytest.mark.parametrize(("d0", "d1", "edges"), [
+    (D(2017, 10, 1), D(2018, 9, 30), []),  # whole months: no day is read from the day table
+    (D(2017, 10, 2), D(2018, 9, 30), [("event_date < ?", D(2017, 11, 1))]),
+    (D(2017, 10, 1), D(2018, 9, 29), [("event_date >= ?", D(2018, 9, 1))]),
+    (D(2017, 10, 15), D(2018, 3, 10), [("event_date < ?", D(2017, 11, 1)), ("event_date >= ?", D(2018, 3, 1))]),
+    (None, D(2016, 6, 20), [("event_date >= ?", D(2016, 6, 1))]),
+    (D(2015, 2, 28), None, [("event_date < ?", D(2015, 3, 1))]),
+    (None, None, []),
+])
+def test_only_partial_months_are_read_from_the_day_tables(d0, d1, edges):
+    from icemonitor.query.selection import whole_months
+
+    assert rollups.partial_edges(d0, d1, *whole_months(d0, d1)) == edges
+
+
+@pytest.mark.parametrize("f", COUNTY_PERIODS[:6], ids=repr)
+def test_keyed_counts_equal_the_day_tables(warehouse_con, f):
+    """keyed_counts (whole months from the month tables, partial ones from the day tables) against the day table
+    summed over the whole period."""
+    from icemonitor.query.sql import Where
+
+    w = Where().add("counted")
+    if f.date_from:
+        w.add("event_date >= ?", f.date_from)
+    if f.date_to:
+        w.add("event_date <= ?", f.date_to)
+    for keying, within in (("state", None), ("office", ("LOS", "SND")), ("aor_resolved", ("NYC",))):
+        _, days, columns, kept = rollups.KEYINGS[keying]
+        among, params = rollups.keyed_within(keying, within)
+        direct: dict = {}
+        for *key, release, n in warehouse_con.execute(
+                f"SELECT {', '.join(columns)}, release_id, sum(n)::BIGINT FROM {days} WHERE table_name = ? AND "
+                f"{kept} AND {among} AND {w.sql()} GROUP BY ALL", ["arrests", *params, *w.params]).fetchall():
+            n0, rel = direct.get(tuple(key), (0, set()))
+            direct[tuple(key)] = (n0 + n, rel | {release})
+        assert rollups.keyed_counts(warehouse_con, "arrests", keying, w, within) == direct, keying

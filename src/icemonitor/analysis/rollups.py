@@ -126,6 +126,17 @@ def rolled(con: duckdb.DuckDBPyConnection, rollup: str, table: str, source: str,
             and database_file(con)[1])
 
 
+def partial_edges(d0: dt.date | None, d1: dt.date | None, lo: dt.date | None,
+                  hi: dt.date | None) -> list[tuple[str, dt.date]]:
+    """The conditions (with their day) that keep the days of the partial first and last months of the period from
+    `d0` to `d1` whose whole months run from `lo` up to `hi` (whole_months): none for a bound that is a month's
+    first or last day, where that day table query would find nothing (it scanned the day table: ~3.5 ms of CPU
+    each at 1x, twice per county summary)."""
+    return [(c, d) for c, d, partial in (("event_date < ?", lo, lo is not None and lo != d0),
+                                         ("event_date >= ?", hi, hi is not None and d1 is not None and hi <= d1))
+            if partial]
+
+
 def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where: Where,
                   count_sql: str) -> dict[str, int] | None:
     """county -> counted events under `where` read from `source` (event_days of `table`, summed with
@@ -140,7 +151,7 @@ def county_counts(con: duckdb.DuckDBPyConnection, table: str, source: str, where
     if lo is not None and hi is not None and lo >= hi:
         return None
     out = county_months(con, table).counts(values.get("method_class"), lo, hi)
-    edges = [(c, d) for c, d in (("event_date < ?", lo), ("event_date >= ?", hi)) if d is not None]
+    edges = partial_edges(d0, d1, lo, hi)
     if edges:  # the partial first and last months' days
         for fips, n in con.execute(
                 f"SELECT res_county_fips, {count_sql} FROM {source} WHERE {where.sql()} AND res_county_fips IS NOT "
@@ -416,7 +427,7 @@ def keyed_counts(con: duckdb.DuckDBPyConnection, table: str, keying: str, where:
         return None
     out = keyed_months(con, table, keying, within).counts(lo, hi)
     among, params = keyed_within(keying, within)
-    edges = [(c, d) for c, d in (("event_date < ?", lo), ("event_date >= ?", hi)) if d is not None]
+    edges = partial_edges(found[1], found[2], lo, hi)
     if edges:  # the partial first and last months' days
         for *key, release, n in con.execute(
                 f"SELECT {', '.join(columns)}, release_id, sum(n)::BIGINT FROM {days} WHERE table_name = ? AND "
