@@ -120,8 +120,9 @@ def test_download_errors_in_the_chosen_language(server, tmp_path):  # noqa: F811
 
 
 def test_serve_startup_errors_in_the_chosen_language(tmp_path, monkeypatch):
-    """`serve --lang es` on a port something listens on: one line in Spanish naming the address and what to do,
-    exit 2, nothing started; the note that the warehouse is not built yet, in Spanish too."""
+    """`serve --lang es` on a port something listens on: uvicorn cannot bind it, and serve says so in one line in
+    Spanish naming the address and what to do, exit 2; the note that the warehouse is not built yet, in Spanish
+    too."""
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
@@ -130,13 +131,14 @@ def test_serve_startup_errors_in_the_chosen_language(tmp_path, monkeypatch):
     monkeypatch.delenv("ICEMONITOR_LANG", raising=False)
     try:
         code, out = _said("serve", "--port", str(port), "--lang", "es", env=home)
-        assert code == 2 and out == (
+        assert code == 2 and (
             f"nota: todavía no hay almacén de datos en {tmp_path / 'warehouse.duckdb'}; las páginas y la API "
-            f"responden 503 hasta que `icemonitor build` lo genere error: serve no puede arrancar: no se puede "
-            f"escuchar en 127.0.0.1:{port}: otro programa ya usa esa dirección (elija otro --host u otro --port)")
+            "responden 503 hasta que `icemonitor build` lo genere") in out
+        assert out.endswith(f"error: serve no puede arrancar: no se puede escuchar en 127.0.0.1:{port}: otro programa "
+                            "ya usa esa dirección (elija otro --host u otro --port)"), out
         code, out = _said("serve", "--port", str(port), env=home)
         assert code == 2 and out.endswith(f"error: serve cannot start: cannot listen on 127.0.0.1:{port}: another "
-                                          "program already uses that address (choose another --host or --port)")
+                                          "program already uses that address (choose another --host or --port)"), out
     finally:
         taken.close()
 

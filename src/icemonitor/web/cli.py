@@ -89,16 +89,19 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
 
     from icemonitor.web.app import create_app
 
-    check_address(host, port)  # before the app loads: an address in use is said in one line, in serve's language
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None, long_lived=True)
     mount_intake_with_monitor(app)
     # limits: header/body timeouts, connections; the access log drops every /intake and /staff line
-    uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))
+    try:
+        uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))
+    except SystemExit:  # uvicorn could not start: when the address is why, say so in one line (serve's language)
+        check_address(host, port)
+        raise
 
 
 def check_address(host: str, port: int) -> None:
-    """ServeCannotStart when (host, port) cannot be bound (in use, not this machine's, privileged); uvicorn binds
-    it again right after (SO_REUSEADDR, as uvicorn does)."""
+    """ServeCannotStart when (host, port) cannot be bound (in use, not this machine's, privileged), as uvicorn
+    binds it (SO_REUSEADDR)."""
     import socket
 
     from icemonitor.web.workers import cannot_listen
