@@ -179,3 +179,16 @@ def test_openapi_documents_lang_for_every_answer_made_by_respond(tmp_path):
         [lang] = [p for p in schema["paths"][path][method]["parameters"] if p["name"] == "lang"]
         assert lang["in"] == "query" and lang["schema"]["enum"] == ["en", "es"] and lang["schema"]["default"] == "en"
         assert "lang=es gives them in Spanish" in lang["description"], path
+
+
+def test_refresh_keeps_fetch_errors_as_messages(tmp_path):
+    """A refresh's fetch errors are kept as messages (the state database's JSON), so `history` says them in
+    Spanish too, with the file they name."""
+    from icemonitor.messages import from_json, msg, to_json
+    from icemonitor.watch.refresh import catalog_fetch
+
+    [error] = catalog_fetch(tmp_path, tmp_path / "nowhere")
+    kept = to_json(msg("not fetched (the version in use, if any, stays): {err}", err=error))
+    assert from_json(kept).render("es") == ("no descargado (se mantiene la versión en uso, si la hay): la carpeta de "
+                                            f"copia local no existe (archivo {tmp_path / 'nowhere'})")
+    assert str(error) == f"mirror folder does not exist (file {tmp_path / 'nowhere'})"

@@ -55,6 +55,14 @@ class InputError(IcemonitorError):
         return msg("{error} ({where})", error=self.message, where=where)
 
 
+def error_message(err: Exception) -> Message | str:
+    """An error as a message parameter: its message (with where it is, for an input error), said in the reader's
+    language; other errors (e.g. the network's) as written."""
+    if isinstance(err, InputError):
+        return err.as_message()
+    return err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Message) else str(err)
+
+
 class UnknownCodeError(InputError):
     """A raw value that no code map knows: the build stops."""
 

@@ -23,7 +23,7 @@ from icemonitor import __version__, config
 from icemonitor.catalog import archive, pins
 from icemonitor.catalog.archive import ArchivedFile
 from icemonitor.catalog.catalog import Catalog, Release, ReleaseFile, load_catalog
-from icemonitor.errors import ChecksumError, IcemonitorError, InputError
+from icemonitor.errors import ChecksumError, IcemonitorError, InputError, error_message
 from icemonitor.messages import Message, msg
 
 # progress(event, name, n): "total" (n = bytes this run will transfer), "advance" (n bytes, may be
@@ -36,14 +36,6 @@ RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 class FetchError(IcemonitorError):
     """A file could not be obtained (network failure after retries, HTTP error, no source). Raised with a message
     (said in the command's language)."""
-
-
-def said(err: Exception) -> Message | str:
-    """An error as a message parameter: its message (with where it is, for an input error), said in the reader's
-    language; other errors (the network's) as written."""
-    if isinstance(err, InputError):
-        return err.as_message()
-    return err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Message) else str(err)
 
 
 def _checksum_error(name: str, expected: str, actual: str, origin: str) -> ChecksumError:
@@ -278,9 +270,9 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        listed = msg("- {error}", error=said(errors[0]))
+        listed = msg("- {error}", error=error_message(errors[0]))
         for e in errors[1:]:
-            listed = msg("{a}\n- {b}", a=listed, b=said(e))
+            listed = msg("{a}\n- {b}", a=listed, b=error_message(e))
         err = FetchError(msg("{count} files could not be archived:\n{errors}", count=len(errors), errors=listed))
         err.errors = errors
         raise err
@@ -307,7 +299,7 @@ def _with_damaged_copy(err: IcemonitorError, r: Release, f: ReleaseFile, home: P
     except OSError:
         what = msg("the file is missing")
     out = FetchError(msg("{release}/{file}: {corrupt}. Fetching it again failed: {error}", release=r.id, file=f.name,
-                         corrupt=corrupt_copy_text(held.path, r.id, what), error=said(err)))
+                         corrupt=corrupt_copy_text(held.path, r.id, what), error=error_message(err)))
     out.unreachable = getattr(err, "unreachable", False)
     return out
 
@@ -387,7 +379,7 @@ class _Sources:
                 inputs[path] = self.obtain(*self.by_path[path]).path
             except IcemonitorError as err:
                 raise FetchError(msg("{release}/{file}: not derived, its input {path} is missing: {error}",
-                                     release=r.id, file=f.name, path=path, error=said(err))) from None
+                                     release=r.id, file=f.name, path=path, error=error_message(err))) from None
         staged = archive.staging_file(r.id, f.name, self.home)
         try:
             data = DERIVATIONS[f.derive](inputs, f.name)
