@@ -43,12 +43,14 @@ def test_parse_errors_and_usage_in_the_chosen_language(monkeypatch):
     code, out = _said("nosuch")
     assert code == 2 and out.startswith("Uso: icemonitor [OPTIONS] COMMAND [ARGS]...")
     assert out.endswith("No existe el comando 'nosuch'.")
-    assert _said("summary", "--help")[1].startswith("Uso: icemonitor summary [OPTIONS]")
+    said = _said("summary", "--help")[1]
+    assert said.startswith("Uso: icemonitor summary [OPTIONS]") and "--help <bool> Muestra este mensaje y termina." in said
     monkeypatch.delenv("ICEMONITOR_LANG")
     code, out = _said("summary", "--bogus")
     assert code == 2 and out == ("Usage: icemonitor summary [OPTIONS] Try 'icemonitor summary --help' for help. "
                                  "Error No such option: --bogus")
-    assert _said("summary", "--help")[1].startswith("Usage: icemonitor summary [OPTIONS]")
+    said = _said("summary", "--help")[1]
+    assert said.startswith("Usage: icemonitor summary [OPTIONS]") and "Show this message and exit." in said
 
 
 def test_every_parse_error_pattern_reads_its_own_english():

@@ -76,7 +76,7 @@ HELP_FRAME = {"OPTIONS_PANEL_TITLE": msg("Options"), "COMMANDS_PANEL_TITLE": msg
               "DEPRECATED_STRING": msg("(deprecated) "), "ERRORS_PANEL_TITLE": msg("Error"),
               "ABORTED_TEXT": msg("Aborted."),
               "RICH_HELP": msg("Try [blue]'{command_path} {help_option}'[/] for help.")}
-USAGE = msg("Usage: ")
+USAGE, HELP_OPTION = msg("Usage: "), msg("Show this message and exit.")
 
 # The command line's own errors, as Typer's copy of click writes them (typer._click, typer.core: English f-strings,
 # no gettext hook): the English as a pattern, and the message that says it (its placeholders: the pattern's groups).
@@ -143,17 +143,27 @@ def said_usage_error(err, lang: str):  # noqa: ANN001, ANN201 - Typer's UsageErr
 
 
 def _language_context(lang: str):  # noqa: ANN202 - a Context class of Typer's click
-    """A command context whose help formatter begins the usage line with `lang`'s word for "Usage:"."""
+    """A command context whose help formatter begins the usage line with `lang`'s word for "Usage:", and whose
+    command's --help option says what it does in `lang`."""
     from typer._click.core import Context
     from typer._click.formatting import HelpFormatter
 
-    usage = USAGE.render(lang)
+    usage, help_help = USAGE.render(lang), HELP_OPTION.render(lang)
 
     class Formatter(HelpFormatter):
         def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
             super().write_usage(prog, args, usage if prefix is None else prefix)
 
-    return type("ContextInLanguage", (Context,), {"formatter_class": Formatter})
+    class ContextInLanguage(Context):
+        formatter_class = Formatter
+
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's signature
+            super().__init__(*args, **kwargs)
+            option = self.command.get_help_option(self)  # made once per command and kept (click's cache)
+            if option is not None:
+                option.help = help_help
+
+    return ContextInLanguage
 
 
 class HelpInLanguage(TyperGroup):
