@@ -147,9 +147,10 @@ def register(app: typer.Typer) -> None:
 
         from icemonitor import config
 
-        if not Path(warehouse or config.warehouse_path()).exists():  # it may come later: the pages say so meanwhile
+        path = Path(warehouse or config.warehouse_path())
+        if not path.exists():  # it may come later: the pages say so meanwhile
             said = msg("note: no warehouse at {path} yet; the pages and the API answer 503 until `icemonitor build` "
-                       "makes it", path=str(warehouse or config.warehouse_path()))
+                       "makes it", path=str(path))
             Console(stderr=True, soft_wrap=True).print(escape(said.render(lang)), highlight=False)
         try:
             run(host, port, warehouse, trusted_proxy, workers, header_timeout=header_timeout,
