@@ -41,14 +41,26 @@ class InputError(IcemonitorError):
     def render(self, lang: str) -> str:
         """The error and where it is (file, row, field, value) in `lang`: a message in its translation, other
         text as written."""
+        return self.as_message().render(lang)
+
+    def as_message(self) -> Message:
+        """The error and where it is as one message (e.g. a parameter of another error's message)."""
         where = [w for w in (
             None if self.file is None else msg("file {file}", file=self.file),
             None if self.row is None else msg("row {row}", row=self.row),
             None if self.field is None else msg("field {field!r}", field=self.field),
             None if self.value is None else msg("value {value!r}", value=self.value)) if w is not None]
-        text = self.message.render(lang) if isinstance(self.message, Message) else str(self.message)
-        where_text = ", ".join(w.render(lang) for w in where)
-        return f"{text} ({where_text})" if where else text
+        if not where:
+            return msg("{error}", error=self.message)
+        return msg("{error} ({where})", error=self.message, where=where)
+
+
+def error_message(err: Exception) -> Message | str:
+    """An error as a message parameter: its message (with where it is, for an input error), said in the reader's
+    language; other errors (e.g. the network's) as written."""
+    if isinstance(err, InputError):
+        return err.as_message()
+    return err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Message) else str(err)
 
 
 class UnknownCodeError(InputError):

@@ -23,8 +23,8 @@ from icemonitor import __version__, config
 from icemonitor.catalog import archive, pins
 from icemonitor.catalog.archive import ArchivedFile
 from icemonitor.catalog.catalog import Catalog, Release, ReleaseFile, load_catalog
-from icemonitor.errors import ChecksumError, IcemonitorError, InputError
-from icemonitor.messages import msg
+from icemonitor.errors import ChecksumError, IcemonitorError, InputError, error_message
+from icemonitor.messages import Message, msg
 
 # progress(event, name, n): "total" (n = bytes this run will transfer), "advance" (n bytes, may be
 # negative when a download restarts from zero), "done" (n = file size).
@@ -34,12 +34,14 @@ RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class FetchError(IcemonitorError):
-    """A file could not be obtained (network failure after retries, HTTP error, no source)."""
+    """A file could not be obtained (network failure after retries, HTTP error, no source). Raised with a message
+    (said in the command's language)."""
 
 
 def _checksum_error(name: str, expected: str, actual: str, origin: str) -> ChecksumError:
     err = ChecksumError(
-        f"checksum mismatch for {name} from {origin}: expected sha256 {expected}, got {actual}; not archived",
+        msg("checksum mismatch for {name} from {origin}: expected sha256 {expected}, got {actual}; not archived",
+            name=name, origin=origin, expected=expected, actual=actual),
         file=name,
     )
     err.expected, err.actual = expected, actual
@@ -82,7 +84,8 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
     while True:
         attempts += 1
         if attempts > 20 * (retries + 1):
-            raise FetchError(f"download of {f.name} gave up after {attempts - 1} requests ({url})")
+            raise FetchError(msg("download of {name} gave up after {requests} requests ({url})", name=f.name,
+                                 requests=attempts - 1, url=url))
         have = part.stat().st_size if part.exists() else 0
         if have > f.bytes:  # longer than the catalog says: cannot be a prefix of the right file
             progress("advance", f.name, -have)
@@ -101,7 +104,7 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
                 if resp.status_code in RETRY_STATUS:
                     raise httpx.TransportError(f"HTTP {resp.status_code}")
                 if resp.status_code not in (200, 206):
-                    raise FetchError(f"download of {f.name} failed: HTTP {resp.status_code} from {url}")
+                    raise FetchError(_http_failed(f.name, resp.status_code, url))
                 start = _range_start(resp) if resp.status_code == 206 else 0
                 if start not in (0, have):  # a range we did not ask for: drop it and ask for the whole file
                     progress("advance", f.name, -have)
@@ -130,13 +133,21 @@ def _download_to_part(client: httpx.Client, url: str, part: Path, f: ReleaseFile
                 kept = part.exists() and part.stat().st_size > 0
                 if part.exists() and not kept:
                     part.unlink()
-                failure = FetchError(
-                    f"download of {f.name} failed after {retries} retries: {err} ({url})"
-                    + ("; the partial file is kept and the next fetch resumes it" if kept else "")
-                )
+                failed = _retries_failed(f.name, retries, err, url)
+                failure = FetchError(msg("{failed}; the partial file is kept and the next fetch resumes it",
+                                         failed=failed) if kept else failed)
                 failure.unreachable = isinstance(err, httpx.ConnectError)
                 raise failure from None
             time.sleep(min(backoff * (2 ** max(failures - 1, 0)), 30.0))
+
+
+def _http_failed(name: str, status: int, url: str) -> Message:
+    return msg("download of {name} failed: HTTP {status} from {url}", name=name, status=status, url=url)
+
+
+def _retries_failed(name: str, retries: int, err: Exception, url: str) -> Message:
+    return msg("download of {name} failed after {retries} retries: {error} ({url})", name=name, retries=retries,
+               error=str(err), url=url)
 
 
 def _range_start(resp: httpx.Response) -> int | None:
@@ -207,7 +218,7 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
     home = Path(home) if home else config.home()
     mirror_dir = Path(mirror).expanduser() if mirror else config.mirror()
     if mirror_dir is not None and not mirror_dir.is_dir():
-        raise InputError("mirror folder does not exist", file=str(mirror_dir))
+        raise InputError(msg("mirror folder does not exist"), file=str(mirror_dir))
     report = progress or (lambda event, name, n: None)
     releases = _select(catalog, release_ids)
     results: dict[tuple[str, str], ArchivedFile] = {}
@@ -259,17 +270,21 @@ def fetch(release_ids: str | Sequence[str] | None = None, *, home: Path | None =
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        err = FetchError(f"{len(errors)} files could not be archived:\n" + "\n".join(f"- {e}" for e in errors))
+        listed = msg("- {error}", error=error_message(errors[0]))
+        for e in errors[1:]:
+            listed = msg("{a}\n- {b}", a=listed, b=error_message(e))
+        err = FetchError(msg("{count} files could not be archived:\n{errors}", count=len(errors), errors=listed))
         err.errors = errors
         raise err
     return [results[(r.id, f.name)] for r in releases for f in r.files if (r.id, f.name) in results]
 
 
-def corrupt_copy_text(path: Path, release_id: str, what: str) -> str:
+def corrupt_copy_text(path: Path, release_id: str, what: str) -> Message:
     """What is wrong with an archived copy and how to repair it (for fetch and build errors)."""
-    return (f"the archived copy {path} is corrupt ({what}). To repair it, run `icemonitor fetch {release_id} --verify` "
-            "with the file reachable upstream or in a mirror (--mirror DIR or ICEMONITOR_MIRROR); a fresh copy is "
-            "archived beside the corrupt one, which is kept read-only for inspection")
+    return msg("the archived copy {path} is corrupt ({what}). To repair it, run `icemonitor fetch {release} --verify` "
+               "with the file reachable upstream or in a mirror (--mirror DIR or ICEMONITOR_MIRROR); a fresh copy is "
+               "archived beside the corrupt one, which is kept read-only for inspection", path=str(path), what=what,
+               release=release_id)
 
 
 def _with_damaged_copy(err: IcemonitorError, r: Release, f: ReleaseFile, home: Path) -> IcemonitorError:
@@ -279,11 +294,12 @@ def _with_damaged_copy(err: IcemonitorError, r: Release, f: ReleaseFile, home: P
         return err
     try:
         size = held.path.stat().st_size
-        what = (f"{size:,} bytes, the catalog says {f.bytes:,}" if size != f.bytes
-                else f"its bytes no longer hash to sha256 {f.sha256}")
+        what = (msg("{size:,} bytes, the catalog says {bytes:,}", size=size, bytes=f.bytes) if size != f.bytes
+                else msg("its bytes no longer hash to sha256 {sha256}", sha256=f.sha256))
     except OSError:
-        what = "the file is missing"
-    out = FetchError(f"{r.id}/{f.name}: {corrupt_copy_text(held.path, r.id, what)}. Fetching it again failed: {err}")
+        what = msg("the file is missing")
+    out = FetchError(msg("{release}/{file}: {corrupt}. Fetching it again failed: {error}", release=r.id, file=f.name,
+                         corrupt=corrupt_copy_text(held.path, r.id, what), error=error_message(err)))
     out.unreachable = getattr(err, "unreachable", False)
     return out
 
@@ -319,7 +335,8 @@ class _Sources:
         """Fail at once for a file whose host could not be reached earlier in this run (and no mirror has it)."""
         host = urlsplit(f.url).netloc if f.url else ""
         if host in self.unreachable and _mirror_file(self.mirror_dir, f) is None:
-            raise FetchError(f"{r.id}/{f.name}: not tried, {host} could not be reached earlier in this run")
+            raise FetchError(msg("{release}/{file}: not tried, {host} could not be reached earlier in this run",
+                                 release=r.id, file=f.name, host=host))
 
     def _obtain(self, r: Release, f: ReleaseFile) -> ArchivedFile:
         if f.package_data:  # the package's own copy: the mirror's is only a test fixture
@@ -331,13 +348,14 @@ class _Sources:
             return self._download(r, f)
         if f.derive:
             return self._derive(r, f)
-        where = f" (looked in {self.mirror_dir})" if self.mirror_dir else ""
+        where = msg(" (looked in {mirror})", mirror=str(self.mirror_dir)) if self.mirror_dir else ""
         if f.optional:
-            raise MissingOptional(f"{r.id}/{f.name} is optional and no mirror provides it{where}")
-        raise FetchError(
-            f"{r.id}/{f.name} has no upstream URL, derivation or packaged copy, and no mirror provides it{where}: "
-            f"pass --mirror DIR or set ICEMONITOR_MIRROR (a folder laid out like shared/data holding {f.mirror_path})"
-        )
+            raise MissingOptional(msg("{release}/{file} is optional and no mirror provides it{where}", release=r.id,
+                                      file=f.name, where=where))
+        raise FetchError(msg(
+            "{release}/{file} has no upstream URL, derivation or packaged copy, and no mirror provides it{where}: "
+            "pass --mirror DIR or set ICEMONITOR_MIRROR (a folder laid out like shared/data holding {path})",
+            release=r.id, file=f.name, where=where, path=f.mirror_path))
 
     def _download(self, r: Release, f: ReleaseFile) -> ArchivedFile:
         host = urlsplit(f.url).netloc
@@ -355,11 +373,13 @@ class _Sources:
         inputs = {}
         for path in f.inputs:
             if path not in self.by_path:
-                raise InputError(f"{r.id}/{f.name}: derivation input is not a catalog file", file=path)
+                raise InputError(msg("{release}/{file}: derivation input is not a catalog file", release=r.id,
+                                     file=f.name), file=path)
             try:
                 inputs[path] = self.obtain(*self.by_path[path]).path
             except IcemonitorError as err:
-                raise FetchError(f"{r.id}/{f.name}: not derived, its input {path} is missing: {err}") from None
+                raise FetchError(msg("{release}/{file}: not derived, its input {path} is missing: {error}",
+                                     release=r.id, file=f.name, path=path, error=error_message(err))) from None
         staged = archive.staging_file(r.id, f.name, self.home)
         try:
             data = DERIVATIONS[f.derive](inputs, f.name)
@@ -382,7 +402,8 @@ def package_file(f: ReleaseFile) -> Path:
 def _from_package(release: Release, f: ReleaseFile, home: Path | None, progress: Progress) -> ArchivedFile:
     src = package_file(f)
     if not src.is_file():
-        raise FetchError(f"{release.id}/{f.name}: the package lacks {f.package_data} (a broken install?)")
+        raise FetchError(msg("{release}/{file}: the package lacks {path} (a broken install?)", release=release.id,
+                             file=f.name, path=f.package_data))
     return _from_mirror(src, release, f, home, progress, origin=f"package:{f.package_data}")
 
 
@@ -396,7 +417,7 @@ def _download_whole(client: httpx.Client, url: str, part: Path, name: str, progr
                 if resp.status_code in RETRY_STATUS:
                     raise httpx.TransportError(f"HTTP {resp.status_code}")
                 if resp.status_code != 200:
-                    raise FetchError(f"download of {name} failed: HTTP {resp.status_code} from {url}")
+                    raise FetchError(_http_failed(name, resp.status_code, url))
                 with part.open("wb") as out:
                     for chunk in resp.iter_raw():
                         out.write(chunk)
@@ -408,7 +429,7 @@ def _download_whole(client: httpx.Client, url: str, part: Path, name: str, progr
         except httpx.HTTPError as err:
             progress("advance", name, -received)
             if attempt == retries:
-                failure = FetchError(f"download of {name} failed after {retries} retries: {err} ({url})")
+                failure = FetchError(_retries_failed(name, retries, err, url))
                 failure.unreachable = isinstance(err, httpx.ConnectError)
                 raise failure from None
             time.sleep(min(backoff * (2 ** attempt), 30.0))
@@ -421,7 +442,8 @@ def _fetch_pinned(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: h
     pin = pins.latest(r.id, f.name, home)
     src = _mirror_file(mirror_dir, f)
     if src is None and not f.url:
-        raise FetchError(f"{r.id}/{f.name} has no upstream URL and no mirror provides it: pass --mirror DIR")
+        raise FetchError(msg("{release}/{file} has no upstream URL and no mirror provides it: pass --mirror DIR",
+                             release=r.id, file=f.name))
     staged = archive.staging_file(r.id, f.name, home)
     try:
         if src is not None:
@@ -436,11 +458,10 @@ def _fetch_pinned(r: Release, f: ReleaseFile, mirror_dir: Path | None, client: h
             if kept is not None:
                 return None  # unchanged upstream
         elif pin is not None and not accept_new:
-            err = ChecksumError(
-                f"{f.name} from {origin} differs from the copy first fetched on {pin.pinned_at[:10]} (sha256 "
-                f"{pin.sha256}, got {actual}); refused: fetch again with --accept-new-version to archive it as a "
-                "new version", file=f.name,
-            )
+            err = ChecksumError(msg(
+                "{name} from {origin} differs from the copy first fetched on {day} (sha256 {pinned}, got {actual}); "
+                "refused: fetch again with --accept-new-version to archive it as a new version", name=f.name,
+                origin=origin, day=pin.pinned_at[:10], pinned=pin.sha256, actual=actual), file=f.name)
             err.expected, err.actual = pin.sha256, actual
             raise err
         with staged.open("rb") as fh:
@@ -517,7 +538,7 @@ def reference_resolver(home: Path | None = None, *, catalog: Catalog | None = No
         try:
             release, f = index[key]
         except KeyError:
-            raise InputError("no catalog file has this mirror path", file=path) from None
+            raise InputError(msg("no catalog file has this mirror path"), file=path) from None
         return archived_path(release.id, f.name, home=home, catalog=catalog)
 
     return resolve

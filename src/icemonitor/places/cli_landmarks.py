@@ -138,7 +138,7 @@ def add_commands(places_app: typer.Typer) -> None:
     ) -> None:
         """Every distinct (AOR, landmark) with its county, state, level, kind, rule, confidence and arrest count."""
         if fmt not in ("csv", "json"):
-            raise typer.BadParameter("use csv or json", param_hint="--format")
+            raise typer.BadParameter(msg("use csv or json"), param_hint="--format")
         try:
             table = _table(warehouse, reference).select(TABLE_COLUMNS)
         except IcemonitorError as err:

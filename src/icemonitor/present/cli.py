@@ -11,7 +11,7 @@ from rich.console import Console
 
 from icemonitor.errors import IcemonitorError
 from icemonitor.messages import msg
-from icemonitor.messages.cli_lang import error_text
+from icemonitor.messages.cli_lang import LANG_HELP, _check_lang, _lang_default, error_text
 
 err = Console(stderr=True)
 ERROR_LABEL = msg("error:")
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         place: str = typer.Option(..., "--place", help="a place as people name it: a state, a county, a city, a field office or a region (Southern California)"),
         date_from: str = typer.Option(..., "--from", help="YYYY-MM-DD"),
         date_to: str = typer.Option(..., "--to", help="YYYY-MM-DD"),
-        lang: str = typer.Option("en", "--lang", help="en|es"),
+        lang: str = typer.Option(_lang_default, "--lang", help=LANG_HELP, callback=_check_lang),
         fmt: str = typer.Option("html", "--format", help="html|pdf|md"),
         paper: str = typer.Option("letter", "--paper", help="letter (US Letter, the default) or a4 (pdf and html)"),
         output: Path = typer.Option(..., "--output", help="File to write (md also writes one SVG per chart beside it)"),
@@ -40,20 +40,17 @@ def register(app: typer.Typer) -> None:
         from icemonitor.analysis.common import open_warehouse
         from icemonitor.places.cli import resolve_ref
         from icemonitor.present.facts import build_facts
-        from icemonitor.present.i18n import LANGS
         from icemonitor.present.report import FORMATS, write_report
 
         try:
-            if lang not in LANGS:
-                raise typer.BadParameter(f"choose one of {', '.join(LANGS)}", param_hint="--lang")
             if fmt not in FORMATS:
-                raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+                raise typer.BadParameter(msg("choose one of {choices}", choices=", ".join(FORMATS)),
+                                         param_hint="--format")
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=err) as progress:
-                said = lang if lang in LANGS else "en"
-                task = progress.add_task(escape(msg("Computing the figures").render(said)), total=None)
+                task = progress.add_task(escape(msg("Computing the figures").render(lang)), total=None)
                 con = open_warehouse(warehouse)
                 facts = build_facts(con, place, date_from, date_to, resolve_ref(data_root))
-                progress.update(task, description=escape(msg("Writing the {format} report", format=fmt).render(said)))
+                progress.update(task, description=escape(msg("Writing the {format} report", format=fmt).render(lang)))
                 written = write_report(facts, lang, fmt, output, paper=paper)
             if facts_json:
                 facts_json.write_text(facts.model_dump_json(indent=2), encoding="utf-8")
@@ -61,8 +58,7 @@ def register(app: typer.Typer) -> None:
         except IcemonitorError as exc:
             if getattr(exc, "choices", None):  # an ambiguous place: the program's main() asks which one
                 raise
-            said = lang if lang in LANGS else "en"
-            err.print(f"[bold red]{escape(ERROR_LABEL.render(said))}[/] {escape(error_text(exc, said))}",
+            err.print(f"[bold red]{escape(ERROR_LABEL.render(lang))}[/] {escape(error_text(exc, lang))}",
                       highlight=False)
             raise typer.Exit(code=2) from None
         for path in written:

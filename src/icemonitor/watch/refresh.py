@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from icemonitor import config
-from icemonitor.errors import IcemonitorError
+from icemonitor.errors import IcemonitorError, error_message
 from icemonitor.messages import msg, to_json
 from icemonitor.warehouse.build import BuildSource
 from icemonitor.watch import exclusions, snapshot, state
@@ -119,7 +119,7 @@ def catalog_fetch(home: Path, mirror: Path | None) -> list[str]:
     try:
         fetch(None, home=home, mirror=mirror)
     except IcemonitorError as err:
-        return [str(e) for e in getattr(err, "errors", [err])]
+        return [error_message(e) for e in getattr(err, "errors", [err])]  # messages: kept, said in any language
     return []
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from icemonitor.messages import msg, render
@@ -60,6 +60,20 @@ class StatusResponse(BaseModel):
     sources: list[str] = Field(description="Reference files (shared/data layout) the policy events come from")
 
 
+ANSWER_LANG_HELP = ("Language of the answer's display text (definitions, caveats, coverage's reasons, notes, place "
+                    "labels): en (English, the default) or es (lang=es gives them in Spanish); the figures, keys and "
+                    "releases are the same in both")
+
+
+def answer_language(lang: Literal["en", "es"] = Query("en", description=ANSWER_LANG_HELP)) -> str:
+    """The `lang` parameter of the endpoints that answer through `respond` (which reads it), declared so that the
+    OpenAPI schema documents it."""
+    return lang
+
+
+ANSWER_LANG = Depends(answer_language)  # dependencies=[ANSWER_LANG] on every route that answers through respond
+
+
 def respond(request: Request, res, table: str | None = "arrests") -> AnalysisResponse:
     """The analysis's answer, its display text (definitions, caveats, coverage's reasons, notes) in the request's
     `lang` parameter (en, the default, or es; as /summary and /coverage)."""
@@ -87,7 +101,7 @@ def _in_language(res, lang: str):
                                   ("parameters", "figures", "definitions", "caveats", "extra", "coverage")})
 
 
-@router.get("/sweeps", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/sweeps", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def sweeps(
     request: Request,
     place: str | None = Query(None, pattern=PLACE_PATTERN, description=PLACE_HELP + " (default: the nation)"),
@@ -111,7 +125,7 @@ def sweeps(
     return respond(request, res)
 
 
-@router.get("/priorities", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/priorities", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def priorities(
     request: Request,
     place: str | None = Query(None, pattern=PLACE_PATTERN, description=PLACE_HELP),

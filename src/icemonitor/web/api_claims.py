@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from icemonitor.messages import msg
 from icemonitor.web import analyses
 from icemonitor.web.api import ERRORS, ErrorResponse
-from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
+from icemonitor.web.api_analyses import ANSWER_LANG, AnalysisResponse, app_ref, respond
 from icemonitor.query.filters import ParamError, check_order
 
 router = APIRouter(prefix="/api/v1", tags=["analyses"])
@@ -32,7 +32,7 @@ claims:
 """
 
 
-@router.get("/targeting", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/targeting", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def targeting(
     request: Request,
     definition: str | None = Query(None, pattern=r"^[a-z0-9_-]{1,60}$",
@@ -91,7 +91,7 @@ CHECK_ERRORS = {**ERRORS,
 
 
 @router.post("/check", response_model=AnalysisResponse, responses=CHECK_ERRORS,
-             openapi_extra={"requestBody": CLAIMS_BODY})
+             openapi_extra={"requestBody": CLAIMS_BODY}, dependencies=[ANSWER_LANG])
 async def check(request: Request) -> AnalysisResponse:
     """Check each claim against the records: observed value, difference, verdict, and the query behind it
     (as `icemonitor check FILE --json`)."""

@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from icemonitor.analysis import detention
 from icemonitor.web import analyses
 from icemonitor.web.api import ERRORS, PLACE_HELP, PLACE_PATTERN
-from icemonitor.web.api_analyses import AnalysisResponse, app_ref, respond
+from icemonitor.web.api_analyses import ANSWER_LANG, AnalysisResponse, app_ref, respond
 from icemonitor.query.filters import ParamError
 
 router = APIRouter(prefix="/api/v1/detention", tags=["detention"])
@@ -23,14 +23,14 @@ Reason = Literal["unreadable_file", "table_stopped", "unknown_title", "stale_she
                  "stated_date_older", "repost_other_bytes", "same_bytes_reposted", "value_revised"]
 
 
-@router.get("/now", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/now", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def now(request: Request, as_of: dt.date | None = Query(None, description="The snapshot ICE states on or before this day "
                                                                           "(default: the latest)")) -> AnalysisResponse:
     """People ICE held on its latest stated date, by arresting agency and criminality (as `icemonitor detention now`)."""
     return respond(request, detention.detained_now(request.app.state.warehouse.cursor(), as_of), None)
 
 
-@router.get("/trend", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/trend", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def trend(
     request: Request,
     statistic: detention.Statistic = Query("adp", description="bookins, adp (average daily population) or bookouts"),
@@ -45,13 +45,13 @@ def trend(
     return respond(request, res, None)
 
 
-@router.get("/held", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/held", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def held(request: Request, date: dt.date = Query(..., description="The day")) -> AnalysisResponse:
     """People held on a day: DDP's facility-day counts and ICE's snapshots nearest the day."""
     return respond(request, detention.held_on(request.app.state.warehouse.cursor(), date), None)
 
 
-@router.get("/check", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/check", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def check(
     request: Request,
     date: dt.date = Query(..., description="The day of the claim"),
@@ -63,7 +63,7 @@ def check(
     return respond(request, detention.check_held(request.app.state.warehouse.cursor(), date, people, comparison), None)
 
 
-@router.get("/errors", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/errors", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def errors(
     request: Request,
     reason: Reason | None = Query(None, description="Kind of error"),
@@ -74,7 +74,7 @@ def errors(
     return respond(request, detention.posting_errors(request.app.state.warehouse.cursor(), reason, posting, limit), None)
 
 
-@router.get("/facilities", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/facilities", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def facility_population(
     request: Request,
     date: dt.date | None = Query(None, description="The day (default: the records' last day)"),
@@ -87,7 +87,7 @@ def facility_population(
     return respond(request, res, None)
 
 
-@router.get("/place", response_model=AnalysisResponse, responses=ERRORS)
+@router.get("/place", response_model=AnalysisResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def in_place(
     request: Request,
     place: str = Query(..., pattern=PLACE_PATTERN, description=PLACE_HELP),

@@ -12,7 +12,7 @@ from icemonitor.query.filters import check_order
 from icemonitor.web import analyses
 from icemonitor.web.analyses import app_ref
 from icemonitor.web.api import ERRORS, PLACE_HELP, PLACE_PATTERN
-from icemonitor.web.api_analyses import AnalysisResponse, respond
+from icemonitor.web.api_analyses import ANSWER_LANG, AnalysisResponse, respond
 
 router = APIRouter(prefix="/api/v1", tags=["analyses"])
 
@@ -27,7 +27,7 @@ class PlaceProfileResponse(BaseModel):
     peers: AnalysisResponse = Field(description="Counted arrests per 10,000 non-citizen residents beside its peers")
 
 
-@router.get("/place/{place}", response_model=PlaceProfileResponse, responses=ERRORS)
+@router.get("/place/{place}", response_model=PlaceProfileResponse, responses=ERRORS, dependencies=[ANSWER_LANG])
 def place_profile(
     request: Request,
     place: str = Path(..., pattern=PLACE_PATTERN, description=PLACE_HELP),

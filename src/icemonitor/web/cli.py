@@ -10,6 +10,11 @@ import typer
 from rich.markup import escape
 
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import Message, msg
+from icemonitor.messages.cli_lang import _check_lang, _lang_default, error_text
+
+SERVE_LANG_HELP = ("language of serve's own lines (an error that stops it from starting): en or es (default: "
+                   "ICEMONITOR_LANG, else en); the pages and the API answer in each reader's language")
 
 
 def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: ANN001 - fastapi.FastAPI
@@ -39,8 +44,8 @@ def mount_intake_with_monitor(app, home: Path | None = None) -> bool:  # noqa: A
 class IntakeNeedsOneWorker(IcemonitorError):
     """`serve --workers N` (N > 1) with the intake key set."""
 
-    hint = ("run the dashboard with --workers N and ICEMONITOR_INTAKE_KEY_FILE unset, and the intake in its own "
-            "`icemonitor serve` (one worker, another port); route /intake and /staff to that one (docs/scale.md)")
+    hint = msg("run the dashboard with --workers N and ICEMONITOR_INTAKE_KEY_FILE unset, and the intake in its own "
+               "`icemonitor serve` (one worker, another port); route /intake and /staff to that one (docs/scale.md)")
 
 
 def refuse_intake(workers: int) -> None:
@@ -49,9 +54,10 @@ def refuse_intake(workers: int) -> None:
     from icemonitor.intake.keys import KEY_ENV
 
     if workers > 1 and os.environ.get(KEY_ENV):
-        raise IntakeNeedsOneWorker(
-            f"{KEY_ENV} is set but --workers is {workers}: the intake's abuse limits are kept per client in one "
-            f"process's memory, so {workers} workers would give every client {workers} times its budget")
+        raise IntakeNeedsOneWorker(msg(
+            "{name} is set but --workers is {workers}: the intake's abuse limits are kept per client in one "
+            "process's memory, so {workers} workers would give every client {workers} times its budget",
+            name=KEY_ENV, workers=workers))
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None,
@@ -86,7 +92,28 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None, long_lived=True)
     mount_intake_with_monitor(app)
     # limits: header/body timeouts, connections; the access log drops every /intake and /staff line
-    uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))
+    try:
+        uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))
+    except SystemExit:  # uvicorn could not start: when the address is why, say so in one line (serve's language)
+        check_address(host, port)
+        raise
+
+
+def check_address(host: str, port: int) -> None:
+    """ServeCannotStart when (host, port) cannot be bound (in use, not this machine's, privileged), as uvicorn
+    binds it (SO_REUSEADDR)."""
+    import socket
+
+    from icemonitor.web.workers import cannot_listen
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        raise cannot_listen(f"{host}:{port}", exc) from None
+    finally:
+        sock.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -111,20 +138,32 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, min=1, max=64,
                                     help="Worker processes over the same read-only warehouse (more readers at "
                                          "once); the intake runs only with 1"),
+        lang: str = typer.Option(_lang_default, "--lang", help=SERVE_LANG_HELP, callback=_check_lang),
     ) -> None:
         """Serve the dashboard (EN/ES) and the JSON API (/api/v1, OpenAPI at /openapi.json); with
         ICEMONITOR_INTAKE_KEY_FILE set (and one worker), also the confidential intake (/intake) and staff inbox
         (/staff)."""
         from rich.console import Console
 
+        from icemonitor import config
+
+        path = Path(warehouse or config.warehouse_path())
+        if not path.exists():  # it may come later: the pages say so meanwhile
+            said = msg("note: no warehouse at {path} yet; the pages and the API answer 503 until `icemonitor build` "
+                       "makes it", path=str(path))
+            Console(stderr=True, soft_wrap=True).print(escape(said.render(lang)), highlight=False)
         try:
             run(host, port, warehouse, trusted_proxy, workers, header_timeout=header_timeout,
                 body_timeout=body_timeout, max_connections=max_connections)
         except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
             from icemonitor.web.workers import ServeCannotStart  # imports uvicorn: only once serve has run
 
-            what = "serve" if isinstance(err, ServeCannotStart) else "the intake"
-            hint = f" ({escape(err.hint)})" if isinstance(err, (IntakeNeedsOneWorker, ServeCannotStart)) else ""
+            error = error_text(err, lang)
+            text = (msg("serve cannot start: {error}", error=error) if isinstance(err, ServeCannotStart)
+                    else msg("the intake cannot start: {error}", error=error)).render(lang)
+            if isinstance(err, (IntakeNeedsOneWorker, ServeCannotStart)):
+                hint = err.hint.render(lang) if isinstance(err.hint, Message) else str(err.hint)
+                text = msg("{text} ({hint})", text=text, hint=hint).render(lang)
             Console(stderr=True, soft_wrap=True).print(
-                f"[bold red]error:[/] {what} cannot start: {escape(str(err))}{hint}", highlight=False)
+                f"[bold red]{escape(msg('error:').render(lang))}[/] {escape(text)}", highlight=False)
             raise typer.Exit(2) from None

@@ -40,6 +40,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Process
 
 from icemonitor.errors import IcemonitorError
+from icemonitor.messages import msg
 from icemonitor.web.server import guarded_protocol
 
 SETTINGS_ENV = "ICEMONITOR_SERVE_WORKER_SETTINGS"
@@ -52,10 +53,10 @@ class ServeCannotStart(IcemonitorError):
     """`serve --workers N` cannot listen: the address is taken or not this machine's, or the system cannot spread
     connections over the workers."""
 
-    hint = ("run `icemonitor serve` with one worker, or several one-worker serves on their own ports behind a "
-            "reverse proxy (docs/scale.md)")
+    hint = msg("run `icemonitor serve` with one worker, or several one-worker serves on their own ports behind a "
+               "reverse proxy (docs/scale.md)")
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None) -> None:  # messages: said in serve's --lang
         super().__init__(message)
         if hint is not None:
             self.hint = hint
@@ -86,8 +87,8 @@ Protocol = guarded_protocol(**_settings().get("limits", {}))
 def reuse_port_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to (host, port) with SO_REUSEPORT, not yet listening (uvicorn's server listens on it)."""
     if not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")):
-        raise ServeCannotStart(f"--workers needs Linux's SO_REUSEPORT to spread connections over the workers; "
-                               f"this system is {sys.platform}")
+        raise ServeCannotStart(msg("--workers needs Linux's SO_REUSEPORT to spread connections over the workers; "
+                                   "this system is {system}", system=sys.platform))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -97,6 +98,17 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def cannot_listen(where: str, exc: OSError) -> ServeCannotStart:
+    """The address cannot be bound: why, in words (the system's own for a rare cause), and what to do."""
+    import errno
+
+    reason = {errno.EADDRINUSE: msg("another program already uses that address"),
+              errno.EADDRNOTAVAIL: msg("the address is not one of this machine's"),
+              errno.EACCES: msg("permission denied (ports below 1024 need privileges)")}.get(exc.errno, str(exc))
+    return ServeCannotStart(msg("cannot listen on {where}: {reason}", where=where, reason=reason),
+                            msg("choose another --host or --port"))
 
 
 def already_listening(host: str, port: int) -> bool:
@@ -142,11 +154,11 @@ class Supervisor:
         try:
             held = reuse_port_socket(self.config.host, self.config.port)
         except OSError as exc:
-            raise ServeCannotStart(f"cannot listen on {where}: {exc}", "choose another --host or --port") from None
+            raise cannot_listen(where, exc) from None
         if already_listening(self.config.host, self.config.port):
             held.close()
-            raise ServeCannotStart(f"cannot listen on {where}: something already listens there",
-                                   "stop the other server or choose another --port")
+            raise ServeCannotStart(msg("cannot listen on {where}: something already listens there", where=where),
+                                   msg("stop the other server or choose another --port"))
         self.config.port = held.getsockname()[1]  # port 0: the one the kernel picked, for every worker
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, lambda sig, frame: self.signals.append(sig))
