@@ -51,7 +51,8 @@ def test_small_files_parse_beside_the_large_ones_never_two_large(tmp_path, monke
         return parse_dir / src.name, [{"name": src.name}], True
 
     monkeypatch.setattr(build_mod, "_parsed", fake_parsed)
-    got = [i for i, _, _, _ in build_mod.iter_sources(sources, tmp_path, duckdb.connect(), workers=1)]
+    got = [i for batch in build_mod.iter_source_batches(sources, tmp_path, duckdb.connect(), workers=1)
+           for i, _, _, _ in batch]
     assert sorted(got) == list(range(len(sources)))  # every file once
     assert sorted(parsed) == sorted(s.name for s in sources)
     assert most["large"] == 1  # one large file in memory at a time

@@ -250,19 +250,6 @@ def _size(path: Path) -> int:
 Parsed = tuple[int, Path, list[dict[str, Any]], bool]  # (source index, folder, provenance records, parsed now)
 
 
-def iter_sources(
-    sources: Sequence[BuildSource],
-    parse_dir: Path,
-    con: duckdb.DuckDBPyConnection,
-    progress: Progress | None = None,
-    workers: int | None = None,
-    stages: StageLog | None = None,
-) -> Iterator[Parsed]:
-    """iter_source_batches' parses one by one."""
-    for batch in iter_source_batches(sources, parse_dir, con, progress, workers, stages):
-        yield from batch
-
-
 def iter_source_batches(
     sources: Sequence[BuildSource],
     parse_dir: Path,
