@@ -51,7 +51,8 @@ def test_small_files_parse_beside_the_large_ones_never_two_large(tmp_path, monke
         return parse_dir / src.name, [{"name": src.name}], True
 
     monkeypatch.setattr(build_mod, "_parsed", fake_parsed)
-    got = [i for i, _, _, _ in build_mod.iter_sources(sources, tmp_path, duckdb.connect(), workers=1)]
+    got = [i for batch in build_mod.iter_source_batches(sources, tmp_path, duckdb.connect(), workers=1)
+           for i, _, _, _ in batch]
     assert sorted(got) == list(range(len(sources)))  # every file once
     assert sorted(parsed) == sorted(s.name for s in sources)
     assert most["large"] == 1  # one large file in memory at a time
@@ -124,3 +125,61 @@ def test_insert_values_writes_every_row_in_one_statement(tmp_path):
         ("x", 1, True), ("z", 2**40, None), ("it's", None, False)]
     with pytest.raises(ValueError, match="widths"):
         insert_values(con, "t", [("a", 1, True), ("b", 2)])
+
+
+def test_small_files_are_inserted_together(tmp_path, monkeypatch):
+    big, small = build_mod.SMALL_FILE + 1, build_mod.SMALL_FILE
+    sources = _sized(tmp_path, [big * 2, 10, small, 1_000, big, small // 2])
+
+    def fake_parsed(src, parse_dir, con, stages=None):
+        time.sleep(0.5 if src.path.stat().st_size > build_mod.SMALL_FILE else 0.01)
+        return parse_dir / src.name, [{"name": src.name}], True
+
+    monkeypatch.setattr(build_mod, "_parsed", fake_parsed)
+    batches = [[sources[i].name for i, _, _, _ in b]
+               for b in build_mod.iter_source_batches(sources, tmp_path, duckdb.connect(), workers=1)]
+    # the four small files, parsed while the largest one is, held until the last of them is done: one batch
+    assert sorted(batches[0]) == ["f1.csv", "f2.csv", "f3.csv", "f5.csv"]
+    assert batches[1:] == [["f0.csv"], ["f4.csv"]]
+
+
+def test_many_files_in_one_insert_equal_one_insert_per_file(tmp_path):
+    """insert_parsed_many (one statement, each file's own counted flag and duplicate groups) against insert_parsed
+    file by file, over the parse cache of three real files of two releases; the rows against the cached Parquet."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from icemonitor.schema import tables
+    from icemonitor.warehouse import precedence
+
+    aor = ICE_DATA / "uwchr-seattle-aor-fy12-19"
+    sources = [BuildSource("uwchr-seattle-aor-fy12-19", "expedited-removals.csv.gz",
+                           aor / "expedited-removals.csv.gz", "seattle_aor_csv"),
+               *(BuildSource("uwchr-seattle-cap-fy17-18", n, aor / n, "seattle_cap_csv", options={"table": "removals"})
+                 for n in ("CAP-FY2017-removals.csv.gz", "CAP-FY2018-removals.csv.gz"))]
+    build(sources, tmp_path / "w.duckdb", cache_dir=tmp_path / "cache")
+    folders = [p for p in (tmp_path / "cache").iterdir() if (p / "files.json").exists()]
+    assert len(folders) == 3
+    table, rules = tables()["removals"], precedence.load_rules()
+    loaded = {s.release_id for s in sources}
+    parts = [(f, precedence.counted("removals", json.loads((f / "files.json").read_text())[0]["release_id"],
+                                    loaded, rules), None) for f in folders]
+    one, many = duckdb.connect(str(tmp_path / "one.duckdb")), duckdb.connect(str(tmp_path / "many.duckdb"))
+    for con in (one, many):
+        con.execute(table.ddl())
+    assert sum(build_mod.insert_parsed(one, table, f, counted) for f, counted, _ in parts) == \
+        build_mod.insert_parsed_many(many, table, parts)
+    cached = sum(pq.read_metadata(f / "removals.parquet").num_rows for f in folders)
+    one.close()
+    many.execute(f"ATTACH '{tmp_path / 'one.duckdb'}' AS one (READ_ONLY)")
+    assert many.execute("SELECT count(*) FROM removals").fetchone()[0] == cached
+    assert many.execute("SELECT count(*) FROM (SELECT * FROM removals EXCEPT ALL SELECT * FROM one.removals)"
+                        ).fetchone()[0] == 0
+    assert many.execute("SELECT count(*) FROM (SELECT * FROM one.removals EXCEPT ALL SELECT * FROM removals)"
+                        ).fetchone()[0] == 0
+    # each file's duplicate groups are its own (a group's rows all in one file, as many as it says)
+    assert many.execute("SELECT count(*) FROM (SELECT duplicate_group, source_file FROM removals "
+                        "GROUP BY ALL HAVING count(*) <> any_value(duplicate_count))").fetchone()[0] == 0
+    assert many.execute("SELECT count(*) FROM removals WHERE duplicate_count > 1").fetchone()[0] > 0
+    many.close()
