@@ -323,3 +323,23 @@ def test_chunked_reading_gives_the_rows_of_whole_file_reading(path: Path, reader
     assert [c.height for c in chunks] == [rows, rows, whole.height - 2 * rows]
     assert pl.concat(chunks).equals(whole)
     assert caplog.text.count("placeholder date(s)") == (1 if reader != "seattle_aor_csv" else 0)
+
+
+def test_workbook_columns_are_converted_as_cell_by_cell() -> None:
+    """A workbook column converted by Polars (text only, dates only) gives what `_cell` gives each cell, and a
+    mixed column falls back to it."""
+    import datetime as dt
+
+    from icemonitor.readers._xlsx import _cell, _column
+
+    columns = [
+        ["a", "", None, " b "],
+        [dt.date(2017, 1, 2), "", None, dt.date(999, 7, 2)],
+        [dt.date(2017, 1, 2), "x"],
+        [1.0, 2.5, "", "a", True],
+        [dt.datetime(2017, 1, 2, 3, 4), dt.date(2017, 1, 1), dt.datetime(2017, 1, 2, 3, 4, 5, 6)],
+        [],
+        [""],
+    ]
+    for cells in columns:
+        assert _column("c", cells).to_list() == [_cell(v) for v in cells], cells
