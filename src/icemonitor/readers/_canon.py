@@ -191,8 +191,8 @@ def read_pipe_export(
 def read_pipe_export_chunks(
     source: SourceFile, headers: Mapping[str, Any], mappings: Mapping[str, TableMap], reader: str, rows: int | None
 ) -> Iterator[dict[str, pl.DataFrame]]:
-    """`read_pipe_export` in canonical chunks of at most `rows` records (the raw text is read and checked whole:
-    a nationwide file's raw columns are a fifth of what its canonical and encoded frames held at once)."""
+    """`read_pipe_export` in canonical chunks of at most `rows` records; the raw text is read and checked whole
+    (EROEncounters_FY2017 parsed alone: peak RSS +292 MiB over the RSS before it, +382 MiB read whole)."""
     from icemonitor.readers._text import read_text_table
 
     table = source.options.get("table")

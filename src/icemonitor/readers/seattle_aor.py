@@ -22,15 +22,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from icemonitor.errors import InputError
-from icemonitor.readers._canon import (
-    ISO_DATE,
-    US_DATE,
-    TableMap,
-    canonical,
-    concat_tables,
-    read_pipe_export,
-    read_pipe_export_chunks,
-)
+from icemonitor.readers._canon import ISO_DATE, US_DATE, TableMap, canonical, concat_tables, read_pipe_export
+from icemonitor.readers._canon import read_pipe_export_chunks
 from icemonitor.readers._text import HeaderSpec
 from icemonitor.readers._xlsx import open_workbook, read_sheet
 
