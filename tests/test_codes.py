@@ -63,6 +63,25 @@ def test_redaction_markers_in_text_columns_become_null_with_flag():
     assert out["redacted"].to_list()[1] == ["gender"]
 
 
+def test_redacted_lists_every_combination_of_markers_in_column_order():
+    """Each row's `redacted` names exactly its columns that held a marker, in the table's column order then
+    operation (checked against a per-row computation), whatever the mix of rows."""
+    marker = "(b)(6), (b)(7)(c)"
+    cols = {"disposition": [], "gender": [], "citizenship": [], "operation_raw": []}
+    for n in range(16):  # every combination of the four, twice over in a shuffled order
+        for j, c in enumerate(cols):
+            cols[c].append(marker if n >> j & 1 else None if n % 3 == 0 else "x")
+    cols = {c: v[5:] + v[:5] + v for c, v in cols.items()}
+    df = frame(aor_raw=["Seattle Area of Responsibility"] * 32, **cols)
+    out = encode(df, table("arrests"))
+    order = [c.name for c in table("arrests").columns if c.name in ("disposition", "gender", "citizenship")]
+    expected = [[c for c in order if df[c][i] == marker] + (["operation"] if df["operation_raw"][i] == marker else [])
+                for i in range(df.height)]
+    assert out["redacted"].to_list() == expected
+    assert encode(df.filter(pl.col("gender").is_null()), table("arrests"))["redacted"].to_list() == [
+        e for e, g in zip(expected, df["gender"]) if g is None]
+
+
 def test_unlisted_redaction_marker_stops():
     df = frame(aor_raw=["Seattle Area of Responsibility"], citizenship=["(b)(7)(F)"])
     with pytest.raises(UnknownCodeError, match="redaction marker"):

@@ -301,3 +301,45 @@ def test_table_option_and_inference_agree() -> None:
     inferred = _read(path, "lesa_nationwide")
     assert set(inferred) == {"encounters"}
     assert read(_source(path, "lesa_nationwide", table="encounters"))["encounters"].equals(inferred["encounters"])
+
+
+@pytest.mark.parametrize(("path", "reader"), [
+    (NATION / "ICERemovals_FY2019.csv.gz", "lesa_nationwide"),
+    (SEA / "arrests.csv.gz", "seattle_aor_csv"),
+    (SEA / "CAP-FY2017-removals.csv.gz", "seattle_cap_csv"),
+])
+def test_chunked_reading_gives_the_rows_of_whole_file_reading(path: Path, reader: str,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """The pipe exports come to the build in chunks of at most `rows` records (memory): together they are the whole
+    file's frame, record hashes too, and a placeholder date is logged once per file, not per chunk."""
+    from icemonitor.readers import CHUNK_READERS, read_chunks
+
+    assert reader in CHUNK_READERS
+    whole = _one(read(_source(path, reader)))
+    rows = whole.height // 3 + 1
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="icemonitor.readers._canon"):
+        chunks = [_one(c) for c in read_chunks(_source(path, reader), rows)]
+    assert [c.height for c in chunks] == [rows, rows, whole.height - 2 * rows]
+    assert pl.concat(chunks).equals(whole)
+    assert caplog.text.count("placeholder date(s)") == (1 if reader != "seattle_aor_csv" else 0)
+
+
+def test_workbook_columns_are_converted_as_cell_by_cell() -> None:
+    """A workbook column converted by Polars (text only, dates only) gives what `_cell` gives each cell, and a
+    mixed column falls back to it."""
+    import datetime as dt
+
+    from icemonitor.readers._xlsx import _cell, _column
+
+    columns = [
+        ["a", "", None, " b "],
+        [dt.date(2017, 1, 2), "", None, dt.date(999, 7, 2)],
+        [dt.date(2017, 1, 2), "x"],
+        [1.0, 2.5, "", "a", True],
+        [dt.datetime(2017, 1, 2, 3, 4), dt.date(2017, 1, 1), dt.datetime(2017, 1, 2, 3, 4, 5, 6)],
+        [],
+        [""],
+    ]
+    for cells in columns:
+        assert _column("c", cells).to_list() == [_cell(v) for v in cells], cells

@@ -90,16 +90,34 @@ def markers_of(df: pl.DataFrame, column: str, candidates: list[str | None], maps
     return markers
 
 
-def _redactions(df: pl.DataFrame, table: Table, maps: CodeMaps) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """Null the redaction markers of plain text columns; return new columns and per-column flags."""
+def _redactions(df: pl.DataFrame, table: Table, maps: CodeMaps) -> tuple[list[pl.Expr], list[tuple[str, pl.Expr]]]:
+    """Null the redaction markers of plain text columns; return new columns and per-column flags (name, whether the
+    row's value was a marker)."""
     exprs, flags = [], []
     for name in redaction_columns(table):
         markers = markers_of(df, name, marker_candidates(df, name, maps.redaction_markers), maps)
         if markers:
             hit = pl.col(name).is_in(markers).fill_null(False)
             exprs.append(pl.when(hit).then(None).otherwise(pl.col(name)).alias(name))
-            flags.append(pl.when(hit).then(pl.lit(name)))
+            flags.append((name, hit))
     return exprs, flags
+
+
+def redacted_lists(df: pl.DataFrame, flags: list[tuple[str, pl.Expr]]) -> pl.Series:
+    """The `redacted` column: per row, the names of the flags (name, hit) that hit, in flag order. Each distinct
+    combination of hits is a bit mask whose list is built once, then gathered per row (a list built per row,
+    concat_list of the flags, took 0.25 s CPU per 440,000 rows with a single flag; this 0.01 s)."""
+    if not flags:
+        return pl.repeat(pl.lit([], dtype=pl.List(pl.String)), df.height, eager=True).alias("redacted")
+    if len(flags) > 63:  # a programming error: the schema's tables have up to 16 flags
+        raise ValueError(f"{len(flags)} redaction flags do not fit a 64-bit mask")
+    mask = df.select(
+        pl.sum_horizontal(hit.cast(pl.UInt64) * pl.lit(1 << i, dtype=pl.UInt64) for i, (_, hit) in enumerate(flags))
+    ).to_series()
+    masks = mask.unique().sort()
+    lists = pl.Series("redacted", [[name for i, (name, _) in enumerate(flags) if m >> i & 1] for m in masks],
+                      dtype=pl.List(pl.String))
+    return lists.gather(masks.search_sorted(mask))
 
 
 def operation_of(df: pl.DataFrame, maps: CodeMaps) -> tuple[pl.Expr, pl.Expr | None]:
@@ -166,10 +184,8 @@ def encode(df: pl.DataFrame, table: Table, maps: CodeMaps | None = None) -> pl.D
     nulled, flags = _redactions(df, table, maps)
     operation, op_flag = operation_of(df, maps)
     if op_flag is not None:
-        flags.append(op_flag)
-    redacted = (
-        pl.concat_list(flags).list.drop_nulls() if flags else pl.lit([], dtype=pl.List(pl.String))
-    ).alias("redacted")
+        flags.append(("operation", op_flag.is_not_null()))
+    redacted = redacted_lists(df, flags)
     extra = []
     if "apprehension_type" in schema:
         extra.append(

@@ -69,9 +69,14 @@ READERS: dict[str, Reader] = _readers()
 
 
 def _chunk_readers() -> dict[str, Callable[[SourceFile, int], Iterator[dict[str, pl.DataFrame]]]]:
-    from icemonitor.readers import ddp_ice
+    from icemonitor.readers import ddp_ice, lesa_nationwide, seattle_aor, seattle_cap
 
-    return {"ddp_ice": ddp_ice.read_chunks}
+    return {
+        "ddp_ice": ddp_ice.read_chunks,
+        "lesa_nationwide": lesa_nationwide.read_chunks,
+        "seattle_aor_csv": seattle_aor.read_csv_chunks,
+        "seattle_cap_csv": seattle_cap.read_csv_chunks,
+    }
 
 
 # Readers that yield a large file in bounded chunks (the others read their file whole: small files).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -133,6 +133,15 @@ def canonical(
     frame: pl.DataFrame, source: SourceFile, mapping: TableMap, *, sheet: str | None = None
 ) -> pl.DataFrame:
     """Build the canonical frame for ``mapping.table`` from raw source columns (see TableMap)."""
+    return next(canonical_chunks(frame, source, mapping, None, sheet=sheet))
+
+
+def canonical_chunks(
+    frame: pl.DataFrame, source: SourceFile, mapping: TableMap, rows: int | None, *, sheet: str | None = None
+) -> Iterator[pl.DataFrame]:
+    """`canonical` in chunks of at most `rows` records (None: one chunk), so a large file's canonical and encoded
+    columns are in memory a chunk at a time; the dates are checked over the whole frame first (a bad one stops
+    before any chunk, the placeholders are logged once per file). Text mappings are per row (no aggregations)."""
     allowed = reader_columns()[mapping.table]
     record = [c for c in frame.columns if c != SOURCE_ROW and not c.startswith("__")]
     exprs: list[pl.Expr] = [
@@ -155,16 +164,20 @@ def canonical(
     exprs.extend(pl.col(f"__date_{col}").alias(col) for col in dates)
     # a hash of every source field read (all but always-redacted ones), for the build's duplicate flags
     exprs.append(pl.struct(record).hash(seed=0).alias(RECORD_HASH))
-    out = frame.select(exprs)
-    unknown = [c for c in out.columns if c not in allowed and c != RECORD_HASH]
+    names = [e.meta.output_name() for e in exprs]
+    if len(set(names)) != len(names):  # a programming error in a format module
+        raise ValueError(f"a column of schema table {mapping.table} mapped twice: {sorted(names)}")
+    unknown = [c for c in names if c not in allowed and c != RECORD_HASH]
     if unknown:  # a programming error in a format module, not bad input
         raise ValueError(f"columns not in schema table {mapping.table}: {unknown}")
     # every reader column of the table, in schema order (NULL where this format has none), so frames of
     # different formats concatenate directly
-    return out.select(
-        *(pl.col(c) if c in out.columns else pl.lit(None, dtype=_polars_type(t)).alias(c) for c, t in allowed.items()),
-        pl.col(RECORD_HASH),
-    )
+    by_name = dict(zip(names, exprs, strict=True))
+    ordered = [by_name[c] if c in by_name else pl.lit(None, dtype=_polars_type(t)).alias(c) for c, t in allowed.items()]
+    ordered.append(by_name[RECORD_HASH])
+    step = rows or max(frame.height, 1)
+    for start in range(0, max(frame.height, 1), step):
+        yield frame.slice(start, step).select(ordered)
 
 
 def read_pipe_export(
@@ -172,6 +185,14 @@ def read_pipe_export(
 ) -> dict[str, pl.DataFrame]:
     """A pipe-delimited LESA export holding one table: the table from the catalog option ``table`` or, without
     it, from whichever header matches -> {table: frame}."""
+    return next(read_pipe_export_chunks(source, headers, mappings, reader, None))
+
+
+def read_pipe_export_chunks(
+    source: SourceFile, headers: Mapping[str, Any], mappings: Mapping[str, TableMap], reader: str, rows: int | None
+) -> Iterator[dict[str, pl.DataFrame]]:
+    """`read_pipe_export` in canonical chunks of at most `rows` records; the raw text is read and checked whole
+    (EROEncounters_FY2017 parsed alone: peak RSS +292 MiB over the RSS before it, +382 MiB read whole)."""
     from icemonitor.readers._text import read_text_table
 
     table = source.options.get("table")
@@ -179,7 +200,8 @@ def read_pipe_export(
         raise InputError(f"{reader}: unknown table option {table!r}", file=source.name)
     specs = [headers[table]] if table else list(headers.values())
     raw = read_text_table(source.path, source.name, separator="|", specs=specs)
-    return {raw.spec.name: canonical(raw.frame, source, mappings[raw.spec.name])}
+    for frame in canonical_chunks(raw.frame, source, mappings[raw.spec.name], rows):
+        yield {raw.spec.name: frame}
 
 
 def concat_tables(parts: Sequence[tuple[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:

@@ -77,6 +77,22 @@ def _cell(value: object) -> str | None:
     return str(value)
 
 
+def _column(name: str, cells: list[object]) -> pl.Series:
+    """One column's cells as `_cell` writes them. A column of text only, or of dates only (besides empty cells), is
+    converted by Polars; others cell by cell (with the transposition by zip, the LESA-STU and geocoded I-213
+    workbooks' sheets to frames: 0.56 s CPU cell by cell, 0.42 s)."""
+    kinds = set(map(type, cells))
+    if kinds <= {str, type(None)}:
+        text = pl.Series(name, cells, dtype=pl.String)
+        return text.zip_with(text.str.len_bytes() > 0, pl.Series(name, [None], dtype=pl.String))
+    blank = cells.count("") + cells.count(None)
+    if kinds <= {dt.date, str, type(None)} and list(map(type, cells)).count(dt.date) + blank == len(cells):
+        days = [v if v.__class__ is dt.date else None for v in cells]
+        return pl.Series(name, days, dtype=pl.Date).cast(pl.String)  # ISO YYYY-MM-DD, as date.isoformat()
+    # text cells (most) as they are, without _cell's tests
+    return pl.Series(name, [v if v.__class__ is str and v else _cell(v) for v in cells], dtype=pl.String)
+
+
 def read_sheet(
     wb: CalamineWorkbook, sheet: str, name: str, specs: Sequence[HeaderSpec], *, all_columns: bool = False
 ) -> tuple[pl.DataFrame, HeaderSpec]:
@@ -118,13 +134,12 @@ def _frame(rows: list[list[object]], header_idx: int, wanted: set[str] | None) -
         data.pop()  # trailing empty rows of the used range
     columns: dict[str, pl.Series] = {}
     width = min(map(len, data), default=0)  # columns every row reaches
+    by_column = list(zip(*data, strict=False))  # the first `width` columns, transposed in one pass
     for j, col in enumerate(header):
         if not col or (wanted is not None and col not in wanted) or col in columns:
             continue
-        cells = [r[j] for r in data] if j < width else [r[j] if j < len(r) else None for r in data]
-        # text cells (most) as they are, without _cell's tests
-        values = [v if v.__class__ is str and v else _cell(v) for v in cells]
-        columns[col] = pl.Series(col, values, dtype=pl.String)
+        cells = list(by_column[j]) if j < width else [r[j] if j < len(r) else None for r in data]
+        columns[col] = _column(col, cells)
     first = header_idx + 2  # spreadsheet row of the first data row (1-based)
     # a row with a true cell is not blank (any() stops there); the others are tested cell by cell (0 is a value)
     blank = [not any(r) and all(c is None or c == "" for c in r) for r in data]

@@ -15,11 +15,12 @@ redaction markers with their trailing space (``"(B)(7)(E) "``) and the literal `
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from icemonitor.readers._canon import TableMap, read_pipe_export
+from icemonitor.readers._canon import TableMap, read_pipe_export, read_pipe_export_chunks
 from icemonitor.readers._text import HeaderSpec
 
 if TYPE_CHECKING:
@@ -79,3 +80,8 @@ MAPPINGS = {
 def read(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read one nationwide LESA file -> {table: frame}."""
     return read_pipe_export(source, HEADERS, MAPPINGS, "lesa_nationwide")
+
+
+def read_chunks(source: SourceFile, rows: int) -> Iterator[dict[str, pl.DataFrame]]:
+    """`read` in chunks of at most `rows` records (a nationwide file is up to 440,000)."""
+    return read_pipe_export_chunks(source, HEADERS, MAPPINGS, "lesa_nationwide", rows)

@@ -18,12 +18,14 @@ Event Number and Date of Birth are redacted and not loaded. Empty fields -> NULL
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from icemonitor.errors import InputError
 from icemonitor.readers._canon import ISO_DATE, US_DATE, TableMap, canonical, concat_tables, read_pipe_export
+from icemonitor.readers._canon import read_pipe_export_chunks
 from icemonitor.readers._text import HeaderSpec
 from icemonitor.readers._xlsx import open_workbook, read_sheet
 
@@ -84,6 +86,11 @@ SHEET = re.compile(r"^FY\d{4} (Arrests|Encounters|Removals)$")
 def read_csv(source: SourceFile) -> dict[str, pl.DataFrame]:
     """Read one CAP csv.gz export -> {table: frame}."""
     return read_pipe_export(source, HEADERS, MAPPINGS, "seattle_cap_csv")
+
+
+def read_csv_chunks(source: SourceFile, rows: int) -> Iterator[dict[str, pl.DataFrame]]:
+    """`read_csv` in chunks of at most `rows` records."""
+    return read_pipe_export_chunks(source, HEADERS, MAPPINGS, "seattle_cap_csv", rows)
 
 
 def read_xlsx(source: SourceFile) -> dict[str, pl.DataFrame]:
