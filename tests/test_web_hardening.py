@@ -443,9 +443,9 @@ def test_a_thousand_half_sent_requests_are_closed(tmp_path):
     half_sent = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
     with LoopbackServer(app, header_timeout=header, body_timeout=header, max_connections=cap) as srv:
         admitted, opened = [], []
-        for _ in range(cap):
-            admitted.append(_open(srv.port, half_sent))
+        for _ in range(cap):  # the time before connecting: the server's deadline cannot start earlier
             opened.append(time.monotonic())
+            admitted.append(_open(srv.port, half_sent))
         held = srv.server.server_state.connections
         while len(held) < cap and time.monotonic() < opened[0] + header:
             time.sleep(0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -61,13 +62,14 @@ def refuse_intake(workers: int) -> None:
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None,
-        trusted_proxies: list[str] | None = None, workers: int = 1, **limits: float) -> None:
+        trusted_proxies: list[str] | None = None, workers: int = 1, before_listening: Callable[[], None] | None = None,
+        **limits: float) -> None:
     """Start uvicorn with the app over `warehouse` (default: config.warehouse_path()), the intake mounted when
     ICEMONITOR_INTAKE_KEY_FILE is set. A set but missing or wrong intake key stops here, before listening.
 
     workers > 1: that many worker processes, each listening on its own socket (SO_REUSEPORT, Linux; web/workers.py)
     and opening the warehouse read-only; the intake is refused there (IntakeNeedsOneWorker: its per-client limits
-    live in one process's memory)."""
+    live in one process's memory). `before_listening` runs once every check has passed, before uvicorn starts."""
     import uvicorn
 
     from icemonitor.intake.access_log import uvicorn_log_config
@@ -82,6 +84,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
         worker_app.export_settings(Path(warehouse or config.warehouse_path()), trusted_proxies, limits)
         options = uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits)
         options.update(http=worker_app.PROTOCOL, factory=True, workers=workers)
+        if before_listening:
+            before_listening()
         code = worker_app.Supervisor(uvicorn.Config(worker_app.APP, **options), workers).run()
         if code:
             raise SystemExit(code)
@@ -92,6 +96,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, warehouse: Path | None = None
     app = create_app(warehouse, trusted_proxies=trusted_proxies or None, long_lived=True)
     mount_intake_with_monitor(app)
     # limits: header/body timeouts, connections; the access log drops every /intake and /staff line
+    if before_listening:
+        before_listening()
     try:
         uvicorn.run(app, **uvicorn_options(host, port, log_config=uvicorn_log_config(), **limits))
     except SystemExit:  # uvicorn could not start: when the address is why, say so in one line (serve's language)
@@ -148,12 +154,18 @@ def register(app: typer.Typer) -> None:
         from icemonitor import config
 
         path = Path(warehouse or config.warehouse_path())
-        if not path.exists():  # it may come later: the pages say so meanwhile
-            said = msg("note: no warehouse at {path} yet; the pages and the API answer 503 until `icemonitor build` "
-                       "makes it", path=str(path))
-            Console(stderr=True, soft_wrap=True).print(escape(said.render(lang)), highlight=False)
+
+        def note_missing_warehouse() -> None:
+            """Once serve will listen (an error before that is said alone): no warehouse yet is no error, it may come
+            later and the pages say so meanwhile."""
+            if not path.exists():
+                said = msg("note: no warehouse at {path} yet; the pages and the API answer 503 until `icemonitor "
+                           "build` makes it", path=str(path))
+                Console(stderr=True, soft_wrap=True).print(escape(said.render(lang)), highlight=False)
+
         try:
-            run(host, port, warehouse, trusted_proxy, workers, header_timeout=header_timeout,
+            run(host, port, warehouse, trusted_proxy, workers, before_listening=note_missing_warehouse,
+                header_timeout=header_timeout,
                 body_timeout=body_timeout, max_connections=max_connections)
         except IcemonitorError as err:  # the intake's key or database (IntakeKeyError, IntakeDatabaseError)
             from icemonitor.web.workers import ServeCannotStart  # imports uvicorn: only once serve has run
