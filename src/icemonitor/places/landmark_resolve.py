@@ -62,7 +62,7 @@ class Resolver:
         self.proxy = [p.regex for p in rules.by_action("proxy_marker") if p.regex]
         self.strip = [p.regex for p in rules.by_action("strip") if p.regex]
         self.not_city = [p.regex for p in rules.by_action("not_city") if p.regex]
-        self._aor_county_names: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {}
+        self._aor_county_names: dict[str | None, list[tuple[str, str, str, tuple[str, ...]]]] = {}
 
     # -- helpers -------------------------------------------------------------
     def _in_aor(self, fips: str, aor: str) -> bool:
@@ -181,11 +181,12 @@ class Resolver:
 
     def _names_in_aor(self, aor: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
         """(name without spaces, fips, state, county words) of every county name variant of the AOR."""
-        if aor not in self._aor_county_names:
-            self._aor_county_names[aor] = [(v.replace(" ", ""), cn.fips5, cn.state, cn.words)
-                                           for v, cns in self.ref.county_names.items() for cn in cns
-                                           if self._in_aor(cn.fips5, aor)]
-        return self._aor_county_names[aor]
+        if not self._aor_county_names:  # every AOR's, in one pass over the names
+            for v, cns in self.ref.county_names.items():
+                for cn in cns:
+                    self._aor_county_names.setdefault(self.ref.county_aor.get(cn.fips5), []).append(
+                        (v.replace(" ", ""), cn.fips5, cn.state, cn.words))
+        return self._aor_county_names.get(aor, [])
 
     def _county_fuzzy(self, toks: list[str], text: str, aor: str, hints: set[str]) -> Resolution | None:
         """A misspelt county name of the AOR ('ASTABULA COUNTY JAIL', 'FAIRFEILD COUNTY, SC'): the words before a

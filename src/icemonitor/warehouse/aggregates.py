@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import cache
 
 import duckdb
 
@@ -42,6 +43,10 @@ KEPT_BY_REFRESH = frozenset({EVENT_DAYS, STATE_DAYS, AOR_DAYS, EVENT_MONTHS, STA
 
 
 def _columns(con: duckdb.DuckDBPyConnection):
+    """table -> its columns (empty for no such table), each read once: placed_source asks for the placement tables'
+    with every event table's, and the tables do not change while one derivation reads them."""
+
+    @cache
     def read(table: str) -> set[str]:
         rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
                            "AND table_name = ?", [table]).fetchall()
