@@ -526,9 +526,9 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
             s.rows_out = int(cur.execute(f"SELECT count(*) FROM {FIELDS_TABLE}").fetchall()[0][0])
 
     if extra_tables and events <= BESIDE_ROWS:
-        # coverage fields read the event tables only; the extra stages write
-        # tables of their own and change no event row (event_days then reads theirs): coverage runs in a second
-        # connection beside them, both cores busy (each ran on about one)
+        # coverage fields read the event tables only; the extra stages write tables of their own and change no
+        # event row (event_days then reads theirs): coverage runs in a second connection beside them, both cores
+        # busy (each ran on about one)
         cur = con.cursor()
         try:
             with ThreadPoolExecutor(max_workers=1) as pool:  # waits for coverage even when the places stage fails
