@@ -60,8 +60,8 @@ def test_spans_and_fields_equal_the_walk_over_the_rows(rows):
     for spec in tables().values():
         con.execute(spec.ddl())
     for i, x in enumerate(rows):
-        con.execute("INSERT INTO arrests (release_id, source_file, source_row, event_date, aor, state, counted, gender, "
-                    "redacted) VALUES (?, 'f.csv', ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO arrests (release_id, source_file, source_row, event_date, aor, state, counted, "
+                    "gender, redacted) VALUES (?, 'f.csv', ?, ?, ?, ?, ?, ?, ?)",
                     [x["release_id"], i, x["event_date"], x["aor"], x["state"], x["counted"], x["gender"],
                      x["redacted"]])
     aggregates.write_event_days(con)
