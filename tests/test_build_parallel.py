@@ -93,12 +93,14 @@ def test_a_large_build_derives_coverage_before_the_extra_stages(tmp_path, monkey
     order = []
 
     def extra(con: duckdb.DuckDBPyConnection) -> None:
-        order.append(con.execute("SELECT count(*) FROM coverage_spans").fetchone()[0] > 0)
+        order.append(con.execute("SELECT count(*) FROM coverage_fields").fetchone()[0] > 0)
 
     report = build(sources, tmp_path / "w.duckdb", extra_tables=extra)
-    assert order == [True]  # coverage was written when the extra stage began
+    assert order == [True]  # coverage fields were written when the extra stage began
     names = [s["name"] for s in report.stages]
     assert names.index("coverage") < names.index("extra stages (places, detention)")
+    # the spans are derived from event_days, after it
+    assert names.index("event_days, aor_days, event_methods") < names.index("coverage spans (from event_days)")
 
 
 def test_a_failing_extra_stage_fails_the_build_after_coverage_ends(tmp_path):

@@ -125,9 +125,16 @@ def county_aor_periods(ref: Ref) -> pl.DataFrame:
 
     Counties whose AOR is the same in every map vintage get one open-ended row; the South Texas counties that
     moved (Harlingen carved out of San Antonio/Houston; HOU/SNA boundary) get one row per vintage."""
+    return _county_aor_periods_cached(str(ref(COUNTIES_FILE)), str(ref(CROSSWALK_FILE))).clone()
+
+
+@lru_cache(maxsize=4)
+def _county_aor_periods_cached(counties_path: str, crosswalk_path: str) -> pl.DataFrame:
+    """county_aor_periods of the counties of these files (read once per process: the build's population table
+    asks for the map of every year)."""
     import polars as pl
 
-    counties = load_counties(ref)
+    counties = _load_counties_cached(counties_path, crosswalk_path)
     vint = aor_map_vintages()
     col_of = {"uwchr_aor_code": "aor_2020", "dd2026_aor_code": "aor"}
     parts = []

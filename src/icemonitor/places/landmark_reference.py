@@ -128,9 +128,12 @@ def _build(ref: Ref, vintage: str) -> Reference:
     names, by_name = _county_patterns(counties)
     cities_df = _read_csv(ref, CITIES, ["city_ascii", "state_id", "county_fips", "population"])
     cities: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    variants: dict[str, set[str]] = {}  # a third of the cities share a name with another
     for city, st, fips, pop in cities_df.select("city_ascii", "state_id", "county_fips", "population").iter_rows():
         fips = (fips or "").zfill(5)
-        for v in name_variants(city):
+        if city not in variants:
+            variants[city] = name_variants(city)
+        for v in variants[city]:
             cities.setdefault((v, st), []).append((fips, int(float(pop or 0))))
     # Connecticut: the cities file gives 2022 planning regions; use the legacy county of each listed town.
     ct_path = resources.files("icemonitor.places") / "data" / "ct_towns_legacy_county.csv"

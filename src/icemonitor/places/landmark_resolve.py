@@ -56,10 +56,13 @@ class Resolver:
         self.ref, self.rules = ref, rules
         self.state_abbrs = set(ref.county_state.values())
         self.multiword_states = {n: a for n, a in ref.state_names.items()}
+        # the words a state's abbreviation or name starts with: _state_positions looks no further at other words
+        self.state_starts = self.state_abbrs | {w for n in self.multiword_states for w in n.split()[:1]}
+        self.patterns = {a: rules.by_action(a) for a in ("junk", "office_code", "city_pattern", "state")}
         self.proxy = [p.regex for p in rules.by_action("proxy_marker") if p.regex]
         self.strip = [p.regex for p in rules.by_action("strip") if p.regex]
         self.not_city = [p.regex for p in rules.by_action("not_city") if p.regex]
-        self._aor_county_names: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {}
+        self._aor_county_names: dict[str | None, list[tuple[str, str, str, tuple[str, ...]]]] = {}
 
     # -- helpers -------------------------------------------------------------
     def _in_aor(self, fips: str, aor: str) -> bool:
@@ -73,14 +76,13 @@ class Resolver:
 
     def _state_positions(self, toks: list[str], states: set[str]) -> list[tuple[int, int, str]]:
         """(start, end, abbr) of state names/abbreviations at the end of the text or right after a comma."""
-        words = [i for i, t in enumerate(toks) if t != ","]
         # last word index ignoring trailing zip codes / 'STATE'
-        tail = [i for i in words if not toks[i].isdigit()]
-        while tail and toks[tail[-1]] in ("STATE",):
-            tail.pop()
-        last = tail[-1] if tail else -1
+        last = next((i for i in range(len(toks) - 1, -1, -1) if toks[i] not in (",", "STATE")
+                     and not toks[i].isdigit()), -1)
         out = []
         for i in range(len(toks)):
+            if toks[i] not in self.state_starts:
+                continue
             for n in (3, 2, 1):
                 seg = toks[i:i + n]
                 if "," in seg or len(seg) < n:
@@ -136,9 +138,11 @@ class Resolver:
                         spans.append((i - n, i + 1, cn.fips5, cn.state))
         if not spans:
             return None
-        # keep the longest names: drop spans inside another span
-        spans = [s for s in spans if not any(o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0])
-                                             for o in spans)]
+        # keep the longest names: drop spans inside another, longer span (many spans share their words: a name
+        # of counties in several states)
+        words = {(s[0], s[1]) for s in spans}
+        inside = {(a, b) for a, b in words if any(c <= a and b <= d and d - c > b - a for c, d in words)}
+        spans = [s for s in spans if (s[0], s[1]) not in inside]
         in_aor = {(f, st) for _, _, f, st in spans if self._in_aor(f, aor)}
         conf = self.rules.confidence("county_name")
         if not in_aor:
@@ -177,11 +181,12 @@ class Resolver:
 
     def _names_in_aor(self, aor: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
         """(name without spaces, fips, state, county words) of every county name variant of the AOR."""
-        if aor not in self._aor_county_names:
-            self._aor_county_names[aor] = [(v.replace(" ", ""), cn.fips5, cn.state, cn.words)
-                                           for v, cns in self.ref.county_names.items() for cn in cns
-                                           if self._in_aor(cn.fips5, aor)]
-        return self._aor_county_names[aor]
+        if not self._aor_county_names:  # every AOR's, in one pass over the names
+            for v, cns in self.ref.county_names.items():
+                for cn in cns:
+                    self._aor_county_names.setdefault(self.ref.county_aor.get(cn.fips5), []).append(
+                        (v.replace(" ", ""), cn.fips5, cn.state, cn.words))
+        return self._aor_county_names.get(aor, [])
 
     def _county_fuzzy(self, toks: list[str], text: str, aor: str, hints: set[str]) -> Resolution | None:
         """A misspelt county name of the AOR ('ASTABULA COUNTY JAIL', 'FAIRFEILD COUNTY, SC'): the words before a
@@ -283,7 +288,7 @@ class Resolver:
         if not s:
             return None
         use_states = (hints & states) or states
-        for p in self.rules.by_action("city_pattern"):
+        for p in self.patterns["city_pattern"]:
             m = p.regex.match(s) if p.regex else None
             if not m:
                 continue
@@ -322,10 +327,10 @@ class Resolver:
         states = self.ref.aor_states.get(aor)
         if not states:
             return _aor_only("aor_without_counties", 1.0)
-        for p in self.rules.by_action("junk"):
+        for p in self.patterns["junk"]:
             if p.regex and p.regex.match(text):
                 return _aor_only(p.id, p.confidence)
-        for p in self.rules.by_action("office_code"):
+        for p in self.patterns["office_code"]:
             mo = p.regex.match(text) if p.regex else None
             if mo:
                 oc = self.rules.offices.get((aor, mo.group("code")))
@@ -357,7 +362,7 @@ class Resolver:
             res = step()
             if res is not None:
                 return res
-        for p in self.rules.by_action("state"):
+        for p in self.patterns["state"]:
             mo = p.regex.search(text) if p.regex else None
             if mo and mo.group("st") in states:
                 return _aor_only(p.id, p.confidence, mo.group("st"))

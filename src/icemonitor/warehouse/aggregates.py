@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import cache
 
 import duckdb
 
@@ -42,6 +43,10 @@ KEPT_BY_REFRESH = frozenset({EVENT_DAYS, STATE_DAYS, AOR_DAYS, EVENT_MONTHS, STA
 
 
 def _columns(con: duckdb.DuckDBPyConnection):
+    """table -> its columns (empty for no such table), each read once: placed_source asks for the placement tables'
+    with every event table's, and the tables do not change while one derivation reads them."""
+
+    @cache
     def read(table: str) -> set[str]:
         rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
                            "AND table_name = ?", [table]).fetchall()
@@ -128,6 +133,7 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
     else:
         for table, release_id in sorted(only):
             con.execute(f"DELETE FROM {EVENT_DAYS} WHERE table_name = ? AND release_id = ?", [table, release_id])
+    parts, params = [], []
     for table in tables():
         cols = columns(table)
         releases = sorted(r for t, r in only if t == table) if only is not None else None
@@ -137,10 +143,14 @@ def write_event_days(con: duckdb.DuckDBPyConnection, only: set[tuple[str, str]] 
         picked = ", ".join(k if k in cols or k.startswith("res_") or k == "office_county_fips" else f"NULL AS {k}"
                            for k in keys)
         where = f"WHERE release_id IN ({', '.join('?' for _ in releases)}) " if releases else ""
-        con.execute(f"INSERT INTO {EVENT_DAYS} SELECT ? AS table_name, {picked}, count(*) AS n "
-                    f"FROM {placed_source(table, 'event', columns)} {where}GROUP BY ALL "
-                    "ORDER BY res_state, res_county_fips, event_date",
-                    [table, *(releases or [])])
+        parts.append(f"SELECT {len(parts)} AS _part, ? AS table_name, {picked}, count(*) AS n "
+                     f"FROM {placed_source(table, 'event', columns)} {where}GROUP BY ALL")
+        params += [table, *(releases or [])]
+    if parts:
+        # one INSERT (each table's rows a part of it, in the order of the tables): written straight to the
+        # database file, where one INSERT per table went through the write-ahead log first (twice the writing)
+        con.execute(f"INSERT INTO {EVENT_DAYS} SELECT * EXCLUDE (_part) FROM ({' UNION ALL '.join(parts)}) "
+                    "ORDER BY _part, res_state, res_county_fips, event_date", params)
     n = int(con.execute(f"SELECT count(*) FROM {EVENT_DAYS}").fetchone()[0])
     log.info("%s: %d rows written%s", EVENT_DAYS, n, "" if only is None else f" ({len(only)} table-releases again)")
     return n

@@ -33,7 +33,7 @@ from icemonitor.warehouse import incremental as incremental_
 from icemonitor.warehouse import precedence, read_sql, stays
 from icemonitor.warehouse import aggregates
 from icemonitor.warehouse.build_stages import Stage, StageLog
-from icemonitor.warehouse.coverage import FIELDS_TABLE, SPANS_TABLE, declared_scopes, write_coverage
+from icemonitor.warehouse.coverage import FIELDS_TABLE, SPANS_TABLE, declared_scopes, write_coverage, write_spans
 from icemonitor.warehouse.values import insert_values
 
 log = logging.getLogger(__name__)
@@ -503,7 +503,6 @@ def build(
                           fields_for=touched if prev else None,
                           counts_for=(counts_for, placement) if prev else None, stages=stages,
                           spans_for=spans_for if prev else None,
-                          spans_from_days=spans_for - counts_for if prev else None,
                           answer_tables=answer_tables)
         finally:
             con.close()
@@ -535,17 +534,15 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
            counts_for: tuple[set[tuple[str, str]], str] | None = None,
            stages: StageLog | None = None,
            answer_tables: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-           spans_for: set[tuple[str, str]] | None = None,
-           spans_from_days: set[tuple[str, str]] | None = None) -> dict[str, int]:
+           spans_for: set[tuple[str, str]] | None = None) -> dict[str, int]:
     """Everything derived from the event tables, in SQL: stays (of `stays_for` releases only when given), the
-    releases table, coverage (the fields recorded of the (table, release) pairs in `fields_for` only when given: a
-    refresh keeps the others'), then the extra stages (places, detention) and event_days. With `counts_for` (the
-    (table, release) pairs whose rows or `counted` flags changed, and the placement tables' fingerprint before the
-    refresh), coverage spans are derived again for those pairs only, and so are the event_days counts while the
-    placement tables are unchanged; `spans_for`, when given, names the pairs whose spans are derived again instead
-    (a refresh: pairs whose counts were re-derived without counting their rows), and of them those in
-    `spans_from_days` (recounted: rows unchanged, event_days updated in place) are derived from event_days instead
-    of their rows (warehouse/coverage.py). Returns rows per event table."""
+    releases table, coverage fields (of the (table, release) pairs in `fields_for` only when given: a refresh keeps
+    the others'), then the extra stages (places, detention), event_days and the coverage spans (from event_days).
+    With `counts_for` (the (table, release) pairs whose rows or `counted` flags changed, and the placement tables'
+    fingerprint before the refresh), coverage spans are derived again for those pairs only, and so are the
+    event_days counts while the placement tables are unchanged; `spans_for`, when given, names the pairs whose spans
+    are derived again instead (a refresh: with the pairs whose event_days counts its recount updated in place).
+    Returns rows per event table."""
     schema = tables()
     stages = stages or StageLog()
     count = lambda t: int(con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0])  # noqa: E731  (all fetched: no result left open for the stages' register)
@@ -562,15 +559,13 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
         s.rows_out = count("releases")
     def coverage(cur: duckdb.DuckDBPyConnection, name: str) -> None:
         with stages.stage(name, events) as s:
-            write_coverage(cur, fields_for, spans_for if spans_for is not None else
-                           counts_for[0] if counts_for is not None else None, spans_from_days)
-            s.rows_out = sum(int(cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])
-                             for t in (SPANS_TABLE, FIELDS_TABLE))
+            write_coverage(cur, fields_for)
+            s.rows_out = int(cur.execute(f"SELECT count(*) FROM {FIELDS_TABLE}").fetchall()[0][0])
 
     if extra_tables and events <= BESIDE_ROWS:
-        # coverage reads the event tables (and event_days, not yet written again) only; the extra stages write
-        # tables of their own and change no event row (event_days then reads theirs): coverage runs in a second
-        # connection beside them, both cores busy (each ran on about one)
+        # coverage fields read the event tables only; the extra stages write tables of their own and change no
+        # event row (event_days then reads theirs): coverage runs in a second connection beside them, both cores
+        # busy (each ran on about one)
         cur = con.cursor()
         try:
             with ThreadPoolExecutor(max_workers=1) as pool:  # waits for coverage even when the places stage fails
@@ -594,6 +589,9 @@ def finish(con: duckdb.DuckDBPyConnection, files: list[dict[str, Any]],
         # take the pairs whose counts the refresh's recount updated in place (spans_for holds them)
         aggregates.write_derived_tables(con, only, spans_for)
         s.rows_out = sum(count(t) for t in (aggregates.EVENT_DAYS, aggregates.AOR_DAYS, aggregates.EVENT_METHODS))
+    with stages.stage("coverage spans (from event_days)", events) as s:
+        s.rows_out = write_spans(con, spans_for if spans_for is not None else
+                                 counts_for[0] if counts_for is not None else None)
     if answer_tables:  # after the count tables they read (a refresh kept its `tables`: it decides what is redone)
         with stages.stage("answer tables (stored sweeps)", events):
             answer_tables(con)

@@ -4,7 +4,7 @@
 table, e.g. ICE's detention stints: it covers the nation, no place within it) (and the one state the release covers: declared in
 the catalog as `scope_state`, or where all its rows of the table record the same state) and run of days with records. Days of one series closer than
 QUIET_DAYS + 1 apart join one span: a few days without any record inside a series are quiet days (a real zero),
-a longer gap is days the records do not cover.
+a longer gap is days the records do not cover. Derived from event_days' counts (warehouse/aggregates.py), after it.
 
 `coverage_subsets`: one row per release the catalog declares a subset of people or cases (`subset`, e.g. people
 later detained in Washington), with what it holds in English and Spanish: its spans never make a place and period
@@ -42,59 +42,51 @@ FIELDS_DDL = f"""CREATE TABLE {FIELDS_TABLE} (
 )"""
 
 
-def _spans_sql(table: str, releases: str = "TRUE") -> str:
-    """The spans of `table`'s rows of the releases `releases` selects (an SQL condition on release_id)."""
+def _spans_sql(pairs: str = "TRUE") -> str:
+    """The spans of every event table's (table, release) pairs `pairs` selects (an SQL condition on table_name and
+    release_id), from event_days' counts (the rows per table, release, flag, AOR, recorded state and day; every
+    event table's rows, NULL days and AORs included): the same spans as the rows give, from a fifth of the rows,
+    and the same SQL for a build and a refresh. A release's scope (the state) is the one the catalog declares, else
+    the one state all its rows of the table record."""
     return f"""
-    WITH rows AS (SELECT * FROM "{table}" WHERE {releases}),
-    scope AS (
-      SELECT t.release_id, coalesce(any_value(d.state),
-             CASE WHEN count(DISTINCT t.state) = 1 AND count(t.state) = count(*) THEN any_value(t.state) END) AS state
-      FROM rows t LEFT JOIN release_scope d USING (release_id) GROUP BY t.release_id),
-    no_aor AS (SELECT release_id FROM rows GROUP BY release_id HAVING count(aor) = 0),
+    WITH scope AS (
+      SELECT t.table_name, t.release_id, coalesce(any_value(d.state),
+             CASE WHEN count(DISTINCT t.state) = 1 AND sum(t.n) FILTER (WHERE t.state IS NOT NULL) = sum(t.n)
+                  THEN any_value(t.state) END) AS state, count(t.aor) = 0 AS no_aor
+      FROM event_days t LEFT JOIN release_scope d USING (release_id) WHERE {pairs}
+      GROUP BY t.table_name, t.release_id),
     days AS (
-      SELECT release_id, counted, aor, event_date, count(*) AS n FROM rows
-      WHERE event_date IS NOT NULL AND (aor IS NOT NULL OR release_id IN (SELECT release_id FROM no_aor))
-      GROUP BY ALL){_runs(table)}"""
-
-
-def _spans_from_days_sql(releases: str) -> str:
-    """The spans of the releases `releases` selects (on release_id; parameters: the table's name, the releases, the
-    table's name) from event_days' counts instead of the rows: for a refresh's recounted releases, whose rows are
-    unchanged and whose counts event_days already holds with their new flags (warehouse/incremental.
-    recount_event_days). Their scope (the state) is the one their spans had before (kept_scope): it depends on the
-    rows only."""
-    return f"""
-    WITH counts AS (SELECT * FROM event_days WHERE table_name = ? AND {releases}),
-    scope AS (SELECT release_id, state FROM kept_scope WHERE table_name = ?),
-    no_aor AS (SELECT release_id FROM counts GROUP BY release_id HAVING count(aor) = 0),
-    days AS (
-      SELECT release_id, counted, aor, event_date, sum(n) AS n FROM counts
-      WHERE event_date IS NOT NULL AND (aor IS NOT NULL OR release_id IN (SELECT release_id FROM no_aor))
-      GROUP BY ALL)"""
-
-
-def _runs(table: str) -> str:
-    """The rest of a spans query after its `days` (release, flag, AOR, day, rows) and `scope` (release, state)."""
-    return f""",
+      SELECT table_name, release_id, counted, aor, event_date, n
+      FROM (SELECT table_name, release_id, counted, aor, event_date, sum(n) AS n FROM event_days
+                     WHERE event_date IS NOT NULL AND {pairs} GROUP BY ALL)
+      JOIN scope USING (table_name, release_id) WHERE aor IS NOT NULL OR no_aor),
     runs AS (
       SELECT *, sum(CASE WHEN gap IS NULL OR gap > {QUIET_DAYS + 1} THEN 1 ELSE 0 END)
-                OVER (PARTITION BY release_id, counted, aor ORDER BY event_date) AS run
-      FROM (SELECT *, event_date - lag(event_date) OVER (PARTITION BY release_id, counted, aor ORDER BY event_date)
-                   AS gap FROM days))
-    SELECT '{table}', r.release_id, r.counted, r.aor, s.state, min(event_date), max(event_date), count(*), sum(n)
-    FROM runs r JOIN scope s USING (release_id) GROUP BY r.release_id, r.counted, r.aor, s.state, run"""
+                OVER (PARTITION BY table_name, release_id, counted, aor ORDER BY event_date) AS run
+      FROM (SELECT *, event_date - lag(event_date) OVER (PARTITION BY table_name, release_id, counted, aor
+                                                         ORDER BY event_date) AS gap FROM days))
+    SELECT r.table_name, r.release_id, r.counted, r.aor, s.state, min(event_date), max(event_date), count(*),
+           sum(n)
+    FROM runs r JOIN scope s USING (table_name, release_id) GROUP BY r.table_name, r.release_id, r.counted, r.aor,
+         s.state, run"""
 
 
-def _fields_sql(table: str, where: str = "") -> tuple[str, list[str]]:
-    spec = tables()[table]
-    names, exprs = [], []
-    for c in spec.columns:
+def _fields_sql(table: str, where: str = "TRUE") -> tuple[str, str, list[str]]:
+    """(rows and rows with a value per release and field, the rows whose redaction marker alone records each field
+    per release, the fields) for `table`'s rows `where` selects: a field is recorded by a value or a redaction
+    marker. The markers are counted apart, over the rows with any (a fifth of the rows or fewer), and only where
+    the field has no value, so the sum of the two is the rows with either."""
+    names, values, marked = [], [], []
+    for c in tables()[table].columns:
         if c.name in NOT_FIELDS:
             continue
-        test = c.recorded_if or f'"{c.name}" IS NOT NULL OR list_contains(redacted, \'{c.name}\')'
         names.append(c.name)
-        exprs.append(f"count(*) FILTER (WHERE {test})")
-    return f'SELECT release_id, count(*), {", ".join(exprs)} FROM "{table}" {where} GROUP BY release_id', names
+        values.append(f"count(*) FILTER (WHERE {c.recorded_if})" if c.recorded_if else f'count("{c.name}")')
+        marked.append("0" if c.recorded_if else
+                      f'count(*) FILTER (WHERE "{c.name}" IS NULL AND list_contains(redacted, \'{c.name}\'))')
+    return (f'SELECT release_id, count(*), {", ".join(values)} FROM "{table}" WHERE {where} GROUP BY release_id',
+            f'SELECT release_id, {", ".join(marked)} FROM "{table}" WHERE ({where}) AND len(redacted) > 0 '
+            "GROUP BY release_id", names)
 
 
 def _in(n: int) -> str:
@@ -116,25 +108,11 @@ def _declared_subsets() -> list[tuple[str, str, str]]:
     return [(r.id, r.subset.en, r.subset.es) for r in load_catalog().releases if r.subset]
 
 
-def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, str]] | None = None,
-                   spans_for: set[tuple[str, str]] | None = None,
-                   spans_from_days: set[tuple[str, str]] | None = None) -> None:
-    """Write coverage_spans, coverage_subsets and coverage_fields for every event table of schema.yaml. With
-    `fields_for` ((table, release) pairs whose rows changed), coverage_fields is kept and only those pairs' rows are
-    derived again (what each release records depends on its own rows only: a refresh need not read every column of
-    every table); likewise coverage_spans with `spans_for` (pairs whose rows or `counted` flags changed). The pairs
-    of `spans_for` also in `spans_from_days` (only their `counted` flags changed, and event_days holds their counts
-    with the new flags) are derived from event_days instead of their rows (_spans_from_days_sql)."""
-    from_days = sorted((spans_from_days or set()) & (spans_for or set()))
-    con.execute("CREATE OR REPLACE TEMP TABLE kept_scope (table_name VARCHAR, release_id VARCHAR, state VARCHAR)")
-    for table, release_id in from_days:  # their scope, before their spans are deleted
-        con.execute("INSERT INTO kept_scope SELECT table_name, release_id, any_value(state) FROM coverage_spans "
-                    "WHERE table_name = ? AND release_id = ? GROUP BY ALL", [table, release_id])
-    if spans_for is None:
-        con.execute(SPANS_DDL)
-    else:
-        for table, release_id in sorted(spans_for):
-            con.execute("DELETE FROM coverage_spans WHERE table_name = ? AND release_id = ?", [table, release_id])
+def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, str]] | None = None) -> None:
+    """Write coverage_subsets and coverage_fields for every event table of schema.yaml (coverage_spans: write_spans,
+    after event_days). With `fields_for` ((table, release) pairs whose rows changed), coverage_fields is kept and
+    only those pairs' rows are derived again (what each release records depends on its own rows only: a refresh
+    need not read every column of every table)."""
     if fields_for is None:
         con.execute(FIELDS_DDL)
     else:
@@ -142,27 +120,35 @@ def write_coverage(con: duckdb.DuckDBPyConnection, fields_for: set[tuple[str, st
             con.execute(f"DELETE FROM {FIELDS_TABLE} WHERE table_name = ? AND release_id = ?", [table, release_id])
     con.execute(SUBSETS_DDL)
     insert_values(con, "coverage_subsets", _declared_subsets())
-    con.execute("CREATE TEMP TABLE release_scope (release_id VARCHAR, state VARCHAR)")
-    insert_values(con, "release_scope", declared_scopes())
     for table in tables():
-        if spans_for is None:
-            con.execute(f"INSERT INTO coverage_spans {_spans_sql(table)}")
-        else:
-            recounted = sorted(r for t, r in from_days if t == table)
-            if spans := sorted(r for t, r in spans_for if t == table and r not in recounted):
-                con.execute(f"INSERT INTO coverage_spans {_spans_sql(table, _in(len(spans)))}", spans)
-            if recounted:
-                con.execute(f"INSERT INTO coverage_spans {_spans_from_days_sql(_in(len(recounted)))}{_runs(table)}",
-                            [table, *recounted, table])
-        if fields_for is None:
-            sql, names = _fields_sql(table)
-            params: list[str] = []
-        else:
-            params = sorted(r for t, r in fields_for if t == table)
-            if not params:
-                continue
-            sql, names = _fields_sql(table, f"WHERE {_in(len(params))}")
+        params = sorted(r for t, r in fields_for if t == table) if fields_for is not None else []
+        if fields_for is not None and not params:
+            continue
+        values_sql, marked_sql, names = _fields_sql(table, _in(len(params)) if params else "TRUE")
+        marked = {release_id: counts for release_id, *counts in con.execute(marked_sql, params).fetchall()}
         rows = []
-        for release_id, n, *with_value in con.execute(sql, params).fetchall():
+        for release_id, n, *with_value in con.execute(values_sql, params).fetchall():
+            with_value = [k + m for k, m in zip(with_value, marked.get(release_id, [0] * len(names)))]
             rows += [[table, release_id, f, k > 0, k, n] for f, k in zip(names, with_value)]
         insert_values(con, FIELDS_TABLE, rows)
+
+
+def write_spans(con: duckdb.DuckDBPyConnection, spans_for: set[tuple[str, str]] | None = None) -> int:
+    """Write coverage_spans from event_days (after it is derived, or updated by a refresh): every (table, release)
+    pair's, or with `spans_for` only those pairs' again (pairs whose rows or `counted` flags changed: the others'
+    spans are kept). Returns the table's rows."""
+    con.execute("CREATE OR REPLACE TEMP TABLE release_scope (release_id VARCHAR, state VARCHAR)")
+    insert_values(con, "release_scope", declared_scopes())
+    if spans_for is None:
+        con.execute(SPANS_DDL)
+        con.execute(f"INSERT INTO {SPANS_TABLE} {_spans_sql()}")
+    elif spans_for:
+        pairs = sorted(spans_for)
+        con.execute("CREATE OR REPLACE TEMP TABLE spans_again (table_name VARCHAR, release_id VARCHAR)")
+        insert_values(con, "spans_again", pairs)
+        con.execute(f"DELETE FROM {SPANS_TABLE} WHERE (table_name, release_id) IN (FROM spans_again)")
+        con.execute(f"INSERT INTO {SPANS_TABLE} "
+                    f"{_spans_sql('(table_name, release_id) IN (FROM spans_again)')}")
+        con.execute("DROP TABLE spans_again")
+    con.execute("DROP TABLE release_scope")
+    return int(con.execute(f"SELECT count(*) FROM {SPANS_TABLE}").fetchone()[0])
