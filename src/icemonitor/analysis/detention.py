@@ -359,7 +359,6 @@ def facilities_on(con: duckdb.DuckDBPyConnection, day: dt.date | None,
                       f"p.facility_code AND b.date = ? "
                       f"ORDER BY d.n_detained DESC NULLS LAST, p.max_held DESC, p.facility_code", [day, before])
     names = tuple(d[0] for d in cur.description)
-    assert names[2] == "county_fips"  # in_place picks a place's rows by it
     rows = tuple(cur.fetchall())
     unplaced = _rows(con, "SELECT count(*) AS facilities, coalesce(sum(d.n_detained), 0)::BIGINT AS people "
                           "FROM detention_facility_places p JOIN detention_facility_days d ON "
@@ -423,7 +422,8 @@ def in_place(con: duckdb.DuckDBPyConnection, label: str, counties: Sequence[str]
     before = day - dt.timedelta(days=TREND_DAYS) if day else None
     # the records' last day (every place page's) is read once; another day (the API's `date`) each time it is asked
     names, every, unplaced = (facilities_on if day == last else facilities_on.__wrapped__)(con, day, before)
-    figures = [dict(zip(names, r)) for r in every if r[2] in fips]  # r[2]: county_fips
+    at = names.index("county_fips")
+    figures = [dict(zip(names, r)) for r in every if r[at] in fips]
     unplaced = dict(unplaced)
     coverage = {"status": "full", "share": 1.0, "from": first, "to": last, "releases": [DDP_RELEASE],
                 "reason": "", "records_reach": reach(first, last)}

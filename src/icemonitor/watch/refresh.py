@@ -19,7 +19,7 @@ from pathlib import Path
 
 from icemonitor import config
 from icemonitor.errors import IcemonitorError, error_message
-from icemonitor.messages import msg, to_json
+from icemonitor.messages import Message, msg, to_json
 from icemonitor.warehouse.build import BuildSource
 from icemonitor.watch import exclusions, snapshot, state
 from icemonitor.watch.lock import RefreshLock
@@ -111,9 +111,9 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def catalog_fetch(home: Path, mirror: Path | None) -> list[str]:
+def catalog_fetch(home: Path, mirror: Path | None) -> list[Message | str]:
     """Fetch every catalog release not yet archived with the catalog's checksum (a changed checksum in the
-    catalog means a new version: it is archived beside the old copy). Returns the files that failed."""
+    catalog means a new version: it is archived beside the old copy). Returns the files that failed, as messages (said in any language)."""
     from icemonitor.catalog.fetch import fetch
 
     try:

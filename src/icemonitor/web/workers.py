@@ -40,7 +40,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Process
 
 from icemonitor.errors import IcemonitorError
-from icemonitor.messages import msg
+from icemonitor.messages import Message, msg
 from icemonitor.web.server import guarded_protocol
 
 SETTINGS_ENV = "ICEMONITOR_SERVE_WORKER_SETTINGS"
@@ -56,7 +56,7 @@ class ServeCannotStart(IcemonitorError):
     hint = msg("run `icemonitor serve` with one worker, or several one-worker serves on their own ports behind a "
                "reverse proxy (docs/scale.md)")
 
-    def __init__(self, message: str, hint: str | None = None) -> None:  # messages: said in serve's --lang
+    def __init__(self, message: Message | str, hint: Message | str | None = None) -> None:  # said in serve's --lang
         super().__init__(message)
         if hint is not None:
             self.hint = hint
